@@ -1,0 +1,5 @@
+"""``python -m tocsin`` runs the CLI."""
+
+from tocsin.cli.main import main
+
+main()

@@ -1,0 +1,130 @@
+"""Decode and validate posted alerts (Alertmanager API v2 ``postableAlerts``).
+
+Validation follows Alertmanager's ``Alert.Validate`` plus the JSON schema of the API:
+every problem is reported with the index of the alert and the field, and the valid
+alerts of a mixed batch are still accepted (one bad alert from Prometheus must not drop
+the others). Labels with empty values are removed first, as Alertmanager does, and
+unknown fields are ignored, as its generated API server ignores them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from tocsin.alerts.labels import NameValidation, label_name_error, label_value_error
+from tocsin.alerts.model import PostedAlert
+from tocsin.timeutil import TimeFormatError, parse_rfc3339
+
+
+@dataclass
+class Decoded:
+    alerts: list[PostedAlert] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class BodyError(ValueError):
+    """The request body as a whole is unusable (not JSON, not a list)."""
+
+
+def decode_alerts(body: bytes, mode: NameValidation = NameValidation.LEGACY) -> Decoded:
+    """Decode a JSON array of alerts; raises BodyError if the body is not one."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BodyError(f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, list):
+        raise BodyError(f"body must be a JSON array of alerts, got {_kind(data)}")
+    return validate_alerts(data, mode)
+
+
+def validate_alerts(items: list[Any], mode: NameValidation = NameValidation.LEGACY) -> Decoded:
+    out = Decoded()
+    for index, item in enumerate(items):
+        problems: list[str] = []
+        alert = _validate_one(item, mode, problems)
+        if problems:
+            out.errors.extend(f"alert[{index}]{p}" for p in problems)
+        elif alert is not None:
+            out.alerts.append(alert)
+    return out
+
+
+def _kind(value: object) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+def _validate_one(item: Any, mode: NameValidation, problems: list[str]) -> PostedAlert | None:
+    if not isinstance(item, dict):
+        problems.append(f": must be an object, got {_kind(item)}")
+        return None
+    labels = _label_map(item.get("labels"), "labels", mode, problems, required=True)
+    annotations = _label_map(item.get("annotations"), "annotations", None, problems)
+    if labels is not None and not labels and not any(p.startswith(".labels") for p in problems):
+        problems.append(".labels: at least one label pair required")
+    starts_at = _time(item.get("startsAt"), "startsAt", problems)
+    ends_at = _time(item.get("endsAt"), "endsAt", problems)
+    if starts_at is not None and ends_at is not None and ends_at < starts_at:
+        problems.append(".endsAt: end time must not be before start time (startsAt)")
+    url = item.get("generatorURL", "")
+    if url is None:
+        url = ""
+    if not isinstance(url, str):
+        problems.append(f".generatorURL: must be a string, got {_kind(url)}")
+    if problems or labels is None:
+        return None
+    return PostedAlert(labels, annotations or {}, starts_at, ends_at, url)
+
+
+def _label_map(
+    value: Any,
+    where: str,
+    mode: NameValidation | None,
+    problems: list[str],
+    required: bool = False,
+) -> dict[str, str] | None:
+    if value is None:
+        if required:
+            problems.append(f".{where}: required")
+        return None if required else {}
+    if not isinstance(value, dict):
+        problems.append(f".{where}: must be an object of strings, got {_kind(value)}")
+        return None
+    out: dict[str, str] = {}
+    for name, val in value.items():
+        if not isinstance(val, str):
+            problems.append(f".{where}.{name}: value must be a string, got {_kind(val)}")
+            continue
+        if mode is not None:
+            if val == "":
+                continue  # Alertmanager drops empty-valued labels before validating
+            error = label_name_error(name, mode)
+            if error is not None:
+                problems.append(f".{where}: {error}")
+                continue
+        elif name == "" or label_value_error(name) is not None:
+            problems.append(f".{where}: invalid annotation name {name!r}")
+            continue
+        error = label_value_error(val)
+        if error is not None:
+            problems.append(f".{where}.{name}: {error}")
+            continue
+        out[name] = val
+    return out
+
+
+def _time(value: Any, where: str, problems: list[str]) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        problems.append(f".{where}: must be an RFC 3339 string, got {_kind(value)}")
+        return None
+    try:
+        return parse_rfc3339(value)
+    except TimeFormatError as exc:
+        problems.append(f".{where}: {exc}")
+        return None

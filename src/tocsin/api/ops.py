@@ -1,0 +1,41 @@
+"""Operational endpoints: Alertmanager's /-/healthy, /-/ready, /-/reload, and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from tocsin.api.state import runtime
+
+router = APIRouter()
+
+
+@router.get("/-/healthy", response_class=PlainTextResponse)
+@router.head("/-/healthy", response_class=PlainTextResponse)
+def healthy() -> str:
+    return "OK"
+
+
+@router.get("/-/ready", response_class=PlainTextResponse)
+@router.head("/-/ready", response_class=PlainTextResponse)
+def ready() -> str:
+    return "OK"
+
+
+@router.post("/-/reload", response_class=PlainTextResponse)
+async def reload(request: Request) -> Response:
+    rt = runtime(request)
+    try:
+        await asyncio.to_thread(rt.reload)
+    except Exception as exc:
+        return PlainTextResponse(f"failed to reload config: {exc}", status_code=500)
+    return PlainTextResponse("")
+
+
+@router.get("/metrics")
+def metrics(request: Request) -> Response:
+    rt = runtime(request)
+    return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,209 @@
+"""Alertmanager HTTP API v2, so that Prometheus, amtool and existing tools work unchanged.
+
+Thin: each handler decodes, calls the alert store, encodes. Handlers take the raw
+request (not pydantic bodies) so that a mixed batch can be partly accepted with one
+error per bad alert, exactly as Alertmanager does, and so the hot path stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from tocsin.alerts.decode import BodyError, decode_alerts
+from tocsin.alerts.matchers import Matcher, MatcherError, compile_anchored, parse_matcher_list
+from tocsin.alerts.silences import SilenceError, SilenceNotFound
+from tocsin.api import encode
+from tocsin.api.docs import ALERTS_BODY, SILENCE_BODY
+from tocsin.api.silence_input import decode_silence
+from tocsin.api.state import runtime
+from tocsin.core.alert_store import AlertQuery, AlertView
+from tocsin.timeutil import format_rfc3339
+
+router = APIRouter(prefix="/api/v2")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def error(status: int, message: str) -> Response:
+    """Alertmanager answers errors with a JSON string body; so do we."""
+    return json_response(message, status)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _matchers(filters: list[str] | None) -> list[Matcher]:
+    return parse_matcher_list(filters or [])
+
+
+def _receiver_filter(pattern: str | None) -> Callable[[str], bool] | None:
+    if not pattern:
+        return None
+    regex = compile_anchored(pattern)
+    return lambda name: regex.match(name) is not None
+
+
+@router.post("/alerts", openapi_extra=ALERTS_BODY, summary="Create new alerts")
+async def post_alerts(request: Request) -> Response:
+    rt = runtime(request)
+    try:
+        body = await read_body(request, rt.settings.max_body_bytes)
+    except BodyTooLarge:
+        return error(413, f"body exceeds the limit of {rt.settings.max_body_bytes} bytes")
+    try:
+        decoded = decode_alerts(body, rt.store_settings().name_validation)
+    except BodyError as exc:
+        return error(400, str(exc))
+    await rt.store.put_alerts(decoded.alerts)
+    rt.metrics.alerts_received(decoded.alerts, len(decoded.errors))
+    if decoded.errors:
+        return error(400, "; ".join(decoded.errors))
+    return Response(status_code=200)
+
+
+@router.get("/alerts", summary="Get a list of alerts")
+def get_alerts(
+    request: Request,
+    active: bool = True,
+    silenced: bool = True,
+    inhibited: bool = True,
+    unprocessed: bool = True,
+    filter: list[str] | None = Query(None),  # noqa: B008 - FastAPI's declaration style
+    receiver: str | None = None,
+) -> Response:
+    rt = runtime(request)
+    try:
+        query = AlertQuery(
+            active, silenced, inhibited, unprocessed, _matchers(filter), _receiver_filter(receiver)
+        )
+    except MatcherError as exc:
+        return error(400, f"filter: {exc}")
+    return json_response([encode.alert(v) for v in rt.store.views(query)])
+
+
+@router.get("/alerts/groups", summary="Get a list of alert groups")
+def get_alert_groups(
+    request: Request,
+    active: bool = True,
+    silenced: bool = True,
+    inhibited: bool = True,
+    filter: list[str] | None = Query(None),  # noqa: B008
+    receiver: str | None = None,
+) -> Response:
+    rt = runtime(request)
+    try:
+        query = AlertQuery(active, silenced, inhibited, True, _matchers(filter))
+        wanted = _receiver_filter(receiver)
+    except MatcherError as exc:
+        return error(400, f"filter: {exc}")
+    groups: dict[tuple[str, str], tuple[dict[str, str], list[AlertView]]] = {}
+    for view in rt.store.views(query):
+        for route in view.routes:
+            if wanted is not None and not wanted(route.receiver):
+                continue
+            key = (route.group_key, route.receiver)
+            groups.setdefault(key, (route.group_labels, []))[1].append(view)
+    out = [
+        {
+            "labels": labels,
+            "receiver": {"name": receiver_name},
+            "alerts": [encode.alert(v) for v in views],
+        }
+        for (_, receiver_name), (labels, views) in sorted(groups.items())
+    ]
+    return json_response(out)
+
+
+@router.get("/silences", summary="Get a list of silences")
+def get_silences(
+    request: Request,
+    filter: list[str] | None = Query(None),  # noqa: B008
+) -> Response:
+    rt = runtime(request)
+    try:
+        filters = _matchers(filter)
+    except MatcherError as exc:
+        return error(400, f"filter: {exc}")
+    now = rt.clock()
+    return json_response([encode.silence(s, now) for s in rt.store.list_silences(filters)])
+
+
+@router.post("/silences", openapi_extra=SILENCE_BODY, summary="Post a new silence or update one")
+async def post_silences(request: Request) -> Response:
+    rt = runtime(request)
+    try:
+        data = orjson.loads(await read_body(request, rt.settings.max_body_bytes))
+    except BodyTooLarge:
+        return error(413, f"body exceeds the limit of {rt.settings.max_body_bytes} bytes")
+    except orjson.JSONDecodeError as exc:
+        return error(400, f"body is not valid JSON: {exc}")
+    try:
+        silence = decode_silence(data, rt.clock())
+        silence_id = await rt.store.set_silence(silence)
+    except SilenceNotFound as exc:
+        return error(404, str(exc))
+    except SilenceError as exc:
+        return error(400, f"Failed to create silence: {exc}")
+    return json_response({"silenceID": silence_id})
+
+
+@router.get("/silence/{silence_id}", summary="Get a silence by its ID")
+def get_silence(request: Request, silence_id: str) -> Response:
+    rt = runtime(request)
+    found = rt.store.get_silence(silence_id)
+    if found is None:
+        return error(404, f"silence {silence_id} not found")
+    return json_response(encode.silence(found, rt.clock()))
+
+
+@router.delete("/silence/{silence_id}", summary="Delete (expire) a silence by its ID")
+async def delete_silence(request: Request, silence_id: str) -> Response:
+    rt = runtime(request)
+    try:
+        await rt.store.expire_silence(silence_id)
+    except SilenceNotFound as exc:
+        return error(404, str(exc))
+    except SilenceError as exc:
+        return error(500, str(exc))  # already expired: Alertmanager answers 500 too
+    return Response(status_code=200)
+
+
+@router.get("/receivers", summary="Get the list of receivers")
+def get_receivers(request: Request) -> Response:
+    rt = runtime(request)
+    return json_response([{"name": name} for name in rt.receiver_names()])
+
+
+@router.get("/status", summary="Get the current status of Tocsin (Alertmanager shape)")
+def get_status(request: Request) -> Response:
+    rt = runtime(request)
+    return json_response(
+        {
+            "cluster": {"name": rt.instance_name, "peers": [], "status": "disabled"},
+            "config": {"original": rt.config_text()},
+            "uptime": format_rfc3339(rt.started_at),
+            "versionInfo": rt.version_info(),
+        }
+    )

@@ -1,0 +1,40 @@
+"""Output helpers every command shares: aligned tables, JSON, and errors on stderr."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import orjson
+import typer
+
+
+def print_json(data: Any) -> None:
+    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    for line in [headers, *rows]:
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def parse_label_args(args: Sequence[str], first_is_alertname: bool = False) -> dict[str, str]:
+    """``name=value`` arguments; amtool-style, a bare first word is the alertname."""
+    labels: dict[str, str] = {}
+    for i, arg in enumerate(args):
+        if "=" not in arg:
+            if i == 0 and first_is_alertname:
+                labels["alertname"] = arg
+                continue
+            raise typer.BadParameter(f"{arg!r} is not of the form name=value")
+        name, _, value = arg.partition("=")
+        labels[name.strip()] = value.strip().strip('"')
+    return labels

@@ -1,0 +1,83 @@
+"""A small typed client for Tocsin's HTTP API, used by the CLI (and usable by scripts)."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+
+class ApiError(RuntimeError):
+    """The server refused the request; ``message`` is what it said."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+
+
+class Client:
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self._http = httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._http.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            try:
+                message = response.json()
+            except ValueError:
+                message = response.text
+            raise ApiError(response.status_code, str(message))
+        if not response.content:
+            return None
+        if response.headers.get("content-type", "").startswith("application/json"):
+            return response.json()
+        return response.text
+
+    def alerts(self, filters: list[str] | None = None, **flags: bool | str) -> list[Any]:
+        params: dict[str, Any] = {k: _param(v) for k, v in flags.items()}
+        if filters:
+            params["filter"] = filters
+        result: list[Any] = self._call("GET", "/api/v2/alerts", params=params)
+        return result
+
+    def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        self._call("POST", "/api/v2/alerts", json=alerts)
+
+    def silences(self, filters: list[str] | None = None) -> list[Any]:
+        params = {"filter": filters} if filters else {}
+        result: list[Any] = self._call("GET", "/api/v2/silences", params=params)
+        return result
+
+    def silence(self, silence_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", f"/api/v2/silence/{silence_id}")
+        return result
+
+    def post_silence(self, silence: dict[str, Any]) -> str:
+        result = self._call("POST", "/api/v2/silences", json=silence)
+        return str(result["silenceID"])
+
+    def expire_silence(self, silence_id: str) -> None:
+        self._call("DELETE", f"/api/v2/silence/{silence_id}")
+
+    def status(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "/api/v2/status")
+        return result
+
+
+def _param(value: bool | str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value

@@ -1,0 +1,44 @@
+"""The loaded configuration as the alert store's Policy: routing and inhibition."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tocsin.alerts import routing
+from tocsin.alerts.inhibit import Inhibitor, InhibitRule
+from tocsin.alerts.labels import LabelSet
+from tocsin.alerts.model import Alert
+from tocsin.alerts.mutes import Muter
+from tocsin.config import Config
+from tocsin.core.alert_store import RouteMatch
+
+
+class ConfigPolicy:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.root = routing.build_route_tree(config)
+        self.rules = [InhibitRule.from_config(r) for r in config.inhibit_rules]
+
+    def route(self, labels: LabelSet) -> list[RouteMatch]:
+        return [
+            RouteMatch(
+                receiver=node.receiver,
+                group_key=routing.group_key(node, labels),
+                group_labels=routing.group_labels(node, labels),
+            )
+            for node in routing.match(self.root, labels)
+        ]
+
+    def inhibitor(self, firing: Iterable[Alert]) -> Muter:
+        return _InhibitMuter(Inhibitor(self.rules, ((a.fingerprint, a.labels) for a in firing)))
+
+    def receiver_names(self) -> list[str]:
+        return [r.name for r in self.config.receivers]
+
+
+class _InhibitMuter:
+    def __init__(self, inhibitor: Inhibitor) -> None:
+        self._inhibitor = inhibitor
+
+    def muted_by(self, fingerprint: str, labels: LabelSet) -> list[str]:
+        return self._inhibitor.inhibited_by(fingerprint, labels)

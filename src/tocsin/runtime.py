@@ -1,0 +1,135 @@
+"""The composition root: settings -> config -> database -> writer -> store.
+
+One ``Runtime`` is one running Tocsin. The API, the CLI's ``serve`` and the tests build
+it the same way; nothing else reaches for globals.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import socket
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from tocsin import __version__
+from tocsin.alerts.labels import NameValidation
+from tocsin.config import Config, load_config
+from tocsin.core.alert_store import AlertStore, StoreSettings
+from tocsin.core.policy import ConfigPolicy
+from tocsin.metrics import Metrics
+from tocsin.store.db import DatabaseSettings, Durability, open_database, sqlite_url
+from tocsin.store.writer import GroupCommitter
+from tocsin.timeutil import Clock, utcnow
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LISTEN = "127.0.0.1:9093"
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_path: Path
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    listen: str = DEFAULT_LISTEN
+    external_url: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY
+    sqlite_durability: Durability = Durability.FULL
+    name_validation: NameValidation = NameValidation.LEGACY
+    retention: timedelta = timedelta(hours=120)
+    gc_interval: timedelta = timedelta(minutes=15)
+    instance_name: str = field(default_factory=socket.gethostname)
+
+    def database(self) -> DatabaseSettings:
+        url = self.database_url or sqlite_url(self.data_dir)
+        return DatabaseSettings(url=url, sqlite_durability=self.sqlite_durability)
+
+    def base_url(self) -> str:
+        if self.external_url:
+            return self.external_url.rstrip("/")
+        return f"http://{self.listen}"
+
+
+class Runtime:
+    def __init__(self, settings: Settings, clock: Clock = utcnow) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.started_at = clock()
+        self.instance_name = settings.instance_name
+        self._config_lock = threading.Lock()
+        config = load_config(settings.config_path)  # a bad config stops start-up here
+        self._config = config
+        self._policy = ConfigPolicy(config)
+        self.metrics = Metrics(clock)
+        self.metrics.reload_ok.set(1)
+        self.metrics.reload_time.set(self.started_at.timestamp())
+        self.engine = open_database(settings.database())
+        self.writer = GroupCommitter(self.engine)
+        self.writer.on_batch = self.metrics.commit_batch.observe
+        self.store = AlertStore(
+            self.engine, self.writer, clock, self.store_settings, lambda: self._policy
+        )
+        self.store.load()
+        self.metrics.add_state_gauges(
+            "tocsin_alerts", "Firing alerts by state.", self._alert_counts
+        )
+        self.metrics.add_state_gauges("tocsin_silences", "Silences by state.", self._silence_counts)
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    def store_settings(self) -> StoreSettings:
+        return StoreSettings(
+            resolve_timeout=self._config.global_.resolve_timeout,
+            name_validation=self.settings.name_validation,
+            retention=self.settings.retention,
+        )
+
+    def reload(self) -> None:
+        """Load the config file again; on any error keep the running config and raise."""
+        with self._config_lock:
+            try:
+                config = load_config(self.settings.config_path)
+                policy = ConfigPolicy(config)
+            except Exception:
+                self.metrics.reload_ok.set(0)
+                raise
+            self._config, self._policy = config, policy
+            self.metrics.reload_ok.set(1)
+            self.metrics.reload_time.set(self.clock().timestamp())
+            log.info("configuration reloaded from %s", self.settings.config_path)
+
+    def config_text(self) -> str:
+        return self._config.original
+
+    def receiver_names(self) -> list[str]:
+        return self._policy.receiver_names()
+
+    def version_info(self) -> dict[str, str]:
+        return {
+            "branch": "main",
+            "buildDate": "",
+            "buildUser": "tocsin",
+            "goVersion": f"python{platform.python_version()}",
+            "revision": "",
+            "version": __version__,
+        }
+
+    def _alert_counts(self) -> dict[str, int]:
+        counts = Counter(v.status.state.value for v in self.store.views())
+        return {"active": counts.get("active", 0), "suppressed": counts.get("suppressed", 0)}
+
+    def _silence_counts(self) -> dict[str, int]:
+        now = self.clock()
+        counts = Counter(s.state(now).value for s in self.store.silences.values())
+        return {state: counts.get(state, 0) for state in ("active", "pending", "expired")}
+
+    def close(self) -> None:
+        self.writer.close()
+        self.engine.dispose()

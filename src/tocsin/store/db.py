@@ -1,0 +1,88 @@
+"""Engines and migrations: SQLite (WAL) by default, PostgreSQL (psycopg 3) by URL.
+
+Migrations are applied on start (``open_database``), under a PostgreSQL advisory lock so
+that replicas starting together do not race each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK = 0x70C5_1A  # advisory lock key: "tocsin" migrations
+
+
+class Durability(StrEnum):
+    """SQLite ``synchronous`` setting. FULL survives power loss; NORMAL (in WAL mode)
+    survives a process crash (kill -9) but may lose the last commits on power loss."""
+
+    FULL = "full"
+    NORMAL = "normal"
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str
+    sqlite_durability: Durability = Durability.FULL
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{(data_dir / 'tocsin.db').resolve()}"
+
+
+def normalize_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` and use the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def create(settings: DatabaseSettings) -> Engine:
+    url = normalize_url(settings.url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        sync = settings.sqlite_durability.value.upper()
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA synchronous={sync}")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as conn:
+        if not is_sqlite(engine):
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def open_database(settings: DatabaseSettings) -> Engine:
+    engine = create(settings)
+    if settings.url.startswith("sqlite"):
+        Path(make_url(settings.url).database or ".").parent.mkdir(parents=True, exist_ok=True)
+    migrate(engine)
+    return engine

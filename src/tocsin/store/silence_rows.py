@@ -1,0 +1,59 @@
+"""Queries on the ``silences`` table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, delete, select
+
+from tocsin.alerts.matchers import Matcher, MatchType
+from tocsin.alerts.silences import Silence
+from tocsin.store.tables import silences
+from tocsin.store.upsert import upsert
+from tocsin.timeutil import from_micros, to_micros
+
+
+def to_row(s: Silence) -> tuple[Any, ...]:
+    """The row in the table's column order."""
+    matchers = [{"name": m.name, "type": m.type.value, "value": m.value} for m in s.matchers]
+    return (
+        s.id,
+        orjson.dumps(matchers).decode(),
+        to_micros(s.starts_at),
+        to_micros(s.ends_at),
+        to_micros(s.updated_at),
+        s.created_by,
+        s.comment,
+    )
+
+
+def from_row(row: Any) -> Silence:
+    matchers = tuple(
+        Matcher.create(m["name"], MatchType(m["type"]), m["value"])
+        for m in orjson.loads(row.matchers)
+    )
+    return Silence(
+        id=row.id,
+        matchers=matchers,
+        starts_at=from_micros(row.starts_at),
+        ends_at=from_micros(row.ends_at),
+        updated_at=from_micros(row.updated_at),
+        created_by=row.created_by,
+        comment=row.comment,
+    )
+
+
+def save(conn: Connection, items: Sequence[Silence]) -> None:
+    upsert(conn, silences, [to_row(s) for s in items], key="id")
+
+
+def load_all(conn: Connection) -> Iterable[Silence]:
+    for row in conn.execute(select(silences)):
+        yield from_row(row)
+
+
+def delete_expired_before(conn: Connection, cutoff_micros: int) -> int:
+    result = conn.execute(delete(silences).where(silences.c.ends_at < cutoff_micros))
+    return int(result.rowcount or 0)

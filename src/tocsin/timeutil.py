@@ -1,0 +1,62 @@
+"""Time as data: RFC 3339 parsing/formatting and the storage representation.
+
+The domain works with timezone-aware UTC datetimes and takes ``now`` as an argument;
+storage keeps integer microseconds since the epoch (portable across SQLite and
+PostgreSQL, cheap to index and compare). Go clients send the zero time
+``0001-01-01T00:00:00Z`` for "unset", so that value decodes to ``None``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+Clock = Callable[[], datetime]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+GO_ZERO = datetime(1, 1, 1, tzinfo=UTC)
+
+_RFC3339 = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TimeFormatError(ValueError):
+    pass
+
+
+def parse_rfc3339(text: str) -> datetime | None:
+    """Parse an RFC 3339 timestamp; the Go zero time means "unset" and gives None."""
+    found = _RFC3339.match(text)
+    if found is None:
+        raise TimeFormatError(f"not an RFC 3339 timestamp: {text!r}")
+    date, clock, frac, zone = found.groups()
+    # Python keeps microseconds; Go clients may send nanoseconds, which we truncate.
+    frac = (frac or ".0")[:7]
+    zone = "+00:00" if zone in ("Z", "z") else zone
+    try:
+        value = datetime.fromisoformat(f"{date}T{clock}{frac}{zone}")
+    except ValueError as exc:
+        raise TimeFormatError(f"not an RFC 3339 timestamp: {text!r} ({exc})") from None
+    value = value.astimezone(UTC)
+    return None if value == GO_ZERO else value
+
+
+def format_rfc3339(value: datetime) -> str:
+    """Format like Go's strfmt.DateTime: UTC, milliseconds, ``Z``."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def to_micros(value: datetime) -> int:
+    delta = value - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)

@@ -1,0 +1,81 @@
+"""An in-process Tocsin (real runtime, real database) behind Starlette's TestClient."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tocsin.app import build_app
+from tocsin.runtime import Runtime, Settings
+from tocsin.store.db import Durability
+
+CONFIG = """\
+global:
+  resolve_timeout: 5m
+route:
+  receiver: default
+  group_by: [alertname]
+  routes:
+    - receiver: pager
+      matchers: ['severity="critical"']
+      group_by: [alertname, service]
+    - receiver: slack
+      matchers: ['severity="warning"']
+receivers:
+  - name: default
+  - name: pager
+    webhook_configs:
+      - url: http://127.0.0.1:1/pager
+  - name: slack
+    webhook_configs:
+      - url: http://127.0.0.1:1/slack
+inhibit_rules:
+  - source_matchers: ['severity="critical"']
+    target_matchers: ['severity="warning"']
+    equal: [service]
+"""
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(CONFIG)
+    return path
+
+
+@pytest.fixture
+def runtime(db_url: str, config_path: Path, clock: Clock, tmp_path: Path) -> Iterator[Runtime]:
+    settings = Settings(
+        config_path=config_path,
+        data_dir=tmp_path,
+        database_url=db_url,
+        sqlite_durability=Durability.NORMAL,
+        max_body_bytes=64 * 1024,
+        instance_name="test",
+    )
+    rt = Runtime(settings, clock)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(build_app(runtime)) as c:
+        yield c

@@ -1,0 +1,265 @@
+"""The Alertmanager API v2 as Tocsin serves it, over a real database (SQLite and
+PostgreSQL): shapes amtool validates, filters, silences, status and reload."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import CONFIG, Clock
+from tocsin.alerts.labels import fingerprint
+from tocsin.runtime import Runtime
+from tocsin.timeutil import format_rfc3339
+
+CRIT = {"alertname": "ServiceDown", "severity": "critical", "service": "api"}
+WARN = {"alertname": "HighLatency", "severity": "warning", "service": "api"}
+WARN_OTHER = {"alertname": "HighLatency", "severity": "warning", "service": "web"}
+INFO = {"alertname": "Info", "severity": "info"}
+
+
+def post(client: TestClient, *label_sets: dict[str, str]) -> None:
+    body = [{"labels": ls, "annotations": {"summary": ls["alertname"]}} for ls in label_sets]
+    r = client.post("/api/v2/alerts", json=body)
+    assert r.status_code == 200, r.text
+
+
+def names(alerts: list[dict[str, Any]]) -> list[str]:
+    return sorted(f"{a['labels']['alertname']}/{a['labels'].get('service', '')}" for a in alerts)
+
+
+def test_posted_alert_has_the_gettable_shape(client: TestClient, clock: Clock) -> None:
+    post(client, CRIT)
+    (a,) = client.get("/api/v2/alerts").json()
+    assert a["fingerprint"] == fingerprint(CRIT)
+    assert a["labels"] == CRIT
+    assert a["annotations"] == {"summary": "ServiceDown"}
+    assert a["startsAt"] == format_rfc3339(clock.now)
+    assert a["endsAt"] == format_rfc3339(clock.now + timedelta(minutes=5))
+    assert a["updatedAt"] == format_rfc3339(clock.now)
+    assert a["receivers"] == [{"name": "pager"}]
+    assert a["status"] == {"state": "active", "silencedBy": [], "inhibitedBy": []}
+    assert a["generatorURL"] == ""
+
+
+def test_inhibition_marks_the_target_suppressed(client: TestClient) -> None:
+    post(client, CRIT, WARN, WARN_OTHER)
+    by_name = {names([a])[0]: a for a in client.get("/api/v2/alerts").json()}
+    assert by_name["HighLatency/api"]["status"]["inhibitedBy"] == [fingerprint(CRIT)]
+    assert by_name["HighLatency/api"]["status"]["state"] == "suppressed"
+    assert by_name["HighLatency/web"]["status"]["state"] == "active"  # other service
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({}, ["HighLatency/api", "HighLatency/web", "Info/", "ServiceDown/api"]),
+        ({"inhibited": "false"}, ["HighLatency/web", "Info/", "ServiceDown/api"]),
+        ({"silenced": "false"}, ["HighLatency/api", "HighLatency/web", "ServiceDown/api"]),
+        ({"active": "false"}, ["HighLatency/api", "Info/"]),
+        ({"filter": 'severity="warning"'}, ["HighLatency/api", "HighLatency/web"]),
+        ({"filter": ["severity=~warn.*", 'service!="api"']}, ["HighLatency/web"]),
+        ({"receiver": "pager"}, ["ServiceDown/api"]),
+        ({"receiver": "sla"}, []),  # receiver regex is anchored
+        ({"receiver": "sla.*"}, ["HighLatency/api", "HighLatency/web"]),
+    ],
+)
+def test_alert_filters(client: TestClient, params: dict[str, Any], expected: list[str]) -> None:
+    post(client, CRIT, WARN, WARN_OTHER, INFO)
+    silence(client, 'alertname="Info"')
+    r = client.get("/api/v2/alerts", params=params)
+    assert r.status_code == 200
+    assert names(r.json()) == expected
+
+
+def test_bad_filter_is_a_400_naming_it(client: TestClient) -> None:
+    r = client.get("/api/v2/alerts", params={"filter": "severity=~("})
+    assert r.status_code == 400
+    assert "filter" in r.json()
+
+
+def test_mixed_batch_stores_the_valid_and_names_the_invalid(client: TestClient) -> None:
+    body = [
+        {"labels": {"alertname": "Good"}},
+        {"labels": {"1bad": "x"}},
+        {"labels": {"alertname": "Late"}, "startsAt": "2026-01-02T00:00:00Z", "endsAt": "2026-01-01T00:00:00Z"},
+        {"labels": {"alertname": "Good2"}, "startsAt": "not a time"},
+        {"labels": {"alertname": 5}},
+    ]
+    r = client.post("/api/v2/alerts", json=body)
+    assert r.status_code == 400
+    message = r.json()
+    for expected in ("alert[1].labels", "alert[2].endsAt", "alert[3].startsAt", "alert[4].labels.alertname"):
+        assert expected in message
+    assert names(client.get("/api/v2/alerts").json()) == ["Good/"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "text"),
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b'{"labels": {}}', 400, "JSON array"),
+        (b"[" + b'{"labels": {"a": "b"}},' * 4000 + b"{}]", 413, "exceeds the limit"),
+    ],
+)
+def test_bad_bodies(client: TestClient, body: bytes, status: int, text: str) -> None:
+    r = client.post("/api/v2/alerts", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == status
+    assert text in r.json()
+    assert client.get("/api/v2/alerts").json() == []
+
+
+def test_resolved_alerts_are_not_listed(client: TestClient, clock: Clock) -> None:
+    post(client, CRIT)
+    clock.now += timedelta(seconds=10)
+    resolve = [{"labels": CRIT, "endsAt": format_rfc3339(clock.now)}]
+    assert client.post("/api/v2/alerts", json=resolve).status_code == 200
+    assert client.get("/api/v2/alerts").json() == []
+
+
+def test_alerts_time_out_after_resolve_timeout(client: TestClient, clock: Clock) -> None:
+    post(client, CRIT)
+    clock.now += timedelta(minutes=5)
+    assert client.get("/api/v2/alerts").json() == []
+
+
+def test_groups(client: TestClient) -> None:
+    post(client, CRIT, WARN, WARN_OTHER)
+    groups = client.get("/api/v2/alerts/groups").json()
+    summary = sorted(
+        (g["receiver"]["name"], tuple(sorted(g["labels"].items())), len(g["alerts"]))
+        for g in groups
+    )
+    assert summary == [
+        ("pager", (("alertname", "ServiceDown"), ("service", "api")), 1),
+        ("slack", (("alertname", "HighLatency"),), 2),
+    ]
+
+
+def silence(client: TestClient, matchers: str, minutes: int = 60, **extra: Any) -> str:
+    name, _, value = matchers.partition("=")
+    body = {
+        "matchers": [{"name": name, "value": value.strip('"'), "isRegex": False}],
+        "startsAt": format_rfc3339(client_now(client)),
+        "endsAt": format_rfc3339(client_now(client) + timedelta(minutes=minutes)),
+        "createdBy": "test",
+        "comment": "maintenance",
+        **extra,
+    }
+    r = client.post("/api/v2/silences", json=body)
+    assert r.status_code == 200, r.text
+    sid: str = r.json()["silenceID"]
+    return sid
+
+
+def client_now(client: TestClient) -> Any:
+    rt: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    return rt.clock()
+
+
+def test_silence_crud(client: TestClient, clock: Clock) -> None:
+    sid = silence(client, 'alertname="ServiceDown"')
+    got = client.get(f"/api/v2/silence/{sid}").json()
+    assert got["id"] == sid
+    assert got["status"] == {"state": "active"}
+    assert got["matchers"] == [
+        {"name": "alertname", "value": "ServiceDown", "isRegex": False, "isEqual": True}
+    ]
+    assert set(got) == {"id", "status", "updatedAt", "comment", "createdBy", "endsAt", "matchers", "startsAt"}
+    post(client, CRIT)
+    (a,) = client.get("/api/v2/alerts").json()
+    assert a["status"]["silencedBy"] == [sid]
+    assert client.delete(f"/api/v2/silence/{sid}").status_code == 200
+    clock.now += timedelta(seconds=1)
+    assert client.get(f"/api/v2/silence/{sid}").json()["status"] == {"state": "expired"}
+    (a,) = client.get("/api/v2/alerts").json()
+    assert a["status"]["state"] == "active"
+    # expiring an expired silence is an error, as in Alertmanager
+    assert client.delete(f"/api/v2/silence/{sid}").status_code == 500
+
+
+def test_silence_not_found(client: TestClient) -> None:
+    assert client.get("/api/v2/silence/nope").status_code == 404
+    assert client.delete("/api/v2/silence/nope").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"matchers": []}, "matchers"),
+        ({"matchers": [{"name": "a", "value": "(", "isRegex": True}]}, "matchers[0].value"),
+        ({"matchers": [{"name": "a", "value": ".*", "isRegex": True}]}, "matchers"),
+        ({"endsAt": "2020-01-01T00:00:00Z"}, "endsAt"),
+        ({"startsAt": "soon"}, "startsAt"),
+        ({"matchers": [{"name": "1a", "value": "x", "isRegex": False}]}, "matchers[0].name"),
+    ],
+)
+def test_invalid_silences_are_refused(client: TestClient, change: dict[str, Any], field: str) -> None:
+    body = {
+        "matchers": [{"name": "a", "value": "b", "isRegex": False}],
+        "startsAt": format_rfc3339(client_now(client)),
+        "endsAt": format_rfc3339(client_now(client) + timedelta(hours=1)),
+        "createdBy": "t",
+        "comment": "c",
+        **change,
+    }
+    r = client.post("/api/v2/silences", json=body)
+    assert r.status_code == 400
+    assert field in r.json()
+    assert client.get("/api/v2/silences").json() == []
+
+
+def test_silence_update_keeps_id_and_unknown_id_is_404(client: TestClient) -> None:
+    sid = silence(client, 'alertname="A"', 60)
+    assert silence(client, 'alertname="A"', 120, id=sid) == sid
+    body = {
+        "id": "does-not-exist",
+        "matchers": [{"name": "a", "value": "b", "isRegex": False}],
+        "startsAt": format_rfc3339(client_now(client)),
+        "endsAt": format_rfc3339(client_now(client) + timedelta(hours=1)),
+        "createdBy": "t",
+        "comment": "c",
+    }
+    assert client.post("/api/v2/silences", json=body).status_code == 404
+
+
+def test_status_receivers_and_openapi(client: TestClient) -> None:
+    status = client.get("/api/v2/status").json()
+    assert status["config"]["original"] == CONFIG
+    assert status["cluster"]["status"] == "disabled"
+    assert set(status["versionInfo"]) == {
+        "branch", "buildDate", "buildUser", "goVersion", "revision", "version"
+    }
+    receivers = client.get("/api/v2/receivers").json()
+    assert receivers == [{"name": "default"}, {"name": "pager"}, {"name": "slack"}]
+    spec = client.get("/openapi.json").json()
+    assert "/api/v2/alerts" in spec["paths"]
+    assert "requestBody" in spec["paths"]["/api/v2/alerts"]["post"]
+
+
+def test_health_ready_metrics(client: TestClient) -> None:
+    assert client.get("/-/healthy").text == "OK"
+    assert client.get("/-/ready").text == "OK"
+    post(client, CRIT)
+    metrics = client.get("/metrics").text
+    assert 'tocsin_alerts_received_total{status="firing"} 1.0' in metrics
+    assert 'tocsin_alerts{state="active"} 1.0' in metrics
+
+
+def test_reload_swaps_config_and_refuses_a_bad_one(client: TestClient, config_path: Path) -> None:
+    post(client, CRIT)
+    config_path.write_text(CONFIG.replace("receiver: pager", "receiver: slack", 1))
+    assert client.post("/-/reload").status_code == 200
+    (a,) = client.get("/api/v2/alerts").json()
+    assert a["receivers"] == [{"name": "slack"}]
+    config_path.write_text(CONFIG + "bogus_key: 1\n")
+    r = client.post("/-/reload")
+    assert r.status_code == 500
+    assert "bogus_key" in r.text
+    status = client.get("/api/v2/status").json()
+    assert "bogus_key" not in status["config"]["original"]
+    assert 'tocsin_config_last_reload_successful 0.0' in client.get("/metrics").text
+    assert len(client.get("/api/v2/alerts").json()) == 1  # no alert dropped by reloads

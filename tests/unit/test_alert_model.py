@@ -1,0 +1,105 @@
+"""Alert defaults and merges, one row per Alertmanager rule (api/v2 postAlertsHandler,
+types.Alert.Merge, provider/mem overlap check)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tocsin.alerts.labels import fingerprint
+from tocsin.alerts.model import Alert, PostedAlert, merge, put, with_defaults
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+M = timedelta(minutes=1)
+RT = timedelta(minutes=5)
+LABELS = {"alertname": "HighErrorRate", "service": "api"}
+
+
+def posted(starts: datetime | None = None, ends: datetime | None = None) -> PostedAlert:
+    return PostedAlert(dict(LABELS), {}, starts, ends, "")
+
+
+@pytest.mark.parametrize(
+    ("starts", "ends", "want_start", "want_end", "want_timeout"),
+    [
+        (None, None, T0, T0 + RT, True),  # neither: starts now, ends after resolve_timeout
+        (T0 - M, None, T0 - M, T0 + RT, True),  # start given: end still the timeout
+        (None, T0 - M, T0 - M, T0 - M, False),  # only end: start = end (a resolve)
+        (T0 - 2 * M, T0 + 10 * M, T0 - 2 * M, T0 + 10 * M, False),  # both: kept as sent
+    ],
+)
+def test_defaults(
+    starts: datetime | None,
+    ends: datetime | None,
+    want_start: datetime,
+    want_end: datetime,
+    want_timeout: bool,
+) -> None:
+    a = with_defaults(posted(starts, ends), T0, RT)
+    assert (a.starts_at, a.ends_at, a.timeout) == (want_start, want_end, want_timeout)
+    assert a.updated_at == T0
+    assert a.fingerprint == fingerprint(LABELS)
+
+
+def alert(starts: datetime, ends: datetime, updated: datetime, timeout: bool = False) -> Alert:
+    return Alert(fingerprint(LABELS), dict(LABELS), {}, starts, ends, "", updated, timeout)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "now", "want_start", "want_end"),
+    [
+        # the earliest start wins
+        (alert(T0, T0 + 10 * M, T0), alert(T0 + M, T0 + 10 * M, T0 + M), T0 + M, T0, T0 + 10 * M),
+        # firing younger: a later explicit end of the older alert wins
+        (alert(T0, T0 + 20 * M, T0), alert(T0, T0 + 10 * M, T0 + M), T0 + M, T0, T0 + 20 * M),
+        # firing younger: a later end that was only a timeout does not win
+        (
+            alert(T0, T0 + 20 * M, T0, timeout=True),
+            alert(T0, T0 + 10 * M, T0 + M),
+            T0 + M,
+            T0,
+            T0 + 10 * M,
+        ),
+        # resolved younger: its end time wins over a firing older alert
+        (alert(T0, T0 + 20 * M, T0), alert(T0, T0 + M, T0 + 2 * M), T0 + 2 * M, T0, T0 + M),
+        # both resolved: the latest explicit resolve time wins
+        (
+            alert(T0, T0 + 3 * M, T0 + 3 * M),
+            alert(T0, T0 + 2 * M, T0 + 4 * M),
+            T0 + 4 * M,
+            T0,
+            T0 + 3 * M,
+        ),
+        # argument order does not matter: the younger is found by updated_at
+        (alert(T0, T0 + M, T0 + 2 * M), alert(T0, T0 + 20 * M, T0), T0 + 2 * M, T0, T0 + M),
+    ],
+)
+def test_merge(
+    old: Alert, new: Alert, now: datetime, want_start: datetime, want_end: datetime
+) -> None:
+    got = merge(old, new, now)
+    assert (got.starts_at, got.ends_at) == (want_start, want_end)
+
+
+def test_put_replaces_when_no_overlap() -> None:
+    # A new occurrence after the old one resolved starts afresh (no merge of start time).
+    old = alert(T0, T0 + M, T0 + M)
+    new = alert(T0 + 10 * M, T0 + 15 * M, T0 + 10 * M)
+    assert put(old, new, T0 + 10 * M) == new
+
+
+def test_put_merges_a_resolve_into_a_firing_alert() -> None:
+    # A resolve (endsAt = now) sent while the alert fires resolves it, keeping the start.
+    old = with_defaults(posted(T0), T0, RT)
+    resolve = with_defaults(posted(T0 + M, T0 + 2 * M), T0 + 2 * M, RT)
+    got = put(old, resolve, T0 + 2 * M)
+    assert got.starts_at == T0
+    assert got.ends_at == T0 + 2 * M
+    assert got.resolved(T0 + 2 * M)
+    assert not got.resolved(T0 + 2 * M - timedelta(microseconds=1))
+
+
+def test_put_keeps_new_when_nothing_stored() -> None:
+    new = alert(T0, T0 + M, T0)
+    assert put(None, new, T0) is new

@@ -1,0 +1,110 @@
+"""The alert decoder: every bad field named, valid alerts of a mixed batch kept, and
+(property) any JSON at all gives either alerts or named errors, never an exception."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tocsin.alerts.decode import BodyError, decode_alerts
+from tocsin.alerts.labels import NameValidation
+
+GOOD = {"labels": {"alertname": "A"}}
+
+
+@pytest.mark.parametrize(
+    ("alert", "expected"),
+    [
+        ({"labels": {"1abc": "x"}}, "alert[0].labels: invalid label name '1abc'"),
+        ({"labels": {"": "x"}}, "alert[0].labels: label name must not be empty"),
+        ({"labels": {"a": 1}}, "alert[0].labels.a: value must be a string"),
+        ({"labels": {}}, "alert[0].labels: at least one label pair required"),
+        ({"labels": {"a": ""}}, "alert[0].labels: at least one label pair required"),
+        ({}, "alert[0].labels: required"),
+        ({"labels": ["a"]}, "alert[0].labels: must be an object"),
+        ({"labels": {"a": "b"}, "startsAt": "yesterday"}, "alert[0].startsAt: not an RFC 3339"),
+        ({"labels": {"a": "b"}, "endsAt": "2026-01-01"}, "alert[0].endsAt: not an RFC 3339"),
+        ({"labels": {"a": "b"}, "startsAt": 5}, "alert[0].startsAt: must be an RFC 3339 string"),
+        (
+            {
+                "labels": {"a": "b"},
+                "startsAt": "2026-01-02T00:00:00Z",
+                "endsAt": "2026-01-01T00:00:00Z",
+            },
+            "alert[0].endsAt: end time must not be before start time",
+        ),
+        ({"labels": {"a": "b"}, "annotations": {"s": 1}}, "alert[0].annotations.s: value must"),
+        ({"labels": {"a": "b"}, "generatorURL": 3}, "alert[0].generatorURL: must be a string"),
+        ("nope", "alert[0]: must be an object"),
+    ],
+)
+def test_each_problem_names_alert_and_field(alert: Any, expected: str) -> None:
+    out = decode_alerts(orjson.dumps([GOOD, alert]).replace(b"[", b"[", 1))
+    # the good alert is kept; the bad one (index 1 here) is refused with its field named
+    assert len(out.alerts) == 1
+    assert any(e.startswith(expected.replace("alert[0]", "alert[1]")) for e in out.errors), (
+        out.errors
+    )
+
+
+def test_utf8_mode_accepts_any_non_empty_name() -> None:
+    body = orjson.dumps([{"labels": {"service.name": "api", "名前": "x"}}])
+    assert decode_alerts(body).errors
+    out = decode_alerts(body, NameValidation.UTF8)
+    assert out.errors == []
+    assert out.alerts[0].labels == {"service.name": "api", "名前": "x"}
+
+
+def test_empty_valued_labels_are_dropped_and_unknown_fields_ignored() -> None:
+    out = decode_alerts(orjson.dumps([{"labels": {"a": "1", "b": ""}, "status": "firing"}]))
+    assert out.errors == []
+    assert out.alerts[0].labels == {"a": "1"}
+
+
+def test_go_zero_time_means_unset() -> None:
+    body = orjson.dumps([{"labels": {"a": "1"}, "startsAt": "0001-01-01T00:00:00.000Z"}])
+    assert decode_alerts(body).alerts[0].starts_at is None
+
+
+@pytest.mark.parametrize("body", [b"{", b'{"labels": {}}', b"null", b'"x"'])
+def test_body_errors(body: bytes) -> None:
+    with pytest.raises(BodyError):
+        decode_alerts(body)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+alert_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "labels": st.dictionaries(st.text(max_size=8), st.text(max_size=8) | json_values),
+        "annotations": st.dictionaries(st.text(max_size=8), st.text(max_size=8) | json_values),
+        "startsAt": st.text(max_size=30) | json_values,
+        "endsAt": st.sampled_from(["2026-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "x"]),
+        "generatorURL": st.text() | json_values,
+    },
+)
+
+
+@given(st.lists(alert_like | json_values, max_size=8))
+def test_any_json_gives_alerts_or_named_errors(items: list[Any]) -> None:
+    out = decode_alerts(orjson.dumps(items))
+    bad = {int(e[len("alert[") : e.index("]")]) for e in out.errors}
+    # every item is either accepted or named in an error, never both, never neither
+    assert len(out.alerts) + len(bad) == len(items)
+    for a in out.alerts:
+        assert a.labels
+        assert all(isinstance(v, str) and v for v in a.labels.values())
+        if a.starts_at and a.ends_at:
+            assert a.ends_at >= a.starts_at
