@@ -8,15 +8,22 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from tocsin import __version__
 from tocsin.api import ops, v2
+from tocsin.api.ingest import FastIngest
 from tocsin.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
-def build_app(rt: Runtime) -> FastAPI:
+def build_app(rt: Runtime) -> ASGIApp:
+    """The ASGI app: FastAPI for every route, with the ingest hot path in front."""
+    return FastIngest(build_api(rt), rt)
+
+
+def build_api(rt: Runtime) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gc = asyncio.create_task(_collect_garbage(rt))

@@ -20,15 +20,14 @@ from tocsin.alerts.labels import NameValidation
 from tocsin.config import Config, load_config
 from tocsin.core.alert_store import AlertStore, StoreSettings
 from tocsin.core.policy import ConfigPolicy
+from tocsin.defaults import DEFAULT_LISTEN, DEFAULT_MAX_BODY
 from tocsin.metrics import Metrics
-from tocsin.store.db import DatabaseSettings, Durability, open_database, sqlite_url
+from tocsin.store.db import open_database, sqlite_url
+from tocsin.store.settings import DatabaseSettings, Durability
 from tocsin.store.writer import GroupCommitter
 from tocsin.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)
-
-DEFAULT_LISTEN = "127.0.0.1:9093"
-DEFAULT_MAX_BODY = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -65,6 +64,7 @@ class Runtime:
         config = load_config(settings.config_path)  # a bad config stops start-up here
         self._config = config
         self._policy = ConfigPolicy(config)
+        self._store_settings = self._derive_store_settings(config)
         self.metrics = Metrics(clock)
         self.metrics.reload_ok.set(1)
         self.metrics.reload_time.set(self.started_at.timestamp())
@@ -85,8 +85,11 @@ class Runtime:
         return self._config
 
     def store_settings(self) -> StoreSettings:
+        return self._store_settings
+
+    def _derive_store_settings(self, config: Config) -> StoreSettings:
         return StoreSettings(
-            resolve_timeout=self._config.global_.resolve_timeout,
+            resolve_timeout=config.global_.resolve_timeout,
             name_validation=self.settings.name_validation,
             retention=self.settings.retention,
         )
@@ -101,6 +104,7 @@ class Runtime:
                 self.metrics.reload_ok.set(0)
                 raise
             self._config, self._policy = config, policy
+            self._store_settings = self._derive_store_settings(config)
             self.metrics.reload_ok.set(1)
             self.metrics.reload_time.set(self.clock().timestamp())
             log.info("configuration reloaded from %s", self.settings.config_path)

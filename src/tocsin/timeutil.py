@@ -36,13 +36,15 @@ def parse_rfc3339(text: str) -> datetime | None:
     if found is None:
         raise TimeFormatError(f"not an RFC 3339 timestamp: {text!r}")
     date, clock, frac, zone = found.groups()
-    # Python keeps microseconds; Go clients may send nanoseconds, which we truncate.
-    frac = (frac or ".0")[:7]
     zone = "+00:00" if zone in ("Z", "z") else zone
     try:
-        value = datetime.fromisoformat(f"{date}T{clock}{frac}{zone}")
+        value = datetime.fromisoformat(f"{date}T{clock}{zone}")
     except ValueError as exc:
         raise TimeFormatError(f"not an RFC 3339 timestamp: {text!r} ({exc})") from None
+    if frac:
+        # Python keeps microseconds; Go clients may send nanoseconds. Round, as msgspec
+        # (the fast decoding path) does, so both paths agree to the microsecond.
+        value += timedelta(microseconds=round(int(frac[1:].ljust(9, "0")[:9]) / 1000))
     value = value.astimezone(UTC)
     return None if value == GO_ZERO else value
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from tocsin.app import build_app
 from tocsin.runtime import Runtime, Settings
-from tocsin.store.db import Durability
+from tocsin.store.settings import Durability
 
 CONFIG = """\
 global:

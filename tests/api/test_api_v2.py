@@ -3,7 +3,7 @@ PostgreSQL): shapes amtool validates, filters, silences, status and reload."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import CONFIG, Clock
 from tocsin.alerts.labels import fingerprint
-from tocsin.runtime import Runtime
+from tocsin.api.ingest import FastIngest
 from tocsin.timeutil import format_rfc3339
 
 CRIT = {"alertname": "ServiceDown", "severity": "critical", "service": "api"}
@@ -85,14 +85,23 @@ def test_mixed_batch_stores_the_valid_and_names_the_invalid(client: TestClient) 
     body = [
         {"labels": {"alertname": "Good"}},
         {"labels": {"1bad": "x"}},
-        {"labels": {"alertname": "Late"}, "startsAt": "2026-01-02T00:00:00Z", "endsAt": "2026-01-01T00:00:00Z"},
+        {
+            "labels": {"alertname": "Late"},
+            "startsAt": "2026-01-02T00:00:00Z",
+            "endsAt": "2026-01-01T00:00:00Z",
+        },
         {"labels": {"alertname": "Good2"}, "startsAt": "not a time"},
         {"labels": {"alertname": 5}},
     ]
     r = client.post("/api/v2/alerts", json=body)
     assert r.status_code == 400
     message = r.json()
-    for expected in ("alert[1].labels", "alert[2].endsAt", "alert[3].startsAt", "alert[4].labels.alertname"):
+    for expected in (
+        "alert[1].labels",
+        "alert[2].endsAt",
+        "alert[3].startsAt",
+        "alert[4].labels.alertname",
+    ):
         assert expected in message
     assert names(client.get("/api/v2/alerts").json()) == ["Good/"]
 
@@ -140,11 +149,12 @@ def test_groups(client: TestClient) -> None:
 
 
 def silence(client: TestClient, matchers: str, minutes: int = 60, **extra: Any) -> str:
+    now = client_now(client)
     name, _, value = matchers.partition("=")
     body = {
         "matchers": [{"name": name, "value": value.strip('"'), "isRegex": False}],
-        "startsAt": format_rfc3339(client_now(client)),
-        "endsAt": format_rfc3339(client_now(client) + timedelta(minutes=minutes)),
+        "startsAt": format_rfc3339(now),
+        "endsAt": format_rfc3339(now + timedelta(minutes=minutes)),
         "createdBy": "test",
         "comment": "maintenance",
         **extra,
@@ -155,9 +165,9 @@ def silence(client: TestClient, matchers: str, minutes: int = 60, **extra: Any) 
     return sid
 
 
-def client_now(client: TestClient) -> Any:
-    rt: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    return rt.clock()
+def client_now(client: TestClient) -> datetime:
+    app: FastIngest = client.app  # type: ignore[assignment]
+    return app.rt.clock()
 
 
 def test_silence_crud(client: TestClient, clock: Clock) -> None:
@@ -168,7 +178,16 @@ def test_silence_crud(client: TestClient, clock: Clock) -> None:
     assert got["matchers"] == [
         {"name": "alertname", "value": "ServiceDown", "isRegex": False, "isEqual": True}
     ]
-    assert set(got) == {"id", "status", "updatedAt", "comment", "createdBy", "endsAt", "matchers", "startsAt"}
+    assert set(got) == {
+        "id",
+        "status",
+        "updatedAt",
+        "comment",
+        "createdBy",
+        "endsAt",
+        "matchers",
+        "startsAt",
+    }
     post(client, CRIT)
     (a,) = client.get("/api/v2/alerts").json()
     assert a["status"]["silencedBy"] == [sid]
@@ -197,7 +216,9 @@ def test_silence_not_found(client: TestClient) -> None:
         ({"matchers": [{"name": "1a", "value": "x", "isRegex": False}]}, "matchers[0].name"),
     ],
 )
-def test_invalid_silences_are_refused(client: TestClient, change: dict[str, Any], field: str) -> None:
+def test_invalid_silences_are_refused(
+    client: TestClient, change: dict[str, Any], field: str
+) -> None:
     body = {
         "matchers": [{"name": "a", "value": "b", "isRegex": False}],
         "startsAt": format_rfc3339(client_now(client)),
@@ -231,7 +252,12 @@ def test_status_receivers_and_openapi(client: TestClient) -> None:
     assert status["config"]["original"] == CONFIG
     assert status["cluster"]["status"] == "disabled"
     assert set(status["versionInfo"]) == {
-        "branch", "buildDate", "buildUser", "goVersion", "revision", "version"
+        "branch",
+        "buildDate",
+        "buildUser",
+        "goVersion",
+        "revision",
+        "version",
     }
     receivers = client.get("/api/v2/receivers").json()
     assert receivers == [{"name": "default"}, {"name": "pager"}, {"name": "slack"}]
@@ -261,5 +287,5 @@ def test_reload_swaps_config_and_refuses_a_bad_one(client: TestClient, config_pa
     assert "bogus_key" in r.text
     status = client.get("/api/v2/status").json()
     assert "bogus_key" not in status["config"]["original"]
-    assert 'tocsin_config_last_reload_successful 0.0' in client.get("/metrics").text
+    assert "tocsin_config_last_reload_successful 0.0" in client.get("/metrics").text
     assert len(client.get("/api/v2/alerts").json()) == 1  # no alert dropped by reloads

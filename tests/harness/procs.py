@@ -16,8 +16,9 @@ from typing import Self
 
 import httpx
 
+from tocsin.defaults import EXAMPLE_CONFIG
+
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE_CONFIG = REPO / "src" / "tocsin" / "defaults" / "alertmanager.yml"
 
 
 def free_port() -> int:

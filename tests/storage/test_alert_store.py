@@ -16,7 +16,8 @@ from tocsin.alerts.model import Alert, PostedAlert
 from tocsin.alerts.mutes import Muter, NoMutes
 from tocsin.alerts.silences import Silence, SilenceNotFound, SilenceState
 from tocsin.core.alert_store import AlertQuery, AlertStore, RouteMatch, StoreSettings
-from tocsin.store.db import DatabaseSettings, Durability, open_database
+from tocsin.store.db import open_database
+from tocsin.store.settings import DatabaseSettings, Durability
 from tocsin.store.tables import alerts as alerts_table
 from tocsin.store.writer import GroupCommitter
 

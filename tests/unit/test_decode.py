@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tocsin.alerts.decode import BodyError, decode_alerts
+from tocsin.alerts.decode import BodyError, _decode_fast, decode_alerts, validate_alerts
 from tocsin.alerts.labels import NameValidation
 
 GOOD = {"labels": {"alertname": "A"}}
@@ -108,3 +109,30 @@ def test_any_json_gives_alerts_or_named_errors(items: list[Any]) -> None:
         assert all(isinstance(v, str) and v for v in a.labels.values())
         if a.starts_at and a.ends_at:
             assert a.ends_at >= a.starts_at
+
+
+label_names = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,6}", fullmatch=True) | st.text(max_size=4)
+times = st.datetimes(
+    min_value=datetime(1, 1, 1), max_value=datetime(9999, 1, 1), timezones=st.just(UTC)
+).map(lambda t: t.isoformat().replace("+00:00", "Z"))
+well_formed = st.fixed_dictionaries(
+    {"labels": st.dictionaries(label_names, st.text(max_size=6), max_size=4)},
+    optional={
+        "annotations": st.dictionaries(st.text(max_size=4), st.text(max_size=6), max_size=3),
+        "startsAt": times,
+        "endsAt": times,
+        "generatorURL": st.text(max_size=10),
+    },
+)
+
+
+@given(st.lists(well_formed, max_size=6))
+def test_fast_path_agrees_with_the_validating_path(items: list[dict[str, Any]]) -> None:
+    body = orjson.dumps(items)
+    fast = _decode_fast(body, NameValidation.LEGACY)
+    slow = validate_alerts(orjson.loads(body))
+    if fast is None:
+        assert slow.errors  # the fast path only gives up on input that has a problem
+    else:
+        assert slow.errors == []
+        assert fast == slow.alerts

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from enum import StrEnum
+from functools import lru_cache
 
 from fnv_c import fnv1a_64
 
@@ -38,8 +39,12 @@ def fingerprint(labels: LabelSet) -> str:
     return f"{fnv1a_64(b''.join(parts)):016x}"
 
 
+@lru_cache(maxsize=65536)
 def label_name_error(name: str, mode: NameValidation = NameValidation.LEGACY) -> str | None:
-    """Why ``name`` is not a valid label name, or None when it is."""
+    """Why ``name`` is not a valid label name, or None when it is.
+
+    Cached: the same few label names arrive on every alert of an alert storm.
+    """
     if name == "":
         return "label name must not be empty"
     if mode is NameValidation.LEGACY and not _LEGACY_NAME.match(name):

@@ -14,10 +14,9 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from tocsin.alerts.decode import BodyError, decode_alerts
 from tocsin.alerts.matchers import Matcher, MatcherError, compile_anchored, parse_matcher_list
 from tocsin.alerts.silences import SilenceError, SilenceNotFound
-from tocsin.api import encode
+from tocsin.api import encode, ingest
 from tocsin.api.docs import ALERTS_BODY, SILENCE_BODY
 from tocsin.api.silence_input import decode_silence
 from tocsin.api.state import runtime
@@ -67,20 +66,16 @@ def _receiver_filter(pattern: str | None) -> Callable[[str], bool] | None:
 
 @router.post("/alerts", openapi_extra=ALERTS_BODY, summary="Create new alerts")
 async def post_alerts(request: Request) -> Response:
+    """Served by ``tocsin.api.ingest.FastIngest`` in front of the app; same logic here."""
     rt = runtime(request)
     try:
         body = await read_body(request, rt.settings.max_body_bytes)
     except BodyTooLarge:
-        return error(413, f"body exceeds the limit of {rt.settings.max_body_bytes} bytes")
-    try:
-        decoded = decode_alerts(body, rt.store_settings().name_validation)
-    except BodyError as exc:
-        return error(400, str(exc))
-    await rt.store.put_alerts(decoded.alerts)
-    rt.metrics.alerts_received(decoded.alerts, len(decoded.errors))
-    if decoded.errors:
-        return error(400, "; ".join(decoded.errors))
-    return Response(status_code=200)
+        status, payload = ingest.too_large(rt.settings.max_body_bytes)
+    else:
+        status, payload = await ingest.ingest(rt, body)
+    media = "application/json" if payload else None
+    return Response(payload, status_code=status, media_type=media)
 
 
 @router.get("/alerts", summary="Get a list of alerts")

@@ -11,9 +11,8 @@ from tocsin.alerts.matchers import MatcherError, parse_matcher_list
 from tocsin.cli.output import fail, parse_label_args, print_json, print_table
 from tocsin.client import ApiError, Client
 from tocsin.config.durations import parse_duration
+from tocsin.defaults import DEFAULT_URL
 from tocsin.timeutil import format_rfc3339, parse_rfc3339, utcnow
-
-DEFAULT_URL = "http://127.0.0.1:9093"
 
 UrlOption = Annotated[
     str, typer.Option("--url", envvar="TOCSIN_URL", help="Tocsin server to talk to.")

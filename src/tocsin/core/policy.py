@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tocsin.alerts import routing
 from tocsin.alerts.inhibit import Inhibitor, InhibitRule
 from tocsin.alerts.labels import LabelSet
 from tocsin.alerts.model import Alert
 from tocsin.alerts.mutes import Muter
+from tocsin.alerts.routing import build_route_tree, group_key, group_labels, match
 from tocsin.config import Config
 from tocsin.core.alert_store import RouteMatch
 
@@ -16,17 +16,17 @@ from tocsin.core.alert_store import RouteMatch
 class ConfigPolicy:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.root = routing.build_route_tree(config)
+        self.root = build_route_tree(config)
         self.rules = [InhibitRule.from_config(r) for r in config.inhibit_rules]
 
     def route(self, labels: LabelSet) -> list[RouteMatch]:
         return [
             RouteMatch(
                 receiver=node.receiver,
-                group_key=routing.group_key(node, labels),
-                group_labels=routing.group_labels(node, labels),
+                group_key=group_key(node, labels),
+                group_labels=group_labels(node, labels),
             )
-            for node in routing.match(self.root, labels)
+            for node in match(self.root, labels)
         ]
 
     def inhibitor(self, firing: Iterable[Alert]) -> Muter:

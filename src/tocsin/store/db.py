@@ -6,8 +6,6 @@ that replicas starting together do not race each other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +14,10 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from tocsin.store.settings import DatabaseSettings
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x70C5_1A  # advisory lock key: "tocsin" migrations
-
-
-class Durability(StrEnum):
-    """SQLite ``synchronous`` setting. FULL survives power loss; NORMAL (in WAL mode)
-    survives a process crash (kill -9) but may lose the last commits on power loss."""
-
-    FULL = "full"
-    NORMAL = "normal"
-
-
-@dataclass(frozen=True)
-class DatabaseSettings:
-    url: str
-    sqlite_durability: Durability = Durability.FULL
 
 
 def sqlite_url(data_dir: Path) -> str:

@@ -107,7 +107,34 @@ class WriterClosed(RuntimeError):
     pass
 
 
-_Item = tuple[Op[Any], "concurrent.futures.Future[Any]"]
+class _Waiter:
+    """Where an op's outcome goes: an asyncio future (resolved on its loop, one wake-up
+    per batch for all of that loop's ops) or a concurrent future for threads."""
+
+    __slots__ = ("future", "loop")
+
+    def __init__(
+        self,
+        future: asyncio.Future[Any] | concurrent.futures.Future[Any],
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        self.future = future
+        self.loop = loop
+
+
+_Item = tuple[Op[Any], _Waiter]
+_Outcome = tuple[_Waiter, Any, BaseException | None]
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    for waiter, value, error in outcomes:
+        fut = waiter.future
+        if isinstance(fut, asyncio.Future) and fut.done():
+            continue  # the caller was cancelled; the change is committed all the same
+        if error is not None:
+            fut.set_exception(error)
+        else:
+            fut.set_result(value)
 
 
 class GroupCommitter:
@@ -123,18 +150,23 @@ class GroupCommitter:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, op: Op[T]) -> concurrent.futures.Future[T]:
+    def _put(self, op: Op[Any], waiter: _Waiter) -> None:
         if self._closed:
             raise WriterClosed("the writer is shut down")
-        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._queue.put((op, fut))
-        return fut
+        self._queue.put((op, waiter))
 
     async def run(self, op: Op[T]) -> T:
-        return await asyncio.wrap_future(self.submit(op))
+        """Run ``op`` in the next batch; returns once its transaction committed."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        self._put(op, _Waiter(fut, loop))
+        # shield: a client that goes away must not make us forget a committed result
+        return await asyncio.shield(fut)
 
     def run_sync(self, op: Op[T], timeout: float | None = None) -> T:
-        return self.submit(op).result(timeout)
+        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._put(op, _Waiter(fut, None))
+        return fut.result(timeout)
 
     def close(self) -> None:
         """Commit what is queued, then stop the thread."""
@@ -167,26 +199,32 @@ class GroupCommitter:
 
     def _commit(self, conn: Connection, batch: list[_Item]) -> None:
         txn = Txn(conn)
-        results: list[tuple[concurrent.futures.Future[Any], Any, BaseException | None]] = []
+        outcomes: list[_Outcome] = []
         try:
             with conn.begin():
-                for op, fut in batch:
+                for op, waiter in batch:
                     try:
-                        results.append((fut, op.apply(txn), None))
+                        outcomes.append((waiter, op.apply(txn), None))
                     except Exception as exc:  # a refused op; the others still commit
-                        results.append((fut, None, exc))
+                        outcomes.append((waiter, None, exc))
         except Exception as exc:
             log.exception("commit of %d ops failed", len(batch))
-            for _, fut in batch:
-                fut.set_exception(exc)
-            return
-        txn.publish()
-        self.batches += 1
-        self.ops += len(batch)
-        if self.on_batch is not None:
-            self.on_batch(len(batch))
-        for fut, value, error in results:
-            if error is not None:
-                fut.set_exception(error)
-            else:
-                fut.set_result(value)
+            outcomes = [(waiter, None, exc) for _, waiter in batch]
+        else:
+            txn.publish()
+            self.batches += 1
+            self.ops += len(batch)
+            if self.on_batch is not None:
+                self.on_batch(len(batch))
+        self._deliver(outcomes)
+
+    @staticmethod
+    def _deliver(outcomes: list[_Outcome]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop | None, list[_Outcome]] = {}
+        for outcome in outcomes:
+            by_loop.setdefault(outcome[0].loop, []).append(outcome)
+        for loop, items in by_loop.items():
+            if loop is None:
+                _settle(items)
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(_settle, items)

@@ -1,0 +1,88 @@
+"""Alert ingestion, the hot path: ``POST /api/v2/alerts``.
+
+``ingest`` is the whole decision (decode, commit, answer). ``FastIngest`` serves that one
+route straight from ASGI, in front of FastAPI, because under an alert storm the
+framework's per-request machinery (middleware stack, routing, dependency solving) costs
+more than the work itself; the FastAPI route with the same ``ingest`` documents it in the
+OpenAPI schema and serves it when the fast path is not mounted.
+"""
+
+from __future__ import annotations
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tocsin.alerts.decode import BodyError, decode_alerts
+from tocsin.runtime import Runtime
+
+PATH = "/api/v2/alerts"
+
+
+class BodyTooLargeError(Exception):
+    pass
+
+
+async def ingest(rt: Runtime, body: bytes) -> tuple[int, bytes]:
+    """Decode and store posted alerts; the status and JSON body to answer with.
+
+    The valid alerts of a batch are committed even when others are refused (then 400
+    names every refused alert and field), as Alertmanager does.
+    """
+    try:
+        decoded = decode_alerts(body, rt.store_settings().name_validation)
+    except BodyError as exc:
+        return 400, orjson.dumps(str(exc))
+    await rt.store.put_alerts(decoded.alerts)
+    rt.metrics.alerts_received(decoded.alerts, len(decoded.errors))
+    if decoded.errors:
+        return 400, orjson.dumps("; ".join(decoded.errors))
+    return 200, b""
+
+
+def too_large(limit: int) -> tuple[int, bytes]:
+    return 413, orjson.dumps(f"body exceeds the limit of {limit} bytes")
+
+
+class FastIngest:
+    """ASGI middleware that answers POST /api/v2/alerts itself."""
+
+    def __init__(self, app: ASGIApp, rt: Runtime) -> None:
+        self.app = app
+        self.rt = rt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
+            await self.app(scope, receive, send)
+            return
+        limit = self.rt.settings.max_body_bytes
+        try:
+            body = await _read(scope, receive, limit)
+        except BodyTooLargeError:
+            status, payload = too_large(limit)
+        else:
+            status, payload = await ingest(self.rt, body)
+        headers: list[tuple[bytes, bytes]] = [(b"content-length", str(len(payload)).encode())]
+        if payload:
+            headers.append((b"content-type", b"application/json"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+
+async def _read(scope: Scope, receive: Receive, limit: int) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise BodyTooLargeError
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)

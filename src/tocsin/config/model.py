@@ -1,0 +1,296 @@
+"""The typed configuration tree: ``global``, ``route``, ``receivers``, ``inhibit_rules``,
+``time_intervals`` (and the deprecated ``mute_time_intervals``) and ``templates``.
+
+The shapes and defaults are Alertmanager's, so an existing ``alertmanager.yml`` loads
+unchanged. :class:`Config` is the top level: a Tocsin section (people, schedules,
+escalation policies, ...) is added as one more typed field there, whose dataclass may
+define ``check()``, plus, if it refers to other sections, a cross-check registered in
+:mod:`tocsin.config.validate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Annotated
+
+from tocsin.alerts.labels import NameValidation, label_name_error
+from tocsin.alerts.timeintervals import (
+    InclusiveRange,
+    Location,
+    TimeInterval,
+    TimeRange,
+    load_location,
+    parse_day_of_month_range,
+    parse_month_range,
+    parse_time_range,
+    parse_weekday_range,
+    parse_year_range,
+)
+from tocsin.config.common import (
+    URL,
+    HostPort,
+    HTTPClientConfig,
+    MatcherList,
+    PromDuration,
+    RegexString,
+    SecretURL,
+    TLSConfig,
+    at_most_one,
+)
+from tocsin.config.decode import NO_SECRET, NOT_YAML, Conv, Issue, Secret
+from tocsin.config.receivers import Receiver
+
+__all__ = [
+    "Config",
+    "GlobalConfig",
+    "InhibitRule",
+    "NamedTimeInterval",
+    "Route",
+]
+
+
+@dataclass(frozen=True)
+class GlobalConfig:
+    """``global``: defaults for the other sections."""
+
+    resolve_timeout: PromDuration = timedelta(minutes=5)
+    http_config: HTTPClientConfig = field(default_factory=HTTPClientConfig)
+    smtp_from: str = ""
+    smtp_hello: str = "localhost"
+    smtp_smarthost: HostPort = ""
+    smtp_auth_username: str = ""
+    smtp_auth_password: Secret = NO_SECRET
+    smtp_auth_password_file: str = ""
+    smtp_auth_secret: Secret = NO_SECRET
+    smtp_auth_secret_file: str = ""
+    smtp_auth_identity: str = ""
+    smtp_require_tls: bool = True
+    smtp_tls_config: TLSConfig = field(default_factory=TLSConfig)
+    smtp_force_implicit_tls: bool | None = None
+    slack_api_url: SecretURL | None = None
+    slack_api_url_file: str = ""
+    slack_app_token: Secret = NO_SECRET
+    slack_app_token_file: str = ""
+    slack_app_url: URL | None = None
+    pagerduty_url: URL = "https://events.pagerduty.com/v2/enqueue"
+    opsgenie_api_url: URL = "https://api.opsgenie.com/"
+    opsgenie_api_key: Secret = NO_SECRET
+    opsgenie_api_key_file: str = ""
+    wechat_api_url: URL = "https://qyapi.weixin.qq.com/cgi-bin/"
+    wechat_api_secret: Secret = NO_SECRET
+    wechat_api_secret_file: str = ""
+    wechat_api_corp_id: str = ""
+    victorops_api_url: URL = "https://alert.victorops.com/integrations/generic/20131114/alert/"
+    victorops_api_key: Secret = NO_SECRET
+    victorops_api_key_file: str = ""
+    telegram_api_url: URL = "https://api.telegram.org"
+    webex_api_url: URL = "https://webexapis.com/v1/messages"
+    jira_api_url: URL | None = None
+    rocketchat_api_url: URL = "https://open.rocket.chat/"
+    rocketchat_token: Secret | None = None
+    rocketchat_token_file: str = ""
+    rocketchat_token_id: Secret | None = None
+    rocketchat_token_id_file: str = ""
+
+    def check(self) -> Iterator[Issue]:
+        yield from at_most_one(self, "slack_api_url", "slack_api_url_file")
+        yield from at_most_one(self, "slack_app_token", "slack_app_token_file")
+        yield from at_most_one(self, "opsgenie_api_key", "opsgenie_api_key_file")
+        yield from at_most_one(self, "victorops_api_key", "victorops_api_key_file")
+        yield from at_most_one(self, "wechat_api_secret", "wechat_api_secret_file")
+        yield from at_most_one(self, "smtp_auth_password", "smtp_auth_password_file")
+        yield from at_most_one(self, "smtp_auth_secret", "smtp_auth_secret_file")
+        if self.rocketchat_token is not None and self.rocketchat_token_file:
+            yield Issue(
+                "at most one of rocketchat_token & rocketchat_token_file must be configured",
+                "rocketchat_token_file",
+            )
+        if self.rocketchat_token_id is not None and self.rocketchat_token_id_file:
+            yield Issue(
+                "at most one of rocketchat_token_id & rocketchat_token_id_file must be configured",
+                "rocketchat_token_id_file",
+            )
+
+
+@dataclass(frozen=True)
+class Route:
+    """A node of the routing tree as written; :mod:`tocsin.alerts.routing` resolves it.
+
+    ``None`` (and an empty ``group_by``) means "inherit from the parent".
+    """
+
+    receiver: str = ""
+    group_by: tuple[str, ...] | None = None
+    continue_: bool = False
+    match: Mapping[str, str] = field(default_factory=dict)
+    match_re: Mapping[str, RegexString] = field(default_factory=dict)
+    matchers: MatcherList = ()
+    mute_time_intervals: tuple[str, ...] = ()
+    active_time_intervals: tuple[str, ...] = ()
+    group_wait: PromDuration | None = None
+    group_interval: PromDuration | None = None
+    repeat_interval: PromDuration | None = None
+    routes: tuple[Route, ...] = ()
+
+    def check(self) -> Iterator[Issue]:
+        for name in self.match:
+            yield from _label_name_issue(name, f"match.{name}")
+        for name in self.match_re:
+            yield from _label_name_issue(name, f"match_re.{name}")
+        group_by = self.group_by or ()
+        labels = [g for g in group_by if g != "..."]
+        if labels and len(labels) != len(group_by):
+            yield Issue(
+                "cannot have wildcard group_by (`...`) and other labels at the same time",
+                "group_by",
+            )
+        seen: set[str] = set()
+        for index, name in enumerate(group_by):
+            if name == "...":
+                continue
+            problem = _label_name_problem(name)
+            if problem is not None:
+                yield Issue(f"invalid label name {name!r} in group_by list", f"group_by[{index}]")
+            elif name in seen:
+                yield Issue(f"duplicated label {name!r} in group_by", f"group_by[{index}]")
+            seen.add(name)
+        if self.group_interval is not None and self.group_interval == timedelta(0):
+            yield Issue("group_interval cannot be zero", "group_interval")
+        if self.repeat_interval is not None and self.repeat_interval == timedelta(0):
+            yield Issue("repeat_interval cannot be zero", "repeat_interval")
+
+    @property
+    def has_matchers(self) -> bool:
+        return bool(self.match or self.match_re or self.matchers)
+
+
+@dataclass(frozen=True)
+class InhibitRule:
+    """Mute ``target`` alerts while a ``source`` alert with the same ``equal`` labels fires."""
+
+    name: str = ""
+    source_match: Mapping[str, str] = field(default_factory=dict)
+    source_match_re: Mapping[str, RegexString] = field(default_factory=dict)
+    source_matchers: MatcherList = ()
+    target_match: Mapping[str, str] = field(default_factory=dict)
+    target_match_re: Mapping[str, RegexString] = field(default_factory=dict)
+    target_matchers: MatcherList = ()
+    equal: tuple[str, ...] = ()
+
+    def check(self) -> Iterator[Issue]:
+        for section in ("source_match", "source_match_re", "target_match", "target_match_re"):
+            for name in getattr(self, section):
+                yield from _label_name_issue(name, f"{section}.{name}")
+        for index, name in enumerate(self.equal):
+            if _label_name_problem(name) is not None:
+                yield Issue(f"invalid label name {name!r} in equal list", f"equal[{index}]")
+
+
+# --- time intervals -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimeRangeSpec:
+    """``times`` entry as written: ``start_time`` and ``end_time`` as ``HH:MM``."""
+
+    start_time: str = ""
+    end_time: str = ""
+
+
+def _time_range(spec: TimeRangeSpec) -> TimeRange:
+    return parse_time_range(spec.start_time, spec.end_time)
+
+
+TimeRangeItem = Annotated[TimeRange, Conv(_time_range, source=TimeRangeSpec)]
+WeekdayItem = Annotated[InclusiveRange, Conv(parse_weekday_range)]
+DayOfMonthItem = Annotated[InclusiveRange, Conv(parse_day_of_month_range)]
+MonthItem = Annotated[InclusiveRange, Conv(parse_month_range)]
+YearItem = Annotated[InclusiveRange, Conv(parse_year_range)]
+LocationItem = Annotated[Location, Conv(load_location)]
+
+
+@dataclass(frozen=True)
+class TimeIntervalSpec:
+    """``<time_interval_spec>`` as written; becomes a pure :class:`TimeInterval`."""
+
+    times: tuple[TimeRangeItem, ...] | None = None
+    weekdays: tuple[WeekdayItem, ...] | None = None
+    days_of_month: tuple[DayOfMonthItem, ...] | None = None
+    months: tuple[MonthItem, ...] | None = None
+    years: tuple[YearItem, ...] | None = None
+    location: LocationItem | None = None
+
+
+def _time_interval(spec: TimeIntervalSpec) -> TimeInterval:
+    return TimeInterval(
+        times=spec.times,
+        weekdays=spec.weekdays,
+        days_of_month=spec.days_of_month,
+        months=spec.months,
+        years=spec.years,
+        location=spec.location,
+    )
+
+
+TimeIntervalItem = Annotated[TimeInterval, Conv(_time_interval, source=TimeIntervalSpec)]
+
+
+@dataclass(frozen=True)
+class NamedTimeInterval:
+    """``<time_interval>``: a name routes refer to, and the intervals it covers."""
+
+    name: str = ""
+    time_intervals: tuple[TimeIntervalItem, ...] = ()
+
+    def check(self) -> Iterator[Issue]:
+        if not self.name:
+            yield Issue("missing name in time interval", "name")
+
+
+# --- top level --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration file, validated, with global defaults filled in."""
+
+    global_: GlobalConfig = field(default_factory=GlobalConfig)
+    route: Route = field(default_factory=Route)
+    receivers: tuple[Receiver, ...] = ()
+    inhibit_rules: tuple[InhibitRule, ...] = ()
+    templates: tuple[str, ...] = ()
+    mute_time_intervals: tuple[NamedTimeInterval, ...] = ()
+    time_intervals: tuple[NamedTimeInterval, ...] = ()
+
+    # Not read from the file.
+    original: str = field(default="", metadata=NOT_YAML, repr=False)
+    source: str = field(default="", metadata=NOT_YAML)
+    positions: Mapping[str, int] = field(
+        default_factory=dict, metadata=NOT_YAML, repr=False, compare=False
+    )
+
+    def receiver(self, name: str) -> Receiver | None:
+        return next((r for r in self.receivers if r.name == name), None)
+
+    def named_time_intervals(self) -> dict[str, tuple[TimeInterval, ...]]:
+        """Both ``time_intervals`` and the deprecated ``mute_time_intervals``, by name."""
+        return {t.name: t.time_intervals for t in (*self.mute_time_intervals, *self.time_intervals)}
+
+    def line_of(self, key: str) -> int:
+        """The 1-based line of a dotted key (or of its nearest ancestor in the file)."""
+        probe = key
+        while probe and probe not in self.positions:
+            cut = max(probe.rfind("."), probe.rfind("["))
+            probe = probe[:cut] if cut > 0 else ""
+        return self.positions.get(probe, 1)
+
+
+def _label_name_problem(name: str) -> str | None:
+    return label_name_error(name, NameValidation.LEGACY)
+
+
+def _label_name_issue(name: str, at: str) -> Iterator[Issue]:
+    if _label_name_problem(name) is not None:
+        yield Issue(f"invalid label name {name!r}", at)

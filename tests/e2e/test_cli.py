@@ -1,0 +1,147 @@
+"""The ``tocsin`` CLI as users run it: a real server process, real subprocess commands.
+
+Checks the conventions every command follows (``--url``/``TOCSIN_URL``, ``--json``, exit
+codes 0/1/2), the alert and silence commands, reload on SIGHUP, and that a server with a
+bad configuration refuses to start and says where the problem is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import CONFIG, wait_until
+from tests.harness.procs import TocsinServer
+
+pytestmark = pytest.mark.e2e
+
+
+def run_cli(
+    *args: str, url: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    env_url = {"TOCSIN_URL": url} if url else {}
+    result = subprocess.run(
+        [sys.executable, "-m", "tocsin", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env_url},
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_alert_add_and_list(tocsin: TocsinServer) -> None:
+    url = tocsin.url
+    run_cli(
+        "alert",
+        "add",
+        "HighErrorRate",
+        "service=api",
+        "severity=critical",
+        "-a",
+        "summary=5% errors",
+        url=url,
+    )
+    listed = json.loads(run_cli("alert", "list", "--json", url=url).stdout)
+    assert [a["labels"] for a in listed] == [
+        {"alertname": "HighErrorRate", "service": "api", "severity": "critical"}
+    ]
+    assert listed[0]["annotations"] == {"summary": "5% errors"}
+    table = run_cli("alert", "list", "severity=critical", url=url).stdout
+    assert "HighErrorRate" in table
+    assert "5% errors" in table
+    assert run_cli("alert", "list", "severity=warning", "--json", url=url).stdout.strip() == "[]"
+
+
+def test_silence_add_list_expire(tocsin: TocsinServer) -> None:
+    url = tocsin.url
+    run_cli("alert", "add", "Disk", "host=db1", url=url)
+    sid = run_cli("silence", "add", "alertname=Disk", "-c", "maintenance", "-d", "2h", url=url)
+    silence_id = sid.stdout.strip()
+    listed = json.loads(run_cli("silence", "list", "--json", url=url).stdout)
+    assert [s["id"] for s in listed] == [silence_id]
+    assert listed[0]["comment"] == "maintenance"
+    # the alert is now silenced: hidden by default, shown with --silenced
+    assert json.loads(run_cli("alert", "list", "--json", url=url).stdout) == []
+    silenced = json.loads(run_cli("alert", "list", "--silenced", "--json", url=url).stdout)
+    assert silenced[0]["status"]["silencedBy"] == [silence_id]
+    run_cli("silence", "expire", silence_id, url=url)
+    assert json.loads(run_cli("silence", "list", "--json", url=url).stdout) == []
+    expired = json.loads(run_cli("silence", "list", "--expired", "--json", url=url).stdout)
+    assert [s["id"] for s in expired] == [silence_id]
+
+
+def test_exit_codes(tocsin: TocsinServer) -> None:
+    url = tocsin.url
+    # usage errors: 2
+    assert (
+        run_cli("silence", "add", "not a matcher", "-c", "x", url=url, check=False).returncode == 2
+    )
+    assert run_cli("alert", "list", "--no-such-flag", url=url, check=False).returncode == 2
+    # failures: 1, with the server's reason on stderr
+    missing = run_cli("silence", "expire", "no-such-id", url=url, check=False)
+    assert missing.returncode == 1
+    assert "not found" in missing.stderr
+    down = run_cli("alert", "list", url="http://127.0.0.1:9", check=False)
+    assert down.returncode == 1
+
+
+def test_sighup_reloads_and_a_bad_config_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(CONFIG.read_text())
+    with TocsinServer(tmp_path, config=config) as server:
+        status = httpx.get(f"{server.url}/api/v2/status").json()
+        assert status["config"]["original"] == CONFIG.read_text()
+        changed = CONFIG.read_text() + "\n# reloaded\n"
+        config.write_text(changed)
+        server.signal(signal.SIGHUP)
+        wait_until(
+            lambda: (
+                httpx.get(f"{server.url}/api/v2/status").json()["config"]["original"] == changed
+            ),
+            what="SIGHUP reload",
+        )
+        config.write_text(changed + "unknown_section: {}\n")
+        server.signal(signal.SIGHUP)
+        wait_until(
+            lambda: (
+                "tocsin_config_last_reload_successful 0.0"
+                in httpx.get(f"{server.url}/metrics").text
+            ),
+            what="the failed reload to be recorded",
+        )
+        assert httpx.get(f"{server.url}/api/v2/status").json()["config"]["original"] == changed
+        assert "unknown_section" in server.log()
+
+
+def test_server_refuses_to_start_on_a_bad_config(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yml"
+    config.write_text("route:\n  receiver: nobody\nreceivers:\n  - name: someone\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tocsin",
+            "serve",
+            "--config",
+            str(config),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert f"{config}:2: route.receiver" in result.stderr

@@ -1,0 +1,179 @@
+"""``check-config`` and ``test-routing``, driven through Typer's test runner.
+
+They follow ``amtool check-config`` and ``amtool config routes test`` (docs
+"Verification"; amtool's routing test prints the receivers comma-separated).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from tocsin.cli.config_cmds import register
+from tocsin.defaults import EXAMPLE_CONFIG
+
+EXAMPLE = EXAMPLE_CONFIG
+SIMPLE = Path(__file__).parent / "data" / "alertmanager-simple.yml"
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def bad_config(tmp_path: Path) -> Path:
+    path = tmp_path / "bad.yml"
+    path.write_text("route:\n  receiver: ghost\n  group_wait: soon\nreceivers:\n  - name: r\n")
+    return path
+
+
+def test_check_config_success(app: typer.Typer, runner: CliRunner) -> None:
+    result = runner.invoke(app, ["check-config", str(SIMPLE)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"Checking '{SIMPLE}'  SUCCESS"
+    assert " - 1 inhibit rules" in lines
+    assert " - 5 receivers" in lines
+    assert " - 1 templates" in lines
+    assert result.stderr == ""
+
+
+def test_check_config_reports_every_problem_on_stderr(
+    app: typer.Typer, runner: CliRunner, bad_config: Path
+) -> None:
+    result = runner.invoke(app, ["check-config", str(EXAMPLE), str(bad_config)])
+    assert result.exit_code == 1
+    assert f"Checking '{EXAMPLE}'  SUCCESS" in result.stdout
+    assert f"Checking '{bad_config}'  FAILED: 2 problem(s)" in result.stdout
+    assert result.stderr.splitlines() == [
+        f"{bad_config}:2: route.receiver: undefined receiver 'ghost' used in route",
+        f"{bad_config}:3: route.group_wait: not a valid duration string: 'soon'",
+    ]
+
+
+def test_check_config_json(app: typer.Typer, runner: CliRunner, bad_config: Path) -> None:
+    result = runner.invoke(app, ["check-config", "--json", str(SIMPLE), str(bad_config)])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["ok"] is False
+    good, bad = report["files"]
+    assert good == {
+        "file": str(SIMPLE),
+        "ok": True,
+        "summary": {
+            "routes": 8,
+            "inhibit_rules": 1,
+            "receivers": 5,
+            "templates": 1,
+            "time_intervals": 0,
+        },
+    }
+    assert bad["ok"] is False
+    assert bad["problems"][0] == {
+        "file": str(bad_config),
+        "line": 2,
+        "key": "route.receiver",
+        "message": "undefined receiver 'ghost' used in route",
+    }
+
+
+def test_check_config_needs_a_file(app: typer.Typer, runner: CliRunner) -> None:
+    assert runner.invoke(app, ["check-config"]).exit_code == 2
+
+
+def test_check_config_missing_file(app: typer.Typer, runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["check-config", str(tmp_path / "nope.yml")])
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'nope.yml'}:1:" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("labels", "receivers"),
+    [
+        (["service=database"], "team-DB-pager"),
+        (["service=database", "owner=team-X"], "team-X-pager"),
+        (['service="foo1"', "severity=critical"], "team-X-pager"),
+        ([], "team-X-mails"),
+    ],
+)
+def test_test_routing_prints_receivers(
+    app: typer.Typer, runner: CliRunner, labels: list[str], receivers: str
+) -> None:
+    result = runner.invoke(app, ["test-routing", "--config", str(SIMPLE), *labels])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == receivers + "\n"
+
+
+def test_test_routing_reads_the_config_from_the_environment(
+    app: typer.Typer, runner: CliRunner
+) -> None:
+    result = runner.invoke(
+        app, ["test-routing", "category=infrastructure"], env={"TOCSIN_CONFIG": str(EXAMPLE)}
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "infra-chat,ops-email\n"
+
+
+def test_test_routing_tree(app: typer.Typer, runner: CliRunner) -> None:
+    result = runner.invoke(
+        app, ["test-routing", "--config", str(EXAMPLE), "--tree", "severity=critical"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Routing tree:"
+    assert any('{severity="critical"}' in line and "<- matched" in line for line in lines)
+    assert lines[-1] == "pager"
+
+
+def test_test_routing_json(app: typer.Typer, runner: CliRunner) -> None:
+    result = runner.invoke(
+        app,
+        ["test-routing", "--config", str(EXAMPLE), "--json", "severity=critical", "alertname=X"],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["receivers"] == ["pager"]
+    (route,) = report["routes"]
+    assert route["group_key"] == '{}/{severity="critical"}:{alertname="X"}'
+    assert route["group_wait"] == "10s"
+    assert route["repeat_interval"] == "1h"
+    assert route["id"] == '{}/{severity="critical"}/0'
+
+
+def test_test_routing_verify_receivers(app: typer.Typer, runner: CliRunner) -> None:
+    args = ["test-routing", "--config", str(EXAMPLE), "severity=critical"]
+    assert runner.invoke(app, [*args, "--verify-receivers", "pager"]).exit_code == 0
+    result = runner.invoke(app, [*args, "--verify-receivers", "slack"])
+    assert result.exit_code == 1
+    assert "Expected receivers did not match" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["test-routing", "severity=critical"],  # no --config and no TOCSIN_CONFIG
+        ["test-routing", "--config", str(EXAMPLE), "severity=~crit"],  # not name=value
+        ["test-routing", "--config", str(EXAMPLE), "not a label"],
+    ],
+)
+def test_test_routing_usage_errors(app: typer.Typer, runner: CliRunner, args: list[str]) -> None:
+    result = runner.invoke(app, args, env={"TOCSIN_CONFIG": ""})
+    assert result.exit_code == 2, result.output
+
+
+def test_test_routing_bad_config(app: typer.Typer, runner: CliRunner, bad_config: Path) -> None:
+    result = runner.invoke(app, ["test-routing", "--config", str(bad_config), "a=b"])
+    assert result.exit_code == 1
+    assert f"{bad_config}:2: route.receiver:" in result.stderr
