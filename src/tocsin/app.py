@@ -26,13 +26,18 @@ def build_app(rt: Runtime) -> ASGIApp:
 def build_api(rt: Runtime) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        gc = asyncio.create_task(_collect_garbage(rt))
+        loops = [
+            asyncio.create_task(_collect_garbage(rt)),
+            asyncio.create_task(_follow_replicas(rt)),
+        ]
         try:
             yield
         finally:
-            gc.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await gc
+            for task in loops:
+                task.cancel()
+            for task in loops:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     app = FastAPI(
         title="Tocsin",
@@ -56,3 +61,18 @@ async def _collect_garbage(rt: Runtime) -> None:
                 log.info("forgot %d resolved alerts and %d expired silences", alerts, silences)
         except Exception:
             log.exception("garbage collection failed")
+
+
+async def _follow_replicas(rt: Runtime) -> None:
+    """Keep the in-memory indexes current with what other replicas commit.
+
+    Reads catch up by themselves; this loop bounds how stale the state is that
+    background work (metrics now, notification dispatch later) sees.
+    """
+    interval = rt.settings.follow_interval.total_seconds()
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(rt.store.refresh)
+        except Exception:
+            log.exception("catching up with the database failed")

@@ -42,6 +42,7 @@ class Settings:
     name_validation: NameValidation = NameValidation.LEGACY
     retention: timedelta = timedelta(hours=120)
     gc_interval: timedelta = timedelta(minutes=15)
+    follow_interval: timedelta = timedelta(seconds=1)
     instance_name: str = field(default_factory=socket.gethostname)
 
     def database(self) -> DatabaseSettings:

@@ -4,16 +4,23 @@ Reads are served from in-memory indexes that hold exactly the committed rows; wr
 through ``GroupCommitter`` and return only after their transaction committed. On start
 the indexes are loaded from the database, so a restart (or a kill -9) loses nothing
 that was acknowledged to a client.
+
+Several processes may share the database (``serve --workers``, or replicas on
+PostgreSQL). Each write transaction first takes the next global revision, which
+serializes writers, and then catches up on what others committed, so merges and silence
+updates always decide against the latest rows; reads catch up before they answer, so a
+client sees its own writes whichever process it reaches.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from tocsin.alerts.labels import LabelSet, NameValidation
 from tocsin.alerts.matchers import Matcher, matches_all
@@ -22,7 +29,9 @@ from tocsin.alerts.mutes import AlertStatus, Muter, SilenceMuter, status_of
 from tocsin.alerts.silences import Silence, sort_key, validate
 from tocsin.core import ops
 from tocsin.store import alert_rows, silence_rows
-from tocsin.store.writer import GroupCommitter, KeyedIndex
+from tocsin.store.index import KeyedIndex
+from tocsin.store.revisions import current_revision, next_revision
+from tocsin.store.writer import GroupCommitter, Txn
 from tocsin.timeutil import Clock
 
 
@@ -89,11 +98,40 @@ class AlertStore:
         self._policy = policy
         self.alerts: KeyedIndex[Alert] = KeyedIndex()
         self.silences: KeyedIndex[Silence] = KeyedIndex()
+        self._seen = 0  # every revision up to this one is in the indexes
+        self._seen_lock = threading.Lock()
+        writer.on_begin = self.begin
 
     def load(self) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Catch up on commits made by other processes sharing the database."""
         with self._engine.connect() as conn:
-            self.alerts.replace_all((a.fingerprint, a) for a in alert_rows.load_all(conn))
-            self.silences.replace_all((s.id, s) for s in silence_rows.load_all(conn))
+            if current_revision(conn) > self._seen:
+                self._catch_up(conn)
+
+    def begin(self, txn: Txn) -> None:
+        """The writer's begin hook: take this transaction's revision, then catch up."""
+        txn.rev = next_revision(txn.conn)
+        if txn.rev - 1 > self._seen:  # someone else committed since our last look
+            self._catch_up(txn.conn, until=txn.rev - 1)
+        txn.after_commit.append(lambda: self._mark_seen(txn.rev))
+
+    def _catch_up(self, conn: Connection, until: int | None = None) -> None:
+        since = self._seen
+        alerts = alert_rows.changed_since(conn, since)
+        silences = silence_rows.changed_since(conn, since)
+        self.alerts.apply(alerts)
+        self.silences.apply(silences)
+        newest = max((rev for _, rev, _ in (*alerts, *silences)), default=since)
+        # Inside a write transaction every revision before ours has committed, even
+        # those that wrote no alert or silence row.
+        self._mark_seen(newest if until is None else max(newest, until))
+
+    def _mark_seen(self, rev: int) -> None:
+        with self._seen_lock:
+            self._seen = max(self._seen, rev)
 
     # -- writes ---------------------------------------------------------------------
 
@@ -120,11 +158,13 @@ class AlertStore:
     # -- reads ----------------------------------------------------------------------
 
     def get_silence(self, silence_id: str) -> Silence | None:
+        self.refresh()
         return self.silences.get(silence_id)
 
     def list_silences(self, filters: Sequence[Matcher] = ()) -> list[Silence]:
         """Silences in API order; ``filters`` match against a silence's own matchers
         read as a label set, as Alertmanager filters them."""
+        self.refresh()
         now = self._clock()
         found = [
             s
@@ -138,6 +178,7 @@ class AlertStore:
 
     def views(self, query: AlertQuery = AlertQuery()) -> list[AlertView]:
         """Firing alerts with their computed state and receivers, filtered by ``query``."""
+        self.refresh()
         now = self._clock()
         policy = self._policy()
         firing = self.firing(now)

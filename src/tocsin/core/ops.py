@@ -13,7 +13,8 @@ from tocsin.alerts import model
 from tocsin.alerts.model import Alert, PostedAlert
 from tocsin.alerts.silences import Silence, SilenceNotFound, decide_set, expire
 from tocsin.store import alert_rows, silence_rows
-from tocsin.store.writer import KeyedIndex, Txn
+from tocsin.store.index import KeyedIndex
+from tocsin.store.writer import Txn
 from tocsin.timeutil import to_micros
 
 
@@ -32,7 +33,7 @@ class PutAlerts:
             old = stored.get(new.fingerprint) or view.get(new.fingerprint)
             stored[new.fingerprint] = model.put(old, new, self.now)
         rows = list(stored.values())
-        alert_rows.save(txn.conn, rows)
+        alert_rows.save(txn.conn, rows, txn.rev)
         for a in rows:
             view.set(a.fingerprint, a)
         return rows
@@ -53,7 +54,7 @@ class SetSilence:
                 raise SilenceNotFound(f"silence {self.silence.id} not found")
         outcome = decide_set(prev, self.silence, self.now)
         changed = [outcome.stored] + ([outcome.expired] if outcome.expired else [])
-        silence_rows.save(txn.conn, changed)
+        silence_rows.save(txn.conn, changed, txn.rev)
         for s in changed:
             view.set(s.id, s)
         return outcome.stored.id
@@ -71,7 +72,7 @@ class ExpireSilence:
         if prev is None:
             raise SilenceNotFound(f"silence {self.id} not found")
         done = expire(prev, self.now)
-        silence_rows.save(txn.conn, [done])
+        silence_rows.save(txn.conn, [done], txn.rev)
         view.set(done.id, done)
         return done
 

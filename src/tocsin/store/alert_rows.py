@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -14,7 +14,7 @@ from tocsin.store.upsert import upsert
 from tocsin.timeutil import from_micros, to_micros
 
 
-def to_row(a: Alert) -> tuple[Any, ...]:
+def to_row(a: Alert, rev: int) -> tuple[Any, ...]:
     """The row in the table's column order."""
     return (
         a.fingerprint,
@@ -25,6 +25,7 @@ def to_row(a: Alert) -> tuple[Any, ...]:
         a.generator_url,
         to_micros(a.updated_at),
         a.timeout,
+        rev,
     )
 
 
@@ -41,13 +42,14 @@ def from_row(row: Any) -> Alert:
     )
 
 
-def save(conn: Connection, items: Sequence[Alert]) -> None:
-    upsert(conn, alerts, [to_row(a) for a in items], key="fingerprint")
+def save(conn: Connection, items: Sequence[Alert], rev: int) -> None:
+    upsert(conn, alerts, [to_row(a, rev) for a in items], key="fingerprint")
 
 
-def load_all(conn: Connection) -> Iterable[Alert]:
-    for row in conn.execute(select(alerts)):
-        yield from_row(row)
+def changed_since(conn: Connection, rev: int) -> list[tuple[str, int, Alert]]:
+    """Rows written after revision ``rev``, as (key, revision, value)."""
+    rows = conn.execute(select(alerts).where(alerts.c.rev > rev))
+    return [(row.fingerprint, row.rev, from_row(row)) for row in rows]
 
 
 def delete_resolved_before(conn: Connection, cutoff_micros: int) -> int:

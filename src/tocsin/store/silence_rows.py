@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -15,7 +15,7 @@ from tocsin.store.upsert import upsert
 from tocsin.timeutil import from_micros, to_micros
 
 
-def to_row(s: Silence) -> tuple[Any, ...]:
+def to_row(s: Silence, rev: int) -> tuple[Any, ...]:
     """The row in the table's column order."""
     matchers = [{"name": m.name, "type": m.type.value, "value": m.value} for m in s.matchers]
     return (
@@ -26,6 +26,7 @@ def to_row(s: Silence) -> tuple[Any, ...]:
         to_micros(s.updated_at),
         s.created_by,
         s.comment,
+        rev,
     )
 
 
@@ -45,13 +46,14 @@ def from_row(row: Any) -> Silence:
     )
 
 
-def save(conn: Connection, items: Sequence[Silence]) -> None:
-    upsert(conn, silences, [to_row(s) for s in items], key="id")
+def save(conn: Connection, items: Sequence[Silence], rev: int) -> None:
+    upsert(conn, silences, [to_row(s, rev) for s in items], key="id")
 
 
-def load_all(conn: Connection) -> Iterable[Silence]:
-    for row in conn.execute(select(silences)):
-        yield from_row(row)
+def changed_since(conn: Connection, rev: int) -> list[tuple[str, int, Silence]]:
+    """Rows written after revision ``rev``, as (key, revision, value)."""
+    rows = conn.execute(select(silences).where(silences.c.rev > rev))
+    return [(row.id, row.rev, from_row(row)) for row in rows]
 
 
 def delete_expired_before(conn: Connection, cutoff_micros: int) -> int:

@@ -17,10 +17,12 @@ import concurrent.futures
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable
-from typing import Any, Generic, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
+
+from tocsin.store.index import KeyedIndex, Overlay
 
 log = logging.getLogger(__name__)
 
@@ -31,58 +33,12 @@ V = TypeVar("V")
 _MAX_BATCH = 1024
 
 
-class KeyedIndex(Generic[V]):
-    """An in-memory map of committed rows, read by the API, changed only by the writer."""
-
-    def __init__(self) -> None:
-        self._items: dict[str, V] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> V | None:
-        return self._items.get(key)
-
-    def values(self) -> list[V]:
-        with self._lock:
-            return list(self._items.values())
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def replace_all(self, items: Iterable[tuple[str, V]]) -> None:
-        fresh = dict(items)
-        with self._lock:
-            self._items = fresh
-
-    def apply(self, changes: dict[str, V | None]) -> None:
-        with self._lock:
-            for key, value in changes.items():
-                if value is None:
-                    self._items.pop(key, None)
-                else:
-                    self._items[key] = value
-
-
-class Overlay(Generic[V]):
-    """A batch's uncommitted view of an index: its own changes over the committed rows."""
-
-    def __init__(self, base: KeyedIndex[V]) -> None:
-        self.base = base
-        self.changes: dict[str, V | None] = {}
-
-    def get(self, key: str) -> V | None:
-        if key in self.changes:
-            return self.changes[key]
-        return self.base.get(key)
-
-    def set(self, key: str, value: V | None) -> None:
-        self.changes[key] = value
-
-
 class Txn:
-    """What an op sees: the connection of the open transaction and the batch overlays."""
+    """What an op sees: the open transaction, its revision and the batch overlays."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.rev = 0  # set by the committer's ``begin`` hook
         self._overlays: dict[int, Overlay[Any]] = {}
         self.after_commit: list[Callable[[], None]] = []
 
@@ -94,7 +50,7 @@ class Txn:
 
     def publish(self) -> None:
         for overlay in self._overlays.values():
-            overlay.base.apply(overlay.changes)
+            overlay.publish(self.rev)
         for hook in self.after_commit:
             hook()
 
@@ -142,6 +98,8 @@ class GroupCommitter:
 
     def __init__(self, engine: Engine, name: str = "tocsin-writer") -> None:
         self._engine = engine
+        # Runs first in every transaction (the store takes the revision and catches up).
+        self.on_begin: Callable[[Txn], None] | None = None
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._closed = False
         self.batches = 0
@@ -202,6 +160,8 @@ class GroupCommitter:
         outcomes: list[_Outcome] = []
         try:
             with conn.begin():
+                if self.on_begin is not None:
+                    self.on_begin(txn)
                 for op, waiter in batch:
                     try:
                         outcomes.append((waiter, op.apply(txn), None))

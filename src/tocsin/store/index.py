@@ -1,0 +1,66 @@
+"""In-memory indexes of committed rows, kept in step with the database by revision.
+
+Every committed write carries the revision of its transaction (see ``revisions``), and
+an index entry keeps the revision it came from. Changes arrive from two directions — the
+local writer publishing its own commits and catch-up reads of what other processes or
+replicas committed — and an entry is only ever replaced by a newer revision, so the
+order in which those two arrive does not matter.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
+
+
+class KeyedIndex(Generic[V]):
+    """Committed rows by key; read by the API, changed by the writer and catch-up."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[int, V]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> V | None:
+        found = self._items.get(key)
+        return None if found is None else found[1]
+
+    def values(self) -> list[V]:
+        with self._lock:
+            return [value for _, value in self._items.values()]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def apply(self, changes: Iterable[tuple[str, int, V | None]]) -> None:
+        """Apply (key, revision, value) changes; None removes. Older revisions lose."""
+        with self._lock:
+            for key, rev, value in changes:
+                current = self._items.get(key)
+                if current is not None and current[0] > rev:
+                    continue
+                if value is None:
+                    self._items.pop(key, None)
+                else:
+                    self._items[key] = (rev, value)
+
+
+class Overlay(Generic[V]):
+    """A batch's uncommitted view of an index: its own changes over the committed rows."""
+
+    def __init__(self, base: KeyedIndex[V]) -> None:
+        self.base = base
+        self.changes: dict[str, V | None] = {}
+
+    def get(self, key: str) -> V | None:
+        if key in self.changes:
+            return self.changes[key]
+        return self.base.get(key)
+
+    def set(self, key: str, value: V | None) -> None:
+        self.changes[key] = value
+
+    def publish(self, rev: int) -> None:
+        self.base.apply((key, rev, value) for key, value in self.changes.items())
