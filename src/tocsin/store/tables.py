@@ -53,3 +53,45 @@ revisions = Table(
     Column("id", Integer, primary_key=True),
     Column("rev", BigInteger, nullable=False),
 )
+
+# Notifications decided and not yet delivered (and, for the log, delivered). A row is
+# committed before any send is tried; the delivery worker leases it (``lease_until``)
+# while sending, so a crash mid-send leaves a lease that expires and the row is sent
+# again: at least once, never zero times, with the same idempotency key.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("idempotency_key", Text, nullable=False, unique=True),
+    Column("receiver", Text, nullable=False),
+    Column("integration", Text, nullable=False),
+    Column("group_key", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("lease_until", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("rev", BigInteger, nullable=False, server_default="0"),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+# Every delivery attempt, whatever its outcome: the notification log users read.
+delivery_log = Table(
+    "delivery_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("outbox_id", String(36), nullable=False),
+    Column("receiver", Text, nullable=False),
+    Column("integration", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("message", Text, nullable=False),
+    Column("duration_us", BigInteger, nullable=False),
+    Index("ix_delivery_log_outbox", "outbox_id"),
+    Index("ix_delivery_log_at", "at"),
+)

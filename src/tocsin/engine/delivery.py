@@ -1,0 +1,125 @@
+"""The delivery worker: sends what the outbox holds, on time, and never forgets it.
+
+It leases due items (a writer op, so on SQLite it shares the single writer and on
+PostgreSQL replicas claim side by side with SKIP LOCKED), sends each in its own task so
+that one slow or dead receiver never holds up the others, and records every attempt.
+A crash between the send and the record leaves a lease that expires: the item is sent
+again with the same idempotency key (at least once, never zero times).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from tocsin.core.outbox_ops import ClaimDue, RecordAttempt, Release
+from tocsin.notify.outbox import DeliveryStatus, OutboxItem
+from tocsin.notify.outcome import Outcome
+from tocsin.notify.retry import RetryPolicy
+from tocsin.store.writer import GroupCommitter
+from tocsin.timeutil import Clock
+
+log = logging.getLogger(__name__)
+
+Sender = Callable[[OutboxItem], Awaitable[Outcome]]
+Listener = Callable[[OutboxItem, Outcome], None]
+
+
+@dataclass
+class DeliverySettings:
+    concurrency: int = 64  # sends in flight at once, over all receivers
+    per_receiver: int = 8  # sends in flight to one receiver
+    lease: timedelta = timedelta(seconds=60)  # longer than any channel's timeout
+    poll: timedelta = timedelta(milliseconds=500)  # how often to look when not kicked
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        writer: GroupCommitter,
+        clock: Clock,
+        sender: Sender,
+        settings: DeliverySettings | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._writer = writer
+        self._clock = clock
+        self._sender = sender
+        self.settings = settings or DeliverySettings()
+        self._rng = rng or random.Random()
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._busy: dict[str, int] = {}  # sends in flight per receiver
+        self.listeners: list[Listener] = []
+
+    def kick(self) -> None:
+        """New items were committed: look now rather than at the next poll (any thread)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        try:
+            while True:
+                claimed = await self._claim()
+                if not claimed:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            self._wake.wait(), self.settings.poll.total_seconds()
+                        )
+        finally:
+            for task in self._in_flight:
+                task.cancel()
+
+    async def _claim(self) -> int:
+        free = self.settings.concurrency - len(self._in_flight)
+        if free <= 0:
+            await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+            return 1
+        now = self._clock()
+        cap = self.settings.per_receiver
+        busy = tuple(sorted(r for r, n in self._busy.items() if n >= cap))
+        items = await self._writer.run(ClaimDue(now, now + self.settings.lease, free, busy))
+        extra: list[str] = []
+        for item in items:
+            # A receiver may not take more than its share, or one dead receiver with a
+            # long queue would fill every slot: what is over its share goes back.
+            if self._busy.get(item.receiver, 0) >= cap:
+                extra.append(item.id)
+                continue
+            self._busy[item.receiver] = self._busy.get(item.receiver, 0) + 1
+            task = asyncio.create_task(self._deliver(item))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        if extra:
+            await self._writer.run(Release(extra))
+        return len(items) - len(extra)
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        started = time.perf_counter()
+        try:
+            outcome = await self._sender(item)
+        except Exception as exc:  # a bug in a channel must not stop delivery
+            log.exception("sending %s to %s failed", item.id, item.integration)
+            outcome = Outcome.retryable(f"internal error: {exc!r}")
+        finally:
+            self._busy[item.receiver] -= 1
+        took = int((time.perf_counter() - started) * 1_000_000)
+        op = RecordAttempt(item, outcome, self._clock(), took, self.settings.policy, self._rng)
+        after = await self._writer.run(op)
+        if after.status is DeliveryStatus.PENDING:
+            log.info("%s to %s: %s; retrying", item.id, item.integration, outcome.message)
+        elif after.status is DeliveryStatus.FAILED:
+            log.warning("%s to %s failed for good: %s", item.id, item.integration, outcome.message)
+        for listener in self.listeners:
+            listener(after, outcome)

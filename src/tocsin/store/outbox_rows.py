@@ -1,0 +1,178 @@
+"""Queries on the ``outbox`` and ``delivery_log`` tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, func, insert, select, update
+
+from tocsin.notify.outbox import (
+    DeliveryStatus,
+    OutboxItem,
+    notification_from_json,
+    notification_to_json,
+)
+from tocsin.notify.outcome import Outcome
+from tocsin.store.tables import delivery_log, outbox
+from tocsin.timeutil import from_micros, to_micros
+
+
+def _row(item: OutboxItem, rev: int) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "idempotency_key": item.idempotency_key,
+        "receiver": item.receiver,
+        "integration": item.integration,
+        "group_key": item.group_key,
+        "payload": orjson.dumps(notification_to_json(item.notification)).decode(),
+        "status": item.status.value,
+        "attempts": item.attempts,
+        "created_at": to_micros(item.created_at),
+        "next_attempt_at": to_micros(item.next_attempt_at),
+        "lease_until": to_micros(item.lease_until),
+        "updated_at": to_micros(item.updated_at),
+        "last_error": item.last_error,
+        "rev": rev,
+    }
+
+
+def _item(row: Any) -> OutboxItem:
+    return OutboxItem(
+        id=row.id,
+        idempotency_key=row.idempotency_key,
+        receiver=row.receiver,
+        integration=row.integration,
+        notification=notification_from_json(orjson.loads(row.payload)),
+        status=DeliveryStatus(row.status),
+        attempts=row.attempts,
+        created_at=from_micros(row.created_at),
+        next_attempt_at=from_micros(row.next_attempt_at),
+        lease_until=from_micros(row.lease_until),
+        updated_at=from_micros(row.updated_at),
+        last_error=row.last_error,
+    )
+
+
+def enqueue(conn: Connection, items: Sequence[OutboxItem], rev: int) -> None:
+    if items:
+        conn.execute(insert(outbox), [_row(i, rev) for i in items])
+
+
+def claim_due(
+    conn: Connection,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    rev: int,
+    exclude_receivers: Sequence[str] = (),
+) -> list[OutboxItem]:
+    """Lease up to ``limit`` pending items that are due and not leased by anyone else,
+    skipping the receivers named in ``exclude_receivers`` (those already busy).
+
+    On PostgreSQL, ``FOR UPDATE SKIP LOCKED`` lets replicas claim side by side without
+    waiting on each other or taking the same row.
+    """
+    micros = to_micros(now)
+    query = (
+        select(outbox)
+        .where(
+            outbox.c.status == DeliveryStatus.PENDING.value,
+            outbox.c.next_attempt_at <= micros,
+            outbox.c.lease_until <= micros,
+        )
+        .order_by(outbox.c.next_attempt_at)
+        .limit(limit)
+    )
+    if exclude_receivers:
+        query = query.where(outbox.c.receiver.not_in(list(exclude_receivers)))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    items = [_item(row) for row in conn.execute(query)]
+    if items:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_([i.id for i in items]))
+            .values(lease_until=to_micros(lease_until), rev=rev)
+        )
+    return items
+
+
+def release(conn: Connection, ids: Sequence[str], rev: int) -> None:
+    """Give leased items back without an attempt (claimed more than could be sent)."""
+    if ids:
+        conn.execute(
+            update(outbox).where(outbox.c.id.in_(list(ids))).values(lease_until=0, rev=rev)
+        )
+
+
+def save(conn: Connection, item: OutboxItem, rev: int) -> None:
+    values = _row(item, rev)
+    del values["id"]
+    conn.execute(update(outbox).where(outbox.c.id == item.id).values(**values))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    outbox_id: str
+    receiver: str
+    integration: str
+    attempt: int
+    at: datetime
+    outcome: Outcome
+    duration_us: int
+
+
+def log_attempt(conn: Connection, a: Attempt) -> None:
+    conn.execute(
+        insert(delivery_log).values(
+            outbox_id=a.outbox_id,
+            receiver=a.receiver,
+            integration=a.integration,
+            attempt=a.attempt,
+            at=to_micros(a.at),
+            outcome=a.outcome.kind.value,
+            status_code=a.outcome.status_code,
+            message=a.outcome.message,
+            duration_us=a.duration_us,
+        )
+    )
+
+
+def get(conn: Connection, item_id: str) -> OutboxItem | None:
+    row = conn.execute(select(outbox).where(outbox.c.id == item_id)).first()
+    return None if row is None else _item(row)
+
+
+def recent(conn: Connection, limit: int = 100, receiver: str | None = None) -> list[OutboxItem]:
+    query = select(outbox).order_by(outbox.c.created_at.desc()).limit(limit)
+    if receiver:
+        query = query.where(outbox.c.receiver == receiver)
+    return [_item(row) for row in conn.execute(query)]
+
+
+def attempts_of(conn: Connection, outbox_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(delivery_log)
+        .where(delivery_log.c.outbox_id == outbox_id)
+        .order_by(delivery_log.c.id)
+    )
+    return [
+        {
+            "attempt": r.attempt,
+            "at": from_micros(r.at),
+            "outcome": r.outcome,
+            "status_code": r.status_code,
+            "message": r.message,
+            "duration_ms": r.duration_us / 1000,
+        }
+        for r in rows
+    ]
+
+
+def counts_by_status(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))
+    return {status: int(n) for status, n in rows}

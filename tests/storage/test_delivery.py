@@ -1,0 +1,237 @@
+"""The outbox and the delivery worker over a real database (SQLite and PostgreSQL):
+every decided notification is delivered or visibly failed, retries back off, a lease
+left by a crash expires and the item is sent again, a slow receiver blocks no other.
+
+The sender here is the worker's seam (a channel is tested against real receivers in the
+channel tests); it answers what each row of a test says a receiver would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from tocsin.core.outbox_ops import ClaimDue, Enqueue
+from tocsin.engine.delivery import DeliverySettings, DeliveryWorker, Sender
+from tocsin.notify.message import Notification
+from tocsin.notify.outbox import DeliveryStatus, OutboxItem, new_item
+from tocsin.notify.outcome import Outcome
+from tocsin.notify.retry import RetryPolicy
+from tocsin.store import outbox_rows
+from tocsin.store.db import open_database
+from tocsin.store.settings import DatabaseSettings, Durability
+from tocsin.store.writer import GroupCommitter
+
+T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[tuple[Engine, GroupCommitter]]:
+    engine = open_database(DatabaseSettings(db_url, Durability.NORMAL))
+    writer = GroupCommitter(engine)
+    yield engine, writer
+    writer.close()
+    engine.dispose()
+
+
+def item(receiver: str, n: int, now: datetime) -> OutboxItem:
+    note = Notification(
+        receiver=receiver,
+        group_key=f'{{}}:{{alertname="A{n}"}}',
+        group_labels={"alertname": f"A{n}"},
+        alerts=(),
+        now=now,
+        idempotency_key=f"key-{receiver}-{n}",
+    )
+    return new_item(str(uuid.uuid4()), receiver, "webhook[0]", note, now)
+
+
+@contextlib.asynccontextmanager
+async def running(worker: DeliveryWorker) -> AsyncIterator[None]:
+    task = asyncio.create_task(worker.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def until(probe: Callable[[], bool], what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + 20.0
+    while not probe():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def statuses(engine: Engine, items: list[OutboxItem]) -> list[DeliveryStatus | None]:
+    with engine.connect() as conn:
+        found = [outbox_rows.get(conn, i.id) for i in items]
+    return [None if f is None else f.status for f in found]
+
+
+def scripted(answers: dict[str, list[Outcome]], sent: list[str]) -> Sender:
+    """Answer per receiver from a list (the last answer repeats)."""
+
+    async def send(it: OutboxItem) -> Outcome:
+        queue = answers[it.receiver]
+        sent.append(it.idempotency_key)
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    return send
+
+
+FAST = DeliverySettings(
+    poll=timedelta(milliseconds=20),
+    policy=RetryPolicy(base=timedelta(milliseconds=1), cap=timedelta(milliseconds=5)),
+)
+
+
+@pytest.mark.parametrize(
+    ("answers", "final", "attempts"),
+    [
+        ([Outcome.sent("202")], DeliveryStatus.SENT, 1),
+        (
+            [Outcome.retryable("500"), Outcome.retryable("503"), Outcome.sent()],
+            DeliveryStatus.SENT,
+            3,
+        ),
+        ([Outcome.retryable("429", retry_after=0.01), Outcome.sent()], DeliveryStatus.SENT, 2),
+        ([Outcome.permanent("400 bad request")], DeliveryStatus.FAILED, 1),
+        ([Outcome.retryable("refused"), Outcome.permanent("404")], DeliveryStatus.FAILED, 2),
+    ],
+)
+def test_outcomes(
+    db: tuple[Engine, GroupCommitter],
+    answers: list[Outcome],
+    final: DeliveryStatus,
+    attempts: int,
+) -> None:
+    engine, writer = db
+    sent: list[str] = []
+    sender = scripted({"r": list(answers)}, sent)
+    worker = DeliveryWorker(writer, lambda: datetime.now(UTC), sender, FAST)
+    it = item("r", 1, datetime.now(UTC))
+
+    async def go() -> None:
+        async with running(worker):
+            await writer.run(Enqueue([it]))
+            worker.kick()
+            await until(lambda: statuses(engine, [it]) == [final], f"status {final}")
+
+    asyncio.run(go())
+    assert sent == [it.idempotency_key] * attempts
+    with engine.connect() as conn:
+        log = outbox_rows.attempts_of(conn, it.id)
+    assert [a["attempt"] for a in log] == list(range(1, attempts + 1))
+    assert log[-1]["outcome"] == ("sent" if final is DeliveryStatus.SENT else "permanent")
+
+
+def test_gives_up_after_max_age(db: tuple[Engine, GroupCommitter]) -> None:
+    engine, writer = db
+    clock = Clock(T0)
+    policy = RetryPolicy(
+        base=timedelta(seconds=1), cap=timedelta(seconds=1), max_age=timedelta(minutes=10)
+    )
+    settings = DeliverySettings(poll=timedelta(milliseconds=20), policy=policy)
+    sent: list[str] = []
+    worker = DeliveryWorker(
+        writer, clock, scripted({"r": [Outcome.retryable("down")]}, sent), settings
+    )
+    it = item("r", 1, T0)
+
+    async def go() -> None:
+        async with running(worker):
+            await writer.run(Enqueue([it]))
+            worker.kick()
+            await until(lambda: len(sent) == 1, "first attempt")
+            clock.now = T0 + timedelta(minutes=11)  # past max_age: the next failure is final
+            worker.kick()
+            await until(lambda: statuses(engine, [it]) == [DeliveryStatus.FAILED], "give up")
+
+    asyncio.run(go())
+    assert len(sent) == 2
+
+
+def test_a_lease_left_by_a_crash_expires_and_the_item_is_sent_again(
+    db: tuple[Engine, GroupCommitter],
+) -> None:
+    engine, writer = db
+    clock = Clock(T0)
+    it = item("r", 1, T0)
+    writer.run_sync(Enqueue([it]))
+    # a worker leased it and died before recording anything
+    (leased,) = writer.run_sync(ClaimDue(T0, T0 + timedelta(seconds=60), 10))
+    assert leased.id == it.id
+    sent: list[str] = []
+    worker = DeliveryWorker(writer, clock, scripted({"r": [Outcome.sent()]}, sent), FAST)
+
+    async def go() -> None:
+        async with running(worker):
+            worker.kick()
+            await asyncio.sleep(0.2)
+            assert sent == []  # still leased: nobody else may take it
+            clock.now = T0 + timedelta(seconds=61)
+            worker.kick()
+            await until(lambda: statuses(engine, [it]) == [DeliveryStatus.SENT], "re-send")
+
+    asyncio.run(go())
+    assert sent == [it.idempotency_key]
+
+
+def test_a_hanging_receiver_does_not_block_the_others(db: tuple[Engine, GroupCommitter]) -> None:
+    engine, writer = db
+    release = asyncio.Event()
+    sent: list[str] = []
+
+    async def send(it: OutboxItem) -> Outcome:
+        if it.receiver == "slow":
+            await release.wait()
+        sent.append(it.receiver)
+        return Outcome.sent()
+
+    settings = DeliverySettings(concurrency=4, per_receiver=2, poll=timedelta(milliseconds=20))
+    worker = DeliveryWorker(writer, lambda: datetime.now(UTC), send, settings)
+    now = datetime.now(UTC)
+    slow = [item("slow", i, now) for i in range(5)]
+    fast = [item("fast", i, now) for i in range(10)]
+
+    async def go() -> None:
+        async with running(worker):
+            await writer.run(Enqueue(slow + fast))
+            worker.kick()
+            await until(
+                lambda: statuses(engine, fast) == [DeliveryStatus.SENT] * 10, "fast receiver"
+            )
+            assert "slow" not in sent
+            release.set()
+            await until(lambda: statuses(engine, slow) == [DeliveryStatus.SENT] * 5, "slow one")
+
+    asyncio.run(go())
+
+
+def test_retry_policy_backs_off_with_jitter_and_honours_retry_after() -> None:
+    policy = RetryPolicy(base=timedelta(seconds=1), cap=timedelta(seconds=60))
+    rng = random.Random(7)
+    for attempt in range(1, 12):
+        bound = min(60.0, 2.0 ** (attempt - 1))
+        waits = [policy.delay(attempt, None, rng).total_seconds() for _ in range(50)]
+        assert all(0 <= w <= bound for w in waits)
+        assert max(waits) > bound / 2  # spread over the range, not pinned to zero
+    assert policy.delay(1, 30.0, rng) == timedelta(seconds=30)
