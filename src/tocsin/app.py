@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from tocsin import __version__
-from tocsin.api import ops, v2
+from tocsin.api import notifications, ops, v2
 from tocsin.api.ingest import FastIngest
 from tocsin.runtime import Runtime
 
@@ -29,6 +29,8 @@ def build_api(rt: Runtime) -> FastAPI:
         loops = [
             asyncio.create_task(_collect_garbage(rt)),
             asyncio.create_task(_follow_replicas(rt)),
+            asyncio.create_task(rt.dispatcher.run()),
+            asyncio.create_task(rt.delivery.run()),
         ]
         try:
             yield
@@ -38,6 +40,7 @@ def build_api(rt: Runtime) -> FastAPI:
             for task in loops:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await rt.sender.close()
 
     app = FastAPI(
         title="Tocsin",
@@ -48,6 +51,7 @@ def build_api(rt: Runtime) -> FastAPI:
     app.state.runtime = rt
     app.include_router(v2.router)
     app.include_router(ops.router)
+    app.include_router(notifications.router)
     return app
 
 

@@ -72,6 +72,13 @@ class Client:
     def expire_silence(self, silence_id: str) -> None:
         self._call("DELETE", f"/api/v2/silence/{silence_id}")
 
+    def notifications(self, receiver: str | None = None, limit: int = 100) -> list[Any]:
+        params: dict[str, Any] = {"limit": limit}
+        if receiver:
+            params["receiver"] = receiver
+        result: list[Any] = self._call("GET", "/api/v1/notifications", params=params)
+        return result
+
     def status(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", "/api/v2/status")
         return result

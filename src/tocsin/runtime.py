@@ -21,8 +21,12 @@ from tocsin.config import Config, load_config
 from tocsin.core.alert_store import AlertStore, StoreSettings
 from tocsin.core.policy import ConfigPolicy
 from tocsin.defaults import DEFAULT_LISTEN, DEFAULT_MAX_BODY
+from tocsin.engine.delivery import DeliverySettings, DeliveryWorker
+from tocsin.engine.dispatch import Dispatcher, DispatchSettings
+from tocsin.engine.senders import ChannelSender
 from tocsin.metrics import Metrics
 from tocsin.store.db import open_database, sqlite_url
+from tocsin.store.group_rows import GroupTimer, load_timers
 from tocsin.store.settings import DatabaseSettings, Durability
 from tocsin.store.writer import GroupCommitter
 from tocsin.timeutil import Clock, utcnow
@@ -43,6 +47,9 @@ class Settings:
     retention: timedelta = timedelta(hours=120)
     gc_interval: timedelta = timedelta(minutes=15)
     follow_interval: timedelta = timedelta(seconds=1)
+    # How long a notification being sent stays leased: after a crash mid-send it is
+    # sent again once this has passed. Longer than any channel's timeout.
+    delivery_lease: timedelta = timedelta(seconds=60)
     instance_name: str = field(default_factory=socket.gethostname)
 
     def database(self) -> DatabaseSettings:
@@ -76,6 +83,20 @@ class Runtime:
             self.engine, self.writer, clock, self.store_settings, lambda: self._policy
         )
         self.store.load()
+        self.sender = ChannelSender(lambda name: self._policy.receiver(name))
+        self.delivery = DeliveryWorker(
+            self.writer, clock, self.sender, DeliverySettings(lease=settings.delivery_lease)
+        )
+        self.dispatcher = Dispatcher(
+            self.writer,
+            self._load_timers,
+            clock,
+            self.store,
+            lambda: self._policy,
+            self.delivery.kick,
+            DispatchSettings(external_url=settings.base_url()),
+        )
+        self.store.alerts.listeners.append(self.dispatcher.on_alerts)
         self.metrics.add_state_gauges(
             "tocsin_alerts", "Firing alerts by state.", self._alert_counts
         )
@@ -106,9 +127,14 @@ class Runtime:
                 raise
             self._config, self._policy = config, policy
             self._store_settings = self._derive_store_settings(config)
+            self.dispatcher.reload()
             self.metrics.reload_ok.set(1)
             self.metrics.reload_time.set(self.clock().timestamp())
             log.info("configuration reloaded from %s", self.settings.config_path)
+
+    def _load_timers(self) -> list[GroupTimer]:
+        with self.engine.connect() as conn:
+            return load_timers(conn)
 
     def config_text(self) -> str:
         return self._config.original

@@ -23,9 +23,13 @@ alert_app = typer.Typer(help="List and add alerts on a running server.", no_args
 silence_app = typer.Typer(help="Add, list and expire silences.", no_args_is_help=True)
 
 
+notifications_app = typer.Typer(help="The notification log.", no_args_is_help=True)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(alert_app, name="alert")
     app.add_typer(silence_app, name="silence")
+    app.add_typer(notifications_app, name="notifications")
 
 
 def _client(url: str) -> Client:
@@ -200,3 +204,36 @@ def silence_expire(
 def _matcher_text(m: dict[str, Any]) -> str:
     op = ("=~" if m["isEqual"] else "!~") if m["isRegex"] else ("=" if m["isEqual"] else "!=")
     return f'{m["name"]}{op}"{m["value"]}"'
+
+
+@notifications_app.command("list")
+def notifications_list(
+    receiver: Annotated[str | None, typer.Option(help="Only this receiver.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    url: UrlOption = DEFAULT_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """Notifications decided, newest first: status, attempts and the last error."""
+    try:
+        with _client(url) as client:
+            items = client.notifications(receiver, limit)
+    except (ApiError, OSError) as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(items)
+        return
+    rows = [
+        [
+            n["createdAt"],
+            n["receiver"],
+            n["integration"],
+            n["status"],
+            str(n["attempts"]),
+            ",".join(sorted({a["labels"].get("alertname", "") for a in n["alerts"]})),
+            n["lastError"][:60],
+        ]
+        for n in items
+    ]
+    print_table(
+        ["CREATED", "RECEIVER", "INTEGRATION", "STATUS", "TRIES", "ALERTS", "LAST ERROR"], rows
+    )

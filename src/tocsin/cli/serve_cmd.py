@@ -11,6 +11,7 @@ import asyncio
 import gc
 import logging
 import signal
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -76,6 +77,14 @@ def serve(
         NameValidation,
         typer.Option("--label-names", envvar="TOCSIN_LABEL_NAMES", help="legacy or utf8"),
     ] = NameValidation.LEGACY,
+    delivery_lease: Annotated[
+        float,
+        typer.Option(
+            envvar="TOCSIN_DELIVERY_LEASE",
+            help="Seconds a notification stays leased while sent; after a crash it is "
+            "sent again once this has passed.",
+        ),
+    ] = 60.0,
     log_level: Annotated[str, typer.Option(envvar="TOCSIN_LOG_LEVEL")] = "info",
 ) -> None:
     """Run the server."""
@@ -99,6 +108,7 @@ def serve(
         max_body_bytes=max_body_bytes,
         sqlite_durability=sqlite_durability,
         name_validation=name_validation,
+        delivery_lease=timedelta(seconds=delivery_lease),
     )
     try:
         rt = Runtime(settings)

@@ -176,6 +176,12 @@ class AlertStore:
     def firing(self, now: datetime) -> list[Alert]:
         return [a for a in self.alerts.values() if not a.resolved(now)]
 
+    def all_alerts(self) -> list[Alert]:
+        return self.alerts.values()
+
+    def silencer(self, now: datetime) -> Muter:
+        return SilenceMuter(self.silences.values(), now)
+
     def views(self, query: AlertQuery = AlertQuery()) -> list[AlertView]:
         """Firing alerts with their computed state and receivers, filtered by ``query``."""
         self.refresh()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from tocsin.alerts.inhibit import Inhibitor, InhibitRule
 from tocsin.alerts.labels import LabelSet
 from tocsin.alerts.model import Alert
 from tocsin.alerts.mutes import Muter
 from tocsin.alerts.routing import build_route_tree, group_key, group_labels, match
+from tocsin.alerts.timeintervals import TimeInterval
 from tocsin.config import Config
+from tocsin.config.receivers import Receiver
 from tocsin.core.alert_store import RouteMatch
 
 
@@ -34,6 +36,12 @@ class ConfigPolicy:
 
     def receiver_names(self) -> list[str]:
         return [r.name for r in self.config.receivers]
+
+    def receiver(self, name: str) -> Receiver | None:
+        return self.config.receiver(name)
+
+    def time_intervals(self) -> Mapping[str, Sequence[TimeInterval]]:
+        return self.config.named_time_intervals()
 
 
 class _InhibitMuter:

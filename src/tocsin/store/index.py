@@ -10,7 +10,7 @@ order in which those two arrive does not matter.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -22,6 +22,9 @@ class KeyedIndex(Generic[V]):
     def __init__(self) -> None:
         self._items: dict[str, tuple[int, V]] = {}
         self._lock = threading.Lock()
+        # Told of every value that replaced an older one, in the order applied (called
+        # under the lock, from whichever thread applied: keep them quick).
+        self.listeners: list[Callable[[list[V]], None]] = []
 
     def get(self, key: str) -> V | None:
         found = self._items.get(key)
@@ -36,6 +39,7 @@ class KeyedIndex(Generic[V]):
 
     def apply(self, changes: Iterable[tuple[str, int, V | None]]) -> None:
         """Apply (key, revision, value) changes; None removes. Older revisions lose."""
+        applied: list[V] = []
         with self._lock:
             for key, rev, value in changes:
                 current = self._items.get(key)
@@ -45,6 +49,10 @@ class KeyedIndex(Generic[V]):
                     self._items.pop(key, None)
                 else:
                     self._items[key] = (rev, value)
+                    applied.append(value)
+            if applied:
+                for listener in self.listeners:
+                    listener(applied)
 
 
 class Overlay(Generic[V]):

@@ -95,3 +95,34 @@ delivery_log = Table(
     Index("ix_delivery_log_outbox", "outbox_id"),
     Index("ix_delivery_log_at", "at"),
 )
+
+# Aggregation group timers. The groups themselves (which alerts they hold) are derived
+# from the alerts by routing, in memory; what must survive a restart and be shared by
+# replicas is when each group flushes next, and whether it has flushed before. A
+# replica leases the row before flushing, so a group is flushed once, not once per
+# replica.
+agg_groups = Table(
+    "agg_groups",
+    metadata,
+    Column("route_id", Text, primary_key=True),
+    Column("group_key", Text, primary_key=True),
+    Column("receiver", Text, nullable=False),
+    Column("next_flush_at", BigInteger, nullable=False),
+    Column("has_flushed", Boolean, nullable=False),
+    Column("lease_until", BigInteger, nullable=False),
+    Column("rev", BigInteger, nullable=False, server_default="0"),
+    Index("ix_agg_groups_next_flush_at", "next_flush_at"),
+)
+
+# The notification log (Alertmanager's nflog): per group and receiver integration, what
+# was last notified, for the dedup decision.
+nflog = Table(
+    "nflog",
+    metadata,
+    Column("group_key", Text, primary_key=True),
+    Column("receiver", Text, primary_key=True),
+    Column("integration", Text, primary_key=True),
+    Column("entry", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_nflog_updated_at", "updated_at"),
+)

@@ -1,0 +1,54 @@
+"""Tocsin's own API for the notification log: what was decided, and every attempt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from tocsin.api.state import runtime
+from tocsin.notify.outbox import OutboxItem
+from tocsin.store import outbox_rows
+from tocsin.timeutil import format_rfc3339
+
+router = APIRouter(prefix="/api/v1")
+
+
+def _item(item: OutboxItem, attempts: list[dict[str, Any]]) -> dict[str, Any]:
+    n = item.notification
+    return {
+        "id": item.id,
+        "receiver": item.receiver,
+        "integration": item.integration,
+        "groupKey": item.group_key,
+        "idempotencyKey": item.idempotency_key,
+        "status": item.status.value,
+        "attempts": item.attempts,
+        "createdAt": format_rfc3339(item.created_at),
+        "nextAttemptAt": format_rfc3339(item.next_attempt_at),
+        "lastError": item.last_error,
+        "alerts": [
+            {
+                "fingerprint": a.fingerprint,
+                "labels": a.labels,
+                "status": "resolved" if a.resolved(n.now) else "firing",
+            }
+            for a in n.alerts
+        ],
+        "log": [{**a, "at": format_rfc3339(a["at"])} for a in attempts],
+    }
+
+
+@router.get("/notifications", summary="Notifications decided, newest first, with attempts")
+def list_notifications(
+    request: Request,
+    receiver: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> Response:
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        items = outbox_rows.recent(conn, limit, receiver)
+        body = [_item(i, outbox_rows.attempts_of(conn, i.id)) for i in items]
+    return Response(orjson.dumps(body), media_type="application/json")

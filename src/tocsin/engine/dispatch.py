@@ -1,0 +1,304 @@
+"""The dispatcher: committed alerts -> aggregation groups -> flushes -> the outbox.
+
+Groups live in memory, derived from the alert store by routing (as in Alertmanager's
+dispatcher); what must survive a restart and be shared by replicas is stored: each
+group's timer (when it flushes next, whether it has flushed) and the notification log.
+A flush is one writer op (``tocsin.core.dispatch_ops.Flush``) that claims the timer
+row, decides and commits the notifications to the outbox, so a group is flushed by one
+replica only, and a crash either loses the whole flush (it is redone) or none of it.
+
+All decisions are the pure functions of ``tocsin.alerts.grouping`` and
+``tocsin.alerts.notify_decision``; this module only feeds them and stores their output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from tocsin.alerts.grouping import (
+    DeleteGroup,
+    GroupState,
+    NotifyBatch,
+    on_alert,
+    on_flush_due,
+    on_flush_settled,
+)
+from tocsin.alerts.model import Alert
+from tocsin.alerts.mutes import Muter
+from tocsin.alerts.notify_decision import (
+    FlushPlan,
+    LogEntry,
+    LogKey,
+    integrations_of,
+    plan_flush,
+)
+from tocsin.alerts.routing import RouteNode, group_key, match
+from tocsin.alerts.timeintervals import TimeInterval
+from tocsin.config.receivers import Receiver
+from tocsin.core.dispatch_ops import Flush, FlushResult, SaveTimers
+from tocsin.notify.message import Notification
+from tocsin.notify.outbox import OutboxItem, new_item
+from tocsin.store.group_rows import GroupTimer
+from tocsin.store.writer import GroupCommitter
+from tocsin.timeutil import Clock, to_micros
+
+log = logging.getLogger(__name__)
+
+GroupId = tuple[str, str]  # (route id, group key)
+
+
+class Routing(Protocol):
+    """What the dispatcher needs of the loaded configuration."""
+
+    root: RouteNode
+
+    def receiver(self, name: str) -> Receiver | None: ...
+
+    def time_intervals(self) -> Mapping[str, Sequence[TimeInterval]]: ...
+
+    def inhibitor(self, firing: Iterable[Alert]) -> Muter: ...
+
+
+class AlertSource(Protocol):
+    """What the dispatcher needs of the alert store."""
+
+    def all_alerts(self) -> list[Alert]: ...
+
+    def silencer(self, now: datetime) -> Muter: ...
+
+    def firing(self, now: datetime) -> list[Alert]: ...
+
+
+@dataclass
+class DispatchSettings:
+    tick: timedelta = timedelta(milliseconds=200)  # the longest sleep between looks
+    lease: timedelta = timedelta(seconds=30)
+    # On start, resolved alerts older than this are not put back into groups: their
+    # resolution was either notified before the restart or is of no use any more.
+    replay_resolved: timedelta = timedelta(hours=1)
+    external_url: str = ""
+
+
+@dataclass
+class _Pending:
+    alerts: queue.SimpleQueue[Alert] = field(default_factory=queue.SimpleQueue)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        writer: GroupCommitter,
+        load_timers: Callable[[], list[GroupTimer]],
+        clock: Clock,
+        alerts: AlertSource,
+        routing: Callable[[], Routing],
+        on_enqueued: Callable[[], None],
+        settings: DispatchSettings | None = None,
+    ) -> None:
+        self._writer = writer
+        self._load_timers = load_timers
+        self._clock = clock
+        self._alerts = alerts
+        self._routing = routing
+        self._on_enqueued = on_enqueued
+        self.settings = settings or DispatchSettings()
+        self.groups: dict[GroupId, GroupState] = {}
+        self._routes: dict[str, RouteNode] = {}
+        self._pending = _Pending()
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._rebuild = True
+        self.flushes = 0
+
+    # -- feeding (any thread) -------------------------------------------------------
+
+    def on_alerts(self, alerts: Iterable[Alert]) -> None:
+        """New versions of alerts were committed (here or by another replica)."""
+        for a in alerts:
+            self._pending.alerts.put(a)
+        self._kick()
+
+    def reload(self) -> None:
+        """The configuration changed: rebuild every group from the alerts, as
+        Alertmanager rebuilds its dispatcher on reload."""
+        self._rebuild = True
+        self._kick()
+
+    def _kick(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    # -- the loop -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await self.step()
+            except Exception:
+                log.exception("dispatch step failed; retrying")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._sleep_seconds())
+
+    async def step(self) -> None:
+        """One round: take in new alerts, save changed timers, flush what is due."""
+        now = self._clock()
+        if self._rebuild:
+            await self._rebuild_groups(now)
+        changed = self._take_pending(now)
+        if changed:
+            await self._writer.run(SaveTimers([self._timer(self.groups[g]) for g in changed]))
+        due = [g for g in self.groups.values() if g.next_flush_at <= now]
+        if due:
+            muters = self._muters(now)
+            for group in due:
+                await self._flush(group, now, muters)
+
+    def _sleep_seconds(self) -> float:
+        now = self._clock()
+        soonest = min((g.next_flush_at for g in self.groups.values()), default=None)
+        tick = self.settings.tick.total_seconds()
+        if soonest is None:
+            return tick
+        return max(0.0, min(tick, (soonest - now).total_seconds()))
+
+    async def _rebuild_groups(self, now: datetime) -> None:
+        self._rebuild = False
+        routing = self._routing()
+        self._routes = {node.id(): node for node in routing.root.walk()}
+        self.groups = {}
+        horizon = now - self.settings.replay_resolved
+        for a in self._alerts.all_alerts():
+            if not a.resolved(now) or a.ends_at > horizon:
+                self._insert(a, now, routing.root)
+        timers = await asyncio.to_thread(self._load_timers)
+        stored = {(t.route_id, t.group_key): t for t in timers}
+        for gid, state in list(self.groups.items()):
+            t = stored.get(gid)
+            if t is not None:
+                # A restart keeps the group's rhythm: the stored due time, not a new wait.
+                self.groups[gid] = _with_timer(state, t)
+        stale = [gid for gid in stored if gid not in self.groups]
+        fresh = [self._timer(g) for gid, g in self.groups.items() if gid not in stored]
+        if stale or fresh:
+            await self._writer.run(SaveTimers(fresh, stale))
+
+    def _take_pending(self, now: datetime) -> set[GroupId]:
+        root = self._routing().root
+        changed: set[GroupId] = set()
+        while True:
+            try:
+                a = self._pending.alerts.get_nowait()
+            except queue.Empty:
+                return changed
+            changed |= self._insert(a, now, root)
+
+    def _insert(self, a: Alert, now: datetime, root: RouteNode) -> set[GroupId]:
+        changed: set[GroupId] = set()
+        for node in match(root, a.labels):
+            gid = (node.id(), group_key(node, a.labels))
+            t = on_alert(self.groups.get(gid), a, now, node)
+            assert t.state is not None
+            if t.actions:
+                changed.add(gid)
+            self.groups[gid] = t.state
+        return changed
+
+    def _muters(self, now: datetime) -> list[Muter]:
+        firing = self._alerts.firing(now)
+        return [self._alerts.silencer(now), self._routing().inhibitor(firing)]
+
+    async def _flush(self, group: GroupState, now: datetime, muters: Sequence[Muter]) -> None:
+        gid = group.key
+        route = self._routes.get(group.route_id)
+        routing = self._routing()
+        receiver = routing.receiver(group.receiver)
+        if route is None or receiver is None:
+            del self.groups[gid]
+            await self._writer.run(SaveTimers([], [gid]))
+            return
+        t = on_flush_due(group, now, route)
+        batch = next((a.batch for a in t.actions if isinstance(a, NotifyBatch)), None)
+        if t.state is None or batch is None:
+            self.groups.pop(gid, None)
+            await self._writer.run(SaveTimers([], [gid]))
+            return
+        integrations = integrations_of(receiver)
+        intervals = routing.time_intervals()
+
+        def planner(entries: Mapping[LogKey, LogEntry]) -> tuple[FlushPlan, list[OutboxItem]]:
+            plan = plan_flush(
+                batch,
+                route=route,
+                integrations=integrations,
+                intervals=intervals,
+                muters=muters,
+                log=entries,
+                now=now,
+            )
+            return plan, self._items(plan, now)
+
+        lease = now + self.settings.lease
+        op = Flush(group.route_id, group.group_key, now, lease, planner, self._timer(t.state))
+        result: FlushResult = await self._writer.run(op)
+        if not result.claimed:
+            await self._adopt_stored_timer(gid)
+            return
+        self.flushes += 1
+        settled = on_flush_settled(t.state, batch, delivered=True)
+        if settled.state is None or any(isinstance(a, DeleteGroup) for a in settled.actions):
+            self.groups.pop(gid, None)
+            await self._writer.run(SaveTimers([], [gid]))
+        else:
+            self.groups[gid] = settled.state
+        if result.items:
+            self._on_enqueued()
+
+    async def _adopt_stored_timer(self, gid: GroupId) -> None:
+        """Another replica flushed this group (or holds it): follow its timer."""
+        timers = await asyncio.to_thread(self._load_timers)
+        for t in timers:
+            if (t.route_id, t.group_key) == gid and gid in self.groups:
+                state = self.groups[gid]
+                later = max(t.next_flush_at, self._clock() + self.settings.tick)
+                self.groups[gid] = _with_timer(state, t, later)
+                return
+
+    def _items(self, plan: FlushPlan, now: datetime) -> list[OutboxItem]:
+        batch = plan.batch
+        by_fp = {a.fingerprint: a for a in batch.alerts}
+        stamp = to_micros(now)
+        items: list[OutboxItem] = []
+        for d in plan.notifications:
+            alerts = tuple(by_fp[fp] for fp in (*d.firing, *d.resolved))
+            note = Notification(
+                receiver=batch.receiver,
+                group_key=batch.group_key,
+                group_labels=batch.labels,
+                alerts=alerts,
+                now=now,
+                external_url=self.settings.external_url,
+                idempotency_key=f"{batch.group_key}/{batch.receiver}/{stamp}",
+            )
+            items.append(new_item(str(uuid.uuid4()), batch.receiver, d.integration.name, note, now))
+        return items
+
+    @staticmethod
+    def _timer(state: GroupState) -> GroupTimer:
+        return GroupTimer(
+            state.route_id, state.group_key, state.receiver, state.next_flush_at, state.has_flushed
+        )
+
+
+def _with_timer(state: GroupState, t: GroupTimer, due: datetime | None = None) -> GroupState:
+    return replace(state, next_flush_at=due or t.next_flush_at, has_flushed=t.has_flushed)

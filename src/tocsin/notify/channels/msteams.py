@@ -1,0 +1,98 @@
+"""Microsoft Teams: an Adaptive Card posted to an incoming webhook or a Workflows URL.
+
+Both ``msteams_configs`` and ``msteamsv2_configs`` send the card Alertmanager's
+``msteamsv2`` sends (a ``message`` with one ``application/vnd.microsoft.card.adaptive``
+attachment): a heading coloured by status (``Attention`` firing, ``Good`` resolved),
+the ``text`` as a wrapping Markdown block, and a "View in Tocsin" button when the
+external URL is known. Office 365 connector MessageCards, which ``msteams_configs``
+sent in Alertmanager, are retired by Microsoft; for those configs the ``summary`` is
+kept as the message's ``summary``. Teams answers 200 (connectors) or 202 (Workflows);
+the status code alone decides the outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import orjson
+
+from tocsin.config.receivers import MSTeamsConfig, MSTeamsV2Config
+from tocsin.notify.channels.http import ConfigFileError, post_json, secret_or_file, utcnow
+from tocsin.notify.message import Notification
+from tocsin.notify.outcome import Outcome
+from tocsin.notify.template_data import template_data
+from tocsin.notify.templates import DEFAULT_TEMPLATES, TemplateRenderError, Templates
+
+__all__ = ["ADAPTIVE_CARD_SCHEMA", "send", "teams_message"]
+
+ADAPTIVE_CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+
+
+def teams_message(
+    notification: Notification,
+    config: MSTeamsConfig | MSTeamsV2Config,
+    templates: Templates = DEFAULT_TEMPLATES,
+) -> dict[str, Any]:
+    """The Teams message JSON (raises TemplateRenderError)."""
+    data = template_data(notification)
+    title = templates.render(config.title, data, field="title").strip()
+    text = templates.render(config.text, data, field="text").strip()
+    body: list[dict[str, Any]] = [
+        {
+            "type": "TextBlock",
+            "text": title,
+            "weight": "Bolder",
+            "size": "Medium",
+            "wrap": True,
+            "style": "heading",
+            "color": "Attention" if data.Status == "firing" else "Good",
+        }
+    ]
+    if text:
+        body.append({"type": "TextBlock", "text": text, "wrap": True})
+    card: dict[str, Any] = {
+        "$schema": ADAPTIVE_CARD_SCHEMA,
+        "type": "AdaptiveCard",
+        "version": "1.2",
+        "body": body,
+        "msteams": {"width": "full"},
+    }
+    if data.ExternalURL.startswith(("http://", "https://")):
+        card["actions"] = [
+            {"type": "Action.OpenUrl", "title": "View in Tocsin", "url": data.ExternalURL}
+        ]
+    message: dict[str, Any] = {
+        "type": "message",
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": None,
+                "content": card,
+            }
+        ],
+    }
+    if isinstance(config, MSTeamsConfig):
+        summary = templates.render(config.summary, data, field="summary").strip()
+        if summary:
+            message["summary"] = summary
+    return message
+
+
+async def send(
+    notification: Notification,
+    config: MSTeamsConfig | MSTeamsV2Config,
+    client: httpx.AsyncClient,
+    *,
+    templates: Templates = DEFAULT_TEMPLATES,
+) -> Outcome:
+    """Deliver ``notification`` to one Teams webhook."""
+    try:
+        url = secret_or_file(config.webhook_url, config.webhook_url_file, "webhook_url")
+        message = teams_message(notification, config, templates)
+    except (ConfigFileError, TemplateRenderError) as exc:
+        return Outcome.permanent(str(exc))
+    answer = await post_json(client, url, orjson.dumps(message), http_config=config.http_config)
+    if isinstance(answer, Outcome):
+        return answer
+    return answer.classify(utcnow())

@@ -1,0 +1,40 @@
+"""Webhook: POST the Alertmanager version 4 payload to ``url`` (or ``url_file``).
+
+The body of a 2xx answer is ignored, as Alertmanager ignores it; only the status code
+decides (:func:`tocsin.notify.outcome.classify_http`).
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from tocsin.config.receivers import WebhookConfig
+from tocsin.notify.channels.http import ConfigFileError, post_json, secret_or_file, utcnow
+from tocsin.notify.message import Notification
+from tocsin.notify.outcome import Outcome
+from tocsin.notify.payload import go_json, webhook_payload
+from tocsin.notify.templates import Templates
+
+__all__ = ["send"]
+
+
+async def send(
+    notification: Notification,
+    config: WebhookConfig,
+    client: httpx.AsyncClient,
+    *,
+    templates: Templates | None = None,
+) -> Outcome:
+    """Deliver ``notification`` to one webhook; ``templates`` is unused (uniform API)."""
+    del templates
+    try:
+        url = secret_or_file(config.url, config.url_file, "url")
+    except ConfigFileError as exc:
+        return Outcome.permanent(str(exc))
+    body = go_json(webhook_payload(notification, config.max_alerts))
+    answer = await post_json(
+        client, url, body, http_config=config.http_config, timeout=config.timeout
+    )
+    if isinstance(answer, Outcome):
+        return answer
+    return answer.classify(utcnow())

@@ -1,0 +1,107 @@
+"""The notification: one alert group, as one receiver is to be told about it at ``now``.
+
+A :class:`Notification` is what the outbox stores and hands to a channel. It is pure
+data: the alerts with their state frozen at the notification time (an alert is
+resolved when its end time is not after ``now``, as Alertmanager's ``Resolved()``), the
+group they belong to, and an idempotency key the caller chose so that a re-send after a
+crash can be recognised by receivers that support it (PagerDuty's ``dedup_key`` is the
+group's own; email gets a stable ``Message-ID``).
+
+``extra`` is the hook for what Tocsin knows beyond Alertmanager: per alert fingerprint,
+a mapping that templates render when present (``runbook_url``, ``runbook_steps``,
+``severity``, ...). The webhook payload never includes it, so the Alertmanager-compatible
+shape is unchanged whatever is attached.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from tocsin.alerts.model import Alert
+
+__all__ = ["Notification", "alert_before", "sort_alerts"]
+
+_EMPTY: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Notification:
+    receiver: str
+    group_key: str
+    group_labels: Mapping[str, str]
+    alerts: tuple[Alert, ...]
+    now: datetime
+    external_url: str = ""
+    # Alerts left out before the notification was built (e.g. a cap in the caller);
+    # channels that truncate further (webhook ``max_alerts``) add their own count.
+    truncated: int = 0
+    idempotency_key: str = ""
+    extra: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: _EMPTY)
+
+    def is_resolved(self, alert: Alert) -> bool:
+        return alert.resolved(self.now)
+
+    @property
+    def firing(self) -> tuple[Alert, ...]:
+        return tuple(a for a in self.alerts if not a.resolved(self.now))
+
+    @property
+    def resolved(self) -> tuple[Alert, ...]:
+        return tuple(a for a in self.alerts if a.resolved(self.now))
+
+    @property
+    def status(self) -> str:
+        """``firing`` if any alert fires, else ``resolved`` (Alertmanager's group status)."""
+        return "firing" if any(not a.resolved(self.now) for a in self.alerts) else "resolved"
+
+    def with_alerts(self, alerts: Iterable[Alert]) -> Notification:
+        return replace(self, alerts=tuple(alerts))
+
+    def extra_for(self, alert: Alert) -> Mapping[str, Any]:
+        return self.extra.get(alert.fingerprint, _EMPTY)
+
+
+def _labels_before(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
+    # Prometheus' LabelSet.Before: fewer labels first, then the first differing pair
+    # over the sorted union of names (a name missing on one side sorts it first).
+    if len(a) != len(b):
+        return len(a) < len(b)
+    for name in sorted({*a, *b}):
+        if name not in a:
+            return True
+        if name not in b:
+            return False
+        if a[name] != b[name]:
+            return a[name] < b[name]
+    return False
+
+
+def alert_before(a: Alert, b: Alert) -> bool:
+    """Alertmanager's ``AlertSlice.Less``: by ``job``, then ``instance``, then labels."""
+    for key in ("job", "instance"):
+        in_a, in_b = key in a.labels, key in b.labels
+        if not in_a and not in_b:
+            continue
+        if not in_a:
+            return False
+        if not in_b:
+            return True
+        if a.labels[key] != b.labels[key]:
+            return a.labels[key] < b.labels[key]
+    return _labels_before(a.labels, b.labels)
+
+
+def _compare(a: Alert, b: Alert) -> int:
+    if alert_before(a, b):
+        return -1
+    return 1 if alert_before(b, a) else 0
+
+
+def sort_alerts(alerts: Sequence[Alert]) -> list[Alert]:
+    """The order Alertmanager's dispatcher hands a group's alerts to the notifiers."""
+    return sorted(alerts, key=functools.cmp_to_key(_compare))

@@ -1,0 +1,151 @@
+"""Alerts in, notifications out, through a real Tocsin process and a real HTTP receiver:
+the Alertmanager v4 webhook payload, grouping, resolved notifications, retries of a
+failing receiver, and a kill -9 between deciding and sending that loses nothing."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import alert, post_alerts, rfc3339, wait_until
+from tests.harness.procs import TocsinServer
+from tests.harness.receivers import HTTPReceiver, Reply
+
+pytestmark = pytest.mark.e2e
+
+
+def config(url: str, send_resolved: bool = True) -> str:
+    return f"""\
+route:
+  receiver: hook
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: {url}
+        send_resolved: {str(send_resolved).lower()}
+"""
+
+
+@pytest.fixture
+def receiver() -> Any:
+    with HTTPReceiver() as r:
+        yield r
+
+
+def start(tmp_path: Path, receiver: HTTPReceiver, *extra: str) -> TocsinServer:
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(config(receiver.url("/hook")))
+    return TocsinServer(tmp_path, config=path, extra_args=extra)
+
+
+def test_webhook_gets_the_v4_payload_then_the_resolve(
+    tmp_path: Path, receiver: HTTPReceiver
+) -> None:
+    with start(tmp_path, receiver) as tocsin:
+        labels = {"alertname": "HighErrorRate", "service": "api", "severity": "critical"}
+        a1 = alert(labels)
+        a2 = alert({**labels, "service": "web"})
+        assert post_alerts(tocsin.url, [a1, a2]).status_code == 200
+        (first,) = receiver.wait_for(1, "/hook", timeout=30)
+        body = first.json()
+        assert set(body) == {
+            "receiver",
+            "status",
+            "alerts",
+            "groupLabels",
+            "commonLabels",
+            "commonAnnotations",
+            "externalURL",
+            "version",
+            "groupKey",
+            "truncatedAlerts",
+        }
+        assert body["version"] == "4"
+        assert body["status"] == "firing"
+        assert body["receiver"] == "hook"
+        assert body["groupLabels"] == {"alertname": "HighErrorRate"}
+        assert body["commonLabels"] == {"alertname": "HighErrorRate", "severity": "critical"}
+        assert body["groupKey"] == '{}:{alertname="HighErrorRate"}'
+        assert sorted(a["labels"]["service"] for a in body["alerts"]) == ["api", "web"]
+        fps = {a["labels"]["service"]: a["fingerprint"] for a in body["alerts"]}
+        listed = {
+            a["labels"]["service"]: a["fingerprint"]
+            for a in httpx.get(f"{tocsin.url}/api/v2/alerts").json()
+        }
+        assert fps == listed
+
+        # resolve one: the next flush says so, with the other still firing
+        from datetime import UTC, datetime
+
+        resolved = {**a1, "endsAt": rfc3339(datetime.now(UTC))}
+        assert post_alerts(tocsin.url, [resolved]).status_code == 200
+        second = receiver.wait_for(2, "/hook", timeout=30)[1].json()
+        status = {a["labels"]["service"]: a["status"] for a in second["alerts"]}
+        assert status == {"api": "resolved", "web": "firing"}
+        assert second["status"] == "firing"
+
+        log = httpx.get(f"{tocsin.url}/api/v1/notifications").json()
+        assert [n["status"] for n in log] == ["sent", "sent"]
+        assert all(n["log"][0]["outcome"] == "sent" for n in log)
+
+
+def test_a_failing_receiver_is_retried_until_it_answers(
+    tmp_path: Path, receiver: HTTPReceiver
+) -> None:
+    receiver.reply(
+        "/hook",
+        Reply.text("boom", status=500),
+        Reply.text("slow down", status=429, headers={"Retry-After": "1"}),
+        Reply(),
+    )
+    with start(tmp_path, receiver) as tocsin:
+        assert post_alerts(tocsin.url, [alert({"alertname": "Flaky"})]).status_code == 200
+        receiver.wait_for(3, "/hook", timeout=60)
+
+        def sent() -> list[Any] | None:
+            log = httpx.get(f"{tocsin.url}/api/v1/notifications").json()
+            return log if log and log[0]["status"] == "sent" else None
+
+        (note,) = wait_until(sent, what="the notification to be sent")
+        assert [a["outcome"] for a in note["log"]] == ["retryable", "retryable", "sent"]
+        assert [a["status_code"] for a in note["log"]] == [500, 429, 200]
+        # all three requests carry the same payload: one notification, retried
+        bodies = [r.json() for r in receiver.requests("/hook")]
+        assert bodies[0] == bodies[1] == bodies[2]
+
+
+def test_kill_9_while_sending_loses_nothing(tmp_path: Path, receiver: HTTPReceiver) -> None:
+    receiver.reply("/hook", Reply.hanging(), Reply())
+    server = start(tmp_path, receiver, "--delivery-lease", "3")
+    with server as tocsin:
+        assert post_alerts(tocsin.url, [alert({"alertname": "Crash"})]).status_code == 200
+        receiver.wait_hanging(1, timeout=30)  # decided, committed, and being sent
+        tocsin.kill()
+    receiver.release()
+    # the hanging request was cut off by the crash; after a restart the lease expires
+    # and the same notification goes out again
+    with start(tmp_path, receiver, "--delivery-lease", "3") as again:
+        requests = receiver.wait_for(2, "/hook", timeout=60)
+        first, second = requests[0].json(), requests[1].json()
+        assert first["groupKey"] == second["groupKey"]
+        assert [a["fingerprint"] for a in first["alerts"]] == [
+            a["fingerprint"] for a in second["alerts"]
+        ]
+        log = wait_until(
+            lambda: [
+                n
+                for n in httpx.get(f"{again.url}/api/v1/notifications").json()
+                if n["status"] == "sent"
+            ],
+            what="the notification to be recorded as sent",
+        )
+        assert len(log) == 1  # one notification (not a second decision), delivered
+    assert signal.SIGKILL  # the crash above was a real SIGKILL (see TocsinServer.kill)
