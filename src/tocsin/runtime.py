@@ -19,12 +19,15 @@ from tocsin import __version__
 from tocsin.alerts.labels import NameValidation
 from tocsin.config import Config, load_config
 from tocsin.core.alert_store import AlertStore, StoreSettings
+from tocsin.core.outbox_ops import Enqueue
 from tocsin.core.policy import ConfigPolicy
 from tocsin.defaults import DEFAULT_LISTEN, DEFAULT_MAX_BODY
 from tocsin.engine.delivery import DeliverySettings, DeliveryWorker
 from tocsin.engine.dispatch import Dispatcher, DispatchSettings
+from tocsin.engine.health import ReceiverHealth
 from tocsin.engine.senders import ChannelSender
 from tocsin.metrics import Metrics
+from tocsin.notify.outbox import OutboxItem
 from tocsin.store.db import open_database, sqlite_url
 from tocsin.store.group_rows import GroupTimer, load_timers
 from tocsin.store.settings import DatabaseSettings, Durability
@@ -97,6 +100,14 @@ class Runtime:
             DispatchSettings(external_url=settings.base_url()),
         )
         self.store.alerts.listeners.append(self.dispatcher.on_alerts)
+        self.health = ReceiverHealth(
+            clock,
+            lambda: self._config.tocsin,
+            lambda name: self._policy.receiver(name),
+            self.store.put_alerts,
+            self._enqueue,
+        )
+        self.delivery.listeners.append(self.health.on_attempt)
         self.metrics.add_state_gauges(
             "tocsin_alerts", "Firing alerts by state.", self._alert_counts
         )
@@ -131,6 +142,10 @@ class Runtime:
             self.metrics.reload_ok.set(1)
             self.metrics.reload_time.set(self.clock().timestamp())
             log.info("configuration reloaded from %s", self.settings.config_path)
+
+    async def _enqueue(self, items: list[OutboxItem]) -> None:
+        await self.writer.run(Enqueue(items))
+        self.delivery.kick()
 
     def _load_timers(self) -> list[GroupTimer]:
         with self.engine.connect() as conn:

@@ -149,3 +149,49 @@ def test_kill_9_while_sending_loses_nothing(tmp_path: Path, receiver: HTTPReceiv
         )
         assert len(log) == 1  # one notification (not a second decision), delivered
     assert signal.SIGKILL  # the crash above was a real SIGKILL (see TocsinServer.kill)
+
+
+def test_failing_receiver_raises_an_alert_and_falls_back(
+    tmp_path: Path, receiver: HTTPReceiver
+) -> None:
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(f"""\
+route:
+  receiver: pager
+  group_by: [alertname]
+  group_wait: 0s
+  group_interval: 1s
+  routes:
+    - receiver: ops
+      matchers: ['alertname="TocsinNotificationsFailing"']
+receivers:
+  - name: pager
+    webhook_configs:
+      - url: {receiver.url("/pager")}
+  - name: ops
+    webhook_configs:
+      - url: {receiver.url("/ops")}
+  - name: email-fallback
+    webhook_configs:
+      - url: {receiver.url("/fallback")}
+tocsin:
+  failing_after: 2
+  fallbacks:
+    pager: email-fallback
+""")
+    receiver.reply(
+        "/pager", Reply.text("bad gateway", status=502), Reply.text("no such key", status=400)
+    )
+    with TocsinServer(tmp_path, config=path) as tocsin:
+        assert post_alerts(tocsin.url, [alert({"alertname": "ServiceDown"})]).status_code == 200
+        # 502 (retryable) then 400 (permanent): the notification goes to the fallback
+        (fell_back,) = receiver.wait_for(1, "/fallback", timeout=60)
+        assert fell_back.json()["receiver"] == "email-fallback"
+        assert [a["labels"]["alertname"] for a in fell_back.json()["alerts"]] == ["ServiceDown"]
+        # two failures in a row: Tocsin's own alert, routed like any other
+        ops = receiver.wait_for(1, "/ops", timeout=60)[0].json()
+        (own,) = ops["alerts"]
+        assert own["labels"]["alertname"] == "TocsinNotificationsFailing"
+        assert own["labels"]["receiver"] == "pager"
+        assert own["labels"]["integration"] == "webhook[0]"
+        assert "no such key" in own["annotations"]["description"]

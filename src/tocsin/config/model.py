@@ -249,6 +249,30 @@ class NamedTimeInterval:
             yield Issue("missing name in time interval", "name")
 
 
+# --- Tocsin's own settings ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TocsinSettings:
+    """``tocsin:``: what Tocsin does beyond Alertmanager (Alertmanager would reject the
+    key, so a file that uses it is Tocsin's own).
+
+    ``fallbacks`` maps a receiver to the one that gets its notifications when they fail
+    for good; ``failing_after`` is how many failed attempts in a row make Tocsin raise
+    its own ``TocsinNotificationsFailing`` alert for that receiver integration.
+    """
+
+    fallbacks: Mapping[str, str] = field(default_factory=dict)
+    failing_after: int = 3
+
+    def check(self) -> Iterator[Issue]:
+        if self.failing_after < 1:
+            yield Issue("must be at least 1", "failing_after")
+        for name, target in self.fallbacks.items():
+            if name == target:
+                yield Issue(f"receiver {name!r} cannot be its own fallback", f"fallbacks.{name}")
+
+
 # --- top level --------------------------------------------------------------------------
 
 
@@ -263,6 +287,7 @@ class Config:
     templates: tuple[str, ...] = ()
     mute_time_intervals: tuple[NamedTimeInterval, ...] = ()
     time_intervals: tuple[NamedTimeInterval, ...] = ()
+    tocsin: TocsinSettings = field(default_factory=TocsinSettings)
 
     # Not read from the file.
     original: str = field(default="", metadata=NOT_YAML, repr=False)

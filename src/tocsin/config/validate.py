@@ -172,11 +172,22 @@ def _missing_globals(settings: object, g: GlobalConfig) -> Iterator[str]:
 # at a key matching one of its patterns: a receiver whose entry failed to load would
 # otherwise show up again as an "undefined receiver", a global setting that failed as a
 # missing one.
+def check_fallbacks(config: Config) -> Iterator[ConfigProblem]:
+    names = {r.name for r in config.receivers}
+    for name, target in config.tocsin.fallbacks.items():
+        for which, value in (("receiver", name), ("fallback receiver", target)):
+            if value not in names:
+                yield _problem(
+                    config, f"tocsin.fallbacks.{name}", f"undefined {which} {value!r} used"
+                )
+
+
 CROSS_CHECKS: list[tuple[tuple[str, ...], CrossCheck]] = [
     ((), check_root_route),
     ((r"receivers(\[\d+\](\.name)?)?",), check_receivers),
     ((r"(mute_)?time_intervals(\[\d+\](\.name)?)?",), check_time_intervals),
     ((r"global(\..*)?",), check_global_requirements),
+    ((r"receivers(\[\d+\](\.name)?)?", r"tocsin(\..*)?"), check_fallbacks),
 ]
 
 

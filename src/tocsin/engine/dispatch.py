@@ -180,7 +180,7 @@ class Dispatcher:
         horizon = now - self.settings.replay_resolved
         for a in self._alerts.all_alerts():
             if not a.resolved(now) or a.ends_at > horizon:
-                self._insert(a, now, routing.root)
+                self._insert(a, min(now, a.updated_at), routing.root)
         timers = await asyncio.to_thread(self._load_timers)
         stored = {(t.route_id, t.group_key): t for t in timers}
         for gid, state in list(self.groups.items()):
@@ -201,7 +201,9 @@ class Dispatcher:
                 a = self._pending.alerts.get_nowait()
             except queue.Empty:
                 return changed
-            changed |= self._insert(a, now, root)
+            # The group sees the alert when Tocsin received it, not when this loop got
+            # to it: group_wait counts from the receipt, however busy the loop was.
+            changed |= self._insert(a, min(now, a.updated_at), root)
 
     def _insert(self, a: Alert, now: datetime, root: RouteNode) -> set[GroupId]:
         changed: set[GroupId] = set()

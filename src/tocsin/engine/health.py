@@ -1,0 +1,114 @@
+"""Tocsin watches its own deliveries.
+
+A receiver integration that keeps failing raises ``TocsinNotificationsFailing`` (an
+ordinary alert in the store, so it is routed, silenced and shown like any other) and
+resolves it at its next success. A notification that fails for good goes, where the
+``tocsin.fallbacks`` setting names one, to the fallback receiver instead of nowhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import timedelta
+
+from tocsin.alerts.model import PostedAlert
+from tocsin.config.model import TocsinSettings
+from tocsin.config.receivers import Receiver
+from tocsin.notify.outbox import DeliveryStatus, OutboxItem, new_item
+from tocsin.notify.outcome import Outcome, OutcomeKind
+from tocsin.timeutil import Clock
+
+log = logging.getLogger(__name__)
+
+ALERTNAME = "TocsinNotificationsFailing"
+# The self-alert stays firing this long after the last failure unless refreshed, so a
+# Tocsin that stops trying (a reload removed the receiver) does not leave it forever.
+FIRING_FOR = timedelta(minutes=15)
+
+
+class ReceiverHealth:
+    def __init__(
+        self,
+        clock: Clock,
+        settings: Callable[[], TocsinSettings],
+        receiver: Callable[[str], Receiver | None],
+        post_alerts: Callable[[list[PostedAlert]], Awaitable[object]],
+        enqueue: Callable[[list[OutboxItem]], Awaitable[object]],
+    ) -> None:
+        self._clock = clock
+        self._settings = settings
+        self._receiver = receiver
+        self._post = post_alerts
+        self._enqueue = enqueue
+        self._failures: dict[tuple[str, str], int] = {}
+        self._raised: set[tuple[str, str]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def on_attempt(self, item: OutboxItem, outcome: Outcome) -> None:
+        """The delivery worker's listener (runs on the event loop)."""
+        key = (item.receiver, item.integration)
+        if outcome.kind is OutcomeKind.SENT:
+            self._failures.pop(key, None)
+            if key in self._raised:
+                self._raised.discard(key)
+                self._spawn(self._post([self._alert(key, outcome, firing=False)]))
+        else:
+            count = self._failures[key] = self._failures.get(key, 0) + 1
+            if count >= self._settings().failing_after:
+                self._raised.add(key)
+                self._spawn(self._post([self._alert(key, outcome, firing=True)]))
+        if item.status is DeliveryStatus.FAILED:
+            fallback = self._fallback(item)
+            if fallback:
+                self._spawn(self._enqueue(fallback))
+
+    def _alert(self, key: tuple[str, str], outcome: Outcome, firing: bool) -> PostedAlert:
+        receiver, integration = key
+        now = self._clock()
+        return PostedAlert(
+            labels={
+                "alertname": ALERTNAME,
+                "receiver": receiver,
+                "integration": integration,
+                "severity": "critical",
+            },
+            annotations={
+                "summary": f"Notifications to {receiver} ({integration}) are failing",
+                "description": outcome.message,
+            },
+            starts_at=None,
+            ends_at=now + FIRING_FOR if firing else now,
+            generator_url="",
+        )
+
+    def _fallback(self, item: OutboxItem) -> list[OutboxItem]:
+        target_name = self._settings().fallbacks.get(item.receiver)
+        target = self._receiver(target_name) if target_name else None
+        if target is None:
+            return []
+        now = self._clock()
+        note = replace(
+            item.notification,
+            receiver=target.name,
+            idempotency_key=f"{item.idempotency_key}/fallback",
+        )
+        log.warning("notification %s failed for good; falling back to %s", item.id, target.name)
+        return [
+            new_item(str(uuid.uuid4()), target.name, f"{kind}[{index}]", note, now)
+            for kind, index, _ in target.integrations()
+        ]
+
+    def _spawn(self, work: Awaitable[object]) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("recording delivery health failed")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
