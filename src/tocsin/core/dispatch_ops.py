@@ -46,7 +46,7 @@ class Flush:
     now: datetime
     lease_until: datetime
     planner: Planner
-    next_timer: GroupTimer
+    next_timer: GroupTimer | None  # None: the group is done, drop its timer
 
     def apply(self, txn: Txn) -> FlushResult:
         conn = txn.conn
@@ -58,5 +58,18 @@ class Flush:
         plan, items = self.planner(log)
         outbox_rows.enqueue(conn, items, txn.rev)
         group_rows.save_log_entries(conn, plan.log_entries)
-        group_rows.save_timers(conn, [self.next_timer], txn.rev)  # also drops the lease
+        if self.next_timer is None:
+            group_rows.delete_timer(conn, self.route_id, self.group_key)
+        else:
+            group_rows.save_timers(conn, [self.next_timer], txn.rev)  # also drops the lease
         return FlushResult(True, plan, tuple(items))
+
+
+@dataclass
+class FlushMany:
+    """Every group due in one round, in one transaction (one fsync, not one per group)."""
+
+    flushes: Sequence[Flush]
+
+    def apply(self, txn: Txn) -> list[FlushResult]:
+        return [f.apply(txn) for f in self.flushes]

@@ -43,7 +43,7 @@ from tocsin.alerts.notify_decision import (
 from tocsin.alerts.routing import RouteNode, group_key, match
 from tocsin.alerts.timeintervals import TimeInterval
 from tocsin.config.receivers import Receiver
-from tocsin.core.dispatch_ops import Flush, FlushResult, SaveTimers
+from tocsin.core.dispatch_ops import Flush, FlushMany, FlushResult, SaveTimers
 from tocsin.notify.message import Notification
 from tocsin.notify.outbox import OutboxItem, new_item
 from tocsin.store.group_rows import GroupTimer
@@ -160,9 +160,7 @@ class Dispatcher:
             await self._writer.run(SaveTimers([self._timer(self.groups[g]) for g in changed]))
         due = [g for g in self.groups.values() if g.next_flush_at <= now]
         if due:
-            muters = self._muters(now)
-            for group in due:
-                await self._flush(group, now, muters)
+            await self._flush_all(due, now)
 
     def _sleep_seconds(self) -> float:
         now = self._clock()
@@ -220,23 +218,61 @@ class Dispatcher:
         firing = self._alerts.firing(now)
         return [self._alerts.silencer(now), self._routing().inhibitor(firing)]
 
-    async def _flush(self, group: GroupState, now: datetime, muters: Sequence[Muter]) -> None:
-        gid = group.key
-        route = self._routes.get(group.route_id)
+    async def _flush_all(self, due: list[GroupState], now: datetime) -> None:
         routing = self._routing()
+        intervals = routing.time_intervals()
+        muters = self._muters(now)
+        prepared: list[tuple[GroupState | None, Flush]] = []
+        gone: list[GroupId] = []
+        for group in due:
+            found = self._prepare(group, now, muters, routing, intervals)
+            if found is None:
+                gone.append(group.key)
+                self.groups.pop(group.key, None)
+            else:
+                prepared.append(found)
+        results: list[FlushResult] = []
+        if prepared:
+            results = await self._writer.run(FlushMany([f for _, f in prepared]))
+        lost: list[GroupId] = []
+        enqueued = False
+        for (settled, op), result in zip(prepared, results, strict=True):
+            gid = (op.route_id, op.group_key)
+            if not result.claimed:
+                lost.append(gid)
+                continue
+            self.flushes += 1
+            enqueued = enqueued or bool(result.items)
+            if settled is None:
+                self.groups.pop(gid, None)
+            else:
+                self.groups[gid] = settled
+        if gone:
+            await self._writer.run(SaveTimers([], gone))
+        if lost:
+            await self._adopt_stored_timers(lost)
+        if enqueued:
+            self._on_enqueued()
+
+    def _prepare(
+        self,
+        group: GroupState,
+        now: datetime,
+        muters: Sequence[Muter],
+        routing: Routing,
+        intervals: Mapping[str, Sequence[TimeInterval]],
+    ) -> tuple[GroupState | None, Flush] | None:
+        """The flush op for a due group and the state it leaves (None: the group is
+        done), or None when the group has no route or receiver any more."""
+        route = self._routes.get(group.route_id)
         receiver = routing.receiver(group.receiver)
         if route is None or receiver is None:
-            del self.groups[gid]
-            await self._writer.run(SaveTimers([], [gid]))
-            return
+            return None
         t = on_flush_due(group, now, route)
         batch = next((a.batch for a in t.actions if isinstance(a, NotifyBatch)), None)
         if t.state is None or batch is None:
-            self.groups.pop(gid, None)
-            await self._writer.run(SaveTimers([], [gid]))
-            return
+            return None
         integrations = integrations_of(receiver)
-        intervals = routing.time_intervals()
 
         def planner(entries: Mapping[LogKey, LogEntry]) -> tuple[FlushPlan, list[OutboxItem]]:
             plan = plan_flush(
@@ -250,31 +286,27 @@ class Dispatcher:
             )
             return plan, self._items(plan, now)
 
-        lease = now + self.settings.lease
-        op = Flush(group.route_id, group.group_key, now, lease, planner, self._timer(t.state))
-        result: FlushResult = await self._writer.run(op)
-        if not result.claimed:
-            await self._adopt_stored_timer(gid)
-            return
-        self.flushes += 1
+        # Settling is pure and known now; it is applied only if the claim succeeds.
         settled = on_flush_settled(t.state, batch, delivered=True)
-        if settled.state is None or any(isinstance(a, DeleteGroup) for a in settled.actions):
-            self.groups.pop(gid, None)
-            await self._writer.run(SaveTimers([], [gid]))
-        else:
-            self.groups[gid] = settled.state
-        if result.items:
-            self._on_enqueued()
+        done = settled.state is None or any(isinstance(a, DeleteGroup) for a in settled.actions)
+        after = None if done else settled.state
+        timer = None if after is None else self._timer(after)
+        lease = now + self.settings.lease
+        return after, Flush(group.route_id, group.group_key, now, lease, planner, timer)
 
-    async def _adopt_stored_timer(self, gid: GroupId) -> None:
-        """Another replica flushed this group (or holds it): follow its timer."""
-        timers = await asyncio.to_thread(self._load_timers)
-        for t in timers:
-            if (t.route_id, t.group_key) == gid and gid in self.groups:
-                state = self.groups[gid]
-                later = max(t.next_flush_at, self._clock() + self.settings.tick)
-                self.groups[gid] = _with_timer(state, t, later)
-                return
+    async def _adopt_stored_timers(self, gids: list[GroupId]) -> None:
+        """Another replica flushed these groups (or holds them): follow their timers."""
+        stored = {(t.route_id, t.group_key): t for t in await asyncio.to_thread(self._load_timers)}
+        soonest = self._clock() + self.settings.tick
+        for gid in gids:
+            t = stored.get(gid)
+            state = self.groups.get(gid)
+            if state is None:
+                continue
+            if t is None:  # the other replica finished the group
+                del self.groups[gid]
+            else:
+                self.groups[gid] = _with_timer(state, t, max(t.next_flush_at, soonest))
 
     def _items(self, plan: FlushPlan, now: datetime) -> list[OutboxItem]:
         batch = plan.batch
