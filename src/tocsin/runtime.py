@@ -86,7 +86,9 @@ class Runtime:
             self.engine, self.writer, clock, self.store_settings, lambda: self._policy
         )
         self.store.load()
-        self.sender = ChannelSender(lambda name: self._policy.receiver(name))
+        self.sender = ChannelSender(
+            lambda name: self._policy.receiver(name), lambda: self._policy.templates
+        )
         self.delivery = DeliveryWorker(
             self.writer, clock, self.sender, DeliverySettings(lease=settings.delivery_lease)
         )

@@ -91,10 +91,11 @@ class RecordedRequest:
 
 
 class HTTPReceiver:
-    """A recording HTTP server; ``reply(path, ...)`` scripts answers (the last repeats)."""
+    """A recording HTTP(S) server; ``reply(path, ...)`` scripts answers (the last repeats)."""
 
-    def __init__(self, default: Reply | None = None) -> None:
+    def __init__(self, default: Reply | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.default = default or Reply()
+        self.tls = tls
         self._scripts: dict[str, list[Reply]] = {}
         self._requests: list[RecordedRequest] = []
         self._changed = threading.Condition()
@@ -108,8 +109,13 @@ class HTTPReceiver:
     def __enter__(self) -> Self:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         server.daemon_threads = True
+        if self.tls is not None:
+            server.socket = self.tls.wrap_socket(server.socket, server_side=True)
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="http-receiver")
+        # A short poll interval keeps shutdown (which waits for one poll) quick.
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="http-receiver"
+        )
         self._thread.start()
         return self
 
@@ -133,7 +139,8 @@ class HTTPReceiver:
         return port
 
     def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
 
     # --- scripting and inspection ---------------------------------------------------------
 
@@ -270,7 +277,8 @@ class _Handler:
 
 
 class SMTPServer:
-    """aiosmtpd on 127.0.0.1; ``users`` turns AUTH on, ``tls_context`` STARTTLS."""
+    """aiosmtpd on 127.0.0.1; ``users`` turns AUTH on (PLAIN and LOGIN, less
+    ``exclude_mechanisms``), ``tls_context`` offers STARTTLS."""
 
     def __init__(
         self,
@@ -278,6 +286,7 @@ class SMTPServer:
         tls_context: ssl.SSLContext | None = None,
         require_starttls: bool = False,
         users: Mapping[str, str] | None = None,
+        exclude_mechanisms: tuple[str, ...] = (),
     ) -> None:
         self.host = "127.0.0.1"
         self.port = free_port()
@@ -292,6 +301,7 @@ class SMTPServer:
                 authenticator=self._authenticate,
                 auth_required=True,
                 auth_require_tls=tls_context is not None,
+                auth_exclude_mechanism=list(exclude_mechanisms),
             )
         self._controller = Controller(_Handler(self), hostname=self.host, port=self.port, **kwargs)
 

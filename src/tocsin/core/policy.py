@@ -13,6 +13,7 @@ from tocsin.alerts.timeintervals import TimeInterval
 from tocsin.config import Config
 from tocsin.config.receivers import Receiver
 from tocsin.core.alert_store import RouteMatch
+from tocsin.notify.templates import Templates
 
 
 class ConfigPolicy:
@@ -20,6 +21,9 @@ class ConfigPolicy:
         self.config = config
         self.root = build_route_tree(config)
         self.rules = [InhibitRule.from_config(r) for r in config.inhibit_rules]
+        # Loaded (and compiled) with the config, so a broken template refuses the
+        # config, at start or reload, instead of failing a notification at 3 a.m.
+        self.templates = Templates.load(config.templates)
 
     def route(self, labels: LabelSet) -> list[RouteMatch]:
         return [

@@ -499,8 +499,10 @@ class _Parser:
 def _jinja_text(text: str) -> str:
     if not text:
         return ""
-    if "{%" in text or "{#" in text or "{{" in text or "%}" in text:
-        return "{% raw %}" + text + "{% endraw %}"
+    if "{" in text:
+        # Text that Jinja2 would read as a tag (``{%``, ``{#``, ``{{``): emit it as a
+        # literal, marked safe so that HTML templates do not escape template text.
+        return "{{ " + repr(text) + "|safe }}"
     return text
 
 
@@ -591,7 +593,7 @@ class _Translation:
         tok = p.take()
         if tok.kind not in ("string", "raw"):
             raise GoTemplateError(f"template name must be a string in {{{{{body}}}}}")
-        return eval_str(tok)
+        return _eval_str(tok)
 
     def range(self, p: _Parser) -> None:
         names: list[str] = []
@@ -644,7 +646,7 @@ class _Translation:
             self.out = self.saved.pop()
 
 
-def eval_str(tok: _Tok) -> str:
+def _eval_str(tok: _Tok) -> str:
     """The value of a string token (template names)."""
     if tok.kind == "raw":
         return tok.text[1:-1]

@@ -26,11 +26,12 @@ under Alertmanager's Go names: ``receiver``/``Receiver``, ``status``/``Status``
 with ``.SortedPairs``, ``.Names``, ``.Values``, ``.Remove(names)``), ``externalURL``,
 ``groupKey``, ``truncatedAlerts``. Each alert has ``status``, ``labels``,
 ``annotations``, ``startsAt``, ``endsAt``, ``generatorURL``, ``fingerprint`` (and the Go
-names) plus ``extra``: what Tocsin attached to it (``runbook_url``, ``runbook_steps``,
-``severity``, ...), empty when nothing was. ``dot`` is the value a named template was
-called with (Go's ``.``: the whole data, or e.g. one alert). Helpers: Go's and
-Alertmanager's template functions under ``gofn_<name>`` (``gofn_toUpper``,
-``gofn_join``, ...) and the filter ``rfc3339``.
+names) plus ``extra`` (``.Extra`` in Go syntax): what Tocsin attached to it
+(``runbook_url``, ``runbook_steps``, ``severity``, ...), empty when nothing was.
+``dot`` is the value a named template was called with (Go's ``.``: the whole data, or
+e.g. one alert). Helpers: Go's and Alertmanager's template functions under
+``gofn_<name>`` (``gofn_toUpper``, ``gofn_join``, ...) and the filters ``rfc3339`` and
+``mrkdwn`` (escapes Slack markup).
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ so a configuration that uses them is visible in the log rather than silently ign
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from tocsin.config.receivers import (
     EmailConfig,
@@ -50,7 +51,7 @@ class Integration:
     send: Send
     send_resolved: bool
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Any]:
         """Unpacks as ``(name, index, send)``."""
         return iter((self.name, self.index, self.send))
 

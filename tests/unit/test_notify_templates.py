@@ -1,0 +1,256 @@
+"""Message templates: defaults, override files (Jinja2 and Go), config values, safety."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tocsin.alerts.model import Alert
+from tocsin.config.receivers import PAGERDUTY_DEFAULT_DETAILS, EmailConfig, SlackConfig
+from tocsin.notify.message import Notification
+from tocsin.notify.template_data import TemplateData, template_data
+from tocsin.notify.templates import (
+    DEFAULT_TEMPLATES,
+    TemplateLoadError,
+    TemplateRenderError,
+    Templates,
+    parse_jinja_defines,
+)
+
+NOW = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def alert(labels: dict[str, str], fp: str, *, resolved: bool = False, **ann: str) -> Alert:
+    return Alert(
+        fingerprint=fp,
+        labels=labels,
+        annotations=ann,
+        starts_at=NOW - timedelta(minutes=10),
+        ends_at=NOW - timedelta(minutes=1) if resolved else NOW + timedelta(minutes=5),
+        generator_url=f"http://prom:9090/graph?fp={fp}",
+        updated_at=NOW,
+        timeout=not resolved,
+    )
+
+
+def data(extra: Mapping[str, Mapping[str, Any]] | None = None) -> TemplateData:
+    alerts = (
+        alert(
+            {"alertname": "DiskFull", "instance": "db1", "severity": "page"},
+            "f1",
+            summary="Disk 99%",
+        ),
+        alert(
+            {"alertname": "DiskFull", "instance": "db2", "severity": "page"},
+            "f2",
+            summary="Disk 97%",
+        ),
+        alert(
+            {"alertname": "DiskFull", "instance": "db3", "severity": "page"}, "f3", resolved=True
+        ),
+    )
+    return template_data(
+        Notification(
+            receiver="dba",
+            group_key='{}:{alertname="DiskFull"}',
+            group_labels={"alertname": "DiskFull"},
+            alerts=alerts,
+            now=NOW,
+            external_url="https://tocsin.example",
+            extra=extra or {},
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        ("title", "[FIRING:2] DiskFull (page)"),
+        ("username", "Tocsin"),
+        ("title_link", "https://tocsin.example/#/alerts"),
+        ("fallback", "[FIRING:2] DiskFull (page) | https://tocsin.example/#/alerts"),
+        ("color", "danger"),
+        ("pretext", ""),
+    ],
+)
+def test_default_slack_fields(field: str, expected: str) -> None:
+    value = getattr(SlackConfig(), field)
+    assert DEFAULT_TEMPLATES.render(value, data(), field=field) == expected
+
+
+def test_subject_when_all_resolved_and_group_labels_cover_common_labels() -> None:
+    d = template_data(
+        Notification(
+            "r", "k", {"alertname": "A"}, (alert({"alertname": "A"}, "x", resolved=True),), NOW
+        )
+    )
+    assert DEFAULT_TEMPLATES.render_named("__subject", d) == "[RESOLVED] A "
+
+
+def test_default_pagerduty_details() -> None:
+    d = data()
+    rendered = {k: DEFAULT_TEMPLATES.render(v, d) for k, v in PAGERDUTY_DEFAULT_DETAILS.items()}
+    assert rendered["num_firing"] == "2"
+    assert rendered["num_resolved"] == "1"
+    assert rendered["firing"].startswith("Labels:\n - alertname = DiskFull\n - instance = db1\n")
+    assert (
+        "Annotations:\n - summary = Disk 99%\nSource: http://prom:9090/graph?fp=f1\n"
+        in (rendered["firing"])
+    )
+    assert "db3" in rendered["resolved"]
+    assert "db1" not in rendered["resolved"]
+
+
+def test_runbook_extra_is_rendered_when_present() -> None:
+    extra = {
+        "f1": {
+            "runbook_url": "https://rb/disk",
+            "runbook_steps": ["df -h", {"text": "rotate logs"}],
+            "severity": "SEV2",
+        }
+    }
+    d = data(extra)
+    text = DEFAULT_TEMPLATES.render_named("email.default.text", d)
+    assert "Severity: SEV2\nRunbook: https://rb/disk\nSteps:\n 1. df -h\n 2. rotate logs\n" in text
+    assert text.count("Runbook:") == 1  # only the alert that has one
+    slack = DEFAULT_TEMPLATES.render_named("slack.default.alert", d, dot=d.Alerts[0])
+    assert "<https://rb/disk|Runbook>" in slack
+    assert "2. rotate logs" in slack
+    teams = DEFAULT_TEMPLATES.render_named("msteams.default.text", d)
+    assert "[Runbook](https://rb/disk)" in teams
+    html = DEFAULT_TEMPLATES.render(EmailConfig().html, d, html=True)
+    assert '<a href="https://rb/disk"' in html
+    assert "<li>rotate logs</li>" in html
+    assert "Runbook" not in DEFAULT_TEMPLATES.render_named("email.default.text", data())
+
+
+def test_email_html_is_autoescaped_and_text_is_not() -> None:
+    d = template_data(
+        Notification("r", "k", {}, (alert({"alertname": "<X&Y>"}, "a", summary="<b>"),), NOW)
+    )
+    html = DEFAULT_TEMPLATES.render(EmailConfig().html, d, html=True)
+    assert "&lt;X&amp;Y&gt;" in html
+    assert "<X&Y>" not in html
+    assert "<b>" not in html.replace("<br>", "")
+    text = DEFAULT_TEMPLATES.render_named("email.default.text", d)
+    assert "alertname = <X&Y>" in text
+
+
+def test_slack_alert_escapes_mrkdwn() -> None:
+    d = template_data(Notification("r", "k", {}, (alert({"alertname": "a<b>&c"}, "a"),), NOW))
+    text = DEFAULT_TEMPLATES.render_named("slack.default.alert", d, dot=d.Alerts[0])
+    assert "*a&lt;b&gt;&amp;c*" in text
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # Alertmanager (Go) syntax, as found in existing configurations.
+        ("[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}", "[FIRING] DiskFull"),
+        ("{{ range .Alerts.Firing }}{{ .Labels.instance }} {{ end }}", "db1 db2 "),
+        ('{{ if eq .Status "firing" }}red{{ else }}green{{ end }}', "red"),
+        ("{{ len .Alerts }}/{{ .Alerts.Resolved | len }}", "3/1"),
+        ('{{ .GroupLabels.SortedPairs.Values | join "," }}', "DiskFull"),
+        ("{{ .CommonLabels.missing }}|", "|"),
+        ('{{ template "__alertmanager" . }}', "Tocsin"),
+        # Jinja2 syntax.
+        ("{{ status }} {{ alerts | length }} {{ commonLabels.severity }}", "firing 3 page"),
+        ("{% for a in alerts.firing %}{{ a.labels.instance }};{% endfor %}", "db1;db2;"),
+        ("{{ alerts[0].startsAt | rfc3339 }}", "2024-03-01T08:50:00.000Z"),
+        ("no template here", "no template here"),
+    ],
+)
+def test_config_values_in_either_syntax(source: str, expected: str) -> None:
+    assert DEFAULT_TEMPLATES.render(source, data()) == expected
+
+
+def test_override_files_in_both_syntaxes(tmp_path: Path) -> None:
+    (tmp_path / "a.tmpl").write_text(
+        '{{ define "slack.default.title" }}GO {{ .Status }} {{ len .Alerts }}{{ end }}\n'
+        '{{ define "team.footer" }}{{ .ExternalURL }}{{ end }}\n'
+    )
+    (tmp_path / "b.jinja").write_text(
+        '{% define "email.default.subject" %}'
+        "J {{ status }}:{{ groupLabels.alertname }}"
+        "{% enddefine %}"
+    )
+    templates = Templates.load(["*.tmpl", "*.jinja"], base_dir=tmp_path)
+    d = data()
+    assert templates.render(SlackConfig().title, d) == "GO firing 3"
+    assert templates.render('{{ template "team.footer" . }}', d) == "https://tocsin.example"
+    assert (
+        templates.render(
+            EmailConfig().headers.get("Subject", '{{ template "email.default.subject" . }}'), d
+        )
+        == "J firing:DiskFull"
+    )
+    # Defaults not overridden are still there, and using the override.
+    assert (
+        templates.render(SlackConfig().fallback, d)
+        == "GO firing 3 | https://tocsin.example/#/alerts"
+    )
+    assert DEFAULT_TEMPLATES.render(SlackConfig().title, d) == "[FIRING:2] DiskFull (page)"
+
+
+def test_later_files_win(tmp_path: Path) -> None:
+    (tmp_path / "1.j2").write_text('{% define "x" %}one{% enddefine %}')
+    (tmp_path / "2.j2").write_text('{% define "x" %}two{% enddefine %}')
+    assert Templates.load(["*.j2"], tmp_path).render_named("x", data()) == "two"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fragment"),
+    [
+        ("bad.tmpl", '{{ define "x" }}{{ if .Status }}open', "without {{end}}"),
+        ("bad2.tmpl", '{{ define "x" }}{{ nosuchfunc . }}{{ end }}', 'function "nosuchfunc"'),
+        ("bad.j2", '{% define "x" %}{% if %}{% enddefine %}', "template 'x'"),
+    ],
+)
+def test_bad_template_files_are_reported_at_load(
+    tmp_path: Path, name: str, content: str, fragment: str
+) -> None:
+    (tmp_path / name).write_text(content)
+    with pytest.raises(TemplateLoadError) as info:
+        Templates.load([name], tmp_path)
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ ''.__class__.__mro__ }}",
+        "{{ alerts.append(1) }}",
+        '{{ template "no.such.template" . }}',
+        "{{ .Status.Foo }}",
+    ],
+)
+def test_render_errors_are_contained(source: str) -> None:
+    with pytest.raises(TemplateRenderError) as info:
+        DEFAULT_TEMPLATES.render(source, data(), field="title")
+    assert str(info.value).startswith("title: ")
+
+
+def test_the_sandbox_hides_internals() -> None:
+    assert DEFAULT_TEMPLATES.render("[{{ alerts.__class__ }}{{ status._x }}]", data()) == "[]"
+
+
+def test_parse_jinja_defines_trims_only_when_asked() -> None:
+    found = parse_jinja_defines(
+        '{% define "a" -%}\n  x\n{%- enddefine %} {% define "b" %}\n y \n{% enddefine %}'
+    )
+    assert found == {"a": "x", "b": "\n y \n"}
+
+
+def test_every_default_name_alertmanager_configs_refer_to_exists() -> None:
+    names = set(DEFAULT_TEMPLATES.names())
+    for config in (SlackConfig(),):
+        for field in ("title", "username", "fallback", "pretext", "title_link", "text", "footer"):
+            value = getattr(config, field)
+            assert value.split('"')[1] in names
+    assert {"email.default.subject", "email.default.html", "pagerduty.default.instances"} <= names
+    assert {"msteams.default.title", "msteams.default.summary", "msteams.default.text"} <= names
+    assert {"msteamsv2.default.title", "msteamsv2.default.text"} <= names
