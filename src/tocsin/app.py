@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from tocsin import __version__
-from tocsin.api import notifications, ops, v2
+from tocsin.api import notifications, ops, runbooks, v2
 from tocsin.api.ingest import FastIngest
 from tocsin.runtime import Runtime
 
@@ -52,6 +52,7 @@ def build_api(rt: Runtime) -> FastAPI:
     app.include_router(v2.router)
     app.include_router(ops.router)
     app.include_router(notifications.router)
+    app.include_router(runbooks.router)
     return app
 
 

@@ -14,13 +14,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from tocsin import __version__
 from tocsin.alerts.labels import NameValidation
+from tocsin.alerts.model import Alert
 from tocsin.config import Config, load_config
 from tocsin.core.alert_store import AlertStore, StoreSettings
 from tocsin.core.outbox_ops import Enqueue
 from tocsin.core.policy import ConfigPolicy
+from tocsin.core.runbook_library import RunbookLibrary
 from tocsin.defaults import DEFAULT_LISTEN, DEFAULT_MAX_BODY
 from tocsin.engine.delivery import DeliverySettings, DeliveryWorker
 from tocsin.engine.dispatch import Dispatcher, DispatchSettings
@@ -86,6 +89,15 @@ class Runtime:
             self.engine, self.writer, clock, self.store_settings, lambda: self._policy
         )
         self.store.load()
+        self.runbooks = RunbookLibrary(
+            self.engine,
+            self.writer,
+            clock,
+            lambda: self._config.tocsin.runbooks,
+            lambda: Path(self._config.source).resolve().parent,
+            settings.base_url(),
+        )
+        self.runbooks.load()
         self.sender = ChannelSender(
             lambda name: self._policy.receiver(name), lambda: self._policy.templates
         )
@@ -100,6 +112,7 @@ class Runtime:
             lambda: self._policy,
             self.delivery.kick,
             DispatchSettings(external_url=settings.base_url()),
+            runbook=self._runbook_extra,
         )
         self.store.alerts.listeners.append(self.dispatcher.on_alerts)
         self.health = ReceiverHealth(
@@ -144,6 +157,14 @@ class Runtime:
             self.metrics.reload_ok.set(1)
             self.metrics.reload_time.set(self.clock().timestamp())
             log.info("configuration reloaded from %s", self.settings.config_path)
+            try:
+                self.runbooks.load()
+            except OSError as exc:  # the config is in force; say which file failed
+                log.error("reading runbooks failed: %s", exc)
+
+    def _runbook_extra(self, alert: Alert) -> dict[str, Any] | None:
+        link = self.runbooks.link(alert.labels, alert.annotations)
+        return None if link is None else link.extra()
 
     async def _enqueue(self, items: list[OutboxItem]) -> None:
         await self.writer.run(Enqueue(items))

@@ -253,6 +253,21 @@ class NamedTimeInterval:
 
 
 @dataclass(frozen=True)
+class RunbookSettings:
+    """``tocsin.runbooks``: Markdown runbooks to load (files or folders, relative to the
+    config file, re-read on reload) and explicit links of alert names to runbook
+    sections (``HighErrorRate: threads-agent-alertmanager#higherrorrate``)."""
+
+    paths: tuple[str, ...] = ()
+    links: Mapping[str, str] = field(default_factory=dict)
+
+    def check(self) -> Iterator[Issue]:
+        for alert, target in self.links.items():
+            if not target.split("#", 1)[0]:
+                yield Issue("must name a runbook: NAME or NAME#anchor", f"links.{alert}")
+
+
+@dataclass(frozen=True)
 class TocsinSettings:
     """``tocsin:``: what Tocsin does beyond Alertmanager (Alertmanager would reject the
     key, so a file that uses it is Tocsin's own).
@@ -264,6 +279,7 @@ class TocsinSettings:
 
     fallbacks: Mapping[str, str] = field(default_factory=dict)
     failing_after: int = 3
+    runbooks: RunbookSettings = field(default_factory=RunbookSettings)
 
     def check(self) -> Iterator[Issue]:
         if self.failing_after < 1:

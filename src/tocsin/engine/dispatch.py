@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from tocsin.alerts.grouping import (
     DeleteGroup,
@@ -102,6 +102,7 @@ class Dispatcher:
         routing: Callable[[], Routing],
         on_enqueued: Callable[[], None],
         settings: DispatchSettings | None = None,
+        runbook: Callable[[Alert], Mapping[str, Any] | None] = lambda alert: None,
     ) -> None:
         self._writer = writer
         self._load_timers = load_timers
@@ -109,6 +110,7 @@ class Dispatcher:
         self._alerts = alerts
         self._routing = routing
         self._on_enqueued = on_enqueued
+        self._runbook = runbook
         self.settings = settings or DispatchSettings()
         self.groups: dict[GroupId, GroupState] = {}
         self._routes: dict[str, RouteNode] = {}
@@ -313,6 +315,12 @@ class Dispatcher:
         by_fp = {a.fingerprint: a for a in batch.alerts}
         stamp = to_micros(now)
         items: list[OutboxItem] = []
+        extra: dict[str, Mapping[str, Any]] = {}
+        for a in batch.alerts:
+            found = self._runbook(a)
+            if found:
+                extra[a.fingerprint] = found
+                by_fp[a.fingerprint] = with_runbook_annotations(a, found)
         for d in plan.notifications:
             alerts = tuple(by_fp[fp] for fp in (*d.firing, *d.resolved))
             note = Notification(
@@ -323,6 +331,7 @@ class Dispatcher:
                 now=now,
                 external_url=self.settings.external_url,
                 idempotency_key=f"{batch.group_key}/{batch.receiver}/{stamp}",
+                extra=extra,
             )
             items.append(new_item(str(uuid.uuid4()), batch.receiver, d.integration.name, note, now))
         return items
@@ -332,6 +341,19 @@ class Dispatcher:
         return GroupTimer(
             state.route_id, state.group_key, state.receiver, state.next_flush_at, state.has_flushed
         )
+
+
+def with_runbook_annotations(a: Alert, runbook: Mapping[str, Any]) -> Alert:
+    """The alert as notified: its linked runbook in annotations, so that even a plain
+    webhook receiver (which sees no ``extra``) gets the link and the first steps. An
+    annotation the alert already has is never overwritten."""
+    added: dict[str, str] = {"runbook_url": str(runbook["runbook_url"])}
+    steps = runbook.get("runbook_steps")
+    if steps:
+        added["runbook_steps"] = "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
+    if runbook.get("severity"):
+        added["runbook_severity"] = str(runbook["severity"])
+    return replace(a, annotations={**added, **a.annotations})
 
 
 def _with_timer(state: GroupState, t: GroupTimer, due: datetime | None = None) -> GroupState:

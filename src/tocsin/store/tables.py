@@ -126,3 +126,16 @@ nflog = Table(
     Column("updated_at", BigInteger, nullable=False),
     Index("ix_nflog_updated_at", "updated_at"),
 )
+
+# Runbooks: the Markdown as written (from a configured path or PUT through the API), one
+# row each; their sections are indexed for full-text search (an FTS5 table on SQLite, a
+# tsvector column on PostgreSQL: see migration 0005 and ``runbook_rows``).
+runbooks = Table(
+    "runbooks",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("source", Text, nullable=False),  # a file path, or "api"
+    Column("text", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("rev", BigInteger, nullable=False, server_default="0"),
+)

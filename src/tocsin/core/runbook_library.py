@@ -1,0 +1,240 @@
+"""The runbook library: every runbook Tocsin knows, parsed, searchable, and linked to
+the alerts it describes.
+
+Runbooks come from the configured paths (re-read on start and reload) and from the API
+(``PUT /api/v1/runbooks/{name}``); both are stored, so search covers all of them and an
+API-managed runbook survives a restart. An alert is linked to a procedure by, in order:
+an explicit link in the config, its ``runbook_url`` annotation when that points at a
+known runbook, and its name (case- and separator-insensitive) in any runbook.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import Engine
+
+from tocsin.config.model import RunbookSettings
+from tocsin.core.runbook_ops import DeleteRunbook, SaveRunbook
+from tocsin.runbooks.model import AlertProcedure, Runbook
+from tocsin.runbooks.names import normalize_alert_name
+from tocsin.runbooks.parser import parse_runbook
+from tocsin.store import runbook_rows
+from tocsin.store.runbook_rows import SearchHit, SectionText, StoredRunbook
+from tocsin.store.writer import GroupCommitter
+from tocsin.timeutil import Clock
+
+log = logging.getLogger(__name__)
+
+API_SOURCE = "api"
+# How many steps a notification carries: enough to start, short enough for a phone.
+FIRST_STEPS = 3
+
+
+@dataclass(frozen=True)
+class RunbookLink:
+    """Where an alert's procedure is: the runbook, the section, and the procedure."""
+
+    runbook: str
+    anchor: str
+    procedure: AlertProcedure | None
+    url: str
+
+    def extra(self) -> dict[str, Any]:
+        """What a notification carries for this alert (templates render it)."""
+        out: dict[str, Any] = {"runbook_url": self.url, "runbook_name": self.runbook}
+        p = self.procedure
+        if p is not None:
+            out["runbook_alert"] = p.name
+            if p.severity:
+                out["severity"] = p.severity
+            if p.description:
+                out["runbook_description"] = p.description
+            out["runbook_steps"] = [s.text for s in p.steps[:FIRST_STEPS]]
+        return out
+
+
+def runbook_name_for(path: Path, root: Path | None) -> str:
+    """A file's runbook name: its path below the configured folder, without ``.md``."""
+    rel = path.relative_to(root) if root is not None else Path(path.name)
+    return rel.with_suffix("").as_posix()
+
+
+def markdown_files(paths: tuple[str, ...], base: Path) -> dict[str, Path]:
+    """Runbook name -> file, for configured files and folders (``*.md`` below them)."""
+    found: dict[str, Path] = {}
+    for entry in paths:
+        p = Path(entry) if Path(entry).is_absolute() else base / entry
+        if p.is_dir():
+            for f in sorted(p.rglob("*.md")):
+                found[runbook_name_for(f, p)] = f
+        elif p.is_file():
+            found[runbook_name_for(p, None)] = p
+        else:
+            log.warning("runbook path %s does not exist", p)
+    return found
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def searchable_title(title: str) -> str:
+    """The title, plus its CamelCase words apart: a search for "queue depth" must find
+    the section ``### CeleryQueueDepthHigh``, which a tokenizer sees as one word."""
+    split = _CAMEL.sub(" ", title)
+    return title if split == title else f"{title} {split}"
+
+
+def sections_for_search(book: Runbook) -> list[SectionText]:
+    return [SectionText(s.anchor, searchable_title(s.title), s.text) for s in book.sections]
+
+
+class RunbookLibrary:
+    def __init__(
+        self,
+        engine: Engine,
+        writer: GroupCommitter,
+        clock: Clock,
+        settings: Callable[[], RunbookSettings],
+        config_dir: Callable[[], Path],
+        base_url: str,
+    ) -> None:
+        self._engine = engine
+        self._writer = writer
+        self._clock = clock
+        self._settings = settings
+        self._config_dir = config_dir
+        self.base_url = base_url.rstrip("/")
+        self._lock = threading.Lock()
+        self._books: dict[str, Runbook] = {}
+        self._sources: dict[str, str] = {}
+        self._texts: dict[str, str] = {}
+        self._by_alert: dict[str, tuple[str, AlertProcedure]] = {}
+
+    # -- loading --------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Read the configured files into the store, then everything stored into memory."""
+        files = markdown_files(self._settings().paths, self._config_dir())
+        with self._engine.connect() as conn:
+            stored = {b.name: b for b in runbook_rows.load_all(conn)}
+        for name, path in files.items():
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            old = stored.get(name)
+            if old is None or old.text != text or old.source != str(path):
+                self._writer.run_sync(self._save_op(name, text, str(path)))
+        # configured files that are no longer configured are forgotten; API ones stay
+        for name, old in stored.items():
+            if old.source != API_SOURCE and name not in files:
+                self._writer.run_sync(DeleteRunbook(name))
+        self.refresh()
+
+    def refresh(self) -> None:
+        with self._engine.connect() as conn:
+            stored = runbook_rows.load_all(conn)
+        books = {s.name: parse_runbook(s.text, name=s.name, source=s.source) for s in stored}
+        with self._lock:
+            self._books = books
+            self._sources = {s.name: s.source for s in stored}
+            self._texts = {s.name: s.text for s in stored}
+            self._by_alert = {}
+            for name in sorted(books):
+                for proc in books[name].alerts:
+                    self._by_alert.setdefault(proc.key, (name, proc))
+
+    def _save_op(self, name: str, text: str, source: str) -> SaveRunbook:
+        book = parse_runbook(text, name=name, source=source)
+        stored = StoredRunbook(name, source, text, self._clock())
+        return SaveRunbook(stored, sections_for_search(book))
+
+    async def put(self, name: str, text: str) -> Runbook:
+        await self._writer.run(self._save_op(name, text, API_SOURCE))
+        self.refresh()
+        book = self.get(name)
+        assert book is not None
+        return book
+
+    async def delete(self, name: str) -> bool:
+        removed = await self._writer.run(DeleteRunbook(name))
+        self.refresh()
+        return removed
+
+    # -- reading --------------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._books)
+
+    def get(self, name: str) -> Runbook | None:
+        with self._lock:
+            return self._books.get(name)
+
+    def text(self, name: str) -> str | None:
+        with self._lock:
+            return self._texts.get(name)
+
+    def source(self, name: str) -> str | None:
+        with self._lock:
+            return self._sources.get(name)
+
+    def search(self, query: str, limit: int = 20) -> list[SearchHit]:
+        with self._engine.connect() as conn:
+            return runbook_rows.search(conn, query, limit)
+
+    def url(self, name: str, anchor: str = "") -> str:
+        return f"{self.base_url}/runbooks/{name}" + (f"#{anchor}" if anchor else "")
+
+    def link(self, labels: Mapping[str, str], annotations: Mapping[str, str]) -> RunbookLink | None:
+        """The runbook procedure for an alert, or None (see the module docstring)."""
+        alertname = labels.get("alertname", "")
+        explicit = self._settings().links.get(alertname)
+        if explicit:
+            name, _, anchor = explicit.partition("#")
+            return self._link_in(name, anchor, alertname)
+        url = annotations.get("runbook_url", "")
+        if url:
+            found = self._from_url(url, alertname)
+            if found is not None:
+                return found
+        with self._lock:
+            hit = self._by_alert.get(normalize_alert_name(alertname))
+        if hit is None:
+            return None
+        name, proc = hit
+        anchor = proc.section or ""
+        return RunbookLink(name, anchor, proc, self.url(name, anchor))
+
+    def _link_in(self, name: str, anchor: str, alertname: str) -> RunbookLink | None:
+        book = self.get(name)
+        if book is None:
+            return None
+        proc = None
+        if anchor:
+            proc = next((p for p in book.alerts if p.section == anchor), None)
+        if proc is None:
+            proc = book.find_procedure(alertname)
+        if not anchor and proc is not None:
+            anchor = proc.section or ""
+        return RunbookLink(name, anchor, proc, self.url(name, anchor))
+
+    def _from_url(self, url: str, alertname: str) -> RunbookLink | None:
+        parts = urlsplit(url)
+        path = unquote(parts.path)
+        names = self.names()
+        candidates = []
+        if "/runbooks/" in path:
+            candidates.append(path.split("/runbooks/", 1)[1])
+        candidates.append(path.rsplit("/", 1)[-1])
+        for candidate in candidates:
+            for suffix in (".md", ".json", ".html"):
+                candidate = candidate.removesuffix(suffix)
+            if candidate in names:
+                return self._link_in(candidate, parts.fragment, alertname)
+        return None

@@ -1,0 +1,132 @@
+"""Runbooks through the API over a real database (SQLite and PostgreSQL): loaded from
+the configured folder, linked to alerts, served as HTML and JSON, imported with PUT,
+searched with FTS5 / PostgreSQL full-text search."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import CONFIG, Clock
+from tocsin.app import build_app
+from tocsin.runtime import Runtime, Settings
+from tocsin.store.settings import Durability
+
+RUNBOOKS = Path(__file__).resolve().parents[3] / "shared" / "runbooks"
+
+
+@pytest.fixture
+def client(db_url: str, tmp_path: Path, clock: Clock) -> Iterator[TestClient]:
+    assert RUNBOOKS.is_dir(), f"the shared runbooks are missing at {RUNBOOKS}"
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(
+        CONFIG
+        + f"""\
+tocsin:
+  runbooks:
+    paths: [{RUNBOOKS}]
+    links:
+      QueueBacklog: thread-condenser#51-queue-backlog-spike
+"""
+    )
+    settings = Settings(
+        config_path=config,
+        data_dir=tmp_path,
+        database_url=db_url,
+        sqlite_durability=Durability.NORMAL,
+        external_url="http://tocsin.example:9093",
+    )
+    rt = Runtime(settings, clock)
+    with TestClient(build_app(rt)) as c:
+        yield c
+    rt.close()
+
+
+def test_configured_runbooks_are_listed_with_their_alerts(client: TestClient) -> None:
+    books = {b["name"]: b for b in client.get("/api/v1/runbooks").json()}
+    assert sorted(books) == [
+        "news-topic-intelligence",
+        "thread-condenser",
+        "threads-agent-alertmanager",
+    ]
+    threads = books["threads-agent-alertmanager"]
+    assert "HighErrorRate" in threads["alerts"]
+    assert threads["url"] == "http://tocsin.example:9093/runbooks/threads-agent-alertmanager"
+
+
+@pytest.mark.parametrize(
+    ("alertname", "runbook", "anchor", "steps"),
+    [
+        ("HighErrorRate", "threads-agent-alertmanager", "higherrorrate", 5),  # by name
+        ("high_error-rate", "threads-agent-alertmanager", "higherrorrate", 5),  # separators
+        ("QueueBacklog", "thread-condenser", "51-queue-backlog-spike", 4),  # explicit link
+    ],
+)
+def test_alerts_link_to_procedures(
+    client: TestClient, alertname: str, runbook: str, anchor: str, steps: int
+) -> None:
+    r = client.get(f"/api/v1/runbooks/for-alert/{alertname}")
+    assert r.status_code == 200, r.text
+    link = r.json()
+    assert (link["runbook"], link["anchor"]) == (runbook, anchor)
+    assert link["url"] == f"http://tocsin.example:9093/runbooks/{runbook}#{anchor}"
+    assert len(link["procedure"]["steps"]) == steps
+
+
+def test_unknown_alert_has_no_procedure(client: TestClient) -> None:
+    assert client.get("/api/v1/runbooks/for-alert/NoSuchAlert").status_code == 404
+
+
+def test_page_has_the_section_anchors(client: TestClient) -> None:
+    r = client.get("/runbooks/threads-agent-alertmanager")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    assert 'id="higherrorrate"' in r.text
+    assert "kubectl rollout restart deployment/&lt;service&gt;" in r.text
+    structured = client.get("/runbooks/threads-agent-alertmanager.json").json()
+    assert structured == client.get("/api/v1/runbooks/threads-agent-alertmanager").json()
+    assert any(a["name"] == "HighErrorRate" for a in structured["alerts"])
+
+
+def test_search_finds_the_best_section_first(client: TestClient) -> None:
+    hits = client.get("/api/v1/runbooks/search", params={"q": "celery queue depth"}).json()
+    assert hits
+    assert hits[0]["runbook"] == "threads-agent-alertmanager"
+    assert hits[0]["anchor"] == "celeryqueuedepthhigh"
+    assert client.get("/api/v1/runbooks/search", params={"q": "zzzqqq"}).json() == []
+    # query syntax is just text, never an error
+    assert client.get("/api/v1/runbooks/search", params={"q": 'AND "( OR'}).status_code == 200
+
+
+def test_put_imports_and_delete_removes(client: TestClient) -> None:
+    text = (
+        "# Payments\n\n## PaymentsLatencyHigh\n**Severity**: Warning\n"
+        "**Description**: p95 > 800ms for 10 minutes\n\n"
+        "1. Check the payment gateway status page\n2. Run `kubectl get pods -n payments`\n"
+    )
+    r = client.put("/api/v1/runbooks/payments", content=text.encode())
+    assert r.status_code == 200, r.text
+    assert r.json()["alerts"] == ["PaymentsLatencyHigh"]
+    link = client.get("/api/v1/runbooks/for-alert/PaymentsLatencyHigh").json()
+    assert link["procedure"]["severity"] == "warning"
+    assert [s["commands"] for s in link["procedure"]["steps"]] == [
+        [],
+        ["kubectl get pods -n payments"],
+    ]
+    hits = client.get("/api/v1/runbooks/search", params={"q": "gateway"}).json()
+    assert [h["runbook"] for h in hits] == ["payments"]
+    assert client.delete("/api/v1/runbooks/payments").status_code == 204
+    assert client.get("/api/v1/runbooks/payments").status_code == 404
+    assert client.get("/api/v1/runbooks/search", params={"q": "gateway"}).json() == []
+
+
+def test_bad_runbook_names_are_refused(client: TestClient) -> None:
+    r = client.put("/api/v1/runbooks/a/%2E%2E/b", content=b"# x")
+    assert r.status_code == 400
+    assert "name" in r.json()
+    names = [b["name"] for b in client.get("/api/v1/runbooks").json()]
+    assert "b" not in names
+    assert "a/../b" not in names
