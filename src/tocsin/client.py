@@ -79,6 +79,15 @@ class Client:
         result: list[Any] = self._call("GET", "/api/v1/notifications", params=params)
         return result
 
+    def runbook_for(self, alertname: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", f"/api/v1/runbooks/for-alert/{alertname}")
+        return result
+
+    def search_runbooks(self, query: str, limit: int = 10) -> list[Any]:
+        params = {"q": query, "limit": limit}
+        result: list[Any] = self._call("GET", "/api/v1/runbooks/search", params=params)
+        return result
+
     def status(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", "/api/v2/status")
         return result

@@ -145,3 +145,24 @@ def test_server_refuses_to_start_on_a_bad_config(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert f"{config}:2: route.receiver" in result.stderr
+
+
+def test_runbook_show_and_search(tmp_path: Path) -> None:
+    runbooks = Path(__file__).resolve().parents[3] / "shared" / "runbooks"
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(CONFIG.read_text() + f"\ntocsin:\n  runbooks:\n    paths: [{runbooks}]\n")
+    with TocsinServer(tmp_path, config=config) as server:
+        shown = run_cli("runbook", "show", "HighErrorRate", url=server.url).stdout
+        assert f"{server.url}/runbooks/threads-agent-alertmanager#higherrorrate" in shown
+        assert "1. Identify error source: Check /metrics endpoint" in shown
+        assert "Severity: critical" in shown
+        hits = json.loads(run_cli("runbook", "search", "rabbitmq", "--json", url=server.url).stdout)
+        assert hits
+        assert {h["runbook"] for h in hits} <= {
+            "threads-agent-alertmanager",
+            "thread-condenser",
+            "news-topic-intelligence",
+        }
+        missing = run_cli("runbook", "show", "NoSuchAlert", url=server.url, check=False)
+        assert missing.returncode == 1
+        assert "no runbook procedure" in missing.stderr

@@ -11,7 +11,7 @@ import sys
 import typer
 
 from tocsin import __version__
-from tocsin.cli import client_cmds, config_cmds, serve_cmd  # TEMP-RESTORE runbook_cmds
+from tocsin.cli import client_cmds, config_cmds, runbook_cmds, serve_cmd
 
 app = typer.Typer(
     name="tocsin",
@@ -30,7 +30,7 @@ def version() -> None:
 serve_cmd.register(app)
 client_cmds.register(app)
 config_cmds.register(app)
-# TEMP runbook_cmds.register(app)
+runbook_cmds.register(app)
 
 
 def main() -> None:

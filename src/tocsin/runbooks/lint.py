@@ -1,0 +1,187 @@
+"""``tocsin runbook lint``: what makes a runbook fail its reader at 3 a.m.
+
+Two kinds of findings, each with file and line:
+
+* coverage, across the config, the Prometheus rule files and the runbooks: an alert the
+  config routes or a rule fires with no procedure in any runbook, and a procedure for
+  an alert that nothing names;
+* quality, inside one runbook: procedures without steps, placeholders left in commands
+  (``<pod-name>``, ``$NAMESPACE``), TODO stubs, and commands pasted together with their
+  output (a reader copies the output and runs it).
+
+Pure: the caller reads the files and hands in text, parsed runbooks and alert names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from markdown_it import MarkdownIt
+
+from tocsin.runbooks.model import Runbook
+from tocsin.runbooks.names import normalize_alert_name
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    file: str
+    line: int
+    rule: str
+    severity: Severity
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.severity.value}: {self.rule}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class NamedAlert:
+    """An alert name as the config or a rule file names it, and where."""
+
+    name: str
+    file: str
+    line: int
+
+
+# <pod-name>, <service> -- but not HTML-ish tags or comparison operators in prose
+_ANGLE = re.compile(r"<([a-zA-Z][\w-]*(?:[-_][\w-]+)*)>")
+# $NAMESPACE, ${POD}; not $1, $?, $(...), or lower-case shell variables set in the block
+_DOLLAR = re.compile(r"\$\{?([A-Z][A-Z0-9_]*)\}?")
+_TODO = re.compile(r"\b(TODO|TBD|FIXME|XXX)\b|\[(?:link to|insert|add)[^\]]*\]", re.IGNORECASE)
+_PROMPT = re.compile(r"^\s*(\$|#|>|PS>)\s+\S")
+_SHELL = {"bash", "sh", "shell", "zsh", "console", "shell-session", "terminal", ""}
+_HTML_TAGS = {"br", "b", "i", "p", "div", "span", "code", "pre", "details", "summary"}
+
+_MD = MarkdownIt("commonmark").enable("table")
+
+
+def lint_runbook(book: Runbook, text: str, file: str) -> list[Finding]:
+    """Quality findings inside one runbook."""
+    found: list[Finding] = []
+    for proc in book.alerts:
+        if not proc.steps:
+            found.append(
+                Finding(
+                    file,
+                    proc.lines[0],
+                    "no-steps",
+                    Severity.ERROR,
+                    f"alert procedure {proc.name!r} has no steps",
+                )
+            )
+    for listed in book.procedures:
+        if not listed.steps:
+            found.append(
+                Finding(
+                    file,
+                    listed.lines[0],
+                    "no-steps",
+                    Severity.ERROR,
+                    f"procedure {listed.title!r} has no steps",
+                )
+            )
+    found.extend(_placeholders(book, file))
+    found.extend(_todos(text, file))
+    found.extend(_mixed_output(text, file))
+    return sorted(set(found), key=lambda f: (f.line, f.rule, f.message))
+
+
+def _placeholders(book: Runbook, file: str) -> Iterable[Finding]:
+    commands = [c for p in book.procedures for s in p.steps for c in s.commands]
+    commands += [c for a in book.alerts for s in a.steps for c in s.commands]
+    for c in dict.fromkeys(commands):
+        for offset, line in enumerate(c.text.splitlines()):
+            names = [m for m in _ANGLE.findall(line) if m.lower() not in _HTML_TAGS]
+            names += [f"${m}" for m in _DOLLAR.findall(line) if not _assigned(c.text, m)]
+            # a fenced block's text starts on the line after its opening fence
+            number = c.lines[0] + offset + (1 if c.block else 0)
+            for name in dict.fromkeys(names):
+                shown = name if name.startswith("$") else f"<{name}>"
+                yield Finding(
+                    file,
+                    number,
+                    "placeholder",
+                    Severity.WARNING,
+                    f"command has an unresolved placeholder {shown}: {line.strip()[:80]}",
+                )
+
+
+def _assigned(command: str, name: str) -> bool:
+    """``NAMESPACE=prod; kubectl -n $NAMESPACE ...`` sets what it uses."""
+    return re.search(rf"(^|[\s;&]|export\s+){name}=", command) is not None
+
+
+def _todos(text: str, file: str) -> Iterable[Finding]:
+    for number, line in enumerate(text.splitlines(), 1):
+        m = _TODO.search(line)
+        if m:
+            yield Finding(
+                file, number, "todo", Severity.WARNING, f"unfinished: {line.strip()[:100]}"
+            )
+
+
+def _mixed_output(text: str, file: str) -> Iterable[Finding]:
+    """A shell block whose lines are partly prompts (``$ cmd``) and partly not: the
+    output was pasted with the command."""
+    for token in _MD.parse(text):
+        if token.type != "fence" or token.map is None:
+            continue
+        lang = token.info.strip().split(" ")[0].lower() if token.info else ""
+        if lang not in _SHELL:
+            continue
+        lines = [ln for ln in token.content.splitlines() if ln.strip()]
+        prompts = [ln for ln in lines if _PROMPT.match(ln) and not ln.lstrip().startswith("# ")]
+        if prompts and len(prompts) < len(lines):
+            others = [ln for ln in lines if ln not in prompts and not ln.lstrip().startswith("#")]
+            if others:
+                yield Finding(
+                    file,
+                    token.map[0] + 1,
+                    "command-output",
+                    Severity.WARNING,
+                    "code block mixes commands ($ ...) with their output: "
+                    f"{others[0].strip()[:60]!r}",
+                )
+
+
+def lint_coverage(
+    books: Mapping[str, tuple[Runbook, str]], named: Iterable[NamedAlert]
+) -> list[Finding]:
+    """Alerts named by the config or rules without a procedure, and procedures whose
+    alert nothing names. ``books``: runbook name -> (runbook, its file)."""
+    named = list(named)
+    procedures = {proc.key: (proc, file) for book, file in books.values() for proc in book.alerts}
+    found: list[Finding] = []
+    for alert in named:
+        if normalize_alert_name(alert.name) not in procedures:
+            found.append(
+                Finding(
+                    alert.file,
+                    alert.line,
+                    "no-runbook",
+                    Severity.ERROR,
+                    f"alert {alert.name!r} has no runbook procedure",
+                )
+            )
+    if named:
+        known = {normalize_alert_name(a.name) for a in named}
+        for key, (proc, file) in sorted(procedures.items()):
+            if key not in known:
+                found.append(
+                    Finding(
+                        file,
+                        proc.lines[0],
+                        "unused-procedure",
+                        Severity.WARNING,
+                        f"no rule or route names alert {proc.name!r}",
+                    )
+                )
+    return found

@@ -1,0 +1,101 @@
+"""``tocsin runbook lint``: one row per rule, each finding at its file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tocsin.cli.main import app
+from tocsin.config import parse_config
+from tocsin.core.alert_names import config_alert_names, rule_alert_names
+from tocsin.runbooks.lint import NamedAlert, lint_coverage, lint_runbook
+from tocsin.runbooks.parser import parse_runbook
+
+PROCEDURE = "# Ops\n\n## DiskFull\n**Severity**: Critical\n\n1. Run `df -h`\n2. Clean up\n"
+
+
+@pytest.mark.parametrize(
+    ("markdown", "rule", "line"),
+    [
+        # an alert procedure without steps
+        (
+            "# Ops\n\n## DiskFull\n**Severity**: Critical\n**Description**: disk > 90%\n",
+            "no-steps",
+            3,
+        ),
+        # a placeholder in angle brackets, inline
+        ("# Ops\n\n## Restart\n1. Run `kubectl delete pod <pod-name>`\n", "placeholder", 4),
+        # an upper-case shell variable nobody sets
+        ("# Ops\n\n## Logs\n1. Run `kubectl logs -n $NAMESPACE api`\n", "placeholder", 4),
+        # in a fenced block: the line of the placeholder, not of the fence
+        (
+            "# Ops\n\n## Deploy\n1. Push:\n   ```bash\n   docker build .\n   docker push <registry>/x\n   ```\n",
+            "placeholder",
+            7,
+        ),
+        # a TODO stub
+        ("# Ops\n\nTODO: write the failover procedure\n", "todo", 3),
+        # a link never filled in
+        ("# Ops\n\n1. Open the incident: [Link to incident template]\n", "todo", 3),
+        # commands pasted with their output
+        (
+            "# Ops\n\n```console\n$ kubectl get pods\nNAME   READY   STATUS\napi-1  1/1     Running\n```\n",
+            "command-output",
+            3,
+        ),
+    ],
+)
+def test_each_rule_is_found_at_its_line(markdown: str, rule: str, line: int) -> None:
+    book = parse_runbook(markdown, name="ops")
+    findings = lint_runbook(book, markdown, "ops.md")
+    assert (rule, line) in [(f.rule, f.line) for f in findings], [str(f) for f in findings]
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        PROCEDURE,  # steps, no placeholders
+        "# Ops\n\n1. Run `NS=prod; kubectl get pods -n $NS`\n",  # a variable it sets itself
+        "# Ops\n\n```bash\n# list pods\nkubectl get pods\n```\n",  # comments are not output
+        "# Ops\n\nUse <br> for line breaks in the status page.\n",  # HTML, not a placeholder
+    ],
+)
+def test_clean_runbooks_have_no_findings(markdown: str) -> None:
+    assert lint_runbook(parse_runbook(markdown, name="ops"), markdown, "ops.md") == []
+
+
+def test_coverage_both_ways() -> None:
+    book = parse_runbook(PROCEDURE, name="ops")
+    named = [NamedAlert("HighLatency", "rules.yml", 4), NamedAlert("disk_full", "rules.yml", 9)]
+    found = {(f.file, f.line, f.rule) for f in lint_coverage({"ops": (book, "ops.md")}, named)}
+    assert found == {("rules.yml", 4, "no-runbook")}  # disk_full finds DiskFull
+    nothing_names_it = lint_coverage({"ops": (book, "ops.md")}, [NamedAlert("X", "r.yml", 1)])
+    assert ("ops.md", 3, "unused-procedure") in {(f.file, f.line, f.rule) for f in nothing_names_it}
+
+
+def test_alert_names_from_config_and_rules_with_lines() -> None:
+    config = parse_config(
+        "route:\n  receiver: a\n  routes:\n    - receiver: a\n      matchers: ['alertname=\"DiskFull\"']\n"
+        "receivers:\n  - name: a\n",
+        "am.yml",
+    )
+    assert config_alert_names(config) == [NamedAlert("DiskFull", "am.yml", 5)]
+    rules = "groups:\n  - name: g\n    rules:\n      - alert: HighLatency\n        expr: up == 0\n"
+    assert rule_alert_names(rules, "rules.yml") == [NamedAlert("HighLatency", "rules.yml", 4)]
+
+
+def test_cli_exit_code_is_1_on_errors_and_0_on_warnings(tmp_path: Path) -> None:
+    (tmp_path / "ops.md").write_text(PROCEDURE)
+    rules = tmp_path / "rules.yml"
+    rules.write_text("groups:\n  - name: g\n    rules:\n      - alert: DiskFull\n        expr: x\n")
+    runner = CliRunner()
+    ok = runner.invoke(app, ["runbook", "lint", str(tmp_path), "--rules", str(rules)])
+    assert ok.exit_code == 0, ok.output
+    rules.write_text("groups:\n  - name: g\n    rules:\n      - alert: NoBook\n        expr: x\n")
+    bad = runner.invoke(app, ["runbook", "lint", str(tmp_path), "--rules", str(rules)])
+    assert bad.exit_code == 1
+    assert f"{rules}:4: error: no-runbook: alert 'NoBook' has no runbook procedure" in bad.output
+    usage = runner.invoke(app, ["runbook", "lint"])
+    assert usage.exit_code == 2
