@@ -77,8 +77,8 @@ def test_coverage_both_ways() -> None:
 
 def test_alert_names_from_config_and_rules_with_lines() -> None:
     config = parse_config(
-        "route:\n  receiver: a\n  routes:\n    - receiver: a\n      matchers: ['alertname=\"DiskFull\"']\n"
-        "receivers:\n  - name: a\n",
+        "route:\n  receiver: a\n  routes:\n    - receiver: a\n"
+        "      matchers: ['alertname=\"DiskFull\"']\nreceivers:\n  - name: a\n",
         "am.yml",
     )
     assert config_alert_names(config) == [NamedAlert("DiskFull", "am.yml", 5)]

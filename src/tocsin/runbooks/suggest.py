@@ -1,0 +1,340 @@
+"""suggest_config: a runbook's promises as an Alertmanager/Prometheus starting point.
+
+The runbook says which alerts exist, how severe they are, for how long a condition must
+hold, who is told through which channel, and which timers apply. This module writes
+that down as two commented YAML documents: an Alertmanager fragment (routes per alert
+category, receivers per channel, escalation and SLA timers as comments) and Prometheus
+rule skeletons (`expr` left as a placeholder, `for:` from the stated duration). Every
+item names the runbook lines it came from; nothing is invented: unknowns are
+`<PLACEHOLDER: ...>` strings, so the output is valid YAML that fails loudly if used
+unedited.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+
+from tocsin.runbooks.model import (
+    AlertCategory,
+    AlertProcedure,
+    Channel,
+    Check,
+    EscalationRow,
+    Lines,
+    Runbook,
+    Sla,
+    Threshold,
+)
+from tocsin.runbooks.quantities import describe_duration, format_seconds
+
+_RECEIVER_KEYS: dict[str, tuple[str, dict[str, str]]] = {
+    "pagerduty": ("pagerduty_configs", {"routing_key": "PagerDuty integration key"}),
+    "slack": ("slack_configs", {"api_url": "Slack webhook URL"}),
+    "email": ("email_configs", {"to": "email address"}),
+    "teams": ("msteams_configs", {"webhook_url": "Teams webhook URL"}),
+    "opsgenie": ("opsgenie_configs", {"api_key": "Opsgenie API key"}),
+    "victorops": ("victorops_configs", {"routing_key": "VictorOps routing key"}),
+    "webhook": ("webhook_configs", {"url": "webhook URL"}),
+}
+
+
+def _q(text: str) -> str:
+    """A YAML double-quoted scalar (JSON strings are valid YAML)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _placeholder(what: str) -> str:
+    return _q(f"<PLACEHOLDER: {' '.join(what.split())}>")
+
+
+def _at(lines: Lines) -> str:
+    first, last = lines
+    return f"L{first}" if first == last else f"L{first}-{last}"
+
+
+def _comment(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug or "receiver"
+
+
+def rule_name(name: str) -> str:
+    """A valid Prometheus alert name: `High 5xx rate` -> `High5xxRate`."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        return name
+    words = re.findall(r"[A-Za-z0-9]+", name)
+    joined = "".join(w[:1].upper() + w[1:] for w in words)
+    if not joined or joined[0].isdigit():
+        joined = "Alert" + joined
+    return joined
+
+
+def _threshold_text(t: Threshold) -> str:
+    """`OpenAI costs > $5/hour`, `p95 latency > 2s`, `Celery queue > 1000 messages`."""
+    unit = t.unit or ""
+    value = f"{t.value:g}"
+    if unit.startswith(("$", "\u20ac", "\u00a3")):
+        amount = f"{unit[0]}{value}{unit[1:].strip()}"
+    elif unit in ("%", "s", "ms", "m", "h"):
+        amount = f"{value}{unit}"
+    else:
+        amount = f"{value} {unit}".strip()
+    metric = f"{t.metric} " if t.metric else ""
+    return f"{metric}{t.operator} {amount}"
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, line: str = "") -> None:
+        self.lines.append(line.rstrip())
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+def suggest_config(runbook: Runbook) -> str:
+    """Commented Alertmanager fragment and Prometheus rule skeletons for `runbook`."""
+    w = _Writer()
+    origin = runbook.source or runbook.name
+    w(f"# Suggested by `tocsin runbook suggest` from {origin}")
+    if runbook.title:
+        w(f"# ({_comment(runbook.title)}).")
+    w("# A starting point, not a finished config: replace every <PLACEHOLDER: ...>.")
+    w("# Each item names the runbook lines (Lnn) it was derived from.")
+    w()
+    _alertmanager(w, runbook)
+    w()
+    w("---")
+    _prometheus(w, runbook)
+    return w.text()
+
+
+# --- Alertmanager --------------------------------------------------------------------
+
+
+def _category_slug(name: str) -> str:
+    """`Business Alerts` -> `business` (the label value alerts carry, see rules below)."""
+    return _slug(re.sub(r"\s+(?:alerts?|alarms?)$", "", name.strip(), flags=re.IGNORECASE))
+
+
+def _routes_from_categories(
+    categories: Sequence[AlertCategory], slas: Sequence[Sla]
+) -> list[tuple[str, str, str, Lines, list[str], list[Channel]]]:
+    """(receiver, matcher, name, lines, notes, channels) per alert category; categories
+    without a severity word match on a `category` label and come first, so that e.g.
+    business alerts of severity warning reach the business receiver."""
+    by_label = []
+    by_severity = []
+    for c in categories:
+        notes = []
+        timers = [sla for sla in slas if sla.context == c.name]
+        for sla in timers:
+            notes.append(
+                f"{sla.kind} {describe_duration(sla.duration)}: {_comment(sla.action)} "
+                f"({_at(sla.lines)})"
+            )
+        if c.escalation and not any(sla.kind == "deadline" for sla in timers):
+            notes.append(f"escalation: {_comment(c.escalation)} (no delay stated)")
+        if c.severity:
+            matcher = f'severity="{c.severity}"'
+            by_severity.append((_slug(c.name), matcher, c.name, c.lines, notes, list(c.channels)))
+        else:
+            matcher = f'category="{_category_slug(c.name)}"'
+            by_label.append((_slug(c.name), matcher, c.name, c.lines, notes, list(c.channels)))
+    return by_label + by_severity
+
+
+def _routes_from_matrix(
+    rows: Sequence[EscalationRow],
+) -> list[tuple[str, str, str, Lines, list[str], list[Channel]]]:
+    out: list[tuple[str, str, str, Lines, list[str], list[Channel]]] = []
+    for r in rows:
+        if not r.severity:
+            continue
+        severity = re.sub(r"[^a-z0-9]", "", r.severity.lower())
+        notes = [f"criteria: {_comment(r.criteria)}"] if r.criteria else []
+        if r.primary:
+            notes.append(f"primary: {_comment(r.primary)}")
+        if r.backup:
+            notes.append(f"backup: {_comment(r.backup)}")
+        out.append(
+            (f"{_slug(r.severity)}", f'severity="{severity}"', r.severity, r.lines, notes, [])
+        )
+    return out
+
+
+def _alertmanager(w: _Writer, runbook: Runbook) -> None:
+    w("# --- Alertmanager (alertmanager.yml): route tree and receivers ---------------------")
+    routes = _routes_from_categories(runbook.categories, runbook.slas) or _routes_from_matrix(
+        [r for m in runbook.escalation_matrices for r in m.rows]
+    )
+    if not routes:  # no categories or matrix: one route per severity the alerts use
+        first_seen: dict[str, Lines] = {}
+        for alert in runbook.alerts:
+            if alert.severity and alert.severity not in first_seen:
+                first_seen[alert.severity] = alert.lines
+        routes = [
+            (_slug(sev), f'severity="{sev}"', sev, lines, [], [])
+            for sev, lines in first_seen.items()
+        ]
+    w("route:")
+    w(f"  receiver: default  # {_comment('catch-all; ' + _placeholder('default receiver'))}")
+    w("  group_by: [alertname]")
+    if routes:
+        w("  routes:")
+    for receiver, matcher, name, lines, notes, _ in routes:
+        w(f"    # {_comment(name)} ({_at(lines)})")
+        for note in notes:
+            w(f"    #   {note}")
+        w(f"    - matchers: ['{matcher}']")
+        w(f"      receiver: {_q(receiver)}")
+    w("receivers:")
+    w("  - name: default")
+    for receiver, _, name, lines, _, channels in routes:
+        w(f"  - name: {_q(receiver)}  # {_comment(name)} ({_at(lines)})")
+        _receiver_configs(w, channels)
+    _timers(w, runbook)
+
+
+def _receiver_configs(w: _Writer, channels: Sequence[Channel]) -> None:
+    if not channels:
+        w("    # <PLACEHOLDER: no channel stated in the runbook for this route>")
+        return
+    by_key: dict[str, list[Channel]] = {}
+    for channel in channels:
+        if channel.kind in _RECEIVER_KEYS:
+            by_key.setdefault(channel.kind, []).append(channel)
+        else:
+            w(
+                f"    # {channel.kind} ({_at(channel.lines)}): "
+                "no Alertmanager receiver; notify by hand"
+            )
+    for kind, found in by_key.items():
+        key, fields = _RECEIVER_KEYS[kind]
+        w(f"    {key}:")
+        for channel in found:
+            w(f"      # {_comment(channel.text)} ({_at(channel.lines)})")
+            first = True
+            if kind == "slack":
+                value = _q(channel.target) if channel.target else _placeholder("Slack channel")
+                w(f"      - channel: {value}")
+                first = False
+            if kind == "email" and channel.target:
+                w(f"      - to: {_q(channel.target)}")
+                first = False
+            for field, what in fields.items():
+                if kind == "email" and field == "to" and channel.target:
+                    continue
+                prefix = "      - " if first else "        "
+                w(f"{prefix}{field}: {_placeholder(what)}")
+                first = False
+
+
+def _timers(w: _Writer, runbook: Runbook) -> None:
+    if runbook.slas:
+        w()
+        w("# SLA timers stated in the runbook (Tocsin runs these on incidents):")
+        for sla in runbook.slas:
+            context = f" [{_comment(sla.context)}]" if sla.context else ""
+            w(
+                f"#   {_at(sla.lines)}: {sla.kind} {describe_duration(sla.duration)}: "
+                f"{_comment(sla.action)}{context}"
+            )
+    if runbook.escalation_levels:
+        w()
+        w("# Escalation levels (an escalation policy; targets to fill in):")
+        for level in runbook.escalation_levels:
+            delay = f"after {describe_duration(level.delay)}" if level.delay else "immediately"
+            w(
+                f"#   {_at(level.lines)}: level {level.number} {delay}: {_comment(level.name)} "
+                f"-> <PLACEHOLDER: escalation target>"
+            )
+    if runbook.contacts:
+        w()
+        w("# Contacts:")
+        for contact in runbook.contacts:
+            w(f"#   {_at(contact.lines)}: {_comment(contact.role)}: {_comment(contact.value)}")
+
+
+# --- Prometheus ----------------------------------------------------------------------
+
+
+def _prometheus(w: _Writer, runbook: Runbook) -> None:
+    w("# --- Prometheus (rules file): alerting rule skeletons --------------------------------")
+    w("groups:")
+    w(f"  - name: {_q(_slug(runbook.name))}")
+    rules = list(runbook.alerts)
+    if not rules and not runbook.checks:
+        w("    rules: []")
+        return
+    w("    rules:")
+    for alert in rules:
+        _alert_rule(w, runbook, alert)
+    for check in runbook.checks:
+        _check_rule(w, check)
+
+
+def _alert_rule(w: _Writer, runbook: Runbook, alert: AlertProcedure) -> None:
+    name = rule_name(alert.name)
+    w(f"      # {_comment(alert.name)} ({_at(alert.lines)})")
+    w(f"      - alert: {_q(name)}")
+    if alert.threshold is not None:
+        what = _threshold_text(alert.threshold)
+        w(f"        expr: {_placeholder('PromQL for ' + what)}  # {_at(alert.threshold.lines)}")
+    else:
+        what = alert.description or alert.name
+        w(f"        expr: {_placeholder('PromQL for ' + what)}")
+    if alert.duration is not None:
+        w(f"        for: {format_seconds(alert.duration.seconds)}  # {_at(alert.duration.lines)}")
+    labels = []
+    if alert.severity:
+        labels.append(("severity", alert.severity))
+    if alert.category:
+        labels.append(("category", _category_slug(alert.category)))
+    if labels:
+        w("        labels:")
+        for key, value in labels:
+            w(f"          {key}: {_q(value)}")
+    w("        annotations:")
+    w(f"          summary: {_q(_comment(alert.description or alert.name))}")
+    if alert.section:
+        w(f"          runbook_url: {_q((runbook.source or runbook.name) + '#' + alert.section)}")
+
+
+def _check_rule(w: _Writer, check: Check) -> None:
+    label = check.name or check.target or check.kind
+    name = rule_name(f"{label} {'down' if check.kind == 'http' else 'check'}")
+    w(f"      # {check.kind} check ({_at(check.lines)}): {_comment(check.text)}")
+    w(f"      - alert: {_q(name)}")
+    if check.kind == "http" and check.target:
+        interval = (
+            f", scraped every {format_seconds(check.interval.seconds)}" if check.interval else ""
+        )
+        what = f"probe_success == 0 for {check.target} (blackbox exporter{interval})"
+    elif check.threshold is not None:
+        what = _threshold_text(check.threshold)
+    else:
+        what = _comment(check.text)
+    w(f"        expr: {_placeholder('PromQL for ' + what)}")
+    if check.duration is not None:
+        w(f"        for: {format_seconds(check.duration.seconds)}  # {_at(check.duration.lines)}")
+    elif check.interval is not None and check.failure_threshold:
+        held = check.interval.seconds * check.failure_threshold
+        w(
+            f"        for: {format_seconds(held)}  # {check.failure_threshold} consecutive "
+            f"failures x {format_seconds(check.interval.seconds)} ({_at(check.lines)})"
+        )
+    w("        annotations:")
+    w(f"          summary: {_q(_comment(check.text))}")
+    if check.section:
+        w(f"          runbook_section: {_q(check.section)}")
+
+
+__all__ = ["rule_name", "suggest_config"]
