@@ -31,7 +31,8 @@ PROCEDURE = "# Ops\n\n## DiskFull\n**Severity**: Critical\n\n1. Run `df -h`\n2. 
         ("# Ops\n\n## Logs\n1. Run `kubectl logs -n $NAMESPACE api`\n", "placeholder", 4),
         # in a fenced block: the line of the placeholder, not of the fence
         (
-            "# Ops\n\n## Deploy\n1. Push:\n   ```bash\n   docker build .\n   docker push <registry>/x\n   ```\n",
+            "# Ops\n\n## Deploy\n1. Push:\n   ```bash\n   docker build .\n"
+            "   docker push <registry>/x\n   ```\n",
             "placeholder",
             7,
         ),
@@ -41,7 +42,8 @@ PROCEDURE = "# Ops\n\n## DiskFull\n**Severity**: Critical\n\n1. Run `df -h`\n2. 
         ("# Ops\n\n1. Open the incident: [Link to incident template]\n", "todo", 3),
         # commands pasted with their output
         (
-            "# Ops\n\n```console\n$ kubectl get pods\nNAME   READY   STATUS\napi-1  1/1     Running\n```\n",
+            "# Ops\n\n```console\n$ kubectl get pods\nNAME   READY   STATUS\n"
+            "api-1  1/1     Running\n```\n",
             "command-output",
             3,
         ),
