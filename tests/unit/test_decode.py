@@ -25,7 +25,6 @@ GOOD = {"labels": {"alertname": "A"}}
         ({"labels": {"a": 1}}, "alert[0].labels.a: value must be a string"),
         ({"labels": {}}, "alert[0].labels: at least one label pair required"),
         ({"labels": {"a": ""}}, "alert[0].labels: at least one label pair required"),
-        ({}, "alert[0].labels: required"),
         ({"labels": ["a"]}, "alert[0].labels: must be an object"),
         ({"labels": {"a": "b"}, "startsAt": "yesterday"}, "alert[0].startsAt: not an RFC 3339"),
         ({"labels": {"a": "b"}, "endsAt": "2026-01-01"}, "alert[0].endsAt: not an RFC 3339"),
@@ -50,6 +49,40 @@ def test_each_problem_names_alert_and_field(alert: Any, expected: str) -> None:
     assert any(e.startswith(expected.replace("alert[0]", "alert[1]")) for e in out.errors), (
         out.errors
     )
+
+
+@pytest.mark.parametrize(
+    ("alert", "expected"),
+    [
+        ({}, "alert[1].labels: required"),
+        ({"labels": None}, "alert[1].labels: required"),
+        ({"labels": {"a": "b"}, "generatorURL": "foo"}, "alert[1].generatorURL: must be a URI"),
+        ({"labels": {"a": "b"}, "generatorURL": "http://x y"}, "alert[1].generatorURL"),
+        ({"labels": {"a": "b"}, "generatorURL": "%zz"}, "alert[1].generatorURL"),
+    ],
+)
+def test_schema_violations_refuse_the_whole_batch(alert: Any, expected: str) -> None:
+    # Alertmanager's OpenAPI layer answers 422 before its own validation: nothing is kept
+    out = decode_alerts(orjson.dumps([GOOD, alert]))
+    assert out.alerts == []
+    assert any(e.startswith(expected) for e in out.schema_errors), out.schema_errors
+
+
+@pytest.mark.parametrize(
+    "url", ["", "/graph?g0.expr=up", "http://prom:9090/graph?g0.expr=up%3D%3D0", "x:y"]
+)
+def test_uris_alertmanager_accepts(url: str) -> None:
+    out = decode_alerts(orjson.dumps([{"labels": {"a": "b"}, "generatorURL": url}]))
+    assert out.schema_errors == []
+    assert out.alerts[0].generator_url == url
+
+
+def test_annotation_names_are_validated_like_label_names() -> None:
+    out = decode_alerts(orjson.dumps([{"labels": {"a": "b"}, "annotations": {"a-b": "x"}}]))
+    assert out.alerts == []
+    assert out.errors == [
+        "alert[0].annotations: invalid label name 'a-b': must match [a-zA-Z_][a-zA-Z0-9_]*"
+    ]
 
 
 def test_utf8_mode_accepts_any_non_empty_name() -> None:
@@ -101,7 +134,10 @@ alert_like = st.fixed_dictionaries(
 @given(st.lists(alert_like | json_values, max_size=8))
 def test_any_json_gives_alerts_or_named_errors(items: list[Any]) -> None:
     out = decode_alerts(orjson.dumps(items))
-    bad = {int(e[len("alert[") : e.index("]")]) for e in out.errors}
+    bad = {int(e[len("alert[") : e.index("]")]) for e in out.errors + out.schema_errors}
+    if out.schema_errors:  # the whole batch is refused
+        assert out.alerts == []
+        return
     # every item is either accepted or named in an error, never both, never neither
     assert len(out.alerts) + len(bad) == len(items)
     for a in out.alerts:
@@ -132,7 +168,8 @@ def test_fast_path_agrees_with_the_validating_path(items: list[dict[str, Any]]) 
     fast = _decode_fast(body, NameValidation.LEGACY)
     slow = validate_alerts(orjson.loads(body))
     if fast is None:
-        assert slow.errors  # the fast path only gives up on input that has a problem
+        # the fast path only gives up on input that has a problem
+        assert slow.errors or slow.schema_errors
     else:
-        assert slow.errors == []
+        assert slow.errors == slow.schema_errors == []
         assert fast == slow.alerts

@@ -9,6 +9,7 @@ unknown fields are ignored, as its generated API server ignores them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -25,6 +26,10 @@ from tocsin.timeutil import GO_ZERO, TimeFormatError, parse_rfc3339
 class Decoded:
     alerts: list[PostedAlert] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # Problems Alertmanager's OpenAPI layer rejects before its own validation (a missing
+    # or null ``labels``, a ``generatorURL`` that is not a URI): the whole batch is
+    # refused with 422, as there, and nothing of it is stored.
+    schema_errors: list[str] = field(default_factory=list)
 
 
 class BodyError(ValueError):
@@ -76,7 +81,9 @@ def _decode_fast(body: bytes, mode: NameValidation) -> list[PostedAlert] | None:
         ends_at = None if w.endsAt is None else _utc(w.endsAt)
         if starts_at is not None and ends_at is not None and ends_at < starts_at:
             return None
-        if "" in w.annotations:
+        if any(label_name_error(k, mode) for k in w.annotations):
+            return None
+        if w.generatorURL and uri_error(w.generatorURL):
             return None
         out.append(PostedAlert(labels, w.annotations, starts_at, ends_at, w.generatorURL))
     return out
@@ -91,11 +98,15 @@ def validate_alerts(items: list[Any], mode: NameValidation = NameValidation.LEGA
     out = Decoded()
     for index, item in enumerate(items):
         problems: list[str] = []
-        alert = _validate_one(item, mode, problems)
-        if problems:
+        schema: list[str] = []
+        alert = _validate_one(item, mode, problems, schema)
+        out.schema_errors.extend(f"alert[{index}]{p}" for p in schema)
+        if problems or schema:
             out.errors.extend(f"alert[{index}]{p}" for p in problems)
         elif alert is not None:
             out.alerts.append(alert)
+    if out.schema_errors:
+        out.alerts = []
     return out
 
 
@@ -104,13 +115,17 @@ def _kind(value: object) -> str:
     return names.get(type(value), "number")
 
 
-def _validate_one(item: Any, mode: NameValidation, problems: list[str]) -> PostedAlert | None:
+def _validate_one(
+    item: Any, mode: NameValidation, problems: list[str], schema: list[str]
+) -> PostedAlert | None:
     if not isinstance(item, dict):
         problems.append(f": must be an object, got {_kind(item)}")
         return None
-    labels = _label_map(item.get("labels"), "labels", mode, problems, required=True)
-    annotations = _label_map(item.get("annotations"), "annotations", None, problems)
-    if labels is not None and not labels and not any(p.startswith(".labels") for p in problems):
+    if item.get("labels") is None:
+        schema.append(".labels: required")
+    labels = _label_map(item.get("labels"), "labels", mode, problems, drop_empty=True)
+    annotations = _label_map(item.get("annotations"), "annotations", mode, problems, False)
+    if labels == {} and not schema and not any(p.startswith(".labels") for p in problems):
         problems.append(".labels: at least one label pair required")
     starts_at = _time(item.get("startsAt"), "startsAt", problems)
     ends_at = _time(item.get("endsAt"), "endsAt", problems)
@@ -121,22 +136,47 @@ def _validate_one(item: Any, mode: NameValidation, problems: list[str]) -> Poste
         url = ""
     if not isinstance(url, str):
         problems.append(f".generatorURL: must be a string, got {_kind(url)}")
-    if problems or labels is None:
+    elif url and (why := uri_error(url)):
+        schema.append(f".generatorURL: must be a URI: {why}")
+    if problems or schema or labels is None:
         return None
     return PostedAlert(labels, annotations or {}, starts_at, ends_at, url)
 
 
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+_BAD_ESCAPE = re.compile(r"%(?![0-9a-fA-F]{2})")
+
+
+def uri_error(text: str) -> str | None:
+    """Why ``text`` is not a URI as Alertmanager's API checks it (Go's
+    ``url.ParseRequestURI``: an absolute URI, or an absolute path), else None."""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+        return "control character"
+    if _BAD_ESCAPE.search(text):
+        return "invalid %-escape"
+    if text.startswith("/"):
+        return None
+    scheme = _SCHEME.match(text)
+    if scheme is None:
+        return "neither an absolute URI nor an absolute path"
+    rest = text[scheme.end() :]
+    if rest.startswith("//"):
+        authority = re.split(r"[/?#]", rest[2:], maxsplit=1)[0]
+        host = authority.rpartition("@")[2]
+        if " " in host:
+            return "space in host"
+        if host.startswith("[") and "]" not in host:
+            return "unclosed [ in host"
+    return None
+
+
 def _label_map(
-    value: Any,
-    where: str,
-    mode: NameValidation | None,
-    problems: list[str],
-    required: bool = False,
+    value: Any, where: str, mode: NameValidation, problems: list[str], drop_empty: bool
 ) -> dict[str, str] | None:
+    """Labels or annotations: names valid in ``mode``, values strings. Empty-valued
+    labels are dropped before validation (Alertmanager's ``removeEmptyLabels``)."""
     if value is None:
-        if required:
-            problems.append(f".{where}: required")
-        return None if required else {}
+        return {}
     if not isinstance(value, dict):
         problems.append(f".{where}: must be an object of strings, got {_kind(value)}")
         return None
@@ -145,19 +185,11 @@ def _label_map(
         if not isinstance(val, str):
             problems.append(f".{where}.{name}: value must be a string, got {_kind(val)}")
             continue
-        if mode is not None:
-            if val == "":
-                continue  # Alertmanager drops empty-valued labels before validating
-            error = label_name_error(name, mode)
-            if error is not None:
-                problems.append(f".{where}: {error}")
-                continue
-        elif name == "" or label_value_error(name) is not None:
-            problems.append(f".{where}: invalid annotation name {name!r}")
+        if drop_empty and val == "":
             continue
-        error = label_value_error(val)
+        error = label_name_error(name, mode) or label_value_error(val)
         if error is not None:
-            problems.append(f".{where}.{name}: {error}")
+            problems.append(f".{where}: {error}")
             continue
         out[name] = val
     return out

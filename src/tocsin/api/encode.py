@@ -16,7 +16,7 @@ from tocsin.timeutil import format_rfc3339
 
 def alert(view: AlertView) -> dict[str, Any]:
     a = view.alert
-    return {
+    out = {
         "annotations": a.annotations,
         "endsAt": format_rfc3339(a.ends_at),
         "fingerprint": a.fingerprint,
@@ -28,9 +28,11 @@ def alert(view: AlertView) -> dict[str, Any]:
             "state": view.status.state.value,
         },
         "updatedAt": format_rfc3339(a.updated_at),
-        "generatorURL": a.generator_url,
         "labels": a.labels,
     }
+    if a.generator_url:  # omitempty in Alertmanager's model
+        out["generatorURL"] = a.generator_url
+    return out
 
 
 def matcher(m: Matcher) -> dict[str, Any]:

@@ -26,12 +26,17 @@ async def ingest(rt: Runtime, body: bytes) -> tuple[int, bytes]:
     """Decode and store posted alerts; the status and JSON body to answer with.
 
     The valid alerts of a batch are committed even when others are refused (then 400
-    names every refused alert and field), as Alertmanager does.
+    names every refused alert and field), as Alertmanager does; what its OpenAPI layer
+    refuses (no ``labels``, a ``generatorURL`` that is not a URI) refuses the whole
+    batch with 422, as there.
     """
     try:
         decoded = decode_alerts(body, rt.store_settings().name_validation)
     except BodyError as exc:
         return 400, orjson.dumps(str(exc))
+    if decoded.schema_errors:  # refused whole, before validation, as Alertmanager does
+        rt.metrics.alerts_received([], len(decoded.errors))
+        return 422, orjson.dumps("; ".join(decoded.schema_errors + decoded.errors))
     await rt.store.put_alerts(decoded.alerts)
     rt.metrics.alerts_received(decoded.alerts, len(decoded.errors))
     if decoded.errors:

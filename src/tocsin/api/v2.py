@@ -180,8 +180,8 @@ async def delete_silence(request: Request, silence_id: str) -> Response:
         await rt.store.expire_silence(silence_id)
     except SilenceNotFound as exc:
         return error(404, str(exc))
-    except SilenceError as exc:
-        return error(500, str(exc))  # already expired: Alertmanager answers 500 too
+    except SilenceError:
+        pass  # already expired: nothing to do, and Alertmanager 0.25 answers 200 too
     return Response(status_code=200)
 
 

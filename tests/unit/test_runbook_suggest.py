@@ -1,0 +1,109 @@
+"""suggest_config: commented Alertmanager and Prometheus skeletons from a runbook."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tocsin.runbooks import parse_runbook, suggest_config
+from tocsin.runbooks.suggest import rule_name
+
+RUNBOOKS = Path(__file__).resolve().parents[3] / "shared" / "runbooks"
+
+
+def _suggest(name: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    path = RUNBOOKS / f"{name}.md"
+    if not path.is_file():
+        pytest.fail(f"shared runbook missing: {path}")
+    text = suggest_config(parse_runbook(path.read_bytes(), name=name, source=f"{name}.md"))
+    alertmanager, rules = yaml.safe_load_all(text)
+    return text, alertmanager, rules
+
+
+def test_routes_per_category_with_channels() -> None:
+    text, am, _ = _suggest("threads-agent-alertmanager")
+    routes = {r["receiver"]: r["matchers"] for r in am["route"]["routes"]}
+    assert routes == {
+        "business-alerts": ['category="business"'],
+        "infrastructure-alerts": ['category="infrastructure"'],
+        "critical-alerts": ['severity="critical"'],
+        "warning-alerts": ['severity="warning"'],
+    }
+    # label routes first, so a warning-severity business alert reaches the business receiver
+    assert [r["receiver"] for r in am["route"]["routes"]][:2] == [
+        "business-alerts",
+        "infrastructure-alerts",
+    ]
+    receivers = {r["name"]: r for r in am["receivers"]}
+    assert receivers["critical-alerts"]["pagerduty_configs"][0]["routing_key"].startswith(
+        "<PLACEHOLDER"
+    )
+    assert receivers["warning-alerts"]["slack_configs"][0]["channel"] == "#alerts-warnings"
+    assert "deadline 15m: Escalation: Automatic if not acknowledged (L12)" in text
+    assert "level 2 after 1h: Manual Escalation" in text
+
+
+def test_rules_carry_for_severity_and_source_lines() -> None:
+    text, _, rules = _suggest("threads-agent-alertmanager")
+    by_name = {r["alert"]: r for r in rules["groups"][0]["rules"]}
+    assert len(by_name) == 8
+    high = by_name["HighErrorRate"]
+    assert high["for"] == "5m"
+    assert high["labels"] == {"severity": "critical"}
+    assert high["expr"] == "<PLACEHOLDER: PromQL for Service error rate > 5%>"
+    assert by_name["CeleryQueueDepthHigh"]["for"] == "2m"
+    assert by_name["HighTokenCost"]["expr"] == "<PLACEHOLDER: PromQL for OpenAI costs > $5/hour>"
+    assert by_name["LowEngagementRate"]["labels"] == {
+        "severity": "warning",
+        "category": "business",
+    }
+    assert "DatabaseConnectionFailure" in by_name
+    assert "for" not in by_name["DatabaseConnectionFailure"]
+    assert "      # HighErrorRate (L41-49)" in text
+    assert '"<PLACEHOLDER: PromQL for Service error rate > 5%>"  # L43' in text
+
+
+def test_matrix_and_checks_without_categories() -> None:
+    _, am, rules = _suggest("news-topic-intelligence")
+    assert [r["matchers"] for r in am["route"]["routes"]] == [
+        ['severity="sev1"'],
+        ['severity="sev2"'],
+        ['severity="sev3"'],
+    ]
+    names = [r["alert"] for r in rules["groups"][0]["rules"]]
+    assert names[:4] == ["High5xxRate", "ReviewQueueBacklog", "SlowResponses2s", "APIKeyFailures"]
+    assert "LivenessDown" in names
+
+
+def test_check_with_failures_gets_a_for_from_interval_times_count() -> None:
+    text = (
+        "## Monitoring\n\n"
+        "Poll `GET /api/health/ping` every 30 seconds. Alert if two consecutive failures occur.\n"
+    )
+    _, rules = yaml.safe_load_all(suggest_config(parse_runbook(text, name="m")))
+    (rule,) = rules["groups"][0]["rules"]
+    assert rule["for"] == "1m"
+    assert "GET /api/health/ping" in rule["expr"]
+
+
+def test_empty_runbook_still_valid_yaml() -> None:
+    docs = list(yaml.safe_load_all(suggest_config(parse_runbook("", name="empty"))))
+    assert docs[0]["route"]["receiver"] == "default"
+    assert docs[1]["groups"][0]["rules"] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        ("HighErrorRate", "HighErrorRate"),
+        ("High 5xx rate", "High5xxRate"),
+        ("Slow responses (>2s)", "SlowResponses2s"),
+        ("5xx spike", "Alert5xxSpike"),
+        ("queue_stuck", "queue_stuck"),
+    ],
+)
+def test_rule_names_are_valid_prometheus_names(name: str, rule: str) -> None:
+    assert rule_name(name) == rule
