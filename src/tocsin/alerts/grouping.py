@@ -35,7 +35,7 @@ log. That is why ``repeat_interval`` is effectively rounded up to a tick of
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -58,6 +58,7 @@ __all__ = [
     "Transition",
     "apply",
     "on_alert",
+    "on_alerts",
     "on_flush_due",
     "on_flush_settled",
 ]
@@ -244,6 +245,41 @@ def on_alert(state: GroupState | None, alert: Alert, now: datetime, route: Route
     if created or due != state.next_flush_at:
         return Transition(new, (ScheduleFlush(new.route_id, new.group_key, due),))
     return Transition(new)
+
+
+def on_alerts(
+    state: GroupState | None,
+    alerts: Sequence[tuple[Alert, datetime]],
+    route: RouteNode,
+) -> Transition:
+    """:func:`on_alert` for several ``(alert, received at)`` of one group, in order.
+
+    Same result as applying :func:`on_alert` to each in turn, but the group's alert map
+    is copied once, not once per alert: under an alert storm into one group, the
+    per-alert copy would make ingestion quadratic in the group's size.
+    """
+    if not alerts:
+        return Transition(state)
+    first, first_at = alerts[0]
+    created = state is None
+    before = None if state is None else state.next_flush_at
+    t = on_alert(state, first, first_at, route)
+    assert t.state is not None
+    current = t.state
+    due = current.next_flush_at
+    added: dict[str, Alert] = {}
+    for alert, at in alerts[1:]:
+        key = group_key(route, alert.labels)
+        if key != current.group_key:
+            raise ValueError(f"alert {alert.fingerprint} belongs to group {key}")
+        if not current.has_flushed and alert.starts_at + route.group_wait < at:
+            due = min(due, at)
+        added[alert.fingerprint] = alert
+    if added:
+        current = replace(current, alerts={**current.alerts, **added}, next_flush_at=due)
+    if created or due != before:
+        return Transition(current, (ScheduleFlush(current.route_id, current.group_key, due),))
+    return Transition(current)
 
 
 def on_flush_due(state: GroupState, now: datetime, route: RouteNode) -> Transition:

@@ -43,6 +43,7 @@ class FlushResult:
 class Flush:
     route_id: str
     group_key: str
+    receiver: str
     now: datetime
     lease_until: datetime
     planner: Planner
@@ -51,7 +52,7 @@ class Flush:
     def apply(self, txn: Txn) -> FlushResult:
         conn = txn.conn
         if not group_rows.claim_flush(
-            conn, self.route_id, self.group_key, self.now, self.lease_until
+            conn, self.route_id, self.group_key, self.receiver, self.now, self.lease_until
         ):
             return FlushResult(claimed=False)
         log = {e.key: e for e in group_rows.log_entries(conn, self.group_key)}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import queue
 import uuid
@@ -27,7 +28,7 @@ from tocsin.alerts.grouping import (
     DeleteGroup,
     GroupState,
     NotifyBatch,
-    on_alert,
+    on_alerts,
     on_flush_due,
     on_flush_settled,
 )
@@ -113,6 +114,7 @@ class Dispatcher:
         self._runbook = runbook
         self.settings = settings or DispatchSettings()
         self.groups: dict[GroupId, GroupState] = {}
+        self._due: list[tuple[datetime, GroupId]] = []  # heap of (due time, group)
         self._routes: dict[str, RouteNode] = {}
         self._pending = _Pending()
         self._wake = asyncio.Event()
@@ -153,68 +155,90 @@ class Dispatcher:
                 await asyncio.wait_for(self._wake.wait(), self._sleep_seconds())
 
     async def step(self) -> None:
-        """One round: take in new alerts, save changed timers, flush what is due."""
+        """One round: take in new alerts, flush what is due."""
         now = self._clock()
         if self._rebuild:
             await self._rebuild_groups(now)
-        changed = self._take_pending(now)
-        if changed:
-            await self._writer.run(SaveTimers([self._timer(self.groups[g]) for g in changed]))
-        due = [g for g in self.groups.values() if g.next_flush_at <= now]
+        self._take_pending(now)
+        due = self._pop_due(now)
         if due:
             await self._flush_all(due, now)
 
+    def _set(self, gid: GroupId, state: GroupState) -> None:
+        """Keep a group; a new or moved due time goes on the heap (old entries are
+        skipped when popped), so finding due groups never scans all of them."""
+        old = self.groups.get(gid)
+        self.groups[gid] = state
+        if old is None or old.next_flush_at != state.next_flush_at:
+            heapq.heappush(self._due, (state.next_flush_at, gid))
+
+    def _pop_due(self, now: datetime) -> list[GroupState]:
+        due: dict[GroupId, GroupState] = {}
+        while self._due and self._due[0][0] <= now:
+            at, gid = heapq.heappop(self._due)
+            state = self.groups.get(gid)
+            if state is not None and state.next_flush_at == at:
+                due[gid] = state
+        return list(due.values())
+
     def _sleep_seconds(self) -> float:
         now = self._clock()
-        soonest = min((g.next_flush_at for g in self.groups.values()), default=None)
+        while self._due and self.groups.get(self._due[0][1]) is None:
+            heapq.heappop(self._due)  # a group that is gone
         tick = self.settings.tick.total_seconds()
-        if soonest is None:
+        if not self._due:
             return tick
-        return max(0.0, min(tick, (soonest - now).total_seconds()))
+        return max(0.0, min(tick, (self._due[0][0] - now).total_seconds()))
 
     async def _rebuild_groups(self, now: datetime) -> None:
         self._rebuild = False
         routing = self._routing()
         self._routes = {node.id(): node for node in routing.root.walk()}
         self.groups = {}
+        self._due = []
         horizon = now - self.settings.replay_resolved
-        for a in self._alerts.all_alerts():
-            if not a.resolved(now) or a.ends_at > horizon:
-                self._insert(a, min(now, a.updated_at), routing.root)
+        replay = [
+            a for a in self._alerts.all_alerts() if not a.resolved(now) or a.ends_at > horizon
+        ]
+        self._insert_all(replay, now, routing.root)
         timers = await asyncio.to_thread(self._load_timers)
         stored = {(t.route_id, t.group_key): t for t in timers}
         for gid, state in list(self.groups.items()):
             t = stored.get(gid)
             if t is not None:
                 # A restart keeps the group's rhythm: the stored due time, not a new wait.
-                self.groups[gid] = _with_timer(state, t)
+                self._set(gid, _with_timer(state, t))
         stale = [gid for gid in stored if gid not in self.groups]
-        fresh = [self._timer(g) for gid, g in self.groups.items() if gid not in stored]
-        if stale or fresh:
-            await self._writer.run(SaveTimers(fresh, stale))
+        if stale:
+            await self._writer.run(SaveTimers([], stale))
 
-    def _take_pending(self, now: datetime) -> set[GroupId]:
-        root = self._routing().root
-        changed: set[GroupId] = set()
+    def _take_pending(self, now: datetime) -> None:
+        alerts: list[Alert] = []
         while True:
             try:
-                a = self._pending.alerts.get_nowait()
+                alerts.append(self._pending.alerts.get_nowait())
             except queue.Empty:
-                return changed
-            # The group sees the alert when Tocsin received it, not when this loop got
-            # to it: group_wait counts from the receipt, however busy the loop was.
-            changed |= self._insert(a, min(now, a.updated_at), root)
+                break
+        if alerts:
+            self._insert_all(alerts, now, self._routing().root)
 
-    def _insert(self, a: Alert, now: datetime, root: RouteNode) -> set[GroupId]:
-        changed: set[GroupId] = set()
-        for node in match(root, a.labels):
-            gid = (node.id(), group_key(node, a.labels))
-            t = on_alert(self.groups.get(gid), a, now, node)
+    def _insert_all(self, alerts: Iterable[Alert], now: datetime, root: RouteNode) -> None:
+        """Route alerts into their groups, one update per group.
+
+        A group sees an alert when Tocsin received it, not when this loop got to it:
+        group_wait counts from the receipt, however busy the loop was. Group timers are
+        not written here: until a group's first flush its due time follows from its
+        alerts, so a restart computes the same one; the flush writes the next.
+        """
+        by_group: dict[GroupId, tuple[RouteNode, list[tuple[Alert, datetime]]]] = {}
+        for a in alerts:
+            for node in match(root, a.labels):
+                gid = (node.id(), group_key(node, a.labels))
+                by_group.setdefault(gid, (node, []))[1].append((a, min(now, a.updated_at)))
+        for gid, (node, items) in by_group.items():
+            t = on_alerts(self.groups.get(gid), items, node)
             assert t.state is not None
-            if t.actions:
-                changed.add(gid)
-            self.groups[gid] = t.state
-        return changed
+            self._set(gid, t.state)
 
     def _muters(self, now: datetime) -> list[Muter]:
         firing = self._alerts.firing(now)
@@ -248,7 +272,7 @@ class Dispatcher:
             if settled is None:
                 self.groups.pop(gid, None)
             else:
-                self.groups[gid] = settled
+                self._set(gid, settled)
         if gone:
             await self._writer.run(SaveTimers([], gone))
         if lost:
@@ -294,7 +318,8 @@ class Dispatcher:
         after = None if done else settled.state
         timer = None if after is None else self._timer(after)
         lease = now + self.settings.lease
-        return after, Flush(group.route_id, group.group_key, now, lease, planner, timer)
+        op = Flush(group.route_id, group.group_key, group.receiver, now, lease, planner, timer)
+        return after, op
 
     async def _adopt_stored_timers(self, gids: list[GroupId]) -> None:
         """Another replica flushed these groups (or holds them): follow their timers."""
@@ -308,7 +333,7 @@ class Dispatcher:
             if t is None:  # the other replica finished the group
                 del self.groups[gid]
             else:
-                self.groups[gid] = _with_timer(state, t, max(t.next_flush_at, soonest))
+                self._set(gid, _with_timer(state, t, max(t.next_flush_at, soonest)))
 
     def _items(self, plan: FlushPlan, now: datetime) -> list[OutboxItem]:
         batch = plan.batch

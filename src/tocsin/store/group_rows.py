@@ -70,14 +70,33 @@ def load_timers(conn: Connection) -> list[GroupTimer]:
 
 
 def claim_flush(
-    conn: Connection, route_id: str, group_key: str, now: datetime, lease_until: datetime
+    conn: Connection,
+    route_id: str,
+    group_key: str,
+    receiver: str,
+    now: datetime,
+    lease_until: datetime,
 ) -> bool:
     """Lease a group's flush if it is due and nobody holds it; True if this caller won.
 
     The conditional UPDATE is the claim: on PostgreSQL concurrent claims of one row
-    serialize on its row lock and only the first still finds it unleased.
+    serialize on its row lock and only the first still finds it unleased. A group that
+    has never flushed may have no row yet: then inserting it is the claim, and of two
+    replicas inserting at once only one succeeds.
     """
     micros = to_micros(now)
+    stmt = _insert(conn)(agg_groups).values(
+        route_id=route_id,
+        group_key=group_key,
+        receiver=receiver,
+        next_flush_at=micros,
+        has_flushed=False,
+        lease_until=to_micros(lease_until),
+        rev=0,
+    )
+    inserted = conn.execute(stmt.on_conflict_do_nothing(index_elements=["route_id", "group_key"]))
+    if inserted.rowcount:
+        return True
     result = conn.execute(
         update(agg_groups)
         .where(
