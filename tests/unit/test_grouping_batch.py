@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tocsin.alerts.grouping import GroupState, on_alert, on_alerts
+from tocsin.alerts.grouping import GroupAction, GroupState, on_alert, on_alerts
 from tocsin.alerts.labels import fingerprint
 from tocsin.alerts.model import Alert
 from tocsin.alerts.routing import build_route_tree
@@ -52,7 +52,7 @@ def test_batch_equals_one_by_one(items: list[tuple[int, int, int]], existing: bo
         seed = on_alert(None, alert(99, 0, 0), T0, ROUTE).state
         state = seed
     one_by_one = state
-    actions = []
+    actions: list[GroupAction] = []
     for a, at in alerts:
         t = on_alert(one_by_one, a, at, ROUTE)
         one_by_one = t.state
