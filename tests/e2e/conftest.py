@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.harness.procs import AlertmanagerServer, TocsinServer, find_binary
+from tocsin.timeutil import format_rfc3339 as rfc3339
 
 DATA = Path(__file__).parent / "data"
 CONFIG = DATA / "alertmanager.yml"
@@ -44,12 +45,6 @@ def wait_until(probe: Callable[[], T | None], timeout: float = 30.0, what: str =
             return last
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
-
-
-def rfc3339(value: datetime) -> str:
-    """Go's RFC 3339 with milliseconds, as Prometheus and amtool send it."""
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def parse_time(text: str) -> datetime:

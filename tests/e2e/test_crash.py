@@ -22,8 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import CONFIG, get_alerts, get_silences, parse_time, rfc3339, wait_until
+from tests.e2e.conftest import CONFIG, get_alerts, get_silences, parse_time, wait_until
 from tests.harness.procs import TocsinServer
+from tocsin.timeutil import format_rfc3339 as rfc3339
 
 pytestmark = pytest.mark.e2e
 

@@ -15,15 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import (
-    alert,
-    by_labels,
-    get_alerts,
-    post_alerts,
-    rfc3339,
-    wait_until,
-)
+from tests.e2e.conftest import alert, by_labels, get_alerts, post_alerts, wait_until
 from tests.harness.procs import AlertmanagerServer, TocsinServer
+from tocsin.timeutil import format_rfc3339 as rfc3339
 
 pytestmark = pytest.mark.e2e
 

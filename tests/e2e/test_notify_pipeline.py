@@ -11,9 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import alert, post_alerts, rfc3339, wait_until
+from tests.e2e.conftest import alert, post_alerts, wait_until
 from tests.harness.procs import TocsinServer
 from tests.harness.receivers import HTTPReceiver, Reply
+from tocsin.timeutil import format_rfc3339 as rfc3339
 
 pytestmark = pytest.mark.e2e
 

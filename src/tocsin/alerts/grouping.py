@@ -40,6 +40,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from tocsin.alerts.codec import alert_from_json, alert_to_json
 from tocsin.alerts.model import Alert
 from tocsin.alerts.routing import RouteNode, group_key, group_labels
 from tocsin.timeutil import from_micros, to_micros
@@ -91,14 +92,14 @@ class GroupState:
             "group_key": self.group_key,
             "receiver": self.receiver,
             "labels": dict(self.labels),
-            "alerts": [_alert_json(self.alerts[fp]) for fp in sorted(self.alerts)],
+            "alerts": [alert_to_json(self.alerts[fp]) for fp in sorted(self.alerts)],
             "next_flush_at": to_micros(self.next_flush_at),
             "has_flushed": self.has_flushed,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> GroupState:
-        alerts = [_alert_from_json(a) for a in data["alerts"]]
+        alerts = [alert_from_json(a) for a in data["alerts"]]
         return cls(
             route_id=data["route_id"],
             group_key=data["group_key"],
@@ -135,8 +136,8 @@ class FlushBatch:
             "receiver": self.receiver,
             "labels": dict(self.labels),
             "at": to_micros(self.at),
-            "firing": [_alert_json(a) for a in self.firing],
-            "resolved": [_alert_json(a) for a in self.resolved],
+            "firing": [alert_to_json(a) for a in self.firing],
+            "resolved": [alert_to_json(a) for a in self.resolved],
         }
 
     @classmethod
@@ -147,8 +148,8 @@ class FlushBatch:
             receiver=data["receiver"],
             labels=dict(data["labels"]),
             at=from_micros(data["at"]),
-            firing=tuple(_alert_from_json(a) for a in data["firing"]),
-            resolved=tuple(_alert_from_json(a) for a in data["resolved"]),
+            firing=tuple(alert_from_json(a) for a in data["firing"]),
+            resolved=tuple(alert_from_json(a) for a in data["resolved"]),
         )
 
 
@@ -343,34 +344,3 @@ def apply(
     if isinstance(event, FlushDue):
         return on_flush_due(state, now, route)
     return on_flush_settled(state, event.batch, event.delivered)
-
-
-# --- JSON of an alert ----------------------------------------------------------------------
-# Times as integer microseconds since the epoch, as the store keeps them: exact, so the
-# updated_at comparison of on_flush_settled survives a round trip.
-
-
-def _alert_json(a: Alert) -> dict[str, Any]:
-    return {
-        "fingerprint": a.fingerprint,
-        "labels": dict(a.labels),
-        "annotations": dict(a.annotations),
-        "starts_at": to_micros(a.starts_at),
-        "ends_at": to_micros(a.ends_at),
-        "generator_url": a.generator_url,
-        "updated_at": to_micros(a.updated_at),
-        "timeout": a.timeout,
-    }
-
-
-def _alert_from_json(data: Mapping[str, Any]) -> Alert:
-    return Alert(
-        fingerprint=data["fingerprint"],
-        labels=dict(data["labels"]),
-        annotations=dict(data["annotations"]),
-        starts_at=from_micros(data["starts_at"]),
-        ends_at=from_micros(data["ends_at"]),
-        generator_url=data["generator_url"],
-        updated_at=from_micros(data["updated_at"]),
-        timeout=bool(data["timeout"]),
-    )
