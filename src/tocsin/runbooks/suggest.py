@@ -184,6 +184,11 @@ def _alertmanager(w: _Writer, runbook: Runbook) -> None:
             (_slug(sev), f'severity="{sev}"', sev, lines, [], [])
             for sev, lines in first_seen.items()
         ]
+    if any(c.kind == "email" for *_, channels in routes for c in channels):
+        # email_configs need an SMTP server; Alertmanager takes it from `global`
+        w("global:")
+        w(f"  smtp_smarthost: {_q(_placeholder('SMTP server host:port'))}")
+        w(f"  smtp_from: {_q(_placeholder('sender email address'))}")
     w("route:")
     w(f"  receiver: default  # {_comment('catch-all; ' + _placeholder('default receiver'))}")
     w("  group_by: [alertname]")

@@ -139,3 +139,61 @@ runbooks = Table(
     Column("updated_at", BigInteger, nullable=False),
     Column("rev", BigInteger, nullable=False, server_default="0"),
 )
+
+# On-call: the lifecycle state of each alert group that has an escalation policy
+# (firing / acknowledged / snoozed / resolved, and its frozen escalation), keyed by the
+# group's short id; the due-time rows of escalation steps and per-person notifications;
+# schedule overrides made through the API; and the audit trail.
+oncall_groups = Table(
+    "oncall_groups",
+    metadata,
+    Column("group_id", String(32), primary_key=True),
+    Column("route_id", Text, nullable=False),
+    Column("group_key", Text, nullable=False),
+    Column("receiver", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("rev", BigInteger, nullable=False, server_default="0"),
+)
+
+oncall_due = Table(
+    "oncall_due",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("group_id", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("due_at", BigInteger, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("lease_until", BigInteger, nullable=False),
+    Column("done", Boolean, nullable=False),
+    Index("ix_oncall_due_due", "done", "due_at"),
+    Index("ix_oncall_due_group", "group_id"),
+)
+
+schedule_overrides = Table(
+    "schedule_overrides",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("schedule", Text, nullable=False),
+    Column("person", Text, nullable=False),
+    Column("starts_at", BigInteger, nullable=False),
+    Column("ends_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("replaces", Text, nullable=True),
+    Index("ix_schedule_overrides_schedule", "schedule", "ends_at"),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("group_id", String(32), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("ix_audit_group", "group_id", "at"),
+)
