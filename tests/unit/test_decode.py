@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tocsin.alerts.decode import BodyError, _decode_fast, decode_alerts, validate_alerts
+from tocsin.alerts.decode import (
+    BodyError,
+    Decoded,
+    _decode_fast,
+    decode_alerts,
+    validate_alerts,
+)
 from tocsin.alerts.labels import NameValidation
 
 GOOD = {"labels": {"alertname": "A"}}
@@ -99,12 +105,16 @@ def test_empty_valued_labels_are_dropped_and_unknown_fields_ignored() -> None:
     assert out.alerts[0].labels == {"a": "1"}
 
 
+def test_null_body_is_no_alerts_as_in_alertmanager() -> None:
+    assert decode_alerts(b"null") == Decoded()
+
+
 def test_go_zero_time_means_unset() -> None:
     body = orjson.dumps([{"labels": {"a": "1"}, "startsAt": "0001-01-01T00:00:00.000Z"}])
     assert decode_alerts(body).alerts[0].starts_at is None
 
 
-@pytest.mark.parametrize("body", [b"{", b'{"labels": {}}', b"null", b'"x"'])
+@pytest.mark.parametrize("body", [b"{", b'{"labels": {}}', b'"x"'])
 def test_body_errors(body: bytes) -> None:
     with pytest.raises(BodyError):
         decode_alerts(body)

@@ -62,6 +62,8 @@ def decode_alerts(body: bytes, mode: NameValidation = NameValidation.LEGACY) -> 
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BodyError(f"body is not valid JSON: {exc}") from None
+    if data is None:  # Alertmanager reads a JSON null as no alerts, and answers 200
+        return Decoded()
     if not isinstance(data, list):
         raise BodyError(f"body must be a JSON array of alerts, got {_kind(data)}")
     return validate_alerts(data, mode)
