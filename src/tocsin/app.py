@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from tocsin import __version__
-from tocsin.api import notifications, ops, runbooks, v2
+from tocsin.api import notifications, oncall, ops, runbooks, v2
 from tocsin.api.ingest import FastIngest
 from tocsin.runtime import Runtime
 
@@ -31,6 +31,7 @@ def build_api(rt: Runtime) -> FastAPI:
             asyncio.create_task(_follow_replicas(rt)),
             asyncio.create_task(rt.dispatcher.run()),
             asyncio.create_task(rt.delivery.run()),
+            asyncio.create_task(rt.oncall.run()),
         ]
         try:
             yield
@@ -53,6 +54,7 @@ def build_api(rt: Runtime) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(notifications.router)
     app.include_router(runbooks.router)
+    app.include_router(oncall.router)
     return app
 
 

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from tocsin import __version__
+from tocsin.alerts.grouping import FlushBatch
 from tocsin.alerts.labels import NameValidation
 from tocsin.alerts.model import Alert
+from tocsin.alerts.notify_decision import FlushPlan
 from tocsin.config import Config, load_config
 from tocsin.core.alert_store import AlertStore, StoreSettings
 from tocsin.core.outbox_ops import Enqueue
@@ -28,11 +30,13 @@ from tocsin.defaults import DEFAULT_LISTEN, DEFAULT_MAX_BODY
 from tocsin.engine.delivery import DeliverySettings, DeliveryWorker
 from tocsin.engine.dispatch import Dispatcher, DispatchSettings
 from tocsin.engine.health import ReceiverHealth
+from tocsin.engine.oncall import OncallEngine
 from tocsin.engine.senders import ChannelSender
 from tocsin.metrics import Metrics
 from tocsin.notify.outbox import OutboxItem
 from tocsin.store.db import open_database, sqlite_url
 from tocsin.store.group_rows import GroupTimer, load_timers
+from tocsin.store.secrets import link_secret
 from tocsin.store.settings import DatabaseSettings, Durability
 from tocsin.store.writer import GroupCommitter
 from tocsin.timeutil import Clock, utcnow
@@ -113,6 +117,17 @@ class Runtime:
             self.delivery.kick,
             DispatchSettings(external_url=settings.base_url()),
             runbook=self._runbook_extra,
+            on_flushed=self._observe_flushes,
+        )
+        self.oncall = OncallEngine(
+            self.writer,
+            clock,
+            lambda: self._config,
+            self.store.alerts.get,
+            self._runbook_extra,
+            link_secret(self.engine),
+            settings.base_url(),
+            self.delivery.kick,
         )
         self.store.alerts.listeners.append(self.dispatcher.on_alerts)
         self.health = ReceiverHealth(
@@ -161,6 +176,9 @@ class Runtime:
                 self.runbooks.load()
             except OSError as exc:  # the config is in force; say which file failed
                 log.error("reading runbooks failed: %s", exc)
+
+    async def _observe_flushes(self, flushed: list[tuple[FlushBatch, FlushPlan]]) -> None:
+        await self.oncall.observe(flushed)
 
     def _runbook_extra(self, alert: Alert) -> dict[str, Any] | None:
         link = self.runbooks.link(alert.labels, alert.annotations)

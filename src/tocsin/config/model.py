@@ -40,6 +40,8 @@ from tocsin.config.common import (
     at_most_one,
 )
 from tocsin.config.decode import NO_SECRET, NOT_YAML, Conv, Issue, Secret
+from tocsin.config.escalation import EscalationPolicy
+from tocsin.config.oncall import Person, ScheduleConfig
 from tocsin.config.receivers import Receiver
 
 __all__ = [
@@ -280,6 +282,8 @@ class TocsinSettings:
     fallbacks: Mapping[str, str] = field(default_factory=dict)
     failing_after: int = 3
     runbooks: RunbookSettings = field(default_factory=RunbookSettings)
+    # Verifies requests from Slack's interactive buttons (acknowledge / resolve).
+    slack_signing_secret: Secret = NO_SECRET
 
     def check(self) -> Iterator[Issue]:
         if self.failing_after < 1:
@@ -304,6 +308,10 @@ class Config:
     mute_time_intervals: tuple[NamedTimeInterval, ...] = ()
     time_intervals: tuple[NamedTimeInterval, ...] = ()
     tocsin: TocsinSettings = field(default_factory=TocsinSettings)
+    # On-call (Tocsin's own top-level sections).
+    people: tuple[Person, ...] = ()
+    schedules: tuple[ScheduleConfig, ...] = ()
+    escalation_policies: tuple[EscalationPolicy, ...] = ()
 
     # Not read from the file.
     original: str = field(default="", metadata=NOT_YAML, repr=False)
@@ -318,6 +326,15 @@ class Config:
     def named_time_intervals(self) -> dict[str, tuple[TimeInterval, ...]]:
         """Both ``time_intervals`` and the deprecated ``mute_time_intervals``, by name."""
         return {t.name: t.time_intervals for t in (*self.mute_time_intervals, *self.time_intervals)}
+
+    def person(self, name: str) -> Person | None:
+        return next((p for p in self.people if p.name == name), None)
+
+    def schedule(self, name: str) -> ScheduleConfig | None:
+        return next((s for s in self.schedules if s.name == name), None)
+
+    def escalation_policy(self, name: str) -> EscalationPolicy | None:
+        return next((p for p in self.escalation_policies if p.name == name), None)
 
     def line_of(self, key: str) -> int:
         """The 1-based line of a dotted key (or of its nearest ancestor in the file)."""

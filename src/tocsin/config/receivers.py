@@ -624,6 +624,8 @@ class Receiver:
     webex_configs: tuple[WebexConfig, ...] = ()
     webhook_configs: tuple[WebhookConfig, ...] = ()
     wechat_configs: tuple[WechatConfig, ...] = ()
+    # Tocsin's: page people through this policy until someone acknowledges.
+    escalation_policy: str = ""
 
     def check(self) -> Iterator[Issue]:
         if not self.name:

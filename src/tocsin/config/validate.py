@@ -18,7 +18,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from tocsin.config.errors import ConfigProblem
+from tocsin.config.escalation import check_escalation
 from tocsin.config.model import Config, GlobalConfig, Route
+from tocsin.config.oncall import check_oncall
 from tocsin.config.receivers import (
     PAGERDUTY_DEFAULT_DETAILS,
     EmailConfig,
@@ -182,12 +184,39 @@ def check_fallbacks(config: Config) -> Iterator[ConfigProblem]:
                 )
 
 
+def check_oncall_sections(config: Config) -> Iterator[ConfigProblem]:
+    for key, message in check_oncall(config.people, config.schedules):
+        yield _problem(config, key, message)
+    refs = [
+        (f"receivers[{i}].escalation_policy", r.escalation_policy)
+        for i, r in enumerate(config.receivers)
+        if r.escalation_policy
+    ]
+    for key, message in check_escalation(
+        config.escalation_policies,
+        [p.name for p in config.people],
+        [s.name for s in config.schedules],
+        [r.name for r in config.receivers],
+        policy_refs=refs,
+    ):
+        yield _problem(config, key, message)
+
+
 CROSS_CHECKS: list[tuple[tuple[str, ...], CrossCheck]] = [
     ((), check_root_route),
     ((r"receivers(\[\d+\](\.name)?)?",), check_receivers),
     ((r"(mute_)?time_intervals(\[\d+\](\.name)?)?",), check_time_intervals),
     ((r"global(\..*)?",), check_global_requirements),
     ((r"receivers(\[\d+\](\.name)?)?", r"tocsin(\..*)?"), check_fallbacks),
+    (
+        (
+            r"people(\[\d+\](\.name)?)?",
+            r"schedules(\[\d+\](\.name)?)?",
+            r"escalation_policies(\[\d+\](\.name)?)?",
+            r"receivers(\[\d+\](\.name)?)?",
+        ),
+        check_oncall_sections,
+    ),
 ]
 
 
@@ -284,14 +313,17 @@ def _effective(settings: Any, g: GlobalConfig) -> Any:
     return dataclasses.replace(settings, **changes) if changes else settings
 
 
+def effective_receiver(receiver: Receiver, g: GlobalConfig) -> Receiver:
+    """``receiver`` with its inherited settings filled in from ``global``."""
+    updates: dict[str, Any] = {}
+    for field in dataclasses.fields(receiver):
+        if field.name.endswith("_configs"):
+            items = getattr(receiver, field.name)
+            updates[field.name] = tuple(_effective(s, g) for s in items)
+    return dataclasses.replace(receiver, **updates)
+
+
 def apply_global_defaults(config: Config) -> Config:
     """``config`` with every receiver's inherited settings filled in from ``global``."""
-    receivers: list[Receiver] = []
-    for receiver in config.receivers:
-        updates: dict[str, Any] = {}
-        for field in dataclasses.fields(receiver):
-            if field.name.endswith("_configs"):
-                items = getattr(receiver, field.name)
-                updates[field.name] = tuple(_effective(s, config.global_) for s in items)
-        receivers.append(dataclasses.replace(receiver, **updates))
-    return dataclasses.replace(config, receivers=tuple(receivers))
+    receivers = tuple(effective_receiver(r, config.global_) for r in config.receivers)
+    return dataclasses.replace(config, receivers=receivers)

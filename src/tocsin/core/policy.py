@@ -11,7 +11,9 @@ from tocsin.alerts.mutes import Muter
 from tocsin.alerts.routing import build_route_tree, group_key, group_labels, match
 from tocsin.alerts.timeintervals import TimeInterval
 from tocsin.config import Config
-from tocsin.config.receivers import Receiver
+from tocsin.config.oncall import Person
+from tocsin.config.receivers import EmailConfig, Receiver, SlackConfig
+from tocsin.config.validate import effective_receiver
 from tocsin.core.alert_store import RouteMatch
 from tocsin.notify.templates import Templates
 
@@ -24,6 +26,7 @@ class ConfigPolicy:
         # Loaded (and compiled) with the config, so a broken template refuses the
         # config, at start or reload, instead of failing a notification at 3 a.m.
         self.templates = Templates.load(config.templates)
+        self._people = {p.name: person_receiver(p, config) for p in config.people}
 
     def route(self, labels: LabelSet) -> list[RouteMatch]:
         return [
@@ -42,6 +45,11 @@ class ConfigPolicy:
         return [r.name for r in self.config.receivers]
 
     def receiver(self, name: str) -> Receiver | None:
+        """A configured receiver, or ``person:NAME``: how Tocsin reaches that person
+        when an escalation pages them (e-mail through the global SMTP settings, Slack
+        through the global Slack URL, as far as the person's profile has them)."""
+        if name.startswith(PERSON_PREFIX):
+            return self._people.get(name.removeprefix(PERSON_PREFIX))
         return self.config.receiver(name)
 
     def time_intervals(self) -> Mapping[str, Sequence[TimeInterval]]:
@@ -54,3 +62,18 @@ class _InhibitMuter:
 
     def muted_by(self, fingerprint: str, labels: LabelSet) -> list[str]:
         return self._inhibitor.inhibited_by(fingerprint, labels)
+
+
+PERSON_PREFIX = "person:"
+
+
+def person_receiver(person: Person, config: Config) -> Receiver:
+    """The receiver that reaches one person: ``email[0]`` and ``slack[0]`` when known."""
+    emails = (EmailConfig(to=person.email, send_resolved=True),) if person.email else ()
+    slacks: tuple[SlackConfig, ...] = ()
+    if person.slack_user and config.global_.slack_api_url is not None:
+        slacks = (SlackConfig(channel=f"@{person.slack_user}", send_resolved=True),)
+    receiver = Receiver(
+        name=f"{PERSON_PREFIX}{person.name}", email_configs=emails, slack_configs=slacks
+    )
+    return effective_receiver(receiver, config.global_)

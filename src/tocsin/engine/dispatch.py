@@ -19,13 +19,14 @@ import heapq
 import logging
 import queue
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from tocsin.alerts.grouping import (
     DeleteGroup,
+    FlushBatch,
     GroupState,
     NotifyBatch,
     on_alerts,
@@ -104,6 +105,7 @@ class Dispatcher:
         on_enqueued: Callable[[], None],
         settings: DispatchSettings | None = None,
         runbook: Callable[[Alert], Mapping[str, Any] | None] = lambda alert: None,
+        on_flushed: Callable[[list[tuple[FlushBatch, FlushPlan]]], Awaitable[None]] | None = None,
     ) -> None:
         self._writer = writer
         self._load_timers = load_timers
@@ -112,6 +114,7 @@ class Dispatcher:
         self._routing = routing
         self._on_enqueued = on_enqueued
         self._runbook = runbook
+        self._on_flushed = on_flushed
         self.settings = settings or DispatchSettings()
         self.groups: dict[GroupId, GroupState] = {}
         self._due: list[tuple[datetime, GroupId]] = []  # heap of (due time, group)
@@ -262,12 +265,15 @@ class Dispatcher:
             results = await self._writer.run(FlushMany([f for _, f in prepared]))
         lost: list[GroupId] = []
         enqueued = False
+        flushed: list[tuple[FlushBatch, FlushPlan]] = []
         for (settled, op), result in zip(prepared, results, strict=True):
             gid = (op.route_id, op.group_key)
             if not result.claimed:
                 lost.append(gid)
                 continue
             self.flushes += 1
+            if result.plan is not None:
+                flushed.append((result.plan.batch, result.plan))
             enqueued = enqueued or bool(result.items)
             if settled is None:
                 self.groups.pop(gid, None)
@@ -279,6 +285,8 @@ class Dispatcher:
             await self._adopt_stored_timers(lost)
         if enqueued:
             self._on_enqueued()
+        if flushed and self._on_flushed is not None:
+            await self._on_flushed(flushed)
 
     def _prepare(
         self,

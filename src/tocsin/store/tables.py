@@ -197,3 +197,11 @@ audit = Table(
     Column("detail", Text, nullable=False),
     Index("ix_audit_group", "group_id", "at"),
 )
+
+# Small server-wide values shared by replicas (the secret that signs action links).
+settings_kv = Table(
+    "settings_kv",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -62,8 +62,13 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text, nullable=False),
     )
     op.create_index("ix_audit_group", "audit", ["group_id", "at"])
+    op.create_table(
+        "settings_kv",
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
 
 
 def downgrade() -> None:
-    for table in ("audit", "schedule_overrides", "oncall_due", "oncall_groups"):
+    for table in ("settings_kv", "audit", "schedule_overrides", "oncall_due", "oncall_groups"):
         op.drop_table(table)

@@ -1,0 +1,303 @@
+"""On-call over HTTP: alert groups and their lifecycle (acknowledge, resolve, snooze,
+from the API, a signed e-mail link, or a Slack button), who is on call, overrides,
+iCalendar feeds, and each group's audit trail."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from tocsin.api.state import Runtime, runtime
+from tocsin.config.durations import parse_duration
+from tocsin.core.oncall_ops import HumanAction, OncallRefused
+from tocsin.core.override_ops import AddOverride, DeleteOverride
+from tocsin.oncall.ical import person_ics, schedule_ics
+from tocsin.oncall.lifecycle import Via
+from tocsin.oncall.links import Action, LinkError, SignedAction, verify
+from tocsin.oncall.schedules import Override, Shift, shifts
+from tocsin.oncall.slack_requests import SlackSignatureError, verify_slack
+from tocsin.store import oncall_rows
+from tocsin.timeutil import TimeFormatError, format_rfc3339, parse_rfc3339
+
+router = APIRouter()
+
+ACTIONS = {"ack", "resolve", "snooze"}
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(
+        orjson.dumps(data, default=_default), status_code=status, media_type="application/json"
+    )
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_rfc3339(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _group_json(row: oncall_rows.OncallGroupRow) -> dict[str, Any]:
+    life = row.state.get("lifecycle", {})
+    escalation = row.state.get("escalation") or {}
+    return {
+        "id": row.group_id,
+        "receiver": row.receiver,
+        "groupKey": row.group_key,
+        "labels": row.state.get("labels", {}),
+        "status": life.get("status"),
+        "acknowledgedBy": life.get("acknowledged_by") or None,
+        "escalationPolicy": row.state.get("policy"),
+        "escalationStep": escalation.get("step_index"),
+        "escalationRound": escalation.get("round"),
+        "alerts": row.state.get("alerts", []),
+        "updatedAt": row.updated_at,
+    }
+
+
+@router.get("/api/v1/groups", summary="Alert groups under an escalation policy")
+def list_groups(request: Request) -> Response:
+    with runtime(request).engine.connect() as conn:
+        return _json([_group_json(g) for g in oncall_rows.list_groups(conn)])
+
+
+@router.get("/api/v1/groups/{group_id}", summary="One alert group: state, pending steps")
+def get_group(request: Request, group_id: str) -> Response:
+    with runtime(request).engine.connect() as conn:
+        row = oncall_rows.get_group(conn, group_id)
+        if row is None:
+            return _json(f"no alert group {group_id!r}", 404)
+        pending = oncall_rows.pending_due(conn, group_id)
+    body = _group_json(row)
+    body["pending"] = [{"kind": d.kind, "dueAt": d.due_at} for d in pending]
+    return _json(body)
+
+
+@router.get("/api/v1/groups/{group_id}/audit", summary="Who did what, when, and how")
+def group_audit(request: Request, group_id: str) -> Response:
+    with runtime(request).engine.connect() as conn:
+        return _json(oncall_rows.audit_of(conn, group_id))
+
+
+async def _act(
+    rt: Runtime,
+    group_id: str,
+    action: str,
+    who: str,
+    via: Via,
+    comment: str,
+    duration: timedelta | None,
+) -> dict[str, Any]:
+    op = HumanAction(group_id, action, who, via, rt.clock(), rt.oncall, comment, duration)
+    state: dict[str, Any] = await rt.writer.run(op)
+    rt.oncall.kick()
+    return state
+
+
+@router.post("/api/v1/groups/{group_id}/{action}", summary="Acknowledge, resolve or snooze")
+async def act_on_group(request: Request, group_id: str, action: str) -> Response:
+    rt = runtime(request)
+    if action not in ACTIONS:
+        return _json(f"action: must be one of {sorted(ACTIONS)}", 404)
+    try:
+        body = orjson.loads(await request.body() or b"{}")
+    except orjson.JSONDecodeError as exc:
+        return _json(f"body is not valid JSON: {exc}", 400)
+    who = body.get("by")
+    if not isinstance(who, str) or not who:
+        return _json("by: required, who is doing this", 400)
+    duration = None
+    if action == "snooze":
+        try:
+            duration = parse_duration(str(body.get("duration", "")))
+        except ValueError as exc:
+            return _json(f"duration: {exc}", 400)
+    via = Via.CLI if request.headers.get("x-tocsin-client") == "cli" else Via.API
+    try:
+        state = await _act(rt, group_id, action, who, via, str(body.get("comment", "")), duration)
+    except LookupError as exc:
+        return _json(str(exc), 404)
+    except OncallRefused as exc:
+        return _json(str(exc), 409)
+    return _json({"id": group_id, "status": state["lifecycle"]["status"]})
+
+
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Tocsin</title></head>
+<body style="font: 18px system-ui, sans-serif; margin: 3rem auto; max-width: 30rem">
+<p>{message}</p></body></html>"""
+
+
+@router.get(
+    "/act/{action}/{group_id}",
+    response_class=HTMLResponse,
+    summary="Follow a signed link from a notification",
+)
+async def signed_link(
+    request: Request, action: str, group_id: str, by: str, exp: int, sig: str
+) -> Response:
+    rt = runtime(request)
+    try:
+        signed = SignedAction(Action(action), group_id, by, exp)
+        verify(rt.oncall.secret, signed, sig, rt.clock())
+        await _act(rt, group_id, action, by, Via.EMAIL_LINK, "", None)
+    except (ValueError, LinkError) as exc:
+        status = 403 if isinstance(exc, LinkError) else 400
+        if isinstance(exc, OncallRefused):
+            status = 409
+        return HTMLResponse(_PAGE.format(message=_escape(str(exc))), status_code=status)
+    except LookupError as exc:
+        return HTMLResponse(_PAGE.format(message=_escape(str(exc))), status_code=404)
+    done = {"ack": "acknowledged", "resolve": "resolved", "snooze": "snoozed"}[action]
+    return HTMLResponse(_PAGE.format(message=f"Alert group {group_id} {done} by {_escape(by)}."))
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+@router.post("/api/v1/slack/actions", summary="Slack interactive buttons (signed by Slack)")
+async def slack_actions(request: Request) -> Response:
+    rt = runtime(request)
+    body = await request.body()
+    secret = rt.config.tocsin.slack_signing_secret
+    if not secret:
+        return _json("tocsin.slack_signing_secret is not configured", 404)
+    try:
+        verify_slack(
+            secret,
+            request.headers.get("x-slack-request-timestamp"),
+            request.headers.get("x-slack-signature"),
+            body,
+            rt.clock(),
+        )
+    except SlackSignatureError as exc:
+        return _json(f"not from Slack: {exc}", 401)
+    try:
+        payload = orjson.loads(parse_qs(body.decode())["payload"][0])
+        button = payload["actions"][0]
+        action, _, group_id = str(button["value"]).partition(":")
+        user = payload.get("user", {})
+        who = str(user.get("username") or user.get("name") or user.get("id"))
+    except (KeyError, IndexError, ValueError, TypeError) as exc:
+        return _json(f"payload: not a Slack block action ({exc})", 400)
+    try:
+        await _act(rt, group_id, action, who, Via.SLACK, "", None)
+    except (LookupError, OncallRefused) as exc:
+        return _json({"text": str(exc), "response_type": "ephemeral"})
+    return _json({"text": f"{action} by {who}", "response_type": "in_channel"})
+
+
+def _when(value: str | None, default: datetime) -> datetime:
+    if not value:
+        return default
+    parsed = parse_rfc3339(value)
+    return parsed or default
+
+
+def _shift_json(s: Shift) -> dict[str, Any]:
+    return {
+        "person": s.person,
+        "start": s.start,
+        "end": s.end,
+        "layer": s.layer,
+        "source": s.source,
+    }
+
+
+def _timeline(rt: Runtime, name: str, start: datetime, end: datetime) -> list[Shift] | None:
+    config = rt.config
+    found = config.schedule(name)
+    if found is None:
+        return None
+    with rt.engine.connect() as conn:
+        stored = oncall_rows.overrides(conn, name)
+    return shifts(found.to_schedule(), [*found.config_overrides(), *stored], start, end)
+
+
+@router.get("/api/v1/oncall", summary="Who is on call now, at a time, or over a range")
+def who_is_on_call(
+    request: Request,
+    schedule: list[str] | None = Query(None),  # noqa: B008 - FastAPI's declaration style
+    at: str | None = None,
+    until: str | None = None,
+) -> Response:
+    rt = runtime(request)
+    try:
+        start = _when(at, rt.clock())
+        end = _when(until, start + timedelta(microseconds=1))
+    except TimeFormatError as exc:
+        return _json(f"at/until: {exc}", 400)
+    names = schedule or [s.name for s in rt.config.schedules]
+    out: dict[str, Any] = {}
+    for name in names:
+        timeline = _timeline(rt, name, start, max(end, start + timedelta(microseconds=1)))
+        if timeline is None:
+            return _json(f"schedule: no schedule {name!r}", 404)
+        out[name] = [_shift_json(s) for s in timeline]
+    return _json(out)
+
+
+@router.get("/api/v1/schedules/{name}.ics", summary="A schedule's shifts as iCalendar")
+def schedule_calendar(request: Request, name: str) -> Response:
+    rt = runtime(request)
+    now = rt.clock()
+    timeline = _timeline(rt, name, now - timedelta(days=7), now + timedelta(days=90))
+    if timeline is None:
+        return _json(f"no schedule {name!r}", 404)
+    return Response(schedule_ics(name, timeline, dtstamp=now), media_type="text/calendar")
+
+
+@router.get("/api/v1/people/{name}.ics", summary="One person's shifts as iCalendar")
+def person_calendar(request: Request, name: str) -> Response:
+    rt = runtime(request)
+    if rt.config.person(name) is None:
+        return _json(f"no person {name!r}", 404)
+    now = rt.clock()
+    mine: dict[str, list[Shift]] = {}
+    for s in rt.config.schedules:
+        timeline = _timeline(rt, s.name, now - timedelta(days=7), now + timedelta(days=90))
+        mine[s.name] = [x for x in timeline or [] if x.person == name]
+    return Response(person_ics(name, mine, dtstamp=now), media_type="text/calendar")
+
+
+@router.post("/api/v1/schedules/{name}/overrides", summary="Cover a window for someone")
+async def add_override(request: Request, name: str) -> Response:
+    rt = runtime(request)
+    if rt.config.schedule(name) is None:
+        return _json(f"no schedule {name!r}", 404)
+    try:
+        body = orjson.loads(await request.body() or b"{}")
+        person, by = body["person"], body["by"]
+        start, end = parse_rfc3339(body["start"]), parse_rfc3339(body["end"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, TimeFormatError) as exc:
+        return _json(f"body: person, start, end (RFC 3339) and by are required ({exc})", 400)
+    if rt.config.person(person) is None:
+        return _json(f"person: no person {person!r}", 400)
+    if start is None or end is None or end <= start:
+        return _json("end: must be after start", 400)
+    replaces = body.get("replaces") or None
+    override = Override(str(uuid.uuid4()), name, person, start, end, rt.clock(), replaces)
+    await rt.writer.run(AddOverride(override, str(by)))
+    return _json(
+        {
+            "id": override.id,
+            "schedule": name,
+            "person": person,
+            "start": start,
+            "end": end,
+            "replaces": replaces,
+        }
+    )
+
+
+@router.delete("/api/v1/overrides/{override_id}", summary="Remove an override")
+async def remove_override(request: Request, override_id: str) -> Response:
+    if not await runtime(request).writer.run(DeleteOverride(override_id)):
+        return _json(f"no override {override_id!r}", 404)
+    return Response(status_code=204)

@@ -1,0 +1,209 @@
+"""On-call: alert groups whose receiver names an ``escalation_policy`` are paged through
+it until someone acknowledges.
+
+The dispatcher reports each flush of such a group (``observe``); the worker claims the
+due rows (escalation steps, per-person notifications, ends of snoozes and of
+acknowledgement grace periods) and runs them through the writer ops of
+``tocsin.core.oncall_ops``, which decide with the pure functions of ``tocsin.oncall``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from tocsin.alerts.grouping import FlushBatch
+from tocsin.alerts.model import Alert
+from tocsin.alerts.notify_decision import FlushPlan
+from tocsin.config import Config
+from tocsin.config.escalation import EscalationPolicy
+from tocsin.core.oncall_ops import Observation, Observe, OncallContext, ProcessDue
+from tocsin.core.policy import PERSON_PREFIX
+from tocsin.notify.message import Notification
+from tocsin.notify.outbox import OutboxItem, new_item
+from tocsin.oncall.escalation import NotificationPlan, NotifyDue, Recipient, WhoIsOnCall
+from tocsin.oncall.links import Action, make_link
+from tocsin.oncall.people import notification_plan
+from tocsin.oncall.schedules import on_call
+from tocsin.store import oncall_rows
+from tocsin.store.oncall_rows import OncallGroupRow
+from tocsin.store.writer import GroupCommitter, Txn
+from tocsin.timeutil import Clock
+
+log = logging.getLogger(__name__)
+
+# A person's channel -> the integration of their ``person:NAME`` receiver that serves it.
+_CHANNEL_INTEGRATION = {"email": "email[0]", "slack": "slack[0]"}
+
+
+def group_id(route_id: str, group_key: str) -> str:
+    """A short, stable id for an alert group, for people to type (``tocsin ack ID``)."""
+    return hashlib.sha256(f"{route_id}\0{group_key}".encode()).hexdigest()[:12]
+
+
+class OncallEngine:
+    def __init__(
+        self,
+        writer: GroupCommitter,
+        clock: Clock,
+        config: Callable[[], Config],
+        alerts: Callable[[str], Alert | None],
+        extra: Callable[[Alert], Mapping[str, Any] | None],
+        secret: bytes,
+        base_url: str,
+        on_enqueued: Callable[[], None],
+        tick: timedelta = timedelta(milliseconds=200),
+    ) -> None:
+        self._writer = writer
+        self._clock = clock
+        self._config = config
+        self._alert = alerts
+        self._extra = extra
+        self.secret = secret
+        self.base_url = base_url.rstrip("/")
+        self._on_enqueued = on_enqueued
+        self._tick = tick
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- the context the writer ops decide with -------------------------------------
+
+    def policy(self, name: str) -> EscalationPolicy | None:
+        return self._config().escalation_policy(name)
+
+    def who_is_on_call(self, txn: Txn) -> WhoIsOnCall:
+        config = self._config()
+        stored: dict[str, list[Any]] = {}
+
+        def who(schedule: str, at: datetime) -> Sequence[str]:
+            found = config.schedule(schedule)
+            if found is None:
+                return []
+            if schedule not in stored:
+                stored[schedule] = oncall_rows.overrides(txn.conn, schedule)
+            overrides = [*found.config_overrides(), *stored[schedule]]
+            return on_call(found.to_schedule(), overrides, at)
+
+        return who
+
+    def plan(self) -> NotificationPlan:
+        config = self._config()
+
+        def plan(name: str, urgency: Any, at: datetime) -> Sequence[Any]:
+            person = config.person(name)
+            return [] if person is None else notification_plan(person.to_person(), urgency, at)
+
+        return plan
+
+    def page_items(self, row: OncallGroupRow, due: NotifyDue, now: datetime) -> list[OutboxItem]:
+        """The outbox items that carry one page: to a receiver's integrations, or to the
+        person's channel (``default``: e-mail if they have one, else Slack)."""
+        page = due.page
+        config = self._config()
+        if page.recipient is Recipient.RECEIVER:
+            receiver = config.receiver(page.name)
+            if receiver is None:
+                return []
+            target = receiver.name
+            names = [f"{kind}[{i}]" for kind, i, _ in receiver.integrations()]
+            actor = receiver.name
+        else:
+            person = config.person(page.name)
+            if person is None:
+                return []
+            target = f"{PERSON_PREFIX}{person.name}"
+            channel = due.channel
+            if channel == "default":
+                channel = "email" if person.email else "slack"
+            integration = _CHANNEL_INTEGRATION.get(channel)
+            if integration is None:
+                log.warning("no way to page %s through %s", person.name, due.channel)
+                return []
+            names = [integration]
+            actor = person.name
+        alerts = tuple(a for fp in row.state.get("alerts", []) if (a := self._alert(fp)))
+        extra: dict[str, Mapping[str, Any]] = {}
+        for a in alerts:
+            links = {
+                "ack_url": make_link(
+                    self.base_url, self.secret, Action.ACK, row.group_id, actor, now
+                ),
+                "resolve_url": make_link(
+                    self.base_url, self.secret, Action.RESOLVE, row.group_id, actor, now
+                ),
+                "group_id": row.group_id,
+            }
+            extra[a.fingerprint] = {**(self._extra(a) or {}), **links}
+        note = Notification(
+            receiver=target,
+            group_key=row.group_key,
+            group_labels=row.state.get("labels", {}),
+            alerts=alerts,
+            now=now,
+            external_url=self.base_url,
+            idempotency_key=due.idempotency_key,
+            extra=extra,
+        )
+        return [new_item(str(uuid.uuid4()), target, name, note, now) for name in names]
+
+    # -- feeding and running -------------------------------------------------------
+
+    def observations(self, flushed: Sequence[tuple[FlushBatch, FlushPlan]]) -> list[Observation]:
+        """Which flushed groups have an escalation policy, and what fires in them."""
+        config = self._config()
+        out: list[Observation] = []
+        for batch, plan in flushed:
+            receiver = config.receiver(batch.receiver)
+            if receiver is None or not receiver.escalation_policy or plan.time_muted:
+                continue
+            muted = set(plan.muted)
+            firing = [a.fingerprint for a in batch.firing if a.fingerprint not in muted]
+            out.append(
+                Observation(
+                    group_id(batch.route_id, batch.group_key),
+                    batch.route_id,
+                    batch.group_key,
+                    batch.receiver,
+                    receiver.escalation_policy,
+                    dict(batch.labels),
+                    firing,
+                )
+            )
+        return out
+
+    async def observe(self, flushed: Sequence[tuple[FlushBatch, FlushPlan]]) -> None:
+        found = self.observations(flushed)
+        if found:
+            ctx: OncallContext = self
+            await self._writer.run(Observe(found, self._clock(), ctx))
+            self.kick()
+
+    def kick(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def step(self) -> int:
+        ctx: OncallContext = self
+        op = ProcessDue(self._clock(), timedelta(seconds=30), 200, ctx)
+        enqueued: int = await self._writer.run(op)
+        if enqueued:
+            self._on_enqueued()
+        return enqueued
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await self.step()
+            except Exception:
+                log.exception("on-call step failed; retrying")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._tick.total_seconds())

@@ -1,0 +1,493 @@
+"""The escalation engine's decisions: which step fires when, and whom it pages.
+
+When a group opens, its policy is frozen into an :class:`Escalation` (Grafana OnCall's
+"escalation snapshot"): editing the policy afterwards changes later escalations, never a
+running one. Every future step is a row, :class:`StepDue`, that the engine claims when
+it comes due and hands to :func:`fire_step` with the group's current
+:class:`~tocsin.oncall.lifecycle.GroupState` and the time. Firing returns the escalation
+as it now stands, the :class:`Page` decisions, the one next row to store and audit
+entries; nothing here reads a clock, a database or a schedule table (schedules come in
+through ``who_is_on_call``), so a week of escalations simulates in milliseconds.
+
+Exactly-once, without locks: an escalation remembers the one row it is waiting for
+(``next_due``). A row that is not that row is stale and does nothing: a row of an older
+escalation of the group, a row delivered twice, a row already fired, a row superseded
+when a snooze or an ack timeout re-scheduled the ladder. A group that is not firing
+(acknowledged, snoozed, resolved) fires nothing either.
+
+Timing choices:
+
+* A step's delay counts from the moment the previous step actually fired (``now``), not
+  from its scheduled time, so a late engine never shortens a responder's time to ack.
+* A step that finds nobody to page (an empty schedule) lets the next step come due at
+  once, as PagerDuty does, rather than leaving a critical alert unheard for a delay.
+* A person's page expands into one :class:`NotifyDue` per planned contact (their
+  notification rules: "Slack at once, email after 2 minutes"); those rows are dropped
+  if the group is no longer firing when they come due, so an acknowledgement stops the
+  remaining channels too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, NamedTuple, Protocol
+
+from tocsin.config.durations import format_duration, parse_duration
+from tocsin.config.escalation import (
+    EscalationPolicy,
+    EscalationStep,
+    EscalationTarget,
+    TargetKind,
+    Urgency,
+    check_urgency,
+)
+from tocsin.oncall.lifecycle import SYSTEM, AuditEntry, GroupState, Status, Via
+from tocsin.timeutil import from_micros, to_micros
+
+__all__ = [
+    "DEFAULT_CHANNEL",
+    "Escalation",
+    "NotificationPlan",
+    "NotifyDue",
+    "Page",
+    "PageReason",
+    "Planned",
+    "Recipient",
+    "StepDue",
+    "StepOutcome",
+    "WhoIsOnCall",
+    "expand_notifications",
+    "fire_step",
+    "notify_stale_reason",
+    "policy_from_json",
+    "policy_to_json",
+    "resume",
+    "stale_reason",
+    "start_escalation",
+]
+
+WhoIsOnCall = Callable[[str, datetime], Sequence[str]]
+"""``(schedule name, at) -> people on call``: the schedules module, injected."""
+
+
+class Planned(Protocol):
+    """One planned contact of a paged person (the people module's
+    ``PlannedNotification`` has this shape)."""
+
+    @property
+    def due(self) -> datetime: ...
+
+    @property
+    def channel(self) -> str: ...
+
+
+NotificationPlan = Callable[[str, Urgency, datetime], Sequence[Planned]]
+"""``(person, urgency, paged at) -> planned contacts``: the person's notification rules
+applied to one page, e.g. ``lambda name, urgency, at: notification_plan(people[name],
+urgency, at)``."""
+
+DEFAULT_CHANNEL = "default"
+"""Channel of the one notification sent to a person without rules: paging nobody
+because a profile is incomplete would be worse than using their default contact."""
+
+
+class Recipient(StrEnum):
+    PERSON = "person"
+    RECEIVER = "receiver"
+
+
+class PageReason(StrEnum):
+    STEP = "step"  # the step fired
+    RENOTIFY = "renotify"  # the step's targets are reminded (snooze ended, ack timed out)
+
+
+@dataclass(frozen=True)
+class StepDue:
+    """A row: step ``step_index`` of round ``round`` of an escalation is due at ``due_at``."""
+
+    escalation_id: str
+    step_index: int
+    round: int
+    due_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "escalation_id": self.escalation_id,
+            "step_index": self.step_index,
+            "round": self.round,
+            "due_at": to_micros(self.due_at),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StepDue:
+        return cls(
+            data["escalation_id"], data["step_index"], data["round"], from_micros(data["due_at"])
+        )
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """A running escalation: the frozen policy and where the ladder stands.
+
+    ``(step_index, round)`` is the current step: the one that fired last (``fired``) or,
+    before anything fired, the first one. ``next_due`` is the only row that may fire.
+    """
+
+    id: str
+    group_key: str
+    policy_snapshot: EscalationPolicy
+    started_at: datetime
+    step_index: int = 0
+    round: int = 0
+    fired: bool = False
+    next_due: StepDue | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "group_key": self.group_key,
+            "policy_snapshot": policy_to_json(self.policy_snapshot),
+            "started_at": to_micros(self.started_at),
+            "step_index": self.step_index,
+            "round": self.round,
+            "fired": self.fired,
+            "next_due": None if self.next_due is None else self.next_due.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Escalation:
+        next_due = data["next_due"]
+        return cls(
+            id=data["id"],
+            group_key=data["group_key"],
+            policy_snapshot=policy_from_json(data["policy_snapshot"]),
+            started_at=from_micros(data["started_at"]),
+            step_index=data["step_index"],
+            round=data["round"],
+            fired=data["fired"],
+            next_due=None if next_due is None else StepDue.from_json(next_due),
+        )
+
+
+@dataclass(frozen=True)
+class Page:
+    """The decision to page one person or receiver for one step of one round."""
+
+    escalation_id: str
+    group_key: str
+    recipient: Recipient
+    name: str
+    urgency: Urgency
+    step_index: int
+    round: int
+    at: datetime
+    reason: PageReason = PageReason.STEP
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "escalation_id": self.escalation_id,
+            "group_key": self.group_key,
+            "recipient": self.recipient.value,
+            "name": self.name,
+            "urgency": self.urgency,
+            "step_index": self.step_index,
+            "round": self.round,
+            "at": to_micros(self.at),
+            "reason": self.reason.value,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Page:
+        return cls(
+            escalation_id=data["escalation_id"],
+            group_key=data["group_key"],
+            recipient=Recipient(data["recipient"]),
+            name=data["name"],
+            urgency=check_urgency(data["urgency"]),
+            step_index=data["step_index"],
+            round=data["round"],
+            at=from_micros(data["at"]),
+            reason=PageReason(data["reason"]),
+        )
+
+
+@dataclass(frozen=True)
+class NotifyDue:
+    """A row: contact ``page.name`` through ``channel`` at ``due_at`` (receivers use the
+    channel ``receiver``: their own integrations decide the rest)."""
+
+    page: Page
+    channel: str
+    due_at: datetime
+
+    @property
+    def idempotency_key(self) -> str:
+        """The outbox key: the same notification decided twice is sent once."""
+        p = self.page
+        return (
+            f"{p.escalation_id}/r{p.round}/s{p.step_index}/{p.reason.value}@{to_micros(p.at)}"
+            f"/{p.recipient.value}:{p.name}/{self.channel}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "page": self.page.to_json(),
+            "channel": self.channel,
+            "due_at": to_micros(self.due_at),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> NotifyDue:
+        return cls(Page.from_json(data["page"]), data["channel"], from_micros(data["due_at"]))
+
+
+class StepOutcome(NamedTuple):
+    """``(escalation', pages, next row or None, audit entries)``."""
+
+    escalation: Escalation
+    pages: tuple[Page, ...]
+    next_due: StepDue | None
+    audit: tuple[AuditEntry, ...]
+
+
+# --- decisions ---------------------------------------------------------------------------
+
+
+def start_escalation(
+    escalation_id: str, group_key: str, policy: EscalationPolicy, now: datetime
+) -> StepOutcome:
+    """Freeze ``policy`` and schedule its first step (nothing is paged yet: even a
+    0-delay first step goes through a row, so a crash right now cannot lose it)."""
+    first = StepDue(escalation_id, 0, 0, now + policy.steps[0].delay)
+    escalation = Escalation(escalation_id, group_key, policy, now, next_due=first)
+    note = f"policy {policy.name!r}: {len(policy.steps)} steps, {policy.repeat + 1} rounds"
+    audit = AuditEntry(now, group_key, SYSTEM, Via.AUTO, "escalation started", note, escalation_id)
+    return StepOutcome(escalation, (), first, (audit,))
+
+
+def stale_reason(escalation: Escalation, state: GroupState, due: StepDue) -> str | None:
+    """Why ``due`` must do nothing, or ``None`` if it is the row the escalation awaits."""
+    if due.escalation_id != state.escalation_id:
+        return f"escalation {due.escalation_id} was superseded by {state.escalation_id}"
+    if due.escalation_id != escalation.id:
+        return f"row of escalation {due.escalation_id} given escalation {escalation.id}"
+    if state.status is not Status.FIRING:
+        return f"group is {state.status.value}"
+    if due != escalation.next_due:
+        position = (due.round, due.step_index)
+        if escalation.fired and position <= (escalation.round, escalation.step_index):
+            return f"step {due.step_index} of round {due.round} already fired"
+        return "superseded by a rescheduled step"
+    return None
+
+
+def fire_step(
+    escalation: Escalation,
+    state: GroupState,
+    due: StepDue,
+    now: datetime,
+    who_is_on_call: WhoIsOnCall,
+) -> StepOutcome:
+    """Fire the step ``due`` names, if it is still the one awaited.
+
+    A stale row returns no pages and no next row. A row delivered before its time
+    (``now < due_at``) returns itself as the next row, so nothing is lost.
+    """
+    if stale_reason(escalation, state, due) is not None:
+        return StepOutcome(escalation, (), None, ())
+    if now < due.due_at:
+        return StepOutcome(escalation, (), due, ())
+    return _fire(escalation, due.step_index, due.round, now, who_is_on_call, PageReason.STEP)
+
+
+def resume(
+    escalation: Escalation,
+    state: GroupState,
+    now: datetime,
+    who_is_on_call: WhoIsOnCall,
+) -> StepOutcome:
+    """After a snooze ended or an acknowledgement timed out: notify the current step's
+    targets again and go on with the ladder from there. If no step had fired yet, the
+    pending step fires now (its wait was spent snoozed). Does nothing unless the group
+    is firing under this escalation."""
+    if state.escalation_id != escalation.id or state.status is not Status.FIRING:
+        return StepOutcome(escalation, (), None, ())
+    reason = PageReason.RENOTIFY if escalation.fired else PageReason.STEP
+    return _fire(escalation, escalation.step_index, escalation.round, now, who_is_on_call, reason)
+
+
+def expand_notifications(
+    pages: Sequence[Page], plan: NotificationPlan | None = None
+) -> tuple[NotifyDue, ...]:
+    """One row per channel: receivers at once, people as their notification rules for
+    the page's urgency plan it (one :data:`DEFAULT_CHANNEL` notification, at once, for
+    someone without rules: falling back is the escalation's call, not the profile's)."""
+    out: list[NotifyDue] = []
+    for page in pages:
+        if page.recipient is Recipient.RECEIVER:
+            out.append(NotifyDue(page, "receiver", page.at))
+            continue
+        planned = plan(page.name, page.urgency, page.at) if plan is not None else ()
+        out.extend(NotifyDue(page, p.channel, p.due) for p in planned)
+        if not planned:
+            out.append(NotifyDue(page, DEFAULT_CHANNEL, page.at))
+    return tuple(out)
+
+
+def notify_stale_reason(due: NotifyDue, state: GroupState, now: datetime) -> str | None:
+    """Why a notification row must not be sent, or ``None`` to send it."""
+    if due.page.escalation_id != state.escalation_id:
+        return f"escalation {due.page.escalation_id} was superseded by {state.escalation_id}"
+    if state.status is not Status.FIRING:
+        return f"group is {state.status.value}"
+    if now < due.due_at:
+        return "not due yet"
+    return None
+
+
+# --- the ladder ---------------------------------------------------------------------------
+
+
+def _fire(
+    escalation: Escalation,
+    step_index: int,
+    round_: int,
+    now: datetime,
+    who_is_on_call: WhoIsOnCall,
+    reason: PageReason,
+) -> StepOutcome:
+    policy = escalation.policy_snapshot
+    step = policy.steps[step_index]
+    pages, notes = _resolve_targets(
+        escalation, step, step_index, round_, now, who_is_on_call, reason
+    )
+    following = _following(policy, step_index, round_)
+    next_due = None
+    if following is not None:
+        next_step, next_round, wait = following
+        next_due = StepDue(
+            escalation.id, next_step, next_round, now + (wait if pages else timedelta(0))
+        )
+    fired = replace(escalation, step_index=step_index, round=round_, fired=True, next_due=next_due)
+    where = f"step {step_index + 1}/{len(policy.steps)}, round {round_ + 1}/{policy.repeat + 1}"
+    action = "escalated" if reason is PageReason.STEP else "re-notified"
+    audit = AuditEntry(
+        now,
+        escalation.group_key,
+        SYSTEM,
+        Via.AUTO,
+        action,
+        f"{where}: {'; '.join(notes)}",
+        escalation.id,
+    )
+    return StepOutcome(fired, pages, next_due, (audit,))
+
+
+def _resolve_targets(
+    escalation: Escalation,
+    step: EscalationStep,
+    step_index: int,
+    round_: int,
+    now: datetime,
+    who_is_on_call: WhoIsOnCall,
+    reason: PageReason,
+) -> tuple[tuple[Page, ...], list[str]]:
+    """Pages for a step's targets, each person or receiver once, in target order, and a
+    note per target for the audit trail."""
+    recipients: dict[tuple[Recipient, str], None] = {}  # ordered set
+    notes: list[str] = []
+    for target in step.targets:
+        found, note = _recipients(target, who_is_on_call, now)
+        recipients.update(dict.fromkeys(found))
+        notes.append(note)
+    pages = tuple(
+        Page(
+            escalation.id,
+            escalation.group_key,
+            kind,
+            name,
+            step.urgency,
+            step_index,
+            round_,
+            now,
+            reason,
+        )
+        for kind, name in recipients
+    )
+    return pages, notes
+
+
+def _recipients(
+    target: EscalationTarget, who_is_on_call: WhoIsOnCall, now: datetime
+) -> tuple[list[tuple[Recipient, str]], str]:
+    if target.kind is TargetKind.SCHEDULE:
+        people = list(who_is_on_call(target.schedule, now))
+        if not people:
+            return [], f"nobody on call in schedule {target.schedule!r}"
+        note = f"{', '.join(people)} (schedule {target.schedule!r})"
+        return [(Recipient.PERSON, p) for p in people], note
+    if target.kind is TargetKind.RECEIVER:
+        return [(Recipient.RECEIVER, target.receiver)], f"receiver {target.receiver!r}"
+    return [(Recipient.PERSON, target.person)], target.person
+
+
+def _following(
+    policy: EscalationPolicy, step_index: int, round_: int
+) -> tuple[int, int, timedelta] | None:
+    """The step after ``(step_index, round_)`` and the wait before it; None at the end."""
+    if step_index + 1 < len(policy.steps):
+        return step_index + 1, round_, policy.steps[step_index + 1].delay
+    if round_ < policy.repeat:
+        return 0, round_ + 1, policy.round_gap()
+    return None
+
+
+# --- the policy snapshot as JSON -----------------------------------------------------------
+
+
+def _duration_to_json(value: timedelta | None) -> str | None:
+    # Durations keep the config's own spelling ("15m"): readable in a row, and exact to
+    # the millisecond, which is the precision of Prometheus durations anyway.
+    return None if value is None else format_duration(value)
+
+
+def _duration_from_json(value: str | None) -> timedelta | None:
+    return None if value is None else parse_duration(value)
+
+
+def policy_to_json(policy: EscalationPolicy) -> dict[str, Any]:
+    return {
+        "name": policy.name,
+        "repeat": policy.repeat,
+        "repeat_delay": _duration_to_json(policy.repeat_delay),
+        "ack_timeout": _duration_to_json(policy.ack_timeout),
+        "steps": [
+            {
+                "delay": format_duration(step.delay),
+                "urgency": step.urgency,
+                "targets": [{t.kind.value: t.name} for t in step.targets],
+            }
+            for step in policy.steps
+        ],
+    }
+
+
+def policy_from_json(data: Mapping[str, Any]) -> EscalationPolicy:
+    steps = tuple(
+        EscalationStep(
+            delay=parse_duration(step["delay"]),
+            urgency=check_urgency(step["urgency"]),
+            targets=tuple(EscalationTarget(**target) for target in step["targets"]),
+        )
+        for step in data["steps"]
+    )
+    return EscalationPolicy(
+        name=data["name"],
+        steps=steps,
+        repeat=data["repeat"],
+        repeat_delay=_duration_from_json(data["repeat_delay"]),
+        ack_timeout=_duration_from_json(data["ack_timeout"]),
+    )

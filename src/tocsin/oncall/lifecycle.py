@@ -1,0 +1,432 @@
+"""The on-call state of an alert group: firing, acknowledged, snoozed, resolved.
+
+Every change is a pure function ``(state, input, now) -> Transition | Refused``: the new
+state, the actions the engine must take on the group's escalation (start it, stop it,
+pause it, resume it, schedule a wake-up row) and one audit entry saying who did what,
+when, through which channel and why. Nothing here reads a clock or a database, so the
+caller stores the state, the audit entry and the due rows in one transaction.
+
+Rules (PagerDuty's and Grafana OnCall's, where they agree):
+
+* Alerts firing in a new or resolved group start a new escalation, with a new id: rows
+  left over from the previous one see an id that is not the group's and do nothing.
+  Alerts joining a group that is still open change nothing.
+* Acknowledging stops escalation. With an ``ack_timeout`` a wake-up row is scheduled;
+  if it comes due while the group is still acknowledged by that same acknowledgement,
+  the group goes back to firing and the current step is re-notified.
+* Resolving (by hand, or automatically when all its alerts resolved) stops escalation
+  for good.
+* Snoozing (from firing or acknowledged) pauses escalation until a time. When the
+  snooze ends the group fires again and escalation *resumes from the step it was at*:
+  that step's targets are notified again and the ladder goes on from there with the
+  normal delays. Restarting from the first step (OnCall's "unsilence") would page the
+  primary again after the backup had already been reached; skipping to the next step
+  would page someone new without the current responder being reminded. This is what
+  PagerDuty (the incident re-triggers at its current level) and VictorOps (paging
+  resumes on the previously paged policy) do. Snoozing replaces a pending
+  acknowledgement timeout, and acknowledging a snoozed group cancels the snooze.
+
+Wake-up rows (:class:`LifecycleDue`) are checked against the state when they come due:
+a snooze that was extended or cancelled, or an acknowledgement that was renewed, turns
+the old row stale and :func:`on_due` returns ``None``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from tocsin.timeutil import from_micros, to_micros
+
+__all__ = [
+    "SYSTEM",
+    "Action",
+    "AuditEntry",
+    "DueKind",
+    "GroupState",
+    "LifecycleDue",
+    "PauseEscalation",
+    "Refused",
+    "ResumeEscalation",
+    "ScheduleDue",
+    "StartEscalation",
+    "Status",
+    "StopEscalation",
+    "Transition",
+    "Via",
+    "acknowledge",
+    "alerts_firing",
+    "alerts_resolved",
+    "escalation_id_for",
+    "on_due",
+    "resolve",
+    "snooze",
+]
+
+SYSTEM = "tocsin"
+"""``who`` for transitions Tocsin makes on its own (auto-resolve, timeouts)."""
+
+
+class Status(StrEnum):
+    FIRING = "firing"
+    ACKNOWLEDGED = "acknowledged"
+    SNOOZED = "snoozed"
+    RESOLVED = "resolved"
+
+
+class Via(StrEnum):
+    """The channel a transition came through, for the audit trail."""
+
+    API = "api"
+    CLI = "cli"
+    SLACK = "slack"
+    EMAIL_LINK = "email-link"
+    AUTO = "auto"
+
+
+class DueKind(StrEnum):
+    SNOOZE_END = "snooze-end"
+    ACK_TIMEOUT = "ack-timeout"
+
+
+def escalation_id_for(group_key: str, number: int) -> str:
+    """Escalation ids are ``<group key>#<n>``: unique per group, reproducible in a
+    simulation, and newer ids are visibly newer when reading rows by hand."""
+    return f"{group_key}#{number}"
+
+
+def _opt_time(value: datetime | None) -> int | None:
+    return None if value is None else to_micros(value)
+
+
+def _from_opt(value: int | None) -> datetime | None:
+    return None if value is None else from_micros(value)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of a group's history: who did what, when, through which channel."""
+
+    at: datetime
+    group_key: str
+    who: str
+    via: Via
+    action: str
+    comment: str = ""
+    escalation_id: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": to_micros(self.at),
+            "group_key": self.group_key,
+            "who": self.who,
+            "via": self.via.value,
+            "action": self.action,
+            "comment": self.comment,
+            "escalation_id": self.escalation_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AuditEntry:
+        return cls(
+            at=from_micros(data["at"]),
+            group_key=data["group_key"],
+            who=data["who"],
+            via=Via(data["via"]),
+            action=data["action"],
+            comment=data["comment"],
+            escalation_id=data["escalation_id"],
+        )
+
+
+@dataclass(frozen=True)
+class GroupState:
+    """Where one alert group stands. ``escalation_id`` is the current escalation;
+    due rows carrying another id are stale. ``ack_deadline`` and ``snoozed_until``
+    are the times the pending wake-up row must carry to still count."""
+
+    group_key: str
+    status: Status
+    escalation_id: str
+    escalations: int
+    since: datetime
+    acknowledged_by: str = ""
+    ack_deadline: datetime | None = None
+    snoozed_until: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "group_key": self.group_key,
+            "status": self.status.value,
+            "escalation_id": self.escalation_id,
+            "escalations": self.escalations,
+            "since": to_micros(self.since),
+            "acknowledged_by": self.acknowledged_by,
+            "ack_deadline": _opt_time(self.ack_deadline),
+            "snoozed_until": _opt_time(self.snoozed_until),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> GroupState:
+        return cls(
+            group_key=data["group_key"],
+            status=Status(data["status"]),
+            escalation_id=data["escalation_id"],
+            escalations=data["escalations"],
+            since=from_micros(data["since"]),
+            acknowledged_by=data["acknowledged_by"],
+            ack_deadline=_from_opt(data["ack_deadline"]),
+            snoozed_until=_from_opt(data["snoozed_until"]),
+        )
+
+
+@dataclass(frozen=True)
+class LifecycleDue:
+    """A wake-up row: the end of a snooze or of an acknowledgement's grace period."""
+
+    kind: DueKind
+    group_key: str
+    escalation_id: str
+    due_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "group_key": self.group_key,
+            "escalation_id": self.escalation_id,
+            "due_at": to_micros(self.due_at),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LifecycleDue:
+        return cls(
+            kind=DueKind(data["kind"]),
+            group_key=data["group_key"],
+            escalation_id=data["escalation_id"],
+            due_at=from_micros(data["due_at"]),
+        )
+
+
+# --- actions the engine takes on the escalation ----------------------------------------
+
+
+@dataclass(frozen=True)
+class StartEscalation:
+    """Freeze the group's policy into a new escalation with this id and run it."""
+
+    escalation_id: str
+
+
+@dataclass(frozen=True)
+class StopEscalation:
+    """No more steps. ``final`` is False for an acknowledgement (an ack timeout may
+    resume the same escalation) and True for a resolution."""
+
+    escalation_id: str
+    final: bool
+
+
+@dataclass(frozen=True)
+class PauseEscalation:
+    escalation_id: str
+    until: datetime
+
+
+@dataclass(frozen=True)
+class ResumeEscalation:
+    """Re-notify the current step's targets and go on with the ladder from there."""
+
+    escalation_id: str
+    reason: DueKind
+
+
+@dataclass(frozen=True)
+class ScheduleDue:
+    due: LifecycleDue
+
+
+Action = StartEscalation | StopEscalation | PauseEscalation | ResumeEscalation | ScheduleDue
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The outcome of a valid input. ``audit`` is ``None`` when nothing changed (an
+    alert joining a group that is already open)."""
+
+    state: GroupState
+    actions: tuple[Action, ...] = ()
+    audit: AuditEntry | None = None
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An input that does not apply to the group as it stands, and why; the API turns
+    it into a 409 with ``reason`` as the message."""
+
+    group_key: str
+    attempted: str
+    status: Status
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+# --- transitions -------------------------------------------------------------------------
+
+
+def alerts_firing(state: GroupState | None, group_key: str, now: datetime) -> Transition:
+    """Alerts fire in the group: open it (new escalation) unless it is already open."""
+    if state is not None and state.status is not Status.RESOLVED:
+        return Transition(state)
+    number = 1 if state is None else state.escalations + 1
+    new = GroupState(
+        group_key=group_key,
+        status=Status.FIRING,
+        escalation_id=escalation_id_for(group_key, number),
+        escalations=number,
+        since=now,
+    )
+    action = "opened" if state is None else "re-opened"
+    return Transition(
+        new,
+        (StartEscalation(new.escalation_id),),
+        _audit(new, now, SYSTEM, Via.AUTO, action, "alerts firing"),
+    )
+
+
+def acknowledge(
+    state: GroupState,
+    now: datetime,
+    who: str,
+    via: Via,
+    *,
+    ack_timeout: timedelta | None = None,
+    comment: str = "",
+) -> Transition | Refused:
+    """``who`` takes the group: escalation stops (until ``ack_timeout``, if any)."""
+    if state.status is Status.RESOLVED:
+        return _refuse(state, "acknowledge", "it is resolved; new alerts would re-open it")
+    if state.status is Status.ACKNOWLEDGED:
+        return _refuse(
+            state, "acknowledge", f"it is already acknowledged by {state.acknowledged_by}"
+        )
+    deadline = None if ack_timeout is None else now + ack_timeout
+    new = replace(
+        state,
+        status=Status.ACKNOWLEDGED,
+        since=now,
+        acknowledged_by=who,
+        ack_deadline=deadline,
+        snoozed_until=None,
+    )
+    actions: list[Action] = [StopEscalation(state.escalation_id, final=False)]
+    if deadline is not None:
+        actions.append(ScheduleDue(_due(new, DueKind.ACK_TIMEOUT, deadline)))
+    return Transition(new, tuple(actions), _audit(new, now, who, via, "acknowledged", comment))
+
+
+def resolve(
+    state: GroupState, now: datetime, who: str, via: Via, *, comment: str = ""
+) -> Transition | Refused:
+    """Resolved by hand: escalation stops for good."""
+    if state.status is Status.RESOLVED:
+        return _refuse(state, "resolve", "it is already resolved")
+    return _resolved(state, now, who, via, comment)
+
+
+def alerts_resolved(state: GroupState, now: datetime) -> Transition:
+    """Every alert of the group resolved: the group resolves itself (nothing to do if
+    someone resolved it already)."""
+    if state.status is Status.RESOLVED:
+        return Transition(state)
+    return _resolved(state, now, SYSTEM, Via.AUTO, "all alerts resolved")
+
+
+def snooze(
+    state: GroupState,
+    now: datetime,
+    who: str,
+    via: Via,
+    duration: timedelta | None,
+    *,
+    comment: str = "",
+) -> Transition | Refused:
+    """Pause escalation for ``duration``; snoozing a snoozed group moves the end."""
+    if state.status is Status.RESOLVED:
+        return _refuse(state, "snooze", "it is resolved")
+    if duration is None:
+        return _refuse(state, "snooze", "a snooze needs a duration (e.g. 30m)")
+    if duration <= timedelta(0):
+        return _refuse(state, "snooze", f"a snooze must last a positive time, not {duration}")
+    until = now + duration
+    new = replace(state, status=Status.SNOOZED, since=now, snoozed_until=until, ack_deadline=None)
+    actions = (
+        PauseEscalation(state.escalation_id, until),
+        ScheduleDue(_due(new, DueKind.SNOOZE_END, until)),
+    )
+    note = f"until {until.isoformat()}" + (f": {comment}" if comment else "")
+    return Transition(new, actions, _audit(new, now, who, via, "snoozed", note))
+
+
+def on_due(state: GroupState, due: LifecycleDue, now: datetime) -> Transition | None:
+    """A wake-up row came due: end the snooze or the acknowledgement's grace period.
+    ``None`` when the row is stale (another escalation, a renewed ack or snooze, or a
+    group that moved on); such rows are simply deleted."""
+    if due.escalation_id != state.escalation_id or now < due.due_at:
+        return None
+    if due.kind is DueKind.SNOOZE_END:
+        if state.status is not Status.SNOOZED or state.snoozed_until != due.due_at:
+            return None
+        action, comment = "snooze ended", "escalation resumes at the current step"
+    else:
+        if state.status is not Status.ACKNOWLEDGED or state.ack_deadline != due.due_at:
+            return None
+        action = "acknowledgement timed out"
+        comment = f"{state.acknowledged_by} did not resolve it; the current step is re-notified"
+    new = replace(
+        state,
+        status=Status.FIRING,
+        since=now,
+        acknowledged_by="",
+        ack_deadline=None,
+        snoozed_until=None,
+    )
+    return Transition(
+        new,
+        (ResumeEscalation(state.escalation_id, due.kind),),
+        _audit(new, now, SYSTEM, Via.AUTO, action, comment),
+    )
+
+
+def _resolved(state: GroupState, now: datetime, who: str, via: Via, comment: str) -> Transition:
+    new = replace(
+        state,
+        status=Status.RESOLVED,
+        since=now,
+        ack_deadline=None,
+        snoozed_until=None,
+    )
+    return Transition(
+        new,
+        (StopEscalation(state.escalation_id, final=True),),
+        _audit(new, now, who, via, "resolved", comment),
+    )
+
+
+def _due(state: GroupState, kind: DueKind, at: datetime) -> LifecycleDue:
+    return LifecycleDue(kind, state.group_key, state.escalation_id, at)
+
+
+def _audit(
+    state: GroupState, now: datetime, who: str, via: Via, action: str, comment: str
+) -> AuditEntry:
+    return AuditEntry(now, state.group_key, who, via, action, comment, state.escalation_id)
+
+
+def _refuse(state: GroupState, attempted: str, why: str) -> Refused:
+    reason = f"cannot {attempted} alert group {state.group_key!r}: {why}"
+    return Refused(state.group_key, attempted, state.status, reason)

@@ -1,0 +1,172 @@
+"""On-call end to end: a real alert pages the person on call by e-mail (a real SMTP
+server), following the signed acknowledge link in that e-mail acknowledges the group
+and the next escalation step pages nobody; Slack's button path with a correctly and a
+wrongly signed request."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import orjson
+import pytest
+
+from tests.e2e.conftest import alert, post_alerts, wait_until
+from tests.harness.procs import TocsinServer
+from tests.harness.receivers import SMTPServer
+from tocsin.oncall.slack_requests import slack_signature
+
+pytestmark = pytest.mark.e2e
+
+SIGNING = "slack-signing-secret"
+
+
+def config(smtp: SMTPServer, step2_delay: str) -> str:
+    return f"""\
+global:
+  smtp_smarthost: {smtp.smarthost}
+  smtp_from: tocsin@example.org
+  smtp_require_tls: false
+route:
+  receiver: pager
+  group_by: [alertname]
+  group_wait: 0s
+  group_interval: 1s
+receivers:
+  - name: pager
+    escalation_policy: critical
+people:
+  - name: alice
+    email: alice@example.org
+  - name: bob
+    email: bob@example.org
+schedules:
+  - name: primary
+    time_zone: Europe/Berlin
+    layers:
+      - name: everyone
+        rotation: weekly
+        start: 2026-01-05
+        participants: [alice]
+escalation_policies:
+  - name: critical
+    steps:
+      - delay: 0s
+        targets: [{{schedule: primary}}]
+      - delay: {step2_delay}
+        targets: [{{person: bob}}]
+tocsin:
+  slack_signing_secret: {SIGNING}
+"""
+
+
+def mails_to(smtp: SMTPServer, who: str) -> list[Any]:
+    return [m for m in smtp.mails if f"{who}@example.org" in m.rcpt_tos]
+
+
+def group_of(url: str) -> dict[str, Any] | None:
+    groups = httpx.get(f"{url}/api/v1/groups").json()
+    return groups[0] if groups else None
+
+
+def test_email_link_acknowledges_and_stops_the_escalation(tmp_path: Path) -> None:
+    with SMTPServer() as smtp:
+        path = tmp_path / "alertmanager.yml"
+        path.write_text(config(smtp, "4s"))
+        with TocsinServer(tmp_path, config=path) as tocsin:
+            assert post_alerts(tocsin.url, [alert({"alertname": "ServiceDown"})]).status_code == 200
+            wait_until(lambda: mails_to(smtp, "alice"), 30, "alice to be paged")
+            page = mails_to(smtp, "alice")[0].message
+            body = page.get_body(preferencelist=("plain",))
+            assert body is not None
+            text = body.get_content()
+            link = re.search(r"Acknowledge: (\S+)", text)
+            assert link is not None, text
+            group = group_of(tocsin.url)
+            assert group is not None
+            assert group["status"] == "firing"
+            assert group["escalationPolicy"] == "critical"
+
+            followed = httpx.get(link.group(1))
+            assert followed.status_code == 200, followed.text
+            assert "acknowledged by alice" in followed.text
+            acked = group_of(tocsin.url)
+            assert acked is not None
+            assert acked["status"] == "acknowledged"
+            assert acked["acknowledgedBy"] == "alice"
+            # the link works once: the group is acknowledged already
+            assert httpx.get(link.group(1)).status_code == 409
+            # a forged link is refused
+            forged = link.group(1).replace("by=alice", "by=mallory")
+            assert httpx.get(forged).status_code == 403
+
+            # the step that would page bob comes due, is found stale, and pages nobody
+            def step_two_done() -> bool:
+                g = httpx.get(f"{tocsin.url}/api/v1/groups/{group['id']}").json()
+                return not any(p["kind"] == "step" for p in g["pending"])
+
+            wait_until(step_two_done, 30, "the second step to come due")
+            assert mails_to(smtp, "bob") == []
+            audit = httpx.get(f"{tocsin.url}/api/v1/groups/{group['id']}/audit").json()
+            acks = [a for a in audit if a["actor"] == "alice"]
+            assert [(a["action"], a["channel"]) for a in acks] == [("acknowledged", "email-link")]
+
+
+def test_unacknowledged_escalates_to_the_next_step(tmp_path: Path) -> None:
+    with SMTPServer() as smtp:
+        path = tmp_path / "alertmanager.yml"
+        path.write_text(config(smtp, "2s"))
+        with TocsinServer(tmp_path, config=path) as tocsin:
+            started = time.monotonic()
+            assert post_alerts(tocsin.url, [alert({"alertname": "ServiceDown"})]).status_code == 200
+            wait_until(lambda: mails_to(smtp, "alice"), 30, "alice to be paged")
+            wait_until(lambda: mails_to(smtp, "bob"), 30, "bob to be paged at step 2")
+            # step 2 is due 2 s after step 1: it cannot have come earlier
+            assert time.monotonic() - started >= 2.0
+            assert len(mails_to(smtp, "alice")) == 1
+
+
+def slack_request(url: str, group_id: str, secret: str, ts: int | None = None) -> httpx.Response:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U123", "username": "carol"},
+        "actions": [{"action_id": "ack", "value": f"ack:{group_id}"}],
+    }
+    body = urlencode({"payload": orjson.dumps(payload).decode()}).encode()
+    stamp = str(ts if ts is not None else int(time.time()))
+    headers = {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-slack-request-timestamp": stamp,
+        "x-slack-signature": slack_signature(secret, stamp, body),
+    }
+    return httpx.post(f"{url}/api/v1/slack/actions", content=body, headers=headers)
+
+
+def test_slack_button_needs_a_valid_signature(tmp_path: Path) -> None:
+    with SMTPServer() as smtp:
+        path = tmp_path / "alertmanager.yml"
+        path.write_text(config(smtp, "1h"))
+        with TocsinServer(tmp_path, config=path) as tocsin:
+            assert post_alerts(tocsin.url, [alert({"alertname": "ServiceDown"})]).status_code == 200
+            group = wait_until(lambda: group_of(tocsin.url), 30, "the group to open")
+            bad = slack_request(tocsin.url, group["id"], "wrong secret")
+            assert bad.status_code == 401
+            old = slack_request(tocsin.url, group["id"], SIGNING, ts=int(time.time()) - 600)
+            assert old.status_code == 401
+            still = group_of(tocsin.url)
+            assert still is not None
+            assert still["status"] == "firing"
+            good = slack_request(tocsin.url, group["id"], SIGNING)
+            assert good.status_code == 200, good.text
+            acked = group_of(tocsin.url)
+            assert acked is not None
+            assert acked["status"] == "acknowledged"
+            assert acked["acknowledgedBy"] == "carol"
+            audit = httpx.get(f"{tocsin.url}/api/v1/groups/{group['id']}/audit").json()
+            assert ("acknowledged", "slack", "carol") in {
+                (a["action"], a["channel"], a["actor"]) for a in audit
+            }

@@ -1,0 +1,204 @@
+"""``escalation_policies`` as written in YAML: decoding, rules inside one policy, and the
+references across sections that :func:`check_escalation` reports."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tocsin.config.decode import Decoder, compose
+from tocsin.config.escalation import (
+    EscalationPolicy,
+    EscalationStep,
+    EscalationTarget,
+    check_escalation,
+)
+
+M = timedelta(minutes=1)
+
+
+def decode(text: str) -> tuple[tuple[EscalationPolicy, ...], list[tuple[int, str, str]]]:
+    node = compose(text)
+    assert node is not None
+    decoder = Decoder("tocsin.yml")
+    value = decoder.decode(node, tuple[EscalationPolicy, ...], "escalation_policies")
+    return value, [(p.line, p.key, p.message) for p in decoder.problems]
+
+
+THREADS_AGENT = """\
+- name: critical
+  ack_timeout: 30m
+  repeat: 1
+  steps:
+    - targets: [{schedule: primary}]
+    - delay: 15m
+      targets: [{schedule: secondary}]
+    - delay: 15m
+      targets: [{person: erin}]
+- name: warning
+  steps:
+    - targets: [{receiver: slack-warnings}]
+      urgency: low
+    - delay: 2h
+      targets: [{receiver: email-oncall}]
+      urgency: low
+"""
+
+
+def test_yaml_decodes_into_policies() -> None:
+    policies, problems = decode(THREADS_AGENT)
+    assert problems == []
+    assert policies == (
+        EscalationPolicy(
+            "critical",
+            (
+                EscalationStep(timedelta(0), (EscalationTarget(schedule="primary"),)),
+                EscalationStep(15 * M, (EscalationTarget(schedule="secondary"),)),
+                EscalationStep(15 * M, (EscalationTarget(person="erin"),)),
+            ),
+            repeat=1,
+            ack_timeout=30 * M,
+        ),
+        EscalationPolicy(
+            "warning",
+            (
+                EscalationStep(timedelta(0), (EscalationTarget(receiver="slack-warnings"),), "low"),
+                EscalationStep(120 * M, (EscalationTarget(receiver="email-oncall"),), "low"),
+            ),
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "problems"),
+    [
+        (
+            "- name: x\n  steps:\n    - targets: [{schedule: a, person: b}]\n",
+            [
+                (
+                    3,
+                    "escalation_policies[0].steps[0].targets[0]",
+                    "a target names exactly one of schedule, person or receiver, "
+                    "not schedule & person",
+                )
+            ],
+        ),
+        (
+            "- name: x\n  steps:\n    - targets: [{}]\n",
+            [
+                (
+                    3,
+                    "escalation_policies[0].steps[0].targets[0]",
+                    "a target needs one of schedule, person or receiver",
+                )
+            ],
+        ),
+        (
+            "- name: x\n  steps:\n    - delay: 5m\n",
+            [(3, "escalation_policies[0].steps[0].targets", "a step needs at least one target")],
+        ),
+        (
+            "- name: x\n  steps:\n    - targets: [{person: a}]\n      urgency: urgent\n",
+            [
+                (
+                    4,
+                    "escalation_policies[0].steps[0].urgency",
+                    "urgency must be 'high' or 'low', got 'urgent'",
+                )
+            ],
+        ),
+        (
+            "- name: x\n  steps:\n    - targets: [{person: a}]\n      delay: 15 minutes\n",
+            [
+                (
+                    4,
+                    "escalation_policies[0].steps[0].delay",
+                    "unknown unit ' minutes' in duration '15 minutes'",
+                )
+            ],
+        ),
+        (
+            "- steps: []\n  repeat: -1\n  ack_timeout: 0s\n",
+            [
+                (1, "escalation_policies[0].name", "an escalation policy needs a name"),
+                (1, "escalation_policies[0].steps", "an escalation policy needs at least one step"),
+                (2, "escalation_policies[0].repeat", "must be 0 (run the steps once) or more"),
+                (
+                    3,
+                    "escalation_policies[0].ack_timeout",
+                    "must be positive (leave it out for no timeout)",
+                ),
+            ],
+        ),
+        (
+            "- name: x\n  repeat: 2\n  steps:\n    - targets: [{person: a}]\n",
+            [
+                (
+                    2,
+                    "escalation_policies[0].repeat",
+                    "repeating needs a pause between rounds: set repeat_delay "
+                    "(the last step's delay, used by default, is 0)",
+                )
+            ],
+        ),
+        (
+            "- name: x\n  repeat: 2\n  repeat_delay: 10m\n  steps:\n    - targets: [{person: a}]\n",
+            [],
+        ),
+        (
+            "- name: x\n  escalate_after: 5m\n  steps:\n    - targets: [{person: a}]\n",
+            [(2, "escalation_policies[0].escalate_after", "unknown key 'escalate_after'")],
+        ),
+    ],
+)
+def test_policy_rules_name_the_key(text: str, problems: list[tuple[int, str, str]]) -> None:
+    assert decode(text)[1] == problems
+
+
+def test_check_escalation_reports_unknown_references_and_duplicates() -> None:
+    policies, _ = decode(
+        THREADS_AGENT
+        + """\
+- name: critical
+  steps:
+    - targets: [{schedule: primery}, {person: zed}, {receiver: pager}]
+"""
+    )
+    problems = list(
+        check_escalation(
+            policies,
+            people_names=["erin", "alice"],
+            schedule_names=["primary", "secondary"],
+            receiver_names=["slack-warnings", "email-oncall"],
+            policy_refs=[
+                ("receivers[2].escalation_policy", "warn"),
+                ("receivers[0].escalation_policy", "critical"),
+            ],
+        )
+    )
+    assert problems == [
+        ("escalation_policies[2].name", "escalation policy 'critical' is not unique"),
+        (
+            "escalation_policies[2].steps[0].targets[0].schedule",
+            "undefined schedule 'primery' (did you mean 'primary'?)",
+        ),
+        ("escalation_policies[2].steps[0].targets[1].person", "undefined person 'zed'"),
+        ("escalation_policies[2].steps[0].targets[2].receiver", "undefined receiver 'pager'"),
+        (
+            "receivers[2].escalation_policy",
+            "undefined escalation policy 'warn' (did you mean 'warning'?)",
+        ),
+    ]
+
+
+def test_check_escalation_accepts_a_consistent_config() -> None:
+    policies, _ = decode(THREADS_AGENT)
+    assert (
+        list(
+            check_escalation(
+                policies, ["erin"], ["primary", "secondary"], ["slack-warnings", "email-oncall"]
+            )
+        )
+        == []
+    )

@@ -1,0 +1,315 @@
+"""Alert-group lifecycle: one row per rule (open, ack, ack timeout, resolve by hand and
+automatically, snooze and its end, re-open), refused inputs with their reasons, and
+stale wake-up rows that must do nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tocsin.oncall.lifecycle import (
+    Action,
+    AuditEntry,
+    DueKind,
+    GroupState,
+    LifecycleDue,
+    PauseEscalation,
+    Refused,
+    ResumeEscalation,
+    ScheduleDue,
+    StartEscalation,
+    Status,
+    StopEscalation,
+    Transition,
+    Via,
+    acknowledge,
+    alerts_firing,
+    alerts_resolved,
+    on_due,
+    resolve,
+    snooze,
+)
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+M = timedelta(minutes=1)
+
+FIRING = GroupState("g", Status.FIRING, "g#1", 1, T0)
+ACKED = GroupState("g", Status.ACKNOWLEDGED, "g#1", 1, T0 + 2 * M, acknowledged_by="alice")
+ACKED_WITH_TIMEOUT = GroupState(
+    "g", Status.ACKNOWLEDGED, "g#1", 1, T0 + 2 * M, "alice", ack_deadline=T0 + 12 * M
+)
+SNOOZED = GroupState("g", Status.SNOOZED, "g#1", 1, T0 + 5 * M, snoozed_until=T0 + 35 * M)
+RESOLVED = GroupState("g", Status.RESOLVED, "g#1", 1, T0 + 40 * M)
+
+Step = Callable[[], Transition | Refused | None]
+
+
+def audit(
+    at: datetime, who: str, via: Via, action: str, comment: str = "", esc: str = "g#1"
+) -> AuditEntry:
+    return AuditEntry(at, "g", who, via, action, comment, esc)
+
+
+TRANSITIONS: list[tuple[str, Step, GroupState, tuple[Action, ...], AuditEntry | None]] = [
+    (
+        "first alerts open the group and start escalation",
+        lambda: alerts_firing(None, "g", T0),
+        FIRING,
+        (StartEscalation("g#1"),),
+        audit(T0, "tocsin", Via.AUTO, "opened", "alerts firing"),
+    ),
+    (
+        "alerts joining an open group change nothing",
+        lambda: alerts_firing(ACKED, "g", T0 + 3 * M),
+        ACKED,
+        (),
+        None,
+    ),
+    (
+        "acknowledge stops escalation",
+        lambda: acknowledge(FIRING, T0 + 7 * M, "alice", Via.SLACK, comment="looking"),
+        GroupState("g", Status.ACKNOWLEDGED, "g#1", 1, T0 + 7 * M, acknowledged_by="alice"),
+        (StopEscalation("g#1", final=False),),
+        audit(T0 + 7 * M, "alice", Via.SLACK, "acknowledged", "looking"),
+    ),
+    (
+        "acknowledge under an ack_timeout schedules the re-open",
+        lambda: acknowledge(FIRING, T0 + 7 * M, "alice", Via.API, ack_timeout=10 * M),
+        GroupState(
+            "g", Status.ACKNOWLEDGED, "g#1", 1, T0 + 7 * M, "alice", ack_deadline=T0 + 17 * M
+        ),
+        (
+            StopEscalation("g#1", final=False),
+            ScheduleDue(LifecycleDue(DueKind.ACK_TIMEOUT, "g", "g#1", T0 + 17 * M)),
+        ),
+        audit(T0 + 7 * M, "alice", Via.API, "acknowledged"),
+    ),
+    (
+        "the ack timeout re-opens the group and resumes at the current step",
+        lambda: on_due(
+            ACKED_WITH_TIMEOUT,
+            LifecycleDue(DueKind.ACK_TIMEOUT, "g", "g#1", T0 + 12 * M),
+            T0 + 12 * M,
+        ),
+        GroupState("g", Status.FIRING, "g#1", 1, T0 + 12 * M),
+        (ResumeEscalation("g#1", DueKind.ACK_TIMEOUT),),
+        audit(
+            T0 + 12 * M,
+            "tocsin",
+            Via.AUTO,
+            "acknowledgement timed out",
+            "alice did not resolve it; the current step is re-notified",
+        ),
+    ),
+    (
+        "resolve by hand stops escalation for good",
+        lambda: resolve(ACKED, T0 + 20 * M, "alice", Via.CLI, comment="rolled back"),
+        GroupState("g", Status.RESOLVED, "g#1", 1, T0 + 20 * M, acknowledged_by="alice"),
+        (StopEscalation("g#1", final=True),),
+        audit(T0 + 20 * M, "alice", Via.CLI, "resolved", "rolled back"),
+    ),
+    (
+        "all alerts resolved resolves the group automatically",
+        lambda: alerts_resolved(FIRING, T0 + 20 * M),
+        GroupState("g", Status.RESOLVED, "g#1", 1, T0 + 20 * M),
+        (StopEscalation("g#1", final=True),),
+        audit(T0 + 20 * M, "tocsin", Via.AUTO, "resolved", "all alerts resolved"),
+    ),
+    (
+        "alerts resolving in a group resolved by hand change nothing",
+        lambda: alerts_resolved(RESOLVED, T0 + 45 * M),
+        RESOLVED,
+        (),
+        None,
+    ),
+    (
+        "snooze pauses escalation until a time",
+        lambda: snooze(FIRING, T0 + 5 * M, "alice", Via.EMAIL_LINK, 30 * M),
+        SNOOZED,
+        (
+            PauseEscalation("g#1", T0 + 35 * M),
+            ScheduleDue(LifecycleDue(DueKind.SNOOZE_END, "g", "g#1", T0 + 35 * M)),
+        ),
+        audit(T0 + 5 * M, "alice", Via.EMAIL_LINK, "snoozed", "until 2026-01-05T09:35:00+00:00"),
+    ),
+    (
+        "snoozing an acknowledged group replaces its ack timeout",
+        lambda: snooze(ACKED_WITH_TIMEOUT, T0 + 5 * M, "alice", Via.API, 30 * M),
+        GroupState("g", Status.SNOOZED, "g#1", 1, T0 + 5 * M, "alice", snoozed_until=T0 + 35 * M),
+        (
+            PauseEscalation("g#1", T0 + 35 * M),
+            ScheduleDue(LifecycleDue(DueKind.SNOOZE_END, "g", "g#1", T0 + 35 * M)),
+        ),
+        audit(T0 + 5 * M, "alice", Via.API, "snoozed", "until 2026-01-05T09:35:00+00:00"),
+    ),
+    (
+        "the end of a snooze resumes escalation at the step it was at",
+        lambda: on_due(
+            SNOOZED, LifecycleDue(DueKind.SNOOZE_END, "g", "g#1", T0 + 35 * M), T0 + 35 * M
+        ),
+        GroupState("g", Status.FIRING, "g#1", 1, T0 + 35 * M),
+        (ResumeEscalation("g#1", DueKind.SNOOZE_END),),
+        audit(
+            T0 + 35 * M,
+            "tocsin",
+            Via.AUTO,
+            "snooze ended",
+            "escalation resumes at the current step",
+        ),
+    ),
+    (
+        "acknowledging a snoozed group cancels the snooze",
+        lambda: acknowledge(SNOOZED, T0 + 10 * M, "bob", Via.SLACK),
+        GroupState("g", Status.ACKNOWLEDGED, "g#1", 1, T0 + 10 * M, acknowledged_by="bob"),
+        (StopEscalation("g#1", final=False),),
+        audit(T0 + 10 * M, "bob", Via.SLACK, "acknowledged"),
+    ),
+    (
+        "new alerts in a resolved group re-open it with a new escalation",
+        lambda: alerts_firing(RESOLVED, "g", T0 + 50 * M),
+        GroupState("g", Status.FIRING, "g#2", 2, T0 + 50 * M),
+        (StartEscalation("g#2"),),
+        audit(T0 + 50 * M, "tocsin", Via.AUTO, "re-opened", "alerts firing", esc="g#2"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("step", "state", "actions", "entry"),
+    [row[1:] for row in TRANSITIONS],
+    ids=[row[0] for row in TRANSITIONS],
+)
+def test_transition(
+    step: Step, state: GroupState, actions: tuple[Action, ...], entry: AuditEntry | None
+) -> None:
+    result = step()
+    assert isinstance(result, Transition)
+    assert result.state == state
+    assert result.actions == actions
+    assert result.audit == entry
+
+
+REFUSALS: list[tuple[str, Step, str, str]] = [
+    (
+        "acknowledge a resolved group",
+        lambda: acknowledge(RESOLVED, T0 + 41 * M, "alice", Via.API),
+        "acknowledge",
+        "cannot acknowledge alert group 'g': it is resolved; new alerts would re-open it",
+    ),
+    (
+        "acknowledge twice",
+        lambda: acknowledge(ACKED, T0 + 3 * M, "bob", Via.SLACK),
+        "acknowledge",
+        "cannot acknowledge alert group 'g': it is already acknowledged by alice",
+    ),
+    (
+        "snooze without a duration",
+        lambda: snooze(FIRING, T0 + M, "alice", Via.CLI, None),
+        "snooze",
+        "cannot snooze alert group 'g': a snooze needs a duration (e.g. 30m)",
+    ),
+    (
+        "snooze for no time",
+        lambda: snooze(FIRING, T0 + M, "alice", Via.CLI, timedelta(0)),
+        "snooze",
+        "cannot snooze alert group 'g': a snooze must last a positive time, not 0:00:00",
+    ),
+    (
+        "snooze a resolved group",
+        lambda: snooze(RESOLVED, T0 + 41 * M, "alice", Via.API, 30 * M),
+        "snooze",
+        "cannot snooze alert group 'g': it is resolved",
+    ),
+    (
+        "resolve twice",
+        lambda: resolve(RESOLVED, T0 + 41 * M, "alice", Via.API),
+        "resolve",
+        "cannot resolve alert group 'g': it is already resolved",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("step", "attempted", "reason"),
+    [row[1:] for row in REFUSALS],
+    ids=[row[0] for row in REFUSALS],
+)
+def test_refused(step: Step, attempted: str, reason: str) -> None:
+    result = step()
+    assert isinstance(result, Refused)
+    assert (result.attempted, str(result)) == (attempted, reason)
+
+
+STALE_ROWS: list[tuple[str, GroupState, LifecycleDue, datetime]] = [
+    (
+        "snooze end after the snooze was extended",
+        GroupState("g", Status.SNOOZED, "g#1", 1, T0 + 20 * M, snoozed_until=T0 + 65 * M),
+        LifecycleDue(DueKind.SNOOZE_END, "g", "g#1", T0 + 35 * M),
+        T0 + 35 * M,
+    ),
+    (
+        "snooze end after someone acknowledged",
+        ACKED,
+        LifecycleDue(DueKind.SNOOZE_END, "g", "g#1", T0 + 35 * M),
+        T0 + 35 * M,
+    ),
+    (
+        "ack timeout after a new acknowledgement moved the deadline",
+        GroupState("g", Status.ACKNOWLEDGED, "g#1", 1, T0, "bob", ack_deadline=T0 + 30 * M),
+        LifecycleDue(DueKind.ACK_TIMEOUT, "g", "g#1", T0 + 12 * M),
+        T0 + 12 * M,
+    ),
+    (
+        "ack timeout once the group is resolved",
+        RESOLVED,
+        LifecycleDue(DueKind.ACK_TIMEOUT, "g", "g#1", T0 + 12 * M),
+        T0 + 42 * M,
+    ),
+    (
+        "a row of the previous escalation",
+        GroupState("g", Status.SNOOZED, "g#2", 2, T0, snoozed_until=T0 + 35 * M),
+        LifecycleDue(DueKind.SNOOZE_END, "g", "g#1", T0 + 35 * M),
+        T0 + 35 * M,
+    ),
+    (
+        "a row delivered before its time",
+        SNOOZED,
+        LifecycleDue(DueKind.SNOOZE_END, "g", "g#1", T0 + 35 * M),
+        T0 + 34 * M,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("state", "due", "now"), [row[1:] for row in STALE_ROWS], ids=[row[0] for row in STALE_ROWS]
+)
+def test_stale_wake_up_rows_do_nothing(state: GroupState, due: LifecycleDue, now: datetime) -> None:
+    assert on_due(state, due, now) is None
+
+
+def test_a_group_reopened_twice_counts_its_escalations() -> None:
+    first = alerts_firing(None, "g", T0)
+    closed = alerts_resolved(first.state, T0 + M)
+    second = alerts_firing(closed.state, "g", T0 + 2 * M)
+    closed_again = alerts_resolved(second.state, T0 + 3 * M)
+    third = alerts_firing(closed_again.state, "g", T0 + 4 * M)
+    assert [first.state.escalation_id, second.state.escalation_id, third.state.escalation_id] == [
+        "g#1",
+        "g#2",
+        "g#3",
+    ]
+
+
+@pytest.mark.parametrize("state", [FIRING, ACKED_WITH_TIMEOUT, SNOOZED, RESOLVED])
+def test_group_state_json_round_trip(state: GroupState) -> None:
+    assert GroupState.from_json(state.to_json()) == state
+
+
+def test_audit_and_due_rows_json_round_trip() -> None:
+    entry = audit(T0 + 7 * M, "alice", Via.EMAIL_LINK, "acknowledged", "on it")
+    due = LifecycleDue(DueKind.ACK_TIMEOUT, "g", "g#1", T0 + 17 * M)
+    assert AuditEntry.from_json(entry.to_json()) == entry
+    assert LifecycleDue.from_json(due.to_json()) == due
+    assert entry.to_json()["via"] == "email-link"
