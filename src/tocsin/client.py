@@ -88,6 +88,47 @@ class Client:
         result: list[Any] = self._call("GET", "/api/v1/runbooks/search", params=params)
         return result
 
+    def groups(self) -> list[Any]:
+        result: list[Any] = self._call("GET", "/api/v1/groups")
+        return result
+
+    def act(
+        self, group_id: str, action: str, by: str, comment: str = "", duration: str = ""
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"by": by, "comment": comment}
+        if duration:
+            body["duration"] = duration
+        result: dict[str, Any] = self._call(
+            "POST",
+            f"/api/v1/groups/{group_id}/{action}",
+            json=body,
+            headers={"x-tocsin-client": "cli"},
+        )
+        return result
+
+    def audit(self, group_id: str) -> list[Any]:
+        result: list[Any] = self._call("GET", f"/api/v1/groups/{group_id}/audit")
+        return result
+
+    def oncall(
+        self, schedules: list[str] | None = None, at: str | None = None, until: str | None = None
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        if schedules:
+            params["schedule"] = schedules
+        if at:
+            params["at"] = at
+        if until:
+            params["until"] = until
+        result: dict[str, Any] = self._call("GET", "/api/v1/oncall", params=params)
+        return result
+
+    def add_override(self, schedule: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            "POST", f"/api/v1/schedules/{schedule}/overrides", json=body
+        )
+        return result
+
     def status(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", "/api/v2/status")
         return result

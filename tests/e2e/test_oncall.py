@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from tests.e2e.conftest import alert, post_alerts, wait_until
+from tests.e2e.test_cli import run_cli
 from tests.harness.procs import TocsinServer
 from tests.harness.receivers import SMTPServer
 from tocsin.oncall.slack_requests import slack_signature
@@ -170,3 +171,26 @@ def test_slack_button_needs_a_valid_signature(tmp_path: Path) -> None:
             assert ("acknowledged", "slack", "carol") in {
                 (a["action"], a["channel"], a["actor"]) for a in audit
             }
+
+
+def test_cli_groups_ack_and_oncall(tmp_path: Path) -> None:
+    with SMTPServer() as smtp:
+        path = tmp_path / "alertmanager.yml"
+        path.write_text(config(smtp, "1h"))
+        with TocsinServer(tmp_path, config=path) as tocsin:
+            assert post_alerts(tocsin.url, [alert({"alertname": "DiskFull"})]).status_code == 200
+            group = wait_until(lambda: group_of(tocsin.url), 30, "the group to open")
+            listed = run_cli("groups", url=tocsin.url).stdout
+            assert group["id"] in listed
+            assert "firing" in listed
+            done = run_cli("ack", group["id"], "--by", "dave", "-c", "looking", url=tocsin.url)
+            assert done.stdout.strip() == f"{group['id']}: acknowledged"
+            again = run_cli("ack", group["id"], "--by", "erin", url=tocsin.url, check=False)
+            assert again.returncode == 1
+            assert "already acknowledged by dave" in again.stderr
+            audit = httpx.get(f"{tocsin.url}/api/v1/groups/{group['id']}/audit").json()
+            assert ("dave", "acknowledged", "cli", "looking") in {
+                (a["actor"], a["action"], a["channel"], a["comment"]) for a in audit
+            }
+            who = orjson.loads(run_cli("oncall", "primary", "--json", url=tocsin.url).stdout)
+            assert [s["person"] for s in who["primary"]] == ["alice"]

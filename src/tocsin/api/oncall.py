@@ -31,9 +31,8 @@ ACTIONS = {"ack", "resolve", "snooze"}
 
 
 def _json(data: Any, status: int = 200) -> Response:
-    return Response(
-        orjson.dumps(data, default=_default), status_code=status, media_type="application/json"
-    )
+    body = orjson.dumps(data, default=_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+    return Response(body, status_code=status, media_type="application/json")
 
 
 def _default(value: Any) -> Any:

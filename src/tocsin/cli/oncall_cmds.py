@@ -1,0 +1,154 @@
+"""``tocsin ack|resolve|snooze GROUP``, ``tocsin groups``, ``tocsin oncall``,
+``tocsin override add``: on-call from the terminal, against a running server."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from tocsin.cli.client_cmds import JsonOption, UrlOption
+from tocsin.cli.output import fail, print_json, print_table
+from tocsin.client import ApiError, Client
+from tocsin.config.durations import parse_duration
+from tocsin.defaults import DEFAULT_URL
+from tocsin.timeutil import format_rfc3339, parse_rfc3339, utcnow
+
+ByOption = Annotated[
+    str, typer.Option("--by", envvar="TOCSIN_USER", help="Who you are (default: $USER).")
+]
+CommentOption = Annotated[str, typer.Option("--comment", "-c", help="Why, for the audit trail.")]
+
+override_app = typer.Typer(help="Schedule overrides.", no_args_is_help=True)
+
+
+def _me(by: str) -> str:
+    return by or getpass.getuser()
+
+
+def _act(url: str, group: str, action: str, by: str, comment: str, duration: str = "") -> None:
+    try:
+        with Client(url) as client:
+            result = client.act(group, action, _me(by), comment, duration)
+    except (ApiError, OSError) as exc:
+        fail(str(exc))
+    typer.echo(f"{group}: {result['status']}")
+
+
+def ack(
+    group: Annotated[str, typer.Argument(help="Alert group id (tocsin groups).")],
+    by: ByOption = "",
+    comment: CommentOption = "",
+    url: UrlOption = DEFAULT_URL,
+) -> None:
+    """Acknowledge an alert group: its escalation stops."""
+    _act(url, group, "ack", by, comment)
+
+
+def resolve(
+    group: Annotated[str, typer.Argument(help="Alert group id.")],
+    by: ByOption = "",
+    comment: CommentOption = "",
+    url: UrlOption = DEFAULT_URL,
+) -> None:
+    """Resolve an alert group by hand."""
+    _act(url, group, "resolve", by, comment)
+
+
+def snooze(
+    group: Annotated[str, typer.Argument(help="Alert group id.")],
+    duration: Annotated[str, typer.Option("--for", "-d", help="How long, e.g. 30m, 2h.")],
+    by: ByOption = "",
+    comment: CommentOption = "",
+    url: UrlOption = DEFAULT_URL,
+) -> None:
+    """Snooze an alert group: no pages until the time is up, then escalation resumes."""
+    try:
+        parse_duration(duration)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    _act(url, group, "snooze", by, comment, duration)
+
+
+def groups(url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
+    """Alert groups under an escalation policy, newest first."""
+    try:
+        with Client(url) as client:
+            found = client.groups()
+    except (ApiError, OSError) as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(found)
+        return
+    rows = [
+        [
+            g["id"],
+            g["status"] or "",
+            g["acknowledgedBy"] or "",
+            g["receiver"],
+            ",".join(f"{k}={v}" for k, v in sorted(g["labels"].items())),
+            g["updatedAt"],
+        ]
+        for g in found
+    ]
+    print_table(["ID", "STATUS", "ACKED BY", "RECEIVER", "GROUP", "UPDATED"], rows)
+
+
+def oncall(
+    schedules: Annotated[list[str] | None, typer.Argument(help="Schedules (default: all).")] = None,
+    at: Annotated[str | None, typer.Option(help="RFC 3339 time (default: now).")] = None,
+    days: Annotated[int, typer.Option(help="Show the shifts of the next N days.")] = 0,
+    url: UrlOption = DEFAULT_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """Who is on call now (or at --at), or the shifts of the next --days days."""
+    try:
+        start = parse_rfc3339(at) if at else utcnow()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    start = start or utcnow()
+    until = format_rfc3339(start + timedelta(days=days)) if days else None
+    try:
+        with Client(url) as client:
+            found = client.oncall(schedules, format_rfc3339(start), until)
+    except (ApiError, OSError) as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(found)
+        return
+    rows = [
+        [name, s["person"], s["start"], s["end"], s["source"]]
+        for name, shifts in found.items()
+        for s in shifts
+    ]
+    print_table(["SCHEDULE", "PERSON", "FROM", "UNTIL", "SOURCE"], rows)
+
+
+@override_app.command("add")
+def override_add(
+    schedule: Annotated[str, typer.Argument(help="Schedule name.")],
+    person: Annotated[str, typer.Argument(help="Who covers.")],
+    start: Annotated[str, typer.Option(help="RFC 3339 start.")],
+    end: Annotated[str, typer.Option(help="RFC 3339 end.")],
+    replaces: Annotated[str, typer.Option(help="Only where this person would be on call.")] = "",
+    by: ByOption = "",
+    url: UrlOption = DEFAULT_URL,
+) -> None:
+    """Let someone cover a window of a schedule (an override of an override works)."""
+    body = {"person": person, "start": start, "end": end, "by": _me(by)}
+    if replaces:
+        body["replaces"] = replaces
+    try:
+        with Client(url) as client:
+            made = client.add_override(schedule, body)
+    except (ApiError, OSError) as exc:
+        fail(str(exc))
+    typer.echo(made["id"])
+
+
+def register(app: typer.Typer) -> None:
+    for command in (ack, resolve, snooze, groups, oncall):
+        app.command()(command)
+    app.add_typer(override_app, name="override")

@@ -1,0 +1,199 @@
+"""On-call through the API over a real database (SQLite and PostgreSQL): who is on call
+(now, at a time, over a range, with overrides), iCalendar feeds, and the lifecycle of an
+alert group under an escalation policy (acknowledge, refusals, snooze, audit)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import Clock
+from tocsin.app import build_app
+from tocsin.runtime import Runtime, Settings
+from tocsin.store.settings import Durability
+
+CONFIG = """\
+route:
+  receiver: pager
+  group_by: [alertname]
+  group_wait: 0s
+  group_interval: 1s
+receivers:
+  - name: pager
+    escalation_policy: critical
+people:
+  - name: alice
+    email: alice@example.org
+  - name: bob
+    email: bob@example.org
+schedules:
+  - name: primary
+    time_zone: Europe/Berlin
+    layers:
+      - name: weekly
+        rotation: weekly
+        handoff: "09:00"
+        handoff_day: monday
+        start: 2026-01-05
+        participants: [alice, bob]
+escalation_policies:
+  - name: critical
+    steps:
+      - delay: 0s
+        targets: [{schedule: primary}]
+      - delay: 1h
+        targets: [{person: bob}]
+"""
+
+
+@pytest.fixture
+def client(db_url: str, tmp_path: Path, clock: Clock) -> Iterator[TestClient]:
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(CONFIG)
+    settings = Settings(
+        config_path=config,
+        data_dir=tmp_path,
+        database_url=db_url,
+        sqlite_durability=Durability.NORMAL,
+    )
+    rt = Runtime(settings, clock)
+    with TestClient(build_app(rt)) as c:
+        yield c
+    rt.close()
+
+
+def shifts(client: TestClient, **params: str) -> list[tuple[str, str, str]]:
+    r = client.get("/api/v1/oncall", params={"schedule": "primary", **params})
+    assert r.status_code == 200, r.text
+    return [(s["person"], s["start"], s["end"]) for s in r.json()["primary"]]
+
+
+@pytest.mark.parametrize(
+    ("at", "person"),
+    [
+        ("2026-03-02T07:59:00Z", "bob"),  # Monday 08:59 Berlin: last minute of bob's week
+        ("2026-03-02T08:00:00Z", "alice"),  # 09:00 Berlin (CET, UTC+1): handoff
+        ("2026-03-09T10:00:00Z", "bob"),
+        ("2026-03-30T07:00:00Z", "alice"),  # after the switch to CEST: 09:00 is 07:00Z
+        ("2026-03-30T06:59:00Z", "bob"),
+    ],
+)
+def test_who_is_on_call_at(client: TestClient, at: str, person: str) -> None:
+    assert [p for p, _, _ in shifts(client, at=at)] == [person]
+
+
+def test_shifts_over_a_range(client: TestClient) -> None:
+    assert shifts(client, at="2026-03-02T00:00:00Z", until="2026-03-16T00:00:00Z") == [
+        ("bob", "2026-03-02T00:00:00.000Z", "2026-03-02T08:00:00.000Z"),
+        ("alice", "2026-03-02T08:00:00.000Z", "2026-03-09T08:00:00.000Z"),
+        ("bob", "2026-03-09T08:00:00.000Z", "2026-03-16T00:00:00.000Z"),
+    ]
+
+
+def test_an_override_covers_a_window(client: TestClient, clock: Clock) -> None:
+    body = {
+        "person": "bob",
+        "start": "2026-03-03T12:00:00Z",
+        "end": "2026-03-03T14:00:00Z",
+        "by": "alice",
+    }
+    r = client.post("/api/v1/schedules/primary/overrides", json=body)
+    assert r.status_code == 200, r.text
+    assert [p for p, _, _ in shifts(client, at="2026-03-03T13:00:00Z")] == ["bob"]
+    assert [p for p, _, _ in shifts(client, at="2026-03-03T14:00:00Z")] == ["alice"]
+    # an override of the override, made later: alice takes back an hour of it
+    clock.now += timedelta(minutes=1)
+    back = {
+        **body,
+        "person": "alice",
+        "start": "2026-03-03T12:30:00Z",
+        "end": "2026-03-03T13:30:00Z",
+    }
+    assert client.post("/api/v1/schedules/primary/overrides", json=back).status_code == 200
+    assert [p for p, _, _ in shifts(client, at="2026-03-03T13:00:00Z")] == ["alice"]
+    assert [p for p, _, _ in shifts(client, at="2026-03-03T13:45:00Z")] == ["bob"]
+    assert client.delete(f"/api/v1/overrides/{r.json()['id']}").status_code == 204
+    assert [p for p, _, _ in shifts(client, at="2026-03-03T13:45:00Z")] == ["alice"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {
+            "person": "nobody",
+            "start": "2026-03-03T12:00:00Z",
+            "end": "2026-03-03T14:00:00Z",
+            "by": "x",
+        },
+        {
+            "person": "bob",
+            "start": "2026-03-03T14:00:00Z",
+            "end": "2026-03-03T12:00:00Z",
+            "by": "x",
+        },
+        {"person": "bob", "start": "soon", "end": "2026-03-03T12:00:00Z", "by": "x"},
+    ],
+)
+def test_bad_overrides_are_refused(client: TestClient, body: dict[str, str]) -> None:
+    assert client.post("/api/v1/schedules/primary/overrides", json=body).status_code == 400
+
+
+def test_ical_feeds(client: TestClient) -> None:
+    r = client.get("/api/v1/schedules/primary.ics")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/calendar")
+    text = r.text
+    assert text.startswith("BEGIN:VCALENDAR\r\n")
+    assert "BEGIN:VEVENT\r\n" in text
+    assert "SUMMARY:On call: primary" in text
+    mine = client.get("/api/v1/people/alice.ics").text
+    assert mine.count("BEGIN:VEVENT") >= 6  # every other week over 97 days
+    assert client.get("/api/v1/people/nobody.ics").status_code == 404
+
+
+def open_group(client: TestClient, clock: Clock) -> dict[str, Any]:
+    alert = {"labels": {"alertname": "ServiceDown"}, "startsAt": clock.now.isoformat()}
+    assert client.post("/api/v2/alerts", json=[alert]).status_code == 200
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = client.get("/api/v1/groups").json()
+        if found:
+            group: dict[str, Any] = found[0]
+            return group
+        time.sleep(0.05)
+    raise AssertionError("no alert group opened")
+
+
+def test_lifecycle_through_the_api(client: TestClient, clock: Clock) -> None:
+    group = open_group(client, clock)
+    assert group["status"] == "firing"
+    gid = group["id"]
+    assert client.post(f"/api/v1/groups/{gid}/ack", json={}).status_code == 400  # no "by"
+    r = client.post(f"/api/v1/groups/{gid}/ack", json={"by": "alice", "comment": "on it"})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "acknowledged"
+    again = client.post(f"/api/v1/groups/{gid}/ack", json={"by": "bob"})
+    assert again.status_code == 409
+    assert "already acknowledged" in again.json()
+    bad = client.post(f"/api/v1/groups/{gid}/snooze", json={"by": "bob", "duration": "soon"})
+    assert bad.status_code == 400
+    assert "duration" in bad.json()
+    snoozed = client.post(f"/api/v1/groups/{gid}/snooze", json={"by": "bob", "duration": "30m"})
+    assert snoozed.status_code == 200, snoozed.text
+    assert snoozed.json()["status"] == "snoozed"
+    assert client.post("/api/v1/groups/nope/ack", json={"by": "x"}).status_code == 404
+    audit = client.get(f"/api/v1/groups/{gid}/audit").json()
+    human = [
+        (a["actor"], a["action"], a["channel"], a["comment"])
+        for a in audit
+        if a["actor"] in ("alice", "bob")
+    ]
+    assert human[0] == ("alice", "acknowledged", "api", "on it")
+    assert human[1][:3] == ("bob", "snoozed", "api")
+    assert isinstance(datetime.fromisoformat(audit[0]["at"].replace("Z", "+00:00")), datetime)
