@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -194,3 +195,55 @@ def test_cli_groups_ack_and_oncall(tmp_path: Path) -> None:
             }
             who = orjson.loads(run_cli("oncall", "primary", "--json", url=tocsin.url).stdout)
             assert [s["person"] for s in who["primary"]] == ["alice"]
+
+
+def test_kill_9_mid_escalation_fires_the_remaining_steps_once_on_time(tmp_path: Path) -> None:
+    with SMTPServer() as smtp:
+        path = tmp_path / "alertmanager.yml"
+        text = (
+            config(smtp, "4s")
+            .replace(
+                "      - delay: 4s\n        targets: [{person: bob}]\n",
+                "      - delay: 4s\n        targets: [{person: bob}]\n"
+                "      - delay: 3s\n        targets: [{person: carol}]\n",
+            )
+            .replace(
+                "  - name: bob\n    email: bob@example.org\n",
+                "  - name: bob\n    email: bob@example.org\n  - name: carol\n"
+                "    email: carol@example.org\n",
+            )
+        )
+        path.write_text(text)
+        server = TocsinServer(tmp_path, config=path)
+        with server as tocsin:
+            assert post_alerts(tocsin.url, [alert({"alertname": "Crash"})]).status_code == 200
+            wait_until(lambda: mails_to(smtp, "alice"), 30, "alice to be paged")
+            group = group_of(tocsin.url)
+            assert group is not None
+            tocsin.kill()  # SIGKILL before step 2 is due
+        with TocsinServer(tmp_path, config=path, port=server.port) as again:
+            wait_until(lambda: mails_to(smtp, "carol"), 60, "the last step after the restart")
+
+            def settled() -> list[Any] | None:
+                url = f"{again.url}/api/v1/groups/{group['id']}/audit"
+                audit: list[Any] = httpx.get(url).json()
+                fired = [a for a in audit if a["action"] == "escalated"]
+                return audit if len(fired) == 3 else None
+
+            audit = wait_until(settled, 30, "three steps in the audit trail")
+        started = next(a for a in audit if a["action"] == "escalation started")
+        fired = [a for a in audit if a["action"] == "escalated"]
+        assert [a["comment"].split(":")[0] for a in fired] == [
+            "step 1/3, round 1/1",
+            "step 2/3, round 1/1",
+            "step 3/3, round 1/1",
+        ]
+        t0 = datetime.fromisoformat(started["at"].replace("Z", "+00:00"))
+        at = [datetime.fromisoformat(a["at"].replace("Z", "+00:00")) for a in fired]
+        # each step fired once, not before its due time, and within a second of it
+        for when, due in zip(
+            at, (t0, at[0] + timedelta(seconds=6), at[1] + timedelta(seconds=3)), strict=True
+        ):
+            assert due <= when <= due + timedelta(seconds=1), (when, due)
+        assert len(mails_to(smtp, "bob")) == 1
+        assert len(mails_to(smtp, "carol")) == 1
