@@ -201,10 +201,10 @@ def test_kill_9_mid_escalation_fires_the_remaining_steps_once_on_time(tmp_path: 
     with SMTPServer() as smtp:
         path = tmp_path / "alertmanager.yml"
         text = (
-            config(smtp, "4s")
+            config(smtp, "6s")
             .replace(
-                "      - delay: 4s\n        targets: [{person: bob}]\n",
-                "      - delay: 4s\n        targets: [{person: bob}]\n"
+                "      - delay: 6s\n        targets: [{person: bob}]\n",
+                "      - delay: 6s\n        targets: [{person: bob}]\n"
                 "      - delay: 3s\n        targets: [{person: carol}]\n",
             )
             .replace(
