@@ -19,7 +19,7 @@ import pytest
 from tests.e2e.conftest import alert, post_alerts, wait_until
 from tests.e2e.test_cli import run_cli
 from tests.harness.procs import TocsinServer
-from tests.harness.receivers import SMTPServer
+from tests.harness.receivers import HTTPReceiver, SMTPServer
 from tocsin.oncall.slack_requests import slack_signature
 
 pytestmark = pytest.mark.e2e
@@ -247,3 +247,38 @@ def test_kill_9_mid_escalation_fires_the_remaining_steps_once_on_time(tmp_path: 
             assert due <= when <= due + timedelta(seconds=1), (when, due)
         assert len(mails_to(smtp, "bob")) == 1
         assert len(mails_to(smtp, "carol")) == 1
+
+
+def test_slack_page_carries_buttons_that_acknowledge(tmp_path: Path) -> None:
+    with SMTPServer() as smtp, HTTPReceiver() as slack:
+        path = tmp_path / "alertmanager.yml"
+        text = (
+            config(smtp, "1h")
+            .replace("global:\n", f"global:\n  slack_api_url: {slack.url('/slack')}\n")
+            .replace(
+                "  - name: alice\n    email: alice@example.org\n",
+                "  - name: alice\n    slack_user: alice\n    notification_rules:\n"
+                "      high:\n        - channel: slack\n",
+            )
+        )
+        path.write_text(text)
+        with TocsinServer(tmp_path, config=path) as tocsin:
+            assert post_alerts(tocsin.url, [alert({"alertname": "ServiceDown"})]).status_code == 200
+            (page,) = slack.wait_for(1, "/slack", timeout=30)
+            message = page.json()
+            assert message["channel"] == "@alice"
+            values = [
+                e["value"]
+                for b in message["blocks"]
+                if b["type"] == "actions"
+                for e in b["elements"]
+                if "value" in e
+            ]
+            ack = next(v for v in values if v.startswith("ack:"))
+            group_id = ack.removeprefix("ack:")
+            # Slack calls back with the button's value, signed; a wrong signature is refused
+            assert slack_request(tocsin.url, group_id, "forged").status_code == 401
+            assert slack_request(tocsin.url, group_id, SIGNING).status_code == 200
+            acked = group_of(tocsin.url)
+            assert acked is not None
+            assert acked["status"] == "acknowledged"

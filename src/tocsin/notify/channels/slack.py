@@ -84,6 +84,25 @@ def _button(text: str, url: str, style: str = "") -> dict[str, Any]:
     return button
 
 
+def _oncall_buttons(notification: Notification) -> list[dict[str, Any]]:
+    """For a page of an alert group under an escalation policy: interactive buttons
+    whose value names the action and the group (``ack:ID``); Slack sends the click to
+    Tocsin's ``/api/v1/slack/actions``, which checks Slack's signature."""
+    group = next((str(e["group_id"]) for e in notification.extra.values() if e.get("group_id")), "")
+    if not group:
+        return []
+    return [
+        {
+            "type": "button",
+            "action_id": action,
+            "text": _plain(text),
+            "value": f"{action}:{group}",
+            **({"style": style} if style else {}),
+        }
+        for action, text, style in (("ack", "Acknowledge", "primary"), ("resolve", "Resolve", ""))
+    ]
+
+
 def slack_message(
     notification: Notification, config: SlackConfig, templates: Templates = DEFAULT_TEMPLATES
 ) -> dict[str, Any]:
@@ -128,7 +147,7 @@ def slack_message(
     if image_url:
         blocks.append({"type": "image", "image_url": image_url, "alt_text": title or "image"})
 
-    buttons = []
+    buttons = _oncall_buttons(notification)
     title_link = render(config.title_link, "title_link")
     if title_link.startswith(("http://", "https://")):
         buttons.append(_button("View in Tocsin", title_link, "primary"))

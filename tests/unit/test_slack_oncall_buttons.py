@@ -1,0 +1,34 @@
+"""A page to Slack carries Acknowledge / Resolve buttons naming the group; other
+notifications carry none."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tocsin.config.receivers import SlackConfig
+from tocsin.notify.channels.slack import slack_message
+from tocsin.notify.message import Notification
+
+NOW = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+def note(extra: dict[str, dict[str, str]]) -> Notification:
+    return Notification("r", "{}:{}", {}, (), NOW, extra=extra)
+
+
+def buttons(message: dict[str, object]) -> list[dict[str, object]]:
+    blocks = message["blocks"]
+    assert isinstance(blocks, list)
+    return [e for b in blocks if b["type"] == "actions" for e in b["elements"] if "value" in e]
+
+
+def test_pages_get_buttons_with_the_group_id() -> None:
+    message = slack_message(note({"fp": {"group_id": "abc123"}}), SlackConfig(channel="#x"))
+    assert [(b["action_id"], b["value"]) for b in buttons(message)] == [
+        ("ack", "ack:abc123"),
+        ("resolve", "resolve:abc123"),
+    ]
+
+
+def test_plain_notifications_get_no_buttons() -> None:
+    assert buttons(slack_message(note({}), SlackConfig(channel="#x"))) == []
