@@ -81,5 +81,6 @@ async def _follow_replicas(rt: Runtime) -> None:
         await asyncio.sleep(interval)
         try:
             await asyncio.to_thread(rt.store.refresh)
+            await asyncio.to_thread(rt.people.refresh)
         except Exception:
             log.exception("catching up with the database failed")

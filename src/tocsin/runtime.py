@@ -22,8 +22,10 @@ from tocsin.alerts.labels import NameValidation
 from tocsin.alerts.model import Alert
 from tocsin.alerts.notify_decision import FlushPlan
 from tocsin.config import Config, load_config
+from tocsin.config.oncall import Person
 from tocsin.core.alert_store import AlertStore, StoreSettings
 from tocsin.core.outbox_ops import Enqueue
+from tocsin.core.people import PeopleDirectory
 from tocsin.core.policy import ConfigPolicy
 from tocsin.core.runbook_library import RunbookLibrary
 from tocsin.defaults import DEFAULT_LISTEN, DEFAULT_MAX_BODY
@@ -81,13 +83,15 @@ class Runtime:
         self._config_lock = threading.Lock()
         config = load_config(settings.config_path)  # a bad config stops start-up here
         self._config = config
-        self._policy = ConfigPolicy(config)
+        self._policy = ConfigPolicy(config, self._person)
         self._store_settings = self._derive_store_settings(config)
         self.metrics = Metrics(clock)
         self.metrics.reload_ok.set(1)
         self.metrics.reload_time.set(self.started_at.timestamp())
         self.engine = open_database(settings.database())
         self.writer = GroupCommitter(self.engine)
+        self.people = PeopleDirectory(self.engine, self.writer, clock, lambda: self._config)
+        self.people.refresh()
         self.writer.on_batch = self.metrics.commit_batch.observe
         self.store = AlertStore(
             self.engine, self.writer, clock, self.store_settings, lambda: self._policy
@@ -123,6 +127,7 @@ class Runtime:
             self.writer,
             clock,
             lambda: self._config,
+            self._person,
             self.store.alerts.get,
             self._runbook_extra,
             link_secret(self.engine),
@@ -162,7 +167,7 @@ class Runtime:
         with self._config_lock:
             try:
                 config = load_config(self.settings.config_path)
-                policy = ConfigPolicy(config)
+                policy = ConfigPolicy(config, self._person)
             except Exception:
                 self.metrics.reload_ok.set(0)
                 raise
@@ -176,6 +181,9 @@ class Runtime:
                 self.runbooks.load()
             except OSError as exc:  # the config is in force; say which file failed
                 log.error("reading runbooks failed: %s", exc)
+
+    def _person(self, name: str) -> Person | None:
+        return self.people.get(name)
 
     async def _observe_flushes(self, flushed: list[tuple[FlushBatch, FlushPlan]]) -> None:
         await self.oncall.observe(flushed)

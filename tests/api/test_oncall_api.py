@@ -197,3 +197,48 @@ def test_lifecycle_through_the_api(client: TestClient, clock: Clock) -> None:
     assert human[0] == ("alice", "acknowledged", "api", "on it")
     assert human[1][:3] == ("bob", "snoozed", "api")
     assert isinstance(datetime.fromisoformat(audit[0]["at"].replace("Z", "+00:00")), datetime)
+
+
+def test_people_are_managed_through_the_api(client: TestClient) -> None:
+    people = {p["name"]: p for p in client.get("/api/v1/people").json()}
+    assert people["alice"]["email"] == "alice@example.org"
+    assert people["alice"]["source"] == "config"
+    update = {
+        "email": "alice@oncall.example.org",
+        "notification_rules": {"high": [{"channel": "email", "after": "2m"}]},
+    }
+    r = client.put("/api/v1/people/alice", json=update)
+    assert r.status_code == 200, r.text
+    assert r.json()["email"] == "alice@oncall.example.org"
+    assert r.json()["notificationRules"] == {"high": [{"channel": "email", "after": "2m"}]}
+    assert client.get("/api/v1/people/alice").json()["source"] == "api"
+    # the same checks as the config file, naming the field
+    bad = client.put("/api/v1/people/alice", json={"email": "not-an-address"})
+    assert bad.status_code == 400
+    assert "email" in bad.json()
+    slackless = {"notification_rules": {"high": [{"channel": "slack"}]}}
+    refused = client.put("/api/v1/people/bob", json=slackless)
+    assert refused.status_code == 400
+    assert "notification_rules.high[0]" in refused.json()
+    assert client.put("/api/v1/people/x", json={"bogus": 1}).status_code == 400
+    # deleting the API's definition goes back to the file's
+    assert client.delete("/api/v1/people/alice").status_code == 204
+    assert client.get("/api/v1/people/alice").json()["email"] == "alice@example.org"
+    assert client.delete("/api/v1/people/alice").status_code == 404
+
+
+def test_overrides_are_audited(client: TestClient) -> None:
+    body = {
+        "person": "bob",
+        "start": "2026-03-03T12:00:00Z",
+        "end": "2026-03-03T14:00:00Z",
+        "by": "alice",
+    }
+    made = client.post("/api/v1/schedules/primary/overrides", json=body).json()
+    assert client.delete(f"/api/v1/overrides/{made['id']}", params={"by": "bob"}).status_code == 204
+    trail = client.get("/api/v1/schedules/primary/audit").json()
+    assert [(a["actor"], a["action"]) for a in trail] == [
+        ("alice", "override added"),
+        ("bob", "override removed"),
+    ]
+    assert "bob covers 2026-03-03T12:00:00.000Z" in trail[0]["comment"]

@@ -14,9 +14,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tocsin.api.state import Runtime, runtime
-from tocsin.config.durations import parse_duration
+from tocsin.config import ConfigError
+from tocsin.config.durations import format_duration, parse_duration
 from tocsin.core.oncall_ops import HumanAction, OncallRefused
-from tocsin.core.override_ops import AddOverride, DeleteOverride
+from tocsin.core.override_ops import AddOverride, DeleteOverride, schedule_audit_id
 from tocsin.oncall.ical import person_ics, schedule_ics
 from tocsin.oncall.lifecycle import Via
 from tocsin.oncall.links import Action, LinkError, SignedAction, verify
@@ -296,7 +297,59 @@ async def add_override(request: Request, name: str) -> Response:
 
 
 @router.delete("/api/v1/overrides/{override_id}", summary="Remove an override")
-async def remove_override(request: Request, override_id: str) -> Response:
-    if not await runtime(request).writer.run(DeleteOverride(override_id)):
+async def remove_override(request: Request, override_id: str, by: str = "api") -> Response:
+    rt = runtime(request)
+    if not await rt.writer.run(DeleteOverride(override_id, by, rt.clock())):
         return _json(f"no override {override_id!r}", 404)
+    return Response(status_code=204)
+
+
+@router.get("/api/v1/schedules/{name}/audit", summary="Overrides made and removed")
+def schedule_audit(request: Request, name: str) -> Response:
+    with runtime(request).engine.connect() as conn:
+        return _json(oncall_rows.audit_of(conn, schedule_audit_id(name)))
+
+
+def _person_json(p: Any, source: str) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "fullName": p.full_name,
+        "email": p.email,
+        "slackUser": p.slack_user,
+        "timeZone": p.time_zone,
+        "notificationRules": {
+            urgency: [{"channel": r.channel, "after": format_duration(r.after)} for r in rules]
+            for urgency, rules in p.notification_rules.items()
+        },
+        "source": source,
+    }
+
+
+@router.get("/api/v1/people", summary="People and their contact methods")
+def list_people(request: Request) -> Response:
+    return _json([_person_json(p, src) for p, src in runtime(request).people.all()])
+
+
+@router.get("/api/v1/people/{name}", summary="One person")
+def get_person(request: Request, name: str) -> Response:
+    for p, src in runtime(request).people.all():
+        if p.name == name:
+            return _json(_person_json(p, src))
+    return _json(f"no person {name!r}", 404)
+
+
+@router.put("/api/v1/people/{name}", summary="Define or update a person (JSON or YAML)")
+async def put_person(request: Request, name: str) -> Response:
+    rt = runtime(request)
+    try:
+        person = await rt.people.put(name, await request.body())
+    except ConfigError as exc:
+        return _json("; ".join(f"{p.key}: {p.message}" for p in exc.problems), 400)
+    return _json(_person_json(person, "api"))
+
+
+@router.delete("/api/v1/people/{name}", summary="Forget the API's definition of a person")
+async def delete_person(request: Request, name: str) -> Response:
+    if not await runtime(request).people.delete(name):
+        return _json(f"no person {name!r} defined through the API", 404)
     return Response(status_code=204)

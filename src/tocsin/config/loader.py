@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
@@ -78,3 +79,21 @@ def _resolve_templates(templates: tuple[str, ...], filename: str) -> tuple[str, 
         return templates
     base = Path(filename).parent
     return tuple(t if not t or Path(t).is_absolute() else str(base / t) for t in templates)
+
+
+T = TypeVar("T")
+
+
+def parse_section(text: str, cls: type[T], filename: str = "<request>") -> T:
+    """Validate one entry of a section (a person sent to the API, say) with the same
+    decoder and checks as the file, so the API and the file accept the same things."""
+    try:
+        root = compose(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([ConfigProblem(filename, 1, "(syntax)", str(exc))]) from None
+    decoder = Decoder(filename)
+    decoded = decoder.decode_dataclass(root, cls, "") if root is not None else None
+    if decoder.problems or not isinstance(decoded, cls):
+        problems = decoder.problems or [ConfigProblem(filename, 1, "(document)", "empty")]
+        raise ConfigError(problems)
+    return decoded

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from tocsin.alerts.inhibit import Inhibitor, InhibitRule
 from tocsin.alerts.labels import LabelSet
@@ -19,14 +19,17 @@ from tocsin.notify.templates import Templates
 
 
 class ConfigPolicy:
-    def __init__(self, config: Config) -> None:
+    def __init__(
+        self, config: Config, people: Callable[[str], Person | None] | None = None
+    ) -> None:
         self.config = config
+        self._person = people or config.person
         self.root = build_route_tree(config)
         self.rules = [InhibitRule.from_config(r) for r in config.inhibit_rules]
         # Loaded (and compiled) with the config, so a broken template refuses the
         # config, at start or reload, instead of failing a notification at 3 a.m.
         self.templates = Templates.load(config.templates)
-        self._people = {p.name: person_receiver(p, config) for p in config.people}
+        self._people: dict[str, tuple[Person, Receiver]] = {}
 
     def route(self, labels: LabelSet) -> list[RouteMatch]:
         return [
@@ -48,9 +51,15 @@ class ConfigPolicy:
         """A configured receiver, or ``person:NAME``: how Tocsin reaches that person
         when an escalation pages them (e-mail through the global SMTP settings, Slack
         through the global Slack URL, as far as the person's profile has them)."""
-        if name.startswith(PERSON_PREFIX):
-            return self._people.get(name.removeprefix(PERSON_PREFIX))
-        return self.config.receiver(name)
+        if not name.startswith(PERSON_PREFIX):
+            return self.config.receiver(name)
+        person = self._person(name.removeprefix(PERSON_PREFIX))
+        if person is None:
+            return None
+        cached = self._people.get(person.name)
+        if cached is None or cached[0] is not person:  # updated through the API
+            cached = self._people[person.name] = (person, person_receiver(person, self.config))
+        return cached[1]
 
     def time_intervals(self) -> Mapping[str, Sequence[TimeInterval]]:
         return self.config.named_time_intervals()

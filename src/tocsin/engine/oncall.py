@@ -23,6 +23,7 @@ from tocsin.alerts.model import Alert
 from tocsin.alerts.notify_decision import FlushPlan
 from tocsin.config import Config
 from tocsin.config.escalation import EscalationPolicy
+from tocsin.config.oncall import Person
 from tocsin.core.oncall_ops import Observation, Observe, OncallContext, ProcessDue
 from tocsin.core.policy import PERSON_PREFIX
 from tocsin.notify.message import Notification
@@ -53,6 +54,7 @@ class OncallEngine:
         writer: GroupCommitter,
         clock: Clock,
         config: Callable[[], Config],
+        person: Callable[[str], Person | None],
         alerts: Callable[[str], Alert | None],
         extra: Callable[[Alert], Mapping[str, Any] | None],
         secret: bytes,
@@ -63,6 +65,7 @@ class OncallEngine:
         self._writer = writer
         self._clock = clock
         self._config = config
+        self._person = person
         self._alert = alerts
         self._extra = extra
         self.secret = secret
@@ -93,10 +96,8 @@ class OncallEngine:
         return who
 
     def plan(self) -> NotificationPlan:
-        config = self._config()
-
         def plan(name: str, urgency: Any, at: datetime) -> Sequence[Any]:
-            person = config.person(name)
+            person = self._person(name)
             return [] if person is None else notification_plan(person.to_person(), urgency, at)
 
         return plan
@@ -114,7 +115,7 @@ class OncallEngine:
             names = [f"{kind}[{i}]" for kind, i, _ in receiver.integrations()]
             actor = receiver.name
         else:
-            person = config.person(page.name)
+            person = self._person(page.name)
             if person is None:
                 return []
             target = f"{PERSON_PREFIX}{person.name}"

@@ -205,3 +205,13 @@ settings_kv = Table(
     Column("key", Text, primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# People defined or updated through the API (contact methods, notification rules); an
+# entry here takes precedence over the config file's person of the same name.
+people = Table(
+    "people",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("definition", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)

@@ -1,0 +1,103 @@
+"""Who the people are: the config's ``people``, updated through the API.
+
+A person PUT through the API (contact methods, notification rules) is stored and takes
+precedence over the config file's entry of the same name; deleting it goes back to the
+file's. Both are validated by the same decoder and checks. Escalations and pages always
+look people up here, so an updated phone-number-of-the-week takes effect at the next page.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+import yaml
+from sqlalchemy import Connection, Engine, delete, select
+
+from tocsin.config import Config, ConfigError, ConfigProblem
+from tocsin.config.loader import parse_section
+from tocsin.config.oncall import Person
+from tocsin.store.tables import people
+from tocsin.store.upsert import upsert
+from tocsin.store.writer import GroupCommitter, Txn
+from tocsin.timeutil import Clock, to_micros
+
+
+@dataclass
+class _Put:
+    name: str
+    definition: str
+    at: int
+
+    def apply(self, txn: Txn) -> None:
+        upsert(txn.conn, people, [(self.name, self.definition, self.at)], key="name")
+
+
+@dataclass
+class _Delete:
+    name: str
+
+    def apply(self, txn: Txn) -> bool:
+        return bool(txn.conn.execute(delete(people).where(people.c.name == self.name)).rowcount)
+
+
+def _load(conn: Connection) -> dict[str, Person]:
+    rows = conn.execute(select(people.c.name, people.c.definition))
+    return {r.name: parse_section(r.definition, Person) for r in rows}
+
+
+class PeopleDirectory:
+    def __init__(
+        self, engine: Engine, writer: GroupCommitter, clock: Clock, config: Callable[[], Config]
+    ) -> None:
+        self._engine = engine
+        self._writer = writer
+        self._clock = clock
+        self._config = config
+        self._lock = threading.Lock()
+        self._api: dict[str, Person] = {}
+
+    def refresh(self) -> None:
+        with self._engine.connect() as conn:
+            found = _load(conn)
+        with self._lock:
+            self._api = found
+
+    def get(self, name: str) -> Person | None:
+        with self._lock:
+            found = self._api.get(name)
+        return found if found is not None else self._config().person(name)
+
+    def all(self) -> list[tuple[Person, str]]:
+        """Every person, with where the definition in force comes from."""
+        with self._lock:
+            api = dict(self._api)
+        listed = self._config().people
+        out = [(api.get(p.name, p), "api" if p.name in api else "config") for p in listed]
+        known = {p.name for p in self._config().people}
+        out += [(p, "api") for name, p in sorted(api.items()) if name not in known]
+        return out
+
+    async def put(self, name: str, body: bytes) -> Person:
+        """Validate and store a person (JSON or YAML); raises ConfigError naming the
+        field. The name comes from the URL."""
+        try:
+            data = yaml.safe_load(body.decode("utf-8", errors="replace"))
+        except yaml.YAMLError as exc:
+            raise ConfigError([ConfigProblem("<request>", 1, "(syntax)", str(exc))]) from None
+        if not isinstance(data, dict):
+            raise ConfigError([ConfigProblem("<request>", 1, "(document)", "must be a mapping")])
+        definition = orjson.dumps({**data, "name": name}, default=str).decode()
+        parse_section(definition, Person)  # the same checks as the config file's people
+        await self._writer.run(_Put(name, definition, to_micros(self._clock())))
+        self.refresh()
+        stored = self.get(name)
+        assert stored is not None
+        return stored
+
+    async def delete(self, name: str) -> bool:
+        removed: bool = await self._writer.run(_Delete(name))
+        self.refresh()
+        return removed
