@@ -14,7 +14,6 @@ All decisions are the pure functions of ``tocsin.alerts.grouping`` and
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import logging
 import queue
@@ -46,6 +45,7 @@ from tocsin.alerts.routing import RouteNode, group_key, match
 from tocsin.alerts.timeintervals import TimeInterval
 from tocsin.config.receivers import Receiver
 from tocsin.core.dispatch_ops import Flush, FlushMany, FlushResult, SaveTimers
+from tocsin.engine.loop import KickedLoop
 from tocsin.notify.message import Notification
 from tocsin.notify.outbox import OutboxItem, new_item
 from tocsin.store.group_rows import GroupTimer
@@ -120,8 +120,7 @@ class Dispatcher:
         self._due: list[tuple[datetime, GroupId]] = []  # heap of (due time, group)
         self._routes: dict[str, RouteNode] = {}
         self._pending = _Pending()
-        self._wake = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop = KickedLoop("dispatch")
         self._rebuild = True
         self.flushes = 0
 
@@ -140,22 +139,12 @@ class Dispatcher:
         self._kick()
 
     def _kick(self) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake.set)
+        self._loop.kick()
 
     # -- the loop -------------------------------------------------------------------
 
     async def run(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        while True:
-            try:
-                await self.step()
-            except Exception:
-                log.exception("dispatch step failed; retrying")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._sleep_seconds())
+        await self._loop.run(self.step, self._sleep_seconds)
 
     async def step(self) -> None:
         """One round: take in new alerts, flush what is due."""

@@ -9,8 +9,6 @@ acknowledgement grace periods) and runs them through the writer ops of
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import logging
 import uuid
@@ -26,6 +24,7 @@ from tocsin.config.escalation import EscalationPolicy
 from tocsin.config.oncall import Person
 from tocsin.core.oncall_ops import Observation, Observe, OncallContext, ProcessDue
 from tocsin.core.policy import PERSON_PREFIX
+from tocsin.engine.loop import KickedLoop
 from tocsin.notify.message import Notification
 from tocsin.notify.outbox import OutboxItem, new_item
 from tocsin.oncall.escalation import NotificationPlan, NotifyDue, Recipient, WhoIsOnCall
@@ -72,8 +71,7 @@ class OncallEngine:
         self.base_url = base_url.rstrip("/")
         self._on_enqueued = on_enqueued
         self._tick = tick
-        self._wake = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop = KickedLoop("on-call")
 
     # -- the context the writer ops decide with -------------------------------------
 
@@ -186,9 +184,7 @@ class OncallEngine:
             self.kick()
 
     def kick(self) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake.set)
+        self._loop.kick()
 
     async def step(self) -> int:
         ctx: OncallContext = self
@@ -199,12 +195,4 @@ class OncallEngine:
         return enqueued
 
     async def run(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        while True:
-            try:
-                await self.step()
-            except Exception:
-                log.exception("on-call step failed; retrying")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._tick.total_seconds())
+        await self._loop.run(self.step, self._tick.total_seconds)
