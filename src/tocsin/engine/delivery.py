@@ -33,8 +33,12 @@ Listener = Callable[[OutboxItem, Outcome], None]
 
 @dataclass
 class DeliverySettings:
-    concurrency: int = 64  # sends in flight at once, over all receivers
+    concurrency: int = 64  # items held at once (sending or waiting), over all receivers
     per_receiver: int = 8  # sends in flight to one receiver
+    # Items one receiver may hold (sending or waiting for one of its send slots): a
+    # dead receiver with a long queue can take this many of the ``concurrency`` slots
+    # and no more, so the others are still served.
+    per_receiver_queue: int = 32
     lease: timedelta = timedelta(seconds=60)  # longer than any channel's timeout
     poll: timedelta = timedelta(milliseconds=500)  # how often to look when not kicked
     policy: RetryPolicy = field(default_factory=RetryPolicy)
@@ -57,7 +61,8 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._busy: dict[str, int] = {}  # sends in flight per receiver
+        self._busy: dict[str, int] = {}  # items held per receiver
+        self._gates: dict[str, asyncio.Semaphore] = {}  # send slots per receiver
         self.listeners: list[Listener] = []
 
     def kick(self) -> None:
@@ -70,9 +75,9 @@ class DeliveryWorker:
         self._loop = asyncio.get_running_loop()
         try:
             while True:
+                self._wake.clear()  # before claiming: a wake-up during the claim counts
                 claimed = await self._claim()
                 if not claimed:
-                    self._wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(
                             self._wake.wait(), self.settings.poll.total_seconds()
@@ -87,7 +92,8 @@ class DeliveryWorker:
             await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
             return 1
         now = self._clock()
-        cap = self.settings.per_receiver
+        # at most half of all slots to one receiver, however its queue is configured
+        cap = max(1, min(self.settings.per_receiver_queue, self.settings.concurrency // 2))
         busy = tuple(sorted(r for r, n in self._busy.items() if n >= cap))
         items = await self._writer.run(ClaimDue(now, now + self.settings.lease, free, busy))
         extra: list[str] = []
@@ -100,18 +106,26 @@ class DeliveryWorker:
             self._busy[item.receiver] = self._busy.get(item.receiver, 0) + 1
             task = asyncio.create_task(self._deliver(item))
             self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+            task.add_done_callback(self._finished)
         if extra:
             await self._writer.run(Release(extra))
         return len(items) - len(extra)
 
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        # A slot is free: claim more now, not at the next poll.
+        self._in_flight.discard(task)
+        self._wake.set()
+
     async def _deliver(self, item: OutboxItem) -> None:
-        started = time.perf_counter()
+        gate = self._gates.setdefault(item.receiver, asyncio.Semaphore(self.settings.per_receiver))
         try:
-            outcome = await self._sender(item)
-        except Exception as exc:  # a bug in a channel must not stop delivery
-            log.exception("sending %s to %s failed", item.id, item.integration)
-            outcome = Outcome.retryable(f"internal error: {exc!r}")
+            async with gate:
+                started = time.perf_counter()
+                try:
+                    outcome = await self._sender(item)
+                except Exception as exc:  # a bug in a channel must not stop delivery
+                    log.exception("sending %s to %s failed", item.id, item.integration)
+                    outcome = Outcome.retryable(f"internal error: {exc!r}")
         finally:
             self._busy[item.receiver] -= 1
         took = int((time.perf_counter() - started) * 1_000_000)
