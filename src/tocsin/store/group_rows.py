@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, delete, select, update
+from sqlalchemy import Connection, and_, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -84,32 +84,33 @@ def claim_flush(
     has never flushed may have no row yet: then inserting it is the claim, and of two
     replicas inserting at once only one succeeds.
     """
-    micros = to_micros(now)
-    stmt = _insert(conn)(agg_groups).values(
-        route_id=route_id,
-        group_key=group_key,
-        receiver=receiver,
-        next_flush_at=micros,
-        has_flushed=False,
-        lease_until=to_micros(lease_until),
-        rev=0,
+    micros, lease = to_micros(now), to_micros(lease_until)
+    key = (route_id, group_key)
+    inserted = conn.exec_driver_sql(
+        _driver(conn, _CLAIM_INSERT), (*key, receiver, micros, False, lease, 0)
     )
-    inserted = conn.execute(stmt.on_conflict_do_nothing(index_elements=["route_id", "group_key"]))
     if inserted.rowcount:
         return True
-    result = conn.execute(
-        update(agg_groups)
-        .where(
-            and_(
-                agg_groups.c.route_id == route_id,
-                agg_groups.c.group_key == group_key,
-                agg_groups.c.next_flush_at <= micros,
-                agg_groups.c.lease_until <= micros,
-            )
-        )
-        .values(lease_until=to_micros(lease_until))
-    )
-    return bool(result.rowcount)
+    updated = conn.exec_driver_sql(_driver(conn, _CLAIM_UPDATE), (lease, *key, micros, micros))
+    return bool(updated.rowcount)
+
+
+# Plain SQL: a flush claims its group's row once per flush, on the notification path,
+# where building and compiling the statements showed up as a quarter of the CPU.
+_CLAIM_INSERT = (
+    "INSERT INTO agg_groups (route_id, group_key, receiver, next_flush_at, has_flushed, "
+    "lease_until, rev) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (route_id, group_key) DO NOTHING"
+)
+_CLAIM_UPDATE = (
+    "UPDATE agg_groups SET lease_until = ? WHERE route_id = ? AND group_key = ? "
+    "AND next_flush_at <= ? AND lease_until <= ?"
+)
+
+
+def _driver(conn: Connection, sql: str) -> str:
+    """SQLite's ``?`` placeholders, or psycopg's ``%s``."""
+    return sql if conn.dialect.name == "sqlite" else sql.replace("?", "%s")
 
 
 def delete_timer(conn: Connection, route_id: str, group_key: str) -> None:
