@@ -42,10 +42,10 @@ receivers:
 class Node:
     """One Tocsin process's engine parts on a shared database."""
 
-    def __init__(self, url: str, clock: Clock) -> None:
+    def __init__(self, url: str, clock: Clock, config: str = CONFIG) -> None:
         self.engine = open_database(DatabaseSettings(url, Durability.NORMAL))
         self.writer = GroupCommitter(self.engine)
-        self.policy = ConfigPolicy(parse_config(CONFIG))
+        self.policy = ConfigPolicy(parse_config(config))
         self.store = AlertStore(self.engine, self.writer, clock, StoreSettings, lambda: self.policy)
         self.store.load()
         self.dispatcher = Dispatcher(
@@ -160,3 +160,23 @@ def test_two_replicas_flush_a_group_once(db_url: str, clock: Clock) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_a_group_flushes_again_at_group_interval(db_url: str, clock: Clock) -> None:
+    """The flush's lease on the group's timer ends with the flush: with a group_interval
+    shorter than the lease, the next flush is not held up until the lease runs out."""
+    fast = Node(db_url, clock, CONFIG.replace("group_interval: 5m", "group_interval: 10s"))
+    try:
+        asyncio.run(fast.store.put_alerts([posted("A", instance="1")]))
+        fast.step()
+        clock.now = T0 + timedelta(seconds=30)
+        fast.step()
+        assert len(fast.outbox()) == 1
+        clock.now = T0 + timedelta(seconds=31)
+        asyncio.run(fast.store.put_alerts([posted("A", instance="2")]))
+        clock.now = T0 + timedelta(seconds=40)  # group_interval after the first flush
+        fast.step()
+        assert len(fast.outbox()) == 2
+        assert [t.next_flush_at for t in fast._timers()] == [T0 + timedelta(seconds=50)]
+    finally:
+        fast.close()

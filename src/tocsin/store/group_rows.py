@@ -40,6 +40,9 @@ def save_timers(conn: Connection, timers: Sequence[GroupTimer], rev: int) -> Non
             "next_flush_at": stmt.excluded.next_flush_at,
             "has_flushed": stmt.excluded.has_flushed,
             "receiver": stmt.excluded.receiver,
+            # the flush that saves the next due time is done with the group: the lease
+            # it took must go, or the next flush finds the group still leased
+            "lease_until": stmt.excluded.lease_until,
             "rev": stmt.excluded.rev,
         },
     )
