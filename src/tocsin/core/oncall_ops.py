@@ -229,10 +229,11 @@ class ProcessDue:
     lease: timedelta
     limit: int
     ctx: OncallContext
-    on_enqueued: Callable[[], None] = lambda: None
+    on_claimed: Callable[[int], None] = lambda n: None
 
     def apply(self, txn: Txn) -> int:
         claimed = oncall_rows.claim_due(txn.conn, self.now, self.now + self.lease, self.limit)
+        txn.after_commit.append(lambda: self.on_claimed(len(claimed)))
         items = 0
         for due in claimed:
             row = oncall_rows.get_group(txn.conn, due.group_id)

@@ -27,12 +27,17 @@ class KickedLoop:
     async def run(
         self, step: Callable[[], Awaitable[object]], sleep_seconds: Callable[[], float]
     ) -> None:
+        """Run ``step`` forever; a step that returns ``True`` (it stopped at its batch
+        limit: more is due) is followed by the next at once, without sleeping."""
         self._loop = asyncio.get_running_loop()
         while True:
+            self._wake.clear()  # before the step: a kick during the step counts
+            more = False
             try:
-                await step()
+                more = await step() is True
             except Exception:
                 log.exception("%s step failed; retrying", self.name)
-            self._wake.clear()
+            if more:
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), sleep_seconds())

@@ -38,6 +38,8 @@ from tocsin.timeutil import Clock
 
 log = logging.getLogger(__name__)
 
+BATCH = 200  # due rows per transaction: large enough to amortize a commit, small
+# enough that one round does not hold the writer for long
 # A person's channel -> the integration of their ``person:NAME`` receiver that serves it.
 _CHANNEL_INTEGRATION = {"email": "email[0]", "slack": "slack[0]"}
 
@@ -72,6 +74,7 @@ class OncallEngine:
         self._on_enqueued = on_enqueued
         self._tick = tick
         self._loop = KickedLoop("on-call")
+        self.claimed = 0  # due rows claimed so far (the loop compares rounds)
 
     # -- the context the writer ops decide with -------------------------------------
 
@@ -186,13 +189,22 @@ class OncallEngine:
     def kick(self) -> None:
         self._loop.kick()
 
+    def _claimed(self, n: int) -> None:
+        self.claimed += n
+
     async def step(self) -> int:
         ctx: OncallContext = self
-        op = ProcessDue(self._clock(), timedelta(seconds=30), 200, ctx)
+        op = ProcessDue(self._clock(), timedelta(seconds=30), BATCH, ctx, self._claimed)
         enqueued: int = await self._writer.run(op)
         if enqueued:
             self._on_enqueued()
         return enqueued
 
     async def run(self) -> None:
-        await self._loop.run(self.step, self._tick.total_seconds)
+        await self._loop.run(self._round, self._tick.total_seconds)
+
+    async def _round(self) -> bool:
+        """One step; True when it claimed a full batch (more rows may be due now)."""
+        before = self.claimed
+        await self.step()
+        return self.claimed - before >= BATCH
