@@ -38,8 +38,9 @@ from tocsin.timeutil import Clock
 
 log = logging.getLogger(__name__)
 
-BATCH = 200  # due rows per transaction: large enough to amortize a commit, small
-# enough that one round does not hold the writer for long
+# Due rows per transaction: enough to amortize a commit, few enough that one round does
+# not hold the writer (and so alert ingestion) for long.
+BATCH = 200
 # A person's channel -> the integration of their ``person:NAME`` receiver that serves it.
 _CHANNEL_INTEGRATION = {"email": "email[0]", "slack": "slack[0]"}
 
