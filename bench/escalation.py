@@ -451,7 +451,12 @@ def summarize_profile(path: Path, seconds: float, rate: int, top: int = 16) -> l
     for thread, busy in totals.most_common():
         if busy < 0.02 * expected:
             continue
-        out.append(f"{thread}: busy {100 * busy / expected:.0f}% of the time")
+        overall: Counter[str] = Counter()
+        for (t, _), counts in layers.items():
+            if t == thread:
+                overall.update(counts)
+        split = ", ".join(f"{layer} {100 * n / busy:.0f}%" for layer, n in overall.most_common())
+        out.append(f"{thread}: busy {100 * busy / expected:.0f}% of the time; leaves: {split}")
         for key, c in owner[thread].most_common(top):
             split = ", ".join(
                 f"{layer} {100 * n / busy:.0f}" for layer, n in layers[(thread, key)].most_common()
