@@ -20,12 +20,18 @@ fires them. Reported per run and, over ``--rounds`` runs, as median and [min-max
   every ``--poll`` seconds, so it is late by at most one poll interval). Committed is
   what a responder sees: a page exists only once its row is committed. The issue's
   target is p99 < 1 s.
+- **pages** (``--pages``): the run goes on until every step's page (its ``notify`` due
+  row) was processed; page lateness = that moment - the step's due time. The schema
+  keeps no time for a processed row, so this process polls the count of pending
+  notify rows every ``--page-poll`` seconds and matches the k-th processed row with
+  the k-th step due (rows are claimed in due-time order, a page is due when its step
+  fired): exact to within one poll and one batch.
 - **throughput**: steps fired per second from the first due time to the last commit
   (while the engine is behind, that is its drain rate).
 - **CPU** of the server process (user + system, all threads, from ``/proc/PID/stat``)
-  from the first due time to the last commit, and, on PostgreSQL, of the server's
-  backends; and what the rest of the machine used meanwhile (``/proc/stat``): the
-  machine is shared.
+  from the first due time to the last step's commit, and, on PostgreSQL, of the
+  server's backends; and what the rest of the machine used meanwhile (``/proc/stat``):
+  the machine is shared.
 
 How, and why: the N steps are *pre-populated* with Tocsin's own code before the server
 starts, and the real server fires them. Posting N alerts instead cannot make N steps
@@ -38,7 +44,9 @@ for them through a ``GroupCommitter`` on the same database (revisions bumped as 
 server's writer does), with the op's clock set ``--delay`` before each step's due
 time: each group opened ``--delay`` ago under a policy whose first step waits
 ``--delay``, so its first step comes due at the chosen time. The server then starts
-(it must be ready before the first due time; the run says so otherwise) and does what
+(it must be ready before the first due time: ``--lead`` is calibrated per run by
+opening a few groups whose steps come due a day later, and a server ready too late is
+an ``ALARM``) and does what
 it would do in production: ``OncallEngine.run`` claims the due rows, ``fire_step``
 decides, and each fired step writes the group's state, its audit entry, the next step
 (due an hour later: it never fires during the run) and a notification row.
@@ -50,9 +58,16 @@ fails on a missing SMTP server. The groups have no alerts in the alert store, wh
 engine reads only to build notifications.
 
 Checks: every step fires exactly once and none before its due time; a run that breaks
-either says so (``ALARM``). ``--profile`` attaches ``py-spy record`` (``--idle
---threads``) to the server from the first due time to the last commit, in the first
-round of each database, and prints where the time goes per thread.
+either says so (``ALARM``); warnings and errors in the server log are shown.
+``--profile`` attaches ``py-spy record --threads`` to the server from the first due
+time to the last commit, in the first round of each database, keeps the raw profile
+(``--profile-dir``) and prints where the time goes per thread (see
+``summarize_profile``).
+
+The work tree changes while others work in it: to measure one commit, run against a
+copy of its ``src/`` (``git archive HEAD src | tar -x -C DIR``, then
+``PYTHONPATH=DIR/src:/work/main python -m bench.escalation``); the first line printed
+says where ``tocsin`` came from.
 """
 
 from __future__ import annotations
