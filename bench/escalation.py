@@ -480,12 +480,9 @@ def summarize_profile(path: Path, seconds: float, rate: int, top: int = 16) -> l
     return out
 
 
-def read_results(
-    reader: Engine, first_audit_id: int, last_due: int
-) -> tuple[dict[str, int], list[tuple[int, str, int]], int]:
-    """Due time of each measured group's first step (not the calibration groups'); the
-    "escalated" audit rows written by the server (id, group, at); notification rows
-    still pending."""
+def read_due(reader: Engine, last_due: int) -> dict[str, int]:
+    """Due time of each measured group's first step (not the calibration groups'), read
+    before the server starts (it deletes the rows it takes)."""
     with reader.connect() as conn:
         due: dict[str, int] = {}
         for gid, due_at, payload in conn.execute(
@@ -493,6 +490,13 @@ def read_results(
         ):
             if orjson.loads(payload)["step_index"] == 0 and due_at <= last_due:
                 due[gid] = int(due_at)
+    return due
+
+
+def read_results(reader: Engine, first_audit_id: int) -> tuple[list[tuple[int, str, int]], int]:
+    """The "escalated" audit rows written by the server (id, group, at); notification
+    rows still pending."""
+    with reader.connect() as conn:
         fired = [
             (int(i), str(g), int(at))
             for i, g, at in conn.execute(
@@ -509,7 +513,7 @@ def read_results(
                 {"f": False},
             ).scalar_one()
         )
-    return due, fired, pending
+    return fired, pending
 
 
 def max_audit_id(reader: Engine) -> int:
@@ -642,6 +646,7 @@ def measure(backend: Backend, round_: int, args: argparse.Namespace, profile: bo
         reader = reader_engine(url)
         try:
             base_id = max_audit_id(reader)
+            due = read_due(reader, last_due)
             extra = ["--log-level", "warning"]
             if backend.name == "sqlite":
                 extra += ["--sqlite-durability", args.sqlite_durability]
@@ -678,7 +683,7 @@ def measure(backend: Backend, round_: int, args: argparse.Namespace, profile: bo
                 for line in server.log().splitlines()
                 if " WARNING " in line or " ERROR " in line
             ]
-            due, fired, run.notify_pending = read_results(reader, base_id, last_due)
+            fired, run.notify_pending = read_results(reader, base_id)
         finally:
             reader.dispose()
     run.fired = len(fired)

@@ -11,6 +11,7 @@ import platform
 import socket
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -37,7 +38,7 @@ from tocsin.engine.senders import ChannelSender
 from tocsin.metrics import Metrics
 from tocsin.notify.outbox import OutboxItem
 from tocsin.store.db import open_database, sqlite_url
-from tocsin.store.group_rows import GroupTimer, load_timers
+from tocsin.store.group_rows import GroupTimer, load_timers, logs_changed_since
 from tocsin.store.secrets import link_secret
 from tocsin.store.settings import DatabaseSettings, Durability
 from tocsin.store.writer import GroupCommitter
@@ -118,10 +119,13 @@ class Runtime:
             clock,
             self.store,
             lambda: self._policy,
-            self.delivery.kick,
-            DispatchSettings(external_url=settings.base_url()),
+            self.delivery.adopt,
+            DispatchSettings(
+                external_url=settings.base_url(), handoff_lease=settings.delivery_lease
+            ),
             runbook=self._runbook_extra,
             on_flushed=self._observe_flushes,
+            changed_logs=self._changed_logs,
         )
         self.oncall = OncallEngine(
             self.writer,
@@ -195,6 +199,10 @@ class Runtime:
     async def _enqueue(self, items: list[OutboxItem]) -> None:
         await self.writer.run(Enqueue(items))
         self.delivery.kick()
+
+    def _changed_logs(self, rev: int, own: Sequence[int]) -> list[tuple[str, int]]:
+        with self.engine.connect() as conn:
+            return logs_changed_since(conn, rev, own)
 
     def _load_timers(self) -> list[GroupTimer]:
         with self.engine.connect() as conn:

@@ -7,14 +7,16 @@ scripted (status, Retry-After, garbage, a hang). Outcomes are asserted each time
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
+import struct
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 import pytest
 
 from tests.harness.procs import free_port
@@ -33,7 +35,7 @@ from tocsin.config.receivers import (
     WebhookConfig,
 )
 from tocsin.notify.channels import msteams, pagerduty, slack, webhook
-from tocsin.notify.channels.http import ClientPool
+from tocsin.notify.channels.http import MAX_BODY, ClientPool, HTTPAnswer, HTTPClient, post_json
 from tocsin.notify.channels.pagerduty import dedup_key
 from tocsin.notify.channels.registry import integrations
 from tocsin.notify.message import Notification
@@ -46,10 +48,10 @@ T = TypeVar("T")
 GROUP_KEY = '{}/{team="db"}:{alertname="ReplicationLag"}'
 
 
-def run(factory: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
+def run(factory: Callable[[HTTPClient], Awaitable[T]]) -> T:
     async def main() -> T:
-        async with httpx.AsyncClient(timeout=10.0) as client:
-            return await factory(client)
+        async with ClientPool(timeout=10.0) as pool:
+            return await factory(pool.client_for(None))
 
     return asyncio.run(main())
 
@@ -231,6 +233,109 @@ def test_connection_refused_is_retryable() -> None:
     assert url not in outcome.message  # URLs may hold secrets
 
 
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("ftp://hooks.example/x?token=s3cret", "UnsupportedProtocol"),
+        ("http://?token=s3cret", "InvalidURL"),
+        ("http://[::1/?token=s3cret", "InvalidURL"),
+        ("not a url?token=s3cret", "InvalidURL"),
+    ],
+)
+def test_an_unusable_url_is_permanent(url: str, name: str) -> None:
+    outcome = run(lambda c: webhook.send(notification(), WebhookConfig(url=Secret(url)), c))
+    assert outcome.kind is OutcomeKind.PERMANENT
+    assert outcome.message.startswith(name)
+    assert "s3cret" not in outcome.message
+
+
+def test_a_redirect_loop_is_permanent(receiver: HTTPReceiver) -> None:
+    loop = "/loop?token=s3cret"
+    receiver.reply(loop, Reply(307, b"", {"Location": loop}))
+    config = WebhookConfig(url=Secret(receiver.url(loop)))
+    outcome = run(lambda c: webhook.send(notification(), config, c))
+    assert outcome.kind is OutcomeKind.PERMANENT
+    assert "TooManyRedirects" in outcome.message
+    assert "s3cret" not in outcome.message
+
+
+def test_a_reset_connection_is_retryable() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def reset_one() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()  # linger 0: RST instead of FIN
+
+    thread = threading.Thread(target=reset_one, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/reset"
+        outcome = run(lambda c: webhook.send(notification(), WebhookConfig(url=Secret(url)), c))
+    finally:
+        thread.join(10)
+        listener.close()
+    assert outcome.kind is OutcomeKind.RETRYABLE
+    assert url not in outcome.message
+
+
+def test_the_body_read_is_capped(receiver: HTTPReceiver) -> None:
+    receiver.reply("/big", Reply(400, b"x" * (MAX_BODY * 3)))
+    config = WebhookConfig(url=Secret(receiver.url("/big")))
+
+    async def scenario(client: HTTPClient) -> HTTPAnswer | Outcome:
+        return await post_json(client, receiver.url("/big"), b"{}", http_config=None)
+
+    answer = run(scenario)
+    assert isinstance(answer, HTTPAnswer)
+    assert answer.status == 400
+    assert len(answer.body) == MAX_BODY
+    assert run(lambda c: webhook.send(notification(), config, c)).kind is OutcomeKind.PERMANENT
+
+
+def test_proxy_url_and_no_proxy(receiver: HTTPReceiver) -> None:
+    # The receiver plays the proxy: a proxied request names the whole URL on its
+    # request line, with Proxy-Authorization from the proxy URL's user information.
+    proxy = receiver.url("/").replace("http://", "http://puser:ppass@")
+    proxied = HTTPClientConfig(proxy_url=proxy, no_proxy="localhost,10.0.0.0/8")
+    dead_proxy = HTTPClientConfig(proxy_url=f"http://127.0.0.1:{free_port()}", no_proxy="127.0.0.1")
+
+    async def scenario(url: str) -> tuple[Outcome, Outcome]:
+        async with ClientPool(timeout=10) as pool:
+            via_proxy = await webhook.send(
+                notification(),
+                WebhookConfig(url=Secret("http://hooks.invalid/p"), http_config=proxied),
+                pool.client_for(proxied),
+            )
+            direct = await webhook.send(
+                notification(),
+                WebhookConfig(url=Secret(url), http_config=dead_proxy),
+                pool.client_for(dead_proxy),
+            )
+            return via_proxy, direct
+
+    via_proxy, direct = asyncio.run(scenario(receiver.url("/direct")))
+    assert via_proxy.ok, via_proxy
+    (request,) = receiver.wait_for(1, "http://hooks.invalid/p")
+    assert request.header("Proxy-Authorization") == "Basic cHVzZXI6cHBhc3M="
+    assert direct.ok, direct  # 127.0.0.1 is in no_proxy: the dead proxy is not used
+    assert len(receiver.requests("/direct")) == 1
+
+
+def test_the_pool_timeout_applies_without_an_integration_timeout(receiver: HTTPReceiver) -> None:
+    receiver.reply("/hang", Reply.hanging())
+
+    async def scenario() -> Outcome:
+        async with ClientPool(timeout=0.3) as pool:
+            config = WebhookConfig(url=Secret(receiver.url("/hang")))
+            return await webhook.send(notification(), config, pool.client_for(None))
+
+    outcome = asyncio.run(scenario())
+    assert outcome.kind is OutcomeKind.RETRYABLE
+    assert outcome.message == "timed out waiting for the receiver"
+
+
 def test_a_hanging_receiver_times_out_per_config(receiver: HTTPReceiver) -> None:
     receiver.reply("/hang", Reply.hanging())
     config = WebhookConfig(url=Secret(receiver.url("/hang")), timeout=timedelta(milliseconds=300))
@@ -244,7 +349,7 @@ def test_a_slow_receiver_does_not_block_another(receiver: HTTPReceiver) -> None:
     slow_config = WebhookConfig(url=Secret(receiver.url("/slow")))
     fast_config = WebhookConfig(url=Secret(receiver.url("/fast")))
 
-    async def scenario(client: httpx.AsyncClient) -> tuple[Outcome, Outcome]:
+    async def scenario(client: HTTPClient) -> tuple[Outcome, Outcome]:
         slow = asyncio.create_task(webhook.send(notification(), slow_config, client))
         await asyncio.to_thread(receiver.wait_hanging, 1)
         fast = await asyncio.wait_for(webhook.send(notification(), fast_config, client), 10)

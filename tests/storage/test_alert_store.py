@@ -20,6 +20,7 @@ from tocsin.store.db import open_database
 from tocsin.store.settings import DatabaseSettings, Durability
 from tocsin.store.tables import alerts as alerts_table
 from tocsin.store.writer import GroupCommitter
+from tocsin.timeutil import to_micros
 
 
 class Clock:
@@ -205,3 +206,37 @@ def test_garbage_collection_forgets_old_resolved_alerts(opened: Opened, clock: C
     # "New" timed out at T0+5m, "Old" was resolved at T0+1m: both are older than 120h
     assert n_alerts == 2
     assert len(opened.store.alerts) == 0
+
+
+def test_puts_of_one_batch_see_each_other_and_refusals_stay_alone(opened: Opened) -> None:
+    """Concurrent puts are applied together (one statement): each sees the ones before
+    it, the last version of an alert is the one stored, and a put that cannot be stored
+    is refused alone."""
+    early = PostedAlert({"alertname": "A"}, {"n": "1"}, T0 - timedelta(minutes=3), None, "")
+    late = PostedAlert({"alertname": "A"}, {"n": "2"}, T0 - timedelta(minutes=1), None, "")
+    unencodable = PostedAlert({"alertname": "\ud800"}, {}, None, None, "")
+
+    async def together() -> list[object]:
+        return await asyncio.gather(
+            opened.store.put_alerts([early]),
+            opened.store.put_alerts([unencodable]),
+            opened.store.put_alerts([late]),
+            opened.store.put_alerts([posted("B")]),
+            return_exceptions=True,
+        )
+
+    first, refused, second, other = asyncio.run(together())
+    assert isinstance(refused, UnicodeEncodeError)
+    assert opened.writer.batches == 1
+    assert isinstance(first, list)
+    assert isinstance(other, list)
+    assert isinstance(second, list)
+    (merged,) = second
+    assert merged.starts_at == T0 - timedelta(minutes=3)  # merged with the earlier put
+    assert merged.annotations == {"n": "2"}
+    with opened.engine.connect() as conn:
+        rows = conn.execute(select(alerts_table.c.fingerprint, alerts_table.c.starts_at))
+        stored = {row.fingerprint: row.starts_at for row in rows}
+    assert len(stored) == 2
+    assert stored[merged.fingerprint] == to_micros(T0 - timedelta(minutes=3))
+    assert {a.name for a in opened.store.alerts.values()} == {"A", "B"}

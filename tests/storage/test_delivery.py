@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
-from tocsin.core.outbox_ops import ClaimDue, Enqueue
+from tocsin.core.outbox_ops import ClaimDue, Enqueue, RecordAttempt
 from tocsin.engine.delivery import DeliverySettings, DeliveryWorker, Sender
 from tocsin.notify.message import Notification
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem, new_item
@@ -27,7 +29,7 @@ from tocsin.notify.retry import RetryPolicy
 from tocsin.store import outbox_rows
 from tocsin.store.db import open_database
 from tocsin.store.settings import DatabaseSettings, Durability
-from tocsin.store.writer import GroupCommitter
+from tocsin.store.writer import GroupCommitter, Txn
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 
@@ -235,3 +237,103 @@ def test_retry_policy_backs_off_with_jitter_and_honours_retry_after() -> None:
         assert all(0 <= w <= bound for w in waits)
         assert max(waits) > bound / 2  # spread over the range, not pinned to zero
     assert policy.delay(1, 30.0, rng) == timedelta(seconds=30)
+
+
+def leased(it: OutboxItem, until: datetime) -> OutboxItem:
+    return dataclasses.replace(it, lease_until=until)
+
+
+def test_items_handed_over_leased_are_sent_without_a_claim(
+    db: tuple[Engine, GroupCommitter],
+) -> None:
+    """The dispatcher commits its items leased to its own worker and hands them over:
+    they are sent at once and recorded, and no other worker's claim can take them."""
+    engine, writer = db
+    clock = Clock(T0)
+    sent: list[str] = []
+    worker = DeliveryWorker(writer, clock, scripted({"r": [Outcome.sent()]}, sent), FAST)
+    mine = leased(item("r", 1, T0), T0 + timedelta(seconds=60))
+    writer.run_sync(Enqueue([mine]))
+    assert writer.run_sync(ClaimDue(T0, T0 + timedelta(seconds=60), 10)) == []
+
+    async def go() -> None:
+        worker.adopt([mine])  # before the worker ever claimed: no poll is needed
+        await until(lambda: statuses(engine, [mine]) == [DeliveryStatus.SENT], "sent")
+
+    asyncio.run(go())
+    assert sent == [mine.idempotency_key]
+
+
+def test_a_handed_over_item_whose_lease_ran_out_is_left_to_a_claim(
+    db: tuple[Engine, GroupCommitter],
+) -> None:
+    """An item that waited for its receiver's turn past its lease is not sent by the
+    worker holding it (another may have claimed it meanwhile): a claim sends it once."""
+    engine, writer = db
+    clock = Clock(T0)
+    sent: list[str] = []
+    worker = DeliveryWorker(writer, clock, scripted({"r": [Outcome.sent()]}, sent), FAST)
+    stale = leased(item("r", 1, T0), T0 + timedelta(seconds=60))
+    writer.run_sync(Enqueue([stale]))
+    clock.now = T0 + timedelta(seconds=59)  # within the margin before the lease ends
+
+    async def go() -> None:
+        worker.adopt([stale])
+        await asyncio.sleep(0.2)
+        assert sent == []
+        async with running(worker):
+            clock.now = T0 + timedelta(seconds=61)
+            worker.kick()
+            await until(lambda: statuses(engine, [stale]) == [DeliveryStatus.SENT], "claimed")
+
+    asyncio.run(go())
+    assert sent == [stale.idempotency_key]
+
+
+def test_unleased_items_handed_over_wait_for_a_claim(db: tuple[Engine, GroupCommitter]) -> None:
+    engine, writer = db
+    sent: list[str] = []
+    worker = DeliveryWorker(
+        writer, lambda: datetime.now(UTC), scripted({"r": [Outcome.sent()]}, sent), FAST
+    )
+    plain = item("r", 1, datetime.now(UTC))
+    writer.run_sync(Enqueue([plain]))
+
+    async def go() -> None:
+        async with running(worker):
+            worker.adopt([plain])
+            await until(lambda: statuses(engine, [plain]) == [DeliveryStatus.SENT], "sent")
+
+    asyncio.run(go())
+    assert sent == [plain.idempotency_key]
+
+
+def test_attempts_that_finish_together_are_recorded_together(
+    db: tuple[Engine, GroupCommitter],
+) -> None:
+    """``RecordAttempt.apply_many`` (the writer's path for attempts in one batch) moves
+    each item on as ``apply`` would, and logs each attempt."""
+    engine, writer = db
+    items = [item("r", n, T0) for n in range(3)]
+    writer.run_sync(Enqueue(items))
+    answers = [Outcome.sent("202"), Outcome.permanent("400"), Outcome.retryable("503")]
+    ops = [
+        RecordAttempt(it, answer, T0, 10, RetryPolicy())
+        for it, answer in zip(items, answers, strict=True)
+    ]
+
+    class Together:
+        def apply(self, txn: Txn) -> list[Any]:
+            return RecordAttempt.apply_many(txn, ops)
+
+    outcomes = writer.run_sync(Together())
+    expected = [DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.PENDING]
+    assert [after.status for after, _ in outcomes] == expected
+    assert statuses(engine, items) == expected
+    with engine.connect() as conn:
+        logged = [outbox_rows.attempts_of(conn, it.id) for it in items]
+    assert [[a["outcome"] for a in log] for log in logged] == [
+        ["sent"],
+        ["permanent"],
+        ["retryable"],
+    ]

@@ -6,21 +6,23 @@ sharing the database flush a group once, not twice."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from tests.storage.test_alert_store import T0, Clock, posted
+from tocsin.alerts.matchers import parse_matchers
 from tocsin.alerts.model import PostedAlert
+from tocsin.alerts.silences import Silence
 from tocsin.config import parse_config
 from tocsin.core.alert_store import AlertStore, StoreSettings
 from tocsin.core.policy import ConfigPolicy
 from tocsin.engine.dispatch import Dispatcher, DispatchSettings
 from tocsin.store import outbox_rows
 from tocsin.store.db import open_database
-from tocsin.store.group_rows import GroupTimer, load_timers
+from tocsin.store.group_rows import GroupTimer, load_timers, logs_changed_since
 from tocsin.store.settings import DatabaseSettings, Durability
 from tocsin.store.tables import nflog
 from tocsin.store.writer import GroupCommitter
@@ -42,7 +44,9 @@ receivers:
 class Node:
     """One Tocsin process's engine parts on a shared database."""
 
-    def __init__(self, url: str, clock: Clock, config: str = CONFIG) -> None:
+    def __init__(
+        self, url: str, clock: Clock, config: str = CONFIG, *, sees_replicas: bool = True
+    ) -> None:
         self.engine = open_database(DatabaseSettings(url, Durability.NORMAL))
         self.writer = GroupCommitter(self.engine)
         self.policy = ConfigPolicy(parse_config(config))
@@ -54,10 +58,15 @@ class Node:
             clock,
             self.store,
             lambda: self.policy,
-            lambda: None,
+            lambda items: None,
             DispatchSettings(),
+            changed_logs=self._changed if sees_replicas else None,
         )
         self.store.alerts.listeners.append(self.dispatcher.on_alerts)
+
+    def _changed(self, rev: int, own: Sequence[int]) -> list[tuple[str, int]]:
+        with self.engine.connect() as conn:
+            return logs_changed_since(conn, rev, own)
 
     def _timers(self) -> list[GroupTimer]:
         with self.engine.connect() as conn:
@@ -180,3 +189,138 @@ def test_a_group_flushes_again_at_group_interval(db_url: str, clock: Clock) -> N
         assert [t.next_flush_at for t in fast._timers()] == [T0 + timedelta(seconds=50)]
     finally:
         fast.close()
+
+
+def test_an_unchanged_reflush_needs_no_transaction(node: Node, clock: Clock) -> None:
+    """Re-flushes that would send nothing (the group as last notified, within
+    repeat_interval) are decided from the log this process holds: no write at all."""
+    firing = PostedAlert({"alertname": "A"}, {}, T0, T0 + timedelta(hours=1), "")
+    asyncio.run(node.store.put_alerts([firing]))
+    clock.now = T0 + timedelta(seconds=30)
+    node.step()
+    assert len(node.outbox()) == 1
+    batches = node.writer.batches
+    timers = node._timers()
+    for minutes in (5, 10, 15):
+        clock.now = T0 + timedelta(seconds=30, minutes=minutes)
+        node.step()
+    assert node.writer.batches == batches
+    assert node._timers() == timers  # the stored timer stays behind
+    assert node.dispatcher.flushes == 4
+    clock.now = T0 + timedelta(minutes=16)
+    new = PostedAlert({"alertname": "A", "instance": "new"}, {}, T0, T0 + timedelta(hours=1), "")
+    asyncio.run(node.store.put_alerts([new]))
+    clock.now = T0 + timedelta(seconds=30, minutes=20)
+    node.step()  # a new alert: decided against the database and sent
+    assert node.outbox()[-1] == (at(30 + 20 * 60), ["A", "A"])
+
+
+def test_a_replica_forgets_its_log_of_groups_another_replica_notified(
+    db_url: str, clock: Clock
+) -> None:
+    """A holds the log of its own last notification ({X} firing); B then notifies X
+    resolved, and X fires again. A alone flushes next: its cached log would call that
+    "unchanged"; it must see B's flush and decide from the database, which says X is
+    new."""
+    config = CONFIG.replace("repeat_interval: 4h", "repeat_interval: 24h")
+    a, b = Node(db_url, clock, config), Node(db_url, clock, config)
+    try:
+        x = PostedAlert({"alertname": "X"}, {}, T0, T0 + timedelta(hours=1), "")
+        asyncio.run(a.store.put_alerts([x]))
+        clock.now = T0 + timedelta(seconds=30)
+        a.step()  # A notifies {X} and caches that log
+        b.step()  # B loses the claim and follows A's timer
+        assert len(a.outbox()) == 1
+        clock.now = T0 + timedelta(seconds=100)
+        resolved = PostedAlert({"alertname": "X"}, {}, T0, clock.now, "")
+        asyncio.run(b.store.put_alerts([resolved]))
+        clock.now = T0 + timedelta(seconds=330)
+        b.step()  # B notifies the resolution
+        assert len(b.outbox()) == 2
+        clock.now = T0 + timedelta(seconds=400)
+        again = PostedAlert({"alertname": "X"}, {}, clock.now, clock.now + timedelta(hours=1), "")
+        asyncio.run(b.store.put_alerts([again]))
+        clock.now = T0 + timedelta(seconds=630)
+        a.step()
+        notes = a.outbox()
+        assert len(notes) == 3
+        assert notes[-1] == (at(630), ["X"])
+    finally:
+        a.close()
+        b.close()
+
+
+QUICK = (
+    CONFIG.replace("group_wait: 30s", "group_wait: 0s")
+    .replace("group_interval: 5m", "group_interval: 10s")
+    .replace("repeat_interval: 4h", "repeat_interval: 1m")
+)
+
+
+def firing_until(seconds: int) -> PostedAlert:
+    return PostedAlert({"alertname": "A"}, {}, T0, T0 + timedelta(seconds=seconds), "")
+
+
+# What ends a quiet group's run of flushes that send nothing (decided without the
+# database, then skipped outright while nothing they depend on changes): each row is
+# a behaviour Alertmanager's DedupStage has at every group_interval tick.
+@pytest.mark.parametrize(
+    ("alert", "silenced_for_s", "sent_at_s"),
+    [
+        # repeat_interval (1m) fully passed since the last send: the first tick after
+        # it repeats (needsUpdate: timestamp < now - repeat_interval)
+        (firing_until(3600), None, [0, 70]),
+        # the alert's endsAt passes: the next tick notifies it resolved
+        (firing_until(25), None, [0, 30]),
+        # muted by a silence at first; the silence expires: the next tick notifies it
+        (firing_until(3600), 25, [30, 100]),
+    ],
+)
+def test_what_ends_a_quiet_group(
+    db_url: str,
+    clock: Clock,
+    alert: PostedAlert,
+    silenced_for_s: int | None,
+    sent_at_s: list[int],
+) -> None:
+    node = Node(db_url, clock, QUICK)
+    try:
+        if silenced_for_s is not None:
+            muting = Silence(
+                "",
+                tuple(parse_matchers('alertname="A"')),
+                T0,
+                T0 + timedelta(seconds=silenced_for_s),
+                T0,
+                "me",
+                "",
+            )
+            asyncio.run(node.store.set_silence(muting))
+        asyncio.run(node.store.put_alerts([alert]))
+        for seconds in range(0, 110, 10):
+            clock.now = T0 + timedelta(seconds=seconds)
+            node.step()
+        assert [created for created, _ in node.outbox()] == [at(s) for s in sent_at_s]
+        assert node.dispatcher.flushes >= 3  # the quiet ticks counted as flushes
+    finally:
+        node.close()
+
+
+def test_without_a_view_of_other_replicas_every_flush_reads_the_database(
+    db_url: str, clock: Clock
+) -> None:
+    """A dispatcher that cannot see other replicas' notifications keeps no log of its
+    own: every re-flush is decided in a transaction."""
+    node = Node(db_url, clock, sees_replicas=False)
+    try:
+        firing = PostedAlert({"alertname": "A"}, {}, T0, T0 + timedelta(hours=1), "")
+        asyncio.run(node.store.put_alerts([firing]))
+        clock.now = T0 + timedelta(seconds=30)
+        node.step()
+        batches = node.writer.batches
+        clock.now = T0 + timedelta(seconds=30, minutes=5)
+        node.step()
+        assert node.writer.batches == batches + 1
+        assert len(node.outbox()) == 1
+    finally:
+        node.close()

@@ -16,6 +16,7 @@ from tocsin.alerts.decode import (
     Decoded,
     _decode_fast,
     decode_alerts,
+    uri_error,
     validate_alerts,
 )
 from tocsin.alerts.labels import NameValidation
@@ -183,3 +184,41 @@ def test_fast_path_agrees_with_the_validating_path(items: list[dict[str, Any]]) 
     else:
         assert slow.errors == slow.schema_errors == []
         assert fast == slow.alerts
+
+
+def test_fast_path_drops_empty_labels_and_refuses_bad_names_after_good_ones() -> None:
+    body = orjson.dumps([{"labels": {"a": "x", "gone": ""}, "annotations": {"s": "t"}}])
+    (alert,) = decode_alerts(body).alerts
+    assert alert.labels == {"a": "x"}
+    # names seen valid are remembered; a new invalid one still sends the batch to the
+    # validating path, which names it
+    out = decode_alerts(orjson.dumps([{"labels": {"a": "x", "1bad": "y"}}]))
+    assert out.alerts == []
+    assert out.errors[0].startswith("alert[0].labels: invalid label name '1bad'")
+    out = decode_alerts(orjson.dumps([{"labels": {"a": "x"}, "annotations": {"2bad": "y"}}]))
+    assert out.alerts == []
+    assert out.errors[0].startswith("alert[0].annotations: invalid")
+
+
+def test_names_valid_in_utf8_mode_are_not_valid_in_legacy_mode() -> None:
+    body = orjson.dumps([{"labels": {"a.b": "x"}}])
+    assert _decode_fast(body, NameValidation.UTF8) is not None
+    assert _decode_fast(body, NameValidation.LEGACY) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://127.0.0.1:9090/graph?g0.expr=up", None),
+        ("/graph", None),
+        ("http://h/\x7f", "control character"),
+        ("http://h/%zz", "invalid %-escape"),
+        ("graph", "neither an absolute URI nor an absolute path"),
+        ("http://a b/", "space in host"),
+        ("http://[::1/x", "unclosed [ in host"),
+    ],
+)
+def test_uri_error_gives_the_same_answer_twice(url: str, why: str | None) -> None:
+    # cached: the second answer comes from the cache and must be the first one
+    assert uri_error(url) == why
+    assert uri_error(url) == why

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import httpx
 import pytest
+from multidict import CIMultiDict
 
 from tocsin.notify.outcome import OutcomeKind, classify_http, excerpt, parse_retry_after
 
@@ -45,7 +45,7 @@ SENT, RETRY, PERM = OutcomeKind.SENT, OutcomeKind.RETRYABLE, OutcomeKind.PERMANE
 def test_classify_http(
     status: int, headers: dict[str, str], kind: OutcomeKind, retry_after: float | None
 ) -> None:
-    outcome = classify_http(status, httpx.Headers(headers), b"body text", NOW)
+    outcome = classify_http(status, CIMultiDict(headers), b"body text", NOW)
     assert outcome.kind is kind
     assert outcome.status_code == status
     assert outcome.retry_after == retry_after

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
+from multidict import CIMultiDict
 
 from tocsin.alerts.model import Alert
 from tocsin.config.receivers import SlackAction, SlackConfig, SlackField
@@ -127,7 +127,7 @@ def test_alert_without_http_source_gets_no_button() -> None:
 def test_classify_slack(
     status: int, headers: dict[str, str], body: bytes, kind: OutcomeKind
 ) -> None:
-    outcome = classify_slack(HTTPAnswer(status, httpx.Headers(headers), body))
+    outcome = classify_slack(HTTPAnswer(status, CIMultiDict(headers), body))
     assert outcome.kind is kind
     if kind is not OutcomeKind.SENT and body.startswith(b"{"):
         assert "Slack error" in outcome.message
@@ -135,6 +135,6 @@ def test_classify_slack(
 
 def test_rate_limit_error_keeps_retry_after() -> None:
     answer = HTTPAnswer(
-        200, httpx.Headers({**JSON, "Retry-After": "12"}), b'{"ok":false,"error":"ratelimited"}'
+        200, CIMultiDict({**JSON, "Retry-After": "12"}), b'{"ok":false,"error":"ratelimited"}'
     )
     assert classify_slack(answer).retry_after == 12.0

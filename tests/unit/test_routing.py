@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tocsin.alerts.routing import (
     RouteNode,
@@ -17,6 +19,7 @@ from tocsin.alerts.routing import (
     group_key,
     group_labels,
     match,
+    quote_each,
 )
 from tocsin.config import parse_config
 
@@ -549,6 +552,12 @@ def test_group_key(labels: dict[str, str], key: str) -> None:
 )
 def test_go_quote(value: str, quoted: str) -> None:
     assert go_quote(value) == quoted
+    assert quote_each(value) == quoted
+
+
+@given(st.text())
+def test_go_quote_fast_path_agrees_with_the_reference(value: str) -> None:
+    assert go_quote(value) == quote_each(value)
 
 
 def test_format_label_set() -> None:

@@ -10,8 +10,10 @@ unknown fields are ignored, as its generated API server ignores them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any
 
 import msgspec
@@ -74,21 +76,41 @@ def _decode_fast(body: bytes, mode: NameValidation) -> list[PostedAlert] | None:
         wires = _WIRE.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
+    good = _GOOD_NAMES[mode]
     out: list[PostedAlert] = []
     for w in wires:
-        labels = {k: v for k, v in w.labels.items() if v != ""}
-        if not labels or any(label_name_error(k, mode) for k in labels):
+        labels = w.labels
+        if "" in labels.values():
+            labels = {k: v for k, v in labels.items() if v != ""}
+        # Set operations in C first: names seen valid before need no look-up.
+        if not labels or not (labels.keys() <= good or _all_valid(labels, mode)):
+            return None
+        if w.annotations and not (w.annotations.keys() <= good or _all_valid(w.annotations, mode)):
             return None
         starts_at = None if w.startsAt is None else _utc(w.startsAt)
         ends_at = None if w.endsAt is None else _utc(w.endsAt)
         if starts_at is not None and ends_at is not None and ends_at < starts_at:
             return None
-        if any(label_name_error(k, mode) for k in w.annotations):
-            return None
         if w.generatorURL and uri_error(w.generatorURL):
             return None
         out.append(PostedAlert(labels, w.annotations, starts_at, ends_at, w.generatorURL))
     return out
+
+
+# Label and annotation names found valid, per validation mode: the same few names arrive
+# on every alert of a storm. Bounded, so that a client inventing names cannot grow it.
+_GOOD_NAMES: dict[NameValidation, set[str]] = {mode: set() for mode in NameValidation}
+_GOOD_NAMES_MAX = 4096
+
+
+def _all_valid(names: Iterable[str], mode: NameValidation) -> bool:
+    good = _GOOD_NAMES[mode]
+    for name in names:
+        if label_name_error(name, mode) is not None:
+            return False
+        if len(good) < _GOOD_NAMES_MAX:
+            good.add(name)
+    return True
 
 
 def _utc(value: datetime) -> datetime | None:
@@ -147,12 +169,18 @@ def _validate_one(
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _BAD_ESCAPE = re.compile(r"%(?![0-9a-fA-F]{2})")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_AUTHORITY_END = re.compile(r"[/?#]")
 
 
+@lru_cache(maxsize=4096)
 def uri_error(text: str) -> str | None:
     """Why ``text`` is not a URI as Alertmanager's API checks it (Go's
-    ``url.ParseRequestURI``: an absolute URI, or an absolute path), else None."""
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+    ``url.ParseRequestURI``: an absolute URI, or an absolute path), else None.
+
+    Cached: a rule's alerts all carry the same generator URL.
+    """
+    if _CONTROL.search(text):
         return "control character"
     if _BAD_ESCAPE.search(text):
         return "invalid %-escape"
@@ -163,7 +191,7 @@ def uri_error(text: str) -> str | None:
         return "neither an absolute URI nor an absolute path"
     rest = text[scheme.end() :]
     if rest.startswith("//"):
-        authority = re.split(r"[/?#]", rest[2:], maxsplit=1)[0]
+        authority = _AUTHORITY_END.split(rest[2:], maxsplit=1)[0]
         host = authority.rpartition("@")[2]
         if " " in host:
             return "space in host"

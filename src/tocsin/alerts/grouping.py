@@ -219,31 +219,44 @@ class Transition:
 # --- transitions -------------------------------------------------------------------------
 
 
-def on_alert(state: GroupState | None, alert: Alert, now: datetime, route: RouteNode) -> Transition:
+def on_alert(
+    state: GroupState | None,
+    alert: Alert,
+    now: datetime,
+    route: RouteNode,
+    key: str | None = None,
+) -> Transition:
     """Insert (or replace, by fingerprint) ``alert`` into its group on ``route``.
 
     ``state`` is None when the group does not exist yet; the alert then creates it,
-    with its first flush ``group_wait`` from ``now``.
+    with its first flush ``group_wait`` from ``now``. ``key``: the alert's group key,
+    when the caller has computed it already (it is checked otherwise).
     """
-    key = group_key(route, alert.labels)
-    created = state is None
+    key = group_key(route, alert.labels) if key is None else key
     if state is None:
-        state = GroupState(
+        # A new group: its first flush is group_wait away, or due at once for an alert
+        # that started longer than group_wait ago. (Built in one go: this runs for every
+        # alert of a storm whose alerts are each their own group.)
+        due = now + route.group_wait
+        if alert.starts_at + route.group_wait < now:
+            due = now
+        created = GroupState(
             route_id=route.id(),
             group_key=key,
             receiver=route.receiver,
             labels=group_labels(route, alert.labels),
-            alerts={},
-            next_flush_at=now + route.group_wait,
+            alerts={alert.fingerprint: alert},
+            next_flush_at=due,
             has_flushed=False,
         )
-    elif state.route_id != route.id() or state.group_key != key:
+        return Transition(created, (ScheduleFlush(created.route_id, key, due),))
+    if state.route_id != route.id() or state.group_key != key:
         raise ValueError(f"alert {alert.fingerprint} belongs to group {key}, not {state.group_key}")
     due = state.next_flush_at
     if not state.has_flushed and alert.starts_at + route.group_wait < now:
         due = min(due, now)
     new = replace(state, alerts={**state.alerts, alert.fingerprint: alert}, next_flush_at=due)
-    if created or due != state.next_flush_at:
+    if due != state.next_flush_at:
         return Transition(new, (ScheduleFlush(new.route_id, new.group_key, due),))
     return Transition(new)
 
@@ -252,27 +265,29 @@ def on_alerts(
     state: GroupState | None,
     alerts: Sequence[tuple[Alert, datetime]],
     route: RouteNode,
+    key: str | None = None,
 ) -> Transition:
     """:func:`on_alert` for several ``(alert, received at)`` of one group, in order.
 
     Same result as applying :func:`on_alert` to each in turn, but the group's alert map
     is copied once, not once per alert: under an alert storm into one group, the
-    per-alert copy would make ingestion quadratic in the group's size.
+    per-alert copy would make ingestion quadratic in the group's size. ``key``: the
+    group key the caller computed for all of them (checked per alert otherwise).
     """
     if not alerts:
         return Transition(state)
     first, first_at = alerts[0]
     created = state is None
     before = None if state is None else state.next_flush_at
-    t = on_alert(state, first, first_at, route)
+    t = on_alert(state, first, first_at, route, key)
     assert t.state is not None
     current = t.state
     due = current.next_flush_at
     added: dict[str, Alert] = {}
     for alert, at in alerts[1:]:
-        key = group_key(route, alert.labels)
-        if key != current.group_key:
-            raise ValueError(f"alert {alert.fingerprint} belongs to group {key}")
+        found = group_key(route, alert.labels) if key is None else key
+        if found != current.group_key:
+            raise ValueError(f"alert {alert.fingerprint} belongs to group {found}")
         if not current.has_flushed and alert.starts_at + route.group_wait < at:
             due = min(due, at)
         added[alert.fingerprint] = alert
@@ -320,6 +335,8 @@ def on_flush_settled(state: GroupState, batch: FlushBatch, delivered: bool) -> T
         raise ValueError(f"batch of group {batch.group_key} settled on group {state.group_key}")
     if not delivered:
         return Transition(state)
+    if not batch.resolved:
+        return Transition(state)  # the very same state: callers may compare by identity
     alerts = dict(state.alerts)
     for sent in batch.resolved:
         held = alerts.get(sent.fingerprint)

@@ -28,6 +28,12 @@ class SilenceMuter:
     def __init__(self, silences: Iterable[Silence], now: datetime) -> None:
         self._active = [s for s in silences if s.state(now) is SilenceState.ACTIVE]
 
+    @property
+    def active_ids(self) -> frozenset[str]:
+        """The silences in force: the same set mutes the same alerts (a silence whose
+        matchers change gets a new id)."""
+        return frozenset(s.id for s in self._active)
+
     def muted_by(self, fingerprint: str, labels: LabelSet) -> list[str]:
         return [s.id for s in self._active if matches_all(s.matchers, labels)]
 

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine
 
 from tocsin.alerts.labels import LabelSet, NameValidation
 from tocsin.alerts.matchers import Matcher, matches_all
-from tocsin.alerts.model import Alert, AlertState, PostedAlert
+from tocsin.alerts.model import Alert, AlertState, PostedAlert, with_defaults
 from tocsin.alerts.mutes import AlertStatus, Muter, SilenceMuter, status_of
 from tocsin.alerts.silences import Silence, sort_key, validate
 from tocsin.core import ops
@@ -138,8 +138,10 @@ class AlertStore:
     async def put_alerts(self, posted: list[PostedAlert]) -> list[Alert]:
         if not posted:
             return []
-        op = ops.PutAlerts(posted, self._clock(), self._settings().resolve_timeout, self.alerts)
-        return await self._writer.run(op)
+        now = self._clock()
+        timeout = self._settings().resolve_timeout
+        received = [with_defaults(p, now, timeout) for p in posted]
+        return await self._writer.run(ops.PutAlerts(received, now, self.alerts))
 
     async def set_silence(self, silence: Silence) -> str:
         now = self._clock()

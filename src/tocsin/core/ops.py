@@ -6,37 +6,68 @@ overlays, so two changes to one alert in one batch see each other.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from tocsin.alerts import model
-from tocsin.alerts.model import Alert, PostedAlert
+from tocsin.alerts.model import Alert
 from tocsin.alerts.silences import Silence, SilenceNotFound, decide_set, expire
 from tocsin.store import alert_rows, silence_rows
-from tocsin.store.index import KeyedIndex
-from tocsin.store.writer import Txn
+from tocsin.store.index import KeyedIndex, Overlay
+from tocsin.store.writer import Outcome, Txn
 from tocsin.timeutil import to_micros
 
 
 @dataclass
 class PutAlerts:
-    posted: list[PostedAlert]
+    """Store received alerts, merged with what is held (Alertmanager's store).
+
+    ``received`` already has Alertmanager's defaults (``model.with_defaults``), which
+    need no stored state: the caller applies them on its own thread, so that the one
+    writer thread, the bottleneck under an alert storm, only merges and writes.
+    """
+
+    received: list[Alert]
     now: datetime
-    resolve_timeout: timedelta
     index: KeyedIndex[Alert]
 
     def apply(self, txn: Txn) -> list[Alert]:
-        view = txn.overlay(self.index)
+        ((stored, error),) = self.apply_many(txn, [self])
+        if error is not None:
+            raise error
+        return cast(list[Alert], stored)
+
+    @classmethod
+    def apply_many(cls, txn: Txn, ops: Sequence[PutAlerts]) -> list[Outcome]:
+        """The puts of many requests with one statement: each decides against the
+        overlay, so it sees the puts before it; the rows of all that were not refused
+        are saved together (the last version of an alert put twice wins)."""
+        outcomes: list[Outcome] = []
+        rows: dict[str, tuple[Any, ...]] = {}
+        for op in ops:
+            view = txn.overlay(op.index)
+            try:
+                stored = op.decide(view)
+                encoded = [alert_rows.to_row(a, txn.rev) for a in stored]
+            except Exception as exc:  # refused before staging anything
+                outcomes.append((None, exc))
+                continue
+            for a, row in zip(stored, encoded, strict=True):
+                view.set(a.fingerprint, a)
+                rows[a.fingerprint] = row
+            outcomes.append((stored, None))
+        alert_rows.save_rows(txn.conn, list(rows.values()))
+        return outcomes
+
+    def decide(self, view: Overlay[Alert]) -> list[Alert]:
+        """The versions to store: the received alerts merged with what is held."""
         stored: dict[str, Alert] = {}
-        for p in self.posted:
-            new = model.with_defaults(p, self.now, self.resolve_timeout)
+        for new in self.received:
             old = stored.get(new.fingerprint) or view.get(new.fingerprint)
             stored[new.fingerprint] = model.put(old, new, self.now)
-        rows = list(stored.values())
-        alert_rows.save(txn.conn, rows, txn.rev)
-        for a in rows:
-            view.set(a.fingerprint, a)
-        return rows
+        return list(stored.values())
 
 
 @dataclass

@@ -4,14 +4,17 @@ attempts. They run on the group-commit thread like every other write."""
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 from tocsin.notify.outbox import OutboxItem, after_attempt
 from tocsin.notify.outcome import Outcome
 from tocsin.notify.retry import RetryPolicy
 from tocsin.store import outbox_rows
 from tocsin.store.outbox_rows import Attempt
+from tocsin.store.writer import Outcome as OpOutcome
 from tocsin.store.writer import Txn
 
 
@@ -59,18 +62,26 @@ class RecordAttempt:
     rng: random.Random = field(default_factory=random.Random)
 
     def apply(self, txn: Txn) -> OutboxItem:
-        after = after_attempt(self.item, self.outcome, self.at, self.policy, self.rng)
-        outbox_rows.save(txn.conn, after, txn.rev)
-        outbox_rows.log_attempt(
-            txn.conn,
-            Attempt(
-                outbox_id=self.item.id,
-                receiver=self.item.receiver,
-                integration=self.item.integration,
-                attempt=after.attempts,
-                at=self.at,
-                outcome=self.outcome,
-                duration_us=self.duration_us,
-            ),
+        ((after, _),) = self.apply_many(txn, [self])
+        return cast(OutboxItem, after)
+
+    @classmethod
+    def apply_many(cls, txn: Txn, ops: Sequence[RecordAttempt]) -> list[OpOutcome]:
+        """The attempts that finished together, with one statement per table."""
+        afters = [after_attempt(op.item, op.outcome, op.at, op.policy, op.rng) for op in ops]
+        outbox_rows.save_state(txn.conn, afters, txn.rev)
+        outbox_rows.log_attempts(
+            txn.conn, [op.attempt(after.attempts) for op, after in zip(ops, afters, strict=True)]
         )
-        return after
+        return [(after, None) for after in afters]
+
+    def attempt(self, number: int) -> Attempt:
+        return Attempt(
+            outbox_id=self.item.id,
+            receiver=self.item.receiver,
+            integration=self.item.integration,
+            attempt=number,
+            at=self.at,
+            outcome=self.outcome,
+            duration_us=self.duration_us,
+        )

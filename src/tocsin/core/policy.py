@@ -42,6 +42,8 @@ class ConfigPolicy:
         ]
 
     def inhibitor(self, firing: Iterable[Alert]) -> Muter:
+        if not self.rules:  # nothing to index: do not walk every firing alert
+            return _NOTHING_INHIBITS
         return _InhibitMuter(Inhibitor(self.rules, ((a.fingerprint, a.labels) for a in firing)))
 
     def receiver_names(self) -> list[str]:
@@ -72,6 +74,13 @@ class _InhibitMuter:
     def muted_by(self, fingerprint: str, labels: LabelSet) -> list[str]:
         return self._inhibitor.inhibited_by(fingerprint, labels)
 
+
+class _NoInhibition:
+    def muted_by(self, fingerprint: str, labels: LabelSet) -> list[str]:
+        return []
+
+
+_NOTHING_INHIBITS = _NoInhibition()
 
 PERSON_PREFIX = "person:"
 

@@ -14,9 +14,10 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from tocsin.core.outbox_ops import ClaimDue, RecordAttempt, Release
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem
@@ -26,6 +27,10 @@ from tocsin.store.writer import GroupCommitter
 from tocsin.timeutil import Clock
 
 log = logging.getLogger(__name__)
+
+# An item is sent only with this much of its lease left: a send started just before the
+# lease ends could still be going when another worker claims the item.
+LEASE_MARGIN = timedelta(seconds=5)
 
 Sender = Callable[[OutboxItem], Awaitable[Outcome]]
 Listener = Callable[[OutboxItem, Outcome], None]
@@ -39,6 +44,8 @@ class DeliverySettings:
     # dead receiver with a long queue can take this many of the ``concurrency`` slots
     # and no more, so the others are still served.
     per_receiver_queue: int = 32
+    # Items handed over by the dispatcher one receiver may hold (beyond its claim share).
+    handoff_hold: int = 1024
     lease: timedelta = timedelta(seconds=60)  # longer than any channel's timeout
     poll: timedelta = timedelta(milliseconds=500)  # how often to look when not kicked
     policy: RetryPolicy = field(default_factory=RetryPolicy)
@@ -60,10 +67,36 @@ class DeliveryWorker:
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._in_flight: set[asyncio.Task[Any]] = set()
         self._busy: dict[str, int] = {}  # items held per receiver
         self._gates: dict[str, asyncio.Semaphore] = {}  # send slots per receiver
         self.listeners: list[Listener] = []
+
+    def adopt(self, items: Sequence[OutboxItem]) -> None:
+        """Items just committed (on this loop's thread): send those leased to this
+        process at once, without a claim that would read them back; the others wait
+        for a claim (the kick).
+
+        A receiver may hold up to ``handoff_hold`` of them, past its claim share:
+        giving them back only for a claim to read them again is pure waste when the
+        receiver is merely busy, and one that is dead cannot hold them past their
+        lease (see ``_deliver``). What is over even that is given back."""
+        now = self._clock()
+        extra: list[str] = []
+        unleased = False
+        for item in items:
+            if item.lease_until <= now:
+                unleased = True
+            elif self._busy.get(item.receiver, 0) >= self.settings.handoff_hold:
+                extra.append(item.id)
+            else:
+                self._start(item)
+        if extra:
+            task = asyncio.create_task(self._writer.run(Release(extra)))
+            self._in_flight.add(task)
+            task.add_done_callback(self._finished)
+        if unleased or extra:
+            self.kick()
 
     def kick(self) -> None:
         """New items were committed: look now rather than at the next poll (any thread)."""
@@ -92,8 +125,7 @@ class DeliveryWorker:
             await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
             return 1
         now = self._clock()
-        # at most half of all slots to one receiver, however its queue is configured
-        cap = max(1, min(self.settings.per_receiver_queue, self.settings.concurrency // 2))
+        cap = self._receiver_cap()
         busy = tuple(sorted(r for r, n in self._busy.items() if n >= cap))
         items = await self._writer.run(ClaimDue(now, now + self.settings.lease, free, busy))
         extra: list[str] = []
@@ -103,15 +135,22 @@ class DeliveryWorker:
             if self._busy.get(item.receiver, 0) >= cap:
                 extra.append(item.id)
                 continue
-            self._busy[item.receiver] = self._busy.get(item.receiver, 0) + 1
-            task = asyncio.create_task(self._deliver(item))
-            self._in_flight.add(task)
-            task.add_done_callback(self._finished)
+            self._start(item)
         if extra:
             await self._writer.run(Release(extra))
         return len(items) - len(extra)
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
+    def _receiver_cap(self) -> int:
+        # at most half of all slots to one receiver, however its queue is configured
+        return max(1, min(self.settings.per_receiver_queue, self.settings.concurrency // 2))
+
+    def _start(self, item: OutboxItem) -> None:
+        self._busy[item.receiver] = self._busy.get(item.receiver, 0) + 1
+        task = asyncio.create_task(self._deliver(item))
+        self._in_flight.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
         # A slot is free: claim more now, not at the next poll.
         self._in_flight.discard(task)
         self._wake.set()
@@ -120,6 +159,12 @@ class DeliveryWorker:
         gate = self._gates.setdefault(item.receiver, asyncio.Semaphore(self.settings.per_receiver))
         try:
             async with gate:
+                margin = min(LEASE_MARGIN, self.settings.lease / 4)
+                if self._clock() >= item.lease_until - margin:
+                    # It waited for its turn longer than its lease: another worker may
+                    # have claimed it by now, and a claim will come for it anyway.
+                    log.debug("%s to %s: lease ran out before its turn", item.id, item.integration)
+                    return
                 started = time.perf_counter()
                 try:
                     outcome = await self._sender(item)

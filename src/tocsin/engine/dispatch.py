@@ -18,9 +18,9 @@ import heapq
 import logging
 import queue
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from tocsin.alerts.grouping import (
@@ -32,10 +32,12 @@ from tocsin.alerts.grouping import (
     on_flush_due,
     on_flush_settled,
 )
+from tocsin.alerts.inhibit import InhibitRule
 from tocsin.alerts.model import Alert
-from tocsin.alerts.mutes import Muter
+from tocsin.alerts.mutes import Muter, SilenceMuter
 from tocsin.alerts.notify_decision import (
     FlushPlan,
+    Integration,
     LogEntry,
     LogKey,
     integrations_of,
@@ -48,19 +50,20 @@ from tocsin.core.dispatch_ops import Flush, FlushMany, FlushResult, SaveTimers
 from tocsin.engine.loop import KickedLoop
 from tocsin.notify.message import Notification
 from tocsin.notify.outbox import OutboxItem, new_item
-from tocsin.store.group_rows import GroupTimer
+from tocsin.store.group_rows import GroupId, GroupTimer
 from tocsin.store.writer import GroupCommitter
 from tocsin.timeutil import Clock, to_micros
 
 log = logging.getLogger(__name__)
-
-GroupId = tuple[str, str]  # (route id, group key)
 
 
 class Routing(Protocol):
     """What the dispatcher needs of the loaded configuration."""
 
     root: RouteNode
+
+    @property
+    def rules(self) -> Sequence[InhibitRule]: ...
 
     def receiver(self, name: str) -> Receiver | None: ...
 
@@ -87,6 +90,45 @@ class DispatchSettings:
     # resolution was either notified before the restart or is of no use any more.
     replay_resolved: timedelta = timedelta(hours=1)
     external_url: str = ""
+    # Set when ``on_enqueued`` hands the flushed items to a delivery worker that sends
+    # them at once: they are committed leased to this process for this long (so no
+    # other worker claims them meanwhile), instead of unleased for any worker to claim.
+    handoff_lease: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Quiet:
+    """A group known to flush to nothing while it holds these very alerts, before
+    ``until``, under these silences and this cached log."""
+
+    alerts: Mapping[str, Alert]
+    until: datetime
+    silences: frozenset[str]
+    log: Mapping[LogKey, LogEntry]
+
+
+@dataclass
+class _Due:
+    """A due group's flush: the op that stores it, the state it leaves, and the pure
+    decision it makes from a given log."""
+
+    group: GroupState
+    route: RouteNode
+    after: GroupState | None
+    op: Flush
+    plan: Callable[[Mapping[LogKey, LogEntry]], FlushPlan]
+
+    @property
+    def gid(self) -> GroupId:
+        return self.group.key
+
+    def precheck(self, log: Mapping[LogKey, LogEntry] | None) -> FlushPlan | None:
+        """The plan, if this log (the cached one) says the flush writes nothing at
+        all; None when it must go to the database (unknown log, or a send)."""
+        if log is None:
+            return None
+        plan = self.plan(log)
+        return None if plan.notifications or plan.log_entries else plan
 
 
 @dataclass
@@ -102,10 +144,11 @@ class Dispatcher:
         clock: Clock,
         alerts: AlertSource,
         routing: Callable[[], Routing],
-        on_enqueued: Callable[[], None],
+        on_enqueued: Callable[[Sequence[OutboxItem]], None],
         settings: DispatchSettings | None = None,
         runbook: Callable[[Alert], Mapping[str, Any] | None] = lambda alert: None,
         on_flushed: Callable[[list[tuple[FlushBatch, FlushPlan]]], Awaitable[None]] | None = None,
+        changed_logs: Callable[[int, Sequence[int]], list[tuple[str, int]]] | None = None,
     ) -> None:
         self._writer = writer
         self._load_timers = load_timers
@@ -115,6 +158,16 @@ class Dispatcher:
         self._on_enqueued = on_enqueued
         self._runbook = runbook
         self._on_flushed = on_flushed
+        # Without a way to see other replicas' flushes every flush reads the database;
+        # with one, the notification log of each group is cached here and a flush that
+        # would send nothing needs no transaction (most re-flushes of a storm's groups).
+        self._changed_logs = changed_logs
+        self._logs: dict[str, Mapping[LogKey, LogEntry]] = {}  # by group key
+        self._own_revs: set[int] = set()
+        self._synced_rev = 0
+        self._synced_at = datetime.min.replace(tzinfo=UTC)
+        self._integrations_of: dict[str, tuple[Receiver, tuple[Integration, ...]]] = {}
+        self._quiet: dict[GroupId, _Quiet] = {}
         self.settings = settings or DispatchSettings()
         self.groups: dict[GroupId, GroupState] = {}
         self._due: list[tuple[datetime, GroupId]] = []  # heap of (due time, group)
@@ -164,6 +217,12 @@ class Dispatcher:
         if old is None or old.next_flush_at != state.next_flush_at:
             heapq.heappush(self._due, (state.next_flush_at, gid))
 
+    def _drop(self, gid: GroupId) -> None:
+        """Forget a finished group (its heap entries are skipped when popped)."""
+        self.groups.pop(gid, None)
+        self._quiet.pop(gid, None)
+        self._logs.pop(gid[1], None)
+
     def _pop_due(self, now: datetime) -> list[GroupState]:
         due: dict[GroupId, GroupState] = {}
         while self._due and self._due[0][0] <= now:
@@ -188,6 +247,8 @@ class Dispatcher:
         self._routes = {node.id(): node for node in routing.root.walk()}
         self.groups = {}
         self._due = []
+        self._logs = {}  # conservative: the first flush after a reload reads the database
+        self._quiet = {}
         horizon = now - self.settings.replay_resolved
         replay = [
             a for a in self._alerts.all_alerts() if not a.resolved(now) or a.ends_at > horizon
@@ -202,7 +263,7 @@ class Dispatcher:
                 self._set(gid, _with_timer(state, t))
         stale = [gid for gid in stored if gid not in self.groups]
         if stale:
-            await self._writer.run(SaveTimers([], stale))
+            self._own_revs.add(await self._writer.run(SaveTimers([], stale)))
 
     def _take_pending(self, now: datetime) -> None:
         alerts: list[Alert] = []
@@ -228,54 +289,161 @@ class Dispatcher:
                 gid = (node.id(), group_key(node, a.labels))
                 by_group.setdefault(gid, (node, []))[1].append((a, min(now, a.updated_at)))
         for gid, (node, items) in by_group.items():
-            t = on_alerts(self.groups.get(gid), items, node)
+            t = on_alerts(self.groups.get(gid), items, node, gid[1])
             assert t.state is not None
             self._set(gid, t.state)
 
     def _muters(self, now: datetime) -> list[Muter]:
-        firing = self._alerts.firing(now)
-        return [self._alerts.silencer(now), self._routing().inhibitor(firing)]
+        def firing() -> Iterator[Alert]:  # a generator: walked only if there are rules
+            for a in self._alerts.all_alerts():
+                if not a.resolved(now):
+                    yield a
+
+        return [self._alerts.silencer(now), self._routing().inhibitor(firing())]
+
+    def _still_quiet(
+        self, group: GroupState, now: datetime, silences: frozenset[str] | None
+    ) -> bool:
+        """True when this due group is known to flush to nothing, as it did last time:
+        its alerts are the same objects, none has resolved, no repeat is due, and the
+        silences in force are the same (see ``_remember_quiet``)."""
+        quiet = self._quiet.get(group.key)
+        return (
+            quiet is not None
+            and quiet.alerts is group.alerts
+            and now < quiet.until
+            and quiet.silences == silences
+            and self._logs.get(group.group_key) is quiet.log
+        )
+
+    def _remember_quiet(
+        self,
+        found: _Due,
+        plan: FlushPlan,
+        silences: frozenset[str] | None,
+        routing: Routing,
+    ) -> None:
+        """After a flush decided from the cached log to do nothing: until when the same
+        group is sure to decide the same, so its next flushes skip the decision.
+
+        Only for what the decision depends on and can be watched cheaply: not with
+        inhibit rules (other alerts' changes), time intervals (the clock), resolved
+        alerts in the group, or an escalation policy (the on-call engine observes
+        every flush of those groups).
+        """
+        group, route = found.group, found.route
+        receiver = routing.receiver(group.receiver)
+        if (
+            silences is None
+            or routing.rules
+            or route.mute_time_intervals
+            or route.active_time_intervals
+            or plan.batch.resolved
+            or receiver is None
+            or receiver.escalation_policy
+        ):
+            return
+        log = self._logs.get(group.group_key)
+        if log is None:
+            return
+        until = min(a.ends_at for a in plan.batch.firing)
+        for entry in log.values():
+            if entry.receiver == group.receiver:
+                # needs_update repeats once the entry is older than repeat_interval
+                until = min(until, entry.timestamp + route.repeat_interval)
+        self._quiet[group.key] = _Quiet(group.alerts, until, silences, log)
 
     async def _flush_all(self, due: list[GroupState], now: datetime) -> None:
         routing = self._routing()
         intervals = routing.time_intervals()
         muters = self._muters(now)
-        prepared: list[tuple[GroupState | None, Flush]] = []
+        silencer = muters[0]
+        silences = silencer.active_ids if isinstance(silencer, SilenceMuter) else None
+        if any(g.group_key in self._logs for g in due):
+            # only decisions from the cache need it: a round of new groups goes to the
+            # database anyway, and need not wait for this look
+            await self._sync_logs(now)
+        prepared: list[_Due] = []
         gone: list[GroupId] = []
+        flushed: list[tuple[FlushBatch, FlushPlan]] = []
         for group in due:
+            if self._still_quiet(group, now, silences):
+                route = self._routes[group.route_id]
+                self.flushes += 1
+                self._set(
+                    group.key,
+                    replace(group, next_flush_at=now + route.group_interval, has_flushed=True),
+                )
+                continue
             found = self._prepare(group, now, muters, routing, intervals)
             if found is None:
                 gone.append(group.key)
-                self.groups.pop(group.key, None)
-            else:
+                self._drop(group.key)
+                continue
+            plan = found.precheck(self._logs.get(group.group_key))
+            if plan is None:
                 prepared.append(found)
+                continue
+            # Nothing to send and nothing to log, as the log this process last saw
+            # says: no transaction. The stored timer stays behind; a restart or a
+            # replica that flushes from it finds the same log and decides the same.
+            self.flushes += 1
+            flushed.append((plan.batch, plan))
+            if found.after is None:
+                gone.append(group.key)
+                self._drop(group.key)
+            else:
+                self._set(group.key, found.after)
+                if found.after.alerts is group.alerts:
+                    self._remember_quiet(found, plan, silences, routing)
         results: list[FlushResult] = []
         if prepared:
-            results = await self._writer.run(FlushMany([f for _, f in prepared]))
+            rev, results = await self._writer.run(FlushMany([d.op for d in prepared], now))
+            self._own_revs.add(rev)
         lost: list[GroupId] = []
-        enqueued = False
-        flushed: list[tuple[FlushBatch, FlushPlan]] = []
-        for (settled, op), result in zip(prepared, results, strict=True):
-            gid = (op.route_id, op.group_key)
+        enqueued: list[OutboxItem] = []
+        for found, result in zip(prepared, results, strict=True):
+            gid = found.gid
             if not result.claimed:
                 lost.append(gid)
+                self._logs.pop(gid[1], None)
                 continue
             self.flushes += 1
             if result.plan is not None:
                 flushed.append((result.plan.batch, result.plan))
-            enqueued = enqueued or bool(result.items)
-            if settled is None:
-                self.groups.pop(gid, None)
+            enqueued.extend(result.items)
+            if found.after is None:
+                self._drop(gid)
             else:
-                self._set(gid, settled)
+                self._set(gid, found.after)
+                if self._changed_logs is not None:
+                    self._logs[gid[1]] = result.log
         if gone:
-            await self._writer.run(SaveTimers([], gone))
+            self._own_revs.add(await self._writer.run(SaveTimers([], gone)))
         if lost:
             await self._adopt_stored_timers(lost)
         if enqueued:
-            self._on_enqueued()
+            self._on_enqueued(enqueued)
         if flushed and self._on_flushed is not None:
             await self._on_flushed(flushed)
+
+    async def _sync_logs(self, now: datetime) -> None:
+        """Forget the cached log of every group another replica notified since the last
+        look, so the next flush of those groups decides from the database (at most
+        once per tick: another replica's notification is rare, a round is not)."""
+        if self._changed_logs is None:
+            return
+        if now - self._synced_at < self.settings.tick:
+            return
+        self._synced_at = now
+        own = sorted(self._own_revs)
+        changed = await asyncio.to_thread(self._changed_logs, self._synced_rev, own)
+        for key, _rev in changed:
+            self._logs.pop(key, None)
+        # Revisions commit in order, so every revision up to the newest seen (ours or
+        # theirs) was visible to that query: later looks start after it.
+        self._synced_rev = max([self._synced_rev, *own, *(rev for _, rev in changed)])
+        self._own_revs = {r for r in self._own_revs if r > self._synced_rev}
 
     def _prepare(
         self,
@@ -284,9 +452,9 @@ class Dispatcher:
         muters: Sequence[Muter],
         routing: Routing,
         intervals: Mapping[str, Sequence[TimeInterval]],
-    ) -> tuple[GroupState | None, Flush] | None:
-        """The flush op for a due group and the state it leaves (None: the group is
-        done), or None when the group has no route or receiver any more."""
+    ) -> _Due | None:
+        """The flush of a due group and the state it leaves, or None when the group
+        has no route or receiver any more."""
         route = self._routes.get(group.route_id)
         receiver = routing.receiver(group.receiver)
         if route is None or receiver is None:
@@ -295,10 +463,10 @@ class Dispatcher:
         batch = next((a.batch for a in t.actions if isinstance(a, NotifyBatch)), None)
         if t.state is None or batch is None:
             return None
-        integrations = integrations_of(receiver)
+        integrations = self._integrations(receiver)
 
-        def planner(entries: Mapping[LogKey, LogEntry]) -> tuple[FlushPlan, list[OutboxItem]]:
-            plan = plan_flush(
+        def plan(entries: Mapping[LogKey, LogEntry]) -> FlushPlan:
+            return plan_flush(
                 batch,
                 route=route,
                 integrations=integrations,
@@ -307,16 +475,18 @@ class Dispatcher:
                 log=entries,
                 now=now,
             )
-            return plan, self._items(plan, now)
+
+        def planner(entries: Mapping[LogKey, LogEntry]) -> tuple[FlushPlan, list[OutboxItem]]:
+            decided = plan(entries)
+            return decided, self._items(decided, now)
 
         # Settling is pure and known now; it is applied only if the claim succeeds.
         settled = on_flush_settled(t.state, batch, delivered=True)
         done = settled.state is None or any(isinstance(a, DeleteGroup) for a in settled.actions)
         after = None if done else settled.state
         timer = None if after is None else self._timer(after)
-        lease = now + self.settings.lease
-        op = Flush(group.route_id, group.group_key, group.receiver, now, lease, planner, timer)
-        return after, op
+        op = Flush(group.route_id, group.group_key, group.receiver, planner, timer)
+        return _Due(group, route, after, op, plan)
 
     async def _adopt_stored_timers(self, gids: list[GroupId]) -> None:
         """Another replica flushed these groups (or holds them): follow their timers."""
@@ -328,11 +498,13 @@ class Dispatcher:
             if state is None:
                 continue
             if t is None:  # the other replica finished the group
-                del self.groups[gid]
+                self._drop(gid)
             else:
                 self._set(gid, _with_timer(state, t, max(t.next_flush_at, soonest)))
 
     def _items(self, plan: FlushPlan, now: datetime) -> list[OutboxItem]:
+        """The outbox items of a plan; leased to this process already when the
+        delivery worker takes them straight from the flush (``handoff_lease``)."""
         batch = plan.batch
         by_fp = {a.fingerprint: a for a in batch.alerts}
         stamp = to_micros(now)
@@ -355,8 +527,19 @@ class Dispatcher:
                 idempotency_key=f"{batch.group_key}/{batch.receiver}/{stamp}",
                 extra=extra,
             )
-            items.append(new_item(str(uuid.uuid4()), batch.receiver, d.integration.name, note, now))
+            item = new_item(str(uuid.uuid4()), batch.receiver, d.integration.name, note, now)
+            if self.settings.handoff_lease is not None:
+                item = replace(item, lease_until=now + self.settings.handoff_lease)
+            items.append(item)
         return items
+
+    def _integrations(self, receiver: Receiver) -> tuple[Integration, ...]:
+        """A receiver's integrations, kept while its config object is the same (every
+        due group asks, and a reload replaces the objects)."""
+        found = self._integrations_of.get(receiver.name)
+        if found is None or found[0] is not receiver:
+            found = self._integrations_of[receiver.name] = (receiver, integrations_of(receiver))
+        return found[1]
 
     @staticmethod
     def _timer(state: GroupState) -> GroupTimer:

@@ -22,6 +22,7 @@ from tocsin.alerts.notify_decision import FlushPlan
 from tocsin.config import Config
 from tocsin.config.escalation import EscalationPolicy
 from tocsin.config.oncall import Person
+from tocsin.config.receivers import Receiver
 from tocsin.core.oncall_ops import Observation, Observe, OncallContext, ProcessDue
 from tocsin.core.policy import PERSON_PREFIX
 from tocsin.engine.loop import KickedLoop
@@ -39,10 +40,20 @@ from tocsin.timeutil import Clock
 log = logging.getLogger(__name__)
 
 # Due rows per transaction: enough to amortize a commit, few enough that one round does
-# not hold the writer (and so alert ingestion) for long.
+# not hold the writer (and so alert ingestion) for long. While rows are backed up (a
+# round took a full batch) each round takes twice as many, up to MAX_BATCH, as long as
+# a round's transaction (its op and the commit) stays within BUDGET: a storm drains
+# with fewer commits, and one round holds the writer some tens of ms at most. A round
+# over BUDGET makes the next one proportionally smaller.
 BATCH = 200
+MAX_BATCH = 5000
+BUDGET = 0.05  # seconds
 # A person's channel -> the integration of their ``person:NAME`` receiver that serves it.
 _CHANNEL_INTEGRATION = {"email": "email[0]", "slack": "slack[0]"}
+
+
+def _integrations(receiver: Receiver) -> tuple[str, list[str]]:
+    return receiver.name, [f"{kind}[{i}]" for kind, i, _ in receiver.integrations()]
 
 
 def group_id(route_id: str, group_key: str) -> str:
@@ -76,6 +87,9 @@ class OncallEngine:
         self._tick = tick
         self._loop = KickedLoop("on-call")
         self.claimed = 0  # due rows claimed so far (the loop compares rounds)
+        self._batch = BATCH  # rows the next round takes
+        self._took = 0.0  # seconds the last round's transaction took
+        self._receivers: tuple[Config | None, dict[str, tuple[str, list[str]]]] = (None, {})
 
     # -- the context the writer ops decide with -------------------------------------
 
@@ -108,14 +122,12 @@ class OncallEngine:
         """The outbox items that carry one page: to a receiver's integrations, or to the
         person's channel (``default``: e-mail if they have one, else Slack)."""
         page = due.page
-        config = self._config()
         if page.recipient is Recipient.RECEIVER:
-            receiver = config.receiver(page.name)
-            if receiver is None:
+            found = self._receiver(page.name)
+            if found is None:
                 return []
-            target = receiver.name
-            names = [f"{kind}[{i}]" for kind, i, _ in receiver.integrations()]
-            actor = receiver.name
+            target, names = found
+            actor = target
         else:
             person = self._person(page.name)
             if person is None:
@@ -130,6 +142,8 @@ class OncallEngine:
                 return []
             names = [integration]
             actor = person.name
+        if not names:
+            return []  # a receiver without integrations: nothing to build
         alerts = tuple(a for fp in row.state.get("alerts", []) if (a := self._alert(fp)))
         extra: dict[str, Mapping[str, Any]] = {}
         for a in alerts:
@@ -154,6 +168,17 @@ class OncallEngine:
             extra=extra,
         )
         return [new_item(str(uuid.uuid4()), target, name, note, now) for name in names]
+
+    def _receiver(self, name: str) -> tuple[str, list[str]] | None:
+        """A receiver's name and its integrations' names (``webhook[0]``...), looked up
+        once per config rather than once per page."""
+        config = self._config()
+        if self._receivers[0] is not config:
+            self._receivers = (
+                config,
+                {r.name: _integrations(r) for r in reversed(config.receivers)},
+            )
+        return self._receivers[1].get(name)
 
     # -- feeding and running -------------------------------------------------------
 
@@ -193,9 +218,12 @@ class OncallEngine:
     def _claimed(self, n: int) -> None:
         self.claimed += n
 
-    async def step(self) -> int:
+    def _committed(self, seconds: float) -> None:
+        self._took = seconds
+
+    async def step(self, limit: int = BATCH) -> int:
         ctx: OncallContext = self
-        op = ProcessDue(self._clock(), timedelta(seconds=30), BATCH, ctx, self._claimed)
+        op = ProcessDue(self._clock, limit, ctx, self._claimed, self._committed)
         enqueued: int = await self._writer.run(op)
         if enqueued:
             self._on_enqueued()
@@ -206,6 +234,18 @@ class OncallEngine:
 
     async def _round(self) -> bool:
         """One step; True when it claimed a full batch (more rows may be due now)."""
-        before = self.claimed
-        await self.step()
-        return self.claimed - before >= BATCH
+        before, limit = self.claimed, self._batch
+        self._took = 0.0
+        await self.step(limit)
+        full = self.claimed - before >= limit
+        self._batch = _next_batch(limit, self._took) if full else BATCH
+        return full
+
+
+def _next_batch(limit: int, took: float) -> int:
+    """The size of the round after a full one of ``limit`` rows that took ``took`` s."""
+    if took > BUDGET:
+        return max(BATCH, int(limit * BUDGET / took))
+    if took < BUDGET / 2:
+        return min(2 * limit, MAX_BATCH)
+    return limit

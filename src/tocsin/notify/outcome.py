@@ -111,7 +111,7 @@ def classify_http(
 ) -> Outcome:
     """Classify an HTTP answer by its status code alone (channels add body rules).
 
-    ``headers`` must be case-insensitive for ``Retry-After`` lookups (httpx's are); a
+    ``headers`` must be case-insensitive for ``Retry-After`` lookups (aiohttp's are); a
     plain dict is searched case-insensitively too.
     """
     detail = excerpt(body)

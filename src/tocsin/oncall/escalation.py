@@ -30,20 +30,22 @@ Timing choices:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
+
+import orjson
 
 from tocsin.config.durations import format_duration, parse_duration
 from tocsin.config.escalation import (
     EscalationPolicy,
     EscalationStep,
     EscalationTarget,
-    TargetKind,
     Urgency,
     check_urgency,
 )
+from tocsin.oncall.frozen import fast_init
 from tocsin.oncall.lifecycle import SYSTEM, AuditEntry, GroupState, Status, Via
 from tocsin.timeutil import from_micros, to_micros
 
@@ -104,6 +106,7 @@ class PageReason(StrEnum):
     RENOTIFY = "renotify"  # the step's targets are reminded (snooze ended, ack timed out)
 
 
+@fast_init
 @dataclass(frozen=True)
 class StepDue:
     """A row: step ``step_index`` of round ``round`` of an escalation is due at ``due_at``."""
@@ -128,6 +131,7 @@ class StepDue:
         )
 
 
+@fast_init
 @dataclass(frozen=True)
 class Escalation:
     """A running escalation: the frozen policy and where the ladder stands.
@@ -172,6 +176,7 @@ class Escalation:
         )
 
 
+@fast_init
 @dataclass(frozen=True)
 class Page:
     """The decision to page one person or receiver for one step of one round."""
@@ -214,6 +219,7 @@ class Page:
         )
 
 
+@fast_init
 @dataclass(frozen=True)
 class NotifyDue:
     """A row: contact ``page.name`` through ``channel`` at ``due_at`` (receivers use the
@@ -371,7 +377,16 @@ def _fire(
         next_due = StepDue(
             escalation.id, next_step, next_round, now + (wait if pages else timedelta(0))
         )
-    fired = replace(escalation, step_index=step_index, round=round_, fired=True, next_due=next_due)
+    fired = Escalation(  # not dataclasses.replace: this runs for every step fired
+        escalation.id,
+        escalation.group_key,
+        escalation.policy_snapshot,
+        escalation.started_at,
+        step_index,
+        round_,
+        True,
+        next_due,
+    )
     where = f"step {step_index + 1}/{len(policy.steps)}, round {round_ + 1}/{policy.repeat + 1}"
     action = "escalated" if reason is PageReason.STEP else "re-notified"
     audit = AuditEntry(
@@ -423,13 +438,15 @@ def _resolve_targets(
 def _recipients(
     target: EscalationTarget, who_is_on_call: WhoIsOnCall, now: datetime
 ) -> tuple[list[tuple[Recipient, str]], str]:
-    if target.kind is TargetKind.SCHEDULE:
+    # The fields in the order of ``EscalationTarget.kind``, which walks the enum: fine
+    # for checking a config, an eighth of a step's time when every step asked it.
+    if target.schedule:
         people = list(who_is_on_call(target.schedule, now))
         if not people:
             return [], f"nobody on call in schedule {target.schedule!r}"
         note = f"{', '.join(people)} (schedule {target.schedule!r})"
         return [(Recipient.PERSON, p) for p in people], note
-    if target.kind is TargetKind.RECEIVER:
+    if not target.person and target.receiver:
         return [(Recipient.RECEIVER, target.receiver)], f"receiver {target.receiver!r}"
     return [(Recipient.PERSON, target.person)], target.person
 
@@ -458,7 +475,39 @@ def _duration_from_json(value: str | None) -> timedelta | None:
     return None if value is None else parse_duration(value)
 
 
+# Every step of every escalation parses its frozen policy and writes it back, and an
+# engine sees few distinct policies: both directions are memoized. The memos are bounded
+# (cleared when full) and keyed exactly (the JSON itself; the policy object, held by the
+# memo so its id stays its own), so a hit returns what the conversion would have.
+_MEMO_SIZE = 256
+_parsed: dict[bytes, EscalationPolicy] = {}
+_written: dict[int, tuple[EscalationPolicy, dict[str, Any]]] = {}
+
+
 def policy_to_json(policy: EscalationPolicy) -> dict[str, Any]:
+    """The policy as JSON; the result may be shared by other callers: do not change it."""
+    found = _written.get(id(policy))
+    if found is not None and found[0] is policy:
+        return found[1]
+    data = _policy_to_json(policy)
+    if len(_written) >= _MEMO_SIZE:
+        _written.clear()
+    _written[id(policy)] = (policy, data)
+    return data
+
+
+def policy_from_json(data: Mapping[str, Any]) -> EscalationPolicy:
+    key = orjson.dumps(data)
+    found = _parsed.get(key)
+    if found is None:
+        found = _policy_from_json(data)
+        if len(_parsed) >= _MEMO_SIZE:
+            _parsed.clear()
+        _parsed[key] = found
+    return found
+
+
+def _policy_to_json(policy: EscalationPolicy) -> dict[str, Any]:
     return {
         "name": policy.name,
         "repeat": policy.repeat,
@@ -475,7 +524,7 @@ def policy_to_json(policy: EscalationPolicy) -> dict[str, Any]:
     }
 
 
-def policy_from_json(data: Mapping[str, Any]) -> EscalationPolicy:
+def _policy_from_json(data: Mapping[str, Any]) -> EscalationPolicy:
     steps = tuple(
         EscalationStep(
             delay=parse_duration(step["delay"]),

@@ -39,6 +39,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from tocsin.oncall.frozen import fast_init
 from tocsin.timeutil import from_micros, to_micros
 
 __all__ = [
@@ -106,6 +107,7 @@ def _from_opt(value: int | None) -> datetime | None:
     return None if value is None else from_micros(value)
 
 
+@fast_init
 @dataclass(frozen=True)
 class AuditEntry:
     """One line of a group's history: who did what, when, through which channel."""
@@ -142,6 +144,7 @@ class AuditEntry:
         )
 
 
+@fast_init
 @dataclass(frozen=True)
 class GroupState:
     """Where one alert group stands. ``escalation_id`` is the current escalation;

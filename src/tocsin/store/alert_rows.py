@@ -10,7 +10,7 @@ from sqlalchemy import Connection, delete, select
 
 from tocsin.alerts.model import Alert
 from tocsin.store.tables import alerts
-from tocsin.store.upsert import upsert
+from tocsin.store.upsert import upsert_sql
 from tocsin.timeutil import from_micros, to_micros
 
 
@@ -43,7 +43,22 @@ def from_row(row: Any) -> Alert:
 
 
 def save(conn: Connection, items: Sequence[Alert], rev: int) -> None:
-    upsert(conn, alerts, [to_row(a, rev) for a in items], key="fingerprint")
+    save_rows(conn, [to_row(a, rev) for a in items])
+
+
+def save_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Upsert rows made by ``to_row``, unique by fingerprint.
+
+    Straight to the driver, in the connection's open transaction: this is the ingest
+    hot path, where SQLAlchemy's per-execution machinery costs more than the driver.
+    """
+    if not rows:
+        return
+    cursor = conn.connection.cursor()
+    try:
+        cursor.executemany(upsert_sql(conn, alerts, "fingerprint"), rows)
+    finally:
+        cursor.close()
 
 
 def changed_since(conn: Connection, rev: int) -> list[tuple[str, int, Alert]]:

@@ -1,20 +1,30 @@
-"""Queries on ``agg_groups`` (group timers) and ``nflog`` (the notification log)."""
+"""Queries on ``agg_groups`` (group timers) and ``nflog`` (the notification log).
+
+The flush path runs these once per dispatcher round for every group of the round, so
+they take whole batches and send plain SQL to the driver (``executemany``): building
+and compiling a SQLAlchemy statement per group was most of a flush's cost.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Connection, and_, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, select
 
-from tocsin.alerts.notify_decision import LogEntry
-from tocsin.store.tables import agg_groups, nflog
+from tocsin.alerts.notify_decision import LogEntry, LogKey
+from tocsin.store.plainsql import driver, marks
+from tocsin.store.tables import agg_groups
 from tocsin.timeutil import from_micros, to_micros
+
+GroupId = tuple[str, str]  # (route id, group key)
+
+# Keys per IN (...) list: well under SQLite's and psycopg's parameter limits.
+_CHUNK = 400
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,42 +35,72 @@ class GroupTimer:
     next_flush_at: datetime
     has_flushed: bool
 
+    @property
+    def gid(self) -> GroupId:
+        return (self.route_id, self.group_key)
 
-def _insert(conn: Connection) -> Any:
-    return sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+
+@dataclass(frozen=True, slots=True)
+class FlushClaim:
+    """A group this round wants to flush, and the timer it leaves if it wins (None:
+    the group is done and its row goes)."""
+
+    route_id: str
+    group_key: str
+    receiver: str
+    next_timer: GroupTimer | None
+
+    @property
+    def gid(self) -> GroupId:
+        return (self.route_id, self.group_key)
+
+
+def _chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+_UPSERT_TIMER = (
+    "INSERT INTO agg_groups (route_id, group_key, receiver, next_flush_at, has_flushed, "
+    "lease_until, rev) VALUES (?, ?, ?, ?, ?, 0, ?) "
+    "ON CONFLICT (route_id, group_key) DO UPDATE SET receiver = excluded.receiver, "
+    "next_flush_at = excluded.next_flush_at, has_flushed = excluded.has_flushed, "
+    "lease_until = 0, rev = excluded.rev"
+)
+_UPDATE_TIMER = (
+    "UPDATE agg_groups SET receiver = ?, next_flush_at = ?, has_flushed = ?, "
+    "lease_until = 0, rev = ? WHERE route_id = ? AND group_key = ?"
+)
+_DELETE_TIMER = "DELETE FROM agg_groups WHERE route_id = ? AND group_key = ?"
+_UPSERT_LOG = (
+    "INSERT INTO nflog (group_key, receiver, integration, entry, updated_at, rev) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (group_key, receiver, integration) "
+    "DO UPDATE SET entry = excluded.entry, updated_at = excluded.updated_at, rev = excluded.rev"
+)
 
 
 def save_timers(conn: Connection, timers: Sequence[GroupTimer], rev: int) -> None:
-    if not timers:
-        return
-    stmt = _insert(conn)(agg_groups)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["route_id", "group_key"],
-        set_={
-            "next_flush_at": stmt.excluded.next_flush_at,
-            "has_flushed": stmt.excluded.has_flushed,
-            "receiver": stmt.excluded.receiver,
-            # the flush that saves the next due time is done with the group: the lease
-            # it took must go, or the next flush finds the group still leased
-            "lease_until": stmt.excluded.lease_until,
-            "rev": stmt.excluded.rev,
-        },
-    )
-    conn.execute(
-        stmt,
-        [
-            {
-                "route_id": t.route_id,
-                "group_key": t.group_key,
-                "receiver": t.receiver,
-                "next_flush_at": to_micros(t.next_flush_at),
-                "has_flushed": t.has_flushed,
-                "lease_until": 0,
-                "rev": rev,
-            }
-            for t in timers
-        ],
-    )
+    """Insert or replace timers (a saved timer holds no lease)."""
+    if timers:
+        conn.exec_driver_sql(
+            driver(conn, _UPSERT_TIMER),
+            [
+                (
+                    t.route_id,
+                    t.group_key,
+                    t.receiver,
+                    to_micros(t.next_flush_at),
+                    t.has_flushed,
+                    rev,
+                )
+                for t in timers
+            ],
+        )
+
+
+def delete_timers(conn: Connection, gids: Sequence[GroupId]) -> None:
+    if gids:
+        conn.exec_driver_sql(driver(conn, _DELETE_TIMER), list(gids))
 
 
 def load_timers(conn: Connection) -> list[GroupTimer]:
@@ -72,86 +112,130 @@ def load_timers(conn: Connection) -> list[GroupTimer]:
     ]
 
 
-def claim_flush(
-    conn: Connection,
-    route_id: str,
-    group_key: str,
-    receiver: str,
-    now: datetime,
-    lease_until: datetime,
-) -> bool:
-    """Lease a group's flush if it is due and nobody holds it; True if this caller won.
+def logs_changed_since(
+    conn: Connection, rev: int, own: Sequence[int] = ()
+) -> list[tuple[str, int]]:
+    """Groups whose notification log was written after revision ``rev`` by
+    transactions other than ``own``, with the revisions."""
+    sql = "SELECT group_key, rev FROM nflog WHERE rev > ?"
+    if own:
+        sql += f" AND rev NOT IN ({marks(len(own))})"
+    rows = conn.exec_driver_sql(driver(conn, sql), (rev, *own))
+    return [(group_key, int(r)) for group_key, r in rows]
 
-    The conditional UPDATE is the claim: on PostgreSQL concurrent claims of one row
-    serialize on its row lock and only the first still finds it unleased. A group that
-    has never flushed may have no row yet: then inserting it is the claim, and of two
-    replicas inserting at once only one succeeds.
+
+def claim_flushes(
+    conn: Connection, claims: Sequence[FlushClaim], now: datetime, rev: int
+) -> set[GroupId]:
+    """Claim the flushes of a round; the groups this caller won.
+
+    A claim wins when the group's row is due (``next_flush_at <= now``, no lease left
+    by an older version) or when there is no row yet and inserting it succeeds. The
+    winner's row is at once set to the timer the flush leaves (or deleted), inside
+    the flush's transaction, so no lease is needed: on PostgreSQL the rows are read
+    ``FOR UPDATE``, and a replica claiming the same group waits for this transaction
+    and then finds the row no longer due; two replicas inserting the same new group
+    conflict, and only one insert returns its row.
     """
-    micros, lease = to_micros(now), to_micros(lease_until)
-    key = (route_id, group_key)
-    inserted = conn.exec_driver_sql(
-        _driver(conn, _CLAIM_INSERT), (*key, receiver, micros, False, lease, 0)
-    )
-    if inserted.rowcount:
-        return True
-    updated = conn.exec_driver_sql(_driver(conn, _CLAIM_UPDATE), (lease, *key, micros, micros))
-    return bool(updated.rowcount)
-
-
-# Plain SQL: a flush claims its group's row once per flush, on the notification path,
-# where building and compiling the statements showed up as a quarter of the CPU.
-_CLAIM_INSERT = (
-    "INSERT INTO agg_groups (route_id, group_key, receiver, next_flush_at, has_flushed, "
-    "lease_until, rev) VALUES (?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (route_id, group_key) DO NOTHING"
-)
-_CLAIM_UPDATE = (
-    "UPDATE agg_groups SET lease_until = ? WHERE route_id = ? AND group_key = ? "
-    "AND next_flush_at <= ? AND lease_until <= ?"
-)
-
-
-def _driver(conn: Connection, sql: str) -> str:
-    """SQLite's ``?`` placeholders, or psycopg's ``%s``."""
-    return sql if conn.dialect.name == "sqlite" else sql.replace("?", "%s")
-
-
-def delete_timer(conn: Connection, route_id: str, group_key: str) -> None:
-    conn.execute(
-        delete(agg_groups).where(
-            and_(agg_groups.c.route_id == route_id, agg_groups.c.group_key == group_key)
+    micros = to_micros(now)
+    existing: dict[GroupId, bool] = {}
+    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
+    by_route: dict[str, list[str]] = {}
+    for c in claims:
+        by_route.setdefault(c.route_id, []).append(c.group_key)
+    for route_id, keys in by_route.items():  # one route per query: the primary key serves
+        for chunk in _chunks(keys):
+            sql = (
+                "SELECT group_key, next_flush_at, lease_until FROM agg_groups "
+                f"WHERE route_id = ? AND group_key IN ({marks(len(chunk))}){lock}"
+            )
+            rows = conn.exec_driver_sql(driver(conn, sql), (route_id, *chunk))
+            for group_key, next_flush_at, lease_until in rows:
+                existing[(route_id, group_key)] = next_flush_at <= micros and lease_until <= micros
+    won = {gid for gid, due in existing.items() if due}
+    won |= _insert_new(conn, [c for c in claims if c.gid not in existing], now, rev)
+    # a new row was inserted with its final timer already; an existing one is updated
+    updates = [c for c in claims if existing.get(c.gid) and c.next_timer is not None]
+    if updates:
+        conn.exec_driver_sql(
+            driver(conn, _UPDATE_TIMER),
+            [
+                (
+                    t.receiver,
+                    to_micros(t.next_flush_at),
+                    t.has_flushed,
+                    rev,
+                    t.route_id,
+                    t.group_key,
+                )
+                for c in updates
+                if (t := c.next_timer) is not None
+            ],
         )
-    )
+    delete_timers(conn, [c.gid for c in claims if c.gid in won and c.next_timer is None])
+    return won
 
 
-def log_entries(conn: Connection, group_key: str) -> list[LogEntry]:
-    rows = conn.execute(select(nflog.c.entry).where(nflog.c.group_key == group_key))
-    return [LogEntry.from_json(orjson.loads(r.entry)) for r in rows]
+def _insert_new(
+    conn: Connection, claims: Sequence[FlushClaim], now: datetime, rev: int
+) -> set[GroupId]:
+    """Insert rows for groups that have none, with the timer each flush leaves; the
+    ones this caller inserted. (A group done at its first flush gets a row too, deleted
+    by the caller: inserting is what claims it.)"""
+    won: set[GroupId] = set()
+    micros = to_micros(now)
+    for chunk in _chunks(claims):
+        sql = (
+            "INSERT INTO agg_groups (route_id, group_key, receiver, next_flush_at, "
+            f"has_flushed, lease_until, rev) VALUES {marks(len(chunk), '(?, ?, ?, ?, ?, 0, ?)')} "
+            "ON CONFLICT (route_id, group_key) DO NOTHING RETURNING route_id, group_key"
+        )
+        params: list[Any] = []
+        for c in chunk:
+            t = c.next_timer
+            params += (
+                c.route_id,
+                c.group_key,
+                c.receiver,
+                to_micros(t.next_flush_at) if t else micros,
+                t.has_flushed if t else False,
+                rev,
+            )
+        won.update((r[0], r[1]) for r in conn.exec_driver_sql(driver(conn, sql), tuple(params)))
+    return won
 
 
-def save_log_entries(conn: Connection, entries: Sequence[LogEntry]) -> None:
-    if not entries:
-        return
-    stmt = _insert(conn)(nflog)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["group_key", "receiver", "integration"],
-        set_={"entry": stmt.excluded.entry, "updated_at": stmt.excluded.updated_at},
-    )
-    conn.execute(
-        stmt,
-        [
-            {
-                "group_key": e.group_key,
-                "receiver": e.receiver,
-                "integration": e.integration,
-                "entry": orjson.dumps(e.to_json()).decode(),
-                "updated_at": to_micros(e.timestamp),
-            }
-            for e in entries
-        ],
-    )
+def logs_of(conn: Connection, group_keys: Sequence[str]) -> dict[str, dict[LogKey, LogEntry]]:
+    """The notification log of each of these groups (absent: never notified)."""
+    found: dict[str, dict[LogKey, LogEntry]] = {}
+    for chunk in _chunks(sorted(set(group_keys))):
+        sql = f"SELECT entry FROM nflog WHERE group_key IN ({marks(len(chunk))})"
+        for (entry,) in conn.exec_driver_sql(driver(conn, sql), tuple(chunk)):
+            e = LogEntry.from_json(orjson.loads(entry))
+            found.setdefault(e.group_key, {})[e.key] = e
+    return found
+
+
+def save_log_entries(conn: Connection, entries: Sequence[LogEntry], rev: int) -> None:
+    if entries:
+        conn.exec_driver_sql(
+            driver(conn, _UPSERT_LOG),
+            [
+                (
+                    e.group_key,
+                    e.receiver,
+                    e.integration,
+                    orjson.dumps(e.to_json()).decode(),
+                    to_micros(e.timestamp),
+                    rev,
+                )
+                for e in entries
+            ],
+        )
 
 
 def forget_log_before(conn: Connection, cutoff: datetime) -> int:
-    result = conn.execute(delete(nflog).where(nflog.c.updated_at < to_micros(cutoff)))
+    result = conn.exec_driver_sql(
+        driver(conn, "DELETE FROM nflog WHERE updated_at < ?"), (to_micros(cutoff),)
+    )
     return int(result.rowcount or 0)

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from random import getrandbits
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, select
 
+from tocsin.oncall.frozen import fast_init
 from tocsin.oncall.lifecycle import AuditEntry
 from tocsin.oncall.schedules import Override
+from tocsin.store.plainsql import driver
 from tocsin.store.tables import audit, oncall_due, oncall_groups, schedule_overrides
 from tocsin.store.upsert import upsert
 from tocsin.timeutil import from_micros, to_micros
 
 
+@fast_init
 @dataclass(frozen=True)
 class OncallGroupRow:
     group_id: str
@@ -30,6 +34,38 @@ class OncallGroupRow:
 def get_group(conn: Connection, group_id: str) -> OncallGroupRow | None:
     row = conn.execute(select(oncall_groups).where(oncall_groups.c.group_id == group_id)).first()
     return None if row is None else _group(row)
+
+
+def get_groups(conn: Connection, group_ids: Collection[str]) -> dict[str, OncallGroupRow]:
+    """The rows of ``group_ids`` that exist, by id: one query for a whole batch."""
+    if not group_ids:
+        return {}
+    if conn.dialect.name == "sqlite":
+        found = _fetch(conn, _GROUPS_SQLITE, (orjson.dumps(list(group_ids)).decode(),))
+    else:
+        found = _fetch(conn, _GROUPS_PG, (list(group_ids),))
+    loads, micros = orjson.loads, from_micros
+    return {r[0]: OncallGroupRow(r[0], r[1], r[2], r[3], loads(r[4]), micros(r[5])) for r in found}
+
+
+def _fetch(conn: Connection, sql: str, params: Any) -> list[tuple[Any, ...]]:
+    """Run a query on the DBAPI cursor of ``conn`` (in its transaction): plain tuples,
+    without SQLAlchemy's row objects, which cost more than the query on a batch."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+# Plain SQL with one parameter whatever the batch size: the statement text stays the same,
+# so the driver's statement cache keeps it prepared.
+_GROUP_COLUMNS = "group_id, route_id, group_key, receiver, state, updated_at"
+_GROUPS_SQLITE = (
+    f"SELECT {_GROUP_COLUMNS} FROM oncall_groups WHERE group_id IN (SELECT value FROM json_each(?))"
+)
+_GROUPS_PG = f"SELECT {_GROUP_COLUMNS} FROM oncall_groups WHERE group_id = ANY(%s)"
 
 
 def list_groups(conn: Connection, limit: int = 200) -> list[OncallGroupRow]:
@@ -49,24 +85,52 @@ def _group(row: Any) -> OncallGroupRow:
 
 
 def save_group(conn: Connection, g: OncallGroupRow, rev: int) -> None:
-    upsert(
-        conn,
-        oncall_groups,
-        [
-            (
-                g.group_id,
-                g.route_id,
-                g.group_key,
-                g.receiver,
-                orjson.dumps(g.state).decode(),
-                to_micros(g.updated_at),
-                rev,
-            )
-        ],
-        key="group_id",
-    )
+    save_groups(conn, [g], rev)
 
 
+def save_groups(conn: Connection, groups: Sequence[OncallGroupRow], rev: int) -> None:
+    """Upsert ``groups`` in one ``executemany``."""
+    rows = [
+        (
+            g.group_id,
+            g.route_id,
+            g.group_key,
+            g.receiver,
+            orjson.dumps(g.state).decode(),
+            to_micros(g.updated_at),
+            rev,
+        )
+        for g in groups
+    ]
+    upsert(conn, oncall_groups, rows, key="group_id")
+
+
+def update_groups(conn: Connection, groups: Sequence[OncallGroupRow], rev: int) -> None:
+    """Write the state of groups that have a row (a plain UPDATE: cheaper than an
+    upsert, and their route, key and receiver never change)."""
+    rows = [
+        (orjson.dumps(g.state).decode(), to_micros(g.updated_at), rev, g.group_id) for g in groups
+    ]
+    _write(conn, _UPDATE_GROUP, rows)
+
+
+_UPDATE_GROUP = "UPDATE oncall_groups SET state = ?, updated_at = ?, rev = ? WHERE group_id = ?"
+
+
+def _write(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """One ``executemany`` per batch (psycopg pipelines it), on the DBAPI cursor. A
+    single statement over ``unnest`` of column arrays was tried on PostgreSQL:
+    psycopg's adaptation of the arrays doubled the server's CPU per step and the
+    backend did not get cheaper."""
+    if rows:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(driver(conn, sql), rows)
+        finally:
+            cursor.close()
+
+
+@fast_init
 @dataclass(frozen=True)
 class DueRow:
     id: str
@@ -74,62 +138,114 @@ class DueRow:
     kind: str  # "step" | "notify" | "lifecycle"
     due_at: datetime
     payload: dict[str, Any]
+    done: bool = False  # acted on in the transaction that made it: not stored
+
+
+def due_id(due_at: datetime) -> str:
+    """A new due row's id: a UUIDv7-style value whose time field is the row's due time
+    (not the time it was made), then 74 random bits.
+
+    Unique across replicas as a uuid4 is (the random bits: ``random`` is seeded from the
+    OS, and again in a forked child), yet the primary key index keeps rows that come
+    due together next to each other: a batch's inserts and deletes touch a few pages of
+    it, not one random page per row."""
+    millis = to_micros(due_at) // 1000 & 0xFFFF_FFFF_FFFF
+    rand = getrandbits(74)
+    h = f"{millis << 80 | 0x7 << 76 | (rand >> 62) << 64 | 0b10 << 62 | rand & _LOW62:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_LOW62 = (1 << 62) - 1
 
 
 def add_due(conn: Connection, rows: Sequence[DueRow]) -> None:
-    if rows:
-        conn.execute(
-            insert(oncall_due),
-            [
-                {
-                    "id": r.id,
-                    "group_id": r.group_id,
-                    "kind": r.kind,
-                    "due_at": to_micros(r.due_at),
-                    "payload": orjson.dumps(r.payload).decode(),
-                    "lease_until": 0,
-                    "done": False,
-                }
-                for r in rows
-            ],
-        )
-
-
-def claim_due(conn: Connection, now: datetime, lease_until: datetime, limit: int) -> list[DueRow]:
-    """Lease due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so replicas share)."""
-    micros = to_micros(now)
-    query = (
-        select(oncall_due)
-        .where(
-            and_(
-                oncall_due.c.done.is_(False),
-                oncall_due.c.due_at <= micros,
-                oncall_due.c.lease_until <= micros,
-            )
-        )
-        .order_by(oncall_due.c.due_at)
-        .limit(limit)
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = [
-        DueRow(r.id, r.group_id, r.kind, from_micros(r.due_at), orjson.loads(r.payload))
-        for r in conn.execute(query)
+    """Store the pending rows of ``rows`` (those already acted on are not stored:
+    nothing reads a finished row)."""
+    values = [
+        (r.id, r.group_id, r.kind, to_micros(r.due_at), orjson.dumps(r.payload).decode(), 0)
+        for r in rows
+        if not r.done
     ]
-    if rows:
-        conn.execute(
-            update(oncall_due)
-            .where(oncall_due.c.id.in_([r.id for r in rows]))
-            .values(lease_until=to_micros(lease_until))
-        )
-    return rows
+    _write(conn, _ADD_DUE, values)
 
 
-def finish_due(conn: Connection, due_id: str) -> None:
-    conn.execute(update(oncall_due).where(oncall_due.c.id == due_id).values(done=True))
+_ADD_DUE = (
+    "INSERT INTO oncall_due (id, group_id, kind, due_at, payload, lease_until, done) "
+    "VALUES (?, ?, ?, ?, ?, ?, false)"
+)
+
+
+def take_due(conn: Connection, now: datetime, limit: int) -> list[DueRow]:
+    """Delete up to ``limit`` due rows and return them, for a caller that acts on them
+    in this same transaction (so no lease is needed: if it rolls back, the rows are
+    pending again; a row whose handling failed goes back with :func:`release_due`). On
+    PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets replicas share. A finished row is
+    deleted rather than kept: nothing reads it, and a table of only pending rows keeps
+    the indexes small.
+
+    Notifications come first, whatever their due time: in a storm a page decided
+    seconds ago must not wait behind every step due before it. A notification waits,
+    though, behind an earlier wake-up row of its own group (end of a snooze or of an
+    ack's grace period), which may make the group fire again and so decide whether
+    the notification still goes out. Then the other rows, in due order.
+    """
+    micros = to_micros(now)
+    pages = _take(conn, _TAKE_NOTIFY, (micros, micros, limit))
+    if len(pages) >= limit:
+        return pages
+    return pages + _take(conn, _TAKE_ANY, (micros, micros, limit - len(pages)))
+
+
+def _take(conn: Connection, sql: str, params: tuple[int, ...]) -> list[DueRow]:
+    if conn.dialect.name == "sqlite":
+        sql = sql.format(lock="", notify=" INDEXED BY ix_oncall_due_notify", group=_BY_GROUP)
+    else:
+        sql = driver(conn, sql.format(lock=" FOR UPDATE SKIP LOCKED", notify="", group=""))
+    found = _fetch(conn, sql, params)
+    found.sort(key=lambda r: r[3])  # RETURNING keeps no order
+    loads, micros = orjson.loads, from_micros
+    return [DueRow(r[0], r[1], r[2], micros(r[3]), loads(r[4])) for r in found]
+
+
+# The DELETE is the claim: one statement takes a whole batch and returns it.
+# ``done = false`` is spelled as in the partial index ix_oncall_due_notify (SQLite uses
+# a partial index only for a query that repeats its condition), and SQLite is told which
+# index to use: without statistics it would walk the rows by due time to find the
+# notifications, and walk every pending wake-up row due before a notification to find
+# those of its group (ix_oncall_due_wakeup, partial: the pending wake-up rows by group).
+# Rows are stored pending, ``done = false``, since finished rows are deleted; the
+# column stays for the indexes' conditions and for older replicas.
+_BY_GROUP = " INDEXED BY ix_oncall_due_wakeup"
+_RETURNING = "RETURNING id, group_id, kind, due_at, payload"
+_TAKE_ANY = (
+    "DELETE FROM oncall_due WHERE id IN ("
+    "SELECT id FROM oncall_due WHERE done = false AND due_at <= ? AND lease_until <= ? "
+    "ORDER BY due_at LIMIT ?{lock}) " + _RETURNING
+)
+_TAKE_NOTIFY = (
+    "DELETE FROM oncall_due WHERE id IN ("
+    "SELECT c.id FROM oncall_due AS c{notify} WHERE c.kind = 'notify' AND c.done = false "
+    "AND c.due_at <= ? AND c.lease_until <= ? AND NOT EXISTS ("
+    "SELECT 1 FROM oncall_due AS w{group} WHERE w.group_id = c.group_id "
+    "AND w.kind = 'lifecycle' AND w.done = false AND w.due_at < c.due_at) "
+    "ORDER BY c.due_at LIMIT ?{lock}) " + _RETURNING
+)
+
+
+def release_due(conn: Connection, rows: Sequence[DueRow], retry_at: datetime) -> None:
+    """Put taken rows back, not to be taken again before ``retry_at``."""
+    lease = to_micros(retry_at)
+    values = [
+        (r.id, r.group_id, r.kind, to_micros(r.due_at), orjson.dumps(r.payload).decode(), lease)
+        for r in rows
+    ]
+    _write(conn, _ADD_DUE, values)
 
 
 def pending_due(conn: Connection, group_id: str) -> list[DueRow]:
+    """The group's pending rows, in due order. For the group's page, not a hot path:
+    it walks the pending rows (there is no index by group but that of the wake-up
+    rows; finished rows are deleted, so there is about one row per open group)."""
     query = (
         select(oncall_due)
         .where(and_(oncall_due.c.group_id == group_id, oncall_due.c.done.is_(False)))
@@ -142,22 +258,28 @@ def pending_due(conn: Connection, group_id: str) -> list[DueRow]:
 
 
 def add_audit(conn: Connection, group_id: str, entries: Sequence[AuditEntry]) -> None:
-    if entries:
-        conn.execute(
-            insert(audit),
-            [
-                {
-                    "group_id": group_id,
-                    "at": to_micros(e.at),
-                    "actor": e.who,
-                    "channel": e.via.value,
-                    "action": e.action,
-                    "comment": e.comment,
-                    "detail": orjson.dumps(e.to_json()).decode(),
-                }
-                for e in entries
-            ],
+    add_audits(conn, [(group_id, e) for e in entries])
+
+
+def add_audits(conn: Connection, entries: Sequence[tuple[str, AuditEntry]]) -> None:
+    """Insert ``(group id, entry)`` pairs in one statement, ids in this order."""
+    rows = [
+        (
+            group_id,
+            to_micros(e.at),
+            e.who,
+            e.via.value,
+            e.action,
+            e.comment,
+            orjson.dumps(e.to_json()).decode(),
         )
+        for group_id, e in entries
+    ]
+    _write(conn, _ADD_AUDIT, rows)
+
+
+_AUDIT_COLUMNS = "group_id, at, actor, channel, action, comment, detail"
+_ADD_AUDIT = f"INSERT INTO audit ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
 def audit_of(conn: Connection, group_id: str) -> list[dict[str, Any]]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, select, update
 
 from tocsin.notify.outbox import (
     DeliveryStatus,
@@ -17,27 +17,44 @@ from tocsin.notify.outbox import (
     notification_to_json,
 )
 from tocsin.notify.outcome import Outcome
+from tocsin.store.plainsql import driver
 from tocsin.store.tables import delivery_log, outbox
 from tocsin.timeutil import from_micros, to_micros
 
+# Plain SQL for the notification path (an insert per decided notification, an update
+# and a log row per attempt), where per-statement compilation was a large share.
+_INSERT = (
+    "INSERT INTO outbox (id, idempotency_key, receiver, integration, group_key, payload, "
+    "status, attempts, created_at, next_attempt_at, lease_until, updated_at, last_error, "
+    "rev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPDATE_STATE = (
+    "UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, lease_until = ?, "
+    "updated_at = ?, last_error = ?, rev = ? WHERE id = ?"
+)
+_LOG_ATTEMPT = (
+    "INSERT INTO delivery_log (outbox_id, receiver, integration, attempt, at, outcome, "
+    "status_code, message, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
-def _row(item: OutboxItem, rev: int) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "idempotency_key": item.idempotency_key,
-        "receiver": item.receiver,
-        "integration": item.integration,
-        "group_key": item.group_key,
-        "payload": orjson.dumps(notification_to_json(item.notification)).decode(),
-        "status": item.status.value,
-        "attempts": item.attempts,
-        "created_at": to_micros(item.created_at),
-        "next_attempt_at": to_micros(item.next_attempt_at),
-        "lease_until": to_micros(item.lease_until),
-        "updated_at": to_micros(item.updated_at),
-        "last_error": item.last_error,
-        "rev": rev,
-    }
+
+def _row(item: OutboxItem, rev: int) -> tuple[Any, ...]:
+    return (
+        item.id,
+        item.idempotency_key,
+        item.receiver,
+        item.integration,
+        item.group_key,
+        orjson.dumps(notification_to_json(item.notification)).decode(),
+        item.status.value,
+        item.attempts,
+        to_micros(item.created_at),
+        to_micros(item.next_attempt_at),
+        to_micros(item.lease_until),
+        to_micros(item.updated_at),
+        item.last_error,
+        rev,
+    )
 
 
 def _item(row: Any) -> OutboxItem:
@@ -59,7 +76,7 @@ def _item(row: Any) -> OutboxItem:
 
 def enqueue(conn: Connection, items: Sequence[OutboxItem], rev: int) -> None:
     if items:
-        conn.execute(insert(outbox), [_row(i, rev) for i in items])
+        conn.exec_driver_sql(driver(conn, _INSERT), [_row(i, rev) for i in items])
 
 
 def claim_due(
@@ -91,7 +108,8 @@ def claim_due(
         query = query.where(outbox.c.receiver.not_in(list(exclude_receivers)))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    items = [_item(row) for row in conn.execute(query)]
+    lease = from_micros(to_micros(lease_until))
+    items = [replace(_item(row), lease_until=lease) for row in conn.execute(query)]
     if items:
         conn.execute(
             update(outbox)
@@ -109,10 +127,26 @@ def release(conn: Connection, ids: Sequence[str], rev: int) -> None:
         )
 
 
-def save(conn: Connection, item: OutboxItem, rev: int) -> None:
-    values = _row(item, rev)
-    del values["id"]
-    conn.execute(update(outbox).where(outbox.c.id == item.id).values(**values))
+def save_state(conn: Connection, items: Sequence[OutboxItem], rev: int) -> None:
+    """Store where items are in their delivery (status, attempts, timing); the payload
+    never changes after the item was decided."""
+    if items:
+        conn.exec_driver_sql(
+            driver(conn, _UPDATE_STATE),
+            [
+                (
+                    i.status.value,
+                    i.attempts,
+                    to_micros(i.next_attempt_at),
+                    to_micros(i.lease_until),
+                    to_micros(i.updated_at),
+                    i.last_error,
+                    rev,
+                    i.id,
+                )
+                for i in items
+            ],
+        )
 
 
 @dataclass(frozen=True)
@@ -126,20 +160,25 @@ class Attempt:
     duration_us: int
 
 
-def log_attempt(conn: Connection, a: Attempt) -> None:
-    conn.execute(
-        insert(delivery_log).values(
-            outbox_id=a.outbox_id,
-            receiver=a.receiver,
-            integration=a.integration,
-            attempt=a.attempt,
-            at=to_micros(a.at),
-            outcome=a.outcome.kind.value,
-            status_code=a.outcome.status_code,
-            message=a.outcome.message,
-            duration_us=a.duration_us,
+def log_attempts(conn: Connection, attempts: Sequence[Attempt]) -> None:
+    if attempts:
+        conn.exec_driver_sql(
+            driver(conn, _LOG_ATTEMPT),
+            [
+                (
+                    a.outbox_id,
+                    a.receiver,
+                    a.integration,
+                    a.attempt,
+                    to_micros(a.at),
+                    a.outcome.kind.value,
+                    a.outcome.status_code,
+                    a.outcome.message,
+                    a.duration_us,
+                )
+                for a in attempts
+            ],
         )
-    )
 
 
 def get(conn: Connection, item_id: str) -> OutboxItem | None:

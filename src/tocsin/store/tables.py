@@ -9,7 +9,18 @@ every process sharing the database can catch up on what the others wrote.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
 
 metadata = MetaData()
 
@@ -99,8 +110,9 @@ delivery_log = Table(
 # Aggregation group timers. The groups themselves (which alerts they hold) are derived
 # from the alerts by routing, in memory; what must survive a restart and be shared by
 # replicas is when each group flushes next, and whether it has flushed before. A
-# replica leases the row before flushing, so a group is flushed once, not once per
-# replica.
+# replica's flush moves the row's due time on in the flush's own transaction (the row
+# read FOR UPDATE), so a group is flushed once, not once per replica. ``lease_until``
+# is no longer set (always 0; older versions leased the row for the flush).
 agg_groups = Table(
     "agg_groups",
     metadata,
@@ -124,7 +136,11 @@ nflog = Table(
     Column("integration", Text, primary_key=True),
     Column("entry", Text, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # the transaction that wrote the entry: a dispatcher caching the log asks which
+    # entries other replicas wrote since its last look
+    Column("rev", BigInteger, nullable=False, server_default="0"),
     Index("ix_nflog_updated_at", "updated_at"),
+    Index("ix_nflog_rev", "rev"),
 )
 
 # Runbooks: the Markdown as written (from a configured path or PUT through the API), one
@@ -167,7 +183,22 @@ oncall_due = Table(
     Column("lease_until", BigInteger, nullable=False),
     Column("done", Boolean, nullable=False),
     Index("ix_oncall_due_due", "done", "due_at"),
-    Index("ix_oncall_due_group", "group_id"),
+    # pending pages in due order, taken before steps (migration 0008)
+    Index(
+        "ix_oncall_due_notify",
+        "due_at",
+        sqlite_where=text("kind = 'notify' AND done = false"),
+        postgresql_where=text("kind = 'notify' AND done = false"),
+    ),
+    # pending wake-up rows (ends of snoozes and acknowledgement grace periods) by group:
+    # migration 0010; finished rows are deleted, not kept
+    Index(
+        "ix_oncall_due_wakeup",
+        "group_id",
+        "due_at",
+        sqlite_where=text("kind = 'lifecycle' AND done = false"),
+        postgresql_where=text("kind = 'lifecycle' AND done = false"),
+    ),
 )
 
 schedule_overrides = Table(

@@ -31,9 +31,13 @@ def _pg_sql(table: Table, key: str) -> str:
     return _sqlite_sql(table, key).replace("?", "%s")
 
 
+def upsert_sql(conn: Connection, table: Table, key: str) -> str:
+    """The driver-level statement upserting one row (tuple in column order) by ``key``."""
+    return _sqlite_sql(table, key) if conn.dialect.name == "sqlite" else _pg_sql(table, key)
+
+
 def upsert(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]], key: str) -> None:
     """Upsert ``rows``: tuples in the table's column order, unique by ``key``."""
     if not rows:
         return
-    sql = _sqlite_sql(table, key) if conn.dialect.name == "sqlite" else _pg_sql(table, key)
-    conn.exec_driver_sql(sql, list(rows))
+    conn.exec_driver_sql(upsert_sql(conn, table, key), list(rows))

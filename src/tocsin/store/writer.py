@@ -7,7 +7,14 @@ together. The in-memory indexes are changed only after the commit, through overl
 so nothing a reader sees can be lost by a crash.
 
 An ``Op`` decides first and writes second: when it raises, it must not have written or
-staged anything, so the other ops of its batch still commit.
+staged anything, so the other ops of its batch still commit. An op class may also offer
+``apply_many(txn, ops)``: consecutive ops of that class in a batch are then applied by
+one call, which returns one (value, refusal) outcome per op, so that a whole batch of
+alert puts is one statement instead of one per request (see ``BatchedOp``).
+
+Handing ops over costs too: on an event loop, the ops submitted during one loop
+iteration go to the writer thread together (one queue put, one wake-up of the writer),
+and the outcomes of a batch come back to each loop in one callback.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import concurrent.futures
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -59,6 +66,20 @@ class Op(Protocol[T_co]):
     def apply(self, txn: Txn) -> T_co: ...
 
 
+Outcome = tuple[Any, Exception | None]  # an op's value, or why it was refused
+
+
+class BatchedOp(Op[T_co], Protocol):
+    """An op whose consecutive instances in a batch are applied by one call.
+
+    ``apply_many`` must give each op the outcome ``apply`` would have (a refused op
+    neither writes nor stages anything); raising from it fails the whole batch.
+    """
+
+    @classmethod
+    def apply_many(cls, txn: Txn, ops: Sequence[Any]) -> list[Outcome]: ...
+
+
 class WriterClosed(RuntimeError):
     pass
 
@@ -82,6 +103,35 @@ _Item = tuple[Op[Any], _Waiter]
 _Outcome = tuple[_Waiter, Any, BaseException | None]
 
 
+def apply_all(txn: Txn, ops: Sequence[Op[Any]]) -> list[Outcome]:
+    """Apply ``ops`` in order, runs of one ``BatchedOp`` class together."""
+    outcomes: list[Outcome] = []
+    i = 0
+    while i < len(ops):
+        kind = type(ops[i])
+        many = getattr(kind, "apply_many", None)
+        if many is None:
+            outcomes.append(_apply_one(txn, ops[i]))
+            i += 1
+            continue
+        end = i + 1
+        while end < len(ops) and type(ops[end]) is kind:
+            end += 1
+        found: list[Outcome] = many(txn, ops[i:end])
+        if len(found) != end - i:
+            raise RuntimeError(f"{kind.__name__}.apply_many gave {len(found)} outcomes")
+        outcomes.extend(found)
+        i = end
+    return outcomes
+
+
+def _apply_one(txn: Txn, op: Op[Any]) -> Outcome:
+    try:
+        return op.apply(txn), None
+    except Exception as exc:  # a refused op; the others still commit
+        return None, exc
+
+
 def _settle(outcomes: list[_Outcome]) -> None:
     for waiter, value, error in outcomes:
         fut = waiter.future
@@ -100,38 +150,62 @@ class GroupCommitter:
         self._engine = engine
         # Runs first in every transaction (the store takes the revision and catches up).
         self.on_begin: Callable[[Txn], None] | None = None
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Item] | None] = queue.SimpleQueue()
         self._closed = False
+        self._closing = threading.Lock()  # no op is queued behind the stop marker
+        # Ops submitted on each event loop during its current iteration (each list is
+        # touched by its loop's thread only).
+        self._staged: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
         self.batches = 0
         self.ops = 0
         self.on_batch: Callable[[int], None] | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def _put(self, op: Op[Any], waiter: _Waiter) -> None:
+    def _check_open(self) -> None:
         if self._closed:
             raise WriterClosed("the writer is shut down")
-        self._queue.put((op, waiter))
+
+    def _put(self, items: list[_Item]) -> None:
+        with self._closing:
+            self._check_open()
+            self._queue.put(items)
 
     async def run(self, op: Op[T]) -> T:
-        """Run ``op`` in the next batch; returns once its transaction committed."""
+        """Run ``op`` in the next batch; returns once its transaction committed.
+
+        A caller cancelled while waiting does not undo the op: it commits all the same.
+        """
+        self._check_open()
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
-        self._put(op, _Waiter(fut, loop))
-        # shield: a client that goes away must not make us forget a committed result
-        return await asyncio.shield(fut)
+        staged = self._staged.get(loop)
+        if staged is None:
+            staged = self._staged[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        staged.append((op, _Waiter(fut, loop)))
+        return await fut
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Queue what this loop iteration submitted, in one put."""
+        items = self._staged.pop(loop)
+        try:
+            self._put(items)
+        except WriterClosed as exc:
+            _settle([(waiter, None, exc) for _, waiter in items])
 
     def run_sync(self, op: Op[T], timeout: float | None = None) -> T:
         fut: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._put(op, _Waiter(fut, None))
+        self._put([(op, _Waiter(fut, None))])
         return fut.result(timeout)
 
     def close(self) -> None:
         """Commit what is queued, then stop the thread."""
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.put(None)
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(None)
         self._thread.join()
 
     def _run(self) -> None:
@@ -140,17 +214,17 @@ class GroupCommitter:
                 first = self._queue.get()
                 if first is None:
                     return
-                batch = [first]
+                batch = list(first)
                 stop = False
                 while len(batch) < _MAX_BATCH:
                     try:
-                        item = self._queue.get_nowait()
+                        items = self._queue.get_nowait()
                     except queue.Empty:
                         break
-                    if item is None:
+                    if items is None:
                         stop = True
                         break
-                    batch.append(item)
+                    batch.extend(items)
                 self._commit(conn, batch)
                 if stop:
                     return
@@ -162,11 +236,11 @@ class GroupCommitter:
             with conn.begin():
                 if self.on_begin is not None:
                     self.on_begin(txn)
-                for op, waiter in batch:
-                    try:
-                        outcomes.append((waiter, op.apply(txn), None))
-                    except Exception as exc:  # a refused op; the others still commit
-                        outcomes.append((waiter, None, exc))
+                applied = apply_all(txn, [op for op, _ in batch])
+            outcomes = [
+                (waiter, value, error)
+                for (_, waiter), (value, error) in zip(batch, applied, strict=True)
+            ]
         except Exception as exc:
             log.exception("commit of %d ops failed", len(batch))
             outcomes = [(waiter, None, exc) for _, waiter in batch]

@@ -1,21 +1,27 @@
 """What every HTTP channel shares: clients per ``http_config``, auth, and one POST.
 
 ``http_config`` mixes two kinds of settings. TLS and proxies belong to a connection
-pool, so :class:`ClientPool` keeps one ``httpx.AsyncClient`` per distinct TLS/proxy
-combination (most receivers share the default one). Authentication, extra headers,
+pool, so :class:`ClientPool` keeps one :class:`HTTPClient` (an ``aiohttp.ClientSession``
+with a keep-alive connector, plus the proxy to use) per distinct TLS/proxy combination;
+most receivers share the default one. Authentication, extra headers,
 ``follow_redirects`` and the per-integration ``timeout`` are per request, applied by
 :func:`post_json` to whichever client it is given — so a caller (or a test) may pass
 any client.
 
 :func:`post_json` never raises for a receiver's failure: transport errors come back
 as an :class:`Outcome` (timeouts, refused connections and protocol garbage are
-retryable; an unusable URL is not), an answer as an :class:`HTTPAnswer` for the channel
-to judge. The URL is never put in a message: webhook URLs often carry secrets.
+retryable; an unusable URL or too many redirects are not), an answer as an
+:class:`HTTPAnswer` for the channel to judge. The URL is never put in a message:
+webhook URLs often carry secrets.
+
+Sessions are created on first use, inside the running event loop (aiohttp requires
+it), and closed by :meth:`ClientPool.aclose`.
 """
 
 from __future__ import annotations
 
-import asyncio
+import base64
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,7 +29,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-import httpx
+import aiohttp
+from multidict import CIMultiDict
+from yarl import URL
 
 from tocsin import __version__
 from tocsin.config.common import HTTPClientConfig, TLSConfig
@@ -36,6 +44,7 @@ __all__ = [
     "ClientPool",
     "ConfigFileError",
     "HTTPAnswer",
+    "HTTPClient",
     "post_json",
     "read_secret_file",
     "request_auth",
@@ -46,6 +55,8 @@ USER_AGENT = f"Tocsin/{__version__}"
 # Bodies are read for error messages and Slack's {"ok": ...}; nothing needs more.
 MAX_BODY = 64 * 1024
 DEFAULT_TIMEOUT = 30.0
+# Connections kept open per pool (0 would be unlimited); per host, as many as that.
+CONNECTION_LIMIT = 100
 
 
 class ConfigFileError(Exception):
@@ -71,8 +82,11 @@ def secret_or_file(value: str | None, path: str, what: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class HTTPAnswer:
+    """A receiver's answer; ``headers`` is a case-insensitive mapping (aiohttp's
+    ``CIMultiDictProxy``, or a ``multidict.CIMultiDict`` in tests)."""
+
     status: int
-    headers: httpx.Headers
+    headers: Mapping[str, str]
     body: bytes
 
     def classify(self, now: datetime, extra_retry_codes: frozenset[int] = frozenset()) -> Outcome:
@@ -81,29 +95,16 @@ class HTTPAnswer:
         )
 
 
-def request_auth(
-    config: HTTPClientConfig | None,
-) -> tuple[list[tuple[str, str]], httpx.Auth | None]:
-    """Headers and auth for one request from ``http_config`` (raises ConfigFileError)."""
+def request_auth(config: HTTPClientConfig | None) -> list[tuple[str, str]]:
+    """The headers ``http_config`` adds to each request (raises ConfigFileError).
+
+    Basic auth comes last, so it wins over an ``Authorization`` from ``http_headers``.
+    """
     headers: list[tuple[str, str]] = []
-    auth: httpx.Auth | None = None
     if config is None:
-        return headers, auth
+        return headers
     if config.oauth2 is not None:
         raise ConfigFileError("http_config.oauth2 is not supported yet")
-    if config.basic_auth is not None:
-        basic = config.basic_auth
-        username = basic.username or (
-            read_secret_file(basic.username_file, "basic_auth.username_file")
-            if basic.username_file
-            else ""
-        )
-        password = str(basic.password) or (
-            read_secret_file(basic.password_file, "basic_auth.password_file")
-            if basic.password_file
-            else ""
-        )
-        auth = httpx.BasicAuth(username, password)
     if config.authorization is not None:
         authz = config.authorization
         credentials = str(authz.credentials) or (
@@ -121,25 +122,95 @@ def request_auth(
         values = [*header.values, *(str(s) for s in header.secrets)]
         values += [read_secret_file(f, f"http_headers.{name}.files") for f in header.files]
         headers.extend((name, value) for value in values)
-    return headers, auth
+    if config.basic_auth is not None:
+        basic = config.basic_auth
+        username = basic.username or (
+            read_secret_file(basic.username_file, "basic_auth.username_file")
+            if basic.username_file
+            else ""
+        )
+        password = str(basic.password) or (
+            read_secret_file(basic.password_file, "basic_auth.password_file")
+            if basic.password_file
+            else ""
+        )
+        token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+        headers.append(("Authorization", f"Basic {token}"))
+    return headers
+
+
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _no_proxy_matcher(no_proxy: str) -> tuple[frozenset[str], tuple[_Network, ...]]:
+    names: set[str] = set()
+    networks: list[_Network] = []
+    for entry in filter(None, (h.strip().lower() for h in no_proxy.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            names.add(entry if entry == "*" else entry.lstrip("*").lstrip(".").strip("[]"))
+    return frozenset(names), tuple(networks)
+
+
+@dataclass(frozen=True, slots=True)
+class HTTPClient:
+    """One keep-alive session and the proxy its requests go through.
+
+    ``no_proxy`` hosts (a name also covers its subdomains; IPs and CIDR ranges too) are
+    reached directly. With ``proxy_from_environment`` the session itself follows
+    ``HTTP(S)_PROXY``/``NO_PROXY`` (aiohttp's ``trust_env``).
+    """
+
+    session: aiohttp.ClientSession
+    proxy: URL | None = None
+    no_proxy_names: frozenset[str] = frozenset()
+    no_proxy_networks: tuple[_Network, ...] = ()
+
+    def proxy_for(self, url: URL) -> URL | None:
+        if self.proxy is None:
+            return None
+        host = (url.host or "").lower()
+        if "*" in self.no_proxy_names:
+            return None
+        if self.no_proxy_names and (
+            host in self.no_proxy_names
+            or any(host.endswith("." + name) for name in self.no_proxy_names)
+        ):
+            return None
+        if self.no_proxy_networks:
+            try:
+                address = ipaddress.ip_address(host)
+            except ValueError:
+                return self.proxy
+            if any(address in network for network in self.no_proxy_networks):
+                return None
+        return self.proxy
 
 
 _PoolKey = tuple[TLSConfig, str, str, bool]
 
 
 class ClientPool:
-    """``httpx.AsyncClient`` instances by TLS/proxy settings; close with ``aclose``."""
+    """:class:`HTTPClient` instances by TLS/proxy settings; close with ``aclose``.
+
+    ``timeout`` bounds connecting and each wait for data when an integration sets no
+    ``timeout`` of its own.
+    """
 
     def __init__(self, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self._timeout = timeout
-        self._clients: dict[_PoolKey, httpx.AsyncClient] = {}
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=timeout, sock_connect=timeout, sock_read=timeout
+        )
+        self._clients: dict[_PoolKey, HTTPClient] = {}
 
-    def client_for(self, config: HTTPClientConfig | None) -> httpx.AsyncClient:
+    def client_for(self, config: HTTPClientConfig | None) -> HTTPClient:
         """The client for these TLS/proxy settings (created on first use).
 
-        Raises OSError/ssl.SSLError when the TLS material cannot be loaded.
+        Must be called with the event loop running. Raises OSError/ssl.SSLError when
+        the TLS material cannot be loaded.
         """
-        config = config or HTTPClientConfig()
+        config = config or _NO_CONFIG
         key: _PoolKey = (
             config.tls_config,
             config.proxy_url,
@@ -147,30 +218,31 @@ class ClientPool:
             config.proxy_from_environment,
         )
         client = self._clients.get(key)
-        if client is None:
+        if client is None or client.session.closed:
             client = self._build(config)
             self._clients[key] = client
         return client
 
-    def _build(self, config: HTTPClientConfig) -> httpx.AsyncClient:
-        verify = ssl_context(config.tls_config)
-        mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
-        if config.proxy_url:
-            mounts["all://"] = httpx.AsyncHTTPTransport(verify=verify, proxy=config.proxy_url)
-            for host in filter(None, (h.strip() for h in config.no_proxy.split(","))):
-                mounts[f"all://{host}"] = httpx.AsyncHTTPTransport(verify=verify)
-        return httpx.AsyncClient(
-            verify=verify,
+    def _build(self, config: HTTPClientConfig) -> HTTPClient:
+        # Everything that may raise comes before the session, which must not leak.
+        context = ssl_context(config.tls_config)
+        # A proxy URL's user information becomes Proxy-Authorization (aiohttp does it).
+        proxy = URL(config.proxy_url) if config.proxy_url else None
+        names, networks = _no_proxy_matcher(config.no_proxy)
+        connector = aiohttp.TCPConnector(ssl=context, limit=CONNECTION_LIMIT, limit_per_host=0)
+        session = aiohttp.ClientSession(
+            connector=connector,
             timeout=self._timeout,
-            trust_env=config.proxy_from_environment,
-            mounts=mounts or None,
             headers={"User-Agent": USER_AGENT},
+            trust_env=config.proxy_from_environment,
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
+        return HTTPClient(session, proxy, names, networks)
 
     async def aclose(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
-            await client.aclose()
+            await client.session.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -184,8 +256,12 @@ class ClientPool:
         await self.aclose()
 
 
+_NO_CONFIG = HTTPClientConfig()
+_JSON = {"Content-Type": "application/json"}
+
+
 async def post_json(
-    client: httpx.AsyncClient,
+    client: HTTPClient,
     url: str,
     body: bytes,
     *,
@@ -195,51 +271,99 @@ async def post_json(
 ) -> HTTPAnswer | Outcome:
     """POST ``body`` as JSON; the answer, or the Outcome of a transport failure."""
     try:
-        auth_headers, auth = request_auth(http_config)
+        auth_headers = request_auth(http_config)
     except ConfigFileError as exc:
         return Outcome.permanent(str(exc))
-    all_headers = httpx.Headers({"Content-Type": "application/json", "User-Agent": USER_AGENT})
+    all_headers: CIMultiDict[str] = CIMultiDict(_JSON)
     for name, value in auth_headers:
         all_headers[name] = value
-    for name, value in (headers or {}).items():
-        all_headers[name] = value
+    if headers:
+        for name, value in headers.items():
+            all_headers[name] = value
     seconds = timeout.total_seconds() if timeout and timeout > timedelta(0) else None
     follow = http_config.follow_redirects if http_config is not None else True
     try:
-        async with asyncio.timeout(seconds):
-            request = client.build_request(
-                "POST",
-                url,
-                content=body,
-                headers=all_headers,
-                timeout=httpx.Timeout(seconds) if seconds else httpx.USE_CLIENT_DEFAULT,
-            )
-            response = await client.send(
-                request, auth=auth or httpx.USE_CLIENT_DEFAULT, follow_redirects=follow, stream=True
-            )
-            try:
-                content = await _read_capped(response)
-            finally:
-                await response.aclose()
-    except (TimeoutError, httpx.TimeoutException):
+        target = URL(url)
+    except (ValueError, TypeError):
+        return Outcome.permanent("InvalidURL: the URL cannot be parsed")
+    proxy = client.proxy_for(target)
+    try:
+        async with client.session.post(
+            target,
+            data=body,
+            headers=all_headers,
+            allow_redirects=follow,
+            # Without one of its own, the request keeps the pool's timeouts.
+            timeout=aiohttp.ClientTimeout(total=seconds) if seconds else client.session.timeout,
+            proxy=proxy,
+        ) as response:
+            content = await _read_capped(response)
+    except TimeoutError:  # aiohttp's own timeouts are TimeoutErrors too
         limit = f" after {seconds:g}s" if seconds else ""
         return Outcome.retryable(f"timed out{limit} waiting for the receiver")
-    except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.TooManyRedirects) as exc:
-        return Outcome.permanent(f"{type(exc).__name__}: {exc}")
-    except httpx.TransportError as exc:
-        return Outcome.retryable(f"{type(exc).__name__}: {exc}".rstrip(": "))
-    return HTTPAnswer(response.status_code, response.headers, content)
+    except aiohttp.ClientError as exc:
+        return _transport_outcome(exc, url)
+    except ValueError as exc:  # e.g. a header value aiohttp refuses to send
+        return Outcome.permanent(_scrub(f"invalid request: {exc}", url))
+    return HTTPAnswer(response.status, response.headers, content)
 
 
-async def _read_capped(response: httpx.Response) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
+    first = await response.content.read(MAX_BODY)
+    if not first:
+        return first
+    chunks = [first]
+    size = len(first)
+    while size < MAX_BODY:
+        chunk = await response.content.read(MAX_BODY - size)
+        if not chunk:
+            break
         chunks.append(chunk)
         size += len(chunk)
-        if size >= MAX_BODY:
-            break
-    return b"".join(chunks)[:MAX_BODY]
+    return b"".join(chunks) if len(chunks) > 1 else first
+
+
+def _transport_outcome(exc: aiohttp.ClientError, url: str) -> Outcome:
+    """A message naming the failure the way a reader of the log expects, built from the
+    parts of aiohttp's exceptions that hold no URL (their ``str`` often does)."""
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return Outcome.permanent(f"TooManyRedirects: gave up after {len(exc.history)} redirects")
+    if isinstance(exc, aiohttp.NonHttpUrlClientError):
+        return Outcome.permanent("UnsupportedProtocol: the URL's scheme is not http or https")
+    if isinstance(exc, aiohttp.InvalidURL):
+        detail = exc.description or "the URL cannot be used"
+        return Outcome.permanent(_scrub(f"InvalidURL: {detail}", url))
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        return Outcome.retryable(_scrub(f"ProxyError: {_os_detail(exc.os_error)}", url))
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return Outcome.retryable(_scrub(f"ConnectError: {exc.certificate_error}", url))
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return Outcome.retryable(_scrub(f"ConnectError: {_os_detail(exc.os_error)}", url))
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return Outcome.retryable("RemoteProtocolError: the server closed the connection")
+    if isinstance(exc, aiohttp.ClientResponseError):  # garbage instead of an HTTP answer
+        detail = " ".join(str(exc.message).split())  # aiohttp's parser messages span lines
+        return Outcome.retryable(_scrub(f"RemoteProtocolError: {detail}".rstrip(": "), url))
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return Outcome.retryable("ReadError: the answer's body was cut short")
+    if isinstance(exc, aiohttp.ClientOSError):
+        return Outcome.retryable(_scrub(f"NetworkError: {_os_detail(exc)}", url))
+    return Outcome.retryable(type(exc).__name__)
+
+
+def _os_detail(error: OSError) -> str:
+    return str(error) if str(error) else type(error).__name__
+
+
+def _scrub(message: str, url: str) -> str:
+    """``message`` without ``url`` in any spelling aiohttp may have used."""
+    if url and url in message:
+        message = message.replace(url, "<url>")
+    try:
+        encoded = str(URL(url))
+    except (ValueError, TypeError):
+        return message
+    return message.replace(encoded, "<url>") if encoded and encoded in message else message
 
 
 def utcnow() -> datetime:

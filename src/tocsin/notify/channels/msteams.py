@@ -14,11 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import orjson
 
 from tocsin.config.receivers import MSTeamsConfig, MSTeamsV2Config
-from tocsin.notify.channels.http import ConfigFileError, post_json, secret_or_file, utcnow
+from tocsin.notify.channels.http import (
+    ConfigFileError,
+    HTTPClient,
+    post_json,
+    secret_or_file,
+    utcnow,
+)
 from tocsin.notify.message import Notification
 from tocsin.notify.outcome import Outcome
 from tocsin.notify.template_data import template_data
@@ -82,7 +87,7 @@ def teams_message(
 async def send(
     notification: Notification,
     config: MSTeamsConfig | MSTeamsV2Config,
-    client: httpx.AsyncClient,
+    client: HTTPClient,
     *,
     templates: Templates = DEFAULT_TEMPLATES,
 ) -> Outcome:

@@ -18,11 +18,16 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
 import orjson
 
 from tocsin.config.receivers import PagerdutyConfig
-from tocsin.notify.channels.http import ConfigFileError, post_json, secret_or_file, utcnow
+from tocsin.notify.channels.http import (
+    ConfigFileError,
+    HTTPClient,
+    post_json,
+    secret_or_file,
+    utcnow,
+)
 from tocsin.notify.message import Notification
 from tocsin.notify.outcome import Outcome
 from tocsin.notify.template_data import TemplateData, template_data
@@ -188,7 +193,7 @@ def _encode(event: dict[str, Any], v1: bool) -> bytes:
 async def send(
     notification: Notification,
     config: PagerdutyConfig,
-    client: httpx.AsyncClient,
+    client: HTTPClient,
     *,
     templates: Templates = DEFAULT_TEMPLATES,
     v1_url: str = EVENTS_V1_URL,

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import orjson
 
 from tocsin.config.receivers import SlackConfig
 from tocsin.notify.channels.http import (
     ConfigFileError,
     HTTPAnswer,
+    HTTPClient,
     post_json,
     secret_or_file,
     utcnow,
@@ -223,7 +223,7 @@ def _target(config: SlackConfig) -> tuple[str, dict[str, str]]:
 async def send(
     notification: Notification,
     config: SlackConfig,
-    client: httpx.AsyncClient,
+    client: HTTPClient,
     *,
     templates: Templates = DEFAULT_TEMPLATES,
 ) -> Outcome:

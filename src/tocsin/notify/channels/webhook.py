@@ -6,10 +6,14 @@ decides (:func:`tocsin.notify.outcome.classify_http`).
 
 from __future__ import annotations
 
-import httpx
-
 from tocsin.config.receivers import WebhookConfig
-from tocsin.notify.channels.http import ConfigFileError, post_json, secret_or_file, utcnow
+from tocsin.notify.channels.http import (
+    ConfigFileError,
+    HTTPClient,
+    post_json,
+    secret_or_file,
+    utcnow,
+)
 from tocsin.notify.message import Notification
 from tocsin.notify.outcome import Outcome
 from tocsin.notify.payload import go_json, webhook_payload
@@ -21,7 +25,7 @@ __all__ = ["send"]
 async def send(
     notification: Notification,
     config: WebhookConfig,
-    client: httpx.AsyncClient,
+    client: HTTPClient,
     *,
     templates: Templates | None = None,
 ) -> Outcome:

@@ -1,0 +1,180 @@
+"""The on-call engine works due rows in batches (SQLite and PostgreSQL): one statement
+takes a batch, notifications go before the steps due earlier (but not before an earlier
+wake-up row of their own group), rows of one group in one batch see each other's
+changes, a step's page goes out in the step's own transaction, a group whose handling
+fails is put back for later without holding up the others, and the batch grows while
+rows are backed up."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.storage.test_alert_store import Clock
+from tests.storage.test_oncall_replicas import T0, fired, pages, runtime
+from tocsin.core.oncall_ops import Observation, Observe
+from tocsin.engine import oncall as oncall_engine
+from tocsin.runtime import Runtime
+from tocsin.store import oncall_rows
+from tocsin.store.oncall_rows import DueRow
+
+M = timedelta(minutes=1)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0)
+
+
+@pytest.fixture
+def rt(db_url: str, tmp_path: Path, clock: Clock) -> Iterator[Runtime]:
+    found = runtime(db_url, tmp_path, clock)
+    yield found
+    found.close()
+
+
+def open_groups(rt: Runtime, *names: str) -> None:
+    seen = [Observation(g, "route", f"{{}}:{g}", "pager", "ladder", {}, ["fp"]) for g in names]
+    rt.writer.run_sync(Observe(seen, rt.clock(), rt.oncall))
+
+
+def step(rt: Runtime, limit: int = oncall_engine.BATCH) -> None:
+    asyncio.run(rt.oncall.step(limit))
+
+
+def pending(rt: Runtime, group: str) -> list[DueRow]:
+    with rt.engine.connect() as conn:
+        return oncall_rows.pending_due(conn, group)
+
+
+def row(id_: str, group: str, kind: str, minutes: float) -> DueRow:
+    return DueRow(id_, group, kind, T0 + minutes * M, {"n": id_})
+
+
+def test_notifications_are_taken_before_earlier_steps(rt: Runtime) -> None:
+    with rt.engine.begin() as conn:
+        oncall_rows.add_due(
+            conn,
+            [
+                row("step-a", "a", "step", -10),
+                row("notify-b", "b", "notify", -1),
+                row("wake-c", "c", "lifecycle", -5),
+                row("notify-c", "c", "notify", -2),  # behind its group's wake-up row
+                row("notify-d", "d", "notify", 5),  # not due yet
+            ],
+        )
+    with rt.engine.begin() as conn:
+        first = oncall_rows.take_due(conn, T0, 2)
+        rest = oncall_rows.take_due(conn, T0, 10)
+        after = oncall_rows.take_due(conn, T0, 10)
+    assert [r.id for r in first] == ["notify-b", "step-a"]
+    assert [r.id for r in rest] == ["wake-c", "notify-c"]
+    assert after == []
+    assert [r.id for r in pending(rt, "d")] == ["notify-d"]
+
+
+def test_a_rolled_back_take_leaves_the_rows_pending(rt: Runtime) -> None:
+    with rt.engine.begin() as conn:
+        oncall_rows.add_due(conn, [row("step-a", "a", "step", -1)])
+    with rt.engine.connect() as conn, conn.begin() as txn:
+        assert [r.id for r in oncall_rows.take_due(conn, T0, 10)] == ["step-a"]
+        txn.rollback()
+    assert [r.id for r in pending(rt, "a")] == ["step-a"]
+
+
+def test_rows_of_one_group_in_one_batch_see_each_other(rt: Runtime) -> None:
+    open_groups(rt, "g1")
+    (first,) = pending(rt, "g1")
+    with rt.engine.begin() as conn:  # the same step row, delivered twice
+        oncall_rows.add_due(conn, [DueRow("again", "g1", "step", first.due_at, first.payload)])
+    step(rt)
+    assert fired(rt, "g1") == ["step 1/3, round 1/1"]
+    assert pages(rt) == ["person:alice"]
+    assert [(r.kind, r.due_at) for r in pending(rt, "g1")] == [("step", T0 + 5 * M)]
+
+
+def test_a_step_pages_in_its_own_transaction(rt: Runtime, clock: Clock) -> None:
+    open_groups(rt, "g1", "g2")
+    step(rt)
+    assert pages(rt) == ["person:alice", "person:alice"]
+    for group in ("g1", "g2"):
+        assert [r.kind for r in pending(rt, group)] == ["step"]  # no notification left
+    clock.now = T0 + 5 * M
+    step(rt)
+    assert pages(rt) == ["person:alice", "person:alice", "person:bob", "person:bob"]
+
+
+def test_a_failing_group_is_put_back_for_later(
+    rt: Runtime, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    open_groups(rt, "g1", "g2")
+    real = rt.oncall.page_items
+
+    def broken(row: oncall_rows.OncallGroupRow, *args: Any) -> Any:
+        if row.group_id == "g1":
+            raise RuntimeError("no way to page")
+        return real(row, *args)
+
+    monkeypatch.setattr(rt.oncall, "page_items", broken)
+    step(rt)
+    assert pages(rt) == ["person:alice"]  # g2's
+    assert fired(rt, "g1") == []
+    assert [r.kind for r in pending(rt, "g1")] == ["step"]
+    monkeypatch.setattr(rt.oncall, "page_items", real)
+    step(rt)
+    assert fired(rt, "g1") == []  # put back for a while, not retried at once
+    clock.now = T0 + timedelta(seconds=31)
+    step(rt)
+    assert fired(rt, "g1") == ["step 1/3, round 1/1"]
+    assert pages(rt) == ["person:alice", "person:alice"]
+
+
+def test_the_batch_grows_while_rows_are_backed_up(
+    db_url: str, tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(oncall_engine, "BATCH", 2)
+    monkeypatch.setattr(oncall_engine, "MAX_BATCH", 4)
+    rt = runtime(db_url, tmp_path, clock)
+    try:
+        open_groups(rt, *(f"g{i}" for i in range(12)))
+        taken = []
+        for _ in range(5):
+            before = rt.oncall.claimed
+            asyncio.run(rt.oncall._round())
+            taken.append(rt.oncall.claimed - before)
+        assert taken == [2, 4, 4, 2, 0]  # full rounds grow to the cap; a short one resets
+    finally:
+        rt.close()
+
+
+def test_a_batch_over_the_time_budget_does_not_grow(
+    db_url: str, tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(oncall_engine, "BATCH", 2)
+    monkeypatch.setattr(oncall_engine, "MAX_BATCH", 4)
+    monkeypatch.setattr(oncall_engine, "BUDGET", 0.0)  # every transaction is too long
+    rt = runtime(db_url, tmp_path, clock)
+    try:
+        open_groups(rt, *(f"g{i}" for i in range(5)))
+        taken = []
+        for _ in range(4):
+            before = rt.oncall.claimed
+            asyncio.run(rt.oncall._round())
+            taken.append(rt.oncall.claimed - before)
+        assert taken == [2, 2, 1, 0]
+    finally:
+        rt.close()
+
+
+def test_the_batch_size_follows_the_time_budget() -> None:
+    budget = oncall_engine.BUDGET
+    assert oncall_engine._next_batch(400, budget / 4) == 800  # quick: grows
+    assert oncall_engine._next_batch(400, budget * 0.75) == 400  # near the budget: stays
+    assert oncall_engine._next_batch(1000, budget * 2) == 500  # over: shrinks to fit
+    assert oncall_engine._next_batch(400, budget * 100) == oncall_engine.BATCH
+    assert oncall_engine._next_batch(oncall_engine.MAX_BATCH, 0.0) == oncall_engine.MAX_BATCH

@@ -1,0 +1,185 @@
+"""The group-commit writer's hand-over: what one event-loop iteration submits goes to the
+writer thread together, runs of one ``apply_many`` op class are applied by one call, a
+refused op spoils nothing, and a failing ``apply_many`` fails (and rolls back) its
+whole batch."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from tocsin.store.db import open_database
+from tocsin.store.settings import DatabaseSettings, Durability
+from tocsin.store.writer import GroupCommitter, Outcome, Txn, WriterClosed, apply_all
+
+
+class Refused(Exception):
+    pass
+
+
+@dataclass
+class Note:
+    """Writes one row of ``revisions``' neighbour table; refuses negative values."""
+
+    value: int
+    calls: list[int]
+
+    def apply(self, txn: Txn) -> int:
+        return self.apply_many(txn, [self])[0][0]  # type: ignore[no-any-return]
+
+    @classmethod
+    def apply_many(cls, txn: Txn, ops: Sequence[Note]) -> list[Outcome]:
+        ops[0].calls.append(len(ops))
+        out: list[Outcome] = []
+        for op in ops:
+            if op.value < 0:
+                out.append((None, Refused(op.value)))
+                continue
+            txn.conn.execute(text("INSERT INTO notes (value) VALUES (:v)"), {"v": op.value})
+            out.append((op.value * 10, None))
+        return out
+
+
+@dataclass
+class Plain:
+    value: int
+
+    def apply(self, txn: Txn) -> int:
+        return self.value
+
+
+@dataclass
+class Broken:
+    """An ``apply_many`` that fails after writing: the whole batch must roll back."""
+
+    @classmethod
+    def apply_many(cls, txn: Txn, ops: Sequence[Broken]) -> list[Outcome]:
+        txn.conn.execute(text("INSERT INTO notes (value) VALUES (-1)"))
+        raise RuntimeError("disk on fire")
+
+    def apply(self, txn: Txn) -> None:
+        self.apply_many(txn, [self])
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = open_database(DatabaseSettings(db_url, Durability.NORMAL))
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE notes (value INTEGER NOT NULL)"))
+    yield engine
+    engine.dispose()
+
+
+def notes(engine: Engine) -> list[int]:
+    with engine.connect() as conn:
+        return sorted(v for (v,) in conn.execute(text("SELECT value FROM notes")))
+
+
+def test_one_loop_iteration_is_one_batch_and_one_apply_many(engine: Engine) -> None:
+    writer = GroupCommitter(engine)
+    calls: list[int] = []
+
+    async def submit() -> list[Any]:
+        ops = [Note(i, calls) for i in range(5)]
+        return await asyncio.gather(*(writer.run(op) for op in ops))
+
+    try:
+        assert asyncio.run(submit()) == [0, 10, 20, 30, 40]
+    finally:
+        writer.close()
+    assert writer.batches == 1
+    assert calls == [5]
+    assert notes(engine) == [0, 1, 2, 3, 4]
+
+
+def test_a_refused_op_in_apply_many_spoils_nothing(engine: Engine) -> None:
+    writer = GroupCommitter(engine)
+    calls: list[int] = []
+
+    async def submit() -> list[Any]:
+        ops = [Note(1, calls), Note(-5, calls), Note(2, calls), Plain(7), Note(3, calls)]
+        return await asyncio.gather(*(writer.run(op) for op in ops), return_exceptions=True)
+
+    try:
+        got = asyncio.run(submit())
+    finally:
+        writer.close()
+    assert isinstance(got[1], Refused)
+    assert [got[0], got[2], got[3], got[4]] == [10, 20, 7, 30]
+    assert calls == [3, 1]  # runs of one class, in submission order, around Plain
+    assert notes(engine) == [1, 2, 3]
+
+
+def test_a_failing_apply_many_rolls_back_its_batch(engine: Engine) -> None:
+    writer = GroupCommitter(engine)
+    calls: list[int] = []
+
+    async def submit() -> list[Any]:
+        ops = [Note(1, calls), Broken()]
+        return await asyncio.gather(*(writer.run(op) for op in ops), return_exceptions=True)
+
+    try:
+        got = asyncio.run(submit())
+        assert all(isinstance(r, RuntimeError) for r in got)
+        assert notes(engine) == []  # not even Note(1): one transaction, rolled back
+        assert writer.run_sync(Note(4, calls)) == 40  # and the writer goes on
+    finally:
+        writer.close()
+    assert notes(engine) == [4]
+
+
+def test_apply_all_checks_the_outcome_count(engine: Engine) -> None:
+    class Short(Note):
+        @classmethod
+        def apply_many(cls, txn: Txn, ops: Sequence[Note]) -> list[Outcome]:
+            return []
+
+    with engine.connect() as conn, pytest.raises(RuntimeError, match="0 outcomes"):
+        apply_all(Txn(conn), [Short(1, [])])
+
+
+def test_run_after_close_is_refused(engine: Engine) -> None:
+    writer = GroupCommitter(engine)
+    writer.close()
+    with pytest.raises(WriterClosed):
+        asyncio.run(writer.run(Plain(1)))
+    with pytest.raises(WriterClosed):
+        writer.run_sync(Plain(1))
+
+
+def test_ops_staged_before_close_are_refused_not_lost(engine: Engine) -> None:
+    """close() between run() and the loop's hand-over: the op is refused, never left
+    waiting forever."""
+    writer = GroupCommitter(engine)
+
+    async def submit() -> None:
+        pending = asyncio.ensure_future(writer.run(Plain(1)))
+        await asyncio.sleep(0)  # run() staged the op; the hand-over is scheduled
+        writer.close()
+        with pytest.raises(WriterClosed):
+            await asyncio.wait_for(pending, 5)
+
+    asyncio.run(submit())
+
+
+def test_a_cancelled_caller_does_not_undo_its_op(engine: Engine) -> None:
+    writer = GroupCommitter(engine)
+    calls: list[int] = []
+
+    async def submit() -> None:
+        task = asyncio.ensure_future(writer.run(Note(9, calls)))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(submit())
+    finally:
+        writer.close()  # commits what is queued
+    assert notes(engine) == [9]

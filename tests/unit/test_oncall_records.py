@@ -1,0 +1,52 @@
+"""The on-call records' cheap constructor (``fast_init``) keeps what a frozen dataclass
+promises, and due row ids are unique, UUIDv7-shaped and ordered by due time."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tocsin.oncall.escalation import StepDue
+from tocsin.oncall.frozen import fast_init
+from tocsin.oncall.lifecycle import GroupState, Status
+from tocsin.store.oncall_rows import due_id
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_fast_init_keeps_the_dataclass_behaviour() -> None:
+    state = GroupState("k", Status.FIRING, "k#1", 1, T0)
+    assert state.ack_deadline is None  # defaults
+    same = GroupState(
+        group_key="k", status=Status.FIRING, escalation_id="k#1", escalations=1, since=T0
+    )
+    assert state == same
+    assert hash(state) == hash(same)
+    assert dataclasses.replace(state, status=Status.RESOLVED).status is Status.RESOLVED
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        state.status = Status.RESOLVED  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        StepDue("e", 0)  # type: ignore[call-arg]
+    assert repr(StepDue("e", 0, 0, T0)).startswith("StepDue(escalation_id='e'")
+
+
+def test_fast_init_refuses_what_it_cannot_copy() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class WithFactory:
+        items: list[int] = dataclasses.field(default_factory=list)
+
+    with pytest.raises(TypeError):
+        fast_init(WithFactory)
+
+
+def test_due_ids_are_uuid7_shaped_unique_and_ordered_by_due_time() -> None:
+    ids = [due_id(T0 + timedelta(milliseconds=i)) for i in range(2000)]
+    assert len(set(ids)) == len(ids)
+    assert ids == sorted(ids)
+    found = uuid.UUID(ids[0])
+    assert (found.version, found.variant) == (7, uuid.RFC_4122)
+    assert found.int >> 80 == int(T0.timestamp() * 1000)
+    assert len({due_id(T0) for _ in range(1000)}) == 1000  # one due time, many rows
