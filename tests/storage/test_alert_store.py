@@ -216,14 +216,9 @@ def test_puts_of_one_batch_see_each_other_and_refusals_stay_alone(opened: Opened
     late = PostedAlert({"alertname": "A"}, {"n": "2"}, T0 - timedelta(minutes=1), None, "")
     unencodable = PostedAlert({"alertname": "\ud800"}, {}, None, None, "")
 
-    async def together() -> list[object]:
-        return await asyncio.gather(
-            opened.store.put_alerts([early]),
-            opened.store.put_alerts([unencodable]),
-            opened.store.put_alerts([late]),
-            opened.store.put_alerts([posted("B")]),
-            return_exceptions=True,
-        )
+    async def together() -> list[list[Alert] | BaseException]:
+        puts = [opened.store.put_alerts([p]) for p in (early, unencodable, late, posted("B"))]
+        return list(await asyncio.gather(*puts, return_exceptions=True))
 
     first, refused, second, other = asyncio.run(together())
     assert isinstance(refused, UnicodeEncodeError)

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 
 from tocsin.store.db import open_database
 from tocsin.store.settings import DatabaseSettings, Durability
-from tocsin.store.writer import GroupCommitter, Outcome, Txn, WriterClosed, apply_all
+from tocsin.store.writer import GroupCommitter, Op, Outcome, Txn, WriterClosed, apply_all
 
 
 class Refused(Exception):
@@ -102,7 +102,13 @@ def test_a_refused_op_in_apply_many_spoils_nothing(engine: Engine) -> None:
     calls: list[int] = []
 
     async def submit() -> list[Any]:
-        ops = [Note(1, calls), Note(-5, calls), Note(2, calls), Plain(7), Note(3, calls)]
+        ops: list[Op[int]] = [
+            Note(1, calls),
+            Note(-5, calls),
+            Note(2, calls),
+            Plain(7),
+            Note(3, calls),
+        ]
         return await asyncio.gather(*(writer.run(op) for op in ops), return_exceptions=True)
 
     try:
@@ -120,7 +126,7 @@ def test_a_failing_apply_many_rolls_back_its_batch(engine: Engine) -> None:
     calls: list[int] = []
 
     async def submit() -> list[Any]:
-        ops = [Note(1, calls), Broken()]
+        ops: list[Op[int | None]] = [Note(1, calls), Broken()]
         return await asyncio.gather(*(writer.run(op) for op in ops), return_exceptions=True)
 
     try:
