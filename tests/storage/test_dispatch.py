@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from tests.storage.test_alert_store import T0, Clock, posted
 from tocsin.alerts.matchers import parse_matchers
-from tocsin.alerts.model import PostedAlert
+from tocsin.alerts.model import Alert, PostedAlert
 from tocsin.alerts.silences import Silence
 from tocsin.config import parse_config
 from tocsin.core.alert_store import AlertStore, StoreSettings
@@ -322,5 +322,132 @@ def test_without_a_view_of_other_replicas_every_flush_reads_the_database(
         node.step()
         assert node.writer.batches == batches + 1
         assert len(node.outbox()) == 1
+    finally:
+        node.close()
+
+
+SIBLINGS = """\
+route:
+  receiver: r1
+  group_by: [alertname]
+  group_wait: 0s
+  group_interval: 10s
+  repeat_interval: 4h
+  routes:
+    - receiver: r1
+      matchers: ['alertname="A"']
+      continue: true
+    - receiver: r2
+      matchers: ['alertname="A"']
+receivers:
+  - name: r1
+    webhook_configs:
+      - url: http://127.0.0.1:1/one
+  - name: r2
+    webhook_configs:
+      - url: http://127.0.0.1:1/two
+"""
+
+
+def test_sibling_routes_sharing_a_group_key_each_see_their_own_log(
+    db_url: str, clock: Clock
+) -> None:
+    """Two sibling routes with the same matchers have one group key. Both notify y
+    resolved in one round; when y fires again each must notify it (a log of the round
+    that kept only one sibling's new entry made the other call it "unchanged")."""
+    node = Node(db_url, clock, SIBLINGS)
+
+    def alert(name: str, start: int, end: int) -> PostedAlert:
+        return PostedAlert(
+            {"alertname": "A", "n": name},
+            {},
+            T0 + timedelta(seconds=start),
+            T0 + timedelta(seconds=end),
+            "",
+        )
+
+    def sent_to(receiver: str) -> list[str]:
+        with node.engine.connect() as conn:
+            items = outbox_rows.recent(conn, 100, receiver)
+        return sorted(i.created_at.isoformat() for i in items)
+
+    try:
+        asyncio.run(node.store.put_alerts([alert("x", 0, 3600), alert("y", 0, 3600)]))
+        node.step()  # both notified at 0
+        clock.now = T0 + timedelta(seconds=5)
+        asyncio.run(node.store.put_alerts([alert("y", 0, 5)]))  # y resolves
+        clock.now = T0 + timedelta(seconds=10)
+        node.step()  # both siblings notify the resolution in one round
+        clock.now = T0 + timedelta(seconds=15)
+        asyncio.run(node.store.put_alerts([alert("y", 15, 3600)]))  # y fires again
+        clock.now = T0 + timedelta(seconds=20)
+        node.step()
+        assert sent_to("r1") == [at(0), at(10), at(20)]
+        assert sent_to("r2") == [at(0), at(10), at(20)]
+    finally:
+        node.close()
+
+
+def test_a_failed_look_at_other_replicas_loses_nothing(db_url: str, clock: Clock) -> None:
+    """When the look at other replicas' notifications fails, no cached log is trusted
+    for that round, and the round goes on."""
+    calls = {"n": 0}
+    node = Node(db_url, clock, QUICK)
+
+    def flaky(rev: int, own: Sequence[int]) -> list[tuple[str, int]]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError("database went away for a moment")
+        return node._changed(rev, own)
+
+    node.dispatcher._changed_logs = flaky
+    try:
+        asyncio.run(node.store.put_alerts([firing_until(3600)]))
+        node.step()  # notified at 0; the log is now cached
+        asyncio.run(
+            node.store.put_alerts(
+                [PostedAlert({"alertname": "A", "n": "2"}, {}, T0, T0 + timedelta(hours=1), "")]
+            )
+        )
+        clock.now = T0 + timedelta(seconds=10)
+        node.step()  # the look fails: nothing is trusted from the cache, nothing lost
+        for seconds in (20, 30):
+            clock.now = T0 + timedelta(seconds=seconds)
+            node.step()
+        times = [created for created, _ in node.outbox()]
+        assert times[0] == at(0)
+        assert len(times) == 2  # the new alert was notified, once
+    finally:
+        node.close()
+
+
+M = timedelta(hours=1)
+
+
+def test_a_failed_round_puts_its_groups_back(db_url: str, clock: Clock) -> None:
+    """A round that fails after taking its groups off the heap must put back those it
+    did not get to: a group that has flushed before is not re-queued by new alerts."""
+    node = Node(db_url, clock, QUICK)
+    failures = {"left": 0}
+
+    def runbook(alert: Alert) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeError("runbook library broken for a moment")
+
+    node.dispatcher._runbook = runbook
+    try:
+        asyncio.run(node.store.put_alerts([firing_until(3600)]))
+        node.step()  # notified at 0
+        clock.now = T0 + timedelta(seconds=5)
+        second = PostedAlert({"alertname": "A", "n": "2"}, {}, clock.now, clock.now + M, "")
+        asyncio.run(node.store.put_alerts([second]))
+        clock.now = T0 + timedelta(seconds=10)
+        failures["left"] = 1
+        with pytest.raises(RuntimeError):
+            node.step()
+        clock.now = T0 + timedelta(seconds=11)
+        node.step()
+        assert [created for created, _ in node.outbox()] == [at(0), at(11)]
     finally:
         node.close()

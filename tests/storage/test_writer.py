@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from tocsin.store.db import open_database
 from tocsin.store.settings import DatabaseSettings, Durability
@@ -189,3 +190,31 @@ def test_a_cancelled_caller_does_not_undo_its_op(engine: Engine) -> None:
     finally:
         writer.close()  # commits what is queued
     assert notes(engine) == [9]
+
+
+@dataclass
+class BadSQL:
+    """An op whose statement the database refuses (a NOT NULL violation)."""
+
+    def apply(self, txn: Txn) -> None:
+        txn.conn.execute(text("INSERT INTO notes (value) VALUES (NULL)"))
+
+
+def test_an_op_the_database_refuses_does_not_take_its_batch_down(engine: Engine) -> None:
+    """On PostgreSQL a failed statement aborts the transaction, and its COMMIT would
+    quietly roll back the other ops while they are answered as committed: the batch is
+    redone without the refused op, whose caller gets the database's error."""
+    writer = GroupCommitter(engine)
+    calls: list[int] = []
+
+    async def submit() -> list[Any]:
+        ops: list[Op[int | None]] = [Note(1, calls), BadSQL(), Plain(7), Note(2, calls)]
+        return await asyncio.gather(*(writer.run(op) for op in ops), return_exceptions=True)
+
+    try:
+        got = asyncio.run(submit())
+    finally:
+        writer.close()
+    assert isinstance(got[1], DBAPIError)
+    assert [got[0], got[2], got[3]] == [10, 7, 20]
+    assert notes(engine) == [1, 2]  # committed, not only answered

@@ -64,23 +64,46 @@ class FlushMany:
     now: datetime
 
     def apply(self, txn: Txn) -> tuple[int, list[FlushResult]]:
-        """The transaction's revision, and each flush's result in order."""
+        """The transaction's revision, and each flush's result in order.
+
+        Everything is decided before anything is written (a planner that raises leaves
+        the round unwritten, as the writer requires of an op): the due rows are locked
+        and the logs read, the plans made, and only then are the claims finished and
+        the outbox and log written. A new group's plan is made before its row is
+        inserted, and dropped if another replica inserted it first.
+        """
         conn = txn.conn
-        won = group_rows.claim_flushes(conn, [f.claim for f in self.flushes], self.now, txn.rev)
-        logs = group_rows.logs_of(conn, [f.group_key for f in self.flushes if f.claim.gid in won])
-        results: list[FlushResult] = []
-        items: list[OutboxItem] = []
-        entries: list[LogEntry] = []
-        for f in self.flushes:
-            if f.claim.gid not in won:
-                results.append(FlushResult(claimed=False))
-                continue
-            log = logs.get(f.group_key, {})
-            plan, sent = f.planner(log)
-            items.extend(sent)
-            entries.extend(plan.log_entries)
-            after = {**log, **{e.key: e for e in plan.log_entries}}
-            results.append(FlushResult(True, plan, tuple(sent), after))
-        outbox_rows.enqueue(conn, items, txn.rev)
+        due, new = group_rows.lock_timers(conn, [f.claim for f in self.flushes], self.now)
+        candidates = due | {c.gid for c in new}
+        logs = group_rows.logs_of(
+            conn, [f.group_key for f in self.flushes if f.claim.gid in candidates]
+        )
+        planned = {
+            f.claim.gid: f.planner(logs.get(f.group_key, {}))
+            for f in self.flushes
+            if f.claim.gid in candidates
+        }
+        due_claims = [f.claim for f in self.flushes if f.claim.gid in due]
+        won = due | group_rows.finish_claims(conn, due_claims, new, self.now, txn.rev)
+        kept = [(f, planned[f.claim.gid]) for f in self.flushes if f.claim.gid in won]
+        entries = [e for _, (plan, _) in kept for e in plan.log_entries]
+        # The log after the round, per group key: sibling routes (``continue: true``
+        # with the same matchers) share a group key, and each must see the others'
+        # new entries, not the ones read before the round.
+        after: dict[str, dict[LogKey, LogEntry]] = {}
+        for e in entries:
+            after.setdefault(e.group_key, dict(logs.get(e.group_key, {})))[e.key] = e
+        results = [
+            FlushResult(
+                True,
+                planned[f.claim.gid][0],
+                tuple(planned[f.claim.gid][1]),
+                after.get(f.group_key, logs.get(f.group_key, {})),
+            )
+            if f.claim.gid in won
+            else FlushResult(claimed=False)
+            for f in self.flushes
+        ]
+        outbox_rows.enqueue(conn, [i for _, (_, items) in kept for i in items], txn.rev)
         group_rows.save_log_entries(conn, entries, txn.rev)
         return txn.rev, results

@@ -28,9 +28,11 @@ from tocsin.timeutil import Clock
 
 log = logging.getLogger(__name__)
 
-# An item is sent only with this much of its lease left: a send started just before the
-# lease ends could still be going when another worker claims the item.
-LEASE_MARGIN = timedelta(seconds=5)
+# An item is sent only with at least this share of its lease left: a send started
+# near the lease's end could still be going when another worker claims the item. (The
+# default lease, 60 s, leaves 30 s: the default channel timeout. A receiver configured
+# with a longer timeout can still outlive the lease: at least once, as after a crash.)
+LEASE_LEFT = 0.5
 
 Sender = Callable[[OutboxItem], Awaitable[Outcome]]
 Listener = Callable[[OutboxItem, Outcome], None]
@@ -159,8 +161,7 @@ class DeliveryWorker:
         gate = self._gates.setdefault(item.receiver, asyncio.Semaphore(self.settings.per_receiver))
         try:
             async with gate:
-                margin = min(LEASE_MARGIN, self.settings.lease / 4)
-                if self._clock() >= item.lease_until - margin:
+                if self._clock() >= item.lease_until - self.settings.lease * LEASE_LEFT:
                     # It waited for its turn longer than its lease: another worker may
                     # have claimed it by now, and a claim will come for it anyway.
                     log.debug("%s to %s: lease ran out before its turn", item.id, item.integration)

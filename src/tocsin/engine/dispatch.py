@@ -207,7 +207,20 @@ class Dispatcher:
         self._take_pending(now)
         due = self._pop_due(now)
         if due:
-            await self._flush_all(due, now)
+            try:
+                await self._flush_all(due, now)
+            except BaseException:
+                self._retry_later(due, now)
+                raise
+
+    def _retry_later(self, due: list[GroupState], now: datetime) -> None:
+        """A round failed: its groups were taken off the heap, and those it did not get
+        to must go back on it, or they would never flush again (a new alert does not
+        move the due time of a group that has flushed before)."""
+        retry_at = now + self.settings.tick
+        for group in due:
+            if self.groups.get(group.key) is group:  # untouched by the failed round
+                self._set(group.key, replace(group, next_flush_at=retry_at))
 
     def _set(self, gid: GroupId, state: GroupState) -> None:
         """Keep a group; a new or moved due time goes on the heap (old entries are
@@ -406,7 +419,6 @@ class Dispatcher:
             gid = found.gid
             if not result.claimed:
                 lost.append(gid)
-                self._logs.pop(gid[1], None)
                 continue
             self.flushes += 1
             if result.plan is not None:
@@ -418,6 +430,8 @@ class Dispatcher:
                 self._set(gid, found.after)
                 if self._changed_logs is not None:
                     self._logs[gid[1]] = result.log
+        for gid in lost:  # another replica flushed them: what it logged is unknown here
+            self._logs.pop(gid[1], None)
         if gone:
             self._own_revs.add(await self._writer.run(SaveTimers([], gone)))
         if lost:
@@ -437,7 +451,14 @@ class Dispatcher:
             return
         self._synced_at = now
         own = sorted(self._own_revs)
-        changed = await asyncio.to_thread(self._changed_logs, self._synced_rev, own)
+        try:
+            changed = await asyncio.to_thread(self._changed_logs, self._synced_rev, own)
+        except Exception:
+            # Cannot tell what other replicas wrote: trust no cached log this time.
+            log.exception("reading the notification log's changes failed")
+            self._logs.clear()
+            self._quiet.clear()
+            return
         for key, _rev in changed:
             self._logs.pop(key, None)
         # Revisions commit in order, so every revision up to the newest seen (ours or

@@ -124,19 +124,13 @@ def logs_changed_since(
     return [(group_key, int(r)) for group_key, r in rows]
 
 
-def claim_flushes(
-    conn: Connection, claims: Sequence[FlushClaim], now: datetime, rev: int
-) -> set[GroupId]:
-    """Claim the flushes of a round; the groups this caller won.
-
-    A claim wins when the group's row is due (``next_flush_at <= now``, no lease left
-    by an older version) or when there is no row yet and inserting it succeeds. The
-    winner's row is at once set to the timer the flush leaves (or deleted), inside
-    the flush's transaction, so no lease is needed: on PostgreSQL the rows are read
-    ``FOR UPDATE``, and a replica claiming the same group waits for this transaction
-    and then finds the row no longer due; two replicas inserting the same new group
-    conflict, and only one insert returns its row.
-    """
+def lock_timers(
+    conn: Connection, claims: Sequence[FlushClaim], now: datetime
+) -> tuple[set[GroupId], list[FlushClaim]]:
+    """The first half of claiming a round's flushes, which writes nothing: the groups
+    whose timer row is due (``next_flush_at <= now``, no lease left by an older
+    version), locked ``FOR UPDATE`` on PostgreSQL, and the claims of groups that have
+    no row yet (see :func:`finish_claims`)."""
     micros = to_micros(now)
     existing: dict[GroupId, bool] = {}
     lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
@@ -152,10 +146,28 @@ def claim_flushes(
             rows = conn.exec_driver_sql(driver(conn, sql), (route_id, *chunk))
             for group_key, next_flush_at, lease_until in rows:
                 existing[(route_id, group_key)] = next_flush_at <= micros and lease_until <= micros
-    won = {gid for gid, due in existing.items() if due}
-    won |= _insert_new(conn, [c for c in claims if c.gid not in existing], now, rev)
-    # a new row was inserted with its final timer already; an existing one is updated
-    updates = [c for c in claims if existing.get(c.gid) and c.next_timer is not None]
+    due = {gid for gid, is_due in existing.items() if is_due}
+    return due, [c for c in claims if c.gid not in existing]
+
+
+def finish_claims(
+    conn: Connection,
+    due: Sequence[FlushClaim],
+    new: Sequence[FlushClaim],
+    now: datetime,
+    rev: int,
+) -> set[GroupId]:
+    """The second half: move the due groups' rows on to the timers their flushes
+    leave (or delete them), and insert rows for the new groups; the new groups this
+    caller won (all of ``due`` it holds already).
+
+    The row is moved on inside the flush's transaction, so no lease is needed: a
+    replica claiming the same group waits on the row lock (PostgreSQL) or the write
+    lock (SQLite) and then finds it no longer due; two replicas inserting the same new
+    group conflict, and only one insert returns its row.
+    """
+    won = _insert_new(conn, new, now, rev)
+    updates = [c for c in due if c.next_timer is not None]
     if updates:
         conn.exec_driver_sql(
             driver(conn, _UPDATE_TIMER),
@@ -172,7 +184,8 @@ def claim_flushes(
                 if (t := c.next_timer) is not None
             ],
         )
-    delete_timers(conn, [c.gid for c in claims if c.gid in won and c.next_timer is None])
+    done = [c.gid for c in due if c.next_timer is None]
+    delete_timers(conn, done + [c.gid for c in new if c.gid in won and c.next_timer is None])
     return won
 
 

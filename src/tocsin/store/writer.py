@@ -10,7 +10,11 @@ An ``Op`` decides first and writes second: when it raises, it must not have writ
 staged anything, so the other ops of its batch still commit. An op class may also offer
 ``apply_many(txn, ops)``: consecutive ops of that class in a batch are then applied by
 one call, which returns one (value, refusal) outcome per op, so that a whole batch of
-alert puts is one statement instead of one per request (see ``BatchedOp``).
+alert puts is one statement instead of one per request (see ``BatchedOp``). An op whose
+statement the database itself refuses (a ``DBAPIError``) is different: on PostgreSQL
+the transaction is then aborted, and committing it would quietly roll back the whole
+batch while its ops are answered as committed; so the batch is rolled back and redone
+without that op, whose caller gets the error.
 
 Handing ops over costs too: on an event loop, the ops submitted during one loop
 iteration go to the writer thread together (one queue put, one wake-up of the writer),
@@ -28,6 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from tocsin.store.index import KeyedIndex, Overlay
 
@@ -104,7 +109,12 @@ _Outcome = tuple[_Waiter, Any, BaseException | None]
 
 
 def apply_all(txn: Txn, ops: Sequence[Op[Any]]) -> list[Outcome]:
-    """Apply ``ops`` in order, runs of one ``BatchedOp`` class together."""
+    """Apply ``ops`` in order, runs of one ``BatchedOp`` class together.
+
+    Stops after an op the database itself refused (its outcome is a ``DBAPIError``):
+    the transaction may be unusable from there on, so fewer outcomes than ops come
+    back and the last one is that op's.
+    """
     outcomes: list[Outcome] = []
     i = 0
     while i < len(ops):
@@ -113,6 +123,8 @@ def apply_all(txn: Txn, ops: Sequence[Op[Any]]) -> list[Outcome]:
         if many is None:
             outcomes.append(_apply_one(txn, ops[i]))
             i += 1
+            if _broke_txn(outcomes[-1][1]):
+                return outcomes
             continue
         end = i + 1
         while end < len(ops) and type(ops[end]) is kind:
@@ -120,7 +132,10 @@ def apply_all(txn: Txn, ops: Sequence[Op[Any]]) -> list[Outcome]:
         found: list[Outcome] = many(txn, ops[i:end])
         if len(found) != end - i:
             raise RuntimeError(f"{kind.__name__}.apply_many gave {len(found)} outcomes")
-        outcomes.extend(found)
+        for outcome in found:
+            outcomes.append(outcome)
+            if _broke_txn(outcome[1]):
+                return outcomes
         i = end
     return outcomes
 
@@ -130,6 +145,21 @@ def _apply_one(txn: Txn, op: Op[Any]) -> Outcome:
         return op.apply(txn), None
     except Exception as exc:  # a refused op; the others still commit
         return None, exc
+
+
+class _Redo(Exception):
+    """Some ops broke the transaction: roll it back and redo the batch without them."""
+
+    def __init__(self, indexes: list[int], applied: list[Outcome]) -> None:
+        super().__init__(f"{len(indexes)} op(s) failed in the database")
+        self.indexes = indexes
+        self.applied = applied
+
+
+def _broke_txn(error: Exception | None) -> bool:
+    """An op refused by the database itself (not by its own decision): the transaction
+    may be unusable (PostgreSQL aborts it)."""
+    return isinstance(error, DBAPIError)
 
 
 def _settle(outcomes: list[_Outcome]) -> None:
@@ -230,27 +260,42 @@ class GroupCommitter:
                     return
 
     def _commit(self, conn: Connection, batch: list[_Item]) -> None:
-        txn = Txn(conn)
-        outcomes: list[_Outcome] = []
-        try:
-            with conn.begin():
-                if self.on_begin is not None:
-                    self.on_begin(txn)
-                applied = apply_all(txn, [op for op, _ in batch])
-            outcomes = [
-                (waiter, value, error)
-                for (_, waiter), (value, error) in zip(batch, applied, strict=True)
-            ]
-        except Exception as exc:
-            log.exception("commit of %d ops failed", len(batch))
-            outcomes = [(waiter, None, exc) for _, waiter in batch]
-        else:
-            txn.publish()
-            self.batches += 1
-            self.ops += len(batch)
-            if self.on_batch is not None:
-                self.on_batch(len(batch))
-        self._deliver(outcomes)
+        refused: list[_Outcome] = []
+        while True:
+            txn = Txn(conn)
+            outcomes: list[_Outcome] = []
+            try:
+                with conn.begin():
+                    if self.on_begin is not None:
+                        self.on_begin(txn)
+                    applied = apply_all(txn, [op for op, _ in batch])
+                    if len(applied) < len(batch) or (applied and _broke_txn(applied[-1][1])):
+                        raise _Redo([len(applied) - 1], applied)
+                outcomes = [
+                    (waiter, value, error)
+                    for (_, waiter), (value, error) in zip(batch, applied, strict=True)
+                ]
+            except _Redo as redo:
+                # A statement of this op failed. On PostgreSQL that aborts the whole
+                # transaction and its COMMIT would quietly roll back every op of the
+                # batch while they are answered as committed: refuse it, and redo the
+                # others in a new transaction (nothing was published).
+                drop = set(redo.indexes)
+                refused += [(batch[i][1], None, redo.applied[i][1]) for i in redo.indexes]
+                batch = [item for i, item in enumerate(batch) if i not in drop]
+                if batch:
+                    continue
+            except Exception as exc:
+                log.exception("commit of %d ops failed", len(batch))
+                outcomes = [(waiter, None, exc) for _, waiter in batch]
+            else:
+                txn.publish()
+                self.batches += 1
+                self.ops += len(batch)
+                if self.on_batch is not None:
+                    self.on_batch(len(batch))
+            self._deliver(refused + outcomes)
+            return
 
     @staticmethod
     def _deliver(outcomes: list[_Outcome]) -> None:
