@@ -15,6 +15,7 @@ import json
 import shutil
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -107,7 +108,7 @@ class HTTPReceiver:
     # --- lifecycle ----------------------------------------------------------------------
 
     def __enter__(self) -> Self:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         server.daemon_threads = True
         if self.tls is not None:
             server.socket = self.tls.wrap_socket(server.socket, server_side=True)
@@ -274,6 +275,16 @@ class _Handler:
         )
         self.server._add(mail)
         return "250 Message accepted for delivery"
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client closing an idle keep-alive connection (a reset, as aiohttp's pool may do
+    when it is closed) is normal, not an error to print over the test output."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class SMTPServer:

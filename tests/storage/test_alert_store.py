@@ -14,12 +14,14 @@ from tocsin.alerts.labels import LabelSet
 from tocsin.alerts.matchers import parse_matchers
 from tocsin.alerts.model import Alert, PostedAlert
 from tocsin.alerts.mutes import Muter, NoMutes
+from tocsin.alerts.notify_decision import LogEntry
 from tocsin.alerts.silences import Silence, SilenceNotFound, SilenceState
 from tocsin.core.alert_store import AlertQuery, AlertStore, RouteMatch, StoreSettings
+from tocsin.store import group_rows
 from tocsin.store.db import open_database
 from tocsin.store.settings import DatabaseSettings, Durability
 from tocsin.store.tables import alerts as alerts_table
-from tocsin.store.writer import GroupCommitter
+from tocsin.store.writer import GroupCommitter, Txn
 from tocsin.timeutil import to_micros
 
 
@@ -206,6 +208,25 @@ def test_garbage_collection_forgets_old_resolved_alerts(opened: Opened, clock: C
     # "New" timed out at T0+5m, "Old" was resolved at T0+1m: both are older than 120h
     assert n_alerts == 2
     assert len(opened.store.alerts) == 0
+
+
+def test_garbage_collection_forgets_old_notification_log_entries(
+    opened: Opened, clock: Clock
+) -> None:
+    def entry(group: str, at: datetime) -> LogEntry:
+        return LogEntry(group, "pager", "webhook[0]", frozenset({"f"}), frozenset(), at)
+
+    class Save:
+        def apply(self, txn: Txn) -> None:
+            group_rows.save_log_entries(
+                txn.conn, [entry("old", T0), entry("new", T0 + timedelta(hours=100))], txn.rev
+            )
+
+    opened.writer.run_sync(Save())
+    clock.now = T0 + timedelta(hours=121)
+    asyncio.run(opened.store.collect_garbage())
+    with opened.engine.connect() as conn:
+        assert list(group_rows.logs_of(conn, ["old", "new"])) == ["new"]
 
 
 def test_puts_of_one_batch_see_each_other_and_refusals_stay_alone(opened: Opened) -> None:

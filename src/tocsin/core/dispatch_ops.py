@@ -24,14 +24,13 @@ Planner = Callable[[Mapping[LogKey, LogEntry]], tuple[FlushPlan, list[OutboxItem
 
 
 @dataclass
-class SaveTimers:
-    timers: Sequence[GroupTimer]
-    deleted: Sequence[GroupId] = ()
+class DeleteTimers:
+    """Forget the timers of groups that are gone (finished, or no longer routed)."""
 
-    def apply(self, txn: Txn) -> int:
-        group_rows.save_timers(txn.conn, self.timers, txn.rev)
-        group_rows.delete_timers(txn.conn, self.deleted)
-        return txn.rev
+    groups: Sequence[GroupId]
+
+    def apply(self, txn: Txn) -> None:
+        group_rows.delete_timers(txn.conn, self.groups)
 
 
 @dataclass(frozen=True)

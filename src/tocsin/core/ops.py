@@ -14,7 +14,7 @@ from typing import Any, cast
 from tocsin.alerts import model
 from tocsin.alerts.model import Alert
 from tocsin.alerts.silences import Silence, SilenceNotFound, decide_set, expire
-from tocsin.store import alert_rows, silence_rows
+from tocsin.store import alert_rows, group_rows, silence_rows
 from tocsin.store.index import KeyedIndex, Overlay
 from tocsin.store.writer import Outcome, Txn
 from tocsin.timeutil import to_micros
@@ -110,7 +110,8 @@ class ExpireSilence:
 
 @dataclass
 class CollectGarbage:
-    """Forget alerts resolved, and silences expired, longer than ``retention`` ago."""
+    """Forget alerts resolved, silences expired, and notification log entries written,
+    longer than ``retention`` ago (Alertmanager's ``--data.retention`` for all three)."""
 
     now: datetime
     retention: timedelta
@@ -122,6 +123,7 @@ class CollectGarbage:
         micros = to_micros(cutoff)
         n_alerts = alert_rows.delete_resolved_before(txn.conn, micros)
         n_silences = silence_rows.delete_expired_before(txn.conn, micros)
+        group_rows.forget_log_before(txn.conn, cutoff)
         alerts = txn.overlay(self.alerts)
         for a in self.alerts.values():
             if a.ends_at < cutoff:

@@ -46,7 +46,7 @@ from tocsin.alerts.notify_decision import (
 from tocsin.alerts.routing import RouteNode, group_key, match
 from tocsin.alerts.timeintervals import TimeInterval
 from tocsin.config.receivers import Receiver
-from tocsin.core.dispatch_ops import Flush, FlushMany, FlushResult, SaveTimers
+from tocsin.core.dispatch_ops import DeleteTimers, Flush, FlushMany, FlushResult
 from tocsin.engine.loop import KickedLoop
 from tocsin.notify.message import Notification
 from tocsin.notify.outbox import OutboxItem, new_item
@@ -276,7 +276,7 @@ class Dispatcher:
                 self._set(gid, _with_timer(state, t))
         stale = [gid for gid in stored if gid not in self.groups]
         if stale:
-            self._own_revs.add(await self._writer.run(SaveTimers([], stale)))
+            await self._writer.run(DeleteTimers(stale))
 
     def _take_pending(self, now: datetime) -> None:
         alerts: list[Alert] = []
@@ -433,7 +433,7 @@ class Dispatcher:
         for gid in lost:  # another replica flushed them: what it logged is unknown here
             self._logs.pop(gid[1], None)
         if gone:
-            self._own_revs.add(await self._writer.run(SaveTimers([], gone)))
+            await self._writer.run(DeleteTimers(gone))
         if lost:
             await self._adopt_stored_timers(lost)
         if enqueued:

@@ -60,13 +60,6 @@ def _chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
         yield items[start : start + _CHUNK]
 
 
-_UPSERT_TIMER = (
-    "INSERT INTO agg_groups (route_id, group_key, receiver, next_flush_at, has_flushed, "
-    "lease_until, rev) VALUES (?, ?, ?, ?, ?, 0, ?) "
-    "ON CONFLICT (route_id, group_key) DO UPDATE SET receiver = excluded.receiver, "
-    "next_flush_at = excluded.next_flush_at, has_flushed = excluded.has_flushed, "
-    "lease_until = 0, rev = excluded.rev"
-)
 _UPDATE_TIMER = (
     "UPDATE agg_groups SET receiver = ?, next_flush_at = ?, has_flushed = ?, "
     "lease_until = 0, rev = ? WHERE route_id = ? AND group_key = ?"
@@ -77,25 +70,6 @@ _UPSERT_LOG = (
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (group_key, receiver, integration) "
     "DO UPDATE SET entry = excluded.entry, updated_at = excluded.updated_at, rev = excluded.rev"
 )
-
-
-def save_timers(conn: Connection, timers: Sequence[GroupTimer], rev: int) -> None:
-    """Insert or replace timers (a saved timer holds no lease)."""
-    if timers:
-        conn.exec_driver_sql(
-            driver(conn, _UPSERT_TIMER),
-            [
-                (
-                    t.route_id,
-                    t.group_key,
-                    t.receiver,
-                    to_micros(t.next_flush_at),
-                    t.has_flushed,
-                    rev,
-                )
-                for t in timers
-            ],
-        )
 
 
 def delete_timers(conn: Connection, gids: Sequence[GroupId]) -> None:
