@@ -92,6 +92,7 @@ from datetime import datetime
 from pathlib import Path
 
 import orjson
+from bench.procstat import busy_cpu_seconds, own_cpu_seconds, proc_cpu_seconds
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from tests.harness.procs import TocsinServer
@@ -114,7 +115,6 @@ PG_ENV = "TOCSIN_TEST_POSTGRES_URL"
 POLICY = "storm"
 RECEIVER = "pager"
 SINK = "blackhole"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 SPY_RATE = 100
 
 
@@ -152,27 +152,6 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-def proc_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU of one process (all its threads), or None if unreadable."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine spent busy (all CPUs, neither idle nor iowait)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / CLK_TCK
-
-
-def own_cpu_seconds() -> float:
-    t = os.times()
-    return t.user + t.system
-
-
 @dataclass
 class CpuMark:
     server: float
@@ -190,7 +169,7 @@ class CpuMark:
         return cls(
             proc_cpu_seconds(server_pid) or 0.0,
             backends,
-            machine_busy_seconds(),
+            busy_cpu_seconds(),
             own_cpu_seconds(),
             time.monotonic(),
         )

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import httpx
 from bench.loadgen import LoadResult, ensure_wrk, run_wrk
+from bench.procstat import busy_cpu_seconds, proc_cpu_seconds
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from tests.harness.procs import AlertmanagerServer, Process, TocsinServer, free_port
@@ -153,12 +154,9 @@ def running(target: Target, workdir: Path, config: Path) -> Iterator[tuple[Proce
         yield server, server.url
 
 
-def cpu_seconds(proc: Process) -> float:
-    """User+system CPU of the server process (all its threads), from /proc."""
+def server_cpu_seconds(proc: Process) -> float:
     assert proc.proc is not None
-    fields = Path(f"/proc/{proc.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    return proc_cpu_seconds(proc.proc.pid) or 0.0
 
 
 _RECEIVED = re.compile(
@@ -177,14 +175,6 @@ def received_firing(url: str) -> float | None:
     return sum(values) if values else None
 
 
-def busy_cpu_seconds() -> float:
-    """CPU seconds spent by the whole machine (all CPUs, not idle or waiting), so that
-    what other processes used during a run can be shown: this machine is shared."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]
-    return (sum(fields[:7]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
 def measure(
     target: Target, batch: int, args: argparse.Namespace, workdir: Path, config: Path
 ) -> Row:
@@ -194,9 +184,9 @@ def measure(
             run_wrk(url, batch, "warmup", args.warmup, args.connections, args.threads)
         run = f"r{uuid.uuid4().hex[:8]}"
         received_before = received_firing(url)
-        cpu_before, busy_before = cpu_seconds(proc), busy_cpu_seconds()
+        cpu_before, busy_before = server_cpu_seconds(proc), busy_cpu_seconds()
         result = run_wrk(url, batch, run, args.duration, args.connections, args.threads)
-        cpu_after, busy_after = cpu_seconds(proc), busy_cpu_seconds()
+        cpu_after, busy_after = server_cpu_seconds(proc), busy_cpu_seconds()
         received_after = received_firing(url)
     received = None
     if received_before is not None and received_after is not None:

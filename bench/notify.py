@@ -91,8 +91,9 @@ from typing import Any, cast
 import httptools
 import orjson
 import uvloop
-from bench.ingest import AM_NAME, PG_ENV, Target, busy_cpu_seconds, running, targets
+from bench.ingest import AM_NAME, PG_ENV, Target, running, targets
 from bench.loadgen import ensure_wrk
+from bench.procstat import busy_cpu_seconds, own_cpu_seconds, proc_cpu_seconds
 from tests.harness.procs import Process
 
 import tocsin
@@ -310,11 +311,11 @@ def sink_capacity(sink: Sink, seconds: int, connections: int) -> SinkCapacity:
         script = Path(tmp) / "sink.lua"
         script.write_text(lua)
         argv = [ensure_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script)]
-        cpu0, t0 = proc_cpu_seconds(sink.pid), os.times()
+        cpu0, t0 = (proc_cpu_seconds(sink.pid) or 0.0), os.times()
         done = subprocess.run(
             [*argv, sink.url], capture_output=True, text=True, timeout=seconds + 30
         )
-        cpu1, t1 = proc_cpu_seconds(sink.pid), os.times()
+        cpu1, t1 = (proc_cpu_seconds(sink.pid) or 0.0), os.times()
     m = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
     if done.returncode != 0 or m is None:
         raise RuntimeError(f"wrk against the sink failed: {done.stderr}{done.stdout}")
@@ -595,19 +596,9 @@ def build_requests(port: int, run: str, n: int) -> list[bytes]:
 # ------------------------------------------------------------------------------------
 
 
-def proc_cpu_seconds(pid: int) -> float:
-    """User+system CPU of one process (all its threads), from /proc; 0 once it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_seconds() -> float:
-    t = os.times()
-    return t.user + t.system
+def cpu_now(server: int, sink: int) -> tuple[float, float, float]:
+    """CPU seconds so far of the server, the sink and this generator (0 once gone)."""
+    return (proc_cpu_seconds(server) or 0.0, proc_cpu_seconds(sink) or 0.0, own_cpu_seconds())
 
 
 @dataclass
@@ -726,7 +717,7 @@ def measure(
             n = int(rate * args.duration)
         requests = build_requests(port, run, n)
         spy = start_py_spy(pid, profile_out) if profile_out is not None else None
-        cpu = (proc_cpu_seconds(pid), proc_cpu_seconds(sink.pid), own_cpu_seconds())
+        cpu = cpu_now(pid, sink.pid)
         busy0, t0 = busy_cpu_seconds(), time.monotonic()
         try:
             if mode == "throughput":
@@ -745,7 +736,7 @@ def measure(
             if spy is not None:
                 stop_py_spy(spy)
         wall = time.monotonic() - t0
-        cpu_after = (proc_cpu_seconds(pid), proc_cpu_seconds(sink.pid), own_cpu_seconds())
+        cpu_after = cpu_now(pid, sink.pid)
         busy = busy_cpu_seconds() - busy0
         # Keep watching: a group notified again on its next interval is a duplicate.
         time.sleep(args.settle)

@@ -279,7 +279,7 @@ def test_a_handed_over_item_whose_lease_ran_out_is_left_to_a_claim(
 
     async def go() -> None:
         worker.adopt([stale])
-        await asyncio.sleep(0.2)
+        await until(lambda: worker.in_flight == 0, "the handed-over item looked at")
         assert sent == []
         async with running(worker):
             clock.now = T0 + timedelta(seconds=61)

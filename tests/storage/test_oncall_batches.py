@@ -134,6 +134,16 @@ def test_a_failing_group_is_put_back_for_later(
     assert pages(rt) == ["person:alice", "person:alice"]
 
 
+def rows_per_round(rt: Runtime, rounds: int) -> list[int]:
+    """How many due rows the on-call engine took in each of ``rounds`` rounds."""
+    taken = []
+    for _ in range(rounds):
+        before = rt.oncall.claimed
+        asyncio.run(rt.oncall._round())
+        taken.append(rt.oncall.claimed - before)
+    return taken
+
+
 def test_the_batch_grows_while_rows_are_backed_up(
     db_url: str, tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -142,12 +152,8 @@ def test_the_batch_grows_while_rows_are_backed_up(
     rt = runtime(db_url, tmp_path, clock)
     try:
         open_groups(rt, *(f"g{i}" for i in range(12)))
-        taken = []
-        for _ in range(5):
-            before = rt.oncall.claimed
-            asyncio.run(rt.oncall._round())
-            taken.append(rt.oncall.claimed - before)
-        assert taken == [2, 4, 4, 2, 0]  # full rounds grow to the cap; a short one resets
+        # full rounds grow to the cap; a short one resets
+        assert rows_per_round(rt, 5) == [2, 4, 4, 2, 0]
     finally:
         rt.close()
 
@@ -161,12 +167,7 @@ def test_a_batch_over_the_time_budget_does_not_grow(
     rt = runtime(db_url, tmp_path, clock)
     try:
         open_groups(rt, *(f"g{i}" for i in range(5)))
-        taken = []
-        for _ in range(4):
-            before = rt.oncall.claimed
-            asyncio.run(rt.oncall._round())
-            taken.append(rt.oncall.claimed - before)
-        assert taken == [2, 2, 1, 0]
+        assert rows_per_round(rt, 4) == [2, 2, 1, 0]
     finally:
         rt.close()
 

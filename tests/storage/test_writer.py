@@ -31,7 +31,10 @@ class Note:
     calls: list[int]
 
     def apply(self, txn: Txn) -> int:
-        return self.apply_many(txn, [self])[0][0]  # type: ignore[no-any-return]
+        ((value, refusal),) = self.apply_many(txn, [self])
+        if refusal is not None:
+            raise refusal
+        return int(value)
 
     @classmethod
     def apply_many(cls, txn: Txn, ops: Sequence[Note]) -> list[Outcome]:

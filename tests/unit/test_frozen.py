@@ -40,10 +40,10 @@ def test_defaults_frozenness_and_replace() -> None:
     fast = Fast(1)
     assert (fast.b, fast.c) == ("x", ())
     with pytest.raises(dataclasses.FrozenInstanceError):
-        fast.a = 2  # type: ignore[misc]
+        fast.a = 2  # type: ignore[misc]  # what the type checker refuses, at run time
     assert dataclasses.replace(fast, b="y") == Fast(1, "y")
     with pytest.raises(TypeError):
-        Fast()  # type: ignore[call-arg]
+        Fast(**{})  # a's value missing
 
 
 def test_refuses_what_it_cannot_copy() -> None:

@@ -74,6 +74,11 @@ class DeliveryWorker:
         self._gates: dict[str, asyncio.Semaphore] = {}  # send slots per receiver
         self.listeners: list[Listener] = []
 
+    @property
+    def in_flight(self) -> int:
+        """Items this worker holds (sending, or waiting for a send slot)."""
+        return len(self._in_flight)
+
     def adopt(self, items: Sequence[OutboxItem]) -> None:
         """Items just committed (on this loop's thread): send those leased to this
         process at once, without a claim that would read them back; the others wait

@@ -12,17 +12,20 @@ instance's ``__dict__`` directly; everything else the dataclass generated (froze
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = ["fast_init"]
 
-T = TypeVar("T")
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def fast_init(cls: type[T]) -> type[T]:
     """Apply above ``@dataclass(frozen=True)`` (no ``slots``, no ``__post_init__``,
     no ``default_factory``, no keyword-only field: those keep the generated ``__init__``)."""
-    params = dataclasses.fields(cls)  # type: ignore[arg-type]
+    params = dataclasses.fields(cls)
     if (
         "__slots__" in cls.__dict__
         or hasattr(cls, "__post_init__")
@@ -46,5 +49,5 @@ def fast_init(cls: type[T]) -> type[T]:
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__module__ = cls.__module__
     init.__doc__ = cls.__init__.__doc__
-    cls.__init__ = init  # type: ignore[method-assign]
+    cls.__init__ = init  # type: ignore[method-assign]  # replacing it is the point
     return cls

@@ -11,7 +11,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 from sqlalchemy import Connection
-from sqlalchemy.engine.interfaces import DBAPICursor
 
 
 def driver(conn: Connection, sql: str) -> str:
@@ -27,13 +26,3 @@ def _for_psycopg(sql: str) -> str:
 def marks(n: int, row: str = "?") -> str:
     """``n`` placeholders (or rows of them) for an ``IN (...)`` or ``VALUES`` list."""
     return ", ".join([row] * n)
-
-
-def raw_cursor(conn: Connection) -> DBAPICursor:
-    """A cursor of the driver's own connection under ``conn``, inside ``conn``'s open
-    transaction: plain tuples out, without SQLAlchemy's row objects (which cost more
-    than the query itself on the batches of the hot paths). Close it after use."""
-    raw = conn.connection.dbapi_connection
-    if raw is None:  # only a closed or invalidated connection has none
-        raise RuntimeError("the connection has no DBAPI connection")
-    return raw.cursor()

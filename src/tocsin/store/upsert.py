@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
+from tocsin.store.plainsql import driver
+
 
 @cache
 def _sqlite_sql(table: Table, key: str) -> str:
@@ -26,14 +28,9 @@ def _sqlite_sql(table: Table, key: str) -> str:
     )
 
 
-@cache
-def _pg_sql(table: Table, key: str) -> str:
-    return _sqlite_sql(table, key).replace("?", "%s")
-
-
 def upsert_sql(conn: Connection, table: Table, key: str) -> str:
     """The driver-level statement upserting one row (tuple in column order) by ``key``."""
-    return _sqlite_sql(table, key) if conn.dialect.name == "sqlite" else _pg_sql(table, key)
+    return driver(conn, _sqlite_sql(table, key))
 
 
 def upsert(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]], key: str) -> None:
