@@ -56,7 +56,8 @@ How, and why it can be trusted:
   busy spell hits every server of a round alike); tables show the median and the
   ``[min-max]`` spread over rounds, and every run line shows the CPU that other
   processes took meanwhile.
-- **Profile.** ``--profile`` adds one extra throughput run per Tocsin server with
+- **Profile.** ``--profile`` adds one extra run per Tocsin server, of the first of the
+  chosen modes (``--modes latency --rates 100 --profile`` profiles a latency run), with
   ``py-spy record`` attached (not counted in the tables) and prints the top of it.
 """
 
@@ -1093,7 +1094,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--warmup-deadline", type=float, default=10.0, help="seconds to wait for warm-up alerts"
     )
     p.add_argument("--sink-check", type=int, default=2, help="seconds of wrk against the sink")
-    p.add_argument("--profile", action="store_true", help="py-spy one extra Tocsin run")
+    p.add_argument(
+        "--profile", action="store_true", help="py-spy one extra Tocsin run (of the first mode)"
+    )
     p.add_argument("--profile-top", type=int, default=25)
     p.add_argument("--postgres-url", default=os.environ.get(PG_ENV), help=f"default ${PG_ENV}")
     p.add_argument("--json", type=Path, help="also write every run as JSON here")
@@ -1198,7 +1201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         continue
                     slug = f"profile-{target.name.replace(' ', '-')}"
                     out = root / f"{slug}.txt"
-                    r = measure(target, "throughput", -1, args, sink, root / slug, config, out)
+                    r = measure(target, modes[0], -1, args, sink, root / slug, config, out)
                     print(run_line(r) + " (under py-spy, not in the tables)", flush=True)
                     summary = profile_summary(out, args.profile_top) if out.exists() else ""
                     profiles.append((target.name, summary or "(py-spy wrote nothing)"))

@@ -337,3 +337,96 @@ def test_attempts_that_finish_together_are_recorded_together(
         ["permanent"],
         ["retryable"],
     ]
+
+
+def test_a_finished_send_claims_again_only_while_more_may_be_due(
+    db: tuple[Engine, GroupCommitter],
+) -> None:
+    """With every slot taken by a claim, a freed slot claims at once (not at the next
+    poll, which here is a minute away); once a claim found fewer items than slots, the
+    outbox is drained and a finished send costs no claim (a transaction) at all."""
+    engine, writer = db
+    clock = Clock(T0)
+    sent: list[str] = []
+    claims: list[int] = []
+    run = writer.run
+
+    async def counting(op: Any) -> Any:
+        value = await run(op)
+        if isinstance(op, ClaimDue):
+            claims.append(len(value))
+        return value
+
+    writer.run = counting  # type: ignore[method-assign]  # the seam counted here
+    settings = DeliverySettings(concurrency=2, per_receiver=2, poll=timedelta(minutes=1))
+    answers = {r: [Outcome.sent()] for r in ("a", "b", "c", "d")}
+    worker = DeliveryWorker(writer, clock, scripted(answers, sent), settings)
+    first = [item(r, 0, T0) for r in ("a", "b", "c")]  # one per receiver: none over its cap
+    later = item("d", 0, T0)
+    seen: list[int] = []
+
+    async def scenario() -> None:
+        await writer.run(Enqueue(first))
+        async with running(worker):
+            await until(lambda: len(sent) == 3 and worker.in_flight == 0, "three sends")
+            await asyncio.sleep(0.2)
+            seen.append(len(claims))
+            await writer.run(Enqueue([later]))
+            worker.kick()  # as a flush that committed items does
+            await until(lambda: len(sent) == 4 and worker.in_flight == 0, "the fourth")
+            await asyncio.sleep(0.2)  # room for a needless claim to show
+
+    asyncio.run(scenario())
+    assert statuses(engine, [*first, later]) == [DeliveryStatus.SENT] * 4
+    # both slots filled, then the third item claimed by a freed slot, not by the poll
+    assert claims[:2] == [2, 1]
+    # one claim for the kick: it found fewer items than slots, so neither the loop nor
+    # the send's end claimed again
+    assert claims[seen[0] :] == [1]
+
+
+@pytest.mark.parametrize(
+    ("late", "final"),
+    [
+        pytest.param(Outcome.retryable("timeout"), DeliveryStatus.SENT, id="late retry"),
+        pytest.param(Outcome.permanent("400"), DeliveryStatus.SENT, id="late failure"),
+        pytest.param(Outcome.sent(), DeliveryStatus.SENT, id="late success"),
+    ],
+)
+def test_a_send_that_outlived_its_lease_does_not_undo_the_next_workers_record(
+    db: tuple[Engine, GroupCommitter], late: Outcome, final: DeliveryStatus
+) -> None:
+    """Worker A's send outlives its lease; worker B claims the item, sends and records
+    it; A's record, arriving last, is logged as an attempt but moves nothing: the item
+    stays as B left it (a late 'retry' would have made it pending, and sent a third
+    time)."""
+    engine, writer = db
+    it = item("r", 1, T0)
+    writer.run_sync(Enqueue([it]))
+    (held_by_a,) = writer.run_sync(ClaimDue(T0, T0 + timedelta(seconds=60), 10))
+    later = T0 + timedelta(seconds=61)
+    (held_by_b,) = writer.run_sync(ClaimDue(later, later + timedelta(seconds=60), 10))
+    assert held_by_b.lease_until != held_by_a.lease_until
+    policy = RetryPolicy()
+    writer.run_sync(RecordAttempt(held_by_b, Outcome.sent(), later, 1, policy))
+    writer.run_sync(RecordAttempt(held_by_a, late, later + timedelta(seconds=1), 1, policy))
+    with engine.connect() as conn:
+        row = outbox_rows.get(conn, it.id)
+        logged = outbox_rows.attempts_of(conn, it.id)
+    assert row is not None
+    assert (row.status, row.attempts) == (final, 1)
+    assert len(logged) == 2  # both attempts happened, and both are in the log
+
+
+def test_a_retry_under_the_held_lease_is_recorded(db: tuple[Engine, GroupCommitter]) -> None:
+    """The usual case, for contrast: the worker that holds the lease moves the item."""
+    engine, writer = db
+    it = item("r", 1, T0)
+    writer.run_sync(Enqueue([it]))
+    (held,) = writer.run_sync(ClaimDue(T0, T0 + timedelta(seconds=60), 10))
+    writer.run_sync(RecordAttempt(held, Outcome.retryable("503"), T0, 1, RetryPolicy()))
+    with engine.connect() as conn:
+        row = outbox_rows.get(conn, it.id)
+    assert row is not None
+    assert (row.status, row.attempts, row.last_error) == (DeliveryStatus.PENDING, 1, "503")
+    assert row.lease_until.timestamp() == 0  # given back for the retry

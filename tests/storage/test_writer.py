@@ -1,20 +1,26 @@
 """The group-commit writer's hand-over: what one event-loop iteration submits goes to the
 writer thread together, runs of one ``apply_many`` op class are applied by one call, a
-refused op spoils nothing, and a failing ``apply_many`` fails (and rolls back) its
-whole batch."""
+refused op spoils nothing, a failing ``apply_many`` fails (and rolls back) its whole
+batch, and a batch that wrote nothing is rolled back rather than committed."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from tocsin.core.oncall_ops import OncallContext, ProcessDue
+from tocsin.core.outbox_ops import ClaimDue, Enqueue
+from tocsin.notify.message import Notification
+from tocsin.notify.outbox import new_item
 from tocsin.store.db import open_database
+from tocsin.store.revisions import current_revision, next_revision
 from tocsin.store.settings import DatabaseSettings, Durability
 from tocsin.store.writer import GroupCommitter, Op, Outcome, Txn, WriterClosed, apply_all
 
@@ -221,3 +227,99 @@ def test_an_op_the_database_refuses_does_not_take_its_batch_down(engine: Engine)
     assert isinstance(got[1], DBAPIError)
     assert [got[0], got[2], got[3]] == [10, 7, 20]
     assert notes(engine) == [1, 2]  # committed, not only answered
+
+
+# --- a batch that wrote nothing is rolled back ---------------------------------------
+
+
+@dataclass
+class Maybe:
+    """Writes a note when given a value; says it wrote nothing otherwise."""
+
+    value: int | None
+
+    def apply(self, txn: Txn) -> int | None:
+        if self.value is not None:
+            txn.conn.execute(text("INSERT INTO notes (value) VALUES (:v)"), {"v": self.value})
+        txn.after_commit.append(lambda: published.append(self.value))
+        return self.value
+
+    def wrote_nothing(self, value: int | None) -> bool:
+        return value is None
+
+
+@dataclass
+class Refusing:
+    def apply(self, txn: Txn) -> None:
+        raise Refused("no")
+
+
+published: list[int | None] = []
+
+
+@pytest.mark.parametrize(
+    ("ops", "committed", "noted"),
+    [
+        pytest.param([Maybe(None)], False, [], id="one op that wrote nothing: rolled back"),
+        pytest.param([Maybe(None), Maybe(None)], False, [], id="all wrote nothing"),
+        pytest.param([Maybe(None), Maybe(3)], True, [3], id="one of them wrote"),
+        pytest.param([Maybe(None), Plain(7)], True, [], id="an op that cannot tell"),
+        pytest.param([Maybe(None), Refusing()], False, [], id="a refused op wrote nothing"),
+    ],
+)
+def test_a_batch_that_wrote_nothing_is_rolled_back_unpublished(
+    engine: Engine, ops: list[Op[Any]], committed: bool, noted: list[int]
+) -> None:
+    """A poll that finds nothing must not cost a commit (an fsync on SQLite) and a
+    revision: the revision stays, and no after-commit hook runs (the store's would mark
+    a revision seen that the next writer takes again); the callers get their values."""
+    writer = GroupCommitter(engine)
+    writer.on_begin = lambda txn: setattr(txn, "rev", next_revision(txn.conn))
+    with engine.connect() as conn:
+        before = current_revision(conn)
+    published.clear()
+
+    async def submit() -> list[Any]:
+        return await asyncio.gather(*(writer.run(op) for op in ops), return_exceptions=True)
+
+    try:
+        got = asyncio.run(submit())
+    finally:
+        writer.close()
+    assert writer.batches == 1
+    assert [g for g in got if not isinstance(g, Refused)] == [
+        getattr(op, "value", None) for op in ops if not isinstance(op, Refusing)
+    ]
+    with engine.connect() as conn:
+        assert current_revision(conn) == before + (1 if committed else 0)
+    assert notes(engine) == noted
+    expected = [op.value for op in ops if isinstance(op, Maybe)] if committed else []
+    assert published == expected
+
+
+def test_idle_polls_of_the_engine_loops_commit_nothing(engine: Engine) -> None:
+    """The delivery worker's claim and the on-call worker's due rows, with nothing due:
+    no revision is taken (an idle server does not write); with something due, it is."""
+    writer = GroupCommitter(engine)
+    writer.on_begin = lambda txn: setattr(txn, "rev", next_revision(txn.conn))
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    ctx = cast(OncallContext, None)  # never asked: no row is taken
+
+    def revision() -> int:
+        with engine.connect() as conn:
+            return current_revision(conn)
+
+    try:
+        before = revision()
+        assert writer.run_sync(ClaimDue(now, now + timedelta(minutes=1), 10)) == []
+        assert writer.run_sync(ProcessDue(lambda: now, 10, ctx)) == 0
+        assert revision() == before
+        note = Notification("team", "{}:{}", {}, (), now, "http://t", idempotency_key="k")
+        item = new_item("i1", "team", "webhook[0]", note, now)
+        writer.run_sync(Enqueue([item]))
+        assert revision() == before + 1
+        claimed = writer.run_sync(ClaimDue(now, now + timedelta(minutes=1), 10))
+        assert [i.id for i in claimed] == ["i1"]
+        assert revision() == before + 2  # the lease was written
+    finally:
+        writer.close()

@@ -320,11 +320,13 @@ class ProcessDue:
     on_committed: Callable[[float], None] = lambda seconds: None
     # how long a row whose handling failed waits before it is tried again
     retry: timedelta = timedelta(seconds=30)
+    _took_any: bool = field(default=False, init=False, repr=False)
 
     def apply(self, txn: Txn) -> int:
         started = time.perf_counter()
         now = self.clock()
         taken = oncall_rows.take_due(txn.conn, now, self.limit)
+        self._took_any = bool(taken)
         txn.after_commit.append(lambda: self.on_claimed(len(taken)))
         txn.after_commit.append(lambda: self.on_committed(time.perf_counter() - started))
         batch = _Batch.read(txn, now, self.ctx, (d.group_id for d in taken))
@@ -332,6 +334,10 @@ class ProcessDue:
         failed = self._act_on_all(batch, taken)
         oncall_rows.release_due(txn.conn, failed, now + self.retry)
         return batch.write()
+
+    def wrote_nothing(self, value: int) -> bool:
+        # Nothing was due: the DELETE took no row, and nothing else runs without one.
+        return not self._took_any
 
     def _act_on_all(self, batch: _Batch, taken: Sequence[DueRow]) -> list[DueRow]:
         """Act on the rows in order; returns the rows to put back: all the rows of a

@@ -41,6 +41,9 @@ class ClaimDue:
             txn.conn, self.now, self.lease_until, self.limit, txn.rev, self.exclude_receivers
         )
 
+    def wrote_nothing(self, value: list[OutboxItem]) -> bool:
+        return not value  # nothing was due: nothing was leased
+
 
 @dataclass
 class Release:
@@ -69,7 +72,9 @@ class RecordAttempt:
     def apply_many(cls, txn: Txn, ops: Sequence[RecordAttempt]) -> list[OpOutcome]:
         """The attempts that finished together, with one statement per table."""
         afters = [after_attempt(op.item, op.outcome, op.at, op.policy, op.rng) for op in ops]
-        outbox_rows.save_state(txn.conn, afters, txn.rev)
+        outbox_rows.save_state(
+            txn.conn, [(op.item, after) for op, after in zip(ops, afters, strict=True)], txn.rev
+        )
         outbox_rows.log_attempts(
             txn.conn, [op.attempt(after.attempts) for op, after in zip(ops, afters, strict=True)]
         )

@@ -73,6 +73,11 @@ class DeliveryWorker:
         self._busy: dict[str, int] = {}  # items held per receiver
         self._gates: dict[str, asyncio.Semaphore] = {}  # send slots per receiver
         self.listeners: list[Listener] = []
+        # Whether the last claim took as many items as it had slots for: more may be
+        # due, so a slot that frees up claims at once. Otherwise the outbox had nothing
+        # more, and a finished send needs no claim (new items kick, retries are polled):
+        # at a few alerts a second that claim was one of four transactions per alert.
+        self._backlog = False
 
     @property
     def in_flight(self) -> int:
@@ -116,8 +121,8 @@ class DeliveryWorker:
         try:
             while True:
                 self._wake.clear()  # before claiming: a wake-up during the claim counts
-                claimed = await self._claim()
-                if not claimed:
+                await self._claim()
+                if not self._backlog:  # the outbox had no more: wait for a kick or poll
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(
                             self._wake.wait(), self.settings.poll.total_seconds()
@@ -129,6 +134,7 @@ class DeliveryWorker:
     async def _claim(self) -> int:
         free = self.settings.concurrency - len(self._in_flight)
         if free <= 0:
+            self._backlog = True
             await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
             return 1
         now = self._clock()
@@ -143,6 +149,9 @@ class DeliveryWorker:
                 extra.append(item.id)
                 continue
             self._start(item)
+        # More may be due if the claim filled its slots, skipped busy receivers or gave
+        # items back.
+        self._backlog = len(items) >= free or bool(busy) or bool(extra)
         if extra:
             await self._writer.run(Release(extra))
         return len(items) - len(extra)
@@ -158,9 +167,10 @@ class DeliveryWorker:
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
-        # A slot is free: claim more now, not at the next poll.
+        # A slot is free: claim more now, not at the next poll, if more may be due.
         self._in_flight.discard(task)
-        self._wake.set()
+        if self._backlog:
+            self._wake.set()
 
     async def _deliver(self, item: OutboxItem) -> None:
         gate = self._gates.setdefault(item.receiver, asyncio.Semaphore(self.settings.per_receiver))

@@ -28,9 +28,13 @@ _INSERT = (
     "status, attempts, created_at, next_attempt_at, lease_until, updated_at, last_error, "
     "rev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# Only while the row is still pending under the lease the attempt was made with: a send
+# that outlived its lease may have been claimed, sent and recorded by another worker,
+# and its late record must not undo that (the attempt itself is still logged).
 _UPDATE_STATE = (
     "UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, lease_until = ?, "
-    "updated_at = ?, last_error = ?, rev = ? WHERE id = ?"
+    "updated_at = ?, last_error = ?, rev = ? "
+    "WHERE id = ? AND lease_until = ? AND status = 'pending'"
 )
 _LOG_ATTEMPT = (
     "INSERT INTO delivery_log (outbox_id, receiver, integration, attempt, at, outcome, "
@@ -127,9 +131,11 @@ def release(conn: Connection, ids: Sequence[str], rev: int) -> None:
         )
 
 
-def save_state(conn: Connection, items: Sequence[OutboxItem], rev: int) -> None:
-    """Store where items are in their delivery (status, attempts, timing); the payload
-    never changes after the item was decided."""
+def save_state(conn: Connection, items: Sequence[tuple[OutboxItem, OutboxItem]], rev: int) -> None:
+    """Store where items are in their delivery (status, attempts, timing), as
+    ``(held, after)`` pairs: ``after`` is written only over the row as ``held`` left it
+    (pending, under the same lease). The payload never changes after the item was
+    decided."""
     if items:
         conn.exec_driver_sql(
             driver(conn, _UPDATE_STATE),
@@ -143,8 +149,9 @@ def save_state(conn: Connection, items: Sequence[OutboxItem], rev: int) -> None:
                     i.last_error,
                     rev,
                     i.id,
+                    to_micros(held.lease_until),
                 )
-                for i in items
+                for held, i in items
             ],
         )
 

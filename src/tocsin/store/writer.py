@@ -16,6 +16,13 @@ the transaction is then aborted, and committing it would quietly roll back the w
 batch while its ops are answered as committed; so the batch is rolled back and redone
 without that op, whose caller gets the error.
 
+A transaction in which nothing was written is rolled back, not committed: the engine
+loops poll through the writer (claim the due notifications, fire the due escalation
+steps), and a poll that finds nothing would otherwise cost a commit (an fsync on
+SQLite) and a new global revision, several times a second on an idle server. An op
+says it wrote nothing through ``wrote_nothing`` (see ``MayWriteNothing``); a batch is
+rolled back only when every op in it says so, and then nothing is published.
+
 Handing ops over costs too: on an event loop, the ops submitted during one loop
 iteration go to the writer thread together (one queue put, one wake-up of the writer),
 and the outcomes of a batch come back to each loop in one callback.
@@ -83,6 +90,28 @@ class BatchedOp(Op[T_co], Protocol):
 
     @classmethod
     def apply_many(cls, txn: Txn, ops: Sequence[Any]) -> list[Outcome]: ...
+
+
+class MayWriteNothing(Protocol):
+    """An op that can tell, from its value, that it wrote and staged nothing."""
+
+    def wrote_nothing(self, value: Any) -> bool: ...
+
+
+def _wrote_nothing(ops: Sequence[Op[Any]], applied: Sequence[Outcome]) -> bool:
+    """Whether no op of a batch wrote anything: a refused op wrote nothing (that is the
+    contract of an op), the others must say so themselves."""
+    for op, (value, error) in zip(ops, applied, strict=True):
+        if error is not None:
+            continue
+        check = getattr(op, "wrote_nothing", None)
+        if check is None or not check(value):
+            return False
+    return True
+
+
+class _NothingWritten(Exception):
+    """Roll the batch's transaction back: none of its ops wrote anything."""
 
 
 class WriterClosed(RuntimeError):
@@ -268,13 +297,21 @@ class GroupCommitter:
                 with conn.begin():
                     if self.on_begin is not None:
                         self.on_begin(txn)
-                    applied = apply_all(txn, [op for op, _ in batch])
+                    ops = [op for op, _ in batch]
+                    applied = apply_all(txn, ops)
                     if len(applied) < len(batch) or (applied and _broke_txn(applied[-1][1])):
                         raise _Redo([len(applied) - 1], applied)
-                outcomes = [
-                    (waiter, value, error)
-                    for (_, waiter), (value, error) in zip(batch, applied, strict=True)
-                ]
+                    outcomes = [
+                        (waiter, value, error)
+                        for (_, waiter), (value, error) in zip(batch, applied, strict=True)
+                    ]
+                    if _wrote_nothing(ops, applied):
+                        raise _NothingWritten
+            except _NothingWritten:
+                # Rolled back: not published (the store's hook would mark this
+                # transaction's revision seen, and the next writer will take it again).
+                self.batches += 1
+                self.ops += len(batch)
             except _Redo as redo:
                 # A statement of this op failed. On PostgreSQL that aborts the whole
                 # transaction and its COMMIT would quietly roll back every op of the
