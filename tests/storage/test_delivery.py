@@ -339,15 +339,8 @@ def test_attempts_that_finish_together_are_recorded_together(
     ]
 
 
-def test_a_finished_send_claims_again_only_while_more_may_be_due(
-    db: tuple[Engine, GroupCommitter],
-) -> None:
-    """With every slot taken by a claim, a freed slot claims at once (not at the next
-    poll, which here is a minute away); once a claim found fewer items than slots, the
-    outbox is drained and a finished send costs no claim (a transaction) at all."""
-    engine, writer = db
-    clock = Clock(T0)
-    sent: list[str] = []
+def count_claims(writer: GroupCommitter) -> list[int]:
+    """The sizes of the claims ``writer`` runs from now on, in order."""
     claims: list[int] = []
     run = writer.run
 
@@ -358,6 +351,19 @@ def test_a_finished_send_claims_again_only_while_more_may_be_due(
         return value
 
     writer.run = counting  # type: ignore[method-assign]  # the seam counted here
+    return claims
+
+
+def test_a_finished_send_claims_again_only_while_more_may_be_due(
+    db: tuple[Engine, GroupCommitter],
+) -> None:
+    """With every slot taken by a claim, a freed slot claims at once (not at the next
+    poll, which here is a minute away); once a claim found fewer items than slots, the
+    outbox is drained and a finished send costs no claim (a transaction) at all."""
+    engine, writer = db
+    clock = Clock(T0)
+    sent: list[str] = []
+    claims = count_claims(writer)
     settings = DeliverySettings(concurrency=2, per_receiver=2, poll=timedelta(minutes=1))
     answers = {r: [Outcome.sent()] for r in ("a", "b", "c", "d")}
     worker = DeliveryWorker(writer, clock, scripted(answers, sent), settings)
@@ -408,8 +414,11 @@ def test_a_send_that_outlived_its_lease_does_not_undo_the_next_workers_record(
     (held_by_b,) = writer.run_sync(ClaimDue(later, later + timedelta(seconds=60), 10))
     assert held_by_b.lease_until != held_by_a.lease_until
     policy = RetryPolicy()
-    writer.run_sync(RecordAttempt(held_by_b, Outcome.sent(), later, 1, policy))
-    writer.run_sync(RecordAttempt(held_by_a, late, later + timedelta(seconds=1), 1, policy))
+    by_b = writer.run_sync(RecordAttempt(held_by_b, Outcome.sent(), later, 1, policy))
+    by_a = writer.run_sync(RecordAttempt(held_by_a, late, later + timedelta(seconds=1), 1, policy))
+    assert by_b is not None
+    assert by_b.status is DeliveryStatus.SENT
+    assert by_a is None  # superseded: the worker neither retries nor reports a failure
     with engine.connect() as conn:
         row = outbox_rows.get(conn, it.id)
         logged = outbox_rows.attempts_of(conn, it.id)
@@ -430,3 +439,36 @@ def test_a_retry_under_the_held_lease_is_recorded(db: tuple[Engine, GroupCommitt
     assert row is not None
     assert (row.status, row.attempts, row.last_error) == (DeliveryStatus.PENDING, 1, "503")
     assert row.lease_until.timestamp() == 0  # given back for the retry
+
+
+def test_a_receiver_at_its_share_does_not_make_the_worker_spin(
+    db: tuple[Engine, GroupCommitter],
+) -> None:
+    """A receiver that holds its whole share of slots (a hanging webhook) is skipped by
+    every claim; with nothing else due, the worker waits for a wake-up (a kick, the
+    poll, a freed slot) instead of claiming again and again."""
+    engine, writer = db
+    claims = count_claims(writer)
+    hang = asyncio.Event()
+
+    async def send(it: OutboxItem) -> Outcome:
+        await hang.wait()
+        return Outcome.sent()
+
+    settings = DeliverySettings(concurrency=2, per_receiver=1, poll=timedelta(minutes=1))
+    worker = DeliveryWorker(writer, Clock(T0), send, settings)
+    items = [item("dead", n, T0) for n in range(3)]
+
+    async def scenario() -> None:
+        await writer.run(Enqueue(items))
+        async with running(worker):
+            await until(lambda: worker.in_flight >= 1, "a send in flight")
+            await asyncio.sleep(0.5)
+            hang.set()
+            await until(lambda: statuses(engine, items) == [DeliveryStatus.SENT] * 3, "sent")
+
+    asyncio.run(scenario())
+    # the items are sent one after the other as slots free up; while the receiver held
+    # its share the worker did not spin (a spinning loop claims hundreds of times here)
+    assert sum(claims) >= 3
+    assert len(claims) < 20, claims

@@ -64,21 +64,23 @@ class RecordAttempt:
     policy: RetryPolicy
     rng: random.Random = field(default_factory=random.Random)
 
-    def apply(self, txn: Txn) -> OutboxItem:
+    def apply(self, txn: Txn) -> OutboxItem | None:
         ((after, _),) = self.apply_many(txn, [self])
-        return cast(OutboxItem, after)
+        return cast(OutboxItem | None, after)
 
     @classmethod
     def apply_many(cls, txn: Txn, ops: Sequence[RecordAttempt]) -> list[OpOutcome]:
-        """The attempts that finished together, with one statement per table."""
+        """The attempts that finished together, with one statement per table. An
+        attempt whose lease ran out and whose item another worker claimed meanwhile is
+        logged but moves nothing: its outcome is None (superseded)."""
         afters = [after_attempt(op.item, op.outcome, op.at, op.policy, op.rng) for op in ops]
-        outbox_rows.save_state(
+        superseded = outbox_rows.save_state(
             txn.conn, [(op.item, after) for op, after in zip(ops, afters, strict=True)], txn.rev
         )
         outbox_rows.log_attempts(
             txn.conn, [op.attempt(after.attempts) for op, after in zip(ops, afters, strict=True)]
         )
-        return [(after, None) for after in afters]
+        return [(None if after.id in superseded else after, None) for after in afters]
 
     def attempt(self, number: int) -> Attempt:
         return Attempt(

@@ -73,10 +73,14 @@ class DeliveryWorker:
         self._busy: dict[str, int] = {}  # items held per receiver
         self._gates: dict[str, asyncio.Semaphore] = {}  # send slots per receiver
         self.listeners: list[Listener] = []
-        # Whether the last claim took as many items as it had slots for: more may be
-        # due, so a slot that frees up claims at once. Otherwise the outbox had nothing
-        # more, and a finished send needs no claim (new items kick, retries are polled):
-        # at a few alerts a second that claim was one of four transactions per alert.
+        # Whether the last claim filled every free slot: more may be due, so the loop
+        # claims again at once. Otherwise it waits for a kick or the poll.
+        self._full = False
+        # Whether a slot that frees up should claim at once: the last claim filled its
+        # slots, or left items of a receiver at its share (skipped, or given back). If
+        # not, the outbox had nothing more, and a finished send needs no claim (new
+        # items kick, retries are polled): at a few alerts a second that claim was one
+        # of four transactions per alert.
         self._backlog = False
 
     @property
@@ -122,7 +126,7 @@ class DeliveryWorker:
             while True:
                 self._wake.clear()  # before claiming: a wake-up during the claim counts
                 await self._claim()
-                if not self._backlog:  # the outbox had no more: wait for a kick or poll
+                if not self._full:  # the outbox had no more for now: wait for a wake-up
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(
                             self._wake.wait(), self.settings.poll.total_seconds()
@@ -134,7 +138,7 @@ class DeliveryWorker:
     async def _claim(self) -> int:
         free = self.settings.concurrency - len(self._in_flight)
         if free <= 0:
-            self._backlog = True
+            self._full = self._backlog = True
             await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
             return 1
         now = self._clock()
@@ -149,9 +153,8 @@ class DeliveryWorker:
                 extra.append(item.id)
                 continue
             self._start(item)
-        # More may be due if the claim filled its slots, skipped busy receivers or gave
-        # items back.
-        self._backlog = len(items) >= free or bool(busy) or bool(extra)
+        self._full = len(items) >= free
+        self._backlog = self._full or bool(busy) or bool(extra)
         if extra:
             await self._writer.run(Release(extra))
         return len(items) - len(extra)
@@ -192,6 +195,11 @@ class DeliveryWorker:
         took = int((time.perf_counter() - started) * 1_000_000)
         op = RecordAttempt(item, outcome, self._clock(), took, self.settings.policy, self._rng)
         after = await self._writer.run(op)
+        if after is None:
+            # The send outlived its lease and another worker claimed the item: its
+            # record stands, this attempt is only logged (no retry, no fallback).
+            log.info("%s to %s: claimed by another worker meanwhile", item.id, item.integration)
+            return
         if after.status is DeliveryStatus.PENDING:
             log.info("%s to %s: %s; retrying", item.id, item.integration, outcome.message)
         elif after.status is DeliveryStatus.FAILED:

@@ -131,29 +131,45 @@ def release(conn: Connection, ids: Sequence[str], rev: int) -> None:
         )
 
 
-def save_state(conn: Connection, items: Sequence[tuple[OutboxItem, OutboxItem]], rev: int) -> None:
+def save_state(
+    conn: Connection, items: Sequence[tuple[OutboxItem, OutboxItem]], rev: int
+) -> set[str]:
     """Store where items are in their delivery (status, attempts, timing), as
     ``(held, after)`` pairs: ``after`` is written only over the row as ``held`` left it
-    (pending, under the same lease). The payload never changes after the item was
-    decided."""
-    if items:
-        conn.exec_driver_sql(
-            driver(conn, _UPDATE_STATE),
-            [
-                (
-                    i.status.value,
-                    i.attempts,
-                    to_micros(i.next_attempt_at),
-                    to_micros(i.lease_until),
-                    to_micros(i.updated_at),
-                    i.last_error,
-                    rev,
-                    i.id,
-                    to_micros(held.lease_until),
-                )
-                for held, i in items
-            ],
+    (pending, under the same lease). Returns the ids that were not written: another
+    worker claimed the item after this one's lease ran out. The payload never changes
+    after the item was decided."""
+    if not items:
+        return set()
+    rows = [
+        (
+            i.status.value,
+            i.attempts,
+            to_micros(i.next_attempt_at),
+            to_micros(i.lease_until),
+            to_micros(i.updated_at),
+            i.last_error,
+            rev,
+            i.id,
+            to_micros(held.lease_until),
         )
+        for held, i in items
+    ]
+    cursor = conn.connection.cursor()
+    try:
+        cursor.executemany(driver(conn, _UPDATE_STATE), rows)
+        matched = cursor.rowcount
+    finally:
+        cursor.close()
+    if matched == len(rows):  # the usual case (the drivers sum executemany's counts)
+        return set()
+    # Some row did not match (or the driver did not say): read back which were written.
+    wanted = {after.id: (to_micros(after.updated_at), after.attempts) for _, after in items}
+    query = select(outbox.c.id, outbox.c.updated_at, outbox.c.attempts, outbox.c.rev).where(
+        outbox.c.id.in_(list(wanted))
+    )
+    written = {r.id for r in conn.execute(query) if r.rev == rev and (r[1], r[2]) == wanted[r.id]}
+    return set(wanted) - written
 
 
 @dataclass(frozen=True)
