@@ -472,3 +472,70 @@ def test_a_receiver_at_its_share_does_not_make_the_worker_spin(
     # its share the worker did not spin (a spinning loop claims hundreds of times here)
     assert sum(claims) >= 3
     assert len(claims) < 20, claims
+
+
+def test_a_burst_handed_over_to_one_receiver_costs_no_claim_per_send(
+    db: tuple[Engine, GroupCommitter],
+) -> None:
+    """Items the dispatcher hands over count against their receiver's share: while it
+    holds more than its share, a finished send of it does not claim (the claim would
+    skip that receiver anyway); once it is below its share again, one claim looks."""
+    engine, writer = db
+    claims = count_claims(writer)
+    sent: list[str] = []
+    settings = DeliverySettings(concurrency=4, per_receiver=2, poll=timedelta(minutes=1))
+
+    async def send(it: OutboxItem) -> Outcome:
+        await asyncio.sleep(0.01)  # a receiver that takes its time
+        sent.append(it.idempotency_key)
+        return Outcome.sent()
+
+    worker = DeliveryWorker(writer, Clock(T0), send, settings)
+    burst = [leased(item("r", n, T0), T0 + timedelta(seconds=60)) for n in range(12)]
+
+    async def scenario() -> None:
+        await writer.run(Enqueue(burst))
+        async with running(worker):
+            await until(lambda: bool(claims), "the first claim")
+            worker.adopt(burst)
+            worker.kick()  # as the flush of another group would: a claim while r is busy
+            await until(lambda: len(sent) == 12 and worker.in_flight == 0, "the burst")
+            await asyncio.sleep(0.2)  # room for needless claims to show
+
+    asyncio.run(scenario())
+    assert statuses(engine, burst) == [DeliveryStatus.SENT] * 12
+    assert sum(claims) == 0  # all twelve went by hand-over
+    assert len(claims) <= 4, claims  # not one per send
+
+
+@pytest.mark.parametrize("b_first", [True, False], ids=["winner first", "late one first"])
+def test_both_records_of_one_item_in_one_batch_get_their_own_verdict(
+    db: tuple[Engine, GroupCommitter], b_first: bool
+) -> None:
+    """A send that outlived its lease and the re-send of the same item can finish
+    together, their records in one batch: the one under the current lease is written
+    (and returned), the other is logged and superseded, whatever their order."""
+    engine, writer = db
+    it = item("r", 1, T0)
+    writer.run_sync(Enqueue([it]))
+    (held_by_a,) = writer.run_sync(ClaimDue(T0, T0 + timedelta(seconds=60), 10))
+    later = T0 + timedelta(seconds=61)
+    (held_by_b,) = writer.run_sync(ClaimDue(later, later + timedelta(seconds=60), 10))
+    policy = RetryPolicy()
+    a = RecordAttempt(held_by_a, Outcome.permanent("400"), later, 1, policy)
+    b = RecordAttempt(held_by_b, Outcome.sent(), later, 1, policy)
+    ops = [b, a] if b_first else [a, b]
+
+    class Together:
+        def apply(self, txn: Txn) -> list[Any]:
+            return RecordAttempt.apply_many(txn, ops)
+
+    names = ("b", "a") if b_first else ("a", "b")
+    outcomes = dict(zip(names, writer.run_sync(Together()), strict=True))
+    assert outcomes["a"] == (None, None)
+    after_b, _ = outcomes["b"]
+    assert after_b is not None
+    assert after_b.status is DeliveryStatus.SENT
+    assert statuses(engine, [it]) == [DeliveryStatus.SENT]
+    with engine.connect() as conn:
+        assert len(outbox_rows.attempts_of(conn, it.id)) == 2

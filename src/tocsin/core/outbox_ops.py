@@ -74,13 +74,13 @@ class RecordAttempt:
         attempt whose lease ran out and whose item another worker claimed meanwhile is
         logged but moves nothing: its outcome is None (superseded)."""
         afters = [after_attempt(op.item, op.outcome, op.at, op.policy, op.rng) for op in ops]
-        superseded = outbox_rows.save_state(
+        written = outbox_rows.save_state(
             txn.conn, [(op.item, after) for op, after in zip(ops, afters, strict=True)], txn.rev
         )
         outbox_rows.log_attempts(
             txn.conn, [op.attempt(after.attempts) for op, after in zip(ops, afters, strict=True)]
         )
-        return [(None if after.id in superseded else after, None) for after in afters]
+        return [(after if ok else None, None) for after, ok in zip(afters, written, strict=True)]
 
     def attempt(self, number: int) -> Attempt:
         return Attempt(

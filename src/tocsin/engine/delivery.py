@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from tocsin.core.outbox_ops import ClaimDue, RecordAttempt, Release
@@ -76,12 +77,13 @@ class DeliveryWorker:
         # Whether the last claim filled every free slot: more may be due, so the loop
         # claims again at once. Otherwise it waits for a kick or the poll.
         self._full = False
-        # Whether a slot that frees up should claim at once: the last claim filled its
-        # slots, or left items of a receiver at its share (skipped, or given back). If
-        # not, the outbox had nothing more, and a finished send needs no claim (new
-        # items kick, retries are polled): at a few alerts a second that claim was one
-        # of four transactions per alert.
-        self._backlog = False
+        # Receivers at their share whose items the last claim left in the outbox
+        # (skipped, or given back): a finished send of one of them claims at once.
+        # Otherwise (and unless the claim was full) the outbox had nothing more for this
+        # worker, and a finished send needs no claim (new items kick, retries are
+        # polled): at a few alerts a second that claim was one of four transactions
+        # per alert, and in a burst to one receiver one per send.
+        self._waiting: frozenset[str] = frozenset()
 
     @property
     def in_flight(self) -> int:
@@ -110,7 +112,7 @@ class DeliveryWorker:
         if extra:
             task = asyncio.create_task(self._writer.run(Release(extra)))
             self._in_flight.add(task)
-            task.add_done_callback(self._finished)
+            task.add_done_callback(partial(self._finished, None))
         if unleased or extra:
             self.kick()
 
@@ -138,7 +140,7 @@ class DeliveryWorker:
     async def _claim(self) -> int:
         free = self.settings.concurrency - len(self._in_flight)
         if free <= 0:
-            self._full = self._backlog = True
+            self._full = True
             await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
             return 1
         now = self._clock()
@@ -154,7 +156,7 @@ class DeliveryWorker:
                 continue
             self._start(item)
         self._full = len(items) >= free
-        self._backlog = self._full or bool(busy) or bool(extra)
+        self._waiting = frozenset(busy) | {i.receiver for i in items if i.id in extra}
         if extra:
             await self._writer.run(Release(extra))
         return len(items) - len(extra)
@@ -167,12 +169,15 @@ class DeliveryWorker:
         self._busy[item.receiver] = self._busy.get(item.receiver, 0) + 1
         task = asyncio.create_task(self._deliver(item))
         self._in_flight.add(task)
-        task.add_done_callback(self._finished)
+        task.add_done_callback(partial(self._finished, item.receiver))
 
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        # A slot is free: claim more now, not at the next poll, if more may be due.
+    def _finished(self, receiver: str | None, task: asyncio.Task[Any]) -> None:
+        # A slot is free: claim more now, not at the next poll, if more may be due
+        # (for this receiver: it is below its share again).
         self._in_flight.discard(task)
-        if self._backlog:
+        if self._full or (
+            receiver in self._waiting and self._busy.get(receiver, 0) < self._receiver_cap()
+        ):
             self._wake.set()
 
     async def _deliver(self, item: OutboxItem) -> None:

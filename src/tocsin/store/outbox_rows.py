@@ -133,14 +133,14 @@ def release(conn: Connection, ids: Sequence[str], rev: int) -> None:
 
 def save_state(
     conn: Connection, items: Sequence[tuple[OutboxItem, OutboxItem]], rev: int
-) -> set[str]:
+) -> list[bool]:
     """Store where items are in their delivery (status, attempts, timing), as
     ``(held, after)`` pairs: ``after`` is written only over the row as ``held`` left it
-    (pending, under the same lease). Returns the ids that were not written: another
-    worker claimed the item after this one's lease ran out. The payload never changes
-    after the item was decided."""
+    (pending, under the same lease). Returns, per pair, whether it was written: it is
+    not when another worker claimed the item after this one's lease ran out. The
+    payload never changes after the item was decided."""
     if not items:
-        return set()
+        return []
     rows = [
         (
             i.status.value,
@@ -155,21 +155,30 @@ def save_state(
         )
         for held, i in items
     ]
+    sql = driver(conn, _UPDATE_STATE)
     cursor = conn.connection.cursor()
     try:
-        cursor.executemany(driver(conn, _UPDATE_STATE), rows)
+        if len({i.id for _, i in items}) < len(items):
+            # One item twice (a send that outlived its lease and its re-send, both
+            # finished): one at a time, in order, each with its own verdict.
+            written = []
+            for row in rows:
+                cursor.execute(sql, row)
+                written.append(cursor.rowcount == 1)
+            return written
+        cursor.executemany(sql, rows)
         matched = cursor.rowcount
     finally:
         cursor.close()
-    if matched == len(rows):  # the usual case (the drivers sum executemany's counts)
-        return set()
-    # Some row did not match (or the driver did not say): read back which were written.
+    if matched == len(rows):  # the usual case: both drivers sum executemany's counts
+        return [True] * len(rows)
+    # Some row did not match: read back which were written (ids are distinct here).
     wanted = {after.id: (to_micros(after.updated_at), after.attempts) for _, after in items}
     query = select(outbox.c.id, outbox.c.updated_at, outbox.c.attempts, outbox.c.rev).where(
         outbox.c.id.in_(list(wanted))
     )
-    written = {r.id for r in conn.execute(query) if r.rev == rev and (r[1], r[2]) == wanted[r.id]}
-    return set(wanted) - written
+    found = {r.id for r in conn.execute(query) if r.rev == rev and (r[1], r[2]) == wanted[r.id]}
+    return [after.id in found for _, after in items]
 
 
 @dataclass(frozen=True)
