@@ -391,6 +391,18 @@ def test_a_finished_send_claims_again_only_while_more_may_be_due(
     assert claims[seen[0] :] == [1]
 
 
+def claimed_twice(writer: GroupCommitter) -> tuple[OutboxItem, OutboxItem, OutboxItem]:
+    """An item claimed by worker A at T0 and, A's lease having run out, by worker B a
+    minute later: (the item, as A holds it, as B holds it)."""
+    it = item("r", 1, T0)
+    writer.run_sync(Enqueue([it]))
+    (held_by_a,) = writer.run_sync(ClaimDue(T0, T0 + timedelta(seconds=60), 10))
+    later = T0 + timedelta(seconds=61)
+    (held_by_b,) = writer.run_sync(ClaimDue(later, later + timedelta(seconds=60), 10))
+    assert held_by_b.lease_until != held_by_a.lease_until
+    return it, held_by_a, held_by_b
+
+
 @pytest.mark.parametrize(
     ("late", "final"),
     [
@@ -407,12 +419,8 @@ def test_a_send_that_outlived_its_lease_does_not_undo_the_next_workers_record(
     stays as B left it (a late 'retry' would have made it pending, and sent a third
     time)."""
     engine, writer = db
-    it = item("r", 1, T0)
-    writer.run_sync(Enqueue([it]))
-    (held_by_a,) = writer.run_sync(ClaimDue(T0, T0 + timedelta(seconds=60), 10))
-    later = T0 + timedelta(seconds=61)
-    (held_by_b,) = writer.run_sync(ClaimDue(later, later + timedelta(seconds=60), 10))
-    assert held_by_b.lease_until != held_by_a.lease_until
+    it, held_by_a, held_by_b = claimed_twice(writer)
+    later = held_by_b.lease_until - timedelta(seconds=60)
     policy = RetryPolicy()
     by_b = writer.run_sync(RecordAttempt(held_by_b, Outcome.sent(), later, 1, policy))
     by_a = writer.run_sync(RecordAttempt(held_by_a, late, later + timedelta(seconds=1), 1, policy))
@@ -516,11 +524,8 @@ def test_both_records_of_one_item_in_one_batch_get_their_own_verdict(
     together, their records in one batch: the one under the current lease is written
     (and returned), the other is logged and superseded, whatever their order."""
     engine, writer = db
-    it = item("r", 1, T0)
-    writer.run_sync(Enqueue([it]))
-    (held_by_a,) = writer.run_sync(ClaimDue(T0, T0 + timedelta(seconds=60), 10))
-    later = T0 + timedelta(seconds=61)
-    (held_by_b,) = writer.run_sync(ClaimDue(later, later + timedelta(seconds=60), 10))
+    it, held_by_a, held_by_b = claimed_twice(writer)
+    later = held_by_b.lease_until - timedelta(seconds=60)
     policy = RetryPolicy()
     a = RecordAttempt(held_by_a, Outcome.permanent("400"), later, 1, policy)
     b = RecordAttempt(held_by_b, Outcome.sent(), later, 1, policy)
