@@ -137,12 +137,12 @@ class DeliveryWorker:
             for task in self._in_flight:
                 task.cancel()
 
-    async def _claim(self) -> int:
+    async def _claim(self) -> None:
         free = self.settings.concurrency - len(self._in_flight)
         if free <= 0:
             self._full = True
             await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
-            return 1
+            return
         now = self._clock()
         cap = self._receiver_cap()
         busy = tuple(sorted(r for r, n in self._busy.items() if n >= cap))
@@ -159,7 +159,6 @@ class DeliveryWorker:
         self._waiting = frozenset(busy) | {i.receiver for i in items if i.id in extra}
         if extra:
             await self._writer.run(Release(extra))
-        return len(items) - len(extra)
 
     def _receiver_cap(self) -> int:
         # at most half of all slots to one receiver, however its queue is configured

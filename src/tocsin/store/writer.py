@@ -20,8 +20,9 @@ A transaction in which nothing was written is rolled back, not committed: the en
 loops poll through the writer (claim the due notifications, fire the due escalation
 steps), and a poll that finds nothing would otherwise cost a commit (an fsync on
 SQLite) and a new global revision, several times a second on an idle server. An op
-says it wrote nothing through ``wrote_nothing`` (see ``MayWriteNothing``); a batch is
-rolled back only when every op in it says so, and then nothing is published.
+may offer ``wrote_nothing(value) -> bool``, true when, given the value it returned, it
+wrote and staged nothing; a batch is rolled back only when every op in it says so (or
+was refused), and then nothing is published.
 
 Handing ops over costs too: on an event loop, the ops submitted during one loop
 iteration go to the writer thread together (one queue put, one wake-up of the writer),
@@ -90,12 +91,6 @@ class BatchedOp(Op[T_co], Protocol):
 
     @classmethod
     def apply_many(cls, txn: Txn, ops: Sequence[Any]) -> list[Outcome]: ...
-
-
-class MayWriteNothing(Protocol):
-    """An op that can tell, from its value, that it wrote and staged nothing."""
-
-    def wrote_nothing(self, value: Any) -> bool: ...
 
 
 def _wrote_nothing(ops: Sequence[Op[Any]], applied: Sequence[Outcome]) -> bool:
