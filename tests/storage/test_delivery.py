@@ -491,7 +491,9 @@ def test_a_burst_handed_over_to_one_receiver_costs_no_claim_per_send(
     engine, writer = db
     claims = count_claims(writer)
     sent: list[str] = []
-    settings = DeliverySettings(concurrency=4, per_receiver=2, poll=timedelta(minutes=1))
+    # a share of 4 of the 8 slots; the burst of 7 takes fewer slots than there are, so
+    # the worker still claims for the others while the receiver is over its share
+    settings = DeliverySettings(concurrency=8, per_receiver=2, poll=timedelta(minutes=1))
 
     async def send(it: OutboxItem) -> Outcome:
         await asyncio.sleep(0.01)  # a receiver that takes its time
@@ -499,7 +501,7 @@ def test_a_burst_handed_over_to_one_receiver_costs_no_claim_per_send(
         return Outcome.sent()
 
     worker = DeliveryWorker(writer, Clock(T0), send, settings)
-    burst = [leased(item("r", n, T0), T0 + timedelta(seconds=60)) for n in range(12)]
+    burst = [leased(item("r", n, T0), T0 + timedelta(seconds=60)) for n in range(7)]
 
     async def scenario() -> None:
         await writer.run(Enqueue(burst))
@@ -507,13 +509,15 @@ def test_a_burst_handed_over_to_one_receiver_costs_no_claim_per_send(
             await until(lambda: bool(claims), "the first claim")
             worker.adopt(burst)
             worker.kick()  # as the flush of another group would: a claim while r is busy
-            await until(lambda: len(sent) == 12 and worker.in_flight == 0, "the burst")
+            await until(lambda: len(sent) == 7 and worker.in_flight == 0, "the burst")
             await asyncio.sleep(0.2)  # room for needless claims to show
 
     asyncio.run(scenario())
-    assert statuses(engine, burst) == [DeliveryStatus.SENT] * 12
-    assert sum(claims) == 0  # all twelve went by hand-over
-    assert len(claims) <= 4, claims  # not one per send
+    assert statuses(engine, burst) == [DeliveryStatus.SENT] * 7
+    assert sum(claims) == 0  # all seven went by hand-over
+    # the first claim, the kicked one, and one when the receiver fell below its share:
+    # not one per send while it was over it
+    assert len(claims) <= 3, claims
 
 
 @pytest.mark.parametrize("b_first", [True, False], ids=["winner first", "late one first"])
