@@ -339,7 +339,7 @@ def test_attempts_that_finish_together_are_recorded_together(
     ]
 
 
-def count_claims(writer: GroupCommitter) -> list[int]:
+def count_claims(writer: GroupCommitter, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The sizes of the claims ``writer`` runs from now on, in order."""
     claims: list[int] = []
     run = writer.run
@@ -350,12 +350,12 @@ def count_claims(writer: GroupCommitter) -> list[int]:
             claims.append(len(value))
         return value
 
-    writer.run = counting  # type: ignore[method-assign]  # the seam counted here
+    monkeypatch.setattr(writer, "run", counting)  # the seam counted here
     return claims
 
 
 def test_a_finished_send_claims_again_only_while_more_may_be_due(
-    db: tuple[Engine, GroupCommitter],
+    db: tuple[Engine, GroupCommitter], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With every slot taken by a claim, a freed slot claims at once (not at the next
     poll, which here is a minute away); once a claim found fewer items than slots, the
@@ -363,7 +363,7 @@ def test_a_finished_send_claims_again_only_while_more_may_be_due(
     engine, writer = db
     clock = Clock(T0)
     sent: list[str] = []
-    claims = count_claims(writer)
+    claims = count_claims(writer, monkeypatch)
     settings = DeliverySettings(concurrency=2, per_receiver=2, poll=timedelta(minutes=1))
     answers = {r: [Outcome.sent()] for r in ("a", "b", "c", "d")}
     worker = DeliveryWorker(writer, clock, scripted(answers, sent), settings)
@@ -450,13 +450,13 @@ def test_a_retry_under_the_held_lease_is_recorded(db: tuple[Engine, GroupCommitt
 
 
 def test_a_receiver_at_its_share_does_not_make_the_worker_spin(
-    db: tuple[Engine, GroupCommitter],
+    db: tuple[Engine, GroupCommitter], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A receiver that holds its whole share of slots (a hanging webhook) is skipped by
     every claim; with nothing else due, the worker waits for a wake-up (a kick, the
     poll, a freed slot) instead of claiming again and again."""
     engine, writer = db
-    claims = count_claims(writer)
+    claims = count_claims(writer, monkeypatch)
     hang = asyncio.Event()
 
     async def send(it: OutboxItem) -> Outcome:
@@ -483,13 +483,13 @@ def test_a_receiver_at_its_share_does_not_make_the_worker_spin(
 
 
 def test_a_burst_handed_over_to_one_receiver_costs_no_claim_per_send(
-    db: tuple[Engine, GroupCommitter],
+    db: tuple[Engine, GroupCommitter], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Items the dispatcher hands over count against their receiver's share: while it
     holds more than its share, a finished send of it does not claim (the claim would
     skip that receiver anyway); once it is below its share again, one claim looks."""
     engine, writer = db
-    claims = count_claims(writer)
+    claims = count_claims(writer, monkeypatch)
     sent: list[str] = []
     # a share of 4 of the 8 slots; the burst of 7 takes fewer slots than there are, so
     # the worker still claims for the others while the receiver is over its share
