@@ -90,18 +90,29 @@ def notes(engine: Engine) -> list[int]:
         return sorted(v for (v,) in conn.execute(text("SELECT value FROM notes")))
 
 
+def run_together(writer: GroupCommitter, ops: Sequence[Op[Any]]) -> list[Any]:
+    """Submit ``ops`` in one event-loop iteration (so in one batch), wait for all of
+    them and close the writer: their values, or what each was refused with."""
+
+    async def submit() -> list[Any]:
+        return await asyncio.gather(*(writer.run(op) for op in ops), return_exceptions=True)
+
+    try:
+        return asyncio.run(submit())
+    finally:
+        writer.close()
+
+
+def taking_revisions(writer: GroupCommitter) -> GroupCommitter:
+    """``writer`` with the store's begin hook: each transaction takes a revision."""
+    writer.on_begin = lambda txn: setattr(txn, "rev", next_revision(txn.conn))
+    return writer
+
+
 def test_one_loop_iteration_is_one_batch_and_one_apply_many(engine: Engine) -> None:
     writer = GroupCommitter(engine)
     calls: list[int] = []
-
-    async def submit() -> list[Any]:
-        ops = [Note(i, calls) for i in range(5)]
-        return await asyncio.gather(*(writer.run(op) for op in ops))
-
-    try:
-        assert asyncio.run(submit()) == [0, 10, 20, 30, 40]
-    finally:
-        writer.close()
+    assert run_together(writer, [Note(i, calls) for i in range(5)]) == [0, 10, 20, 30, 40]
     assert writer.batches == 1
     assert calls == [5]
     assert notes(engine) == [0, 1, 2, 3, 4]
@@ -110,21 +121,8 @@ def test_one_loop_iteration_is_one_batch_and_one_apply_many(engine: Engine) -> N
 def test_a_refused_op_in_apply_many_spoils_nothing(engine: Engine) -> None:
     writer = GroupCommitter(engine)
     calls: list[int] = []
-
-    async def submit() -> list[Any]:
-        ops: list[Op[int]] = [
-            Note(1, calls),
-            Note(-5, calls),
-            Note(2, calls),
-            Plain(7),
-            Note(3, calls),
-        ]
-        return await asyncio.gather(*(writer.run(op) for op in ops), return_exceptions=True)
-
-    try:
-        got = asyncio.run(submit())
-    finally:
-        writer.close()
+    ops: list[Op[int]] = [Note(1, calls), Note(-5, calls), Note(2, calls), Plain(7), Note(3, calls)]
+    got = run_together(writer, ops)
     assert isinstance(got[1], Refused)
     assert [got[0], got[2], got[3], got[4]] == [10, 20, 7, 30]
     assert calls == [3, 1]  # runs of one class, in submission order, around Plain
@@ -213,17 +211,9 @@ def test_an_op_the_database_refuses_does_not_take_its_batch_down(engine: Engine)
     """On PostgreSQL a failed statement aborts the transaction, and its COMMIT would
     quietly roll back the other ops while they are answered as committed: the batch is
     redone without the refused op, whose caller gets the database's error."""
-    writer = GroupCommitter(engine)
     calls: list[int] = []
-
-    async def submit() -> list[Any]:
-        ops: list[Op[int | None]] = [Note(1, calls), BadSQL(), Plain(7), Note(2, calls)]
-        return await asyncio.gather(*(writer.run(op) for op in ops), return_exceptions=True)
-
-    try:
-        got = asyncio.run(submit())
-    finally:
-        writer.close()
+    ops: list[Op[int | None]] = [Note(1, calls), BadSQL(), Plain(7), Note(2, calls)]
+    got = run_together(GroupCommitter(engine), ops)
     assert isinstance(got[1], DBAPIError)
     assert [got[0], got[2], got[3]] == [10, 7, 20]
     assert notes(engine) == [1, 2]  # committed, not only answered
@@ -273,19 +263,11 @@ def test_a_batch_that_wrote_nothing_is_rolled_back_unpublished(
     """A poll that finds nothing must not cost a commit (an fsync on SQLite) and a
     revision: the revision stays, and no after-commit hook runs (the store's would mark
     a revision seen that the next writer takes again); the callers get their values."""
-    writer = GroupCommitter(engine)
-    writer.on_begin = lambda txn: setattr(txn, "rev", next_revision(txn.conn))
+    writer = taking_revisions(GroupCommitter(engine))
     with engine.connect() as conn:
         before = current_revision(conn)
     published.clear()
-
-    async def submit() -> list[Any]:
-        return await asyncio.gather(*(writer.run(op) for op in ops), return_exceptions=True)
-
-    try:
-        got = asyncio.run(submit())
-    finally:
-        writer.close()
+    got = run_together(writer, ops)
     assert writer.batches == 1
     assert [g for g in got if not isinstance(g, Refused)] == [
         getattr(op, "value", None) for op in ops if not isinstance(op, Refusing)
@@ -300,8 +282,7 @@ def test_a_batch_that_wrote_nothing_is_rolled_back_unpublished(
 def test_idle_polls_of_the_engine_loops_commit_nothing(engine: Engine) -> None:
     """The delivery worker's claim and the on-call worker's due rows, with nothing due:
     no revision is taken (an idle server does not write); with something due, it is."""
-    writer = GroupCommitter(engine)
-    writer.on_begin = lambda txn: setattr(txn, "rev", next_revision(txn.conn))
+    writer = taking_revisions(GroupCommitter(engine))
     now = datetime(2026, 1, 1, tzinfo=UTC)
     ctx = cast(OncallContext, None)  # never asked: no row is taken
 

@@ -9,6 +9,7 @@ import orjson
 from sqlalchemy import Connection, delete, select
 
 from tocsin.alerts.model import Alert
+from tocsin.store.plainsql import raw_cursor
 from tocsin.store.tables import alerts
 from tocsin.store.upsert import upsert_sql
 from tocsin.timeutil import from_micros, to_micros
@@ -54,11 +55,8 @@ def save_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """
     if not rows:
         return
-    cursor = conn.connection.cursor()
-    try:
+    with raw_cursor(conn) as cursor:
         cursor.executemany(upsert_sql(conn, alerts, "fingerprint"), rows)
-    finally:
-        cursor.close()
 
 
 def changed_since(conn: Connection, rev: int) -> list[tuple[str, int, Alert]]:

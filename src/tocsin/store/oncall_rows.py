@@ -14,7 +14,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, select
 from tocsin.oncall.frozen import fast_init
 from tocsin.oncall.lifecycle import AuditEntry
 from tocsin.oncall.schedules import Override
-from tocsin.store.plainsql import driver
+from tocsin.store.plainsql import driver, raw_cursor
 from tocsin.store.tables import audit, oncall_due, oncall_groups, schedule_overrides
 from tocsin.store.upsert import upsert
 from tocsin.timeutil import from_micros, to_micros
@@ -51,12 +51,9 @@ def get_groups(conn: Connection, group_ids: Collection[str]) -> dict[str, Oncall
 def _fetch(conn: Connection, sql: str, params: Any) -> list[tuple[Any, ...]]:
     """Run a query on the DBAPI cursor of ``conn`` (in its transaction): plain tuples,
     without SQLAlchemy's row objects, which cost more than the query on a batch."""
-    cursor = conn.connection.cursor()
-    try:
+    with raw_cursor(conn) as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
-    finally:
-        cursor.close()
 
 
 # Plain SQL with one parameter whatever the batch size: the statement text stays the same,
@@ -123,11 +120,8 @@ def _write(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
     psycopg's adaptation of the arrays doubled the server's CPU per step and the
     backend did not get cheaper."""
     if rows:
-        cursor = conn.connection.cursor()
-        try:
+        with raw_cursor(conn) as cursor:
             cursor.executemany(driver(conn, sql), rows)
-        finally:
-            cursor.close()
 
 
 @fast_init

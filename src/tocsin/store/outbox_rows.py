@@ -17,7 +17,7 @@ from tocsin.notify.outbox import (
     notification_to_json,
 )
 from tocsin.notify.outcome import Outcome
-from tocsin.store.plainsql import driver
+from tocsin.store.plainsql import driver, raw_cursor
 from tocsin.store.tables import delivery_log, outbox
 from tocsin.timeutil import from_micros, to_micros
 
@@ -156,8 +156,7 @@ def save_state(
         for held, i in items
     ]
     sql = driver(conn, _UPDATE_STATE)
-    cursor = conn.connection.cursor()
-    try:
+    with raw_cursor(conn) as cursor:
         if len({i.id for _, i in items}) < len(items):
             # One item twice (a send that outlived its lease and its re-send, both
             # finished): one at a time, in order, each with its own verdict.
@@ -168,8 +167,6 @@ def save_state(
             return written
         cursor.executemany(sql, rows)
         matched = cursor.rowcount
-    finally:
-        cursor.close()
     if matched == len(rows):  # the usual case: both drivers sum executemany's counts
         return [True] * len(rows)
     # Some row did not match: read back which were written (ids are distinct here).

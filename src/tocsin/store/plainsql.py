@@ -8,7 +8,10 @@ driver (``Connection.exec_driver_sql``), translated for psycopg where needed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -26,3 +29,15 @@ def _for_psycopg(sql: str) -> str:
 def marks(n: int, row: str = "?") -> str:
     """``n`` placeholders (or rows of them) for an ``IN (...)`` or ``VALUES`` list."""
     return ", ".join([row] * n)
+
+
+@contextmanager
+def raw_cursor(conn: Connection) -> Iterator[Any]:
+    """The DBAPI cursor of ``conn``, in its open transaction, closed afterwards: plain
+    tuples and the driver's own ``executemany``, without SQLAlchemy's per-execution
+    machinery, which costs more than a hot path's statement."""
+    cursor = conn.connection.cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select
 
+from tocsin.store.plainsql import raw_cursor
 from tocsin.store.tables import revisions
 
 
@@ -16,12 +17,9 @@ def next_revision(conn: Connection) -> int:
     # Plain SQL (valid on SQLite >= 3.35 and PostgreSQL) straight to the driver, in the
     # connection's open transaction: this runs once per write transaction, on the ingest
     # hot path, where SQLAlchemy's per-execution machinery costs more than the statement.
-    cursor = conn.connection.cursor()
-    try:
+    with raw_cursor(conn) as cursor:
         cursor.execute("UPDATE revisions SET rev = rev + 1 WHERE id = 1 RETURNING rev")
         row = cursor.fetchone()
-    finally:
-        cursor.close()
     if row is None:
         raise RuntimeError("the revisions table has no counter row")
     return int(row[0])
