@@ -77,14 +77,14 @@ from tocsin.timeutil import from_micros
 
 @dataclass(frozen=True)
 class Drain:
-    mode: str  # "engine" | "sql"
+    mode: str  # "engine" | "sql" | "lean"
     backend: str
     steps: int
     seconds: float
     cpu_s: float  # this process
     backend_cpu_s: float | None  # PostgreSQL's backends
     others_pct: float  # the rest of the machine, % of one CPU
-    detail: str = ""  # the sql mode's split by part
+    detail: str = ""  # the sql and lean modes' split by part
 
     @property
     def per_s(self) -> float:
