@@ -66,6 +66,7 @@ from sqlalchemy import Connection, Engine
 from tocsin.cli.serve_cmd import tune_gc
 from tocsin.core.oncall_ops import ProcessDue
 from tocsin.runtime import Runtime, Settings
+from tocsin.store import oncall_rows
 from tocsin.store.db import open_database
 from tocsin.store.oncall_rows import due_id
 from tocsin.store.plainsql import driver, raw_cursor
@@ -132,27 +133,15 @@ def engine_drain(rt: Runtime, batch: int) -> int:
                 return taken
 
 
-_TAKE = (
-    "DELETE FROM oncall_due WHERE id IN (SELECT id FROM oncall_due WHERE done = false "
-    "AND due_at <= ? ORDER BY due_at LIMIT ?{lock}) "
-    "RETURNING id, group_id, kind, due_at, payload"
-)
+# The store's own statements (so the floor follows them when they change), and for
+# ``lean`` the layout proposed for the step path, tried on this bench's database only.
+_TAKE = oncall_rows._TAKE_ANY
 _GROUPS = "SELECT group_id, state FROM oncall_groups WHERE group_id IN ({marks})"
-_UPDATE = "UPDATE oncall_groups SET state = ?, updated_at = ?, rev = ? WHERE group_id = ?"
-# lean: the layout proposed for the step path, tried on this bench's database only
 _LEAN_COLUMNS = ("esc_step", "esc_round")
 _LEAN_GROUPS = "SELECT group_id, esc_step, esc_round FROM oncall_groups WHERE group_id IN ({marks})"
 _LEAN_UPDATE = (
     "UPDATE oncall_groups SET esc_step = ?, esc_round = ?, updated_at = ?, rev = ? "
     "WHERE group_id = ?"
-)
-_ADD_DUE = (
-    "INSERT INTO oncall_due (id, group_id, kind, due_at, payload, lease_until, done) "
-    "VALUES (?, ?, ?, ?, ?, 0, false)"
-)
-_ADD_AUDIT = (
-    "INSERT INTO audit (group_id, at, actor, channel, action, comment, detail) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -190,7 +179,8 @@ def sql_drain(engine: Engine, batch: int, split: Split, lean: bool = False) -> i
     ``lean``: on the layout of :func:`add_lean_columns`."""
     lock = "" if engine.dialect.name == "sqlite" else " FOR UPDATE SKIP LOCKED"
     part = split.part
-    read_sql, update_sql = (_LEAN_GROUPS, _LEAN_UPDATE) if lean else (_GROUPS, _UPDATE)
+    read_sql = _LEAN_GROUPS if lean else _GROUPS
+    update_sql = _LEAN_UPDATE if lean else oncall_rows._UPDATE_GROUP
 
     def one(conn: Connection) -> int:
         now = now_us()
@@ -199,7 +189,8 @@ def sql_drain(engine: Engine, batch: int, split: Split, lean: bool = False) -> i
             with part("revision"):
                 rev = next_revision(conn)
             with part("take"):
-                cur.execute(driver(conn, _TAKE.format(lock=lock)), (now, batch))
+                take = _TAKE.format(lock=lock, notify="", group="")
+                cur.execute(driver(conn, take), (now, now, batch))
                 rows = cur.fetchall()
             if not rows:
                 trans.rollback()
@@ -216,9 +207,9 @@ def sql_drain(engine: Engine, batch: int, split: Split, lean: bool = False) -> i
             with part("update groups"):
                 cur.executemany(driver(conn, update_sql), updates)
             with part("insert due"):
-                cur.executemany(driver(conn, _ADD_DUE), dues)
+                cur.executemany(driver(conn, oncall_rows._ADD_DUE), dues)
             with part("insert audit"):
-                cur.executemany(driver(conn, _ADD_AUDIT), audits)
+                cur.executemany(driver(conn, oncall_rows._ADD_AUDIT), audits)
         with part("commit"):
             trans.commit()
         return len(rows)
@@ -251,7 +242,8 @@ def _least_decisions(
             state["escalation"]["step_index"] = nxt["step_index"]
             updates.append((orjson.dumps(state).decode(), now, rev, group))
         due_at = from_micros(nxt["due_at"])
-        dues.append((due_id(due_at), group, kind, nxt["due_at"], orjson.dumps(nxt).decode()))
+        due = (due_id(due_at), group, kind, nxt["due_at"], orjson.dumps(nxt).decode(), 0)
+        dues.append(due)
         detail = {"at": now, "action": "escalated", "escalation_id": step["escalation_id"]}
         audit = (group, now, "tocsin", "auto", "escalated", "step", orjson.dumps(detail).decode())
         audits.append(audit)
