@@ -86,7 +86,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -237,7 +237,9 @@ class _PolicyOnly:
 
         return plan
 
-    def page_items(self, row: OncallGroupRow, due: NotifyDue, now: datetime) -> list[OutboxItem]:
+    def page_items(
+        self, row: Callable[[], OncallGroupRow], due: NotifyDue, now: datetime
+    ) -> list[OutboxItem]:
         raise NotImplementedError("populating opens groups: nobody is paged")
 
 

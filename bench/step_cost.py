@@ -19,16 +19,15 @@ a few seconds, so a change to the step path can be judged before the long run:
   process's CPU: on SQLite the database's work runs in it; on PostgreSQL the backend's
   CPU is reported beside it).
 - **sql**: the same database, populated the same way, drained by the statements the
-  engine issues per batch (take the due rows, read their groups, update the groups,
-  insert the next step and the audit row, commit) with the decisions replaced by the
-  least a step could do (bump the step index, keep the rest of the state): the floor
+  engine's step path issues per batch (take the due rows, read the groups' ladder
+  columns, move the ladders on, insert the next step and the audit row, commit) with
+  the decisions replaced by the least a step could do (bump the step index): the floor
   that the schema and the database set, whatever the Python above them costs.
   ``engine - sql`` is the share of the decisions and their bookkeeping. The CPU is
-  split by part (revision, take, read groups, Python, each write, commit).
-- **lean**: the sql mode on the layout proposed for the step path, tried on this
-  bench's database only: the escalation's progress in two integer columns of the group
-  row (``esc_step``, ``esc_round``), which a step reads and writes instead of the
-  group's whole JSON state.
+  split by part (revision, take, read ladders, Python, each write, commit).
+
+(Session 4 had a third mode, ``lean``, that tried the ladder columns on this bench's
+database; since migration 0011 they are the schema, and ``sql`` runs on them.)
 
 Each round has a fresh database (a PostgreSQL database is created and dropped).
 The machine is shared: the CPU the rest of it used during each drain is shown.
@@ -78,14 +77,14 @@ from tocsin.timeutil import from_micros
 
 @dataclass(frozen=True)
 class Drain:
-    mode: str  # "engine" | "sql" | "lean"
+    mode: str  # "engine" | "sql"
     backend: str
     steps: int
     seconds: float
     cpu_s: float  # this process
     backend_cpu_s: float | None  # PostgreSQL's backends
     others_pct: float  # the rest of the machine, % of one CPU
-    detail: str = ""  # the sql and lean modes' split by part
+    detail: str = ""  # the sql mode's split by part
 
     @property
     def per_s(self) -> float:
@@ -133,16 +132,9 @@ def engine_drain(rt: Runtime, batch: int) -> int:
                 return taken
 
 
-# The store's own statements (so the floor follows them when they change), and for
-# ``lean`` the layout proposed for the step path, tried on this bench's database only.
+# The store's own statements, so the floor follows them when they change.
 _TAKE = oncall_rows._TAKE_ANY
-_GROUPS = "SELECT group_id, state FROM oncall_groups WHERE group_id IN ({marks})"
-_LEAN_COLUMNS = ("esc_step", "esc_round")
-_LEAN_GROUPS = "SELECT group_id, esc_step, esc_round FROM oncall_groups WHERE group_id IN ({marks})"
-_LEAN_UPDATE = (
-    "UPDATE oncall_groups SET esc_step = ?, esc_round = ?, updated_at = ?, rev = ? "
-    "WHERE group_id = ?"
-)
+_LADDERS = oncall_rows._LADDERS.format(where="group_id IN ({marks})")
 
 
 class Split:
@@ -164,23 +156,11 @@ class Split:
         return f"  us per step: {parts}"
 
 
-def add_lean_columns(engine: Engine) -> None:
-    """The ``lean`` mode's layout: the escalation's progress in integer columns of the
-    group row (the rest of its state is neither read nor written by a step)."""
-    with engine.begin() as conn:
-        for column in _LEAN_COLUMNS:
-            conn.exec_driver_sql(
-                f"ALTER TABLE oncall_groups ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0"
-            )
-
-
-def sql_drain(engine: Engine, batch: int, split: Split, lean: bool = False) -> int:
-    """The engine's statements per batch with the least decision a step could take;
-    ``lean``: on the layout of :func:`add_lean_columns`."""
+def sql_drain(engine: Engine, batch: int, split: Split) -> int:
+    """The engine's step-path statements per batch with the least decision a step
+    could take."""
     lock = "" if engine.dialect.name == "sqlite" else " FOR UPDATE SKIP LOCKED"
     part = split.part
-    read_sql = _LEAN_GROUPS if lean else _GROUPS
-    update_sql = _LEAN_UPDATE if lean else oncall_rows._UPDATE_GROUP
 
     def one(conn: Connection) -> int:
         now = now_us()
@@ -195,17 +175,14 @@ def sql_drain(engine: Engine, batch: int, split: Split, lean: bool = False) -> i
             if not rows:
                 trans.rollback()
                 return 0
-            with part("read groups"):
+            with part("read ladders"):
                 ids = [r[1] for r in rows]
-                cur.execute(driver(conn, read_sql.format(marks=", ".join("?" * len(ids)))), ids)
-                if lean:
-                    states: dict[str, Any] = {g: (i, r) for g, i, r in cur.fetchall()}
-                else:
-                    states = {g: orjson.loads(s) for g, s in cur.fetchall()}
+                cur.execute(driver(conn, _LADDERS.format(marks=", ".join("?" * len(ids)))), ids)
+                ladders = {r[0]: r for r in cur.fetchall()}
             with part("python"):
-                updates, dues, audits = _least_decisions(rows, states, now, rev, lean)
-            with part("update groups"):
-                cur.executemany(driver(conn, update_sql), updates)
+                updates, dues, audits = _least_decisions(rows, ladders, now, rev)
+            with part("update ladders"):
+                cur.executemany(driver(conn, oncall_rows._UPDATE_LADDER), updates)
             with part("insert due"):
                 cur.executemany(driver(conn, oncall_rows._ADD_DUE), dues)
             with part("insert audit"):
@@ -225,22 +202,19 @@ Rows = list[tuple[Any, ...]]
 
 
 def _least_decisions(
-    rows: Sequence[tuple[Any, ...]], states: dict[str, Any], now: int, rev: int, lean: bool
+    rows: Sequence[tuple[Any, ...]], ladders: dict[str, Any], now: int, rev: int
 ) -> tuple[Rows, Rows, Rows]:
-    """Each taken step: the next step index in the group's state and its due row, an
+    """Each taken step: the next step index in the group's ladder and its due row, an
     audit row: the rows the engine writes per step, with no decision behind them."""
     updates: Rows = []
     dues: Rows = []
     audits: Rows = []
     for _, group, kind, _, payload in rows:
-        state = states[group]
+        ladder = ladders[group]
         step = orjson.loads(payload)
         nxt = {**step, "step_index": step["step_index"] + 1, "due_at": now + 3_600_000_000}
-        if lean:
-            updates.append((nxt["step_index"], state[1], now, rev, group))
-        else:
-            state["escalation"]["step_index"] = nxt["step_index"]
-            updates.append((orjson.dumps(state).decode(), now, rev, group))
+        index = nxt["step_index"]
+        updates.append((index, ladder[7], True, index, ladder[7], nxt["due_at"], now, rev, group))
         due_at = from_micros(nxt["due_at"])
         due = (due_id(due_at), group, kind, nxt["due_at"], orjson.dumps(nxt).decode(), 0)
         dues.append(due)
@@ -261,8 +235,6 @@ def measure(backend: Backend, mode: str, args: argparse.Namespace, workdir: Path
             rt = Runtime(Settings(config_path=config, data_dir=workdir, database_url=url))
         else:  # the connection stays open until its backend's CPU is read
             plain = open_database(DatabaseSettings(url=url, sqlite_durability=Durability.FULL))
-            if mode == "lean":
-                add_lean_columns(plain)
         try:
             pids = backend_pids(reader) if backend.server_url else []
             split = Split()
@@ -273,7 +245,7 @@ def measure(backend: Backend, mode: str, args: argparse.Namespace, workdir: Path
                 steps = engine_drain(rt, args.batch)
             else:
                 assert plain is not None
-                steps = sql_drain(plain, args.batch, split, lean=mode == "lean")
+                steps = sql_drain(plain, args.batch, split)
             cpu = time.process_time() - before[0]
             wall = time.monotonic() - before[2]
             pids = backend_pids(reader) if backend.server_url else []
@@ -301,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=30_000)
     parser.add_argument("--batch", type=int, default=5000, help="rows per transaction")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--modes", default="engine,sql,lean")
+    parser.add_argument("--modes", default="engine,sql")
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--postgres-url", default=os.environ.get(PG_ENV))
     parser.add_argument("--delay", type=int, default=600, help="the first step's delay (s)")

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from tocsin.config.escalation import EscalationPolicy
 from tocsin.notify.outbox import OutboxItem
@@ -19,21 +20,25 @@ from tocsin.oncall.escalation import (
     NotificationPlan,
     NotifyDue,
     StepDue,
+    StepMemo,
     StepOutcome,
     WhoIsOnCall,
     expand_notifications,
     fire_step,
     notify_stale_reason,
+    policy_from_json,
     resume,
     start_escalation,
 )
 from tocsin.oncall.lifecycle import (
+    AuditEntry,
     GroupState,
     LifecycleDue,
     Refused,
     ResumeEscalation,
     ScheduleDue,
     StartEscalation,
+    Status,
     Transition,
     Via,
     acknowledge,
@@ -46,7 +51,7 @@ from tocsin.oncall.lifecycle import (
 from tocsin.store import oncall_rows, outbox_rows
 from tocsin.store.oncall_rows import DueRow, OncallGroupRow, due_id
 from tocsin.store.writer import Txn
-from tocsin.timeutil import Clock
+from tocsin.timeutil import Clock, from_micros, to_micros
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +70,11 @@ class OncallContext(Protocol):
     def plan(self) -> NotificationPlan: ...
 
     def page_items(
-        self, row: OncallGroupRow, due: NotifyDue, now: datetime
-    ) -> list[OutboxItem]: ...
+        self, row: Callable[[], OncallGroupRow], due: NotifyDue, now: datetime
+    ) -> list[OutboxItem]:
+        """The outbox items of one page; ``row()`` reads the group's row (only a page
+        that builds a notification needs it)."""
+        ...
 
 
 @dataclass
@@ -117,7 +125,7 @@ class _Work:
         )
 
     def add_due(self, kind: str, due_at: datetime, payload: dict[str, Any]) -> None:
-        self.due.append(DueRow(due_id(due_at), self.row.group_id, kind, due_at, payload))
+        self.due.append(_due_row(self.row.group_id, kind, due_at, payload))
 
     def take(self, outcome: StepOutcome) -> None:
         if outcome.escalation is not self.escalation:  # a stale row changes nothing
@@ -215,6 +223,194 @@ class _Batch:
         items = [i for w in works for i in w.items]
         outbox_rows.enqueue(conn, items, self.txn.rev)
         return len(items)
+
+
+class _Standing(NamedTuple):
+    """A group's status and current escalation, read from its ladder columns."""
+
+    status: Status
+    escalation_id: str
+
+
+@dataclass
+class _StepWork:
+    """What firing one group's step writes, kept apart until the group's pages are
+    built (a group that fails there writes none of it)."""
+
+    due: DueRow
+    standing: _Standing
+    ladder: tuple[Any, ...] | None = None  # the ladder columns' new values
+    rows: list[DueRow] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
+    send: list[NotifyDue] = field(default_factory=list)  # due at once
+    items: list[OutboxItem] = field(default_factory=list)
+
+
+class _Steps:
+    """The escalation steps of a batch that are their group's only row in it (a storm's
+    are): decided on the group's ladder columns, without reading, parsing or rewriting
+    its JSON state, and each table written once for all of them. The JSON (alerts,
+    labels) is read only for the groups whose page builds a notification."""
+
+    def __init__(self, txn: Txn, now: datetime, ctx: OncallContext) -> None:
+        self.txn, self.now, self.ctx = txn, now, ctx
+        self.ladders: dict[str, oncall_rows.Ladder] = {}
+        self.works: dict[str, _StepWork] = {}
+
+    def take(self, taken: Sequence[DueRow]) -> list[DueRow]:
+        """Keep the rows this path handles; returns the others, in order."""
+        per_group = Counter(d.group_id for d in taken)
+        alone = [d for d in taken if d.kind == "step" and per_group[d.group_id] == 1]
+        if not alone:
+            return list(taken)
+        self.ladders = oncall_rows.get_ladders(self.txn.conn, [d.group_id for d in alone])
+        for due in alone:
+            ladder = self.ladders.get(due.group_id)
+            # a group without a lifecycle or an escalation takes the general path
+            if ladder is not None and ladder.status and ladder.esc_id is not None:
+                current = ladder.escalation_id or ""
+                self.works[due.group_id] = _StepWork(due, _Standing(Status(ladder.status), current))
+        return [d for d in taken if d.group_id not in self.works]
+
+    def fire(self, page_items: PageItems) -> list[DueRow]:
+        """Fire every step, then build the pages due at once; returns the rows of the
+        groups that failed (their changes dropped)."""
+        if not self.works:
+            return []
+        keys = {lad.policy for lad in self.ladders.values() if lad.policy is not None}
+        snapshots = oncall_rows.policy_snapshots(self.txn.conn, keys)
+        policies = {k: policy_from_json(v) for k, v in snapshots.items()}
+        who = _memo_who(lambda: self.ctx.who_is_on_call(self.txn))
+        plan = self.ctx.plan()
+        memo: StepMemo = {}
+        failed: list[DueRow] = []
+        for group_id, work in list(self.works.items()):
+            try:
+                self._fire(work, self.ladders[group_id], policies, who, plan, memo)
+            except Exception:
+                log.exception("on-call row %s of group %s failed", work.due.id, group_id)
+                failed.append(self.works.pop(group_id).due)
+        return failed + self._send(page_items)
+
+    def _fire(
+        self,
+        work: _StepWork,
+        lad: oncall_rows.Ladder,
+        policies: dict[str, EscalationPolicy],
+        who: WhoIsOnCall,
+        plan: NotificationPlan,
+        memo: StepMemo,
+    ) -> None:
+        # what take() checked (esc_id) and what the row holds with it
+        assert lad.esc_id is not None
+        assert lad.policy is not None
+        assert lad.started is not None
+        awaited = None
+        if lad.next_step is not None and lad.next_round is not None and lad.next_due is not None:
+            awaited = StepDue(lad.esc_id, lad.next_step, lad.next_round, from_micros(lad.next_due))
+        escalation = Escalation(
+            lad.esc_id,
+            lad.group_id,
+            policies[lad.policy],
+            from_micros(lad.started),
+            lad.step,
+            lad.round,
+            lad.fired,
+            awaited,
+        )
+        step = StepDue.from_json(work.due.payload)
+        outcome = fire_step(escalation, work.standing, step, self.now, who, memo)
+        group_id, now = lad.group_id, self.now
+        fired = outcome.escalation
+        if fired is not escalation:  # a stale row changes nothing
+            nxt = fired.next_due
+            work.ladder = (
+                fired.step_index,
+                fired.round,
+                fired.fired,
+                None if nxt is None else nxt.step_index,
+                None if nxt is None else nxt.round,
+                None if nxt is None else to_micros(nxt.due_at),
+            )
+        work.audit.extend(outcome.audit)
+        for notify in expand_notifications(outcome.pages, plan):
+            if notify.due_at <= now:
+                work.send.append(notify)  # never stored: see ProcessDue
+            else:
+                row = DueRow(
+                    due_id(notify.due_at), group_id, "notify", notify.due_at, notify.to_json()
+                )
+                work.rows.append(row)
+        if outcome.next_due is not None:
+            due_at = outcome.next_due.due_at
+            work.rows.append(
+                DueRow(due_id(due_at), group_id, "step", due_at, outcome.next_due.to_json())
+            )
+
+    def _send(self, page_items: PageItems) -> list[DueRow]:
+        """Build the pages due at once; the groups' JSON rows are read (once, together)
+        only if a page needs one."""
+        sending = [g for g, w in self.works.items() if w.send]
+        rows: dict[str, OncallGroupRow] | None = None
+
+        def row_of(group_id: str) -> Callable[[], OncallGroupRow]:
+            def read() -> OncallGroupRow:
+                nonlocal rows
+                if rows is None:
+                    rows = oncall_rows.get_groups(self.txn.conn, sending)
+                return rows[group_id]
+
+            return read
+
+        failed: list[DueRow] = []
+        for group_id in sending:
+            work = self.works[group_id]
+            try:
+                for notify in work.send:
+                    if notify_stale_reason(notify, work.standing, self.now) is None:
+                        work.items.extend(page_items(row_of(group_id), notify, self.now))
+            except Exception:
+                log.exception("on-call row %s of group %s failed", work.due.id, group_id)
+                failed.append(self.works.pop(group_id).due)
+        return failed
+
+    def write(self) -> int:
+        """Write every group's changes; returns the number of outbox items."""
+        conn, works, now = self.txn.conn, self.works.values(), to_micros(self.now)
+        rev = self.txn.rev
+        oncall_rows.update_ladders(
+            conn, [(*w.ladder, now, rev, w.due.group_id) for w in works if w.ladder is not None]
+        )
+        oncall_rows.add_due(conn, [r for w in works for r in w.rows])
+        oncall_rows.add_audits(conn, [(w.due.group_id, e) for w in works for e in w.audit])
+        items = [i for w in works for i in w.items]
+        outbox_rows.enqueue(conn, items, rev)
+        return len(items)
+
+
+def _due_row(group_id: str, kind: str, due_at: datetime, payload: dict[str, Any]) -> DueRow:
+    return DueRow(due_id(due_at), group_id, kind, due_at, payload)
+
+
+PageItems = Callable[[Callable[[], OncallGroupRow], NotifyDue, datetime], list[OutboxItem]]
+
+
+def _memo_who(make: Callable[[], WhoIsOnCall]) -> WhoIsOnCall:
+    """``who_is_on_call``, made only if asked, each schedule and time computed once (the
+    steps of a batch ask the same questions at the same time)."""
+    made: list[WhoIsOnCall] = []
+    answers: dict[tuple[str, datetime], Sequence[str]] = {}
+
+    def who(schedule: str, at: datetime) -> Sequence[str]:
+        key = (schedule, at)
+        found = answers.get(key)
+        if found is None:
+            if not made:
+                made.append(make())
+            found = answers[key] = made[0](schedule, at)
+        return found
+
+    return who
 
 
 @dataclass(frozen=True)
@@ -329,11 +525,13 @@ class ProcessDue:
         self._took_any = bool(taken)
         txn.after_commit.append(lambda: self.on_claimed(len(taken)))
         txn.after_commit.append(lambda: self.on_committed(time.perf_counter() - started))
-        batch = _Batch.read(txn, now, self.ctx, (d.group_id for d in taken))
+        steps = _Steps(txn, now, self.ctx)
+        rest = steps.take(taken)
+        batch = _Batch.read(txn, now, self.ctx, (d.group_id for d in rest))
         batch.send_now = True
-        failed = self._act_on_all(batch, taken)
+        failed = self._act_on_all(batch, rest) + steps.fire(self._page_items)
         oncall_rows.release_due(txn.conn, failed, now + self.retry)
-        return batch.write()
+        return batch.write() + steps.write()
 
     def wrote_nothing(self, value: int) -> bool:
         # Nothing was due: the DELETE took no row, and nothing else runs without one.
@@ -372,7 +570,12 @@ class ProcessDue:
 
     def _page(self, work: _Work, notify: NotifyDue) -> None:
         if notify_stale_reason(notify, work.lifecycle, work.now) is None:
-            work.items.extend(self.ctx.page_items(work.row, notify, work.now))
+            work.items.extend(self.ctx.page_items(lambda: work.row, notify, work.now))
+
+    def _page_items(
+        self, row: Callable[[], OncallGroupRow], notify: NotifyDue, now: datetime
+    ) -> list[OutboxItem]:
+        return self.ctx.page_items(row, notify, now)
 
     def _send_due_pages(self, work: _Work) -> None:
         """Send the notifications this row just made due, in this transaction: taken

@@ -118,9 +118,12 @@ class OncallEngine:
 
         return plan
 
-    def page_items(self, row: OncallGroupRow, due: NotifyDue, now: datetime) -> list[OutboxItem]:
+    def page_items(
+        self, read_row: Callable[[], OncallGroupRow], due: NotifyDue, now: datetime
+    ) -> list[OutboxItem]:
         """The outbox items that carry one page: to a receiver's integrations, or to the
-        person's channel (``default``: e-mail if they have one, else Slack)."""
+        person's channel (``default``: e-mail if they have one, else Slack). The group's
+        row is read only for a page that builds a notification."""
         page = due.page
         if page.recipient is Recipient.RECEIVER:
             found = self._receiver(page.name)
@@ -144,6 +147,7 @@ class OncallEngine:
             actor = person.name
         if not names:
             return []  # a receiver without integrations: nothing to build
+        row = read_row()
         alerts = tuple(a for fp in row.state.get("alerts", []) if (a := self._alert(fp)))
         extra: dict[str, Mapping[str, Any]] = {}
         for a in alerts:

@@ -58,7 +58,9 @@ __all__ = [
     "PageReason",
     "Planned",
     "Recipient",
+    "Standing",
     "StepDue",
+    "StepMemo",
     "StepOutcome",
     "WhoIsOnCall",
     "expand_notifications",
@@ -84,6 +86,18 @@ class Planned(Protocol):
 
     @property
     def channel(self) -> str: ...
+
+
+class Standing(Protocol):
+    """What decides whether a due row of a group is stale: the group's status and its
+    current escalation (a :class:`~tocsin.oncall.lifecycle.GroupState` has both; the
+    engine's step path reads just these two, not the whole state)."""
+
+    @property
+    def status(self) -> Status: ...
+
+    @property
+    def escalation_id(self) -> str: ...
 
 
 NotificationPlan = Callable[[str, Urgency, datetime], Sequence[Planned]]
@@ -274,7 +288,7 @@ def start_escalation(
     return StepOutcome(escalation, (), first, (audit,))
 
 
-def stale_reason(escalation: Escalation, state: GroupState, due: StepDue) -> str | None:
+def stale_reason(escalation: Escalation, state: Standing, due: StepDue) -> str | None:
     """Why ``due`` must do nothing, or ``None`` if it is the row the escalation awaits."""
     if due.escalation_id != state.escalation_id:
         return f"escalation {due.escalation_id} was superseded by {state.escalation_id}"
@@ -292,21 +306,24 @@ def stale_reason(escalation: Escalation, state: GroupState, due: StepDue) -> str
 
 def fire_step(
     escalation: Escalation,
-    state: GroupState,
+    state: Standing,
     due: StepDue,
     now: datetime,
     who_is_on_call: WhoIsOnCall,
+    memo: StepMemo | None = None,
 ) -> StepOutcome:
     """Fire the step ``due`` names, if it is still the one awaited.
 
     A stale row returns no pages and no next row. A row delivered before its time
-    (``now < due_at``) returns itself as the next row, so nothing is lost.
+    (``now < due_at``) returns itself as the next row, so nothing is lost. Calls that
+    share ``who_is_on_call`` may share a ``memo``: escalations under one policy firing
+    one step at one time then resolve its targets once.
     """
     if stale_reason(escalation, state, due) is not None:
         return StepOutcome(escalation, (), None, ())
     if now < due.due_at:
         return StepOutcome(escalation, (), due, ())
-    return _fire(escalation, due.step_index, due.round, now, who_is_on_call, PageReason.STEP)
+    return _fire(escalation, due.step_index, due.round, now, who_is_on_call, PageReason.STEP, memo)
 
 
 def resume(
@@ -343,7 +360,7 @@ def expand_notifications(
     return tuple(out)
 
 
-def notify_stale_reason(due: NotifyDue, state: GroupState, now: datetime) -> str | None:
+def notify_stale_reason(due: NotifyDue, state: Standing, now: datetime) -> str | None:
     """Why a notification row must not be sent, or ``None`` to send it."""
     if due.page.escalation_id != state.escalation_id:
         return f"escalation {due.page.escalation_id} was superseded by {state.escalation_id}"
@@ -357,6 +374,23 @@ def notify_stale_reason(due: NotifyDue, state: GroupState, now: datetime) -> str
 # --- the ladder ---------------------------------------------------------------------------
 
 
+class _StepDecision(NamedTuple):
+    """What firing a step decides that is the same for every escalation under the same
+    policy firing the same step at the same time: whom it pages, the next step and its
+    wait, the audit line."""
+
+    recipients: tuple[tuple[Recipient, str], ...]
+    following: tuple[int, int, timedelta] | None
+    action: str
+    comment: str
+
+
+StepMemo = dict[tuple[int, int, int, PageReason, datetime], tuple[EscalationPolicy, _StepDecision]]
+"""Decisions already taken for ``fire_step`` calls that share a ``who_is_on_call`` (one
+batch of the engine: one time, one view of the schedules), by (policy, step, round,
+reason, time)."""
+
+
 def _fire(
     escalation: Escalation,
     step_index: int,
@@ -364,16 +398,37 @@ def _fire(
     now: datetime,
     who_is_on_call: WhoIsOnCall,
     reason: PageReason,
+    memo: StepMemo | None = None,
 ) -> StepOutcome:
     policy = escalation.policy_snapshot
-    step = policy.steps[step_index]
-    pages, notes = _resolve_targets(
-        escalation, step, step_index, round_, now, who_is_on_call, reason
+    if memo is None:
+        decision = _decide(policy, step_index, round_, now, who_is_on_call, reason)
+    else:
+        key = (id(policy), step_index, round_, reason, now)
+        found = memo.get(key)
+        if found is None or found[0] is not policy:
+            decision = _decide(policy, step_index, round_, now, who_is_on_call, reason)
+            memo[key] = (policy, decision)  # holds the policy: its id stays its own
+        else:
+            decision = found[1]
+    urgency = policy.steps[step_index].urgency
+    pages = tuple(
+        Page(
+            escalation.id,
+            escalation.group_key,
+            kind,
+            name,
+            urgency,
+            step_index,
+            round_,
+            now,
+            reason,
+        )
+        for kind, name in decision.recipients
     )
-    following = _following(policy, step_index, round_)
     next_due = None
-    if following is not None:
-        next_step, next_round, wait = following
+    if decision.following is not None:
+        next_step, next_round, wait = decision.following
         next_due = StepDue(
             escalation.id, next_step, next_round, now + (wait if pages else timedelta(0))
         )
@@ -387,52 +442,42 @@ def _fire(
         True,
         next_due,
     )
-    where = f"step {step_index + 1}/{len(policy.steps)}, round {round_ + 1}/{policy.repeat + 1}"
-    action = "escalated" if reason is PageReason.STEP else "re-notified"
     audit = AuditEntry(
         now,
         escalation.group_key,
         SYSTEM,
         Via.AUTO,
-        action,
-        f"{where}: {'; '.join(notes)}",
+        decision.action,
+        decision.comment,
         escalation.id,
     )
     return StepOutcome(fired, pages, next_due, (audit,))
 
 
-def _resolve_targets(
-    escalation: Escalation,
-    step: EscalationStep,
+def _decide(
+    policy: EscalationPolicy,
     step_index: int,
     round_: int,
     now: datetime,
     who_is_on_call: WhoIsOnCall,
     reason: PageReason,
-) -> tuple[tuple[Page, ...], list[str]]:
-    """Pages for a step's targets, each person or receiver once, in target order, and a
-    note per target for the audit trail."""
+) -> _StepDecision:
+    """A step's targets resolved (each person or receiver once, in target order, with a
+    note per target for the audit trail), the step after it, the audit line."""
     recipients: dict[tuple[Recipient, str], None] = {}  # ordered set
     notes: list[str] = []
-    for target in step.targets:
+    for target in policy.steps[step_index].targets:
         found, note = _recipients(target, who_is_on_call, now)
         recipients.update(dict.fromkeys(found))
         notes.append(note)
-    pages = tuple(
-        Page(
-            escalation.id,
-            escalation.group_key,
-            kind,
-            name,
-            step.urgency,
-            step_index,
-            round_,
-            now,
-            reason,
-        )
-        for kind, name in recipients
+    where = f"step {step_index + 1}/{len(policy.steps)}, round {round_ + 1}/{policy.repeat + 1}"
+    action = "escalated" if reason is PageReason.STEP else "re-notified"
+    return _StepDecision(
+        tuple(recipients),
+        _following(policy, step_index, round_),
+        action,
+        f"{where}: {'; '.join(notes)}",
     )
-    return pages, notes
 
 
 def _recipients(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +15,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, select
 from tocsin.oncall.frozen import fast_init
 from tocsin.oncall.lifecycle import AuditEntry
 from tocsin.oncall.schedules import Override
-from tocsin.store.plainsql import driver, raw_cursor
+from tocsin.store.plainsql import driver, marks, raw_cursor
 from tocsin.store.tables import audit, oncall_due, oncall_groups, schedule_overrides
 from tocsin.store.upsert import upsert
 from tocsin.timeutil import from_micros, to_micros
@@ -32,20 +33,25 @@ class OncallGroupRow:
 
 
 def get_group(conn: Connection, group_id: str) -> OncallGroupRow | None:
-    row = conn.execute(select(oncall_groups).where(oncall_groups.c.group_id == group_id)).first()
-    return None if row is None else _group(row)
+    return get_groups(conn, [group_id]).get(group_id)
 
 
 def get_groups(conn: Connection, group_ids: Collection[str]) -> dict[str, OncallGroupRow]:
     """The rows of ``group_ids`` that exist, by id: one query for a whole batch."""
     if not group_ids:
         return {}
+    found = _fetch(conn, *_in_groups(conn, _GROUPS, group_ids))
+    return _groups(conn, found)
+
+
+def _in_groups(conn: Connection, sql: str, group_ids: Collection[str]) -> tuple[str, Any]:
+    """``sql`` (``{where}`` in it) for the rows of ``group_ids``, and its one parameter
+    whatever the batch size: the statement text stays the same, so the driver's
+    statement cache keeps it prepared."""
     if conn.dialect.name == "sqlite":
-        found = _fetch(conn, _GROUPS_SQLITE, (orjson.dumps(list(group_ids)).decode(),))
-    else:
-        found = _fetch(conn, _GROUPS_PG, (list(group_ids),))
-    loads, micros = orjson.loads, from_micros
-    return {r[0]: OncallGroupRow(r[0], r[1], r[2], r[3], loads(r[4]), micros(r[5])) for r in found}
+        where = "group_id IN (SELECT value FROM json_each(?))"
+        return sql.format(where=where), (orjson.dumps(list(group_ids)).decode(),)
+    return sql.format(where="group_id = ANY(%s)"), (list(group_ids),)
 
 
 def _fetch(conn: Connection, sql: str, params: Any) -> list[tuple[Any, ...]]:
@@ -56,29 +62,57 @@ def _fetch(conn: Connection, sql: str, params: Any) -> list[tuple[Any, ...]]:
         return list(cursor.fetchall())
 
 
-# Plain SQL with one parameter whatever the batch size: the statement text stays the same,
-# so the driver's statement cache keeps it prepared.
-_GROUP_COLUMNS = "group_id, route_id, group_key, receiver, state, updated_at"
-_GROUPS_SQLITE = (
-    f"SELECT {_GROUP_COLUMNS} FROM oncall_groups WHERE group_id IN (SELECT value FROM json_each(?))"
+# The ladder columns in the order of ``Ladder``'s fields after its group id.
+_LADDER_COLUMNS = (
+    "status, escalation_id, esc_id, esc_policy, esc_started, esc_step, esc_round, "
+    "esc_fired, esc_next_step, esc_next_round, esc_next_due"
 )
-_GROUPS_PG = f"SELECT {_GROUP_COLUMNS} FROM oncall_groups WHERE group_id = ANY(%s)"
+_GROUP_COLUMNS = f"group_id, route_id, group_key, receiver, state, updated_at, {_LADDER_COLUMNS}"
+_GROUPS = f"SELECT {_GROUP_COLUMNS} FROM oncall_groups WHERE {{where}}"
 
 
 def list_groups(conn: Connection, limit: int = 200) -> list[OncallGroupRow]:
-    query = select(oncall_groups).order_by(oncall_groups.c.updated_at.desc()).limit(limit)
-    return [_group(r) for r in conn.execute(query)]
+    sql = f"SELECT {_GROUP_COLUMNS} FROM oncall_groups ORDER BY updated_at DESC LIMIT ?"
+    return list(_groups(conn, _fetch(conn, driver(conn, sql), (limit,))).values())
 
 
-def _group(row: Any) -> OncallGroupRow:
-    return OncallGroupRow(
-        row.group_id,
-        row.route_id,
-        row.group_key,
-        row.receiver,
-        orjson.loads(row.state),
-        from_micros(row.updated_at),
-    )
+def _groups(conn: Connection, found: Sequence[tuple[Any, ...]]) -> dict[str, OncallGroupRow]:
+    """Rows read with ``_GROUP_COLUMNS`` as :class:`OncallGroupRow`, by id, in order: the
+    state with its escalation put back together from the ladder columns."""
+    keys = {r[9] for r in found if r[8] is not None}
+    snapshots = policy_snapshots(conn, keys) if keys else {}
+    loads, micros = orjson.loads, from_micros
+    out: dict[str, OncallGroupRow] = {}
+    for r in found:
+        state = loads(r[4])
+        if r[8] is not None:
+            state["escalation"] = _escalation_json(r[0], r[8:], snapshots)
+        out[r[0]] = OncallGroupRow(r[0], r[1], r[2], r[3], state, micros(r[5]))
+    return out
+
+
+def _escalation_json(
+    group_id: str, ladder: Sequence[Any], snapshots: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The escalation's JSON (``Escalation.to_json``) from the columns from ``esc_id`` on."""
+    esc_id, key, started, step, round_, fired, next_step, next_round, next_due = ladder
+    return {
+        "id": esc_id,
+        "group_key": group_id,
+        "policy_snapshot": snapshots[key],
+        "started_at": started,
+        "step_index": step,
+        "round": round_,
+        "fired": bool(fired),
+        "next_due": None
+        if next_step is None
+        else {
+            "escalation_id": esc_id,
+            "step_index": next_step,
+            "round": next_round,
+            "due_at": next_due,
+        },
+    }
 
 
 def save_group(conn: Connection, g: OncallGroupRow, rev: int) -> None:
@@ -87,31 +121,160 @@ def save_group(conn: Connection, g: OncallGroupRow, rev: int) -> None:
 
 def save_groups(conn: Connection, groups: Sequence[OncallGroupRow], rev: int) -> None:
     """Upsert ``groups`` in one ``executemany``."""
-    rows = [
-        (
-            g.group_id,
-            g.route_id,
-            g.group_key,
-            g.receiver,
-            orjson.dumps(g.state).decode(),
-            to_micros(g.updated_at),
-            rev,
-        )
-        for g in groups
-    ]
+    policies: dict[str, str] = {}
+    rows = []
+    for g in groups:
+        state, ladder = _split(g, policies)
+        head = (g.group_id, g.route_id, g.group_key, g.receiver, state, to_micros(g.updated_at))
+        rows.append((*head, rev, *ladder))
+    add_policies(conn, policies)
     upsert(conn, oncall_groups, rows, key="group_id")
 
 
 def update_groups(conn: Connection, groups: Sequence[OncallGroupRow], rev: int) -> None:
     """Write the state of groups that have a row (a plain UPDATE: cheaper than an
     upsert, and their route, key and receiver never change)."""
-    rows = [
-        (orjson.dumps(g.state).decode(), to_micros(g.updated_at), rev, g.group_id) for g in groups
-    ]
+    policies: dict[str, str] = {}
+    rows = []
+    for g in groups:
+        state, ladder = _split(g, policies)
+        rows.append((state, to_micros(g.updated_at), rev, *ladder, g.group_id))
+    add_policies(conn, policies)
     _write(conn, _UPDATE_GROUP, rows)
 
 
-_UPDATE_GROUP = "UPDATE oncall_groups SET state = ?, updated_at = ?, rev = ? WHERE group_id = ?"
+_UPDATE_GROUP = (
+    "UPDATE oncall_groups SET state = ?, updated_at = ?, rev = ?, "
+    + ", ".join(f"{c.strip()} = ?" for c in _LADDER_COLUMNS.split(","))
+    + " WHERE group_id = ?"
+)
+
+
+def _split(g: OncallGroupRow, policies: dict[str, str]) -> tuple[str, tuple[Any, ...]]:
+    """The state's JSON without its escalation, and the ladder columns; the frozen
+    policy goes into ``policies`` (key -> JSON), to be stored once."""
+    state = g.state
+    lifecycle = state.get("lifecycle")
+    status = "" if lifecycle is None else lifecycle["status"]
+    current = None if lifecycle is None else lifecycle["escalation_id"]
+    escalation = state.get("escalation")
+    if escalation is None:
+        text = orjson.dumps(state).decode()
+        return text, (status, current, None, None, None, 0, 0, False, None, None, None)
+    rest = {k: v for k, v in state.items() if k != "escalation"}
+    esc_id = escalation["id"]
+    # invariants of the engine, which the columns rely on to leave these out
+    if escalation["group_key"] != g.group_id:
+        raise ValueError(
+            f"escalation {esc_id} of group {g.group_id} names group {escalation['group_key']}"
+        )
+    key, snapshot = policy_key(escalation["policy_snapshot"])
+    policies[key] = snapshot
+    nxt = escalation["next_due"]
+    if nxt is not None and nxt["escalation_id"] != esc_id:
+        raise ValueError(f"escalation {esc_id} awaits a row of escalation {nxt['escalation_id']}")
+    return orjson.dumps(rest).decode(), (
+        status,
+        current,
+        esc_id,
+        key,
+        escalation["started_at"],
+        escalation["step_index"],
+        escalation["round"],
+        escalation["fired"],
+        None if nxt is None else nxt["step_index"],
+        None if nxt is None else nxt["round"],
+        None if nxt is None else nxt["due_at"],
+    )
+
+
+# --- frozen policies: stored once per content ----------------------------------------------
+
+# Content-addressed, so never stale: the JSON of a key, and the key of a snapshot dict
+# (by identity: the escalation module hands out one dict per policy object; the memo
+# holds the dict, so its id stays its own). Both are cleared when full.
+_MEMO_SIZE = 256
+_snapshots: dict[str, dict[str, Any]] = {}
+_keys: dict[int, tuple[dict[str, Any], str, str]] = {}
+
+
+def policy_key(snapshot: dict[str, Any]) -> tuple[str, str]:
+    """The key of a frozen policy's JSON, and the text stored under it."""
+    found = _keys.get(id(snapshot))
+    if found is not None and found[0] is snapshot:
+        return found[1], found[2]
+    data = orjson.dumps(snapshot, option=orjson.OPT_SORT_KEYS)
+    key, text = hashlib.sha256(data).hexdigest()[:32], data.decode()
+    if len(_keys) >= _MEMO_SIZE:
+        _keys.clear()
+    _keys[id(snapshot)] = (snapshot, key, text)
+    return key, text
+
+
+def add_policies(conn: Connection, policies: dict[str, str]) -> None:
+    """Store the frozen policies of ``policies`` (key -> JSON) that are not stored yet."""
+    if policies:
+        sql = "INSERT INTO oncall_policies (id, snapshot) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"
+        _write(conn, sql, list(policies.items()))
+
+
+def policy_snapshots(conn: Connection, keys: Collection[str]) -> dict[str, dict[str, Any]]:
+    """The frozen policies of ``keys``, as JSON (shared: do not change them)."""
+    missing = [k for k in keys if k not in _snapshots]
+    if missing:
+        if len(_snapshots) + len(missing) > _MEMO_SIZE:
+            _snapshots.clear()
+            missing = list(keys)
+        sql = "SELECT id, snapshot FROM oncall_policies WHERE id IN (" + marks(len(missing)) + ")"
+        for key, text in _fetch(conn, driver(conn, sql), missing):
+            _snapshots[key] = orjson.loads(text)
+    return {k: _snapshots[k] for k in keys}
+
+
+# --- the escalation step's own read and write ---------------------------------------------
+
+
+@fast_init
+@dataclass(frozen=True)
+class Ladder:
+    """What an escalation step reads of its group: the ladder columns (times in
+    microseconds, the frozen policy by its key)."""
+
+    group_id: str
+    status: str  # "" for a group without a lifecycle
+    escalation_id: str | None  # the lifecycle's current escalation
+    esc_id: str | None  # the running escalation (None: none)
+    policy: str | None
+    started: int | None
+    step: int
+    round: int
+    fired: bool
+    next_step: int | None
+    next_round: int | None
+    next_due: int | None
+
+
+_LADDERS = f"SELECT group_id, {_LADDER_COLUMNS} FROM oncall_groups WHERE {{where}}"
+
+
+def get_ladders(conn: Connection, group_ids: Collection[str]) -> dict[str, Ladder]:
+    """The ladders of the groups of ``group_ids`` that have a row, by id."""
+    if not group_ids:
+        return {}
+    found = _fetch(conn, *_in_groups(conn, _LADDERS, group_ids))
+    return {r[0]: Ladder(*r) for r in found}
+
+
+def update_ladders(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Move ladders on: ``(step, round, fired, next step, next round, next due,
+    updated_at, rev, group_id)`` tuples (times in microseconds)."""
+    _write(conn, _UPDATE_LADDER, list(rows))
+
+
+_UPDATE_LADDER = (
+    "UPDATE oncall_groups SET esc_step = ?, esc_round = ?, esc_fired = ?, esc_next_step = ?, "
+    "esc_next_round = ?, esc_next_due = ?, updated_at = ?, rev = ? WHERE group_id = ?"
+)
 
 
 def _write(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:

@@ -167,9 +167,36 @@ oncall_groups = Table(
     Column("route_id", Text, nullable=False),
     Column("group_key", Text, nullable=False),
     Column("receiver", Text, nullable=False),
+    # the state as JSON, without its escalation's ladder, which the columns below hold
+    # (migration 0011): an escalation step reads and writes those columns alone
     Column("state", Text, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("rev", BigInteger, nullable=False, server_default="0"),
+    # the lifecycle's status and current escalation (copies of the state's, written with
+    # it: what decides whether a step row is stale)
+    Column("status", String(16), nullable=False, server_default=""),
+    Column("escalation_id", String(64), nullable=True),
+    # the running escalation: its id (NULL: none), its frozen policy (a key of
+    # oncall_policies), when it started, the current step, and the one step row it
+    # awaits (NULL: none)
+    Column("esc_id", String(64), nullable=True),
+    Column("esc_policy", String(64), nullable=True),
+    Column("esc_started", BigInteger, nullable=True),
+    Column("esc_step", Integer, nullable=False, server_default="0"),
+    Column("esc_round", Integer, nullable=False, server_default="0"),
+    Column("esc_fired", Boolean, nullable=False, server_default=text("false")),
+    Column("esc_next_step", Integer, nullable=True),
+    Column("esc_next_round", Integer, nullable=True),
+    Column("esc_next_due", BigInteger, nullable=True),
+)
+
+# Frozen escalation policies, stored once per content (the key is a hash of the JSON)
+# rather than in every group that escalates with one.
+oncall_policies = Table(
+    "oncall_policies",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("snapshot", Text, nullable=False),
 )
 
 oncall_due = Table(

@@ -1,0 +1,246 @@
+"""An escalation's ladder in columns of its group's row (migration 0011), on SQLite and
+PostgreSQL: the migration carries existing groups over and back unchanged, and the
+engine's step path, which reads and writes only those columns, decides exactly what the
+general path (the whole JSON state) decides, row for row."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import create_engine, select, text
+
+from tests.storage.test_alert_store import Clock
+from tests.storage.test_oncall_replicas import T0, runtime
+from tocsin.config.escalation import EscalationPolicy, EscalationStep, EscalationTarget
+from tocsin.core import oncall_ops
+from tocsin.core.oncall_ops import HumanAction, Observation, Observe
+from tocsin.oncall.escalation import Escalation, StepDue
+from tocsin.oncall.lifecycle import GroupState, Status, Via
+from tocsin.runtime import Runtime
+from tocsin.store import db, oncall_rows
+from tocsin.store.tables import outbox
+from tocsin.timeutil import to_micros
+
+M = timedelta(minutes=1)
+
+
+# --- the migration ----------------------------------------------------------------------
+
+
+def _alembic(conn: Any) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(db._MIGRATIONS))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def _old_state(group_id: str, fired: bool) -> dict[str, Any]:
+    """A group's state as the code before migration 0011 stored it: the escalation,
+    its frozen policy included, inside the JSON."""
+    policy = EscalationPolicy(
+        name="ladder",
+        steps=(
+            EscalationStep(delay=timedelta(0), targets=(EscalationTarget(person="alice"),)),
+            EscalationStep(delay=5 * M, targets=(EscalationTarget(schedule="primary"),)),
+        ),
+        repeat=1,
+        ack_timeout=30 * M,
+    )
+    nxt = StepDue(f"{group_id}#1", 1 if fired else 0, 0, T0 + (5 * M if fired else 0 * M))
+    escalation = Escalation(f"{group_id}#1", group_id, policy, T0, 0, 0, fired, nxt)
+    lifecycle = GroupState(group_id, Status.FIRING, f"{group_id}#1", 1, T0)
+    return {
+        "policy": "ladder",
+        "labels": {"alertname": "Down"},
+        "alerts": ["fp1"],
+        "lifecycle": lifecycle.to_json(),
+        "escalation": escalation.to_json(),
+    }
+
+
+def test_migration_0011_moves_ladders_into_columns_and_back(db_url: str) -> None:
+    engine = create_engine(db.normalize_url(db_url))
+    states = {
+        "g1": _old_state("g1", fired=True),
+        "g2": _old_state("g2", fired=False),
+        "g3": {"policy": "ladder", "labels": {}, "alerts": []},  # never escalated
+    }
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_alembic(conn), "0010")
+            for group_id, state in states.items():
+                conn.execute(
+                    text(
+                        "INSERT INTO oncall_groups (group_id, route_id, group_key, receiver, "
+                        "state, updated_at, rev) VALUES (:g, 'r', :k, 'pager', :s, 1, 1)"
+                    ),
+                    {"g": group_id, "k": f"{{}}:{group_id}", "s": orjson.dumps(state).decode()},
+                )
+        with engine.begin() as conn:
+            command.upgrade(_alembic(conn), "0011")
+            assert {g: r.state for g, r in oncall_rows.get_groups(conn, states).items()} == states
+            ladder = oncall_rows.get_ladders(conn, ["g1"])["g1"]
+            assert (ladder.status, ladder.esc_id, ladder.step, ladder.fired) == (
+                "firing",
+                "g1#1",
+                0,
+                True,
+            )
+            assert (ladder.next_step, ladder.next_due) == (1, to_micros(T0 + 5 * M))
+            # two groups under one policy: one stored snapshot
+            assert conn.execute(text("SELECT count(*) FROM oncall_policies")).scalar() == 1
+            stored = conn.execute(text("SELECT state FROM oncall_groups WHERE group_id = 'g1'"))
+            assert "escalation" not in orjson.loads(stored.scalar_one())
+        with engine.begin() as conn:
+            command.downgrade(_alembic(conn), "0010")
+            rows = conn.execute(text("SELECT group_id, state FROM oncall_groups")).all()
+            assert {g: orjson.loads(s) for g, s in rows} == states
+    finally:
+        engine.dispose()
+
+
+# --- the step path against the general path -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    # what happens between the engine's rounds, given the runtime and the clock
+    events: tuple[Callable[[Runtime, Clock], None], ...]
+
+
+def _open(*groups: str) -> Callable[[Runtime, Clock], None]:
+    def run(rt: Runtime, clock: Clock) -> None:
+        seen = [
+            Observation(g, "route", f"{{}}:{g}", "pager", "ladder", {}, ["fp1"]) for g in groups
+        ]
+        rt.writer.run_sync(Observe(seen, clock(), rt.oncall))
+
+    return run
+
+
+def _resolve_alerts(group: str) -> Callable[[Runtime, Clock], None]:
+    def run(rt: Runtime, clock: Clock) -> None:
+        seen = Observation(group, "route", f"{{}}:{group}", "pager", "ladder", {}, [])
+        rt.writer.run_sync(Observe([seen], clock(), rt.oncall))
+
+    return run
+
+
+def _human(group: str, action: str, **extra: Any) -> Callable[[Runtime, Clock], None]:
+    def run(rt: Runtime, clock: Clock) -> None:
+        rt.writer.run_sync(
+            HumanAction(group, action, "alice", Via.API, clock(), rt.oncall, **extra)
+        )
+
+    return run
+
+
+def _wait(minutes: float) -> Callable[[Runtime, Clock], None]:
+    def run(rt: Runtime, clock: Clock) -> None:
+        clock.now += minutes * M
+
+    return run
+
+
+def _rounds(n: int = 2) -> Callable[[Runtime, Clock], None]:
+    def run(rt: Runtime, clock: Clock) -> None:
+        for _ in range(n):
+            asyncio.run(rt.oncall.step())
+
+    return run
+
+
+SCENARIOS = [
+    # each step fires once, at its time, and pages its targets; the ladder moves on
+    Scenario("ladder", (_open("g1", "g2"), _rounds(), _wait(5), _rounds(), _wait(5), _rounds())),
+    # an acknowledged group's pending step is stale: it pages nobody
+    Scenario("ack stops it", (_open("g1"), _rounds(), _human("g1", "ack"), _wait(5), _rounds())),
+    # a resolved and re-opened group has a new escalation; the old one's step is stale
+    Scenario(
+        "superseded",
+        (_open("g1"), _rounds(), _resolve_alerts("g1"), _open("g1"), _wait(5), _rounds()),
+    ),
+    # the end of a snooze resumes the ladder (a wake-up row and a step row of one group)
+    Scenario(
+        "snooze ends",
+        (
+            _open("g1"),
+            _rounds(),
+            _human("g1", "snooze", duration=3 * M),
+            _wait(5),
+            _rounds(),
+            _wait(5),
+            _rounds(),
+        ),
+    ),
+]
+
+
+def _outcome(rt: Runtime, groups: tuple[str, ...]) -> dict[str, Any]:
+    """Everything the engine wrote: the groups' states and audit trails (without row
+    ids), their pending rows, the outbox items' receivers and keys."""
+    with rt.engine.connect() as conn:
+        states = {g: r.state for g, r in oncall_rows.get_groups(conn, groups).items()}
+        audit = {g: oncall_rows.audit_of(conn, g) for g in groups}
+        pending = {
+            g: [(r.kind, r.due_at, r.payload) for r in oncall_rows.pending_due(conn, g)]
+            for g in groups
+        }
+        items = sorted(
+            (r.receiver, r.idempotency_key)
+            for r in conn.execute(select(outbox.c.receiver, outbox.c.idempotency_key))
+        )
+    return {"states": states, "audit": audit, "pending": pending, "items": items}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def test_the_step_path_decides_as_the_general_path(
+    db_url: str, tmp_path: Path, scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outcomes = []
+    taken_alone: list[int] = []
+    real_take = oncall_ops._Steps.take
+
+    def counting(self: oncall_ops._Steps, taken: Any) -> list[Any]:
+        rest: list[Any] = real_take(self, taken)
+        taken_alone.append(len(taken) - len(rest))
+        return rest
+
+    for fast in (True, False):
+        if fast:
+            monkeypatch.setattr(oncall_ops._Steps, "take", counting)
+        else:  # every row through the general path, on the same database emptied
+            monkeypatch.setattr(oncall_ops._Steps, "take", lambda self, taken: list(taken))
+            _empty(db_url)
+        clock = Clock(T0)
+        rt = runtime(db_url, tmp_path, clock)
+        try:
+            for event in scenario.events:
+                event(rt, clock)
+            outcomes.append(_outcome(rt, ("g1", "g2")))
+        finally:
+            rt.close()
+    assert sum(taken_alone) > 0  # the step path did fire steps
+    assert outcomes[0]["audit"]["g1"]  # something happened
+    assert outcomes[0] == outcomes[1]
+
+
+def _empty(url: str) -> None:
+    """Empty the tables the engine writes, for the second run."""
+    engine = create_engine(db.normalize_url(url))
+    try:
+        with engine.begin() as conn:
+            for table in ("oncall_groups", "oncall_due", "audit", "outbox", "oncall_policies"):
+                conn.execute(text(f"DELETE FROM {table}"))
+    finally:
+        engine.dispose()
