@@ -529,7 +529,7 @@ class ProcessDue:
         rest = steps.take(taken)
         batch = _Batch.read(txn, now, self.ctx, (d.group_id for d in rest))
         batch.send_now = True
-        failed = self._act_on_all(batch, rest) + steps.fire(self._page_items)
+        failed = self._act_on_all(batch, rest) + steps.fire(self.ctx.page_items)
         oncall_rows.release_due(txn.conn, failed, now + self.retry)
         return batch.write() + steps.write()
 
@@ -571,11 +571,6 @@ class ProcessDue:
     def _page(self, work: _Work, notify: NotifyDue) -> None:
         if notify_stale_reason(notify, work.lifecycle, work.now) is None:
             work.items.extend(self.ctx.page_items(lambda: work.row, notify, work.now))
-
-    def _page_items(
-        self, row: Callable[[], OncallGroupRow], notify: NotifyDue, now: datetime
-    ) -> list[OutboxItem]:
-        return self.ctx.page_items(row, notify, now)
 
     def _send_due_pages(self, work: _Work) -> None:
         """Send the notifications this row just made due, in this transaction: taken

@@ -96,6 +96,8 @@ def _escalation_json(
 ) -> dict[str, Any]:
     """The escalation's JSON (``Escalation.to_json``) from the columns from ``esc_id`` on."""
     esc_id, key, started, step, round_, fired, next_step, next_round, next_due = ladder
+    if key not in snapshots:  # written in the same transaction as the group: never
+        raise LookupError(f"group {group_id}: its frozen policy {key} is not stored")
     return {
         "id": esc_id,
         "group_key": group_id,
@@ -219,16 +221,18 @@ def add_policies(conn: Connection, policies: dict[str, str]) -> None:
 
 
 def policy_snapshots(conn: Connection, keys: Collection[str]) -> dict[str, dict[str, Any]]:
-    """The frozen policies of ``keys``, as JSON (shared: do not change them)."""
-    missing = [k for k in keys if k not in _snapshots]
+    """The frozen policies of ``keys``, as JSON (shared: do not change them). The memo
+    is shared by threads: read with ``get``, never indexed after a check, since another
+    thread may clear it in between."""
+    found = {k: v for k in keys if (v := _snapshots.get(k)) is not None}
+    missing = [k for k in keys if k not in found]
     if missing:
         if len(_snapshots) + len(missing) > _MEMO_SIZE:
             _snapshots.clear()
-            missing = list(keys)
         sql = "SELECT id, snapshot FROM oncall_policies WHERE id IN (" + marks(len(missing)) + ")"
         for key, text in _fetch(conn, driver(conn, sql), missing):
-            _snapshots[key] = orjson.loads(text)
-    return {k: _snapshots[k] for k in keys}
+            found[key] = _snapshots[key] = orjson.loads(text)
+    return found
 
 
 # --- the escalation step's own read and write ---------------------------------------------
