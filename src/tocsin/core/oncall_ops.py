@@ -272,7 +272,7 @@ class _Steps:
                 self.works[due.group_id] = _StepWork(due, _Standing(Status(ladder.status), current))
         return [d for d in taken if d.group_id not in self.works]
 
-    def fire(self, page_items: PageItems) -> list[DueRow]:
+    def fire(self) -> list[DueRow]:
         """Fire every step, then build the pages due at once; returns the rows of the
         groups that failed (their changes dropped)."""
         if not self.works:
@@ -290,7 +290,7 @@ class _Steps:
             except Exception:
                 log.exception("on-call row %s of group %s failed", work.due.id, group_id)
                 failed.append(self.works.pop(group_id).due)
-        return failed + self._send(page_items)
+        return failed + self._send()
 
     def _fire(
         self,
@@ -347,7 +347,7 @@ class _Steps:
                 DueRow(due_id(due_at), group_id, "step", due_at, outcome.next_due.to_json())
             )
 
-    def _send(self, page_items: PageItems) -> list[DueRow]:
+    def _send(self) -> list[DueRow]:
         """Build the pages due at once; the groups' JSON rows are read (once, together)
         only if a page needs one."""
         sending = [g for g, w in self.works.items() if w.send]
@@ -368,7 +368,8 @@ class _Steps:
             try:
                 for notify in work.send:
                     if notify_stale_reason(notify, work.standing, self.now) is None:
-                        work.items.extend(page_items(row_of(group_id), notify, self.now))
+                        items = self.ctx.page_items(row_of(group_id), notify, self.now)
+                        work.items.extend(items)
             except Exception:
                 log.exception("on-call row %s of group %s failed", work.due.id, group_id)
                 failed.append(self.works.pop(group_id).due)
@@ -390,9 +391,6 @@ class _Steps:
 
 def _due_row(group_id: str, kind: str, due_at: datetime, payload: dict[str, Any]) -> DueRow:
     return DueRow(due_id(due_at), group_id, kind, due_at, payload)
-
-
-PageItems = Callable[[Callable[[], OncallGroupRow], NotifyDue, datetime], list[OutboxItem]]
 
 
 def _memo_who(make: Callable[[], WhoIsOnCall]) -> WhoIsOnCall:
@@ -529,7 +527,7 @@ class ProcessDue:
         rest = steps.take(taken)
         batch = _Batch.read(txn, now, self.ctx, (d.group_id for d in rest))
         batch.send_now = True
-        failed = self._act_on_all(batch, rest) + steps.fire(self.ctx.page_items)
+        failed = self._act_on_all(batch, rest) + steps.fire()
         oncall_rows.release_due(txn.conn, failed, now + self.retry)
         return batch.write() + steps.write()
 
