@@ -219,7 +219,8 @@ def _least_decisions(
         due = (due_id(due_at), group, kind, nxt["due_at"], orjson.dumps(nxt).decode(), 0)
         dues.append(due)
         detail = {"at": now, "action": "escalated", "escalation_id": step["escalation_id"]}
-        audit = (group, now, "tocsin", "auto", "escalated", "step", orjson.dumps(detail).decode())
+        detail_text = orjson.dumps(detail).decode()
+        audit = (group, now, "tocsin", "auto", "escalated", "step", detail_text, group)
         audits.append(audit)
     return updates, dues, audits
 

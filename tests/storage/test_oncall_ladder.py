@@ -108,6 +108,43 @@ def test_migration_0011_moves_ladders_into_columns_and_back(db_url: str) -> None
         engine.dispose()
 
 
+def test_migration_0012_keeps_every_audit_trail_findable(db_url: str) -> None:
+    """Lines written before 0012, of a group and of a schedule (no group row), are
+    found by ``audit_of`` after it, in order; the group keeps its opening time."""
+    engine = create_engine(db.normalize_url(db_url))
+    insert_line = text(
+        "INSERT INTO audit (group_id, at, actor, channel, action, comment, detail) "
+        "VALUES (:g, :at, 'tocsin', 'auto', :action, '', '{}')"
+    )
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_alembic(conn), "0011")
+            conn.execute(
+                text(
+                    "INSERT INTO oncall_groups (group_id, route_id, group_key, receiver, "
+                    "state, updated_at, rev) VALUES ('g1', 'r', 'k', 'pager', '{}', 900, 1)"
+                )
+            )
+            for group_id, at, action in [
+                ("g1", 500, "escalation started"),
+                ("schedule:primary", 600, "override"),
+                ("g1", 700, "escalated"),
+            ]:
+                conn.execute(insert_line, {"g": group_id, "at": at, "action": action})
+        with engine.begin() as conn:
+            command.upgrade(_alembic(conn), "0012")
+            trail = [(a["action"], to_micros(a["at"])) for a in oncall_rows.audit_of(conn, "g1")]
+            assert trail == [("escalation started", 500), ("escalated", 700)]
+            assert [a["action"] for a in oncall_rows.audit_of(conn, "schedule:primary")] == [
+                "override"
+            ]
+            opened = conn.execute(text("SELECT opened_at FROM oncall_groups")).scalar_one()
+            assert opened == 500  # its first line, not its last write
+            command.downgrade(_alembic(conn), "0011")
+    finally:
+        engine.dispose()
+
+
 # --- the step path against the general path -----------------------------------------------
 
 

@@ -16,8 +16,7 @@ from tocsin.oncall.frozen import fast_init
 from tocsin.oncall.lifecycle import AuditEntry
 from tocsin.oncall.schedules import Override
 from tocsin.store.plainsql import driver, marks, raw_cursor
-from tocsin.store.tables import audit, oncall_due, oncall_groups, schedule_overrides
-from tocsin.store.upsert import upsert
+from tocsin.store.tables import oncall_due, schedule_overrides
 from tocsin.timeutil import from_micros, to_micros
 
 
@@ -127,10 +126,26 @@ def save_groups(conn: Connection, groups: Sequence[OncallGroupRow], rev: int) ->
     rows = []
     for g in groups:
         state, ladder = _split(g, policies)
-        head = (g.group_id, g.route_id, g.group_key, g.receiver, state, to_micros(g.updated_at))
-        rows.append((*head, rev, *ladder))
+        updated = to_micros(g.updated_at)
+        head = (g.group_id, g.route_id, g.group_key, g.receiver, state, updated)
+        rows.append((*head, rev, *ladder, updated))
     add_policies(conn, policies)
-    upsert(conn, oncall_groups, rows, key="group_id")
+    _write(conn, _SAVE_GROUP, rows)
+
+
+# An upsert that sets ``opened_at`` when it makes the row and never changes it.
+_SAVE_COLUMNS = (
+    f"group_id, route_id, group_key, receiver, state, updated_at, rev, {_LADDER_COLUMNS}, opened_at"
+)
+_SAVE_GROUP = (
+    f"INSERT INTO oncall_groups ({_SAVE_COLUMNS}) VALUES ({marks(_SAVE_COLUMNS.count(',') + 1)}) "
+    "ON CONFLICT (group_id) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = excluded.{c}"
+        for c in (c.strip() for c in _SAVE_COLUMNS.split(","))
+        if c not in ("group_id", "opened_at")
+    )
+)
 
 
 def update_groups(conn: Connection, groups: Sequence[OncallGroupRow], rev: int) -> None:
@@ -433,28 +448,37 @@ def add_audits(conn: Connection, entries: Sequence[tuple[str, AuditEntry]]) -> N
             e.action,
             e.comment,
             orjson.dumps(e.to_json()).decode(),
+            group_id,
         )
         for group_id, e in entries
     ]
     _write(conn, _ADD_AUDIT, rows)
 
 
-_AUDIT_COLUMNS = "group_id, at, actor, channel, action, comment, detail"
-_ADD_AUDIT = f"INSERT INTO audit ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+# A line carries its group's ``opened_at`` (0 without a group row: a schedule's), read
+# by the statement itself; a group made in the same transaction is written first.
+_OPENED = "COALESCE((SELECT opened_at FROM oncall_groups WHERE group_id = ?), 0)"
+_AUDIT_COLUMNS = "group_id, at, actor, channel, action, comment, detail, opened_at"
+_ADD_AUDIT = f"INSERT INTO audit ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, {_OPENED})"
 
 
 def audit_of(conn: Connection, group_id: str) -> list[dict[str, Any]]:
-    query = select(audit).where(audit.c.group_id == group_id).order_by(audit.c.id)
+    sql = (
+        "SELECT at, actor, channel, action, comment, detail FROM audit "
+        f"WHERE opened_at = {_OPENED} AND group_id = ? ORDER BY id"
+    )
     return [
         {
-            "at": from_micros(r.at),
-            "actor": r.actor,
-            "channel": r.channel,
-            "action": r.action,
-            "comment": r.comment,
-            "detail": orjson.loads(r.detail),
+            "at": from_micros(at),
+            "actor": actor,
+            "channel": channel,
+            "action": action,
+            "comment": comment,
+            "detail": orjson.loads(detail),
         }
-        for r in conn.execute(query)
+        for at, actor, channel, action, comment, detail in _fetch(
+            conn, driver(conn, sql), (group_id, group_id)
+        )
     ]
 
 

@@ -188,6 +188,9 @@ oncall_groups = Table(
     Column("esc_next_step", Integer, nullable=True),
     Column("esc_next_round", Integer, nullable=True),
     Column("esc_next_due", BigInteger, nullable=True),
+    # when the row was made (never changed): the audit's index leads with it, so the
+    # audit lines of groups opened together (a storm's) sit together (migration 0012)
+    Column("opened_at", BigInteger, nullable=False, server_default="0"),
 )
 
 # Frozen escalation policies, stored once per content (the key is a hash of the JSON)
@@ -253,7 +256,11 @@ audit = Table(
     Column("action", String(32), nullable=False),
     Column("comment", Text, nullable=False),
     Column("detail", Text, nullable=False),
-    Index("ix_audit_group", "group_id", "at"),
+    # the group's ``opened_at`` (0 for a schedule's lines): a group's lines are found
+    # by (opened_at, group_id); an index led by the group id alone put every
+    # escalation step's line on a random page of it (migration 0012)
+    Column("opened_at", BigInteger, nullable=False, server_default="0"),
+    Index("ix_audit_opened", "opened_at", "group_id", "id"),
 )
 
 # Small server-wide values shared by replicas (the secret that signs action links).
