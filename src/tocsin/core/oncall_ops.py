@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from tocsin.config.escalation import EscalationPolicy
 from tocsin.notify.outbox import OutboxItem
@@ -54,6 +54,7 @@ from tocsin.store.writer import Txn
 from tocsin.timeutil import Clock, from_micros, to_micros
 
 log = logging.getLogger(__name__)
+_R = TypeVar("_R")
 
 
 class OncallRefused(ValueError):
@@ -280,8 +281,8 @@ class _Steps:
         keys = {lad.policy for lad in self.ladders.values() if lad.policy is not None}
         snapshots = oncall_rows.policy_snapshots(self.txn.conn, keys)
         policies = {k: policy_from_json(v) for k, v in snapshots.items()}
-        who = _memo_who(lambda: self.ctx.who_is_on_call(self.txn))
-        plan = self.ctx.plan()
+        who: WhoIsOnCall = _memoized(lambda: self.ctx.who_is_on_call(self.txn))
+        plan: NotificationPlan = _memoized(self.ctx.plan)
         memo: StepMemo = {}
         failed: list[DueRow] = []
         for group_id, work in list(self.works.items()):
@@ -393,22 +394,22 @@ def _due_row(group_id: str, kind: str, due_at: datetime, payload: dict[str, Any]
     return DueRow(due_id(due_at), group_id, kind, due_at, payload)
 
 
-def _memo_who(make: Callable[[], WhoIsOnCall]) -> WhoIsOnCall:
-    """``who_is_on_call``, made only if asked, each schedule and time computed once (the
-    steps of a batch ask the same questions at the same time)."""
-    made: list[WhoIsOnCall] = []
-    answers: dict[tuple[str, datetime], Sequence[str]] = {}
+def _memoized(make: Callable[[], Callable[..., _R]]) -> Callable[..., _R]:
+    """The function ``make()`` returns, made only if called, answering each distinct
+    arguments once: a batch's steps ask who is on call in a schedule, and what a
+    person's rules plan for a page, with the same arguments (one time, the batch's)."""
+    made: list[Callable[..., _R]] = []
+    answers: dict[tuple[Any, ...], _R] = {}
 
-    def who(schedule: str, at: datetime) -> Sequence[str]:
-        key = (schedule, at)
-        found = answers.get(key)
-        if found is None:
-            if not made:
-                made.append(make())
-            found = answers[key] = made[0](schedule, at)
+    def call(*args: Any) -> _R:
+        if args in answers:
+            return answers[args]
+        if not made:
+            made.append(make())
+        found = answers[args] = made[0](*args)
         return found
 
-    return who
+    return call
 
 
 @dataclass(frozen=True)
