@@ -465,7 +465,9 @@ _ADD_AUDIT = f"INSERT INTO audit ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?,
 def audit_of(conn: Connection, group_id: str) -> list[dict[str, Any]]:
     sql = (
         "SELECT at, actor, channel, action, comment, detail FROM audit "
-        f"WHERE opened_at = {_OPENED} AND group_id = ? ORDER BY id"
+        # 0 as well: a line written without the column (by a replica older than
+        # migration 0012, during an upgrade) has the column's default
+        f"WHERE opened_at IN (0, {_OPENED}) AND group_id = ? ORDER BY id"
     )
     return [
         {
