@@ -142,8 +142,8 @@ def test_migration_0012_keeps_every_audit_trail_findable(db_url: str) -> None:
             assert opened == 500  # its first line, not its last write
             # a line from a replica older than 0012 (no opened_at: the default) is found
             conn.execute(insert_line, {"g": "g1", "at": 800, "action": "acknowledged"})
-            trail = [a["action"] for a in oncall_rows.audit_of(conn, "g1")]
-            assert trail == ["escalation started", "escalated", "acknowledged"]
+            actions = [a["action"] for a in oncall_rows.audit_of(conn, "g1")]
+            assert actions == ["escalation started", "escalated", "acknowledged"]
             command.downgrade(_alembic(conn), "0011")
     finally:
         engine.dispose()

@@ -503,7 +503,10 @@ class ProcessDue:
     outside this transaction sees them gone before it commits, so no lease),
     one SELECT reads their groups, and each table is written once at the end. A
     notification that a step makes due at once is sent in the step's own transaction
-    (and never stored), as it would be if it were taken right away.
+    (and never stored), as it would be if it were taken right away. The steps that are
+    their group's only row in the batch (a storm's) go through :class:`_Steps`, which
+    reads and writes only the groups' ladder columns; the other rows read the groups'
+    whole state. Both decide with the same pure functions.
     """
 
     clock: Clock  # read inside the transaction: the audit trail's time is the fire time
