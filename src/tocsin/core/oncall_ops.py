@@ -133,14 +133,10 @@ class _Work:
             self.set("escalation", outcome.escalation.to_json())
             self._escalation = (self.row.state["escalation"], outcome.escalation)
         self.audit.extend(outcome.audit)
-        if outcome.pages:
-            for notify in expand_notifications(outcome.pages, self.ctx.plan()):
-                if self.send_now and notify.due_at <= self.now:
-                    self.notifies.append(notify)  # never stored: see ProcessDue
-                else:
-                    self.add_due("notify", notify.due_at, notify.to_json())
-        if outcome.next_due is not None:
-            self.add_due("step", outcome.next_due.due_at, outcome.next_due.to_json())
+        plan = self.ctx.plan() if outcome.pages else None
+        _outcome_rows(
+            self.row.group_id, outcome, plan, self.now, self.send_now, self.notifies, self.due
+        )
 
     def apply(self, t: Transition) -> None:
         self.set("lifecycle", t.state.to_json())
@@ -219,11 +215,12 @@ class _Batch:
         oncall_rows.save_groups(
             conn, [g for g in changed if g.group_id not in self.rows], self.txn.rev
         )
-        oncall_rows.add_due(conn, [d for w in works for d in w.due])
-        oncall_rows.add_audits(conn, [(w.row.group_id, e) for w in works for e in w.audit])
-        items = [i for w in works for i in w.items]
-        outbox_rows.enqueue(conn, items, self.txn.rev)
-        return len(items)
+        return _write_rows(
+            self.txn,
+            [d for w in works for d in w.due],
+            [(w.row.group_id, e) for w in works for e in w.audit],
+            [i for w in works for i in w.items],
+        )
 
 
 class _Standing(NamedTuple):
@@ -273,15 +270,16 @@ class _Steps:
                 self.works[due.group_id] = _StepWork(due, _Standing(Status(ladder.status), current))
         return [d for d in taken if d.group_id not in self.works]
 
-    def fire(self) -> list[DueRow]:
+    def fire(self, make_who: Callable[[], WhoIsOnCall]) -> list[DueRow]:
         """Fire every step, then build the pages due at once; returns the rows of the
-        groups that failed (their changes dropped)."""
+        groups that failed (their changes dropped). ``make_who`` is the op's: the
+        schedule overrides are read once per op, whichever path asks."""
         if not self.works:
             return []
         keys = {lad.policy for lad in self.ladders.values() if lad.policy is not None}
         snapshots = oncall_rows.policy_snapshots(self.txn.conn, keys)
         policies = {k: policy_from_json(v) for k, v in snapshots.items()}
-        who: WhoIsOnCall = _memoized(lambda: self.ctx.who_is_on_call(self.txn))
+        who: WhoIsOnCall = _memoized(make_who)
         plan: NotificationPlan = _memoized(self.ctx.plan)
         memo: StepMemo = {}
         failed: list[DueRow] = []
@@ -334,19 +332,7 @@ class _Steps:
                 None if nxt is None else to_micros(nxt.due_at),
             )
         work.audit.extend(outcome.audit)
-        for notify in expand_notifications(outcome.pages, plan):
-            if notify.due_at <= now:
-                work.send.append(notify)  # never stored: see ProcessDue
-            else:
-                row = DueRow(
-                    due_id(notify.due_at), group_id, "notify", notify.due_at, notify.to_json()
-                )
-                work.rows.append(row)
-        if outcome.next_due is not None:
-            due_at = outcome.next_due.due_at
-            work.rows.append(
-                DueRow(due_id(due_at), group_id, "step", due_at, outcome.next_due.to_json())
-            )
+        _outcome_rows(group_id, outcome, plan, now, True, work.send, work.rows)
 
     def _send(self) -> list[DueRow]:
         """Build the pages due at once; the groups' JSON rows are read (once, together)
@@ -383,15 +369,50 @@ class _Steps:
         oncall_rows.update_ladders(
             conn, [(*w.ladder, now, rev, w.due.group_id) for w in works if w.ladder is not None]
         )
-        oncall_rows.add_due(conn, [r for w in works for r in w.rows])
-        oncall_rows.add_audits(conn, [(w.due.group_id, e) for w in works for e in w.audit])
-        items = [i for w in works for i in w.items]
-        outbox_rows.enqueue(conn, items, rev)
-        return len(items)
+        return _write_rows(
+            self.txn,
+            [r for w in works for r in w.rows],
+            [(w.due.group_id, e) for w in works for e in w.audit],
+            [i for w in works for i in w.items],
+        )
 
 
 def _due_row(group_id: str, kind: str, due_at: datetime, payload: dict[str, Any]) -> DueRow:
     return DueRow(due_id(due_at), group_id, kind, due_at, payload)
+
+
+def _outcome_rows(
+    group_id: str,
+    outcome: StepOutcome,
+    plan: NotificationPlan | None,
+    now: datetime,
+    send_now: bool,
+    send: list[NotifyDue],
+    rows: list[DueRow],
+) -> None:
+    """The rows a fired step stores (``rows``: its next step and its notifications),
+    except the notifications due at once when ``send_now``: those go to ``send``, to be
+    sent in this transaction and never stored (see :class:`ProcessDue`)."""
+    if outcome.pages:
+        for notify in expand_notifications(outcome.pages, plan):
+            if send_now and notify.due_at <= now:
+                send.append(notify)
+            else:
+                rows.append(_due_row(group_id, "notify", notify.due_at, notify.to_json()))
+    if outcome.next_due is not None:
+        nxt = outcome.next_due
+        rows.append(_due_row(group_id, "step", nxt.due_at, nxt.to_json()))
+
+
+def _write_rows(
+    txn: Txn, due: list[DueRow], audit: list[tuple[str, AuditEntry]], items: list[OutboxItem]
+) -> int:
+    """The rows both paths of an op write: due rows, audit lines, outbox items (each
+    table in one statement); returns the number of outbox items."""
+    oncall_rows.add_due(txn.conn, due)
+    oncall_rows.add_audits(txn.conn, audit)
+    outbox_rows.enqueue(txn.conn, items, txn.rev)
+    return len(items)
 
 
 def _memoized(make: Callable[[], Callable[..., _R]]) -> Callable[..., _R]:
@@ -531,7 +552,7 @@ class ProcessDue:
         rest = steps.take(taken)
         batch = _Batch.read(txn, now, self.ctx, (d.group_id for d in rest))
         batch.send_now = True
-        failed = self._act_on_all(batch, rest) + steps.fire()
+        failed = self._act_on_all(batch, rest) + steps.fire(batch.who)
         oncall_rows.release_due(txn.conn, failed, now + self.retry)
         return batch.write() + steps.write()
 

@@ -401,16 +401,14 @@ def _fire(
     memo: StepMemo | None = None,
 ) -> StepOutcome:
     policy = escalation.policy_snapshot
-    if memo is None:
+    memo = {} if memo is None else memo
+    key = (id(policy), step_index, round_, reason, now)
+    found = memo.get(key)
+    if found is None or found[0] is not policy:
         decision = _decide(policy, step_index, round_, now, who_is_on_call, reason)
+        memo[key] = (policy, decision)  # holds the policy: its id stays its own
     else:
-        key = (id(policy), step_index, round_, reason, now)
-        found = memo.get(key)
-        if found is None or found[0] is not policy:
-            decision = _decide(policy, step_index, round_, now, who_is_on_call, reason)
-            memo[key] = (policy, decision)  # holds the policy: its id stays its own
-        else:
-            decision = found[1]
+        decision = found[1]
     urgency = policy.steps[step_index].urgency
     pages = tuple(
         Page(

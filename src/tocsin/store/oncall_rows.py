@@ -62,10 +62,20 @@ def _fetch(conn: Connection, sql: str, params: Any) -> list[tuple[Any, ...]]:
 
 
 # The ladder columns in the order of ``Ladder``'s fields after its group id.
-_LADDER_COLUMNS = (
-    "status, escalation_id, esc_id, esc_policy, esc_started, esc_step, esc_round, "
-    "esc_fired, esc_next_step, esc_next_round, esc_next_due"
+_LADDER = (
+    "status",
+    "escalation_id",
+    "esc_id",
+    "esc_policy",
+    "esc_started",
+    "esc_step",
+    "esc_round",
+    "esc_fired",
+    "esc_next_step",
+    "esc_next_round",
+    "esc_next_due",
 )
+_LADDER_COLUMNS = ", ".join(_LADDER)
 _GROUP_COLUMNS = f"group_id, route_id, group_key, receiver, state, updated_at, {_LADDER_COLUMNS}"
 _GROUPS = f"SELECT {_GROUP_COLUMNS} FROM oncall_groups WHERE {{where}}"
 
@@ -134,17 +144,11 @@ def save_groups(conn: Connection, groups: Sequence[OncallGroupRow], rev: int) ->
 
 
 # An upsert that sets ``opened_at`` when it makes the row and never changes it.
-_SAVE_COLUMNS = (
-    f"group_id, route_id, group_key, receiver, state, updated_at, rev, {_LADDER_COLUMNS}, opened_at"
-)
+_SAVE = ("group_id", "route_id", "group_key", "receiver", "state", "updated_at", "rev")
 _SAVE_GROUP = (
-    f"INSERT INTO oncall_groups ({_SAVE_COLUMNS}) VALUES ({marks(_SAVE_COLUMNS.count(',') + 1)}) "
-    "ON CONFLICT (group_id) DO UPDATE SET "
-    + ", ".join(
-        f"{c} = excluded.{c}"
-        for c in (c.strip() for c in _SAVE_COLUMNS.split(","))
-        if c not in ("group_id", "opened_at")
-    )
+    f"INSERT INTO oncall_groups ({', '.join(_SAVE)}, {_LADDER_COLUMNS}, opened_at) "
+    f"VALUES ({marks(len(_SAVE) + len(_LADDER) + 1)}) ON CONFLICT (group_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in (*_SAVE[1:], *_LADDER))
 )
 
 
@@ -162,7 +166,7 @@ def update_groups(conn: Connection, groups: Sequence[OncallGroupRow], rev: int) 
 
 _UPDATE_GROUP = (
     "UPDATE oncall_groups SET state = ?, updated_at = ?, rev = ?, "
-    + ", ".join(f"{c.strip()} = ?" for c in _LADDER_COLUMNS.split(","))
+    + ", ".join(f"{c} = ?" for c in _LADDER)
     + " WHERE group_id = ?"
 )
 
