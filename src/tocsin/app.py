@@ -14,6 +14,7 @@ from tocsin import __version__
 from tocsin.api import notifications, oncall, ops, runbooks, v2
 from tocsin.api.ingest import FastIngest
 from tocsin.runtime import Runtime
+from tocsin.web import console
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def build_api(rt: Runtime) -> FastAPI:
     app.include_router(notifications.router)
     app.include_router(runbooks.router)
     app.include_router(oncall.router)
+    app.include_router(console.router)
     return app
 
 

@@ -13,7 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from tocsin.alerts.notify_decision import FlushPlan
 from tocsin.config import Config, load_config
 from tocsin.config.oncall import Person
 from tocsin.core.alert_store import AlertStore, StoreSettings
+from tocsin.core.oncall_ops import HumanAction
 from tocsin.core.outbox_ops import Enqueue
 from tocsin.core.people import PeopleDirectory
 from tocsin.core.policy import ConfigPolicy
@@ -37,6 +38,9 @@ from tocsin.engine.oncall import OncallEngine
 from tocsin.engine.senders import ChannelSender
 from tocsin.metrics import Metrics
 from tocsin.notify.outbox import OutboxItem
+from tocsin.oncall.lifecycle import Via
+from tocsin.oncall.schedules import Shift, shifts
+from tocsin.store import oncall_rows
 from tocsin.store.db import open_database, sqlite_url
 from tocsin.store.group_rows import GroupTimer, load_timers, logs_changed_since
 from tocsin.store.secrets import link_secret
@@ -210,6 +214,34 @@ class Runtime:
 
     def config_text(self) -> str:
         return self._config.original
+
+    # -- services the edges share (API, console) ---------------------------------------
+
+    async def act_on_group(
+        self,
+        group_id: str,
+        action: str,
+        who: str,
+        via: Via,
+        comment: str = "",
+        duration: timedelta | None = None,
+    ) -> dict[str, Any]:
+        """Acknowledge, resolve or snooze an alert group; returns its new state.
+        Raises LookupError (no such group) or OncallRefused (not in this state)."""
+        op = HumanAction(group_id, action, who, via, self.clock(), self.oncall, comment, duration)
+        state: dict[str, Any] = await self.writer.run(op)
+        self.oncall.kick()
+        return state
+
+    def shifts(self, schedule: str, start: datetime, end: datetime) -> list[Shift] | None:
+        """A schedule's shifts over [start, end), overrides (config and stored) applied;
+        None when there is no such schedule."""
+        found = self._config.schedule(schedule)
+        if found is None:
+            return None
+        with self.engine.connect() as conn:
+            stored = oncall_rows.overrides(conn, schedule)
+        return shifts(found.to_schedule(), [*found.config_overrides(), *stored], start, end)
 
     def receiver_names(self) -> list[str]:
         return self._policy.receiver_names()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -79,3 +82,40 @@ def runtime(db_url: str, config_path: Path, clock: Clock, tmp_path: Path) -> Ite
 def client(runtime: Runtime) -> Iterator[TestClient]:
     with TestClient(build_app(runtime)) as c:
         yield c
+
+
+@contextlib.contextmanager
+def app_client(
+    config: str, db_url: str, tmp_path: Path, clock: Clock, **settings: Any
+) -> Iterator[TestClient]:
+    """A TestClient over a Runtime of ``config`` (written to ``tmp_path``), closed after."""
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(config)
+    rt = Runtime(
+        Settings(
+            config_path=path,
+            data_dir=tmp_path,
+            database_url=db_url,
+            sqlite_durability=Durability.NORMAL,
+            **settings,
+        ),
+        clock,
+    )
+    try:
+        with TestClient(build_app(rt)) as c:
+            yield c
+    finally:
+        rt.close()
+
+
+def first_group(client: TestClient, timeout: float = 30.0) -> dict[str, Any]:
+    """The first alert group under an escalation policy, once the engine has opened
+    one (a bounded poll: the flush that opens it runs in the app's background loop)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = client.get("/api/v1/groups").json()
+        if found:
+            group: dict[str, Any] = found[0]
+            return group
+        time.sleep(0.05)
+    raise AssertionError("no alert group opened")

@@ -4,7 +4,6 @@ alert group under an escalation policy (acknowledge, refusals, snooze, audit).""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,10 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import Clock
-from tocsin.app import build_app
-from tocsin.runtime import Runtime, Settings
-from tocsin.store.settings import Durability
+from tests.api.conftest import Clock, app_client, first_group
 
 CONFIG = """\
 route:
@@ -54,18 +50,8 @@ escalation_policies:
 
 @pytest.fixture
 def client(db_url: str, tmp_path: Path, clock: Clock) -> Iterator[TestClient]:
-    config = tmp_path / "alertmanager.yml"
-    config.write_text(CONFIG)
-    settings = Settings(
-        config_path=config,
-        data_dir=tmp_path,
-        database_url=db_url,
-        sqlite_durability=Durability.NORMAL,
-    )
-    rt = Runtime(settings, clock)
-    with TestClient(build_app(rt)) as c:
+    with app_client(CONFIG, db_url, tmp_path, clock) as c:
         yield c
-    rt.close()
 
 
 def shifts(client: TestClient, **params: str) -> list[tuple[str, str, str]]:
@@ -160,14 +146,7 @@ def test_ical_feeds(client: TestClient) -> None:
 def open_group(client: TestClient, clock: Clock) -> dict[str, Any]:
     alert = {"labels": {"alertname": "ServiceDown"}, "startsAt": clock.now.isoformat()}
     assert client.post("/api/v2/alerts", json=[alert]).status_code == 200
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        found = client.get("/api/v1/groups").json()
-        if found:
-            group: dict[str, Any] = found[0]
-            return group
-        time.sleep(0.05)
-    raise AssertionError("no alert group opened")
+    return first_group(client)
 
 
 def test_lifecycle_through_the_api(client: TestClient, clock: Clock) -> None:

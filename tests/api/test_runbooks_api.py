@@ -10,10 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import CONFIG, Clock
-from tocsin.app import build_app
-from tocsin.runtime import Runtime, Settings
-from tocsin.store.settings import Durability
+from tests.api.conftest import CONFIG, Clock, app_client
 
 RUNBOOKS = Path(__file__).resolve().parents[3] / "shared" / "runbooks"
 
@@ -21,8 +18,7 @@ RUNBOOKS = Path(__file__).resolve().parents[3] / "shared" / "runbooks"
 @pytest.fixture
 def client(db_url: str, tmp_path: Path, clock: Clock) -> Iterator[TestClient]:
     assert RUNBOOKS.is_dir(), f"the shared runbooks are missing at {RUNBOOKS}"
-    config = tmp_path / "alertmanager.yml"
-    config.write_text(
+    config = (
         CONFIG
         + f"""\
 tocsin:
@@ -32,17 +28,10 @@ tocsin:
       QueueBacklog: thread-condenser#51-queue-backlog-spike
 """
     )
-    settings = Settings(
-        config_path=config,
-        data_dir=tmp_path,
-        database_url=db_url,
-        sqlite_durability=Durability.NORMAL,
-        external_url="http://tocsin.example:9093",
-    )
-    rt = Runtime(settings, clock)
-    with TestClient(build_app(rt)) as c:
+    with app_client(
+        config, db_url, tmp_path, clock, external_url="http://tocsin.example:9093"
+    ) as c:
         yield c
-    rt.close()
 
 
 def test_configured_runbooks_are_listed_with_their_alerts(client: TestClient) -> None:

@@ -92,6 +92,11 @@ def test_email_link_acknowledges_and_stops_the_escalation(tmp_path: Path) -> Non
             assert group is not None
             assert group["status"] == "firing"
             assert group["escalationPolicy"] == "critical"
+            # the page also links to the group's console page
+            console = re.search(r"Open in Tocsin: (\S+)", text)
+            assert console is not None, text
+            assert console.group(1) == f"{tocsin.url}/ui/groups/{group['id']}"
+            assert "ServiceDown" in httpx.get(console.group(1)).text
 
             followed = httpx.get(link.group(1))
             assert followed.status_code == 200, followed.text

@@ -13,15 +13,15 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from tocsin.api.state import Runtime, runtime
+from tocsin.api.state import runtime
 from tocsin.config import ConfigError
 from tocsin.config.durations import format_duration, parse_duration
-from tocsin.core.oncall_ops import HumanAction, OncallRefused
+from tocsin.core.oncall_ops import OncallRefused
 from tocsin.core.override_ops import AddOverride, DeleteOverride, schedule_audit_id
 from tocsin.oncall.ical import person_ics, schedule_ics
 from tocsin.oncall.lifecycle import Via
 from tocsin.oncall.links import Action, LinkError, SignedAction, verify
-from tocsin.oncall.schedules import Override, Shift, shifts
+from tocsin.oncall.schedules import Override, Shift
 from tocsin.oncall.slack_requests import SlackSignatureError, verify_slack
 from tocsin.store import oncall_rows
 from tocsin.timeutil import TimeFormatError, format_rfc3339, parse_rfc3339
@@ -84,21 +84,6 @@ def group_audit(request: Request, group_id: str) -> Response:
         return _json(oncall_rows.audit_of(conn, group_id))
 
 
-async def _act(
-    rt: Runtime,
-    group_id: str,
-    action: str,
-    who: str,
-    via: Via,
-    comment: str,
-    duration: timedelta | None,
-) -> dict[str, Any]:
-    op = HumanAction(group_id, action, who, via, rt.clock(), rt.oncall, comment, duration)
-    state: dict[str, Any] = await rt.writer.run(op)
-    rt.oncall.kick()
-    return state
-
-
 @router.post("/api/v1/groups/{group_id}/{action}", summary="Acknowledge, resolve or snooze")
 async def act_on_group(request: Request, group_id: str, action: str) -> Response:
     rt = runtime(request)
@@ -119,7 +104,9 @@ async def act_on_group(request: Request, group_id: str, action: str) -> Response
             return _json(f"duration: {exc}", 400)
     via = Via.CLI if request.headers.get("x-tocsin-client") == "cli" else Via.API
     try:
-        state = await _act(rt, group_id, action, who, via, str(body.get("comment", "")), duration)
+        state = await rt.act_on_group(
+            group_id, action, who, via, str(body.get("comment", "")), duration
+        )
     except LookupError as exc:
         return _json(str(exc), 404)
     except OncallRefused as exc:
@@ -145,7 +132,7 @@ async def signed_link(
     try:
         signed = SignedAction(Action(action), group_id, by, exp)
         verify(rt.oncall.secret, signed, sig, rt.clock())
-        await _act(rt, group_id, action, by, Via.EMAIL_LINK, "", None)
+        await rt.act_on_group(group_id, action, by, Via.EMAIL_LINK)
     except (ValueError, LinkError) as exc:
         status = 403 if isinstance(exc, LinkError) else 400
         if isinstance(exc, OncallRefused):
@@ -187,7 +174,7 @@ async def slack_actions(request: Request) -> Response:
     except (KeyError, IndexError, ValueError, TypeError) as exc:
         return _json(f"payload: not a Slack block action ({exc})", 400)
     try:
-        await _act(rt, group_id, action, who, Via.SLACK, "", None)
+        await rt.act_on_group(group_id, action, who, Via.SLACK)
     except (LookupError, OncallRefused) as exc:
         return _json({"text": str(exc), "response_type": "ephemeral"})
     return _json({"text": f"{action} by {who}", "response_type": "in_channel"})
@@ -210,16 +197,6 @@ def _shift_json(s: Shift) -> dict[str, Any]:
     }
 
 
-def _timeline(rt: Runtime, name: str, start: datetime, end: datetime) -> list[Shift] | None:
-    config = rt.config
-    found = config.schedule(name)
-    if found is None:
-        return None
-    with rt.engine.connect() as conn:
-        stored = oncall_rows.overrides(conn, name)
-    return shifts(found.to_schedule(), [*found.config_overrides(), *stored], start, end)
-
-
 @router.get("/api/v1/oncall", summary="Who is on call now, at a time, or over a range")
 def who_is_on_call(
     request: Request,
@@ -236,7 +213,7 @@ def who_is_on_call(
     names = schedule or [s.name for s in rt.config.schedules]
     out: dict[str, Any] = {}
     for name in names:
-        timeline = _timeline(rt, name, start, max(end, start + timedelta(microseconds=1)))
+        timeline = rt.shifts(name, start, max(end, start + timedelta(microseconds=1)))
         if timeline is None:
             return _json(f"schedule: no schedule {name!r}", 404)
         out[name] = [_shift_json(s) for s in timeline]
@@ -247,7 +224,7 @@ def who_is_on_call(
 def schedule_calendar(request: Request, name: str) -> Response:
     rt = runtime(request)
     now = rt.clock()
-    timeline = _timeline(rt, name, now - timedelta(days=7), now + timedelta(days=90))
+    timeline = rt.shifts(name, now - timedelta(days=7), now + timedelta(days=90))
     if timeline is None:
         return _json(f"no schedule {name!r}", 404)
     return Response(schedule_ics(name, timeline, dtstamp=now), media_type="text/calendar")
@@ -261,7 +238,7 @@ def person_calendar(request: Request, name: str) -> Response:
     now = rt.clock()
     mine: dict[str, list[Shift]] = {}
     for s in rt.config.schedules:
-        timeline = _timeline(rt, s.name, now - timedelta(days=7), now + timedelta(days=90))
+        timeline = rt.shifts(s.name, now - timedelta(days=7), now + timedelta(days=90))
         mine[s.name] = [x for x in timeline or [] if x.person == name]
     return Response(person_ics(name, mine, dtstamp=now), media_type="text/calendar")
 

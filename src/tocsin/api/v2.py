@@ -20,7 +20,7 @@ from tocsin.api import encode, ingest
 from tocsin.api.docs import ALERTS_BODY, SILENCE_BODY
 from tocsin.api.silence_input import decode_silence
 from tocsin.api.state import runtime
-from tocsin.core.alert_store import AlertQuery, AlertView
+from tocsin.core.alert_store import AlertQuery, group_views
 from tocsin.timeutil import format_rfc3339
 
 router = APIRouter(prefix="/api/v2")
@@ -113,20 +113,13 @@ def get_alert_groups(
         wanted = _receiver_filter(receiver)
     except MatcherError as exc:
         return error(400, f"filter: {exc}")
-    groups: dict[tuple[str, str], tuple[dict[str, str], list[AlertView]]] = {}
-    for view in rt.store.views(query):
-        for route in view.routes:
-            if wanted is not None and not wanted(route.receiver):
-                continue
-            key = (route.group_key, route.receiver)
-            groups.setdefault(key, (route.group_labels, []))[1].append(view)
     out = [
         {
-            "labels": labels,
-            "receiver": {"name": receiver_name},
-            "alerts": [encode.alert(v) for v in views],
+            "labels": g.labels,
+            "receiver": {"name": g.receiver},
+            "alerts": [encode.alert(v) for v in g.alerts],
         }
-        for (_, receiver_name), (labels, views) in sorted(groups.items())
+        for g in group_views(rt.store.views(query), wanted)
     ]
     return json_response(out)
 

@@ -207,6 +207,33 @@ class AlertStore:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class ViewGroup:
+    """The alerts of one aggregation group as ``GET /api/v2/alerts/groups`` shows it."""
+
+    receiver: str
+    labels: dict[str, str]
+    alerts: tuple[AlertView, ...]
+
+
+def group_views(
+    views: Iterable[AlertView], receiver: Callable[[str], bool] | None = None
+) -> list[ViewGroup]:
+    """Views by the (group key, receiver) of every route they reach, in that order: an
+    alert that reaches two receivers is in both of their groups."""
+    groups: dict[tuple[str, str], tuple[dict[str, str], list[AlertView]]] = {}
+    for view in views:
+        for route in view.routes:
+            if receiver is not None and not receiver(route.receiver):
+                continue
+            key = (route.group_key, route.receiver)
+            groups.setdefault(key, (route.group_labels, []))[1].append(view)
+    return [
+        ViewGroup(name, labels, tuple(found))
+        for (_, name), (labels, found) in sorted(groups.items())
+    ]
+
+
 def _wanted(status: AlertStatus, q: AlertQuery) -> bool:
     # Alertmanager's alertFilter: silenced/inhibited flags exclude those mutes;
     # "active" excludes alerts that are neither silenced nor inhibited.

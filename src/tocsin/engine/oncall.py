@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from tocsin.alerts.grouping import FlushBatch
 from tocsin.alerts.model import Alert
@@ -159,6 +160,8 @@ class OncallEngine:
                     self.base_url, self.secret, Action.RESOLVE, row.group_id, actor, now
                 ),
                 "group_id": row.group_id,
+                # the group's console page: its alerts, pending steps and audit trail
+                "console_url": f"{self.base_url}/ui/groups/{quote(row.group_id, safe='')}",
             }
             extra[a.fingerprint] = {**(self._extra(a) or {}), **links}
         note = Notification(

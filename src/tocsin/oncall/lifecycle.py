@@ -85,6 +85,7 @@ class Via(StrEnum):
     CLI = "cli"
     SLACK = "slack"
     EMAIL_LINK = "email-link"
+    CONSOLE = "console"
     AUTO = "auto"
 
 

@@ -3,21 +3,13 @@
 
 from __future__ import annotations
 
-from importlib import resources
-
-import jinja2
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from tocsin.runbooks.model import Runbook
 from tocsin.runbooks.names import AnchorRegistry
+from tocsin.web.render import render
 
-_ENV = jinja2.Environment(
-    loader=jinja2.FunctionLoader(
-        lambda name: resources.files("tocsin.web").joinpath("templates", name).read_text("utf-8")
-    ),
-    autoescape=True,
-)
 _MD = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
@@ -39,6 +31,4 @@ def body_html(text: str, book: Runbook) -> str:
 
 
 def page(text: str, book: Runbook, json_url: str) -> str:
-    return _ENV.get_template("runbook.html").render(
-        book=book, body=Markup(body_html(text, book)), json_url=json_url
-    )
+    return render("runbook.html", book=book, body=Markup(body_html(text, book)), json_url=json_url)

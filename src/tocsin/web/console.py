@@ -1,0 +1,345 @@
+"""The web console: what is firing, the silences, the alert groups on call (acknowledge,
+resolve, snooze), who is on call, the notifications sent, the runbooks.
+
+Server-rendered pages over the same services as the API (the alert store, the runtime's
+on-call actions, the query modules), with plain HTML forms: it works without any
+script, in any browser a responder has at hand. Forms post back here and are answered
+with a redirect (so a reload does not post twice) or, when refused, with the form again
+and one message per bad field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote, unquote
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from tocsin.alerts.matchers import MatcherError, compile_anchored, parse_matcher_list
+from tocsin.alerts.model import Alert
+from tocsin.alerts.silences import SilenceError, SilenceNotFound
+from tocsin.api.state import Runtime, runtime
+from tocsin.config.durations import parse_duration
+from tocsin.core.alert_store import AlertQuery, group_views
+from tocsin.core.oncall_ops import OncallRefused
+from tocsin.oncall.lifecycle import Via
+from tocsin.store import oncall_rows, outbox_rows
+from tocsin.web import pages
+from tocsin.web.forms import (
+    MAX_FORM_BYTES,
+    FormError,
+    SilenceForm,
+    cross_site,
+    matchers_text,
+    parse_form,
+)
+from tocsin.web.render import iso, render
+
+router = APIRouter(include_in_schema=False)
+
+# Who acted last from this browser: filled into the next form, never trusted for more.
+WHO_COOKIE = "tocsin_who"
+ACTIONS = {"ack": "acknowledged", "resolve": "resolved", "snooze": "snoozed"}
+# Messages a redirect may ask a page to show: by code, so a link cannot put words there.
+NOTICES = {
+    "silenced": "Silence saved.",
+    "expired": "Silence expired.",
+    **{action: f"Alert group {done}." for action, done in ACTIONS.items()},
+}
+
+
+def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    rt = runtime(request)
+    notice = NOTICES.get(request.query_params.get("done", ""), "")
+    html = render(
+        template,
+        now=rt.clock(),
+        instance=rt.instance_name,
+        path=request.url.path,
+        notice=notice,
+        who=_who(request),
+        **context,
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+def _who(request: Request) -> str:
+    return unquote(request.cookies.get(WHO_COOKIE, ""))
+
+
+def _done(url: str, who: str = "") -> RedirectResponse:
+    response = RedirectResponse(url, status_code=303)
+    if who:
+        response.set_cookie(
+            WHO_COOKIE, quote(who), max_age=90 * 86400, samesite="lax", httponly=True
+        )
+    return response
+
+
+async def _form(request: Request) -> dict[str, str] | HTMLResponse:
+    """The posted form, or the page that refuses it (another site's, or too large)."""
+    refused = cross_site(request.headers)
+    if refused is not None:
+        return _page(request, "refused.html", status=403, reason=refused)
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        reason = f"the form exceeds {MAX_FORM_BYTES} bytes"
+        return _page(request, "refused.html", status=413, reason=reason)
+    return parse_form(body)
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/ui/alerts", status_code=307)
+
+
+# -- alerts ---------------------------------------------------------------------------
+
+
+def _runbook(rt: Runtime) -> Callable[[Alert], pages.RunbookRef | None]:
+    def find(alert: Alert) -> pages.RunbookRef | None:
+        link = rt.runbooks.link(alert.labels, alert.annotations)
+        return None if link is None else pages.RunbookRef(link.runbook, link.url)
+
+    return find
+
+
+@router.get("/ui/alerts", response_class=HTMLResponse)
+def alerts_page(
+    request: Request,
+    filter: str = "",
+    receiver: str = "",
+    silenced: bool = False,
+    inhibited: bool = False,
+) -> HTMLResponse:
+    rt = runtime(request)
+    problem = ""
+    boxes: list[pages.AlertGroupBox] = []
+    try:
+        matchers = parse_matcher_list([filter]) if filter.strip() else []
+        regex = compile_anchored(receiver) if receiver else None
+    except MatcherError as exc:
+        problem = str(exc)
+    else:
+        wanted = None if regex is None else (lambda name: regex.match(name) is not None)
+        query = AlertQuery(True, silenced, inhibited, True, matchers)
+        boxes = pages.alert_groups(group_views(rt.store.views(query), wanted), _runbook(rt))
+    return _page(
+        request,
+        "alerts.html",
+        status=400 if problem else 200,
+        boxes=boxes,
+        count=len({row.alert.fingerprint for box in boxes for row in box.alerts}),
+        filter=filter,
+        receiver=receiver,
+        silenced=silenced,
+        inhibited=inhibited,
+        problem=problem,
+        receivers=rt.receiver_names(),
+    )
+
+
+# -- silences -------------------------------------------------------------------------
+
+
+@router.get("/ui/silences", response_class=HTMLResponse)
+def silences_page(request: Request) -> HTMLResponse:
+    rt = runtime(request)
+    by_state = pages.silences(rt.store.list_silences(), rt.store.views(), rt.clock())
+    return _page(request, "silences.html", by_state=by_state)
+
+
+@router.get("/ui/silences/new", response_class=HTMLResponse)
+def new_silence_page(request: Request, silence_id: str = Query("", alias="id")) -> HTMLResponse:
+    """The silence form: empty, filled from the query (an alert's "silence" link, or
+    the form's own "Preview" button), or holding the silence ``id`` to edit."""
+    rt = runtime(request)
+    form = SilenceForm.from_fields(request.query_params)
+    if silence_id and "matchers" not in request.query_params:
+        found = rt.store.get_silence(silence_id)
+        if found is None:
+            reason = f"no silence {silence_id!r}"
+            return _page(request, "refused.html", status=404, reason=reason)
+        form = SilenceForm(
+            id=found.id,
+            matchers=matchers_text(list(found.matchers)),
+            starts=iso(found.starts_at),
+            ends=iso(found.ends_at),
+            created_by=found.created_by,
+            comment=found.comment,
+        )
+    form.created_by = form.created_by or _who(request)
+    return _silence_form(request, form)
+
+
+def _silence_form(request: Request, form: SilenceForm, status: int = 200) -> HTMLResponse:
+    rt = runtime(request)
+    preview: list[pages.AlertRow] = []
+    try:
+        matchers = parse_matcher_list([form.matchers]) if form.matchers.strip() else []
+    except MatcherError:
+        matchers = []
+    if matchers:
+        views = rt.store.views(AlertQuery(matchers=matchers))
+        groups = pages.alert_groups(group_views(views), _runbook(rt))
+        seen: dict[str, pages.AlertRow] = {}
+        for box in groups:
+            for row in box.alerts:
+                seen.setdefault(row.alert.fingerprint, row)
+        preview = list(seen.values())
+    return _page(request, "silence_form.html", status=status, form=form, preview=preview)
+
+
+@router.post("/ui/silences", response_class=HTMLResponse)
+async def save_silence(request: Request) -> Response:
+    fields = await _form(request)
+    if isinstance(fields, HTMLResponse):
+        return fields
+    rt = runtime(request)
+    form = SilenceForm.from_fields(fields)
+    try:
+        silence = form.silence(rt.clock())
+        await rt.store.set_silence(silence)
+    except FormError as exc:
+        form.problems = exc.problems
+        return _silence_form(request, form, status=400)
+    except SilenceNotFound as exc:
+        form.problems = {"id": str(exc)}
+        return _silence_form(request, form, status=404)
+    except SilenceError as exc:
+        form.problems = {"matchers": str(exc)}
+        return _silence_form(request, form, status=400)
+    return _done("/ui/silences?done=silenced", form.created_by)
+
+
+@router.post("/ui/silences/{silence_id}/expire", response_class=HTMLResponse)
+async def expire_silence(request: Request, silence_id: str) -> Response:
+    fields = await _form(request)
+    if isinstance(fields, HTMLResponse):
+        return fields
+    rt = runtime(request)
+    try:
+        await rt.store.expire_silence(silence_id)
+    except SilenceNotFound as exc:
+        return _page(request, "refused.html", status=404, reason=str(exc))
+    except SilenceError:
+        pass  # already expired: what was asked is so
+    return _done("/ui/silences?done=expired")
+
+
+# -- alert groups on call -------------------------------------------------------------
+
+
+@router.get("/ui/groups", response_class=HTMLResponse)
+def groups_page(request: Request, everything: bool = Query(False, alias="all")) -> HTMLResponse:
+    with runtime(request).engine.connect() as conn:
+        rows = pages.group_rows(oncall_rows.list_groups(conn))
+    shown = rows if everything else [g for g in rows if g.open]
+    hidden = len(rows) - len(shown)
+    return _page(request, "groups.html", groups=shown, hidden=hidden, all=everything)
+
+
+@router.get("/ui/groups/{group_id}", response_class=HTMLResponse)
+def group_page(request: Request, group_id: str) -> HTMLResponse:
+    return _group_page(request, group_id)
+
+
+def _group_page(
+    request: Request, group_id: str, status: int = 200, problems: Mapping[str, str] | None = None
+) -> HTMLResponse:
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        row = oncall_rows.get_group(conn, group_id)
+        if row is None:
+            return _page(request, "refused.html", status=404, reason=f"no alert group {group_id!r}")
+        pending = oncall_rows.pending_due(conn, group_id)
+        audit = oncall_rows.audit_of(conn, group_id)
+    alerts = [a for fp in row.state.get("alerts") or [] if (a := rt.store.alerts.get(fp))]
+    return _page(
+        request,
+        "group.html",
+        status=status,
+        group=pages.group_row(row),
+        alerts=[
+            (a, pages.annotations_in_order(a.annotations), pages.silence_url(a.labels))
+            for a in alerts
+        ],
+        pending=pending,
+        audit=audit,
+        problems=problems or {},
+    )
+
+
+@router.post("/ui/groups/{group_id}/{action}", response_class=HTMLResponse)
+async def act_on_group(request: Request, group_id: str, action: str) -> Response:
+    fields = await _form(request)
+    if isinstance(fields, HTMLResponse):
+        return fields
+    if action not in ACTIONS:
+        return _page(request, "refused.html", status=404, reason=f"no action {action!r}")
+    rt = runtime(request)
+    who, comment = fields.get("by", ""), fields.get("comment", "")
+    problems: dict[str, str] = {}
+    if not who:
+        problems["by"] = "required: who is doing this"
+    duration: timedelta | None = None
+    if action == "snooze":
+        try:
+            duration = parse_duration(fields.get("duration", ""))
+        except ValueError as exc:
+            problems["duration"] = str(exc)
+    if problems:
+        return _group_page(request, group_id, status=400, problems=problems)
+    try:
+        await rt.act_on_group(group_id, action, who, Via.CONSOLE, comment, duration)
+    except LookupError as exc:
+        return _page(request, "refused.html", status=404, reason=str(exc))
+    except OncallRefused as exc:
+        return _group_page(request, group_id, status=409, problems={"action": str(exc)})
+    back = fields.get("back", "")
+    url = back if back == "/ui/groups" else f"/ui/groups/{quote(group_id, safe='')}"
+    return _done(f"{url}?done={action}", who)
+
+
+# -- on call, notifications, runbooks -------------------------------------------------
+
+
+@router.get("/ui/oncall", response_class=HTMLResponse)
+def oncall_page(request: Request, days: int = Query(14, ge=1, le=90)) -> HTMLResponse:
+    rt = runtime(request)
+    now = rt.clock()
+    boxes = []
+    until = now + timedelta(days=days)
+    for s in rt.config.schedules:
+        timeline = rt.shifts(s.name, now, until) or []
+        boxes.append(pages.schedule_box(s.name, timeline, now, until))
+    people = [p for p, _ in rt.people.all()]
+    return _page(request, "oncall.html", schedules=boxes, people=people, days=days)
+
+
+@router.get("/ui/notifications", response_class=HTMLResponse)
+def notifications_page(
+    request: Request, receiver: str = "", limit: int = Query(100, ge=1, le=1000)
+) -> HTMLResponse:
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        items = outbox_rows.recent(conn, limit, receiver or None)
+        logs = {i.id: outbox_rows.attempts_of(conn, i.id) for i in items}
+    return _page(
+        request,
+        "notifications.html",
+        items=items,
+        logs=logs,
+        receiver=receiver,
+        receivers=rt.receiver_names(),
+    )
+
+
+@router.get("/ui/runbooks", response_class=HTMLResponse)
+def runbooks_page(request: Request) -> HTMLResponse:
+    library = runtime(request).runbooks
+    books = [b for b in (library.get(n) for n in library.names()) if b is not None]
+    return _page(request, "runbooks.html", books=books)

@@ -1,0 +1,137 @@
+"""The console's forms: reading a posted form, refusing cross-site posts, and turning the
+silence form into a :class:`Silence` with one message per bad field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+from tocsin.alerts.matchers import Matcher, MatcherError, MatchType, parse_matchers
+from tocsin.alerts.silences import Silence
+from tocsin.config.durations import parse_duration
+from tocsin.timeutil import TimeFormatError, parse_rfc3339
+
+# How long a silence lasts when the form names neither an end nor a duration: the
+# Alertmanager UI's default.
+DEFAULT_SILENCE = timedelta(hours=2)
+MAX_FORM_BYTES = 64 * 1024
+
+
+class FormError(ValueError):
+    """The fields of a form that are wrong, each with why."""
+
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in problems.items()))
+        self.problems = dict(problems)
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body; a repeated field keeps its last
+    value, blank values are kept (a cleared field is a cleared field)."""
+    found = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    return {k: v[-1].strip() for k, v in found.items()}
+
+
+def cross_site(headers: Mapping[str, str]) -> str | None:
+    """Why a console POST must be refused, or None.
+
+    The console has no login of its own (like Alertmanager's UI, it sits behind
+    whatever guards the server), so a page on another site must not be able to make a
+    responder's browser acknowledge or silence something: browsers say where a form
+    post comes from (``Sec-Fetch-Site``, ``Origin``), and only this site's own pages
+    may post. A client that sends neither (curl, a script) is not a browser tricked
+    into posting.
+    """
+    site = headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return f"a {site} request may not change anything here"
+    origin = headers.get("origin")
+    if origin is not None and origin != "null":
+        host = headers.get("host", "")
+        if urlsplit(origin).netloc != host:
+            return f"a form of {origin} may not change anything here"
+    elif origin == "null":
+        return "a form of an opaque origin may not change anything here"
+    return None
+
+
+def matchers_text(matchers: Mapping[str, str] | list[Matcher]) -> str:
+    """Matchers as the form shows them: ``a="1", b=~"x"`` (a label set gives equality
+    matchers, one per label, as a silence started from an alert does)."""
+    if isinstance(matchers, list):
+        return ", ".join(str(m) for m in matchers)
+    return ", ".join(
+        str(Matcher(name, MatchType.EQUAL, value)) for name, value in sorted(matchers.items())
+    )
+
+
+@dataclass
+class SilenceForm:
+    """What the silence form holds, as typed (shown again when it is refused)."""
+
+    id: str = ""
+    matchers: str = ""
+    starts: str = ""
+    duration: str = ""
+    ends: str = ""
+    created_by: str = ""
+    comment: str = ""
+    problems: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, str]) -> SilenceForm:
+        return cls(
+            id=fields.get("id", ""),
+            matchers=fields.get("matchers", ""),
+            starts=fields.get("starts", ""),
+            duration=fields.get("duration", ""),
+            ends=fields.get("ends", ""),
+            created_by=fields.get("created_by", ""),
+            comment=fields.get("comment", ""),
+        )
+
+    def silence(self, now: datetime) -> Silence:
+        """The silence this form asks for; FormError names every bad field."""
+        problems: dict[str, str] = {}
+        matchers: list[Matcher] = []
+        try:
+            # one matcher per line is as good as commas
+            matchers = parse_matchers(self.matchers.replace("\r\n", ",").replace("\n", ","))
+        except MatcherError as exc:
+            problems["matchers"] = str(exc)
+        if not matchers and "matchers" not in problems:
+            problems["matchers"] = 'at least one matcher is required, e.g. alertname="X"'
+        starts = self._time("starts", problems) or now
+        ends = self._time("ends", problems)
+        if ends is None and "ends" not in problems:
+            try:
+                length = parse_duration(self.duration) if self.duration else DEFAULT_SILENCE
+            except ValueError as exc:
+                problems["duration"] = str(exc)
+            else:
+                if length <= timedelta(0):
+                    problems["duration"] = "must be longer than 0s"
+                else:
+                    ends = starts + length
+        if ends is not None and ends <= starts:
+            problems["ends"] = "must be after the start"
+        if not self.created_by:
+            problems["created_by"] = "required: who is silencing"
+        if not self.comment:
+            problems["comment"] = "required: why (a ticket, an incident, a maintenance)"
+        if problems:
+            raise FormError(problems)
+        assert ends is not None
+        return Silence(self.id, tuple(matchers), starts, ends, now, self.created_by, self.comment)
+
+    def _time(self, key: str, problems: dict[str, str]) -> datetime | None:
+        text = getattr(self, key)
+        if not text:
+            return None
+        try:
+            return parse_rfc3339(text)
+        except TimeFormatError as exc:
+            problems[key] = f"{exc} (RFC 3339, e.g. 2026-12-05T09:00:00Z)"
+            return None

@@ -1,0 +1,188 @@
+"""What each console page shows, built from the domain's own objects: pure functions of
+their inputs and ``now``, so the routes in ``console`` only fetch and render."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from tocsin.alerts.model import Alert
+from tocsin.alerts.silences import Silence, SilenceState, sort_key
+from tocsin.core.alert_store import AlertView, ViewGroup
+from tocsin.oncall.lifecycle import Status
+from tocsin.oncall.schedules import Shift
+from tocsin.store.oncall_rows import OncallGroupRow
+from tocsin.timeutil import from_micros
+from tocsin.web.forms import matchers_text
+
+# Annotations a responder reads first, in this order; the others follow by name.
+_FIRST_ANNOTATIONS = ("summary", "description", "message")
+
+
+@dataclass(frozen=True)
+class RunbookRef:
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    alert: Alert
+    name: str
+    labels: list[tuple[str, str]]  # those the group's labels do not already say
+    annotations: list[tuple[str, str]]
+    state: str
+    silenced_by: tuple[str, ...]
+    inhibited_by: tuple[str, ...]
+    runbook: RunbookRef | None
+    silence_url: str
+
+
+@dataclass(frozen=True)
+class AlertGroupBox:
+    receiver: str
+    labels: list[tuple[str, str]]
+    alerts: list[AlertRow]
+
+
+def silence_url(labels: Mapping[str, str]) -> str:
+    """The new-silence form, filled in with one equality matcher per label."""
+    return "/ui/silences/new?" + urlencode({"matchers": matchers_text(labels)})
+
+
+def annotations_in_order(annotations: Mapping[str, str]) -> list[tuple[str, str]]:
+    first = [(k, annotations[k]) for k in _FIRST_ANNOTATIONS if annotations.get(k)]
+    rest = sorted((k, v) for k, v in annotations.items() if k not in _FIRST_ANNOTATIONS and v)
+    return first + rest
+
+
+def alert_groups(
+    groups: Sequence[ViewGroup], runbook: Callable[[Alert], RunbookRef | None]
+) -> list[AlertGroupBox]:
+    """The alerts page: one box per aggregation group, its alerts oldest first."""
+    boxes = []
+    for g in groups:
+        rows = [
+            _alert_row(v, g.labels, runbook(v.alert))
+            for v in sorted(g.alerts, key=lambda v: (v.alert.starts_at, v.alert.fingerprint))
+        ]
+        boxes.append(AlertGroupBox(g.receiver, sorted(g.labels.items()), rows))
+    return boxes
+
+
+def _alert_row(view: AlertView, group: Mapping[str, str], runbook: RunbookRef | None) -> AlertRow:
+    a = view.alert
+    return AlertRow(
+        alert=a,
+        name=a.labels.get("alertname", ""),
+        labels=sorted((k, v) for k, v in a.labels.items() if k != "alertname" and k not in group),
+        annotations=annotations_in_order(a.annotations),
+        state=view.status.state.value,
+        silenced_by=view.status.silenced_by,
+        inhibited_by=view.status.inhibited_by,
+        runbook=runbook,
+        silence_url=silence_url(a.labels),
+    )
+
+
+@dataclass(frozen=True)
+class SilenceRow:
+    silence: Silence
+    state: str
+    matchers: str
+    muting: int  # firing alerts it silences now
+
+
+def silences(
+    found: Iterable[Silence], views: Iterable[AlertView], now: datetime
+) -> dict[str, list[SilenceRow]]:
+    """The silences page: active, pending and expired, each as Alertmanager orders them,
+    with how many firing alerts each one mutes now."""
+    muting = Counter(sid for v in views for sid in v.status.silenced_by)
+    out: dict[str, list[SilenceRow]] = {s.value: [] for s in SilenceState}
+    for s in sorted(found, key=lambda s: sort_key(s, now)):
+        state = s.state(now).value
+        out[state].append(SilenceRow(s, state, matchers_text(list(s.matchers)), muting[s.id]))
+    return out
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    id: str
+    receiver: str
+    policy: str
+    status: str
+    labels: list[tuple[str, str]]
+    alerts: int
+    acknowledged_by: str
+    since: datetime | None
+    snoozed_until: datetime | None
+    ack_deadline: datetime | None
+    step: int | None
+    round: int | None
+    updated_at: datetime
+
+    @property
+    def open(self) -> bool:
+        return self.status != Status.RESOLVED.value
+
+
+def group_row(row: OncallGroupRow) -> GroupRow:
+    life: Mapping[str, Any] = row.state.get("lifecycle") or {}
+    escalation: Mapping[str, Any] = row.state.get("escalation") or {}
+    return GroupRow(
+        id=row.group_id,
+        receiver=row.receiver,
+        policy=str(row.state.get("policy") or ""),
+        status=str(life.get("status") or ""),
+        labels=sorted((row.state.get("labels") or {}).items()),
+        alerts=len(row.state.get("alerts") or []),
+        acknowledged_by=str(life.get("acknowledged_by") or ""),
+        since=_time(life.get("since")),
+        snoozed_until=_time(life.get("snoozed_until")),
+        ack_deadline=_time(life.get("ack_deadline")),
+        step=escalation.get("step_index"),
+        round=escalation.get("round"),
+        updated_at=row.updated_at,
+    )
+
+
+_STATUS_ORDER = {s.value: i for i, s in enumerate(Status)}
+
+
+def group_rows(rows: Iterable[OncallGroupRow]) -> list[GroupRow]:
+    """The on-call groups page: those that need someone first (firing, then
+    acknowledged, snoozed, resolved), the most recently changed first within each."""
+    out = [group_row(r) for r in rows]
+    out.sort(key=lambda g: -g.updated_at.timestamp())
+    out.sort(key=lambda g: _STATUS_ORDER.get(g.status, len(_STATUS_ORDER)))
+    return out
+
+
+def _time(micros: Any) -> datetime | None:
+    return None if micros is None else from_micros(int(micros))
+
+
+@dataclass(frozen=True)
+class ScheduleBox:
+    name: str
+    now: list[Shift]
+    upcoming: list[Shift]
+    until: datetime  # the end of the window looked at: a shift ending there may go on
+
+    def open_ended(self, shift: Shift) -> bool:
+        return shift.end >= self.until
+
+
+def schedule_box(
+    name: str, timeline: Sequence[Shift], now: datetime, until: datetime
+) -> ScheduleBox:
+    """Who holds a schedule now, and the shifts that start later, up to ``until``
+    (a shift running now is shown once, as now's)."""
+    current = [s for s in timeline if s.start <= now < s.end]
+    later = [s for s in timeline if s.start > now]
+    return ScheduleBox(name, current, later, until)

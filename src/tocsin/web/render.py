@@ -1,0 +1,58 @@
+"""The web pages' one Jinja2 environment (templates shipped in ``tocsin.web``,
+autoescaped) and the filters they share. Times are shown relative to the ``now`` each
+page is rendered with, never the wall clock, so a page is a pure function of its data."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from importlib import resources
+from typing import Any
+
+import jinja2
+
+from tocsin.timeutil import format_rfc3339
+
+
+def _load(name: str) -> str:
+    return resources.files("tocsin.web").joinpath("templates", name).read_text("utf-8")
+
+
+def span(delta: timedelta) -> str:
+    """A duration as a responder reads it: the two largest units ("2h 5m", "40s")."""
+    seconds = int(abs(delta).total_seconds())
+    parts: list[str] = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+        if len(parts) == 2:
+            break
+    return " ".join(parts)
+
+
+def relative(when: datetime, now: datetime) -> str:
+    """ "5m ago", "in 2h 30m" or "now" (within a second)."""
+    delta = when - now
+    if abs(delta) < timedelta(seconds=1):
+        return "now"
+    return f"in {span(delta)}" if delta > timedelta(0) else f"{span(delta)} ago"
+
+
+def iso(when: datetime | None) -> str:
+    return "" if when is None else format_rfc3339(when)
+
+
+ENV = jinja2.Environment(
+    loader=jinja2.FunctionLoader(_load),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,  # a misspelt name in a template fails its test
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+ENV.filters["iso"] = iso
+ENV.filters["span"] = span
+ENV.globals["relative"] = relative
+
+
+def render(template: str, **context: Any) -> str:
+    return ENV.get_template(template).render(**context)

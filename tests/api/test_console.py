@@ -1,0 +1,302 @@
+"""The web console over a real runtime and database (SQLite and PostgreSQL): each page
+shows what the API holds, and each form changes what the API then shows (a silence
+saved, edited and expired; an alert group acknowledged, snoozed, resolved, with the
+console in its audit trail), refusals name their field and write nothing, and a form
+posted from another site is refused."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import Clock, app_client, first_group
+from tests.api.test_runbooks_api import RUNBOOKS
+from tocsin.web.forms import MAX_FORM_BYTES
+
+CONFIG = f"""\
+route:
+  receiver: slack
+  group_by: [alertname]
+  group_wait: 0s
+  group_interval: 1s
+  routes:
+    - receiver: pager
+      matchers: ['severity="critical"']
+receivers:
+  - name: slack
+  - name: pager
+    escalation_policy: critical
+people:
+  - {{name: alice, full_name: Alice Liddell, email: alice@example.org, time_zone: Europe/Berlin}}
+  - {{name: bob, email: bob@example.org}}
+schedules:
+  - name: primary
+    time_zone: Europe/Berlin
+    layers:
+      - name: weekly
+        rotation: weekly
+        start: 2026-01-05
+        participants: [alice, bob]
+escalation_policies:
+  - name: critical
+    steps:
+      - {{delay: 0s, targets: [{{schedule: primary}}]}}
+      - {{delay: 1h, targets: [{{person: bob}}]}}
+tocsin:
+  runbooks:
+    paths: [{RUNBOOKS}]
+"""
+SAME_SITE = {"origin": "http://testserver", "sec-fetch-site": "same-origin"}
+
+
+@pytest.fixture
+def client(db_url: str, tmp_path: Path, clock: Clock) -> Iterator[TestClient]:
+    with app_client(CONFIG, db_url, tmp_path, clock) as c:
+        yield c
+
+
+def post_alert(client: TestClient, clock: Clock, **labels: str) -> None:
+    alert = {
+        "labels": labels,
+        "annotations": {"summary": f"{labels['alertname']} <b>is</b> down"},
+        "startsAt": clock.now.isoformat(),
+        "generatorURL": "http://prometheus.example/graph",
+    }
+    assert client.post("/api/v2/alerts", json=[alert]).status_code == 200
+
+
+def open_group(client: TestClient, clock: Clock) -> dict[str, Any]:
+    post_alert(client, clock, alertname="ServiceDown", severity="critical")
+    return first_group(client)
+
+
+def field_problems(html: str) -> dict[str, str]:
+    return dict(re.findall(r'data-field="(\w+)">\w+: ([^<]*)<', html))
+
+
+def test_home_is_the_alerts_page(client: TestClient) -> None:
+    r = client.get("/", follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (307, "/ui/alerts")
+
+
+def test_the_alerts_page_shows_what_fires_grouped_as_the_api_groups_it(
+    client: TestClient, clock: Clock
+) -> None:
+    post_alert(client, clock, alertname="DiskFull", instance="db1", severity="warning")
+    post_alert(client, clock, alertname="DiskFull", instance="db2", severity="warning")
+    post_alert(client, clock, alertname="HighLatency", severity="warning")
+    page = client.get("/ui/alerts")
+    assert page.status_code == 200
+    html = page.text
+    api = client.get("/api/v2/alerts/groups").json()
+    shown = re.findall(r'data-fingerprint="(\w+)"', html)
+    assert sorted(shown) == sorted(a["fingerprint"] for g in api for a in g["alerts"])
+    assert html.count('class="box alert-group"') == len(api) == 2
+    assert "<title>Alerts (3) · Tocsin</title>" in html
+    # annotations are escaped, never markup
+    assert "DiskFull &lt;b&gt;is&lt;/b&gt; down" in html
+    # each alert links to a silence of exactly its labels
+    assert "/ui/silences/new?matchers=alertname%3D%22DiskFull%22%2C+instance%3D%22db1%22" in html
+    # the alert a shared runbook answers links to its procedure
+    assert re.search(r'class="runbook" href="[^"]*threads-agent-alertmanager#[^"]+"', html)
+
+
+@pytest.mark.parametrize(
+    ("query", "shown", "status"),
+    [
+        ({}, {"db1", "db2"}, 200),
+        ({"filter": 'instance="db1"'}, {"db1"}, 200),
+        ({"filter": '{instance=~"db.*", instance!="db2"}'}, {"db1"}, 200),
+        ({"filter": 'instance="nope"'}, set(), 200),
+        ({"receiver": "pager"}, set(), 200),
+        ({"receiver": "sla.*"}, {"db1", "db2"}, 200),
+        ({"filter": 'instance=~"("'}, set(), 400),
+    ],
+)
+def test_the_alerts_page_filters(
+    client: TestClient, clock: Clock, query: dict[str, str], shown: set[str], status: int
+) -> None:
+    post_alert(client, clock, alertname="DiskFull", instance="db1")
+    post_alert(client, clock, alertname="DiskFull", instance="db2")
+    page = client.get("/ui/alerts", params=query)
+    assert page.status_code == status
+    assert set(re.findall(r'<span class="chip">instance="(\w+)"</span>', page.text)) == shown
+    if status == 400:
+        assert "filter: invalid regular expression" in page.text
+
+
+def test_a_silence_saved_edited_and_expired_from_the_console(
+    client: TestClient, clock: Clock
+) -> None:
+    post_alert(client, clock, alertname="DiskFull", instance="db1")
+    form = client.get("/ui/silences/new", params={"matchers": 'alertname="DiskFull"'})
+    assert form.status_code == 200
+    assert 'Firing alerts these matchers catch <span class="muted">1</span>' in form.text
+    fields = {"matchers": 'alertname="DiskFull"', "created_by": "ann", "comment": "resize"}
+    saved = client.post("/ui/silences", data=fields, headers=SAME_SITE, follow_redirects=False)
+    assert (saved.status_code, saved.headers["location"]) == (303, "/ui/silences?done=silenced")
+    assert "tocsin_who=ann" in saved.headers["set-cookie"]
+    (silence,) = client.get("/api/v2/silences").json()
+    assert silence["status"]["state"] == "active"
+    assert (silence["createdBy"], silence["comment"]) == ("ann", "resize")
+    assert client.get("/api/v2/alerts").json()[0]["status"]["silencedBy"] == [silence["id"]]
+
+    listing = client.get("/ui/silences?done=silenced").text
+    assert "Silence saved." in listing
+    assert re.search(rf'<tr id="{silence["id"]}" class="silence">', listing)
+    assert "<td>1 alert</td>" in listing
+    # muted alerts leave the default alerts page, and come back with "silenced"
+    assert 'id="none"' in client.get("/ui/alerts").text
+    assert "suppressed" in client.get("/ui/alerts", params={"silenced": "true"}).text
+
+    edit = client.get("/ui/silences/new", params={"id": silence["id"]})
+    assert f'name="id" value="{silence["id"]}"' in edit.text
+    assert 'value="ann"' in edit.text
+    edited = {**fields, "id": silence["id"], "comment": "resize, day 2", "duration": "4h"}
+    assert client.post("/ui/silences", data=edited, headers=SAME_SITE).status_code == 200
+    (after,) = client.get("/api/v2/silences").json()
+    assert (after["id"], after["comment"]) == (silence["id"], "resize, day 2")
+
+    expire = client.post(f"/ui/silences/{silence['id']}/expire", headers=SAME_SITE)
+    assert expire.status_code == 200  # followed the redirect to the list
+    clock.now += timedelta(seconds=1)  # it ends at the instant it was expired
+    assert client.get("/api/v2/silences").json()[0]["status"]["state"] == "expired"
+    assert client.get("/api/v2/alerts").json()[0]["status"]["state"] == "active"
+    # expiring it again is what was asked already
+    assert client.post(f"/ui/silences/{silence['id']}/expire", headers=SAME_SITE).is_success
+    assert client.post("/ui/silences/nope/expire", headers=SAME_SITE).status_code == 404
+
+
+def test_a_refused_silence_names_each_field_keeps_what_was_typed_and_writes_nothing(
+    client: TestClient,
+) -> None:
+    fields = {"matchers": 'job=~"("', "duration": "forever", "created_by": "", "comment": "x"}
+    r = client.post("/ui/silences", data=fields, headers=SAME_SITE)
+    assert r.status_code == 400
+    problems = field_problems(r.text)
+    assert set(problems) == {"matchers", "duration", "created_by"}
+    assert "invalid regular expression" in problems["matchers"]
+    assert "job=~&#34;(&#34;</textarea>" in r.text  # what was typed, escaped
+    assert client.get("/api/v2/silences").json() == []
+    r = client.post(
+        "/ui/silences",
+        data={"id": "gone", "matchers": 'a="b"', "created_by": "x", "comment": "y"},
+        headers=SAME_SITE,
+    )
+    assert r.status_code == 404
+    assert set(field_problems(r.text)) == {"id"}
+    assert client.get("/api/v2/silences").json() == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "http://evil.example", "sec-fetch-site": "cross-site"},
+        {"origin": "http://evil.example"},
+        {"sec-fetch-site": "same-site"},
+    ],
+)
+def test_a_form_posted_from_another_site_changes_nothing(
+    client: TestClient, clock: Clock, headers: dict[str, str]
+) -> None:
+    group = open_group(client, clock)
+    fields = {"matchers": 'a="b"', "created_by": "x", "comment": "y"}
+    assert client.post("/ui/silences", data=fields, headers=headers).status_code == 403
+    acked = client.post(f"/ui/groups/{group['id']}/ack", data={"by": "x"}, headers=headers)
+    assert acked.status_code == 403
+    assert client.get("/api/v2/silences").json() == []
+    assert client.get(f"/api/v1/groups/{group['id']}").json()["status"] == "firing"
+
+
+def test_an_oversized_form_is_refused(client: TestClient) -> None:
+    big = {"matchers": 'a="b"', "created_by": "x", "comment": "y" * MAX_FORM_BYTES}
+    assert client.post("/ui/silences", data=big, headers=SAME_SITE).status_code == 413
+    assert client.get("/api/v2/silences").json() == []
+
+
+def test_an_alert_group_acknowledged_snoozed_and_resolved_from_the_console(
+    client: TestClient, clock: Clock
+) -> None:
+    group = open_group(client, clock)
+    gid = group["id"]
+    listing = client.get("/ui/groups").text
+    assert f'data-group="{gid}"' in listing
+    assert f'action="/ui/groups/{gid}/ack"' in listing
+
+    page = client.get(f"/ui/groups/{gid}")
+    assert page.status_code == 200
+    assert '<span class="state firing" id="status">firing</span>' in page.text
+    assert "ServiceDown" in page.text
+    assert "<td>step 2</td>" in page.text  # the next step, due in an hour, is pending
+
+    # refused: no name; snooze without a duration; both name the field, change nothing
+    r = client.post(f"/ui/groups/{gid}/ack", data={"by": ""}, headers=SAME_SITE)
+    assert (r.status_code, set(field_problems(r.text))) == (400, {"by"})
+    r = client.post(f"/ui/groups/{gid}/snooze", data={"by": "bob"}, headers=SAME_SITE)
+    assert (r.status_code, set(field_problems(r.text))) == (400, {"duration"})
+    assert client.get(f"/api/v1/groups/{gid}").json()["status"] == "firing"
+
+    acked = client.post(
+        f"/ui/groups/{gid}/ack",
+        data={"by": "alice", "comment": "looking", "back": "/ui/groups"},
+        headers=SAME_SITE,
+        follow_redirects=False,
+    )
+    assert (acked.status_code, acked.headers["location"]) == (303, "/ui/groups?done=ack")
+    assert client.get(f"/api/v1/groups/{gid}").json()["acknowledgedBy"] == "alice"
+    # acknowledging twice is refused, by the same rule as the API's
+    again = client.post(f"/ui/groups/{gid}/ack", data={"by": "bob"}, headers=SAME_SITE)
+    assert again.status_code == 409
+    assert set(field_problems(again.text)) == {"action"}
+
+    snoozed = client.post(
+        f"/ui/groups/{gid}/snooze", data={"by": "alice", "duration": "30m"}, headers=SAME_SITE
+    )
+    assert snoozed.status_code == 200
+    assert "Alert group snoozed." in snoozed.text
+    assert client.get(f"/api/v1/groups/{gid}").json()["status"] == "snoozed"
+
+    resolved = client.post(f"/ui/groups/{gid}/resolve", data={"by": "bob"}, headers=SAME_SITE)
+    assert resolved.status_code == 200
+    assert client.get(f"/api/v1/groups/{gid}").json()["status"] == "resolved"
+    audit = client.get(f"/api/v1/groups/{gid}/audit").json()
+    by_console = [(a["actor"], a["action"], a["channel"]) for a in audit if a["actor"] != "-"]
+    assert ("alice", "acknowledged", "console") in by_console
+    assert ("alice", "snoozed", "console") in by_console
+    assert ("bob", "resolved", "console") in by_console
+    # a resolved group leaves the open list, and stays in the whole one
+    assert f'data-group="{gid}"' not in client.get("/ui/groups").text
+    assert f'data-group="{gid}"' in client.get("/ui/groups", params={"all": "true"}).text
+    assert (
+        client.post("/ui/groups/nope/ack", data={"by": "x"}, headers=SAME_SITE).status_code == 404
+    )
+    assert client.post(f"/ui/groups/{gid}/wake", data={"by": "x"}).status_code == 404
+
+
+def test_who_is_on_call_and_the_notifications(client: TestClient, clock: Clock) -> None:
+    oncall = client.get("/ui/oncall")
+    assert oncall.status_code == 200
+    api = client.get("/api/v1/oncall", params={"schedule": "primary"}).json()["primary"]
+    (now_on,) = re.findall(r'<strong class="person">(\w+)</strong>', oncall.text)
+    assert now_on == api[0]["person"]
+    assert 'href="/api/v1/schedules/primary.ics"' in oncall.text
+    assert "Alice Liddell" in oncall.text
+
+    open_group(client, clock)  # pages whoever is on call: a notification to show
+    deadline = time.monotonic() + 30
+    while not client.get("/api/v1/notifications").json() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    items = client.get("/api/v1/notifications").json()
+    assert items
+    page = client.get("/ui/notifications")
+    assert set(re.findall(r'class="notification" data-id="([\w-]+)"', page.text)) == {
+        i["id"] for i in items
+    }
+    assert client.get("/ui/runbooks").text.count('<a href="/runbooks/') == 3

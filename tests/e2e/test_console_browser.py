@@ -1,0 +1,114 @@
+"""The console in a real browser (Debian's Chromium, driven through its chromedriver)
+against a real ``tocsin serve``: a responder sees what fires, silences an alert from
+its own "silence" link, and acknowledges the alert group being escalated with one
+click; the API then shows what the clicks did. Chromium sends its own Origin and
+Sec-Fetch-Site headers, so this also shows the cross-site guard lets the console's own
+forms through."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from tests.api.test_console import CONFIG
+from tests.e2e.conftest import alert, post_alerts, require_binary, wait_until
+from tests.harness.procs import TocsinServer
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    chromium = require_binary("chromium", "chromium-browser")
+    driver_path = require_binary("chromedriver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(arg)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium'}")
+    service = Service(driver_path, log_output=str(tmp_path / "chromedriver.log"))
+    driver = webdriver.Chrome(service=service, options=options)
+    try:
+        driver.set_page_load_timeout(30)
+        yield driver
+    finally:
+        driver.quit()
+
+
+def texts(driver: WebDriver, css: str) -> list[str]:
+    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)]
+
+
+def groups(url: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = httpx.get(f"{url}/api/v1/groups").json()
+    return found
+
+
+def test_a_responder_silences_and_acknowledges_from_the_browser(
+    tmp_path: Path, browser: WebDriver
+) -> None:
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(CONFIG)
+    with TocsinServer(tmp_path, config=path) as tocsin:
+        disk = alert({"alertname": "DiskFull", "instance": "db1", "severity": "warning"})
+        down = alert({"alertname": "ServiceDown", "severity": "critical"})
+        assert post_alerts(tocsin.url, [disk, down]).status_code == 200
+
+        browser.get(f"{tocsin.url}/")  # the home page is the alerts page
+        assert browser.current_url == f"{tocsin.url}/ui/alerts"
+        assert sorted(texts(browser, ".alertname")) == ["DiskFull", "ServiceDown"]
+
+        # silence DiskFull from its own link: the form comes filled with its labels
+        link = browser.find_element(
+            By.CSS_SELECTOR, ".alert:has(.chip) a.silence[href*='DiskFull']"
+        )
+        link.click()
+        wait_until(lambda: "/ui/silences/new?" in browser.current_url, 30, "the silence form")
+        matchers = browser.find_element(By.ID, "matchers").get_attribute("value") or ""
+        assert 'alertname="DiskFull"' in matchers
+        assert 'instance="db1"' in matchers
+        assert texts(browser, "table.preview td:first-child") == ["DiskFull"]
+        browser.find_element(By.ID, "created_by").send_keys("ann")
+        browser.find_element(By.ID, "comment").send_keys("resizing the volume")
+        browser.find_element(By.CSS_SELECTOR, "#silence-form button.primary").click()
+        # a click does not wait for the page it leads to
+        wait_until(lambda: browser.current_url.endswith("?done=silenced"), 30, "the list")
+        assert "Silence saved." in browser.find_element(By.CSS_SELECTOR, ".notice").text
+        (silence,) = httpx.get(f"{tocsin.url}/api/v2/silences").json()
+        assert (silence["createdBy"], silence["status"]["state"]) == ("ann", "active")
+        muted = {
+            a["labels"]["alertname"]: a["status"]["silencedBy"]
+            for a in httpx.get(f"{tocsin.url}/api/v2/alerts").json()
+        }
+        assert muted == {"DiskFull": [silence["id"]], "ServiceDown": []}
+
+        # the silenced alert leaves the alerts page
+        browser.get(f"{tocsin.url}/ui/alerts")
+        assert texts(browser, ".alertname") == ["ServiceDown"]
+
+        # ServiceDown pages the on-call: acknowledge its group with one click
+        wait_until(lambda: groups(tocsin.url), 30, "the alert group to open")
+        browser.get(f"{tocsin.url}/ui/groups")
+        (row,) = browser.find_elements(By.CSS_SELECTOR, "tr.group")
+        name = row.find_element(By.CSS_SELECTOR, "form.ack input[name=by]")
+        assert name.get_attribute("value") == "ann"  # remembered from the silence
+        name.clear()
+        name.send_keys("alice")
+        row.find_element(By.CSS_SELECTOR, "form.ack button").click()
+        wait_until(lambda: browser.current_url.endswith("?done=ack"), 30, "the list again")
+        assert "Alert group acknowledged." in browser.find_element(By.CSS_SELECTOR, ".notice").text
+        (group,) = groups(tocsin.url)
+        assert (group["status"], group["acknowledgedBy"]) == ("acknowledged", "alice")
+
+        browser.get(f"{tocsin.url}/ui/groups/{group['id']}")
+        assert browser.find_element(By.ID, "status").text.lower() == "acknowledged"
+        audit = texts(browser, "table.audit tr")
+        assert any("acknowledged alice console" in line for line in audit), audit
