@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.e2e.conftest import wait_until
 from tocsin.app import build_app
 from tocsin.runtime import Runtime, Settings
 from tocsin.store.settings import Durability
@@ -110,12 +110,8 @@ def app_client(
 
 def first_group(client: TestClient, timeout: float = 30.0) -> dict[str, Any]:
     """The first alert group under an escalation policy, once the engine has opened
-    one (a bounded poll: the flush that opens it runs in the app's background loop)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = client.get("/api/v1/groups").json()
-        if found:
-            group: dict[str, Any] = found[0]
-            return group
-        time.sleep(0.05)
-    raise AssertionError("no alert group opened")
+    one (the flush that opens it runs in the app's background loop)."""
+    found: list[dict[str, Any]] = wait_until(
+        lambda: client.get("/api/v1/groups").json(), timeout, "an alert group to open"
+    )
+    return found[0]

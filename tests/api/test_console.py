@@ -7,7 +7,6 @@ posted from another site is refused."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import Clock, app_client, first_group
 from tests.api.test_runbooks_api import RUNBOOKS
+from tests.e2e.conftest import wait_until
 from tocsin.web.forms import MAX_FORM_BYTES
 
 CONFIG = f"""\
@@ -290,11 +290,7 @@ def test_who_is_on_call_and_the_notifications(client: TestClient, clock: Clock) 
     assert "Alice Liddell" in oncall.text
 
     open_group(client, clock)  # pages whoever is on call: a notification to show
-    deadline = time.monotonic() + 30
-    while not client.get("/api/v1/notifications").json() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    items = client.get("/api/v1/notifications").json()
-    assert items
+    items = wait_until(lambda: client.get("/api/v1/notifications").json(), 30, "a page")
     page = client.get("/ui/notifications")
     assert set(re.findall(r'class="notification" data-id="([\w-]+)"', page.text)) == {
         i["id"] for i in items

@@ -183,13 +183,7 @@ def _silence_form(request: Request, form: SilenceForm, status: int = 200) -> HTM
     except MatcherError:
         matchers = []
     if matchers:
-        views = rt.store.views(AlertQuery(matchers=matchers))
-        groups = pages.alert_groups(group_views(views), _runbook(rt))
-        seen: dict[str, pages.AlertRow] = {}
-        for box in groups:
-            for row in box.alerts:
-                seen.setdefault(row.alert.fingerprint, row)
-        preview = list(seen.values())
+        preview = pages.alert_rows(rt.store.views(AlertQuery(matchers=matchers)), _runbook(rt))
     return _page(request, "silence_form.html", status=status, form=form, preview=preview)
 
 

@@ -64,14 +64,22 @@ def alert_groups(
     groups: Sequence[ViewGroup], runbook: Callable[[Alert], RunbookRef | None]
 ) -> list[AlertGroupBox]:
     """The alerts page: one box per aggregation group, its alerts oldest first."""
-    boxes = []
-    for g in groups:
-        rows = [
-            _alert_row(v, g.labels, runbook(v.alert))
-            for v in sorted(g.alerts, key=lambda v: (v.alert.starts_at, v.alert.fingerprint))
-        ]
-        boxes.append(AlertGroupBox(g.receiver, sorted(g.labels.items()), rows))
-    return boxes
+    return [
+        AlertGroupBox(g.receiver, sorted(g.labels.items()), alert_rows(g.alerts, runbook, g.labels))
+        for g in groups
+    ]
+
+
+def alert_rows(
+    views: Iterable[AlertView],
+    runbook: Callable[[Alert], RunbookRef | None],
+    group: Mapping[str, str] | None = None,
+) -> list[AlertRow]:
+    """Alerts oldest first, each once; labels the ``group`` already shows left out."""
+    return [
+        _alert_row(v, group or {}, runbook(v.alert))
+        for v in sorted(views, key=lambda v: (v.alert.starts_at, v.alert.fingerprint))
+    ]
 
 
 def _alert_row(view: AlertView, group: Mapping[str, str], runbook: RunbookRef | None) -> AlertRow:
