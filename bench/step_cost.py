@@ -68,7 +68,7 @@ from tocsin.runtime import Runtime, Settings
 from tocsin.store import oncall_rows
 from tocsin.store.db import open_database
 from tocsin.store.oncall_rows import due_id
-from tocsin.store.plainsql import driver, raw_cursor
+from tocsin.store.plainsql import driver, insert_rows, raw_cursor
 from tocsin.store.revisions import next_revision
 from tocsin.store.settings import DatabaseSettings, Durability
 from tocsin.store.writer import Txn
@@ -180,13 +180,13 @@ def sql_drain(engine: Engine, batch: int, split: Split) -> int:
                 cur.execute(driver(conn, _LADDERS.format(marks=", ".join("?" * len(ids)))), ids)
                 ladders = {r[0]: r for r in cur.fetchall()}
             with part("python"):
-                updates, dues, audits = _least_decisions(rows, ladders, now, rev)
+                updates, dues, audits = _least_decisions(rows, ladders, now)
             with part("update ladders"):
-                cur.executemany(driver(conn, oncall_rows._UPDATE_LADDER), updates)
+                oncall_rows.update_ladders(conn, updates, now, rev)
             with part("insert due"):
-                cur.executemany(driver(conn, oncall_rows._ADD_DUE), dues)
+                insert_rows(conn, "oncall_due", oncall_rows._DUE_COLUMNS, dues)
             with part("insert audit"):
-                cur.executemany(driver(conn, oncall_rows._ADD_AUDIT), audits)
+                insert_rows(conn, "audit", oncall_rows._AUDIT_COLUMNS, audits)
         with part("commit"):
             trans.commit()
         return len(rows)
@@ -202,11 +202,12 @@ Rows = list[tuple[Any, ...]]
 
 
 def _least_decisions(
-    rows: Sequence[tuple[Any, ...]], ladders: dict[str, Any], now: int, rev: int
-) -> tuple[Rows, Rows, Rows]:
+    rows: Sequence[tuple[Any, ...]], ladders: dict[str, Any], now: int
+) -> tuple[dict[tuple[Any, ...], list[str]], Rows, Rows]:
     """Each taken step: the next step index in the group's ladder and its due row, an
-    audit row: the rows the engine writes per step, with no decision behind them."""
-    updates: Rows = []
+    audit row: the rows the engine writes per step, with no decision behind them
+    (ladders that move to the same values are updated together, as the engine does)."""
+    updates: dict[tuple[Any, ...], list[str]] = {}
     dues: Rows = []
     audits: Rows = []
     for _, group, kind, _, payload in rows:
@@ -214,13 +215,15 @@ def _least_decisions(
         step = orjson.loads(payload)
         nxt = {**step, "step_index": step["step_index"] + 1, "due_at": now + 3_600_000_000}
         index = nxt["step_index"]
-        updates.append((index, ladder[7], True, index, ladder[7], nxt["due_at"], now, rev, group))
+        updates.setdefault((index, ladder[7], True, index, ladder[7], nxt["due_at"]), []).append(
+            group
+        )
         due_at = from_micros(nxt["due_at"])
-        due = (due_id(due_at), group, kind, nxt["due_at"], orjson.dumps(nxt).decode(), 0)
+        due = (due_id(due_at), group, kind, nxt["due_at"], orjson.dumps(nxt).decode(), 0, False)
         dues.append(due)
         detail = {"at": now, "action": "escalated", "escalation_id": step["escalation_id"]}
         detail_text = orjson.dumps(detail).decode()
-        audit = (group, now, "tocsin", "auto", "escalated", "step", detail_text, group)
+        audit = (group, now, "tocsin", "auto", "escalated", "step", detail_text, ladder[-1])
         audits.append(audit)
     return updates, dues, audits
 

@@ -40,9 +40,9 @@ escalation_policies:
 T0 = datetime(2026, 4, 1, 2, 0, tzinfo=UTC)
 
 
-def runtime(url: str, tmp_path: Path, clock: Clock) -> Runtime:
+def runtime(url: str, tmp_path: Path, clock: Clock, config_text: str = CONFIG) -> Runtime:
     config = tmp_path / "alertmanager.yml"
-    config.write_text(CONFIG)
+    config.write_text(config_text)
     settings = Settings(
         config_path=config, data_dir=tmp_path, database_url=url, sqlite_durability=Durability.NORMAL
     )

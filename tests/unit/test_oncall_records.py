@@ -6,12 +6,16 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tocsin.oncall.escalation import StepDue
 from tocsin.oncall.frozen import fast_init
 from tocsin.oncall.lifecycle import GroupState, Status
+from tocsin.store import oncall_rows
 from tocsin.store.oncall_rows import due_id
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -50,3 +54,15 @@ def test_due_ids_are_uuid7_shaped_unique_and_ordered_by_due_time() -> None:
     assert (found.version, found.variant) == (7, uuid.RFC_4122)
     assert found.int >> 80 == int(T0.timestamp() * 1000)
     assert len({due_id(T0) for _ in range(1000)}) == 1000  # one due time, many rows
+
+
+@given(
+    st.integers(min_value=0, max_value=253_402_300_799_999),  # ms since 1970, to year 9999
+    st.integers(min_value=0, max_value=(1 << 74) - 1),  # the random bits
+)
+def test_a_due_id_is_the_uuid7_of_its_due_time_and_random_bits(millis: int, rand: int) -> None:
+    due_at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)
+    with mock.patch.object(oncall_rows, "getrandbits", return_value=rand):
+        made = [due_id(due_at), oncall_rows.due_id_from(oncall_rows.due_id_prefix(due_at))]
+    expected = millis << 80 | 0x7 << 76 | (rand >> 62) << 64 | 0b10 << 62 | rand & (1 << 62) - 1
+    assert made == [str(uuid.UUID(int=expected))] * 2

@@ -19,6 +19,7 @@ from tocsin.oncall.escalation import (
     Escalation,
     NotificationPlan,
     NotifyDue,
+    Page,
     StepDue,
     StepMemo,
     StepOutcome,
@@ -223,6 +224,9 @@ class _Batch:
         )
 
 
+_STATUSES = {s.value: s for s in Status}  # Status(value), without the enum's call
+
+
 class _Standing(NamedTuple):
     """A group's status and current escalation, read from its ladder columns."""
 
@@ -248,12 +252,22 @@ class _Steps:
     """The escalation steps of a batch that are their group's only row in it (a storm's
     are): decided on the group's ladder columns, without reading, parsing or rewriting
     its JSON state, and each table written once for all of them. The JSON (alerts,
-    labels) is read only for the groups whose page builds a notification."""
+    labels) is read only for the groups whose page builds a notification.
+
+    A step that fires as its escalation awaits it belongs to a class (policy, step,
+    round: :func:`_class_key`): the class's first step is decided (``_fire``), and the
+    others are written from that outcome with their own ids (:class:`_Class`). Any other
+    step (stale, early) is decided on its own."""
 
     def __init__(self, txn: Txn, now: datetime, ctx: OncallContext) -> None:
         self.txn, self.now, self.ctx = txn, now, ctx
         self.ladders: dict[str, oncall_rows.Ladder] = {}
-        self.works: dict[str, _StepWork] = {}
+        self.works: dict[str, _StepWork] = {}  # steps decided one by one
+        # the other steps of each class, and, once fired, the class's outcome
+        self.classed: dict[tuple[str, int, int], list[tuple[DueRow, oncall_rows.Ladder]]] = {}
+        self.fired: list[tuple[_Class, list[tuple[DueRow, oncall_rows.Ladder]]]] = []
+        self.class_items: list[OutboxItem] = []
+        self.dropped: set[str] = set()  # groups of classed steps that failed
 
     def take(self, taken: Sequence[DueRow]) -> list[DueRow]:
         """Keep the rows this path handles; returns the others, in order."""
@@ -262,19 +276,25 @@ class _Steps:
         if not alone:
             return list(taken)
         self.ladders = oncall_rows.get_ladders(self.txn.conn, [d.group_id for d in alone])
+        now = to_micros(self.now)
+        kept: set[str] = set()
         for due in alone:
             ladder = self.ladders.get(due.group_id)
             # a group without a lifecycle or an escalation takes the general path
             if ladder is not None and ladder.status and ladder.esc_id is not None:
-                current = ladder.escalation_id or ""
-                self.works[due.group_id] = _StepWork(due, _Standing(Status(ladder.status), current))
-        return [d for d in taken if d.group_id not in self.works]
+                kept.add(due.group_id)
+                key = _class_key(ladder, due.payload, now)
+                if key is not None:
+                    self.classed.setdefault(key, []).append((due, ladder))
+                else:
+                    self.works[due.group_id] = _step_work(due, ladder)
+        return [d for d in taken if d.group_id not in kept]
 
     def fire(self, make_who: Callable[[], WhoIsOnCall]) -> list[DueRow]:
         """Fire every step, then build the pages due at once; returns the rows of the
         groups that failed (their changes dropped). ``make_who`` is the op's: the
         schedule overrides are read once per op, whichever path asks."""
-        if not self.works:
+        if not self.works and not self.classed:
             return []
         keys = {lad.policy for lad in self.ladders.values() if lad.policy is not None}
         snapshots = oncall_rows.policy_snapshots(self.txn.conn, keys)
@@ -283,12 +303,25 @@ class _Steps:
         plan: NotificationPlan = _memoized(self.ctx.plan)
         memo: StepMemo = {}
         failed: list[DueRow] = []
-        for group_id, work in list(self.works.items()):
+
+        def fire_one(due: DueRow, lad: oncall_rows.Ladder) -> StepOutcome | None:
+            work = self.works[due.group_id] = _step_work(due, lad)
             try:
-                self._fire(work, self.ladders[group_id], policies, who, plan, memo)
+                return self._fire(work, lad, policies, who, plan, memo)
             except Exception:
-                log.exception("on-call row %s of group %s failed", work.due.id, group_id)
-                failed.append(self.works.pop(group_id).due)
+                log.exception("on-call row %s of group %s failed", due.id, due.group_id)
+                failed.append(self.works.pop(due.group_id).due)
+                return None
+
+        for due, lad in [(w.due, self.ladders[g]) for g, w in self.works.items()]:
+            fire_one(due, lad)
+        for members in self.classed.values():
+            for i, (due, lad) in enumerate(members):  # the first that fires decides
+                outcome = fire_one(due, lad)
+                if outcome is not None:
+                    found = _Class.of(self.works[due.group_id], outcome, plan, self.now)
+                    self.fired.append((found, members[i + 1 :]))
+                    break
         return failed + self._send()
 
     def _fire(
@@ -299,7 +332,7 @@ class _Steps:
         who: WhoIsOnCall,
         plan: NotificationPlan,
         memo: StepMemo,
-    ) -> None:
+    ) -> StepOutcome:
         # what take() checked (esc_id) and what the row holds with it
         assert lad.esc_id is not None
         assert lad.policy is not None
@@ -333,11 +366,13 @@ class _Steps:
             )
         work.audit.extend(outcome.audit)
         _outcome_rows(group_id, outcome, plan, now, True, work.send, work.rows)
+        return outcome
 
     def _send(self) -> list[DueRow]:
         """Build the pages due at once; the groups' JSON rows are read (once, together)
         only if a page needs one."""
         sending = [g for g, w in self.works.items() if w.send]
+        sending += [lad.group_id for c, members in self.fired if c.send for _, lad in members]
         rows: dict[str, OncallGroupRow] | None = None
 
         def row_of(group_id: str) -> Callable[[], OncallGroupRow]:
@@ -350,7 +385,7 @@ class _Steps:
             return read
 
         failed: list[DueRow] = []
-        for group_id in sending:
+        for group_id in [g for g, w in self.works.items() if w.send]:
             work = self.works[group_id]
             try:
                 for notify in work.send:
@@ -360,21 +395,178 @@ class _Steps:
             except Exception:
                 log.exception("on-call row %s of group %s failed", work.due.id, group_id)
                 failed.append(self.works.pop(group_id).due)
+        for found, members in self.fired:
+            for due, lad in members if found.send else ():
+                try:  # (due at once, of a firing group's current escalation: not stale)
+                    made = [
+                        item
+                        for notify in found.sending(lad)
+                        for item in self.ctx.page_items(row_of(lad.group_id), notify, self.now)
+                    ]
+                except Exception:
+                    log.exception("on-call row %s of group %s failed", due.id, lad.group_id)
+                    failed.append(due)
+                    self.dropped.add(lad.group_id)
+                    continue
+                self.class_items.extend(made)
         return failed
 
     def write(self) -> int:
         """Write every group's changes; returns the number of outbox items."""
-        conn, works, now = self.txn.conn, self.works.values(), to_micros(self.now)
-        rev = self.txn.rev
-        oncall_rows.update_ladders(
-            conn, [(*w.ladder, now, rev, w.due.group_id) for w in works if w.ladder is not None]
-        )
+        conn, works, dropped = self.txn.conn, self.works.values(), self.dropped
+        ladders: dict[tuple[Any, ...], list[str]] = {}
+        for w in works:
+            if w.ladder is not None:
+                ladders.setdefault(w.ladder, []).append(w.due.group_id)
+        due_values: list[oncall_rows.DueValues] = []
+        audit_values: list[oncall_rows.AuditValues] = []
+        for found, members in self.fired:
+            kept = [lad for _, lad in members if lad.group_id not in dropped]
+            if found.ladder is not None:
+                ladders.setdefault(found.ladder, []).extend(lad.group_id for lad in kept)
+            found.rows(kept, due_values, audit_values)
+        oncall_rows.update_ladders(conn, ladders, to_micros(self.now), self.txn.rev)
         return _write_rows(
             self.txn,
             [r for w in works for r in w.rows],
             [(w.due.group_id, e) for w in works for e in w.audit],
-            [i for w in works for i in w.items],
+            [i for w in works for i in w.items] + self.class_items,
+            due_values,
+            audit_values,
         )
+
+
+def _step_work(due: DueRow, lad: oncall_rows.Ladder) -> _StepWork:
+    return _StepWork(due, _Standing(_STATUSES[lad.status], lad.escalation_id or ""))
+
+
+def _class_key(
+    lad: oncall_rows.Ladder, payload: dict[str, Any], now: int
+) -> tuple[str, int, int] | None:
+    """The class of a step row that fires as its escalation awaits it (the row the
+    ladder names, of the group's current escalation, firing, due): its policy, step and
+    round; None for any other row (stale, early), which ``fire_step`` must judge.
+    These are the conditions under which ``fire_step`` returns ``_fire``'s outcome,
+    checked on the row's plain values."""
+    step, round_, due = lad.next_step, lad.next_round, lad.next_due
+    if (
+        lad.status == "firing"
+        and lad.policy is not None
+        and step is not None
+        and round_ is not None
+        and due is not None
+        and payload["escalation_id"] == lad.esc_id == lad.escalation_id
+        and payload["step_index"] == step
+        and payload["round"] == round_
+        and payload["due_at"] == due
+        and due <= now
+    ):
+        return (lad.policy, step, round_)
+    return None
+
+
+@dataclass(frozen=True)
+class _Class:
+    """What firing one step of one round of one frozen policy writes at one time, for
+    any escalation: the first escalation's outcome, whose only escalation-specific
+    values are its id and its group's (a storm fires thousands of these per batch).
+    ``rows`` and ``sending`` make another escalation's from it with those two
+    replaced, the rows straight in the statements' form: what ``_Steps._fire`` and
+    ``_outcome_rows`` would make (tests/storage/test_oncall_ladder.py holds the two
+    to the same result)."""
+
+    ladder: tuple[Any, ...] | None
+    audit: tuple[dict[str, Any], ...]  # the lines' JSON (AuditEntry.to_json)
+    # the first escalation's notifications, expanded by the plan; those stored as rows
+    # with their due rows' id prefix and due time in microseconds
+    send: tuple[NotifyDue, ...]
+    stored: tuple[tuple[NotifyDue, str, int], ...]
+    following: tuple[dict[str, Any], str] | None  # the next step row's payload, id prefix
+
+    @classmethod
+    def of(
+        cls, work: _StepWork, outcome: StepOutcome, plan: NotificationPlan, now: datetime
+    ) -> _Class:
+        notifies = expand_notifications(outcome.pages, plan) if outcome.pages else ()
+        nxt = outcome.next_due
+        return cls(
+            work.ladder,
+            tuple(e.to_json() for e in outcome.audit),
+            tuple(n for n in notifies if n.due_at <= now),
+            tuple(
+                (n, oncall_rows.due_id_prefix(n.due_at), to_micros(n.due_at))
+                for n in notifies
+                if n.due_at > now
+            ),
+            None if nxt is None else (nxt.to_json(), oncall_rows.due_id_prefix(nxt.due_at)),
+        )
+
+    def rows(
+        self,
+        members: Sequence[oncall_rows.Ladder],
+        due: list[oncall_rows.DueValues],
+        audit: list[oncall_rows.AuditValues],
+    ) -> None:
+        """Append the due rows and audit lines of the escalations of ``members``."""
+        audit_values, due_values, due_id_from = (
+            oncall_rows.audit_values,
+            oncall_rows.due_values,
+            oncall_rows.due_id_from,
+        )
+        for line in self.audit:
+            audit.extend(
+                audit_values(
+                    g.group_id,
+                    g.opened_at,
+                    {**line, "group_key": g.group_id, "escalation_id": g.esc_id},
+                )
+                for g in members
+            )
+        for n, prefix, due_at in self.stored:
+            due.extend(
+                due_values(
+                    due_id_from(prefix),
+                    g.group_id,
+                    "notify",
+                    due_at,
+                    _notify_of(n, g).to_json(),
+                )
+                for g in members
+            )
+        if self.following is not None:
+            step, prefix = self.following
+            due.extend(
+                due_values(
+                    due_id_from(prefix),
+                    g.group_id,
+                    "step",
+                    step["due_at"],
+                    {**step, "escalation_id": g.esc_id},
+                )
+                for g in members
+            )
+
+    def sending(self, member: oncall_rows.Ladder) -> list[NotifyDue]:
+        """The notifications due at once of the escalation of ``member``."""
+        return [_notify_of(n, member) for n in self.send]
+
+
+def _notify_of(n: NotifyDue, member: oncall_rows.Ladder) -> NotifyDue:
+    """``n`` for the escalation of ``member``."""
+    p = n.page
+    assert member.esc_id is not None
+    page = Page(
+        member.esc_id,
+        member.group_id,
+        p.recipient,
+        p.name,
+        p.urgency,
+        p.step_index,
+        p.round,
+        p.at,
+        p.reason,
+    )
+    return NotifyDue(page, n.channel, n.due_at)
 
 
 def _due_row(group_id: str, kind: str, due_at: datetime, payload: dict[str, Any]) -> DueRow:
@@ -405,12 +597,17 @@ def _outcome_rows(
 
 
 def _write_rows(
-    txn: Txn, due: list[DueRow], audit: list[tuple[str, AuditEntry]], items: list[OutboxItem]
+    txn: Txn,
+    due: list[DueRow],
+    audit: list[tuple[str, AuditEntry]],
+    items: list[OutboxItem],
+    due_values: Sequence[oncall_rows.DueValues] = (),
+    audit_values: Sequence[oncall_rows.AuditValues] = (),
 ) -> int:
     """The rows both paths of an op write: due rows, audit lines, outbox items (each
     table in one statement); returns the number of outbox items."""
-    oncall_rows.add_due(txn.conn, due)
-    oncall_rows.add_audits(txn.conn, audit)
+    oncall_rows.add_due(txn.conn, due, due_values)
+    oncall_rows.add_audits(txn.conn, audit, audit_values)
     outbox_rows.enqueue(txn.conn, items, txn.rev)
     return len(items)
 

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, select
 from tocsin.oncall.frozen import fast_init
 from tocsin.oncall.lifecycle import AuditEntry
 from tocsin.oncall.schedules import Override
-from tocsin.store.plainsql import driver, marks, raw_cursor
+from tocsin.store.plainsql import driver, insert_rows, marks, raw_cursor
 from tocsin.store.tables import oncall_due, schedule_overrides
 from tocsin.timeutil import from_micros, to_micros
 
@@ -275,9 +275,10 @@ class Ladder:
     next_step: int | None
     next_round: int | None
     next_due: int | None
+    opened_at: int  # the row's creation time: its audit lines carry it
 
 
-_LADDERS = f"SELECT group_id, {_LADDER_COLUMNS} FROM oncall_groups WHERE {{where}}"
+_LADDERS = f"SELECT group_id, {_LADDER_COLUMNS}, opened_at FROM oncall_groups WHERE {{where}}"
 
 
 def get_ladders(conn: Connection, group_ids: Collection[str]) -> dict[str, Ladder]:
@@ -288,15 +289,23 @@ def get_ladders(conn: Connection, group_ids: Collection[str]) -> dict[str, Ladde
     return {r[0]: Ladder(*r) for r in found}
 
 
-def update_ladders(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Move ladders on: ``(step, round, fired, next step, next round, next due,
-    updated_at, rev, group_id)`` tuples (times in microseconds)."""
-    _write(conn, _UPDATE_LADDER, list(rows))
+def update_ladders(
+    conn: Connection, ladders: dict[tuple[Any, ...], list[str]], updated_at: int, rev: int
+) -> None:
+    """Move ladders on: the groups listed under each ``(step, round, fired, next step,
+    next round, next due)`` (times in microseconds) take those values, one statement
+    per distinct value: a storm's steps of one class move on together."""
+    if not ladders:
+        return
+    with raw_cursor(conn) as cursor:
+        for values, group_ids in ladders.items():
+            sql, ids = _in_groups(conn, _UPDATE_LADDER, group_ids)
+            cursor.execute(driver(conn, sql), (*values, updated_at, rev, *ids))
 
 
 _UPDATE_LADDER = (
     "UPDATE oncall_groups SET esc_step = ?, esc_round = ?, esc_fired = ?, esc_next_step = ?, "
-    "esc_next_round = ?, esc_next_due = ?, updated_at = ?, rev = ? WHERE group_id = ?"
+    "esc_next_round = ?, esc_next_due = ?, updated_at = ?, rev = ? WHERE {where}"
 )
 
 
@@ -329,30 +338,48 @@ def due_id(due_at: datetime) -> str:
     OS, and again in a forked child), yet the primary key index keeps rows that come
     due together next to each other: a batch's inserts and deletes touch a few pages of
     it, not one random page per row."""
+    return due_id_from(due_id_prefix(due_at))
+
+
+def due_id_from(prefix: str) -> str:
+    """A new id that begins with ``prefix`` (:func:`due_id_prefix`): for a caller that
+    makes many ids of one due time."""
+    rand = getrandbits(74)  # 12 bits after the version digit, 62 after the variant
+    return f"{prefix}{rand >> 62:03x}-{0x8000 | rand >> 48 & 0x3FFF:04x}-{rand & _LOW48:012x}"
+
+
+_LOW48 = (1 << 48) - 1
+
+
+def due_id_prefix(due_at: datetime) -> str:
+    """What the ids of rows due at ``due_at`` begin with: the 48-bit Unix time in
+    milliseconds and the version digit (7)."""
     millis = to_micros(due_at) // 1000 & 0xFFFF_FFFF_FFFF
-    rand = getrandbits(74)
-    h = f"{millis << 80 | 0x7 << 76 | (rand >> 62) << 64 | 0b10 << 62 | rand & _LOW62:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return f"{millis >> 16:08x}-{millis & 0xFFFF:04x}-7"
 
 
-_LOW62 = (1 << 62) - 1
-
-
-def add_due(conn: Connection, rows: Sequence[DueRow]) -> None:
+def add_due(conn: Connection, rows: Sequence[DueRow], values: Sequence[DueValues] = ()) -> None:
     """Store the pending rows of ``rows`` (those already acted on are not stored:
-    nothing reads a finished row)."""
-    values = [
-        (r.id, r.group_id, r.kind, to_micros(r.due_at), orjson.dumps(r.payload).decode(), 0)
+    nothing reads a finished row), and ``values``: rows already in the statement's
+    form (see :func:`due_values`), in one statement."""
+    made = [
+        due_values(r.id, r.group_id, r.kind, to_micros(r.due_at), r.payload)
         for r in rows
         if not r.done
     ]
-    _write(conn, _ADD_DUE, values)
+    insert_rows(conn, "oncall_due", _DUE_COLUMNS, [*made, *values])
 
 
-_ADD_DUE = (
-    "INSERT INTO oncall_due (id, group_id, kind, due_at, payload, lease_until, done) "
-    "VALUES (?, ?, ?, ?, ?, ?, false)"
-)
+DueValues = tuple[str, str, str, int, str, int, bool]
+"""A pending due row in the order of :data:`_DUE_COLUMNS`."""
+_DUE_COLUMNS = ("id", "group_id", "kind", "due_at", "payload", "lease_until", "done")
+
+
+def due_values(
+    row_id: str, group_id: str, kind: str, due_at: int, payload: dict[str, Any]
+) -> DueValues:
+    """A due row (due time in microseconds) as :func:`add_due` stores it."""
+    return (row_id, group_id, kind, due_at, orjson.dumps(payload).decode(), 0, False)
 
 
 def take_due(conn: Connection, now: datetime, limit: int) -> list[DueRow]:
@@ -415,11 +442,12 @@ _TAKE_NOTIFY = (
 def release_due(conn: Connection, rows: Sequence[DueRow], retry_at: datetime) -> None:
     """Put taken rows back, not to be taken again before ``retry_at``."""
     lease = to_micros(retry_at)
+    payload = orjson.dumps
     values = [
-        (r.id, r.group_id, r.kind, to_micros(r.due_at), orjson.dumps(r.payload).decode(), lease)
+        (r.id, r.group_id, r.kind, to_micros(r.due_at), payload(r.payload).decode(), lease, False)
         for r in rows
     ]
-    _write(conn, _ADD_DUE, values)
+    insert_rows(conn, "oncall_due", _DUE_COLUMNS, values)
 
 
 def pending_due(conn: Connection, group_id: str) -> list[DueRow]:
@@ -441,8 +469,13 @@ def add_audit(conn: Connection, group_id: str, entries: Sequence[AuditEntry]) ->
     add_audits(conn, [(group_id, e) for e in entries])
 
 
-def add_audits(conn: Connection, entries: Sequence[tuple[str, AuditEntry]]) -> None:
-    """Insert ``(group id, entry)`` pairs in one statement, ids in this order."""
+def add_audits(
+    conn: Connection,
+    entries: Sequence[tuple[str, AuditEntry]],
+    values: Sequence[AuditValues] = (),
+) -> None:
+    """Insert ``(group id, entry)`` pairs in one statement, ids in this order, then
+    ``values``: lines already in the statement's form (see :func:`audit_values`)."""
     rows = [
         (
             group_id,
@@ -457,13 +490,37 @@ def add_audits(conn: Connection, entries: Sequence[tuple[str, AuditEntry]]) -> N
         for group_id, e in entries
     ]
     _write(conn, _ADD_AUDIT, rows)
+    insert_rows(conn, "audit", _AUDIT_COLUMNS, values)
+
+
+AuditValues = tuple[str, int, str, str, str, str, str, int]
+"""An audit line in the order of :data:`_AUDIT_COLUMNS`."""
+
+
+def audit_values(group_id: str, opened_at: int, entry: dict[str, Any]) -> AuditValues:
+    """A line of ``group_id``'s trail from its entry's JSON (``AuditEntry.to_json``)
+    and its group row's ``opened_at`` (which the caller read with the group), as
+    :func:`add_audits` would store the entry: the columns repeat the JSON's fields."""
+    detail = orjson.dumps(entry).decode()
+    return (
+        group_id,
+        entry["at"],
+        entry["who"],
+        entry["via"],
+        entry["action"],
+        entry["comment"],
+        detail,
+        opened_at,
+    )
 
 
 # A line carries its group's ``opened_at`` (0 without a group row: a schedule's), read
 # by the statement itself; a group made in the same transaction is written first.
 _OPENED = "COALESCE((SELECT opened_at FROM oncall_groups WHERE group_id = ?), 0)"
-_AUDIT_COLUMNS = "group_id, at, actor, channel, action, comment, detail, opened_at"
-_ADD_AUDIT = f"INSERT INTO audit ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, {_OPENED})"
+_AUDIT_COLUMNS = ("group_id", "at", "actor", "channel", "action", "comment", "detail", "opened_at")
+_ADD_AUDIT = (
+    f"INSERT INTO audit ({', '.join(_AUDIT_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, {_OPENED})"
+)
 
 
 def audit_of(conn: Connection, group_id: str) -> list[dict[str, Any]]:
