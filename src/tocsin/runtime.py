@@ -41,8 +41,7 @@ from tocsin.notify.outbox import OutboxItem
 from tocsin.oncall.lifecycle import Via
 from tocsin.oncall.schedules import Shift, shifts
 from tocsin.store import oncall_rows
-from tocsin.store.checkpoints import BackgroundCheckpoints
-from tocsin.store.db import is_sqlite, open_database, sqlite_url
+from tocsin.store.db import open_database, sqlite_url
 from tocsin.store.group_rows import GroupTimer, load_timers, logs_changed_since
 from tocsin.store.secrets import link_secret
 from tocsin.store.settings import DatabaseSettings, Durability
@@ -72,9 +71,7 @@ class Settings:
 
     def database(self) -> DatabaseSettings:
         url = self.database_url or sqlite_url(self.data_dir)
-        return DatabaseSettings(
-            url=url, sqlite_durability=self.sqlite_durability, sqlite_background_checkpoints=True
-        )
+        return DatabaseSettings(url=url, sqlite_durability=self.sqlite_durability)
 
     def base_url(self) -> str:
         if self.external_url:
@@ -96,11 +93,7 @@ class Runtime:
         self.metrics = Metrics(clock)
         self.metrics.reload_ok.set(1)
         self.metrics.reload_time.set(self.started_at.timestamp())
-        database = settings.database()
-        self.engine = open_database(database)
-        self.checkpoints: BackgroundCheckpoints | None = None
-        if is_sqlite(self.engine) and database.sqlite_background_checkpoints:
-            self.checkpoints = BackgroundCheckpoints(self.engine)
+        self.engine = open_database(settings.database())
         self.writer = GroupCommitter(self.engine)
         self.people = PeopleDirectory(self.engine, self.writer, clock, lambda: self._config)
         self.people.refresh()
@@ -274,6 +267,4 @@ class Runtime:
 
     def close(self) -> None:
         self.writer.close()
-        if self.checkpoints is not None:
-            self.checkpoints.close()
         self.engine.dispose()

@@ -263,7 +263,7 @@ class _Steps:
         self.txn, self.now, self.ctx = txn, now, ctx
         self.ladders: dict[str, oncall_rows.Ladder] = {}
         self.works: dict[str, _StepWork] = {}  # steps decided one by one
-        # the other steps of each class, and, once fired, the class's outcome
+        # the steps of each class; once its first fired, the class's outcome and the rest
         self.classed: dict[tuple[str, int, int], list[tuple[DueRow, oncall_rows.Ladder]]] = {}
         self.fired: list[tuple[_Class, list[tuple[DueRow, oncall_rows.Ladder]]]] = []
         self.class_items: list[OutboxItem] = []

@@ -59,8 +59,6 @@ def create(settings: DatabaseSettings) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute(f"PRAGMA cache_size=-{_SQLITE_CACHE_KIB}")
-            if settings.sqlite_background_checkpoints:
-                cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
 
         return engine

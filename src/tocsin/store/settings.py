@@ -18,6 +18,3 @@ class Durability(StrEnum):
 class DatabaseSettings:
     url: str
     sqlite_durability: Durability = Durability.FULL
-    # whether WAL checkpoints run on a thread of their own (tocsin.store.checkpoints)
-    # rather than inside the commits that fill the log: the opener then runs that thread
-    sqlite_background_checkpoints: bool = False
