@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from tests.storage.test_alert_store import Clock
 from tests.storage.test_oncall_replicas import T0, fired, pages, runtime
@@ -138,6 +139,20 @@ def test_a_failing_group_is_put_back_for_later(
     step(rt)
     assert fired(rt, failing) == ["step 1/3, round 1/1"]
     assert pages(rt) == ["person:alice", "person:alice"]
+
+
+def test_a_malformed_step_row_fails_alone(rt: Runtime) -> None:
+    """A step row whose payload lacks its fields (written by hand, or by a bug) is put
+    back on its own; the batch's other steps, of its class, fire."""
+    open_groups(rt, "g1", "g2", "g3")
+    with rt.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE oncall_due SET payload = '{}' WHERE group_id = 'g2' AND kind = 'step'")
+        )
+    step(rt)
+    assert fired(rt, "g1") == fired(rt, "g3") == ["step 1/3, round 1/1"]
+    assert fired(rt, "g2") == []
+    assert [r.payload for r in pending(rt, "g2")] == [{}]
 
 
 def rows_per_round(rt: Runtime, rounds: int) -> list[int]:

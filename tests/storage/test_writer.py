@@ -6,11 +6,13 @@ batch, and a batch that wrote nothing is rolled back rather than committed."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
@@ -20,6 +22,7 @@ from tocsin.core.outbox_ops import ClaimDue, Enqueue
 from tocsin.notify.message import Notification
 from tocsin.notify.outbox import new_item
 from tocsin.store.db import open_database
+from tocsin.store.plainsql import raw_cursor
 from tocsin.store.revisions import current_revision, next_revision
 from tocsin.store.settings import DatabaseSettings, Durability
 from tocsin.store.writer import GroupCommitter, Op, Outcome, Txn, WriterClosed, apply_all
@@ -207,14 +210,27 @@ class BadSQL:
         txn.conn.execute(text("INSERT INTO notes (value) VALUES (NULL)"))
 
 
-def test_an_op_the_database_refuses_does_not_take_its_batch_down(engine: Engine) -> None:
+@dataclass
+class BadRawSQL:
+    """The same, through the driver's own cursor (as the hot paths' ``plainsql`` runs
+    statements): the error is the driver's, not SQLAlchemy's."""
+
+    def apply(self, txn: Txn) -> None:
+        with raw_cursor(txn.conn) as cursor:
+            cursor.execute("INSERT INTO notes (value) VALUES (NULL)")
+
+
+@pytest.mark.parametrize("bad", [BadSQL, BadRawSQL])
+def test_an_op_the_database_refuses_does_not_take_its_batch_down(
+    engine: Engine, bad: type[BadSQL | BadRawSQL]
+) -> None:
     """On PostgreSQL a failed statement aborts the transaction, and its COMMIT would
     quietly roll back the other ops while they are answered as committed: the batch is
     redone without the refused op, whose caller gets the database's error."""
     calls: list[int] = []
-    ops: list[Op[int | None]] = [Note(1, calls), BadSQL(), Plain(7), Note(2, calls)]
+    ops: list[Op[int | None]] = [Note(1, calls), bad(), Plain(7), Note(2, calls)]
     got = run_together(GroupCommitter(engine), ops)
-    assert isinstance(got[1], DBAPIError)
+    assert isinstance(got[1], DBAPIError | sqlite3.Error | psycopg.Error)
     assert [got[0], got[2], got[3]] == [10, 7, 20]
     assert notes(engine) == [1, 2]  # committed, not only answered
 

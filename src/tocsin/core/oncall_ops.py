@@ -263,6 +263,7 @@ class _Steps:
         self.txn, self.now, self.ctx = txn, now, ctx
         self.ladders: dict[str, oncall_rows.Ladder] = {}
         self.works: dict[str, _StepWork] = {}  # steps decided one by one
+        self.single: list[tuple[DueRow, oncall_rows.Ladder]] = []  # in no class
         # the steps of each class; once its first fired, the class's outcome and the rest
         self.classed: dict[tuple[str, int, int], list[tuple[DueRow, oncall_rows.Ladder]]] = {}
         self.fired: list[tuple[_Class, list[tuple[DueRow, oncall_rows.Ladder]]]] = []
@@ -287,14 +288,14 @@ class _Steps:
                 if key is not None:
                     self.classed.setdefault(key, []).append((due, ladder))
                 else:
-                    self.works[due.group_id] = _step_work(due, ladder)
+                    self.single.append((due, ladder))
         return [d for d in taken if d.group_id not in kept]
 
     def fire(self, make_who: Callable[[], WhoIsOnCall]) -> list[DueRow]:
         """Fire every step, then build the pages due at once; returns the rows of the
         groups that failed (their changes dropped). ``make_who`` is the op's: the
         schedule overrides are read once per op, whichever path asks."""
-        if not self.works and not self.classed:
+        if not self.single and not self.classed:
             return []
         keys = {lad.policy for lad in self.ladders.values() if lad.policy is not None}
         snapshots = oncall_rows.policy_snapshots(self.txn.conn, keys)
@@ -313,7 +314,7 @@ class _Steps:
                 failed.append(self.works.pop(due.group_id).due)
                 return None
 
-        for due, lad in [(w.due, self.ladders[g]) for g, w in self.works.items()]:
+        for due, lad in self.single:
             fire_one(due, lad)
         for members in self.classed.values():
             for i, (due, lad) in enumerate(members):  # the first that fires decides
@@ -422,7 +423,7 @@ class _Steps:
         audit_values: list[oncall_rows.AuditValues] = []
         for found, members in self.fired:
             kept = [lad for _, lad in members if lad.group_id not in dropped]
-            if found.ladder is not None:
+            if found.ladder is not None and kept:
                 ladders.setdefault(found.ladder, []).extend(lad.group_id for lad in kept)
             found.rows(kept, due_values, audit_values)
         oncall_rows.update_ladders(conn, ladders, to_micros(self.now), self.txn.rev)
@@ -445,9 +446,9 @@ def _class_key(
 ) -> tuple[str, int, int] | None:
     """The class of a step row that fires as its escalation awaits it (the row the
     ladder names, of the group's current escalation, firing, due): its policy, step and
-    round; None for any other row (stale, early), which ``fire_step`` must judge.
-    These are the conditions under which ``fire_step`` returns ``_fire``'s outcome,
-    checked on the row's plain values."""
+    round; None for any other row (stale, early, malformed), which ``fire_step`` must
+    judge (a malformed row fails there, alone). These are the conditions under which
+    ``fire_step`` returns ``_fire``'s outcome, checked on the row's plain values."""
     step, round_, due = lad.next_step, lad.next_round, lad.next_due
     if (
         lad.status == "firing"
@@ -455,10 +456,10 @@ def _class_key(
         and step is not None
         and round_ is not None
         and due is not None
-        and payload["escalation_id"] == lad.esc_id == lad.escalation_id
-        and payload["step_index"] == step
-        and payload["round"] == round_
-        and payload["due_at"] == due
+        and payload.get("escalation_id") == lad.esc_id == lad.escalation_id
+        and payload.get("step_index") == step
+        and payload.get("round") == round_
+        and payload.get("due_at") == due
         and due <= now
     ):
         return (lad.policy, step, round_)

@@ -474,8 +474,9 @@ def add_audits(
     entries: Sequence[tuple[str, AuditEntry]],
     values: Sequence[AuditValues] = (),
 ) -> None:
-    """Insert ``(group id, entry)`` pairs in one statement, ids in this order, then
-    ``values``: lines already in the statement's form (see :func:`audit_values`)."""
+    """Insert ``(group id, entry)`` pairs (one ``executemany``), ids in this order, then
+    ``values``: lines already in the columns' form (see :func:`audit_values`; one
+    ``insert_rows``)."""
     rows = [
         (
             group_id,

@@ -35,10 +35,12 @@ import asyncio
 import concurrent.futures
 import logging
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -182,8 +184,12 @@ class _Redo(Exception):
 
 def _broke_txn(error: Exception | None) -> bool:
     """An op refused by the database itself (not by its own decision): the transaction
-    may be unusable (PostgreSQL aborts it)."""
-    return isinstance(error, DBAPIError)
+    may be unusable (PostgreSQL aborts it). The hot paths run statements on the driver's
+    own cursor (``plainsql``), whose errors are the driver's, not SQLAlchemy's."""
+    return isinstance(error, _DATABASE_ERRORS)
+
+
+_DATABASE_ERRORS = (DBAPIError, sqlite3.Error, psycopg.Error)
 
 
 def _settle(outcomes: list[_Outcome]) -> None:
