@@ -50,5 +50,6 @@ def list_notifications(
     rt = runtime(request)
     with rt.engine.connect() as conn:
         items = outbox_rows.recent(conn, limit, receiver)
-        body = [_item(i, outbox_rows.attempts_of(conn, i.id)) for i in items]
+        logs = outbox_rows.attempts_of_items(conn, [i.id for i in items])
+        body = [_item(i, logs[i.id]) for i in items]
     return Response(orjson.dumps(body), media_type="application/json")

@@ -224,9 +224,6 @@ class _Batch:
         )
 
 
-_STATUSES = {s.value: s for s in Status}  # Status(value), without the enum's call
-
-
 class _Standing(NamedTuple):
     """A group's status and current escalation, read from its ladder columns."""
 
@@ -438,7 +435,7 @@ class _Steps:
 
 
 def _step_work(due: DueRow, lad: oncall_rows.Ladder) -> _StepWork:
-    return _StepWork(due, _Standing(_STATUSES[lad.status], lad.escalation_id or ""))
+    return _StepWork(due, _Standing(Status(lad.status), lad.escalation_id or ""))
 
 
 def _class_key(

@@ -223,22 +223,34 @@ def recent(conn: Connection, limit: int = 100, receiver: str | None = None) -> l
 
 
 def attempts_of(conn: Connection, outbox_id: str) -> list[dict[str, Any]]:
+    return attempts_of_items(conn, [outbox_id])[outbox_id]
+
+
+def attempts_of_items(
+    conn: Connection, outbox_ids: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Every listed item's delivery attempts, in order: one query for a whole page of
+    notifications, not one per item."""
+    found: dict[str, list[dict[str, Any]]] = {i: [] for i in outbox_ids}
+    if not outbox_ids:
+        return found
     rows = conn.execute(
         select(delivery_log)
-        .where(delivery_log.c.outbox_id == outbox_id)
+        .where(delivery_log.c.outbox_id.in_(list(outbox_ids)))
         .order_by(delivery_log.c.id)
     )
-    return [
-        {
-            "attempt": r.attempt,
-            "at": from_micros(r.at),
-            "outcome": r.outcome,
-            "status_code": r.status_code,
-            "message": r.message,
-            "duration_ms": r.duration_us / 1000,
-        }
-        for r in rows
-    ]
+    for r in rows:
+        found[r.outbox_id].append(
+            {
+                "attempt": r.attempt,
+                "at": from_micros(r.at),
+                "outcome": r.outcome,
+                "status_code": r.status_code,
+                "message": r.message,
+                "duration_ms": r.duration_us / 1000,
+            }
+        )
+    return found
 
 
 def counts_by_status(conn: Connection) -> dict[str, int]:

@@ -321,7 +321,7 @@ def notifications_page(
     rt = runtime(request)
     with rt.engine.connect() as conn:
         items = outbox_rows.recent(conn, limit, receiver or None)
-        logs = {i.id: outbox_rows.attempts_of(conn, i.id) for i in items}
+        logs = outbox_rows.attempts_of_items(conn, [i.id for i in items])
     return _page(
         request,
         "notifications.html",
