@@ -200,3 +200,57 @@ def test_the_batch_size_follows_the_time_budget() -> None:
     assert oncall_engine._next_batch(1000, budget * 2) == 500  # over: shrinks to fit
     assert oncall_engine._next_batch(400, budget * 100) == oncall_engine.BATCH
     assert oncall_engine._next_batch(oncall_engine.MAX_BATCH, 0.0) == oncall_engine.MAX_BATCH
+
+
+@pytest.mark.parametrize(
+    ("due_in", "expected"),
+    [
+        # nothing pending: poll again after a tick (another replica may add rows)
+        (None, 0.2),
+        # the soonest row ahead is due in 50 ms: wake then (and a hair after)
+        (0.05, 0.05 + oncall_engine._TIMER_SLACK),
+        # due in 5 ms: wait the shortest sleep, so that rows due one by one are
+        # taken a few at a time
+        (0.005, oncall_engine._MIN_SLEEP),
+        # due later than a tick: the tick bounds the sleep
+        (3600.0, 0.2),
+    ],
+)
+def test_the_worker_sleeps_until_the_next_row_is_due(
+    rt: Runtime, clock: Clock, due_in: float | None, expected: float
+) -> None:
+    rows = [row("now", "a", "lifecycle", -1)]  # taken by the round
+    if due_in is not None:
+        rows.append(DueRow("ahead", "b", "lifecycle", T0 + timedelta(seconds=due_in), {}))
+        rows.append(DueRow("sooner-but-done", "c", "lifecycle", T0 + timedelta(seconds=0.01), {}))
+    with rt.engine.begin() as conn:
+        oncall_rows.add_due(conn, rows)
+        conn.execute(text("UPDATE oncall_due SET done = true WHERE id = 'sooner-but-done'"))
+    assert rt.oncall._tick == timedelta(milliseconds=200)
+    asyncio.run(rt.oncall._round())
+    assert rt.oncall.claimed == 1
+    assert rt.oncall._sleep_seconds() == pytest.approx(expected)
+    clock.now += timedelta(seconds=0.03)  # time passes while the loop is elsewhere
+    if due_in == 0.05:
+        assert rt.oncall._sleep_seconds() == pytest.approx(0.02 + oncall_engine._TIMER_SLACK)
+    clock.now += timedelta(seconds=1)  # overslept: no negative sleep
+    assert oncall_engine._MIN_SLEEP <= rt.oncall._sleep_seconds() <= 0.2
+
+
+def test_a_failed_round_polls_after_a_tick(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    with rt.engine.begin() as conn:
+        oncall_rows.add_due(conn, [DueRow("ahead", "b", "lifecycle", T0 + M, {})])
+    asyncio.run(rt.oncall._round())
+    assert rt.oncall._sleep_seconds() == pytest.approx(0.2)  # a minute ahead: a tick
+    with rt.engine.begin() as conn:
+        oncall_rows.add_due(conn, [DueRow("soon", "c", "lifecycle", T0 + M / 1000, {})])
+    asyncio.run(rt.oncall._round())
+    assert rt.oncall._sleep_seconds() == pytest.approx(0.06 + oncall_engine._TIMER_SLACK)
+
+    def broken(*_: Any) -> Any:
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(oncall_rows, "take_due", broken)
+    with pytest.raises(RuntimeError):
+        asyncio.run(rt.oncall._round())
+    assert rt.oncall._sleep_seconds() == pytest.approx(0.2)  # not the stale "soon"

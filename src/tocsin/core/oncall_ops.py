@@ -735,12 +735,17 @@ class ProcessDue:
     # how long a row whose handling failed waits before it is tried again
     retry: timedelta = timedelta(seconds=30)
     _took_any: bool = field(default=False, init=False, repr=False)
+    # after a batch that took fewer rows than its limit (nothing more is due now): the
+    # soonest due time still ahead, or None; the engine sleeps until then
+    next_due: datetime | None = field(default=None, init=False, repr=False)
 
     def apply(self, txn: Txn) -> int:
         started = time.perf_counter()
         now = self.clock()
         taken = oncall_rows.take_due(txn.conn, now, self.limit)
         self._took_any = bool(taken)
+        if len(taken) < self.limit:
+            self.next_due = oncall_rows.next_due_after(txn.conn, now)
         txn.after_commit.append(lambda: self.on_claimed(len(taken)))
         txn.after_commit.append(lambda: self.on_committed(time.perf_counter() - started))
         steps = _Steps(txn, now, self.ctx)

@@ -584,9 +584,13 @@ def delete_override(conn: Connection, override_id: str) -> bool:
     return bool(result.rowcount)
 
 
-def next_due_at(conn: Connection) -> datetime | None:
-    """The soonest pending due time, for the worker's sleep."""
+def next_due_after(conn: Connection, now: datetime) -> datetime | None:
+    """The soonest pending due time later than ``now``, for the worker's sleep (rows
+    due already but not taken, leased or waiting behind their group's wake-up, are
+    tried again at the worker's next poll)."""
     value = conn.execute(
-        select(func.min(oncall_due.c.due_at)).where(oncall_due.c.done.is_(False))
+        select(func.min(oncall_due.c.due_at)).where(
+            oncall_due.c.done.is_(False), oncall_due.c.due_at > to_micros(now)
+        )
     ).scalar()
     return None if value is None else from_micros(int(value))
