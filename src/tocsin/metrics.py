@@ -2,19 +2,31 @@
 
 Each runtime has its own registry, so several servers in one test process do not
 collide. Gauges of alerts and silences by state are computed at scrape time from the
-store rather than kept up to date on every write.
+store rather than kept up to date on every write. The notification metrics follow
+Alertmanager's (``alertmanager_notifications_total``, ``..._failed_total``,
+``alertmanager_notification_latency_seconds``), so its dashboards and alert rules carry
+over with the prefix changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import bisect
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from tocsin.alerts.model import PostedAlert
+from tocsin.notify.outcome import Outcome, OutcomeKind
+
+# Alertmanager's buckets for its notification latency (seconds).
+_SEND_BUCKETS = (0.1, 0.5, 1, 5, 10, 15, 20)
+# How late due rows are taken: on time is within the worker's 20 ms floor; the issue's
+# bar for a storm is one second; beyond a minute something is wrong.
+_LATENESS_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
 
 class Metrics:
@@ -48,8 +60,56 @@ class Metrics:
             "Timestamp of the last successful configuration reload.",
             registry=self.registry,
         )
+        self._notifications = Counter(
+            "tocsin_notifications_total",
+            "Notifications attempted, by integration and receiver.",
+            ["integration", "receiver"],
+            registry=self.registry,
+        )
+        self._notifications_failed = Counter(
+            "tocsin_notifications_failed_total",
+            "Notification attempts that failed, by integration, receiver and reason: "
+            "retryable (tried again later) or permanent (given up).",
+            ["integration", "receiver", "reason"],
+            registry=self.registry,
+        )
+        self._notification_latency = Histogram(
+            "tocsin_notification_latency_seconds",
+            "How long a notification attempt took, by integration.",
+            ["integration"],
+            buckets=_SEND_BUCKETS,
+            registry=self.registry,
+        )
+        self.oncall_lateness = BatchHistogram(
+            "tocsin_oncall_due_lateness_seconds",
+            "How late the on-call worker took its due rows (escalation steps, pages, "
+            "ends of snoozes and grace periods), by kind: taken minus due time.",
+            "kind",
+            _LATENESS_BUCKETS,
+        )
+        self.registry.register(self.oncall_lateness)
         for status in ("firing", "resolved"):
             self._received.labels(status)
+
+    def notification_attempt(
+        self, integration: str, receiver: str, outcome: Outcome, seconds: float
+    ) -> None:
+        """One send of an outbox item: ``integration`` as the item names it
+        (``webhook[0]``), counted by its kind (``webhook``), as Alertmanager does."""
+        kind = integration.partition("[")[0]
+        self._notifications.labels(kind, receiver).inc()
+        self._notification_latency.labels(kind).observe(seconds)
+        if outcome.kind is not OutcomeKind.SENT:
+            self._notifications_failed.labels(kind, receiver, outcome.kind.value).inc()
+
+    def due_rows_taken(self, now: datetime, rows: Iterable[tuple[str, datetime]]) -> None:
+        """The on-call worker took due rows (``(kind, due time)``) at ``now``."""
+        late: dict[str, list[float]] = {}
+        for kind, due_at in rows:
+            late.setdefault(kind, []).append((now - due_at).total_seconds())
+        for kind, seconds in late.items():
+            seconds.sort()
+            self.oncall_lateness.observe_sorted(kind, seconds)
 
     def alerts_received(self, alerts: Iterable[PostedAlert], invalid: int) -> None:
         now = self._clock()
@@ -78,4 +138,38 @@ class _StateGauge(Collector):
         family = GaugeMetricFamily(self._name, self._doc, labels=["state"])
         for state, n in sorted(self._counts().items()):
             family.add_metric([state], n)
+        yield family
+
+
+class BatchHistogram(Collector):
+    """A histogram with one label, observed a sorted batch at a time: a storm's batch of
+    thousands of due rows costs a few bisections, not one ``observe`` per row."""
+
+    def __init__(self, name: str, doc: str, label: str, buckets: Sequence[float]) -> None:
+        self._name, self._doc, self._label = name, doc, label
+        self._bounds = tuple(buckets)
+        self._lock = threading.Lock()  # observed on the writer's thread, read by scrapes
+        self._series: dict[str, tuple[list[int], list[float]]] = {}  # counts, [sum]
+
+    def observe_sorted(self, value: str, ascending: Sequence[float]) -> None:
+        """Observe ``ascending`` (sorted, smallest first) under label value ``value``."""
+        if not ascending:
+            return
+        below = [bisect.bisect_right(ascending, bound) for bound in self._bounds]
+        total = sum(ascending)
+        with self._lock:
+            counts, summed = self._series.setdefault(value, ([0] * (len(self._bounds) + 1), [0.0]))
+            for i, n in enumerate(below):
+                counts[i] += n
+            counts[-1] += len(ascending)
+            summed[0] += total
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        family = HistogramMetricFamily(self._name, self._doc, labels=[self._label])
+        with self._lock:
+            series = {k: (list(c), s[0]) for k, (c, s) in self._series.items()}
+        for value, (counts, summed) in sorted(series.items()):
+            buckets = [(str(b), float(n)) for b, n in zip(self._bounds, counts, strict=False)]
+            buckets.append(("+Inf", float(counts[-1])))
+            family.add_metric([value], buckets, summed)
         yield family

@@ -151,6 +151,14 @@ class Runtime:
             self._enqueue,
         )
         self.delivery.listeners.append(self.health.on_attempt)
+        self.oncall.on_taken = lambda now, rows: self.metrics.due_rows_taken(
+            now, ((r.kind, r.due_at) for r in rows)
+        )
+        self.delivery.timers.append(
+            lambda item, outcome, seconds: self.metrics.notification_attempt(
+                item.integration, item.receiver, outcome, seconds
+            )
+        )
         self.metrics.add_state_gauges(
             "tocsin_alerts", "Firing alerts by state.", self._alert_counts
         )

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import alert, post_alerts, wait_until
 from tests.harness.procs import TocsinServer
@@ -121,6 +122,33 @@ def test_a_failing_receiver_is_retried_until_it_answers(
         # all three requests carry the same payload: one notification, retried
         bodies = [r.json() for r in receiver.requests("/hook")]
         assert bodies[0] == bodies[1] == bodies[2]
+        # and /metrics counts the attempts as Alertmanager's metrics do
+        metrics = httpx.get(f"{tocsin.url}/metrics").text
+        assert _sample(metrics, "tocsin_notifications_total", integration="webhook") == 3
+        assert (
+            _sample(
+                metrics,
+                "tocsin_notifications_failed_total",
+                integration="webhook",
+                reason="retryable",
+            )
+            == 2
+        )
+        assert (
+            _sample(metrics, "tocsin_notification_latency_seconds_count", integration="webhook")
+            == 3
+        )
+
+
+def _sample(exposition: str, name: str, **labels: str) -> float:
+    """The sum of the samples of ``name`` whose labels include ``labels``."""
+    total, found = 0.0, False
+    for family in text_string_to_metric_families(exposition):
+        for s in family.samples:
+            if s.name == name and labels.items() <= s.labels.items():
+                total, found = total + s.value, True
+    assert found, f"no {name} {labels} in /metrics"
+    return total
 
 
 def test_kill_9_while_sending_loses_nothing(tmp_path: Path, receiver: HTTPReceiver) -> None:

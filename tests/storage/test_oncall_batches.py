@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 from sqlalchemy import text
 
 from tests.storage.test_alert_store import Clock
@@ -254,3 +255,22 @@ def test_a_failed_round_polls_after_a_tick(rt: Runtime, monkeypatch: pytest.Monk
     with pytest.raises(RuntimeError):
         asyncio.run(rt.oncall._round())
     assert rt.oncall._sleep_seconds() == pytest.approx(0.2)  # not the stale "soon"
+
+
+def test_the_lateness_of_taken_rows_reaches_metrics(rt: Runtime) -> None:
+    """/metrics shows how late the worker took its rows, once their batch committed."""
+    with rt.engine.begin() as conn:
+        oncall_rows.add_due(
+            conn,
+            [
+                DueRow("late", "a", "lifecycle", T0 - timedelta(seconds=2), {}),
+                DueRow("prompt", "b", "lifecycle", T0 - timedelta(milliseconds=40), {}),
+                DueRow("ahead", "c", "lifecycle", T0 + M, {}),  # not due: not taken
+            ],
+        )
+    asyncio.run(rt.oncall._round())
+    text_ = generate_latest(rt.metrics.registry).decode()
+    name = "tocsin_oncall_due_lateness_seconds"
+    assert f'{name}_count{{kind="lifecycle"}} 2.0' in text_
+    assert f'{name}_bucket{{kind="lifecycle",le="0.05"}} 1.0' in text_
+    assert f'{name}_bucket{{kind="lifecycle",le="2.5"}} 2.0' in text_

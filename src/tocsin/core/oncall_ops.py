@@ -734,6 +734,8 @@ class ProcessDue:
     on_committed: Callable[[float], None] = lambda seconds: None
     # how long a row whose handling failed waits before it is tried again
     retry: timedelta = timedelta(seconds=30)
+    # after the commit: when the rows were taken, and the rows (for the lateness metric)
+    on_taken: Callable[[datetime, Sequence[DueRow]], None] = lambda now, rows: None
     _took_any: bool = field(default=False, init=False, repr=False)
     # after a batch that took fewer rows than its limit (nothing more is due now): the
     # soonest due time still ahead, or None; the engine sleeps until then
@@ -747,6 +749,8 @@ class ProcessDue:
         if len(taken) < self.limit:
             self.next_due = oncall_rows.next_due_after(txn.conn, now)
         txn.after_commit.append(lambda: self.on_claimed(len(taken)))
+        if taken:
+            txn.after_commit.append(lambda: self.on_taken(now, taken))
         txn.after_commit.append(lambda: self.on_committed(time.perf_counter() - started))
         steps = _Steps(txn, now, self.ctx)
         rest = steps.take(taken)

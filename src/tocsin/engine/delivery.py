@@ -37,6 +37,8 @@ LEASE_LEFT = 0.5
 
 Sender = Callable[[OutboxItem], Awaitable[Outcome]]
 Listener = Callable[[OutboxItem, Outcome], None]
+# Told of every send as it ends, recorded or not: the item, its outcome, the seconds it took.
+Timer = Callable[[OutboxItem, Outcome, float], None]
 
 
 @dataclass
@@ -73,7 +75,8 @@ class DeliveryWorker:
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._busy: dict[str, int] = {}  # items held per receiver
         self._gates: dict[str, asyncio.Semaphore] = {}  # send slots per receiver
-        self.listeners: list[Listener] = []
+        self.listeners: list[Listener] = []  # after the attempt's record committed
+        self.timers: list[Timer] = []
         # Whether the last claim filled every free slot: more may be due, so the loop
         # claims again at once. Otherwise it waits for a kick or the poll.
         self._full = False
@@ -196,7 +199,10 @@ class DeliveryWorker:
                     outcome = Outcome.retryable(f"internal error: {exc!r}")
         finally:
             self._busy[item.receiver] -= 1
-        took = int((time.perf_counter() - started) * 1_000_000)
+        seconds = time.perf_counter() - started
+        for timer in self.timers:
+            timer(item, outcome, seconds)
+        took = int(seconds * 1_000_000)
         op = RecordAttempt(item, outcome, self._clock(), took, self.settings.policy, self._rng)
         after = await self._writer.run(op)
         if after is None:

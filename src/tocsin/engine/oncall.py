@@ -34,7 +34,7 @@ from tocsin.oncall.links import Action, make_link
 from tocsin.oncall.people import notification_plan
 from tocsin.oncall.schedules import on_call
 from tocsin.store import oncall_rows
-from tocsin.store.oncall_rows import OncallGroupRow
+from tocsin.store.oncall_rows import DueRow, OncallGroupRow
 from tocsin.store.writer import GroupCommitter, Txn
 from tocsin.timeutil import Clock
 
@@ -98,6 +98,8 @@ class OncallEngine:
         self._batch = BATCH  # rows the next round takes
         self._took = 0.0  # seconds the last round's transaction took
         self._next_due: datetime | None = None  # the soonest row due after the last round
+        # told of every committed batch of due rows: when they were taken, and the rows
+        self.on_taken: Callable[[datetime, Sequence[DueRow]], None] = lambda now, rows: None
         self._receivers: tuple[Config | None, dict[str, tuple[str, list[str]]]] = (None, {})
 
     # -- the context the writer ops decide with -------------------------------------
@@ -238,7 +240,9 @@ class OncallEngine:
 
     async def step(self, limit: int = BATCH) -> int:
         ctx: OncallContext = self
-        op = ProcessDue(self._clock, limit, ctx, self._claimed, self._committed)
+        op = ProcessDue(
+            self._clock, limit, ctx, self._claimed, self._committed, on_taken=self.on_taken
+        )
         self._next_due = None  # (a failed round polls again after a tick)
         enqueued: int = await self._writer.run(op)
         self._next_due = op.next_due

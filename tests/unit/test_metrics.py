@@ -1,0 +1,90 @@
+"""Tocsin's own metrics: the batch histogram of the on-call worker's lateness counts
+exactly as prometheus_client's own histogram would, value by value; and a notification
+attempt is counted as Alertmanager counts it (by integration kind, failures by reason)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tocsin.metrics import BatchHistogram, Metrics
+from tocsin.notify.outcome import Outcome
+
+BUCKETS = (0.025, 0.1, 1.0, 10.0)
+T0 = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+
+
+def samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in family.samples
+        if not s.name.endswith("_created")
+    }
+
+
+seconds = st.floats(min_value=-5, max_value=100, allow_nan=False, width=32)
+
+
+@given(st.lists(st.lists(seconds, max_size=30), max_size=5), st.sampled_from(["a", "b"]))
+@example([[0.025, 0.1, 1.0, 10.0, -1.0, 1.0]], "a")  # on the bounds: le is inclusive
+def test_batches_count_as_values_observed_one_by_one(batches: list[list[float]], kind: str) -> None:
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    batch = BatchHistogram("late_seconds", "doc", "kind", BUCKETS)
+    ours.register(batch)
+    single = Histogram("late_seconds", "doc", ["kind"], buckets=BUCKETS, registry=theirs)
+    for values in batches:
+        batch.observe_sorted(kind, sorted(values))
+        for v in values:
+            single.labels(kind).observe(v)
+    got, want = samples(ours), samples(theirs)
+    if not any(batches):  # a label value is shown once something was observed
+        assert got == {}
+        return
+    assert got.keys() == want.keys()
+    for key, value in want.items():
+        assert abs(got[key] - value) < 1e-6 * max(1.0, abs(value)), key
+
+
+def test_due_rows_are_observed_by_kind() -> None:
+    m = Metrics(lambda: T0)
+    m.due_rows_taken(
+        T0,
+        [
+            ("step", T0 - timedelta(seconds=2)),
+            ("notify", T0 - timedelta(milliseconds=10)),
+            ("step", T0 - timedelta(milliseconds=30)),
+        ],
+    )
+    got = samples(m.registry)
+    name = "tocsin_oncall_due_lateness_seconds"
+    assert got[(f"{name}_count", (("kind", "step"),))] == 2
+    assert got[(f"{name}_bucket", (("kind", "step"), ("le", "0.05")))] == 1
+    assert got[(f"{name}_bucket", (("kind", "step"), ("le", "2.5")))] == 2
+    assert got[(f"{name}_bucket", (("kind", "notify"), ("le", "0.025")))] == 1
+    assert abs(got[(f"{name}_sum", (("kind", "step"),))] - 2.03) < 1e-9
+
+
+def key(name: str, **labels: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return name, tuple(sorted(labels.items()))
+
+
+def test_a_notification_attempt_is_counted_by_kind_and_reason() -> None:
+    m = Metrics(lambda: T0)
+    m.notification_attempt("webhook[1]", "ops", Outcome.retryable("500"), 0.2)
+    m.notification_attempt("webhook[1]", "ops", Outcome.permanent("400"), 0.3)
+    m.notification_attempt("email[0]", "ops", Outcome.sent(), 1.5)
+    got = samples(m.registry)
+    total, failed = "tocsin_notifications_total", "tocsin_notifications_failed_total"
+    assert got[key(total, integration="webhook", receiver="ops")] == 2
+    for reason in ("retryable", "permanent"):
+        assert got[key(failed, integration="webhook", receiver="ops", reason=reason)] == 1
+    assert got[key(total, integration="email", receiver="ops")] == 1
+    assert not any(k[0] == failed and ("integration", "email") in k[1] for k in got)
+    latency = "tocsin_notification_latency_seconds_bucket"
+    assert got[key(latency, integration="email", le="1.0")] == 0
+    assert got[key(latency, integration="email", le="5.0")] == 1
