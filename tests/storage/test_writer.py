@@ -320,3 +320,30 @@ def test_idle_polls_of_the_engine_loops_commit_nothing(engine: Engine) -> None:
         assert revision() == before + 2  # the lease was written
     finally:
         writer.close()
+
+
+@dataclass
+class LoudHook:
+    """Writes a note, then its after-commit hook raises (a broken metric, say)."""
+
+    value: int
+
+    def apply(self, txn: Txn) -> int:
+        txn.conn.execute(text("INSERT INTO notes (value) VALUES (:v)"), {"v": self.value})
+
+        def hook() -> None:
+            raise RuntimeError("metric broke")
+
+        txn.after_commit.append(hook)
+        txn.after_commit.append(lambda: published.append(self.value))
+        return self.value
+
+
+def test_a_raising_after_commit_hook_does_not_keep_the_callers_waiting(engine: Engine) -> None:
+    """The batch committed: every caller gets its value, and the hooks after the one
+    that raised still run."""
+    published.clear()
+    got = run_together(GroupCommitter(engine), [LoudHook(1), Plain(7), LoudHook(2)])
+    assert got == [1, 7, 2]
+    assert notes(engine) == [1, 2]
+    assert published == [1, 2]

@@ -201,7 +201,10 @@ class DeliveryWorker:
             self._busy[item.receiver] -= 1
         seconds = time.perf_counter() - started
         for timer in self.timers:
-            timer(item, outcome, seconds)
+            try:
+                timer(item, outcome, seconds)
+            except Exception:  # a metric must not keep the attempt from its record
+                log.exception("timing %s failed", item.id)
         took = int(seconds * 1_000_000)
         op = RecordAttempt(item, outcome, self._clock(), took, self.settings.policy, self._rng)
         after = await self._writer.run(op)

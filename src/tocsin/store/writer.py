@@ -74,7 +74,12 @@ class Txn:
         for overlay in self._overlays.values():
             overlay.publish(self.rev)
         for hook in self.after_commit:
-            hook()
+            try:
+                hook()
+            except Exception:
+                # The transaction committed: its callers must hear so whatever a hook
+                # (a metric, a counter) does; a hook raising here would leave them waiting.
+                log.exception("after-commit hook failed")
 
 
 class Op(Protocol[T_co]):
