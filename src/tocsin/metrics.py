@@ -18,12 +18,27 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from tocsin.alerts.model import PostedAlert
 from tocsin.notify.outcome import Outcome, OutcomeKind
 
-# Alertmanager's buckets for its notification latency (seconds).
+# Alertmanager's buckets for its notification latency (seconds), and two below a second.
 _SEND_BUCKETS = (0.1, 0.5, 1, 5, 10, 15, 20)
+_BY_RECEIVER = ["integration", "receiver"]
+# Alertmanager's reasons for a failed notification (those that are not its own timeouts).
+_REASONS = ("clientError", "serverError", "other")
+
+
+def _reason(outcome: Outcome) -> str:
+    code = outcome.status_code
+    if code is not None and 400 <= code < 500:
+        return "clientError"
+    if code is not None and 500 <= code < 600:
+        return "serverError"
+    return "other"
+
+
 # How late due rows are taken: on time is within the worker's 20 ms floor; the issue's
 # bar for a storm is one second; beyond a minute something is wrong.
 _LATENESS_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -60,17 +75,31 @@ class Metrics:
             "Timestamp of the last successful configuration reload.",
             registry=self.registry,
         )
+        # As Alertmanager's: a notification is counted once, at its first attempt, and
+        # as failed once, when it is given up; every attempt is a request.
         self._notifications = Counter(
             "tocsin_notifications_total",
-            "Notifications attempted, by integration and receiver.",
-            ["integration", "receiver"],
+            "Notifications sent or tried, by integration and receiver (once each).",
+            _BY_RECEIVER,
             registry=self.registry,
         )
         self._notifications_failed = Counter(
             "tocsin_notifications_failed_total",
-            "Notification attempts that failed, by integration, receiver and reason: "
-            "retryable (tried again later) or permanent (given up).",
-            ["integration", "receiver", "reason"],
+            "Notifications given up (a permanent error, or retries exhausted), by the "
+            "last attempt's reason: clientError (4xx), serverError (5xx) or other.",
+            [*_BY_RECEIVER, "reason"],
+            registry=self.registry,
+        )
+        self._requests = Counter(
+            "tocsin_notification_requests_total",
+            "Notification attempts (a retried notification makes several).",
+            _BY_RECEIVER,
+            registry=self.registry,
+        )
+        self._requests_failed = Counter(
+            "tocsin_notification_requests_failed_total",
+            "Notification attempts that failed, retried or not.",
+            _BY_RECEIVER,
             registry=self.registry,
         )
         self._notification_latency = Histogram(
@@ -91,16 +120,35 @@ class Metrics:
         for status in ("firing", "resolved"):
             self._received.labels(status)
 
+    def integrations_known(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Start the series of these ``(integration kind, receiver)`` at zero (on every
+        config load): a counter that first appears at 1 shows no increase to
+        ``rate()``, and the first failure would go unseen."""
+        for kind, receiver in pairs:
+            self._notifications.labels(kind, receiver)
+            self._requests.labels(kind, receiver)
+            self._requests_failed.labels(kind, receiver)
+            self._notification_latency.labels(kind)
+            for reason in _REASONS:
+                self._notifications_failed.labels(kind, receiver, reason)
+
     def notification_attempt(
-        self, integration: str, receiver: str, outcome: Outcome, seconds: float
+        self, integration: str, receiver: str, first: bool, outcome: Outcome, seconds: float
     ) -> None:
-        """One send of an outbox item: ``integration`` as the item names it
-        (``webhook[0]``), counted by its kind (``webhook``), as Alertmanager does."""
+        """One send of an outbox item (``first``: its first attempt); ``integration`` as
+        the item names it (``webhook[0]``), counted by its kind (``webhook``)."""
         kind = integration.partition("[")[0]
-        self._notifications.labels(kind, receiver).inc()
+        if first:
+            self._notifications.labels(kind, receiver).inc()
+        self._requests.labels(kind, receiver).inc()
         self._notification_latency.labels(kind).observe(seconds)
         if outcome.kind is not OutcomeKind.SENT:
-            self._notifications_failed.labels(kind, receiver, outcome.kind.value).inc()
+            self._requests_failed.labels(kind, receiver).inc()
+
+    def notification_failed(self, integration: str, receiver: str, last: Outcome) -> None:
+        """An outbox item was given up, after ``last``."""
+        kind = integration.partition("[")[0]
+        self._notifications_failed.labels(kind, receiver, _reason(last)).inc()
 
     def due_rows_taken(self, now: datetime, rows: Iterable[tuple[str, datetime]]) -> None:
         """The on-call worker took due rows (``(kind, due time)``) at ``now``."""
@@ -148,6 +196,8 @@ class BatchHistogram(Collector):
     def __init__(self, name: str, doc: str, label: str, buckets: Sequence[float]) -> None:
         self._name, self._doc, self._label = name, doc, label
         self._bounds = tuple(buckets)
+        # the bounds as prometheus_client prints its own histograms' (le="1.0", not "1")
+        self._les = [floatToGoString(b) for b in self._bounds]  # type: ignore[no-untyped-call]
         self._lock = threading.Lock()  # observed on the writer's thread, read by scrapes
         self._series: dict[str, tuple[list[int], list[float]]] = {}  # counts, [sum]
 
@@ -169,7 +219,7 @@ class BatchHistogram(Collector):
         with self._lock:
             series = {k: (list(c), s[0]) for k, (c, s) in self._series.items()}
         for value, (counts, summed) in sorted(series.items()):
-            buckets = [(str(b), float(n)) for b, n in zip(self._bounds, counts, strict=False)]
+            buckets = [(le, float(n)) for le, n in zip(self._les, counts, strict=False)]
             buckets.append(("+Inf", float(counts[-1])))
             family.add_metric([value], buckets, summed)
         yield family

@@ -28,7 +28,7 @@ from tocsin.core.alert_store import AlertStore, StoreSettings
 from tocsin.core.oncall_ops import HumanAction
 from tocsin.core.outbox_ops import Enqueue
 from tocsin.core.people import PeopleDirectory
-from tocsin.core.policy import ConfigPolicy
+from tocsin.core.policy import PERSON_PREFIX, ConfigPolicy
 from tocsin.core.runbook_library import RunbookLibrary
 from tocsin.defaults import DEFAULT_LISTEN, DEFAULT_MAX_BODY
 from tocsin.engine.delivery import DeliverySettings, DeliveryWorker
@@ -37,7 +37,8 @@ from tocsin.engine.health import ReceiverHealth
 from tocsin.engine.oncall import OncallEngine
 from tocsin.engine.senders import ChannelSender
 from tocsin.metrics import Metrics
-from tocsin.notify.outbox import OutboxItem
+from tocsin.notify.outbox import DeliveryStatus, OutboxItem
+from tocsin.notify.outcome import Outcome
 from tocsin.oncall.lifecycle import Via
 from tocsin.oncall.schedules import Shift, shifts
 from tocsin.store import oncall_rows
@@ -156,9 +157,11 @@ class Runtime:
         )
         self.delivery.timers.append(
             lambda item, outcome, seconds: self.metrics.notification_attempt(
-                item.integration, item.receiver, outcome, seconds
+                item.integration, item.receiver, item.attempts == 0, outcome, seconds
             )
         )
+        self.delivery.listeners.append(self._count_failed)
+        self._known_integrations()
         self.metrics.add_state_gauges(
             "tocsin_alerts", "Firing alerts by state.", self._alert_counts
         )
@@ -178,6 +181,19 @@ class Runtime:
             retention=self.settings.retention,
         )
 
+    def _count_failed(self, item: OutboxItem, last: Outcome) -> None:
+        if item.status is DeliveryStatus.FAILED:
+            self.metrics.notification_failed(item.integration, item.receiver, last)
+
+    def _known_integrations(self) -> None:
+        """The notification metrics' series of every configured integration, at zero."""
+        people = [f"{PERSON_PREFIX}{p.name}" for p in self._config.people]
+        receivers = [self._policy.receiver(name) for name in people]
+        receivers += list(self._config.receivers)
+        self.metrics.integrations_known(
+            (kind, r.name) for r in receivers if r is not None for kind, _, _ in r.integrations()
+        )
+
     def reload(self) -> None:
         """Load the config file again; on any error keep the running config and raise."""
         with self._config_lock:
@@ -190,6 +206,7 @@ class Runtime:
             self._config, self._policy = config, policy
             self._store_settings = self._derive_store_settings(config)
             self.dispatcher.reload()
+            self._known_integrations()
             self.metrics.reload_ok.set(1)
             self.metrics.reload_time.set(self.clock().timestamp())
             log.info("configuration reloaded from %s", self.settings.config_path)

@@ -122,18 +122,14 @@ def test_a_failing_receiver_is_retried_until_it_answers(
         # all three requests carry the same payload: one notification, retried
         bodies = [r.json() for r in receiver.requests("/hook")]
         assert bodies[0] == bodies[1] == bodies[2]
-        # and /metrics counts the attempts as Alertmanager's metrics do
+        # and /metrics counts as Alertmanager's metrics do: one notification, not
+        # failed; three requests, two of them failed
         metrics = httpx.get(f"{tocsin.url}/metrics").text
-        assert _sample(metrics, "tocsin_notifications_total", integration="webhook") == 3
-        assert (
-            _sample(
-                metrics,
-                "tocsin_notifications_failed_total",
-                integration="webhook",
-                reason="retryable",
-            )
-            == 2
-        )
+        hook = {"integration": "webhook", "receiver": "hook"}
+        assert _sample(metrics, "tocsin_notifications_total", **hook) == 1
+        assert _sample(metrics, "tocsin_notifications_failed_total", **hook) == 0
+        assert _sample(metrics, "tocsin_notification_requests_total", **hook) == 3
+        assert _sample(metrics, "tocsin_notification_requests_failed_total", **hook) == 2
         assert (
             _sample(metrics, "tocsin_notification_latency_seconds_count", integration="webhook")
             == 3
@@ -224,3 +220,15 @@ tocsin:
         assert own["labels"]["receiver"] == "pager"
         assert own["labels"]["integration"] == "webhook[0]"
         assert "no such key" in own["annotations"]["description"]
+        # given up after a 400: one failed notification, by the last attempt's reason
+        metrics = httpx.get(f"{tocsin.url}/metrics").text
+        pager = {"integration": "webhook", "receiver": "pager"}
+        assert (
+            _sample(metrics, "tocsin_notifications_failed_total", **pager, reason="clientError")
+            == 1
+        )
+        assert (
+            _sample(metrics, "tocsin_notifications_failed_total", **pager, reason="serverError")
+            == 0
+        )
+        assert _sample(metrics, "tocsin_notification_requests_failed_total", **pager) == 2

@@ -18,7 +18,7 @@ from prometheus_client import generate_latest
 from sqlalchemy import text
 
 from tests.storage.test_alert_store import Clock
-from tests.storage.test_oncall_replicas import T0, fired, pages, runtime
+from tests.storage.test_oncall_replicas import CONFIG, T0, fired, pages, runtime
 from tocsin.core.oncall_ops import Observation, Observe
 from tocsin.engine import oncall as oncall_engine
 from tocsin.runtime import Runtime
@@ -274,3 +274,22 @@ def test_the_lateness_of_taken_rows_reaches_metrics(rt: Runtime) -> None:
     assert f'{name}_count{{kind="lifecycle"}} 2.0' in text_
     assert f'{name}_bucket{{kind="lifecycle",le="0.05"}} 1.0' in text_
     assert f'{name}_bucket{{kind="lifecycle",le="2.5"}} 2.0' in text_
+
+
+def test_a_step_without_delay_made_by_a_round_is_taken_after_the_shortest_sleep(
+    db_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    """A round that fires a step whose next step has no delay made a row due now: the
+    worker looks again after the shortest sleep, not after a tick."""
+    config = CONFIG.replace(
+        "{delay: 5m, targets: [{person: bob}]}", "{delay: 0s, targets: [{person: bob}]}"
+    )
+    assert config != CONFIG
+    rt = runtime(db_url, tmp_path, clock, config)
+    try:
+        open_groups(rt, "g")
+        asyncio.run(rt.oncall._round())  # fires step 0; step 1 is due at once
+        assert [r.kind for r in pending(rt, "g") if r.due_at == T0] == ["step"]
+        assert rt.oncall._sleep_seconds() == pytest.approx(oncall_engine._MIN_SLEEP)
+    finally:
+        rt.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -73,18 +74,65 @@ def key(name: str, **labels: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     return name, tuple(sorted(labels.items()))
 
 
-def test_a_notification_attempt_is_counted_by_kind_and_reason() -> None:
+def test_notifications_are_counted_once_and_attempts_each_time() -> None:
+    """As Alertmanager counts: a notification once (at its first attempt) and as failed
+    once (when given up, by the last attempt's reason); every attempt is a request."""
     m = Metrics(lambda: T0)
-    m.notification_attempt("webhook[1]", "ops", Outcome.retryable("500"), 0.2)
-    m.notification_attempt("webhook[1]", "ops", Outcome.permanent("400"), 0.3)
-    m.notification_attempt("email[0]", "ops", Outcome.sent(), 1.5)
+    m.integrations_known([("webhook", "ops"), ("email", "ops")])
     got = samples(m.registry)
     total, failed = "tocsin_notifications_total", "tocsin_notifications_failed_total"
-    assert got[key(total, integration="webhook", receiver="ops")] == 2
-    for reason in ("retryable", "permanent"):
-        assert got[key(failed, integration="webhook", receiver="ops", reason=reason)] == 1
+    requests, requests_failed = (
+        "tocsin_notification_requests_total",
+        "tocsin_notification_requests_failed_total",
+    )
+    # every series starts at zero, so that rate() sees the first failure
+    assert got[key(failed, integration="email", receiver="ops", reason="serverError")] == 0
+    assert got[key(total, integration="webhook", receiver="ops")] == 0
+
+    retry, refused = Outcome.retryable("boom", 500), Outcome.permanent("no", 400)
+    m.notification_attempt("webhook[1]", "ops", True, retry, 0.2)  # retried...
+    m.notification_attempt("webhook[1]", "ops", False, retry, 0.2)
+    m.notification_attempt("webhook[1]", "ops", False, Outcome.sent(), 0.3)  # ...sent
+    m.notification_attempt("webhook[0]", "ops", True, refused, 0.3)  # refused for good
+    m.notification_failed("webhook[0]", "ops", refused)
+    m.notification_attempt("email[0]", "ops", True, Outcome.sent(), 1.5)
+    got = samples(m.registry)
+    hook = {"integration": "webhook", "receiver": "ops"}
+    assert got[key(total, **hook)] == 2
+    assert got[key(requests, **hook)] == 4
+    assert got[key(requests_failed, **hook)] == 3
+    assert got[key(failed, **hook, reason="clientError")] == 1
+    assert got[key(failed, **hook, reason="serverError")] == 0
     assert got[key(total, integration="email", receiver="ops")] == 1
-    assert not any(k[0] == failed and ("integration", "email") in k[1] for k in got)
+    assert got[key(requests_failed, integration="email", receiver="ops")] == 0
     latency = "tocsin_notification_latency_seconds_bucket"
     assert got[key(latency, integration="email", le="1.0")] == 0
     assert got[key(latency, integration="email", le="5.0")] == 1
+
+
+@pytest.mark.parametrize(
+    ("outcome", "reason"),
+    [
+        (Outcome.permanent("bad request", 400), "clientError"),
+        (Outcome.retryable("too many", 429), "clientError"),
+        (Outcome.retryable("unavailable", 503), "serverError"),
+        (Outcome.retryable("connection refused"), "other"),
+        (Outcome.permanent("no such integration"), "other"),
+    ],
+)
+def test_a_failure_is_counted_by_its_reason(outcome: Outcome, reason: str) -> None:
+    m = Metrics(lambda: T0)
+    m.notification_failed("slack[0]", "team", outcome)
+    got = samples(m.registry)
+    name = "tocsin_notifications_failed_total"
+    assert got[key(name, integration="slack", receiver="team", reason=reason)] == 1
+
+
+def test_lateness_bounds_print_as_prometheus_client_prints_them() -> None:
+    """le="1.0", not "1": a query that selects a bucket by its bound finds it."""
+    m = Metrics(lambda: T0)
+    m.due_rows_taken(T0, [("step", T0 - timedelta(seconds=1))])
+    got = samples(m.registry)
+    name = "tocsin_oncall_due_lateness_seconds_bucket"
+    assert got[key(name, kind="step", le="1.0")] == 1
+    assert got[key(name, kind="step", le="300.0")] == 1

@@ -738,7 +738,8 @@ class ProcessDue:
     on_taken: Callable[[datetime, Sequence[DueRow]], None] = lambda now, rows: None
     _took_any: bool = field(default=False, init=False, repr=False)
     # after a batch that took fewer rows than its limit (nothing more is due now): the
-    # soonest due time still ahead, or None; the engine sleeps until then
+    # soonest due time from now on (rows this batch made included: a next step without
+    # delay is due at once), or None; the engine sleeps until then
     next_due: datetime | None = field(default=None, init=False, repr=False)
 
     def apply(self, txn: Txn) -> int:
@@ -746,8 +747,6 @@ class ProcessDue:
         now = self.clock()
         taken = oncall_rows.take_due(txn.conn, now, self.limit)
         self._took_any = bool(taken)
-        if len(taken) < self.limit:
-            self.next_due = oncall_rows.next_due_after(txn.conn, now)
         txn.after_commit.append(lambda: self.on_claimed(len(taken)))
         if taken:
             txn.after_commit.append(lambda: self.on_taken(now, taken))
@@ -758,7 +757,10 @@ class ProcessDue:
         batch.send_now = True
         failed = self._act_on_all(batch, rest) + steps.fire(batch.who)
         oncall_rows.release_due(txn.conn, failed, now + self.retry)
-        return batch.write() + steps.write()
+        written = batch.write() + steps.write()
+        if len(taken) < self.limit:
+            self.next_due = oncall_rows.next_due_from(txn.conn, now)
+        return written
 
     def wrote_nothing(self, value: int) -> bool:
         # Nothing was due: the DELETE took no row, and nothing else runs without one.

@@ -584,13 +584,13 @@ def delete_override(conn: Connection, override_id: str) -> bool:
     return bool(result.rowcount)
 
 
-def next_due_after(conn: Connection, now: datetime) -> datetime | None:
-    """The soonest pending due time later than ``now``, for the worker's sleep (rows
-    due already but not taken, leased or waiting behind their group's wake-up, are
-    tried again at the worker's next poll)."""
+def next_due_from(conn: Connection, now: datetime) -> datetime | None:
+    """The soonest pending due time from ``now`` on, for the worker's sleep (rows due
+    earlier but not taken, leased or waiting behind their group's wake-up, are tried
+    again at the worker's next poll)."""
     value = conn.execute(
         select(func.min(oncall_due.c.due_at)).where(
-            oncall_due.c.done.is_(False), oncall_due.c.due_at > to_micros(now)
+            oncall_due.c.done.is_(False), oncall_due.c.due_at >= to_micros(now)
         )
     ).scalar()
     return None if value is None else from_micros(int(value))
