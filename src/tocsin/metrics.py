@@ -18,7 +18,6 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 from tocsin.alerts.model import PostedAlert
 from tocsin.notify.outcome import Outcome, OutcomeKind
@@ -28,6 +27,11 @@ _SEND_BUCKETS = (0.1, 0.5, 1, 5, 10, 15, 20)
 _BY_RECEIVER = ["integration", "receiver"]
 # Alertmanager's reasons for a failed notification (those that are not its own timeouts).
 _REASONS = ("clientError", "serverError", "other")
+
+
+def _kind_of(integration: str) -> str:
+    """An outbox item's integration (``webhook[0]``, ``Integration.name``) by its kind."""
+    return integration.partition("[")[0]
 
 
 def _reason(outcome: Outcome) -> str:
@@ -137,7 +141,7 @@ class Metrics:
     ) -> None:
         """One send of an outbox item (``first``: its first attempt); ``integration`` as
         the item names it (``webhook[0]``), counted by its kind (``webhook``)."""
-        kind = integration.partition("[")[0]
+        kind = _kind_of(integration)
         if first:
             self._notifications.labels(kind, receiver).inc()
         self._requests.labels(kind, receiver).inc()
@@ -147,7 +151,7 @@ class Metrics:
 
     def notification_failed(self, integration: str, receiver: str, last: Outcome) -> None:
         """An outbox item was given up, after ``last``."""
-        kind = integration.partition("[")[0]
+        kind = _kind_of(integration)
         self._notifications_failed.labels(kind, receiver, _reason(last)).inc()
 
     def due_rows_taken(self, now: datetime, rows: Iterable[tuple[str, datetime]]) -> None:
@@ -196,8 +200,9 @@ class BatchHistogram(Collector):
     def __init__(self, name: str, doc: str, label: str, buckets: Sequence[float]) -> None:
         self._name, self._doc, self._label = name, doc, label
         self._bounds = tuple(buckets)
-        # the bounds as prometheus_client prints its own histograms' (le="1.0", not "1")
-        self._les = [floatToGoString(b) for b in self._bounds]  # type: ignore[no-untyped-call]
+        # the bounds as prometheus_client prints its own histograms' (le="1.0", not "1";
+        # its Go-style exponent form starts at 1e16, far beyond any bound here)
+        self._les = [repr(float(b)) for b in self._bounds]
         self._lock = threading.Lock()  # observed on the writer's thread, read by scrapes
         self._series: dict[str, tuple[list[int], list[float]]] = {}  # counts, [sum]
 
