@@ -10,7 +10,6 @@ again with the same idempotency key (at least once, never zero times).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -21,6 +20,7 @@ from functools import partial
 from typing import Any
 
 from tocsin.core.outbox_ops import ClaimDue, RecordAttempt, Release
+from tocsin.engine.loop import wait_or_timeout
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem
 from tocsin.notify.outcome import Outcome
 from tocsin.notify.retry import RetryPolicy
@@ -132,10 +132,7 @@ class DeliveryWorker:
                 self._wake.clear()  # before claiming: a wake-up during the claim counts
                 await self._claim()
                 if not self._full:  # the outbox had no more for now: wait for a wake-up
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(
-                            self._wake.wait(), self.settings.poll.total_seconds()
-                        )
+                    await wait_or_timeout(self._wake, self.settings.poll.total_seconds())
         finally:
             for task in self._in_flight:
                 task.cancel()
