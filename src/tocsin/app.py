@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from tocsin import __version__
-from tocsin.api import notifications, oncall, ops, runbooks, v2
+from tocsin.api import notifications, oncall, ops, pd_events, runbooks, v2
 from tocsin.api.ingest import FastIngest
 from tocsin.runtime import Runtime
 from tocsin.web import console
@@ -56,6 +56,7 @@ def build_api(rt: Runtime) -> FastAPI:
     app.include_router(notifications.router)
     app.include_router(runbooks.router)
     app.include_router(oncall.router)
+    app.include_router(pd_events.router)
     app.include_router(console.router)
     return app
 

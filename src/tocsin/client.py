@@ -56,6 +56,19 @@ class Client:
     def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
         self._call("POST", "/api/v2/alerts", json=alerts)
 
+    def enqueue_event(self, event: dict[str, Any]) -> dict[str, Any]:
+        """POST a PagerDuty Events API v2 event; a refused one raises :class:`ApiError`
+        with its errors joined."""
+        response = self._http.post("/v2/enqueue", json=event)
+        try:
+            answer: dict[str, Any] = response.json()
+        except ValueError:
+            raise ApiError(response.status_code, response.text) from None
+        if response.status_code >= 400:
+            errors = answer.get("errors") or [answer.get("message", response.text)]
+            raise ApiError(response.status_code, "; ".join(map(str, errors)))
+        return answer
+
     def silences(self, filters: list[str] | None = None) -> list[Any]:
         params = {"filter": filters} if filters else {}
         result: list[Any] = self._call("GET", "/api/v2/silences", params=params)

@@ -63,6 +63,17 @@ class Metrics:
             "Alerts refused by validation.",
             registry=self.registry,
         )
+        self.events_received = Counter(
+            "tocsin_events_received_total",
+            "PagerDuty Events API v2 events accepted, by integration and event action.",
+            ["integration", "action"],
+            registry=self.registry,
+        )
+        self.events_invalid = Counter(
+            "tocsin_events_invalid_total",
+            "PagerDuty Events API v2 events refused (invalid, or an unknown routing key).",
+            registry=self.registry,
+        )
         self.commit_batch = Histogram(
             "tocsin_commit_batch_ops",
             "Writes committed together in one group-commit transaction.",

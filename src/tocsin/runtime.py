@@ -22,11 +22,14 @@ from tocsin.alerts.grouping import FlushBatch
 from tocsin.alerts.labels import NameValidation
 from tocsin.alerts.model import Alert
 from tocsin.alerts.notify_decision import FlushPlan
+from tocsin.alerts.routing import group_key, match
 from tocsin.config import Config, load_config
 from tocsin.config.oncall import Person
+from tocsin.config.redact import redact, secrets_of
 from tocsin.core.alert_store import AlertStore, StoreSettings
 from tocsin.core.oncall_ops import HumanAction
 from tocsin.core.outbox_ops import Enqueue
+from tocsin.core.pd_intake import EventIntake
 from tocsin.core.people import PeopleDirectory
 from tocsin.core.policy import PERSON_PREFIX, ConfigPolicy
 from tocsin.core.runbook_library import RunbookLibrary
@@ -34,7 +37,7 @@ from tocsin.defaults import DEFAULT_LISTEN, DEFAULT_MAX_BODY
 from tocsin.engine.delivery import DeliverySettings, DeliveryWorker
 from tocsin.engine.dispatch import Dispatcher, DispatchSettings
 from tocsin.engine.health import ReceiverHealth
-from tocsin.engine.oncall import OncallEngine
+from tocsin.engine.oncall import OncallEngine, group_id
 from tocsin.engine.senders import ChannelSender
 from tocsin.metrics import Metrics
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem
@@ -152,6 +155,9 @@ class Runtime:
             self._enqueue,
         )
         self.delivery.listeners.append(self.health.on_attempt)
+        self.events = EventIntake(
+            self.store, lambda: self._config, self.oncall_groups_of, self._ack_by_event, clock
+        )
         self.oncall.on_taken = lambda now, rows: self.metrics.due_rows_taken(
             now, ((r.kind, r.due_at) for r in rows)
         )
@@ -238,7 +244,9 @@ class Runtime:
             return load_timers(conn)
 
     def config_text(self) -> str:
-        return self._config.original
+        """The file as loaded, its secrets shown as ``<secret>`` (as Alertmanager's)."""
+        config = self._config
+        return redact(config.original, secrets_of(config))
 
     # -- services the edges share (API, console) ---------------------------------------
 
@@ -257,6 +265,15 @@ class Runtime:
         state: dict[str, Any] = await self.writer.run(op)
         self.oncall.kick()
         return state
+
+    def oncall_groups_of(self, labels: dict[str, str]) -> list[str]:
+        """The ids of the alert groups an alert with ``labels`` joins, one per route it
+        reaches (whether or not that group is escalating)."""
+        root = self._policy.root
+        return [group_id(node.id(), group_key(node, labels)) for node in match(root, labels)]
+
+    async def _ack_by_event(self, group_id: str, who: str, comment: str) -> dict[str, Any]:
+        return await self.act_on_group(group_id, "ack", who, Via.EVENTS_API, comment)
 
     def shifts(self, schedule: str, start: datetime, end: datetime) -> list[Shift] | None:
         """A schedule's shifts over [start, end), overrides (config and stored) applied;

@@ -270,6 +270,41 @@ CASES: list[tuple[str, str, tuple[int, str, str]]] = [
         + "      - location: Atlantis/Capital\n",
         (7, "time_intervals[0].time_intervals[0].location", "unknown time zone"),
     ),
+    (
+        # Tocsin: an events integration is known by its routing key, which is required
+        "event-integration-without-key",
+        "route: {receiver: r}\n"
+        + RECEIVERS
+        + "tocsin:\n  event_integrations:\n    - name: datadog\n",
+        (6, "tocsin.event_integrations[0].routing_key", "missing routing_key"),
+    ),
+    (
+        # Tocsin: two integrations with one routing key could not be told apart
+        "event-integrations-sharing-a-key",
+        "route: {receiver: r}\n"
+        + RECEIVERS
+        + "tocsin:\n  event_integrations:\n    - {name: a, routing_key: k1}\n"
+        + "    - {name: b, routing_key: k1}\n",
+        (7, "tocsin.event_integrations[1].routing_key", "another integration has this"),
+    ),
+    (
+        # Tocsin: the identity labels come from the event
+        "event-integration-sets-dedup-key",
+        "route: {receiver: r}\n"
+        + RECEIVERS
+        + "tocsin:\n  event_integrations:\n    - name: a\n      routing_key: k1\n"
+        + "      labels: {dedup_key: x}\n",
+        (8, "tocsin.event_integrations[0].labels.dedup_key", "set from the event itself"),
+    ),
+    (
+        # Tocsin: unknown keys are errors here too
+        "event-integration-unknown-key",
+        "route: {receiver: r}\n"
+        + RECEIVERS
+        + "tocsin:\n  event_integrations:\n    - name: a\n      routing_key: k1\n"
+        + "      lables: {team: x}\n",
+        (8, "tocsin.event_integrations[0].lables", "unknown key 'lables'"),
+    ),
 ]
 
 

@@ -11,7 +11,14 @@ import sys
 import typer
 
 from tocsin import __version__
-from tocsin.cli import client_cmds, config_cmds, oncall_cmds, runbook_cmds, serve_cmd
+from tocsin.cli import (
+    client_cmds,
+    config_cmds,
+    event_cmds,
+    oncall_cmds,
+    runbook_cmds,
+    serve_cmd,
+)
 
 app = typer.Typer(
     name="tocsin",
@@ -32,6 +39,7 @@ client_cmds.register(app)
 config_cmds.register(app)
 runbook_cmds.register(app)
 oncall_cmds.register(app)
+event_cmds.register(app)
 
 
 def main() -> None:

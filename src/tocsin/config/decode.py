@@ -42,6 +42,7 @@ from tocsin.config.errors import ConfigProblem
 __all__ = [
     "NOT_YAML",
     "NO_SECRET",
+    "SHOWN",
     "Conv",
     "ConvError",
     "Decoder",
@@ -53,6 +54,8 @@ __all__ = [
 ]
 
 NOT_YAML: Mapping[str, Any] = {"yaml": False}
+# A Secret field that the status endpoint shows as written (``tocsin.config.redact``).
+SHOWN: Mapping[str, Any] = {"shown": True}
 
 _TAG = "tag:yaml.org,2002:"
 _NULL, _BOOL, _INT, _FLOAT, _STR = (

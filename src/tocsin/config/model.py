@@ -10,6 +10,7 @@ define ``check()``, plus, if it refers to other sections, a cross-check register
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -270,6 +271,29 @@ class RunbookSettings:
 
 
 @dataclass(frozen=True)
+class EventIntegration:
+    """``tocsin.event_integrations[]``: a sender of PagerDuty Events API v2 events
+    (``POST /v2/enqueue``), known by the routing key it sends. Its events become alerts
+    labelled ``integration: NAME`` plus ``labels`` (``tocsin.alerts.pd_events``)."""
+
+    name: str = ""
+    routing_key: Secret = NO_SECRET
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def check(self) -> Iterator[Issue]:
+        if not self.name:
+            yield Issue("missing name", "name")
+        if not self.routing_key:
+            yield Issue("missing routing_key: the key its events are sent with", "routing_key")
+        for label in self.labels:
+            problem = _label_name_problem(label)
+            if problem:
+                yield Issue(problem, f"labels.{label}")
+            elif label in ("integration", "dedup_key"):
+                yield Issue("set from the event itself, not configurable", f"labels.{label}")
+
+
+@dataclass(frozen=True)
 class TocsinSettings:
     """``tocsin:``: what Tocsin does beyond Alertmanager (Alertmanager would reject the
     key, so a file that uses it is Tocsin's own).
@@ -284,10 +308,24 @@ class TocsinSettings:
     runbooks: RunbookSettings = field(default_factory=RunbookSettings)
     # Verifies requests from Slack's interactive buttons (acknowledge / resolve).
     slack_signing_secret: Secret = NO_SECRET
+    # Senders of PagerDuty Events API v2 events, by routing key.
+    event_integrations: tuple[EventIntegration, ...] = ()
 
     def check(self) -> Iterator[Issue]:
         if self.failing_after < 1:
             yield Issue("must be at least 1", "failing_after")
+        names: set[str] = set()
+        keys: set[str] = set()
+        for i, integration in enumerate(self.event_integrations):
+            if integration.name in names:
+                yield Issue(f"duplicate name {integration.name!r}", f"event_integrations[{i}].name")
+            if integration.routing_key and integration.routing_key in keys:
+                yield Issue(
+                    "another integration has this routing_key",
+                    f"event_integrations[{i}].routing_key",
+                )
+            names.add(integration.name)
+            keys.add(integration.routing_key)
         for name, target in self.fallbacks.items():
             if name == target:
                 yield Issue(f"receiver {name!r} cannot be its own fallback", f"fallbacks.{name}")
@@ -335,6 +373,15 @@ class Config:
 
     def escalation_policy(self, name: str) -> EscalationPolicy | None:
         return next((p for p in self.escalation_policies if p.name == name), None)
+
+    def event_integration(self, routing_key: str) -> EventIntegration | None:
+        """The integration that sends events with ``routing_key`` (compared in constant
+        time: the key is the sender's credential)."""
+        found = None
+        for integration in self.tocsin.event_integrations:
+            if hmac.compare_digest(integration.routing_key.encode(), routing_key.encode()):
+                found = integration
+        return found
 
     def line_of(self, key: str) -> int:
         """The 1-based line of a dotted key (or of its nearest ancestor in the file)."""

@@ -27,7 +27,7 @@ from tocsin.config.common import (
     TLSConfig,
     at_most_one,
 )
-from tocsin.config.decode import NO_SECRET, Issue, Secret
+from tocsin.config.decode import NO_SECRET, SHOWN, Issue, Secret
 
 __all__ = [
     "INTEGRATION_KINDS",
@@ -258,7 +258,9 @@ class SlackConfig:
 class WebhookConfig:
     send_resolved: bool = True
     http_config: HTTPClientConfig | None = None
-    url: SecretURL | None = None
+    # a secret in logs and reprs, but shown by the status endpoint, as Alertmanager
+    # 0.25's (amtool config show) shows it
+    url: SecretURL | None = field(default=None, metadata=SHOWN)
     url_file: str = ""
     max_alerts: int = 0
     timeout: GoDuration = timedelta(0)

@@ -143,6 +143,18 @@ class AlertStore:
         received = [with_defaults(p, now, timeout) for p in posted]
         return await self._writer.run(ops.PutAlerts(received, now, self.alerts))
 
+    async def apply_event(
+        self, integration: str, dedup_key: str, fired: PostedAlert | None
+    ) -> list[Alert]:
+        """A PagerDuty event's trigger (``fired``) or resolve (None) of the alerts of
+        one identity (``ops.ApplyEvent``); returns the alerts stored."""
+        now = self._clock()
+        alert = None
+        if fired is not None:
+            alert = with_defaults(fired, now, self._settings().resolve_timeout)
+        op = ops.ApplyEvent(integration, dedup_key, alert, now, self.alerts)
+        return await self._writer.run(op)
+
     async def set_silence(self, silence: Silence) -> str:
         now = self._clock()
         validate(silence, now, self._settings().name_validation)

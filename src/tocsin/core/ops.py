@@ -7,11 +7,11 @@ overlays, so two changes to one alert in one batch see each other.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from tocsin.alerts import model
+from tocsin.alerts import model, pd_events
 from tocsin.alerts.model import Alert
 from tocsin.alerts.silences import Silence, SilenceNotFound, decide_set, expire
 from tocsin.store import alert_rows, group_rows, silence_rows
@@ -68,6 +68,49 @@ class PutAlerts:
             old = stored.get(new.fingerprint) or view.get(new.fingerprint)
             stored[new.fingerprint] = model.put(old, new, self.now)
         return list(stored.values())
+
+
+@dataclass
+class ApplyEvent:
+    """A PagerDuty Events API trigger or resolve (``tocsin.alerts.pd_events``), decided
+    in the transaction against the alerts held for its identity (integration and
+    dedup_key), so two events of one identity in one batch see each other.
+
+    A trigger fires ``fired`` and resolves the identity's other firing alerts (its
+    labels changed); a resolve (``fired`` None) resolves them all."""
+
+    integration: str
+    dedup_key: str
+    fired: Alert | None
+    now: datetime
+    index: KeyedIndex[Alert]
+
+    def apply(self, txn: Txn) -> list[Alert]:
+        view = txn.overlay(self.index)
+        received = [
+            replace(old, ends_at=self.now, updated_at=self.now, timeout=False)
+            for old in self._held(view)
+            if self.fired is None or old.fingerprint != self.fired.fingerprint
+        ]
+        if self.fired is not None:
+            received.append(self.fired)
+        if not received:
+            return []
+        return PutAlerts(received, self.now, self.index).apply(txn)
+
+    def wrote_nothing(self, value: list[Alert]) -> bool:
+        return not value
+
+    def _held(self, view: Overlay[Alert]) -> list[Alert]:
+        """The identity's firing alerts, as this batch sees them. Found by a scan of the
+        held alerts: events come a few a minute, not in storms."""
+        found = {
+            a.fingerprint
+            for a in (*self.index.values(), *(v for v in view.changes.values() if v))
+            if pd_events.is_of(a.labels, self.integration, self.dedup_key)
+        }
+        latest = (view.get(fp) for fp in sorted(found))
+        return [a for a in latest if a is not None and not a.resolved(self.now)]
 
 
 @dataclass

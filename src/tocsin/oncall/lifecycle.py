@@ -86,6 +86,7 @@ class Via(StrEnum):
     SLACK = "slack"
     EMAIL_LINK = "email-link"
     CONSOLE = "console"
+    EVENTS_API = "events-api"  # a PagerDuty Events API v2 acknowledge event
     AUTO = "auto"
 
 

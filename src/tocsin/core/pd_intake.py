@@ -1,0 +1,84 @@
+"""What ``POST /v2/enqueue`` does with a decoded PagerDuty event: which integration sent
+it (by its routing key), and the trigger, resolve or acknowledge it stands for
+(``tocsin.alerts.pd_events`` says how an event maps onto alerts)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tocsin.alerts import pd_events
+from tocsin.alerts.model import Alert
+from tocsin.alerts.pd_events import Action, Event
+from tocsin.config import Config
+from tocsin.core.alert_store import AlertStore
+from tocsin.core.oncall_ops import OncallRefused
+from tocsin.timeutil import Clock
+
+# acknowledge(group id, who, comment): raises LookupError (no such on-call group) or
+# OncallRefused (not firing)
+Acknowledge = Callable[[str, str, str], Awaitable[Any]]
+
+
+class UnknownRoutingKey(LookupError):
+    """No configured integration sends with this routing key."""
+
+
+@dataclass
+class EventOutcome:
+    integration: str
+    dedup_key: str
+    alerts: list[Alert] = field(default_factory=list)  # stored (trigger, resolve)
+    acknowledged: list[str] = field(default_factory=list)  # on-call group ids
+
+
+class EventIntake:
+    def __init__(
+        self,
+        store: AlertStore,
+        config: Callable[[], Config],
+        groups_of: Callable[[dict[str, str]], list[str]],
+        acknowledge: Acknowledge,
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._config = config
+        self._groups_of = groups_of
+        self._acknowledge = acknowledge
+        self._clock = clock
+
+    async def handle(self, event: Event) -> EventOutcome:
+        integration = self._config().event_integration(event.routing_key)
+        if integration is None:
+            raise UnknownRoutingKey(
+                "routing_key: not the routing key of any of tocsin.event_integrations"
+            )
+        name, key = integration.name, event.dedup_key
+        out = EventOutcome(name, key)
+        if event.action is Action.TRIGGER:
+            fired = pd_events.triggered(event, name, dict(integration.labels), self._clock())
+            out.alerts = await self._store.apply_event(name, key, fired)
+        elif event.action is Action.RESOLVE:
+            out.alerts = await self._store.apply_event(name, key, None)
+        else:
+            out.acknowledged = await self._acknowledge_groups(name, key)
+        return out
+
+    async def _acknowledge_groups(self, integration: str, dedup_key: str) -> list[str]:
+        """Acknowledge the on-call groups that hold the identity's firing alerts; groups
+        already acknowledged or resolved, and alerts in no escalating group, are left
+        as they are (PagerDuty too accepts an acknowledge that changes nothing)."""
+        now = self._clock()
+        held = [
+            a for a in self._store.firing(now) if pd_events.is_of(a.labels, integration, dedup_key)
+        ]
+        done: list[str] = []
+        for group_id in sorted({g for a in held for g in self._groups_of(a.labels)}):
+            comment = f"acknowledge event, dedup_key {dedup_key}"
+            try:
+                await self._acknowledge(group_id, integration, comment)
+            except (LookupError, OncallRefused):
+                continue
+            done.append(group_id)
+        return done
