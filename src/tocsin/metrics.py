@@ -11,6 +11,7 @@ over with the prefix changed.
 from __future__ import annotations
 
 import bisect
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
@@ -21,6 +22,8 @@ from prometheus_client.registry import Collector
 
 from tocsin.alerts.model import PostedAlert
 from tocsin.notify.outcome import Outcome, OutcomeKind
+
+log = logging.getLogger(__name__)
 
 # Alertmanager's buckets for its notification latency (seconds), and two below a second.
 _SEND_BUCKETS = (0.1, 0.5, 1, 5, 10, 15, 20)
@@ -191,6 +194,33 @@ class Metrics:
 
     def add_state_gauges(self, name: str, doc: str, counts: Callable[[], dict[str, int]]) -> None:
         self.registry.register(_StateGauge(name, doc, counts))
+
+    def add_overdue_gauge(self, name: str, doc: str, oldest: Callable[[], datetime | None]) -> None:
+        self.registry.register(_OverdueGauge(name, doc, oldest, self._clock))
+
+
+class _OverdueGauge(Collector):
+    """Seconds since the oldest pending row came due, read from the database at scrape
+    time: a worker that has stopped (or fallen behind) shows as a number that grows,
+    whichever replica is scraped. 0 when nothing pending is due yet."""
+
+    def __init__(
+        self,
+        name: str,
+        doc: str,
+        oldest: Callable[[], datetime | None],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._name, self._doc, self._oldest, self._clock = name, doc, oldest, clock
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            oldest = self._oldest()
+        except Exception:  # the database is away: leave the gauge out, not the scrape
+            log.exception("reading %s failed", self._name)
+            return
+        late = 0.0 if oldest is None else (self._clock() - oldest).total_seconds()
+        yield GaugeMetricFamily(self._name, self._doc, value=max(0.0, late))
 
 
 class _StateGauge(Collector):

@@ -11,11 +11,13 @@ import platform
 import socket
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection
 
 from tocsin import __version__
 from tocsin.alerts.grouping import FlushBatch
@@ -44,7 +46,7 @@ from tocsin.notify.outbox import DeliveryStatus, OutboxItem
 from tocsin.notify.outcome import Outcome
 from tocsin.oncall.lifecycle import Via
 from tocsin.oncall.schedules import Shift, shifts
-from tocsin.store import oncall_rows
+from tocsin.store import oncall_rows, outbox_rows
 from tocsin.store.db import open_database, sqlite_url
 from tocsin.store.group_rows import GroupTimer, load_timers, logs_changed_since
 from tocsin.store.secrets import link_secret
@@ -53,6 +55,7 @@ from tocsin.store.writer import GroupCommitter
 from tocsin.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,18 @@ class Runtime:
             "tocsin_alerts", "Firing alerts by state.", self._alert_counts
         )
         self.metrics.add_state_gauges("tocsin_silences", "Silences by state.", self._silence_counts)
+        self.metrics.add_overdue_gauge(
+            "tocsin_oncall_due_overdue_seconds",
+            "How long the oldest pending on-call row (escalation step, page, wake-up) has "
+            "been due; 0 when none is. Growing: the on-call worker is stopped or behind.",
+            lambda: self._read(oncall_rows.oldest_pending_due),
+        )
+        self.metrics.add_overdue_gauge(
+            "tocsin_outbox_overdue_seconds",
+            "How long the oldest notification waiting in the outbox has been due to be "
+            "sent; 0 when none is. Growing: the delivery worker is stopped or behind.",
+            lambda: self._read(outbox_rows.oldest_pending),
+        )
 
     @property
     def config(self) -> Config:
@@ -242,6 +257,10 @@ class Runtime:
     def _load_timers(self) -> list[GroupTimer]:
         with self.engine.connect() as conn:
             return load_timers(conn)
+
+    def _read(self, query: Callable[[Connection], _T]) -> _T:
+        with self.engine.connect() as conn:
+            return query(conn)
 
     def config_text(self) -> str:
         """The file as loaded, its secrets shown as ``<secret>`` (as Alertmanager's)."""

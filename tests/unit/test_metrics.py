@@ -136,3 +136,24 @@ def test_lateness_bounds_print_as_prometheus_client_prints_them() -> None:
     name = "tocsin_oncall_due_lateness_seconds_bucket"
     assert got[key(name, kind="step", le="1.0")] == 1
     assert got[key(name, kind="step", le="300.0")] == 1
+
+
+def test_an_overdue_gauge_that_cannot_be_read_is_left_out_of_the_scrape() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    metrics = Metrics(lambda: now)
+
+    def away() -> datetime | None:
+        raise OSError("database is away")
+
+    metrics.add_overdue_gauge("tocsin_test_away_seconds", "Unreadable.", away)
+    metrics.add_overdue_gauge("tocsin_test_late_seconds", "Late.", lambda: now - timedelta(1))
+    metrics.add_overdue_gauge("tocsin_test_early_seconds", "Early.", lambda: now + timedelta(1))
+    text = generate_latest(metrics.registry).decode()
+    values = {
+        f.name: f.samples[0].value
+        for f in text_string_to_metric_families(text)
+        if f.name.startswith("tocsin_test_")
+    }
+    assert "tocsin_test_away_seconds" not in values
+    assert values["tocsin_test_late_seconds"] == 86400.0
+    assert values["tocsin_test_early_seconds"] == 0.0  # not due yet: not overdue

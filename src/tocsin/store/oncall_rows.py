@@ -594,3 +594,11 @@ def next_due_from(conn: Connection, now: datetime) -> datetime | None:
         )
     ).scalar()
     return None if value is None else from_micros(int(value))
+
+
+def oldest_pending_due(conn: Connection) -> datetime | None:
+    """The earliest due time of the rows not done (in the past: the worker is behind)."""
+    value = conn.execute(
+        select(func.min(oncall_due.c.due_at)).where(oncall_due.c.done.is_(False))
+    ).scalar()
+    return None if value is None else from_micros(int(value))

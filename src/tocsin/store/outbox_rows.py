@@ -256,3 +256,14 @@ def attempts_of_items(
 def counts_by_status(conn: Connection) -> dict[str, int]:
     rows = conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))
     return {status: int(n) for status, n in rows}
+
+
+def oldest_pending(conn: Connection) -> datetime | None:
+    """The earliest next attempt of the items still to send (in the past: the delivery
+    worker is behind, or stopped)."""
+    value = conn.execute(
+        select(func.min(outbox.c.next_attempt_at)).where(
+            outbox.c.status == DeliveryStatus.PENDING.value
+        )
+    ).scalar()
+    return None if value is None else from_micros(int(value))
