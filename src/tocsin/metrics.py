@@ -14,6 +14,8 @@ import bisect
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -195,14 +197,20 @@ class Metrics:
     def add_state_gauges(self, name: str, doc: str, counts: Callable[[], dict[str, int]]) -> None:
         self.registry.register(_StateGauge(name, doc, counts))
 
-    def add_overdue_gauge(self, name: str, doc: str, oldest: Callable[[], datetime | None]) -> None:
-        self.registry.register(_OverdueGauge(name, doc, oldest, self._clock))
+    def add_overdue_gauge(
+        self, name: str, doc: str, oldest: Callable[[], datetime | None], timeout: float = 2.0
+    ) -> None:
+        self.registry.register(_OverdueGauge(name, doc, oldest, self._clock, timeout))
 
 
 class _OverdueGauge(Collector):
     """Seconds since the oldest pending row came due, read from the database at scrape
     time: a worker that has stopped (or fallen behind) shows as a number that grows,
-    whichever replica is scraped. 0 when nothing pending is due yet."""
+    whichever replica is scraped. 0 when nothing pending is due yet.
+
+    A database that fails or does not answer within ``timeout`` leaves the gauge out,
+    not the scrape: the query runs on a thread of its own, and while one is still
+    running no other starts."""
 
     def __init__(
         self,
@@ -210,13 +218,22 @@ class _OverdueGauge(Collector):
         doc: str,
         oldest: Callable[[], datetime | None],
         clock: Callable[[], datetime],
+        timeout: float = 2.0,
     ) -> None:
         self._name, self._doc, self._oldest, self._clock = name, doc, oldest, clock
+        self._timeout = timeout
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="tocsin-scrape")
+        self._running: Future[datetime | None] | None = None
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        if self._running is None or self._running.done():
+            self._running = self._pool.submit(self._oldest)
         try:
-            oldest = self._oldest()
-        except Exception:  # the database is away: leave the gauge out, not the scrape
+            oldest = self._running.result(self._timeout)
+        except FutureTimeout:
+            log.warning("%s: the database did not answer within %ss", self._name, self._timeout)
+            return
+        except Exception:
             log.exception("reading %s failed", self._name)
             return
         late = 0.0 if oldest is None else (self._clock() - oldest).total_seconds()

@@ -27,7 +27,7 @@ from tocsin.alerts.notify_decision import FlushPlan
 from tocsin.alerts.routing import group_key, match
 from tocsin.config import Config, load_config
 from tocsin.config.oncall import Person
-from tocsin.config.redact import redact, secrets_of
+from tocsin.config.redact import redacted
 from tocsin.core.alert_store import AlertStore, StoreSettings
 from tocsin.core.oncall_ops import HumanAction
 from tocsin.core.outbox_ops import Enqueue
@@ -265,7 +265,7 @@ class Runtime:
     def config_text(self) -> str:
         """The file as loaded, its secrets shown as ``<secret>`` (as Alertmanager's)."""
         config = self._config
-        return redact(config.original, secrets_of(config))
+        return redacted(config.original, config)
 
     # -- services the edges share (API, console) ---------------------------------------
 

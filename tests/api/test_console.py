@@ -19,6 +19,7 @@ from tests.api.conftest import Clock, app_client, first_group
 from tests.api.test_runbooks_api import RUNBOOKS
 from tests.e2e.conftest import wait_until
 from tocsin.web.forms import MAX_FORM_BYTES
+from tocsin.web.render import web_link
 
 CONFIG = f"""\
 route:
@@ -106,6 +107,33 @@ def test_the_alerts_page_shows_what_fires_grouped_as_the_api_groups_it(
     assert "/ui/silences/new?matchers=alertname%3D%22DiskFull%22%2C+instance%3D%22db1%22" in html
     # the alert a shared runbook answers links to its procedure
     assert re.search(r'class="runbook" href="[^"]*threads-agent-alertmanager#[^"]+"', html)
+
+
+def test_only_web_links_are_links(client: TestClient, clock: Clock) -> None:
+    # generatorURL comes from whoever posts the alert: a javascript: URL is a valid URI
+    for name, url in (("Web", "https://prometheus.example/graph"), ("Script", "javascript:x()")):
+        alert = {"labels": {"alertname": name}, "generatorURL": url}
+        assert client.post("/api/v2/alerts", json=[alert]).status_code == 200
+    html = client.get("/ui/alerts").text
+    assert 'href="https://prometheus.example/graph"' in html
+    assert "javascript:" not in html
+
+
+@pytest.mark.parametrize(
+    ("url", "link"),
+    [
+        ("https://grafana.example/d/x", "https://grafana.example/d/x"),
+        ("HTTP://grafana.example/", "HTTP://grafana.example/"),
+        ("/runbooks/db#disk-full", "/runbooks/db#disk-full"),
+        ("//evil.example/x", ""),  # another host, whatever the scheme of the page
+        ("javascript:alert(1)", ""),
+        (" javascript:alert(1)", ""),
+        ("data:text/html,<script>", ""),
+        ("", ""),
+    ],
+)
+def test_web_link(url: str, link: str) -> None:
+    assert web_link(url) == link
 
 
 @pytest.mark.parametrize(

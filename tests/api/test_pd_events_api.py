@@ -5,15 +5,18 @@ escalation of the group that holds it, and bad events store nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import Clock, app_client, first_group
-from tocsin.alerts.pd_events import OPEN_END
+from tocsin.alerts.model import PostedAlert
+from tocsin.alerts.pd_events import OPEN_END, decode, triggered
 from tocsin.runtime import Runtime
 
 KEY = "0123456789abcdef0123456789abcdef"
@@ -249,3 +252,41 @@ def test_the_routing_key_is_not_shown_by_the_status_endpoint(client: TestClient)
     shown = client.get("/api/v2/status").json()["config"]["original"]
     assert KEY not in shown
     assert "      routing_key: <secret>\n" in shown
+
+
+def test_a_resolve_ends_the_alert_even_if_its_trigger_was_stamped_later(
+    runtime: Runtime, client: TestClient, clock: Clock
+) -> None:
+    # a trigger written by a replica whose clock is a minute ahead of this one's
+    clock.now += timedelta(minutes=1)
+    send(client, dedup_key="k")
+    clock.now -= timedelta(minutes=2)
+    send(client, "resolve", dedup_key="k")
+    (alert,) = held(runtime, "k")
+    assert alert.ends_at == clock.now  # not the stored trigger's year 9999
+    assert alert.starts_at <= alert.ends_at
+    assert client.get("/api/v2/alerts").json() == []
+
+
+def test_concurrent_events_of_one_dedup_key_see_each_other(runtime: Runtime, clock: Clock) -> None:
+    def fired(severity: str) -> PostedAlert:
+        body = {
+            "routing_key": KEY,
+            "event_action": "trigger",
+            "dedup_key": "k",
+            "payload": {"summary": "s", "source": "db1", "severity": severity},
+        }
+        return triggered(decode(orjson.dumps(body)), "monitoring", {}, clock.now)
+
+    async def together() -> None:
+        await asyncio.gather(
+            runtime.store.apply_event("monitoring", "k", fired("warning")),
+            runtime.store.apply_event("monitoring", "k", fired("critical")),
+            runtime.store.apply_event("monitoring", "k", None),
+        )
+
+    asyncio.run(together())
+    assert {(a.labels["severity"], a.ends_at) for a in held(runtime, "k")} == {
+        ("warning", clock.now),  # resolved by the critical trigger
+        ("critical", clock.now),  # resolved by the resolve
+    }

@@ -12,6 +12,7 @@ import pytest
 
 from tests.storage.test_alert_store import T0, Clock, Opened, posted, silence
 from tocsin.alerts.model import PostedAlert
+from tocsin.alerts.pd_events import OPEN_END
 
 
 @pytest.fixture
@@ -81,3 +82,23 @@ def test_concurrent_writers_converge(pair: tuple[Opened, Opened, Clock]) -> None
     in_b = {x.fingerprint: x for x in b.store.alerts.values()}
     assert len(in_a) == 120
     assert in_a == in_b
+
+
+def test_an_event_resolve_through_the_other_replica_ends_the_alert(
+    pair: tuple[Opened, Opened, Clock],
+) -> None:
+    a, b, clock = pair
+    b.store.refresh()  # b has read the (empty) database before a writes
+    fired = PostedAlert(
+        {"alertname": "DiskFull", "integration": "monitoring", "dedup_key": "k"},
+        {},
+        T0,
+        OPEN_END,
+        "",
+    )
+    asyncio.run(a.store.apply_event("monitoring", "k", fired))
+    clock.now = T0 + timedelta(minutes=2)
+    (ended,) = asyncio.run(b.store.apply_event("monitoring", "k", None))
+    assert ended.ends_at == clock.now  # b found a's alert by its identity
+    assert a.store.views() == []
+    assert b.store.views() == []

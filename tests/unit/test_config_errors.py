@@ -283,16 +283,32 @@ CASES: list[tuple[str, str, tuple[int, str, str]]] = [
         "event-integrations-sharing-a-key",
         "route: {receiver: r}\n"
         + RECEIVERS
-        + "tocsin:\n  event_integrations:\n    - {name: a, routing_key: k1}\n"
-        + "    - {name: b, routing_key: k1}\n",
+        + "tocsin:\n  event_integrations:\n    - {name: a, routing_key: key-0123456789abcdef}\n"
+        + "    - {name: b, routing_key: key-0123456789abcdef}\n",
         (7, "tocsin.event_integrations[1].routing_key", "another integration has this"),
+    ),
+    (
+        # Tocsin: the key is the sender's only credential; "<secret>" is what the status
+        # endpoint prints in its place
+        "event-integration-with-placeholder-key",
+        "route: {receiver: r}\n"
+        + RECEIVERS
+        + "tocsin:\n  event_integrations:\n    - {name: a, routing_key: <secret>}\n",
+        (6, "tocsin.event_integrations[0].routing_key", "at least 16 characters"),
+    ),
+    (
+        "event-integration-with-short-key",
+        "route: {receiver: r}\n"
+        + RECEIVERS
+        + "tocsin:\n  event_integrations:\n    - {name: a, routing_key: abc123}\n",
+        (6, "tocsin.event_integrations[0].routing_key", "at least 16 characters"),
     ),
     (
         # Tocsin: the identity labels come from the event
         "event-integration-sets-dedup-key",
         "route: {receiver: r}\n"
         + RECEIVERS
-        + "tocsin:\n  event_integrations:\n    - name: a\n      routing_key: k1\n"
+        + "tocsin:\n  event_integrations:\n    - name: a\n      routing_key: key-0123456789abcdef\n"
         + "      labels: {dedup_key: x}\n",
         (8, "tocsin.event_integrations[0].labels.dedup_key", "set from the event itself"),
     ),
@@ -301,7 +317,7 @@ CASES: list[tuple[str, str, tuple[int, str, str]]] = [
         "event-integration-unknown-key",
         "route: {receiver: r}\n"
         + RECEIVERS
-        + "tocsin:\n  event_integrations:\n    - name: a\n      routing_key: k1\n"
+        + "tocsin:\n  event_integrations:\n    - name: a\n      routing_key: key-0123456789abcdef\n"
         + "      lables: {team: x}\n",
         (8, "tocsin.event_integrations[0].lables", "unknown key 'lables'"),
     ),

@@ -1,97 +1,126 @@
-"""``config.original`` as ``GET /api/v2/status`` serves it (and ``amtool config show``
-prints it): the user's text with every secret value shown as ``<secret>``, as
-Alertmanager shows it, and nothing else changed."""
+"""``config.original`` as ``GET /api/v2/status`` serves it (``amtool config show`` prints
+it, ``amtool config routes`` parses it): the user's text with every secret value shown
+as ``<secret>``, as Alertmanager shows it, found by where it is, and nothing else
+changed."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tocsin.config import parse_config
-from tocsin.config.redact import redact, secrets_of
+from tocsin.config.redact import redacted
 
 CONFIG = """\
 global:
   smtp_smarthost: mail.example.org:587
   smtp_auth_username: alerts
-  smtp_auth_password: "hunter2-smtp"   # rotated monthly
+  smtp_auth_password: "alerts"   # rotated monthly (equal to the user name, by chance)
 route:
   receiver: pager
+  group_wait: 30s
 receivers:
   - name: pager
     pagerduty_configs:
-      - routing_key: 'abcdef0123456789abcdef0123456789'
+      - routing_key: 'it''s-a-key'
     slack_configs:
-      - api_url: https://hooks.slack.com/services/T0/B0/XXXXSECRET
-        channel: '#alerts'
+      - {api_url: "https://hooks.slack.com/services/T0/B0/XXXX", channel: '#alerts'}
     webhook_configs:
       - url: http://127.0.0.1:9/hook       # shown, as Alertmanager 0.25 shows it
 tocsin:
-  slack_signing_secret: signing-s3cret
+  slack_signing_secret: &signing 30s
   event_integrations:
     - name: datadog
-      routing_key: 0123456789abcdef0123456789abcdef
-      labels: {team: hunter2-smtp-team}
+      routing_key: |
+        0123456789abcdef0123456789abcdef
+      labels: {team: storage}
 """
 
 REDACTED = """\
 global:
   smtp_smarthost: mail.example.org:587
   smtp_auth_username: alerts
-  smtp_auth_password: "<secret>"   # rotated monthly
+  smtp_auth_password: <secret>   # rotated monthly (equal to the user name, by chance)
 route:
   receiver: pager
+  group_wait: 30s
 receivers:
   - name: pager
     pagerduty_configs:
-      - routing_key: '<secret>'
+      - routing_key: <secret>
     slack_configs:
-      - api_url: <secret>
-        channel: '#alerts'
+      - {api_url: <secret>, channel: '#alerts'}
     webhook_configs:
       - url: http://127.0.0.1:9/hook       # shown, as Alertmanager 0.25 shows it
 tocsin:
-  slack_signing_secret: <secret>
+  slack_signing_secret: &signing <secret>
   event_integrations:
     - name: datadog
       routing_key: <secret>
-      labels: {team: hunter2-smtp-team}
+      labels: {team: storage}
 """
 
 
 def test_every_secret_value_is_shown_as_secret_and_nothing_else_changes() -> None:
     config = parse_config(CONFIG, "am.yml")
-    assert redact(config.original, secrets_of(config)) == REDACTED
-    # what amtool reads back is a valid configuration (Alertmanager's "<secret>" too)
-    parse_config(REDACTED, "am.yml")
+    assert redacted(config.original, config) == REDACTED
+    # what amtool reads back is a valid configuration (Alertmanager's "<secret>" too),
+    # but for a routing key: "<secret>" pasted back must not become a key anyone knows
+    parse_config(REDACTED.split("tocsin:")[0], "am.yml")
 
 
 def test_a_config_without_secrets_is_shown_as_written() -> None:
     text = "route:\n  receiver: r  # default\nreceivers:\n  - name: r\n"
     config = parse_config(text, "am.yml")
-    assert redact(config.original, secrets_of(config)) == text
+    assert redacted(config.original, config) == text
 
+
+def test_a_secret_inherited_from_global_is_hidden_where_it_is_written() -> None:
+    text = (
+        "global:\n  smtp_auth_password: pw-1\n  smtp_smarthost: m:25\n  smtp_from: a@b.c\n"
+        "route: {receiver: r}\n"
+        "receivers:\n  - name: r\n    email_configs:\n      - to: x@example.org\n"
+    )
+    config = parse_config(text, "am.yml")
+    shown = redacted(config.original, config)
+    assert "pw-1" not in shown
+    assert yaml.safe_load(shown)["receivers"][0]["email_configs"] == [{"to": "x@example.org"}]
+
+
+# -- property: whatever the secrets and the YAML style, exactly they are hidden ---------
 
 secret_text = st.text(
-    st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="\"'\\"),
-    min_size=4,
+    st.characters(min_codepoint=0x20, max_codepoint=0x7E) | st.sampled_from("äß€\t"),
+    min_size=1,
     max_size=40,
+).filter(lambda s: s.strip() and s != "<secret>")
+
+
+@given(
+    password=secret_text,
+    key=secret_text.filter(lambda s: len(s) >= 16),
+    name=st.sampled_from(["r", "alerts", "30s"]),
+    flow=st.sampled_from([False, True, None]),
+    quote=st.sampled_from([None, '"', "'", "|"]),
 )
-
-
-@given(secret_text, secret_text)
-def test_no_secret_survives_whatever_it_looks_like(password: str, key: str) -> None:
-    data = {
-        "global": {"smtp_auth_password": password},
-        "route": {"receiver": "r"},
-        "receivers": [{"name": "r"}],
-        "tocsin": {"event_integrations": [{"name": "x", "routing_key": key}]},
+def test_exactly_the_secrets_are_hidden_whatever_they_look_like(
+    password: str, key: str, name: str, flow: bool | None, quote: str | None
+) -> None:
+    data: dict[str, Any] = {
+        "global": {"smtp_auth_password": password, "smtp_auth_username": name},
+        "route": {"receiver": name, "group_wait": "30s"},
+        "receivers": [{"name": name}],
+        "tocsin": {"event_integrations": [{"name": name, "routing_key": key}]},
     }
-    text = yaml.safe_dump(data, width=10_000, sort_keys=False)
+    text = yaml.safe_dump(
+        data, width=10_000, sort_keys=False, default_flow_style=flow, default_style=quote
+    )
     config = parse_config(text, "am.yml")
-    shown = redact(config.original, secrets_of(config))
-    values = yaml.safe_load(shown)
-    assert values["global"]["smtp_auth_password"] == "<secret>"
-    assert values["tocsin"]["event_integrations"][0]["routing_key"] == "<secret>"
-    assert values["route"] == {"receiver": "r"}
+    shown = yaml.safe_load(redacted(config.original, config))
+    expected = yaml.safe_load(text)
+    expected["global"]["smtp_auth_password"] = "<secret>"
+    expected["tocsin"]["event_integrations"][0]["routing_key"] = "<secret>"
+    assert shown == expected

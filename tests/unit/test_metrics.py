@@ -4,6 +4,7 @@ attempt is counted as Alertmanager counts it (by integration kind, failures by r
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.e2e.conftest import wait_until
 from tocsin.metrics import BatchHistogram, Metrics
 from tocsin.notify.outcome import Outcome
 
@@ -157,3 +159,32 @@ def test_an_overdue_gauge_that_cannot_be_read_is_left_out_of_the_scrape() -> Non
     assert "tocsin_test_away_seconds" not in values
     assert values["tocsin_test_late_seconds"] == 86400.0
     assert values["tocsin_test_early_seconds"] == 0.0  # not due yet: not overdue
+
+
+def test_an_overdue_gauge_whose_database_does_not_answer_is_left_out() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    metrics = Metrics(lambda: now)
+    answer = threading.Event()
+    calls: list[int] = []
+
+    def slow() -> datetime | None:
+        calls.append(1)
+        answer.wait(30)
+        return now - timedelta(seconds=5)
+
+    metrics.add_overdue_gauge("tocsin_test_slow_seconds", "Slow.", slow, timeout=0.05)
+
+    def scraped() -> dict[str, float]:
+        text = generate_latest(metrics.registry).decode()
+        return {
+            f.name: f.samples[0].value
+            for f in text_string_to_metric_families(text)
+            if f.name.startswith("tocsin_test_")
+        }
+
+    assert scraped() == {}  # no answer in time: left out, the rest of the scrape is served
+    assert scraped() == {}  # still waiting: no second query piles up behind the first
+    assert len(calls) == 1
+    answer.set()
+    late = wait_until(scraped, 30, "the late answer")  # (a loaded machine may be slow)
+    assert late == {"tocsin_test_slow_seconds": 5.0}

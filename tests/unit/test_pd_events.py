@@ -74,6 +74,9 @@ REFUSED = [
     (trigger(payload={"component": 3}), "payload.component: must be a string"),
     (trigger(payload={"timestamp": "yesterday"}), "payload.timestamp: must be an ISO 8601"),
     (trigger(payload={"timestamp": "2015-07-17T08:42:58"}), "payload.timestamp: must be"),
+    (trigger(payload={"timestamp": "9999-12-31T23:59:59-01:00"}), "payload.timestamp: must be"),
+    (trigger(client_url="javascript:alert(1)"), "client_url: must be an http(s) URL"),
+    (trigger(client_url="monitoring.example.com"), "client_url: must be an http(s) URL"),
     (trigger(links={"href": "x"}), "links: must be a list"),
     (trigger(client=["x"]), "client: must be a string"),
 ]
@@ -185,14 +188,39 @@ def test_without_class_the_integration_names_the_alert() -> None:
     assert "component" not in posted.labels
 
 
-def test_the_identity_labels_cannot_be_overridden() -> None:
+@pytest.mark.parametrize(
+    ("configured", "event", "alertname", "severity"),
+    [
+        ({}, {}, "datadog", "critical"),  # no class: the integration names it
+        ({"alertname": "DatadogEvent"}, {}, "DatadogEvent", "critical"),
+        ({"alertname": "DatadogEvent"}, {"class": "disk"}, "disk", "critical"),
+        ({"severity": "info", "team": "db"}, {}, "datadog", "critical"),  # the event's wins
+    ],
+)
+def test_configured_labels_are_defaults_the_event_overrides(
+    configured: dict[str, str], event: dict[str, str], alertname: str, severity: str
+) -> None:
+    posted = triggered(decode(orjson.dumps(trigger(payload=event))), "datadog", configured, NOW)
+    assert (posted.labels["alertname"], posted.labels["severity"]) == (alertname, severity)
+    assert posted.labels.get("team") == configured.get("team")
+
+
+def test_the_identity_cannot_be_overridden() -> None:
     posted = triggered(
-        decode(orjson.dumps(trigger())), "datadog", {"alertname": "Mine", "severity": "x"}, NOW
+        decode(orjson.dumps(trigger())), "datadog", {"integration": "x", "dedup_key": "y"}, NOW
     )
-    assert posted.labels["alertname"] == "datadog"  # the event's (no class: the integration)
-    assert posted.labels["severity"] == "critical"  # the payload's over the config's
     assert {k: posted.labels[k] for k in ("integration", "dedup_key")} == identity(
         "datadog", "disk-full-db1"
+    )
+
+
+def test_a_timestamp_from_the_future_starts_the_alert_now() -> None:
+    later = "2027-01-01T00:00:00Z"
+    assert (
+        triggered(
+            decode(orjson.dumps(trigger(payload={"timestamp": later}))), "x", {}, NOW
+        ).starts_at
+        == NOW
     )
 
 

@@ -10,16 +10,19 @@ How an event maps onto Alertmanager's model:
 - An event's identity is its integration (the routing key it was sent with) and its
   ``dedup_key``, as a PagerDuty alert's is. Both become labels (``integration``,
   ``dedup_key``) of the alert, with ``alertname`` (the payload's ``class``, else the
-  integration's name), ``severity``, ``source``, ``component``, ``group`` and ``class``
-  and the integration's own labels, so that routes, silences and inhibition match them.
+  integration's ``alertname`` label, else its name), ``severity``, ``source``,
+  ``component``, ``group`` and ``class`` over the integration's own labels, so that
+  routes, silences and inhibition match them.
 - A ``trigger`` fires the alert until a ``resolve`` ends it: there is no resolve
   timeout, as there is none in PagerDuty (its end time is :data:`OPEN_END`). A trigger
   whose labels differ from the firing alert's of the same identity (a new severity,
   say) resolves that one and fires the new one, as a changed label set does in
   Alertmanager.
 - ``acknowledge`` acknowledges the on-call alert groups that hold the alert (the
-  caller routes it); an event for an alert that is not held is accepted and does
-  nothing, as PagerDuty does.
+  caller routes it): the group is what Tocsin acknowledges, so a route that should
+  acknowledge event by event groups by ``dedup_key``. An event for an alert that is not
+  held, or not yet in an escalating group (before its ``group_wait``), is accepted and
+  does nothing, as PagerDuty accepts an acknowledge of what it does not know.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -136,6 +140,9 @@ def decode(body: bytes, new_key: Any = None) -> Event:
     timestamp = _timestamp(payload.get("timestamp"), errors)
     client = _text(data, "client", errors)
     client_url = _text(data, "client_url", errors)
+    if client_url and urlsplit(client_url).scheme not in ("http", "https"):
+        errors.append(f"client_url: must be an http(s) URL; got {client_url!r}")
+        client_url = ""
     links = _list(data, "links", errors)
     images = _list(data, "images", errors)
     if errors:
@@ -180,11 +187,10 @@ def _timestamp(value: Any, errors: list[str]) -> datetime | None:
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
             if parsed.tzinfo is not None:
                 return parsed.astimezone(UTC)
+        except (ValueError, OverflowError):  # (9999-12-31T23:00-01:00 is past year 9999)
+            pass
     errors.append(
         f"payload.timestamp: must be an ISO 8601 time with an offset "
         f"(2015-07-17T08:42:58.315+0000); got {value!r}"
@@ -214,13 +220,22 @@ def is_of(labels: dict[str, str], integration: str, dedup_key: str) -> bool:
     return labels.get("integration") == integration and labels.get("dedup_key") == dedup_key
 
 
+def identity_of(labels: dict[str, str]) -> tuple[str, str] | None:
+    """(integration, dedup_key) of an alert an event fired; None for any other alert."""
+    integration, dedup_key = labels.get("integration"), labels.get("dedup_key")
+    if integration is None or dedup_key is None:
+        return None
+    return integration, dedup_key
+
+
 def triggered(event: Event, integration: str, extra: dict[str, str], now: datetime) -> PostedAlert:
     """The alert a trigger received at ``now`` fires (from the payload's timestamp, if
-    it sent one): the integration's labels, then the payload's, then the identity
-    (which neither may override)."""
+    it sent one): the integration's labels are defaults the payload's fields override,
+    and the identity overrides both. It is named by the payload's class, else by the
+    integration's ``alertname`` label, else by the integration."""
     fields = dict(event.fields)
     labels = {k: v for k, v in extra.items() if v}
-    labels["alertname"] = fields.get("class") or integration
+    labels["alertname"] = fields.get("class") or labels.get("alertname") or integration
     labels.update(fields)
     labels.update(identity(integration, event.dedup_key))
     annotations = {"summary": event.summary}
@@ -232,7 +247,8 @@ def triggered(event: Event, integration: str, extra: dict[str, str], now: dateti
         annotations["links"] = _json(list(event.links))
     if event.images:
         annotations["images"] = _json(list(event.images))
-    starts_at = event.timestamp or now
+    # a timestamp from the future (the sender's clock is ahead) starts it now
+    starts_at = now if event.timestamp is None else min(event.timestamp, now)
     return PostedAlert(labels, annotations, starts_at, OPEN_END, event.client_url)
 
 

@@ -30,6 +30,7 @@ from tocsin.alerts.timeintervals import (
     parse_year_range,
 )
 from tocsin.config.common import (
+    SECRET_TOKEN,
     URL,
     HostPort,
     HTTPClientConfig,
@@ -270,11 +271,16 @@ class RunbookSettings:
                 yield Issue("must name a runbook: NAME or NAME#anchor", f"links.{alert}")
 
 
+# PagerDuty's integration keys are 32 characters; a key is the sender's only credential.
+ROUTING_KEY_MIN = 16
+
+
 @dataclass(frozen=True)
 class EventIntegration:
     """``tocsin.event_integrations[]``: a sender of PagerDuty Events API v2 events
     (``POST /v2/enqueue``), known by the routing key it sends. Its events become alerts
-    labelled ``integration: NAME`` plus ``labels`` (``tocsin.alerts.pd_events``)."""
+    labelled ``integration: NAME``, with ``labels`` as defaults the event's own fields
+    override (``tocsin.alerts.pd_events``)."""
 
     name: str = ""
     routing_key: Secret = NO_SECRET
@@ -285,6 +291,13 @@ class EventIntegration:
             yield Issue("missing name", "name")
         if not self.routing_key:
             yield Issue("missing routing_key: the key its events are sent with", "routing_key")
+        elif self.routing_key == SECRET_TOKEN or len(self.routing_key) < ROUTING_KEY_MIN:
+            # the key is the sender's only credential ("<secret>" is what the status
+            # endpoint prints in its place: pasted back, it would be a key anyone knows)
+            yield Issue(
+                f"must be at least {ROUTING_KEY_MIN} characters, not {SECRET_TOKEN}",
+                "routing_key",
+            )
         for label in self.labels:
             problem = _label_name_problem(label)
             if problem:

@@ -1,47 +1,96 @@
 """The configuration as ``GET /api/v2/status`` shows it (``config.original``, which
-``amtool config show`` prints): the file as written, with every secret value (passwords,
-tokens, routing keys, Slack and Teams webhook URLs: the fields typed
-:class:`~tocsin.config.decode.Secret`) replaced by ``<secret>``, as Alertmanager prints
-them. The text stays the user's own (comments, order); only the values go."""
+``amtool config show`` prints and ``amtool config routes`` parses): the file as written,
+with the value of every secret field (passwords, tokens, routing keys, Slack and Teams
+webhook URLs: the fields typed :class:`~tocsin.config.decode.Secret`) replaced by
+``<secret>``, as Alertmanager prints them. The text stays the user's own (comments,
+order, style); only those values go.
+
+The values are found by where they are, not by what they say: each secret field's path
+in the decoded configuration leads to its node in the file, and exactly that node's text
+is replaced (a plain, quoted, flow or block scalar alike; an anchor before it is kept).
+A scalar elsewhere that happens to equal a secret is left alone."""
 
 from __future__ import annotations
 
 import dataclasses
-import re
+import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
 from tocsin.config.common import SECRET_TOKEN
-from tocsin.config.decode import Secret
+from tocsin.config.decode import GoYAMLLoader, Secret, yaml_key
+
+log = logging.getLogger(__name__)
+
+Path = tuple[str | int, ...]
+HIDDEN = "# the configuration could not be shown without its secrets; see the server log\n"
 
 
-def secrets_of(value: Any) -> Iterator[str]:
-    """Every non-empty Secret in a decoded configuration tree."""
+def secret_paths(value: Any, path: Path = ()) -> Iterator[Path]:
+    """The path (keys and list indexes) of every non-empty Secret in a decoded tree,
+    except fields marked ``SHOWN`` and fields not read from the file."""
     if isinstance(value, Secret):
         if value and value != SECRET_TOKEN:
-            yield str(value)
+            yield path
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         for f in dataclasses.fields(value):
-            if not f.metadata.get("shown"):
-                yield from secrets_of(getattr(value, f.name))
+            if f.metadata.get("shown") or f.metadata.get("yaml") is False:
+                continue
+            yield from secret_paths(getattr(value, f.name), (*path, yaml_key(f.name)))
     elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from secrets_of(item)
-    elif isinstance(value, tuple | list | frozenset | set):
-        for item in value:
-            yield from secrets_of(item)
+        for key, item in value.items():
+            yield from secret_paths(item, (*path, str(key)))
+    elif isinstance(value, tuple | list):
+        for i, item in enumerate(value):
+            yield from secret_paths(item, (*path, i))
 
 
-def redact(text: str, secrets: Iterator[str]) -> str:
-    """``text`` with each secret that is a whole YAML scalar (after ``key:`` or ``-``,
-    plain or quoted) replaced by ``<secret>``. Longest first, so a secret that contains
-    another is replaced whole."""
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        pattern = re.compile(
-            r"""(?P<lead>(?::|^\s*-)[ \t]+)(?P<q>["']?)"""
-            + re.escape(secret)
-            + r"""(?P=q)(?P<tail>[ \t]*(?:#.*)?)$""",
-            re.MULTILINE,
-        )
-        text = pattern.sub(lambda m: f"{m['lead']}{m['q']}{SECRET_TOKEN}{m['q']}{m['tail']}", text)
+def redacted(text: str, config: Any) -> str:
+    """``text`` (the file ``config`` was decoded from) with its secrets' values hidden."""
+    try:
+        root = yaml.compose(text, Loader=GoYAMLLoader)  # a SafeLoader
+        spans = {_span(text, node) for node in _nodes(root, secret_paths(config))}
+    except Exception:
+        log.exception("the configuration could not be redacted")
+        return HIDDEN
+    for start, end in sorted(spans, reverse=True):
+        tail = "\n" if text[start:end].endswith("\n") else ""  # a block scalar's last line
+        text = f"{text[:start]}{SECRET_TOKEN}{tail}{text[end:]}"
     return text
+
+
+def _nodes(root: Node | None, paths: Iterator[Path]) -> Iterator[ScalarNode]:
+    for path in paths:
+        node = root
+        for step in path:
+            node = _child(node, step)
+        # a value set by inheritance (from global:) has no node of its own: its source
+        # is redacted where it is written
+        if isinstance(node, ScalarNode) and node.value not in ("", SECRET_TOKEN):
+            yield node
+
+
+def _child(node: Node | None, step: str | int) -> Node | None:
+    if isinstance(node, MappingNode) and isinstance(step, str):
+        for key, value in node.value:
+            if isinstance(key, ScalarNode) and key.value == step:
+                found: Node = value
+                return found
+    elif isinstance(node, SequenceNode) and isinstance(step, int) and step < len(node.value):
+        item: Node = node.value[step]
+        return item
+    return None
+
+
+def _span(text: str, node: ScalarNode) -> tuple[int, int]:
+    """Where the scalar's own text is: after its anchor or tag, if it has one."""
+    start, end = node.start_mark.index, node.end_mark.index
+    while start < end and text[start] in "&!":
+        while start < end and not text[start].isspace():
+            start += 1
+        while start < end and text[start] in " \t":
+            start += 1
+    return start, end

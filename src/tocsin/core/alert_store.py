@@ -26,10 +26,11 @@ from tocsin.alerts.labels import LabelSet, NameValidation
 from tocsin.alerts.matchers import Matcher, matches_all
 from tocsin.alerts.model import Alert, AlertState, PostedAlert, with_defaults
 from tocsin.alerts.mutes import AlertStatus, Muter, SilenceMuter, status_of
+from tocsin.alerts.pd_events import identity_of
 from tocsin.alerts.silences import Silence, sort_key, validate
 from tocsin.core import ops
 from tocsin.store import alert_rows, silence_rows
-from tocsin.store.index import KeyedIndex
+from tocsin.store.index import KeyedIndex, SecondaryIndex
 from tocsin.store.revisions import current_revision, next_revision
 from tocsin.store.writer import GroupCommitter, Txn
 from tocsin.timeutil import Clock
@@ -97,6 +98,11 @@ class AlertStore:
         self._settings = settings
         self._policy = policy
         self.alerts: KeyedIndex[Alert] = KeyedIndex()
+        # the alerts PagerDuty events fired, by identity: an event finds its alerts
+        # without a scan of every alert, in the writer, in a storm
+        self.by_event: SecondaryIndex[Alert] = SecondaryIndex(
+            self.alerts, lambda a: a.fingerprint, lambda a: identity_of(a.labels)
+        )
         self.silences: KeyedIndex[Silence] = KeyedIndex()
         self._seen = 0  # every revision up to this one is in the indexes
         self._seen_lock = threading.Lock()
@@ -152,7 +158,7 @@ class AlertStore:
         alert = None
         if fired is not None:
             alert = with_defaults(fired, now, self._settings().resolve_timeout)
-        op = ops.ApplyEvent(integration, dedup_key, alert, now, self.alerts)
+        op = ops.ApplyEvent(integration, dedup_key, alert, now, self.alerts, self.by_event)
         return await self._writer.run(op)
 
     async def set_silence(self, silence: Silence) -> str:

@@ -15,7 +15,7 @@ from tocsin.alerts import model, pd_events
 from tocsin.alerts.model import Alert
 from tocsin.alerts.silences import Silence, SilenceNotFound, decide_set, expire
 from tocsin.store import alert_rows, group_rows, silence_rows
-from tocsin.store.index import KeyedIndex, Overlay
+from tocsin.store.index import KeyedIndex, Overlay, SecondaryIndex
 from tocsin.store.writer import Outcome, Txn
 from tocsin.timeutil import to_micros
 
@@ -84,33 +84,52 @@ class ApplyEvent:
     fired: Alert | None
     now: datetime
     index: KeyedIndex[Alert]
+    by_event: SecondaryIndex[Alert]
 
     def apply(self, txn: Txn) -> list[Alert]:
         view = txn.overlay(self.index)
-        received = [
-            replace(old, ends_at=self.now, updated_at=self.now, timeout=False)
+        # An end is stored as decided, not merged: a merge keeps the version written
+        # last by its updated_at, and another replica's clock (or this one's, stepped
+        # back) could make that the stored trigger, whose end is the year 9999.
+        ended = [
+            replace(
+                old,
+                starts_at=min(old.starts_at, self.now),
+                ends_at=self.now,
+                updated_at=max(old.updated_at, self.now),
+                timeout=False,
+            )
             for old in self._held(view)
             if self.fired is None or old.fingerprint != self.fired.fingerprint
         ]
-        if self.fired is not None:
-            received.append(self.fired)
-        if not received:
-            return []
-        return PutAlerts(received, self.now, self.index).apply(txn)
+        for alert in ended:
+            view.set(alert.fingerprint, alert)
+        alert_rows.save_rows(txn.conn, [alert_rows.to_row(a, txn.rev) for a in ended])
+        if self.fired is None:
+            return ended
+        return [*ended, *PutAlerts([self.fired], self.now, self.index).apply(txn)]
 
     def wrote_nothing(self, value: list[Alert]) -> bool:
         return not value
 
     def _held(self, view: Overlay[Alert]) -> list[Alert]:
-        """The identity's firing alerts, as this batch sees them. Found by a scan of the
-        held alerts: events come a few a minute, not in storms."""
-        found = {
-            a.fingerprint
-            for a in (*self.index.values(), *(v for v in view.changes.values() if v))
-            if pd_events.is_of(a.labels, self.integration, self.dedup_key)
-        }
-        latest = (view.get(fp) for fp in sorted(found))
-        return [a for a in latest if a is not None and not a.resolved(self.now)]
+        """The identity's firing alerts, as this batch sees them: those the committed
+        index knows by identity, and those this batch staged."""
+        identity = (self.integration, self.dedup_key)
+        found = set(self.by_event.get(identity))
+        found.update(
+            fp
+            for fp, a in view.changes.items()
+            if a is not None and pd_events.is_of(a.labels, *identity)
+        )
+        held: list[Alert] = []
+        for fp in sorted(found):
+            alert = view.get(fp)
+            if alert is None:
+                self.by_event.discard(identity, fp)  # forgotten since (garbage collected)
+            elif pd_events.is_of(alert.labels, *identity) and not alert.resolved(self.now):
+                held.append(alert)
+        return held
 
 
 @dataclass

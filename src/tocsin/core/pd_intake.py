@@ -4,6 +4,7 @@ it (by its routing key), and the trigger, resolve or acknowledge it stands for
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +70,7 @@ class EventIntake:
         """Acknowledge the on-call groups that hold the identity's firing alerts; groups
         already acknowledged or resolved, and alerts in no escalating group, are left
         as they are (PagerDuty too accepts an acknowledge that changes nothing)."""
+        await asyncio.to_thread(self._store.refresh)  # what other replicas committed
         now = self._clock()
         held = [
             a for a in self._store.firing(now) if pd_events.is_of(a.labels, integration, dedup_key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 V = TypeVar("V")
 
@@ -72,3 +72,35 @@ class Overlay(Generic[V]):
 
     def publish(self, rev: int) -> None:
         self.base.apply((key, rev, value) for key, value in self.changes.items())
+
+
+class SecondaryIndex(Generic[V]):
+    """The keys of an index's values by another key derived from them (``by``; None:
+    not indexed), kept by listening to the index. It may still name a key whose value
+    has since gone or changed (removals are not announced): callers check the value
+    they find, and ``discard`` what is gone."""
+
+    def __init__(self, base: KeyedIndex[V], key: Callable[[V], str], by: Callable[[V], Any]):
+        self._key, self._by = key, by
+        self._keys: dict[Any, set[str]] = {}
+        self._lock = threading.Lock()  # told by the writer, read by the writer and API
+        base.listeners.append(self._applied)
+
+    def _applied(self, values: list[V]) -> None:
+        with self._lock:
+            for value in values:
+                by = self._by(value)
+                if by is not None:
+                    self._keys.setdefault(by, set()).add(self._key(value))
+
+    def get(self, by: Any) -> list[str]:
+        with self._lock:
+            return sorted(self._keys.get(by, ()))
+
+    def discard(self, by: Any, key: str) -> None:
+        with self._lock:
+            keys = self._keys.get(by)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._keys[by]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 
@@ -42,6 +43,15 @@ def iso(when: datetime | None) -> str:
     return "" if when is None else format_rfc3339(when)
 
 
+def web_link(url: str) -> str:
+    """``url`` if a browser may follow it from the console (http, https, or a path on
+    this server), else "": an alert's generatorURL or runbook_url comes from whoever
+    posted the alert, and a ``javascript:`` link would run in a responder's session."""
+    if url.startswith("/") and not url.startswith("//"):
+        return url
+    return url if urlsplit(url).scheme.lower() in ("http", "https") else ""
+
+
 ENV = jinja2.Environment(
     loader=jinja2.FunctionLoader(_load),
     autoescape=True,
@@ -51,6 +61,7 @@ ENV = jinja2.Environment(
 )
 ENV.filters["iso"] = iso
 ENV.filters["span"] = span
+ENV.filters["web_link"] = web_link
 ENV.globals["relative"] = relative
 
 
