@@ -27,7 +27,7 @@ from tocsin.alerts.notify_decision import FlushPlan
 from tocsin.alerts.routing import group_key, match
 from tocsin.config import Config, load_config
 from tocsin.config.oncall import Person
-from tocsin.config.redact import redacted
+from tocsin.config.redact import shown
 from tocsin.core.alert_store import AlertStore, StoreSettings
 from tocsin.core.oncall_ops import HumanAction
 from tocsin.core.outbox_ops import Enqueue
@@ -263,9 +263,10 @@ class Runtime:
             return query(conn)
 
     def config_text(self) -> str:
-        """The file as loaded, its secrets shown as ``<secret>`` (as Alertmanager's)."""
+        """The file as loaded, its secrets shown as ``<secret>`` (as Alertmanager's) and
+        Tocsin's own keys commented out (so that Alertmanager's tools parse it)."""
         config = self._config
-        return redacted(config.original, config)
+        return shown(config.original, config)
 
     # -- services the edges share (API, console) ---------------------------------------
 

@@ -335,3 +335,48 @@ def test_silences_exported_from_alertmanager_import_into_tocsin(
         assert parse_time(ours["endsAt"]) == parse_time(original["endsAt"])
         key = itemgetter("name", "value", "isRegex", "isEqual")
         assert sorted(map(key, ours["matchers"])) == sorted(map(key, original["matchers"]))
+
+
+ONCALL_CONFIG = """\
+route:
+  receiver: default
+  routes:
+    - matchers: ['severity="critical"']
+      receiver: pager
+receivers:
+  - name: default
+  - name: pager
+    escalation_policy: critical   # Tocsin's own key
+people:
+  - name: alice
+    email: alice@example.org
+escalation_policies:
+  - name: critical
+    steps:
+      - delay: 0s
+        targets: [{person: alice}]
+tocsin:
+  failing_after: 5
+"""
+
+
+def test_config_routes_works_on_a_config_with_tocsin_sections(tmp_path: Path) -> None:
+    """Alertmanager's loader (which ``amtool config routes`` parses ``config.original``
+    with) refuses keys it does not know; Tocsin shows its own commented out, so a team
+    using on-call keeps ``amtool config routes`` and still sees those keys in ``config
+    show``, on their lines."""
+    path = tmp_path / "oncall.yml"
+    path.write_text(ONCALL_CONFIG)
+    home = tmp_path / "home"
+    home.mkdir()
+    with TocsinServer(tmp_path, config=path) as server:
+        tool = Amtool(server.url, home)
+        routed = tool.run("config", "routes", "test", "severity=critical").stdout
+        assert routed.strip() == "pager"
+        assert "receiver: pager" in tool.run("config", "routes", "show").stdout
+        shown = tool.run("config", "show").stdout.strip().splitlines()
+    written = ONCALL_CONFIG.splitlines()
+    assert len(shown) == len(written)
+    assert shown[8] == "    # escalation_policy: critical   # Tocsin's own key"
+    assert shown[11] == "    # email: alice@example.org"
+    assert shown[:8] == written[:8]

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tocsin.config import parse_config
-from tocsin.config.redact import redacted
+from tocsin.config.redact import commented_out, redacted, shown
 
 CONFIG = """\
 global:
@@ -124,3 +125,110 @@ def test_exactly_the_secrets_are_hidden_whatever_they_look_like(
     expected["global"]["smtp_auth_password"] = "<secret>"
     expected["tocsin"]["event_integrations"][0]["routing_key"] = "<secret>"
     assert shown == expected
+
+
+# -- Tocsin's own keys, commented out so that Alertmanager's loader takes the file -------
+
+# (text, what is shown): one row per layout a Tocsin-only key can be written in
+COMMENTED = [
+    # a receiver's escalation_policy, with a comment of its own
+    (
+        "receivers:\n  - name: p\n    escalation_policy: sev1  # page\n",
+        "receivers:\n  - name: p\n    # escalation_policy: sev1  # page\n",
+    ),
+    # the receiver's first key: the item goes on on the next line
+    (
+        "receivers:\n  - escalation_policy: sev1\n    name: p\n",
+        "receivers:\n  - # escalation_policy: sev1\n    name: p\n",
+    ),
+    # a top-level section, each of its lines at its own indentation
+    (
+        "route: {receiver: p}\npeople:\n  - name: a\n\n    email: a@b.c\nreceivers: []\n",
+        "route: {receiver: p}\n# people:\n  # - name: a\n\n    # email: a@b.c\nreceivers: []\n",
+    ),
+    # the last section of a file without a final newline
+    (
+        "route: {receiver: p}\ntocsin:\n  failing_after: 5",
+        "route: {receiver: p}\n# tocsin:\n  # failing_after: 5",
+    ),
+    # a block scalar, its lines whatever they hold
+    (
+        "tocsin:\n  slack_signing_secret: |\n    a: b\n    - c\nroute: {}\n",
+        "# tocsin:\n  # slack_signing_secret: |\n    # a: b\n    # - c\nroute: {}\n",
+    ),
+    # a key without a value
+    (
+        "receivers:\n  - name: p\n    escalation_policy:\n",
+        "receivers:\n  - name: p\n    # escalation_policy:\n",
+    ),
+    # schedules and escalation_policies alike
+    ("schedules: []\nescalation_policies: []\n", "# schedules: []\n# escalation_policies: []\n"),
+    # nothing of Tocsin's: as written
+    ("route:\n  receiver: p  # the default\n", "route:\n  receiver: p  # the default\n"),
+    # a nested key of the same name is Alertmanager's business, not a Tocsin key
+    ("route:\n  tocsin: x\n", "route:\n  tocsin: x\n"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), COMMENTED)
+def test_tocsin_keys_are_commented_out(text: str, expected: str) -> None:
+    assert commented_out(text) == expected
+
+
+def test_a_flow_style_receiver_keeps_its_key_as_written() -> None:
+    """A comment cannot take a key out of ``{...}``: the text is shown unchanged (amtool's
+    routes then refuse it, as before) rather than broken."""
+    text = "route: {receiver: p}\nreceivers:\n  - {name: p, escalation_policy: sev1}\n"
+    policies = "escalation_policies:\n  - name: sev1\n    steps: [{targets: [{receiver: p}]}]\n"
+    config = parse_config(text + policies, "am.yml")
+    assert shown(config.original, config) == config.original
+
+
+def test_shown_hides_secrets_and_comments_tocsin_keys_out() -> None:
+    config = parse_config(CONFIG, "am.yml")
+    text = shown(config.original, config)
+    assert "0123456789abcdef" not in text
+    assert text.splitlines()[15:] == [
+        "# tocsin:",
+        "  # slack_signing_secret: &signing <secret>",
+        "  # event_integrations:",
+        "    # - name: datadog",
+        "      # routing_key: <secret>",
+        "      # labels: {team: storage}",
+    ]
+    assert text.splitlines()[:15] == REDACTED.splitlines()[:15]
+
+
+@given(
+    flow=st.sampled_from([False, True, None]),
+    quote=st.sampled_from([None, '"', "'", "|"]),
+    policy_first=st.booleans(),
+    sections=st.lists(
+        st.sampled_from(["tocsin", "people", "schedules", "escalation_policies", "route"]),
+        unique=True,
+    ),
+)
+def test_what_is_left_is_the_file_without_tocsin_keys(
+    flow: bool | None, quote: str | None, policy_first: bool, sections: list[str]
+) -> None:
+    """Whatever the style the file is written in, the shown text is either the file
+    without exactly Tocsin's keys, or (flow style, where a comment cannot reach) the file
+    as written."""
+    receiver = {"escalation_policy": "sev1", "name": "p"}
+    if not policy_first:
+        receiver = {"name": "p", "escalation_policy": "sev1"}
+    data: dict[str, Any] = {"receivers": [receiver, {"name": "q"}]}
+    for section in sections:
+        data[section] = {"receiver": "p"} if section == "route" else [{"name": "x"}]
+    text = yaml.safe_dump(
+        data, width=10_000, sort_keys=False, default_flow_style=flow, default_style=quote
+    )
+    try:
+        out = commented_out(text)
+    except ValueError:
+        assert flow is not False  # only a flow-style mapping cannot be commented out
+        return
+    expected = {k: v for k, v in data.items() if k in ("receivers", "route")}
+    expected["receivers"] = [{"name": "p"}, {"name": "q"}]
+    assert yaml.safe_load(out) == expected
+    assert len(out.splitlines()) == len(text.splitlines())

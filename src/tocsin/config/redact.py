@@ -8,7 +8,15 @@ order, style); only those values go.
 The values are found by where they are, not by what they say: each secret field's path
 in the decoded configuration leads to its node in the file, and exactly that node's text
 is replaced (a plain, quoted, flow or block scalar alike; an anchor before it is kept).
-A scalar elsewhere that happens to equal a secret is left alone."""
+A scalar elsewhere that happens to equal a secret is left alone.
+
+Tocsin's own keys (the ``tocsin:``, ``people:``, ``schedules:`` and
+``escalation_policies:`` sections, a receiver's ``escalation_policy``) are shown
+commented out (:func:`shown`): Alertmanager's loader, which ``amtool config routes``
+parses ``config.original`` with, refuses a key it does not know, and a team that uses
+Tocsin's on-call would otherwise lose ``amtool config routes test``. Commented rather
+than dropped, so ``amtool config show`` still shows them, on the lines they are on in
+the file."""
 
 from __future__ import annotations
 
@@ -26,6 +34,9 @@ from tocsin.config.decode import GoYAMLLoader, Secret, yaml_key
 log = logging.getLogger(__name__)
 
 Path = tuple[str | int, ...]
+# Keys Alertmanager's configuration does not have: at the top level, and in a receiver.
+TOCSIN_TOP_KEYS = frozenset({"tocsin", "people", "schedules", "escalation_policies"})
+TOCSIN_RECEIVER_KEYS = frozenset({"escalation_policy"})
 HIDDEN = "# the configuration could not be shown without its secrets; see the server log\n"
 
 
@@ -60,6 +71,81 @@ def redacted(text: str, config: Any) -> str:
         tail = "\n" if text[start:end].endswith("\n") else ""  # a block scalar's last line
         text = f"{text[:start]}{SECRET_TOKEN}{tail}{text[end:]}"
     return text
+
+
+def shown(text: str, config: Any) -> str:
+    """The file as ``config.original`` shows it: secrets hidden, Tocsin's own keys
+    commented out (when the file's layout allows; else left as they are)."""
+    hidden = redacted(text, config)
+    if hidden == HIDDEN:
+        return hidden
+    try:
+        return commented_out(hidden)
+    except _Unmovable as e:
+        log.info("Tocsin's own keys are shown as written (%s)", e)
+        return hidden
+
+
+class _Unmovable(ValueError):
+    """Tocsin's keys are written where a comment cannot take them out (flow style)."""
+
+
+def commented_out(text: str) -> str:
+    """``text`` with every Tocsin-only key and its value turned into comments, line by
+    line ("# " before the key, and before the first character of each line of its
+    value); line numbers, and every other character, stay as they are."""
+    pairs = list(_tocsin_pairs(yaml.compose(text, Loader=GoYAMLLoader)))
+    if not pairs:
+        return text
+    lines = text.splitlines(keepends=True)
+    at: dict[int, int] = {}  # line -> the column "# " goes in at
+    for key, value in pairs:
+        first = key.start_mark.line
+        at[first] = min(at.get(first, key.start_mark.column), key.start_mark.column)
+        for n in range(first + 1, _last_line(text, value) + 1):
+            body = lines[n].lstrip(" \t")
+            if body.strip():
+                at.setdefault(n, len(lines[n]) - len(body))
+    for n, column in at.items():
+        lines[n] = f"{lines[n][:column]}# {lines[n][column:]}"
+    out = "".join(lines)
+    if any(True for _ in _tocsin_pairs(yaml.compose(out, Loader=GoYAMLLoader))):
+        raise _Unmovable("a key is still there once commented out")
+    return out
+
+
+def _tocsin_pairs(root: Node | None) -> Iterator[tuple[ScalarNode, Node]]:
+    if not isinstance(root, MappingNode):
+        return
+    for key, value in root.value:
+        if not isinstance(key, ScalarNode):
+            continue
+        if key.value in TOCSIN_TOP_KEYS:
+            yield _block(root, key, value)
+        elif key.value == "receivers" and isinstance(value, SequenceNode):
+            for receiver in value.value:
+                if isinstance(receiver, MappingNode):
+                    for k, v in receiver.value:
+                        if isinstance(k, ScalarNode) and k.value in TOCSIN_RECEIVER_KEYS:
+                            yield _block(receiver, k, v)
+
+
+def _block(parent: MappingNode, key: ScalarNode, value: Node) -> tuple[ScalarNode, Node]:
+    if parent.flow_style:
+        raise _Unmovable(
+            f"{key.value!r} is in a flow-style mapping, line {key.start_mark.line + 1}"
+        )
+    return key, value
+
+
+def _last_line(text: str, value: Node) -> int:
+    """The last line of ``value``: a block collection or block scalar ends where the
+    next token starts (only indentation before it on its line), a plain or quoted
+    scalar on its own last line."""
+    end = value.end_mark
+    line_start = text.rfind("\n", 0, end.index) + 1
+    before: str = text[line_start : end.index]
+    return int(end.line) - 1 if not before.strip() else int(end.line)
 
 
 def _nodes(root: Node | None, paths: Iterator[Path]) -> Iterator[ScalarNode]:
