@@ -91,7 +91,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import orjson
 from bench.procstat import busy_cpu_seconds, own_cpu_seconds, proc_cpu_seconds
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -463,13 +462,16 @@ def summarize_profile(path: Path, seconds: float, rate: int, top: int = 16) -> l
 
 def read_due(reader: Engine, last_due: int) -> dict[str, int]:
     """Due time of each measured group's first step (not the calibration groups'), read
-    before the server starts (it deletes the rows it takes)."""
+    from the ladders before the server starts (it moves them on)."""
     with reader.connect() as conn:
         due: dict[str, int] = {}
-        for gid, due_at, payload in conn.execute(
-            text("SELECT group_id, due_at, payload FROM oncall_due WHERE kind = 'step'")
+        for gid, due_at, step in conn.execute(
+            text(
+                "SELECT group_id, esc_next_due, esc_next_step FROM oncall_groups "
+                "WHERE esc_next_due IS NOT NULL"
+            )
         ):
-            if orjson.loads(payload)["step_index"] == 0 and due_at <= last_due:
+            if step == 0 and due_at <= last_due:
                 due[gid] = int(due_at)
     return due
 

@@ -19,12 +19,12 @@ a few seconds, so a change to the step path can be judged before the long run:
   process's CPU: on SQLite the database's work runs in it; on PostgreSQL the backend's
   CPU is reported beside it).
 - **sql**: the same database, populated the same way, drained by the statements the
-  engine's step path issues per batch (take the due rows, read the groups' ladder
-  columns, move the ladders on, insert the next step and the audit row, commit) with
-  the decisions replaced by the least a step could do (bump the step index): the floor
-  that the schema and the database set, whatever the Python above them costs.
+  engine's step path issues per batch (take the due steps with their groups' ladder
+  columns, move the ladders on, insert the audit rows, commit) with the decisions
+  replaced by the least a step could do (bump the step index): the floor that the
+  schema and the database set, whatever the Python above them costs.
   ``engine - sql`` is the share of the decisions and their bookkeeping. The CPU is
-  split by part (revision, take, read ladders, Python, each write, commit).
+  split by part (revision, take, Python, each write, commit).
 
 (Session 4 had a third mode, ``lean``, that tried the ladder columns on this bench's
 database; since migration 0011 they are the schema, and ``sql`` runs on them.)
@@ -67,12 +67,10 @@ from tocsin.core.oncall_ops import ProcessDue
 from tocsin.runtime import Runtime, Settings
 from tocsin.store import oncall_rows
 from tocsin.store.db import open_database
-from tocsin.store.oncall_rows import due_id
 from tocsin.store.plainsql import driver, insert_rows, raw_cursor
 from tocsin.store.revisions import next_revision
 from tocsin.store.settings import DatabaseSettings, Durability
 from tocsin.store.writer import Txn
-from tocsin.timeutil import from_micros
 
 
 @dataclass(frozen=True)
@@ -132,9 +130,8 @@ def engine_drain(rt: Runtime, batch: int) -> int:
                 return taken
 
 
-# The store's own statements, so the floor follows them when they change.
-_TAKE = oncall_rows._TAKE_ANY
-_LADDERS = oncall_rows._LADDERS.format(where="group_id IN ({marks})")
+# The store's own statement, so the floor follows it when it changes.
+_TAKE_STEPS = oncall_rows._TAKE_STEPS
 
 
 class Split:
@@ -159,7 +156,10 @@ class Split:
 def sql_drain(engine: Engine, batch: int, split: Split) -> int:
     """The engine's step-path statements per batch with the least decision a step
     could take."""
-    lock = "" if engine.dialect.name == "sqlite" else " FOR UPDATE SKIP LOCKED"
+    if engine.dialect.name == "sqlite":
+        take = _TAKE_STEPS.format(index=" INDEXED BY ix_oncall_groups_next_due", lock="")
+    else:
+        take = _TAKE_STEPS.format(index="", lock=" FOR UPDATE SKIP LOCKED")
     part = split.part
 
     def one(conn: Connection) -> int:
@@ -169,22 +169,15 @@ def sql_drain(engine: Engine, batch: int, split: Split) -> int:
             with part("revision"):
                 rev = next_revision(conn)
             with part("take"):
-                take = _TAKE.format(lock=lock, notify="", group="")
-                cur.execute(driver(conn, take), (now, now, batch))
+                cur.execute(driver(conn, take), (now, batch))
                 rows = cur.fetchall()
             if not rows:
                 trans.rollback()
                 return 0
-            with part("read ladders"):
-                ids = [r[1] for r in rows]
-                cur.execute(driver(conn, _LADDERS.format(marks=", ".join("?" * len(ids)))), ids)
-                ladders = {r[0]: r for r in cur.fetchall()}
             with part("python"):
-                updates, dues, audits = _least_decisions(rows, ladders, now)
+                updates, audits = _least_decisions(rows, now)
             with part("update ladders"):
                 oncall_rows.update_ladders(conn, updates, now, rev)
-            with part("insert due"):
-                insert_rows(conn, "oncall_due", oncall_rows._DUE_COLUMNS, dues)
             with part("insert audit"):
                 insert_rows(conn, "audit", oncall_rows._AUDIT_COLUMNS, audits)
         with part("commit"):
@@ -202,30 +195,22 @@ Rows = list[tuple[Any, ...]]
 
 
 def _least_decisions(
-    rows: Sequence[tuple[Any, ...]], ladders: dict[str, Any], now: int
-) -> tuple[dict[tuple[Any, ...], list[str]], Rows, Rows]:
-    """Each taken step: the next step index in the group's ladder and its due row, an
-    audit row: the rows the engine writes per step, with no decision behind them
-    (ladders that move to the same values are updated together, as the engine does)."""
+    ladders: Sequence[tuple[Any, ...]], now: int
+) -> tuple[dict[tuple[Any, ...], list[str]], Rows]:
+    """Each taken step (a ladder row, as ``_TAKE_STEPS`` reads it): the next step index
+    in its ladder, due an hour later, and an audit row: what the engine writes per step,
+    with no decision behind it (ladders that move to the same values are updated
+    together, as the engine does)."""
     updates: dict[tuple[Any, ...], list[str]] = {}
-    dues: Rows = []
     audits: Rows = []
-    for _, group, kind, _, payload in rows:
-        ladder = ladders[group]
-        step = orjson.loads(payload)
-        nxt = {**step, "step_index": step["step_index"] + 1, "due_at": now + 3_600_000_000}
-        index = nxt["step_index"]
-        updates.setdefault((index, ladder[7], True, index, ladder[7], nxt["due_at"]), []).append(
-            group
-        )
-        due_at = from_micros(nxt["due_at"])
-        due = (due_id(due_at), group, kind, nxt["due_at"], orjson.dumps(nxt).decode(), 0, False)
-        dues.append(due)
-        detail = {"at": now, "action": "escalated", "escalation_id": step["escalation_id"]}
+    for ladder in ladders:
+        group, esc_id, step, round_ = ladder[0], ladder[3], ladder[9], ladder[10]
+        nxt = step + 1
+        updates.setdefault((nxt, round_, True, nxt, round_, now + 3_600_000_000), []).append(group)
+        detail = {"at": now, "action": "escalated", "escalation_id": esc_id}
         detail_text = orjson.dumps(detail).decode()
-        audit = (group, now, "tocsin", "auto", "escalated", "step", detail_text, ladder[-1])
-        audits.append(audit)
-    return updates, dues, audits
+        audits.append((group, now, "tocsin", "auto", "escalated", "step", detail_text, ladder[-1]))
+    return updates, audits
 
 
 def measure(backend: Backend, mode: str, args: argparse.Namespace, workdir: Path) -> Drain:

@@ -19,8 +19,10 @@ from sqlalchemy import text
 
 from tests.storage.test_alert_store import Clock
 from tests.storage.test_oncall_replicas import CONFIG, T0, fired, pages, runtime
+from tocsin.core import oncall_ops
 from tocsin.core.oncall_ops import Observation, Observe
 from tocsin.engine import oncall as oncall_engine
+from tocsin.oncall.lifecycle import Via
 from tocsin.runtime import Runtime
 from tocsin.store import oncall_rows
 from tocsin.store.oncall_rows import DueRow
@@ -142,18 +144,30 @@ def test_a_failing_group_is_put_back_for_later(
     assert pages(rt) == ["person:alice", "person:alice"]
 
 
-def test_a_malformed_step_row_fails_alone(rt: Runtime) -> None:
-    """A step row whose payload lacks its fields (written by hand, or by a bug) is put
-    back on its own; the batch's other steps, of its class, fire."""
+def test_a_step_whose_ladder_is_broken_fails_alone(rt: Runtime) -> None:
+    """A ladder whose frozen policy is not stored (changed by hand, or by a bug) fails
+    its step, which is put off on its own; the batch's other steps fire."""
     open_groups(rt, "g1", "g2", "g3")
     with rt.engine.begin() as conn:
-        conn.execute(
-            text("UPDATE oncall_due SET payload = '{}' WHERE group_id = 'g2' AND kind = 'step'")
-        )
+        conn.execute(text("UPDATE oncall_groups SET esc_policy = 'gone' WHERE group_id = 'g2'"))
     step(rt)
     assert fired(rt, "g1") == fired(rt, "g3") == ["step 1/3, round 1/1"]
     assert fired(rt, "g2") == []
-    assert [r.payload for r in pending(rt, "g2")] == [{}]
+    assert [(r.kind, r.due_at) for r in pending(rt, "g2")] == [("step", T0 + timedelta(seconds=30))]
+
+
+def test_a_malformed_stored_step_row_fails_alone(rt: Runtime) -> None:
+    """A stored step row (as a replica older than migration 0013 writes) whose payload
+    lacks its fields is put back on its own, with its group's awaited step; the other
+    groups' steps fire."""
+    open_groups(rt, "g1", "g2")
+    with rt.engine.begin() as conn:
+        oncall_rows.add_due(conn, [DueRow("bad", "g2", "step", T0, {})])
+    step(rt)
+    assert fired(rt, "g1") == ["step 1/3, round 1/1"]
+    assert fired(rt, "g2") == []
+    later = T0 + timedelta(seconds=30)
+    assert [(r.id, r.due_at) for r in pending(rt, "g2")] == [("bad", T0), ("ladder", later)]
 
 
 def rows_per_round(rt: Runtime, rounds: int) -> list[int]:
@@ -293,3 +307,53 @@ def test_a_step_without_delay_made_by_a_round_is_taken_after_the_shortest_sleep(
         assert rt.oncall._sleep_seconds() == pytest.approx(oncall_engine._MIN_SLEEP)
     finally:
         rt.close()
+
+
+# --- steps taken from the ladders (migration 0013) ----------------------------------------
+
+
+def test_a_step_that_does_nothing_is_not_taken_again(rt: Runtime, clock: Clock) -> None:
+    """An acknowledged group's awaited step comes due: it is taken, pages nobody, and
+    its ladder stops awaiting it, so the next rounds take nothing."""
+    open_groups(rt, "g1")
+    step(rt)  # the first step pages alice; the second waits 5 minutes
+    rt.writer.run_sync(oncall_ops.HumanAction("g1", "ack", "alice", Via.API, clock(), rt.oncall))
+    clock.now = T0 + 6 * M
+    before = rt.oncall.claimed
+    step(rt)
+    assert rt.oncall.claimed == before + 1
+    assert fired(rt, "g1") == ["step 1/3, round 1/1"]
+    assert pending(rt, "g1") == []
+    step(rt)
+    assert rt.oncall.claimed == before + 1
+    with rt.engine.connect() as conn:
+        assert oncall_rows.get_ladders(conn, ["g1"])["g1"].next_due is None
+
+
+def test_the_worker_sleeps_until_the_next_step_is_due(rt: Runtime, clock: Clock) -> None:
+    open_groups(rt, "g1")
+    asyncio.run(rt.oncall._round())  # the first step fires; the next is 5 minutes ahead
+    with rt.engine.connect() as conn:
+        assert oncall_rows.next_due_from(conn, T0) == T0 + 5 * M
+        assert oncall_rows.oldest_pending_due(conn) == T0 + 5 * M
+    clock.now = T0 + 5 * M - timedelta(seconds=0.05)
+    assert rt.oncall._sleep_seconds() == pytest.approx(0.05 + oncall_engine._TIMER_SLACK)
+
+
+def test_steps_and_rows_are_taken_in_due_order_up_to_one_time(rt: Runtime, clock: Clock) -> None:
+    """A batch takes everything due up to one time, steps and stored rows alike: a row
+    due before a step is not left behind it, nor a step behind a row."""
+    open_groups(rt, "g1", "g2")  # their first steps: due at T0
+    with rt.engine.begin() as conn:
+        oncall_rows.add_due(
+            conn,
+            [row("early", "a", "lifecycle", -1), row("late", "b", "lifecycle", 1)],
+        )
+    clock.now = T0 + 2 * M
+    with rt.engine.begin() as conn:
+        first = oncall_rows.take_due(conn, clock(), 2)
+        txn_rest = oncall_rows.take_due(conn, clock(), 10)
+    assert [r.id for r in first] == ["early", "ladder", "ladder"]  # two steps of one time
+    assert {r.group_id for r in first[1:]} == {"g1", "g2"}
+    # the ladders were read, not moved: in the same transaction they are still due
+    assert sorted(r.id for r in txn_rest) == ["ladder", "ladder", "late"]

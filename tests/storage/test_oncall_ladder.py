@@ -149,6 +149,63 @@ def test_migration_0012_keeps_every_audit_trail_findable(db_url: str) -> None:
         engine.dispose()
 
 
+def test_migration_0013_leaves_each_awaited_step_to_its_ladder(db_url: str) -> None:
+    """Step rows go; a ladder keeps the step it awaits when that step had a row, and
+    stops awaiting one that had none (taken already: it waited for nothing); other due
+    rows stay. Downgrading writes a step row back for each awaited step."""
+    engine = create_engine(db.normalize_url(db_url))
+    due = to_micros(T0 + 5 * M)
+    group = text(
+        "INSERT INTO oncall_groups (group_id, route_id, group_key, receiver, state, "
+        "updated_at, rev, status, escalation_id, esc_id, esc_policy, esc_started, "
+        "esc_next_step, esc_next_round, esc_next_due) "
+        "VALUES (:g, 'r', :k, 'pager', '{}', 1, 1, :status, :e, :f, 'p', 0, 1, 0, :due)"
+    )
+    row = text(
+        "INSERT INTO oncall_due (id, group_id, kind, due_at, payload, lease_until, done) "
+        "VALUES (:id, :g, :kind, :due, :payload, 0, false)"
+    )
+    step = {"escalation_id": "g1#1", "step_index": 1, "round": 0, "due_at": due}
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_alembic(conn), "0012")
+            for group_id, status in [("g1", "firing"), ("g2", "acknowledged")]:
+                esc = f"{group_id}#1"  # (each parameter once: PostgreSQL types each)
+                values = {"g": group_id, "k": group_id, "e": esc, "f": esc, "due": due}
+                conn.execute(group, {**values, "status": status})
+            for id_, group_id, kind, payload in [
+                ("s1", "g1", "step", step),
+                ("n1", "g1", "notify", {"n": 1}),
+            ]:
+                conn.execute(
+                    row,
+                    {
+                        "id": id_,
+                        "g": group_id,
+                        "kind": kind,
+                        "due": due,
+                        "payload": orjson.dumps(payload).decode(),
+                    },
+                )
+        with engine.begin() as conn:
+            command.upgrade(_alembic(conn), "0013")
+            kinds = conn.execute(text("SELECT id, kind FROM oncall_due")).all()
+            assert [tuple(k) for k in kinds] == [("n1", "notify")]
+            ladders = oncall_rows.get_ladders(conn, ["g1", "g2"])
+            assert (ladders["g1"].next_step, ladders["g1"].next_due) == (1, due)
+            assert (ladders["g2"].next_step, ladders["g2"].next_due) == (None, None)
+            pending = oncall_rows.pending_due(conn, "g1")
+            assert [(r.kind, r.payload) for r in pending] == [("notify", {"n": 1}), ("step", step)]
+        with engine.begin() as conn:
+            command.downgrade(_alembic(conn), "0012")
+            back = conn.execute(
+                text("SELECT group_id, due_at, payload FROM oncall_due WHERE kind = 'step'")
+            ).all()
+            assert [(g, d, orjson.loads(p)) for g, d, p in back] == [("g1", due, step)]
+    finally:
+        engine.dispose()
+
+
 # --- the step path against the general path -----------------------------------------------
 
 

@@ -273,7 +273,12 @@ class _Steps:
         alone = [d for d in taken if d.kind == "step" and per_group[d.group_id] == 1]
         if not alone:
             return list(taken)
-        self.ladders = oncall_rows.get_ladders(self.txn.conn, [d.group_id for d in alone])
+        # a step taken from its ladder came with it; a stored step row (written by a
+        # replica older than migration 0013) has its ladder read
+        self.ladders = {d.group_id: d.ladder for d in alone if d.ladder is not None}
+        unread = [d.group_id for d in alone if d.ladder is None]
+        if unread:
+            self.ladders.update(oncall_rows.get_ladders(self.txn.conn, unread))
         now = to_micros(self.now)
         kept: set[str] = set()
         for due in alone:
@@ -409,6 +414,14 @@ class _Steps:
                 self.class_items.extend(made)
         return failed
 
+    def moved(self) -> set[str]:
+        """The groups whose ladder :meth:`write` moves on (their steps fired)."""
+        out = {w.due.group_id for w in self.works.values() if w.ladder is not None}
+        for found, members in self.fired:
+            if found.ladder is not None:
+                out.update(lad.group_id for _, lad in members if lad.group_id not in self.dropped)
+        return out
+
     def write(self) -> int:
         """Write every group's changes; returns the number of outbox items."""
         conn, works, dropped = self.txn.conn, self.works.values(), self.dropped
@@ -479,14 +492,12 @@ class _Class:
     # with their due rows' id prefix and due time in microseconds
     send: tuple[NotifyDue, ...]
     stored: tuple[tuple[NotifyDue, str, int], ...]
-    following: tuple[dict[str, Any], str] | None  # the next step row's payload, id prefix
 
     @classmethod
     def of(
         cls, work: _StepWork, outcome: StepOutcome, plan: NotificationPlan, now: datetime
     ) -> _Class:
         notifies = expand_notifications(outcome.pages, plan) if outcome.pages else ()
-        nxt = outcome.next_due
         return cls(
             work.ladder,
             tuple(e.to_json() for e in outcome.audit),
@@ -496,7 +507,6 @@ class _Class:
                 for n in notifies
                 if n.due_at > now
             ),
-            None if nxt is None else (nxt.to_json(), oncall_rows.due_id_prefix(nxt.due_at)),
         )
 
     def rows(
@@ -528,18 +538,6 @@ class _Class:
                     "notify",
                     due_at,
                     _notify_of(n, g).to_json(),
-                )
-                for g in members
-            )
-        if self.following is not None:
-            step, prefix = self.following
-            due.extend(
-                due_values(
-                    due_id_from(prefix),
-                    g.group_id,
-                    "step",
-                    step["due_at"],
-                    {**step, "escalation_id": g.esc_id},
                 )
                 for g in members
             )
@@ -580,18 +578,17 @@ def _outcome_rows(
     send: list[NotifyDue],
     rows: list[DueRow],
 ) -> None:
-    """The rows a fired step stores (``rows``: its next step and its notifications),
-    except the notifications due at once when ``send_now``: those go to ``send``, to be
-    sent in this transaction and never stored (see :class:`ProcessDue`)."""
+    """The rows a fired step stores (``rows``: its notifications), except those due at
+    once when ``send_now``: they go to ``send``, to be sent in this transaction and
+    never stored (see :class:`ProcessDue`). Its next step is no row: the escalation
+    awaits it (``Escalation.next_due``), and the ladder columns written with the
+    escalation are what the worker takes it from."""
     if outcome.pages:
         for notify in expand_notifications(outcome.pages, plan):
             if send_now and notify.due_at <= now:
                 send.append(notify)
             else:
                 rows.append(_due_row(group_id, "notify", notify.due_at, notify.to_json()))
-    if outcome.next_due is not None:
-        nxt = outcome.next_due
-        rows.append(_due_row(group_id, "step", nxt.due_at, nxt.to_json()))
 
 
 def _write_rows(
@@ -715,9 +712,11 @@ class ProcessDue:
     snooze or an acknowledgement's grace period. Stale rows are taken (deleted) and do
     nothing (the pure functions say which are stale).
 
-    A whole batch costs a handful of statements: one DELETE takes the rows (nothing
-    outside this transaction sees them gone before it commits, so no lease),
-    one SELECT reads their groups, and each table is written once at the end. A
+    A whole batch costs a handful of statements: one SELECT takes the due steps with
+    their ladders, one DELETE the other due rows (nothing outside this transaction sees
+    them gone, or the ladders moved on, before it commits, so no lease), one SELECT
+    reads the groups of the rows that need their whole state, and each table is
+    written once at the end. A
     notification that a step makes due at once is sent in the step's own transaction
     (and never stored), as it would be if it were taken right away. The steps that are
     their group's only row in the batch (a storm's) go through :class:`_Steps`, which
@@ -758,6 +757,12 @@ class ProcessDue:
         failed = self._act_on_all(batch, rest) + steps.fire(batch.who)
         oncall_rows.release_due(txn.conn, failed, now + self.retry)
         written = batch.write() + steps.write()
+        # a step taken from its ladder that did not move it on (a stale one) is done:
+        # the ladder stops awaiting it (failed ones were put off above)
+        moved = steps.moved().union(d.group_id for d in failed)
+        oncall_rows.consume_steps(
+            txn.conn, [d for d in taken if d.ladder is not None and d.group_id not in moved]
+        )
         if len(taken) < self.limit:
             self.next_due = oncall_rows.next_due_from(txn.conn, now)
         return written

@@ -328,6 +328,13 @@ class DueRow:
     due_at: datetime
     payload: dict[str, Any]
     done: bool = False  # acted on in the transaction that made it: not stored
+    # a step taken from its group's ladder columns (not a stored row): the ladder read
+    # with it (``id`` is then ``STEP_ID``)
+    ladder: Ladder | None = None
+
+
+STEP_ID = "ladder"
+"""The id of a step taken from a ladder: it has no row of its own."""
 
 
 def due_id(due_at: datetime) -> str:
@@ -383,24 +390,64 @@ def due_values(
 
 
 def take_due(conn: Connection, now: datetime, limit: int) -> list[DueRow]:
-    """Delete up to ``limit`` due rows and return them, for a caller that acts on them
-    in this same transaction (so no lease is needed: if it rolls back, the rows are
+    """Take up to about ``limit`` due rows and return them, for a caller that acts on
+    them in this same transaction (so no lease is needed: if it rolls back, they are
     pending again; a row whose handling failed goes back with :func:`release_due`). On
-    PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets replicas share. A finished row is
-    deleted rather than kept: nothing reads it, and a table of only pending rows keeps
-    the indexes small.
+    PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets replicas share.
 
     Notifications come first, whatever their due time: in a storm a page decided
     seconds ago must not wait behind every step due before it. A notification waits,
     though, behind an earlier wake-up row of its own group (end of a snooze or of an
     ack's grace period), which may make the group fire again and so decide whether
-    the notification still goes out. Then the other rows, in due order.
+    the notification still goes out. Then the rest, in due order: the steps the
+    ladders await (read, not deleted: the caller moves each ladder on, or
+    :func:`consume_steps` clears it) and the other due rows (deleted: a finished row
+    is not kept, and a table of only pending rows keeps the indexes small). The two
+    are cut at one due time, so what is taken is everything due up to it; that may be
+    up to twice the rest of ``limit``.
     """
     micros = to_micros(now)
     pages = _take(conn, _TAKE_NOTIFY, (micros, micros, limit))
     if len(pages) >= limit:
         return pages
-    return pages + _take(conn, _TAKE_ANY, (micros, micros, limit - len(pages)))
+    rest = limit - len(pages)
+    steps = _take_steps(conn, micros, rest)
+    upto = steps[-1].due_at if len(steps) >= rest else now
+    others = _take(conn, _TAKE_ANY, (to_micros(upto), micros, rest))
+    if len(others) >= rest:  # everything due up to the last of these is taken
+        steps = [s for s in steps if s.due_at <= others[-1].due_at]
+    return pages + sorted([*others, *steps], key=_due_at)
+
+
+def _due_at(row: DueRow) -> datetime:
+    return row.due_at
+
+
+def _take_steps(conn: Connection, now: int, limit: int) -> list[DueRow]:
+    """The steps due by ``now`` that ladders await, soonest first, as step rows."""
+    if conn.dialect.name == "sqlite":
+        sql = _TAKE_STEPS.format(index=" INDEXED BY ix_oncall_groups_next_due", lock="")
+    else:
+        sql = driver(conn, _TAKE_STEPS.format(index="", lock=" FOR UPDATE SKIP LOCKED"))
+    micros = from_micros
+    out = []
+    for r in _fetch(conn, sql, (now, limit)):
+        ladder = Ladder(*r)
+        payload = {
+            "escalation_id": ladder.esc_id,
+            "step_index": ladder.next_step,
+            "round": ladder.next_round,
+            "due_at": ladder.next_due,
+        }
+        due = micros(r[11])  # ladder.next_due
+        out.append(DueRow(STEP_ID, ladder.group_id, "step", due, payload, False, ladder))
+    return out
+
+
+_TAKE_STEPS = (
+    f"SELECT group_id, {_LADDER_COLUMNS}, opened_at FROM oncall_groups{{index}} "
+    "WHERE esc_next_due IS NOT NULL AND esc_next_due <= ? ORDER BY esc_next_due LIMIT ?{lock}"
+)
 
 
 def _take(conn: Connection, sql: str, params: tuple[int, ...]) -> list[DueRow]:
@@ -439,30 +486,73 @@ _TAKE_NOTIFY = (
 )
 
 
+def consume_steps(conn: Connection, steps: Sequence[DueRow]) -> None:
+    """Clear the awaited step of the ladders of ``steps`` (taken from ladders) that
+    still await exactly it: a taken step that did nothing (stale: the group is not
+    firing, or its escalation changed) leaves its ladder as it was, and must not be
+    taken again. A ladder the step moved on, or another write changed, is left alone."""
+    rows = [
+        (s.group_id, s.ladder.esc_id, s.ladder.next_step, s.ladder.next_round, s.ladder.next_due)
+        for s in steps
+        if s.ladder is not None
+    ]
+    _write(conn, _CONSUME, rows)
+
+
+_AWAITS = "group_id = ? AND esc_id = ? AND esc_next_step = ? AND esc_next_round = ? "
+_CONSUME = (
+    "UPDATE oncall_groups SET esc_next_step = NULL, esc_next_round = NULL, "
+    f"esc_next_due = NULL WHERE {_AWAITS}AND esc_next_due = ?"
+)
+
+
 def release_due(conn: Connection, rows: Sequence[DueRow], retry_at: datetime) -> None:
-    """Put taken rows back, not to be taken again before ``retry_at``."""
+    """Put taken rows back, not to be taken again before ``retry_at``: a stored row
+    with a lease; a step taken from its ladder is put off until then (the ladder's
+    awaited step is due at ``retry_at``)."""
     lease = to_micros(retry_at)
     payload = orjson.dumps
     values = [
         (r.id, r.group_id, r.kind, to_micros(r.due_at), payload(r.payload).decode(), lease, False)
         for r in rows
+        if r.ladder is None
     ]
     insert_rows(conn, "oncall_due", _DUE_COLUMNS, values)
+    steps = [
+        (lease, s.group_id, s.ladder.esc_id, s.ladder.next_step, s.ladder.next_round)
+        for s in rows
+        if s.ladder is not None
+    ]
+    _write(conn, _PUT_OFF, steps)
+
+
+_PUT_OFF = f"UPDATE oncall_groups SET esc_next_due = ? WHERE {_AWAITS}"
 
 
 def pending_due(conn: Connection, group_id: str) -> list[DueRow]:
-    """The group's pending rows, in due order. For the group's page, not a hot path:
-    it walks the pending rows (there is no index by group but that of the wake-up
-    rows; finished rows are deleted, so there is about one row per open group)."""
+    """The group's pending rows, in due order, with the step its ladder awaits. For
+    the group's page, not a hot path: it walks the pending rows (there is no index by
+    group but that of the wake-up rows; finished rows are deleted, so there are few)."""
     query = (
         select(oncall_due)
         .where(and_(oncall_due.c.group_id == group_id, oncall_due.c.done.is_(False)))
         .order_by(oncall_due.c.due_at)
     )
-    return [
+    rows = [
         DueRow(r.id, r.group_id, r.kind, from_micros(r.due_at), orjson.loads(r.payload))
         for r in conn.execute(query)
     ]
+    ladder = get_ladders(conn, [group_id]).get(group_id)
+    if ladder is not None and ladder.next_due is not None:
+        payload = {
+            "escalation_id": ladder.esc_id,
+            "step_index": ladder.next_step,
+            "round": ladder.next_round,
+            "due_at": ladder.next_due,
+        }
+        due = from_micros(ladder.next_due)
+        rows.append(DueRow(STEP_ID, group_id, "step", due, payload, False, ladder))
+    return sorted(rows, key=_due_at)
 
 
 def add_audit(conn: Connection, group_id: str, entries: Sequence[AuditEntry]) -> None:
@@ -585,20 +675,33 @@ def delete_override(conn: Connection, override_id: str) -> bool:
 
 
 def next_due_from(conn: Connection, now: datetime) -> datetime | None:
-    """The soonest pending due time from ``now`` on, for the worker's sleep (rows due
-    earlier but not taken, leased or waiting behind their group's wake-up, are tried
-    again at the worker's next poll)."""
-    value = conn.execute(
+    """The soonest pending due time from ``now`` on (rows and awaited steps), for the
+    worker's sleep (rows due earlier but not taken, leased or waiting behind their
+    group's wake-up, are tried again at the worker's next poll)."""
+    micros = to_micros(now)
+    rows = conn.execute(
         select(func.min(oncall_due.c.due_at)).where(
-            oncall_due.c.done.is_(False), oncall_due.c.due_at >= to_micros(now)
+            oncall_due.c.done.is_(False), oncall_due.c.due_at >= micros
         )
     ).scalar()
-    return None if value is None else from_micros(int(value))
+    steps = _fetch(conn, driver(conn, _NEXT_STEP + " AND esc_next_due >= ?"), (micros,))[0][0]
+    return _soonest(rows, steps)
 
 
 def oldest_pending_due(conn: Connection) -> datetime | None:
-    """The earliest due time of the rows not done (in the past: the worker is behind)."""
-    value = conn.execute(
+    """The earliest due time of the pending rows and awaited steps (in the past: the
+    worker is behind)."""
+    rows = conn.execute(
         select(func.min(oncall_due.c.due_at)).where(oncall_due.c.done.is_(False))
     ).scalar()
-    return None if value is None else from_micros(int(value))
+    steps = _fetch(conn, _NEXT_STEP, ())[0][0]
+    return _soonest(rows, steps)
+
+
+# (the partial index ix_oncall_groups_next_due answers it: its condition is repeated)
+_NEXT_STEP = "SELECT min(esc_next_due) FROM oncall_groups WHERE esc_next_due IS NOT NULL"
+
+
+def _soonest(*micros: int | None) -> datetime | None:
+    found = [int(m) for m in micros if m is not None]
+    return from_micros(min(found)) if found else None

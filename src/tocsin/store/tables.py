@@ -158,7 +158,8 @@ runbooks = Table(
 
 # On-call: the lifecycle state of each alert group that has an escalation policy
 # (firing / acknowledged / snoozed / resolved, and its frozen escalation), keyed by the
-# group's short id; the due-time rows of escalation steps and per-person notifications;
+# group's short id, with its escalation's awaited step; the due-time rows of pages due
+# later and of wake-ups (ends of snoozes and grace periods);
 # schedule overrides made through the API; and the audit trail.
 oncall_groups = Table(
     "oncall_groups",
@@ -177,8 +178,8 @@ oncall_groups = Table(
     Column("status", String(16), nullable=False, server_default=""),
     Column("escalation_id", String(64), nullable=True),
     # the running escalation: its id (NULL: none), its frozen policy (a key of
-    # oncall_policies), when it started, the current step, and the one step row it
-    # awaits (NULL: none)
+    # oncall_policies), when it started, the current step, and the one step it awaits
+    # (NULL: none), which the worker takes when it is due (there is no row for it)
     Column("esc_id", String(64), nullable=True),
     Column("esc_policy", String(64), nullable=True),
     Column("esc_started", BigInteger, nullable=True),
@@ -191,6 +192,14 @@ oncall_groups = Table(
     # when the row was made (never changed): the audit's index leads with it, so the
     # audit lines of groups opened together (a storm's) sit together (migration 0012)
     Column("opened_at", BigInteger, nullable=False, server_default="0"),
+    # the awaited steps in due order: the on-call worker takes due steps from here
+    # (migration 0013: a step is not a due row)
+    Index(
+        "ix_oncall_groups_next_due",
+        "esc_next_due",
+        sqlite_where=text("esc_next_due IS NOT NULL"),
+        postgresql_where=text("esc_next_due IS NOT NULL"),
+    ),
 )
 
 # Frozen escalation policies, stored once per content (the key is a hash of the JSON)
