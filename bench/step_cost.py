@@ -67,7 +67,7 @@ from tocsin.core.oncall_ops import ProcessDue
 from tocsin.runtime import Runtime, Settings
 from tocsin.store import oncall_rows
 from tocsin.store.db import open_database
-from tocsin.store.plainsql import driver, insert_rows, raw_cursor
+from tocsin.store.plainsql import insert_rows, raw_cursor
 from tocsin.store.revisions import next_revision
 from tocsin.store.settings import DatabaseSettings, Durability
 from tocsin.store.writer import Txn
@@ -130,10 +130,6 @@ def engine_drain(rt: Runtime, batch: int) -> int:
                 return taken
 
 
-# The store's own statement, so the floor follows it when it changes.
-_TAKE_STEPS = oncall_rows._TAKE_STEPS
-
-
 class Split:
     """CPU seconds of this process per part of the sql mode's work."""
 
@@ -156,10 +152,6 @@ class Split:
 def sql_drain(engine: Engine, batch: int, split: Split) -> int:
     """The engine's step-path statements per batch with the least decision a step
     could take."""
-    if engine.dialect.name == "sqlite":
-        take = _TAKE_STEPS.format(index=" INDEXED BY ix_oncall_groups_next_due", lock="")
-    else:
-        take = _TAKE_STEPS.format(index="", lock=" FOR UPDATE SKIP LOCKED")
     part = split.part
 
     def one(conn: Connection) -> int:
@@ -169,7 +161,8 @@ def sql_drain(engine: Engine, batch: int, split: Split) -> int:
             with part("revision"):
                 rev = next_revision(conn)
             with part("take"):
-                cur.execute(driver(conn, take), (now, batch))
+                # the store's own statement, so the floor follows it when it changes
+                cur.execute(oncall_rows._take_steps_sql(conn), (now, batch))
                 rows = cur.fetchall()
             if not rows:
                 trans.rollback()
@@ -195,21 +188,25 @@ Rows = list[tuple[Any, ...]]
 
 
 def _least_decisions(
-    ladders: Sequence[tuple[Any, ...]], now: int
-) -> tuple[dict[tuple[Any, ...], list[str]], Rows]:
-    """Each taken step (a ladder row, as ``_TAKE_STEPS`` reads it): the next step index
-    in its ladder, due an hour later, and an audit row: what the engine writes per step,
+    rows: Sequence[tuple[Any, ...]], now: int
+) -> tuple[dict[tuple[Any, ...], list[oncall_rows.Ladder]], Rows]:
+    """Each taken step (a ladder, as the store's take reads it): the next step index in
+    its ladder, due an hour later, and an audit row: what the engine writes per step,
     with no decision behind it (ladders that move to the same values are updated
     together, as the engine does)."""
-    updates: dict[tuple[Any, ...], list[str]] = {}
+    updates: dict[tuple[Any, ...], list[oncall_rows.Ladder]] = {}
     audits: Rows = []
-    for ladder in ladders:
-        group, esc_id, step, round_ = ladder[0], ladder[3], ladder[9], ladder[10]
-        nxt = step + 1
-        updates.setdefault((nxt, round_, True, nxt, round_, now + 3_600_000_000), []).append(group)
-        detail = {"at": now, "action": "escalated", "escalation_id": esc_id}
+    for row in rows:
+        lad = oncall_rows.Ladder(*row)
+        assert lad.next_step is not None
+        nxt = lad.next_step + 1
+        values = (nxt, lad.next_round, True, nxt, lad.next_round, now + 3_600_000_000)
+        updates.setdefault(values, []).append(lad)
+        detail = {"at": now, "action": "escalated", "escalation_id": lad.esc_id}
         detail_text = orjson.dumps(detail).decode()
-        audits.append((group, now, "tocsin", "auto", "escalated", "step", detail_text, ladder[-1]))
+        audits.append(
+            (lad.group_id, now, "tocsin", "auto", "escalated", "step", detail_text, lad.opened_at)
+        )
     return updates, audits
 
 

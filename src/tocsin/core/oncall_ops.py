@@ -425,16 +425,16 @@ class _Steps:
     def write(self) -> int:
         """Write every group's changes; returns the number of outbox items."""
         conn, works, dropped = self.txn.conn, self.works.values(), self.dropped
-        ladders: dict[tuple[Any, ...], list[str]] = {}
+        ladders: dict[tuple[Any, ...], list[oncall_rows.Ladder]] = {}
         for w in works:
             if w.ladder is not None:
-                ladders.setdefault(w.ladder, []).append(w.due.group_id)
+                ladders.setdefault(w.ladder, []).append(self.ladders[w.due.group_id])
         due_values: list[oncall_rows.DueValues] = []
         audit_values: list[oncall_rows.AuditValues] = []
         for found, members in self.fired:
             kept = [lad for _, lad in members if lad.group_id not in dropped]
             if found.ladder is not None and kept:
-                ladders.setdefault(found.ladder, []).extend(lad.group_id for lad in kept)
+                ladders.setdefault(found.ladder, []).extend(kept)
             found.rows(kept, due_values, audit_values)
         oncall_rows.update_ladders(conn, ladders, to_micros(self.now), self.txn.rev)
         return _write_rows(

@@ -276,30 +276,43 @@ class Ladder:
     next_round: int | None
     next_due: int | None
     opened_at: int  # the row's creation time: its audit lines carry it
+    # SQLite's rowid of the group's row, valid in the transaction that read it (a
+    # VACUUM may renumber rows): the ladder's UPDATE finds the row by it without a
+    # seek in the group id's index. None on PostgreSQL.
+    rowid: int | None = None
 
 
-_LADDERS = f"SELECT group_id, {_LADDER_COLUMNS}, opened_at FROM oncall_groups WHERE {{where}}"
+def _ladders_sql(conn: Connection, tail: str) -> str:
+    """``SELECT`` of a :class:`Ladder`'s columns from ``oncall_groups`` then ``tail``."""
+    rowid = "rowid" if conn.dialect.name == "sqlite" else "NULL"
+    return f"SELECT group_id, {_LADDER_COLUMNS}, opened_at, {rowid} FROM oncall_groups{tail}"
 
 
 def get_ladders(conn: Connection, group_ids: Collection[str]) -> dict[str, Ladder]:
     """The ladders of the groups of ``group_ids`` that have a row, by id."""
     if not group_ids:
         return {}
-    found = _fetch(conn, *_in_groups(conn, _LADDERS, group_ids))
+    found = _fetch(conn, *_in_groups(conn, _ladders_sql(conn, " WHERE {where}"), group_ids))
     return {r[0]: Ladder(*r) for r in found}
 
 
 def update_ladders(
-    conn: Connection, ladders: dict[tuple[Any, ...], list[str]], updated_at: int, rev: int
+    conn: Connection, ladders: dict[tuple[Any, ...], list[Ladder]], updated_at: int, rev: int
 ) -> None:
-    """Move ladders on: the groups listed under each ``(step, round, fired, next step,
+    """Move ladders on: the ladders listed under each ``(step, round, fired, next step,
     next round, next due)`` (times in microseconds) take those values, one statement
-    per distinct value: a storm's steps of one class move on together."""
+    per distinct value: a storm's steps of one class move on together. On SQLite the
+    rows are found by the rowids read with them."""
     if not ladders:
         return
+    sqlite = conn.dialect.name == "sqlite"
     with raw_cursor(conn) as cursor:
-        for values, group_ids in ladders.items():
-            sql, ids = _in_groups(conn, _UPDATE_LADDER, group_ids)
+        for values, moved in ladders.items():
+            rowids = [lad.rowid for lad in moved]
+            if sqlite and None not in rowids:
+                sql, ids = _UPDATE_LADDER.format(where=_BY_ROWID), (orjson.dumps(rowids).decode(),)
+            else:
+                sql, ids = _in_groups(conn, _UPDATE_LADDER, [lad.group_id for lad in moved])
             cursor.execute(driver(conn, sql), (*values, updated_at, rev, *ids))
 
 
@@ -307,6 +320,7 @@ _UPDATE_LADDER = (
     "UPDATE oncall_groups SET esc_step = ?, esc_round = ?, esc_fired = ?, esc_next_step = ?, "
     "esc_next_round = ?, esc_next_due = ?, updated_at = ?, rev = ? WHERE {where}"
 )
+_BY_ROWID = "rowid IN (SELECT value FROM json_each(?))"
 
 
 def _write(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
@@ -425,10 +439,7 @@ def _due_at(row: DueRow) -> datetime:
 
 def _take_steps(conn: Connection, now: int, limit: int) -> list[DueRow]:
     """The steps due by ``now`` that ladders await, soonest first, as step rows."""
-    if conn.dialect.name == "sqlite":
-        sql = _TAKE_STEPS.format(index=" INDEXED BY ix_oncall_groups_next_due", lock="")
-    else:
-        sql = driver(conn, _TAKE_STEPS.format(index="", lock=" FOR UPDATE SKIP LOCKED"))
+    sql = _take_steps_sql(conn)
     micros = from_micros
     out = []
     for r in _fetch(conn, sql, (now, limit)):
@@ -444,10 +455,14 @@ def _take_steps(conn: Connection, now: int, limit: int) -> list[DueRow]:
     return out
 
 
-_TAKE_STEPS = (
-    f"SELECT group_id, {_LADDER_COLUMNS}, opened_at FROM oncall_groups{{index}} "
-    "WHERE esc_next_due IS NOT NULL AND esc_next_due <= ? ORDER BY esc_next_due LIMIT ?{lock}"
-)
+def _take_steps_sql(conn: Connection) -> str:
+    if conn.dialect.name == "sqlite":
+        tail = " INDEXED BY ix_oncall_groups_next_due" + _DUE_STEPS
+        return _ladders_sql(conn, tail)
+    return driver(conn, _ladders_sql(conn, _DUE_STEPS + " FOR UPDATE SKIP LOCKED"))
+
+
+_DUE_STEPS = " WHERE esc_next_due IS NOT NULL AND esc_next_due <= ? ORDER BY esc_next_due LIMIT ?"
 
 
 def _take(conn: Connection, sql: str, params: tuple[int, ...]) -> list[DueRow]:
