@@ -47,12 +47,13 @@ time: each group opened ``--delay`` ago under a policy whose first step waits
 (it must be ready before the first due time: ``--lead`` is calibrated per run by
 opening a few groups whose steps come due a day later, and a server ready too late is
 an ``ALARM``) and does what
-it would do in production: ``OncallEngine.run`` claims the due rows, ``fire_step``
-decides, and each fired step writes the group's state, its audit entry, the next step
-(due an hour later: it never fires during the run) and a notification row.
+it would do in production: ``OncallEngine.run`` takes the due steps, ``fire_step``
+decides, and each fired step moves its group's ladder on to the next step (due an hour
+later: it never fires during the run), writes its audit entry and builds its page, all
+in the step's transaction.
 
-The step pages a receiver without integrations: each page is still a ``notify`` due row
-the engine claims and processes (``page_items``), but it makes no outbox item, so the
+The step pages a receiver without integrations: each page is still built
+(``page_items``), but it makes no outbox item, so the
 delivery worker (measured by ``bench/notify.py``) neither competes for the machine nor
 fails on a missing SMTP server. The groups have no alerts in the alert store, which the
 engine reads only to build notifications.
