@@ -709,8 +709,9 @@ class HumanAction:
 @dataclass
 class ProcessDue:
     """Take the due rows and act on each: fire a step, send a notification, end a
-    snooze or an acknowledgement's grace period. Stale rows are taken (deleted) and do
-    nothing (the pure functions say which are stale).
+    snooze or an acknowledgement's grace period. Stale rows are taken (deleted; a stale
+    step's ladder stops awaiting it) and do nothing (the pure functions say which
+    are stale).
 
     A whole batch costs a handful of statements: one SELECT takes the due steps with
     their ladders, one DELETE the other due rows (nothing outside this transaction sees

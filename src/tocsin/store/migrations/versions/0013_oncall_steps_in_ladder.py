@@ -5,8 +5,8 @@ one step it awaits (``esc_next_step``, ``esc_next_round``, ``esc_next_due``); ea
 was also a row of ``oncall_due``, the same facts again, inserted when the previous step
 fired and deleted when it was taken. The engine now takes due steps from the ladder
 columns through this index, so a step costs no due-row insert and delete
-(``bench/step_cost.py``, statements only, 50,000 steps in 2,000-step batches: 36.7 us a
-step through due rows, 18.9 us through the ladder). Pages and wake-ups stay due rows.
+(``bench/step_cost.py``, statements only, 50,000 steps in 2,000-step batches: 32-37 us a
+step through due rows, 18-19 us through the ladder). Pages and wake-ups stay due rows.
 
 Existing step rows are dropped; a ladder awaiting a step that has no row (its row was
 taken and did nothing: the group was acknowledged, snoozed or resolved, or a newer step
