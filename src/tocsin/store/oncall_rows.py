@@ -440,19 +440,18 @@ def _due_at(row: DueRow) -> datetime:
 def _take_steps(conn: Connection, now: int, limit: int) -> list[DueRow]:
     """The steps due by ``now`` that ladders await, soonest first, as step rows."""
     sql = _take_steps_sql(conn)
-    micros = from_micros
-    out = []
-    for r in _fetch(conn, sql, (now, limit)):
-        ladder = Ladder(*r)
-        payload = {
-            "escalation_id": ladder.esc_id,
-            "step_index": ladder.next_step,
-            "round": ladder.next_round,
-            "due_at": ladder.next_due,
-        }
-        due = micros(r[11])  # ladder.next_due
-        out.append(DueRow(STEP_ID, ladder.group_id, "step", due, payload, False, ladder))
-    return out
+    return [_awaited(Ladder(*r), r[11]) for r in _fetch(conn, sql, (now, limit))]
+
+
+def _awaited(ladder: Ladder, due: int) -> DueRow:
+    """The step ``ladder`` awaits (due at ``due``: its ``next_due``), as a step row."""
+    payload = {
+        "escalation_id": ladder.esc_id,
+        "step_index": ladder.next_step,
+        "round": ladder.next_round,
+        "due_at": due,
+    }
+    return DueRow(STEP_ID, ladder.group_id, "step", from_micros(due), payload, False, ladder)
 
 
 def _take_steps_sql(conn: Connection) -> str:
@@ -559,14 +558,7 @@ def pending_due(conn: Connection, group_id: str) -> list[DueRow]:
     ]
     ladder = get_ladders(conn, [group_id]).get(group_id)
     if ladder is not None and ladder.next_due is not None:
-        payload = {
-            "escalation_id": ladder.esc_id,
-            "step_index": ladder.next_step,
-            "round": ladder.next_round,
-            "due_at": ladder.next_due,
-        }
-        due = from_micros(ladder.next_due)
-        rows.append(DueRow(STEP_ID, group_id, "step", due, payload, False, ladder))
+        rows.append(_awaited(ladder, ladder.next_due))
     return sorted(rows, key=_due_at)
 
 
