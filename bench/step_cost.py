@@ -162,7 +162,7 @@ def sql_drain(engine: Engine, batch: int, split: Split) -> int:
                 rev = next_revision(conn)
             with part("take"):
                 # the store's own statement, so the floor follows it when it changes
-                cur.execute(oncall_rows._take_steps_sql(conn), (now, batch))
+                cur.execute(oncall_rows._take_steps_sql(conn), (now, now, batch))
                 rows = cur.fetchall()
             if not rows:
                 trans.rollback()

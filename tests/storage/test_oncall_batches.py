@@ -22,10 +22,11 @@ from tests.storage.test_oncall_replicas import CONFIG, T0, fired, pages, runtime
 from tocsin.core import oncall_ops
 from tocsin.core.oncall_ops import Observation, Observe
 from tocsin.engine import oncall as oncall_engine
-from tocsin.oncall.lifecycle import Via
+from tocsin.oncall.lifecycle import DueKind, LifecycleDue, Via
 from tocsin.runtime import Runtime
 from tocsin.store import oncall_rows
 from tocsin.store.oncall_rows import DueRow
+from tocsin.timeutil import to_micros
 
 M = timedelta(minutes=1)
 
@@ -132,16 +133,23 @@ def test_a_failing_group_is_put_back_for_later(
     assert pages(rt) == ["person:alice"]  # the other group's
     assert fired(rt, failing) == []
     assert fired(rt, other) == ["step 1/3, round 1/1"]
-    assert [r.kind for r in pending(rt, failing)] == ["step"]
+    # put off, it keeps its due time: the worker's health metrics count from it
+    assert [(r.kind, r.due_at) for r in pending(rt, failing)] == [("step", T0)]
     with rt.engine.connect() as conn:  # its ladder did not move
         assert not oncall_rows.get_ladders(conn, [failing])[failing].fired
     monkeypatch.setattr(rt.oncall, "page_items", real)
     step(rt)
     assert fired(rt, failing) == []  # put back for a while, not retried at once
     clock.now = T0 + timedelta(seconds=31)
+    with rt.engine.connect() as conn:
+        assert oncall_rows.oldest_pending_due(conn) == T0  # overdue by 31 s
     step(rt)
     assert fired(rt, failing) == ["step 1/3, round 1/1"]
     assert pages(rt) == ["person:alice", "person:alice"]
+    # three takes (both steps at T0, the retry at T0 + 31 s): the retry is late by 31 s
+    text_ = generate_latest(rt.metrics.registry).decode()
+    assert 'tocsin_oncall_due_lateness_seconds_count{kind="step"} 3.0' in text_
+    assert 'tocsin_oncall_due_lateness_seconds_sum{kind="step"} 31.0' in text_
 
 
 def test_a_step_whose_ladder_is_broken_fails_alone(rt: Runtime) -> None:
@@ -153,7 +161,10 @@ def test_a_step_whose_ladder_is_broken_fails_alone(rt: Runtime) -> None:
     step(rt)
     assert fired(rt, "g1") == fired(rt, "g3") == ["step 1/3, round 1/1"]
     assert fired(rt, "g2") == []
-    assert [(r.kind, r.due_at) for r in pending(rt, "g2")] == [("step", T0 + timedelta(seconds=30))]
+    assert [(r.kind, r.due_at) for r in pending(rt, "g2")] == [("step", T0)]
+    with rt.engine.connect() as conn:
+        lease = conn.execute(text("SELECT esc_lease FROM oncall_groups WHERE group_id = 'g2'"))
+        assert lease.scalar() == to_micros(T0 + timedelta(seconds=30))
 
 
 def test_a_malformed_stored_step_row_fails_alone(rt: Runtime) -> None:
@@ -166,8 +177,46 @@ def test_a_malformed_stored_step_row_fails_alone(rt: Runtime) -> None:
     step(rt)
     assert fired(rt, "g1") == ["step 1/3, round 1/1"]
     assert fired(rt, "g2") == []
-    later = T0 + timedelta(seconds=30)
-    assert [(r.id, r.due_at) for r in pending(rt, "g2")] == [("bad", T0), ("ladder", later)]
+    assert [(r.id, r.due_at) for r in pending(rt, "g2")] == [("bad", T0), ("ladder", T0)]
+    with rt.engine.begin() as conn:  # both put off
+        assert oncall_rows.take_due(conn, T0 + timedelta(seconds=29), 10) == []
+        taken = oncall_rows.take_due(conn, T0 + timedelta(seconds=30), 10)
+        assert [r.id for r in taken] == ["bad", "ladder"]
+
+
+def test_a_group_whose_policy_is_missing_fails_alone_in_every_op(rt: Runtime, clock: Clock) -> None:
+    """A group that cannot be read (its frozen policy is not stored) with a stored row
+    due beside its step: the batch puts its rows off and the other groups' steps fire;
+    a new flush of it is skipped and the others are observed; listed, it shows without
+    its escalation; a person can still acknowledge it, which drops that escalation."""
+    open_groups(rt, "g1", "g2")
+    with rt.engine.begin() as conn:
+        conn.execute(text("UPDATE oncall_groups SET esc_policy = 'gone' WHERE group_id = 'g2'"))
+        escalation = oncall_rows.get_ladders(conn, ["g2"])["g2"].escalation_id
+        assert escalation is not None
+        wake = LifecycleDue(DueKind.SNOOZE_END, "g2", escalation, T0 - M)
+        oncall_rows.add_due(conn, [DueRow("wake-g2", "g2", "lifecycle", T0 - M, wake.to_json())])
+    step(rt)
+    assert fired(rt, "g1") == ["step 1/3, round 1/1"]
+    assert fired(rt, "g2") == []
+    assert [(r.id, r.due_at) for r in pending(rt, "g2")] == [
+        ("wake-g2", T0 - M),
+        ("ladder", T0),
+    ]
+    open_groups(rt, "g2", "g3")
+    assert [r.kind for r in pending(rt, "g3")] == ["step"]
+    with rt.engine.connect() as conn:
+        listed = {g.group_id: g.state for g in oncall_rows.list_groups(conn)}
+    assert sorted(listed) == ["g1", "g2", "g3"]
+    assert "escalation" not in listed["g2"]
+    assert listed["g2"]["lifecycle"]["status"] == "firing"
+    acked = rt.writer.run_sync(oncall_ops.HumanAction("g2", "ack", "bob", Via.API, T0, rt.oncall))
+    assert acked["lifecycle"]["status"] == "acknowledged"
+    assert [r.id for r in pending(rt, "g2")] == ["wake-g2"]  # no step awaited
+    clock.now = T0 + M
+    step(rt)  # its wake-up row is taken and does nothing; nothing fails
+    assert pending(rt, "g2") == []
+    assert fired(rt, "g2") == []
 
 
 def rows_per_round(rt: Runtime, rounds: int) -> list[int]:

@@ -206,6 +206,46 @@ def test_migration_0013_leaves_each_awaited_step_to_its_ladder(db_url: str) -> N
         engine.dispose()
 
 
+def test_migration_0014_gives_ladders_a_lease_and_takes_it_back(db_url: str) -> None:
+    """Upgrading adds the lease, 0 (no ladder is put off). Downgrading moves the due
+    time of a step put off to its lease, as an older replica puts it off, and leaves
+    the other ladders as they are."""
+    engine = create_engine(db.normalize_url(db_url))
+    due, lease = to_micros(T0), to_micros(T0 + M / 2)
+    group = text(
+        "INSERT INTO oncall_groups (group_id, route_id, group_key, receiver, state, "
+        "updated_at, rev, status, escalation_id, esc_id, esc_policy, esc_started, "
+        "esc_next_step, esc_next_round, esc_next_due) "
+        "VALUES (:g, 'r', :k, 'pager', '{}', 1, 1, 'firing', :e, :f, 'p', 0, 1, 0, :due)"
+    )
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_alembic(conn), "0013")
+            for group_id in ("g1", "g2"):
+                esc = f"{group_id}#1"
+                conn.execute(group, {"g": group_id, "k": group_id, "e": esc, "f": esc, "due": due})
+        with engine.begin() as conn:
+            command.upgrade(_alembic(conn), "0014")
+            leases = conn.execute(text("SELECT esc_lease FROM oncall_groups")).scalars().all()
+            assert leases == [0, 0]
+            conn.execute(
+                text("UPDATE oncall_groups SET esc_lease = :l WHERE group_id = 'g1'"), {"l": lease}
+            )
+            assert [r.group_id for r in oncall_rows.take_due(conn, T0, 10)] == ["g2"]
+        with engine.begin() as conn:
+            command.downgrade(_alembic(conn), "0013")
+            found = conn.execute(
+                text("SELECT group_id, esc_next_due FROM oncall_groups ORDER BY group_id")
+            ).all()
+            assert [tuple(r) for r in found] == [("g1", lease), ("g2", due)]
+            columns = conn.execute(text("SELECT * FROM oncall_groups")).keys()
+            assert "esc_lease" not in columns
+        with engine.begin() as conn:  # and up again, as it started
+            command.upgrade(_alembic(conn), "head")
+    finally:
+        engine.dispose()
+
+
 # --- the step path against the general path -----------------------------------------------
 
 

@@ -91,6 +91,7 @@ class _Work:
     audit: list[Any] = field(default_factory=list)
     items: list[OutboxItem] = field(default_factory=list)
     changed: bool = False  # whether the row itself must be written
+    escalated: bool = False  # whether its escalation changed (a step moved its ladder on)
     # whether notifications due at once are sent by this op (ProcessDue) rather than
     # stored as rows, and those not sent yet
     send_now: bool = False
@@ -131,6 +132,7 @@ class _Work:
 
     def take(self, outcome: StepOutcome) -> None:
         if outcome.escalation is not self.escalation:  # a stale row changes nothing
+            self.escalated = True
             self.set("escalation", outcome.escalation.to_json())
             self._escalation = (self.row.state["escalation"], outcome.escalation)
         self.audit.extend(outcome.audit)
@@ -170,13 +172,32 @@ class _Batch:
     now: datetime
     ctx: OncallContext
     rows: dict[str, OncallGroupRow]  # as stored when the op began
+    # the groups that have a row that cannot be read (see oncall_rows.get_groups): the
+    # op fails them alone
+    broken: set[str] = field(default_factory=set)
     works: dict[str, _Work] = field(default_factory=dict)
     send_now: bool = False  # the works' ``send_now``
     _who: WhoIsOnCall | None = None
 
     @classmethod
-    def read(cls, txn: Txn, now: datetime, ctx: OncallContext, ids: Iterable[str]) -> _Batch:
-        return cls(txn, now, ctx, oncall_rows.get_groups(txn.conn, set(ids)))
+    def read(
+        cls,
+        txn: Txn,
+        now: datetime,
+        ctx: OncallContext,
+        ids: Iterable[str],
+        keep_broken: bool = False,
+    ) -> _Batch:
+        """The groups of ``ids``; a group whose escalation cannot be read is left out
+        (in ``broken``), or with ``keep_broken`` kept without its escalation (writing
+        the group then drops the escalation)."""
+        broken: set[str] = set()
+        rows = oncall_rows.get_groups(txn.conn, set(ids), broken)
+        for group_id in sorted(broken):
+            log.error("on-call group %s: its frozen escalation policy is not stored", group_id)
+            if not keep_broken:
+                del rows[group_id]
+        return cls(txn, now, ctx, rows, broken)
 
     def work(self, group_id: str) -> _Work | None:
         """The group's work so far in this op (a later row of the same group sees what
@@ -647,6 +668,8 @@ class Observe:
     def apply(self, txn: Txn) -> int:
         batch = _Batch.read(txn, self.now, self.ctx, (o.group_id for o in self.observations))
         for o in self.observations:
+            if o.group_id in batch.broken:  # (logged) the other groups go on
+                continue
             work = batch.work(o.group_id)
             state = None if work is None else work.lifecycle
             if not o.firing and state is None:
@@ -679,7 +702,9 @@ class HumanAction:
     duration: timedelta | None = None
 
     def apply(self, txn: Txn) -> dict[str, Any]:
-        batch = _Batch.read(txn, self.now, self.ctx, [self.group_id])
+        # A person may end a group whose escalation cannot be read (it cannot page
+        # anyone anyway): the action drops that escalation.
+        batch = _Batch.read(txn, self.now, self.ctx, [self.group_id], keep_broken=True)
         work = batch.work(self.group_id)
         if work is None:
             raise LookupError(f"no on-call alert group {self.group_id!r}")
@@ -756,26 +781,30 @@ class ProcessDue:
         batch = _Batch.read(txn, now, self.ctx, (d.group_id for d in rest))
         batch.send_now = True
         failed = self._act_on_all(batch, rest) + steps.fire(batch.who)
-        oncall_rows.release_due(txn.conn, failed, now + self.retry)
         written = batch.write() + steps.write()
         # a step taken from its ladder that did not move it on (a stale one) is done:
-        # the ladder stops awaiting it (failed ones were put off above)
-        moved = steps.moved().union(d.group_id for d in failed)
+        # the ladder stops awaiting it. A group whose escalation changed in this op was
+        # written with what it awaits now, whatever the order its rows were taken in;
+        # failed ones are put off below.
+        moved = steps.moved().union(g for g, w in batch.works.items() if w.escalated)
+        moved.update(d.group_id for d in failed)
         oncall_rows.consume_steps(
             txn.conn, [d for d in taken if d.ladder is not None and d.group_id not in moved]
         )
+        # last: a failed step's lease is on the ladder as the writes above left it
+        oncall_rows.release_due(txn.conn, failed, now + self.retry)
         if len(taken) < self.limit:
             self.next_due = oncall_rows.next_due_from(txn.conn, now)
         return written
 
     def wrote_nothing(self, value: int) -> bool:
-        # Nothing was due: the DELETE took no row, and nothing else runs without one.
+        # Nothing was due: no row or step was taken, and nothing else runs without one.
         return not self._took_any
 
     def _act_on_all(self, batch: _Batch, taken: Sequence[DueRow]) -> list[DueRow]:
         """Act on the rows in order; returns the rows to put back: all the rows of a
         group whose handling failed (its changes are dropped, the other groups' kept)."""
-        failed: set[str] = set()
+        failed = set(batch.broken)
         for due in taken:
             work = None if due.group_id in failed else batch.work(due.group_id)
             if work is None:

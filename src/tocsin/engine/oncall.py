@@ -1,10 +1,11 @@
 """On-call: alert groups whose receiver names an ``escalation_policy`` are paged through
 it until someone acknowledges.
 
-The dispatcher reports each flush of such a group (``observe``); the worker claims the
-due rows (escalation steps, per-person notifications, ends of snoozes and of
-acknowledgement grace periods) and runs them through the writer ops of
-``tocsin.core.oncall_ops``, which decide with the pure functions of ``tocsin.oncall``.
+The dispatcher reports each flush of such a group (``observe``); the worker takes what
+is due (escalation steps, from their groups' ladder columns; due rows of per-person
+notifications and of ends of snoozes and of acknowledgement grace periods) and runs it
+through the writer ops of ``tocsin.core.oncall_ops``, which decide with the pure
+functions of ``tocsin.oncall``.
 """
 
 from __future__ import annotations

@@ -2,16 +2,17 @@
 
 When a group opens, its policy is frozen into an :class:`Escalation` (Grafana OnCall's
 "escalation snapshot"): editing the policy afterwards changes later escalations, never a
-running one. Every future step is a row, :class:`StepDue`, that the engine claims when
-it comes due and hands to :func:`fire_step` with the group's current
+running one. Every future step is a :class:`StepDue` (the engine stores it as its
+group's ladder columns, not as a row of its own) that the engine takes when it comes
+due and hands to :func:`fire_step` with the group's current
 :class:`~tocsin.oncall.lifecycle.GroupState` and the time. Firing returns the escalation
-as it now stands, the :class:`Page` decisions, the one next row to store and audit
+as it now stands, the :class:`Page` decisions, the one next step to await and audit
 entries; nothing here reads a clock, a database or a schedule table (schedules come in
 through ``who_is_on_call``), so a week of escalations simulates in milliseconds.
 
-Exactly-once, without locks: an escalation remembers the one row it is waiting for
-(``next_due``). A row that is not that row is stale and does nothing: a row of an older
-escalation of the group, a row delivered twice, a row already fired, a row superseded
+Exactly-once, without locks: an escalation remembers the one step it is waiting for
+(``next_due``). A step that is not that one is stale and does nothing: a step of an
+older escalation of the group, one delivered twice, one already fired, one superseded
 when a snooze or an ack timeout re-scheduled the ladder. A group that is not firing
 (acknowledged, snoozed, resolved) fires nothing either.
 
@@ -265,7 +266,7 @@ class NotifyDue:
 
 
 class StepOutcome(NamedTuple):
-    """``(escalation', pages, next row or None, audit entries)``."""
+    """``(escalation', pages, next step awaited or None, audit entries)``."""
 
     escalation: Escalation
     pages: tuple[Page, ...]
@@ -314,8 +315,8 @@ def fire_step(
 ) -> StepOutcome:
     """Fire the step ``due`` names, if it is still the one awaited.
 
-    A stale row returns no pages and no next row. A row delivered before its time
-    (``now < due_at``) returns itself as the next row, so nothing is lost. Calls that
+    A stale step returns no pages and no next step. A step delivered before its time
+    (``now < due_at``) returns itself as the next step, so nothing is lost. Calls that
     share ``who_is_on_call`` may share a ``memo``: escalations under one policy firing
     one step at one time then resolve its targets once.
     """

@@ -5,6 +5,8 @@ This is the engine loop in miniature, and the reference for how the real one dri
 action is a row with a due time (step rows, notification rows, wake-up rows), rows are
 taken in due-time order, each is decided by a pure function given the stored state and
 ``now``, and what the decision returns (new state, new rows, audit entries) is stored.
+(The real engine keeps an escalation's awaited step in its group's ladder columns rather
+than in a row of its own, and takes it in the same due-time order.)
 With ``deliver_twice`` every row is handed over twice, as a crash between sending and
 deleting a row would do, to show that nobody is paged twice for it.
 

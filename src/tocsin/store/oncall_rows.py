@@ -35,12 +35,18 @@ def get_group(conn: Connection, group_id: str) -> OncallGroupRow | None:
     return get_groups(conn, [group_id]).get(group_id)
 
 
-def get_groups(conn: Connection, group_ids: Collection[str]) -> dict[str, OncallGroupRow]:
-    """The rows of ``group_ids`` that exist, by id: one query for a whole batch."""
+def get_groups(
+    conn: Connection, group_ids: Collection[str], broken: set[str] | None = None
+) -> dict[str, OncallGroupRow]:
+    """The rows of ``group_ids`` that exist, by id: one query for a whole batch.
+
+    A row whose escalation's frozen policy is not stored (written by hand, or by a bug)
+    comes without its escalation, and its id is added to ``broken`` if given: a page
+    still shows the group, and an op fails that group alone."""
     if not group_ids:
         return {}
     found = _fetch(conn, *_in_groups(conn, _GROUPS, group_ids))
-    return _groups(conn, found)
+    return _groups(conn, found, broken)
 
 
 def _in_groups(conn: Connection, sql: str, group_ids: Collection[str]) -> tuple[str, Any]:
@@ -85,9 +91,12 @@ def list_groups(conn: Connection, limit: int = 200) -> list[OncallGroupRow]:
     return list(_groups(conn, _fetch(conn, driver(conn, sql), (limit,))).values())
 
 
-def _groups(conn: Connection, found: Sequence[tuple[Any, ...]]) -> dict[str, OncallGroupRow]:
+def _groups(
+    conn: Connection, found: Sequence[tuple[Any, ...]], broken: set[str] | None = None
+) -> dict[str, OncallGroupRow]:
     """Rows read with ``_GROUP_COLUMNS`` as :class:`OncallGroupRow`, by id, in order: the
-    state with its escalation put back together from the ladder columns."""
+    state with its escalation put back together from the ladder columns (a row whose
+    frozen policy is missing: see :func:`get_groups`)."""
     keys = {r[9] for r in found if r[8] is not None}
     snapshots = policy_snapshots(conn, keys) if keys else {}
     loads, micros = orjson.loads, from_micros
@@ -95,7 +104,10 @@ def _groups(conn: Connection, found: Sequence[tuple[Any, ...]]) -> dict[str, Onc
     for r in found:
         state = loads(r[4])
         if r[8] is not None:
-            state["escalation"] = _escalation_json(r[0], r[8:], snapshots)
+            if r[9] in snapshots:
+                state["escalation"] = _escalation_json(r[0], r[8:], snapshots)
+            elif broken is not None:  # written with the group: missing only if changed by hand
+                broken.add(r[0])
         out[r[0]] = OncallGroupRow(r[0], r[1], r[2], r[3], state, micros(r[5]))
     return out
 
@@ -105,8 +117,6 @@ def _escalation_json(
 ) -> dict[str, Any]:
     """The escalation's JSON (``Escalation.to_json``) from the columns from ``esc_id`` on."""
     esc_id, key, started, step, round_, fired, next_step, next_round, next_due = ladder
-    if key not in snapshots:  # written in the same transaction as the group: never
-        raise LookupError(f"group {group_id}: its frozen policy {key} is not stored")
     return {
         "id": esc_id,
         "group_key": group_id,
@@ -143,12 +153,15 @@ def save_groups(conn: Connection, groups: Sequence[OncallGroupRow], rev: int) ->
     _write(conn, _SAVE_GROUP, rows)
 
 
-# An upsert that sets ``opened_at`` when it makes the row and never changes it.
+# An upsert that sets ``opened_at`` when it makes the row and never changes it. Every
+# write of a ladder clears its lease (a failed step's, see ``release_due``): the write is
+# a new decision about the step it awaits.
 _SAVE = ("group_id", "route_id", "group_key", "receiver", "state", "updated_at", "rev")
 _SAVE_GROUP = (
     f"INSERT INTO oncall_groups ({', '.join(_SAVE)}, {_LADDER_COLUMNS}, opened_at) "
     f"VALUES ({marks(len(_SAVE) + len(_LADDER) + 1)}) ON CONFLICT (group_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in (*_SAVE[1:], *_LADDER))
+    + ", esc_lease = 0"
 )
 
 
@@ -167,7 +180,7 @@ def update_groups(conn: Connection, groups: Sequence[OncallGroupRow], rev: int) 
 _UPDATE_GROUP = (
     "UPDATE oncall_groups SET state = ?, updated_at = ?, rev = ?, "
     + ", ".join(f"{c} = ?" for c in _LADDER)
-    + " WHERE group_id = ?"
+    + ", esc_lease = 0 WHERE group_id = ?"
 )
 
 
@@ -318,7 +331,7 @@ def update_ladders(
 
 _UPDATE_LADDER = (
     "UPDATE oncall_groups SET esc_step = ?, esc_round = ?, esc_fired = ?, esc_next_step = ?, "
-    "esc_next_round = ?, esc_next_due = ?, updated_at = ?, rev = ? WHERE {where}"
+    "esc_next_round = ?, esc_next_due = ?, updated_at = ?, rev = ?, esc_lease = 0 WHERE {where}"
 )
 _BY_ROWID = "rowid IN (SELECT value FROM json_each(?))"
 
@@ -438,9 +451,10 @@ def _due_at(row: DueRow) -> datetime:
 
 
 def _take_steps(conn: Connection, now: int, limit: int) -> list[DueRow]:
-    """The steps due by ``now`` that ladders await, soonest first, as step rows."""
+    """The steps due by ``now`` that ladders await and that are not put off (failed,
+    see :func:`release_due`), soonest first, as step rows."""
     sql = _take_steps_sql(conn)
-    return [_awaited(Ladder(*r), r[11]) for r in _fetch(conn, sql, (now, limit))]
+    return [_awaited(Ladder(*r), r[11]) for r in _fetch(conn, sql, (now, now, limit))]
 
 
 def _awaited(ladder: Ladder, due: int) -> DueRow:
@@ -461,7 +475,11 @@ def _take_steps_sql(conn: Connection) -> str:
     return driver(conn, _ladders_sql(conn, _DUE_STEPS + " FOR UPDATE SKIP LOCKED"))
 
 
-_DUE_STEPS = " WHERE esc_next_due IS NOT NULL AND esc_next_due <= ? ORDER BY esc_next_due LIMIT ?"
+# (a step put off is skipped in the index's order: there are few, they fail)
+_DUE_STEPS = (
+    " WHERE esc_next_due IS NOT NULL AND esc_next_due <= ? AND esc_lease <= ? "
+    "ORDER BY esc_next_due LIMIT ?"
+)
 
 
 def _take(conn: Connection, sql: str, params: tuple[int, ...]) -> list[DueRow]:
@@ -475,7 +493,8 @@ def _take(conn: Connection, sql: str, params: tuple[int, ...]) -> list[DueRow]:
     return [DueRow(r[0], r[1], r[2], micros(r[3]), loads(r[4])) for r in found]
 
 
-# The DELETE is the claim: one statement takes a whole batch and returns it.
+# For the stored rows the DELETE is the claim: one statement takes a whole batch and
+# returns it.
 # ``done = false`` is spelled as in the partial index ix_oncall_due_notify (SQLite uses
 # a partial index only for a query that repeats its condition), and SQLite is told which
 # index to use: without statistics it would walk the rows by due time to find the
@@ -516,14 +535,15 @@ def consume_steps(conn: Connection, steps: Sequence[DueRow]) -> None:
 _AWAITS = "group_id = ? AND esc_id = ? AND esc_next_step = ? AND esc_next_round = ? "
 _CONSUME = (
     "UPDATE oncall_groups SET esc_next_step = NULL, esc_next_round = NULL, "
-    f"esc_next_due = NULL WHERE {_AWAITS}AND esc_next_due = ?"
+    f"esc_next_due = NULL, esc_lease = 0 WHERE {_AWAITS}AND esc_next_due = ?"
 )
 
 
 def release_due(conn: Connection, rows: Sequence[DueRow], retry_at: datetime) -> None:
     """Put taken rows back, not to be taken again before ``retry_at``: a stored row
-    with a lease; a step taken from its ladder is put off until then (the ladder's
-    awaited step is due at ``retry_at``)."""
+    with a lease, and a step taken from its ladder with its ladder's lease (if the
+    ladder still awaits exactly it). Both keep their due time: the worker's overdue
+    gauge and lateness metric count from it."""
     lease = to_micros(retry_at)
     payload = orjson.dumps
     values = [
@@ -533,14 +553,21 @@ def release_due(conn: Connection, rows: Sequence[DueRow], retry_at: datetime) ->
     ]
     insert_rows(conn, "oncall_due", _DUE_COLUMNS, values)
     steps = [
-        (lease, s.group_id, s.ladder.esc_id, s.ladder.next_step, s.ladder.next_round)
+        (
+            lease,
+            s.group_id,
+            s.ladder.esc_id,
+            s.ladder.next_step,
+            s.ladder.next_round,
+            s.ladder.next_due,
+        )
         for s in rows
         if s.ladder is not None
     ]
     _write(conn, _PUT_OFF, steps)
 
 
-_PUT_OFF = f"UPDATE oncall_groups SET esc_next_due = ? WHERE {_AWAITS}"
+_PUT_OFF = f"UPDATE oncall_groups SET esc_lease = ? WHERE {_AWAITS}AND esc_next_due = ?"
 
 
 def pending_due(conn: Connection, group_id: str) -> list[DueRow]:

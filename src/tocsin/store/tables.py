@@ -174,7 +174,7 @@ oncall_groups = Table(
     Column("updated_at", BigInteger, nullable=False),
     Column("rev", BigInteger, nullable=False, server_default="0"),
     # the lifecycle's status and current escalation (copies of the state's, written with
-    # it: what decides whether a step row is stale)
+    # it: what decides whether an awaited step is stale)
     Column("status", String(16), nullable=False, server_default=""),
     Column("escalation_id", String(64), nullable=True),
     # the running escalation: its id (NULL: none), its frozen policy (a key of
@@ -189,6 +189,10 @@ oncall_groups = Table(
     Column("esc_next_step", Integer, nullable=True),
     Column("esc_next_round", Integer, nullable=True),
     Column("esc_next_due", BigInteger, nullable=True),
+    # a failed awaited step is not taken again before this time (microseconds; 0: no
+    # lease). It keeps its due time, so the overdue gauge and the lateness metric see
+    # how late it is; every write that moves the ladder on clears it (migration 0014)
+    Column("esc_lease", BigInteger, nullable=False, server_default="0"),
     # when the row was made (never changed): the audit's index leads with it, so the
     # audit lines of groups opened together (a storm's) sit together (migration 0012)
     Column("opened_at", BigInteger, nullable=False, server_default="0"),
