@@ -12,6 +12,7 @@ from starlette.types import ASGIApp
 
 from tocsin import __version__
 from tocsin.api import notifications, oncall, ops, pd_events, runbooks, v2
+from tocsin.api.auth import WebAuth
 from tocsin.api.ingest import FastIngest
 from tocsin.runtime import Runtime
 from tocsin.web import console
@@ -20,8 +21,12 @@ log = logging.getLogger(__name__)
 
 
 def build_app(rt: Runtime) -> ASGIApp:
-    """The ASGI app: FastAPI for every route, with the ingest hot path in front."""
-    return FastIngest(build_api(rt), rt)
+    """The ASGI app: FastAPI for every route, with the ingest hot path in front, and
+    in front of both, with a web config file, its basic auth and headers."""
+    app: ASGIApp = FastIngest(build_api(rt), rt)
+    if rt.settings.web_config_path is not None:
+        app = WebAuth(app, lambda: rt.web)
+    return app
 
 
 def build_api(rt: Runtime) -> FastAPI:

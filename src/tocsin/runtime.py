@@ -12,7 +12,7 @@ import socket
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +28,7 @@ from tocsin.alerts.routing import group_key, match
 from tocsin.config import Config, load_config
 from tocsin.config.oncall import Person
 from tocsin.config.redact import shown
+from tocsin.config.web import WebConfig, load_web_config
 from tocsin.core.alert_store import AlertStore, StoreSettings
 from tocsin.core.oncall_ops import HumanAction
 from tocsin.core.outbox_ops import Enqueue
@@ -75,6 +76,9 @@ class Settings:
     # sent again once this has passed. Longer than any channel's timeout.
     delivery_lease: timedelta = timedelta(seconds=60)
     instance_name: str = field(default_factory=socket.gethostname)
+    # TLS and basic auth for the HTTP server (exporter-toolkit's web config file)
+    web_config_path: Path | None = None
+    scheme: str = "http"  # of the default external URL ("https": the web config has TLS)
 
     def database(self) -> DatabaseSettings:
         url = self.database_url or sqlite_url(self.data_dir)
@@ -83,7 +87,7 @@ class Settings:
     def base_url(self) -> str:
         if self.external_url:
             return self.external_url.rstrip("/")
-        return f"http://{self.listen}"
+        return f"{self.scheme}://{self.listen}"
 
 
 class Runtime:
@@ -94,6 +98,11 @@ class Runtime:
         self.instance_name = settings.instance_name
         self._config_lock = threading.Lock()
         config = load_config(settings.config_path)  # a bad config stops start-up here
+        self.web = self._load_web_config()
+        if self.web.tls_server_config is not None:
+            settings = self.settings = replace(settings, scheme="https")
+        # called after a reload took a new web config (the server's TLS certificates)
+        self.on_web_reload: list[Callable[[WebConfig], None]] = []
         self._config = config
         self._policy = ConfigPolicy(config, self._person)
         self._store_settings = self._derive_store_settings(config)
@@ -221,10 +230,13 @@ class Runtime:
             try:
                 config = load_config(self.settings.config_path)
                 policy = ConfigPolicy(config, self._person)
+                web = self._load_web_config()
+                for apply in self.on_web_reload:
+                    apply(web)
             except Exception:
                 self.metrics.reload_ok.set(0)
                 raise
-            self._config, self._policy = config, policy
+            self._config, self._policy, self.web = config, policy, web
             self._store_settings = self._derive_store_settings(config)
             self.dispatcher.reload()
             self._known_integrations()
@@ -235,6 +247,10 @@ class Runtime:
                 self.runbooks.load()
             except OSError as exc:  # the config is in force; say which file failed
                 log.error("reading runbooks failed: %s", exc)
+
+    def _load_web_config(self) -> WebConfig:
+        path = self.settings.web_config_path
+        return WebConfig() if path is None else load_web_config(path)
 
     def _person(self, name: str) -> Person | None:
         return self.people.get(name)

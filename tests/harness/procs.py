@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -28,15 +29,22 @@ def free_port() -> int:
         return port
 
 
-def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
-    """Poll ``url`` until it answers 200 (bounded by ``timeout``)."""
+def wait_http(
+    url: str,
+    timeout: float = 30.0,
+    proc: subprocess.Popen[bytes] | None = None,
+    auth: tuple[str, str] | None = None,
+    verify: ssl.SSLContext | bool = True,
+) -> None:
+    """Poll ``url`` until it answers 200 (bounded by ``timeout``); ``auth`` and
+    ``verify`` (a TLS context) for a server behind a web config."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
         try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
+            if httpx.get(url, timeout=1.0, auth=auth, verify=verify).status_code == 200:
                 return
         except httpx.HTTPError as exc:
             last = exc
@@ -53,8 +61,11 @@ class Process:
         log_path: Path,
         env: dict[str, str] | None = None,
         ready_url: str | None = None,
+        ready_auth: tuple[str, str] | None = None,
+        ready_verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.argv = list(argv)
+        self.ready_auth, self.ready_verify = ready_auth, ready_verify
         self.log_path = log_path
         self.env = {**os.environ, **(env or {})}
         self.ready_url = ready_url
@@ -70,7 +81,9 @@ class Process:
         if self.ready_url is None:
             return
         try:
-            wait_http(self.ready_url, proc=self.proc)
+            wait_http(
+                self.ready_url, proc=self.proc, auth=self.ready_auth, verify=self.ready_verify
+            )
         except Exception as exc:
             self.stop()
             raise RuntimeError(f"{self.argv[0]} did not start: {exc}\n{self.log()}") from exc
@@ -116,9 +129,15 @@ class TocsinServer(Process):
         port: int | None = None,
         extra_args: Sequence[str] = (),
         env: dict[str, str] | None = None,
+        web_config: Path | None = None,
+        auth: tuple[str, str] | None = None,
+        verify: ssl.SSLContext | None = None,
     ) -> None:
+        """``web_config``: served with it, over https when ``verify`` (the TLS context
+        that trusts its certificate) is given; ``auth``: the user the harness waits as."""
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if verify else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.workdir = workdir
         argv = [
             sys.executable,
@@ -135,7 +154,16 @@ class TocsinServer(Process):
         ]
         if database_url:
             argv += ["--database-url", database_url]
-        super().__init__(argv, workdir / f"tocsin-{self.port}.log", env, f"{self.url}/-/ready")
+        if web_config is not None:
+            argv += ["--web-config-file", str(web_config)]
+        super().__init__(
+            argv,
+            workdir / f"tocsin-{self.port}.log",
+            env,
+            f"{self.url}/-/ready",
+            ready_auth=auth,
+            ready_verify=verify or True,
+        )
 
 
 def find_binary(*names: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import bcrypt
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -177,3 +178,41 @@ def test_test_routing_bad_config(app: typer.Typer, runner: CliRunner, bad_config
     result = runner.invoke(app, ["test-routing", "--config", str(bad_config), "a=b"])
     assert result.exit_code == 1
     assert f"{bad_config}:2: route.receiver:" in result.stderr
+
+
+# --- the web config ---------------------------------------------------------------------
+
+
+def test_hash_password_makes_a_hash_check_web_config_takes(
+    app: typer.Typer, runner: CliRunner, tmp_path: Path
+) -> None:
+    made = runner.invoke(app, ["hash-password", "--cost", "4"], input="s3cret\ns3cret\n")
+    assert made.exit_code == 0, made.output
+    hashed = made.output.strip().splitlines()[-1]
+    assert bcrypt.checkpw(b"s3cret", hashed.encode())
+    web = tmp_path / "web.yml"
+    web.write_text(f"basic_auth_users:\n  alice: {hashed}\n")
+    checked = runner.invoke(app, ["check-web-config", str(web)])
+    assert checked.exit_code == 0, checked.output
+    assert f"Checking '{web}'  SUCCESS" in checked.output
+    assert " - TLS: off" in checked.output
+    assert " - basic auth users: alice" in checked.output
+    report = json.loads(runner.invoke(app, ["check-web-config", "--json", str(web)]).output)
+    assert report["files"][0]["summary"]["basic_auth_users"] == ["alice"]
+
+
+def test_hash_password_asks_twice(app: typer.Typer, runner: CliRunner) -> None:
+    mismatched = runner.invoke(app, ["hash-password"], input="one\ntwo\none\none\n")
+    assert "do not match" in mismatched.output
+
+
+def test_check_web_config_reports_every_problem(
+    app: typer.Typer, runner: CliRunner, tmp_path: Path
+) -> None:
+    web = tmp_path / "web.yml"
+    web.write_text("basic_auth_users:\n  alice: plain\nrate_limit: {burst: 1}\n")
+    checked = runner.invoke(app, ["check-web-config", str(web)])
+    assert checked.exit_code == 1
+    assert "FAILED: 2 problem(s)" in checked.output
+    assert f"{web}:2: basic_auth_users.alice: not a bcrypt hash" in checked.output
+    assert f"{web}:3: rate_limit: rate_limit is not supported" in checked.output

@@ -31,8 +31,11 @@ CONFIG_ENVVAR = "TOCSIN_CONFIG"
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``check-config`` and ``test-routing`` to ``app``."""
+    """Add ``check-config``, ``check-web-config``, ``hash-password`` and
+    ``test-routing`` to ``app``."""
     app.command("check-config")(check_config)
+    app.command("check-web-config")(check_web_config)
+    app.command("hash-password")(hash_password)
     app.command("test-routing")(routing_test)
 
 
@@ -59,6 +62,60 @@ def check_config(
             _print_report(report)
     if failed:
         raise typer.Exit(1)
+
+
+def check_web_config(
+    path: Annotated[Path, typer.Argument(help="Web configuration file (--web-config-file).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
+) -> None:
+    """Validate a web configuration file (TLS, basic auth), as ``promtool check
+    web-config`` does; every problem with file, line and key."""
+    from tocsin.config.web import load_web_config
+
+    try:
+        web = load_web_config(path)
+    except ConfigError as exc:
+        report: dict[str, Any] = {"file": str(path), "ok": False, "problems": exc.problems}
+    else:
+        tls = web.tls_server_config
+        summary = {
+            "tls": tls is not None,
+            "client_auth_type": "" if tls is None else tls.client_auth_type,
+            "basic_auth_users": sorted(web.basic_auth_users),
+        }
+        report = {"file": str(path), "ok": True, "summary": summary}
+    if as_json:
+        typer.echo(json.dumps(_json_report([report]), indent=2))
+    elif report["ok"]:
+        summary = report["summary"]
+        typer.echo(f"Checking '{path}'  SUCCESS")
+        tls_line = f"on, client certificates: {summary['client_auth_type']}"
+        typer.echo(f" - TLS: {tls_line if summary['tls'] else 'off'}")
+        typer.echo(f" - basic auth users: {', '.join(summary['basic_auth_users']) or 'none'}")
+    else:
+        typer.echo(f"Checking '{path}'  FAILED: {len(report['problems'])} problem(s)")
+        _print_problems(report["problems"])
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
+def hash_password(
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="TOCSIN_PASSWORD",
+            help="Asked for when not given (or in TOCSIN_PASSWORD).",
+        ),
+    ],
+    cost: Annotated[int, typer.Option(min=4, max=31, help="bcrypt's cost.")] = 10,
+) -> None:
+    """Print the bcrypt hash of a password, for ``basic_auth_users`` in the web config."""
+    import bcrypt
+
+    typer.echo(bcrypt.hashpw(password.encode(), bcrypt.gensalt(cost)).decode())
 
 
 def routing_test(

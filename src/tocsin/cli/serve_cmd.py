@@ -11,6 +11,7 @@ import asyncio
 import gc
 import logging
 import signal
+import ssl
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -86,6 +87,14 @@ def serve(
             "sent again once this has passed.",
         ),
     ] = 60.0,
+    web_config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--web-config-file",
+            envvar="TOCSIN_WEB_CONFIG_FILE",
+            help="TLS and basic auth for this server: Alertmanager's --web.config.file format.",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(envvar="TOCSIN_LOG_LEVEL")] = "info",
 ) -> None:
     """Run the server."""
@@ -110,6 +119,7 @@ def serve(
         sqlite_durability=sqlite_durability,
         name_validation=name_validation,
         delivery_lease=timedelta(seconds=delivery_lease),
+        web_config_path=web_config_file,
     )
     try:
         rt = Runtime(settings)
@@ -119,22 +129,80 @@ def serve(
     except Exception as exc:
         fail(f"cannot start: {exc}")
     tune_gc()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            build_app(rt),
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            proxy_headers=False,
-        )
+    server_config = uvicorn.Config(
+        build_app(rt),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        proxy_headers=False,
     )
+    try:
+        serve_tls(server_config, rt)
+    except (OSError, ssl.SSLError) as exc:
+        rt.close()
+        fail(f"cannot start TLS: {exc}")
+    server = uvicorn.Server(server_config)
     try:
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             runner.run(_serve(server, rt))
     finally:
         rt.close()
+
+
+def serve_tls(server_config: uvicorn.Config, rt: Runtime) -> None:
+    """Serve TLS as the web config says, and take its certificates again on a reload
+    (new connections get them; turning TLS on or off needs a restart)."""
+    from tocsin.config.web import WebConfig
+
+    tls = rt.web.tls_server_config
+    if tls is None:
+
+        def keep_plain(web: WebConfig) -> None:
+            if web.tls_server_config is not None:
+                raise _restart_needed(rt, "tls_server_config", "turning TLS on")
+
+        rt.on_web_reload.append(keep_plain)
+        return
+    server_config.ssl_certfile, server_config.ssl_keyfile = tls.cert_file, tls.key_file
+    server_config.ssl_cert_reqs = _CERT_REQS[tls.client_auth_type]
+    server_config.ssl_ca_certs = tls.client_ca_file or None
+    server_config.load()  # makes the SSLContext, which is then tuned and kept
+    context = server_config.ssl
+    assert context is not None
+    _versions(context, tls.min_version, tls.max_version)
+
+    def take_certificates(web: WebConfig) -> None:
+        new = web.tls_server_config
+        if new is None:
+            raise _restart_needed(rt, "tls_server_config", "turning TLS off")
+        context.load_cert_chain(new.cert_file, new.key_file)
+        if new.client_ca_file:
+            context.load_verify_locations(new.client_ca_file)
+        context.verify_mode = _CERT_REQS[new.client_auth_type]
+        _versions(context, new.min_version, new.max_version)
+
+    rt.on_web_reload.append(take_certificates)
+
+
+def _restart_needed(rt: Runtime, key: str, what: str) -> Exception:
+    from tocsin.config import ConfigError, ConfigProblem
+
+    path = str(rt.settings.web_config_path)
+    return ConfigError([ConfigProblem(path, 1, key, f"{what} needs a restart")])
+
+
+_CERT_REQS = {
+    "NoClientCert": ssl.CERT_NONE,
+    "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
+    "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
+}
+_VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
+
+
+def _versions(context: ssl.SSLContext, low: str, high: str) -> None:
+    context.minimum_version, context.maximum_version = _VERSIONS[low], _VERSIONS[high]
 
 
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -182,8 +250,9 @@ async def _serve(server: uvicorn.Server, rt: Runtime) -> None:
 
     loop.add_signal_handler(signal.SIGHUP, on_sighup)
     logging.getLogger("tocsin").info(
-        "Tocsin %s listening on %s (database: %s)",
+        "Tocsin %s listening on %s://%s (database: %s)",
         __version__,
+        rt.settings.scheme,
         rt.settings.listen,
         rt.engine.url.render_as_string(hide_password=True),
     )

@@ -23,14 +23,18 @@ __all__ = ["load_config", "parse_config"]
 
 def load_config(path: str | Path) -> Config:
     """Read and validate the configuration file at ``path``."""
+    return parse_config(read_text(path), str(path))
+
+
+def read_text(path: str | Path) -> str:
+    """A configuration file's text; a file that cannot be read is a ConfigError."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([ConfigProblem(name, 1, "(file)", exc.strerror or str(exc))]) from None
     except UnicodeDecodeError as exc:
         raise ConfigError([ConfigProblem(name, 1, "(file)", f"not UTF-8 text: {exc}")]) from None
-    return parse_config(text, name)
 
 
 def parse_config(text: str, filename: str = "<config>") -> Config:

@@ -1,0 +1,130 @@
+"""Basic authentication and response headers from the web configuration file, in front
+of every route, as exporter-toolkit puts them in front of Alertmanager's.
+
+Three routes carry their own proof and are left open, because their callers cannot
+send a password: a signed acknowledgement link (clicked from an email), Slack's
+interactive buttons (signed by Slack), and the PagerDuty Events API (whose routing key
+is the secret, as at PagerDuty).
+
+Checking a bcrypt hash costs tens of milliseconds by design, so a pair of user name
+and password that passed is remembered (by a hash of it, not in clear) and Prometheus
+posting every few seconds pays it once; the check itself runs off the event loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping
+from functools import partial
+
+import anyio
+import bcrypt
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tocsin.config.web import WebConfig
+
+# Paths whose requests prove themselves (see the module docstring).
+OPEN_PATHS = ("/act/", "/api/v1/slack/actions", "/v2/enqueue")
+# A hash that no password matches, checked for an unknown user so that the answer
+# takes as long as for a known one (the user names do not leak through timing).
+_NO_USER = bcrypt.hashpw(b"no such user", bcrypt.gensalt(4))
+_REMEMBERED = 1024
+_CHALLENGE = [(b"www-authenticate", b'Basic realm="Tocsin", charset="UTF-8"')]
+
+
+def credentials(header: str) -> tuple[str, str] | None:
+    """The user name and password of a ``Basic`` Authorization header, or None."""
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
+
+
+class WebAuth:
+    """ASGI middleware: the current web config's users and headers (``config()`` is
+    read on every request, so a reload takes effect at once)."""
+
+    def __init__(self, app: ASGIApp, config: Callable[[], WebConfig]) -> None:
+        self.app, self.config = app, config
+        self._passed: dict[bytes, bytes] = {}  # digest of (user, password) -> its hash
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        config = self.config()
+        headers = [
+            (k.lower().encode("latin-1"), v.encode("latin-1"))
+            for k, v in config.http_server_config.headers.items()
+            if v
+        ]
+        if headers:
+            send = partial(_with_headers, send, headers)
+        users = config.basic_auth_users
+        if (
+            users
+            and not scope["path"].startswith(OPEN_PATHS)
+            and not await self.allowed(users, _authorization(scope))
+        ):
+            await _refuse(send)
+            return
+        await self.app(scope, receive, send)
+
+    async def allowed(self, users: Mapping[str, str], header: str) -> bool:
+        """Whether ``header`` (the request's Authorization) names one of ``users`` (user
+        -> bcrypt hash) with its password."""
+        found = credentials(header)
+        if found is None:
+            return False
+        user, password = found
+        hashed = users.get(user)
+        key = hashlib.sha256(f"{user}\0{password}".encode()).digest()
+        expected = (hashed or "").encode()
+        if hashed is not None and hmac.compare_digest(self._passed.get(key, b""), expected):
+            return True  # passed before with this very hash (a reload may change it)
+        ok = await anyio.to_thread.run_sync(
+            bcrypt.checkpw, password.encode(), expected if hashed is not None else _NO_USER
+        )
+        if ok and hashed is not None:
+            if len(self._passed) >= _REMEMBERED:
+                self._passed.clear()
+            self._passed[key] = expected
+            return True
+        return False
+
+
+def _authorization(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return str(value.decode("latin-1"))
+    return ""
+
+
+async def _refuse(send: Send) -> None:
+    body = b"Unauthorized\n"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                *_CHALLENGE,
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _with_headers(send: Send, extra: list[tuple[bytes, bytes]], message: Message) -> None:
+    if message["type"] == "http.response.start":
+        message = {**message, "headers": [*message.get("headers", []), *extra]}
+    await send(message)

@@ -1,0 +1,152 @@
+"""The web configuration file (``--web-config-file``): TLS and basic authentication for
+Tocsin's own HTTP server, in the Prometheus exporter-toolkit's format, so the file an
+Alertmanager runs with (``--web.config.file``) works unchanged.
+
+What Tocsin does not implement (inline certificates, cipher and curve choices, allowed
+client SANs, rate limiting) is refused with the key named, rather than ignored: a
+setting someone relies on for security must not silently do nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from tocsin.config.decode import NO_SECRET, Issue, Secret, compose
+from tocsin.config.loader import parse_section, read_text
+
+__all__ = [
+    "CLIENT_AUTH_TYPES",
+    "HTTPServerConfig",
+    "TLSServerConfig",
+    "WebConfig",
+    "load_web_config",
+]
+
+# exporter-toolkit's names (Go's tls.ClientAuthType) that Python's ssl module can
+# enforce: CERT_NONE, CERT_OPTIONAL (verify a certificate if one is sent), CERT_REQUIRED.
+CLIENT_AUTH_TYPES = ("NoClientCert", "VerifyClientCertIfGiven", "RequireAndVerifyClientCert")
+_TLS_VERSIONS = ("TLS12", "TLS13")
+# The response headers exporter-toolkit lets the file set.
+_HEADERS = (
+    "Content-Security-Policy",
+    "X-Frame-Options",
+    "X-Content-Type-Options",
+    "X-XSS-Protection",
+    "Strict-Transport-Security",
+)
+# What bcrypt's hashes look like (htpasswd -B writes $2y$, Python's bcrypt $2b$).
+_BCRYPT = re.compile(r"^\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}$")
+_UNSUPPORTED = "is not supported by Tocsin: remove it"
+
+
+@dataclass(frozen=True)
+class TLSServerConfig:
+    cert_file: str = ""
+    key_file: str = ""
+    client_auth_type: str = "NoClientCert"
+    client_ca_file: str = ""
+    min_version: str = "TLS12"
+    max_version: str = "TLS13"
+    # known to exporter-toolkit, refused here (see the module docstring)
+    cert: str = ""
+    key: Secret = NO_SECRET
+    client_ca: str = ""
+    client_allowed_sans: tuple[str, ...] = ()
+    cipher_suites: tuple[str, ...] = ()
+    prefer_server_cipher_suites: bool | None = None
+    curve_preferences: tuple[str, ...] = ()
+
+    def check(self) -> Iterator[Issue]:
+        for name in ("cert", "key", "client_ca"):
+            if getattr(self, name):
+                yield Issue(f"{name} {_UNSUPPORTED}, and use {name}_file", name)
+        for name in (
+            "client_allowed_sans",
+            "cipher_suites",
+            "prefer_server_cipher_suites",
+            "curve_preferences",
+        ):
+            if getattr(self, name) not in ((), None):
+                yield Issue(f"{name} {_UNSUPPORTED}", name)
+        if not self.cert_file:
+            yield Issue("missing cert_file", "cert_file")
+        if not self.key_file:
+            yield Issue("missing key_file", "key_file")
+        if self.client_auth_type not in CLIENT_AUTH_TYPES:
+            known = ", ".join(CLIENT_AUTH_TYPES)
+            yield Issue(
+                f"invalid client_auth_type {self.client_auth_type!r}: one of {known}",
+                "client_auth_type",
+            )
+        elif self.client_auth_type != "NoClientCert" and not self.client_ca_file:
+            yield Issue(
+                f"client_ca_file is required with client_auth_type {self.client_auth_type}",
+                "client_ca_file",
+            )
+        versions = (self.min_version, self.max_version)
+        for name, value in zip(("min_version", "max_version"), versions, strict=True):
+            if value not in _TLS_VERSIONS:
+                yield Issue(f"unknown TLS version {value!r}: TLS12 or TLS13", name)
+        if versions == ("TLS13", "TLS12"):
+            yield Issue("min_version is above max_version", "min_version")
+        for name in ("cert_file", "key_file", "client_ca_file"):
+            path = getattr(self, name)
+            if path and not Path(path).is_file():
+                yield Issue(f"no such file: {path}", name)
+
+
+@dataclass(frozen=True)
+class HTTPServerConfig:
+    http2: bool = True  # uvicorn speaks HTTP/1.1; the key is accepted, as a preference
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def check(self) -> Iterator[Issue]:
+        for name in self.headers:
+            if name not in _HEADERS:
+                known = ", ".join(_HEADERS)
+                yield Issue(f"header {name!r} cannot be set: one of {known}", f"headers.{name}")
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    interval: str = ""
+    burst: int = 0
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    tls_server_config: TLSServerConfig | None = None
+    http_server_config: HTTPServerConfig = field(default_factory=HTTPServerConfig)
+    # user -> bcrypt hash; empty: no authentication
+    basic_auth_users: Mapping[str, Secret] = field(default_factory=dict)
+    rate_limit: RateLimit | None = None
+
+    def check(self) -> Iterator[Issue]:
+        for user, hashed in self.basic_auth_users.items():
+            key = f"basic_auth_users.{user}"
+            if ":" in user or not user:
+                yield Issue(f"user name {user!r} cannot be used in basic auth", key)
+            if not _BCRYPT.match(hashed):
+                yield Issue(
+                    "not a bcrypt hash (make one with: htpasswd -nBC 10 \"\" | tr -d ':\\n')",
+                    key,
+                )
+        if self.rate_limit is not None:
+            yield Issue(f"rate_limit {_UNSUPPORTED}", "rate_limit")
+
+
+def load_web_config(path: str | Path) -> WebConfig:
+    """Read and validate the web configuration file at ``path``: every problem, each
+    with the file, line and key, in one :class:`ConfigError`. Relative paths in it are
+    taken from the current directory, as exporter-toolkit takes them."""
+    text = read_text(path)
+    try:
+        empty = compose(text) is None  # (a file of comments: nothing required)
+    except yaml.YAMLError:
+        empty = False  # parse_section names the syntax error
+    return WebConfig() if empty else parse_section(text, WebConfig, str(path))
