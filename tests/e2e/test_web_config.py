@@ -272,12 +272,38 @@ def test_a_reload_takes_new_users_and_refuses_to_turn_tls_off(
         assert http.get(f"{secured.url}/-/healthy").status_code == 200
 
 
+def test_a_reload_with_a_key_that_does_not_match_keeps_serving_the_old_pair(
+    secured: TocsinServer, tls: TLSFiles, tmp_path: Path
+) -> None:
+    other = trustme.CA().issue_cert("127.0.0.1")
+    wrong_key = tmp_path / "wrong.key"
+    other.private_key_pem.write_to_path(str(wrong_key))
+    path = tmp_path / "web.yml"
+    web_config(path, tls, dict([ALICE]))
+    path.write_text(path.read_text().replace(str(tls.key), str(wrong_key)))
+    with client(tls) as http:
+        refused = http.post(f"{secured.url}/-/reload")
+        assert refused.status_code == 500
+        assert "tls_server_config.cert_file: cannot load the certificate with its key" in (
+            refused.text
+        )
+    with client(tls) as http:  # a new connection: a new handshake, with the old pair
+        assert http.get(f"{secured.url}/-/healthy").status_code == 200
+
+
 def test_client_certificates_are_required_when_configured(tls: TLSFiles, tmp_path: Path) -> None:
     config = web_config(tmp_path / "web.yml", tls, {}, client_auth="RequireAndVerifyClientCert")
     context = tls.context(client_cert=True)
     with TocsinServer(tmp_path, config=CONFIG, web_config=config, verify=context) as server:
         with httpx.Client(verify=context, timeout=10.0) as http:
             assert http.get(f"{server.url}/api/v2/status").status_code == 200
+            # OpenSSL adds client CAs to a running server but cannot take one away
+            other_ca = tmp_path / "other-ca.pem"
+            trustme.CA().cert_pem.write_to_path(str(other_ca))
+            config.write_text(config.read_text().replace(str(tls.ca), str(other_ca)))
+            refused = http.post(f"{server.url}/-/reload")
+            assert refused.status_code == 500
+            assert "changing client CAs needs a restart" in refused.text
         with pytest.raises(httpx.HTTPError), client(tls, auth=None) as http:
             http.get(f"{server.url}/api/v2/status")
 

@@ -10,21 +10,29 @@ from pathlib import Path
 
 import bcrypt
 import pytest
+import trustme
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tocsin.api.auth import WebAuth, credentials
+from tocsin.api.auth import WebAuth, _no_user, credentials
 from tocsin.config.errors import ConfigError
 from tocsin.config.web import WebConfig, load_web_config
 
 HASH = bcrypt.hashpw(b"pw", bcrypt.gensalt(4)).decode()
 
 
-@pytest.fixture
-def files(tmp_path: Path) -> Path:
-    (tmp_path / "cert.pem").write_text("x")
-    (tmp_path / "key.pem").write_text("x")
-    return tmp_path
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A certificate with its key, another's key, a CA file, and a file not PEM."""
+    where = tmp_path_factory.mktemp("pem")
+    ca = trustme.CA()
+    cert, other = ca.issue_cert("127.0.0.1"), ca.issue_cert("other.example")
+    cert.cert_chain_pems[0].write_to_path(str(where / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(where / "key.pem"))
+    other.private_key_pem.write_to_path(str(where / "other.key"))
+    ca.cert_pem.write_to_path(str(where / "ca.pem"))
+    (where / "garbage.pem").write_text("not PEM\n")
+    return where
 
 
 TLS = "tls_server_config:\n  cert_file: {d}/cert.pem\n  key_file: {d}/key.pem\n"
@@ -40,10 +48,29 @@ ROWS = [
         [],
     ),
     ("basic_auth_users:\n  alice: pw\n", ["2: basic_auth_users.alice: not a bcrypt hash"]),
+    # a cost bcrypt refuses (4 to 31), or a prefix it does not take, would fail every login
+    (
+        "basic_auth_users:\n  alice: " + HASH.replace("$04$", "$03$") + "\n",
+        ["2: basic_auth_users.alice: not a bcrypt hash"],
+    ),
+    (
+        "basic_auth_users:\n  alice: " + HASH.replace("$2b$", "$2$") + "\n",
+        ["2: basic_auth_users.alice: not a bcrypt hash"],
+    ),
+    (f'basic_auth_users:\n  "a\\0b": {HASH}\n', ["2: basic_auth_users.a\x00b: user name"]),
     (f"basic_auth_users:\n  'a:b': {HASH}\n", ["2: basic_auth_users.a:b: user name"]),
     ("bogus: 1\n", ["1: bogus: unknown key"]),
     (TLS, []),
-    (TLS + "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {d}/cert.pem\n", []),
+    (TLS + "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {d}/ca.pem\n", []),
+    # the files are loaded as the server will load them
+    (
+        "tls_server_config:\n  cert_file: {d}/cert.pem\n  key_file: {d}/other.key\n",
+        ["2: tls_server_config.cert_file: cannot load the certificate with its key"],
+    ),
+    (
+        TLS + "  client_auth_type: VerifyClientCertIfGiven\n  client_ca_file: {d}/garbage.pem\n",
+        ["5: tls_server_config.client_ca_file: cannot load the client CAs"],
+    ),
     (TLS + "  client_auth_type: RequireAnyClientCert\n", ["4: tls_server_config.client_auth_type"]),
     (
         TLS + "  client_auth_type: RequireAndVerifyClientCert\n",
@@ -67,6 +94,10 @@ ROWS = [
     (
         "http_server_config:\n  headers:\n    X-Powered-By: me\n",
         ["3: http_server_config.headers.X-Powered-By: header"],
+    ),
+    (
+        'http_server_config:\n  headers:\n    X-Frame-Options: "deny\\r\\nX: y"\n',
+        ["3: http_server_config.headers.X-Frame-Options: a header value must be printable"],
     ),
 ]
 
@@ -138,3 +169,20 @@ def test_a_remembered_password_does_not_outlive_its_hash() -> None:
         ]
 
     assert asyncio.run(check()) == [True, True, False, True, False]
+
+
+def test_a_password_longer_than_bcrypt_takes_is_refused_not_an_error() -> None:
+    async def app(scope: object, receive: object, send: object) -> None:
+        raise AssertionError("not called")
+
+    auth = WebAuth(app, WebConfig)
+    users = {"alice": HASH}
+    assert asyncio.run(auth.allowed(users, basic("alice", "x" * 100))) is False
+    assert asyncio.run(auth.allowed(users, basic("nobody", "x" * 100))) is False
+
+
+def test_an_unknown_user_is_checked_at_the_configured_cost() -> None:
+    """The hash checked for a user that does not exist costs what a real one costs."""
+    assert _no_user("04").startswith(b"$2b$04$")
+    assert _no_user("11").startswith(b"$2b$11$")
+    assert not bcrypt.checkpw(b"no such user!", _no_user("04"))

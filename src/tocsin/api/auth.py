@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
@@ -28,9 +29,6 @@ from tocsin.config.web import WebConfig
 
 # Paths whose requests prove themselves (see the module docstring).
 OPEN_PATHS = ("/act/", "/api/v1/slack/actions", "/v2/enqueue")
-# A hash that no password matches, checked for an unknown user so that the answer
-# takes as long as for a known one (the user names do not leak through timing).
-_NO_USER = bcrypt.hashpw(b"no such user", bcrypt.gensalt(4))
 _REMEMBERED = 1024
 _CHALLENGE = [(b"www-authenticate", b'Basic realm="Tocsin", charset="UTF-8"')]
 
@@ -86,19 +84,30 @@ class WebAuth:
             return False
         user, password = found
         hashed = users.get(user)
-        key = hashlib.sha256(f"{user}\0{password}".encode()).digest()
+        key = hashlib.sha256(f"{len(user)}:{user}\0{password}".encode()).digest()
         expected = (hashed or "").encode()
         if hashed is not None and hmac.compare_digest(self._passed.get(key, b""), expected):
             return True  # passed before with this very hash (a reload may change it)
-        ok = await anyio.to_thread.run_sync(
-            bcrypt.checkpw, password.encode(), expected if hashed is not None else _NO_USER
-        )
+        cost = next(iter(users.values()))[4:6]  # (a configured hash: $2b$NN$...)
+        against = expected if hashed is not None else _no_user(cost)
+        try:
+            ok = await anyio.to_thread.run_sync(bcrypt.checkpw, password.encode(), against)
+        except ValueError:  # more than bcrypt's 72 bytes: no hash matches it
+            return False
         if ok and hashed is not None:
             if len(self._passed) >= _REMEMBERED:
                 self._passed.clear()
             self._passed[key] = expected
             return True
         return False
+
+
+@functools.cache
+def _no_user(cost: str) -> bytes:
+    """A hash no password matches, of bcrypt cost ``cost`` (two digits), that of the
+    configured users: checked for an unknown user so that the answer takes as long as
+    for a known one (which user names exist does not leak through timing)."""
+    return bcrypt.hashpw(b"no such user", f"$2b${cost}$".encode() + bcrypt.gensalt()[7:])
 
 
 def _authorization(scope: Scope) -> str:

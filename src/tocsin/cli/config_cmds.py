@@ -115,6 +115,8 @@ def hash_password(
     """Print the bcrypt hash of a password, for ``basic_auth_users`` in the web config."""
     import bcrypt
 
+    if len(password.encode()) > 72:
+        raise typer.BadParameter("bcrypt takes at most 72 bytes", param_hint="password")
     typer.echo(bcrypt.hashpw(password.encode(), bcrypt.gensalt(cost)).decode())
 
 

@@ -152,8 +152,10 @@ def serve(
 
 
 def serve_tls(server_config: uvicorn.Config, rt: Runtime) -> None:
-    """Serve TLS as the web config says, and take its certificates again on a reload
-    (new connections get them; turning TLS on or off needs a restart)."""
+    """Serve TLS as the web config says, and take its certificate and key again on a
+    reload (new connections get them). Turning TLS on or off, or changing the client
+    CAs (OpenSSL can add a CA to a running context, not remove one), needs a restart:
+    such a reload is refused."""
     from tocsin.config.web import WebConfig
 
     tls = rt.web.tls_server_config
@@ -172,18 +174,26 @@ def serve_tls(server_config: uvicorn.Config, rt: Runtime) -> None:
     context = server_config.ssl
     assert context is not None
     _versions(context, tls.min_version, tls.max_version)
+    client_cas = _file_bytes(tls.client_ca_file)
 
     def take_certificates(web: WebConfig) -> None:
         new = web.tls_server_config
         if new is None:
             raise _restart_needed(rt, "tls_server_config", "turning TLS off")
+        if _file_bytes(new.client_ca_file) != client_cas:
+            raise _restart_needed(rt, "tls_server_config.client_ca_file", "changing client CAs")
+        # A pair that fails to load leaves OpenSSL's context with the new certificate
+        # and no key: try it on a throwaway context first (check-web-config does too).
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(new.cert_file, new.key_file)
         context.load_cert_chain(new.cert_file, new.key_file)
-        if new.client_ca_file:
-            context.load_verify_locations(new.client_ca_file)
         context.verify_mode = _CERT_REQS[new.client_auth_type]
         _versions(context, new.min_version, new.max_version)
 
     rt.on_web_reload.append(take_certificates)
+
+
+def _file_bytes(path: str) -> bytes:
+    return Path(path).read_bytes() if path else b""
 
 
 def _restart_needed(rt: Runtime, key: str, what: str) -> Exception:

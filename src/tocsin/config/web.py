@@ -10,6 +10,7 @@ setting someone relies on for security must not silently do nothing.
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,8 +40,9 @@ _HEADERS = (
     "X-XSS-Protection",
     "Strict-Transport-Security",
 )
-# What bcrypt's hashes look like (htpasswd -B writes $2y$, Python's bcrypt $2b$).
-_BCRYPT = re.compile(r"^\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}$")
+# What bcrypt's hashes look like (htpasswd -B writes $2y$, Python's bcrypt $2b$), with
+# a cost bcrypt takes (4 to 31).
+_BCRYPT = re.compile(r"^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$")
 _UNSUPPORTED = "is not supported by Tocsin: remove it"
 
 
@@ -94,10 +96,28 @@ class TLSServerConfig:
                 yield Issue(f"unknown TLS version {value!r}: TLS12 or TLS13", name)
         if versions == ("TLS13", "TLS12"):
             yield Issue("min_version is above max_version", "min_version")
+        missing = False
         for name in ("cert_file", "key_file", "client_ca_file"):
             path = getattr(self, name)
             if path and not Path(path).is_file():
+                missing = True
                 yield Issue(f"no such file: {path}", name)
+        if not missing and self.cert_file and self.key_file:
+            yield from self._loads()
+
+    def _loads(self) -> Iterator[Issue]:
+        """Load the files as the server will, so that a key that does not match its
+        certificate, or a file that is not PEM, is found before it is served."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            context.load_cert_chain(self.cert_file, self.key_file)
+        except (ssl.SSLError, OSError) as exc:
+            yield Issue(f"cannot load the certificate with its key: {exc}", "cert_file")
+        if self.client_ca_file:
+            try:
+                context.load_verify_locations(self.client_ca_file)
+            except (ssl.SSLError, OSError) as exc:
+                yield Issue(f"cannot load the client CAs: {exc}", "client_ca_file")
 
 
 @dataclass(frozen=True)
@@ -106,7 +126,9 @@ class HTTPServerConfig:
     headers: Mapping[str, str] = field(default_factory=dict)
 
     def check(self) -> Iterator[Issue]:
-        for name in self.headers:
+        for name, value in self.headers.items():
+            if any(ord(c) < 0x20 or ord(c) > 0xFF or c == "\x7f" for c in value):
+                yield Issue("a header value must be printable Latin-1 text", f"headers.{name}")
             if name not in _HEADERS:
                 known = ", ".join(_HEADERS)
                 yield Issue(f"header {name!r} cannot be set: one of {known}", f"headers.{name}")
@@ -129,7 +151,7 @@ class WebConfig:
     def check(self) -> Iterator[Issue]:
         for user, hashed in self.basic_auth_users.items():
             key = f"basic_auth_users.{user}"
-            if ":" in user or not user:
+            if not user or ":" in user or "\0" in user:
                 yield Issue(f"user name {user!r} cannot be used in basic auth", key)
             if not _BCRYPT.match(hashed):
                 yield Issue(
