@@ -129,6 +129,8 @@ def test_every_route_asks_for_the_password_but_those_that_prove_themselves(
         event = http.post(f"{secured.url}/v2/enqueue", json={"routing_key": "nope"})
         assert event.status_code == 400
         assert "www-authenticate" not in event.headers
+        near = http.post(f"{secured.url}/v2/enqueueX", json={})  # only those very paths
+        assert near.status_code == 401
     with pytest.raises(httpx.HTTPError):  # plain HTTP to a TLS port
         httpx.get(f"http://127.0.0.1:{secured.port}/-/healthy", timeout=5.0)
 

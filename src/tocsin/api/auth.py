@@ -27,8 +27,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tocsin.config.web import WebConfig
 
-# Paths whose requests prove themselves (see the module docstring).
-OPEN_PATHS = ("/act/", "/api/v1/slack/actions", "/v2/enqueue")
+# Paths whose requests prove themselves (see the module docstring): exactly these, and
+# the signed links under OPEN_PREFIX.
+OPEN_PATHS = frozenset({"/api/v1/slack/actions", "/v2/enqueue"})
+OPEN_PREFIX = "/act/"
 _REMEMBERED = 1024
 _CHALLENGE = [(b"www-authenticate", b'Basic realm="Tocsin", charset="UTF-8"')]
 
@@ -69,7 +71,8 @@ class WebAuth:
         users = config.basic_auth_users
         if (
             users
-            and not scope["path"].startswith(OPEN_PATHS)
+            and scope["path"] not in OPEN_PATHS
+            and not scope["path"].startswith(OPEN_PREFIX)
             and not await self.allowed(users, _authorization(scope))
         ):
             await _refuse(send)
