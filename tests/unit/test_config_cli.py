@@ -210,9 +210,9 @@ def test_check_web_config_reports_every_problem(
     app: typer.Typer, runner: CliRunner, tmp_path: Path
 ) -> None:
     web = tmp_path / "web.yml"
-    web.write_text("basic_auth_users:\n  alice: plain\nrate_limit: {burst: 1}\n")
+    web.write_text("basic_auth_users:\n  alice: plain\nrate_limit: {interval: 1s}\n")
     checked = runner.invoke(app, ["check-web-config", str(web)])
     assert checked.exit_code == 1
     assert "FAILED: 2 problem(s)" in checked.output
     assert f"{web}:2: basic_auth_users.alice: not a bcrypt hash" in checked.output
-    assert f"{web}:3: rate_limit: rate_limit is not supported" in checked.output
+    assert f"{web}:3: rate_limit.burst: burst must be at least 1" in checked.output

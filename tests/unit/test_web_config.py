@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import bcrypt
+import httpx
 import pytest
 import trustme
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tocsin.api.auth import WebAuth, _no_user, credentials
+from tocsin.api.rate_limit import TokenBucket
 from tocsin.config.errors import ConfigError
-from tocsin.config.web import WebConfig, load_web_config
+from tocsin.config.web import RateLimit, WebConfig, load_web_config
 
 HASH = bcrypt.hashpw(b"pw", bcrypt.gensalt(4)).decode()
 
@@ -89,7 +93,10 @@ ROWS = [
     (TLS + "  cipher_suites: [TLS_AES_128_GCM_SHA256]\n", ["4: tls_server_config.cipher_suites"]),
     (TLS + "  client_allowed_sans: [a]\n", ["4: tls_server_config.client_allowed_sans"]),
     (TLS + "  cert: inline\n", ["4: tls_server_config.cert: cert is not supported"]),
-    ("rate_limit:\n  interval: 1s\n  burst: 2\n", ["1: rate_limit: rate_limit is not supported"]),
+    ("rate_limit:\n  interval: 1s\n  burst: 2\n", []),
+    ("rate_limit:\n  interval: 0s\n", []),  # 0: no limit
+    ("rate_limit:\n  interval: 1s\n", ["1: rate_limit.burst: burst must be at least 1"]),
+    ("rate_limit:\n  interval: soon\n", ["2: rate_limit.interval"]),
     ("http_server_config:\n  http2: false\n  headers:\n    X-Frame-Options: deny\n", []),
     (
         "http_server_config:\n  headers:\n    X-Powered-By: me\n",
@@ -186,3 +193,65 @@ def test_an_unknown_user_is_checked_at_the_configured_cost() -> None:
     assert _no_user("04").startswith(b"$2b$04$")
     assert _no_user("11").startswith(b"$2b$11$")
     assert not bcrypt.checkpw(b"no such user!", _no_user("04"))
+
+
+# --- the rate limit ------------------------------------------------------------------------
+
+# (burst, interval s, [(time, allowed)...]): Go's rate.Limiter.Allow, one row each
+BUCKET_ROWS = [
+    # it starts full: burst requests at once, then none
+    (3, 1.0, [(0, True), (0, True), (0, True), (0, False)]),
+    # one token comes back per interval
+    (1, 1.0, [(0, True), (0.5, False), (1.0, True), (1.5, False)]),
+    # tokens pile up to the burst, no further
+    (2, 1.0, [(0, True), (0, True), (10, True), (10, True), (10, False)]),
+    # fractions of a token add up
+    (1, 2.0, [(0, True), (1, False), (2, True)]),
+    # a clock that goes back adds nothing
+    (1, 1.0, [(5, True), (4, False), (5.5, False), (6, True)]),
+]
+
+
+@pytest.mark.parametrize(("burst", "interval", "calls"), BUCKET_ROWS)
+def test_the_token_bucket(burst: int, interval: float, calls: list[tuple[float, bool]]) -> None:
+    bucket = TokenBucket(interval, burst)
+    assert [bucket.allow(now) for now, _ in calls] == [ok for _, ok in calls]
+
+
+@given(
+    st.integers(1, 20),
+    st.floats(0.01, 10),
+    st.lists(st.floats(0, 100), min_size=1, max_size=200).map(sorted),
+)
+def test_the_bucket_never_allows_more_than_burst_plus_what_time_refills(
+    burst: int, interval: float, times: list[float]
+) -> None:
+    bucket = TokenBucket(interval, burst)
+    allowed = sum(bucket.allow(t) for t in times)
+    assert allowed <= burst + (times[-1] - times[0]) / interval + 1e-9
+    assert allowed >= min(burst, len(times))  # the first burst always gets through
+
+
+def test_requests_over_the_rate_limit_get_429(files: Path) -> None:
+    """Every request counts, a refused password too; a reload's new limit starts full."""
+    now = [0.0]
+    config = [WebConfig(rate_limit=RateLimit(timedelta(seconds=1), 2))]
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    auth = WebAuth(app, lambda: config[0], clock=lambda: now[0])
+
+    async def statuses(n: int) -> list[int]:
+        transport = httpx.ASGITransport(app=auth)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            return [(await http.get("/-/healthy")).status_code for _ in range(n)]
+
+    assert asyncio.run(statuses(3)) == [200, 200, 429]
+    now[0] = 1.0
+    assert asyncio.run(statuses(2)) == [200, 429]
+    config[0] = WebConfig(rate_limit=RateLimit(timedelta(seconds=1), 1))  # reloaded
+    assert asyncio.run(statuses(2)) == [200, 429]
+    config[0] = WebConfig()  # no limit
+    assert asyncio.run(statuses(5)) == [200] * 5

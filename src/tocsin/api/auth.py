@@ -1,5 +1,6 @@
-"""Basic authentication and response headers from the web configuration file, in front
-of every route, as exporter-toolkit puts them in front of Alertmanager's.
+"""Rate limit, basic authentication and response headers from the web configuration
+file, in front of every route, as exporter-toolkit puts them in front of Alertmanager's.
+The rate limit counts every request (a wrong password too, so it also slows guessing).
 
 Three routes carry their own proof and are left open, because their callers cannot
 send a password: a signed acknowledgement link (clicked from an email), Slack's
@@ -18,6 +19,7 @@ import binascii
 import functools
 import hashlib
 import hmac
+import time
 from collections.abc import Callable, Mapping
 from functools import partial
 
@@ -25,7 +27,8 @@ import anyio
 import bcrypt
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tocsin.config.web import WebConfig
+from tocsin.api.rate_limit import TokenBucket
+from tocsin.config.web import RateLimit, WebConfig
 
 # Paths whose requests prove themselves (see the module docstring): exactly these, and
 # the signed links under OPEN_PREFIX.
@@ -52,15 +55,26 @@ class WebAuth:
     """ASGI middleware: the current web config's users and headers (``config()`` is
     read on every request, so a reload takes effect at once)."""
 
-    def __init__(self, app: ASGIApp, config: Callable[[], WebConfig]) -> None:
-        self.app, self.config = app, config
+    def __init__(
+        self,
+        app: ASGIApp,
+        config: Callable[[], WebConfig],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app, self.config, self.clock = app, config, clock
         self._passed: dict[bytes, bytes] = {}  # digest of (user, password) -> its hash
+        # the bucket of the config's rate_limit (a reload's new config: a new bucket)
+        self._bucket: tuple[RateLimit | None, TokenBucket | None] = (None, None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         config = self.config()
+        bucket = self._bucket_of(config.rate_limit)
+        if bucket is not None and not bucket.allow(self.clock()):
+            await _refuse(send, 429, b"Too Many Requests\n", [])
+            return
         headers = [
             (k.lower().encode("latin-1"), v.encode("latin-1"))
             for k, v in config.http_server_config.headers.items()
@@ -75,9 +89,17 @@ class WebAuth:
             and not scope["path"].startswith(OPEN_PREFIX)
             and not await self.allowed(users, _authorization(scope))
         ):
-            await _refuse(send)
+            await _refuse(send, 401, b"Unauthorized\n", _CHALLENGE)
             return
         await self.app(scope, receive, send)
+
+    def _bucket_of(self, limit: RateLimit | None) -> TokenBucket | None:
+        if self._bucket[0] is not limit:
+            made = None
+            if limit is not None and limit.interval.total_seconds() > 0:
+                made = TokenBucket(limit.interval.total_seconds(), limit.burst)
+            self._bucket = (limit, made)
+        return self._bucket[1]
 
     async def allowed(self, users: Mapping[str, str], header: str) -> bool:
         """Whether ``header`` (the request's Authorization) names one of ``users`` (user
@@ -120,14 +142,13 @@ def _authorization(scope: Scope) -> str:
     return ""
 
 
-async def _refuse(send: Send) -> None:
-    body = b"Unauthorized\n"
+async def _refuse(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
     await send(
         {
             "type": "http.response.start",
-            "status": 401,
+            "status": status,
             "headers": [
-                *_CHALLENGE,
+                *headers,
                 (b"content-type", b"text/plain; charset=utf-8"),
                 (b"content-length", str(len(body)).encode()),
             ],

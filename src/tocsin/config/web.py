@@ -3,7 +3,7 @@ Tocsin's own HTTP server, in the Prometheus exporter-toolkit's format, so the fi
 Alertmanager runs with (``--web.config.file``) works unchanged.
 
 What Tocsin does not implement (inline certificates, cipher and curve choices, allowed
-client SANs, rate limiting) is refused with the key named, rather than ignored: a
+client SANs) is refused with the key named, rather than ignored: a
 setting someone relies on for security must not silently do nothing.
 """
 
@@ -13,10 +13,12 @@ import re
 import ssl
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import yaml
 
+from tocsin.config.common import GoDuration
 from tocsin.config.decode import NO_SECRET, Issue, Secret, compose
 from tocsin.config.loader import parse_section, read_text
 
@@ -136,8 +138,17 @@ class HTTPServerConfig:
 
 @dataclass(frozen=True)
 class RateLimit:
-    interval: str = ""
+    """Every request takes a token: ``burst`` at once, one more every ``interval``
+    (0: no limit); over it, 429."""
+
+    interval: GoDuration = timedelta(0)
     burst: int = 0
+
+    def check(self) -> Iterator[Issue]:
+        if self.interval < timedelta(0):
+            yield Issue("interval must not be negative", "interval")
+        if self.interval > timedelta(0) and self.burst < 1:
+            yield Issue("burst must be at least 1 (with none, every request is refused)", "burst")
 
 
 @dataclass(frozen=True)
@@ -158,8 +169,6 @@ class WebConfig:
                     "not a bcrypt hash (make one with: htpasswd -nBC 10 \"\" | tr -d ':\\n')",
                     key,
                 )
-        if self.rate_limit is not None:
-            yield Issue(f"rate_limit {_UNSUPPORTED}", "rate_limit")
 
 
 def load_web_config(path: str | Path) -> WebConfig:
