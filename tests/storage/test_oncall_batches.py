@@ -406,3 +406,63 @@ def test_steps_and_rows_are_taken_in_due_order_up_to_one_time(rt: Runtime, clock
     assert {r.group_id for r in first[1:]} == {"g1", "g2"}
     # the ladders were read, not moved: in the same transaction they are still due
     assert sorted(r.id for r in txn_rest) == ["ladder", "ladder", "late"]
+
+
+def break_policy(rt: Runtime, group: str) -> None:
+    with rt.engine.begin() as conn:
+        sql = "UPDATE oncall_groups SET esc_policy = 'gone' WHERE group_id = :g"
+        conn.execute(text(sql), {"g": group})
+
+
+def observe(rt: Runtime, group: str, firing: list[str]) -> None:
+    seen = [Observation(group, "route", f"{{}}:{group}", "pager", "ladder", {}, firing)]
+    rt.writer.run_sync(Observe(seen, rt.clock(), rt.oncall))
+
+
+def status(rt: Runtime, group: str) -> str:
+    with rt.engine.connect() as conn:
+        found = oncall_rows.get_group(conn, group)
+    assert found is not None
+    return str(found.state["lifecycle"]["status"])
+
+
+def test_a_group_whose_policy_is_missing_still_resolves_and_opens_again(
+    rt: Runtime, clock: Clock
+) -> None:
+    """Its alerts resolving resolve it (dropping the unreadable escalation); firing
+    again starts a new escalation with the configured policy, which pages."""
+    open_groups(rt, "g1")
+    break_policy(rt, "g1")
+    observe(rt, "g1", ["fp"])  # still firing: left as it is
+    assert status(rt, "g1") == "firing"
+    observe(rt, "g1", [])
+    assert status(rt, "g1") == "resolved"
+    clock.now = T0 + 60 * M
+    observe(rt, "g1", ["fp2"])
+    step(rt)
+    assert status(rt, "g1") == "firing"
+    assert pages(rt) == ["person:alice"]
+
+
+def test_a_resolved_group_whose_old_policy_is_missing_pages_when_it_fires_again(
+    rt: Runtime, clock: Clock
+) -> None:
+    open_groups(rt, "g1")
+    step(rt)
+    observe(rt, "g1", [])
+    break_policy(rt, "g1")  # the resolved escalation's policy is gone
+    clock.now = T0 + 60 * M
+    observe(rt, "g1", ["fp2"])
+    step(rt)
+    assert status(rt, "g1") == "firing"
+    assert pages(rt) == ["person:alice", "person:alice"]
+
+
+def test_a_group_whose_policy_is_missing_cannot_be_snoozed(rt: Runtime) -> None:
+    """Snoozed, it would never page again (nothing to resume): refused, with why."""
+    open_groups(rt, "g1")
+    break_policy(rt, "g1")
+    snooze = oncall_ops.HumanAction("g1", "snooze", "bob", Via.API, T0, rt.oncall, duration=M)
+    with pytest.raises(oncall_ops.OncallRefused, match="acknowledge or resolve it"):
+        rt.writer.run_sync(snooze)
+    assert status(rt, "g1") == "firing"

@@ -666,12 +666,17 @@ class Observe:
     ctx: OncallContext
 
     def apply(self, txn: Txn) -> int:
-        batch = _Batch.read(txn, self.now, self.ctx, (o.group_id for o in self.observations))
+        ids = (o.group_id for o in self.observations)
+        batch = _Batch.read(txn, self.now, self.ctx, ids, keep_broken=True)
         for o in self.observations:
-            if o.group_id in batch.broken:  # (logged) the other groups go on
-                continue
             work = batch.work(o.group_id)
             state = None if work is None else work.lifecycle
+            # A group whose escalation cannot be read (logged) that is still firing is
+            # left as it is: its failing step keeps it on the overdue gauge. Resolving
+            # it drops that escalation; firing again after that starts a new one.
+            broken = o.group_id in batch.broken
+            if broken and o.firing and state is not None and state.status is not Status.RESOLVED:
+                continue
             if not o.firing and state is None:
                 continue
             if work is None:
@@ -702,12 +707,18 @@ class HumanAction:
     duration: timedelta | None = None
 
     def apply(self, txn: Txn) -> dict[str, Any]:
-        # A person may end a group whose escalation cannot be read (it cannot page
-        # anyone anyway): the action drops that escalation.
+        # A person may acknowledge or resolve a group whose escalation cannot be read
+        # (it cannot page anyone anyway): the action drops that escalation. A snooze is
+        # refused: when it ended, nothing would page again.
         batch = _Batch.read(txn, self.now, self.ctx, [self.group_id], keep_broken=True)
         work = batch.work(self.group_id)
         if work is None:
             raise LookupError(f"no on-call alert group {self.group_id!r}")
+        if self.group_id in batch.broken and self.action == "snooze":
+            raise OncallRefused(
+                f"group {self.group_id}: its escalation cannot be read (its frozen policy "
+                "is not stored), so a snooze would never page again: acknowledge or resolve it"
+            )
         state = work.lifecycle
         result: Transition | Refused
         if self.action == "ack":
