@@ -1,7 +1,8 @@
 """Writer ops of on-call: each reads the group's row, decides with the pure functions of
 ``tocsin.oncall`` and writes the new state, its due rows, outbox items and audit lines in
-the same transaction — so a crash loses either the whole step or none of it, and a
-replica that claimed a due row holds it (``SKIP LOCKED``) until it committed."""
+the same transaction — so a crash loses either the whole step or none of it, and no
+other replica takes what this one took: every writer transaction begins with the
+revision counter's row lock, which serializes them (see ``oncall_rows.take_due``)."""
 
 from __future__ import annotations
 

@@ -419,8 +419,15 @@ def due_values(
 def take_due(conn: Connection, now: datetime, limit: int) -> list[DueRow]:
     """Take up to about ``limit`` due rows and return them, for a caller that acts on
     them in this same transaction (so no lease is needed: if it rolls back, they are
-    pending again; a row whose handling failed goes back with :func:`release_due`). On
-    PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets replicas share.
+    pending again; a row whose handling failed goes back with :func:`release_due`).
+
+    The caller is a writer transaction, which began by bumping the revision counter
+    (``store.revisions.next_revision``): that row lock, held to the commit, serializes
+    every writer of every replica, and on PostgreSQL each statement after it sees what
+    the writers before committed. So two takes never overlap, and the steps' read
+    takes no row locks of its own: ``FOR UPDATE`` wrote a lock on every ladder it read,
+    a fifth of a storm's backend time (``bench/step_cost.py``). The stored rows are
+    deleted, which locks them anyway.
 
     Notifications come first, whatever their due time: in a storm a page decided
     seconds ago must not wait behind every step due before it. A notification waits,
@@ -469,10 +476,12 @@ def _awaited(ladder: Ladder, due: int) -> DueRow:
 
 
 def _take_steps_sql(conn: Connection) -> str:
+    # (no FOR UPDATE on PostgreSQL: the writer's revision lock serializes takes, see
+    # take_due)
     if conn.dialect.name == "sqlite":
         tail = " INDEXED BY ix_oncall_groups_next_due" + _DUE_STEPS
         return _ladders_sql(conn, tail)
-    return driver(conn, _ladders_sql(conn, _DUE_STEPS + " FOR UPDATE SKIP LOCKED"))
+    return driver(conn, _ladders_sql(conn, _DUE_STEPS))
 
 
 # (a step put off is skipped in the index's order: there are few, they fail)
