@@ -19,6 +19,7 @@ import binascii
 import functools
 import hashlib
 import hmac
+import os
 import time
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -35,6 +36,8 @@ from tocsin.config.web import RateLimit, WebConfig
 OPEN_PATHS = frozenset({"/api/v1/slack/actions", "/v2/enqueue"})
 OPEN_PREFIX = "/act/"
 _REMEMBERED = 1024
+# bcrypt is CPU work that releases the GIL: one check per core at a time
+_CHECKERS = max(2, os.cpu_count() or 2)
 _CHALLENGE = [(b"www-authenticate", b'Basic realm="Tocsin", charset="UTF-8"')]
 
 
@@ -65,6 +68,10 @@ class WebAuth:
         self._passed: dict[bytes, bytes] = {}  # digest of (user, password) -> its hash
         # the bucket of the config's rate_limit (a reload's new config: a new bucket)
         self._bucket: tuple[RateLimit | None, TokenBucket | None] = (None, None)
+        # bcrypt checks get threads of their own, at most _CHECKERS: a flood of wrong
+        # passwords must not take the shared thread pool from the routes that use it
+        # (made on first use: a limiter belongs to the running event loop)
+        self._checkers: anyio.CapacityLimiter | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -116,7 +123,11 @@ class WebAuth:
         cost = next(iter(users.values()))[4:6]  # (a configured hash: $2b$NN$...)
         against = expected if hashed is not None else _no_user(cost)
         try:
-            ok = await anyio.to_thread.run_sync(bcrypt.checkpw, password.encode(), against)
+            if self._checkers is None:
+                self._checkers = anyio.CapacityLimiter(_CHECKERS)
+            ok = await anyio.to_thread.run_sync(
+                bcrypt.checkpw, password.encode(), against, limiter=self._checkers
+            )
         except ValueError:  # more than bcrypt's 72 bytes: no hash matches it
             return False
         if ok and hashed is not None:
