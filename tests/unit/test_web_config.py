@@ -255,3 +255,29 @@ def test_requests_over_the_rate_limit_get_429(files: Path) -> None:
     assert asyncio.run(statuses(2)) == [200, 429]
     config[0] = WebConfig()  # no limit
     assert asyncio.run(statuses(5)) == [200] * 5
+
+
+def test_password_checks_run_on_threads_of_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each bcrypt check holds a token of the middleware's own limiter (one per core),
+    not one of the thread pool that other routes share."""
+    from tocsin.api import auth as auth_module  # (its _CHECKERS)
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        raise AssertionError("not called")
+
+    auth = WebAuth(app, WebConfig)
+    held: list[float] = []
+    real = bcrypt.checkpw
+
+    def checkpw(password: bytes, hashed: bytes) -> bool:
+        assert auth._checkers is not None
+        held.append(auth._checkers.borrowed_tokens)
+        return real(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", checkpw)  # (the module auth imports)
+    users = {"alice": HASH}
+    assert asyncio.run(auth.allowed(users, basic("alice", "pw"))) is True
+    assert asyncio.run(auth.allowed(users, basic("bob", "pw"))) is False
+    assert held == [1, 1]
+    assert auth._checkers is not None
+    assert auth._checkers.total_tokens == auth_module._CHECKERS
