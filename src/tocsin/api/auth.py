@@ -55,8 +55,8 @@ def credentials(header: str) -> tuple[str, str] | None:
 
 
 class WebAuth:
-    """ASGI middleware: the current web config's users and headers (``config()`` is
-    read on every request, so a reload takes effect at once)."""
+    """ASGI middleware: the current web config's rate limit, users and headers
+    (``config()`` is read on every request, so a reload takes effect at once)."""
 
     def __init__(
         self,
