@@ -12,7 +12,7 @@ import socket
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -78,16 +78,16 @@ class Settings:
     instance_name: str = field(default_factory=socket.gethostname)
     # TLS and basic auth for the HTTP server (exporter-toolkit's web config file)
     web_config_path: Path | None = None
-    scheme: str = "http"  # of the default external URL ("https": the web config has TLS)
 
     def database(self) -> DatabaseSettings:
         url = self.database_url or sqlite_url(self.data_dir)
         return DatabaseSettings(url=url, sqlite_durability=self.sqlite_durability)
 
-    def base_url(self) -> str:
+    def base_url(self, scheme: str = "http") -> str:
+        """The external URL, or the listen address served with ``scheme``."""
         if self.external_url:
             return self.external_url.rstrip("/")
-        return f"{self.scheme}://{self.listen}"
+        return f"{scheme}://{self.listen}"
 
 
 class Runtime:
@@ -99,8 +99,8 @@ class Runtime:
         self._config_lock = threading.Lock()
         config = load_config(settings.config_path)  # a bad config stops start-up here
         self.web = self._load_web_config()
-        if self.web.tls_server_config is not None:
-            settings = self.settings = replace(settings, scheme="https")
+        # TLS on or off is fixed at start (a reload that would change it is refused)
+        self.scheme = "http" if self.web.tls_server_config is None else "https"
         # called after a reload took a new web config (the server's TLS certificates)
         self.on_web_reload: list[Callable[[WebConfig], None]] = []
         self._config = config
@@ -124,7 +124,7 @@ class Runtime:
             clock,
             lambda: self._config.tocsin.runbooks,
             lambda: Path(self._config.source).resolve().parent,
-            settings.base_url(),
+            settings.base_url(self.scheme),
         )
         self.runbooks.load()
         self.sender = ChannelSender(
@@ -141,7 +141,7 @@ class Runtime:
             lambda: self._policy,
             self.delivery.adopt,
             DispatchSettings(
-                external_url=settings.base_url(), handoff_lease=settings.delivery_lease
+                external_url=settings.base_url(self.scheme), handoff_lease=settings.delivery_lease
             ),
             runbook=self._runbook_extra,
             on_flushed=self._observe_flushes,
@@ -155,7 +155,7 @@ class Runtime:
             self.store.alerts.get,
             self._runbook_extra,
             link_secret(self.engine),
-            settings.base_url(),
+            settings.base_url(self.scheme),
             self.delivery.kick,
         )
         self.store.alerts.listeners.append(self.dispatcher.on_alerts)

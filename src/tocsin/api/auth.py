@@ -23,13 +23,14 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from functools import partial
+from typing import NamedTuple
 
 import anyio
 import bcrypt
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tocsin.api.rate_limit import TokenBucket
-from tocsin.config.web import RateLimit, WebConfig
+from tocsin.config.web import WebConfig
 
 # Paths whose requests prove themselves (see the module docstring): exactly these, and
 # the signed links under OPEN_PREFIX.
@@ -66,8 +67,8 @@ class WebAuth:
     ) -> None:
         self.app, self.config, self.clock = app, config, clock
         self._passed: dict[bytes, bytes] = {}  # digest of (user, password) -> its hash
-        # the bucket of the config's rate_limit (a reload's new config: a new bucket)
-        self._bucket: tuple[RateLimit | None, TokenBucket | None] = (None, None)
+        # what the current config makes, made again only when a reload replaces it
+        self._made: tuple[WebConfig | None, _Made] = (None, _Made(None, []))
         # bcrypt checks get threads of their own, at most _CHECKERS: a flood of wrong
         # passwords must not take the shared thread pool from the routes that use it
         # (made on first use: a limiter belongs to the running event loop)
@@ -78,15 +79,12 @@ class WebAuth:
             await self.app(scope, receive, send)
             return
         config = self.config()
-        bucket = self._bucket_of(config.rate_limit)
+        if self._made[0] is not config:
+            self._made = (config, _Made.of(config))
+        bucket, headers = self._made[1]
         if bucket is not None and not bucket.allow(self.clock()):
             await _refuse(send, 429, b"Too Many Requests\n", [])
             return
-        headers = [
-            (k.lower().encode("latin-1"), v.encode("latin-1"))
-            for k, v in config.http_server_config.headers.items()
-            if v
-        ]
         if headers:
             send = partial(_with_headers, send, headers)
         users = config.basic_auth_users
@@ -99,14 +97,6 @@ class WebAuth:
             await _refuse(send, 401, b"Unauthorized\n", _CHALLENGE)
             return
         await self.app(scope, receive, send)
-
-    def _bucket_of(self, limit: RateLimit | None) -> TokenBucket | None:
-        if self._bucket[0] is not limit:
-            made = None
-            if limit is not None and limit.interval.total_seconds() > 0:
-                made = TokenBucket(limit.interval.total_seconds(), limit.burst)
-            self._bucket = (limit, made)
-        return self._bucket[1]
 
     async def allowed(self, users: Mapping[str, str], header: str) -> bool:
         """Whether ``header`` (the request's Authorization) names one of ``users`` (user
@@ -136,6 +126,27 @@ class WebAuth:
             self._passed[key] = expected
             return True
         return False
+
+
+class _Made(NamedTuple):
+    """What a web config makes for the middleware: its rate limit's bucket (a new
+    config starts a full one), and its response headers as ASGI headers."""
+
+    bucket: TokenBucket | None
+    headers: list[tuple[bytes, bytes]]
+
+    @classmethod
+    def of(cls, config: WebConfig) -> _Made:
+        limit = config.rate_limit
+        bucket = None
+        if limit is not None and limit.interval.total_seconds() > 0:
+            bucket = TokenBucket(limit.interval.total_seconds(), limit.burst)
+        headers = [
+            (k.lower().encode("latin-1"), v.encode("latin-1"))
+            for k, v in config.http_server_config.headers.items()
+            if v
+        ]
+        return cls(bucket, headers)
 
 
 @functools.cache

@@ -156,7 +156,12 @@ def serve_tls(server_config: uvicorn.Config, rt: Runtime) -> None:
     reload (new connections get them). Turning TLS on or off, or changing the client
     CAs (OpenSSL can add a CA to a running context, not remove one), needs a restart:
     such a reload is refused."""
-    from tocsin.config.web import WebConfig
+    from tocsin.config.web import CLIENT_AUTH, TLS_VERSIONS, TLSServerConfig, WebConfig
+
+    def tune(context: ssl.SSLContext, tls: TLSServerConfig) -> None:
+        context.verify_mode = CLIENT_AUTH[tls.client_auth_type]
+        context.minimum_version = TLS_VERSIONS[tls.min_version]
+        context.maximum_version = TLS_VERSIONS[tls.max_version]
 
     tls = rt.web.tls_server_config
     if tls is None:
@@ -168,12 +173,12 @@ def serve_tls(server_config: uvicorn.Config, rt: Runtime) -> None:
         rt.on_web_reload.append(keep_plain)
         return
     server_config.ssl_certfile, server_config.ssl_keyfile = tls.cert_file, tls.key_file
-    server_config.ssl_cert_reqs = _CERT_REQS[tls.client_auth_type]
+    server_config.ssl_cert_reqs = CLIENT_AUTH[tls.client_auth_type]
     server_config.ssl_ca_certs = tls.client_ca_file or None
     server_config.load()  # makes the SSLContext, which is then tuned and kept
     context = server_config.ssl
     assert context is not None
-    _versions(context, tls.min_version, tls.max_version)
+    tune(context, tls)
     client_cas = _file_bytes(tls.client_ca_file)
 
     def take_certificates(web: WebConfig) -> None:
@@ -182,12 +187,10 @@ def serve_tls(server_config: uvicorn.Config, rt: Runtime) -> None:
             raise _restart_needed(rt, "tls_server_config", "turning TLS off")
         if _file_bytes(new.client_ca_file) != client_cas:
             raise _restart_needed(rt, "tls_server_config.client_ca_file", "changing client CAs")
-        # A pair that fails to load leaves OpenSSL's context with the new certificate
-        # and no key: try it on a throwaway context first (check-web-config does too).
-        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(new.cert_file, new.key_file)
+        # (loading the web config loaded the pair on a throwaway context already: a
+        # pair that fails would leave the live one with the new certificate, no key)
         context.load_cert_chain(new.cert_file, new.key_file)
-        context.verify_mode = _CERT_REQS[new.client_auth_type]
-        _versions(context, new.min_version, new.max_version)
+        tune(context, new)
 
     rt.on_web_reload.append(take_certificates)
 
@@ -201,18 +204,6 @@ def _restart_needed(rt: Runtime, key: str, what: str) -> Exception:
 
     path = str(rt.settings.web_config_path)
     return ConfigError([ConfigProblem(path, 1, key, f"{what} needs a restart")])
-
-
-_CERT_REQS = {
-    "NoClientCert": ssl.CERT_NONE,
-    "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
-    "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
-}
-_VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
-
-
-def _versions(context: ssl.SSLContext, low: str, high: str) -> None:
-    context.minimum_version, context.maximum_version = _VERSIONS[low], _VERSIONS[high]
 
 
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -262,7 +253,7 @@ async def _serve(server: uvicorn.Server, rt: Runtime) -> None:
     logging.getLogger("tocsin").info(
         "Tocsin %s listening on %s://%s (database: %s)",
         __version__,
-        rt.settings.scheme,
+        rt.scheme,
         rt.settings.listen,
         rt.engine.url.render_as_string(hide_password=True),
     )

@@ -23,7 +23,8 @@ from tocsin.config.decode import NO_SECRET, Issue, Secret, compose
 from tocsin.config.loader import parse_section, read_text
 
 __all__ = [
-    "CLIENT_AUTH_TYPES",
+    "CLIENT_AUTH",
+    "TLS_VERSIONS",
     "HTTPServerConfig",
     "TLSServerConfig",
     "WebConfig",
@@ -31,9 +32,13 @@ __all__ = [
 ]
 
 # exporter-toolkit's names (Go's tls.ClientAuthType) that Python's ssl module can
-# enforce: CERT_NONE, CERT_OPTIONAL (verify a certificate if one is sent), CERT_REQUIRED.
-CLIENT_AUTH_TYPES = ("NoClientCert", "VerifyClientCertIfGiven", "RequireAndVerifyClientCert")
-_TLS_VERSIONS = ("TLS12", "TLS13")
+# enforce, with what enforces them.
+CLIENT_AUTH = {
+    "NoClientCert": ssl.CERT_NONE,
+    "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,  # verify a certificate if one is sent
+    "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
+}
+TLS_VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
 # The response headers exporter-toolkit lets the file set.
 _HEADERS = (
     "Content-Security-Policy",
@@ -81,8 +86,8 @@ class TLSServerConfig:
             yield Issue("missing cert_file", "cert_file")
         if not self.key_file:
             yield Issue("missing key_file", "key_file")
-        if self.client_auth_type not in CLIENT_AUTH_TYPES:
-            known = ", ".join(CLIENT_AUTH_TYPES)
+        if self.client_auth_type not in CLIENT_AUTH:
+            known = ", ".join(CLIENT_AUTH)
             yield Issue(
                 f"invalid client_auth_type {self.client_auth_type!r}: one of {known}",
                 "client_auth_type",
@@ -94,7 +99,7 @@ class TLSServerConfig:
             )
         versions = (self.min_version, self.max_version)
         for name, value in zip(("min_version", "max_version"), versions, strict=True):
-            if value not in _TLS_VERSIONS:
+            if value not in TLS_VERSIONS:
                 yield Issue(f"unknown TLS version {value!r}: TLS12 or TLS13", name)
         if versions == ("TLS13", "TLS12"):
             yield Issue("min_version is above max_version", "min_version")
