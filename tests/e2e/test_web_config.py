@@ -274,6 +274,26 @@ def test_a_reload_takes_new_users_and_refuses_to_turn_tls_off(
         assert http.get(f"{secured.url}/-/healthy").status_code == 200
 
 
+def test_a_reload_serves_a_new_certificate_to_new_connections(
+    secured: TocsinServer, tls: TLSFiles, tmp_path: Path
+) -> None:
+    """A renewed certificate (here from another CA, so the client can tell which one it
+    got) is taken by a reload; the reload's thread hands the change to the loop's."""
+    renewed_ca = trustme.CA()
+    renewed = renewed_ca.issue_cert("127.0.0.1")
+    files = TLSFiles(tmp_path / "ca2.pem", tmp_path / "new.pem", tmp_path / "new.key", tls.client)
+    renewed_ca.cert_pem.write_to_path(str(files.ca))
+    renewed.private_key_pem.write_to_path(str(files.key))
+    renewed.private_key_and_cert_chain_pem.write_to_path(str(files.cert))
+    web_config(tmp_path / "web.yml", files, dict([ALICE]))
+    with client(tls) as http:
+        assert http.post(f"{secured.url}/-/reload").status_code == 200
+    with client(files) as http:  # trusts only the new CA
+        assert http.get(f"{secured.url}/-/healthy").status_code == 200
+    with client(tls) as http, pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY"):
+        http.get(f"{secured.url}/-/healthy")
+
+
 def test_a_reload_with_a_key_that_does_not_match_keeps_serving_the_old_pair(
     secured: TocsinServer, tls: TLSFiles, tmp_path: Path
 ) -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 
 import pytest
 
-from tocsin.engine.loop import wait_or_timeout
+from tocsin.engine.loop import OnLoop, wait_or_timeout
 
 
 def test_returns_when_set_or_when_its_time_is_up() -> None:
@@ -41,3 +42,42 @@ def test_a_cancelled_wait_always_ends(seconds: float) -> None:
         return ended
 
     assert asyncio.run(main()) == 100
+
+
+def test_on_loop_runs_a_worker_threads_call_on_the_loops_thread() -> None:
+    """``OnLoop``: a reload's worker thread changes the TLS context through it, on the
+    thread whose handshakes read that context; results and exceptions come back."""
+    on_loop = OnLoop()
+    before = on_loop(threading.get_ident)  # no loop attached yet: runs where called
+
+    def boom() -> None:
+        raise ValueError("bad key")
+
+    async def main() -> tuple[int, int, int, str]:
+        on_loop.attach(asyncio.get_running_loop())
+        here = threading.get_ident()
+        from_worker = await asyncio.to_thread(on_loop, threading.get_ident)
+        on_the_loop = on_loop(threading.get_ident)  # called on the loop: no hand-over
+        with pytest.raises(ValueError, match="bad key") as raised:
+            await asyncio.to_thread(on_loop, boom)
+        return here, from_worker, on_the_loop, str(raised.value)
+
+    here, from_worker, on_the_loop, error = asyncio.run(main())
+    assert before == threading.get_ident()
+    assert (from_worker, on_the_loop, error) == (here, here, "bad key")
+
+
+def test_on_loop_runs_at_once_where_no_loop_runs() -> None:
+    """A loop attached but not running (before start, after shutdown) handshakes
+    nothing: the call runs on the calling thread instead of waiting forever."""
+    loop = asyncio.new_event_loop()
+    try:
+        on_loop = OnLoop()
+        on_loop.attach(loop)
+        ran_on: list[int] = []
+        worker = threading.Thread(target=lambda: ran_on.append(on_loop(threading.get_ident)))
+        worker.start()
+        worker.join(timeout=10)
+        assert ran_on == [worker.ident]
+    finally:
+        loop.close()

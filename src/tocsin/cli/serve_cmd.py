@@ -23,6 +23,7 @@ from tocsin import __version__
 from tocsin.alerts.labels import NameValidation
 from tocsin.cli.output import fail
 from tocsin.defaults import DEFAULT_LISTEN, DEFAULT_MAX_BODY, EXAMPLE_CONFIG
+from tocsin.engine.loop import OnLoop
 from tocsin.store.settings import Durability
 
 if TYPE_CHECKING:
@@ -138,24 +139,26 @@ def serve(
         lifespan="on",
         proxy_headers=False,
     )
+    on_loop = OnLoop()
     try:
-        serve_tls(server_config, rt)
+        serve_tls(server_config, rt, on_loop)
     except (OSError, ssl.SSLError) as exc:
         rt.close()
         fail(f"cannot start TLS: {exc}")
     server = uvicorn.Server(server_config)
     try:
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-            runner.run(_serve(server, rt))
+            runner.run(_serve(server, rt, on_loop))
     finally:
         rt.close()
 
 
-def serve_tls(server_config: uvicorn.Config, rt: Runtime) -> None:
+def serve_tls(server_config: uvicorn.Config, rt: Runtime, on_loop: OnLoop) -> None:
     """Serve TLS as the web config says, and take its certificate and key again on a
-    reload (new connections get them). Turning TLS on or off, or changing the client
-    CAs (OpenSSL can add a CA to a running context, not remove one), needs a restart:
-    such a reload is refused."""
+    reload (new connections get them). A reload runs on a worker thread; the live
+    context is changed on the loop's thread (``on_loop``), which does the handshakes.
+    Turning TLS on or off, or changing the client CAs (OpenSSL can add a CA to a
+    running context, not remove one), needs a restart: such a reload is refused."""
     from tocsin.config.web import CLIENT_AUTH, TLS_VERSIONS, TLSServerConfig, WebConfig
 
     def tune(context: ssl.SSLContext, tls: TLSServerConfig) -> None:
@@ -187,10 +190,14 @@ def serve_tls(server_config: uvicorn.Config, rt: Runtime) -> None:
             raise _restart_needed(rt, "tls_server_config", "turning TLS off")
         if _file_bytes(new.client_ca_file) != client_cas:
             raise _restart_needed(rt, "tls_server_config.client_ca_file", "changing client CAs")
-        # (loading the web config loaded the pair on a throwaway context already: a
-        # pair that fails would leave the live one with the new certificate, no key)
-        context.load_cert_chain(new.cert_file, new.key_file)
-        tune(context, new)
+
+        def swap() -> None:
+            # (loading the web config loaded the pair on a throwaway context already: a
+            # pair that fails would leave the live one with the new certificate, no key)
+            context.load_cert_chain(new.cert_file, new.key_file)
+            tune(context, new)
+
+        on_loop(swap)
 
     rt.on_web_reload.append(take_certificates)
 
@@ -234,8 +241,9 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
-async def _serve(server: uvicorn.Server, rt: Runtime) -> None:
+async def _serve(server: uvicorn.Server, rt: Runtime, on_loop: OnLoop) -> None:
     loop = asyncio.get_running_loop()
+    on_loop.attach(loop)
     reloads: set[asyncio.Task[None]] = set()  # keep references until they finish
 
     def on_sighup() -> None:

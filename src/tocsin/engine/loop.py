@@ -5,9 +5,13 @@ comes, and survive a failing step (log it, try again next round)."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -53,3 +57,47 @@ async def wait_or_timeout(event: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(seconds):
             await event.wait()
+
+
+class OnLoop:
+    """Runs calls on an event loop's own thread, the calling thread waiting for the
+    result: for state that only the loop's thread may touch while it runs (the TLS
+    context its handshakes read: OpenSSL's contexts are not to be changed from another
+    thread while in use). When no loop is attached or running (nothing else runs) and
+    on the loop's thread, a call runs at once."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def __call__(self, fn: Callable[[], T]) -> T:
+        loop = self._loop
+        if loop is None or not loop.is_running() or _running_loop() is loop:
+            return fn()
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def call() -> None:
+            if done.set_running_or_notify_cancel():
+                try:
+                    done.set_result(fn())
+                except BaseException as exc:
+                    done.set_exception(exc)
+
+        loop.call_soon_threadsafe(call)
+        while True:
+            try:
+                return done.result(timeout=0.1)
+            except concurrent.futures.TimeoutError:
+                # a loop that stopped meanwhile would never run the call (a reload at
+                # shutdown must not hang its thread, which the shutdown waits for)
+                if not loop.is_running() and done.cancel():
+                    raise RuntimeError("the event loop stopped before the call ran") from None
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
