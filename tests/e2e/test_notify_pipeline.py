@@ -5,6 +5,7 @@ failing receiver, and a kill -9 between deciding and sending that loses nothing.
 from __future__ import annotations
 
 import signal
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from tests.e2e.conftest import alert, post_alerts, wait_until
 from tests.harness.procs import TocsinServer
 from tests.harness.receivers import HTTPReceiver, Reply
 from tocsin.timeutil import format_rfc3339 as rfc3339
+from tocsin.timeutil import parse_rfc3339
 
 pytestmark = pytest.mark.e2e
 
@@ -220,6 +222,12 @@ tocsin:
         assert own["labels"]["receiver"] == "pager"
         assert own["labels"]["integration"] == "webhook[0]"
         assert "no such key" in own["annotations"]["description"]
+        # it started at the first failure, before the answer that raised it
+        started, ends = parse_rfc3339(own["startsAt"]), parse_rfc3339(own["endsAt"])
+        assert started is not None
+        assert ends is not None
+        assert started < ends - timedelta(minutes=14)
+        assert started <= datetime.now(UTC)
         # given up after a 400: one failed notification, by the last attempt's reason
         metrics = httpx.get(f"{tocsin.url}/metrics").text
         pager = {"integration": "webhook", "receiver": "pager"}

@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tocsin.alerts.model import PostedAlert
 from tocsin.config.model import TocsinSettings
@@ -45,6 +45,9 @@ class ReceiverHealth:
         self._post = post_alerts
         self._enqueue = enqueue
         self._failures: dict[tuple[str, str], int] = {}
+        # when each failing run began: the self-alert's startsAt (without one,
+        # Alertmanager's defaults would start it at its endsAt, minutes ahead)
+        self._since: dict[tuple[str, str], datetime] = {}
         self._raised: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -53,20 +56,24 @@ class ReceiverHealth:
         key = (item.receiver, item.integration)
         if outcome.kind is OutcomeKind.SENT:
             self._failures.pop(key, None)
+            since = self._since.pop(key, None)
             if key in self._raised:
                 self._raised.discard(key)
-                self._spawn(self._post([self._alert(key, outcome, firing=False)]))
+                self._spawn(self._post([self._alert(key, outcome, since, firing=False)]))
         else:
             count = self._failures[key] = self._failures.get(key, 0) + 1
+            since = self._since.setdefault(key, self._clock())
             if count >= self._settings().failing_after:
                 self._raised.add(key)
-                self._spawn(self._post([self._alert(key, outcome, firing=True)]))
+                self._spawn(self._post([self._alert(key, outcome, since, firing=True)]))
         if item.status is DeliveryStatus.FAILED:
             fallback = self._fallback(item)
             if fallback:
                 self._spawn(self._enqueue(fallback))
 
-    def _alert(self, key: tuple[str, str], outcome: Outcome, firing: bool) -> PostedAlert:
+    def _alert(
+        self, key: tuple[str, str], outcome: Outcome, since: datetime | None, firing: bool
+    ) -> PostedAlert:
         receiver, integration = key
         now = self._clock()
         return PostedAlert(
@@ -80,7 +87,7 @@ class ReceiverHealth:
                 "summary": f"Notifications to {receiver} ({integration}) are failing",
                 "description": outcome.message,
             },
-            starts_at=None,
+            starts_at=since or now,
             ends_at=now + FIRING_FOR if firing else now,
             generator_url="",
         )
