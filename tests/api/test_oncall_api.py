@@ -74,6 +74,13 @@ def test_who_is_on_call_at(client: TestClient, at: str, person: str) -> None:
     assert [p for p, _, _ in shifts(client, at=at)] == [person]
 
 
+def test_at_an_instant_the_shift_in_force_is_shown_whole(client: TestClient) -> None:
+    """Who is on call now answers with the shift's start and end, not the instant."""
+    assert shifts(client, at="2026-03-04T12:00:00Z") == [
+        ("alice", "2026-03-02T08:00:00.000Z", "2026-03-09T08:00:00.000Z"),
+    ]
+
+
 def test_shifts_over_a_range(client: TestClient) -> None:
     assert shifts(client, at="2026-03-02T00:00:00Z", until="2026-03-16T00:00:00Z") == [
         ("bob", "2026-03-02T00:00:00.000Z", "2026-03-02T08:00:00.000Z"),

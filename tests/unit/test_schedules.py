@@ -3,6 +3,7 @@ rules). Every expected timeline is worked out by hand and written as literal ins
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ from tocsin.oncall.schedules import (
     Schedule,
     Shift,
     on_call,
+    shift_at,
     shifts,
 )
 
@@ -348,3 +350,104 @@ def test_override_times_in_other_zones_are_instants() -> None:
     found = shifts(UTC_DAILY, [o], z(2026, 1, 2, 10), z(2026, 1, 2, 18))
     assert ("dave", z(2026, 1, 2, 12), z(2026, 1, 2, 15)) in timeline(found)
     assert all(s.start.tzinfo is UTC and s.end.tzinfo is UTC for s in found)
+
+
+# --- the shift in force at an instant, whole --------------------------------------------
+
+WEEKLY = Layer("weekly", ("alice", "bob"), date(2026, 1, 5), "weekly", time(9), handoff_day=MONDAY)
+BUSINESS = Restriction(9 * 3600, 17 * 3600, frozenset(range(MONDAY, FRIDAY + 1)))
+
+
+@pytest.mark.parametrize(
+    ("schedule", "overrides", "at", "expected"),
+    [
+        pytest.param(  # mid-shift: from the last handoff to the next, not the instant
+            UTC_DAILY,
+            [],
+            z(2026, 1, 2, 15),
+            [("bob", z(2026, 1, 2, 9), z(2026, 1, 3, 9))],
+            id="daily",
+        ),
+        pytest.param(  # a handoff instant belongs to the shift it starts
+            UTC_DAILY,
+            [],
+            z(2026, 1, 3, 9),
+            [("carol", z(2026, 1, 3, 9), z(2026, 1, 4, 9))],
+            id="at-handoff",
+        ),
+        pytest.param(  # 09:00 Berlin is 08:00 UTC in winter
+            Schedule("ops", BERLIN, (WEEKLY,)),
+            [],
+            z(2026, 2, 4),
+            [("alice", z(2026, 2, 2, 8), z(2026, 2, 9, 8))],
+            id="weekly-berlin",
+        ),
+        pytest.param(  # the week of the DST switch: 09:00 CET to 09:00 CEST, 167 hours
+            Schedule("ops", BERLIN, (WEEKLY,)),
+            [],
+            z(2026, 3, 25),
+            [("bob", z(2026, 3, 23, 8), z(2026, 3, 30, 7))],
+            id="weekly-across-dst",
+        ),
+        pytest.param(  # an override in force: its window
+            UTC_DAILY,
+            [Override("o1", "ops", "dave", z(2026, 1, 2, 12), z(2026, 1, 2, 15), z(2025, 12, 1))],
+            z(2026, 1, 2, 13),
+            [("dave", z(2026, 1, 2, 12), z(2026, 1, 2, 15))],
+            id="override",
+        ),
+        pytest.param(  # right after it: the rest of the rotation's shift
+            UTC_DAILY,
+            [Override("o1", "ops", "dave", z(2026, 1, 2, 12), z(2026, 1, 2, 15), z(2025, 12, 1))],
+            z(2026, 1, 2, 15),
+            [("bob", z(2026, 1, 2, 15), z(2026, 1, 3, 9))],
+            id="after-override",
+        ),
+        pytest.param(  # outside business hours nobody is on call
+            Schedule("ops", UTC, (replace(DAILY, restrictions=(BUSINESS,)),)),
+            [],
+            z(2026, 1, 2, 20),
+            [],
+            id="nobody",
+        ),
+        pytest.param(  # a 40-day rotation: wider than the first look, found whole
+            Schedule(
+                "ops",
+                UTC,
+                (
+                    Layer(
+                        "long",
+                        ("alice", "bob"),
+                        date(2026, 1, 1),
+                        "custom",
+                        time(0),
+                        shift_length=timedelta(days=40),
+                    ),
+                ),
+            ),
+            [],
+            z(2026, 2, 20),
+            [("bob", z(2026, 2, 10), z(2026, 3, 22))],
+            id="long-shift",
+        ),
+        pytest.param(  # one participant, on call for good: cut a year each side
+            Schedule(
+                "ops", UTC, (replace(DAILY, participants=("alice",), start=date(2020, 1, 1)),)
+            ),
+            [],
+            z(2026, 6, 1),
+            [("alice", z(2026, 6, 1) - timedelta(days=366), z(2026, 6, 1) + timedelta(days=366))],
+            id="for-good",
+        ),
+    ],
+)
+def test_shift_at_is_the_whole_shift_in_force(
+    schedule: Schedule,
+    overrides: list[Override],
+    at: datetime,
+    expected: list[tuple[str, datetime, datetime]],
+) -> None:
+    found = shift_at(lambda low, high: shifts(schedule, overrides, low, high), at)
+    assert timeline(found) == expected
+    # the same person on_call names for the instant
+    assert [s.person for s in found] == on_call(schedule, overrides, at)

@@ -21,7 +21,7 @@ from tocsin.core.override_ops import AddOverride, DeleteOverride, schedule_audit
 from tocsin.oncall.ical import person_ics, schedule_ics
 from tocsin.oncall.lifecycle import Via
 from tocsin.oncall.links import Action, LinkError, SignedAction, verify
-from tocsin.oncall.schedules import Override, Shift
+from tocsin.oncall.schedules import Override, Shift, shift_at
 from tocsin.oncall.slack_requests import SlackSignatureError, verify_slack
 from tocsin.store import oncall_rows
 from tocsin.timeutil import TimeFormatError, format_rfc3339, parse_rfc3339
@@ -204,6 +204,8 @@ def who_is_on_call(
     at: str | None = None,
     until: str | None = None,
 ) -> Response:
+    """Per schedule: without ``until``, the shift in force at ``at`` (default now),
+    whole, from its start to its end; with it, the shifts over [at, until), cut to it."""
     rt = runtime(request)
     try:
         start = _when(at, rt.clock())
@@ -213,10 +215,17 @@ def who_is_on_call(
     names = schedule or [s.name for s in rt.config.schedules]
     out: dict[str, Any] = {}
     for name in names:
-        timeline = rt.shifts(name, start, max(end, start + timedelta(microseconds=1)))
-        if timeline is None:
+        if rt.config.schedule(name) is None:
             return _json(f"schedule: no schedule {name!r}", 404)
-        out[name] = [_shift_json(s) for s in timeline]
+        if until is None:  # at an instant: the shift in force then, whole
+
+            def timeline(low: datetime, high: datetime, name: str = name) -> list[Shift]:
+                return rt.shifts(name, low, high) or []
+
+            found = shift_at(timeline, start)
+        else:
+            found = rt.shifts(name, start, max(end, start + timedelta(microseconds=1))) or []
+        out[name] = [_shift_json(s) for s in found]
     return _json(out)
 
 

@@ -26,7 +26,7 @@ compare wrong); converting to UTC first is what makes the repeated hour unambigu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal
@@ -41,6 +41,7 @@ __all__ = [
     "ShiftSource",
     "local_instant",
     "on_call",
+    "shift_at",
     "shifts",
 ]
 
@@ -186,6 +187,36 @@ def shifts(
         above = [Shift(override.person, s, e, override.id, "override") for s, e in spans]
         canvas = _overlay(canvas, above)
     return _merged(canvas)
+
+
+# How far :func:`shift_at` looks each side of its instant at first, and at most.
+SHIFT_REACH = timedelta(days=8)
+SHIFT_REACH_MAX = timedelta(days=366)
+
+
+def shift_at(
+    timeline: Callable[[datetime, datetime], Sequence[Shift]],
+    at: datetime,
+    reach: timedelta = SHIFT_REACH,
+    reach_max: timedelta = SHIFT_REACH_MAX,
+) -> list[Shift]:
+    """The shift in force at ``at``, whole (from its start to its end, as "who is on
+    call now" is answered: "alice, since Monday 09:00, until next Monday 09:00"), or
+    nothing when nobody is on call then.
+
+    ``timeline`` gives the shifts over a range, clipped to it (:func:`shifts` with the
+    schedule and overrides bound). The range starts ``reach`` each side of ``at`` and
+    doubles while the shift reaches one of its ends, up to ``reach_max``: a shift longer
+    than that (one participant, on call for good) is shown cut there.
+    """
+    at = _utc(at, "at")
+    span = reach
+    while True:
+        low, high = at - span, at + span
+        found = [s for s in timeline(low, high) if s.start <= at < s.end]
+        if not found or span >= reach_max or (found[0].start > low and found[0].end < high):
+            return found
+        span = min(2 * span, reach_max)
 
 
 def on_call(schedule: Schedule, overrides: Iterable[Override], at: datetime) -> list[str]:
