@@ -62,6 +62,20 @@ def test_alert_add_and_list(tocsin: TocsinServer) -> None:
     assert run_cli("alert", "list", "severity=warning", "--json", url=url).stdout.strip() == "[]"
 
 
+def test_url_before_the_command_reaches_every_client_command(tocsin: TocsinServer) -> None:
+    """``tocsin --url URL alert list``, as amtool takes its URL before the command; a
+    command's own --url still wins (here a port nothing listens on: exit 1)."""
+    run_cli("--url", tocsin.url, "alert", "add", "DiskFull", "host=db1")
+    listed = json.loads(run_cli("--url", tocsin.url, "alert", "list", "--json").stdout)
+    assert [a["labels"]["alertname"] for a in listed] == ["DiskFull"]
+    nested = run_cli("--url", tocsin.url, "runbook", "search", "anything", check=False)
+    assert nested.returncode == 0, nested.stderr
+    wrong = run_cli(
+        "--url", tocsin.url, "alert", "list", "--url", "http://127.0.0.1:9", check=False
+    )
+    assert wrong.returncode == 1
+
+
 def test_silence_add_list_expire(tocsin: TocsinServer) -> None:
     url = tocsin.url
     run_cli("alert", "add", "Disk", "host=db1", url=url)

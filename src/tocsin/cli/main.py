@@ -6,7 +6,9 @@ commands that list or show take ``--json``; exit codes are 0 ok, 1 failure, 2 us
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Annotated
 
 import typer
 
@@ -26,6 +28,25 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def options(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            help="Tocsin's URL for every client command (as amtool's --alertmanager.url "
+            "comes first); a command's own --url wins. Default: $TOCSIN_URL.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Tocsin: alerts, on-call and runbooks. Alertmanager-compatible."""
+    # The subcommands read TOCSIN_URL as their --url's default; Click runs this
+    # callback before it parses the subcommand, so the variable is set in time.
+    if url:
+        os.environ["TOCSIN_URL"] = url
 
 
 @app.command()
