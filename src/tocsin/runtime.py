@@ -314,12 +314,19 @@ class Runtime:
     def shifts(self, schedule: str, start: datetime, end: datetime) -> list[Shift] | None:
         """A schedule's shifts over [start, end), overrides (config and stored) applied;
         None when there is no such schedule."""
+        timeline = self.timeline(schedule)
+        return None if timeline is None else timeline(start, end)
+
+    def timeline(self, schedule: str) -> Callable[[datetime, datetime], list[Shift]] | None:
+        """:meth:`shifts` of one schedule for any range, its stored overrides read once
+        (for questions that look at several ranges); None when there is no such schedule."""
         found = self._config.schedule(schedule)
         if found is None:
             return None
         with self.engine.connect() as conn:
             stored = oncall_rows.overrides(conn, schedule)
-        return shifts(found.to_schedule(), [*found.config_overrides(), *stored], start, end)
+        bound, overrides = found.to_schedule(), [*found.config_overrides(), *stored]
+        return lambda start, end: shifts(bound, overrides, start, end)
 
     def receiver_names(self) -> list[str]:
         return self._policy.receiver_names()

@@ -215,16 +215,13 @@ def who_is_on_call(
     names = schedule or [s.name for s in rt.config.schedules]
     out: dict[str, Any] = {}
     for name in names:
-        if rt.config.schedule(name) is None:
+        timeline = rt.timeline(name)
+        if timeline is None:
             return _json(f"schedule: no schedule {name!r}", 404)
         if until is None:  # at an instant: the shift in force then, whole
-
-            def timeline(low: datetime, high: datetime, name: str = name) -> list[Shift]:
-                return rt.shifts(name, low, high) or []
-
             found = shift_at(timeline, start)
         else:
-            found = rt.shifts(name, start, max(end, start + timedelta(microseconds=1))) or []
+            found = timeline(start, max(end, start + timedelta(microseconds=1)))
         out[name] = [_shift_json(s) for s in found]
     return _json(out)
 

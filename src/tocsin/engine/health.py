@@ -44,10 +44,9 @@ class ReceiverHealth:
         self._receiver = receiver
         self._post = post_alerts
         self._enqueue = enqueue
-        self._failures: dict[tuple[str, str], int] = {}
-        # when each failing run began: the self-alert's startsAt (without one,
-        # Alertmanager's defaults would start it at its endsAt, minutes ahead)
-        self._since: dict[tuple[str, str], datetime] = {}
+        # each failing run: failures in a row, and when the run began (the self-alert's
+        # startsAt; without one, Alertmanager's defaults would start it at its endsAt)
+        self._failing: dict[tuple[str, str], tuple[int, datetime]] = {}
         self._raised: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -55,14 +54,15 @@ class ReceiverHealth:
         """The delivery worker's listener (runs on the event loop)."""
         key = (item.receiver, item.integration)
         if outcome.kind is OutcomeKind.SENT:
-            self._failures.pop(key, None)
-            since = self._since.pop(key, None)
+            run = self._failing.pop(key, None)
             if key in self._raised:
                 self._raised.discard(key)
+                since = None if run is None else run[1]
                 self._spawn(self._post([self._alert(key, outcome, since, firing=False)]))
         else:
-            count = self._failures[key] = self._failures.get(key, 0) + 1
-            since = self._since.setdefault(key, self._clock())
+            count, since = self._failing.get(key, (0, self._clock()))
+            count += 1
+            self._failing[key] = (count, since)
             if count >= self._settings().failing_after:
                 self._raised.add(key)
                 self._spawn(self._post([self._alert(key, outcome, since, firing=True)]))
