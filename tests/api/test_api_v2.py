@@ -79,6 +79,34 @@ def test_bad_filter_is_a_400_naming_it(client: TestClient) -> None:
     r = client.get("/api/v2/alerts", params={"filter": "severity=~("})
     assert r.status_code == 400
     assert "filter" in r.json()
+    for path in ("/api/v2/alerts", "/api/v2/alerts/groups"):
+        r = client.get(path, params={"receiver": "(p)\\1"})
+        assert r.status_code == 400
+        assert r.json().startswith("receiver: invalid regular expression")
+
+
+def test_a_catastrophic_regex_silence_cannot_stall_the_server(client: TestClient) -> None:
+    # A nested quantifier that makes a backtracking engine take exponential time on a
+    # long non-matching pod name: with RE2 (as Go's regexp) it answers at once, so the
+    # alert is stored and listed, and the silence applies where it matches.
+    body = {
+        "matchers": [{"name": "pod", "value": "([a-z0-9-]+)+-canary", "isRegex": True}],
+        "startsAt": format_rfc3339(client_now(client)),
+        "endsAt": format_rfc3339(client_now(client) + timedelta(hours=1)),
+        "createdBy": "test",
+        "comment": "canary rollout",
+    }
+    r = client.post("/api/v2/silences", json=body)
+    assert r.status_code == 200, r.text
+    sid = r.json()["silenceID"]
+    long_pod = "checkout-api-7f9c8d6b5-xkq2p-worker-queue-" * 200 + "x"
+    post(client, {**CRIT, "pod": long_pod}, {**WARN, "pod": "checkout-api-7f9c-canary"})
+    states = {
+        a["labels"]["pod"]: a["status"]["silencedBy"] for a in client.get("/api/v2/alerts").json()
+    }
+    assert states == {long_pod: [], "checkout-api-7f9c-canary": [sid]}
+    r = client.get("/api/v2/alerts", params={"filter": 'pod=~"([a-z0-9-]+)+-canary"'})
+    assert [a["labels"]["pod"] for a in r.json()] == ["checkout-api-7f9c-canary"]
 
 
 def test_mixed_batch_stores_the_valid_and_names_the_invalid(client: TestClient) -> None:
@@ -214,6 +242,11 @@ def test_silence_not_found(client: TestClient) -> None:
         ({"endsAt": "2020-01-01T00:00:00Z"}, "endsAt"),
         ({"startsAt": "soon"}, "startsAt"),
         ({"matchers": [{"name": "1a", "value": "x", "isRegex": False}]}, "matchers[0].name"),
+        # a pattern Go's regexp refuses (Alertmanager refuses it too)
+        ({"matchers": [{"name": "a", "value": "(x)\\1", "isRegex": True}]}, "matchers[0].value"),
+        ({"createdBy": None}, "createdBy"),  # Alertmanager: "createdBy in body is required"
+        ({"comment": None}, "comment"),
+        ({"comment": 7}, "comment"),
     ],
 )
 def test_invalid_silences_are_refused(

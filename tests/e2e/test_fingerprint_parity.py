@@ -10,6 +10,7 @@ Alertmanager, run side by side, not a re-derivation of its hash.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -278,3 +279,87 @@ def test_groups_silences_and_inhibitions_match_alertmanager(
 
     am_groups = wait_until(lambda: settled(alertmanager.url), 30, "Alertmanager's groups")
     assert wait_until(lambda: settled(tocsin.url), 30, "Tocsin's groups") == am_groups
+
+
+# (case, matcher value, label values): each value is posted as an alert and the regex
+# silence must suppress exactly the ones Alertmanager's suppresses.
+REGEX_SILENCES = [
+    ("anchored", "api", ["api", "api-gateway", "xapi"]),
+    ("alternation", "critical|warning", ["critical", "warning", "warn", "critical|warning"]),
+    ("ascii digits", "\\d+", ["12", "\u0661\u0662", "1a"]),
+    ("unicode class", "\\pL+", ["\u00e9t\u00e9", "ete", "e1"]),
+    ("flags", "(?i)DB-.*", ["db-1", "DB-2", "xdb-3"]),
+    # Exponential for a backtracking engine, linear for Go's and Tocsin's RE2.
+    (
+        "nested quantifier",
+        "([a-z0-9-]+)+-canary",
+        ["checkout-7f9c-canary", "checkout-api-7f9c8d6b5-xkq2p-worker-queue" * 40],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "pattern", "values"), REGEX_SILENCES)
+def test_regex_silences_suppress_what_alertmanagers_do(
+    tocsin: TocsinServer,
+    alertmanager: AlertmanagerServer,
+    name: str,
+    pattern: str,
+    values: list[str],
+) -> None:
+    now = datetime.now(UTC)
+    silence = {
+        "matchers": [{"name": "v", "value": pattern, "isRegex": True, "isEqual": True}],
+        "startsAt": rfc3339(now - timedelta(seconds=1)),
+        "endsAt": rfc3339(now + timedelta(hours=1)),
+        "createdBy": "parity",
+        "comment": name,
+    }
+    alerts = [alert({"alertname": "Regex", "v": v}) for v in values]
+
+    def suppressed(url: str) -> dict[str, str] | None:
+        got = {a["labels"]["v"]: a["status"]["state"] for a in get_alerts(url)}
+        return got if len(got) == len(values) else None
+
+    outcome: dict[str, dict[str, str]] = {}
+    for url in (alertmanager.url, tocsin.url):
+        response = httpx.post(f"{url}/api/v2/silences", json=silence, timeout=30.0)
+        assert response.status_code == 200, response.text
+        assert post_alerts(url, alerts).status_code == 200
+        outcome[url] = wait_until(partial(suppressed, url), 30, f"{url} to hold the alerts")
+    assert outcome[tocsin.url] == outcome[alertmanager.url]
+    assert "suppressed" in outcome[tocsin.url].values()
+
+
+# Silences both servers refuse, and one both keep.
+SILENCE_BODIES = [
+    ("backreference", {"matchers": [{"name": "a", "value": "(a)\\1", "isRegex": True}]}, False),
+    ("look-ahead", {"matchers": [{"name": "a", "value": "(?=a)a", "isRegex": True}]}, False),
+    ("no createdBy", {"createdBy": None}, False),
+    ("no comment", {"comment": None}, False),
+    ("empty createdBy", {"createdBy": ""}, True),
+]
+
+
+@pytest.mark.parametrize(("name", "change", "kept"), SILENCE_BODIES)
+def test_silences_are_refused_and_kept_as_alertmanager_does(
+    tocsin: TocsinServer,
+    alertmanager: AlertmanagerServer,
+    name: str,
+    change: dict[str, Any],
+    kept: bool,
+) -> None:
+    now = datetime.now(UTC)
+    body = {
+        "matchers": [{"name": "a", "value": "b", "isRegex": False}],
+        "startsAt": rfc3339(now),
+        "endsAt": rfc3339(now + timedelta(hours=1)),
+        "createdBy": "parity",
+        "comment": name,
+        **change,
+    }
+    body = {k: v for k, v in body.items() if v is not None}
+    for url in (alertmanager.url, tocsin.url):
+        response = httpx.post(f"{url}/api/v2/silences", json=body, timeout=30.0)
+        assert response.is_success is kept, f"{url} {name}: {response.status_code} {response.text}"
+        held = httpx.get(f"{url}/api/v2/silences", timeout=30.0).json()
+        assert len(held) == int(kept), f"{url} {name}"

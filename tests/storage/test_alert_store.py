@@ -11,14 +11,15 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from tocsin.alerts.labels import LabelSet
-from tocsin.alerts.matchers import parse_matchers
+from tocsin.alerts.matchers import Matcher, MatchType, parse_matchers
 from tocsin.alerts.model import Alert, PostedAlert
 from tocsin.alerts.mutes import Muter, NoMutes
 from tocsin.alerts.notify_decision import LogEntry
 from tocsin.alerts.silences import Silence, SilenceNotFound, SilenceState
 from tocsin.core.alert_store import AlertQuery, AlertStore, RouteMatch, StoreSettings
-from tocsin.store import group_rows
+from tocsin.store import group_rows, silence_rows
 from tocsin.store.db import open_database
+from tocsin.store.revisions import next_revision
 from tocsin.store.settings import DatabaseSettings, Durability
 from tocsin.store.tables import alerts as alerts_table
 from tocsin.store.writer import GroupCommitter, Txn
@@ -159,6 +160,41 @@ def test_silence_lifecycle_is_durable(db_url: str, clock: Clock) -> None:
         assert expired is not None
         assert expired.state(clock.now) is SilenceState.EXPIRED
         assert {v.alert.name for v in again.store.views()} == {"A", "B"}
+    finally:
+        again.close()
+
+
+def test_a_stored_silence_whose_regex_no_longer_compiles_loads_and_mutes_nothing(
+    db_url: str, clock: Clock
+) -> None:
+    # An earlier Tocsin compiled matchers with Python's re, which accepts what Go's
+    # regexp (and now Tocsin) refuses; such a row must not stop the store loading.
+    first = Opened(db_url, clock)
+    old = Silence(
+        "old-1",
+        (Matcher("alertname", MatchType.REGEX, "(A)\\1"),),
+        T0,
+        T0 + timedelta(hours=1),
+        T0,
+        "ann",
+        "x",
+    )
+    with first.engine.begin() as conn:
+        silence_rows.save(conn, [old], next_revision(conn))
+    first.close()
+
+    again = Opened(db_url, clock)
+    try:
+        got = again.store.get_silence("old-1")
+        assert got is not None
+        assert [(m.name, m.type, m.value) for m in got.matchers] == [
+            ("alertname", MatchType.REGEX, "(A)\\1")
+        ]
+        asyncio.run(again.store.put_alerts([posted("AA"), posted("A")]))
+        assert {v.alert.name: v.status.silenced_by for v in again.store.views()} == {
+            "AA": (),
+            "A": (),
+        }
     finally:
         again.close()
 

@@ -94,6 +94,12 @@ CASES: list[tuple[str, str, tuple[int, str, str]]] = [
         (5, "route.routes[0].match_re.job", "invalid regular expression"),
     ),
     (
+        # <regex> is Go's RE2 syntax: a backreference compiles in Python, not in Go
+        "backreference-match-re",
+        "route:\n  receiver: r\n  routes:\n    - match_re:\n        job: '(a)\\1'\n" + RECEIVERS,
+        (5, "route.routes[0].match_re.job", "invalid escape sequence"),
+    ),
+    (
         # <regex> inside a matcher of an inhibition rule
         "bad-regex-inhibit-matcher",
         "route: {receiver: r}\n"

@@ -32,6 +32,22 @@ MATCH_ROWS = [
     ('env=~".*"', "", True),  # .* matches the empty value
     ('env=~".+"', "", False),
     ('name=~"(?i)foo"', "FOO", True),  # leading flag group, as RE2 allows
+    ('name=~"x(?i)foo"', "xFOO", True),  # a flag group anywhere, as RE2 allows
+    ('severity=~"critical|warning"', "warning", True),  # alternation of plain strings
+    ('severity=~"critical|warning"', "warn", False),
+    ('severity=~"critical|"', "", True),  # an empty alternative matches the empty value
+    ('job=~"a.c"', "a\nc", False),  # . does not match a newline (Go's default)
+    ('job=~"(?s)a.c"', "a\nc", True),  # unless the s flag says so
+    ('n=~"\\d+"', "\u0661\u0662", False),  # \d is ASCII digits in Go, not Unicode's
+    ('n=~"\\d+"', "12", True),
+    ('n=~"\\pL+"', "\u00e9t\u00e9", True),  # Unicode classes, as Go's regexp has
+    ('x=~"\u00e9+"', "\u00e9\u00e9", True),  # non-ASCII literals match whole characters
+    # Linear time: nested quantifiers that make a backtracking engine take exponential
+    # time on a long non-matching value answer at once (RE2, as Go's regexp).
+    ('pod=~"([a-z0-9-]+)+-canary"', "checkout-api-7f9c8d6b5-xkq2p-worker-queue" * 50, False),
+    ('pod=~"([a-z0-9-]+)+-canary"', "checkout-api-7f9c8d6b5-canary", True),
+    ('x=~"(a+)+b"', "a" * 200_000, False),
+    ('x!~"(a|aa)+c"', "a" * 100_000, True),
 ]
 
 
@@ -75,6 +91,33 @@ def test_parse(text: str, expected: list[tuple[str, str, str]]) -> None:
 def test_parse_errors(text: str) -> None:
     with pytest.raises(MatcherError):
         parse_matchers(text)
+
+
+# Patterns Go's regexp (and so Alertmanager) refuses are refused, with RE2's reason.
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        ("(a)\\1", "invalid escape sequence"),  # backreferences
+        ("(?=x)x", "invalid perl operator"),  # look-ahead
+        ("(?<!x)y", "invalid"),  # look-behind
+        ("a\\Z", "invalid escape sequence"),  # Python's \Z; Go has \z
+        ("a{1001}", "invalid repetition size"),  # Go's limit is 1000
+        ("a**", "bad repetition operator"),
+    ],
+)
+def test_regexes_go_refuses_are_refused(pattern: str, reason: str) -> None:
+    with pytest.raises(MatcherError, match=reason):
+        parse_matcher(f'a=~"{pattern}"')
+
+
+@pytest.mark.parametrize("kind", [MatchType.REGEX, MatchType.NOT_REGEX])
+def test_a_stored_pattern_that_no_longer_compiles_matches_nothing(kind: MatchType) -> None:
+    # Silences saved before matchers moved to RE2 load, and silence nothing.
+    stored = Matcher.stored("a", kind, "(x)\\1")
+    assert (stored.name, stored.type, stored.value) == ("a", kind, "(x)\\1")
+    assert not stored.matches("xx")
+    assert not stored.matches("")
+    assert Matcher.stored("a", kind, "x.*").matches("xy") is (kind is MatchType.REGEX)
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import warnings
 
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
@@ -94,3 +95,29 @@ def test_matcher_syntax_soup_only_raises_matcher_error(text: str) -> None:
         return
     for matcher in result:
         assert re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", matcher.name)
+
+
+# Where Python's ``re`` and RE2 both accept a pattern built from the common syntax, they
+# agree on every value without newlines (``$`` differs before a trailing newline). This
+# pins the anchoring and the literal-alternation shortcut to what a regex engine says.
+common_patterns = st.from_regex(r"[ab.*+?|()\[\]^-]{0,12}", fullmatch=True)
+plain_values = st.text(alphabet="ab-", max_size=12)
+
+
+@settings(max_examples=400)
+@given(common_patterns, st.lists(plain_values, min_size=1, max_size=8))
+@example("a|b|", ["", "a", "ab"])
+@example("a-b|ba", ["a-b", "ba", "b"])
+@example("(a|b)*-", ["ab-", "-", "a"])
+def test_regexes_agree_with_a_backtracking_engine(pattern: str, texts: list[str]) -> None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # "[[" warns of future set syntax: not common
+            python = re.compile(f"^(?:{pattern})$")
+    except (re.error, FutureWarning):
+        python = None
+    assume(python is not None and _compiles(pattern))
+    assert python is not None
+    matcher = Matcher.create("x", MatchType.REGEX, pattern)
+    for text in texts:
+        assert matcher.matches(text) is (python.match(text) is not None), (pattern, text)

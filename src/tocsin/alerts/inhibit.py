@@ -17,12 +17,12 @@ a question costs one dictionary lookup per rule, not a scan of the alerts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from tocsin.alerts.matchers import Matcher, MatchType, compile_anchored, matches_all
-from tocsin.config.common import sort_matchers
+from tocsin.alerts.matchers import Matcher, matches_all
+from tocsin.config.common import with_legacy_maps
 from tocsin.config.model import Config
 from tocsin.config.model import InhibitRule as InhibitRuleConfig
 
@@ -45,26 +45,18 @@ class InhibitRule:
     @classmethod
     def from_config(cls, rule: InhibitRuleConfig) -> InhibitRule:
         return cls(
-            source_matchers=_side(rule.source_match, rule.source_match_re, rule.source_matchers),
-            target_matchers=_side(rule.target_match, rule.target_match_re, rule.target_matchers),
+            source_matchers=with_legacy_maps(
+                rule.source_match, rule.source_match_re, rule.source_matchers
+            ),
+            target_matchers=with_legacy_maps(
+                rule.target_match, rule.target_match_re, rule.target_matchers
+            ),
             equal=tuple(sorted(set(rule.equal))),
             name=rule.name,
         )
 
     def equal_values(self, labels: Mapping[str, str]) -> tuple[str, ...]:
         return tuple(labels.get(name, "") for name in self.equal)
-
-
-def _side(
-    match: Mapping[str, str], match_re: Mapping[str, str], matchers: Sequence[Matcher]
-) -> tuple[Matcher, ...]:
-    out = [Matcher.create(name, MatchType.EQUAL, value) for name, value in match.items()]
-    out.extend(
-        Matcher(name, MatchType.REGEX, f"^(?:{expr})$", compile_anchored(expr))
-        for name, expr in match_re.items()
-    )
-    out.extend(matchers)
-    return sort_matchers(out)
 
 
 def rules_from_config(config: Config) -> list[InhibitRule]:

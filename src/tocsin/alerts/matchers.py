@@ -5,7 +5,7 @@ follows Alertmanager's classic matcher syntax (``pkg/labels/parse.go``): an opti
 surrounding ``{...}``, comma-separated matchers, values optionally double-quoted with
 ``\\"``, ``\\\\`` and ``\\n`` escapes. Regular expressions are anchored at both ends,
 as Alertmanager compiles them (``^(?:value)$``), so ``job=~"api"`` does not match
-``api-gateway``.
+``api-gateway``; they are RE2 (``tocsin.alerts.regex``), as Go's are.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from tocsin.alerts.regex import AnchoredRegex, RegexError, compile_anchored
 
 
 class MatchType(StrEnum):
@@ -32,14 +34,30 @@ class Matcher:
     name: str
     type: MatchType
     value: str
-    _regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _regex: AnchoredRegex | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def stored(cls, name: str, type: MatchType, value: str) -> Matcher:
+        """Rebuild a matcher saved earlier, which may no longer compile.
+
+        Silences written before matchers moved to RE2 may hold a pattern RE2 refuses
+        (a backreference, a look-ahead). Loading must not fail on them, so such a
+        matcher is kept without its regex: it shows as stored and matches nothing.
+        """
+        try:
+            return cls.create(name, type, value)
+        except MatcherError:
+            return cls(name, type, value)
 
     @classmethod
     def create(cls, name: str, type: MatchType, value: str) -> Matcher:
         """Build a matcher, compiling (and so validating) its regular expression."""
         regex = None
         if type in (MatchType.REGEX, MatchType.NOT_REGEX):
-            regex = compile_anchored(value)
+            try:
+                regex = compile_anchored(value)
+            except RegexError as exc:
+                raise MatcherError(str(exc)) from None
         return cls(name, type, value, regex)
 
     @property
@@ -57,34 +75,14 @@ class Matcher:
             return value == self.value
         if self.type is MatchType.NOT_EQUAL:
             return value != self.value
-        assert self._regex is not None
-        hit = self._regex.match(value) is not None
+        if self._regex is None:  # a stored pattern that no longer compiles
+            return False
+        hit = self._regex.matches(value)
         return hit if self.type is MatchType.REGEX else not hit
 
     def __str__(self) -> str:
         escaped = self.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
         return f'{self.name}{self.type.value}"{escaped}"'
-
-
-_LEADING_FLAGS = re.compile(r"^\(\?([imsU]+)\)")
-
-
-def compile_anchored(value: str) -> re.Pattern[str]:
-    """Compile ``value`` anchored at both ends, as Go's ``^(?:value)$``.
-
-    Go (RE2) accepts a leading flag group such as ``(?i)`` inside the anchors; Python
-    wants global flags first, so they are hoisted in front of the anchor.
-    """
-    flags = ""
-    lead = _LEADING_FLAGS.match(value)
-    if lead is not None:
-        flags = "".join(sorted(set(lead.group(1)) - {"U"}))
-        value = value[lead.end() :]
-    prefix = f"(?{flags})" if flags else ""
-    try:
-        return re.compile(f"{prefix}^(?:{value})$")
-    except (re.error, RecursionError, OverflowError) as exc:
-        raise MatcherError(f"invalid regular expression {value!r}: {exc}") from None
 
 
 def matches_all(matchers: Iterable[Matcher], labels: Mapping[str, str]) -> bool:

@@ -21,8 +21,8 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from tocsin.alerts.matchers import Matcher, MatchType, compile_anchored, matches_all
-from tocsin.config.common import sort_matchers
+from tocsin.alerts.matchers import Matcher, matches_all
+from tocsin.config.common import with_legacy_maps
 from tocsin.config.model import Config, Route
 
 __all__ = [
@@ -151,13 +151,7 @@ def _build(
 
 
 def _node_matchers(route: Route) -> tuple[Matcher, ...]:
-    out = [Matcher.create(name, MatchType.EQUAL, value) for name, value in route.match.items()]
-    for name, expr in route.match_re.items():
-        # Alertmanager builds these from the compiled, anchored expression, so route keys
-        # show ``job=~"^(?:api)$"``; matching is the same as for ``expr`` itself.
-        out.append(Matcher(name, MatchType.REGEX, f"^(?:{expr})$", compile_anchored(expr)))
-    out.extend(route.matchers)
-    return sort_matchers(out)
+    return with_legacy_maps(route.match, route.match_re, route.matchers)
 
 
 def match(root: RouteNode, labels: Mapping[str, str]) -> list[RouteNode]:

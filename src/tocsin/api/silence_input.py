@@ -58,10 +58,13 @@ def decode_silence(data: Any, now: datetime) -> Silence:
         else:
             times[key] = parsed
     texts: dict[str, str] = {}
-    for key in ("createdBy", "comment"):
-        value = data.get(key, "")
+    # Required, as Alertmanager's API requires them ("createdBy in body is required"):
+    # the next responder must see who muted what, and why. Like Alertmanager, an empty
+    # string is the client's own choice and is kept.
+    for key, what in (("createdBy", "who is silencing"), ("comment", "why")):
+        value = data.get(key)
         if not isinstance(value, str):
-            problems.append(f"{key}: must be a string")
+            problems.append(f"{key}: required string ({what})")
         else:
             texts[key] = value
     sid = data.get("id") or ""

@@ -14,7 +14,8 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from tocsin.alerts.matchers import Matcher, MatcherError, compile_anchored, parse_matcher_list
+from tocsin.alerts.matchers import Matcher, MatcherError, parse_matcher_list
+from tocsin.alerts.regex import RegexError, compile_anchored
 from tocsin.alerts.silences import SilenceError, SilenceNotFound
 from tocsin.api import encode, ingest
 from tocsin.api.docs import ALERTS_BODY, SILENCE_BODY
@@ -60,8 +61,7 @@ def _matchers(filters: list[str] | None) -> list[Matcher]:
 def _receiver_filter(pattern: str | None) -> Callable[[str], bool] | None:
     if not pattern:
         return None
-    regex = compile_anchored(pattern)
-    return lambda name: regex.match(name) is not None
+    return compile_anchored(pattern).matches
 
 
 @router.post("/alerts", openapi_extra=ALERTS_BODY, summary="Create new alerts")
@@ -90,11 +90,13 @@ def get_alerts(
 ) -> Response:
     rt = runtime(request)
     try:
-        query = AlertQuery(
-            active, silenced, inhibited, unprocessed, _matchers(filter), _receiver_filter(receiver)
-        )
+        matchers = _matchers(filter)
+        wanted = _receiver_filter(receiver)
     except MatcherError as exc:
         return error(400, f"filter: {exc}")
+    except RegexError as exc:
+        return error(400, f"receiver: {exc}")
+    query = AlertQuery(active, silenced, inhibited, unprocessed, matchers, wanted)
     return json_response([encode.alert(v) for v in rt.store.views(query)])
 
 
@@ -113,6 +115,8 @@ def get_alert_groups(
         wanted = _receiver_filter(receiver)
     except MatcherError as exc:
         return error(400, f"filter: {exc}")
+    except RegexError as exc:
+        return error(400, f"receiver: {exc}")
     out = [
         {
             "labels": g.labels,

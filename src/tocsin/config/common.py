@@ -19,9 +19,9 @@ from tocsin.alerts.matchers import (
     Matcher,
     MatcherError,
     MatchType,
-    compile_anchored,
     parse_matchers,
 )
+from tocsin.alerts.regex import compile_anchored
 from tocsin.config.decode import NO_SECRET, Conv, ConvError, Issue, Secret
 from tocsin.config.durations import parse_duration, parse_go_duration
 
@@ -100,13 +100,31 @@ def check_label_name(name: str) -> str:
 
 
 def check_regex(value: str) -> str:
-    compile_anchored(value)  # raises MatcherError (a ValueError) with the reason
+    compile_anchored(value)  # raises RegexError (a ValueError) with the reason
     return value
 
 
 def matcher_sort_key(m: Matcher) -> tuple[str, str, int]:
     """Alertmanager's ``labels.Matchers`` order: name, then value, then operator."""
     return (m.name, m.value, list(MatchType).index(m.type))
+
+
+def with_legacy_maps(
+    match: Mapping[str, str], match_re: Mapping[str, str], matchers: Sequence[Matcher]
+) -> tuple[Matcher, ...]:
+    """``matchers`` with the deprecated ``match``/``match_re`` maps folded in, sorted.
+
+    Alertmanager builds the ``match_re`` matchers from the compiled, anchored
+    expression, so they show as ``job=~"^(?:api)$"``; matching is the same as for the
+    expression itself.
+    """
+    out = [Matcher.create(name, MatchType.EQUAL, value) for name, value in match.items()]
+    out.extend(
+        Matcher(name, MatchType.REGEX, f"^(?:{expr})$", compile_anchored(expr))
+        for name, expr in match_re.items()
+    )
+    out.extend(matchers)
+    return sort_matchers(out)
 
 
 def sort_matchers(matchers: Sequence[Matcher]) -> tuple[Matcher, ...]:

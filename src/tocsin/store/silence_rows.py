@@ -32,7 +32,7 @@ def to_row(s: Silence, rev: int) -> tuple[Any, ...]:
 
 def from_row(row: Any) -> Silence:
     matchers = tuple(
-        Matcher.create(m["name"], MatchType(m["type"]), m["value"])
+        Matcher.stored(m["name"], MatchType(m["type"]), m["value"])
         for m in orjson.loads(row.matchers)
     )
     return Silence(

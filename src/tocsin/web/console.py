@@ -18,8 +18,9 @@ from urllib.parse import quote, unquote
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from tocsin.alerts.matchers import MatcherError, compile_anchored, parse_matcher_list
+from tocsin.alerts.matchers import MatcherError, parse_matcher_list
 from tocsin.alerts.model import Alert
+from tocsin.alerts.regex import RegexError, compile_anchored
 from tocsin.alerts.silences import SilenceError, SilenceNotFound
 from tocsin.api.state import Runtime, runtime
 from tocsin.config.durations import parse_duration
@@ -120,11 +121,10 @@ def alerts_page(
     boxes: list[pages.AlertGroupBox] = []
     try:
         matchers = parse_matcher_list([filter]) if filter.strip() else []
-        regex = compile_anchored(receiver) if receiver else None
-    except MatcherError as exc:
+        wanted = compile_anchored(receiver).matches if receiver else None
+    except (MatcherError, RegexError) as exc:
         problem = str(exc)
     else:
-        wanted = None if regex is None else (lambda name: regex.match(name) is not None)
         query = AlertQuery(True, silenced, inhibited, True, matchers)
         boxes = pages.alert_groups(group_views(rt.store.views(query), wanted), _runbook(rt))
     return _page(
