@@ -103,7 +103,7 @@ from tocsin.config.escalation import EscalationPolicy, Urgency
 from tocsin.core.oncall_ops import Observation, Observe, OncallContext
 from tocsin.engine.oncall import group_id
 from tocsin.notify.outbox import OutboxItem
-from tocsin.oncall.escalation import NotificationPlan, NotifyDue, Planned, WhoIsOnCall
+from tocsin.oncall.escalation import NotificationPlan, NotifyDue, Planned, Recipient, WhoIsOnCall
 from tocsin.store.db import normalize_url, open_database
 from tocsin.store.oncall_rows import OncallGroupRow
 from tocsin.store.revisions import next_revision
@@ -229,6 +229,9 @@ class _PolicyOnly:
         return self._config.escalation_policy(name)
 
     def who_is_on_call(self, txn: Txn) -> WhoIsOnCall:
+        raise NotImplementedError("populating opens groups: nobody is paged")
+
+    def reachable(self, kind: Recipient, name: str) -> bool:
         raise NotImplementedError("populating opens groups: nobody is paged")
 
     def plan(self) -> NotificationPlan:

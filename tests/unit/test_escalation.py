@@ -131,6 +131,47 @@ def test_a_step_with_nobody_on_call_escalates_at_once() -> None:
     assert audit[0].comment == "step 1/2, round 1/2: nobody on call in schedule 'empty'"
 
 
+# (target of step 1, who the reloaded config no longer names, pages, audit note)
+REMOVED_ROWS = [
+    (EscalationTarget(person="bob"), {"bob"}, [], "bob is no longer configured: nobody paged"),
+    (
+        EscalationTarget(receiver="ops-slack"),
+        {"ops-slack"},
+        [],
+        "receiver 'ops-slack' is no longer configured: nobody paged",
+    ),
+    (EscalationTarget(person="bob"), set(), [(Recipient.PERSON, "bob")], "bob"),
+]
+
+
+@pytest.mark.parametrize(("target", "removed", "paged", "note"), REMOVED_ROWS)
+def test_a_target_a_reload_removed_pages_nobody_and_escalates_at_once(
+    target: EscalationTarget,
+    removed: set[str],
+    paged: list[tuple[Recipient, str]],
+    note: str,
+) -> None:
+    # The policy was frozen when the group opened; a reload since removed the person
+    # (or receiver). Paging them would send nothing, so the next step must not wait.
+    policy = replace(
+        CRITICAL,
+        steps=(step(0, target), step(15, EscalationTarget(schedule="secondary"))),
+    )
+    escalation = start_escalation("g#1", "g", policy, T0).escalation
+    _, pages, next_due, audit = fire_step(
+        escalation,
+        FIRING,
+        StepDue("g#1", 0, 0, T0),
+        T0,
+        who,
+        None,
+        lambda kind, name: name not in removed,
+    )
+    assert [(p.recipient, p.name) for p in pages] == paged
+    assert next_due == StepDue("g#1", 1, 0, T0 if not paged else T0 + timedelta(minutes=15))
+    assert audit[0].comment == f"step 1/2, round 1/2: {note}"
+
+
 @pytest.mark.parametrize(
     ("fired_step", "fired_round", "expected"),
     [

@@ -21,6 +21,7 @@ from tocsin.oncall.escalation import (
     NotificationPlan,
     NotifyDue,
     Page,
+    Recipient,
     StepDue,
     StepMemo,
     StepOutcome,
@@ -69,6 +70,11 @@ class OncallContext(Protocol):
     def policy(self, name: str) -> EscalationPolicy | None: ...
 
     def who_is_on_call(self, txn: Txn) -> WhoIsOnCall: ...
+
+    def reachable(self, kind: Recipient, name: str) -> bool:
+        """Whether the configuration names this person or receiver (a policy frozen
+        before a reload may name one it removed)."""
+        ...
 
     def plan(self) -> NotificationPlan: ...
 
@@ -159,7 +165,7 @@ class _Work:
                 escalation = self.escalation
                 if escalation is not None:
                     who = self.ctx.who_is_on_call(self.txn)
-                    self.take(resume(escalation, t.state, self.now, who))
+                    self.take(resume(escalation, t.state, self.now, who, self.ctx.reachable))
             elif isinstance(action, ScheduleDue):
                 self.add_due("lifecycle", action.due.due_at, action.due.to_json())
             # Stop and Pause need no row: due rows check the group's status when they fire
@@ -376,7 +382,9 @@ class _Steps:
             awaited,
         )
         step = StepDue.from_json(work.due.payload)
-        outcome = fire_step(escalation, work.standing, step, self.now, who, memo)
+        outcome = fire_step(
+            escalation, work.standing, step, self.now, who, memo, self.ctx.reachable
+        )
         group_id, now = lad.group_id, self.now
         fired = outcome.escalation
         if fired is not escalation:  # a stale row changes nothing
@@ -836,7 +844,11 @@ class ProcessDue:
             escalation = work.escalation
             if escalation is not None:
                 step = StepDue.from_json(due.payload)
-                work.take(fire_step(escalation, state, step, work.now, batch.who()))
+                work.take(
+                    fire_step(
+                        escalation, state, step, work.now, batch.who(), None, self.ctx.reachable
+                    )
+                )
         elif due.kind == "notify":
             self._page(work, NotifyDue.from_json(due.payload))
         elif due.kind == "lifecycle":

@@ -123,6 +123,11 @@ class OncallEngine:
 
         return who
 
+    def reachable(self, kind: Recipient, name: str) -> bool:
+        if kind is Recipient.RECEIVER:
+            return self._receiver(name) is not None
+        return self._person(name) is not None
+
     def plan(self) -> NotificationPlan:
         def plan(name: str, urgency: Any, at: datetime) -> Sequence[Any]:
             person = self._person(name)

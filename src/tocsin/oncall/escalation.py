@@ -20,8 +20,9 @@ Timing choices:
 
 * A step's delay counts from the moment the previous step actually fired (``now``), not
   from its scheduled time, so a late engine never shortens a responder's time to ack.
-* A step that finds nobody to page (an empty schedule) lets the next step come due at
-  once, as PagerDuty does, rather than leaving a critical alert unheard for a delay.
+* A step that finds nobody to page (an empty schedule, or a person or receiver that a
+  reload removed after the policy was frozen) lets the next step come due at once, as
+  PagerDuty does, rather than leaving a critical alert unheard for a delay.
 * A person's page expands into one :class:`NotifyDue` per planned contact (their
   notification rules: "Slack at once, email after 2 minutes"); those rows are dropped
   if the group is no longer firing when they come due, so an acknowledgement stops the
@@ -58,12 +59,14 @@ __all__ = [
     "Page",
     "PageReason",
     "Planned",
+    "Reachable",
     "Recipient",
     "Standing",
     "StepDue",
     "StepMemo",
     "StepOutcome",
     "WhoIsOnCall",
+    "everyone_reachable",
     "expand_notifications",
     "fire_step",
     "notify_stale_reason",
@@ -76,6 +79,15 @@ __all__ = [
 
 WhoIsOnCall = Callable[[str, datetime], Sequence[str]]
 """``(schedule name, at) -> people on call``: the schedules module, injected."""
+
+Reachable = Callable[["Recipient", str], bool]
+"""``(kind, name) -> whether the configuration, as of now, can page them``: a person or
+receiver a reload removed after the policy was frozen cannot."""
+
+
+def everyone_reachable(kind: Recipient, name: str) -> bool:
+    """The :data:`Reachable` of a configuration that names everyone a policy does."""
+    return True
 
 
 class Planned(Protocol):
@@ -312,19 +324,29 @@ def fire_step(
     now: datetime,
     who_is_on_call: WhoIsOnCall,
     memo: StepMemo | None = None,
+    reachable: Reachable = everyone_reachable,
 ) -> StepOutcome:
     """Fire the step ``due`` names, if it is still the one awaited.
 
     A stale step returns no pages and no next step. A step delivered before its time
     (``now < due_at``) returns itself as the next step, so nothing is lost. Calls that
-    share ``who_is_on_call`` may share a ``memo``: escalations under one policy firing
-    one step at one time then resolve its targets once.
+    share ``who_is_on_call`` and ``reachable`` may share a ``memo``: escalations under
+    one policy firing one step at one time then resolve its targets once.
     """
     if stale_reason(escalation, state, due) is not None:
         return StepOutcome(escalation, (), None, ())
     if now < due.due_at:
         return StepOutcome(escalation, (), due, ())
-    return _fire(escalation, due.step_index, due.round, now, who_is_on_call, PageReason.STEP, memo)
+    return _fire(
+        escalation,
+        due.step_index,
+        due.round,
+        now,
+        who_is_on_call,
+        PageReason.STEP,
+        memo,
+        reachable,
+    )
 
 
 def resume(
@@ -332,6 +354,7 @@ def resume(
     state: GroupState,
     now: datetime,
     who_is_on_call: WhoIsOnCall,
+    reachable: Reachable = everyone_reachable,
 ) -> StepOutcome:
     """After a snooze ended or an acknowledgement timed out: notify the current step's
     targets again and go on with the ladder from there. If no step had fired yet, the
@@ -340,7 +363,15 @@ def resume(
     if state.escalation_id != escalation.id or state.status is not Status.FIRING:
         return StepOutcome(escalation, (), None, ())
     reason = PageReason.RENOTIFY if escalation.fired else PageReason.STEP
-    return _fire(escalation, escalation.step_index, escalation.round, now, who_is_on_call, reason)
+    return _fire(
+        escalation,
+        escalation.step_index,
+        escalation.round,
+        now,
+        who_is_on_call,
+        reason,
+        reachable=reachable,
+    )
 
 
 def expand_notifications(
@@ -400,13 +431,14 @@ def _fire(
     who_is_on_call: WhoIsOnCall,
     reason: PageReason,
     memo: StepMemo | None = None,
+    reachable: Reachable = everyone_reachable,
 ) -> StepOutcome:
     policy = escalation.policy_snapshot
     memo = {} if memo is None else memo
     key = (id(policy), step_index, round_, reason, now)
     found = memo.get(key)
     if found is None or found[0] is not policy:
-        decision = _decide(policy, step_index, round_, now, who_is_on_call, reason)
+        decision = _decide(policy, step_index, round_, now, who_is_on_call, reason, reachable)
         memo[key] = (policy, decision)  # holds the policy: its id stays its own
     else:
         decision = found[1]
@@ -460,13 +492,14 @@ def _decide(
     now: datetime,
     who_is_on_call: WhoIsOnCall,
     reason: PageReason,
+    reachable: Reachable,
 ) -> _StepDecision:
     """A step's targets resolved (each person or receiver once, in target order, with a
     note per target for the audit trail), the step after it, the audit line."""
     recipients: dict[tuple[Recipient, str], None] = {}  # ordered set
     notes: list[str] = []
     for target in policy.steps[step_index].targets:
-        found, note = _recipients(target, who_is_on_call, now)
+        found, note = _recipients(target, who_is_on_call, now, reachable)
         recipients.update(dict.fromkeys(found))
         notes.append(note)
     where = f"step {step_index + 1}/{len(policy.steps)}, round {round_ + 1}/{policy.repeat + 1}"
@@ -480,19 +513,27 @@ def _decide(
 
 
 def _recipients(
-    target: EscalationTarget, who_is_on_call: WhoIsOnCall, now: datetime
+    target: EscalationTarget, who_is_on_call: WhoIsOnCall, now: datetime, reachable: Reachable
 ) -> tuple[list[tuple[Recipient, str]], str]:
     # The fields in the order of ``EscalationTarget.kind``, which walks the enum: fine
     # for checking a config, an eighth of a step's time when every step asked it.
     if target.schedule:
-        people = list(who_is_on_call(target.schedule, now))
+        listed = who_is_on_call(target.schedule, now)
+        people = [p for p in listed if reachable(Recipient.PERSON, p)]
+        gone = "".join(f"; {p} is no longer configured" for p in listed if p not in people)
         if not people:
-            return [], f"nobody on call in schedule {target.schedule!r}"
-        note = f"{', '.join(people)} (schedule {target.schedule!r})"
+            return [], f"nobody on call in schedule {target.schedule!r}{gone}"
+        note = f"{', '.join(people)} (schedule {target.schedule!r}){gone}"
         return [(Recipient.PERSON, p) for p in people], note
     if not target.person and target.receiver:
-        return [(Recipient.RECEIVER, target.receiver)], f"receiver {target.receiver!r}"
-    return [(Recipient.PERSON, target.person)], target.person
+        kind, name, note = Recipient.RECEIVER, target.receiver, f"receiver {target.receiver!r}"
+    else:
+        kind, name, note = Recipient.PERSON, target.person, target.person
+    if not reachable(kind, name):
+        # removed by a reload after the policy was frozen: paging them would send
+        # nothing, so say so and let the next step come due at once
+        return [], f"{note} is no longer configured: nobody paged"
+    return [(kind, name)], note
 
 
 def _following(
