@@ -466,3 +466,35 @@ def test_a_group_whose_policy_is_missing_cannot_be_snoozed(rt: Runtime) -> None:
     with pytest.raises(oncall_ops.OncallRefused, match="acknowledge or resolve it"):
         rt.writer.run_sync(snooze)
     assert status(rt, "g1") == "firing"
+
+
+def test_a_group_resolved_by_hand_reopens_only_for_a_new_alert(rt: Runtime, clock: Clock) -> None:
+    """Alertmanager re-sends the alerts still firing at every flush; those the
+    responder resolved the group with do not page again, a new one does."""
+    observe(rt, "g1", ["a", "b"])
+    step(rt)
+    resolve = oncall_ops.HumanAction("g1", "resolve", "bob", Via.API, T0, rt.oncall)
+    rt.writer.run_sync(resolve)
+    clock.now = T0 + 5 * M
+    observe(rt, "g1", ["a", "b"])  # the next flush: the same alerts
+    step(rt)
+    assert status(rt, "g1") == "resolved"
+    observe(rt, "g1", ["a"])  # b resolved
+    clock.now = T0 + 10 * M
+    observe(rt, "g1", ["a", "b"])  # b fires again: new
+    step(rt)
+    assert status(rt, "g1") == "firing"
+    assert pages(rt) == ["person:alice", "person:alice"]
+
+
+def test_a_renamed_receiver_shows_on_the_open_group(rt: Runtime, clock: Clock) -> None:
+    """A reload renamed the route's receiver: the group (same route and key, same id)
+    keeps its escalation and shows the new name."""
+    observe(rt, "g1", ["a"])
+    seen = [Observation("g1", "route", "{}:g1", "pager-2", "ladder", {}, ["a"])]
+    clock.now = T0 + 5 * M
+    rt.writer.run_sync(Observe(seen, rt.clock(), rt.oncall))
+    with rt.engine.connect() as conn:
+        found = oncall_rows.get_group(conn, "g1")
+    assert found is not None
+    assert (found.receiver, found.state["lifecycle"]["escalation_id"]) == ("pager-2", "g1#1")

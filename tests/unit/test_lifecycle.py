@@ -42,6 +42,8 @@ ACKED_WITH_TIMEOUT = GroupState(
 )
 SNOOZED = GroupState("g", Status.SNOOZED, "g#1", 1, T0 + 5 * M, snoozed_until=T0 + 35 * M)
 RESOLVED = GroupState("g", Status.RESOLVED, "g#1", 1, T0 + 40 * M)
+# resolved by hand while alerts a and b were firing
+HELD = GroupState("g", Status.RESOLVED, "g#1", 1, T0 + 40 * M, held=("a", "b"))
 
 Step = Callable[[], Transition | Refused | None]
 
@@ -173,6 +175,47 @@ TRANSITIONS: list[tuple[str, Step, GroupState, tuple[Action, ...], AuditEntry | 
         (StartEscalation("g#2"),),
         audit(T0 + 50 * M, "tocsin", Via.AUTO, "re-opened", "alerts firing", esc="g#2"),
     ),
+    (
+        "resolve by hand while alerts fire holds them: they will not re-open the group",
+        lambda: resolve(FIRING, T0 + 40 * M, "alice", Via.API, comment="known", firing=["a", "b"]),
+        HELD,
+        (StopEscalation("g#1", final=True),),
+        audit(
+            T0 + 40 * M,
+            "alice",
+            Via.API,
+            "resolved",
+            "known (2 alerts still firing; only a new alert re-opens it)",
+        ),
+    ),
+    (
+        "the held alerts firing again (Alertmanager re-sends them) leave it resolved",
+        lambda: alerts_firing(HELD, "g", T0 + 45 * M, ["b", "a"]),
+        HELD,
+        (),
+        None,
+    ),
+    (
+        "a held alert resolving is no longer held; the rest stay resolved",
+        lambda: alerts_firing(HELD, "g", T0 + 45 * M, ["b"]),
+        GroupState("g", Status.RESOLVED, "g#1", 1, T0 + 40 * M, held=("b",)),
+        (),
+        None,
+    ),
+    (
+        "an alert that was not firing when it was resolved re-opens it",
+        lambda: alerts_firing(HELD, "g", T0 + 50 * M, ["a", "c"]),
+        GroupState("g", Status.FIRING, "g#2", 2, T0 + 50 * M),
+        (StartEscalation("g#2"),),
+        audit(T0 + 50 * M, "tocsin", Via.AUTO, "re-opened", "alerts firing", esc="g#2"),
+    ),
+    (
+        "all held alerts resolved: whatever fires next is new",
+        lambda: alerts_resolved(HELD, T0 + 45 * M),
+        RESOLVED,
+        (),
+        None,
+    ),
 ]
 
 
@@ -302,9 +345,15 @@ def test_a_group_reopened_twice_counts_its_escalations() -> None:
     ]
 
 
-@pytest.mark.parametrize("state", [FIRING, ACKED_WITH_TIMEOUT, SNOOZED, RESOLVED])
+@pytest.mark.parametrize("state", [FIRING, ACKED_WITH_TIMEOUT, SNOOZED, RESOLVED, HELD])
 def test_group_state_json_round_trip(state: GroupState) -> None:
     assert GroupState.from_json(state.to_json()) == state
+
+
+def test_a_state_stored_before_held_existed_holds_nothing() -> None:
+    data = RESOLVED.to_json()
+    del data["held"]
+    assert GroupState.from_json(data) == RESOLVED
 
 
 def test_audit_and_due_rows_json_round_trip() -> None:

@@ -125,14 +125,18 @@ class _Work:
 
     def set(self, key: str, value: Any) -> None:
         self.changed = True
-        self.row = OncallGroupRow(
-            self.row.group_id,
-            self.row.route_id,
-            self.row.group_key,
-            self.row.receiver,
-            {**self.row.state, key: value},
-            self.now,
-        )
+        self._row(self.row.receiver, {**self.row.state, key: value})
+
+    def set_receiver(self, name: str) -> None:
+        """The route's receiver was renamed by a reload (the group's id, from its route
+        and key, stays): the group shows the name in force."""
+        if name != self.row.receiver:
+            self.changed = True
+            self._row(name, self.row.state)
+
+    def _row(self, receiver: str, state: dict[str, Any]) -> None:
+        r = self.row
+        self.row = OncallGroupRow(r.group_id, r.route_id, r.group_key, receiver, state, self.now)
 
     def add_due(self, kind: str, due_at: datetime, payload: dict[str, Any]) -> None:
         self.due.append(_due_row(self.row.group_id, kind, due_at, payload))
@@ -237,13 +241,16 @@ class _Batch:
     def write(self) -> int:
         """Write every group's changes; returns the number of outbox items."""
         conn, works = self.txn.conn, self.works.values()
-        changed = [w.row for w in works if w.changed]
-        oncall_rows.update_groups(
-            conn, [g for g in changed if g.group_id in self.rows], self.txn.rev
-        )
-        oncall_rows.save_groups(
-            conn, [g for g in changed if g.group_id not in self.rows], self.txn.rev
-        )
+        # an UPDATE writes the state only; a new row, or a renamed receiver, takes the upsert
+        updated: list[OncallGroupRow] = []
+        upserted: list[OncallGroupRow] = []
+        for w in works:
+            if w.changed:
+                old = self.rows.get(w.row.group_id)
+                same = old is not None and old.receiver == w.row.receiver
+                (updated if same else upserted).append(w.row)
+        oncall_rows.update_groups(conn, updated, self.txn.rev)
+        oncall_rows.save_groups(conn, upserted, self.txn.rev)
         return _write_rows(
             self.txn,
             [d for w in works for d in w.due],
@@ -691,11 +698,12 @@ class Observe:
             if work is None:
                 row = OncallGroupRow(o.group_id, o.route_id, o.group_key, o.receiver, {}, self.now)
                 work = batch.new(row)
+            work.set_receiver(o.receiver)
             work.set("policy", o.policy)
             work.set("labels", o.labels)
             if o.firing:
                 work.set("alerts", o.firing)
-                work.apply(alerts_firing(state, o.group_id, self.now))
+                work.apply(alerts_firing(state, o.group_id, self.now, o.firing))
             else:
                 assert state is not None
                 work.apply(alerts_resolved(state, self.now))
@@ -737,7 +745,10 @@ class HumanAction:
                 state, self.now, self.who, self.via, ack_timeout=timeout, comment=self.comment
             )
         elif self.action == "resolve":
-            result = resolve(state, self.now, self.who, self.via, comment=self.comment)
+            firing = work.row.state.get("alerts") or ()
+            result = resolve(
+                state, self.now, self.who, self.via, comment=self.comment, firing=firing
+            )
         elif self.action == "snooze":
             result = snooze(
                 state, self.now, self.who, self.via, self.duration, comment=self.comment

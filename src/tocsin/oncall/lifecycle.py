@@ -15,7 +15,10 @@ Rules (PagerDuty's and Grafana OnCall's, where they agree):
   if it comes due while the group is still acknowledged by that same acknowledgement,
   the group goes back to firing and the current step is re-notified.
 * Resolving (by hand, or automatically when all its alerts resolved) stops escalation
-  for good.
+  for good. A group resolved by hand while alerts still fire in it stays resolved as
+  long as only those alerts fire (Alertmanager re-sends them every group_interval or
+  repeat_interval: the responder has said they are handled); an alert that was not
+  firing then (a new one, or one of them firing again after it resolved) re-opens it.
 * Snoozing (from firing or acknowledged) pauses escalation until a time. When the
   snooze ends the group fires again and escalation *resumes from the step it was at*:
   that step's targets are notified again and the ladder goes on from there with the
@@ -33,7 +36,7 @@ the old row stale and :func:`on_due` returns ``None``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -161,6 +164,9 @@ class GroupState:
     acknowledged_by: str = ""
     ack_deadline: datetime | None = None
     snoozed_until: datetime | None = None
+    # resolved by hand: the fingerprints that were firing then and have not resolved
+    # since (those do not re-open the group)
+    held: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -172,6 +178,7 @@ class GroupState:
             "acknowledged_by": self.acknowledged_by,
             "ack_deadline": _opt_time(self.ack_deadline),
             "snoozed_until": _opt_time(self.snoozed_until),
+            "held": list(self.held),
         }
 
     @classmethod
@@ -185,6 +192,7 @@ class GroupState:
             acknowledged_by=data["acknowledged_by"],
             ack_deadline=_from_opt(data["ack_deadline"]),
             snoozed_until=_from_opt(data["snoozed_until"]),
+            held=tuple(data.get("held", ())),  # absent from rows stored before it existed
         )
 
 
@@ -283,10 +291,16 @@ class Refused:
 # --- transitions -------------------------------------------------------------------------
 
 
-def alerts_firing(state: GroupState | None, group_key: str, now: datetime) -> Transition:
-    """Alerts fire in the group: open it (new escalation) unless it is already open."""
+def alerts_firing(
+    state: GroupState | None, group_key: str, now: datetime, firing: Collection[str] = ()
+) -> Transition:
+    """Alerts (these fingerprints) fire in the group: open it (new escalation) unless it
+    is already open, or was resolved by hand while only these alerts were firing."""
     if state is not None and state.status is not Status.RESOLVED:
         return Transition(state)
+    if state is not None and state.held and all(f in state.held for f in firing):
+        still = tuple(f for f in state.held if f in firing)
+        return Transition(state if still == state.held else replace(state, held=still))
     number = 1 if state is None else state.escalations + 1
     new = GroupState(
         group_key=group_key,
@@ -335,19 +349,31 @@ def acknowledge(
 
 
 def resolve(
-    state: GroupState, now: datetime, who: str, via: Via, *, comment: str = ""
+    state: GroupState,
+    now: datetime,
+    who: str,
+    via: Via,
+    *,
+    comment: str = "",
+    firing: Collection[str] = (),
 ) -> Transition | Refused:
-    """Resolved by hand: escalation stops for good."""
+    """Resolved by hand, while these alerts (fingerprints) still fire: escalation stops
+    for good, and only an alert not among them re-opens the group."""
     if state.status is Status.RESOLVED:
         return _refuse(state, "resolve", "it is already resolved")
-    return _resolved(state, now, who, via, comment)
+    held = tuple(dict.fromkeys(firing))
+    if held:
+        still = f"{len(held)} alert{'s' if len(held) > 1 else ''} still firing"
+        why = f"{still}; only a new alert re-opens it"
+        comment = f"{comment} ({why})" if comment else why
+    return _resolved(state, now, who, via, comment, held)
 
 
 def alerts_resolved(state: GroupState, now: datetime) -> Transition:
-    """Every alert of the group resolved: the group resolves itself (nothing to do if
-    someone resolved it already)."""
+    """Every alert of the group resolved: the group resolves itself. If someone resolved
+    it already, the alerts they saw firing are gone: any alert firing now is new."""
     if state.status is Status.RESOLVED:
-        return Transition(state)
+        return Transition(replace(state, held=()) if state.held else state)
     return _resolved(state, now, SYSTEM, Via.AUTO, "all alerts resolved")
 
 
@@ -407,13 +433,16 @@ def on_due(state: GroupState, due: LifecycleDue, now: datetime) -> Transition | 
     )
 
 
-def _resolved(state: GroupState, now: datetime, who: str, via: Via, comment: str) -> Transition:
+def _resolved(
+    state: GroupState, now: datetime, who: str, via: Via, comment: str, held: tuple[str, ...] = ()
+) -> Transition:
     new = replace(
         state,
         status=Status.RESOLVED,
         since=now,
         ack_deadline=None,
         snoozed_until=None,
+        held=held,
     )
     return Transition(
         new,
