@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from tocsin import __version__
-from tocsin.api import notifications, oncall, ops, pd_events, runbooks, v2
+from tocsin.api import notifications, oncall, ops, pd_events, runbooks, swagger, v2
 from tocsin.api.auth import WebAuth
 from tocsin.api.ingest import FastIngest
 from tocsin.runtime import Runtime
@@ -54,6 +54,8 @@ def build_api(rt: Runtime) -> FastAPI:
         version=__version__,
         description="Alertmanager-compatible alert store with on-call and runbooks.",
         lifespan=lifespan,
+        docs_url=None,  # swagger.mount serves /docs without a CDN
+        redoc_url=None,
     )
     app.state.runtime = rt
     app.include_router(v2.router)
@@ -63,6 +65,7 @@ def build_api(rt: Runtime) -> FastAPI:
     app.include_router(oncall.router)
     app.include_router(pd_events.router)
     app.include_router(console.router)
+    swagger.mount(app)
     return app
 
 

@@ -3,6 +3,7 @@ PostgreSQL): shapes amtool validates, filters, silences, status and reload."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -89,13 +90,7 @@ def test_a_catastrophic_regex_silence_cannot_stall_the_server(client: TestClient
     # A nested quantifier that makes a backtracking engine take exponential time on a
     # long non-matching pod name: with RE2 (as Go's regexp) it answers at once, so the
     # alert is stored and listed, and the silence applies where it matches.
-    body = {
-        "matchers": [{"name": "pod", "value": "([a-z0-9-]+)+-canary", "isRegex": True}],
-        "startsAt": format_rfc3339(client_now(client)),
-        "endsAt": format_rfc3339(client_now(client) + timedelta(hours=1)),
-        "createdBy": "test",
-        "comment": "canary rollout",
-    }
+    body = silence_body(client, "pod", "([a-z0-9-]+)+-canary", isRegex=True)
     r = client.post("/api/v2/silences", json=body)
     assert r.status_code == 200, r.text
     sid = r.json()["silenceID"]
@@ -176,17 +171,26 @@ def test_groups(client: TestClient) -> None:
     ]
 
 
-def silence(client: TestClient, matchers: str, minutes: int = 60, **extra: Any) -> str:
+def silence_body(
+    client: TestClient, name: str, value: str, minutes: int = 60, **extra: Any
+) -> dict[str, Any]:
+    """A valid silence of ``name=value`` (``name=~value`` with ``isRegex=True``) from
+    the server's now, with ``extra`` keys replacing or adding fields."""
     now = client_now(client)
-    name, _, value = matchers.partition("=")
-    body = {
-        "matchers": [{"name": name, "value": value.strip('"'), "isRegex": False}],
+    regex = bool(extra.pop("isRegex", False))
+    return {
+        "matchers": [{"name": name, "value": value, "isRegex": regex}],
         "startsAt": format_rfc3339(now),
         "endsAt": format_rfc3339(now + timedelta(minutes=minutes)),
         "createdBy": "test",
         "comment": "maintenance",
         **extra,
     }
+
+
+def silence(client: TestClient, matchers: str, minutes: int = 60, **extra: Any) -> str:
+    name, _, value = matchers.partition("=")
+    body = silence_body(client, name, value.strip('"'), minutes, **extra)
     r = client.post("/api/v2/silences", json=body)
     assert r.status_code == 200, r.text
     sid: str = r.json()["silenceID"]
@@ -252,14 +256,7 @@ def test_silence_not_found(client: TestClient) -> None:
 def test_invalid_silences_are_refused(
     client: TestClient, change: dict[str, Any], field: str
 ) -> None:
-    body = {
-        "matchers": [{"name": "a", "value": "b", "isRegex": False}],
-        "startsAt": format_rfc3339(client_now(client)),
-        "endsAt": format_rfc3339(client_now(client) + timedelta(hours=1)),
-        "createdBy": "t",
-        "comment": "c",
-        **change,
-    }
+    body = silence_body(client, "a", "b", **change)
     r = client.post("/api/v2/silences", json=body)
     assert r.status_code == 400
     assert field in r.json()
@@ -269,14 +266,7 @@ def test_invalid_silences_are_refused(
 def test_silence_update_keeps_id_and_unknown_id_is_404(client: TestClient) -> None:
     sid = silence(client, 'alertname="A"', 60)
     assert silence(client, 'alertname="A"', 120, id=sid) == sid
-    body = {
-        "id": "does-not-exist",
-        "matchers": [{"name": "a", "value": "b", "isRegex": False}],
-        "startsAt": format_rfc3339(client_now(client)),
-        "endsAt": format_rfc3339(client_now(client) + timedelta(hours=1)),
-        "createdBy": "t",
-        "comment": "c",
-    }
+    body = silence_body(client, "a", "b", id="does-not-exist")
     assert client.post("/api/v2/silences", json=body).status_code == 404
 
 
@@ -297,6 +287,21 @@ def test_status_receivers_and_openapi(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "/api/v2/alerts" in spec["paths"]
     assert "requestBody" in spec["paths"]["/api/v2/alerts"]["post"]
+
+
+def test_the_docs_page_loads_everything_from_tocsin(client: TestClient) -> None:
+    """/docs names no other host: its script and style are served here."""
+    page = client.get("/docs").text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert sorted(assets) == [
+        "/docs/assets/favicon-32x32.png",
+        "/docs/assets/swagger-ui-bundle.js",
+        "/docs/assets/swagger-ui.css",
+    ]
+    assert "url: '/openapi.json'" in page
+    for path in assets:
+        assert client.get(path).status_code == 200, path
+    assert client.get("/redoc").status_code == 404  # FastAPI's ReDoc page needs a CDN
 
 
 def test_health_ready_metrics(client: TestClient) -> None:

@@ -112,3 +112,16 @@ def test_a_responder_silences_and_acknowledges_from_the_browser(
         assert browser.find_element(By.ID, "status").text.lower() == "acknowledged"
         audit = texts(browser, "table.audit tr")
         assert any("acknowledged alice console" in line for line in audit), audit
+
+
+def test_the_api_docs_render_in_the_browser(tmp_path: Path, browser: WebDriver) -> None:
+    """Swagger UI renders Tocsin's OpenAPI 3.1 document from the server's own files
+    (this machine reaches no CDN), listing the Alertmanager API's operations."""
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(CONFIG)
+    with TocsinServer(tmp_path, config=path) as tocsin:
+        browser.get(f"{tocsin.url}/docs")
+        wait_until(lambda: texts(browser, ".opblock-summary-path"), 30, "the operations")
+        paths = set(texts(browser, ".opblock-summary-path"))
+        assert {"/api/v2/alerts", "/api/v2/silences", "/api/v2/status"} <= paths
+        assert not browser.find_elements(By.CSS_SELECTOR, ".errors-wrapper")
