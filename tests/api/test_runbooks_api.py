@@ -26,6 +26,8 @@ tocsin:
     paths: [{RUNBOOKS}]
     links:
       QueueBacklog: thread-condenser#51-queue-backlog-spike
+      SlowResponses2s: news-topic-intelligence#3-common-alerts--playbooks
+      ApiSlow: news-topic-intelligence#3-common-alerts--playbooks
 """
     )
     with app_client(
@@ -63,6 +65,18 @@ def test_alerts_link_to_procedures(
     assert (link["runbook"], link["anchor"]) == (runbook, anchor)
     assert link["url"] == f"http://tocsin.example:9093/runbooks/{runbook}#{anchor}"
     assert len(link["procedure"]["steps"]) == steps
+
+
+def test_a_link_to_a_table_of_alerts_takes_the_row_of_the_alert_s_name(
+    client: TestClient,
+) -> None:
+    """The section lists four alerts: SlowResponses2s gets its own row's steps, and
+    ApiSlow (no row of that name) the link without steps, not the first row's."""
+    slow = client.get("/api/v1/runbooks/for-alert/SlowResponses2s").json()
+    assert slow["procedure"]["name"] == "Slow responses (>2s)"
+    other = client.get("/api/v1/runbooks/for-alert/ApiSlow").json()
+    assert other["anchor"] == "3-common-alerts--playbooks"
+    assert other["procedure"] is None
 
 
 def test_unknown_alert_has_no_procedure(client: TestClient) -> None:

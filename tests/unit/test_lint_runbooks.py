@@ -77,6 +77,63 @@ def test_coverage_both_ways() -> None:
     assert ("ops.md", 3, "unused-procedure") in {(f.file, f.line, f.rule) for f in nothing_names_it}
 
 
+OPS = "# Ops\n\n## Health checks\n\nPoll /healthz.\n\n" + PROCEDURE.removeprefix("# Ops\n\n")
+
+
+@pytest.mark.parametrize(
+    ("alert", "findings"),
+    [
+        # a rule's runbook_url to a section: linked, even with no procedure of its name
+        (NamedAlert("LivenessDown", "r.yml", 4, "rb/ops.md#health-checks"), []),
+        # ...to a section that does not exist: an error at the rule
+        (
+            NamedAlert("LivenessDown", "r.yml", 4, "rb/ops.md#healthchecks"),
+            [("r.yml", 4, "broken-link")],
+        ),
+        # a wiki page: not Tocsin's to check; the alert's procedure is found by name
+        (NamedAlert("DiskFull", "r.yml", 4, "https://wiki.example/DiskFull"), []),
+        (
+            NamedAlert("Other", "r.yml", 4, "https://wiki.example/Other"),
+            [("r.yml", 4, "no-runbook")],
+        ),
+        # a config link must name a runbook and a section it has
+        (NamedAlert("Disk", "am.yml", 9, "ops#diskfull", explicit=True), []),
+        (
+            NamedAlert("Disk", "am.yml", 9, "ops#nosuchanchor", explicit=True),
+            [("am.yml", 9, "broken-link")],
+        ),
+        (
+            NamedAlert("Disk", "am.yml", 9, "opps#diskfull", explicit=True),
+            [("am.yml", 9, "broken-link")],
+        ),
+    ],
+)
+def test_links_are_checked(alert: NamedAlert, findings: list[tuple[str, int, str]]) -> None:
+    book = parse_runbook(OPS, name="ops")
+    found = lint_coverage({"ops": (book, "ops.md")}, [alert, NamedAlert("DiskFull", "r.yml", 1)])
+    assert [(f.file, f.line, f.rule) for f in found] == findings
+
+
+def test_a_link_to_a_table_of_procedures_needs_the_alert_s_name() -> None:
+    table = (
+        "# Api\n\n## Alerts\n\n| Alert | Symptom | Mitigation |\n|---|---|---|\n"
+        "| High 5xx rate | errors | roll back |\n| Slow responses | latency | scale out |\n"
+    )
+    book = parse_runbook(table, name="api")
+    named = [
+        NamedAlert("SlowResponses", "r.yml", 4, "api.md#alerts"),
+        NamedAlert("ApiSlow", "r.yml", 9, "api.md#alerts"),
+    ]
+    found = lint_coverage({"api": (book, "api.md")}, named)
+    assert [(f.line, f.rule) for f in found] == [(9, "ambiguous-link"), (7, "unused-procedure")]
+
+
+def test_a_procedure_reached_by_a_link_is_used() -> None:
+    book = parse_runbook(OPS, name="ops")
+    linked = NamedAlert("Disk", "am.yml", 9, "ops#diskfull", explicit=True)
+    assert lint_coverage({"ops": (book, "ops.md")}, [linked]) == []
+
+
 def test_alert_names_from_config_and_rules_with_lines() -> None:
     config = parse_config(
         "route:\n  receiver: a\n  routes:\n    - receiver: a\n"
@@ -86,6 +143,16 @@ def test_alert_names_from_config_and_rules_with_lines() -> None:
     assert config_alert_names(config) == [NamedAlert("DiskFull", "am.yml", 5)]
     rules = "groups:\n  - name: g\n    rules:\n      - alert: HighLatency\n        expr: up == 0\n"
     assert rule_alert_names(rules, "rules.yml") == [NamedAlert("HighLatency", "rules.yml", 4)]
+    annotated = rules + "        annotations:\n          runbook_url: rb/ops.md#latency\n"
+    assert rule_alert_names(annotated, "rules.yml") == [
+        NamedAlert("HighLatency", "rules.yml", 4, "rb/ops.md#latency")
+    ]
+    linked = parse_config(
+        "route:\n  receiver: a\nreceivers:\n  - name: a\n"
+        "tocsin:\n  runbooks:\n    links:\n      Disk: ops#diskfull\n",
+        "am.yml",
+    )
+    assert config_alert_names(linked) == [NamedAlert("Disk", "am.yml", 8, "ops#diskfull", True)]
 
 
 def test_cli_exit_code_is_1_on_errors_and_0_on_warnings(tmp_path: Path) -> None:

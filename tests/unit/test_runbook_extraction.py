@@ -13,6 +13,7 @@ import pytest
 
 from tocsin.runbooks import Runbook, parse_runbook
 from tocsin.runbooks.markdown import decode_source, source_lines
+from tocsin.runbooks.names import runbook_for_url
 
 from .test_runbook_scoring import CATEGORIES, Score, failures, report, score_all
 
@@ -112,3 +113,47 @@ def test_find_procedure_links_alert_names() -> None:
     row = news.find_procedure("High5xxRate")
     assert row is not None
     assert row.origin == "table-row"
+
+
+TABLE = "3-common-alerts--playbooks"  # news-topic-intelligence: one section, four alerts
+
+
+@pytest.mark.parametrize(
+    ("runbook", "anchor", "alertname", "expected"),
+    [
+        # a table of alerts shares one anchor: the row of the alert's own name
+        ("news-topic-intelligence", TABLE, "SlowResponses2s", "Slow responses (>2s)"),
+        ("news-topic-intelligence", TABLE, "api_key_failures", "API key failures"),
+        # ...and no row at all for an alert of another name: not the first row's steps
+        ("news-topic-intelligence", TABLE, "ApiLatencyHigh", None),
+        # a section with one procedure: that one, whatever the alert is called
+        ("threads-agent-alertmanager", "higherrorrate", "Errors", "HighErrorRate"),
+        # a section with no procedure (health checks): the alert's own, if any
+        ("threads-agent-alertmanager", "nosuchanchor", "HighErrorRate", "HighErrorRate"),
+        ("news-topic-intelligence", "2-health-checks", "LivenessDown", None),
+    ],
+)
+def test_a_link_to_an_anchor_finds_the_procedure_it_means(
+    runbook: str, anchor: str, alertname: str, expected: str | None
+) -> None:
+    _, book = _load(runbook)
+    found = book.procedure_at(anchor, alertname)
+    assert (None if found is None else found.name) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "rb/news-topic-intelligence.md#3-common-alerts--playbooks",
+            ("news-topic-intelligence", TABLE),
+        ),
+        ("http://tocsin:9093/runbooks/ops/db%20failover#step-2", ("ops/db failover", "step-2")),
+        ("https://wiki.example/pages/thread-condenser.html", ("thread-condenser", "")),
+        ("https://wiki.example/pages/other.html#x", None),
+        ("", None),
+    ],
+)
+def test_a_runbook_url_names_a_known_runbook(url: str, expected: tuple[str, str] | None) -> None:
+    names = {"news-topic-intelligence", "thread-condenser", "ops/db failover"}
+    assert runbook_for_url(url, names) == expected

@@ -42,8 +42,29 @@ def test_routes_per_category_with_channels() -> None:
         "<PLACEHOLDER"
     )
     assert receivers["warning-alerts"]["slack_configs"][0]["channel"] == "#alerts-warnings"
+    # where a category escalates to is not where it is sent first (L17, L27)
+    assert "email_configs" not in receivers["warning-alerts"]
+    assert set(receivers["infrastructure-alerts"]) == {"name", "slack_configs", "email_configs"}
+    assert "escalates to pagerduty (L27): not a receiver of this route" in text
     assert "deadline 15m: Escalation: Automatic if not acknowledged (L12)" in text
     assert "level 2 after 1h: Manual Escalation" in text
+
+
+def test_an_unacknowledged_deadline_is_sketched_as_an_escalation_policy() -> None:
+    text, _, _ = _suggest("threads-agent-alertmanager")
+    sketch = text.split("# escalation_policies:\n", 1)[1].split("\n\n", 1)[0]
+    policy = yaml.safe_load("\n".join(line[2:] for line in sketch.splitlines()))
+    assert policy == [
+        {
+            "name": "critical-alerts",
+            "steps": [
+                {"delay": "0s", "targets": [{"schedule": "<PLACEHOLDER: on-call schedule>"}]},
+                {"delay": "15m", "targets": [{"person": "<PLACEHOLDER: escalation target>"}]},
+            ],
+        }
+    ]
+    assert "escalation_policy: critical-alerts" in text
+    assert "Tocsin runs these on incidents" not in text
 
 
 def test_rules_carry_for_severity_and_source_lines() -> None:
@@ -76,6 +97,9 @@ def test_matrix_and_checks_without_categories() -> None:
     names = [r["alert"] for r in rules["groups"][0]["rules"]]
     assert names[:4] == ["High5xxRate", "ReviewQueueBacklog", "SlowResponses2s", "APIKeyFailures"]
     assert "LivenessDown" in names
+    # health-check rules link to the section their check comes from
+    live = next(r for r in rules["groups"][0]["rules"] if r["alert"] == "LivenessDown")
+    assert live["annotations"]["runbook_url"] == "news-topic-intelligence.md#2-health-checks"
 
 
 def test_check_with_failures_gets_a_for_from_interval_times_count() -> None:

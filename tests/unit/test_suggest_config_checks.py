@@ -44,6 +44,7 @@ def test_suggested_config_is_accepted_once_filled(tmp_path: Path) -> None:
     check = CliRunner().invoke(app, ["check-config", str(path)])
     assert check.exit_code == 0, check.output
     config = parse_config(filled, str(path))
+    assert config.global_.smtp_smarthost == "127.0.0.1:25"  # quoted once, not twice
     # one route per alert category of the runbook (Critical, Warning, Business, Infra)
     root = build_route_tree(config)
     routed = {

@@ -3,7 +3,8 @@
 Used by ``tocsin runbook lint`` to find alerts without a procedure and procedures
 without an alert. From the config: every ``alertname`` equality matcher of routes and
 inhibit rules (regular expressions name no single alert). From rule files: every
-``alert:`` of every group, with its line.
+``alert:`` of every group, with its line and its ``runbook_url``. From
+``tocsin.runbooks.links``: every linked alert, with where it is linked to.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def config_alert_names(config: Config) -> list[NamedAlert]:
             for name in _names(matchers, match):
                 key = f"inhibit_rules[{i}].{side}_matchers"
                 found.append(NamedAlert(name, config.source, config.line_of(key)))
+    for name, target in config.tocsin.runbooks.links.items():
+        line = config.line_of(f"tocsin.runbooks.links.{name}")
+        found.append(NamedAlert(name, config.source, line, target, explicit=True))
     return found
 
 
@@ -69,10 +73,22 @@ def rule_alert_names(text: str, filename: str) -> list[NamedAlert]:
                 if gkey.value != "rules" or not isinstance(rules, yaml.SequenceNode):
                     continue
                 for rule in rules.value:
-                    if not isinstance(rule, yaml.MappingNode):
-                        continue
-                    for rkey, value in rule.value:
-                        if rkey.value == "alert" and isinstance(value, yaml.ScalarNode):
-                            line = value.start_mark.line + 1
-                            found.append(NamedAlert(str(value.value), filename, line))
+                    if isinstance(rule, yaml.MappingNode):
+                        found += _rule_alert(rule, filename)
     return found
+
+
+def _rule_alert(rule: yaml.MappingNode, filename: str) -> list[NamedAlert]:
+    """The alert an alerting rule names, with its ``runbook_url`` annotation."""
+    name: yaml.ScalarNode | None = None
+    url = ""
+    for key, value in rule.value:
+        if key.value == "alert" and isinstance(value, yaml.ScalarNode):
+            name = value
+        elif key.value == "annotations" and isinstance(value, yaml.MappingNode):
+            for akey, avalue in value.value:
+                if akey.value == "runbook_url" and isinstance(avalue, yaml.ScalarNode):
+                    url = str(avalue.value)
+    if name is None:
+        return []
+    return [NamedAlert(str(name.value), filename, name.start_mark.line + 1, url)]

@@ -5,8 +5,8 @@ through ``GroupCommitter`` and return only after their transaction committed. On
 the indexes are loaded from the database, so a restart (or a kill -9) loses nothing
 that was acknowledged to a client.
 
-Several processes may share the database (``serve --workers``, or replicas on
-PostgreSQL). Each write transaction first takes the next global revision, which
+Several processes may share the database (replicas on PostgreSQL, or on one SQLite
+file). Each write transaction first takes the next global revision, which
 serializes writers, and then catches up on what others committed, so merges and silence
 updates always decide against the latest rows; reads catch up before they answer, so a
 client sees its own writes whichever process it reaches.

@@ -17,14 +17,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import Engine
 
 from tocsin.config.model import RunbookSettings
 from tocsin.core.runbook_ops import DeleteRunbook, SaveRunbook
 from tocsin.runbooks.model import AlertProcedure, Runbook
-from tocsin.runbooks.names import normalize_alert_name
+from tocsin.runbooks.names import normalize_alert_name, runbook_for_url
 from tocsin.runbooks.parser import parse_runbook
 from tocsin.store import runbook_rows
 from tocsin.store.runbook_rows import SearchHit, SectionText, StoredRunbook
@@ -215,26 +214,11 @@ class RunbookLibrary:
         book = self.get(name)
         if book is None:
             return None
-        proc = None
-        if anchor:
-            proc = next((p for p in book.alerts if p.section == anchor), None)
-        if proc is None:
-            proc = book.find_procedure(alertname)
+        proc = book.procedure_at(anchor, alertname) if anchor else book.find_procedure(alertname)
         if not anchor and proc is not None:
             anchor = proc.section or ""
         return RunbookLink(name, anchor, proc, self.url(name, anchor))
 
     def _from_url(self, url: str, alertname: str) -> RunbookLink | None:
-        parts = urlsplit(url)
-        path = unquote(parts.path)
-        names = self.names()
-        candidates = []
-        if "/runbooks/" in path:
-            candidates.append(path.split("/runbooks/", 1)[1])
-        candidates.append(path.rsplit("/", 1)[-1])
-        for candidate in candidates:
-            for suffix in (".md", ".json", ".html"):
-                candidate = candidate.removesuffix(suffix)
-            if candidate in names:
-                return self._link_in(candidate, parts.fragment, alertname)
-        return None
+        found = runbook_for_url(url, self.names())
+        return None if found is None else self._link_in(found[0], found[1], alertname)

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Se
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from tocsin.alerts.grouping import (
     DeleteGroup,
@@ -572,14 +573,19 @@ class Dispatcher:
 def with_runbook_annotations(a: Alert, runbook: Mapping[str, Any]) -> Alert:
     """The alert as notified: its linked runbook in annotations, so that even a plain
     webhook receiver (which sees no ``extra``) gets the link and the first steps. An
-    annotation the alert already has is never overwritten."""
+    annotation the alert already has is kept, except a ``runbook_url`` that is not a
+    web address (``rb/db.md#failover``, as ``tocsin runbook suggest`` writes): nobody
+    can open that from a phone, so it becomes the runbook's address on Tocsin."""
     added: dict[str, str] = {"runbook_url": str(runbook["runbook_url"])}
     steps = runbook.get("runbook_steps")
     if steps:
         added["runbook_steps"] = "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
     if runbook.get("severity"):
         added["runbook_severity"] = str(runbook["severity"])
-    return replace(a, annotations={**added, **a.annotations})
+    annotations = {**added, **a.annotations}
+    if urlsplit(annotations["runbook_url"]).scheme not in ("http", "https"):
+        annotations["runbook_url"] = added["runbook_url"]
+    return replace(a, annotations=annotations)
 
 
 def _with_timer(state: GroupState, t: GroupTimer, due: datetime | None = None) -> GroupState:

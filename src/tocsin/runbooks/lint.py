@@ -22,7 +22,7 @@ from enum import StrEnum
 from markdown_it import MarkdownIt
 
 from tocsin.runbooks.model import Runbook
-from tocsin.runbooks.names import normalize_alert_name
+from tocsin.runbooks.names import normalize_alert_name, runbook_for_url
 
 
 class Severity(StrEnum):
@@ -44,11 +44,16 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class NamedAlert:
-    """An alert name as the config or a rule file names it, and where."""
+    """An alert name as the config or a rule file names it, and where; ``link`` is
+    where it says the alert's runbook is (a rule's ``runbook_url``, a config link),
+    and ``explicit`` that the link must name a known runbook (a config link does; a
+    ``runbook_url`` may be a wiki page)."""
 
     name: str
     file: str
     line: int
+    link: str = ""
+    explicit: bool = False
 
 
 # <pod-name>, <service> -- but not HTML-ish tags or comparison operators in prose
@@ -155,26 +160,50 @@ def _mixed_output(text: str, file: str) -> Iterable[Finding]:
 def lint_coverage(
     books: Mapping[str, tuple[Runbook, str]], named: Iterable[NamedAlert]
 ) -> list[Finding]:
-    """Alerts named by the config or rules without a procedure, and procedures whose
-    alert nothing names. ``books``: runbook name -> (runbook, its file)."""
+    """Alerts named by the config or rules without a procedure, links to runbooks or
+    sections that do not exist, and procedures whose alert nothing names. ``books``:
+    runbook name -> (runbook, its file)."""
     named = list(named)
     procedures = {proc.key: (proc, file) for book, file in books.values() for proc in book.alerts}
     found: list[Finding] = []
+    used: set[int] = set()  # ids of the procedures some named alert reaches
     for alert in named:
-        if normalize_alert_name(alert.name) not in procedures:
-            found.append(
-                Finding(
-                    alert.file,
-                    alert.line,
-                    "no-runbook",
-                    Severity.ERROR,
-                    f"alert {alert.name!r} has no runbook procedure",
-                )
+        linked = _linked(books, alert)
+        if isinstance(linked, Finding):
+            found.append(linked)
+            continue
+        if linked is not None:
+            book, anchor = linked
+            proc = (
+                book.procedure_at(anchor, alert.name) if anchor else book.find_procedure(alert.name)
             )
+            if proc is not None:
+                used.add(id(proc))
+            elif sum(p.section == anchor for p in book.alerts) > 1:
+                why = (
+                    f"links alert {alert.name!r} to {alert.link!r}, a section of several "
+                    "procedures, none of that name: its notifications carry no steps"
+                )
+                found.append(
+                    Finding(alert.file, alert.line, "ambiguous-link", Severity.WARNING, why)
+                )
+            continue
+        proc_file = procedures.get(normalize_alert_name(alert.name))
+        if proc_file is not None:
+            used.add(id(proc_file[0]))
+            continue
+        found.append(
+            Finding(
+                alert.file,
+                alert.line,
+                "no-runbook",
+                Severity.ERROR,
+                f"alert {alert.name!r} has no runbook procedure",
+            )
+        )
     if named:
-        known = {normalize_alert_name(a.name) for a in named}
-        for key, (proc, file) in sorted(procedures.items()):
-            if key not in known:
+        for _, (proc, file) in sorted(procedures.items()):
+            if id(proc) not in used:
                 found.append(
                     Finding(
                         file,
@@ -185,3 +214,24 @@ def lint_coverage(
                     )
                 )
     return found
+
+
+def _linked(
+    books: Mapping[str, tuple[Runbook, str]], alert: NamedAlert
+) -> tuple[Runbook, str] | Finding | None:
+    """The runbook and anchor an alert's link reaches; a finding when the link names a
+    runbook or section that does not exist; None when it has no link to a runbook."""
+    if not alert.link:
+        return None
+    target = runbook_for_url(alert.link, books)
+    if target is None:
+        if not alert.explicit:
+            return None  # a wiki page, say: the alert may still have a procedure by name
+        why = f"links alert {alert.name!r} to {alert.link!r}: no runbook of that name"
+        return Finding(alert.file, alert.line, "broken-link", Severity.ERROR, why)
+    name, anchor = target
+    book = books[name][0]
+    if anchor and book.section(anchor) is None:
+        why = f"links alert {alert.name!r} to {alert.link!r}: {name!r} has no section #{anchor}"
+        return Finding(alert.file, alert.line, "broken-link", Severity.ERROR, why)
+    return book, anchor

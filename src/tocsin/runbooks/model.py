@@ -291,6 +291,21 @@ class Runbook:
                 return alert
         return None
 
+    def procedure_at(self, anchor: str, alertname: str) -> AlertProcedure | None:
+        """The procedure a link to ``anchor`` means for ``alertname``: the one in that
+        section if it is the only one, else the one of that name (in the section, or,
+        when none is, anywhere). None when a section holds several procedures (a table
+        of alerts) and none is named so: a responder must not get another alert's
+        steps."""
+        here = [p for p in self.alerts if p.section == anchor]
+        key = normalize_alert_name(alertname)
+        named = [p for p in here if key and p.key == key]
+        if named:
+            return named[0]
+        if len(here) == 1:
+            return here[0]
+        return None if here else self.find_procedure(alertname)
+
     def section(self, anchor: str) -> Section | None:
         for section in self.sections:
             if section.anchor == anchor:

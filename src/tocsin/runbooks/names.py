@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
+from urllib.parse import unquote, urlsplit
 
 _NUMBERING = re.compile(r"^(?:\d+(?:\.\d+)*[.)]?|[A-Za-z][.)]|[IVXLC]+[.)])\s+")
 _JUNK_CATEGORIES = ("S", "M", "P", "C", "Z")
@@ -79,3 +81,22 @@ def clean_title(title: str) -> str:
     while tokens and is_decoration(tokens[0]):
         tokens.pop(0)
     return " ".join(tokens).rstrip(":").strip()
+
+
+def runbook_for_url(url: str, names: Collection[str]) -> tuple[str, str] | None:
+    """The known runbook a ``runbook_url`` (or a config link, ``NAME#anchor``) points
+    at, and its anchor (``""`` for none): Tocsin's own ``.../runbooks/NAME``, a name,
+    or a path or URL whose last part is a runbook's name (``rb/db-failover.md#step-2``,
+    a wiki's ``.../db-failover.html``). None when it names no known runbook."""
+    parts = urlsplit(url)
+    path = unquote(parts.path)
+    candidates = []
+    if "/runbooks/" in path:
+        candidates.append(path.split("/runbooks/", 1)[1])
+    candidates += [path, path.rsplit("/", 1)[-1]]  # a name with folders; a file's name
+    for candidate in candidates:
+        for suffix in (".md", ".json", ".html"):
+            candidate = candidate.removesuffix(suffix)
+        if candidate in names:
+            return candidate, parts.fragment
+    return None

@@ -28,6 +28,7 @@ from tocsin.runbooks.model import (
     Threshold,
 )
 from tocsin.runbooks.quantities import describe_duration, format_seconds
+from tocsin.runbooks.vocabulary import ESCALATION_KEYS
 
 _RECEIVER_KEYS: dict[str, tuple[str, dict[str, str]]] = {
     "pagerduty": ("pagerduty_configs", {"routing_key": "PagerDuty integration key"}),
@@ -142,12 +143,24 @@ def _routes_from_categories(
             )
         if c.escalation and not any(sla.kind == "deadline" for sla in timers):
             notes.append(f"escalation: {_comment(c.escalation)} (no delay stated)")
+        # "Escalation: PagerDuty if several components fail" names where it escalates
+        # to, not where it is sent first: such channels are not the route's receivers
+        later = [f.lines for f in c.fields if f.key.strip().lower() in ESCALATION_KEYS]
+        first: list[Channel] = []
+        for channel in c.channels:
+            if any(a <= channel.lines[0] and channel.lines[1] <= b for a, b in later):
+                notes.append(
+                    f"escalates to {channel.kind} ({_at(channel.lines)}): not a receiver "
+                    "of this route; a later escalation step"
+                )
+            else:
+                first.append(channel)
         if c.severity:
             matcher = f'severity="{c.severity}"'
-            by_severity.append((_slug(c.name), matcher, c.name, c.lines, notes, list(c.channels)))
+            by_severity.append((_slug(c.name), matcher, c.name, c.lines, notes, first))
         else:
             matcher = f'category="{_category_slug(c.name)}"'
-            by_label.append((_slug(c.name), matcher, c.name, c.lines, notes, list(c.channels)))
+            by_label.append((_slug(c.name), matcher, c.name, c.lines, notes, first))
     return by_label + by_severity
 
 
@@ -187,8 +200,8 @@ def _alertmanager(w: _Writer, runbook: Runbook) -> None:
     if any(c.kind == "email" for *_, channels in routes for c in channels):
         # email_configs need an SMTP server; Alertmanager takes it from `global`
         w("global:")
-        w(f"  smtp_smarthost: {_q(_placeholder('SMTP server host:port'))}")
-        w(f"  smtp_from: {_q(_placeholder('sender email address'))}")
+        w(f"  smtp_smarthost: {_placeholder('SMTP server host:port')}")
+        w(f"  smtp_from: {_placeholder('sender email address')}")
     w("route:")
     w(f"  receiver: default  # {_comment('catch-all; ' + _placeholder('default receiver'))}")
     w("  group_by: [alertname]")
@@ -206,6 +219,7 @@ def _alertmanager(w: _Writer, runbook: Runbook) -> None:
         w(f"  - name: {_q(receiver)}  # {_comment(name)} ({_at(lines)})")
         _receiver_configs(w, channels)
     _timers(w, runbook)
+    _policy_sketches(w, runbook)
 
 
 def _receiver_configs(w: _Writer, channels: Sequence[Channel]) -> None:
@@ -245,7 +259,8 @@ def _receiver_configs(w: _Writer, channels: Sequence[Channel]) -> None:
 def _timers(w: _Writer, runbook: Runbook) -> None:
     if runbook.slas:
         w()
-        w("# SLA timers stated in the runbook (Tocsin runs these on incidents):")
+        w("# Timers stated in the runbook (comments: nothing runs them until they are made")
+        w("# escalation policy steps, see the sketches below, or kept as team practice):")
         for sla in runbook.slas:
             context = f" [{_comment(sla.context)}]" if sla.context else ""
             w(
@@ -268,6 +283,32 @@ def _timers(w: _Writer, runbook: Runbook) -> None:
             w(f"#   {_at(contact.lines)}: {_comment(contact.role)}: {_comment(contact.value)}")
 
 
+def _policy_sketches(w: _Writer, runbook: Runbook) -> None:
+    """An "escalate if not acknowledged within N" deadline of an alert category is what
+    a Tocsin escalation policy runs: sketched (commented out, its targets to fill in),
+    with the receiver key that turns it on."""
+    for c in runbook.categories:
+        for sla in runbook.slas:
+            if sla.context != c.name or sla.kind != "deadline":
+                continue
+            if "acknowledg" not in f"{sla.action} {sla.text}".lower():
+                continue
+            name = _slug(c.name)
+            delay = format_seconds(sla.duration.seconds)
+            w()
+            w(f"# {_comment(c.name)}: escalated after {delay} if not acknowledged")
+            w(f"# ({_at(sla.lines)}). Tocsin runs this as an escalation policy (README,")
+            w("# On-call): uncomment, fill in the targets, add people and schedules, and")
+            w(f"# give the receiver {name!r} the line `escalation_policy: {name}`.")
+            w("# escalation_policies:")
+            w(f"#   - name: {name}")
+            w("#     steps:")
+            w("#       - delay: 0s")
+            w('#         targets: [{schedule: "<PLACEHOLDER: on-call schedule>"}]')
+            w(f"#       - delay: {delay}  # {_at(sla.lines)}")
+            w('#         targets: [{person: "<PLACEHOLDER: escalation target>"}]')
+
+
 # --- Prometheus ----------------------------------------------------------------------
 
 
@@ -283,7 +324,7 @@ def _prometheus(w: _Writer, runbook: Runbook) -> None:
     for alert in rules:
         _alert_rule(w, runbook, alert)
     for check in runbook.checks:
-        _check_rule(w, check)
+        _check_rule(w, runbook, check)
 
 
 def _alert_rule(w: _Writer, runbook: Runbook, alert: AlertProcedure) -> None:
@@ -310,10 +351,17 @@ def _alert_rule(w: _Writer, runbook: Runbook, alert: AlertProcedure) -> None:
     w("        annotations:")
     w(f"          summary: {_q(_comment(alert.description or alert.name))}")
     if alert.section:
-        w(f"          runbook_url: {_q((runbook.source or runbook.name) + '#' + alert.section)}")
+        w(f"          runbook_url: {_q(_runbook_url(runbook, alert.section))}")
 
 
-def _check_rule(w: _Writer, check: Check) -> None:
+def _runbook_url(runbook: Runbook, anchor: str) -> str:
+    """Where the rule's alerts find their procedure: the runbook file and the section
+    (Tocsin links the file's name to the runbook it serves, and notifications carry
+    that runbook's address on Tocsin)."""
+    return f"{runbook.source or runbook.name}#{anchor}"
+
+
+def _check_rule(w: _Writer, runbook: Runbook, check: Check) -> None:
     label = check.name or check.target or check.kind
     name = rule_name(f"{label} {'down' if check.kind == 'http' else 'check'}")
     w(f"      # {check.kind} check ({_at(check.lines)}): {_comment(check.text)}")
@@ -339,7 +387,7 @@ def _check_rule(w: _Writer, check: Check) -> None:
     w("        annotations:")
     w(f"          summary: {_q(_comment(check.text))}")
     if check.section:
-        w(f"          runbook_section: {_q(check.section)}")
+        w(f"          runbook_url: {_q(_runbook_url(runbook, check.section))}")
 
 
 __all__ = ["rule_name", "suggest_config"]
