@@ -6,13 +6,14 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Real peers for the end-to-end tests: Prometheus, Alertmanager and amtool, and
+# Real peers for the end-to-end tests: Prometheus, Alertmanager and amtool, curl, and
 # Chromium with its driver for the console (Debian).
 need_apt=()
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v amtool >/dev/null || need_apt+=(prometheus-alertmanager)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+command -v curl >/dev/null || need_apt+=(curl)  # a runbook's own curl command is run as written
 if [ ${#need_apt[@]} -gt 0 ]; then
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${need_apt[@]}" >/dev/null

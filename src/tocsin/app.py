@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from tocsin import __version__
-from tocsin.api import notifications, oncall, ops, pd_events, runbooks, swagger, v2
+from tocsin.api import notifications, oncall, ops, pd_events, runbooks, swagger, v1, v2
 from tocsin.api.auth import WebAuth
 from tocsin.api.ingest import FastIngest
 from tocsin.runtime import Runtime
@@ -59,6 +59,7 @@ def build_api(rt: Runtime) -> FastAPI:
     )
     app.state.runtime = rt
     app.include_router(v2.router)
+    app.include_router(v1.router)
     app.include_router(ops.router)
     app.include_router(notifications.router)
     app.include_router(runbooks.router)

@@ -22,6 +22,7 @@ from tocsin.api.docs import ALERTS_BODY, SILENCE_BODY
 from tocsin.api.silence_input import decode_silence
 from tocsin.api.state import runtime
 from tocsin.core.alert_store import AlertQuery, group_views
+from tocsin.runtime import Runtime
 from tocsin.timeutil import format_rfc3339
 
 router = APIRouter(prefix="/api/v2")
@@ -172,14 +173,21 @@ def get_silence(request: Request, silence_id: str) -> Response:
 
 @router.delete("/silence/{silence_id}", summary="Delete (expire) a silence by its ID")
 async def delete_silence(request: Request, silence_id: str) -> Response:
-    rt = runtime(request)
+    if not await expire_silence(runtime(request), silence_id):
+        return error(404, f"silence {silence_id} not found")
+    return Response(status_code=200)
+
+
+async def expire_silence(rt: Runtime, silence_id: str) -> bool:
+    """Expire a silence; False if there is none of that id. One already expired is
+    left as it is (Alertmanager 0.25 answers that delete with success too)."""
     try:
         await rt.store.expire_silence(silence_id)
-    except SilenceNotFound as exc:
-        return error(404, str(exc))
+    except SilenceNotFound:
+        return False
     except SilenceError:
-        pass  # already expired: nothing to do, and Alertmanager 0.25 answers 200 too
-    return Response(status_code=200)
+        pass
+    return True
 
 
 @router.get("/receivers", summary="Get the list of receivers")
