@@ -17,9 +17,15 @@ class ApiError(RuntimeError):
         self.message = message
 
 
+class Unreachable(OSError):
+    """No answer from the server: refused, timed out, unknown host, or not a URL. An
+    OSError, as a socket's failures are, so callers handle both alike."""
+
+
 class Client:
     def __init__(self, url: str, timeout: float = 10.0) -> None:
-        self._http = httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout)
 
     def __enter__(self) -> Client:
         return self
@@ -32,8 +38,16 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **kwargs)
+        except (httpx.TransportError, httpx.InvalidURL) as exc:
+            # (UnsupportedProtocol, a URL without http:// or https://, is a TransportError)
+            why = str(exc) or type(exc).__name__
+            raise Unreachable(f"cannot reach Tocsin at {self.url}: {why}") from None
+
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._http.request(method, path, **kwargs)
+        response = self._send(method, path, **kwargs)
         if response.status_code >= 400:
             try:
                 message = response.json()
@@ -59,7 +73,7 @@ class Client:
     def enqueue_event(self, event: dict[str, Any]) -> dict[str, Any]:
         """POST a PagerDuty Events API v2 event; a refused one raises :class:`ApiError`
         with its errors joined."""
-        response = self._http.post("/v2/enqueue", json=event)
+        response = self._send("POST", "/v2/enqueue", json=event)
         try:
             answer: dict[str, Any] = response.json()
         except ValueError:
