@@ -5,12 +5,13 @@ wrongly signed request."""
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import orjson
@@ -98,7 +99,14 @@ def test_email_link_acknowledges_and_stops_the_escalation(tmp_path: Path) -> Non
             assert console.group(1) == f"{tocsin.url}/ui/groups/{group['id']}"
             assert "ServiceDown" in httpx.get(console.group(1)).text
 
-            followed = httpx.get(link.group(1))
+            # opening the link (as a mail scanner would) only asks to confirm
+            opened = httpx.get(link.group(1))
+            assert opened.status_code == 200, opened.text
+            assert f"Acknowledge alert group {group['id']} as alice?" in opened.text
+            still = group_of(tocsin.url)
+            assert still is not None
+            assert still["status"] == "firing"
+            followed = confirm(link.group(1))
             assert followed.status_code == 200, followed.text
             assert "acknowledged by alice" in followed.text
             acked = group_of(tocsin.url)
@@ -106,10 +114,12 @@ def test_email_link_acknowledges_and_stops_the_escalation(tmp_path: Path) -> Non
             assert acked["status"] == "acknowledged"
             assert acked["acknowledgedBy"] == "alice"
             # the link works once: the group is acknowledged already
-            assert httpx.get(link.group(1)).status_code == 409
-            # a forged link is refused
+            assert confirm(link.group(1)).status_code == 409
+            # a forged link is refused, opened or posted
             forged = link.group(1).replace("by=alice", "by=mallory")
             assert httpx.get(forged).status_code == 403
+            fields = dict(parse_qsl(urlsplit(forged).query))
+            assert httpx.post(forged.split("?")[0], data=fields).status_code == 403
 
             # the step that would page bob comes due, is found stale, and pages nobody
             def step_two_done() -> bool:
@@ -121,6 +131,15 @@ def test_email_link_acknowledges_and_stops_the_escalation(tmp_path: Path) -> Non
             audit = httpx.get(f"{tocsin.url}/api/v1/groups/{group['id']}/audit").json()
             acks = [a for a in audit if a["actor"] == "alice"]
             assert [(a["action"], a["channel"]) for a in acks] == [("acknowledged", "email-link")]
+
+
+def confirm(link: str) -> httpx.Response:
+    """Press the button of the page a signed link opens: POST its hidden fields."""
+    page = httpx.get(link)
+    assert page.status_code == 200, page.text
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page.text))
+    assert set(fields) == {"by", "exp", "sig"}, page.text
+    return httpx.post(link.split("?")[0], data={k: html.unescape(v) for k, v in fields.items()})
 
 
 def test_unacknowledged_escalates_to_the_next_step(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ iCalendar feeds, and each group's audit trail."""
 
 from __future__ import annotations
 
+import html
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -117,35 +118,76 @@ async def act_on_group(request: Request, group_id: str, action: str) -> Response
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Tocsin</title></head>
 <body style="font: 18px system-ui, sans-serif; margin: 3rem auto; max-width: 30rem">
-<p>{message}</p></body></html>"""
+{body}</body></html>"""
+
+_CONFIRM = """<p>{question}</p>
+<form method="post"><input type="hidden" name="by" value="{by}">
+<input type="hidden" name="exp" value="{exp}"><input type="hidden" name="sig" value="{sig}">
+<button type="submit" style="font-size: 1.2em; padding: .5em 1.5em">{verb}</button></form>"""
+
+_VERBS = {"ack": "Acknowledge", "resolve": "Resolve", "snooze": "Snooze"}
+
+
+def _page(message: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(_PAGE.format(body=f"<p>{_escape(message)}</p>"), status_code=status)
+
+
+def _signed(request: Request, action: str, group_id: str, by: str, exp: int, sig: str) -> None:
+    """Raise unless the link is genuine and unexpired (LinkError) and names an action
+    (ValueError)."""
+    rt = runtime(request)
+    verify(rt.oncall.secret, SignedAction(Action(action), group_id, by, exp), sig, rt.clock())
 
 
 @router.get(
     "/act/{action}/{group_id}",
     response_class=HTMLResponse,
-    summary="Follow a signed link from a notification",
+    summary="Open a signed link from a notification: a page asking to confirm",
 )
 async def signed_link(
     request: Request, action: str, group_id: str, by: str, exp: int, sig: str
 ) -> Response:
-    rt = runtime(request)
+    """Opening the link changes nothing: mail scanners and chat previews fetch links
+    (GET) that nobody clicked, and must not acknowledge a page nobody has seen. The
+    page's button POSTs the same signed fields."""
     try:
-        signed = SignedAction(Action(action), group_id, by, exp)
-        verify(rt.oncall.secret, signed, sig, rt.clock())
-        await rt.act_on_group(group_id, action, by, Via.EMAIL_LINK)
+        _signed(request, action, group_id, by, exp, sig)
+    except LinkError as exc:
+        return _page(str(exc), 403)
+    except ValueError as exc:
+        return _page(str(exc), 400)
+    verb = _VERBS[action]
+    question = f"{verb} alert group {group_id} as {by}?"
+    confirm = _CONFIRM.format(
+        question=_escape(question), by=_escape(by), exp=exp, sig=_escape(sig), verb=verb
+    )
+    return HTMLResponse(_PAGE.format(body=confirm))
+
+
+@router.post(
+    "/act/{action}/{group_id}",
+    response_class=HTMLResponse,
+    summary="Act on a signed link from a notification (the confirmation page's button)",
+)
+async def signed_action(request: Request, action: str, group_id: str) -> Response:
+    form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+    by, exp, sig = (form.get(k, [""])[0] for k in ("by", "exp", "sig"))
+    try:
+        _signed(request, action, group_id, by, int(exp), sig)
+        await runtime(request).act_on_group(group_id, action, by, Via.EMAIL_LINK)
     except (ValueError, LinkError) as exc:
         status = 403 if isinstance(exc, LinkError) else 400
         if isinstance(exc, OncallRefused):
             status = 409
-        return HTMLResponse(_PAGE.format(message=_escape(str(exc))), status_code=status)
+        return _page(str(exc), status)
     except LookupError as exc:
-        return HTMLResponse(_PAGE.format(message=_escape(str(exc))), status_code=404)
+        return _page(str(exc), 404)
     done = {"ack": "acknowledged", "resolve": "resolved", "snooze": "snoozed"}[action]
-    return HTMLResponse(_PAGE.format(message=f"Alert group {group_id} {done} by {_escape(by)}."))
+    return _page(f"Alert group {group_id} {done} by {by}.")
 
 
 def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return html.escape(text, quote=True)
 
 
 @router.post("/api/v1/slack/actions", summary="Slack interactive buttons (signed by Slack)")
