@@ -252,6 +252,8 @@ def test_migration_0014_gives_ladders_a_lease_and_takes_it_back(db_url: str) -> 
 # A ladder whose steps page a person at once and again two minutes later (a stored
 # notification row), a receiver, and people without rules.
 CONFIG = """\
+global:
+  slack_api_url: http://127.0.0.1:9/slack
 route:
   receiver: pager
 receivers:

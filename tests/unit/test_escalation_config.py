@@ -7,7 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from tocsin.config import parse_config
 from tocsin.config.decode import Decoder, compose
+from tocsin.config.errors import ConfigError, ConfigProblem
 from tocsin.config.escalation import (
     EscalationPolicy,
     EscalationStep,
@@ -202,3 +204,76 @@ def test_check_escalation_accepts_a_consistent_config() -> None:
         )
         == []
     )
+
+
+PAGED = """\
+route: {receiver: pager}
+receivers: [{name: pager, escalation_policy: p}]
+escalation_policies:
+  - name: p
+    steps: [{targets: [{schedule: primary}]}, {delay: 5m, targets: [{person: boss}]}]
+schedules:
+  - name: primary
+    layers: [{name: l, rotation: daily, start: 2026-01-05, participants: [ann]}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("head", "people", "problems"),
+    [
+        # reachable by email; or by slack with the workspace's webhook set
+        ("", "[{name: ann, email: a@x.org}, {name: boss, email: b@x.org}]", []),
+        (
+            "global: {slack_api_url: 'http://127.0.0.1:9/s'}\n",
+            "[{name: ann, slack_user: ann}, {name: boss, email: b@x.org}]",
+            [],
+        ),
+        # in a paged schedule, or paged by name, with nothing to reach them by
+        (
+            "",
+            "[{name: ann}, {name: boss, slack_user: boss}]",
+            [
+                (
+                    9,
+                    "people[0]",
+                    "'ann' can be paged by escalation but has no email: nothing would reach them",
+                ),
+                (
+                    9,
+                    "people[1]",
+                    "'boss' can be paged by escalation but has no email, and "
+                    "global.slack_api_url is not set: nothing would reach them",
+                ),
+            ],
+        ),
+        # a slack rule without the workspace's webhook
+        (
+            "",
+            "[{name: ann, email: a@x.org, slack_user: ann, notification_rules: "
+            "{high: [{channel: slack}]}}, {name: boss, email: b@x.org}]",
+            [
+                (
+                    9,
+                    "people[0].notification_rules.high[0]",
+                    "slack rule but global.slack_api_url is not set",
+                )
+            ],
+        ),
+        # nobody pages a person outside the policies' reach: no contact needed
+        ("", "[{name: ann, email: a@x.org}, {name: boss, email: b@x.org}, {name: guest}]", []),
+    ],
+)
+def test_people_escalation_can_page_must_be_reachable(
+    head: str, people: str, problems: list[tuple[int, str, str]]
+) -> None:
+    text = f"{head}{PAGED}people: {people}\n"
+    found = [(p.line - head.count("\n"), p.key, p.message) for p in check_text(text)]
+    assert found == problems
+
+
+def check_text(text: str) -> list[ConfigProblem]:
+    try:
+        parse_config(text, "am.yml")
+    except ConfigError as exc:
+        return list(exc.problems)
+    return []

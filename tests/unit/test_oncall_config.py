@@ -193,6 +193,17 @@ def test_person_converts_and_plans_notifications() -> None:
                 )
             ],
         ),
+        (
+            "people: [{name: a, email: a@x.org, notification_rules: {high: [{channel: webhook}]}}]",
+            [
+                (
+                    1,
+                    "people[0].notification_rules.high[0].channel",
+                    "a person is paged by email or slack; to page through webhook, "
+                    "make a receiver with it an escalation target",
+                )
+            ],
+        ),
         ("people: [{full_name: Nobody}]", [(1, "people[0].name", "missing name")]),
     ],
 )

@@ -158,6 +158,12 @@ class Person:
                     yield Issue("email rule but no email for this person", f"{at}[{index}]")
                 if rule.channel == "slack" and not self.slack_user:
                     yield Issue("slack rule but no slack_user for this person", f"{at}[{index}]")
+                if rule.channel in ("webhook", "pagerduty"):
+                    yield Issue(
+                        f"a person is paged by email or slack; to page through "
+                        f"{rule.channel}, make a receiver with it an escalation target",
+                        f"{at}[{index}].channel",
+                    )
 
     def to_person(self) -> PersonValue:
         rules = {

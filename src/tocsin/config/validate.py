@@ -187,6 +187,7 @@ def check_fallbacks(config: Config) -> Iterator[ConfigProblem]:
 def check_oncall_sections(config: Config) -> Iterator[ConfigProblem]:
     for key, message in check_oncall(config.people, config.schedules):
         yield _problem(config, key, message)
+    yield from _unreachable_people(config)
     refs = [
         (f"receivers[{i}].escalation_policy", r.escalation_policy)
         for i, r in enumerate(config.receivers)
@@ -200,6 +201,34 @@ def check_oncall_sections(config: Config) -> Iterator[ConfigProblem]:
         policy_refs=refs,
     ):
         yield _problem(config, key, message)
+
+
+def _unreachable_people(config: Config) -> Iterator[ConfigProblem]:
+    """People escalation can page (a policy's person, or anyone in a schedule a policy
+    pages) but Tocsin cannot reach: a page to them would go nowhere, found at 3 a.m.
+    rather than now. Slack needs ``global.slack_api_url`` as well as a ``slack_user``."""
+    slack = config.global_.slack_api_url is not None or bool(config.global_.slack_api_url_file)
+    targets = [t for p in config.escalation_policies for step in p.steps for t in step.targets]
+    paged = {t.person for t in targets if t.person}
+    schedules = {t.schedule for t in targets if t.schedule}
+    for s in config.schedules:
+        if s.name in schedules:
+            paged.update(name for layer in s.layers for name in layer.participants)
+            paged.update(o.person for o in s.overrides if o.person)
+    for i, person in enumerate(config.people):
+        for urgency, rules in person.notification_rules.items():
+            for j, rule in enumerate(rules):
+                if rule.channel == "slack" and person.slack_user and not slack:
+                    key = f"people[{i}].notification_rules.{urgency}[{j}]"
+                    yield _problem(config, key, "slack rule but global.slack_api_url is not set")
+        if person.name in paged and not person.email and not (person.slack_user and slack):
+            why = "email" if not person.slack_user else "email, and global.slack_api_url is not set"
+            yield _problem(
+                config,
+                f"people[{i}]",
+                f"{person.name!r} can be paged by escalation but has no {why}: "
+                "nothing would reach them",
+            )
 
 
 CROSS_CHECKS: list[tuple[tuple[str, ...], CrossCheck]] = [
