@@ -219,6 +219,10 @@ def test_cli_groups_ack_and_oncall(tmp_path: Path) -> None:
             }
             who = orjson.loads(run_cli("oncall", "primary", "--json", url=tocsin.url).stdout)
             assert [s["person"] for s in who["primary"]] == ["alice"]
+            # resolved groups leave the default listing; --all shows them
+            run_cli("resolve", group["id"], "--by", "dave", url=tocsin.url)
+            assert group["id"] not in run_cli("groups", url=tocsin.url).stdout
+            assert group["id"] in run_cli("groups", "--all", url=tocsin.url).stdout
 
 
 def test_kill_9_mid_escalation_fires_the_remaining_steps_once_on_time(tmp_path: Path) -> None:

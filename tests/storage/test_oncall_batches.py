@@ -498,3 +498,24 @@ def test_a_renamed_receiver_shows_on_the_open_group(rt: Runtime, clock: Clock) -
         found = oncall_rows.get_group(conn, "g1")
     assert found is not None
     assert (found.receiver, found.state["lifecycle"]["escalation_id"]) == ("pager-2", "g1#1")
+
+
+def test_groups_are_listed_those_that_need_someone_first(rt: Runtime, clock: Clock) -> None:
+    """Firing, acknowledged, snoozed, resolved; the latest change first within each:
+    a firing group is at the top however many resolved groups changed after it."""
+    for minute, group in enumerate(["firing-old", "acked", "firing-new", "gone", "dozing"]):
+        clock.now = T0 + minute * M
+        observe(rt, group, ["a"])
+    clock.now = T0 + 10 * M
+    for action, group, extra in [
+        ("ack", "acked", {}),
+        ("resolve", "gone", {}),
+        ("snooze", "dozing", {"duration": 30 * M}),
+    ]:
+        op = oncall_ops.HumanAction(group, action, "bob", Via.API, clock(), rt.oncall, **extra)
+        rt.writer.run_sync(op)
+    with rt.engine.connect() as conn:
+        listed = [g.group_id for g in oncall_rows.list_groups(conn)]
+        top = [g.group_id for g in oncall_rows.list_groups(conn, limit=1)]
+    assert listed == ["firing-new", "firing-old", "acked", "dozing", "gone"]
+    assert top == ["firing-new"]

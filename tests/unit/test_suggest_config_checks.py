@@ -54,6 +54,7 @@ def test_suggested_config_is_accepted_once_filled(tmp_path: Path) -> None:
             (("severity", "warning"),),
             (("category", "business"),),
             (("category", "infrastructure"),),
+            (("category", "infrastructure"), ("severity", "critical")),
         )
     }
     assert routed == {
@@ -61,6 +62,11 @@ def test_suggested_config_is_accepted_once_filled(tmp_path: Path) -> None:
         (("severity", "warning"),): ["warning-alerts"],
         (("category", "business"),): ["business-alerts"],
         (("category", "infrastructure"),): ["infrastructure-alerts"],
+        # category routes continue: a critical infrastructure alert also pages
+        (("category", "infrastructure"), ("severity", "critical")): [
+            "infrastructure-alerts",
+            "critical-alerts",
+        ],
     }
     # the escalation delays the runbook states, with the lines they come from
     assert "deadline 15m: Escalation: Automatic if not acknowledged (L12)" in alertmanager

@@ -72,13 +72,22 @@ def snooze(
     _act(url, group, "snooze", by, comment, duration)
 
 
-def groups(url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
-    """Alert groups under an escalation policy, newest first."""
+def groups(
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Resolved groups too (default: open ones).")
+    ] = False,
+    url: UrlOption = DEFAULT_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """Open alert groups under an escalation policy: firing first, then acknowledged,
+    then snoozed; the most recently changed first within each."""
     try:
         with Client(url) as client:
             found = client.groups()
     except (ApiError, OSError) as exc:
         fail(str(exc))
+    if not show_all:
+        found = [g for g in found if g["status"] != "resolved"]
     if as_json:
         print_json(found)
         return

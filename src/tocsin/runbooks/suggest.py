@@ -129,8 +129,9 @@ def _routes_from_categories(
     categories: Sequence[AlertCategory], slas: Sequence[Sla]
 ) -> list[tuple[str, str, str, Lines, list[str], list[Channel]]]:
     """(receiver, matcher, name, lines, notes, channels) per alert category; categories
-    without a severity word match on a `category` label and come first, so that e.g.
-    business alerts of severity warning reach the business receiver."""
+    without a severity word match on a `category` label and come first, with
+    `continue`, so that a business alert of severity warning reaches the business
+    receiver and the warning one."""
     by_label = []
     by_severity = []
     for c in categories:
@@ -213,6 +214,9 @@ def _alertmanager(w: _Writer, runbook: Runbook) -> None:
             w(f"    #   {note}")
         w(f"    - matchers: ['{matcher}']")
         w(f"      receiver: {_q(receiver)}")
+        if matcher.startswith("category="):
+            # a critical infrastructure alert must still reach the critical route
+            w("      continue: true")
     w("receivers:")
     w("  - name: default")
     for receiver, _, name, lines, _, channels in routes:

@@ -87,7 +87,14 @@ _GROUPS = f"SELECT {_GROUP_COLUMNS} FROM oncall_groups WHERE {{where}}"
 
 
 def list_groups(conn: Connection, limit: int = 200) -> list[OncallGroupRow]:
-    sql = f"SELECT {_GROUP_COLUMNS} FROM oncall_groups ORDER BY updated_at DESC LIMIT ?"
+    """The groups that need someone first (firing, acknowledged, snoozed, then
+    resolved), the most recently changed first within each: under a storm of resolved
+    groups, the one still firing is in the first ``limit``, at the top."""
+    sql = (
+        f"SELECT {_GROUP_COLUMNS} FROM oncall_groups ORDER BY CASE status "
+        "WHEN 'firing' THEN 0 WHEN 'acknowledged' THEN 1 WHEN 'snoozed' THEN 2 ELSE 3 END, "
+        "updated_at DESC LIMIT ?"
+    )
     return list(_groups(conn, _fetch(conn, driver(conn, sql), (limit,))).values())
 
 
