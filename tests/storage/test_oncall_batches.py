@@ -507,15 +507,29 @@ def test_groups_are_listed_those_that_need_someone_first(rt: Runtime, clock: Clo
         clock.now = T0 + minute * M
         observe(rt, group, ["a"])
     clock.now = T0 + 10 * M
-    for action, group, extra in [
-        ("ack", "acked", {}),
-        ("resolve", "gone", {}),
-        ("snooze", "dozing", {"duration": 30 * M}),
+    for action, group, duration in [
+        ("ack", "acked", None),
+        ("resolve", "gone", None),
+        ("snooze", "dozing", 30 * M),
     ]:
-        op = oncall_ops.HumanAction(group, action, "bob", Via.API, clock(), rt.oncall, **extra)
+        op = oncall_ops.HumanAction(
+            group, action, "bob", Via.API, clock(), rt.oncall, duration=duration
+        )
         rt.writer.run_sync(op)
     with rt.engine.connect() as conn:
         listed = [g.group_id for g in oncall_rows.list_groups(conn)]
         top = [g.group_id for g in oncall_rows.list_groups(conn, limit=1)]
     assert listed == ["firing-new", "firing-old", "acked", "dozing", "gone"]
     assert top == ["firing-new"]
+
+
+def test_a_group_whose_alerts_were_silenced_does_not_say_they_resolved(rt: Runtime) -> None:
+    observe(rt, "g1", ["a"])
+    seen = [Observation("g1", "route", "{}:g1", "pager", "ladder", {}, [], muted=True)]
+    rt.writer.run_sync(Observe(seen, rt.clock(), rt.oncall))
+    with rt.engine.connect() as conn:
+        audit = oncall_rows.audit_of(conn, "g1")
+    assert [(a["action"], a["comment"]) for a in audit][-1] == (
+        "resolved",
+        "no alert left firing unmuted: silenced or inhibited",
+    )

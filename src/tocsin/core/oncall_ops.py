@@ -673,6 +673,7 @@ class Observation:
     policy: str
     labels: dict[str, str]
     firing: list[str]  # fingerprints of the unmuted firing alerts
+    muted: bool = False  # whether firing alerts were left out as silenced or inhibited
 
 
 @dataclass
@@ -706,7 +707,9 @@ class Observe:
                 work.apply(alerts_firing(state, o.group_id, self.now, o.firing))
             else:
                 assert state is not None
-                work.apply(alerts_resolved(state, self.now))
+                # a responder reading the trail must not think a silenced problem is gone
+                why = "no alert left firing unmuted: silenced or inhibited" if o.muted else ""
+                work.apply(alerts_resolved(state, self.now, why or "all alerts resolved"))
         return batch.write()
 
 

@@ -215,6 +215,7 @@ class OncallEngine:
                 continue
             muted = set(plan.muted)
             firing = [a.fingerprint for a in batch.firing if a.fingerprint not in muted]
+            silenced = len(firing) < len(batch.firing)
             out.append(
                 Observation(
                     group_id(batch.route_id, batch.group_key),
@@ -224,6 +225,7 @@ class OncallEngine:
                     receiver.escalation_policy,
                     dict(batch.labels),
                     firing,
+                    silenced,
                 )
             )
         return out

@@ -369,12 +369,14 @@ def resolve(
     return _resolved(state, now, who, via, comment, held)
 
 
-def alerts_resolved(state: GroupState, now: datetime) -> Transition:
+def alerts_resolved(
+    state: GroupState, now: datetime, why: str = "all alerts resolved"
+) -> Transition:
     """Every alert of the group resolved: the group resolves itself. If someone resolved
     it already, the alerts they saw firing are gone: any alert firing now is new."""
     if state.status is Status.RESOLVED:
         return Transition(replace(state, held=()) if state.held else state)
-    return _resolved(state, now, SYSTEM, Via.AUTO, "all alerts resolved")
+    return _resolved(state, now, SYSTEM, Via.AUTO, why)
 
 
 def snooze(
