@@ -114,6 +114,14 @@ CASES: list[tuple[str, str, tuple[int, str, str]]] = [
         (5, "route.routes[1].receiver", "undefined receiver 'nobody' used in route"),
     ),
     (
+        # Tocsin: a runbook folder that does not exist would leave alerts without runbooks
+        "missing-runbook-folder",
+        "route: {receiver: r}\n"
+        + RECEIVERS
+        + "tocsin:\n  runbooks:\n    paths: [/nonexistent/runbooks]\n",
+        (6, "tocsin.runbooks.paths[0]", "no such file or folder: /nonexistent/runbooks"),
+    ),
+    (
         # config.go: receiver names are unique
         "duplicate-receiver",
         "route: {receiver: r}\n" + RECEIVERS + "  - name: r\n",

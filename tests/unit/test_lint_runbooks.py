@@ -168,3 +168,9 @@ def test_cli_exit_code_is_1_on_errors_and_0_on_warnings(tmp_path: Path) -> None:
     assert f"{rules}:4: error: no-runbook: alert 'NoBook' has no runbook procedure" in bad.output
     usage = runner.invoke(app, ["runbook", "lint"])
     assert usage.exit_code == 2
+
+
+def test_a_runbook_path_that_does_not_exist_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["runbook", "lint", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'nope'}: no such file or folder" in result.stderr

@@ -103,6 +103,9 @@ def lint(
             named += rule_alert_names(rule_file.read_text(), str(rule_file))
         except (OSError, RuleFileError) as exc:
             fail(str(exc))
+    for given in paths or []:
+        if not given.exists():
+            fail(f"{given}: no such file or folder", 2)
     files.update(markdown_files(tuple(str(p) for p in paths or []), Path.cwd()))
     if not files:
         fail("no runbooks: give files or folders, or a config with tocsin.runbooks.paths", 2)

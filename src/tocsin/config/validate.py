@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from tocsin.config.errors import ConfigProblem
@@ -231,12 +232,25 @@ def _unreachable_people(config: Config) -> Iterator[ConfigProblem]:
             )
 
 
+def check_runbook_paths(config: Config) -> Iterator[ConfigProblem]:
+    """Runbook files and folders must exist (relative to the config file, as the
+    server reads them): a typo would otherwise leave every alert without its runbook."""
+    base = Path(config.source).resolve().parent
+    for index, entry in enumerate(config.tocsin.runbooks.paths):
+        path = Path(entry) if Path(entry).is_absolute() else base / entry
+        if not path.exists():
+            yield _problem(
+                config, f"tocsin.runbooks.paths[{index}]", f"no such file or folder: {path}"
+            )
+
+
 CROSS_CHECKS: list[tuple[tuple[str, ...], CrossCheck]] = [
     ((), check_root_route),
     ((r"receivers(\[\d+\](\.name)?)?",), check_receivers),
     ((r"(mute_)?time_intervals(\[\d+\](\.name)?)?",), check_time_intervals),
     ((r"global(\..*)?",), check_global_requirements),
     ((r"receivers(\[\d+\](\.name)?)?", r"tocsin(\..*)?"), check_fallbacks),
+    ((r"tocsin(\..*)?",), check_runbook_paths),
     (
         (
             r"people(\[\d+\](\.name)?)?",
