@@ -161,6 +161,20 @@ def test_server_refuses_to_start_on_a_bad_config(tmp_path: Path) -> None:
     assert f"{config}:2: route.receiver" in result.stderr
 
 
+def test_a_taken_port_is_one_line_before_anything_starts(
+    tocsin: TocsinServer, tmp_path: Path
+) -> None:
+    """Another server holds the port: one line naming it, exit 1, no database made."""
+    data = tmp_path / "second"
+    result = run_cli(
+        "serve", "--listen", f"127.0.0.1:{tocsin.port}", "--data-dir", str(data), check=False
+    )
+    assert result.returncode == 1, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line == f"error: cannot listen on 127.0.0.1:{tocsin.port}: Address already in use"
+    assert not data.exists()
+
+
 def test_runbook_show_and_search(tmp_path: Path) -> None:
     runbooks = Path(__file__).resolve().parents[3] / "shared" / "runbooks"
     config = tmp_path / "alertmanager.yml"

@@ -11,6 +11,7 @@ import asyncio
 import gc
 import logging
 import signal
+import socket
 import ssl
 from collections.abc import Callable
 from datetime import timedelta
@@ -42,6 +43,24 @@ def split_listen(listen: str) -> tuple[str, int]:
     if not sep or not port.isdigit():
         raise typer.BadParameter(f"--listen must be host:port, got {listen!r}")
     return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def bind_listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything else starts: a port already taken
+    is one clear line and exit 1, not a traceback after the migrations ran."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    sock.set_inheritable(True)
+    return sock
 
 
 def serve(
@@ -102,6 +121,9 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if log_level.upper() != "DEBUG":
+        # alembic's plugin set-up and DDL notes at INFO are a screenful on every start
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     # imported here, not at the top: see the module docstring
     import uvicorn
 
@@ -110,6 +132,7 @@ def serve(
     from tocsin.runtime import Runtime, Settings
 
     host, port = split_listen(listen)
+    sock = bind_listen(host, port)
     settings = Settings(
         config_path=config,
         data_dir=data_dir,
@@ -125,9 +148,11 @@ def serve(
     try:
         rt = Runtime(settings)
     except ConfigError as exc:
+        sock.close()
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     except Exception as exc:
+        sock.close()
         fail(f"cannot start: {exc}")
     tune_gc()
     server_config = uvicorn.Config(
@@ -148,7 +173,7 @@ def serve(
     server = uvicorn.Server(server_config)
     try:
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-            runner.run(_serve(server, rt, on_loop))
+            runner.run(_serve(server, rt, on_loop, sock))
     finally:
         rt.close()
 
@@ -241,7 +266,7 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
-async def _serve(server: uvicorn.Server, rt: Runtime, on_loop: OnLoop) -> None:
+async def _serve(server: uvicorn.Server, rt: Runtime, on_loop: OnLoop, sock: socket.socket) -> None:
     loop = asyncio.get_running_loop()
     on_loop.attach(loop)
     reloads: set[asyncio.Task[None]] = set()  # keep references until they finish
@@ -265,4 +290,4 @@ async def _serve(server: uvicorn.Server, rt: Runtime, on_loop: OnLoop) -> None:
         rt.settings.listen,
         rt.engine.url.render_as_string(hide_password=True),
     )
-    await server.serve()
+    await server.serve(sockets=[sock])
