@@ -268,6 +268,9 @@ def test_an_alert_group_acknowledged_snoozed_and_resolved_from_the_console(
     assert page.status_code == 200
     assert '<span class="state firing" id="status">firing</span>' in page.text
     assert "ServiceDown" in page.text
+    # the audit trail's detail is words, not the stored entry's dict
+    assert f'<span class="muted">escalation id: {gid}#1</span>' in page.text
+    assert "{&#39;at&#39;" not in page.text
 
     # refused: no name; snooze without a duration; both name the field, change nothing
     r = client.post(f"/ui/groups/{gid}/ack", data={"by": ""}, headers=SAME_SITE)

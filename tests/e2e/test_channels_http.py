@@ -421,7 +421,7 @@ def test_slack_incoming_webhook(receiver: HTTPReceiver) -> None:
     assert "<https://runbooks.example/lag|Runbook>" in sections[0]["text"]["text"]
     assert sections[0]["accessory"]["url"] == "http://prom:9090/graph?g0.expr=lag&i=0"
     actions = next(b for b in body["blocks"] if b["type"] == "actions")
-    assert actions["elements"][0]["url"] == "https://tocsin.example/#/alerts"
+    assert actions["elements"][0]["url"] == "https://tocsin.example/ui/alerts"
 
 
 def test_slack_incoming_webhook_error_text(receiver: HTTPReceiver) -> None:
@@ -545,7 +545,7 @@ def test_pagerduty_trigger_then_resolve(receiver: HTTPReceiver) -> None:
         {"href": "https://runbooks.example/lag", "text": "Runbook: ReplicationLag"}
     ]
     assert trigger["client"] == "Tocsin"
-    assert trigger["client_url"] == "https://tocsin.example/#/alerts"
+    assert trigger["client_url"] == "https://tocsin.example/ui/alerts"
 
 
 @pytest.mark.parametrize(

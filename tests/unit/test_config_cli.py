@@ -14,7 +14,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from tocsin import __version__
 from tocsin.cli.config_cmds import register
+from tocsin.cli.main import app as main_app
 from tocsin.defaults import EXAMPLE_CONFIG
 
 EXAMPLE = EXAMPLE_CONFIG
@@ -216,3 +218,11 @@ def test_check_web_config_reports_every_problem(
     assert "FAILED: 2 problem(s)" in checked.output
     assert f"{web}:2: basic_auth_users.alice: not a bcrypt hash" in checked.output
     assert f"{web}:3: rate_limit.burst: burst must be at least 1" in checked.output
+
+
+def test_version_plain_and_json() -> None:
+    runner = CliRunner()
+    assert runner.invoke(main_app, ["version"]).stdout.strip() == f"tocsin {__version__}"
+    shown = runner.invoke(main_app, ["version", "--json"])
+    assert shown.exit_code == 0
+    assert json.loads(shown.stdout)["version"] == __version__

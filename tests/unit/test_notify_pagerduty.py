@@ -83,7 +83,7 @@ def test_event_shape_and_defaults() -> None:
     assert payload["custom_details"]["num_firing"] == "1"
     assert payload["custom_details"]["num_resolved"] == "1"
     assert "instance = a" in payload["custom_details"]["firing"]
-    assert event["client_url"] == "http://tocsin/#/alerts"
+    assert event["client_url"] == "http://tocsin/ui/alerts"
 
 
 def test_configured_fields_links_images_and_runbooks() -> None:

@@ -43,7 +43,7 @@ def test_default_message() -> None:
     message = slack_message(notification(), SlackConfig(channel="#ops"))
     assert message["channel"] == "#ops"
     assert message["username"] == "Tocsin"
-    assert message["text"] == "[FIRING:2] Latency  | https://tocsin.example/#/alerts"
+    assert message["text"] == "[FIRING:2] Latency  | https://tocsin.example/ui/alerts"
     kinds = [b["type"] for b in message["blocks"]]
     assert kinds == ["header", "section", "section", "actions"]
     header = message["blocks"][0]["text"]
@@ -53,7 +53,7 @@ def test_default_message() -> None:
     assert "p99 high on web0" in first["text"]["text"]
     assert first["accessory"]["url"] == "http://prom/g?x=1"
     button = message["blocks"][3]["elements"][0]
-    assert button["url"] == "https://tocsin.example/#/alerts"
+    assert button["url"] == "https://tocsin.example/ui/alerts"
     assert button["style"] == "primary"
     assert "icon_emoji" not in message
     assert "link_names" not in message

@@ -7,6 +7,7 @@ commands that list or show take ``--json``; exit codes are 0 ok, 1 failure, 2 us
 from __future__ import annotations
 
 import os
+import platform
 import sys
 from typing import Annotated
 
@@ -21,6 +22,7 @@ from tocsin.cli import (
     runbook_cmds,
     serve_cmd,
 )
+from tocsin.cli.output import print_json
 
 app = typer.Typer(
     name="tocsin",
@@ -50,9 +52,12 @@ def options(
 
 
 @app.command()
-def version() -> None:
+def version(as_json: client_cmds.JsonOption = False) -> None:
     """Print the version."""
-    typer.echo(f"tocsin {__version__}")
+    if as_json:
+        print_json({"version": __version__, "python": platform.python_version()})
+    else:
+        typer.echo(f"tocsin {__version__}")
 
 
 serve_cmd.register(app)

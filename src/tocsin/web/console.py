@@ -263,6 +263,7 @@ def _group_page(
         ],
         pending=pending,
         audit=audit,
+        audit_detail=pages.audit_detail,
         problems=problems or {},
     )
 

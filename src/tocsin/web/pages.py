@@ -194,3 +194,16 @@ def schedule_box(
     current = [s for s in timeline if s.start <= now < s.end]
     later = [s for s in timeline if s.start > now]
     return ScheduleBox(name, current, later, until)
+
+
+# the audit columns the group page shows already, or nobody reading it needs
+_AUDIT_SHOWN = frozenset({"at", "who", "via", "action", "comment", "group_key"})
+
+
+def audit_detail(detail: Mapping[str, Any]) -> str:
+    """What an audit line's stored entry says beyond its columns (the escalation it
+    belongs to, say), as ``key: value`` pairs a person can read."""
+    extra = sorted(
+        (k, v) for k, v in detail.items() if k not in _AUDIT_SHOWN and v not in ("", None)
+    )
+    return ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in extra)
