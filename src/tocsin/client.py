@@ -156,6 +156,16 @@ class Client:
         )
         return result
 
+    def overrides(self, schedule: str, past: bool = False) -> list[dict[str, Any]]:
+        params = {"past": "true"} if past else {}
+        result: list[dict[str, Any]] = self._call(
+            "GET", f"/api/v1/schedules/{schedule}/overrides", params=params
+        )
+        return result
+
+    def remove_override(self, override_id: str, by: str) -> None:
+        self._call("DELETE", f"/api/v1/overrides/{override_id}", params={"by": by})
+
     def status(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", "/api/v2/status")
         return result

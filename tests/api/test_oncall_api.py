@@ -5,7 +5,7 @@ alert group under an escalation policy (acknowledge, refusals, snooze, audit).""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,7 @@ def test_shifts_over_a_range(client: TestClient) -> None:
 
 
 def test_an_override_covers_a_window(client: TestClient, clock: Clock) -> None:
+    clock.now = datetime(2026, 3, 1, tzinfo=UTC)  # before the window: it can be made
     body = {
         "person": "bob",
         "start": "2026-03-03T12:00:00Z",
@@ -111,8 +112,19 @@ def test_an_override_covers_a_window(client: TestClient, clock: Clock) -> None:
     assert client.post("/api/v1/schedules/primary/overrides", json=back).status_code == 200
     assert [p for p, _, _ in shifts(client, at="2026-03-03T13:00:00Z")] == ["alice"]
     assert [p for p, _, _ in shifts(client, at="2026-03-03T13:45:00Z")] == ["bob"]
+    listed = client.get("/api/v1/schedules/primary/overrides").json()
+    assert [(o["person"], o["start"], o["end"]) for o in listed] == [
+        ("bob", "2026-03-03T12:00:00.000Z", "2026-03-03T14:00:00.000Z"),
+        ("alice", "2026-03-03T12:30:00.000Z", "2026-03-03T13:30:00.000Z"),
+    ]
     assert client.delete(f"/api/v1/overrides/{r.json()['id']}").status_code == 204
     assert [p for p, _, _ in shifts(client, at="2026-03-03T13:45:00Z")] == ["alice"]
+    # once over, an override leaves the list (past=true shows it) and none can be made
+    clock.now = datetime(2026, 3, 4, tzinfo=UTC)
+    assert client.get("/api/v1/schedules/primary/overrides").json() == []
+    assert len(client.get("/api/v1/schedules/primary/overrides?past=true").json()) == 1
+    late = client.post("/api/v1/schedules/primary/overrides", json=back)
+    assert (late.status_code, late.json()) == (400, "end: the window is over already")
 
 
 @pytest.mark.parametrize(
@@ -213,7 +225,8 @@ def test_people_are_managed_through_the_api(client: TestClient) -> None:
     assert client.delete("/api/v1/people/alice").status_code == 404
 
 
-def test_overrides_are_audited(client: TestClient) -> None:
+def test_overrides_are_audited(client: TestClient, clock: Clock) -> None:
+    clock.now = datetime(2026, 3, 1, tzinfo=UTC)
     body = {
         "person": "bob",
         "start": "2026-03-03T12:00:00Z",

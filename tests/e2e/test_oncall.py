@@ -219,6 +219,22 @@ def test_cli_groups_ack_and_oncall(tmp_path: Path) -> None:
             }
             who = orjson.loads(run_cli("oncall", "primary", "--json", url=tocsin.url).stdout)
             assert [s["person"] for s in who["primary"]] == ["alice"]
+            # bob covers the next two hours from now; listed, then removed
+            made = run_cli(
+                "override", "add", "primary", "bob", "--for", "2h", "--by", "dave", url=tocsin.url
+            ).stdout.strip()
+            listed = orjson.loads(
+                run_cli("override", "list", "primary", "--json", url=tocsin.url).stdout
+            )
+            assert [(o["id"], o["person"]) for o in listed] == [(made, "bob")]
+            who = orjson.loads(run_cli("oncall", "primary", "--json", url=tocsin.url).stdout)
+            assert [s["person"] for s in who["primary"]] == ["bob"]
+            removed = run_cli("override", "remove", made, url=tocsin.url).stdout.strip()
+            assert removed == f"{made}: removed"
+            assert run_cli("override", "list", "primary", url=tocsin.url).stdout.count("\n") == 1
+            unbounded = run_cli("override", "add", "primary", "bob", url=tocsin.url, check=False)
+            assert unbounded.returncode == 2
+            assert "give either --end or --for" in unbounded.stderr
             # resolved groups leave the default listing; --all shows them
             run_cli("resolve", group["id"], "--by", "dave", url=tocsin.url)
             assert group["id"] not in run_cli("groups", url=tocsin.url).stdout

@@ -291,6 +291,31 @@ def person_calendar(request: Request, name: str) -> Response:
     return Response(person_ics(name, mine, dtstamp=now), media_type="text/calendar")
 
 
+def _override_json(o: Override) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "schedule": o.schedule,
+        "person": o.person,
+        "start": o.start,
+        "end": o.end,
+        "replaces": o.replaces,
+    }
+
+
+@router.get("/api/v1/schedules/{name}/overrides", summary="Overrides not over yet")
+def list_overrides(request: Request, name: str, past: bool = False) -> Response:
+    """The stored overrides of a schedule that have not ended (``past=true``: all),
+    by start; those in the config file are not listed: they are changed there."""
+    rt = runtime(request)
+    if rt.config.schedule(name) is None:
+        return _json(f"no schedule {name!r}", 404)
+    now = rt.clock()
+    with rt.engine.connect() as conn:
+        found = oncall_rows.overrides(conn, name)
+    shown = sorted((o for o in found if past or o.end > now), key=lambda o: (o.start, o.id))
+    return _json([_override_json(o) for o in shown])
+
+
 @router.post("/api/v1/schedules/{name}/overrides", summary="Cover a window for someone")
 async def add_override(request: Request, name: str) -> Response:
     rt = runtime(request)
@@ -306,19 +331,12 @@ async def add_override(request: Request, name: str) -> Response:
         return _json(f"person: no person {person!r}", 400)
     if start is None or end is None or end <= start:
         return _json("end: must be after start", 400)
+    if end <= rt.clock():
+        return _json("end: the window is over already", 400)
     replaces = body.get("replaces") or None
     override = Override(str(uuid.uuid4()), name, person, start, end, rt.clock(), replaces)
     await rt.writer.run(AddOverride(override, str(by)))
-    return _json(
-        {
-            "id": override.id,
-            "schedule": name,
-            "person": person,
-            "start": start,
-            "end": end,
-            "replaces": replaces,
-        }
-    )
+    return _json(_override_json(override))
 
 
 @router.delete("/api/v1/overrides/{override_id}", summary="Remove an override")

@@ -1,10 +1,11 @@
 """``tocsin ack|resolve|snooze GROUP``, ``tocsin groups``, ``tocsin oncall``,
-``tocsin override add``: on-call from the terminal, against a running server."""
+``tocsin override add|list|remove``: on-call from the terminal, against a running
+server."""
 
 from __future__ import annotations
 
 import getpass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -139,14 +140,30 @@ def oncall(
 def override_add(
     schedule: Annotated[str, typer.Argument(help="Schedule name.")],
     person: Annotated[str, typer.Argument(help="Who covers.")],
-    start: Annotated[str, typer.Option(help="RFC 3339 start.")],
-    end: Annotated[str, typer.Option(help="RFC 3339 end.")],
+    start: Annotated[str, typer.Option(help="RFC 3339 start, or now.")] = "now",
+    end: Annotated[str, typer.Option(help="RFC 3339 end (or --for).")] = "",
+    for_: Annotated[str, typer.Option("--for", help="How long, e.g. 2h (instead of --end).")] = "",
     replaces: Annotated[str, typer.Option(help="Only where this person would be on call.")] = "",
     by: ByOption = "",
     url: UrlOption = DEFAULT_URL,
 ) -> None:
     """Let someone cover a window of a schedule (an override of an override works)."""
-    body = {"person": person, "start": start, "end": end, "by": _me(by)}
+    begins = _instant(start, "--start")
+    if bool(end) == bool(for_):
+        raise typer.BadParameter("give either --end or --for")
+    if for_:
+        try:
+            ends = begins + parse_duration(for_)
+        except ValueError as exc:
+            raise typer.BadParameter(f"--for: {exc}") from None
+    else:
+        ends = _instant(end, "--end")
+    body = {
+        "person": person,
+        "start": format_rfc3339(begins),
+        "end": format_rfc3339(ends),
+        "by": _me(by),
+    }
     if replaces:
         body["replaces"] = replaces
     try:
@@ -155,6 +172,54 @@ def override_add(
     except (ApiError, OSError) as exc:
         fail(str(exc))
     typer.echo(made["id"])
+
+
+def _instant(text: str, option: str) -> datetime:
+    if text == "now":
+        return utcnow()
+    try:
+        found = parse_rfc3339(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{option}: {exc}") from None
+    if found is None:
+        raise typer.BadParameter(f"{option}: the zero time is not an instant")
+    return found
+
+
+@override_app.command("list")
+def override_list(
+    schedule: Annotated[str, typer.Argument(help="Schedule name.")],
+    past: Annotated[bool, typer.Option(help="Those over already too.")] = False,
+    url: UrlOption = DEFAULT_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """A schedule's overrides that are not over (those made from the CLI, API or
+    console; the config file's are changed in the file)."""
+    try:
+        with Client(url) as client:
+            found = client.overrides(schedule, past)
+    except (ApiError, OSError) as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(found)
+        return
+    rows = [[o["id"], o["person"], o["start"], o["end"], o["replaces"] or ""] for o in found]
+    print_table(["ID", "PERSON", "FROM", "UNTIL", "REPLACES"], rows)
+
+
+@override_app.command("remove")
+def override_remove(
+    override_id: Annotated[str, typer.Argument(help="The id add or list printed.")],
+    by: ByOption = "",
+    url: UrlOption = DEFAULT_URL,
+) -> None:
+    """Remove an override (audited on its schedule)."""
+    try:
+        with Client(url) as client:
+            client.remove_override(override_id, _me(by))
+    except (ApiError, OSError) as exc:
+        fail(str(exc))
+    typer.echo(f"{override_id}: removed")
 
 
 def register(app: typer.Typer) -> None:
