@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from tocsin.alerts.matchers import MatcherError, parse_matcher_list
-from tocsin.cli.output import fail, parse_label_args, print_json, print_table
+from tocsin.cli.output import fail, me, parse_label_args, print_json, print_table
 from tocsin.client import ApiError, Client
 from tocsin.config.durations import parse_duration
 from tocsin.defaults import DEFAULT_URL
@@ -115,8 +115,8 @@ def silence_add(
     matchers: Annotated[list[str], typer.Argument(help="Matchers, e.g. alertname=Foo")],
     comment: Annotated[str, typer.Option("--comment", "-c", help="Why this silence exists.")],
     author: Annotated[
-        str, typer.Option("--author", "-a", envvar="USER", help="Who creates it.")
-    ] = "tocsin",
+        str, typer.Option("--author", "-a", help="Who creates it (default: your login).")
+    ] = "",
     duration: Annotated[str, typer.Option("--duration", "-d", help="e.g. 2h, 30m")] = "1h",
     start: Annotated[str | None, typer.Option(help="RFC 3339 start (default now)")] = None,
     end: Annotated[str | None, typer.Option(help="RFC 3339 end (overrides --duration)")] = None,
@@ -140,7 +140,7 @@ def silence_add(
         ],
         "startsAt": format_rfc3339(starts_at),
         "endsAt": format_rfc3339(ends_at),
-        "createdBy": author,
+        "createdBy": me(author),
         "comment": comment,
     }
     try:

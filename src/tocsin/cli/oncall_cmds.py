@@ -4,14 +4,13 @@ server."""
 
 from __future__ import annotations
 
-import getpass
 from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
 
 from tocsin.cli.client_cmds import JsonOption, UrlOption
-from tocsin.cli.output import fail, print_json, print_table
+from tocsin.cli.output import fail, me, print_json, print_table
 from tocsin.client import ApiError, Client
 from tocsin.config.durations import parse_duration
 from tocsin.defaults import DEFAULT_URL
@@ -25,14 +24,10 @@ CommentOption = Annotated[str, typer.Option("--comment", "-c", help="Why, for th
 override_app = typer.Typer(help="Schedule overrides.", no_args_is_help=True)
 
 
-def _me(by: str) -> str:
-    return by or getpass.getuser()
-
-
 def _act(url: str, group: str, action: str, by: str, comment: str, duration: str = "") -> None:
     try:
         with Client(url) as client:
-            result = client.act(group, action, _me(by), comment, duration)
+            result = client.act(group, action, me(by), comment, duration)
     except (ApiError, OSError) as exc:
         fail(str(exc))
     typer.echo(f"{group}: {result['status']}")
@@ -162,7 +157,7 @@ def override_add(
         "person": person,
         "start": format_rfc3339(begins),
         "end": format_rfc3339(ends),
-        "by": _me(by),
+        "by": me(by),
     }
     if replaces:
         body["replaces"] = replaces
@@ -216,7 +211,7 @@ def override_remove(
     """Remove an override (audited on its schedule)."""
     try:
         with Client(url) as client:
-            client.remove_override(override_id, _me(by))
+            client.remove_override(override_id, me(by))
     except (ApiError, OSError) as exc:
         fail(str(exc))
     typer.echo(f"{override_id}: removed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -19,6 +20,17 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
     for line in [headers, *rows]:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+
+
+def me(given: str = "") -> str:
+    """Who is acting, for audit trails and silences: ``given``, else the login name (as
+    amtool's silence author), else ``tocsin`` (a container user may have none)."""
+    if given:
+        return given
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "tocsin"
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
