@@ -179,9 +179,10 @@ def test_lifecycle_through_the_api(client: TestClient, clock: Clock) -> None:
     again = client.post(f"/api/v1/groups/{gid}/ack", json={"by": "bob"})
     assert again.status_code == 409
     assert "already acknowledged" in again.json()
-    bad = client.post(f"/api/v1/groups/{gid}/snooze", json={"by": "bob", "duration": "soon"})
-    assert bad.status_code == 400
-    assert "duration" in bad.json()
+    for duration, why in [("soon", "duration: "), ("0s", "duration: a snooze must last")]:
+        bad = client.post(f"/api/v1/groups/{gid}/snooze", json={"by": "bob", "duration": duration})
+        assert bad.status_code == 400
+        assert bad.json().startswith(why), bad.json()
     snoozed = client.post(f"/api/v1/groups/{gid}/snooze", json={"by": "bob", "duration": "30m"})
     assert snoozed.status_code == 200, snoozed.text
     assert snoozed.json()["status"] == "snoozed"

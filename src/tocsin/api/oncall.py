@@ -103,6 +103,8 @@ async def act_on_group(request: Request, group_id: str, action: str) -> Response
             duration = parse_duration(str(body.get("duration", "")))
         except ValueError as exc:
             return _json(f"duration: {exc}", 400)
+        if duration <= timedelta(0):
+            return _json("duration: a snooze must last a positive time (e.g. 30m)", 400)
     via = Via.CLI if request.headers.get("x-tocsin-client") == "cli" else Via.API
     try:
         state = await rt.act_on_group(
