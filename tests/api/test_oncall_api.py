@@ -7,12 +7,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import insert
 
 from tests.api.conftest import Clock, app_client, first_group
+from tocsin.api.ingest import FastIngest
+from tocsin.store.tables import people
 
 CONFIG = """\
 route:
@@ -220,10 +223,25 @@ def test_people_are_managed_through_the_api(client: TestClient) -> None:
     assert refused.status_code == 400
     assert "notification_rules.high[0]" in refused.json()
     assert client.put("/api/v1/people/x", json={"bogus": 1}).status_code == 400
+    # a person escalation pages must stay reachable: an update with no contact is refused
+    gone = client.put("/api/v1/people/alice", json={"full_name": "Alice"})
+    assert gone.status_code == 400
+    assert "nothing would reach them" in gone.json()
     # deleting the API's definition goes back to the file's
     assert client.delete("/api/v1/people/alice").status_code == 204
     assert client.get("/api/v1/people/alice").json()["email"] == "alice@example.org"
     assert client.delete("/api/v1/people/alice").status_code == 404
+
+
+def test_a_stored_person_a_newer_check_refuses_is_ignored(client: TestClient) -> None:
+    """Stored by an older Tocsin (a webhook rule, refused since): the server still
+    starts and the file's entry is in force."""
+    rt = cast(FastIngest, client.app).rt
+    stored = '{"name": "alice", "notification_rules": {"high": [{"channel": "webhook"}]}}'
+    with rt.engine.begin() as conn:
+        conn.execute(insert(people).values(name="alice", definition=stored, updated_at=0))
+    rt.people.refresh()
+    assert client.get("/api/v1/people/alice").json()["source"] == "config"
 
 
 def test_overrides_are_audited(client: TestClient, clock: Clock) -> None:
@@ -242,3 +260,20 @@ def test_overrides_are_audited(client: TestClient, clock: Clock) -> None:
         ("bob", "override removed"),
     ]
     assert "bob covers 2026-03-03T12:00:00.000Z" in trail[0]["comment"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"by=alice&exp=1&sig=%C3%A9", 403),  # a signature that is not ASCII: refused
+        (b"by=alice&exp=soon&sig=x", 400),
+        (None, 413),  # an open path: its body is bounded too (one byte over the limit)
+    ],
+    ids=["non-ascii signature", "exp not a number", "too large"],
+)
+def test_a_bad_signed_action_is_refused(
+    client: TestClient, body: bytes | None, status: int
+) -> None:
+    limit = cast(FastIngest, client.app).rt.settings.max_body_bytes
+    r = client.post("/act/ack/g123", content=b"x" * (limit + 1) if body is None else body)
+    assert r.status_code == status, r.text

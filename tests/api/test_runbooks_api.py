@@ -27,7 +27,7 @@ tocsin:
     links:
       QueueBacklog: thread-condenser#51-queue-backlog-spike
       SlowResponses2s: news-topic-intelligence#3-common-alerts--playbooks
-      ApiSlow: news-topic-intelligence#3-common-alerts--playbooks
+      ApiSlow: runbooks/news-topic-intelligence.md#3-common-alerts--playbooks
 """
     )
     with app_client(
@@ -71,7 +71,8 @@ def test_a_link_to_a_table_of_alerts_takes_the_row_of_the_alert_s_name(
     client: TestClient,
 ) -> None:
     """The section lists four alerts: SlowResponses2s gets its own row's steps, and
-    ApiSlow (no row of that name) the link without steps, not the first row's."""
+    ApiSlow (no row of that name; linked by the file's path) the link without steps,
+    not the first row's."""
     slow = client.get("/api/v1/runbooks/for-alert/SlowResponses2s").json()
     assert slow["procedure"]["name"] == "Slow responses (>2s)"
     other = client.get("/api/v1/runbooks/for-alert/ApiSlow").json()

@@ -100,6 +100,18 @@ def test_v1_refusals_have_alertmanager_s_envelope(
         assert answer["error"], url
 
 
+def test_a_v1_silence_without_a_start_starts_now(tocsin: TocsinServer) -> None:
+    body = {
+        "matchers": [{"name": "service", "value": "x"}],
+        "startsAt": None,
+        "endsAt": "2999-01-01T00:00:00Z",
+    }
+    made = httpx.post(f"{tocsin.url}/api/v1/silences", json=body).json()
+    assert made["status"] == "success", made
+    shown = httpx.get(f"{tocsin.url}/api/v1/silence/{made['data']['silenceId']}").json()
+    assert shown["data"]["status"]["state"] == "active"
+
+
 def test_v1_alerts_are_posted_and_listed(tocsin: TocsinServer) -> None:
     r = httpx.post(f"{tocsin.url}/api/v1/alerts", json=[{"labels": {"alertname": "V1"}}])
     assert r.json() == {"status": "success"}

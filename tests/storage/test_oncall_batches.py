@@ -479,6 +479,12 @@ def test_a_group_resolved_by_hand_reopens_only_for_a_new_alert(rt: Runtime, cloc
     observe(rt, "g1", ["a", "b"])  # the next flush: the same alerts
     step(rt)
     assert status(rt, "g1") == "resolved"
+    # a is silenced for a while: silenced is not resolved, so a stays held
+    muted = [Observation("g1", "route", "{}:g1", "pager", "ladder", {}, ["b"], muted=["a"])]
+    rt.writer.run_sync(Observe(muted, rt.clock(), rt.oncall))
+    observe(rt, "g1", ["a", "b"])  # the silence ended
+    step(rt)
+    assert status(rt, "g1") == "resolved"
     observe(rt, "g1", ["a"])  # b resolved
     clock.now = T0 + 10 * M
     observe(rt, "g1", ["a", "b"])  # b fires again: new
@@ -525,7 +531,7 @@ def test_groups_are_listed_those_that_need_someone_first(rt: Runtime, clock: Clo
 
 def test_a_group_whose_alerts_were_silenced_does_not_say_they_resolved(rt: Runtime) -> None:
     observe(rt, "g1", ["a"])
-    seen = [Observation("g1", "route", "{}:g1", "pager", "ladder", {}, [], muted=True)]
+    seen = [Observation("g1", "route", "{}:g1", "pager", "ladder", {}, [], muted=["a"])]
     rt.writer.run_sync(Observe(seen, rt.clock(), rt.oncall))
     with rt.engine.connect() as conn:
         audit = oncall_rows.audit_of(conn, "g1")

@@ -236,13 +236,15 @@ schedules:
                 (
                     9,
                     "people[0]",
-                    "'ann' can be paged by escalation but has no email: nothing would reach them",
+                    "'ann' can be paged by escalation but has no email or slack_user: "
+                    "nothing would reach them",
                 ),
                 (
                     9,
                     "people[1]",
                     "'boss' can be paged by escalation but has no email, and "
-                    "global.slack_api_url is not set: nothing would reach them",
+                    "global.slack_api_url (or slack_app_token) is not set: "
+                    "nothing would reach them",
                 ),
             ],
         ),
@@ -255,7 +257,7 @@ schedules:
                 (
                     9,
                     "people[0].notification_rules.high[0]",
-                    "slack rule but global.slack_api_url is not set",
+                    "slack rule but global.slack_api_url (or slack_app_token) is not set",
                 )
             ],
         ),

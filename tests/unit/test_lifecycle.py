@@ -203,6 +203,20 @@ TRANSITIONS: list[tuple[str, Step, GroupState, tuple[Action, ...], AuditEntry | 
         None,
     ),
     (
+        "a held alert silenced is still held (a silence is not a resolution)",
+        lambda: alerts_firing(HELD, "g", T0 + 45 * M, ["b"], muted=["a"]),
+        HELD,
+        (),
+        None,
+    ),
+    (
+        "every held alert silenced: still held, the group stays resolved",
+        lambda: alerts_resolved(HELD, T0 + 45 * M, muted=["a", "b"]),
+        HELD,
+        (),
+        None,
+    ),
+    (
         "an alert that was not firing when it was resolved re-opens it",
         lambda: alerts_firing(HELD, "g", T0 + 50 * M, ["a", "c"]),
         GroupState("g", Status.FIRING, "g#2", 2, T0 + 50 * M),

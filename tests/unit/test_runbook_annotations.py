@@ -39,6 +39,10 @@ STEPS = "1. Check replicas\n2. Promote"
                 "summary": "db down",
             },
         ),
+        (  # not a URL at all: the runbook's address on Tocsin
+            {"runbook_url": "http://[x"},
+            {"runbook_url": TOCSIN, "runbook_steps": STEPS, "runbook_severity": "critical"},
+        ),
         (  # steps the rule wrote itself are kept
             {"runbook_steps": "call Ann"},
             {"runbook_url": TOCSIN, "runbook_steps": "call Ann", "runbook_severity": "critical"},

@@ -152,6 +152,7 @@ def test_a_link_to_an_anchor_finds_the_procedure_it_means(
         ("https://wiki.example/pages/thread-condenser.html", ("thread-condenser", "")),
         ("https://wiki.example/pages/other.html#x", None),
         ("", None),
+        ("http://[x", None),  # not a URL at all
     ],
 )
 def test_a_runbook_url_names_a_known_runbook(url: str, expected: tuple[str, str] | None) -> None:

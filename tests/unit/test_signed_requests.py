@@ -49,6 +49,13 @@ def test_any_change_breaks_the_signature(tamper: Callable[[SignedAction], Signed
     assert signature(SECRET, signed) == sig
 
 
+@pytest.mark.parametrize("sig", ["é" * 64, "", "not-hex"])
+def test_a_mangled_signature_is_refused_not_an_error(sig: str) -> None:
+    signed, _ = parsed(make_link("http://t", SECRET, Action.ACK, "g123", "alice", T0))
+    with pytest.raises(LinkError, match="not valid"):
+        verify(SECRET, signed, sig, T0)
+
+
 def test_slack_signature() -> None:
     body = b"payload=%7B%22type%22%3A%22block_actions%22%7D"
     ts = str(int(T0.timestamp()))

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tocsin.api.state import runtime
+from tocsin.api.v2 import BodyTooLarge, read_body
 from tocsin.config import ConfigError
 from tocsin.config.durations import format_duration, parse_duration
 from tocsin.core.oncall_ops import OncallRefused
@@ -172,7 +173,11 @@ async def signed_link(
     summary="Act on a signed link from a notification (the confirmation page's button)",
 )
 async def signed_action(request: Request, action: str, group_id: str) -> Response:
-    form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+    try:  # an open path: anyone can post, so the body is bounded as everywhere else
+        body = await read_body(request, runtime(request).settings.max_body_bytes)
+    except BodyTooLarge:
+        return _page("the request is too large", 413)
+    form = parse_qs(body.decode("utf-8", errors="replace"))
     by, exp, sig = (form.get(k, [""])[0] for k in ("by", "exp", "sig"))
     try:
         _signed(request, action, group_id, by, int(exp), sig)

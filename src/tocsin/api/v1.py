@@ -48,9 +48,12 @@ async def post_silence(request: Request) -> Response:
         return bad_data(f"body is not valid JSON: {exc}")
     now = rt.clock()
     if isinstance(data, dict):
+        starts = data.get("startsAt")
+        if not starts or starts == "0001-01-01T00:00:00Z":  # v1 starts those now
+            starts = format_rfc3339(now)
         data = {
-            "startsAt": format_rfc3339(now),
             **data,
+            "startsAt": starts,
             "createdBy": data.get("createdBy") or "",
             "comment": data.get("comment") or "",
         }

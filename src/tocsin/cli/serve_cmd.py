@@ -45,22 +45,26 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def bind_listen(host: str, port: int) -> socket.socket:
-    """The listening socket, bound before anything else starts: a port already taken
-    is one clear line and exit 1, not a traceback after the migrations ran."""
+def bind_listen(host: str, port: int) -> list[socket.socket]:
+    """The listening sockets, one per address the host name has (``localhost`` is
+    127.0.0.1 and ::1), bound before anything else starts: a port already taken is one
+    clear line and exit 1, not a traceback after the migrations ran."""
+    bound: list[socket.socket] = []
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        sock = socket.socket(family, kind, proto)
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        for family, kind, proto, _, address in dict.fromkeys(found):
+            sock = socket.socket(family, kind, proto)
+            bound.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # its own address only, beside the IPv4 one
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.set_inheritable(True)
     except OSError as exc:
+        for sock in bound:
+            sock.close()
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-    except OSError as exc:
-        sock.close()
-        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-    sock.set_inheritable(True)
-    return sock
+    return bound
 
 
 def serve(
@@ -132,7 +136,7 @@ def serve(
     from tocsin.runtime import Runtime, Settings
 
     host, port = split_listen(listen)
-    sock = bind_listen(host, port)
+    socks = bind_listen(host, port)
     settings = Settings(
         config_path=config,
         data_dir=data_dir,
@@ -148,11 +152,13 @@ def serve(
     try:
         rt = Runtime(settings)
     except ConfigError as exc:
-        sock.close()
+        for sock in socks:
+            sock.close()
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     except Exception as exc:
-        sock.close()
+        for sock in socks:
+            sock.close()
         fail(f"cannot start: {exc}")
     tune_gc()
     server_config = uvicorn.Config(
@@ -173,7 +179,7 @@ def serve(
     server = uvicorn.Server(server_config)
     try:
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-            runner.run(_serve(server, rt, on_loop, sock))
+            runner.run(_serve(server, rt, on_loop, socks))
     finally:
         rt.close()
 
@@ -266,7 +272,9 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
-async def _serve(server: uvicorn.Server, rt: Runtime, on_loop: OnLoop, sock: socket.socket) -> None:
+async def _serve(
+    server: uvicorn.Server, rt: Runtime, on_loop: OnLoop, socks: list[socket.socket]
+) -> None:
     loop = asyncio.get_running_loop()
     on_loop.attach(loop)
     reloads: set[asyncio.Task[None]] = set()  # keep references until they finish
@@ -290,4 +298,4 @@ async def _serve(server: uvicorn.Server, rt: Runtime, on_loop: OnLoop, sock: soc
         rt.settings.listen,
         rt.engine.url.render_as_string(hide_password=True),
     )
-    await server.serve(sockets=[sock])
+    await server.serve(sockets=socks)

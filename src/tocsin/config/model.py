@@ -98,6 +98,17 @@ class GlobalConfig:
     rocketchat_token_id: Secret | None = None
     rocketchat_token_id_file: str = ""
 
+    @property
+    def slack_configured(self) -> bool:
+        """Whether Slack messages can be sent with no URL or token of their own: an
+        incoming webhook, or a bot token (chat.postMessage), inline or in a file."""
+        return bool(
+            self.slack_api_url
+            or self.slack_api_url_file
+            or self.slack_app_token
+            or self.slack_app_token_file
+        )
+
     def check(self) -> Iterator[Issue]:
         yield from at_most_one(self, "slack_api_url", "slack_api_url_file")
         yield from at_most_one(self, "slack_app_token", "slack_app_token_file")

@@ -21,7 +21,7 @@ from typing import Any
 from tocsin.config.errors import ConfigProblem
 from tocsin.config.escalation import check_escalation
 from tocsin.config.model import Config, GlobalConfig, Route
-from tocsin.config.oncall import check_oncall
+from tocsin.config.oncall import Person, check_oncall
 from tocsin.config.receivers import (
     PAGERDUTY_DEFAULT_DETAILS,
     EmailConfig,
@@ -132,9 +132,7 @@ def _missing_globals(settings: object, g: GlobalConfig) -> Iterator[str]:
     elif isinstance(settings, SlackConfig):
         has_own = settings.api_url or settings.api_url_file
         has_app = settings.app_token or settings.app_token_file
-        has_global = g.slack_api_url or g.slack_api_url_file
-        has_global_app = g.slack_app_token or g.slack_app_token_file
-        if not (has_own or has_app or has_global or has_global_app):
+        if not (has_own or has_app or g.slack_configured):
             yield "no global Slack API URL set either inline or in a file"
     elif isinstance(settings, OpsGenieConfig):
         if not (settings.api_key or settings.api_key_file) and not (
@@ -204,11 +202,9 @@ def check_oncall_sections(config: Config) -> Iterator[ConfigProblem]:
         yield _problem(config, key, message)
 
 
-def _unreachable_people(config: Config) -> Iterator[ConfigProblem]:
-    """People escalation can page (a policy's person, or anyone in a schedule a policy
-    pages) but Tocsin cannot reach: a page to them would go nowhere, found at 3 a.m.
-    rather than now. Slack needs ``global.slack_api_url`` as well as a ``slack_user``."""
-    slack = config.global_.slack_api_url is not None or bool(config.global_.slack_api_url_file)
+def paged_people(config: Config) -> set[str]:
+    """The people escalation can page: a policy's person targets, and everyone in a
+    schedule a policy pages (its layers and its overrides)."""
     targets = [t for p in config.escalation_policies for step in p.steps for t in step.targets]
     paged = {t.person for t in targets if t.person}
     schedules = {t.schedule for t in targets if t.schedule}
@@ -216,18 +212,39 @@ def _unreachable_people(config: Config) -> Iterator[ConfigProblem]:
         if s.name in schedules:
             paged.update(name for layer in s.layers for name in layer.participants)
             paged.update(o.person for o in s.overrides if o.person)
+    return paged
+
+
+def unreachable(person: Person, g: GlobalConfig) -> str | None:
+    """Why nothing would reach ``person`` (no email, and no Slack user with a Slack
+    set up in ``global``), or None. ``core.policy.person_receiver`` pages by the same
+    rule."""
+    if person.email or (person.slack_user and g.slack_configured):
+        return None
+    if person.slack_user:
+        return "has no email, and global.slack_api_url (or slack_app_token) is not set"
+    return "has no email or slack_user"
+
+
+def _unreachable_people(config: Config) -> Iterator[ConfigProblem]:
+    """People escalation can page whom Tocsin cannot reach: a page to them would go
+    nowhere, found at 3 a.m. rather than now. (A person PUT through the API must pass
+    the same rule, see ``core.people``.)"""
+    g = config.global_
+    paged = paged_people(config)
     for i, person in enumerate(config.people):
         for urgency, rules in person.notification_rules.items():
             for j, rule in enumerate(rules):
-                if rule.channel == "slack" and person.slack_user and not slack:
+                if rule.channel == "slack" and person.slack_user and not g.slack_configured:
                     key = f"people[{i}].notification_rules.{urgency}[{j}]"
-                    yield _problem(config, key, "slack rule but global.slack_api_url is not set")
-        if person.name in paged and not person.email and not (person.slack_user and slack):
-            why = "email" if not person.slack_user else "email, and global.slack_api_url is not set"
+                    why = "slack rule but global.slack_api_url (or slack_app_token) is not set"
+                    yield _problem(config, key, why)
+        why_not = unreachable(person, g) if person.name in paged else None
+        if why_not is not None:
             yield _problem(
                 config,
                 f"people[{i}]",
-                f"{person.name!r} can be paged by escalation but has no {why}: "
+                f"{person.name!r} can be paged by escalation but {why_not}: "
                 "nothing would reach them",
             )
 

@@ -673,7 +673,7 @@ class Observation:
     policy: str
     labels: dict[str, str]
     firing: list[str]  # fingerprints of the unmuted firing alerts
-    muted: bool = False  # whether firing alerts were left out as silenced or inhibited
+    muted: Sequence[str] = ()  # fingerprints of the firing alerts silenced or inhibited
 
 
 @dataclass
@@ -704,12 +704,13 @@ class Observe:
             work.set("labels", o.labels)
             if o.firing:
                 work.set("alerts", o.firing)
-                work.apply(alerts_firing(state, o.group_id, self.now, o.firing))
+                work.apply(alerts_firing(state, o.group_id, self.now, o.firing, o.muted))
             else:
                 assert state is not None
                 # a responder reading the trail must not think a silenced problem is gone
                 why = "no alert left firing unmuted: silenced or inhibited" if o.muted else ""
-                work.apply(alerts_resolved(state, self.now, why or "all alerts resolved"))
+                why = why or "all alerts resolved"
+                work.apply(alerts_resolved(state, self.now, why, o.muted))
         return batch.write()
 
 

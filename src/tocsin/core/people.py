@@ -8,6 +8,7 @@ look people up here, so an updated phone-number-of-the-week takes effect at the 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,10 +20,13 @@ from sqlalchemy import Connection, Engine, delete, select
 from tocsin.config import Config, ConfigError, ConfigProblem
 from tocsin.config.loader import parse_section
 from tocsin.config.oncall import Person
+from tocsin.config.validate import paged_people, unreachable
 from tocsin.store.tables import people
 from tocsin.store.upsert import upsert
 from tocsin.store.writer import GroupCommitter, Txn
 from tocsin.timeutil import Clock, to_micros
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,8 +48,18 @@ class _Delete:
 
 
 def _load(conn: Connection) -> dict[str, Person]:
-    rows = conn.execute(select(people.c.name, people.c.definition))
-    return {r.name: parse_section(r.definition, Person) for r in rows}
+    """The stored people. One that a newer Tocsin's checks refuse (it was stored by an
+    older one) is left out, with an error in the log, so the config file's entry of
+    that name is in force: a stored row must never stop the server from starting."""
+    found: dict[str, Person] = {}
+    for r in conn.execute(select(people.c.name, people.c.definition)):
+        try:
+            found[r.name] = parse_section(r.definition, Person)
+        except ConfigError as exc:
+            log.error(
+                "person %r stored through the API is no longer valid, ignored: %s", r.name, exc
+            )
+    return found
 
 
 class PeopleDirectory:
@@ -90,7 +104,12 @@ class PeopleDirectory:
         if not isinstance(data, dict):
             raise ConfigError([ConfigProblem("<request>", 1, "(document)", "must be a mapping")])
         definition = orjson.dumps({**data, "name": name}, default=str).decode()
-        parse_section(definition, Person)  # the same checks as the config file's people
+        person = parse_section(definition, Person)  # the same checks as the file's people
+        config = self._config()
+        why = unreachable(person, config.global_) if name in paged_people(config) else None
+        if why is not None:
+            problem = f"{name!r} can be paged by escalation but {why}: nothing would reach them"
+            raise ConfigError([ConfigProblem("<request>", 1, name, problem)])
         await self._writer.run(_Put(name, definition, to_micros(self._clock())))
         self.refresh()
         stored = self.get(name)

@@ -89,7 +89,7 @@ def person_receiver(person: Person, config: Config) -> Receiver:
     """The receiver that reaches one person: ``email[0]`` and ``slack[0]`` when known."""
     emails = (EmailConfig(to=person.email, send_resolved=True),) if person.email else ()
     slacks: tuple[SlackConfig, ...] = ()
-    if person.slack_user and config.global_.slack_api_url is not None:
+    if person.slack_user and config.global_.slack_configured:
         slacks = (SlackConfig(channel=f"@{person.slack_user}", send_resolved=True),)
     receiver = Receiver(
         name=f"{PERSON_PREFIX}{person.name}", email_configs=emails, slack_configs=slacks

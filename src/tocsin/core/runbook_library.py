@@ -194,9 +194,8 @@ class RunbookLibrary:
         """The runbook procedure for an alert, or None (see the module docstring)."""
         alertname = labels.get("alertname", "")
         explicit = self._settings().links.get(alertname)
-        if explicit:
-            name, _, anchor = explicit.partition("#")
-            return self._link_in(name, anchor, alertname)
+        if explicit:  # NAME#anchor; a file's path works too, as lint resolves it
+            return self._from_url(explicit, alertname)
         url = annotations.get("runbook_url", "")
         if url:
             found = self._from_url(url, alertname)

@@ -583,9 +583,16 @@ def with_runbook_annotations(a: Alert, runbook: Mapping[str, Any]) -> Alert:
     if runbook.get("severity"):
         added["runbook_severity"] = str(runbook["severity"])
     annotations = {**added, **a.annotations}
-    if urlsplit(annotations["runbook_url"]).scheme not in ("http", "https"):
+    if not _web_address(annotations["runbook_url"]):
         annotations["runbook_url"] = added["runbook_url"]
     return replace(a, annotations=annotations)
+
+
+def _web_address(text: str) -> bool:
+    try:
+        return urlsplit(text).scheme in ("http", "https")
+    except ValueError:  # "http://[x"
+        return False
 
 
 def _with_timer(state: GroupState, t: GroupTimer, due: datetime | None = None) -> GroupState:

@@ -215,7 +215,7 @@ class OncallEngine:
                 continue
             muted = set(plan.muted)
             firing = [a.fingerprint for a in batch.firing if a.fingerprint not in muted]
-            silenced = len(firing) < len(batch.firing)
+            silenced = [a.fingerprint for a in batch.firing if a.fingerprint in muted]
             out.append(
                 Observation(
                     group_id(batch.route_id, batch.group_key),

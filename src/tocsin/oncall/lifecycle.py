@@ -292,15 +292,19 @@ class Refused:
 
 
 def alerts_firing(
-    state: GroupState | None, group_key: str, now: datetime, firing: Collection[str] = ()
+    state: GroupState | None,
+    group_key: str,
+    now: datetime,
+    firing: Collection[str] = (),
+    muted: Collection[str] = (),
 ) -> Transition:
-    """Alerts (these fingerprints) fire in the group: open it (new escalation) unless it
-    is already open, or was resolved by hand while only these alerts were firing."""
+    """Alerts (these fingerprints; ``muted``: those firing but silenced or inhibited)
+    fire in the group: open it (new escalation) unless it is already open, or was
+    resolved by hand while only these alerts were firing."""
     if state is not None and state.status is not Status.RESOLVED:
         return Transition(state)
     if state is not None and state.held and all(f in state.held for f in firing):
-        still = tuple(f for f in state.held if f in firing)
-        return Transition(state if still == state.held else replace(state, held=still))
+        return Transition(_still_held(state, firing, muted))
     number = 1 if state is None else state.escalations + 1
     new = GroupState(
         group_key=group_key,
@@ -370,12 +374,14 @@ def resolve(
 
 
 def alerts_resolved(
-    state: GroupState, now: datetime, why: str = "all alerts resolved"
+    state: GroupState, now: datetime, why: str = "all alerts resolved", muted: Collection[str] = ()
 ) -> Transition:
-    """Every alert of the group resolved: the group resolves itself. If someone resolved
-    it already, the alerts they saw firing are gone: any alert firing now is new."""
+    """No alert of the group fires unmuted (``muted``: those firing but silenced or
+    inhibited): the group resolves itself. If someone resolved it already, the alerts
+    they saw firing that have resolved since are no longer held: firing again, they
+    are new."""
     if state.status is Status.RESOLVED:
-        return Transition(replace(state, held=()) if state.held else state)
+        return Transition(_still_held(state, (), muted))
     return _resolved(state, now, SYSTEM, Via.AUTO, why)
 
 
@@ -433,6 +439,13 @@ def on_due(state: GroupState, due: LifecycleDue, now: datetime) -> Transition | 
         (ResumeEscalation(state.escalation_id, due.kind),),
         _audit(new, now, SYSTEM, Via.AUTO, action, comment),
     )
+
+
+def _still_held(state: GroupState, firing: Collection[str], muted: Collection[str]) -> GroupState:
+    """The state with only the held alerts that still fire (muted ones too: a silence
+    on an alert is not its resolution, and when it ends the alert is the same)."""
+    still = tuple(f for f in state.held if f in firing or f in muted)
+    return state if still == state.held else replace(state, held=still)
 
 
 def _resolved(

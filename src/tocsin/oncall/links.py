@@ -57,7 +57,8 @@ class LinkError(ValueError):
 
 def verify(secret: bytes, signed: SignedAction, sig: str, now: datetime) -> None:
     """Raise LinkError unless ``sig`` is the signature of ``signed`` and it has not expired."""
-    if not hmac.compare_digest(signature(secret, signed), sig):
+    # compared as bytes: compare_digest refuses a str with non-ASCII characters
+    if not hmac.compare_digest(signature(secret, signed).encode(), sig.encode()):
         raise LinkError("this link is not valid (its signature does not match)")
     if now.timestamp() > signed.expires:
         raise LinkError("this link has expired; acknowledge from the console or the CLI")

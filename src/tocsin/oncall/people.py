@@ -25,9 +25,10 @@ __all__ = [
     "notification_plan",
 ]
 
-Channel = Literal["slack", "email", "webhook", "pagerduty"]
+# how a person is paged; a webhook or PagerDuty is a receiver, an escalation target itself
+Channel = Literal["slack", "email"]
 Urgency = Literal["high", "low"]
-CHANNELS: tuple[Channel, ...] = ("slack", "email", "webhook", "pagerduty")
+CHANNELS: tuple[Channel, ...] = ("slack", "email")
 URGENCIES: tuple[Urgency, ...] = ("high", "low")
 
 

@@ -88,7 +88,10 @@ def runbook_for_url(url: str, names: Collection[str]) -> tuple[str, str] | None:
     at, and its anchor (``""`` for none): Tocsin's own ``.../runbooks/NAME``, a name,
     or a path or URL whose last part is a runbook's name (``rb/db-failover.md#step-2``,
     a wiki's ``.../db-failover.html``). None when it names no known runbook."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[x": not a URL, so it names no runbook
+        return None
     path = unquote(parts.path)
     candidates = []
     if "/runbooks/" in path:
