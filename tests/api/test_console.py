@@ -22,6 +22,9 @@ from tocsin.web.forms import MAX_FORM_BYTES
 from tocsin.web.render import web_link
 
 CONFIG = f"""\
+global:
+  smtp_smarthost: 127.0.0.1:9            # nothing listens: pages are decided, not mailed
+  smtp_from: tocsin@example.org
 route:
   receiver: slack
   group_by: [alertname]

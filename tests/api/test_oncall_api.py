@@ -18,6 +18,9 @@ from tocsin.api.ingest import FastIngest
 from tocsin.store.tables import people
 
 CONFIG = """\
+global:
+  smtp_smarthost: 127.0.0.1:9            # nothing listens: pages are decided, not mailed
+  smtp_from: tocsin@example.org
 route:
   receiver: pager
   group_by: [alertname]

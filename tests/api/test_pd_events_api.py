@@ -22,6 +22,9 @@ from tocsin.runtime import Runtime
 KEY = "0123456789abcdef0123456789abcdef"
 
 CONFIG = f"""\
+global:
+  smtp_smarthost: 127.0.0.1:9            # nothing listens: pages are decided, not mailed
+  smtp_from: tocsin@example.org
 route:
   receiver: default
   group_by: [alertname]

@@ -254,6 +254,8 @@ def test_migration_0014_gives_ladders_a_lease_and_takes_it_back(db_url: str) -> 
 CONFIG = """\
 global:
   slack_api_url: http://127.0.0.1:9/slack
+  smtp_smarthost: 127.0.0.1:9
+  smtp_from: tocsin@example.org
 route:
   receiver: pager
 receivers:

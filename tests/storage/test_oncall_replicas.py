@@ -22,6 +22,9 @@ from tocsin.store.settings import Durability
 from tocsin.store.tables import outbox
 
 CONFIG = """\
+global:
+  smtp_smarthost: 127.0.0.1:9            # nothing listens: pages are decided, not mailed
+  smtp_from: tocsin@example.org
 route:
   receiver: pager
 receivers:

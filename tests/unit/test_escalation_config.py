@@ -216,61 +216,59 @@ schedules:
   - name: primary
     layers: [{name: l, rotation: daily, start: 2026-01-05, participants: [ann]}]
 """
+SMTP = "smtp_smarthost: '127.0.0.1:25', smtp_from: t@x.org"
+SLACK = "slack_api_url: 'http://127.0.0.1:9/s'"
+NO_SMTP = "global.smtp_smarthost or smtp_from is not set"
+NO_SLACK = "global.slack_api_url (or slack_app_token) is not set"
+
+
+def nothing(who: str, why: str) -> str:
+    return f"{who!r} can be paged by escalation but {why}: nothing would reach them"
 
 
 @pytest.mark.parametrize(
-    ("head", "people", "problems"),
+    ("globals_", "people", "problems"),
     [
-        # reachable by email; or by slack with the workspace's webhook set
-        ("", "[{name: ann, email: a@x.org}, {name: boss, email: b@x.org}]", []),
-        (
-            "global: {slack_api_url: 'http://127.0.0.1:9/s'}\n",
-            "[{name: ann, slack_user: ann}, {name: boss, email: b@x.org}]",
-            [],
-        ),
+        # reachable by email with an SMTP server; or by Slack with the workspace's webhook
+        (SMTP, "[{name: ann, email: a@x.org}, {name: boss, email: b@x.org}]", []),
+        (SLACK, "[{name: ann, slack_user: ann}, {name: boss, slack_user: boss}]", []),
         # in a paged schedule, or paged by name, with nothing to reach them by
         (
-            "",
+            SMTP,
             "[{name: ann}, {name: boss, slack_user: boss}]",
             [
-                (
-                    9,
-                    "people[0]",
-                    "'ann' can be paged by escalation but has no email or slack_user: "
-                    "nothing would reach them",
-                ),
-                (
-                    9,
-                    "people[1]",
-                    "'boss' can be paged by escalation but has no email, and "
-                    "global.slack_api_url (or slack_app_token) is not set: "
-                    "nothing would reach them",
-                ),
+                (10, "people[0]", nothing("ann", "has no email or slack_user")),
+                (10, "people[1]", nothing("boss", f"has no email, and {NO_SLACK}")),
             ],
         ),
-        # a slack rule without the workspace's webhook
+        # an email with no SMTP server to send it
         (
-            "",
+            SLACK,
+            "[{name: ann, email: a@x.org}, {name: boss, slack_user: boss}]",
+            [(10, "people[0]", nothing("ann", f"has an email but {NO_SMTP}"))],
+        ),
+        # rules on a channel the globals do not set up
+        (
+            SMTP,
             "[{name: ann, email: a@x.org, slack_user: ann, notification_rules: "
             "{high: [{channel: slack}]}}, {name: boss, email: b@x.org}]",
-            [
-                (
-                    9,
-                    "people[0].notification_rules.high[0]",
-                    "slack rule but global.slack_api_url (or slack_app_token) is not set",
-                )
-            ],
+            [(10, "people[0].notification_rules.high[0]", f"slack rule but {NO_SLACK}")],
+        ),
+        (
+            SLACK,
+            "[{name: ann, email: a@x.org, slack_user: ann, notification_rules: "
+            "{high: [{channel: email}]}}, {name: boss, slack_user: boss}]",
+            [(10, "people[0].notification_rules.high[0]", f"email rule but {NO_SMTP}")],
         ),
         # nobody pages a person outside the policies' reach: no contact needed
-        ("", "[{name: ann, email: a@x.org}, {name: boss, email: b@x.org}, {name: guest}]", []),
+        (SMTP, "[{name: ann, email: a@x.org}, {name: boss, email: b@x.org}, {name: guest}]", []),
     ],
 )
 def test_people_escalation_can_page_must_be_reachable(
-    head: str, people: str, problems: list[tuple[int, str, str]]
+    globals_: str, people: str, problems: list[tuple[int, str, str]]
 ) -> None:
-    text = f"{head}{PAGED}people: {people}\n"
-    found = [(p.line - head.count("\n"), p.key, p.message) for p in check_text(text)]
-    assert found == problems
+    text = f"global: {{{globals_}}}\n{PAGED}people: {people}\n"
+    assert [(p.line, p.key, p.message) for p in check_text(text)] == problems
 
 
 def check_text(text: str) -> list[ConfigProblem]:

@@ -215,15 +215,23 @@ def paged_people(config: Config) -> set[str]:
     return paged
 
 
+_NO_SMTP = "global.smtp_smarthost or smtp_from is not set"
+_NO_SLACK = "global.slack_api_url (or slack_app_token) is not set"
+
+
 def unreachable(person: Person, g: GlobalConfig) -> str | None:
-    """Why nothing would reach ``person`` (no email, and no Slack user with a Slack
-    set up in ``global``), or None. ``core.policy.person_receiver`` pages by the same
-    rule."""
-    if person.email or (person.slack_user and g.slack_configured):
+    """Why nothing would reach ``person``, or None: an email needs ``global``'s SMTP
+    server and sender, a Slack user a Slack set up in ``global``
+    (``core.policy.person_receiver`` pages by the same rule)."""
+    mail = bool(person.email) and bool(g.smtp_smarthost) and bool(g.smtp_from)
+    if mail or (person.slack_user and g.slack_configured):
         return None
+    if not person.email and not person.slack_user:
+        return "has no email or slack_user"
+    why = [f"has an email but {_NO_SMTP}"] if person.email else ["has no email"]
     if person.slack_user:
-        return "has no email, and global.slack_api_url (or slack_app_token) is not set"
-    return "has no email or slack_user"
+        why.append(_NO_SLACK)
+    return ", and ".join(why)
 
 
 def _unreachable_people(config: Config) -> Iterator[ConfigProblem]:
@@ -231,14 +239,16 @@ def _unreachable_people(config: Config) -> Iterator[ConfigProblem]:
     nowhere, found at 3 a.m. rather than now. (A person PUT through the API must pass
     the same rule, see ``core.people``.)"""
     g = config.global_
+    smtp = bool(g.smtp_smarthost) and bool(g.smtp_from)
     paged = paged_people(config)
     for i, person in enumerate(config.people):
         for urgency, rules in person.notification_rules.items():
             for j, rule in enumerate(rules):
+                key = f"people[{i}].notification_rules.{urgency}[{j}]"
                 if rule.channel == "slack" and person.slack_user and not g.slack_configured:
-                    key = f"people[{i}].notification_rules.{urgency}[{j}]"
-                    why = "slack rule but global.slack_api_url (or slack_app_token) is not set"
-                    yield _problem(config, key, why)
+                    yield _problem(config, key, f"slack rule but {_NO_SLACK}")
+                if rule.channel == "email" and person.email and not smtp:
+                    yield _problem(config, key, f"email rule but {_NO_SMTP}")
         why_not = unreachable(person, g) if person.name in paged else None
         if why_not is not None:
             yield _problem(
