@@ -22,6 +22,7 @@ from tocsin.alerts.matchers import MatcherError, parse_matcher_list
 from tocsin.alerts.model import Alert
 from tocsin.alerts.regex import RegexError, compile_anchored
 from tocsin.alerts.silences import SilenceError, SilenceNotFound
+from tocsin.api.auth import credentials
 from tocsin.api.state import Runtime, runtime
 from tocsin.config.durations import parse_duration
 from tocsin.core.alert_store import AlertQuery, group_views
@@ -68,7 +69,14 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
 
 
 def _who(request: Request) -> str:
-    return unquote(request.cookies.get(WHO_COOKIE, ""))
+    """The name the action forms start with: the one last used here, else the user
+    name the browser logged in with (basic auth), so the first acknowledgement is one
+    click too. Only a default: the form shows it and the responder may change it."""
+    remembered = unquote(request.cookies.get(WHO_COOKIE, ""))
+    if remembered:
+        return remembered
+    login = credentials(request.headers.get("authorization", ""))
+    return "" if login is None else login[0]
 
 
 def _done(url: str, who: str = "") -> RedirectResponse:
