@@ -8,6 +8,7 @@ pay a second of imports it never uses.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     # imported here, not at the top: see the module docstring
     import uvicorn
 
-    from tocsin.runtime import Runtime
+    from tocsin.runtime import Runtime, Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -129,11 +130,7 @@ def serve(
         # alembic's plugin set-up and DDL notes at INFO are a screenful on every start
         logging.getLogger("alembic").setLevel(logging.WARNING)
     # imported here, not at the top: see the module docstring
-    import uvicorn
-
-    from tocsin.app import build_app
-    from tocsin.config import ConfigError
-    from tocsin.runtime import Runtime, Settings
+    from tocsin.runtime import Settings
 
     host, port = split_listen(listen)
     socks = bind_listen(host, port)
@@ -149,16 +146,27 @@ def serve(
         delivery_lease=timedelta(seconds=delivery_lease),
         web_config_path=web_config_file,
     )
+    # the sockets are closed on every way out (uvicorn closes them too when it stops)
+    with contextlib.ExitStack() as bound:
+        for sock in socks:
+            bound.callback(sock.close)
+        _run(settings, host, port, socks)
+
+
+def _run(settings: Settings, host: str, port: int, socks: list[socket.socket]) -> None:
+    """Start the runtime and serve on ``socks`` until stopped."""
+    import uvicorn
+
+    from tocsin.app import build_app
+    from tocsin.config import ConfigError
+    from tocsin.runtime import Runtime
+
     try:
         rt = Runtime(settings)
     except ConfigError as exc:
-        for sock in socks:
-            sock.close()
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     except Exception as exc:
-        for sock in socks:
-            sock.close()
         fail(f"cannot start: {exc}")
     tune_gc()
     server_config = uvicorn.Config(

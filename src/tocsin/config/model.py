@@ -109,6 +109,11 @@ class GlobalConfig:
             or self.slack_app_token_file
         )
 
+    @property
+    def smtp_configured(self) -> bool:
+        """Whether e-mail can be sent with no server or sender of its own."""
+        return bool(self.smtp_smarthost) and bool(self.smtp_from)
+
     def check(self) -> Iterator[Issue]:
         yield from at_most_one(self, "slack_api_url", "slack_api_url_file")
         yield from at_most_one(self, "slack_app_token", "slack_app_token_file")

@@ -219,12 +219,21 @@ _NO_SMTP = "global.smtp_smarthost or smtp_from is not set"
 _NO_SLACK = "global.slack_api_url (or slack_app_token) is not set"
 
 
-def unreachable(person: Person, g: GlobalConfig) -> str | None:
-    """Why nothing would reach ``person``, or None: an email needs ``global``'s SMTP
-    server and sender, a Slack user a Slack set up in ``global``
+def unreachable(person: Person, config: Config) -> str | None:
+    """Why a page to ``person`` would reach nobody, as a config problem's message, or
+    None: they are reachable, or no policy can page them. An email needs ``global``'s
+    SMTP server and sender, a Slack user a Slack set up in ``global``
     (``core.policy.person_receiver`` pages by the same rule)."""
-    mail = bool(person.email) and bool(g.smtp_smarthost) and bool(g.smtp_from)
-    if mail or (person.slack_user and g.slack_configured):
+    if person.name not in paged_people(config):
+        return None
+    why = _unreachable_because(person, config.global_)
+    if why is None:
+        return None
+    return f"{person.name!r} can be paged by escalation but {why}: nothing would reach them"
+
+
+def _unreachable_because(person: Person, g: GlobalConfig) -> str | None:
+    if (person.email and g.smtp_configured) or (person.slack_user and g.slack_configured):
         return None
     if not person.email and not person.slack_user:
         return "has no email or slack_user"
@@ -239,24 +248,17 @@ def _unreachable_people(config: Config) -> Iterator[ConfigProblem]:
     nowhere, found at 3 a.m. rather than now. (A person PUT through the API must pass
     the same rule, see ``core.people``.)"""
     g = config.global_
-    smtp = bool(g.smtp_smarthost) and bool(g.smtp_from)
-    paged = paged_people(config)
     for i, person in enumerate(config.people):
         for urgency, rules in person.notification_rules.items():
             for j, rule in enumerate(rules):
                 key = f"people[{i}].notification_rules.{urgency}[{j}]"
                 if rule.channel == "slack" and person.slack_user and not g.slack_configured:
                     yield _problem(config, key, f"slack rule but {_NO_SLACK}")
-                if rule.channel == "email" and person.email and not smtp:
+                if rule.channel == "email" and person.email and not g.smtp_configured:
                     yield _problem(config, key, f"email rule but {_NO_SMTP}")
-        why_not = unreachable(person, g) if person.name in paged else None
-        if why_not is not None:
-            yield _problem(
-                config,
-                f"people[{i}]",
-                f"{person.name!r} can be paged by escalation but {why_not}: "
-                "nothing would reach them",
-            )
+        problem = unreachable(person, config)
+        if problem is not None:
+            yield _problem(config, f"people[{i}]", problem)
 
 
 def check_runbook_paths(config: Config) -> Iterator[ConfigProblem]:

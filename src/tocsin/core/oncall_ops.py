@@ -708,8 +708,10 @@ class Observe:
             else:
                 assert state is not None
                 # a responder reading the trail must not think a silenced problem is gone
-                why = "no alert left firing unmuted: silenced or inhibited" if o.muted else ""
-                why = why or "all alerts resolved"
+                if o.muted:
+                    why = "no alert left firing unmuted: silenced or inhibited"
+                else:
+                    why = "all alerts resolved"
                 work.apply(alerts_resolved(state, self.now, why, o.muted))
         return batch.write()
 

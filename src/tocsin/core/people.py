@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, delete, select
 from tocsin.config import Config, ConfigError, ConfigProblem
 from tocsin.config.loader import parse_section
 from tocsin.config.oncall import Person
-from tocsin.config.validate import paged_people, unreachable
+from tocsin.config.validate import unreachable
 from tocsin.store.tables import people
 from tocsin.store.upsert import upsert
 from tocsin.store.writer import GroupCommitter, Txn
@@ -105,10 +105,8 @@ class PeopleDirectory:
             raise ConfigError([ConfigProblem("<request>", 1, "(document)", "must be a mapping")])
         definition = orjson.dumps({**data, "name": name}, default=str).decode()
         person = parse_section(definition, Person)  # the same checks as the file's people
-        config = self._config()
-        why = unreachable(person, config.global_) if name in paged_people(config) else None
-        if why is not None:
-            problem = f"{name!r} can be paged by escalation but {why}: nothing would reach them"
+        problem = unreachable(person, self._config())
+        if problem is not None:
             raise ConfigError([ConfigProblem("<request>", 1, name, problem)])
         await self._writer.run(_Put(name, definition, to_micros(self._clock())))
         self.refresh()

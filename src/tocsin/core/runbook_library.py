@@ -213,7 +213,7 @@ class RunbookLibrary:
         book = self.get(name)
         if book is None:
             return None
-        proc = book.procedure_at(anchor, alertname) if anchor else book.find_procedure(alertname)
+        proc = book.procedure_at(anchor, alertname)
         if not anchor and proc is not None:
             anchor = proc.section or ""
         return RunbookLink(name, anchor, proc, self.url(name, anchor))

@@ -53,7 +53,8 @@ _NOTIFY_VIA = re.compile(
 )
 
 
-def _within(inner: Lines, outer: Lines) -> bool:
+def within(inner: Lines, outer: Lines) -> bool:
+    """Whether the lines ``inner`` lie inside the lines ``outer``."""
     return outer[0] <= inner[0] and inner[1] <= outer[1]
 
 
@@ -139,9 +140,7 @@ def category_of(
         lines=outline.lines,
         section=outline.anchor,
         severity=severity_match.group(1).lower() if severity_match else None,
-        channels=tuple(
-            c for c in channels if any(_within(c.lines, lines) for lines in field_lines)
-        ),
+        channels=tuple(c for c in channels if any(within(c.lines, lines) for lines in field_lines)),
         response_time=response_time,
         escalation=collapse(escalation.value.text) if escalation else None,
         fields=tuple(f.public() for f in fields),
@@ -257,7 +256,7 @@ def contacts_in(
             value=collapse(f.value.text),
             lines=f.lines,
             section=outline.anchor,
-            channels=tuple(c for c in channels if _within(c.lines, f.lines)),
+            channels=tuple(c for c in channels if within(c.lines, f.lines)),
         )
         for f in fields
     ]

@@ -174,9 +174,7 @@ def lint_coverage(
             continue
         if linked is not None:
             book, anchor = linked
-            proc = (
-                book.procedure_at(anchor, alert.name) if anchor else book.find_procedure(alert.name)
-            )
+            proc = book.procedure_at(anchor, alert.name)
             if proc is not None:
                 used.add(id(proc))
             elif sum(p.section == anchor for p in book.alerts) > 1:

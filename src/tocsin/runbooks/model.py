@@ -294,9 +294,11 @@ class Runbook:
     def procedure_at(self, anchor: str, alertname: str) -> AlertProcedure | None:
         """The procedure a link to ``anchor`` means for ``alertname``: the one in that
         section if it is the only one, else the one of that name (in the section, or,
-        when none is, anywhere). None when a section holds several procedures (a table
-        of alerts) and none is named so: a responder must not get another alert's
-        steps."""
+        when none is or the link has no anchor, anywhere). None when a section holds
+        several procedures (a table of alerts) and none is named so: a responder must
+        not get another alert's steps."""
+        if not anchor:
+            return self.find_procedure(alertname)
         here = [p for p in self.alerts if p.section == anchor]
         key = normalize_alert_name(alertname)
         named = [p for p in here if key and p.key == key]

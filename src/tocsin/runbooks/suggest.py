@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Sequence
 
+from tocsin.runbooks.escalation import within
 from tocsin.runbooks.model import (
     AlertCategory,
     AlertProcedure,
@@ -149,7 +150,7 @@ def _routes_from_categories(
         later = [f.lines for f in c.fields if f.key.strip().lower() in ESCALATION_KEYS]
         first: list[Channel] = []
         for channel in c.channels:
-            if any(a <= channel.lines[0] and channel.lines[1] <= b for a, b in later):
+            if any(within(channel.lines, lines) for lines in later):
                 notes.append(
                     f"escalates to {channel.kind} ({_at(channel.lines)}): not a receiver "
                     "of this route; a later escalation step"
