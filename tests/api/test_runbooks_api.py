@@ -100,6 +100,13 @@ def test_search_finds_the_best_section_first(client: TestClient) -> None:
     assert hits
     assert hits[0]["runbook"] == "threads-agent-alertmanager"
     assert hits[0]["anchor"] == "celeryqueuedepthhigh"
+    # the heading as written (the index also holds its CamelCase words apart)
+    assert hits[0]["title"] == "CeleryQueueDepthHigh"
+    # the snippet is text: no Markdown emphasis or code marks
+    health = client.get("/api/v1/runbooks/search", params={"q": "service status"}).json()
+    snippets = [h["snippet"] for h in (*hits, *health)]
+    assert any("[" in s for s in snippets)
+    assert not [s for s in snippets if "**" in s or "`" in s], snippets
     assert client.get("/api/v1/runbooks/search", params={"q": "zzzqqq"}).json() == []
     # query syntax is just text, never an error
     assert client.get("/api/v1/runbooks/search", params={"q": 'AND "( OR'}).status_code == 200

@@ -83,8 +83,16 @@ OPS = "# Ops\n\n## Health checks\n\nPoll /healthz.\n\n" + PROCEDURE.removeprefix
 @pytest.mark.parametrize(
     ("alert", "findings"),
     [
-        # a rule's runbook_url to a section: linked, even with no procedure of its name
-        (NamedAlert("LivenessDown", "r.yml", 4, "rb/ops.md#health-checks"), []),
+        # a rule's runbook_url to a section with no procedure: linked, but its pages
+        # would carry no steps (a warning)
+        (
+            NamedAlert("LivenessDown", "r.yml", 4, "rb/ops.md#health-checks"),
+            [("r.yml", 4, "link-without-steps")],
+        ),
+        # ...to the runbook, whose procedure of that name it takes
+        (NamedAlert("DiskFull", "r.yml", 4, "rb/ops.md"), []),
+        # ...to a section with one procedure: that one, whatever its name
+        (NamedAlert("DiskSpace", "r.yml", 4, "rb/ops.md#diskfull"), []),
         # ...to a section that does not exist: an error at the rule
         (
             NamedAlert("LivenessDown", "r.yml", 4, "rb/ops.md#healthchecks"),

@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,15 @@ def searchable_title(title: str) -> str:
     the section ``### CeleryQueueDepthHigh``, which a tokenizer sees as one word."""
     split = _CAMEL.sub(" ", title)
     return title if split == title else f"{title} {split}"
+
+
+# Markdown's emphasis and code marks, which a one-line search result shows as noise
+_MARKUP = re.compile(r"```[\w+-]*|\*\*|__|`")
+
+
+def plain(snippet: str) -> str:
+    """A search snippet as one line of text: the index holds the sections' Markdown."""
+    return " ".join(_MARKUP.sub(" ", snippet).split())
 
 
 def sections_for_search(book: Runbook) -> list[SectionText]:
@@ -184,8 +193,19 @@ class RunbookLibrary:
             return self._sources.get(name)
 
     def search(self, query: str, limit: int = 20) -> list[SearchHit]:
+        """Sections matching ``query``, best first, with the section's own title (the
+        index holds it with its CamelCase words apart) and a snippet as plain text."""
         with self._engine.connect() as conn:
-            return runbook_rows.search(conn, query, limit)
+            hits = runbook_rows.search(conn, query, limit)
+        return [
+            replace(h, title=self._title(h.name, h.anchor) or h.title, snippet=plain(h.snippet))
+            for h in hits
+        ]
+
+    def _title(self, name: str, anchor: str) -> str | None:
+        book = self.get(name)
+        found = book and next((s for s in book.sections if s.anchor == anchor), None)
+        return found.title if found else None
 
     def url(self, name: str, anchor: str = "") -> str:
         return f"{self.base_url}/runbooks/{name}" + (f"#{anchor}" if anchor else "")

@@ -185,6 +185,17 @@ def lint_coverage(
                 found.append(
                     Finding(alert.file, alert.line, "ambiguous-link", Severity.WARNING, why)
                 )
+            else:
+                # a health-check or overview section, say: the page links there, but
+                # the responder gets no first steps with it
+                why = (
+                    f"links alert {alert.name!r} to {alert.link!r}, which holds no "
+                    "procedure (no steps under an alert's name): its notifications carry "
+                    "no steps"
+                )
+                found.append(
+                    Finding(alert.file, alert.line, "link-without-steps", Severity.WARNING, why)
+                )
             continue
         proc_file = procedures.get(normalize_alert_name(alert.name))
         if proc_file is not None:
