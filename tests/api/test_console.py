@@ -281,6 +281,11 @@ def test_an_alert_group_acknowledged_snoozed_and_resolved_from_the_console(
     assert (r.status_code, set(field_problems(r.text))) == (400, {"by"})
     r = client.post(f"/ui/groups/{gid}/snooze", data={"by": "bob"}, headers=SAME_SITE)
     assert (r.status_code, set(field_problems(r.text))) == (400, {"duration"})
+    for duration in ("0s", "2d"):  # nothing, or longer than a snooze may last
+        r = client.post(
+            f"/ui/groups/{gid}/snooze", data={"by": "bob", "duration": duration}, headers=SAME_SITE
+        )
+        assert (r.status_code, set(field_problems(r.text))) == (400, {"duration"}), duration
     assert client.get(f"/api/v1/groups/{gid}").json()["status"] == "firing"
 
     acked = client.post(

@@ -185,7 +185,11 @@ def test_lifecycle_through_the_api(client: TestClient, clock: Clock) -> None:
     again = client.post(f"/api/v1/groups/{gid}/ack", json={"by": "bob"})
     assert again.status_code == 409
     assert "already acknowledged" in again.json()
-    for duration, why in [("soon", "duration: "), ("0s", "duration: a snooze must last")]:
+    for duration, why in [
+        ("soon", "duration: "),
+        ("0s", "duration: a snooze must last"),
+        ("25h", "duration: a snooze lasts at most 1d, not 1d1h"),
+    ]:
         bad = client.post(f"/api/v1/groups/{gid}/snooze", json={"by": "bob", "duration": duration})
         assert bad.status_code == 400
         assert bad.json().startswith(why), bad.json()

@@ -271,7 +271,14 @@ REFUSALS: list[tuple[str, Step, str, str]] = [
         "snooze for no time",
         lambda: snooze(FIRING, T0 + M, "alice", Via.CLI, timedelta(0)),
         "snooze",
-        "cannot snooze alert group 'g': a snooze must last a positive time, not 0:00:00",
+        "cannot snooze alert group 'g': a snooze must last a positive time (e.g. 30m), not 0s",
+    ),
+    (
+        "snooze for longer than a day",
+        lambda: snooze(FIRING, T0 + M, "alice", Via.CLI, timedelta(hours=24, minutes=1)),
+        "snooze",
+        "cannot snooze alert group 'g': a snooze lasts at most 1d, not 1d1m; "
+        "for longer, silence the alerts",
     ),
     (
         "snooze a resolved group",

@@ -21,7 +21,7 @@ from tocsin.config.durations import format_duration, parse_duration
 from tocsin.core.oncall_ops import OncallRefused
 from tocsin.core.override_ops import AddOverride, DeleteOverride, schedule_audit_id
 from tocsin.oncall.ical import person_ics, schedule_ics
-from tocsin.oncall.lifecycle import Via
+from tocsin.oncall.lifecycle import Via, snooze_problem
 from tocsin.oncall.links import Action, LinkError, SignedAction, verify
 from tocsin.oncall.schedules import Override, Shift, shift_at
 from tocsin.oncall.slack_requests import SlackSignatureError, verify_slack
@@ -104,8 +104,9 @@ async def act_on_group(request: Request, group_id: str, action: str) -> Response
             duration = parse_duration(str(body.get("duration", "")))
         except ValueError as exc:
             return _json(f"duration: {exc}", 400)
-        if duration <= timedelta(0):
-            return _json("duration: a snooze must last a positive time (e.g. 30m)", 400)
+        problem = snooze_problem(duration)
+        if problem is not None:
+            return _json(f"duration: {problem}", 400)
     via = Via.CLI if request.headers.get("x-tocsin-client") == "cli" else Via.API
     try:
         state = await rt.act_on_group(

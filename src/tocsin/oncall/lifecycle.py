@@ -42,6 +42,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from tocsin.config.durations import format_duration
 from tocsin.oncall.frozen import fast_init
 from tocsin.timeutil import from_micros, to_micros
 
@@ -385,6 +386,23 @@ def alerts_resolved(
     return _resolved(state, now, SYSTEM, Via.AUTO, why)
 
 
+# The longest snooze: a page put off for longer (a typo's "300d", say) would hide an
+# outage for good. Quiet an alert for longer with a silence, which is seen and expires.
+MAX_SNOOZE = timedelta(hours=24)
+
+
+def snooze_problem(duration: timedelta) -> str | None:
+    """Why ``duration`` is not a snooze's, or None (every edge asks here)."""
+    if duration <= timedelta(0):
+        return f"a snooze must last a positive time (e.g. 30m), not {format_duration(duration)}"
+    if duration > MAX_SNOOZE:
+        return (
+            f"a snooze lasts at most {format_duration(MAX_SNOOZE)}, not "
+            f"{format_duration(duration)}; for longer, silence the alerts"
+        )
+    return None
+
+
 def snooze(
     state: GroupState,
     now: datetime,
@@ -399,8 +417,9 @@ def snooze(
         return _refuse(state, "snooze", "it is resolved")
     if duration is None:
         return _refuse(state, "snooze", "a snooze needs a duration (e.g. 30m)")
-    if duration <= timedelta(0):
-        return _refuse(state, "snooze", f"a snooze must last a positive time, not {duration}")
+    problem = snooze_problem(duration)
+    if problem is not None:
+        return _refuse(state, "snooze", problem)
     until = now + duration
     new = replace(state, status=Status.SNOOZED, since=now, snoozed_until=until, ack_deadline=None)
     actions = (

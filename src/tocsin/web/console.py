@@ -27,7 +27,7 @@ from tocsin.api.state import Runtime, runtime
 from tocsin.config.durations import parse_duration
 from tocsin.core.alert_store import AlertQuery, group_views
 from tocsin.core.oncall_ops import OncallRefused
-from tocsin.oncall.lifecycle import Via
+from tocsin.oncall.lifecycle import Via, snooze_problem
 from tocsin.store import oncall_rows, outbox_rows
 from tocsin.web import pages
 from tocsin.web.forms import (
@@ -294,6 +294,10 @@ async def act_on_group(request: Request, group_id: str, action: str) -> Response
             duration = parse_duration(fields.get("duration", ""))
         except ValueError as exc:
             problems["duration"] = str(exc)
+        else:
+            problem = snooze_problem(duration)
+            if problem is not None:
+                problems["duration"] = problem
     if problems:
         return _group_page(request, group_id, status=400, problems=problems)
     try:
