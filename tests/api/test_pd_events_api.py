@@ -105,8 +105,14 @@ def test_a_trigger_fires_an_alert_until_it_is_resolved(
     assert [a["labels"]["dedup_key"] for a in client.get("/api/v2/alerts").json()] == ["disk-db1"]
 
     clock.now += timedelta(minutes=1)
-    assert send(client, "resolve", dedup_key="disk-db1")["dedup_key"] == "disk-db1"
+    assert send(client, "resolve", dedup_key="disk-db1") == {
+        "status": "success",
+        "message": "Event processed",
+        "dedup_key": "disk-db1",
+    }
     assert client.get("/api/v2/alerts").json() == []
+    # a second resolve is accepted too, and says it changed nothing
+    assert "nothing to resolve" in send(client, "resolve", dedup_key="disk-db1")["message"]
     (stored,) = held(runtime, "disk-db1")
     assert stored.ends_at == clock.now
 
@@ -160,17 +166,22 @@ def test_a_trigger_without_dedup_key_answers_the_one_it_made(client: TestClient)
 def test_events_for_unknown_alerts_change_nothing(runtime: Runtime, client: TestClient) -> None:
     send(client, dedup_key="k")
     before = held(runtime, "k")
-    send(client, "resolve", dedup_key="other")
-    send(client, "acknowledge", dedup_key="other")
+    resolved = send(client, "resolve", dedup_key="other")
+    acked = send(client, "acknowledge", dedup_key="other")
     assert held(runtime, "k") == before
     assert held(runtime, "other") == []
+    # accepted as PagerDuty accepts them, but the answer says they changed nothing
+    assert resolved["message"] == (
+        "Event processed; nothing to resolve: no firing alert has this dedup_key"
+    )
+    assert acked["message"].startswith("Event processed; nothing to acknowledge: ")
 
 
 def test_an_acknowledge_event_acknowledges_the_escalating_group(client: TestClient) -> None:
     send(client, dedup_key="k")
     group = first_group(client)
     assert group["status"] == "firing"
-    send(client, "acknowledge", dedup_key="k")
+    assert send(client, "acknowledge", dedup_key="k")["message"] == "Event processed"
     gid = group["id"]
     state = client.get(f"/api/v1/groups/{gid}").json()
     assert state["status"] == "acknowledged"
@@ -180,7 +191,8 @@ def test_an_acknowledge_event_acknowledges_the_escalating_group(client: TestClie
     ]
     assert acks == [("monitoring", "events-api", "acknowledge event, dedup_key k")]
     # once more: already acknowledged, still accepted (as PagerDuty does), no new line
-    send(client, "acknowledge", dedup_key="k")
+    again_ack = send(client, "acknowledge", dedup_key="k")
+    assert again_ack["message"].startswith("Event processed; nothing to acknowledge")
     again = client.get(f"/api/v1/groups/{gid}/audit").json()
     assert len([a for a in again if a["action"] == "acknowledged"]) == 1
 

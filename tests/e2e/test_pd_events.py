@@ -155,6 +155,12 @@ def test_tocsin_event_commands(tocsin: TocsinServer) -> None:
         "dedup_key": dedup_key,
     }
     assert alerts_named(tocsin.url, "BackupFailed") == []
+    # resolving again (a cron job's every good run) is fine, with a note on stderr
+    again = run_cli("event", "resolve", dedup_key, url=tocsin.url, env=env)
+    assert again.stdout.strip() == dedup_key
+    assert again.stderr.strip() == (
+        "tocsin: nothing to resolve: no firing alert has this dedup_key"
+    )
 
     # exit codes: 2 for usage, 1 (with the server's reasons) for a refused event
     bad = ["event", "trigger", "x", "--source", "s", "--severity", "fatal"]

@@ -45,6 +45,7 @@ OPEN_END = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 DEDUP_KEY_MAX = 255
 SUMMARY_MAX = 1024
 SEVERITIES = ("critical", "error", "warning", "info")
+PROCESSED = "Event processed"  # PagerDuty's message for an accepted event
 # The payload fields copied into labels, in this order (``class`` also names the alert).
 LABEL_FIELDS = ("severity", "source", "component", "group", "class")
 

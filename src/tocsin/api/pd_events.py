@@ -90,5 +90,5 @@ async def enqueue(request: Request) -> Response:
         return _invalid([str(exc)])
     rt.metrics.events_received.labels(outcome.integration, event.action.value).inc()
     return _answer(
-        202, {"status": "success", "message": "Event processed", "dedup_key": outcome.dedup_key}
+        202, {"status": "success", "message": outcome.message, "dedup_key": outcome.dedup_key}
     )

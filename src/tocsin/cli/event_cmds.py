@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tocsin.alerts.pd_events import SEVERITIES
+from tocsin.alerts.pd_events import PROCESSED, SEVERITIES
 from tocsin.cli.output import fail, parse_label_args, print_json
 from tocsin.client import ApiError, Client
 from tocsin.defaults import DEFAULT_URL
@@ -42,8 +42,11 @@ def _send(url: str, event: dict[str, Any], as_json: bool) -> None:
         fail(str(exc))
     if as_json:
         print_json(answer)
-    else:
-        typer.echo(answer.get("dedup_key", ""))
+        return
+    typer.echo(answer.get("dedup_key", ""))
+    message = str(answer.get("message", PROCESSED))
+    if message != PROCESSED:  # accepted, but it changed nothing: say so, exit 0
+        typer.echo(f"tocsin: {message.removeprefix(PROCESSED + '; ')}", err=True)
 
 
 @event_app.command("trigger")
@@ -96,7 +99,8 @@ def resolve(
     url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
-    """Resolve the alert a trigger fired."""
+    """Resolve the alert a trigger fired. Resolving what is not firing is accepted
+    (exit 0, as PagerDuty accepts it), with a note on stderr."""
     _action("resolve", dedup_key, routing_key, url, as_json)
 
 
@@ -107,5 +111,6 @@ def ack(
     url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
-    """Acknowledge the escalating alert group that holds the alert."""
+    """Acknowledge the escalating alert group that holds the alert (nothing to
+    acknowledge: exit 0, with a note on stderr)."""
     _action("acknowledge", dedup_key, routing_key, url, as_json)

@@ -11,7 +11,7 @@ from typing import Any
 
 from tocsin.alerts import pd_events
 from tocsin.alerts.model import Alert
-from tocsin.alerts.pd_events import Action, Event
+from tocsin.alerts.pd_events import PROCESSED, Action, Event
 from tocsin.config import Config
 from tocsin.core.alert_store import AlertStore
 from tocsin.core.oncall_ops import OncallRefused
@@ -32,6 +32,21 @@ class EventOutcome:
     dedup_key: str
     alerts: list[Alert] = field(default_factory=list)  # stored (trigger, resolve)
     acknowledged: list[str] = field(default_factory=list)  # on-call group ids
+    action: Action = Action.TRIGGER
+
+    @property
+    def message(self) -> str:
+        """PagerDuty's "Event processed", and what a resolve or an acknowledge that
+        changed nothing means: accepted (both are idempotent, as PagerDuty's are, so a
+        cron job may resolve at every good run), but a typo's dedup_key should show."""
+        if self.action is Action.RESOLVE and not self.alerts:
+            return f"{PROCESSED}; nothing to resolve: no firing alert has this dedup_key"
+        if self.action is Action.ACKNOWLEDGE and not self.acknowledged:
+            return (
+                f"{PROCESSED}; nothing to acknowledge: no alert group awaiting "
+                "acknowledgement holds a firing alert of this dedup_key"
+            )
+        return PROCESSED
 
 
 class EventIntake:
@@ -56,7 +71,7 @@ class EventIntake:
                 "routing_key: not the routing key of any of tocsin.event_integrations"
             )
         name, key = integration.name, event.dedup_key
-        out = EventOutcome(name, key)
+        out = EventOutcome(name, key, action=event.action)
         if event.action is Action.TRIGGER:
             fired = pd_events.triggered(event, name, dict(integration.labels), self._clock())
             out.alerts = await self._store.apply_event(name, key, fired)
