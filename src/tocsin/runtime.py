@@ -113,6 +113,7 @@ class Runtime:
         self.writer = GroupCommitter(self.engine)
         self.people = PeopleDirectory(self.engine, self.writer, clock, lambda: self._config)
         self.people.refresh()
+        self._say_unreachable()
         self.writer.on_batch = self.metrics.commit_batch.observe
         self.store = AlertStore(
             self.engine, self.writer, clock, self.store_settings, lambda: self._policy
@@ -243,10 +244,15 @@ class Runtime:
             self.metrics.reload_ok.set(1)
             self.metrics.reload_time.set(self.clock().timestamp())
             log.info("configuration reloaded from %s", self.settings.config_path)
+            self._say_unreachable()
             try:
                 self.runbooks.load()
             except OSError as exc:  # the config is in force; say which file failed
                 log.error("reading runbooks failed: %s", exc)
+
+    def _say_unreachable(self) -> None:
+        for problem in self.people.unreachable():
+            log.error("people: %s (contacts_via_api: PUT /api/v1/people/NAME)", problem)
 
     def _load_web_config(self) -> WebConfig:
         path = self.settings.web_config_path

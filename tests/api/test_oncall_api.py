@@ -4,6 +4,7 @@ alert group under an escalation policy (acknowledge, refusals, snooze, audit).""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -238,6 +239,39 @@ def test_people_are_managed_through_the_api(client: TestClient) -> None:
     assert client.delete("/api/v1/people/alice").status_code == 204
     assert client.get("/api/v1/people/alice").json()["email"] == "alice@example.org"
     assert client.delete("/api/v1/people/alice").status_code == 404
+
+
+def test_a_person_whose_contacts_come_from_the_api(
+    db_url: str, tmp_path: Path, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file entry with ``contacts_via_api`` passes check-config without a contact;
+    the server says at start that nothing reaches them until the API gives one, and
+    refuses to forget the API's contacts while escalation can page them."""
+    config = CONFIG.replace(
+        "  - name: bob\n    email: bob@example.org\n", "  - name: bob\n    contacts_via_api: true\n"
+    )
+    assert "contacts_via_api" in config
+    with caplog.at_level(logging.ERROR), app_client(config, db_url, tmp_path, clock) as client:
+        rt = cast(FastIngest, client.app).rt
+        said = [r.getMessage() for r in caplog.records if r.name == "tocsin.runtime"]
+        assert said == [
+            "people: 'bob' can be paged by escalation but has no email or slack_user: nothing "
+            "would reach them (contacts_via_api: PUT /api/v1/people/NAME)"
+        ]
+        # only the file may say so: a PUT cannot exempt itself from the reachability check
+        sneaky = client.put("/api/v1/people/bob", json={"contacts_via_api": True})
+        assert (sneaky.status_code, sneaky.json().split(":")[0]) == (400, "contacts_via_api")
+        r = client.put("/api/v1/people/bob", json={"email": "bob@oncall.example.org"})
+        assert r.status_code == 200, r.text
+        assert rt.people.unreachable() == []
+        bob = rt.people.get("bob")
+        assert bob is not None
+        assert bob.email == "bob@oncall.example.org"
+        # forgetting them would leave bob unreachable: refused, naming why
+        kept = client.delete("/api/v1/people/bob")
+        assert kept.status_code == 409
+        assert "PUT new ones instead" in kept.json()
+        assert client.get("/api/v1/people/bob").json()["source"] == "api"
 
 
 def test_a_stored_person_a_newer_check_refuses_is_ignored(client: TestClient) -> None:

@@ -262,6 +262,27 @@ def nothing(who: str, why: str) -> str:
         ),
         # nobody pages a person outside the policies' reach: no contact needed
         (SMTP, "[{name: ann, email: a@x.org}, {name: boss, email: b@x.org}, {name: guest}]", []),
+        # contacts set through the API: the server checks them, not check-config
+        (SMTP, "[{name: ann, contacts_via_api: true}, {name: boss, email: b@x.org}]", []),
+        # ...but a rule the globals cannot send is still the file's problem
+        (
+            SMTP,
+            "[{name: ann, slack_user: ann, contacts_via_api: true, notification_rules: "
+            "{high: [{channel: slack}]}}, {name: boss, email: b@x.org}]",
+            [(10, "people[0].notification_rules.high[0]", f"slack rule but {NO_SLACK}")],
+        ),
+        (
+            SMTP,
+            "[{name: ann, contacts_via_api: yes please}, {name: boss, email: b@x.org}]",
+            [
+                (
+                    10,
+                    "people[0].contacts_via_api",
+                    "expected a boolean (true or false), got 'yes please'",
+                ),
+                (10, "people[0]", nothing("ann", "has no email or slack_user")),
+            ],
+        ),
     ],
 )
 def test_people_escalation_can_page_must_be_reachable(

@@ -19,5 +19,6 @@ def test_the_on_call_example_is_a_valid_config() -> None:
         "slack_signing_secret: ...", "slack_signing_secret: s"
     )
     config = parse_config(text, "README.md")
-    assert [p.name for p in config.people] == ["alice", "bob"]
+    assert [p.name for p in config.people] == ["alice", "bob", "carol"]
+    assert [p.name for p in config.people if p.contacts_via_api] == ["carol"]
     assert [p.name for p in config.escalation_policies] == ["critical"]

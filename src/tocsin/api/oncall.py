@@ -401,6 +401,10 @@ async def put_person(request: Request, name: str) -> Response:
 
 @router.delete("/api/v1/people/{name}", summary="Forget the API's definition of a person")
 async def delete_person(request: Request, name: str) -> Response:
-    if not await runtime(request).people.delete(name):
+    try:
+        removed = await runtime(request).people.delete(name)
+    except ConfigError as exc:
+        return _json("; ".join(f"{p.key}: {p.message}" for p in exc.problems), 409)
+    if not removed:
         return _json(f"no person {name!r} defined through the API", 404)
     return Response(status_code=204)

@@ -68,8 +68,8 @@ def check_web_config(
     path: Annotated[Path, typer.Argument(help="Web configuration file (--web-config-file).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
 ) -> None:
-    """Validate a web configuration file (TLS, basic auth), as ``promtool check
-    web-config`` does; every problem with file, line and key."""
+    """Validate a web configuration file (TLS, basic auth) as promtool check web-config
+    does; every problem with file, line and key."""
     from tocsin.config.web import load_web_config
 
     try:
@@ -112,7 +112,7 @@ def hash_password(
     ],
     cost: Annotated[int, typer.Option(min=4, max=31, help="bcrypt's cost.")] = 10,
 ) -> None:
-    """Print the bcrypt hash of a password, for ``basic_auth_users`` in the web config."""
+    """Print the bcrypt hash of a password, for basic_auth_users in the web config."""
     import bcrypt
 
     if len(password.encode()) > 72:

@@ -144,6 +144,9 @@ class Person:
     notification_rules: Mapping[str, tuple[NotificationRuleConfig, ...]] = field(
         default_factory=dict
     )
+    # Their contacts are set through ``PUT /api/v1/people/NAME`` (by themselves, say):
+    # check-config then does not ask the file for a way to reach them; the server does.
+    contacts_via_api: bool = False
 
     def check(self) -> Iterator[Issue]:
         if not self.name:

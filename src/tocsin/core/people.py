@@ -103,6 +103,9 @@ class PeopleDirectory:
             raise ConfigError([ConfigProblem("<request>", 1, "(syntax)", str(exc))]) from None
         if not isinstance(data, dict):
             raise ConfigError([ConfigProblem("<request>", 1, "(document)", "must be a mapping")])
+        if "contacts_via_api" in data:
+            why = "only a person in the config file says their contacts come from here"
+            raise ConfigError([ConfigProblem("<request>", 1, "contacts_via_api", why)])
         definition = orjson.dumps({**data, "name": name}, default=str).decode()
         person = parse_section(definition, Person)  # the same checks as the file's people
         problem = unreachable(person, self._config())
@@ -115,6 +118,29 @@ class PeopleDirectory:
         return stored
 
     async def delete(self, name: str) -> bool:
+        """Forget the API's definition of ``name``; raises ConfigError when the file's
+        entry left in force could not reach them and escalation can page them."""
+        filed = self._config().person(name)
+        if filed is not None and filed.contacts_via_api and name in self._api:
+            problem = unreachable(filed, self._config())
+            if problem is not None:
+                why = f"{problem} once the API's contacts are gone; PUT new ones instead"
+                raise ConfigError([ConfigProblem("<request>", 1, name, why)])
         removed: bool = await self._writer.run(_Delete(name))
         self.refresh()
         return removed
+
+    def unreachable(self) -> list[str]:
+        """Why people escalation can page would not be reached, one line each: the
+        file's people whose contacts should come from the API but do not (yet).
+        check-config cannot see the API; the server says so at start and reload."""
+        config = self._config()
+        with self._lock:
+            api = set(self._api)
+        return [
+            problem
+            for p in config.people
+            if p.contacts_via_api and p.name not in api
+            for problem in [unreachable(p, config)]
+            if problem is not None
+        ]
