@@ -133,6 +133,21 @@ class Client:
         )
         return result
 
+    def checklist(self, group_id: str) -> list[Any]:
+        result: list[Any] = self._call("GET", f"/api/v1/groups/{group_id}/checklist")
+        return result
+
+    def tick_step(
+        self, group_id: str, step: str, done: bool, by: str, comment: str = ""
+    ) -> list[Any]:
+        result: list[Any] = self._call(
+            "POST",
+            f"/api/v1/groups/{group_id}/checklist",
+            json={"step": step, "done": done, "by": by, "comment": comment},
+            headers={"x-tocsin-client": "cli"},
+        )
+        return result
+
     def audit(self, group_id: str) -> list[Any]:
         result: list[Any] = self._call("GET", f"/api/v1/groups/{group_id}/audit")
         return result

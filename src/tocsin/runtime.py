@@ -6,6 +6,7 @@ it the same way; nothing else reaches for globals.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import platform
 import socket
@@ -30,6 +31,7 @@ from tocsin.config.oncall import Person
 from tocsin.config.redact import shown
 from tocsin.config.web import WebConfig, load_web_config
 from tocsin.core.alert_store import AlertStore, StoreSettings
+from tocsin.core.checklists import TickStep, group_checklists
 from tocsin.core.oncall_ops import HumanAction
 from tocsin.core.outbox_ops import Enqueue
 from tocsin.core.pd_intake import EventIntake
@@ -47,6 +49,7 @@ from tocsin.notify.outbox import DeliveryStatus, OutboxItem
 from tocsin.notify.outcome import Outcome
 from tocsin.oncall.lifecycle import Via
 from tocsin.oncall.schedules import Shift, shifts
+from tocsin.runbooks.checklist import Checklist, find_step, parse_ref
 from tocsin.store import oncall_rows, outbox_rows
 from tocsin.store.db import open_database, sqlite_url
 from tocsin.store.group_rows import GroupTimer, load_timers, logs_changed_since
@@ -307,6 +310,33 @@ class Runtime:
         state: dict[str, Any] = await self.writer.run(op)
         self.oncall.kick()
         return state
+
+    def checklists(self, group_id: str) -> list[Checklist] | None:
+        """The runbook checklists of an on-call alert group; None: no such group."""
+        self.store.refresh()  # alerts other replicas committed
+        with self.engine.connect() as conn:
+            row = oncall_rows.get_group(conn, group_id)
+            if row is None:
+                return None
+            return group_checklists(conn, row, self.store.alerts.get, self.runbooks)
+
+    async def tick_step(
+        self, group_id: str, step: str, done: bool, who: str, via: Via, comment: str = ""
+    ) -> list[Checklist]:
+        """Tick (or untick) a step of a group's checklist (``step``: ``N`` or
+        ``RUNBOOK/PROCEDURE:N``); returns the checklists. Raises LookupError (no such
+        group) or ValueError (no such step, with why)."""
+        lists = await asyncio.to_thread(self.checklists, group_id)
+        if lists is None:
+            raise LookupError(f"no on-call alert group {group_id!r}")
+        ref = parse_ref(step, lists)
+        if isinstance(ref, str):
+            raise ValueError(ref)
+        found = find_step(lists, ref)
+        assert found is not None  # parse_ref names only steps it found
+        op = TickStep(group_id, ref, found.text, done, who, via, self.clock(), comment)
+        await self.writer.run(op)
+        return await asyncio.to_thread(self.checklists, group_id) or []
 
     def oncall_groups_of(self, labels: dict[str, str]) -> list[str]:
         """The ids of the alert groups an alert with ``labels`` joins, one per route it

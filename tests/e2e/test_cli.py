@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.api.test_console import CONFIG as ONCALL
 from tests.e2e.conftest import CONFIG, wait_until
 from tests.harness.procs import TocsinServer
 
@@ -194,3 +195,34 @@ def test_runbook_show_and_search(tmp_path: Path) -> None:
         missing = run_cli("runbook", "show", "NoSuchAlert", url=server.url, check=False)
         assert missing.returncode == 1
         assert "no runbook procedure" in missing.stderr
+
+
+def test_a_group_s_runbook_checklist_from_the_terminal(tmp_path: Path) -> None:
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(ONCALL)
+    with TocsinServer(tmp_path, config=config) as server:
+        down = {"labels": {"alertname": "ServiceDown", "severity": "critical"}}
+        assert httpx.post(f"{server.url}/api/v2/alerts", json=[down]).status_code == 200
+        groups = wait_until(
+            lambda: httpx.get(f"{server.url}/api/v1/groups").json(), 30, "the group to open"
+        )
+        gid = groups[0]["id"]
+        shown = run_cli("checklist", gid, url=server.url).stdout
+        assert "threads-agent-alertmanager/ServiceDown (critical): 0/5 done" in shown
+        assert "[ ] threads-agent-alertmanager/ServiceDown:1  Check service status" in shown
+        assert "$ kubectl get pods -l app=<service>" in shown
+        ticked = run_cli("checklist", gid, "--done", "2", "--by", "bob", url=server.url).stdout
+        assert "1/5 done" in ticked
+        assert "[x] threads-agent-alertmanager/ServiceDown:2  Review logs" in ticked
+        listed = json.loads(run_cli("checklist", gid, "--json", url=server.url).stdout)
+        assert [s["doneBy"] for s in listed[0]["steps"]] == [None, "bob", None, None, None]
+        run_cli("checklist", gid, "--undo", "2", "--by", "bob", url=server.url)
+        audit = httpx.get(f"{server.url}/api/v1/groups/{gid}/audit").json()
+        steps = [(a["action"], a["actor"], a["channel"]) for a in audit if "step" in a["action"]]
+        assert steps == [("step done", "bob", "cli"), ("step undone", "bob", "cli")]
+        # a step that is not there: exit 1, the server's reason
+        bad = run_cli("checklist", gid, "--done", "9", url=server.url, check=False)
+        assert bad.returncode == 1
+        assert "has 5 steps" in bad.stderr
+        usage = run_cli("checklist", gid, "--done", "1", "--undo", "1", url=server.url, check=False)
+        assert usage.returncode == 2

@@ -1,7 +1,8 @@
 """The console in a real browser (Debian's Chromium, driven through its chromedriver)
 against a real ``tocsin serve``: a responder sees what fires, silences an alert from
-its own "silence" link, and acknowledges the alert group being escalated with one
-click; the API then shows what the clicks did. Chromium sends its own Origin and
+its own "silence" link, acknowledges the alert group being escalated with one click
+and ticks the first step of its runbook checklist; the API then shows what the clicks
+did. Chromium sends its own Origin and
 Sec-Fetch-Site headers, so this also shows the cross-site guard lets the console's own
 forms through."""
 
@@ -112,6 +113,23 @@ def test_a_responder_silences_and_acknowledges_from_the_browser(
         assert browser.find_element(By.ID, "status").text.lower() == "acknowledged"
         audit = texts(browser, "table.audit tr")
         assert any("acknowledged alice console" in line for line in audit), audit
+
+        # the runbook's ServiceDown procedure is the group's checklist: tick step 1
+        (checklist,) = browser.find_elements(By.CSS_SELECTOR, "section.checklist")
+        assert "0 of 5 done" in checklist.find_element(By.CSS_SELECTOR, ".progress").text
+        first = checklist.find_element(By.CSS_SELECTOR, ".step")
+        assert "Check service status" in first.text
+        assert first.find_element(By.CSS_SELECTOR, "pre.command").text == (
+            "kubectl get pods -l app=<service>"
+        )
+        first.find_element(By.CSS_SELECTOR, "button.tick").click()  # as alice, remembered
+        wait_until(lambda: "?done=step" in browser.current_url, 30, "the group page again")
+        assert "Checklist updated." in browser.find_element(By.CSS_SELECTOR, ".notice").text
+        progress = browser.find_element(By.CSS_SELECTOR, "section.checklist .progress").text
+        assert progress == "1 of 5 done"
+        assert "done by alice" in browser.find_element(By.CSS_SELECTOR, ".step.done").text
+        (listed,) = httpx.get(f"{tocsin.url}/api/v1/groups/{group['id']}/checklist").json()
+        assert [s["doneBy"] for s in listed["steps"]] == ["alice", None, None, None, None]
 
 
 def test_the_api_docs_render_in_the_browser(tmp_path: Path, browser: WebDriver) -> None:

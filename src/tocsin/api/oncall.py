@@ -25,6 +25,7 @@ from tocsin.oncall.lifecycle import Via, snooze_problem
 from tocsin.oncall.links import Action, LinkError, SignedAction, verify
 from tocsin.oncall.schedules import Override, Shift, shift_at
 from tocsin.oncall.slack_requests import SlackSignatureError, verify_slack
+from tocsin.runbooks.checklist import Checklist
 from tocsin.store import oncall_rows
 from tocsin.timeutil import TimeFormatError, format_rfc3339, parse_rfc3339
 
@@ -84,6 +85,73 @@ def get_group(request: Request, group_id: str) -> Response:
 def group_audit(request: Request, group_id: str) -> Response:
     with runtime(request).engine.connect() as conn:
         return _json(oncall_rows.audit_of(conn, group_id))
+
+
+def checklist_json(lists: list[Checklist]) -> list[dict[str, Any]]:
+    return [
+        {
+            "runbook": c.runbook,
+            "procedure": c.procedure,
+            "url": c.url,
+            "severity": c.severity,
+            "description": c.description,
+            "alerts": list(c.alerts),
+            "done": c.done,
+            "steps": [
+                {
+                    "step": s.ref.number,
+                    "ref": str(s.ref),
+                    "text": s.text,
+                    "commands": list(s.commands),
+                    "doneBy": s.done_by,
+                    "doneAt": s.done_at,
+                }
+                for s in c.steps
+            ],
+        }
+        for c in lists
+    ]
+
+
+@router.get(
+    "/api/v1/groups/{group_id}/checklist",
+    summary="The runbook procedures of the group's alerts, as checklists",
+)
+def get_checklist(request: Request, group_id: str) -> Response:
+    lists = runtime(request).checklists(group_id)
+    if lists is None:
+        return _json(f"no alert group {group_id!r}", 404)
+    return _json(checklist_json(lists))
+
+
+@router.post(
+    "/api/v1/groups/{group_id}/checklist",
+    summary="Tick (or, with done: false, untick) a step of the group's checklist",
+)
+async def tick_step(request: Request, group_id: str) -> Response:
+    try:
+        body = orjson.loads(await request.body() or b"{}")
+    except orjson.JSONDecodeError as exc:
+        return _json(f"body is not valid JSON: {exc}", 400)
+    if not isinstance(body, dict):
+        return _json("body: must be a JSON object", 400)
+    who, step, done = body.get("by"), body.get("step"), body.get("done", True)
+    if not isinstance(who, str) or not who:
+        return _json("by: required, who is doing this", 400)
+    if isinstance(step, bool) or not isinstance(step, int | str) or str(step) == "":
+        return _json("step: required, N or RUNBOOK/PROCEDURE:N (as the checklist lists it)", 400)
+    if not isinstance(done, bool):
+        return _json("done: must be true or false", 400)
+    via = Via.CLI if request.headers.get("x-tocsin-client") == "cli" else Via.API
+    try:
+        lists = await runtime(request).tick_step(
+            group_id, str(step), done, who, via, str(body.get("comment", ""))
+        )
+    except LookupError as exc:
+        return _json(str(exc), 404)
+    except ValueError as exc:
+        return _json(f"step: {exc}", 400)
+    return _json(checklist_json(lists))
 
 
 @router.post("/api/v1/groups/{group_id}/{action}", summary="Acknowledge, resolve or snooze")

@@ -1,4 +1,5 @@
-"""``tocsin ack|resolve|snooze GROUP``, ``tocsin groups``, ``tocsin oncall``,
+"""``tocsin ack|resolve|snooze GROUP``, ``tocsin groups``, ``tocsin checklist GROUP``,
+``tocsin oncall``,
 ``tocsin override add|list|remove``: on-call from the terminal, against a running
 server."""
 
@@ -99,6 +100,49 @@ def groups(
         for g in found
     ]
     print_table(["ID", "STATUS", "ACKED BY", "RECEIVER", "GROUP", "UPDATED"], rows)
+
+
+def checklist(
+    group: Annotated[str, typer.Argument(help="Alert group id (tocsin groups).")],
+    done: Annotated[
+        str | None,
+        typer.Option("--done", help="Tick this step: N, or RUNBOOK/PROCEDURE:N as listed."),
+    ] = None,
+    undo: Annotated[str | None, typer.Option("--undo", help="Untick this step.")] = None,
+    by: ByOption = "",
+    comment: CommentOption = "",
+    url: UrlOption = DEFAULT_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """The runbook procedures of a group's alerts, as checklists: who did which step,
+    and when (each tick is a line of the group's audit trail)."""
+    if done and undo:
+        raise typer.BadParameter("--done or --undo, not both")
+    step = done or undo
+    try:
+        with Client(url) as client:
+            if step:
+                lists = client.tick_step(group, step, bool(done), me(by), comment)
+            else:
+                lists = client.checklist(group)
+    except (ApiError, OSError) as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(lists)
+        return
+    if not lists:
+        typer.echo(f"{group}: no runbook procedure with steps for this group's alerts")
+        return
+    for c in lists:
+        said = f" ({c['severity']})" if c["severity"] else ""
+        typer.echo(f"{c['runbook']}/{c['procedure']}{said}: {c['done']}/{len(c['steps'])} done")
+        typer.echo(f"  {c['url']}")
+        for s in c["steps"]:
+            mark = "x" if s["doneBy"] else " "
+            who = f"  [{s['doneBy']} {s['doneAt']}]" if s["doneBy"] else ""
+            typer.echo(f"  [{mark}] {s['ref']}  {s['text']}{who}")
+            for command in s["commands"]:  # a code block's lines stay under its first
+                typer.echo("        $ " + command.replace("\n", "\n          "))
 
 
 def oncall(
@@ -218,6 +262,6 @@ def override_remove(
 
 
 def register(app: typer.Typer) -> None:
-    for command in (ack, resolve, snooze, groups, oncall):
+    for command in (ack, resolve, snooze, groups, checklist, oncall):
         app.command()(command)
     app.add_typer(override_app, name="override")

@@ -125,9 +125,11 @@ class AuditEntry:
     action: str
     comment: str = ""
     escalation_id: str = ""
+    # the runbook step a checklist tick is about (runbooks.checklist.StepRef.detail)
+    checklist: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "at": to_micros(self.at),
             "group_key": self.group_key,
             "who": self.who,
@@ -136,6 +138,9 @@ class AuditEntry:
             "comment": self.comment,
             "escalation_id": self.escalation_id,
         }
+        if self.checklist is not None:
+            out["checklist"] = dict(self.checklist)
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AuditEntry:
@@ -147,6 +152,7 @@ class AuditEntry:
             action=data["action"],
             comment=data["comment"],
             escalation_id=data["escalation_id"],
+            checklist=data.get("checklist"),
         )
 
 

@@ -49,6 +49,7 @@ ACTIONS = {"ack": "acknowledged", "resolve": "resolved", "snooze": "snoozed"}
 NOTICES = {
     "silenced": "Silence saved.",
     "expired": "Silence expired.",
+    "step": "Checklist updated.",
     **{action: f"Alert group {done}." for action, done in ACTIONS.items()},
 }
 
@@ -265,6 +266,7 @@ def _group_page(
         "group.html",
         status=status,
         group=pages.group_row(row),
+        checklists=rt.checklists(group_id) or [],
         alerts=[
             (a, pages.annotations_in_order(a.annotations), pages.silence_url(a.labels))
             for a in alerts
@@ -274,6 +276,28 @@ def _group_page(
         audit_detail=pages.audit_detail,
         problems=problems or {},
     )
+
+
+@router.post("/ui/groups/{group_id}/checklist", response_class=HTMLResponse)
+async def tick_step(request: Request, group_id: str) -> Response:
+    """A checklist step's button: done (or undone) by the name in the form."""
+    fields = await _form(request)
+    if isinstance(fields, HTMLResponse):
+        return fields
+    who = fields.get("by", "")
+    if not who:
+        problems = {"by": "required: who did the step"}
+        return _group_page(request, group_id, status=400, problems=problems)
+    done = fields.get("done", "") != "false"
+    try:
+        await runtime(request).tick_step(
+            group_id, fields.get("step", ""), done, who, Via.CONSOLE, fields.get("comment", "")
+        )
+    except LookupError as exc:
+        return _page(request, "refused.html", status=404, reason=str(exc))
+    except ValueError as exc:
+        return _group_page(request, group_id, status=400, problems={"step": str(exc)})
+    return _done(f"/ui/groups/{quote(group_id, safe='')}?done=step#checklist", who)
 
 
 @router.post("/ui/groups/{group_id}/{action}", response_class=HTMLResponse)

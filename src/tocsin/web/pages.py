@@ -196,8 +196,9 @@ def schedule_box(
     return ScheduleBox(name, current, later, until)
 
 
-# the audit columns the group page shows already, or nobody reading it needs
-_AUDIT_SHOWN = frozenset({"at", "who", "via", "action", "comment", "group_key"})
+# the audit columns the group page shows already, or nobody reading it needs (a
+# checklist tick's comment names its step)
+_AUDIT_SHOWN = frozenset({"at", "who", "via", "action", "comment", "group_key", "checklist"})
 
 
 def audit_detail(detail: Mapping[str, Any]) -> str:

@@ -1,0 +1,171 @@
+"""A group's runbook procedures as checklists, over a real database (SQLite and
+PostgreSQL): listed for the group's alerts, ticked and unticked through the API and the
+console, each tick a line of the group's audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import Clock, app_client, first_group, wait_until
+from tests.api.test_console import SAME_SITE, field_problems
+from tests.api.test_oncall_api import CONFIG
+from tocsin.timeutil import format_rfc3339
+
+RUNBOOKS = Path(__file__).resolve().parents[3] / "shared" / "runbooks"
+RUNBOOK = "threads-agent-alertmanager"
+HIGH_ERRORS = f"{RUNBOOK}/HighErrorRate"
+QUEUE_DEPTH = f"{RUNBOOK}/CeleryQueueDepthHigh"
+
+
+@pytest.fixture
+def client(db_url: str, tmp_path: Path, clock: Clock) -> Iterator[TestClient]:
+    assert RUNBOOKS.is_dir(), f"the shared runbooks are missing at {RUNBOOKS}"
+    config = CONFIG.replace("group_by: [alertname]", "group_by: [team]") + (
+        f"tocsin:\n  runbooks:\n    paths: [{RUNBOOKS}]\n"
+    )
+    with app_client(config, db_url, tmp_path, clock) as c:
+        yield c
+
+
+def open_group(client: TestClient, clock: Clock, *names: str) -> str:
+    alerts = [
+        {"labels": {"alertname": n, "team": "threads"}, "startsAt": clock.now.isoformat()}
+        for n in names
+    ]
+    assert client.post("/api/v2/alerts", json=alerts).status_code == 200
+    group: dict[str, Any] = first_group(client)
+    return str(group["id"])
+
+
+def tick(client: TestClient, gid: str, **body: Any) -> Any:
+    return client.post(f"/api/v1/groups/{gid}/checklist", json=body)
+
+
+def named(lists: list[dict[str, Any]], procedure: str = "HighErrorRate") -> dict[str, Any]:
+    (found,) = [c for c in lists if c["procedure"] == procedure]
+    return found
+
+
+def test_a_group_lists_its_alerts_procedures_as_checklists(
+    client: TestClient, clock: Clock
+) -> None:
+    gid = open_group(client, clock, "HighErrorRate", "NoRunbookAlert")
+    clock.now += timedelta(minutes=1)
+    later = {"alertname": "CeleryQueueDepthHigh", "team": "threads"}
+    alert = {"labels": later, "startsAt": clock.now.isoformat()}
+    assert client.post("/api/v2/alerts", json=[alert]).status_code == 200
+    # the first alert to fire first; an alert without a procedure has no list
+    lists = wait_until(
+        lambda: (got := client.get(f"/api/v1/groups/{gid}/checklist").json())[1:] and got,
+        10,
+        "the second alert to join the group",
+    )
+    assert [(c["runbook"], c["procedure"], c["alerts"]) for c in lists] == [
+        (RUNBOOK, "HighErrorRate", ["HighErrorRate"]),
+        (RUNBOOK, "CeleryQueueDepthHigh", ["CeleryQueueDepthHigh"]),
+    ]
+    errors = lists[0]
+    assert errors["severity"] == "critical"
+    assert errors["description"] == "Service error rate >5% for 5 minutes"
+    assert errors["url"].endswith(f"/runbooks/{RUNBOOK}#higherrorrate")
+    assert [s["step"] for s in errors["steps"]] == [1, 2, 3, 4, 5]
+    assert errors["steps"][0]["text"] == "Identify error source: Check /metrics endpoint"
+    assert errors["steps"][2]["commands"] == [
+        'kubectl exec -it deployment/postgres -- psql -U postgres -c "SELECT 1"'
+    ]
+    assert errors["steps"][2]["ref"] == f"{HIGH_ERRORS}:3"
+    assert (errors["done"], errors["steps"][0]["doneBy"]) == (0, None)
+    assert client.get("/api/v1/groups/nope/checklist").status_code == 404
+
+
+def test_ticks_are_audit_lines_and_the_newest_wins(client: TestClient, clock: Clock) -> None:
+    gid = open_group(client, clock, "HighErrorRate", "CeleryQueueDepthHigh")
+    r = tick(client, gid, step=f"{HIGH_ERRORS}:2", by="alice", comment="no pattern")
+    assert r.status_code == 200, r.text
+    steps = named(r.json())["steps"]
+    assert (steps[1]["doneBy"], named(r.json())["done"]) == ("alice", 1)
+    assert named(r.json(), "CeleryQueueDepthHigh")["done"] == 0
+    assert steps[1]["doneAt"] == format_rfc3339(clock.now)
+    audit = client.get(f"/api/v1/groups/{gid}/audit").json()
+    (line,) = [a for a in audit if a["action"] == "step done"]
+    assert (line["actor"], line["channel"]) == ("alice", "api")
+    assert line["comment"] == (
+        "HighErrorRate step 2: Review application logs for error patterns (no pattern)"
+    )
+    # undone by someone else: not done any more, and the trail keeps both lines
+    r = tick(client, gid, step=f"{HIGH_ERRORS}:2", done=False, by="bob")
+    assert named(r.json())["steps"][1]["doneBy"] is None
+    audit = client.get(f"/api/v1/groups/{gid}/audit").json()
+    assert [a["action"] for a in audit if a["action"].startswith("step")] == [
+        "step done",
+        "step undone",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        ({"step": f"{HIGH_ERRORS}:1"}, 400, "by: required"),
+        ({"step": "1", "by": "a"}, 400, "step: '1': say which procedure"),  # two lists
+        ({"step": f"{HIGH_ERRORS}:9", "by": "a"}, 400, "has 5 steps"),
+        ({"step": "HighErrorRate:1", "by": "a"}, 400, "say which procedure"),
+        ({"step": f"{HIGH_ERRORS}:x", "by": "a"}, 400, "a step is N"),
+        ({"step": True, "by": "a"}, 400, "step: required"),
+        ({"step": f"{HIGH_ERRORS}:1", "by": "a", "done": "yes"}, 400, "done: must be"),
+    ],
+)
+def test_bad_ticks_name_the_field_and_change_nothing(
+    client: TestClient, clock: Clock, body: dict[str, Any], status: int, says: str
+) -> None:
+    gid = open_group(client, clock, "HighErrorRate", "CeleryQueueDepthHigh")
+    r = tick(client, gid, **body)
+    assert r.status_code == status
+    assert says in r.json(), r.json()
+    audit = client.get(f"/api/v1/groups/{gid}/audit").json()
+    assert not [a for a in audit if a["action"].startswith("step")]
+
+
+def test_one_checklist_takes_a_bare_step_number(client: TestClient, clock: Clock) -> None:
+    gid = open_group(client, clock, "HighErrorRate")
+    r = tick(client, gid, step=5, by="carol")
+    assert r.status_code == 200, r.text
+    assert r.json()[0]["steps"][4]["doneBy"] == "carol"
+    assert tick(client, "nope", step=1, by="carol").status_code == 404
+
+
+def test_the_console_shows_the_checklist_and_ticks_a_step(client: TestClient, clock: Clock) -> None:
+    gid = open_group(client, clock, "HighErrorRate")
+    page = client.get(f"/ui/groups/{gid}").text
+    assert 'id="checklist"' in page
+    assert "Identify error source: Check /metrics endpoint" in page
+    assert "0 of 5 done" in page
+    done = client.post(
+        f"/ui/groups/{gid}/checklist",
+        data={"step": f"{HIGH_ERRORS}:1", "done": "true", "by": "dave"},
+        headers=SAME_SITE,
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/ui/groups/{gid}?done=step#checklist"
+    page = client.get(f"/ui/groups/{gid}").text
+    assert "1 of 5 done" in page
+    assert "done by <strong>dave</strong>" in page
+    # no name: refused, naming the field; another site's form: refused
+    r = client.post(
+        f"/ui/groups/{gid}/checklist", data={"step": f"{HIGH_ERRORS}:2"}, headers=SAME_SITE
+    )
+    assert (r.status_code, set(field_problems(r.text))) == (400, {"by"})
+    foreign = client.post(
+        f"/ui/groups/{gid}/checklist",
+        data={"step": f"{HIGH_ERRORS}:2", "by": "eve"},
+        headers={"origin": "https://evil.example"},
+    )
+    assert foreign.status_code == 403
+    lists = client.get(f"/api/v1/groups/{gid}/checklist").json()
+    assert [s["doneBy"] for s in lists[0]["steps"]] == ["dave", None, None, None, None]
