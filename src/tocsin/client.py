@@ -133,6 +133,10 @@ class Client:
         )
         return result
 
+    def group(self, group_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", f"/api/v1/groups/{group_id}")
+        return result
+
     def checklist(self, group_id: str) -> list[Any]:
         result: list[Any] = self._call("GET", f"/api/v1/groups/{group_id}/checklist")
         return result

@@ -31,7 +31,7 @@ from tocsin.config.oncall import Person
 from tocsin.config.redact import shown
 from tocsin.config.web import WebConfig, load_web_config
 from tocsin.core.alert_store import AlertStore, StoreSettings
-from tocsin.core.checklists import TickStep, group_checklists
+from tocsin.core.checklists import GroupRunbook, TickStep, group_runbook
 from tocsin.core.oncall_ops import HumanAction
 from tocsin.core.outbox_ops import Enqueue
 from tocsin.core.pd_intake import EventIntake
@@ -311,14 +311,19 @@ class Runtime:
         self.oncall.kick()
         return state
 
-    def checklists(self, group_id: str) -> list[Checklist] | None:
-        """The runbook checklists of an on-call alert group; None: no such group."""
+    def group_runbook(self, group_id: str) -> GroupRunbook | None:
+        """The runbook checklists and timers of an on-call alert group; None: no such
+        group."""
         self.store.refresh()  # alerts other replicas committed
         with self.engine.connect() as conn:
             row = oncall_rows.get_group(conn, group_id)
             if row is None:
                 return None
-            return group_checklists(conn, row, self.store.alerts.get, self.runbooks)
+            return group_runbook(conn, row, self.store.alerts.get, self.runbooks, self.clock())
+
+    def checklists(self, group_id: str) -> list[Checklist] | None:
+        found = self.group_runbook(group_id)
+        return None if found is None else found.checklists
 
     async def tick_step(
         self, group_id: str, step: str, done: bool, who: str, via: Via, comment: str = ""

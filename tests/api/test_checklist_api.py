@@ -169,3 +169,43 @@ def test_the_console_shows_the_checklist_and_ticks_a_step(client: TestClient, cl
     assert foreign.status_code == 403
     lists = client.get(f"/api/v1/groups/{gid}/checklist").json()
     assert [s["doneBy"] for s in lists[0]["steps"]] == ["dave", None, None, None, None]
+
+
+def test_the_runbook_s_timers_run_for_the_group(client: TestClient, clock: Clock) -> None:
+    opened = clock.now
+    gid = open_group(client, clock, "HighErrorRate")
+
+    def timers() -> dict[str, dict[str, Any]]:
+        body = client.get(f"/api/v1/groups/{gid}").json()
+        return {t["text"]: t for t in body["runbookTimers"]}
+
+    response = "Response Time: < 5 minutes"
+    clock.now += timedelta(minutes=2)
+    running = timers()
+    assert list(running) == [
+        response,
+        "Escalation: Automatic after 15 minutes if not acknowledged",
+        "Immediate (within 1 hour):",
+        "Short-term (within 24 hours):",
+        "Long-term (within 1 week):",
+    ]
+    assert running[response]["state"] == "running"
+    assert running[response]["dueAt"] == format_rfc3339(opened + timedelta(minutes=5))
+    assert (running[response]["startsAt"], running[response]["endsOnAck"]) == ("opened", True)
+    assert running["Immediate (within 1 hour):"]["state"] == "waiting"
+    page = client.get(f"/ui/groups/{gid}").text
+    assert 'id="timers"' in page
+    assert '<tr class="timer running">' in page
+
+    clock.now += timedelta(minutes=4)  # past the 5 minutes, still not acknowledged
+    assert timers()[response]["state"] == "overdue"
+    assert client.post(f"/api/v1/groups/{gid}/ack", json={"by": "alice"}).status_code == 200
+    acked = timers()[response]
+    assert (acked["state"], acked["metAt"]) == ("missed", format_rfc3339(clock.now))
+    resolved_at = clock.now
+    assert client.post(f"/api/v1/groups/{gid}/resolve", json={"by": "alice"}).status_code == 200
+    after = timers()["Immediate (within 1 hour):"]
+    assert (after["state"], after["dueAt"]) == (
+        "running",
+        format_rfc3339(resolved_at + timedelta(hours=1)),
+    )

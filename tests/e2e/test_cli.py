@@ -215,7 +215,13 @@ def test_a_group_s_runbook_checklist_from_the_terminal(tmp_path: Path) -> None:
         assert "1/5 done" in ticked
         assert "[x] threads-agent-alertmanager/ServiceDown:2  Review logs" in ticked
         listed = json.loads(run_cli("checklist", gid, "--json", url=server.url).stdout)
-        assert [s["doneBy"] for s in listed[0]["steps"]] == [None, "bob", None, None, None]
+        steps = listed["checklists"][0]["steps"]
+        assert [s["doneBy"] for s in steps] == [None, "bob", None, None, None]
+        # the runbook's promises for critical alerts run from the group's opening
+        timers = {t["text"]: t["state"] for t in listed["timers"]}
+        assert timers["Response Time: < 5 minutes"] == "running"
+        assert timers["Long-term (within 1 week):"] == "waiting"
+        assert "running  Response Time: < 5 minutes  (due " in shown
         run_cli("checklist", gid, "--undo", "2", "--by", "bob", url=server.url)
         audit = httpx.get(f"{server.url}/api/v1/groups/{gid}/audit").json()
         steps = [(a["action"], a["actor"], a["channel"]) for a in audit if "step" in a["action"]]

@@ -114,6 +114,10 @@ def test_a_responder_silences_and_acknowledges_from_the_browser(
         audit = texts(browser, "table.audit tr")
         assert any("acknowledged alice console" in line for line in audit), audit
 
+        # the runbook's promise for critical alerts, kept by that acknowledgement
+        kept = texts(browser, "tr.timer.met td:first-child")
+        assert any(t.startswith("Response Time: < 5 minutes") for t in kept), kept
+
         # the runbook's ServiceDown procedure is the group's checklist: tick step 1
         (checklist,) = browser.find_elements(By.CSS_SELECTOR, "section.checklist")
         assert "0 of 5 done" in checklist.find_element(By.CSS_SELECTOR, ".progress").text

@@ -26,6 +26,7 @@ from tocsin.oncall.links import Action, LinkError, SignedAction, verify
 from tocsin.oncall.schedules import Override, Shift, shift_at
 from tocsin.oncall.slack_requests import SlackSignatureError, verify_slack
 from tocsin.runbooks.checklist import Checklist
+from tocsin.runbooks.timers import Timer
 from tocsin.store import oncall_rows
 from tocsin.timeutil import TimeFormatError, format_rfc3339, parse_rfc3339
 
@@ -78,7 +79,25 @@ def get_group(request: Request, group_id: str) -> Response:
         pending = oncall_rows.pending_due(conn, group_id)
     body = _group_json(row)
     body["pending"] = [{"kind": d.kind, "dueAt": d.due_at} for d in pending]
+    found = runtime(request).group_runbook(group_id)
+    body["runbookTimers"] = timers_json(found.timers if found else [])
     return _json(body)
+
+
+def timers_json(timers: list[Timer]) -> list[dict[str, Any]]:
+    return [
+        {
+            "runbook": t.runbook,
+            "text": t.text,
+            "lines": list(t.lines),
+            "startsAt": t.start,  # "opened" or "resolved": the group's
+            "endsOnAck": t.ends_on_ack,
+            "dueAt": t.due_at,
+            "metAt": t.met_at,
+            "state": t.state,
+        }
+        for t in timers
+    ]
 
 
 @router.get("/api/v1/groups/{group_id}/audit", summary="Who did what, when, and how")

@@ -115,7 +115,8 @@ def checklist(
     as_json: JsonOption = False,
 ) -> None:
     """The runbook procedures of a group's alerts, as checklists: who did which step,
-    and when (each tick is a line of the group's audit trail)."""
+    and when (each tick is a line of the group's audit trail); and the timers their
+    runbooks promise (respond within, post-mortem within...)."""
     if done and undo:
         raise typer.BadParameter("--done or --undo, not both")
     step = done or undo
@@ -125,11 +126,17 @@ def checklist(
                 lists = client.tick_step(group, step, bool(done), me(by), comment)
             else:
                 lists = client.checklist(group)
+            timers = client.group(group)["runbookTimers"]
     except (ApiError, OSError) as exc:
         fail(str(exc))
     if as_json:
-        print_json(lists)
+        print_json({"checklists": lists, "timers": timers})
         return
+    if timers:
+        typer.echo("Timers:")
+        for t in timers:
+            due = f"due {t['dueAt']}" if t["dueAt"] else "from the resolution"
+            typer.echo(f"  {t['state']:<8} {t['text']}  ({due}; {t['runbook']}:{t['lines'][0]})")
     if not lists:
         typer.echo(f"{group}: no runbook procedure with steps for this group's alerts")
         return

@@ -25,29 +25,46 @@ from tocsin.runbooks.checklist import (
     checklists,
     ticks_in,
 )
+from tocsin.runbooks.timers import Timer, episode, timers
 from tocsin.store import oncall_rows
 from tocsin.store.oncall_rows import OncallGroupRow
 from tocsin.store.writer import Txn
 
 
-def group_checklists(
+@dataclass(frozen=True)
+class GroupRunbook:
+    """What a group's runbooks ask of its responders: checklists and timers."""
+
+    checklists: list[Checklist]
+    timers: list[Timer]
+
+
+def group_runbook(
     conn: Connection,
     row: OncallGroupRow,
     alert: Callable[[str], Alert | None],
     library: RunbookLibrary,
-) -> list[Checklist]:
-    """The checklists of the group in ``row``: its alerts' procedures, the first alert
-    to fire first, with the ticks its audit trail holds."""
+    now: datetime,
+) -> GroupRunbook:
+    """The checklists and timers of the group in ``row``: its alerts' procedures (the
+    first alert to fire first), ticked by its audit trail, and their runbooks' SLAs
+    run for its latest opening."""
     linked: list[Linked] = []
     alerts = [a for fp in row.state.get("alerts") or () if (a := alert(fp)) is not None]
     # the first to fire first (its procedure is the likeliest cause), then by name
     alerts.sort(key=lambda a: (a.starts_at, a.labels.get("alertname", "")))
     for found in alerts:
         link = library.link(found.labels, found.annotations)
-        if link is not None and link.procedure is not None and link.procedure.steps:
+        if link is not None and link.procedure is not None:
             name = found.labels.get("alertname", "")
             linked.append(Linked(name, link.runbook, link.url, link.procedure))
-    return checklists(linked, ticks_in(oncall_rows.audit_of(conn, row.group_id)))
+    audit = oncall_rows.audit_of(conn, row.group_id)
+    books = {n: b for n in dict.fromkeys(x.runbook for x in linked) if (b := library.get(n))}
+    procedures = [(x.runbook, x.procedure) for x in linked]
+    return GroupRunbook(
+        checklists([x for x in linked if x.procedure.steps], ticks_in(audit)),
+        timers(books, procedures, episode(audit), now),
+    )
 
 
 @dataclass

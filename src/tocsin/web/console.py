@@ -266,7 +266,7 @@ def _group_page(
         "group.html",
         status=status,
         group=pages.group_row(row),
-        checklists=rt.checklists(group_id) or [],
+        runbook=rt.group_runbook(group_id),
         alerts=[
             (a, pages.annotations_in_order(a.annotations), pages.silence_url(a.labels))
             for a in alerts

@@ -1,0 +1,152 @@
+"""The timers a runbook promises, run for one incident (an alert group's episode).
+
+A runbook's SLAs ("Response Time: < 5 minutes" under "Critical Alerts", "Acknowledge
+alert: 5 minutes", "Schedule postmortem: 48 hours", "Post-incident review within 3
+business days") become timers of the group its procedures are linked from:
+
+- which apply: an SLA whose context names a class of alerts ("Critical Alerts",
+  "Business Alerts") applies to procedures of that severity or category; one about the
+  incident itself (response, acknowledgement, escalation, communication, the
+  post-incident review) applies to every procedure of its runbook; the rest (key
+  rotation, data retention, announcing maintenance in advance) to no incident.
+- when each starts: at the group's opening, or, for the post-incident work, at its
+  resolution.
+- what ends it: an acknowledgement ends a response, acknowledgement or escalation timer
+  (a resolution does too, if it came first); the others are only due, and a timer
+  started at the opening stops counting once the group is resolved.
+
+Everything here is pure: the episode comes from the group's audit trail, ``now`` is an
+argument.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from tocsin.runbooks.fields import collapse
+from tocsin.runbooks.model import AlertProcedure, Duration, Lines, Runbook, Sla
+from tocsin.runbooks.vocabulary import SEVERITY_WORDS
+
+# "Business Alerts", "P1 incidents": a context that names a class of alerts
+_CLASS_OF = re.compile(r"\s*(.+?)\s+(?:alerts?|alarms?|incidents?|pages?)\s*", re.IGNORECASE)
+_INCIDENT = re.compile(
+    r"incident|respon|post-?mortem|review|retro|timeline|communicat|escalat|acknowledg"
+    r"|status\s+page|on-?call",
+    re.IGNORECASE,
+)
+_AFTER = re.compile(r"post-?mortem|post-?incident|review|retro|lessons", re.IGNORECASE)
+_ENDS_ON_ACK = re.compile(r"acknowledg|\back\b|respon|escalat", re.IGNORECASE)
+
+Start = Literal["opened", "resolved"]
+State = Literal["met", "missed", "running", "overdue", "waiting", "closed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """One opening of an alert group and what followed it."""
+
+    opened: datetime | None = None
+    acknowledged: datetime | None = None
+    resolved: datetime | None = None
+
+
+def episode(audit: Iterable[Mapping[str, Any]]) -> Episode:
+    """The latest opening in an audit trail (``oncall_rows.audit_of``'s dicts, oldest
+    first), its first acknowledgement and its resolution."""
+    found = Episode()
+    for line in audit:
+        action, at = line["action"], line["at"]
+        if action in ("opened", "re-opened"):
+            found = Episode(opened=at)
+        elif action == "acknowledged" and found.acknowledged is None:
+            found = Episode(found.opened, at, found.resolved)
+        elif action == "resolved" and found.resolved is None:
+            found = Episode(found.opened, found.acknowledged, at)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    runbook: str
+    text: str  # the SLA as the runbook words it
+    lines: Lines
+    start: Start
+    ends_on_ack: bool
+    due_at: datetime | None  # None until its start happened
+    met_at: datetime | None
+    state: State
+
+
+def applies(sla: Sla, procedure: AlertProcedure) -> bool:
+    """Whether ``sla`` is a timer of incidents of ``procedure`` (see the module doc)."""
+    if sla.kind == "advance-notice":
+        return False
+    classes = _classes(sla.context or "")
+    if classes:
+        mine = {(procedure.severity or "").lower(), (procedure.category or "").lower()}
+        return bool(classes & mine)
+    return _INCIDENT.search(f"{sla.context or ''} {sla.action}") is not None
+
+
+def _classes(context: str) -> set[str]:
+    """The alert classes a context names: its severity words ("Critical Alerts"), or
+    the X of "X Alerts" (a category: "Business Alerts")."""
+    found = {re.sub(r"[\s-]", "", w).lower() for w in SEVERITY_WORDS.findall(context)}
+    named = _CLASS_OF.fullmatch(context)
+    if named:
+        found.add(collapse(named.group(1)).lower())
+    return found
+
+
+def after(start: datetime, duration: Duration) -> datetime:
+    """``start`` plus ``duration``; business days skip Saturdays and Sundays."""
+    if not duration.business:
+        return start + timedelta(seconds=duration.seconds)
+    at, days = start, round(duration.amount)
+    while days > 0:
+        at += timedelta(days=1)
+        if at.weekday() < 5:
+            days -= 1
+    return at
+
+
+def timer(runbook: str, sla: Sla, ep: Episode, now: datetime) -> Timer:
+    start: Start = "resolved" if _AFTER.search(f"{sla.action} {sla.context or ''}") else "opened"
+    ends_on_ack = start == "opened" and _ENDS_ON_ACK.search(sla.action) is not None
+    began = ep.opened if start == "opened" else ep.resolved
+    due = None if began is None else after(began, sla.duration)
+    met: datetime | None = None
+    state: State
+    if due is None:
+        state = "waiting"
+    elif ends_on_ack and (ep.acknowledged or ep.resolved):
+        met = min(t for t in (ep.acknowledged, ep.resolved) if t is not None)
+        state = "met" if met <= due else "missed"
+    elif start == "opened" and ep.resolved is not None:
+        state = "closed"
+    else:
+        state = "running" if now < due else "overdue"
+    return Timer(runbook, sla.text, sla.lines, start, ends_on_ack, due, met, state)
+
+
+def timers(
+    books: Mapping[str, Runbook],
+    procedures: Sequence[tuple[str, AlertProcedure]],
+    ep: Episode,
+    now: datetime,
+) -> list[Timer]:
+    """The timers of an episode whose alerts link to ``procedures`` (runbook name,
+    procedure), each SLA once, in the runbooks' order."""
+    out: list[Timer] = []
+    seen: set[tuple[str, Lines]] = set()
+    for name, procedure in procedures:
+        book = books.get(name)
+        for sla in book.slas if book is not None else ():
+            if (name, sla.lines) not in seen and applies(sla, procedure):
+                seen.add((name, sla.lines))
+                out.append(timer(name, sla, ep, now))
+    return out

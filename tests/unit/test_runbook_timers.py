@@ -1,0 +1,203 @@
+"""Runbook timers for one incident, pure: which of a runbook's SLAs apply to an alert's
+procedure, when each starts, what ends it, and where it stands at a time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tocsin.runbooks.model import AlertProcedure, Duration, Sla
+from tocsin.runbooks.parser import parse_runbook
+from tocsin.runbooks.timers import Episode, after, applies, episode, timer, timers
+
+RUNBOOKS = Path(__file__).resolve().parents[3] / "shared" / "runbooks"
+T0 = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)  # a Friday
+M = timedelta(minutes=1)
+
+
+def minutes(n: float, business: bool = False, amount: float | None = None) -> Duration:
+    return Duration(n * 60, amount if amount is not None else n, "minute", business, "", (1, 1))
+
+
+def sla(action: str, context: str | None, n: float = 5, kind: str = "deadline") -> Sla:
+    return Sla(kind, action, minutes(n), f"{action}: {n} minutes", (1, 1), None, context)
+
+
+def proc(severity: str | None = "critical", category: str | None = None) -> AlertProcedure:
+    return AlertProcedure(
+        "X", "x", "section", (1, 1), None, severity, None, category, None, None, None, (), ()
+    )
+
+
+@pytest.mark.parametrize(
+    ("the_sla", "procedure", "applies_"),
+    [
+        # a class of alerts: procedures of that severity...
+        (sla("Response Time", "Critical Alerts"), proc("critical"), True),
+        (sla("Response Time", "Warning Alerts"), proc("critical"), False),
+        # ...or category
+        (sla("Response Time", "Business Alerts"), proc("warning", "business"), True),
+        (sla("Response Time", "Infrastructure Alerts"), proc("warning", "business"), False),
+        (sla("Ack", "P1 incidents"), proc("p1"), True),
+        (sla("Ack", "Sev-1 pages"), proc("sev1"), True),
+        (sla("Ack", "Security incidents"), proc("critical", "security"), True),
+        (sla("Ack", "Security incidents"), proc("critical"), False),
+        # the incident itself: every procedure
+        (sla("Acknowledge alert", "Incident Response Timeline"), proc(None), True),
+        (sla("Schedule postmortem", "Incident Response Timeline"), proc("warning"), True),
+        (sla("Immediate", "Post-Incident Actions"), proc("info"), True),
+        (sla("update the status page", "Communication protocols"), proc(None), True),
+        # not about an incident
+        (sla("Remove old key after confirmation", "Rotate API Keys"), proc(), False),
+        (sla("Deletion: Honor workspace deletion requests", "Data management"), proc(), False),
+        (
+            sla("Planned maintenance: announce", "Communication", kind="advance-notice"),
+            proc(),
+            False,
+        ),
+    ],
+)
+def test_which_slas_are_an_incident_s_timers(
+    the_sla: Sla, procedure: AlertProcedure, applies_: bool
+) -> None:
+    assert applies(the_sla, procedure) is applies_
+
+
+OPEN = Episode(opened=T0)
+ACKED = Episode(opened=T0, acknowledged=T0 + 3 * M)
+LATE_ACK = Episode(opened=T0, acknowledged=T0 + 9 * M)
+RESOLVED = Episode(opened=T0, acknowledged=T0 + 3 * M, resolved=T0 + 40 * M)
+RESOLVED_UNACKED = Episode(opened=T0, resolved=T0 + 2 * M)
+
+
+@pytest.mark.parametrize(
+    ("the_sla", "ep", "now", "expected"),
+    [
+        # a response timer runs from the opening until acknowledged
+        (sla("Response Time", "Critical"), OPEN, T0 + M, ("opened", T0 + 5 * M, None, "running")),
+        (
+            sla("Response Time", "Critical"),
+            OPEN,
+            T0 + 6 * M,
+            ("opened", T0 + 5 * M, None, "overdue"),
+        ),
+        (
+            sla("Acknowledge alert", None),
+            ACKED,
+            T0 + 6 * M,
+            ("opened", T0 + 5 * M, T0 + 3 * M, "met"),
+        ),
+        (
+            sla("Acknowledge alert", None),
+            LATE_ACK,
+            T0 + 9 * M,
+            ("opened", T0 + 5 * M, T0 + 9 * M, "missed"),
+        ),
+        # an escalation timer ends on acknowledgement too; a resolution first ends it
+        (
+            sla("Escalation: Automatic if not acknowledged", "Critical", 15),
+            RESOLVED_UNACKED,
+            T0 + 20 * M,
+            ("opened", T0 + 15 * M, T0 + 2 * M, "met"),
+        ),
+        # a deadline from the opening that nothing but the end of the incident stops
+        (
+            sla("update the status page", None, 15),
+            ACKED,
+            T0 + 20 * M,
+            ("opened", T0 + 15 * M, None, "overdue"),
+        ),
+        (
+            sla("update the status page", None, 15),
+            RESOLVED,
+            T0 + 50 * M,
+            ("opened", T0 + 15 * M, None, "closed"),
+        ),
+        # post-incident work starts at the resolution
+        (
+            sla("Schedule postmortem", None, 60 * 48),
+            ACKED,
+            T0 + 50 * M,
+            ("resolved", None, None, "waiting"),
+        ),
+        (
+            sla("Schedule postmortem", None, 60 * 48),
+            RESOLVED,
+            T0 + 50 * M,
+            ("resolved", T0 + 40 * M + timedelta(hours=48), None, "running"),
+        ),
+        (
+            sla("Immediate", "Post-Incident Actions", 60),
+            RESOLVED,
+            T0 + 101 * M,
+            ("resolved", T0 + 100 * M, None, "overdue"),
+        ),
+        # not opened (yet): nothing runs
+        (sla("Response Time", "Critical"), Episode(), T0, ("opened", None, None, "waiting")),
+    ],
+)
+def test_where_a_timer_stands(
+    the_sla: Sla, ep: Episode, now: datetime, expected: tuple[Any, ...]
+) -> None:
+    t = timer("rb", the_sla, ep, now)
+    assert (t.start, t.due_at, t.met_at, t.state) == expected
+
+
+@pytest.mark.parametrize(
+    ("start", "days", "due"),
+    [
+        (T0, 3, T0 + timedelta(days=5)),  # Friday + 3 business days: Wednesday
+        (T0 - timedelta(days=4), 3, T0 - timedelta(days=1)),  # Monday + 3: Thursday
+        (T0 + timedelta(days=1), 1, T0 + timedelta(days=3)),  # Saturday + 1: Monday
+    ],
+)
+def test_business_days_skip_weekends(start: datetime, days: int, due: datetime) -> None:
+    assert after(start, Duration(days * 86400, days, "day", True, "", (1, 1))) == due
+
+
+def line(action: str, minute: int) -> dict[str, Any]:
+    return {"action": action, "at": T0 + minute * M}
+
+
+@pytest.mark.parametrize(
+    ("audit", "ep"),
+    [
+        ([], Episode()),
+        ([line("opened", 0), line("acknowledged", 2)], Episode(T0, T0 + 2 * M)),
+        # the first acknowledgement counts (a second after a timeout does not move it)
+        (
+            [line("opened", 0), line("acknowledged", 2), line("acknowledged", 9)],
+            Episode(T0, T0 + 2 * M),
+        ),
+        (
+            [line("opened", 0), line("acknowledged", 2), line("resolved", 30)],
+            Episode(T0, T0 + 2 * M, T0 + 30 * M),
+        ),
+        # a re-opening starts a new episode
+        (
+            [line("opened", 0), line("resolved", 30), line("re-opened", 60)],
+            Episode(T0 + 60 * M),
+        ),
+        # other lines say nothing about it
+        ([line("opened", 0), line("step done", 1), line("snoozed", 2)], Episode(T0)),
+    ],
+)
+def test_an_episode_from_the_audit_trail(audit: list[dict[str, Any]], ep: Episode) -> None:
+    assert episode(audit) == ep
+
+
+def test_the_shared_runbook_s_timers_for_a_critical_alert() -> None:
+    name = "threads-agent-alertmanager"
+    book = parse_runbook((RUNBOOKS / f"{name}.md").read_text(), name=name)
+    (down,) = [p for p in book.alerts if p.name == "ServiceDown"]
+    found = timers({name: book}, [(name, down), (name, down)], ACKED, T0 + 6 * M)
+    assert [(t.text, t.state) for t in found] == [
+        ("Response Time: < 5 minutes", "met"),
+        ("Escalation: Automatic after 15 minutes if not acknowledged", "met"),
+        ("Immediate (within 1 hour):", "waiting"),
+        ("Short-term (within 24 hours):", "waiting"),
+        ("Long-term (within 1 week):", "waiting"),
+    ]
