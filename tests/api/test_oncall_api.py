@@ -180,6 +180,11 @@ def test_lifecycle_through_the_api(client: TestClient, clock: Clock) -> None:
     assert group["status"] == "firing"
     gid = group["id"]
     assert client.post(f"/api/v1/groups/{gid}/ack", json={}).status_code == 400  # no "by"
+    not_an_object = client.post(f"/api/v1/groups/{gid}/ack", json=["alice"])
+    assert (not_an_object.status_code, not_an_object.json()) == (
+        400,
+        "body: must be a JSON object",
+    )
     r = client.post(f"/api/v1/groups/{gid}/ack", json={"by": "alice", "comment": "on it"})
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "acknowledged"

@@ -106,6 +106,26 @@ def group_audit(request: Request, group_id: str) -> Response:
         return _json(oncall_rows.audit_of(conn, group_id))
 
 
+async def _action_body(request: Request) -> tuple[dict[str, Any], str] | Response:
+    """A person's action: its JSON body and who they are (``by``), or the 400 that
+    refuses it, naming the field."""
+    try:
+        body = orjson.loads(await request.body() or b"{}")
+    except orjson.JSONDecodeError as exc:
+        return _json(f"body is not valid JSON: {exc}", 400)
+    if not isinstance(body, dict):
+        return _json("body: must be a JSON object", 400)
+    who = body.get("by")
+    if not isinstance(who, str) or not who:
+        return _json("by: required, who is doing this", 400)
+    return body, who
+
+
+def _via(request: Request) -> Via:
+    """The audit channel: the CLI says so in a header; anything else is the API."""
+    return Via.CLI if request.headers.get("x-tocsin-client") == "cli" else Via.API
+
+
 def checklist_json(lists: list[Checklist]) -> list[dict[str, Any]]:
     return [
         {
@@ -148,23 +168,18 @@ def get_checklist(request: Request, group_id: str) -> Response:
     summary="Tick (or, with done: false, untick) a step of the group's checklist",
 )
 async def tick_step(request: Request, group_id: str) -> Response:
-    try:
-        body = orjson.loads(await request.body() or b"{}")
-    except orjson.JSONDecodeError as exc:
-        return _json(f"body is not valid JSON: {exc}", 400)
-    if not isinstance(body, dict):
-        return _json("body: must be a JSON object", 400)
-    who, step, done = body.get("by"), body.get("step"), body.get("done", True)
-    if not isinstance(who, str) or not who:
-        return _json("by: required, who is doing this", 400)
+    read = await _action_body(request)
+    if isinstance(read, Response):
+        return read
+    body, who = read
+    step, done = body.get("step"), body.get("done", True)
     if isinstance(step, bool) or not isinstance(step, int | str) or str(step) == "":
         return _json("step: required, N or RUNBOOK/PROCEDURE:N (as the checklist lists it)", 400)
     if not isinstance(done, bool):
         return _json("done: must be true or false", 400)
-    via = Via.CLI if request.headers.get("x-tocsin-client") == "cli" else Via.API
     try:
         lists = await runtime(request).tick_step(
-            group_id, str(step), done, who, via, str(body.get("comment", ""))
+            group_id, str(step), done, who, _via(request), str(body.get("comment", ""))
         )
     except LookupError as exc:
         return _json(str(exc), 404)
@@ -178,13 +193,10 @@ async def act_on_group(request: Request, group_id: str, action: str) -> Response
     rt = runtime(request)
     if action not in ACTIONS:
         return _json(f"action: must be one of {sorted(ACTIONS)}", 404)
-    try:
-        body = orjson.loads(await request.body() or b"{}")
-    except orjson.JSONDecodeError as exc:
-        return _json(f"body is not valid JSON: {exc}", 400)
-    who = body.get("by")
-    if not isinstance(who, str) or not who:
-        return _json("by: required, who is doing this", 400)
+    read = await _action_body(request)
+    if isinstance(read, Response):
+        return read
+    body, who = read
     duration = None
     if action == "snooze":
         try:
@@ -194,10 +206,9 @@ async def act_on_group(request: Request, group_id: str, action: str) -> Response
         problem = snooze_problem(duration)
         if problem is not None:
             return _json(f"duration: {problem}", 400)
-    via = Via.CLI if request.headers.get("x-tocsin-client") == "cli" else Via.API
     try:
         state = await rt.act_on_group(
-            group_id, action, who, via, str(body.get("comment", "")), duration
+            group_id, action, who, _via(request), str(body.get("comment", "")), duration
         )
     except LookupError as exc:
         return _json(str(exc), 404)
