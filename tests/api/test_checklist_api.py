@@ -147,7 +147,7 @@ def test_the_console_shows_the_checklist_and_ticks_a_step(client: TestClient, cl
     assert "0 of 5 done" in page
     done = client.post(
         f"/ui/groups/{gid}/checklist",
-        data={"step": f"{HIGH_ERRORS}:1", "done": "true", "by": "dave"},
+        data={"done": f"{HIGH_ERRORS}:1", "by": "dave"},
         headers=SAME_SITE,
         follow_redirects=False,
     )
@@ -158,12 +158,32 @@ def test_the_console_shows_the_checklist_and_ticks_a_step(client: TestClient, cl
     assert "done by <strong>dave</strong>" in page
     # no name: refused, naming the field; another site's form: refused
     r = client.post(
-        f"/ui/groups/{gid}/checklist", data={"step": f"{HIGH_ERRORS}:2"}, headers=SAME_SITE
+        f"/ui/groups/{gid}/checklist", data={"done": f"{HIGH_ERRORS}:2"}, headers=SAME_SITE
     )
-    assert (r.status_code, set(field_problems(r.text))) == (400, {"by"})
+    assert (r.status_code, set(field_problems(r.text))) == (400, {"done_by"})
+    r = client.post(
+        f"/ui/groups/{gid}/checklist",
+        data={"done": f"{HIGH_ERRORS}:7", "by": "dave"},
+        headers=SAME_SITE,
+    )
+    assert (r.status_code, set(field_problems(r.text))) == (400, {"step"})
+    # undone from its button
+    undone = client.post(
+        f"/ui/groups/{gid}/checklist",
+        data={"undo": f"{HIGH_ERRORS}:1", "by": "dave"},
+        headers=SAME_SITE,
+        follow_redirects=False,
+    )
+    assert undone.status_code == 303
+    assert "0 of 5 done" in client.get(f"/ui/groups/{gid}").text
+    client.post(
+        f"/ui/groups/{gid}/checklist",
+        data={"done": f"{HIGH_ERRORS}:1", "by": "dave"},
+        headers=SAME_SITE,
+    )
     foreign = client.post(
         f"/ui/groups/{gid}/checklist",
-        data={"step": f"{HIGH_ERRORS}:2", "by": "eve"},
+        data={"done": f"{HIGH_ERRORS}:2", "by": "eve"},
         headers={"origin": "https://evil.example"},
     )
     assert foreign.status_code == 403

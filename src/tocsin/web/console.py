@@ -286,13 +286,13 @@ async def tick_step(request: Request, group_id: str) -> Response:
         return fields
     who = fields.get("by", "")
     if not who:
-        problems = {"by": "required: who did the step"}
+        problems = {"done_by": "required: who did the step"}  # not the Act form's "by"
         return _group_page(request, group_id, status=400, problems=problems)
-    done = fields.get("done", "") != "false"
+    # the button pressed: done=STEP or undo=STEP
+    done = "done" in fields
+    step = fields.get("done") or fields.get("undo") or ""
     try:
-        await runtime(request).tick_step(
-            group_id, fields.get("step", ""), done, who, Via.CONSOLE, fields.get("comment", "")
-        )
+        await runtime(request).tick_step(group_id, step, done, who, Via.CONSOLE)
     except LookupError as exc:
         return _page(request, "refused.html", status=404, reason=str(exc))
     except ValueError as exc:
