@@ -141,51 +141,33 @@ def test_one_checklist_takes_a_bare_step_number(client: TestClient, clock: Clock
 
 def test_the_console_shows_the_checklist_and_ticks_a_step(client: TestClient, clock: Clock) -> None:
     gid = open_group(client, clock, "HighErrorRate")
+
+    def press(headers: dict[str, str] = SAME_SITE, **form: str) -> Any:
+        """A button of the checklist's form: done=STEP or undo=STEP, with its name."""
+        url = f"/ui/groups/{gid}/checklist"
+        return client.post(url, data=form, headers=headers, follow_redirects=False)
+
     page = client.get(f"/ui/groups/{gid}").text
     assert 'id="checklist"' in page
     assert "Identify error source: Check /metrics endpoint" in page
     assert "0 of 5 done" in page
-    done = client.post(
-        f"/ui/groups/{gid}/checklist",
-        data={"done": f"{HIGH_ERRORS}:1", "by": "dave"},
-        headers=SAME_SITE,
-        follow_redirects=False,
-    )
+    done = press(done=f"{HIGH_ERRORS}:1", by="dave")
     assert done.status_code == 303
     assert done.headers["location"] == f"/ui/groups/{gid}?done=step#checklist"
     page = client.get(f"/ui/groups/{gid}").text
     assert "1 of 5 done" in page
     assert "done by <strong>dave</strong>" in page
-    # no name: refused, naming the field; another site's form: refused
-    r = client.post(
-        f"/ui/groups/{gid}/checklist", data={"done": f"{HIGH_ERRORS}:2"}, headers=SAME_SITE
-    )
+    # no name, or no such step: refused, naming the field
+    r = press(done=f"{HIGH_ERRORS}:2")
     assert (r.status_code, set(field_problems(r.text))) == (400, {"done_by"})
-    r = client.post(
-        f"/ui/groups/{gid}/checklist",
-        data={"done": f"{HIGH_ERRORS}:7", "by": "dave"},
-        headers=SAME_SITE,
-    )
+    r = press(done=f"{HIGH_ERRORS}:7", by="dave")
     assert (r.status_code, set(field_problems(r.text))) == (400, {"step"})
-    # undone from its button
-    undone = client.post(
-        f"/ui/groups/{gid}/checklist",
-        data={"undo": f"{HIGH_ERRORS}:1", "by": "dave"},
-        headers=SAME_SITE,
-        follow_redirects=False,
-    )
-    assert undone.status_code == 303
+    # undone from its button, and done again
+    assert press(undo=f"{HIGH_ERRORS}:1", by="dave").status_code == 303
     assert "0 of 5 done" in client.get(f"/ui/groups/{gid}").text
-    client.post(
-        f"/ui/groups/{gid}/checklist",
-        data={"done": f"{HIGH_ERRORS}:1", "by": "dave"},
-        headers=SAME_SITE,
-    )
-    foreign = client.post(
-        f"/ui/groups/{gid}/checklist",
-        data={"done": f"{HIGH_ERRORS}:2", "by": "eve"},
-        headers={"origin": "https://evil.example"},
-    )
+    assert press(done=f"{HIGH_ERRORS}:1", by="dave").status_code == 303
+    # another site's form: refused
+    foreign = press({"origin": "https://evil.example"}, done=f"{HIGH_ERRORS}:2", by="eve")
     assert foreign.status_code == 403
     lists = client.get(f"/api/v1/groups/{gid}/checklist").json()
     assert [s["doneBy"] for s in lists[0]["steps"]] == ["dave", None, None, None, None]
