@@ -109,6 +109,7 @@ plain_values = st.text(alphabet="ab-", max_size=12)
 @example("a|b|", ["", "a", "ab"])
 @example("a-b|ba", ["a-b", "ba", "b"])
 @example("(a|b)*-", ["ab-", "-", "a"])
+@example(")|(", ["a", ""])  # breaks out of the group: "^(?:)|()$" is found at any start
 def test_regexes_agree_with_a_backtracking_engine(pattern: str, texts: list[str]) -> None:
     try:
         with warnings.catch_warnings():

@@ -26,7 +26,10 @@ from re2 import _re2
 _OPTIONS = _re2.RE2.Options()
 _OPTIONS.log_errors = False  # RE2 would print each refused pattern to stderr
 _OPTIONS.never_capture = True  # only whether it matches is ever asked
-_BOTH = _re2.RE2.Anchor.ANCHOR_BOTH
+# Go's MatchString searches: the anchors are the pattern's own, as Alertmanager's. (Asking
+# RE2 to match the whole text instead differs when the pattern breaks out of the group:
+# ")|(" compiles to "^(?:)|()$", which Go finds in "a" at its start.)
+_SEARCH = _re2.RE2.Anchor.UNANCHORED
 
 # Characters that make a piece of a pattern more than a literal string.
 _SPECIAL = frozenset("\\.+*?()[]{}^$")
@@ -57,7 +60,7 @@ class AnchoredRegex:
         if self._literals is not None:
             return text in self._literals
         data = text.encode("utf-8", "surrogatepass")
-        return self._compiled.Match(_BOTH, data, 0, len(data))[0][0] >= 0
+        return self._compiled.Match(_SEARCH, data, 0, len(data))[0][0] >= 0
 
 
 def compile_anchored(pattern: str) -> AnchoredRegex:
