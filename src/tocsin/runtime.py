@@ -53,6 +53,7 @@ from tocsin.runbooks.checklist import Checklist, find_step, parse_ref
 from tocsin.store import oncall_rows, outbox_rows
 from tocsin.store.db import open_database, sqlite_url
 from tocsin.store.group_rows import GroupTimer, load_timers, logs_changed_since
+from tocsin.store.oncall_rows import OncallGroupRow
 from tocsin.store.secrets import link_secret
 from tocsin.store.settings import DatabaseSettings, Durability
 from tocsin.store.writer import GroupCommitter
@@ -319,7 +320,27 @@ class Runtime:
             row = oncall_rows.get_group(conn, group_id)
             if row is None:
                 return None
-            return group_runbook(conn, row, self.store.alerts.get, self.runbooks, self.clock())
+            return group_runbook(conn, row, self._incident_alerts, self.runbooks, self.clock())
+
+    def _incident_alerts(self, row: OncallGroupRow, opened: datetime | None) -> list[Alert]:
+        """The alerts of a group's incident: those firing in it, and those of its
+        route and group labels that were firing at or after its latest opening and
+        have resolved since (a resolved group's procedures and post-incident timers
+        stay; the store keeps resolved alerts for its retention, 120 h by default)."""
+        fingerprints = row.state.get("alerts") or ()
+        found = [a for fp in fingerprints if (a := self.store.alerts.get(fp)) is not None]
+        if opened is None:
+            return found
+        seen = {a.fingerprint for a in found}
+        labels = (row.state.get("labels") or {}).items()
+        for a in self.store.all_alerts():
+            if a.fingerprint in seen or a.ends_at < opened:
+                continue
+            if all(a.labels.get(k) == v for k, v in labels) and row.group_id in (
+                self.oncall_groups_of(dict(a.labels))
+            ):
+                found.append(a)
+        return found
 
     def checklists(self, group_id: str) -> list[Checklist] | None:
         found = self.group_runbook(group_id)

@@ -108,6 +108,24 @@ def test_ticks_are_audit_lines_and_the_newest_wins(client: TestClient, clock: Cl
     ]
 
 
+def test_another_site_s_page_cannot_post_an_action(client: TestClient, clock: Clock) -> None:
+    """A JSON body sent as text/plain needs no CORS preflight: a page on another site
+    could make a responder's browser post it. Browsers say where it comes from."""
+    gid = open_group(client, clock, "HighErrorRate")
+    evil = {"origin": "https://evil.example", "content-type": "text/plain"}
+    body = b'{"step": 1, "by": "evil"}'
+    for path in ("checklist", "ack", "resolve"):
+        r = client.post(f"/api/v1/groups/{gid}/{path}", content=body, headers=evil)
+        assert r.status_code == 403, path
+    cross = {"sec-fetch-site": "cross-site"}
+    assert client.post(f"/api/v1/groups/{gid}/ack", content=body, headers=cross).status_code == 403
+    audit = client.get(f"/api/v1/groups/{gid}/audit").json()
+    assert [a["action"] for a in audit if a["actor"] == "evil"] == []
+    assert client.get(f"/api/v1/groups/{gid}").json()["status"] == "firing"
+    # a script (no Origin, no Sec-Fetch-Site) is no browser tricked into posting
+    assert client.post(f"/api/v1/groups/{gid}/checklist", content=body).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("body", "status", "says"),
     [
@@ -149,6 +167,11 @@ def test_the_console_shows_the_checklist_and_ticks_a_step(client: TestClient, cl
 
     page = client.get(f"/ui/groups/{gid}").text
     assert 'id="checklist"' in page
+    # Enter in the name field presses the form's first button: a disabled one, so it
+    # presses nothing rather than step 1's
+    form = page[page.index('<form method="post" id="steps"') :]
+    first = form[form.index("<button") : form.index("</button>")]
+    assert "disabled" in first
     assert "Identify error source: Check /metrics endpoint" in page
     assert "0 of 5 done" in page
     done = press(done=f"{HIGH_ERRORS}:1", by="dave")
@@ -211,3 +234,48 @@ def test_the_runbook_s_timers_run_for_the_group(client: TestClient, clock: Clock
         "running",
         format_rfc3339(resolved_at + timedelta(hours=1)),
     )
+
+
+def test_a_resolved_group_keeps_its_runbook_and_a_reopened_one_starts_afresh(
+    client: TestClient, clock: Clock
+) -> None:
+    gid = open_group(client, clock, "HighErrorRate", "CeleryQueueDepthHigh")
+    assert tick(client, gid, step=f"{HIGH_ERRORS}:1", by="alice").status_code == 200
+
+    def post(name: str, **fields: str) -> None:
+        labels = {"alertname": name, "team": "threads"}
+        assert client.post("/api/v2/alerts", json=[{"labels": labels, **fields}]).status_code == 200
+
+    def group() -> dict[str, Any]:
+        found: dict[str, Any] = client.get(f"/api/v1/groups/{gid}").json()
+        return found
+
+    def procedures() -> list[str]:
+        return [c["procedure"] for c in client.get(f"/api/v1/groups/{gid}/checklist").json()]
+
+    # one alert resolves mid-incident: its procedure stays the incident's
+    clock.now += timedelta(minutes=2)
+    post("CeleryQueueDepthHigh", endsAt=format_rfc3339(clock.now))
+    wait_until(lambda: len(group()["alerts"]) == 1, 10, "the flush that drops it")
+    assert sorted(procedures()) == ["CeleryQueueDepthHigh", "HighErrorRate"]
+
+    # the other resolves: so does the group, and its procedures and timers stay
+    clock.now += timedelta(minutes=2)
+    post("HighErrorRate", endsAt=format_rfc3339(clock.now))
+    wait_until(lambda: group()["status"] == "resolved", 10, "the group to resolve")
+    timers = {t["text"]: t for t in group()["runbookTimers"]}
+    assert timers["Immediate (within 1 hour):"]["state"] == "running"
+    assert sorted(procedures()) == ["CeleryQueueDepthHigh", "HighErrorRate"]
+    kept = named(client.get(f"/api/v1/groups/{gid}/checklist").json())
+    assert kept["steps"][0]["doneBy"] == "alice"
+
+    # it fires again: a new incident, whose steps nobody has done
+    clock.now += timedelta(minutes=10)
+    post("HighErrorRate", startsAt=format_rfc3339(clock.now))
+    wait_until(lambda: group()["status"] == "firing", 10, "the group to re-open")
+    assert procedures() == ["HighErrorRate"]  # the earlier incident's alert is not this one's
+    (fresh,) = client.get(f"/api/v1/groups/{gid}/checklist").json()
+    assert [s["doneBy"] for s in fresh["steps"]] == [None] * 5
+    again = {t["text"]: t for t in group()["runbookTimers"]}
+    assert again["Response Time: < 5 minutes"]["state"] == "running"
+    assert again["Immediate (within 1 hour):"]["state"] == "waiting"

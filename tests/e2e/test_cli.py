@@ -209,8 +209,11 @@ def test_a_group_s_runbook_checklist_from_the_terminal(tmp_path: Path) -> None:
         gid = groups[0]["id"]
         shown = run_cli("checklist", gid, url=server.url).stdout
         assert "threads-agent-alertmanager/ServiceDown (critical): 0/5 done" in shown
-        assert "[ ] threads-agent-alertmanager/ServiceDown:1  Check service status" in shown
-        assert "$ kubectl get pods -l app=<service>" in shown
+        assert (
+            "[ ] threads-agent-alertmanager/ServiceDown:1  "
+            "Check service status: kubectl get pods -l app=<service>"
+        ) in shown
+        assert "$ " not in shown  # inline commands are in the step's text, not repeated
         ticked = run_cli("checklist", gid, "--done", "2", "--by", "bob", url=server.url).stdout
         assert "1/5 done" in ticked
         assert "[x] threads-agent-alertmanager/ServiceDown:2  Review logs" in ticked

@@ -73,6 +73,18 @@ def disk_list(*audit: Any) -> Checklist:
             [None, None],
         ),
         ((line(DONE, "one"),), [None, None]),  # a step that is no number
+        # a re-opened group is a new incident: ticks of the last one do not count
+        (
+            (line(DONE, 1), {"at": T0, "actor": "tocsin", "action": "re-opened", "detail": {}}),
+            [None, None],
+        ),
+        (
+            (
+                {"at": T0, "actor": "tocsin", "action": "opened", "detail": {}},
+                line(DONE, 1, minutes=1),
+            ),
+            ["alice", None],
+        ),
     ],
 )
 def test_which_steps_are_done(audit: tuple[Any, ...], done: list[str | None]) -> None:
@@ -98,6 +110,7 @@ def test_one_list_per_procedure_in_the_alerts_order() -> None:
         ("DiskFull", ("DiskFull", "DiskFullAgain")),
     ]
     assert lists[1].steps[0].commands == ("df -h",)
+    assert lists[1].steps[0].blocks == ()  # inline: the step's text shows it
     assert str(lists[1].steps[1].ref) == "ops/DiskFull:2"
     assert lists[1].severity == "critical"
 
@@ -117,6 +130,7 @@ ONE = TWO[:1]
         (ONE, "0", "'0': ops/DiskFull has 2 steps"),
         (TWO, "ops/Nope:1", "'ops/Nope:1': say which procedure"),
         (ONE, "ops/DiskFull:two", "'ops/DiskFull:two': a step is N"),
+        (ONE, "²", "'²': a step is N"),  # a digit to Unicode, not to int()
         ([], "1", "'1': say which procedure (RUNBOOK/PROCEDURE:N); this group has: none"),
     ],
 )
@@ -131,8 +145,8 @@ def test_a_step_as_a_person_names_it(
         assert got == found
 
 
-@given(st.text(max_size=40))
-def test_any_text_is_a_step_of_the_lists_or_a_reason(text: str) -> None:
-    got = parse_ref(text, TWO)
+@given(st.sampled_from([TWO, ONE, []]), st.text(max_size=40))
+def test_any_text_is_a_step_of_the_lists_or_a_reason(lists: list[Checklist], text: str) -> None:
+    got = parse_ref(text, lists)
     if not isinstance(got, str):
-        assert any(s.ref == got for c in TWO for s in c.steps)
+        assert any(s.ref == got for c in lists for s in c.steps)

@@ -110,11 +110,26 @@ RESOLVED_UNACKED = Episode(opened=T0, resolved=T0 + 2 * M)
             T0 + 20 * M,
             ("opened", T0 + 15 * M, None, "overdue"),
         ),
+        # ...resolved after it ran out: it stays overdue (nothing says it was kept)
         (
             sla("update the status page", None, 15),
             RESOLVED,
             T0 + 50 * M,
-            ("opened", T0 + 15 * M, None, "closed"),
+            ("opened", T0 + 15 * M, None, "overdue"),
+        ),
+        # ...resolved before it ran out: closed
+        (
+            sla("update the status page", None, 60),
+            RESOLVED,
+            T0 + 50 * M,
+            ("opened", T0 + 60 * M, None, "closed"),
+        ),
+        # an escalation that does not say "if not acknowledged" is not ended by one
+        (
+            sla("Escalation: Manual escalation to email", "Warning", 120),
+            ACKED,
+            T0 + 50 * M,
+            ("opened", T0 + 120 * M, None, "running"),
         ),
         # post-incident work starts at the resolution
         (
@@ -183,6 +198,11 @@ def line(action: str, minute: int) -> dict[str, Any]:
         ),
         # other lines say nothing about it
         ([line("opened", 0), line("step done", 1), line("snoozed", 2)], Episode(T0)),
+        # an acknowledgement of an earlier opening is not this one's
+        (
+            [line("opened", 0), line("acknowledged", 1), line("resolved", 5), line("re-opened", 9)],
+            Episode(T0 + 9 * M),
+        ),
     ],
 )
 def test_an_episode_from_the_audit_trail(audit: list[dict[str, Any]], ep: Episode) -> None:
@@ -200,4 +220,22 @@ def test_the_shared_runbook_s_timers_for_a_critical_alert() -> None:
         ("Immediate (within 1 hour):", "waiting"),
         ("Short-term (within 24 hours):", "waiting"),
         ("Long-term (within 1 week):", "waiting"),
+    ]
+
+
+def test_a_category_s_promise_wins_over_its_severity_s() -> None:
+    """ "Warning (Business)": the Business Alerts' 2 hours, not the Warning Alerts' 30
+    minutes (nor their escalation to e-mail)."""
+    name = "threads-agent-alertmanager"
+    book = parse_runbook((RUNBOOKS / f"{name}.md").read_text(), name=name)
+    (business,) = [p for p in book.alerts if p.name == "LowEngagementRate"]
+    (warning,) = [p for p in book.alerts if p.name == "HighLatency"]
+    assert (business.severity, business.category) == ("warning", "business")
+    texts = [t.text for t in timers({name: book}, [(name, business)], OPEN, T0)]
+    assert texts[0] == "Response Time: < 2 hours"
+    assert not [t for t in texts if "30 minutes" in t or "email" in t]
+    plain = [t.text for t in timers({name: book}, [(name, warning)], OPEN, T0)]
+    assert plain[:2] == [
+        "Response Time: < 30 minutes",
+        "Escalation: Manual escalation to email after 2 hours",
     ]

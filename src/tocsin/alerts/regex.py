@@ -48,7 +48,8 @@ class RegexError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class AnchoredRegex:
-    """A compiled pattern; ``matches`` is true when the whole text matches."""
+    """A compiled pattern; ``matches`` is true when Go's ``MatchString`` would be (for
+    any pattern that keeps to its group: the whole text matches it)."""
 
     pattern: str
     # An alternation of plain strings (``critical|warning``, the commonest matcher

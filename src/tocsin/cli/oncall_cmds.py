@@ -148,7 +148,7 @@ def checklist(
             mark = "x" if s["doneBy"] else " "
             who = f"  [{s['doneBy']} {s['doneAt']}]" if s["doneBy"] else ""
             typer.echo(f"  [{mark}] {s['ref']}  {s['text']}{who}")
-            for command in s["commands"]:  # a code block's lines stay under its first
+            for command in s["codeBlocks"]:  # inline code is in the text already
                 typer.echo("        $ " + command.replace("\n", "\n          "))
 
 

@@ -39,31 +39,36 @@ class GroupRunbook:
     timers: list[Timer]
 
 
+GroupAlerts = Callable[[OncallGroupRow, datetime | None], list[Alert]]
+"""The alerts of a group's incident: (its row, its latest opening) -> alerts."""
+
+
 def group_runbook(
     conn: Connection,
     row: OncallGroupRow,
-    alert: Callable[[str], Alert | None],
+    alerts_of: GroupAlerts,
     library: RunbookLibrary,
     now: datetime,
 ) -> GroupRunbook:
-    """The checklists and timers of the group in ``row``: its alerts' procedures (the
-    first alert to fire first), ticked by its audit trail, and their runbooks' SLAs
-    run for its latest opening."""
-    linked: list[Linked] = []
-    alerts = [a for fp in row.state.get("alerts") or () if (a := alert(fp)) is not None]
+    """The checklists and timers of the group in ``row``: the procedures of its
+    incident's alerts (the first alert to fire first), ticked by its audit trail, and
+    their runbooks' SLAs run for its latest opening."""
+    audit = oncall_rows.audit_of(conn, row.group_id)
+    ep = episode(audit)
+    alerts = alerts_of(row, ep.opened)
     # the first to fire first (its procedure is the likeliest cause), then by name
     alerts.sort(key=lambda a: (a.starts_at, a.labels.get("alertname", "")))
+    linked: list[Linked] = []
     for found in alerts:
         link = library.link(found.labels, found.annotations)
         if link is not None and link.procedure is not None:
             name = found.labels.get("alertname", "")
             linked.append(Linked(name, link.runbook, link.url, link.procedure))
-    audit = oncall_rows.audit_of(conn, row.group_id)
     books = {n: b for n in dict.fromkeys(x.runbook for x in linked) if (b := library.get(n))}
     procedures = [(x.runbook, x.procedure) for x in linked]
     return GroupRunbook(
         checklists([x for x in linked if x.procedure.steps], ticks_in(audit)),
-        timers(books, procedures, episode(audit), now),
+        timers(books, procedures, ep, now),
     )
 
 

@@ -120,6 +120,7 @@ class PeopleDirectory:
     async def delete(self, name: str) -> bool:
         """Forget the API's definition of ``name``; raises ConfigError when the file's
         entry left in force could not reach them and escalation can page them."""
+        self.refresh()  # another replica may have PUT them since
         filed = self._config().person(name)
         if filed is not None and filed.contacts_via_api and name in self._api:
             problem = unreachable(filed, self._config())

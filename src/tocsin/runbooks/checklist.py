@@ -59,7 +59,8 @@ class Tick:
 class ChecklistStep:
     ref: StepRef
     text: str
-    commands: tuple[str, ...]
+    commands: tuple[str, ...]  # inline code and code blocks, as the step has them
+    blocks: tuple[str, ...]  # its code blocks: what to show apart (the text has the rest)
     done_by: str | None = None
     done_at: datetime | None = None
 
@@ -94,7 +95,11 @@ class Linked:
 
 
 def ticks_in(audit: Iterable[Mapping[str, Any]]) -> list[Tick]:
-    """The step lines of an audit trail (``oncall_rows.audit_of``'s dicts), oldest first."""
+    """The step lines of an audit trail (``oncall_rows.audit_of``'s dicts, oldest
+    first) since the group's latest opening: a re-opened group is a new incident, whose
+    steps nobody has done yet."""
+    audit = list(audit)
+    audit = audit[latest_opening(audit) :]
     out: list[Tick] = []
     for line in audit:
         if line["action"] not in ACTIONS:
@@ -115,6 +120,15 @@ def ticks_in(audit: Iterable[Mapping[str, Any]]) -> list[Tick]:
             )
         )
     return out
+
+
+OPENINGS = ("opened", "re-opened")
+
+
+def latest_opening(audit: Sequence[Mapping[str, Any]]) -> int:
+    """The index of the latest line that opened the group (0 when none did)."""
+    found = [i for i, line in enumerate(audit) if line["action"] in OPENINGS]
+    return found[-1] if found else 0
 
 
 def checklists(linked: Sequence[Linked], ticks: Sequence[Tick]) -> list[Checklist]:
@@ -138,6 +152,7 @@ def checklists(linked: Sequence[Linked], ticks: Sequence[Tick]) -> list[Checklis
                     ref,
                     step.text,
                     tuple(c.text for c in step.commands),
+                    tuple(c.text for c in step.commands if c.block),
                     done.who if done else None,
                     done.at if done else None,
                 )
@@ -168,7 +183,7 @@ def parse_ref(text: str, lists: Sequence[Checklist]) -> StepRef | str:
     """A step as a person names it: ``N`` when the group has one checklist, else
     ``RUNBOOK/PROCEDURE:N`` (as listed); the ref, or why it names no step."""
     where, _, number = text.rpartition(":")
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):
         return f"{text!r}: a step is N, or RUNBOOK/PROCEDURE:N (tocsin checklist GROUP lists them)"
     names = {f"{c.runbook}/{c.procedure}": c for c in lists}
     only = lists[0] if len(lists) == 1 else None

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from tocsin.runbooks.checklist import OPENINGS, latest_opening
 from tocsin.runbooks.fields import collapse
 from tocsin.runbooks.model import AlertProcedure, Duration, Lines, Runbook, Sla
 from tocsin.runbooks.vocabulary import SEVERITY_WORDS
@@ -39,7 +40,9 @@ _INCIDENT = re.compile(
     re.IGNORECASE,
 )
 _AFTER = re.compile(r"post-?mortem|post-?incident|review|retro|lessons", re.IGNORECASE)
-_ENDS_ON_ACK = re.compile(r"acknowledg|\back\b|respon|escalat", re.IGNORECASE)
+# "Escalation: Automatic if not acknowledged" ends on acknowledgement (it says so);
+# "Manual escalation to email after 2 hours" does not: nothing but the end stops it
+_ENDS_ON_ACK = re.compile(r"acknowledg|\back\b|respon", re.IGNORECASE)
 
 Start = Literal["opened", "resolved"]
 State = Literal["met", "missed", "running", "overdue", "waiting", "closed"]
@@ -57,10 +60,12 @@ class Episode:
 def episode(audit: Iterable[Mapping[str, Any]]) -> Episode:
     """The latest opening in an audit trail (``oncall_rows.audit_of``'s dicts, oldest
     first), its first acknowledgement and its resolution."""
+    audit = list(audit)
+    start = latest_opening(audit)
     found = Episode()
-    for line in audit:
+    for line in audit[start:]:
         action, at = line["action"], line["at"]
-        if action in ("opened", "re-opened"):
+        if action in OPENINGS:
             found = Episode(opened=at)
         elif action == "acknowledged" and found.acknowledged is None:
             found = Episode(found.opened, at, found.resolved)
@@ -81,15 +86,26 @@ class Timer:
     state: State
 
 
-def applies(sla: Sla, procedure: AlertProcedure) -> bool:
-    """Whether ``sla`` is a timer of incidents of ``procedure`` (see the module doc)."""
+Fit = Literal["category", "severity", "incident"]
+
+
+def fit(sla: Sla, procedure: AlertProcedure) -> Fit | None:
+    """How ``sla`` is a timer of incidents of ``procedure`` (see the module doc): for
+    its category, its severity, or any incident; None: it is not."""
     if sla.kind == "advance-notice":
-        return False
+        return None
     classes = _classes(sla.context or "")
-    if classes:
-        mine = {(procedure.severity or "").lower(), (procedure.category or "").lower()}
-        return bool(classes & mine)
-    return _INCIDENT.search(f"{sla.context or ''} {sla.action}") is not None
+    if not classes:
+        return "incident" if _INCIDENT.search(f"{sla.context or ''} {sla.action}") else None
+    if procedure.category and procedure.category.lower() in classes:
+        return "category"
+    if procedure.severity and procedure.severity.lower() in classes:
+        return "severity"
+    return None
+
+
+def applies(sla: Sla, procedure: AlertProcedure) -> bool:
+    return fit(sla, procedure) is not None
 
 
 def _classes(context: str) -> set[str]:
@@ -127,7 +143,9 @@ def timer(runbook: str, sla: Sla, ep: Episode, now: datetime) -> Timer:
         met = min(t for t in (ep.acknowledged, ep.resolved) if t is not None)
         state = "met" if met <= due else "missed"
     elif start == "opened" and ep.resolved is not None:
-        state = "closed"
+        # ended with the incident; one that ran out first stays overdue: nothing
+        # here knows whether it was kept (a status page updated, say)
+        state = "closed" if ep.resolved <= due else "overdue"
     else:
         state = "running" if now < due else "overdue"
     return Timer(runbook, sla.text, sla.lines, start, ends_on_ack, due, met, state)
@@ -145,8 +163,13 @@ def timers(
     seen: set[tuple[str, Lines]] = set()
     for name, procedure in procedures:
         book = books.get(name)
-        for sla in book.slas if book is not None else ():
-            if (name, sla.lines) not in seen and applies(sla, procedure):
+        fits = [(sla, fit(sla, procedure)) for sla in (book.slas if book else ())]
+        # "Warning (Business)": the business alerts' promise, not the warnings'
+        by_category = any(how == "category" for _, how in fits)
+        for sla, how in fits:
+            if how is None or (by_category and how == "severity"):
+                continue
+            if (name, sla.lines) not in seen:
                 seen.add((name, sla.lines))
                 out.append(timer(name, sla, ep, now))
     return out

@@ -35,7 +35,7 @@ def parse_form(body: bytes) -> dict[str, str]:
 
 
 def cross_site(headers: Mapping[str, str]) -> str | None:
-    """Why a console POST must be refused, or None.
+    """Why a console POST (or an on-call API POST) must be refused, or None.
 
     The console has no login of its own (like Alertmanager's UI, it sits behind
     whatever guards the server), so a page on another site must not be able to make a
