@@ -296,6 +296,11 @@ def test_an_alert_group_acknowledged_snoozed_and_resolved_from_the_console(
     )
     assert (acked.status_code, acked.headers["location"]) == (303, "/ui/groups?done=ack")
     assert client.get(f"/api/v1/groups/{gid}").json()["acknowledgedBy"] == "alice"
+    # acknowledged: the escalation waits, so step 2 is no longer shown as coming
+    acked_page = client.get(f"/ui/groups/{gid}").text
+    assert "<td>step 2</td>" not in acked_page
+    assert "Nothing: no step waits." in acked_page
+    assert client.get(f"/api/v1/groups/{gid}").json()["pending"] == []
     # acknowledging twice is refused, by the same rule as the API's
     again = client.post(f"/ui/groups/{gid}/ack", data={"by": "bob"}, headers=SAME_SITE)
     assert again.status_code == 409

@@ -28,6 +28,7 @@ from tocsin.oncall.lifecycle import (
     alerts_firing,
     alerts_resolved,
     on_due,
+    pending_acts,
     resolve,
     snooze,
 )
@@ -383,3 +384,23 @@ def test_audit_and_due_rows_json_round_trip() -> None:
     assert AuditEntry.from_json(entry.to_json()) == entry
     assert LifecycleDue.from_json(due.to_json()) == due
     assert entry.to_json()["via"] == "email-link"
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "acts"),
+    [
+        ("step", "firing", True),
+        ("notify", "firing", True),
+        ("lifecycle", "firing", True),
+        # the escalation waits: its steps and later pages do nothing when due
+        ("step", "acknowledged", False),
+        ("notify", "acknowledged", False),
+        ("step", "snoozed", False),
+        ("step", "resolved", False),
+        # the wake-up that ends the wait does act
+        ("lifecycle", "acknowledged", True),
+        ("lifecycle", "snoozed", True),
+    ],
+)
+def test_which_pending_rows_will_act(kind: str, status: str, acts: bool) -> None:
+    assert pending_acts(kind, status) is acts

@@ -21,7 +21,7 @@ from tocsin.config.durations import format_duration, parse_duration
 from tocsin.core.oncall_ops import OncallRefused
 from tocsin.core.override_ops import AddOverride, DeleteOverride, schedule_audit_id
 from tocsin.oncall.ical import person_ics, schedule_ics
-from tocsin.oncall.lifecycle import Via, snooze_problem
+from tocsin.oncall.lifecycle import Via, pending_acts, snooze_problem
 from tocsin.oncall.links import Action, LinkError, SignedAction, verify
 from tocsin.oncall.schedules import Override, Shift, shift_at
 from tocsin.oncall.slack_requests import SlackSignatureError, verify_slack
@@ -79,7 +79,11 @@ def get_group(request: Request, group_id: str) -> Response:
             return _json(f"no alert group {group_id!r}", 404)
         pending = oncall_rows.pending_due(conn, group_id)
     body = _group_json(row)
-    body["pending"] = [{"kind": d.kind, "dueAt": d.due_at} for d in pending]
+    body["pending"] = [
+        {"kind": d.kind, "dueAt": d.due_at}
+        for d in pending
+        if pending_acts(d.kind, str(body["status"]))
+    ]
     found = runtime(request).group_runbook(group_id)
     body["runbookTimers"] = timers_json(found.timers if found else [])
     return _json(body)

@@ -67,8 +67,10 @@ __all__ = [
     "alerts_resolved",
     "escalation_id_for",
     "on_due",
+    "pending_acts",
     "resolve",
     "snooze",
+    "snooze_problem",
 ]
 
 SYSTEM = "tocsin"
@@ -390,6 +392,14 @@ def alerts_resolved(
     if state.status is Status.RESOLVED:
         return Transition(_still_held(state, (), muted))
     return _resolved(state, now, SYSTEM, Via.AUTO, why)
+
+
+def pending_acts(kind: str, status: str) -> bool:
+    """Whether a group's pending row of ``kind`` ("step", "notify", "lifecycle") will
+    act when due: while the group is acknowledged, snoozed or resolved its escalation
+    waits, so its steps and later pages do nothing then (a wake-up that ends the wait
+    does act, and escalation resumes from it). A page shows only what will happen."""
+    return status == Status.FIRING or kind == "lifecycle"
 
 
 # The longest snooze: a page put off for longer (a typo's "300d", say) would hide an
