@@ -70,7 +70,10 @@ OPEN = Episode(opened=T0)
 ACKED = Episode(opened=T0, acknowledged=T0 + 3 * M)
 LATE_ACK = Episode(opened=T0, acknowledged=T0 + 9 * M)
 RESOLVED = Episode(opened=T0, acknowledged=T0 + 3 * M, resolved=T0 + 40 * M)
-RESOLVED_UNACKED = Episode(opened=T0, resolved=T0 + 2 * M)
+RESOLVED_UNACKED = Episode(opened=T0, resolved=T0 + 2 * M, resolved_by_hand=True)
+# its alerts resolved before anyone answered: nobody met anything
+GONE = Episode(opened=T0, resolved=T0 + 2 * M)
+GONE_LATE = Episode(opened=T0, resolved=T0 + 20 * M)
 
 
 @pytest.mark.parametrize(
@@ -102,6 +105,19 @@ RESOLVED_UNACKED = Episode(opened=T0, resolved=T0 + 2 * M)
             RESOLVED_UNACKED,
             T0 + 20 * M,
             ("opened", T0 + 15 * M, T0 + 2 * M, "met"),
+        ),
+        # ...but alerts that resolve by themselves answer nothing
+        (
+            sla("Escalation: Automatic if not acknowledged", "Critical", 15),
+            GONE,
+            T0 + 20 * M,
+            ("opened", T0 + 15 * M, None, "closed"),
+        ),
+        (
+            sla("Response Time", "Critical"),
+            GONE_LATE,
+            T0 + 30 * M,
+            ("opened", T0 + 5 * M, None, "missed"),
         ),
         # a deadline from the opening that nothing but the end of the incident stops
         (
@@ -189,7 +205,12 @@ def line(action: str, minute: int) -> dict[str, Any]:
         ),
         (
             [line("opened", 0), line("acknowledged", 2), line("resolved", 30)],
-            Episode(T0, T0 + 2 * M, T0 + 30 * M),
+            Episode(T0, T0 + 2 * M, T0 + 30 * M, resolved_by_hand=True),
+        ),
+        # resolved because its alerts did (Tocsin, channel auto)
+        (
+            [line("opened", 0), line("resolved", 30) | {"channel": "auto"}],
+            Episode(T0, None, T0 + 30 * M),
         ),
         # a re-opening starts a new episode
         (

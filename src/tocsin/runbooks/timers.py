@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -55,6 +55,7 @@ class Episode:
     opened: datetime | None = None
     acknowledged: datetime | None = None
     resolved: datetime | None = None
+    resolved_by_hand: bool = False  # by a person, not because its alerts resolved
 
 
 def episode(audit: Iterable[Mapping[str, Any]]) -> Episode:
@@ -68,9 +69,9 @@ def episode(audit: Iterable[Mapping[str, Any]]) -> Episode:
         if action in OPENINGS:
             found = Episode(opened=at)
         elif action == "acknowledged" and found.acknowledged is None:
-            found = Episode(found.opened, at, found.resolved)
+            found = replace(found, acknowledged=at)
         elif action == "resolved" and found.resolved is None:
-            found = Episode(found.opened, found.acknowledged, at)
+            found = replace(found, resolved=at, resolved_by_hand=line.get("channel") != "auto")
     return found
 
 
@@ -139,9 +140,12 @@ def timer(runbook: str, sla: Sla, ep: Episode, now: datetime) -> Timer:
     state: State
     if due is None:
         state = "waiting"
-    elif ends_on_ack and (ep.acknowledged or ep.resolved):
-        met = min(t for t in (ep.acknowledged, ep.resolved) if t is not None)
+    elif ends_on_ack and (responded := _responded(ep)) is not None:
+        met = responded
         state = "met" if met <= due else "missed"
+    elif ends_on_ack and ep.resolved is not None:
+        # its alerts resolved before anyone responded: not met by anyone
+        state = "closed" if ep.resolved <= due else "missed"
     elif start == "opened" and ep.resolved is not None:
         # ended with the incident; one that ran out first stays overdue: nothing
         # here knows whether it was kept (a status page updated, say)
@@ -149,6 +153,12 @@ def timer(runbook: str, sla: Sla, ep: Episode, now: datetime) -> Timer:
     else:
         state = "running" if now < due else "overdue"
     return Timer(runbook, sla.text, sla.lines, start, ends_on_ack, due, met, state)
+
+
+def _responded(ep: Episode) -> datetime | None:
+    """When a person first answered: acknowledged, or resolved by hand before that."""
+    answers = [ep.acknowledged, ep.resolved if ep.resolved_by_hand else None]
+    return min((t for t in answers if t is not None), default=None)
 
 
 def timers(
