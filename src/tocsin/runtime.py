@@ -350,8 +350,9 @@ class Runtime:
         self, group_id: str, step: str, done: bool, who: str, via: Via, comment: str = ""
     ) -> list[Checklist]:
         """Tick (or untick) a step of a group's checklist (``step``: ``N`` or
-        ``RUNBOOK/PROCEDURE:N``); returns the checklists. Raises LookupError (no such
-        group) or ValueError (no such step, with why)."""
+        ``RUNBOOK/PROCEDURE:N``); returns the checklists. A step already so is left as
+        it is (its first tick keeps its time). Raises LookupError (no such group) or
+        ValueError (no such step, with why)."""
         lists = await asyncio.to_thread(self.checklists, group_id)
         if lists is None:
             raise LookupError(f"no on-call alert group {group_id!r}")
@@ -360,6 +361,8 @@ class Runtime:
             raise ValueError(ref)
         found = find_step(lists, ref)
         assert found is not None  # parse_ref names only steps it found
+        if found.done == done:
+            return lists  # already so: the trail records what changed, not a second tick
         op = TickStep(group_id, ref, found.text, done, who, via, self.clock(), comment)
         await self.writer.run(op)
         return await asyncio.to_thread(self.checklists, group_id) or []

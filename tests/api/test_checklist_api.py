@@ -82,6 +82,10 @@ def test_a_group_lists_its_alerts_procedures_as_checklists(
     assert errors["steps"][2]["ref"] == f"{HIGH_ERRORS}:3"
     assert (errors["done"], errors["steps"][0]["doneBy"]) == (0, None)
     assert client.get("/api/v1/groups/nope/checklist").status_code == 404
+    # the OpenAPI document says what a tick's body is
+    paths = client.get("/openapi.json").json()["paths"]
+    body = paths["/api/v1/groups/{group_id}/checklist"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"]["required"] == ["step", "by"]
 
 
 def test_ticks_are_audit_lines_and_the_newest_wins(client: TestClient, clock: Clock) -> None:
@@ -106,6 +110,14 @@ def test_ticks_are_audit_lines_and_the_newest_wins(client: TestClient, clock: Cl
         "step done",
         "step undone",
     ]
+    # what changes nothing writes nothing: undoing an undone step, ticking a ticked one
+    assert tick(client, gid, step=f"{HIGH_ERRORS}:2", done=False, by="bob").status_code == 200
+    tick(client, gid, step=f"{HIGH_ERRORS}:3", by="carol")
+    clock.now += timedelta(seconds=5)
+    again = tick(client, gid, step=f"{HIGH_ERRORS}:3", by="dave").json()
+    assert named(again)["steps"][2]["doneBy"] == "carol"  # the first tick keeps its time
+    audit = client.get(f"/api/v1/groups/{gid}/audit").json()
+    assert len([a for a in audit if a["action"].startswith("step")]) == 3
 
 
 def test_another_site_s_page_cannot_post_an_action(client: TestClient, clock: Clock) -> None:
@@ -132,7 +144,7 @@ def test_another_site_s_page_cannot_post_an_action(client: TestClient, clock: Cl
         ({"step": f"{HIGH_ERRORS}:1"}, 400, "by: required"),
         ({"step": "1", "by": "a"}, 400, "step: '1': say which procedure"),  # two lists
         ({"step": f"{HIGH_ERRORS}:9", "by": "a"}, 400, "has 5 steps"),
-        ({"step": "HighErrorRate:1", "by": "a"}, 400, "say which procedure"),
+        ({"step": "NoSuchAlert:1", "by": "a"}, 400, "this group has no procedure 'NoSuchAlert'"),
         ({"step": f"{HIGH_ERRORS}:x", "by": "a"}, 400, "a step is N"),
         ({"step": True, "by": "a"}, 400, "step: required"),
         ({"step": f"{HIGH_ERRORS}:1", "by": "a", "done": "yes"}, 400, "done: must be"),

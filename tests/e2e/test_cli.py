@@ -229,6 +229,12 @@ def test_a_group_s_runbook_checklist_from_the_terminal(tmp_path: Path) -> None:
         audit = httpx.get(f"{server.url}/api/v1/groups/{gid}/audit").json()
         steps = [(a["action"], a["actor"], a["channel"]) for a in audit if "step" in a["action"]]
         assert steps == [("step done", "bob", "cli"), ("step undone", "bob", "cli")]
+        # several steps at once; the procedure's name alone names it
+        both = ["--done", "ServiceDown:3", "--done", "servicedown:4", "--by", "ann"]
+        run_cli("checklist", gid, *both, url=server.url)
+        listed = json.loads(run_cli("checklist", gid, "--json", url=server.url).stdout)
+        done_by = [s["doneBy"] for s in listed["checklists"][0]["steps"]]
+        assert done_by == [None, None, "ann", "ann", None]
         # a step that is not there: exit 1, the server's reason
         bad = run_cli("checklist", gid, "--done", "9", url=server.url, check=False)
         assert bad.returncode == 1

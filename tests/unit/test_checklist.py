@@ -128,7 +128,10 @@ ONE = TWO[:1]
         (TWO, "1", "'1': say which procedure (RUNBOOK/PROCEDURE:N); this group has: "),
         (ONE, "3", "'3': ops/DiskFull has 2 steps"),
         (ONE, "0", "'0': ops/DiskFull has 2 steps"),
-        (TWO, "ops/Nope:1", "'ops/Nope:1': say which procedure"),
+        (TWO, "ops/Nope:1", "'ops/Nope:1': this group has no procedure 'ops/Nope'; it has: "),
+        # the procedure alone, or in another letter case, when that names one
+        (TWO, "HighLatency:1", StepRef("ops", "HighLatency", 1)),
+        (TWO, "ops/diskfull:2", StepRef("ops", "DiskFull", 2)),
         (ONE, "ops/DiskFull:two", "'ops/DiskFull:two': a step is N"),
         (ONE, "²", "'²': a step is N"),  # a digit to Unicode, not to int()
         ([], "1", "'1': say which procedure (RUNBOOK/PROCEDURE:N); this group has: none"),

@@ -223,7 +223,10 @@ NO_SLACK = "global.slack_api_url (or slack_app_token) is not set"
 
 
 def nothing(who: str, why: str) -> str:
-    return f"{who!r} can be paged by escalation but {why}: nothing would reach them"
+    return (
+        f"{who!r} can be paged by escalation but {why}: nothing would reach them "
+        "(contacts_via_api: true if they set their own through the API)"
+    )
 
 
 @pytest.mark.parametrize(

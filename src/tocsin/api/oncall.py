@@ -181,9 +181,34 @@ def get_checklist(request: Request, group_id: str) -> Response:
     return _json(checklist_json(lists))
 
 
+_TICK_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["step", "by"],
+                "properties": {
+                    "step": {
+                        "oneOf": [{"type": "integer"}, {"type": "string"}],
+                        "description": "N (the group has one checklist) or "
+                        "RUNBOOK/PROCEDURE:N, as the checklist's `ref` says",
+                    },
+                    "by": {"type": "string", "description": "who did it"},
+                    "done": {"type": "boolean", "default": True, "description": "false: undo"},
+                    "comment": {"type": "string"},
+                },
+            },
+            "example": {"step": "threads-agent-alertmanager/ServiceDown:2", "by": "alice"},
+        }
+    },
+}
+
+
 @router.post(
     "/api/v1/groups/{group_id}/checklist",
     summary="Tick (or, with done: false, untick) a step of the group's checklist",
+    openapi_extra={"requestBody": _TICK_BODY},
 )
 async def tick_step(request: Request, group_id: str) -> Response:
     read = await _action_body(request)

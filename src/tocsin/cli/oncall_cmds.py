@@ -105,10 +105,14 @@ def groups(
 def checklist(
     group: Annotated[str, typer.Argument(help="Alert group id (tocsin groups).")],
     done: Annotated[
-        str | None,
-        typer.Option("--done", help="Tick this step: N, or RUNBOOK/PROCEDURE:N as listed."),
+        list[str] | None,
+        typer.Option(
+            "--done", help="Tick this step (N, or RUNBOOK/PROCEDURE:N as listed); repeatable."
+        ),
     ] = None,
-    undo: Annotated[str | None, typer.Option("--undo", help="Untick this step.")] = None,
+    undo: Annotated[
+        list[str] | None, typer.Option("--undo", help="Untick this step; repeatable.")
+    ] = None,
     by: ByOption = "",
     comment: CommentOption = "",
     url: UrlOption = DEFAULT_URL,
@@ -117,16 +121,16 @@ def checklist(
     """The runbook procedures of a group's alerts, as checklists: who did which step,
     and when (each tick is a line of the group's audit trail); and the timers their
     runbooks promise (respond within, post-mortem within...)."""
-    if done and undo:
-        raise typer.BadParameter("--done or --undo, not both")
-    step = done or undo
+    ticks = [(step, True) for step in done or []] + [(step, False) for step in undo or []]
+    if len({step for step, _ in ticks}) < len(ticks):
+        raise typer.BadParameter("each step once: --done and --undo of one step contradict")
     try:
         with Client(url) as client:
-            if step:
-                lists = client.tick_step(group, step, bool(done), me(by), comment)
-            else:
-                lists = client.checklist(group)
-            timers = client.group(group)["runbookTimers"]
+            lists = client.checklist(group) if not ticks else []
+            for step, tick in ticks:  # in order; the first refused one stops the rest
+                lists = client.tick_step(group, step, tick, me(by), comment)
+            # .get: a server older than this CLI answers without them
+            timers = client.group(group).get("runbookTimers", [])
     except (ApiError, OSError) as exc:
         fail(str(exc))
     if as_json:
@@ -148,7 +152,7 @@ def checklist(
             mark = "x" if s["doneBy"] else " "
             who = f"  [{s['doneBy']} {s['doneAt']}]" if s["doneBy"] else ""
             typer.echo(f"  [{mark}] {s['ref']}  {s['text']}{who}")
-            for command in s["codeBlocks"]:  # inline code is in the text already
+            for command in s.get("codeBlocks", []):  # inline code is in the text already
                 typer.echo("        $ " + command.replace("\n", "\n          "))
 
 

@@ -260,7 +260,8 @@ def _unreachable_people(config: Config) -> Iterator[ConfigProblem]:
             continue  # the server checks what the API holds (core.people)
         problem = unreachable(person, config)
         if problem is not None:
-            yield _problem(config, f"people[{i}]", problem)
+            hint = " (contacts_via_api: true if they set their own through the API)"
+            yield _problem(config, f"people[{i}]", problem + hint)
 
 
 def check_runbook_paths(config: Config) -> Iterator[ConfigProblem]:

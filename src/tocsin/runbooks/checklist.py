@@ -179,18 +179,38 @@ def find_step(lists: Sequence[Checklist], ref: StepRef) -> ChecklistStep | None:
     return None
 
 
+def _procedure(where: str, lists: Sequence[Checklist]) -> Checklist | None:
+    """The checklist ``where`` names: ``RUNBOOK/PROCEDURE`` or, when only one has that
+    name, ``PROCEDURE``; letter case aside."""
+    key = where.casefold()
+    for match in (
+        lambda c: f"{c.runbook}/{c.procedure}".casefold() == key,
+        lambda c: c.procedure.casefold() == key,
+    ):
+        found = [c for c in lists if match(c)]
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
 def parse_ref(text: str, lists: Sequence[Checklist]) -> StepRef | str:
     """A step as a person names it: ``N`` when the group has one checklist, else
-    ``RUNBOOK/PROCEDURE:N`` (as listed); the ref, or why it names no step."""
+    ``RUNBOOK/PROCEDURE:N`` as listed (or ``PROCEDURE:N``, in any letter case, when
+    that names one); the ref, or why it names no step."""
     where, _, number = text.rpartition(":")
     if not (number.isascii() and number.isdigit()):
         return f"{text!r}: a step is N, or RUNBOOK/PROCEDURE:N (tocsin checklist GROUP lists them)"
     names = {f"{c.runbook}/{c.procedure}": c for c in lists}
-    only = lists[0] if len(lists) == 1 else None
-    chosen = names.get(where) if where else only
-    if chosen is None:
-        have = ", ".join(names) or "none"
-        return f"{text!r}: say which procedure (RUNBOOK/PROCEDURE:N); this group has: {have}"
+    have = ", ".join(names) or "none"
+    if not where:
+        if len(lists) != 1:
+            return f"{text!r}: say which procedure (RUNBOOK/PROCEDURE:N); this group has: {have}"
+        chosen = lists[0]
+    else:
+        found = _procedure(where, lists)
+        if found is None:
+            return f"{text!r}: this group has no procedure {where!r}; it has: {have}"
+        chosen = found
     ref = StepRef(chosen.runbook, chosen.procedure, int(number))
     if find_step(lists, ref) is None:
         return f"{text!r}: {chosen.runbook}/{chosen.procedure} has {len(chosen.steps)} steps"

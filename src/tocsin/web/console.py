@@ -259,9 +259,7 @@ def _group_page(
         if row is None:
             return _page(request, "refused.html", status=404, reason=f"no alert group {group_id!r}")
         life = str((row.state.get("lifecycle") or {}).get("status") or "")
-        pending = [
-            d for d in oncall_rows.pending_due(conn, group_id) if pending_acts(d.kind, life)
-        ]
+        pending = [d for d in oncall_rows.pending_due(conn, group_id) if pending_acts(d.kind, life)]
         audit = oncall_rows.audit_of(conn, group_id)
     alerts = [a for fp in row.state.get("alerts") or [] if (a := rt.store.alerts.get(fp))]
     return _page(
