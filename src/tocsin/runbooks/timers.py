@@ -5,15 +5,17 @@ alert: 5 minutes", "Schedule postmortem: 48 hours", "Post-incident review within
 business days") become timers of the group its procedures are linked from:
 
 - which apply: an SLA whose context names a class of alerts ("Critical Alerts",
-  "Business Alerts") applies to procedures of that severity or category; one about the
-  incident itself (response, acknowledgement, escalation, communication, the
-  post-incident review) applies to every procedure of its runbook; the rest (key
-  rotation, data retention, announcing maintenance in advance) to no incident.
+  "Business Alerts") applies to procedures of that category or, when none names their
+  category, severity; one about the incident itself (response, acknowledgement,
+  escalation, communication, the post-incident review) applies to every procedure of
+  its runbook; the rest (key rotation, data retention, announcing maintenance in
+  advance) to no incident.
 - when each starts: at the group's opening, or, for the post-incident work, at its
   resolution.
-- what ends it: an acknowledgement ends a response, acknowledgement or escalation timer
-  (a resolution does too, if it came first); the others are only due, and a timer
-  started at the opening stops counting once the group is resolved.
+- what ends it: a person's first answer (an acknowledgement, or a resolution by hand
+  before one) meets or misses a timer that speaks of acknowledging or responding;
+  alerts that resolve by themselves answer nothing. The others only fall due, and a
+  timer started at the opening stops counting once the group is resolved.
 
 Everything here is pure: the episode comes from the group's audit trail, ``now`` is an
 argument.
