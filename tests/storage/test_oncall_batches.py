@@ -539,3 +539,25 @@ def test_a_group_whose_alerts_were_silenced_does_not_say_they_resolved(rt: Runti
         "resolved",
         "no alert left firing unmuted: silenced or inhibited",
     )
+
+
+def test_a_flush_that_changes_nothing_leaves_the_group_row_as_it_was(
+    rt: Runtime, clock: Clock
+) -> None:
+    """A group is observed at every flush of its alerts; when they are the same, its
+    row is not written again, so its changed time says when it last changed."""
+
+    def updated(group: str) -> object:
+        with rt.engine.connect() as conn:
+            found = oncall_rows.get_group(conn, group)
+        assert found is not None
+        return found.updated_at
+
+    observe(rt, "g1", ["fp"])
+    opened = updated("g1")
+    clock.now = T0 + 5 * M
+    observe(rt, "g1", ["fp"])  # the same alert, a re-flush
+    assert updated("g1") == opened
+    clock.now = T0 + 6 * M
+    observe(rt, "g1", ["fp", "fp2"])  # one more alert: changed
+    assert updated("g1") == T0 + 6 * M

@@ -124,6 +124,10 @@ class _Work:
         return self._escalation[1]
 
     def set(self, key: str, value: Any) -> None:
+        if key in self.row.state and self.row.state[key] == value:
+            # unchanged (the flush of a group whose alerts are the same): no write, and
+            # the group's "changed" time stays when it last changed
+            return
         self.changed = True
         self._row(self.row.receiver, {**self.row.state, key: value})
 
