@@ -82,6 +82,7 @@ def test_check_config_json(app: typer.Typer, runner: CliRunner, bad_config: Path
             "templates": 1,
             "time_intervals": 0,
         },
+        "warnings": [],
     }
     assert bad["ok"] is False
     assert bad["problems"][0] == {
@@ -152,7 +153,7 @@ def test_test_routing_json(app: typer.Typer, runner: CliRunner) -> None:
     assert route["group_key"] == '{}/{severity="critical"}:{alertname="X"}'
     assert route["group_wait"] == "10s"
     assert route["repeat_interval"] == "1h"
-    assert route["id"] == '{}/{severity="critical"}/0'
+    assert route["id"] == '{}/{severity="critical"}/2'
 
 
 def test_test_routing_verify_receivers(app: typer.Typer, runner: CliRunner) -> None:
@@ -226,3 +227,55 @@ def test_version_plain_and_json() -> None:
     shown = runner.invoke(main_app, ["version", "--json"])
     assert shown.exit_code == 0
     assert json.loads(shown.stdout)["version"] == __version__
+
+
+LOOP = """
+global: {smtp_smarthost: '127.0.0.1:25', smtp_from: t@x.org}
+route:
+  receiver: pager
+  routes: %s
+receivers:
+  - name: pager
+    escalation_policy: critical
+  - name: chat
+    webhook_configs: [{url: 'http://127.0.0.1:9/chat'}]
+people: [{name: ann, email: a@x.org}]
+escalation_policies:
+  - name: critical
+    steps: [{delay: 0s, targets: [{person: ann}]}]
+%s
+"""
+SELF_ROUTE = "[{matchers: ['alertname=\"TocsinNotificationsFailing\"'], receiver: chat}]"
+
+
+@pytest.mark.parametrize(
+    ("routes", "tocsin", "warned"),
+    [
+        # the alert that pages fail would be paged: said, for the policy's receiver
+        # and for people's pages
+        ("[]", "", ["receiver 'pager'", "pages to people"]),
+        # a route sends it to chat first: no loop
+        (SELF_ROUTE, "", []),
+        # a fallback for the policy's receiver: only people's pages are left
+        ("[]", "tocsin: {fallbacks: {pager: chat}}", ["pages to people"]),
+    ],
+)
+def test_check_config_warns_of_a_self_alert_paged_through_what_fails(
+    app: typer.Typer,
+    runner: CliRunner,
+    tmp_path: Path,
+    routes: str,
+    tocsin: str,
+    warned: list[str],
+) -> None:
+    path = tmp_path / "am.yml"
+    path.write_text(LOOP % (routes, tocsin))
+    result = runner.invoke(app, ["check-config", str(path)])
+    assert result.exit_code == 0, result.output  # a warning, not a failure
+    warnings = [line for line in result.stderr.splitlines() if ": warning: " in line]
+    assert len(warnings) == len(warned), warnings
+    for line, what in zip(warnings, warned, strict=True):
+        assert f"TocsinNotificationsFailing about failing {what}" in line
+        assert 'route alertname="TocsinNotificationsFailing"' in line
+    report = json.loads(runner.invoke(app, ["check-config", "--json", str(path)]).stdout)
+    assert len(report["files"][0]["warnings"]) == len(warned)

@@ -24,6 +24,7 @@ from tocsin.alerts.routing import (
     match,
 )
 from tocsin.config import Config, ConfigError, ConfigProblem, format_duration, load_config
+from tocsin.engine.health import self_alert_loops
 
 __all__ = ["check_config", "register", "routing_test"]
 
@@ -53,7 +54,9 @@ def check_config(
         except ConfigError as exc:
             reports.append({"file": str(path), "ok": False, "problems": exc.problems})
         else:
-            reports.append({"file": str(path), "ok": True, "summary": summarize(config)})
+            report = {"file": str(path), "ok": True, "summary": summarize(config)}
+            report["warnings"] = self_alert_loops(config)
+            reports.append(report)
     failed = [r for r in reports if not r["ok"]]
     if as_json:
         typer.echo(json.dumps(_json_report(reports), indent=2))
@@ -237,6 +240,8 @@ def _json_report(reports: list[dict[str, Any]]) -> dict[str, Any]:
         entry: dict[str, Any] = {"file": report["file"], "ok": report["ok"]}
         if report["ok"]:
             entry["summary"] = report["summary"]
+            if "warnings" in report:  # check-config's (check-web-config has none)
+                entry["warnings"] = report["warnings"]
         else:
             entry["problems"] = [_problem_json(p) for p in report["problems"]]
         files.append(entry)
@@ -254,6 +259,8 @@ def _print_report(report: dict[str, Any]) -> None:
         typer.echo(f" - {summary['receivers']} receivers")
         typer.echo(f" - {summary['templates']} templates")
         typer.echo(f" - {summary['time_intervals']} time intervals")
+        for warning in report.get("warnings", ()):  # accepted (exit 0), but worth a look
+            typer.echo(f"{report['file']}: warning: {warning}", err=True)
     else:
         count = len(report["problems"])
         typer.echo(f"Checking '{report['file']}'  FAILED: {count} problem(s)")

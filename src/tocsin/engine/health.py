@@ -16,7 +16,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from tocsin.alerts.model import PostedAlert
-from tocsin.config.model import TocsinSettings
+from tocsin.alerts.routing import build_route_tree, match
+from tocsin.config.model import Config, TocsinSettings
 from tocsin.config.receivers import Receiver
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem, new_item
 from tocsin.notify.outcome import Outcome, OutcomeKind
@@ -28,6 +29,32 @@ ALERTNAME = "TocsinNotificationsFailing"
 # The self-alert stays firing this long after the last failure unless refreshed, so a
 # Tocsin that stops trying (a reload removed the receiver) does not leave it forever.
 FIRING_FOR = timedelta(minutes=15)
+
+
+def self_alert_loops(config: Config) -> list[str]:
+    """Where the alert about failing pages would only page again the same ways: a
+    warning each, for ``check-config``. A route that catches
+    ``alertname="TocsinNotificationsFailing"`` first and sends it to a receiver without
+    an escalation policy (chat, a webhook, another e-mail) breaks the loop; so does a
+    fallback. At 3 a.m. the page saying pages fail is sent by the failing page.
+    (Receivers without a policy are Alertmanager's business: a config with one
+    receiver has nowhere else to send it, and is not warned about.)"""
+    root = build_route_tree(config)
+    policies = {r.name for r in config.receivers if r.escalation_policy}
+    found: list[str] = []
+    for about in [*sorted(policies), "person:anyone"]:
+        if about in config.tocsin.fallbacks:
+            continue
+        labels = {"alertname": ALERTNAME, "receiver": about, "severity": "critical"}
+        targets = list(dict.fromkeys(node.receiver for node in match(root, labels)))
+        if targets and all(name in policies for name in targets):
+            what = "pages to people" if about == "person:anyone" else f"receiver {about!r}"
+            found.append(
+                f"receivers: {ALERTNAME} about failing {what} is routed only to "
+                f"escalation ({', '.join(targets)}), which pages the same ways: route "
+                f'alertname="{ALERTNAME}" to a receiver without an escalation policy too'
+            )
+    return found
 
 
 class ReceiverHealth:
