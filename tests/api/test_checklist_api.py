@@ -222,14 +222,14 @@ def test_the_runbook_s_timers_run_for_the_group(client: TestClient, clock: Clock
     assert list(running) == [
         response,
         "Escalation: Automatic after 15 minutes if not acknowledged",
-        "Immediate (within 1 hour):",
-        "Short-term (within 24 hours):",
-        "Long-term (within 1 week):",
+        "Immediate (within 1 hour)",
+        "Short-term (within 24 hours)",
+        "Long-term (within 1 week)",
     ]
     assert running[response]["state"] == "running"
     assert running[response]["dueAt"] == format_rfc3339(opened + timedelta(minutes=5))
     assert (running[response]["startsAt"], running[response]["endsOnAck"]) == ("opened", True)
-    assert running["Immediate (within 1 hour):"]["state"] == "waiting"
+    assert running["Immediate (within 1 hour)"]["state"] == "waiting"
     page = client.get(f"/ui/groups/{gid}").text
     assert 'id="timers"' in page
     assert '<tr class="timer running">' in page
@@ -241,7 +241,7 @@ def test_the_runbook_s_timers_run_for_the_group(client: TestClient, clock: Clock
     assert (acked["state"], acked["metAt"]) == ("missed", format_rfc3339(clock.now))
     resolved_at = clock.now
     assert client.post(f"/api/v1/groups/{gid}/resolve", json={"by": "alice"}).status_code == 200
-    after = timers()["Immediate (within 1 hour):"]
+    after = timers()["Immediate (within 1 hour)"]
     assert (after["state"], after["dueAt"]) == (
         "running",
         format_rfc3339(resolved_at + timedelta(hours=1)),
@@ -276,7 +276,7 @@ def test_a_resolved_group_keeps_its_runbook_and_a_reopened_one_starts_afresh(
     post("HighErrorRate", endsAt=format_rfc3339(clock.now))
     wait_until(lambda: group()["status"] == "resolved", 10, "the group to resolve")
     timers = {t["text"]: t for t in group()["runbookTimers"]}
-    assert timers["Immediate (within 1 hour):"]["state"] == "running"
+    assert timers["Immediate (within 1 hour)"]["state"] == "running"
     assert sorted(procedures()) == ["CeleryQueueDepthHigh", "HighErrorRate"]
     kept = named(client.get(f"/api/v1/groups/{gid}/checklist").json())
     assert kept["steps"][0]["doneBy"] == "alice"
@@ -290,4 +290,4 @@ def test_a_resolved_group_keeps_its_runbook_and_a_reopened_one_starts_afresh(
     assert [s["doneBy"] for s in fresh["steps"]] == [None] * 5
     again = {t["text"]: t for t in group()["runbookTimers"]}
     assert again["Response Time: < 5 minutes"]["state"] == "running"
-    assert again["Immediate (within 1 hour):"]["state"] == "waiting"
+    assert again["Immediate (within 1 hour)"]["state"] == "waiting"

@@ -240,6 +240,13 @@ def test_people_are_managed_through_the_api(client: TestClient) -> None:
     gone = client.put("/api/v1/people/alice", json={"full_name": "Alice"})
     assert gone.status_code == 400
     assert "nothing would reach them" in gone.json()
+    # what GET answers, edited, can be PUT back as it is
+    shown = client.get("/api/v1/people/alice").json()
+    shown["fullName"] = "Alice Liddell"
+    back = client.put("/api/v1/people/alice", json=shown)
+    assert back.status_code == 200, back.text
+    assert back.json()["fullName"] == "Alice Liddell"
+    assert back.json()["notificationRules"] == shown["notificationRules"]
     # deleting the API's definition goes back to the file's
     assert client.delete("/api/v1/people/alice").status_code == 204
     assert client.get("/api/v1/people/alice").json()["email"] == "alice@example.org"

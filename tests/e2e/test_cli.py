@@ -223,7 +223,7 @@ def test_a_group_s_runbook_checklist_from_the_terminal(tmp_path: Path) -> None:
         # the runbook's promises for critical alerts run from the group's opening
         timers = {t["text"]: t["state"] for t in listed["timers"]}
         assert timers["Response Time: < 5 minutes"] == "running"
-        assert timers["Long-term (within 1 week):"] == "waiting"
+        assert timers["Long-term (within 1 week)"] == "waiting"
         assert "running  Response Time: < 5 minutes  (due " in shown
         run_cli("checklist", gid, "--undo", "2", "--by", "bob", url=server.url)
         audit = httpx.get(f"{server.url}/api/v1/groups/{gid}/audit").json()

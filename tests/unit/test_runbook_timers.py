@@ -238,9 +238,9 @@ def test_the_shared_runbook_s_timers_for_a_critical_alert() -> None:
     assert [(t.text, t.state) for t in found] == [
         ("Response Time: < 5 minutes", "met"),
         ("Escalation: Automatic after 15 minutes if not acknowledged", "met"),
-        ("Immediate (within 1 hour):", "waiting"),
-        ("Short-term (within 24 hours):", "waiting"),
-        ("Long-term (within 1 week):", "waiting"),
+        ("Immediate (within 1 hour)", "waiting"),
+        ("Short-term (within 24 hours)", "waiting"),
+        ("Long-term (within 1 week)", "waiting"),
     ]
 
 
@@ -260,3 +260,20 @@ def test_a_category_s_promise_wins_over_its_severity_s() -> None:
         "Response Time: < 30 minutes",
         "Escalation: Manual escalation to email after 2 hours",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Immediate (within 1 hour):", "Immediate (within 1 hour)"),
+        (
+            "and update the status page within 15 minutes",
+            "Update the status page within 15 minutes",
+        ),
+        ("Response Time: < 5 minutes", "Response Time: < 5 minutes"),
+        ("schedule postmortem within 48 hours.", "Schedule postmortem within 48 hours"),
+    ],
+)
+def test_a_timer_s_label_is_the_sla_s_words_tidied(text: str, label: str) -> None:
+    the_sla = Sla("deadline", "x", minutes(5), text, (1, 1), None, None)
+    assert timer("rb", the_sla, OPEN, T0).text == label

@@ -62,6 +62,21 @@ def _load(conn: Connection) -> dict[str, Person]:
     return found
 
 
+# GET /api/v1/people/NAME answers in the API's camelCase; a PUT of what it answered
+# (edited) must work, so its keys are read as the config file's. "source" says where
+# the definition came from: read-only, and left out.
+_API_KEYS = {
+    "fullName": "full_name",
+    "slackUser": "slack_user",
+    "timeZone": "time_zone",
+    "notificationRules": "notification_rules",
+}
+
+
+def as_config_keys(data: dict[str, object]) -> dict[str, object]:
+    return {_API_KEYS.get(k, k): v for k, v in data.items() if k != "source"}
+
+
 class PeopleDirectory:
     def __init__(
         self, engine: Engine, writer: GroupCommitter, clock: Clock, config: Callable[[], Config]
@@ -103,6 +118,7 @@ class PeopleDirectory:
             raise ConfigError([ConfigProblem("<request>", 1, "(syntax)", str(exc))]) from None
         if not isinstance(data, dict):
             raise ConfigError([ConfigProblem("<request>", 1, "(document)", "must be a mapping")])
+        data = as_config_keys(data)
         if "contacts_via_api" in data:
             why = "only a person in the config file says their contacts come from here"
             raise ConfigError([ConfigProblem("<request>", 1, "contacts_via_api", why)])

@@ -154,7 +154,15 @@ def timer(runbook: str, sla: Sla, ep: Episode, now: datetime) -> Timer:
         state = "closed" if ep.resolved <= due else "overdue"
     else:
         state = "running" if now < due else "overdue"
-    return Timer(runbook, sla.text, sla.lines, start, ends_on_ack, due, met, state)
+    return Timer(runbook, _label(sla.text), sla.lines, start, ends_on_ack, due, met, state)
+
+
+def _label(text: str) -> str:
+    """The SLA's words as a timer's label: "Immediate (within 1 hour):" loses its colon,
+    "and update the status page within 15 minutes" its "and"."""
+    label = re.sub(r"^(?:and|then|also|or)\s+", "", text.strip(), flags=re.IGNORECASE)
+    label = label.rstrip(":;,. ")
+    return label[:1].upper() + label[1:]
 
 
 def _responded(ep: Episode) -> datetime | None:
