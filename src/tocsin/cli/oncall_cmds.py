@@ -6,7 +6,7 @@ server."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -135,7 +135,11 @@ def checklist(
         fail(str(exc))
     if as_json:
         print_json({"checklists": lists, "timers": timers})
-        return
+    else:
+        _print_checklists(group, lists, timers)
+
+
+def _print_checklists(group: str, lists: list[Any], timers: list[Any]) -> None:
     if timers:
         typer.echo("Timers:")
         for t in timers:

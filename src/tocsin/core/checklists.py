@@ -78,7 +78,7 @@ class TickStep:
 
     group_id: str
     ref: StepRef
-    text: str  # the step's text as the responder saw it
+    text: str  # the step's text when ticked (a reworded step is another step)
     done: bool
     who: str
     via: Via
