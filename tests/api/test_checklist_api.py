@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import Clock, app_client, first_group, wait_until
+from tests.api.conftest import Clock, app_client, first_group
 from tests.api.test_console import SAME_SITE, field_problems
 from tests.api.test_oncall_api import CONFIG
+from tests.e2e.conftest import wait_until
 from tocsin.timeutil import format_rfc3339
 
 RUNBOOKS = Path(__file__).resolve().parents[3] / "shared" / "runbooks"
