@@ -31,7 +31,7 @@ from tocsin.config.oncall import Person
 from tocsin.config.redact import shown
 from tocsin.config.web import WebConfig, load_web_config
 from tocsin.core.alert_store import AlertStore, StoreSettings
-from tocsin.core.checklists import GroupRunbook, TickStep, group_runbook
+from tocsin.core.checklists import GroupPage, TickStep, group_runbook
 from tocsin.core.oncall_ops import HumanAction
 from tocsin.core.outbox_ops import Enqueue
 from tocsin.core.pd_intake import EventIntake
@@ -47,7 +47,7 @@ from tocsin.engine.senders import ChannelSender
 from tocsin.metrics import Metrics
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem
 from tocsin.notify.outcome import Outcome
-from tocsin.oncall.lifecycle import Via
+from tocsin.oncall.lifecycle import Via, pending_acts
 from tocsin.oncall.schedules import Shift, shifts
 from tocsin.runbooks.checklist import Checklist, find_step, parse_ref
 from tocsin.store import oncall_rows, outbox_rows
@@ -312,15 +312,21 @@ class Runtime:
         self.oncall.kick()
         return state
 
-    def group_runbook(self, group_id: str) -> GroupRunbook | None:
-        """The runbook checklists and timers of an on-call alert group; None: no such
-        group."""
+    def group_page(self, group_id: str) -> GroupPage | None:
+        """What the API and the console show of an on-call alert group, read once: its
+        row, the pending rows that will act, its audit trail, and its runbooks'
+        checklists and timers. None: no such group."""
         self.store.refresh()  # alerts other replicas committed
         with self.engine.connect() as conn:
             row = oncall_rows.get_group(conn, group_id)
             if row is None:
                 return None
-            return group_runbook(conn, row, self._incident_alerts, self.runbooks, self.clock())
+            status = str((row.state.get("lifecycle") or {}).get("status") or "")
+            due = oncall_rows.pending_due(conn, group_id)
+            audit = oncall_rows.audit_of(conn, group_id)
+        pending = [d for d in due if pending_acts(d.kind, status)]
+        runbook = group_runbook(row, audit, self._incident_alerts, self.runbooks, self.clock())
+        return GroupPage(row, pending, audit, runbook)
 
     def _incident_alerts(self, row: OncallGroupRow, opened: datetime | None) -> list[Alert]:
         """The alerts of a group's incident: those firing in it, and those of its
@@ -343,8 +349,8 @@ class Runtime:
         return found
 
     def checklists(self, group_id: str) -> list[Checklist] | None:
-        found = self.group_runbook(group_id)
-        return None if found is None else found.checklists
+        found = self.group_page(group_id)
+        return None if found is None else found.runbook.checklists
 
     async def tick_step(
         self, group_id: str, step: str, done: bool, who: str, via: Via, comment: str = ""

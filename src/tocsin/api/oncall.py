@@ -21,7 +21,7 @@ from tocsin.config.durations import format_duration, parse_duration
 from tocsin.core.oncall_ops import OncallRefused
 from tocsin.core.override_ops import AddOverride, DeleteOverride, schedule_audit_id
 from tocsin.oncall.ical import person_ics, schedule_ics
-from tocsin.oncall.lifecycle import Via, pending_acts, snooze_problem
+from tocsin.oncall.lifecycle import Via, snooze_problem
 from tocsin.oncall.links import Action, LinkError, SignedAction, verify
 from tocsin.oncall.schedules import Override, Shift, shift_at
 from tocsin.oncall.slack_requests import SlackSignatureError, verify_slack
@@ -73,19 +73,12 @@ def list_groups(request: Request) -> Response:
 
 @router.get("/api/v1/groups/{group_id}", summary="One alert group: state, pending steps")
 def get_group(request: Request, group_id: str) -> Response:
-    with runtime(request).engine.connect() as conn:
-        row = oncall_rows.get_group(conn, group_id)
-        if row is None:
-            return _json(f"no alert group {group_id!r}", 404)
-        pending = oncall_rows.pending_due(conn, group_id)
-    body = _group_json(row)
-    body["pending"] = [
-        {"kind": d.kind, "dueAt": d.due_at}
-        for d in pending
-        if pending_acts(d.kind, str(body["status"]))
-    ]
-    found = runtime(request).group_runbook(group_id)
-    body["runbookTimers"] = timers_json(found.timers if found else [])
+    page = runtime(request).group_page(group_id)
+    if page is None:
+        return _json(f"no alert group {group_id!r}", 404)
+    body = _group_json(page.row)
+    body["pending"] = [{"kind": d.kind, "dueAt": d.due_at} for d in page.pending]
+    body["runbookTimers"] = timers_json(page.runbook.timers)
     return _json(body)
 
 

@@ -7,11 +7,10 @@ written through the writer like every other, so it is committed before it is ans
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-
-from sqlalchemy import Connection
+from typing import Any
 
 from tocsin.alerts.model import Alert
 from tocsin.core.runbook_library import RunbookLibrary
@@ -27,7 +26,7 @@ from tocsin.runbooks.checklist import (
 )
 from tocsin.runbooks.timers import Timer, episode, timers
 from tocsin.store import oncall_rows
-from tocsin.store.oncall_rows import OncallGroupRow
+from tocsin.store.oncall_rows import DueRow, OncallGroupRow
 from tocsin.store.writer import Txn
 
 
@@ -39,21 +38,30 @@ class GroupRunbook:
     timers: list[Timer]
 
 
+@dataclass(frozen=True)
+class GroupPage:
+    """An on-call group as its page shows it (``Runtime.group_page``)."""
+
+    row: OncallGroupRow
+    pending: list[DueRow]  # only the rows that will act (lifecycle.pending_acts)
+    audit: list[dict[str, Any]]
+    runbook: GroupRunbook
+
+
 GroupAlerts = Callable[[OncallGroupRow, datetime | None], list[Alert]]
 """The alerts of a group's incident: (its row, its latest opening) -> alerts."""
 
 
 def group_runbook(
-    conn: Connection,
     row: OncallGroupRow,
+    audit: Sequence[Mapping[str, Any]],
     alerts_of: GroupAlerts,
     library: RunbookLibrary,
     now: datetime,
 ) -> GroupRunbook:
     """The checklists and timers of the group in ``row``: the procedures of its
-    incident's alerts (the first alert to fire first), ticked by its audit trail, and
-    their runbooks' SLAs run for its latest opening."""
-    audit = oncall_rows.audit_of(conn, row.group_id)
+    incident's alerts (the first alert to fire first), ticked by its audit trail
+    (``oncall_rows.audit_of``), and their runbooks' SLAs run for its latest opening."""
     ep = episode(audit)
     alerts = alerts_of(row, ep.opened)
     # the first to fire first (its procedure is the likeliest cause), then by name

@@ -27,7 +27,7 @@ from tocsin.api.state import Runtime, runtime
 from tocsin.config.durations import parse_duration
 from tocsin.core.alert_store import AlertQuery, group_views
 from tocsin.core.oncall_ops import OncallRefused
-from tocsin.oncall.lifecycle import Via, pending_acts, snooze_problem
+from tocsin.oncall.lifecycle import Via, snooze_problem
 from tocsin.store import oncall_rows, outbox_rows
 from tocsin.web import pages
 from tocsin.web.forms import (
@@ -254,26 +254,23 @@ def _group_page(
     request: Request, group_id: str, status: int = 200, problems: Mapping[str, str] | None = None
 ) -> HTMLResponse:
     rt = runtime(request)
-    with rt.engine.connect() as conn:
-        row = oncall_rows.get_group(conn, group_id)
-        if row is None:
-            return _page(request, "refused.html", status=404, reason=f"no alert group {group_id!r}")
-        life = str((row.state.get("lifecycle") or {}).get("status") or "")
-        pending = [d for d in oncall_rows.pending_due(conn, group_id) if pending_acts(d.kind, life)]
-        audit = oncall_rows.audit_of(conn, group_id)
+    page = rt.group_page(group_id)
+    if page is None:
+        return _page(request, "refused.html", status=404, reason=f"no alert group {group_id!r}")
+    row = page.row
     alerts = [a for fp in row.state.get("alerts") or [] if (a := rt.store.alerts.get(fp))]
     return _page(
         request,
         "group.html",
         status=status,
         group=pages.group_row(row),
-        runbook=rt.group_runbook(group_id),
+        runbook=page.runbook,
         alerts=[
             (a, pages.annotations_in_order(a.annotations), pages.silence_url(a.labels))
             for a in alerts
         ],
-        pending=pending,
-        audit=audit,
+        pending=page.pending,
+        audit=page.audit,
         audit_detail=pages.audit_detail,
         problems=problems or {},
     )
