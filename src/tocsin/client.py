@@ -144,10 +144,20 @@ class Client:
     def tick_step(
         self, group_id: str, step: str, done: bool, by: str, comment: str = ""
     ) -> list[Any]:
+        return self._mark(group_id, "checklist", {"step": step, "done": done}, by, comment)
+
+    def keep_timer(
+        self, group_id: str, timer: str, kept: bool, by: str, comment: str = ""
+    ) -> list[Any]:
+        return self._mark(group_id, "timers", {"timer": timer, "kept": kept}, by, comment)
+
+    def _mark(
+        self, group_id: str, what: str, body: dict[str, Any], by: str, comment: str
+    ) -> list[Any]:
         result: list[Any] = self._call(
             "POST",
-            f"/api/v1/groups/{group_id}/checklist",
-            json={"step": step, "done": done, "by": by, "comment": comment},
+            f"/api/v1/groups/{group_id}/{what}",
+            json={**body, "by": by, "comment": comment},
             headers={"x-tocsin-client": "cli"},
         )
         return result

@@ -31,7 +31,14 @@ from tocsin.config.oncall import Person
 from tocsin.config.redact import shown
 from tocsin.config.web import WebConfig, load_web_config
 from tocsin.core.alert_store import AlertStore, StoreSettings
-from tocsin.core.checklists import GroupPage, TickStep, group_runbook
+from tocsin.core.checklists import (
+    GroupPage,
+    Mark,
+    MarkRunbook,
+    group_runbook,
+    step_mark,
+    timer_mark,
+)
 from tocsin.core.oncall_ops import HumanAction
 from tocsin.core.outbox_ops import Enqueue
 from tocsin.core.pd_intake import EventIntake
@@ -50,6 +57,7 @@ from tocsin.notify.outcome import Outcome
 from tocsin.oncall.lifecycle import Via, pending_acts
 from tocsin.oncall.schedules import Shift, shifts
 from tocsin.runbooks.checklist import Checklist, find_step, parse_ref
+from tocsin.runbooks.timers import Timer, find_timer
 from tocsin.store import oncall_rows, outbox_rows
 from tocsin.store.db import open_database, sqlite_url
 from tocsin.store.group_rows import GroupTimer, load_timers, logs_changed_since
@@ -352,6 +360,10 @@ class Runtime:
         found = self.group_page(group_id)
         return None if found is None else found.runbook.checklists
 
+    def timers(self, group_id: str) -> list[Timer] | None:
+        found = self.group_page(group_id)
+        return None if found is None else found.runbook.timers
+
     async def tick_step(
         self, group_id: str, step: str, done: bool, who: str, via: Via, comment: str = ""
     ) -> list[Checklist]:
@@ -359,19 +371,57 @@ class Runtime:
         ``RUNBOOK/PROCEDURE:N``); returns the checklists. A step already so is left as
         it is (its first tick keeps its time). Raises LookupError (no such group) or
         ValueError (no such step, with why)."""
-        lists = await asyncio.to_thread(self.checklists, group_id)
-        if lists is None:
+
+        def mark(lists: list[Checklist]) -> Mark | None:
+            ref = parse_ref(step, lists)
+            if isinstance(ref, str):
+                raise ValueError(ref)
+            found = find_step(lists, ref)
+            assert found is not None  # parse_ref names only steps it found
+            # already so: the trail records what changed, not a second tick
+            return None if found.done == done else step_mark(ref, found.text, done)
+
+        return await self._mark(group_id, self.checklists, mark, who, via, comment)
+
+    async def keep_timer(
+        self, group_id: str, which: str, kept: bool, who: str, via: Via, comment: str = ""
+    ) -> list[Timer]:
+        """Say that a runbook timer of a group was kept (or, ``kept`` false, was not):
+        ``which`` is ``N`` as listed or ``RUNBOOK:LINE``; returns the timers. Timers an
+        answer to the page meets are refused, and a timer already so is left as it is.
+        Raises LookupError (no such group) or ValueError (no such timer, with why)."""
+
+        def mark(found: list[Timer]) -> Mark | None:
+            chosen = find_timer(found, which)
+            if isinstance(chosen, str):
+                raise ValueError(chosen)
+            if not chosen.keepable:
+                raise ValueError(
+                    f"{which!r} ({chosen.text}) is met by acknowledging the group, not by hand"
+                )
+            return None if (chosen.kept_by is not None) == kept else timer_mark(chosen, kept)
+
+        return await self._mark(group_id, self.timers, mark, who, via, comment)
+
+    async def _mark(
+        self,
+        group_id: str,
+        read: Callable[[str], list[_T] | None],
+        mark: Callable[[list[_T]], Mark | None],
+        who: str,
+        via: Via,
+        comment: str,
+    ) -> list[_T]:
+        """Write the mark a person makes on what ``read`` lists of a group's runbook
+        (None: it is so already), and list it again."""
+        found = await asyncio.to_thread(read, group_id)
+        if found is None:
             raise LookupError(f"no on-call alert group {group_id!r}")
-        ref = parse_ref(step, lists)
-        if isinstance(ref, str):
-            raise ValueError(ref)
-        found = find_step(lists, ref)
-        assert found is not None  # parse_ref names only steps it found
-        if found.done == done:
-            return lists  # already so: the trail records what changed, not a second tick
-        op = TickStep(group_id, ref, found.text, done, who, via, self.clock(), comment)
-        await self.writer.run(op)
-        return await asyncio.to_thread(self.checklists, group_id) or []
+        made = mark(found)
+        if made is None:
+            return found
+        await self.writer.run(MarkRunbook(group_id, made, who, via, self.clock(), comment))
+        return await asyncio.to_thread(read, group_id) or []
 
     def oncall_groups_of(self, labels: dict[str, str]) -> list[str]:
         """The ids of the alert groups an alert with ``labels`` joins, one per route it

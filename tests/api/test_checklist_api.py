@@ -127,7 +127,7 @@ def test_another_site_s_page_cannot_post_an_action(client: TestClient, clock: Cl
     gid = open_group(client, clock, "HighErrorRate")
     evil = {"origin": "https://evil.example", "content-type": "text/plain"}
     body = b'{"step": 1, "by": "evil"}'
-    for path in ("checklist", "ack", "resolve"):
+    for path in ("checklist", "timers", "ack", "resolve"):
         r = client.post(f"/api/v1/groups/{gid}/{path}", content=body, headers=evil)
         assert r.status_code == 403, path
     cross = {"sec-fetch-site": "cross-site"}
@@ -195,7 +195,7 @@ def test_the_console_shows_the_checklist_and_ticks_a_step(client: TestClient, cl
     assert "done by <strong>dave</strong>" in page
     # no name, or no such step: refused, naming the field
     r = press(done=f"{HIGH_ERRORS}:2")
-    assert (r.status_code, set(field_problems(r.text))) == (400, {"done_by"})
+    assert (r.status_code, set(field_problems(r.text))) == (400, {"step_by"})
     r = press(done=f"{HIGH_ERRORS}:7", by="dave")
     assert (r.status_code, set(field_problems(r.text))) == (400, {"step"})
     # undone from its button, and done again
@@ -233,7 +233,7 @@ def test_the_runbook_s_timers_run_for_the_group(client: TestClient, clock: Clock
     assert running["Immediate (within 1 hour)"]["state"] == "waiting"
     page = client.get(f"/ui/groups/{gid}").text
     assert 'id="timers"' in page
-    assert '<tr class="timer running">' in page
+    assert f'<tr class="timer running" data-timer="{RUNBOOK}:' in page
 
     clock.now += timedelta(minutes=4)  # past the 5 minutes, still not acknowledged
     assert timers()[response]["state"] == "overdue"
@@ -292,3 +292,104 @@ def test_a_resolved_group_keeps_its_runbook_and_a_reopened_one_starts_afresh(
     again = {t["text"]: t for t in group()["runbookTimers"]}
     assert again["Response Time: < 5 minutes"]["state"] == "running"
     assert again["Immediate (within 1 hour)"]["state"] == "waiting"
+
+
+def keep(client: TestClient, gid: str, **body: Any) -> Any:
+    return client.post(f"/api/v1/groups/{gid}/timers", json=body)
+
+
+def test_a_person_says_when_a_timer_was_kept(client: TestClient, clock: Clock) -> None:
+    gid = open_group(client, clock, "HighErrorRate")
+    listed = client.get(f"/api/v1/groups/{gid}/timers").json()
+    assert listed == client.get(f"/api/v1/groups/{gid}").json()["runbookTimers"]
+    assert [(t["timer"], t["keepable"]) for t in listed] == [
+        (1, False),  # "Response Time": an acknowledgement meets it
+        (2, False),  # "Escalation: Automatic ... if not acknowledged"
+        (3, True),
+        (4, True),
+        (5, True),
+    ]
+    immediate = listed[2]
+    assert immediate["text"] == "Immediate (within 1 hour)"
+    assert immediate["ref"] == f"{RUNBOOK}:{immediate['lines'][0]}"
+
+    # post-incident work done mid-incident, named by its ref: met, by whom and when
+    clock.now += timedelta(minutes=3)
+    r = keep(client, gid, timer=immediate["ref"], by="alice", comment="fix merged")
+    assert r.status_code == 200, r.text
+    kept = r.json()[2]
+    assert (kept["state"], kept["keptBy"], kept["metAt"]) == (
+        "met",
+        "alice",
+        format_rfc3339(clock.now),
+    )
+    audit = client.get(f"/api/v1/groups/{gid}/audit").json()
+    (line,) = [a for a in audit if a["action"] == "timer kept"]
+    assert (line["actor"], line["channel"]) == ("alice", "api")
+    assert line["comment"] == "Immediate (within 1 hour) (fix merged)"
+    assert line["detail"]["timer"]["text"] == "Immediate (within 1 hour)"
+    # saying it again changes nothing and writes nothing; the first word keeps its time
+    clock.now += timedelta(minutes=1)
+    assert keep(client, gid, timer=3, by="bob").json()[2]["keptBy"] == "alice"
+    # taken back by number: it waits for the resolution again
+    back = keep(client, gid, timer=3, kept=False, by="bob").json()[2]
+    assert (back["state"], back["keptBy"], back["metAt"]) == ("waiting", None, None)
+    audit = client.get(f"/api/v1/groups/{gid}/audit").json()
+    assert [a["action"] for a in audit if a["action"].startswith("timer")] == [
+        "timer kept",
+        "timer unkept",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"timer": 3}, "by: required"),
+        (
+            {"timer": 1, "by": "a"},
+            "timer: '1' (Response Time: < 5 minutes) is met by acknowledging",
+        ),
+        ({"timer": 9, "by": "a"}, "timer: '9': this group has 5 timers"),
+        ({"timer": "nope:1", "by": "a"}, "timer: 'nope:1': a timer is N or RUNBOOK:LINE"),
+        ({"timer": True, "by": "a"}, "timer: required"),
+        ({"by": "a"}, "timer: required"),
+        ({"timer": 3, "by": "a", "kept": "yes"}, "kept: must be true or false"),
+    ],
+)
+def test_bad_kept_timers_name_the_field_and_change_nothing(
+    client: TestClient, clock: Clock, body: dict[str, Any], says: str
+) -> None:
+    gid = open_group(client, clock, "HighErrorRate")
+    r = keep(client, gid, **body)
+    assert r.status_code == 400
+    assert r.json().startswith(says), r.json()
+    audit = client.get(f"/api/v1/groups/{gid}/audit").json()
+    assert not [a for a in audit if a["action"].startswith("timer")]
+    assert keep(client, "nope", timer=3, by="a").status_code == 404
+
+
+def test_the_console_keeps_a_timer(client: TestClient, clock: Clock) -> None:
+    gid = open_group(client, clock, "HighErrorRate")
+    ref = client.get(f"/api/v1/groups/{gid}/timers").json()[2]["ref"]
+
+    def press(**form: str) -> Any:
+        url = f"/ui/groups/{gid}/timers"
+        return client.post(url, data=form, headers=SAME_SITE, follow_redirects=False)
+
+    page = client.get(f"/ui/groups/{gid}").text
+    form = page[page.index('<form method="post" id="timer-marks"') :]
+    assert "disabled" in form[form.index("<button") : form.index("</button>")]
+    # only the timers a person keeps have a button
+    assert form[: form.index("</form>")].count('name="kept"') == 3
+    done = press(kept=ref, by="dave")
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/ui/groups/{gid}?done=timer#timers"
+    page = client.get(f"/ui/groups/{gid}").text
+    assert "kept by <strong>dave</strong>" in page
+    assert f'<button type="submit" class="tick" name="unkept" value="{ref}">' in page
+    r = press(kept=ref)
+    assert (r.status_code, set(field_problems(r.text))) == (400, {"timer_by"})
+    r = press(kept="1", by="dave")
+    assert (r.status_code, set(field_problems(r.text))) == (400, {"timer"})
+    assert press(unkept=ref, by="dave").status_code == 303
+    assert client.get(f"/api/v1/groups/{gid}/timers").json()[2]["keptBy"] is None

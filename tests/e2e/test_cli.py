@@ -241,3 +241,18 @@ def test_a_group_s_runbook_checklist_from_the_terminal(tmp_path: Path) -> None:
         assert "has 5 steps" in bad.stderr
         usage = run_cli("checklist", gid, "--done", "1", "--undo", "1", url=server.url, check=False)
         assert usage.returncode == 2
+        # a timer kept, by its number as listed; an acknowledgement's timer is refused
+        kept = run_cli("checklist", gid, "--kept", "3", "--by", "ann", url=server.url).stdout
+        assert "3. met      Immediate (within 1 hour)  (from the resolution; " in kept
+        assert "[kept by ann " in kept
+        timers = json.loads(run_cli("checklist", gid, "--json", url=server.url).stdout)["timers"]
+        assert [t["keptBy"] for t in timers] == [None, None, "ann", None, None]
+        bad = run_cli("checklist", gid, "--kept", "1", url=server.url, check=False)
+        assert (bad.returncode, "is met by acknowledging" in bad.stderr) == (1, True)
+        run_cli("checklist", gid, "--unkept", timers[2]["ref"], "--by", "ann", url=server.url)
+        timers = json.loads(run_cli("checklist", gid, "--json", url=server.url).stdout)["timers"]
+        assert timers[2]["state"] == "waiting"
+        usage = run_cli(
+            "checklist", gid, "--kept", "3", "--unkept", "3", url=server.url, check=False
+        )
+        assert usage.returncode == 2

@@ -115,7 +115,7 @@ def test_a_responder_silences_and_acknowledges_from_the_browser(
         assert any("acknowledged alice console" in line for line in audit), audit
 
         # the runbook's promise for critical alerts, kept by that acknowledgement
-        kept = texts(browser, "tr.timer.met td:first-child")
+        kept = texts(browser, "tr.timer.met td:nth-child(2)")
         assert any(t.startswith("Response Time: < 5 minutes") for t in kept), kept
 
         # the runbook's ServiceDown procedure is the group's checklist: tick step 1
@@ -132,6 +132,17 @@ def test_a_responder_silences_and_acknowledges_from_the_browser(
         assert "done by alice" in browser.find_element(By.CSS_SELECTOR, ".step.done").text
         (listed,) = httpx.get(f"{tocsin.url}/api/v1/groups/{group['id']}/checklist").json()
         assert [s["doneBy"] for s in listed["steps"]] == ["alice", None, None, None, None]
+
+        # a post-incident promise kept mid-incident, from its button in the timers' table
+        immediate = browser.find_element(By.CSS_SELECTOR, "tr.timer.waiting button.tick")
+        ref = immediate.get_attribute("value")
+        immediate.click()
+        wait_until(lambda: "?done=timer" in browser.current_url, 30, "the group page again")
+        assert "Timer updated." in browser.find_element(By.CSS_SELECTOR, ".notice").text
+        row = browser.find_element(By.CSS_SELECTOR, f'tr.timer[data-timer="{ref}"]')
+        assert "kept by alice" in row.text
+        timers = httpx.get(f"{tocsin.url}/api/v1/groups/{group['id']}/timers").json()
+        assert [t["keptBy"] for t in timers if t["ref"] == ref] == ["alice"]
 
 
 def test_the_api_docs_render_in_the_browser(tmp_path: Path, browser: WebDriver) -> None:

@@ -3,15 +3,29 @@ procedure, when each starts, what ends it, and where it stands at a time."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tocsin.runbooks.model import AlertProcedure, Duration, Sla
 from tocsin.runbooks.parser import parse_runbook
-from tocsin.runbooks.timers import Episode, after, applies, episode, timer, timers
+from tocsin.runbooks.timers import (
+    KEPT,
+    UNKEPT,
+    Episode,
+    Kept,
+    after,
+    applies,
+    episode,
+    find_timer,
+    timer,
+    timers,
+)
 
 RUNBOOKS = Path(__file__).resolve().parents[3] / "shared" / "runbooks"
 T0 = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)  # a Friday
@@ -277,3 +291,121 @@ def test_a_category_s_promise_wins_over_its_severity_s() -> None:
 def test_a_timer_s_label_is_the_sla_s_words_tidied(text: str, label: str) -> None:
     the_sla = Sla("deadline", "x", minutes(5), text, (1, 1), None, None)
     assert timer("rb", the_sla, OPEN, T0).text == label
+
+
+STATUS = sla("update the status page", None, 15)
+POSTMORTEM = sla("Schedule postmortem", None, 60 * 48)
+
+
+def keeping(ep: Episode, the_sla: Sla, minute: int, kept: bool = True) -> Episode:
+    """``ep`` where a person said at ``minute`` that they kept (or had not kept) it."""
+    label = timer("rb", the_sla, ep, T0).text
+    return replace(ep, kept={("rb", label): Kept(kept, "ann", T0 + minute * M)})
+
+
+@pytest.mark.parametrize(
+    ("the_sla", "ep", "now", "expected"),
+    [
+        # kept before it ran out: met, by whom and when
+        (STATUS, keeping(ACKED, STATUS, 10), T0 + 20 * M, (T0 + 10 * M, "met", "ann")),
+        # kept after: missed, still with who kept it
+        (STATUS, keeping(ACKED, STATUS, 18), T0 + 20 * M, (T0 + 18 * M, "missed", "ann")),
+        # taken back: it runs (or is overdue) again
+        (STATUS, keeping(ACKED, STATUS, 10, kept=False), T0 + 12 * M, (None, "running", None)),
+        (STATUS, keeping(ACKED, STATUS, 10, kept=False), T0 + 20 * M, (None, "overdue", None)),
+        # a resolved incident's ran-out timer that was kept is no longer overdue
+        (STATUS, keeping(RESOLVED, STATUS, 12), T0 + 50 * M, (T0 + 12 * M, "met", "ann")),
+        # post-incident work kept before the resolution (booked mid-incident): met
+        (POSTMORTEM, keeping(ACKED, POSTMORTEM, 20), T0 + 30 * M, (T0 + 20 * M, "met", "ann")),
+        (
+            POSTMORTEM,
+            keeping(RESOLVED, POSTMORTEM, 40 + 49 * 60),
+            T0 + 50 * 60 * M,
+            (T0 + (40 + 49 * 60) * M, "missed", "ann"),
+        ),
+        # a response timer is met by an answer to the page: a word of keeping is ignored
+        (
+            sla("Response Time", "Critical"),
+            keeping(OPEN, sla("Response Time", "Critical"), 2),
+            T0 + 6 * M,
+            (None, "overdue", None),
+        ),
+        # a word about another timer keeps nothing here
+        (STATUS, keeping(ACKED, POSTMORTEM, 10), T0 + 20 * M, (None, "overdue", None)),
+    ],
+)
+def test_a_timer_a_person_kept(
+    the_sla: Sla, ep: Episode, now: datetime, expected: tuple[Any, ...]
+) -> None:
+    t = timer("rb", the_sla, ep, now)
+    assert (t.met_at, t.state, t.kept_by) == expected
+
+
+def said(action: str, minute: int, text: str = "Update the status page: 15 minutes") -> Any:
+    return line(action, minute) | {
+        "actor": "bob",
+        "detail": {"timer": {"runbook": "rb", "line": 3, "text": text}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("audit", "kept"),
+    [
+        ([line("opened", 0), said(KEPT, 4)], {"Update the status page: 15 minutes": (True, 4)}),
+        # the newest word on a timer wins
+        (
+            [line("opened", 0), said(KEPT, 4), said(UNKEPT, 6)],
+            {"Update the status page: 15 minutes": (False, 6)},
+        ),
+        (
+            [line("opened", 0), said(KEPT, 4), said(UNKEPT, 6), said(KEPT, 8)],
+            {"Update the status page: 15 minutes": (True, 8)},
+        ),
+        # one timer's word leaves another's alone
+        (
+            [line("opened", 0), said(KEPT, 4), said(KEPT, 5, "Other")],
+            {"Update the status page: 15 minutes": (True, 4), "Other": (True, 5)},
+        ),
+        # a re-opening is a new incident: nothing kept yet
+        ([line("opened", 0), said(KEPT, 4), line("resolved", 9), line("re-opened", 20)], {}),
+        # a line without a timer's detail (written by something else) keeps nothing
+        ([line("opened", 0), line(KEPT, 4) | {"actor": "x", "detail": {}}], {}),
+    ],
+)
+def test_kept_timers_from_the_audit_trail(
+    audit: list[dict[str, Any]], kept: dict[str, tuple[bool, int]]
+) -> None:
+    found = episode(audit).kept
+    assert {text: (k.kept, int((k.at - T0) / M)) for (_, text), k in found.items()} == kept
+    assert all(k.who == "bob" for k in found.values())
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("1", "Response Time: < 5 minutes"),
+        ("3", "Immediate (within 1 hour)"),
+        ("threads-agent-alertmanager:{line}", "Immediate (within 1 hour)"),
+        ("Threads-Agent-Alertmanager:{line}", "Immediate (within 1 hour)"),
+        ("0", "'0': this group has 5 timers"),
+        ("6", "'6': this group has 5 timers"),
+        ("threads-agent-alertmanager:1", "'threads-agent-alertmanager:1': a timer is N or"),
+        ("٣", "'٣': a timer is N or RUNBOOK:LINE"),  # not an ASCII digit
+        ("", "'': a timer is N or RUNBOOK:LINE"),
+    ],
+)
+def test_a_timer_as_a_person_names_it(text: str, found: str) -> None:
+    name = "threads-agent-alertmanager"
+    book = parse_runbook((RUNBOOKS / f"{name}.md").read_text(), name=name)
+    (down,) = [p for p in book.alerts if p.name == "ServiceDown"]
+    listed = timers({name: book}, [(name, down)], OPEN, T0)
+    immediate = listed[2].lines[0]
+    got = find_timer(listed, text.format(line=immediate))
+    assert (got if isinstance(got, str) else got.text).startswith(found)
+
+
+@given(st.text(max_size=40))
+def test_any_text_names_a_listed_timer_or_says_why_not(text: str) -> None:
+    listed = [timer("rb", STATUS, OPEN, T0), timer("rb", POSTMORTEM, OPEN, T0)]
+    got = find_timer(listed, text)
+    assert got in listed or (isinstance(got, str) and got.startswith(repr(text)))

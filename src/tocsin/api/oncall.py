@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import html
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 import orjson
@@ -30,6 +31,8 @@ from tocsin.runbooks.timers import Timer
 from tocsin.store import oncall_rows
 from tocsin.timeutil import TimeFormatError, format_rfc3339, parse_rfc3339
 from tocsin.web.forms import cross_site
+
+_T = TypeVar("_T")
 
 router = APIRouter()
 
@@ -85,6 +88,8 @@ def get_group(request: Request, group_id: str) -> Response:
 def timers_json(timers: list[Timer]) -> list[dict[str, Any]]:
     return [
         {
+            "timer": number,
+            "ref": t.ref,
             "runbook": t.runbook,
             "text": t.text,
             "lines": list(t.lines),
@@ -93,8 +98,10 @@ def timers_json(timers: list[Timer]) -> list[dict[str, Any]]:
             "dueAt": t.due_at,
             "metAt": t.met_at,
             "state": t.state,
+            "keepable": t.keepable,  # false: an answer to the page meets it
+            "keptBy": t.kept_by,
         }
-        for t in timers
+        for number, t in enumerate(timers, start=1)
     ]
 
 
@@ -174,28 +181,47 @@ def get_checklist(request: Request, group_id: str) -> Response:
     return _json(checklist_json(lists))
 
 
-_TICK_BODY = {
-    "required": True,
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "required": ["step", "by"],
-                "properties": {
-                    "step": {
-                        "oneOf": [{"type": "integer"}, {"type": "string"}],
-                        "description": "N (the group has one checklist) or "
-                        "RUNBOOK/PROCEDURE:N, as the checklist's `ref` says",
+def _mark_body(
+    name: str, names_it: str, flag: str, done: str, example: dict[str, Any]
+) -> dict[str, Any]:
+    """The OpenAPI request body of a person's mark on a group's runbook (``_mark``)."""
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": [name, "by"],
+                    "properties": {
+                        name: {
+                            "oneOf": [{"type": "integer"}, {"type": "string"}],
+                            "description": names_it,
+                        },
+                        "by": {"type": "string", "description": done},
+                        flag: {"type": "boolean", "default": True, "description": "false: undo"},
+                        "comment": {"type": "string"},
                     },
-                    "by": {"type": "string", "description": "who did it"},
-                    "done": {"type": "boolean", "default": True, "description": "false: undo"},
-                    "comment": {"type": "string"},
                 },
-            },
-            "example": {"step": "threads-agent-alertmanager/ServiceDown:2", "by": "alice"},
-        }
-    },
-}
+                "example": example,
+            }
+        },
+    }
+
+
+_TICK_BODY = _mark_body(
+    "step",
+    "N (the group has one checklist) or RUNBOOK/PROCEDURE:N, as the checklist's `ref` says",
+    "done",
+    "who did it",
+    {"step": "threads-agent-alertmanager/ServiceDown:2", "by": "alice"},
+)
+_KEEP_BODY = _mark_body(
+    "timer",
+    "N as listed (from 1) or RUNBOOK:LINE, the timer's `ref`",
+    "kept",
+    "who kept it",
+    {"timer": "thread-condenser:117", "by": "alice"},
+)
 
 
 @router.post(
@@ -204,24 +230,72 @@ _TICK_BODY = {
     openapi_extra={"requestBody": _TICK_BODY},
 )
 async def tick_step(request: Request, group_id: str) -> Response:
+    rt = runtime(request)
+    return await _mark(
+        request,
+        ("step", "done"),
+        "N or RUNBOOK/PROCEDURE:N (as the checklist lists it)",
+        lambda which, flag, who, via, comment: _as_json(
+            rt.tick_step(group_id, which, flag, who, via, comment), checklist_json
+        ),
+    )
+
+
+Mark = Callable[[str, bool, str, Via, str], Awaitable[Response]]
+
+
+async def _as_json(found: Awaitable[_T], to_json: Callable[[_T], Any]) -> Response:
+    return _json(to_json(await found))
+
+
+async def _mark(request: Request, fields: tuple[str, str], usage: str, act: Mark) -> Response:
+    """A person's mark on a group's runbook (a step done, a timer kept), read from a
+    body with ``by``, ``comment`` and ``fields``: what it marks, and whether it is so
+    (true unless said otherwise); every refusal names its field."""
     read = await _action_body(request)
     if isinstance(read, Response):
         return read
     body, who = read
-    step, done = body.get("step"), body.get("done", True)
-    if isinstance(step, bool) or not isinstance(step, int | str) or str(step) == "":
-        return _json("step: required, N or RUNBOOK/PROCEDURE:N (as the checklist lists it)", 400)
-    if not isinstance(done, bool):
-        return _json("done: must be true or false", 400)
+    name, flag_name = fields
+    which, flag = body.get(name), body.get(flag_name, True)
+    if isinstance(which, bool) or not isinstance(which, int | str) or str(which) == "":
+        return _json(f"{name}: required, {usage}", 400)
+    if not isinstance(flag, bool):
+        return _json(f"{flag_name}: must be true or false", 400)
     try:
-        lists = await runtime(request).tick_step(
-            group_id, str(step), done, who, _via(request), str(body.get("comment", ""))
-        )
+        return await act(str(which), flag, who, _via(request), str(body.get("comment", "")))
     except LookupError as exc:
         return _json(str(exc), 404)
     except ValueError as exc:
-        return _json(f"step: {exc}", 400)
-    return _json(checklist_json(lists))
+        return _json(f"{name}: {exc}", 400)
+
+
+@router.get(
+    "/api/v1/groups/{group_id}/timers",
+    summary="The timers the runbooks of the group's alerts promise (as runbookTimers)",
+)
+def get_timers(request: Request, group_id: str) -> Response:
+    found = runtime(request).timers(group_id)
+    if found is None:
+        return _json(f"no alert group {group_id!r}", 404)
+    return _json(timers_json(found))
+
+
+@router.post(
+    "/api/v1/groups/{group_id}/timers",
+    summary="Say that a runbook timer was kept (the status page updated, say)",
+    openapi_extra={"requestBody": _KEEP_BODY},
+)
+async def keep_timer(request: Request, group_id: str) -> Response:
+    rt = runtime(request)
+    return await _mark(
+        request,
+        ("timer", "kept"),
+        "N or RUNBOOK:LINE (as the timers list it)",
+        lambda which, flag, who, via, comment: _as_json(
+            rt.keep_timer(group_id, which, flag, who, via, comment), timers_json
+        ),
+    )
 
 
 @router.post("/api/v1/groups/{group_id}/{action}", summary="Acknowledge, resolve or snooze")

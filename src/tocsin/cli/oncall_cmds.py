@@ -113,6 +113,16 @@ def checklist(
     undo: Annotated[
         list[str] | None, typer.Option("--undo", help="Untick this step; repeatable.")
     ] = None,
+    kept: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kept",
+            help="Say this timer was kept, now (N, or RUNBOOK:LINE as listed); repeatable.",
+        ),
+    ] = None,
+    unkept: Annotated[
+        list[str] | None, typer.Option("--unkept", help="Take back --kept; repeatable.")
+    ] = None,
     by: ByOption = "",
     comment: CommentOption = "",
     url: UrlOption = DEFAULT_URL,
@@ -120,15 +130,18 @@ def checklist(
 ) -> None:
     """The runbook procedures of a group's alerts, as checklists: who did which step,
     and when (each tick is a line of the group's audit trail); and the timers their
-    runbooks promise (respond within, post-mortem within...)."""
-    ticks = [(step, True) for step in done or []] + [(step, False) for step in undo or []]
-    if len({step for step, _ in ticks}) < len(ticks):
-        raise typer.BadParameter("each step once: --done and --undo of one step contradict")
+    runbooks promise (respond within, post-mortem within...). An acknowledgement meets
+    the response timers; say with --kept when you kept another (the status page
+    updated, the post-mortem booked)."""
+    ticks = _marks(done, undo, "--done and --undo of one step")
+    keeps = _marks(kept, unkept, "--kept and --unkept of one timer")
     try:
         with Client(url) as client:
             lists = client.checklist(group) if not ticks else []
             for step, tick in ticks:  # in order; the first refused one stops the rest
                 lists = client.tick_step(group, step, tick, me(by), comment)
+            for timer, keep in keeps:
+                client.keep_timer(group, timer, keep, me(by), comment)
             # .get: a server older than this CLI answers without them
             timers = client.group(group).get("runbookTimers", [])
     except (ApiError, OSError) as exc:
@@ -139,12 +152,21 @@ def checklist(
         _print_checklists(group, lists, timers)
 
 
+def _marks(yes: list[str] | None, undo: list[str] | None, what: str) -> list[tuple[str, bool]]:
+    marks = [(x, True) for x in yes or []] + [(x, False) for x in undo or []]
+    if len({x for x, _ in marks}) < len(marks):
+        raise typer.BadParameter(f"each once: {what} contradict")
+    return marks
+
+
 def _print_checklists(group: str, lists: list[Any], timers: list[Any]) -> None:
     if timers:
         typer.echo("Timers:")
-        for t in timers:
+        for number, t in enumerate(timers, start=1):
             due = f"due {t['dueAt']}" if t["dueAt"] else "from the resolution"
-            typer.echo(f"  {t['state']:<8} {t['text']}  ({due}; {t['runbook']}:{t['lines'][0]})")
+            ref = t.get("ref") or f"{t['runbook']}:{t['lines'][0]}"
+            kept = f"  [kept by {t['keptBy']} {t['metAt']}]" if t.get("keptBy") else ""
+            typer.echo(f"  {number}. {t['state']:<8} {t['text']}  ({due}; {ref}){kept}")
     if not lists:
         typer.echo(f"{group}: no runbook procedure with steps for this group's alerts")
         return

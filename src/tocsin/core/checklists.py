@@ -1,8 +1,10 @@
-"""Alert groups' runbook checklists: what the API, the CLI and the console share.
+"""Alert groups' runbook checklists and timers: what the API, the CLI and the console
+share.
 
-The checklists are computed when asked for, from the group's alerts, the runbook
-library and the group's audit trail (``runbooks.checklist``); a tick is one audit line,
-written through the writer like every other, so it is committed before it is answered.
+They are computed when asked for, from the group's alerts, the runbook library and the
+group's audit trail (``runbooks.checklist``, ``runbooks.timers``); a tick, and a timer a
+person kept, is one audit line, written through the writer like every other, so it is
+committed before it is answered.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from tocsin.runbooks.checklist import (
     checklists,
     ticks_in,
 )
-from tocsin.runbooks.timers import Timer, episode, timers
+from tocsin.runbooks.timers import KEPT, UNKEPT, Timer, episode, timers
 from tocsin.store import oncall_rows
 from tocsin.store.oncall_rows import DueRow, OncallGroupRow
 from tocsin.store.writer import Txn
@@ -80,14 +82,33 @@ def group_runbook(
     )
 
 
+@dataclass(frozen=True)
+class Mark:
+    """A person's mark on a group's runbook (a step done, a timer kept, or undone), as
+    its audit line says it."""
+
+    action: str
+    words: str
+    checklist: Mapping[str, Any] | None = None
+    timer: Mapping[str, Any] | None = None
+
+
+def step_mark(ref: StepRef, text: str, done: bool) -> Mark:
+    """``text``: the step's text when ticked (a reworded step is another step)."""
+    words = f"{ref.procedure} step {ref.number}: {text}"
+    return Mark(DONE if done else UNDONE, words, checklist=ref.detail(text))
+
+
+def timer_mark(timer: Timer, kept: bool) -> Mark:
+    return Mark(KEPT if kept else UNKEPT, timer.text, timer=timer.detail())
+
+
 @dataclass
-class TickStep:
-    """Record that ``who`` did (or undid) a step of a group's checklist."""
+class MarkRunbook:
+    """Record that ``who`` made ``mark`` on a group's runbook: one audit line."""
 
     group_id: str
-    ref: StepRef
-    text: str  # the step's text when ticked (a reworded step is another step)
-    done: bool
+    mark: Mark
     who: str
     via: Via
     now: datetime
@@ -97,14 +118,15 @@ class TickStep:
         row = oncall_rows.get_group(txn.conn, self.group_id)
         if row is None:
             raise LookupError(f"no on-call alert group {self.group_id!r}")
+        m = self.mark
         entry = AuditEntry(
             self.now,
             row.group_key,
             self.who,
             self.via,
-            DONE if self.done else UNDONE,
-            f"{self.ref.procedure} step {self.ref.number}: {self.text}"
-            + (f" ({self.comment})" if self.comment else ""),
-            checklist=self.ref.detail(self.text),
+            m.action,
+            m.words + (f" ({self.comment})" if self.comment else ""),
+            checklist=m.checklist,
+            timer=m.timer,
         )
         oncall_rows.add_audit(txn.conn, self.group_id, [entry])

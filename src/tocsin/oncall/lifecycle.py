@@ -129,6 +129,8 @@ class AuditEntry:
     escalation_id: str = ""
     # the runbook step a checklist tick is about (runbooks.checklist.StepRef.detail)
     checklist: Mapping[str, Any] | None = None
+    # the runbook timer a person kept (runbooks.timers.Timer.detail)
+    timer: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -142,6 +144,8 @@ class AuditEntry:
         }
         if self.checklist is not None:
             out["checklist"] = dict(self.checklist)
+        if self.timer is not None:
+            out["timer"] = dict(self.timer)
         return out
 
     @classmethod
@@ -155,6 +159,7 @@ class AuditEntry:
             comment=data["comment"],
             escalation_id=data["escalation_id"],
             checklist=data.get("checklist"),
+            timer=data.get("timer"),
         )
 
 

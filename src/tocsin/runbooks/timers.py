@@ -14,8 +14,11 @@ business days") become timers of the group its procedures are linked from:
   resolution.
 - what ends it: a person's first answer (an acknowledgement, or a resolution by hand
   before one) meets or misses a timer that speaks of acknowledging or responding;
-  alerts that resolve by themselves answer nothing. The others only fall due, and a
-  timer started at the opening stops counting once the group is resolved.
+  alerts that resolve by themselves answer nothing. The others (update the status
+  page, schedule the post-mortem) are met, or missed, when a person says they kept
+  them: a "timer kept" line of the audit trail, the newest line about a timer winning
+  as for checklist steps. One nobody kept falls due, and a timer started at the
+  opening stops counting once the group is resolved.
 
 Everything here is pure: the episode comes from the group's audit trail, ``now`` is an
 argument.
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -49,6 +52,23 @@ _ENDS_ON_ACK = re.compile(r"acknowledg|\back\b|respon", re.IGNORECASE)
 Start = Literal["opened", "resolved"]
 State = Literal["met", "missed", "running", "overdue", "waiting", "closed"]
 
+KEPT = "timer kept"
+UNKEPT = "timer unkept"
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """A person's word that they kept (or, ``kept`` false, had not kept) a timer."""
+
+    kept: bool
+    who: str
+    at: datetime
+
+
+TimerKey = tuple[str, str]
+"""A timer as the audit trail names it: its runbook and its label. A reworded SLA is
+another promise, which nobody has kept yet."""
+
 
 @dataclass(frozen=True, slots=True)
 class Episode:
@@ -58,23 +78,29 @@ class Episode:
     acknowledged: datetime | None = None
     resolved: datetime | None = None
     resolved_by_hand: bool = False  # by a person, not because its alerts resolved
+    kept: Mapping[TimerKey, Kept] = field(default_factory=dict)  # the newest word on each
 
 
 def episode(audit: Iterable[Mapping[str, Any]]) -> Episode:
     """The latest opening in an audit trail (``oncall_rows.audit_of``'s dicts, oldest
-    first), its first acknowledgement and its resolution."""
+    first), its first acknowledgement, its resolution and the timers people kept."""
     audit = list(audit)
     start = latest_opening(audit)
     found = Episode()
+    kept: dict[TimerKey, Kept] = {}
     for line in audit[start:]:
         action, at = line["action"], line["at"]
         if action in OPENINGS:
-            found = Episode(opened=at)
+            found, kept = Episode(opened=at), {}
         elif action == "acknowledged" and found.acknowledged is None:
             found = replace(found, acknowledged=at)
         elif action == "resolved" and found.resolved is None:
             found = replace(found, resolved=at, resolved_by_hand=line.get("channel") != "auto")
-    return found
+        elif action in (KEPT, UNKEPT):
+            said = (line.get("detail") or {}).get("timer") or {}
+            if isinstance(said.get("runbook"), str) and isinstance(said.get("text"), str):
+                kept[said["runbook"], said["text"]] = Kept(action == KEPT, line["actor"], at)
+    return replace(found, kept=kept) if kept else found
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +113,21 @@ class Timer:
     due_at: datetime | None  # None until its start happened
     met_at: datetime | None
     state: State
+    kept_by: str | None = None  # who said they kept it (timers not ended by an answer)
+
+    @property
+    def ref(self) -> str:
+        """How a person names it: ``RUNBOOK:LINE``, where the runbook states it."""
+        return f"{self.runbook}:{self.lines[0]}"
+
+    @property
+    def keepable(self) -> bool:
+        """Whether a person says when it was kept; an answer to the page keeps the rest."""
+        return not self.ends_on_ack
+
+    def detail(self) -> dict[str, Any]:
+        """What an audit line about this timer stores beside its columns."""
+        return {"runbook": self.runbook, "line": self.lines[0], "text": self.text}
 
 
 Fit = Literal["category", "severity", "incident"]
@@ -138,9 +179,15 @@ def timer(runbook: str, sla: Sla, ep: Episode, now: datetime) -> Timer:
     ends_on_ack = start == "opened" and _ENDS_ON_ACK.search(sla.action) is not None
     began = ep.opened if start == "opened" else ep.resolved
     due = None if began is None else after(began, sla.duration)
+    label = _label(sla.text)
+    said = None if ends_on_ack else ep.kept.get((runbook, label))
+    kept = said if said is not None and said.kept else None
     met: datetime | None = None
     state: State
-    if due is None:
+    if kept is not None:  # before its start, too: a post-mortem booked mid-incident
+        met = kept.at
+        state = "met" if due is None or met <= due else "missed"
+    elif due is None:
         state = "waiting"
     elif ends_on_ack and (responded := _responded(ep)) is not None:
         met = responded
@@ -149,12 +196,13 @@ def timer(runbook: str, sla: Sla, ep: Episode, now: datetime) -> Timer:
         # its alerts resolved before anyone responded: not met by anyone
         state = "closed" if ep.resolved <= due else "missed"
     elif start == "opened" and ep.resolved is not None:
-        # ended with the incident; one that ran out first stays overdue: nothing
-        # here knows whether it was kept (a status page updated, say)
+        # ended with the incident; one that ran out first, and that nobody said they
+        # kept (a status page updated, say), stays overdue
         state = "closed" if ep.resolved <= due else "overdue"
     else:
         state = "running" if now < due else "overdue"
-    return Timer(runbook, _label(sla.text), sla.lines, start, ends_on_ack, due, met, state)
+    who = kept.who if kept is not None else None
+    return Timer(runbook, label, sla.lines, start, ends_on_ack, due, met, state, who)
 
 
 def _label(text: str) -> str:
@@ -193,3 +241,18 @@ def timers(
                 seen.add((name, sla.lines))
                 out.append(timer(name, sla, ep, now))
     return out
+
+
+def find_timer(found: Sequence[Timer], text: str) -> Timer | str:
+    """A timer as a person names it: ``N`` as listed (from 1) or ``RUNBOOK:LINE`` (its
+    ``ref``, the runbook's name in any letter case); the timer, or why it names none."""
+    if text.isascii() and text.isdigit():
+        number = int(text)
+        if 1 <= number <= len(found):
+            return found[number - 1]
+        return f"{text!r}: this group has {len(found)} timers (tocsin checklist GROUP lists them)"
+    for t in found:
+        if t.ref.casefold() == text.casefold():
+            return t
+    have = ", ".join(t.ref for t in found) or "none"
+    return f"{text!r}: a timer is N or RUNBOOK:LINE as listed; this group has: {have}"

@@ -10,7 +10,7 @@ and one message per bad field.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, unquote
@@ -50,6 +50,7 @@ NOTICES = {
     "silenced": "Silence saved.",
     "expired": "Silence expired.",
     "step": "Checklist updated.",
+    "timer": "Timer updated.",
     **{action: f"Alert group {done}." for action, done in ACTIONS.items()},
 }
 
@@ -278,24 +279,46 @@ def _group_page(
 
 @router.post("/ui/groups/{group_id}/checklist", response_class=HTMLResponse)
 async def tick_step(request: Request, group_id: str) -> Response:
-    """A checklist step's button: done (or undone) by the name in the form."""
+    """A checklist step's button: done=STEP (or undo=STEP) by the name in the form."""
+    rt = runtime(request)
+    return await _runbook_button(
+        request, group_id, ("done", "undo", "step", "checklist"), rt.tick_step
+    )
+
+
+@router.post("/ui/groups/{group_id}/timers", response_class=HTMLResponse)
+async def keep_timer(request: Request, group_id: str) -> Response:
+    """A runbook timer's button: kept=TIMER (or unkept=TIMER) by the name in the form."""
+    rt = runtime(request)
+    return await _runbook_button(
+        request, group_id, ("kept", "unkept", "timer", "timers"), rt.keep_timer
+    )
+
+
+async def _runbook_button(
+    request: Request,
+    group_id: str,
+    names: tuple[str, str, str, str],
+    act: Callable[[str, str, bool, str, Via], Awaitable[object]],
+) -> Response:
+    """A button of a group's checklist or timers form: ``names`` are the buttons'
+    names (yes, undo), the field a refusal names and the page's anchor."""
     fields = await _form(request)
     if isinstance(fields, HTMLResponse):
         return fields
+    yes, undo, field, anchor = names
     who = fields.get("by", "")
-    if not who:
-        problems = {"done_by": "required: who did the step"}  # not the Act form's "by"
+    if not who:  # not the Act form's "by"
+        problems = {f"{field}_by": "required: who did it"}
         return _group_page(request, group_id, status=400, problems=problems)
-    # the button pressed: done=STEP or undo=STEP
-    done = "done" in fields
-    step = fields.get("done") or fields.get("undo") or ""
+    which = fields.get(yes) or fields.get(undo) or ""
     try:
-        await runtime(request).tick_step(group_id, step, done, who, Via.CONSOLE)
+        await act(group_id, which, yes in fields, who, Via.CONSOLE)
     except LookupError as exc:
         return _page(request, "refused.html", status=404, reason=str(exc))
     except ValueError as exc:
-        return _group_page(request, group_id, status=400, problems={"step": str(exc)})
-    return _done(f"/ui/groups/{quote(group_id, safe='')}?done=step#checklist", who)
+        return _group_page(request, group_id, status=400, problems={field: str(exc)})
+    return _done(f"/ui/groups/{quote(group_id, safe='')}?done={field}#{anchor}", who)
 
 
 @router.post("/ui/groups/{group_id}/{action}", response_class=HTMLResponse)

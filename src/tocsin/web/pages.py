@@ -196,9 +196,11 @@ def schedule_box(
     return ScheduleBox(name, current, later, until)
 
 
-# the audit columns the group page shows already, or nobody reading it needs (a
-# checklist tick's comment names its step)
-_AUDIT_SHOWN = frozenset({"at", "who", "via", "action", "comment", "group_key", "checklist"})
+# the audit columns the group page shows already, or nobody reading it needs (the
+# comment of a checklist tick or a kept timer names its step or timer)
+_AUDIT_SHOWN = frozenset(
+    {"at", "who", "via", "action", "comment", "group_key", "checklist", "timer"}
+)
 
 
 def audit_detail(detail: Mapping[str, Any]) -> str:
