@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -82,6 +83,22 @@ class Client:
             errors = answer.get("errors") or [answer.get("message", response.text)]
             raise ApiError(response.status_code, "; ".join(map(str, errors)))
         return answer
+
+    def heartbeats(self) -> list[Any]:
+        result: list[Any] = self._call("GET", "/api/v1/heartbeats")
+        return result
+
+    def heartbeat(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", f"/api/v1/heartbeats/{quote(name, safe='')}")
+        return result
+
+    def ping(self, name: str, failed: bool = False, message: str = "") -> dict[str, Any]:
+        """Ping a heartbeat (``failed``: the job failed); ``message`` is kept with it."""
+        path = f"/api/v1/heartbeats/{quote(name, safe='')}" + ("/fail" if failed else "")
+        result: dict[str, Any] = self._call(
+            "POST", path, content=message.encode(), headers={"content-type": "text/plain"}
+        )
+        return result
 
     def silences(self, filters: list[str] | None = None) -> list[Any]:
         params = {"filter": filters} if filters else {}

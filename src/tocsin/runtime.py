@@ -49,6 +49,7 @@ from tocsin.defaults import DEFAULT_LISTEN, DEFAULT_MAX_BODY
 from tocsin.engine.delivery import DeliverySettings, DeliveryWorker
 from tocsin.engine.dispatch import Dispatcher, DispatchSettings
 from tocsin.engine.health import ReceiverHealth
+from tocsin.engine.heartbeats import HeartbeatMonitor
 from tocsin.engine.oncall import OncallEngine, group_id
 from tocsin.engine.senders import ChannelSender
 from tocsin.metrics import Metrics
@@ -180,6 +181,14 @@ class Runtime:
             self._enqueue,
         )
         self.delivery.listeners.append(self.health.on_attempt)
+        self.heartbeats = HeartbeatMonitor(
+            self.engine,
+            self.writer,
+            clock,
+            lambda: self._config.tocsin.heartbeats,
+            self.store.alerts.get,
+            self.store.put_alerts,
+        )
         self.events = EventIntake(
             self.store, lambda: self._config, self.oncall_groups_of, self._ack_by_event, clock
         )
@@ -197,6 +206,11 @@ class Runtime:
             "tocsin_alerts", "Firing alerts by state.", self._alert_counts
         )
         self.metrics.add_state_gauges("tocsin_silences", "Silences by state.", self._silence_counts)
+        self.metrics.add_state_gauges(
+            "tocsin_heartbeats",
+            "Configured heartbeats by state (new, up, late, down, failed) at the last check.",
+            lambda: self.heartbeats.counts,
+        )
         self.metrics.add_overdue_gauge(
             "tocsin_oncall_due_overdue_seconds",
             "How long the oldest pending on-call row (escalation step, page, wake-up) has "
@@ -252,6 +266,7 @@ class Runtime:
             self._config, self._policy, self.web = config, policy, web
             self._store_settings = self._derive_store_settings(config)
             self.dispatcher.reload()
+            self.heartbeats.kick()  # arms new heartbeats; removed ones' alerts run out
             self._known_integrations()
             self.metrics.reload_ok.set(1)
             self.metrics.reload_time.set(self.clock().timestamp())

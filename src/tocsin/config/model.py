@@ -11,6 +11,7 @@ define ``check()``, plus, if it refers to other sections, a cross-check register
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -322,6 +323,44 @@ class EventIntegration:
                 yield Issue("set from the event itself, not configurable", f"labels.{label}")
 
 
+HEARTBEAT_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"  # a path segment: /api/v1/heartbeats/NAME
+# the labels Tocsin sets on a heartbeat's alert itself
+HEARTBEAT_OWN_LABELS = ("alertname", "heartbeat")
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """``tocsin.heartbeats[]``: a job that must ping Tocsin at least every ``period``
+    (a cron job, a backup, a queue consumer's loop); ``grace`` more than that without a
+    ping, or a ping that reports a failure, raises an alert (``tocsin.monitors``)
+    labelled ``heartbeat: NAME`` plus ``labels``, annotated with ``annotations``."""
+
+    name: str = ""
+    period: PromDuration = timedelta(0)
+    # Healthchecks.io's default: a daily job that ran late is not yet down
+    grace: PromDuration = timedelta(hours=1)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+    def check(self) -> Iterator[Issue]:
+        if not re.fullmatch(HEARTBEAT_NAME, self.name):
+            yield Issue(
+                "must be letters, digits, '_', '.' or '-' (it is a path segment: "
+                "/api/v1/heartbeats/NAME)",
+                "name",
+            )
+        if self.period <= timedelta(0):
+            yield Issue("missing period: how often the job pings (e.g. 24h, 5m)", "period")
+        if self.grace < timedelta(0):
+            yield Issue("cannot be negative", "grace")
+        for label in self.labels:
+            problem = _label_name_problem(label)
+            if problem:
+                yield Issue(problem, f"labels.{label}")
+            elif label in HEARTBEAT_OWN_LABELS:
+                yield Issue("set by Tocsin itself, not configurable", f"labels.{label}")
+
+
 @dataclass(frozen=True)
 class TocsinSettings:
     """``tocsin:``: what Tocsin does beyond Alertmanager (Alertmanager would reject the
@@ -339,6 +378,7 @@ class TocsinSettings:
     slack_signing_secret: Secret = NO_SECRET
     # Senders of PagerDuty Events API v2 events, by routing key.
     event_integrations: tuple[EventIntegration, ...] = ()
+    heartbeats: tuple[Heartbeat, ...] = ()
 
     def check(self) -> Iterator[Issue]:
         if self.failing_after < 1:
@@ -358,6 +398,14 @@ class TocsinSettings:
         for name, target in self.fallbacks.items():
             if name == target:
                 yield Issue(f"receiver {name!r} cannot be its own fallback", f"fallbacks.{name}")
+        beats: set[str] = set()
+        for i, beat in enumerate(self.heartbeats):
+            if beat.name in beats:
+                yield Issue(f"duplicate name {beat.name!r}", f"heartbeats[{i}].name")
+            beats.add(beat.name)
+
+    def heartbeat(self, name: str) -> Heartbeat | None:
+        return next((b for b in self.heartbeats if b.name == name), None)
 
 
 # --- top level --------------------------------------------------------------------------

@@ -293,3 +293,18 @@ people = Table(
     Column("definition", Text, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )
+
+# Heartbeats (``tocsin.monitors.heartbeats``): when Tocsin first knew each one (its
+# deadline before any ping counts from then) and its last ping, committed before the
+# ping is answered.
+heartbeats = Table(
+    "heartbeats",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("armed_at", BigInteger, nullable=False),
+    Column("last_ping_at", BigInteger, nullable=True),
+    Column("last_kind", String(8), nullable=True),  # "ok" or "fail"
+    Column("message", Text, nullable=False, server_default=""),
+    Column("pings", BigInteger, nullable=False, server_default="0"),
+    Column("rev", BigInteger, nullable=False, server_default="0"),
+)

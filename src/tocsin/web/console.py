@@ -390,6 +390,11 @@ def notifications_page(
     )
 
 
+@router.get("/ui/heartbeats", response_class=HTMLResponse)
+def heartbeats_page(request: Request) -> HTMLResponse:
+    return _page(request, "heartbeats.html", beats=runtime(request).heartbeats.views())
+
+
 @router.get("/ui/runbooks", response_class=HTMLResponse)
 def runbooks_page(request: Request) -> HTMLResponse:
     library = runtime(request).runbooks

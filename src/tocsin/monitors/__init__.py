@@ -1,0 +1,1 @@
+"""Tocsin's own monitors: heartbeats that jobs ping (``heartbeats``)."""

@@ -1,0 +1,141 @@
+"""Heartbeats (dead man's switches): a job pings Tocsin, and its silence is the alert.
+
+A heartbeat is configured with a ``period`` (how often its job pings) and a ``grace``
+(how late a ping may be). Where it stands at ``now``, from its last ping:
+
+- ``new``: it never pinged, and less than period + grace has passed since Tocsin first
+  knew it (``armed_at``): a job that never runs is caught too, from then;
+- ``up``: it pinged within its period;
+- ``late``: the period passed without a ping, and the grace has not;
+- ``down``: period and grace passed without a ping: ``HeartbeatMissing`` fires, from
+  the moment the grace ran out;
+- ``failed``: its last ping reported a failure (``tocsin heartbeat run`` of a command
+  that exited non-zero, or ``/fail``): ``HeartbeatFailed`` fires, from that ping.
+
+A ping that is not a failure resolves either alert. The alerts are ordinary alerts in
+the store, so they are routed, grouped, silenced (a maintenance window is a silence on
+``heartbeat="NAME"``) and escalated like any other. Both are computed from the stored
+last ping, so every replica, and a restarted Tocsin, raises the same alert with the
+same start.
+
+Everything here is pure: ``now`` is an argument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from tocsin.alerts.labels import fingerprint
+from tocsin.alerts.model import PostedAlert
+from tocsin.config.durations import format_duration
+from tocsin.config.model import Heartbeat
+from tocsin.timeutil import format_rfc3339
+
+MISSING = "HeartbeatMissing"
+FAILED = "HeartbeatFailed"
+ALERTNAMES = (MISSING, FAILED)
+# A firing alert is sent again at every check with its end this far ahead: if the
+# heartbeat leaves the config, or Tocsin stops checking, it resolves by itself.
+FIRING_FOR = timedelta(minutes=15)
+# How long a ping's message is kept (the tail of a failed job's output, say).
+MESSAGE_MAX = 1000
+
+Kind = Literal["ok", "fail"]
+State = Literal["new", "up", "late", "down", "failed"]
+STATES: tuple[State, ...] = ("new", "up", "late", "down", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """What is stored of a heartbeat: when Tocsin first knew it, and its last ping."""
+
+    name: str
+    armed_at: datetime
+    last_ping_at: datetime | None = None
+    last_kind: Kind | None = None
+    message: str = ""
+    pings: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    state: State
+    late_at: datetime  # when a ping is due (the period ends)
+    down_at: datetime  # when the grace ends too
+
+
+def status(spec: Heartbeat, beat: Beat, now: datetime) -> Status:
+    since = beat.last_ping_at or beat.armed_at
+    late_at = since + spec.period
+    down_at = late_at + spec.grace
+    state: State
+    if beat.last_kind == "fail":
+        state = "failed"
+    elif now >= down_at:
+        state = "down"
+    elif now >= late_at:
+        state = "late"
+    else:
+        state = "up" if beat.last_ping_at is not None else "new"
+    return Status(state, late_at, down_at)
+
+
+def labels_of(spec: Heartbeat, alertname: str) -> dict[str, str]:
+    """The alert's labels: the configured ones, a default severity, and Tocsin's own."""
+    return {"severity": "critical", **spec.labels, "alertname": alertname, "heartbeat": spec.name}
+
+
+def firing_alert(spec: Heartbeat, beat: Beat, st: Status, now: datetime) -> PostedAlert | None:
+    """The alert a ``down`` or ``failed`` heartbeat raises (None: it raises none)."""
+    if st.state == "down":
+        # the same words at every check: nothing about the alert changes while it fires
+        since = (
+            f"since {format_rfc3339(beat.last_ping_at)}"
+            if beat.last_ping_at
+            else f"ever (known since {format_rfc3339(beat.armed_at)})"
+        )
+        summary = (
+            f"No ping from heartbeat {spec.name} {since}: it pings every "
+            f"{format_duration(spec.period)}, grace {format_duration(spec.grace)}"
+        )
+        return _alert(spec, MISSING, summary, beat.message, st.down_at, now + FIRING_FOR)
+    if st.state == "failed":
+        assert beat.last_ping_at is not None  # a failure is a ping
+        summary = f"Heartbeat {spec.name} reported a failure"
+        return _alert(spec, FAILED, summary, beat.message, beat.last_ping_at, now + FIRING_FOR)
+    return None
+
+
+def resolving(spec: Heartbeat, alertname: str, starts_at: datetime, now: datetime) -> PostedAlert:
+    """The post that resolves a heartbeat's firing alert (it started at ``starts_at``)."""
+    return _alert(spec, alertname, f"Heartbeat {spec.name} is pinging again", "", starts_at, now)
+
+
+def alert_fingerprints(spec: Heartbeat) -> dict[str, str]:
+    """Each alert name's fingerprint for this heartbeat: what to look up in the store."""
+    return {name: fingerprint(labels_of(spec, name)) for name in ALERTNAMES}
+
+
+def _alert(
+    spec: Heartbeat, alertname: str, summary: str, message: str, start: datetime, end: datetime
+) -> PostedAlert:
+    annotations = {"summary": summary, **({"description": message} if message else {})}
+    return PostedAlert(
+        labels=labels_of(spec, alertname),
+        annotations={**annotations, **spec.annotations},
+        starts_at=start,
+        ends_at=end,
+        generator_url="",
+    )
+
+
+def next_check(specs: list[tuple[Heartbeat, Beat]], now: datetime, most: timedelta) -> datetime:
+    """When the state of one of them changes next without a ping (``now + most`` at the
+    latest, when a firing alert is sent again)."""
+    times = [now + most]
+    for spec, beat in specs:
+        st = status(spec, beat, now)
+        times += [t for t in (st.late_at, st.down_at) if t > now]
+    return min(times)

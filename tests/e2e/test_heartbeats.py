@@ -1,0 +1,106 @@
+"""Heartbeats against a real server: a cron-style job wrapped by ``tocsin heartbeat
+run``, a ping from the real ``curl`` as the README writes it, a missed heartbeat's
+alert, and a ``kill -9`` that loses no answered ping."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import require_binary, wait_until
+from tests.e2e.test_cli import run_cli
+from tests.harness.procs import TocsinServer
+
+pytestmark = pytest.mark.e2e
+
+CONFIG = """\
+route:
+  receiver: default
+  group_wait: 0s
+receivers:
+  - name: default
+tocsin:
+  heartbeats:
+    - name: backup
+      period: 24h
+    - name: queue-consumer
+      period: 2s
+      grace: 1s
+      labels: {severity: warning}
+"""
+
+
+def heartbeat_alerts(url: str) -> list[str]:
+    alerts = httpx.get(f"{url}/api/v2/alerts", params={"filter": "heartbeat=~.+"}).json()
+    return sorted(f"{a['labels']['heartbeat']}/{a['labels']['alertname']}" for a in alerts)
+
+
+def test_jobs_ping_and_a_crash_loses_no_ping(tmp_path: Path, db_url: str) -> None:
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(CONFIG)
+    db = None if db_url.startswith("sqlite") else db_url
+    with TocsinServer(tmp_path, config=config, database_url=db) as server:
+        # a job that fails: its output goes on to cron, and its tail to Tocsin
+        job = ["sh", "-c", "echo copied 3 files; echo 'disk full' >&2; exit 3"]
+        failed = run_cli("heartbeat", "run", "backup", "--", *job, url=server.url, check=False)
+        assert failed.returncode == 3
+        assert (failed.stdout, failed.stderr) == ("copied 3 files\n", "disk full\n")
+        wait_until(lambda: heartbeat_alerts(server.url), 30, "the failure's alert")
+        assert "backup/HeartbeatFailed" in heartbeat_alerts(server.url)
+        shown = run_cli("heartbeat", "show", "backup", url=server.url).stdout
+        assert "backup: failed (every 1d +1h)" in shown
+        assert "exit status 3" in shown
+        assert "disk full" in shown
+
+        # the same job succeeding: a ping, and the failure's alert resolves
+        good = run_cli("heartbeat", "run", "backup", "--", "true", url=server.url)
+        assert good.returncode == 0
+        wait_until(
+            lambda: "backup/HeartbeatFailed" not in heartbeat_alerts(server.url), 30, "resolve"
+        )
+
+        # the consumer never pings: missing after its period and grace
+        wait_until(
+            lambda: "queue-consumer/HeartbeatMissing" in heartbeat_alerts(server.url),
+            30,
+            "the missing heartbeat's alert",
+        )
+        # a ping with the real curl, as a crontab line would send it
+        curl = require_binary("curl")
+        sent = subprocess.run(
+            [
+                curl,
+                "-fsS",
+                "-X",
+                "POST",
+                "--data-binary",
+                "drained 12",
+                f"{server.url}/api/v1/heartbeats/queue-consumer",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert sent.returncode == 0, sent.stderr
+        assert json.loads(sent.stdout)["message"] == "drained 12"
+        before = {h["name"]: h for h in httpx.get(f"{server.url}/api/v1/heartbeats").json()}
+
+        # kill -9: every answered ping is back, with its time and message
+        server.kill()
+        server.start()
+        after = {h["name"]: h for h in httpx.get(f"{server.url}/api/v1/heartbeats").json()}
+        for name in ("backup", "queue-consumer"):
+            kept = ("lastPingAt", "lastPing", "message", "pings", "armedAt")
+            assert {k: after[name][k] for k in kept} == {k: before[name][k] for k in kept}
+        assert after["backup"]["pings"] == 2
+
+        # a name the config does not have: exit 1, the server's reason
+        bad = run_cli("heartbeat", "ping", "nope", url=server.url, check=False)
+        assert bad.returncode == 1
+        assert "no heartbeat 'nope'" in bad.stderr
+        listed = json.loads(run_cli("heartbeat", "list", "--json", url=server.url).stdout)
+        assert [h["name"] for h in listed] == ["backup", "queue-consumer"]

@@ -1,0 +1,179 @@
+"""Heartbeats, pure: where one stands at a time, the alert it raises, and when its
+state next changes without a ping; and what check-config says of their config."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tocsin.alerts.labels import fingerprint
+from tocsin.config import ConfigError
+from tocsin.config.loader import load_config
+from tocsin.config.model import Heartbeat
+from tocsin.monitors.heartbeats import (
+    FAILED,
+    FIRING_FOR,
+    MISSING,
+    Beat,
+    Kind,
+    alert_fingerprints,
+    firing_alert,
+    next_check,
+    resolving,
+    status,
+)
+
+T0 = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
+M = timedelta(minutes=1)
+H = timedelta(hours=1)
+DAILY = Heartbeat("backup", timedelta(days=1), H, {"team": "infra"}, {"runbook_url": "/r#b"})
+
+
+def beat(last: timedelta | None = None, kind: Kind = "ok", message: str = "") -> Beat:
+    """Armed at T0; last pinged at T0 + ``last`` (never, when None)."""
+    at = None if last is None else T0 + last
+    return Beat("backup", T0, at, None if at is None else kind, message)
+
+
+@pytest.mark.parametrize(
+    ("the_beat", "now", "state", "late_at"),
+    [
+        # never pinged: counted from when Tocsin first knew it
+        (beat(), T0 + H, "new", T0 + 24 * H),
+        (beat(), T0 + 24 * H, "late", T0 + 24 * H),
+        (beat(), T0 + 25 * H - M, "late", T0 + 24 * H),
+        (beat(), T0 + 25 * H, "down", T0 + 24 * H),  # the grace ran out: down
+        # pinged: counted from the last ping
+        (beat(2 * H), T0 + 20 * H, "up", T0 + 26 * H),
+        (beat(2 * H), T0 + 26 * H + M, "late", T0 + 26 * H),
+        (beat(2 * H), T0 + 27 * H, "down", T0 + 26 * H),
+        # a failure reported: failed, whatever the time
+        (beat(2 * H, "fail"), T0 + 2 * H, "failed", T0 + 26 * H),
+        (beat(2 * H, "fail"), T0 + 40 * H, "failed", T0 + 26 * H),
+    ],
+)
+def test_where_a_heartbeat_stands(
+    the_beat: Beat, now: datetime, state: str, late_at: datetime
+) -> None:
+    st = status(DAILY, the_beat, now)
+    assert (st.state, st.late_at, st.down_at) == (state, late_at, late_at + DAILY.grace)
+
+
+def test_no_grace_is_down_as_soon_as_late() -> None:
+    tight = Heartbeat("digest", 5 * M, timedelta(0))
+    assert status(tight, Beat("digest", T0), T0 + 5 * M).state == "down"
+    assert status(tight, Beat("digest", T0), T0 + 5 * M - timedelta(seconds=1)).state == "new"
+
+
+@pytest.mark.parametrize(
+    ("the_beat", "now", "expected"),
+    [
+        (beat(), T0 + H, None),  # new
+        (beat(2 * H), T0 + 26 * H + M, None),  # late, in its grace
+        # down: HeartbeatMissing, from the end of the grace (the same at every check)
+        (beat(2 * H), T0 + 30 * H, (MISSING, T0 + 27 * H, "since 2026-12-04T04:00:00.000Z")),
+        (beat(), T0 + 30 * H, (MISSING, T0 + 25 * H, "ever (known since 2026-12-04T02:00")),
+        # failed: HeartbeatFailed, from the failed ping, with its message
+        (beat(2 * H, "fail", "disk full"), T0 + 3 * H, (FAILED, T0 + 2 * H, "reported a fail")),
+    ],
+)
+def test_the_alert_a_heartbeat_raises(
+    the_beat: Beat, now: datetime, expected: tuple[str, datetime, str] | None
+) -> None:
+    fired = firing_alert(DAILY, the_beat, status(DAILY, the_beat, now), now)
+    if expected is None:
+        assert fired is None
+        return
+    name, starts, says = expected
+    assert fired is not None
+    assert fired.labels == {
+        "alertname": name,
+        "heartbeat": "backup",
+        "severity": "critical",
+        "team": "infra",
+    }
+    assert (fired.starts_at, fired.ends_at) == (starts, now + FIRING_FOR)
+    assert says in fired.annotations["summary"]
+    assert fired.annotations["runbook_url"] == "/r#b"  # the configured annotations
+    assert fired.annotations.get("description", "") == the_beat.message
+    # what the monitor looks up in the store is this alert's fingerprint
+    assert alert_fingerprints(DAILY)[name] == fingerprint(fired.labels)
+
+
+def test_the_labels_it_configures_win_but_not_over_its_own() -> None:
+    spec = Heartbeat("b", H, H, {"severity": "warning"})
+    fired = firing_alert(spec, Beat("b", T0), status(spec, Beat("b", T0), T0 + 3 * H), T0 + 3 * H)
+    assert fired is not None
+    assert fired.labels["severity"] == "warning"
+    ended = resolving(spec, MISSING, T0 + 2 * H, T0 + 4 * H)
+    assert (ended.labels, ended.starts_at, ended.ends_at) == (
+        fired.labels,
+        T0 + 2 * H,
+        T0 + 4 * H,
+    )
+
+
+@pytest.mark.parametrize(
+    ("beats", "now", "most", "next_at"),
+    [
+        ([], T0, M, T0 + M),
+        # the end of the period, then the end of the grace
+        ([beat(0 * H)], T0 + H, 2 * H, T0 + 3 * H),  # nothing changes sooner
+        ([beat(0 * H)], T0 + 23 * H, 2 * H, T0 + 24 * H),
+        ([beat(0 * H)], T0 + 24 * H, 2 * H, T0 + 25 * H),
+        # down already: nothing changes without a ping, but its alert is sent again
+        ([beat(0 * H)], T0 + 30 * H, M, T0 + 30 * H + M),
+        # the soonest of several
+        ([beat(0 * H), beat(5 * H)], T0 + 24 * H + M, 2 * H, T0 + 25 * H),
+    ],
+)
+def test_when_to_check_next(
+    beats: list[Beat], now: datetime, most: timedelta, next_at: datetime
+) -> None:
+    assert next_check([(DAILY, b) for b in beats], now, most) == next_at
+
+
+HEAD = "route:\n  receiver: x\nreceivers:\n  - name: x\ntocsin:\n  heartbeats:\n"
+
+
+@pytest.mark.parametrize(
+    ("entries", "problem"),
+    [
+        ("    - name: b\n      period: 1h\n", None),
+        ("    - name: b\n", "7: tocsin.heartbeats[0].period: missing period"),
+        ("    - name: a b\n      period: 1h\n", "7: tocsin.heartbeats[0].name: must be letters"),
+        ("    - name: b\n      period: 1h\n      grace: 1x\n", "9: tocsin.heartbeats[0].grace: "),
+        (
+            "    - name: b\n      period: 1h\n      labels: {heartbeat: c}\n",
+            "9: tocsin.heartbeats[0].labels.heartbeat: set by Tocsin itself",
+        ),
+        (
+            "    - name: b\n      period: 1h\n      labels: {0bad: c}\n",
+            "9: tocsin.heartbeats[0].labels.0bad: ",
+        ),
+        (
+            "    - name: b\n      period: 1h\n    - name: b\n      period: 2h\n",
+            "9: tocsin.heartbeats[1].name: duplicate name 'b'",
+        ),
+        (
+            "    - name: b\n      period: 1h\n      every: 1h\n",
+            "9: tocsin.heartbeats[0].every: unknown",
+        ),
+    ],
+)
+def test_check_config_names_file_line_and_key(
+    tmp_path: Path, entries: str, problem: str | None
+) -> None:
+    path = tmp_path / "am.yml"
+    path.write_text(HEAD + entries)
+    if problem is None:
+        (loaded,) = load_config(path).tocsin.heartbeats
+        assert (loaded.period, loaded.grace) == (H, H)  # grace: Healthchecks.io's hour
+        return
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    said: Any = str(raised.value)
+    assert f"{path}:{problem}" in said, said
