@@ -113,6 +113,33 @@ def test_check_with_failures_gets_a_for_from_interval_times_count() -> None:
     assert "GET /api/health/ping" in rule["expr"]
 
 
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        # a heartbeat names itself, though "job" would make it a queue check
+        ("**Heartbeat:** the nightly digest cron job pings every 24 hours.", "heartbeat"),
+        ("Dead man's switch: the backup job checks in every 6 hours.", "heartbeat"),
+        ("**Workers:** check the job queue depth every 5 minutes.", "queue"),
+    ],
+)
+def test_a_heartbeat_check_is_sketched_as_a_tocsin_heartbeat(line: str, kind: str) -> None:
+    book = parse_runbook(f"## Health checks\n\n1. {line}\n", name="m", source="m.md")
+    (check,) = book.checks
+    assert check.kind == kind
+    text = suggest_config(book)
+    _, rules = yaml.safe_load_all(text)
+    sketched = "# tocsin:\n#   heartbeats:\n" in text
+    assert sketched is (kind == "heartbeat")
+    # a heartbeat is no Prometheus rule: Tocsin runs it (uncommented, it loads)
+    assert bool(rules["groups"][0]["rules"]) is (kind != "heartbeat")
+    if sketched:
+        sketch = text[text.index("# tocsin:") :].split("\n---")[0]
+        uncommented = "\n".join(x[2:] for x in sketch.splitlines() if x.startswith("# "))
+        (beat,) = yaml.safe_load(uncommented)["tocsin"]["heartbeats"]
+        assert beat["period"] in ("1d", "6h")
+        assert beat["annotations"]["runbook_url"] == "m.md#health-checks"
+
+
 def test_empty_runbook_still_valid_yaml() -> None:
     docs = list(yaml.safe_load_all(suggest_config(parse_runbook("", name="empty"))))
     assert docs[0]["route"]["receiver"] == "default"

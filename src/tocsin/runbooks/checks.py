@@ -36,11 +36,13 @@ _LOOK_VERBS = re.compile(
     re.IGNORECASE,
 )
 _ALERT_WHEN = re.compile(r"\b(?:alert|page|notify|fire|warn)\w*\s+(?:if|when|on|whenever)\b", re.I)
+# the first that matches: a heartbeat names itself, while "the nightly cron job pings"
+# also says "job", which would make it a queue check
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("heartbeat", re.compile(r"heartbeat|\bcron\b|dead\s*man", re.I)),
     ("queue", re.compile(r"\bqueues?\b|backlog|\bjobs?\b|\bmessages?\b|\bdepth\b|\blag\b", re.I)),
     ("disk", re.compile(r"\bdisk|storage|\bvolumes?\b|inode|free\s+space", re.I)),
     ("certificate", re.compile(r"\bcert(?:ificate)?s?\b|\btls\b|\bssl\b", re.I)),
-    ("heartbeat", re.compile(r"heartbeat|\bcron\b|dead\s*man", re.I)),
     ("database", re.compile(r"\bdatabase|\bdb\b|replication|postgres|mysql|\bsql\b", re.I)),
     ("tcp", re.compile(r"\btcp\b|\bport\s+\d+", re.I)),
 )

@@ -225,6 +225,7 @@ def _alertmanager(w: _Writer, runbook: Runbook) -> None:
         _receiver_configs(w, channels)
     _timers(w, runbook)
     _policy_sketches(w, runbook)
+    _heartbeat_sketches(w, runbook)
 
 
 def _receiver_configs(w: _Writer, channels: Sequence[Channel]) -> None:
@@ -314,6 +315,32 @@ def _policy_sketches(w: _Writer, runbook: Runbook) -> None:
             w('#         targets: [{person: "<PLACEHOLDER: escalation target>"}]')
 
 
+def _heartbeat_sketches(w: _Writer, runbook: Runbook) -> None:
+    """A heartbeat check ("the nightly cron job pings every 24 hours") is what Tocsin's
+    heartbeats run, not a Prometheus rule: sketched, commented out like the policies
+    (a ``tocsin:`` section makes the file Tocsin's own)."""
+    beats = [c for c in runbook.checks if c.kind == "heartbeat"]
+    if not beats:
+        return
+    w()
+    w("# Heartbeats: jobs that must ping Tocsin (README, Heartbeats). Uncomment, and have")
+    w("# each job POST to /api/v1/heartbeats/NAME (or run under `tocsin heartbeat run`).")
+    w("# tocsin:")
+    w("#   heartbeats:")
+    for check in beats:
+        w(f"#     # {_at(check.lines)}: {_comment(check.text)}")
+        generic = not check.name or _slug(check.name) in ("heartbeat", "cron", "dead-man")
+        name = _placeholder("the job's name") if generic else _slug(check.name or "")
+        w(f"#     - name: {name}")
+        if check.interval is None:
+            w(f"#       period: {_placeholder('how often it pings')}")
+        else:
+            period = format_seconds(check.interval.seconds)
+            w(f"#       period: {period}  # {_at(check.interval.lines)}")
+        if check.section:
+            w(f"#       annotations: {{runbook_url: {_q(_runbook_url(runbook, check.section))}}}")
+
+
 # --- Prometheus ----------------------------------------------------------------------
 
 
@@ -322,13 +349,14 @@ def _prometheus(w: _Writer, runbook: Runbook) -> None:
     w("groups:")
     w(f"  - name: {_q(_slug(runbook.name))}")
     rules = list(runbook.alerts)
-    if not rules and not runbook.checks:
+    checks = [c for c in runbook.checks if c.kind != "heartbeat"]  # sketched above
+    if not rules and not checks:
         w("    rules: []")
         return
     w("    rules:")
     for alert in rules:
         _alert_rule(w, runbook, alert)
-    for check in runbook.checks:
+    for check in checks:
         _check_rule(w, runbook, check)
 
 
