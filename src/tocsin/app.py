@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from tocsin import __version__
-from tocsin.api import heartbeats, notifications, oncall, ops, pd_events, runbooks, swagger, v1, v2
+from tocsin.api import monitors, notifications, oncall, ops, pd_events, runbooks, swagger, v1, v2
 from tocsin.api.auth import WebAuth
 from tocsin.api.ingest import FastIngest
 from tocsin.runtime import Runtime
@@ -39,6 +39,7 @@ def build_api(rt: Runtime) -> FastAPI:
             asyncio.create_task(rt.delivery.run()),
             asyncio.create_task(rt.oncall.run()),
             asyncio.create_task(rt.heartbeats.run()),
+            asyncio.create_task(rt.probes.run()),
         ]
         try:
             yield
@@ -66,7 +67,8 @@ def build_api(rt: Runtime) -> FastAPI:
     app.include_router(runbooks.router)
     app.include_router(oncall.router)
     app.include_router(pd_events.router)
-    app.include_router(heartbeats.router)
+    app.include_router(monitors.router)
+    app.include_router(monitors.ping_router)
     app.include_router(console.router)
     swagger.mount(app)
     return app

@@ -100,6 +100,17 @@ class Client:
         )
         return result
 
+    def probes(self) -> list[Any]:
+        result: list[Any] = self._call("GET", "/api/v1/probes")
+        return result
+
+    def probe(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", f"/api/v1/probes/{quote(name, safe='')}")
+        return result
+
+    def run_probe(self, name: str) -> None:
+        self._call("POST", f"/api/v1/probes/{quote(name, safe='')}/run")
+
     def silences(self, filters: list[str] | None = None) -> list[Any]:
         params = {"filter": filters} if filters else {}
         result: list[Any] = self._call("GET", "/api/v2/silences", params=params)

@@ -51,6 +51,7 @@ from tocsin.engine.dispatch import Dispatcher, DispatchSettings
 from tocsin.engine.health import ReceiverHealth
 from tocsin.engine.heartbeats import HeartbeatMonitor
 from tocsin.engine.oncall import OncallEngine, group_id
+from tocsin.engine.probes import ProbeMonitor
 from tocsin.engine.senders import ChannelSender
 from tocsin.metrics import Metrics
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem
@@ -186,7 +187,15 @@ class Runtime:
             self.writer,
             clock,
             lambda: self._config.tocsin.heartbeats,
-            self.store.alerts.get,
+            self.store.all_alerts,
+            self.store.put_alerts,
+        )
+        self.probes = ProbeMonitor(
+            self.engine,
+            self.writer,
+            clock,
+            lambda: self._config.tocsin.probes,
+            self.store.all_alerts,
             self.store.put_alerts,
         )
         self.events = EventIntake(
@@ -210,6 +219,11 @@ class Runtime:
             "tocsin_heartbeats",
             "Configured heartbeats by state (new, up, late, down, failed) at the last check.",
             lambda: self.heartbeats.counts,
+        )
+        self.metrics.add_state_gauges(
+            "tocsin_probes",
+            "Configured probes by state (unknown, up, failing, down) at the last round.",
+            lambda: self.probes.counts,
         )
         self.metrics.add_overdue_gauge(
             "tocsin_oncall_due_overdue_seconds",
@@ -266,7 +280,9 @@ class Runtime:
             self._config, self._policy, self.web = config, policy, web
             self._store_settings = self._derive_store_settings(config)
             self.dispatcher.reload()
-            self.heartbeats.kick()  # arms new heartbeats; removed ones' alerts run out
+            # arms new heartbeats and probes; removed ones' alerts resolve
+            self.heartbeats.kick()
+            self.probes.kick()
             self._known_integrations()
             self.metrics.reload_ok.set(1)
             self.metrics.reload_time.set(self.clock().timestamp())

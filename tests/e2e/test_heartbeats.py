@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -69,18 +70,10 @@ def test_jobs_ping_and_a_crash_loses_no_ping(tmp_path: Path, db_url: str) -> Non
             30,
             "the missing heartbeat's alert",
         )
-        # a ping with the real curl, as a crontab line would send it
+        # a ping with the real curl, as the README's crontab line sends it
         curl = require_binary("curl")
         sent = subprocess.run(
-            [
-                curl,
-                "-fsS",
-                "-X",
-                "POST",
-                "--data-binary",
-                "drained 12",
-                f"{server.url}/api/v1/heartbeats/queue-consumer",
-            ],
+            [curl, "-fsS", "--data-binary", "drained 12", f"{server.url}/ping/queue-consumer"],
             capture_output=True,
             text=True,
             timeout=30,
@@ -104,3 +97,52 @@ def test_jobs_ping_and_a_crash_loses_no_ping(tmp_path: Path, db_url: str) -> Non
         assert "no heartbeat 'nope'" in bad.stderr
         listed = json.loads(run_cli("heartbeat", "list", "--json", url=server.url).stdout)
         assert [h["name"] for h in listed] == ["backup", "queue-consumer"]
+
+
+def test_run_passes_the_job_through(tmp_path: Path) -> None:
+    """``tocsin heartbeat run``: the job's bytes pass through untouched (a dump piped to
+    a file), its exit status is the wrapper's as a shell reports it, and each outcome
+    is pinged."""
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(CONFIG)
+    with TocsinServer(tmp_path, config=config) as server:
+        wrap = [sys.executable, "-m", "tocsin", "heartbeat", "run", "backup", "--url", server.url]
+        blob = bytes(range(256)) * 64 + b"\r\n\x1b[31mred\x1b[0m"
+        (tmp_path / "blob").write_bytes(blob)
+        dumped = subprocess.run(
+            [*wrap, "--", "cat", str(tmp_path / "blob")],
+            capture_output=True,
+            timeout=60,
+        )
+        assert (dumped.returncode, dumped.stdout) == (0, blob)
+
+        def outcome(*command: str) -> tuple[int, str, str]:
+            done = run_cli(
+                "heartbeat", "run", "backup", "--", *command, url=server.url, check=False
+            )
+            shown = httpx.get(f"{server.url}/api/v1/heartbeats/backup").json()
+            return done.returncode, shown["lastPing"], (shown["message"].splitlines() or [""])[0]
+
+        assert outcome("sh", "-c", "kill -TERM $$") == (143, "fail", "killed by SIGTERM")
+        assert outcome("/no/such/job") == (127, "fail", "/no/such/job: command not found")
+        (tmp_path / "not-executable").write_text("echo hi\n")
+        code, last, said = outcome(str(tmp_path / "not-executable"))
+        assert (code, last) == (126, "fail")
+        assert "Permission denied" in said
+        assert outcome("true") == (0, "ok", "")  # message: nothing printed
+
+        # the wrapper's own SIGTERM (cron stopped, a timeout) goes to the job
+        wrapper = subprocess.Popen(
+            [*wrap, "--", "sh", "-c", "echo started; sleep 30"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert wrapper.stdout is not None
+        assert wrapper.stdout.readline() == b"started\n"
+        wrapper.terminate()
+        assert wrapper.wait(timeout=30) == 143
+        wrapper.stdout.close()
+        assert wrapper.stderr is not None
+        wrapper.stderr.close()
+        shown = httpx.get(f"{server.url}/api/v1/heartbeats/backup").json()
+        assert (shown["lastPing"], shown["message"]) == ("fail", "killed by SIGTERM\nstarted")

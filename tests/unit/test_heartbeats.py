@@ -9,20 +9,17 @@ from typing import Any
 
 import pytest
 
-from tocsin.alerts.labels import fingerprint
 from tocsin.config import ConfigError
 from tocsin.config.loader import load_config
 from tocsin.config.model import Heartbeat
+from tocsin.monitors.alerts import FIRING_FOR
 from tocsin.monitors.heartbeats import (
     FAILED,
-    FIRING_FOR,
     MISSING,
     Beat,
     Kind,
-    alert_fingerprints,
     firing_alert,
     next_check,
-    resolving,
     status,
 )
 
@@ -59,7 +56,7 @@ def test_where_a_heartbeat_stands(
     the_beat: Beat, now: datetime, state: str, late_at: datetime
 ) -> None:
     st = status(DAILY, the_beat, now)
-    assert (st.state, st.late_at, st.down_at) == (state, late_at, late_at + DAILY.grace)
+    assert (st.state, st.late_at, st.down_at) == (state, late_at, late_at + H)
 
 
 def test_no_grace_is_down_as_soon_as_late() -> None:
@@ -98,22 +95,36 @@ def test_the_alert_a_heartbeat_raises(
     assert (fired.starts_at, fired.ends_at) == (starts, now + FIRING_FOR)
     assert says in fired.annotations["summary"]
     assert fired.annotations["runbook_url"] == "/r#b"  # the configured annotations
-    assert fired.annotations.get("description", "") == the_beat.message
-    # what the monitor looks up in the store is this alert's fingerprint
-    assert alert_fingerprints(DAILY)[name] == fingerprint(fired.labels)
+    # a failure's description is what the job said; a missing one's, its last word
+    said = the_beat.message if name == FAILED else f"last ping said: {the_beat.message}"
+    assert fired.annotations.get("description", "") == (said if the_beat.message else "")
 
 
-def test_the_labels_it_configures_win_but_not_over_its_own() -> None:
-    spec = Heartbeat("b", H, H, {"severity": "warning"})
-    fired = firing_alert(spec, Beat("b", T0), status(spec, Beat("b", T0), T0 + 3 * H), T0 + 3 * H)
-    assert fired is not None
-    assert fired.labels["severity"] == "warning"
-    ended = resolving(spec, MISSING, T0 + 2 * H, T0 + 4 * H)
-    assert (ended.labels, ended.starts_at, ended.ends_at) == (
-        fired.labels,
-        T0 + 2 * H,
-        T0 + 4 * H,
+def test_its_configured_labels_and_annotations() -> None:
+    spec = Heartbeat(
+        "b", H, H, {"severity": "warning"}, {"summary": "Backups!", "description": "x"}
     )
+    beat = Beat("b", T0, T0, "fail", "disk full")
+    fired = firing_alert(spec, beat, status(spec, beat, T0 + M), T0 + M)
+    assert fired is not None
+    assert fired.labels == {"alertname": FAILED, "heartbeat": "b", "severity": "warning"}
+    # a summary of its own wins; the job's words stay the description
+    assert fired.annotations == {"summary": "Backups!", "description": "disk full"}
+
+
+@pytest.mark.parametrize(
+    ("period", "grace", "allowance"),
+    [
+        (timedelta(days=1), None, H),  # unset: the period, at most an hour
+        (30 * timedelta(seconds=1), None, 30 * timedelta(seconds=1)),
+        (timedelta(days=1), timedelta(0), timedelta(0)),
+        (5 * M, 2 * H, 2 * H),
+    ],
+)
+def test_how_late_a_ping_may_be(
+    period: timedelta, grace: timedelta | None, allowance: timedelta
+) -> None:
+    assert Heartbeat("b", period, grace).allowance == allowance
 
 
 @pytest.mark.parametrize(
@@ -144,6 +155,7 @@ HEAD = "route:\n  receiver: x\nreceivers:\n  - name: x\ntocsin:\n  heartbeats:\n
     [
         ("    - name: b\n      period: 1h\n", None),
         ("    - name: b\n", "7: tocsin.heartbeats[0].period: missing period"),
+        ("    - period: 1h\n", "7: tocsin.heartbeats[0].name: missing name"),
         ("    - name: a b\n      period: 1h\n", "7: tocsin.heartbeats[0].name: must be letters"),
         ("    - name: b\n      period: 1h\n      grace: 1x\n", "9: tocsin.heartbeats[0].grace: "),
         (
@@ -171,7 +183,7 @@ def test_check_config_names_file_line_and_key(
     path.write_text(HEAD + entries)
     if problem is None:
         (loaded,) = load_config(path).tocsin.heartbeats
-        assert (loaded.period, loaded.grace) == (H, H)  # grace: Healthchecks.io's hour
+        assert (loaded.period, loaded.allowance) == (H, H)
         return
     with pytest.raises(ConfigError) as raised:
         load_config(path)

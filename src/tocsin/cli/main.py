@@ -18,7 +18,7 @@ from tocsin.cli import (
     client_cmds,
     config_cmds,
     event_cmds,
-    heartbeat_cmds,
+    monitor_cmds,
     oncall_cmds,
     runbook_cmds,
     serve_cmd,
@@ -67,7 +67,7 @@ config_cmds.register(app)
 runbook_cmds.register(app)
 oncall_cmds.register(app)
 event_cmds.register(app)
-heartbeat_cmds.register(app)
+monitor_cmds.register(app)
 
 
 def main() -> None:

@@ -43,6 +43,7 @@ from tocsin.config.common import (
     at_most_one,
 )
 from tocsin.config.decode import NO_SECRET, NOT_YAML, Conv, Issue, Secret
+from tocsin.config.durations import format_duration
 from tocsin.config.escalation import EscalationPolicy
 from tocsin.config.oncall import Person, ScheduleConfig
 from tocsin.config.receivers import Receiver
@@ -324,8 +325,18 @@ class EventIntegration:
 
 
 HEARTBEAT_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"  # a path segment: /api/v1/heartbeats/NAME
-# the labels Tocsin sets on a heartbeat's alert itself
+# the labels Tocsin sets on a heartbeat's or a probe's alert itself
 HEARTBEAT_OWN_LABELS = ("alertname", "heartbeat")
+PROBE_OWN_LABELS = ("alertname", "probe")
+
+
+def _monitor_label_issues(labels: Mapping[str, str], own: tuple[str, ...]) -> Iterator[Issue]:
+    for label in labels:
+        problem = _label_name_problem(label)
+        if problem:
+            yield Issue(problem, f"labels.{label}")
+        elif label in own:
+            yield Issue("set by Tocsin itself, not configurable", f"labels.{label}")
 
 
 @dataclass(frozen=True)
@@ -337,8 +348,51 @@ class Heartbeat:
 
     name: str = ""
     period: PromDuration = timedelta(0)
-    # Healthchecks.io's default: a daily job that ran late is not yet down
-    grace: PromDuration = timedelta(hours=1)
+    # unset: the period, at most an hour (Healthchecks.io's default grace is an hour,
+    # which would make a 30-second heartbeat wait an hour)
+    grace: PromDuration | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def allowance(self) -> timedelta:
+        """How late a ping may be: ``grace``, or by default the period, at most 1h."""
+        return self.grace if self.grace is not None else min(self.period, timedelta(hours=1))
+
+    def check(self) -> Iterator[Issue]:
+        if not self.name:
+            yield Issue("missing name: the path segment jobs ping (/ping/NAME)", "name")
+        elif not re.fullmatch(HEARTBEAT_NAME, self.name):
+            yield Issue(
+                "must be letters, digits, '_', '.' or '-' (it is a path segment: /ping/NAME)",
+                "name",
+            )
+        if self.period <= timedelta(0):
+            yield Issue("missing period: how often the job pings (e.g. 24h, 5m)", "period")
+        yield from _monitor_label_issues(self.labels, HEARTBEAT_OWN_LABELS)
+
+
+PROBE_METHODS = ("GET", "HEAD", "POST")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """``tocsin.probes[]``: a URL Tocsin requests every ``interval`` (synthetic
+    monitoring: "Liveness: GET /health"). ``failures`` failed requests in a row (an
+    error, a ``timeout``, a status not in ``expect_status`` (any 2xx when empty), a
+    body without ``body_contains``) raise ``ProbeFailing`` labelled ``probe: NAME``
+    plus ``labels``; the next success resolves it (``tocsin.monitors.probes``)."""
+
+    name: str = ""
+    url: URL = ""
+    method: str = "GET"
+    interval: PromDuration = timedelta(seconds=30)
+    timeout: PromDuration = timedelta(seconds=10)
+    failures: int = 3
+    expect_status: tuple[int, ...] = ()
+    body_contains: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    http_config: HTTPClientConfig | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
 
@@ -346,19 +400,29 @@ class Heartbeat:
         if not re.fullmatch(HEARTBEAT_NAME, self.name):
             yield Issue(
                 "must be letters, digits, '_', '.' or '-' (it is a path segment: "
-                "/api/v1/heartbeats/NAME)",
+                "/api/v1/probes/NAME)",
                 "name",
             )
-        if self.period <= timedelta(0):
-            yield Issue("missing period: how often the job pings (e.g. 24h, 5m)", "period")
-        if self.grace < timedelta(0):
-            yield Issue("cannot be negative", "grace")
-        for label in self.labels:
-            problem = _label_name_problem(label)
-            if problem:
-                yield Issue(problem, f"labels.{label}")
-            elif label in HEARTBEAT_OWN_LABELS:
-                yield Issue("set by Tocsin itself, not configurable", f"labels.{label}")
+        if not self.url:
+            yield Issue("missing url: what to request", "url")
+        if self.method not in PROBE_METHODS:
+            yield Issue(f"must be one of {', '.join(PROBE_METHODS)}", "method")
+        if self.interval <= timedelta(0):
+            yield Issue("must be more than 0s", "interval")
+        if self.timeout <= timedelta(0):
+            yield Issue("must be more than 0s", "timeout")
+        elif self.timeout > self.interval:
+            yield Issue(
+                f"must not exceed interval ({format_duration(self.interval)}): the next "
+                "request would start before this one gave up",
+                "timeout",
+            )
+        if self.failures < 1:
+            yield Issue("must be at least 1", "failures")
+        for i, code in enumerate(self.expect_status):
+            if not 100 <= code <= 599:
+                yield Issue("an HTTP status is 100 to 599", f"expect_status[{i}]")
+        yield from _monitor_label_issues(self.labels, PROBE_OWN_LABELS)
 
 
 @dataclass(frozen=True)
@@ -379,6 +443,7 @@ class TocsinSettings:
     # Senders of PagerDuty Events API v2 events, by routing key.
     event_integrations: tuple[EventIntegration, ...] = ()
     heartbeats: tuple[Heartbeat, ...] = ()
+    probes: tuple[Probe, ...] = ()
 
     def check(self) -> Iterator[Issue]:
         if self.failing_after < 1:
@@ -398,11 +463,14 @@ class TocsinSettings:
         for name, target in self.fallbacks.items():
             if name == target:
                 yield Issue(f"receiver {name!r} cannot be its own fallback", f"fallbacks.{name}")
-        beats: set[str] = set()
-        for i, beat in enumerate(self.heartbeats):
-            if beat.name in beats:
-                yield Issue(f"duplicate name {beat.name!r}", f"heartbeats[{i}].name")
-            beats.add(beat.name)
+        monitors: list[tuple[str, list[str]]] = [
+            ("heartbeats", [b.name for b in self.heartbeats]),
+            ("probes", [p.name for p in self.probes]),
+        ]
+        for key, listed in monitors:
+            for i, name in enumerate(listed):
+                if name in listed[:i]:
+                    yield Issue(f"duplicate name {name!r}", f"{key}[{i}].name")
 
     def heartbeat(self, name: str) -> Heartbeat | None:
         return next((b for b in self.heartbeats if b.name == name), None)

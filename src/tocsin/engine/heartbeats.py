@@ -11,36 +11,30 @@ a ping, at a ping, and at least every ``REFRESH``.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Engine
 
 from tocsin.alerts.model import Alert, PostedAlert
 from tocsin.config.model import Heartbeat
-from tocsin.engine.loop import KickedLoop
+from tocsin.engine.monitor_alerts import REFRESH, Kind, MonitorLoop
+from tocsin.monitors import heartbeats
 from tocsin.monitors.heartbeats import (
     MESSAGE_MAX,
     STATES,
     Beat,
-    Kind,
     Status,
-    alert_fingerprints,
     firing_alert,
     next_check,
-    resolving,
     status,
 )
 from tocsin.store import heartbeat_rows
 from tocsin.store.writer import GroupCommitter, Txn
 from tocsin.timeutil import Clock
 
-log = logging.getLogger(__name__)
-
-# well inside FIRING_FOR: a firing alert is sent again before its end comes
-REFRESH = timedelta(minutes=1)
+KIND = Kind("heartbeat", heartbeats.ALERTNAMES, "heartbeats")
 
 
 @dataclass
@@ -58,7 +52,7 @@ class ArmHeartbeats:
 @dataclass
 class Ping:
     name: str
-    kind: Kind
+    kind: heartbeats.Kind
     message: str
     now: datetime
 
@@ -75,44 +69,31 @@ class HeartbeatView:
     status: Status
 
 
-class HeartbeatMonitor:
+class HeartbeatMonitor(MonitorLoop[Heartbeat]):
     def __init__(
         self,
         engine: Engine,
         writer: GroupCommitter,
         clock: Clock,
         specs: Callable[[], Sequence[Heartbeat]],
-        alert: Callable[[str], Alert | None],
+        alerts: Callable[[], list[Alert]],
         post_alerts: Callable[[list[PostedAlert]], Awaitable[object]],
     ) -> None:
-        self._engine = engine
-        self._writer = writer
-        self._clock = clock
-        self._specs = specs
-        self._alert = alert  # the store's alert by fingerprint
-        self._post = post_alerts
-        self._loop = KickedLoop("heartbeats")
-        self._sleep = REFRESH.total_seconds()
-        # as the last check found them: what /metrics shows, without a database read
-        self.counts: dict[str, int] = dict.fromkeys(STATES, 0)
-
-    def kick(self) -> None:
-        self._loop.kick()
+        super().__init__(KIND, engine, writer, clock, specs, alerts, post_alerts, STATES)
 
     async def run(self) -> None:
         await self._loop.run(self.check, lambda: self._sleep)
 
-    async def ping(self, name: str, kind: Kind, message: str) -> HeartbeatView:
+    async def ping(self, name: str, kind: heartbeats.Kind, message: str) -> HeartbeatView:
         """Store a ping of a configured heartbeat, then let the monitor act on it.
         Raises LookupError for a name the config does not have."""
-        spec = next((s for s in self._specs() if s.name == name), None)
-        if spec is None:
-            have = ", ".join(s.name for s in self._specs()) or "none"
-            raise LookupError(f"no heartbeat {name!r} in tocsin.heartbeats (configured: {have})")
+        spec = self.spec(name)
         await self._writer.run(Ping(name, kind, message[-MESSAGE_MAX:], self._clock()))
         self.kick()
-        (found,) = [v for v in await asyncio.to_thread(self.views) if v.spec.name == name]
-        return found
+        beats = await asyncio.to_thread(self._read)
+        beat = beats.get(name) or Beat(name, self._clock())
+        # the spec it was pinged as (a reload since may have dropped it)
+        return HeartbeatView(spec, beat, status(spec, beat, self._clock()))
 
     def views(self) -> list[HeartbeatView]:
         """Every configured heartbeat, in the config's order, where it stands now."""
@@ -139,24 +120,10 @@ class HeartbeatMonitor:
             beats = await asyncio.to_thread(self._read)
         views = self._views(beats)
         now = self._clock()
-        posts: list[PostedAlert] = []
-        news: list[str] = []  # what changed, for the log (not every refresh)
-        for v in views:
-            fired = firing_alert(v.spec, v.beat, v.status, now)
-            for name, fp in alert_fingerprints(v.spec).items():
-                held = self._alert(fp)
-                firing = held is not None and not held.resolved(now)
-                if fired is not None and fired.labels["alertname"] == name:
-                    posts.append(fired)
-                    if not firing:
-                        news.append(f"{v.spec.name}: {name} fires")
-                elif held is not None and firing:  # pinging again, or failing otherwise
-                    posts.append(resolving(v.spec, name, held.starts_at, now))
-                    news.append(f"{v.spec.name}: {name} resolved")
-        if posts:
-            await self._post(posts)
-        if news:
-            log.info("heartbeats: %s", "; ".join(news))
+        wanted = [
+            a for v in views if (a := firing_alert(v.spec, v.beat, v.status, now)) is not None
+        ]
+        await self.keep_in_step(wanted, now)
         self.counts = {state: sum(v.status.state == state for v in views) for state in STATES}
         pairs = [(v.spec, v.beat) for v in views]
         self._sleep = max(0.05, (next_check(pairs, now, REFRESH) - now).total_seconds())

@@ -12,11 +12,8 @@ A heartbeat is configured with a ``period`` (how often its job pings) and a ``gr
 - ``failed``: its last ping reported a failure (``tocsin heartbeat run`` of a command
   that exited non-zero, or ``/fail``): ``HeartbeatFailed`` fires, from that ping.
 
-A ping that is not a failure resolves either alert. The alerts are ordinary alerts in
-the store, so they are routed, grouped, silenced (a maintenance window is a silence on
-``heartbeat="NAME"``) and escalated like any other. Both are computed from the stored
-last ping, so every replica, and a restarted Tocsin, raises the same alert with the
-same start.
+A ping that is not a failure resolves either alert. They are ordinary alerts
+(``monitors.alerts``): a maintenance window is a silence on ``heartbeat="NAME"``.
 
 Everything here is pure: ``now`` is an argument.
 """
@@ -27,18 +24,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from tocsin.alerts.labels import fingerprint
 from tocsin.alerts.model import PostedAlert
 from tocsin.config.durations import format_duration
 from tocsin.config.model import Heartbeat
+from tocsin.monitors.alerts import FIRING_FOR, monitor_alert, monitor_labels
 from tocsin.timeutil import format_rfc3339
 
 MISSING = "HeartbeatMissing"
 FAILED = "HeartbeatFailed"
 ALERTNAMES = (MISSING, FAILED)
-# A firing alert is sent again at every check with its end this far ahead: if the
-# heartbeat leaves the config, or Tocsin stops checking, it resolves by itself.
-FIRING_FOR = timedelta(minutes=15)
 # How long a ping's message is kept (the tail of a failed job's output, say).
 MESSAGE_MAX = 1000
 
@@ -69,7 +63,7 @@ class Status:
 def status(spec: Heartbeat, beat: Beat, now: datetime) -> Status:
     since = beat.last_ping_at or beat.armed_at
     late_at = since + spec.period
-    down_at = late_at + spec.grace
+    down_at = late_at + spec.allowance
     state: State
     if beat.last_kind == "fail":
         state = "failed"
@@ -83,8 +77,7 @@ def status(spec: Heartbeat, beat: Beat, now: datetime) -> Status:
 
 
 def labels_of(spec: Heartbeat, alertname: str) -> dict[str, str]:
-    """The alert's labels: the configured ones, a default severity, and Tocsin's own."""
-    return {"severity": "critical", **spec.labels, "alertname": alertname, "heartbeat": spec.name}
+    return monitor_labels("heartbeat", spec.name, spec.labels, alertname)
 
 
 def firing_alert(spec: Heartbeat, beat: Beat, st: Status, now: datetime) -> PostedAlert | None:
@@ -98,9 +91,10 @@ def firing_alert(spec: Heartbeat, beat: Beat, st: Status, now: datetime) -> Post
         )
         summary = (
             f"No ping from heartbeat {spec.name} {since}: it pings every "
-            f"{format_duration(spec.period)}, grace {format_duration(spec.grace)}"
+            f"{format_duration(spec.period)}, grace {format_duration(spec.allowance)}"
         )
-        return _alert(spec, MISSING, summary, beat.message, st.down_at, now + FIRING_FOR)
+        said = f"last ping said: {beat.message}" if beat.message else ""
+        return _alert(spec, MISSING, summary, said, st.down_at, now + FIRING_FOR)
     if st.state == "failed":
         assert beat.last_ping_at is not None  # a failure is a ping
         summary = f"Heartbeat {spec.name} reported a failure"
@@ -108,27 +102,11 @@ def firing_alert(spec: Heartbeat, beat: Beat, st: Status, now: datetime) -> Post
     return None
 
 
-def resolving(spec: Heartbeat, alertname: str, starts_at: datetime, now: datetime) -> PostedAlert:
-    """The post that resolves a heartbeat's firing alert (it started at ``starts_at``)."""
-    return _alert(spec, alertname, f"Heartbeat {spec.name} is pinging again", "", starts_at, now)
-
-
-def alert_fingerprints(spec: Heartbeat) -> dict[str, str]:
-    """Each alert name's fingerprint for this heartbeat: what to look up in the store."""
-    return {name: fingerprint(labels_of(spec, name)) for name in ALERTNAMES}
-
-
 def _alert(
     spec: Heartbeat, alertname: str, summary: str, message: str, start: datetime, end: datetime
 ) -> PostedAlert:
-    annotations = {"summary": summary, **({"description": message} if message else {})}
-    return PostedAlert(
-        labels=labels_of(spec, alertname),
-        annotations={**annotations, **spec.annotations},
-        starts_at=start,
-        ends_at=end,
-        generator_url="",
-    )
+    labels = labels_of(spec, alertname)
+    return monitor_alert(labels, spec.annotations, summary, message, start, end)
 
 
 def next_check(specs: list[tuple[Heartbeat, Beat]], now: datetime, most: timedelta) -> datetime:

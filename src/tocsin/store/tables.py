@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -306,5 +307,26 @@ heartbeats = Table(
     Column("last_kind", String(8), nullable=True),  # "ok" or "fail"
     Column("message", Text, nullable=False, server_default=""),
     Column("pings", BigInteger, nullable=False, server_default="0"),
+    Column("rev", BigInteger, nullable=False, server_default="0"),
+)
+
+# Probes (``tocsin.monitors.probes``): when each is next requested, the lease of the
+# replica requesting it (one request per interval, however many replicas), and the run
+# of results that decides its alert.
+probes = Table(
+    "probes",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("next_due", BigInteger, nullable=False),
+    Column("lease_until", BigInteger, nullable=False, server_default="0"),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("down_since", BigInteger, nullable=True),
+    Column("last_at", BigInteger, nullable=True),
+    Column("last_ok", Boolean, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("last_seconds", Float, nullable=True),
+    Column("last_ok_at", BigInteger, nullable=True),
+    Column("runs", BigInteger, nullable=False, server_default="0"),
     Column("rev", BigInteger, nullable=False, server_default="0"),
 )

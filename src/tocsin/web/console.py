@@ -390,9 +390,11 @@ def notifications_page(
     )
 
 
-@router.get("/ui/heartbeats", response_class=HTMLResponse)
-def heartbeats_page(request: Request) -> HTMLResponse:
-    return _page(request, "heartbeats.html", beats=runtime(request).heartbeats.views())
+@router.get("/ui/monitors", response_class=HTMLResponse)
+def monitors_page(request: Request) -> HTMLResponse:
+    """Heartbeats and probes: where each stands."""
+    rt = runtime(request)
+    return _page(request, "monitors.html", beats=rt.heartbeats.views(), probes=rt.probes.views())
 
 
 @router.get("/ui/runbooks", response_class=HTMLResponse)

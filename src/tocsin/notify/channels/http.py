@@ -49,6 +49,7 @@ __all__ = [
     "read_secret_file",
     "request_auth",
     "secret_or_file",
+    "send_request",
 ]
 
 USER_AGENT = f"Tocsin/{__version__}"
@@ -270,11 +271,41 @@ async def post_json(
     headers: Mapping[str, str] | None = None,
 ) -> HTTPAnswer | Outcome:
     """POST ``body`` as JSON; the answer, or the Outcome of a transport failure."""
+    return await send_request(
+        client,
+        "POST",
+        url,
+        body,
+        http_config=http_config,
+        timeout=timeout,
+        headers=headers,
+        content_type=_JSON["Content-Type"],
+    )
+
+
+async def send_request(
+    client: HTTPClient,
+    method: str,
+    url: str,
+    body: bytes = b"",
+    *,
+    http_config: HTTPClientConfig | None,
+    timeout: timedelta | None = None,  # noqa: ASYNC109 - the caller's own setting
+    headers: Mapping[str, str] | None = None,
+    peer: str = "the receiver",
+    content_type: str | None = None,
+) -> HTTPAnswer | Outcome:
+    """One request with ``http_config``'s auth and redirects; the answer (its body read
+    up to ``MAX_BODY``), or the Outcome of a transport failure (``peer``: who it names
+    as not answering)."""
     try:
         auth_headers = request_auth(http_config)
     except ConfigFileError as exc:
         return Outcome.permanent(str(exc))
-    all_headers: CIMultiDict[str] = CIMultiDict(_JSON)
+    # the content type first: http_config's headers, then the caller's, may replace it
+    all_headers: CIMultiDict[str] = CIMultiDict()
+    if content_type:
+        all_headers["Content-Type"] = content_type
     for name, value in auth_headers:
         all_headers[name] = value
     if headers:
@@ -288,9 +319,10 @@ async def post_json(
         return Outcome.permanent("InvalidURL: the URL cannot be parsed")
     proxy = client.proxy_for(target)
     try:
-        async with client.session.post(
+        async with client.session.request(
+            method,
             target,
-            data=body,
+            data=body or None,
             headers=all_headers,
             allow_redirects=follow,
             # Without one of its own, the request keeps the pool's timeouts.
@@ -300,7 +332,7 @@ async def post_json(
             content = await _read_capped(response)
     except TimeoutError:  # aiohttp's own timeouts are TimeoutErrors too
         limit = f" after {seconds:g}s" if seconds else ""
-        return Outcome.retryable(f"timed out{limit} waiting for the receiver")
+        return Outcome.retryable(f"timed out{limit} waiting for {peer}")
     except aiohttp.ClientError as exc:
         return _transport_outcome(exc, url)
     except ValueError as exc:  # e.g. a header value aiohttp refuses to send

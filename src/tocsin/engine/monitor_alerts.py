@@ -1,0 +1,135 @@
+"""Keeping a monitor kind's alerts in the store in step with what its monitors say.
+
+Every check of a kind (heartbeats, probes) says which of its alerts should fire now
+(``wanted``); this works out the posts that make the store agree:
+
+- a wanted alert that is not firing is posted, and so is one whose words changed or
+  whose end comes within half of ``FIRING_FOR`` (sent again before it runs out);
+- a firing alert of the kind that is not wanted (its monitor answers again, or left
+  the config, or changed its labels, and so its fingerprint) is resolved, now.
+
+``in_step`` is pure; ``MonitorLoop`` is what the heartbeat and probe monitors share
+around it (their loop, their config, posting what it decides).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Generic, Protocol, TypeVar
+
+from sqlalchemy import Engine
+
+from tocsin.alerts.labels import fingerprint
+from tocsin.alerts.model import Alert, PostedAlert
+from tocsin.engine.loop import KickedLoop
+from tocsin.monitors.alerts import FIRING_FOR
+from tocsin.store.writer import GroupCommitter
+from tocsin.timeutil import Clock
+
+log = logging.getLogger(__name__)
+
+# the longest a monitor's loop sleeps (a reload, a ping, a /run wake it sooner)
+REFRESH = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Kind:
+    label: str  # "heartbeat", "probe": the label naming the monitor
+    alertnames: tuple[str, ...]
+    config_key: str  # "heartbeats", "probes": its list under tocsin:
+
+
+def in_step(
+    kind: Kind,
+    wanted: Sequence[PostedAlert],
+    held: Iterable[Alert],
+    now: datetime,
+) -> tuple[list[PostedAlert], list[str]]:
+    """The posts that bring ``held`` (the store's alerts of this kind) in step with
+    ``wanted``, and what changed, for the log (not every refresh)."""
+    firing = {a.fingerprint: a for a in held if not a.resolved(now)}
+    posts: list[PostedAlert] = []
+    news: list[str] = []
+    keep: set[str] = set()
+    for alert in wanted:
+        fp = fingerprint(alert.labels)
+        keep.add(fp)
+        found = firing.get(fp)
+        name = f"{alert.labels[kind.label]}: {alert.labels['alertname']}"
+        if found is None:
+            posts.append(alert)
+            news.append(f"{name} fires")
+        elif found.annotations != alert.annotations or found.ends_at - now < FIRING_FOR / 2:
+            posts.append(alert)
+    for fp, found in firing.items():
+        if fp not in keep:
+            ended = PostedAlert(
+                dict(found.labels), dict(found.annotations), found.starts_at, now, ""
+            )
+            posts.append(ended)
+            news.append(f"{found.labels.get(kind.label, '')}: {found.name} resolved")
+    return posts, news
+
+
+def of_kind(kind: Kind, alerts: Iterable[Alert]) -> list[Alert]:
+    """The store's alerts a monitor of ``kind`` raised (its alert names and label)."""
+    return [
+        a for a in alerts if a.labels.get("alertname") in kind.alertnames and kind.label in a.labels
+    ]
+
+
+class Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+SpecT = TypeVar("SpecT", bound=Named)
+
+
+class MonitorLoop(Generic[SpecT]):
+    """A monitor kind's loop: its configured monitors, and its alerts kept in step."""
+
+    def __init__(
+        self,
+        kind: Kind,
+        engine: Engine,
+        writer: GroupCommitter,
+        clock: Clock,
+        specs: Callable[[], Sequence[SpecT]],
+        alerts: Callable[[], list[Alert]],
+        post_alerts: Callable[[list[PostedAlert]], Awaitable[object]],
+        states: Sequence[str],
+    ) -> None:
+        self.kind = kind
+        self._engine = engine
+        self._writer = writer
+        self._clock = clock
+        self._specs = specs
+        self._alerts = alerts  # the store's
+        self._post = post_alerts
+        self._loop = KickedLoop(kind.config_key)
+        self._sleep = REFRESH.total_seconds()
+        # as the last round found them: what /metrics shows, without a database read
+        self.counts: dict[str, int] = dict.fromkeys(states, 0)
+
+    def kick(self) -> None:
+        self._loop.kick()
+
+    def spec(self, name: str) -> SpecT:
+        """The configured monitor ``name``; LookupError (naming what there is) if none."""
+        found = next((s for s in self._specs() if s.name == name), None)
+        if found is None:
+            have = ", ".join(s.name for s in self._specs()) or "none"
+            key = self.kind.config_key
+            raise LookupError(f"no {self.kind.label} {name!r} in tocsin.{key} (configured: {have})")
+        return found
+
+    async def keep_in_step(self, wanted: Sequence[PostedAlert], now: datetime) -> None:
+        posts, news = in_step(self.kind, wanted, of_kind(self.kind, self._alerts()), now)
+        if posts:
+            await self._post(posts)
+        if news:
+            log.info("%s: %s", self.kind.config_key, "; ".join(news))

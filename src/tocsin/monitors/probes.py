@@ -1,0 +1,125 @@
+"""HTTP probes (synthetic monitoring): Tocsin requests a URL every interval, and a run
+of failures is the alert.
+
+A request fails when it cannot be made or answered within the probe's ``timeout``,
+when its status is not one the probe expects (any 2xx unless ``expect_status`` lists
+them), or when its body lacks ``body_contains``. After ``failures`` failed requests in
+a row the probe is ``down`` and ``ProbeFailing`` fires, from the request that made it
+so; the next success resolves it. Where a probe stands:
+
+- ``unknown``: not requested yet;
+- ``up``: its last request succeeded;
+- ``failing``: its last requests failed, fewer than ``failures`` of them in a row;
+- ``down``: ``failures`` or more in a row.
+
+Everything here is pure: times are arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Literal
+
+from tocsin.alerts.model import PostedAlert
+from tocsin.config.durations import format_duration
+from tocsin.config.model import Probe
+from tocsin.monitors.alerts import FIRING_FOR, monitor_alert, monitor_labels
+from tocsin.timeutil import format_rfc3339
+
+FAILING = "ProbeFailing"
+ALERTNAMES = (FAILING,)
+ERROR_MAX = 500  # of an error or a body quoted in a result
+
+State = Literal["unknown", "up", "failing", "down"]
+STATES: tuple[State, ...] = ("unknown", "up", "failing", "down")
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One request: when it started, whether it passed, and what it got."""
+
+    at: datetime
+    ok: bool
+    status: int | None  # None: no answer
+    error: str  # why it failed ("" when it passed)
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeRow:
+    """What is stored of a probe between requests."""
+
+    name: str
+    next_due: datetime
+    failures: int = 0  # in a row, up to the last request
+    down_since: datetime | None = None  # the request that made it down
+    last: Result | None = None
+    last_ok_at: datetime | None = None
+    runs: int = 0
+
+
+def judge(
+    spec: Probe, at: datetime, seconds: float, status: int | None, body: bytes, error: str
+) -> Result:
+    """A request's result: ``error`` when it got no answer, else its status and body."""
+    if status is None:
+        return Result(at, False, None, (error or "no answer")[:ERROR_MAX], seconds)
+    expected = spec.expect_status or None
+    if (expected is None and not 200 <= status <= 299) or (expected and status not in expected):
+        want = ", ".join(map(str, expected)) if expected else "2xx"
+        return Result(at, False, status, f"status {status}, expected {want}", seconds)
+    if spec.body_contains and spec.body_contains.encode() not in body:
+        return Result(at, False, status, f"body does not contain {spec.body_contains!r}", seconds)
+    return Result(at, True, status, "", seconds)
+
+
+def after(spec: Probe, row: ProbeRow, result: Result) -> ProbeRow:
+    """The row once ``result`` is in: the next request one interval after this one
+    started; the run of failures counted, and down from the one that reached
+    ``failures``."""
+    due = result.at + spec.interval
+    if result.ok:
+        return replace(
+            row,
+            next_due=due,
+            failures=0,
+            down_since=None,
+            last=result,
+            last_ok_at=result.at,
+            runs=row.runs + 1,
+        )
+    failures = row.failures + 1
+    down = row.down_since or (result.at if failures >= spec.failures else None)
+    return replace(
+        row, next_due=due, failures=failures, down_since=down, last=result, runs=row.runs + 1
+    )
+
+
+def state(row: ProbeRow) -> State:
+    if row.last is None:
+        return "unknown"
+    if row.failures == 0:
+        return "up"
+    return "down" if row.down_since is not None else "failing"
+
+
+def labels_of(spec: Probe, alertname: str) -> dict[str, str]:
+    return monitor_labels("probe", spec.name, spec.labels, alertname)
+
+
+def firing_alert(spec: Probe, row: ProbeRow, now: datetime) -> PostedAlert | None:
+    """The alert a down probe raises (None: it raises none)."""
+    if row.down_since is None or row.last is None:
+        return None
+    # the same words while it is down: only the description follows the last error
+    summary = (
+        f"{spec.method} {spec.url} is down: {spec.failures} failed requests in a row "
+        f"(probe {spec.name}, every {format_duration(spec.interval)})"
+    )
+    since = row.last_ok_at
+    message = f"{row.last.error}; last success: {format_rfc3339(since) if since else 'never'}"
+    labels = labels_of(spec, FAILING)
+    return monitor_alert(
+        labels, spec.annotations, summary, message, row.down_since, now + FIRING_FOR
+    )
