@@ -5,6 +5,7 @@ the next ping, bad pings refused and nothing stored. Probes: a real HTTP server 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -288,3 +289,58 @@ def test_a_probe_that_cannot_connect(db_url: str, tmp_path: Path, clock: Clock) 
         assert client.post("/api/v1/probes/nope/run").status_code == 404
         metrics = client.get("/metrics").text
         assert 'tocsin_probes{state="failing"} 1.0' in metrics
+
+
+def test_a_heartbeat_removed_from_the_config_has_its_alert_resolved(
+    client: TestClient, runtime: Runtime, config_path: Path, clock: Clock
+) -> None:
+    client.post("/ping/nightly-backup/fail", content=b"disk full")
+    wait_until(lambda: "nightly-backup/HeartbeatFailed" in firing(client), 10, "the alert")
+    # relabelled: the alert of the old labels resolves, one of the new labels fires
+    config_path.write_text(CONFIG.replace("{team: infra}", "{team: storage}"))
+    assert client.post("/-/reload").status_code == 200
+    wait_until(
+        lambda: (
+            (a := firing(client).get("nightly-backup/HeartbeatFailed"))
+            and a["labels"]["team"] == "storage"
+        ),
+        10,
+        "the new labels",
+    )
+    alerts = client.get("/api/v2/alerts", params={"filter": "heartbeat=nightly-backup"}).json()
+    assert [a["labels"]["team"] for a in alerts] == ["storage"]
+    # removed: its alert resolves at the reload, not a day later
+    without = (
+        CONFIG[: CONFIG.index("    - name: nightly-backup")]
+        + CONFIG[CONFIG.index("    - name: digest") :]
+    )
+    config_path.write_text(without)
+    assert client.post("/-/reload").status_code == 200
+    wait_until(lambda: "nightly-backup/HeartbeatFailed" not in firing(client), 10, "resolve")
+    assert [h["name"] for h in client.get("/api/v1/heartbeats").json()] == ["digest"]
+
+
+def test_two_replicas_request_a_probe_once(db_url: str, tmp_path: Path, clock: Clock) -> None:
+    """Two Tocsins on one database: each round of a probe is one request, by whichever
+    replica claims it (SQLite shares the file as PostgreSQL shares the server)."""
+    with HTTPReceiver() as server:
+        server.reply("/health", Reply.text("all healthy"))
+        config = PROBES.format(url=server.url("/health"))
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        url = db_url if not db_url.startswith("sqlite") else f"sqlite:///{tmp_path / 'shared.db'}"
+        with (
+            app_client(config, url, tmp_path / "a", clock) as a,
+            app_client(config, url, tmp_path / "b", clock) as b,
+        ):
+            wait_until(lambda: probes(a)["runs"] == 1, 10, "the first round")
+            for runs, replica in ((2, a), (3, b), (4, a)):
+                assert replica.post("/api/v1/probes/api/run").status_code == 202
+                wait_until(_runs_reach(b, runs), 10, f"round {runs}")
+            # both replicas woke for each round; each round was one request
+            assert len(server.requests("/health")) == 4
+            assert probes(a) == probes(b)
+
+
+def _runs_reach(client: TestClient, runs: int) -> Callable[[], bool]:
+    return lambda: bool(probes(client)["runs"] == runs)
