@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
@@ -195,7 +195,13 @@ class Metrics:
             self._invalid.inc(invalid)
 
     def add_state_gauges(self, name: str, doc: str, counts: Callable[[], dict[str, int]]) -> None:
-        self.registry.register(_StateGauge(name, doc, counts))
+        self.registry.register(_LabelledGauge(name, doc, "state", counts))
+
+    def add_labelled_gauges(
+        self, name: str, doc: str, label: str, values: Callable[[], dict[str, float]]
+    ) -> None:
+        """One series per key of ``values()`` (read at scrape time), labelled ``label``."""
+        self.registry.register(_LabelledGauge(name, doc, label, values))
 
     def add_overdue_gauge(
         self, name: str, doc: str, oldest: Callable[[], datetime | None], timeout: float = 2.0
@@ -240,14 +246,16 @@ class _OverdueGauge(Collector):
         yield GaugeMetricFamily(self._name, self._doc, value=max(0.0, late))
 
 
-class _StateGauge(Collector):
-    def __init__(self, name: str, doc: str, counts: Callable[[], dict[str, int]]) -> None:
-        self._name, self._doc, self._counts = name, doc, counts
+class _LabelledGauge(Collector):
+    def __init__(
+        self, name: str, doc: str, label: str, values: Callable[[], Mapping[str, float]]
+    ) -> None:
+        self._name, self._doc, self._label, self._values = name, doc, label, values
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily(self._name, self._doc, labels=["state"])
-        for state, n in sorted(self._counts().items()):
-            family.add_metric([state], n)
+        family = GaugeMetricFamily(self._name, self._doc, labels=[self._label])
+        for key, n in sorted(self._values().items()):
+            family.add_metric([key], n)
         yield family
 
 

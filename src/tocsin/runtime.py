@@ -189,6 +189,7 @@ class Runtime:
             lambda: self._config.tocsin.heartbeats,
             self.store.all_alerts,
             self.store.put_alerts,
+            settings.base_url(self.scheme),
         )
         self.probes = ProbeMonitor(
             self.engine,
@@ -197,6 +198,7 @@ class Runtime:
             lambda: self._config.tocsin.probes,
             self.store.all_alerts,
             self.store.put_alerts,
+            settings.base_url(self.scheme),
         )
         self.events = EventIntake(
             self.store, lambda: self._config, self.oncall_groups_of, self._ack_by_event, clock
@@ -224,6 +226,24 @@ class Runtime:
             "tocsin_probes",
             "Configured probes by state (unknown, up, failing, down) at the last round.",
             lambda: self.probes.counts,
+        )
+        self.metrics.add_labelled_gauges(
+            "tocsin_probe_success",
+            "1 if the probe's last request passed, else 0 (blackbox exporter's probe_success).",
+            "probe",
+            lambda: self.probes.success,
+        )
+        self.metrics.add_labelled_gauges(
+            "tocsin_probe_duration_seconds",
+            "How long the probe's last request took.",
+            "probe",
+            lambda: self.probes.seconds,
+        )
+        self.metrics.add_labelled_gauges(
+            "tocsin_heartbeat_last_ping_timestamp_seconds",
+            "When the heartbeat last pinged (Unix time).",
+            "heartbeat",
+            lambda: self.heartbeats.last_pings,
         )
         self.metrics.add_overdue_gauge(
             "tocsin_oncall_due_overdue_seconds",

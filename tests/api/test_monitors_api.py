@@ -104,6 +104,9 @@ def test_a_missed_heartbeat_fires_and_a_ping_resolves_it(
     )
     assert body["lateAt"] == format_rfc3339(clock.now + timedelta(minutes=5))
     wait_until(lambda: not firing(client), 10, "the alert to resolve")
+    gauge = 'tocsin_heartbeat_last_ping_timestamp_seconds{heartbeat="digest"}'
+    stamp = f"{gauge} {clock.now.timestamp():.9e}"
+    wait_until(lambda: stamp in client.get("/metrics").text, 10, "the ping's gauge")
     # resolved, not forgotten: it is in the store with its end
     (ended,) = [a for a in runtime.store.all_alerts() if a.labels["heartbeat"] == "digest"]
     assert ended.ends_at == clock.now
@@ -257,6 +260,12 @@ def test_a_probe_goes_down_and_up_with_its_server(
                 "team": "web",
             }
             assert alert["startsAt"] == down["downSince"]
+            assert alert["generatorURL"].endswith("/ui/monitors#probe-api")
+            wait_until(
+                lambda: 'tocsin_probe_success{probe="api"} 0.0' in client.get("/metrics").text,
+                10,
+                "the probe's gauge",
+            )
             assert alert["annotations"]["description"].startswith("status 503, expected 2xx")
 
             # 200 without the words it must say is a failure too; no answer in time too
@@ -321,8 +330,9 @@ def test_a_heartbeat_removed_from_the_config_has_its_alert_resolved(
 
 
 def test_two_replicas_request_a_probe_once(db_url: str, tmp_path: Path, clock: Clock) -> None:
-    """Two Tocsins on one database: each round of a probe is one request, by whichever
-    replica claims it (SQLite shares the file as PostgreSQL shares the server)."""
+    """Two Tocsins on one database: a round of a probe is one request, by whichever
+    replica claims it; the other, woken for the same round, finds it leased (SQLite
+    shares the file as PostgreSQL shares the server)."""
     with HTTPReceiver() as server:
         server.reply("/health", Reply.text("all healthy"))
         config = PROBES.format(url=server.url("/health"))
@@ -333,14 +343,52 @@ def test_two_replicas_request_a_probe_once(db_url: str, tmp_path: Path, clock: C
             app_client(config, url, tmp_path / "a", clock) as a,
             app_client(config, url, tmp_path / "b", clock) as b,
         ):
+            # both start with the probe due: one request
             wait_until(lambda: probes(a)["runs"] == 1, 10, "the first round")
-            for runs, replica in ((2, a), (3, b), (4, a)):
-                assert replica.post("/api/v1/probes/api/run").status_code == 202
-                wait_until(_runs_reach(b, runs), 10, f"round {runs}")
-            # both replicas woke for each round; each round was one request
-            assert len(server.requests("/health")) == 4
+            assert len(server.requests("/health")) == 1
+            # a request in flight, both replicas asked to run it: the second finds it leased
+            server.reply("/health", Reply.hanging())
+            assert a.post("/api/v1/probes/api/run").status_code == 202
+            server.wait_hanging(1)
+            assert b.post("/api/v1/probes/api/run").status_code == 202
+            with pytest.raises(AssertionError, match="timed out"):
+                server.wait_hanging(2, timeout=1.0)
+            server.release()
+            wait_until(_runs_reach(b, 2), 10, "the second round")
+            assert len(server.requests("/health")) == 2
             assert probes(a) == probes(b)
 
 
 def _runs_reach(client: TestClient, runs: int) -> Callable[[], bool]:
     return lambda: bool(probes(client)["runs"] == runs)
+
+
+def test_a_slow_probe_holds_up_no_other(db_url: str, tmp_path: Path, clock: Clock) -> None:
+    with HTTPReceiver() as server:
+        server.reply("/slow", Reply.hanging())
+        server.reply("/fast", Reply.text("all healthy"))
+        # the slow one waits as long as it takes (30s timeout): released by the test
+        config = PROBES.format(url=server.url("/slow")).replace("timeout: 1s", "timeout: 30s")
+        config = config.replace(
+            "      labels: {team: web}\n",
+            "      labels: {team: web}\n"
+            f"    - name: fast\n      url: {server.url('/fast')}\n      interval: 1h\n",
+        )
+        with app_client(config, db_url, tmp_path, clock) as client:
+            server.wait_hanging(1)
+
+            def fast() -> dict[str, Any]:
+                found: dict[str, Any] = client.get("/api/v1/probes/fast").json()
+                return found
+
+            wait_until(lambda: fast()["runs"] == 1, 10, "the fast probe's first result")
+            assert client.post("/api/v1/probes/fast/run").status_code == 202
+            wait_until(lambda: fast()["runs"] == 2, 10, "its second, the slow one still out")
+            assert probes_named(client, "api")["runs"] == 0
+            server.release()
+            wait_until(lambda: probes_named(client, "api")["runs"] == 1, 10, "the slow one")
+
+
+def probes_named(client: TestClient, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = client.get(f"/api/v1/probes/{name}").json()
+    return found

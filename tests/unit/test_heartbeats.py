@@ -19,6 +19,7 @@ from tocsin.monitors.heartbeats import (
     Beat,
     Kind,
     firing_alert,
+    message_of,
     next_check,
     status,
 )
@@ -189,3 +190,21 @@ def test_check_config_names_file_line_and_key(
         load_config(path)
     said: Any = str(raised.value)
     assert f"{path}:{problem}" in said, said
+
+
+@pytest.mark.parametrize(
+    ("said", "output", "message"),
+    [
+        ("", "", ""),
+        ("", "  done\n", "done"),
+        ("exit status 3", "", "exit status 3"),
+        ("exit status 3", "oops\n", "exit status 3\noops"),
+        # a long output loses its start, never what Tocsin says of the ping
+        ("exit status 3", "x" * 5000 + "end", "exit status 3\n" + ("x" * 5000 + "end")[-986:]),
+        ("", "y" * 5000, "y" * 1000),
+    ],
+)
+def test_a_ping_s_message(said: str, output: str, message: str) -> None:
+    got = message_of(said, output)
+    assert got == message
+    assert len(got) <= 1000

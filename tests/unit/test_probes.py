@@ -16,7 +16,18 @@ from tocsin.config.loader import load_config
 from tocsin.config.model import Probe
 from tocsin.engine.monitor_alerts import Kind, in_step, of_kind
 from tocsin.monitors.alerts import FIRING_FOR
-from tocsin.monitors.probes import FAILING, ProbeRow, Result, after, firing_alert, judge, state
+from tocsin.monitors.probes import (
+    FAILING,
+    ProbeRow,
+    Result,
+    after,
+    due_at,
+    firing_alert,
+    judge,
+    shown_url,
+    spec_key,
+    state,
+)
 
 T0 = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
 S = timedelta(seconds=1)
@@ -109,9 +120,14 @@ def test_the_alert_a_down_probe_raises() -> None:
     assert fired.labels == {"alertname": FAILING, "probe": "api", "severity": "critical"}
     assert (fired.starts_at, fired.ends_at) == (T0 + 3 * API.interval, now + FIRING_FOR)
     assert fired.annotations["summary"] == (
-        "GET http://127.0.0.1:8000/health is down: 3 failed requests in a row "
+        "GET http://127.0.0.1:8000/health is down: 3 requests in a row failed "
         "(probe api, every 30s)"
     )
+    # a link to its row on the console (how Tocsin knows the alerts it raised)
+    assert fired.generator_url == "/ui/monitors#probe-api"
+    linked = firing_alert(API, row, now, "https://tocsin.example")
+    assert linked is not None
+    assert linked.generator_url == "https://tocsin.example/ui/monitors#probe-api"
     assert fired.annotations["description"] == "503; last success: 2026-12-04T03:00:00.000Z"
     # the same words at the next failure: nothing about the alert changes while down
     later = firing_alert(API, ran(FRESH, True, False, False, False, False), now)
@@ -153,6 +169,10 @@ HEAD = "route:\n  receiver: x\nreceivers:\n  - name: x\ntocsin:\n  probes:\n"
             "9: tocsin.probes[1].name: duplicate name 'p'",
         ),
         ("    - name: p\n      url: http://x/\n      every: 1m\n", "9: tocsin.probes[0].every: "),
+        (
+            "    - name: p\n      url: http://x/\n      method: HEAD\n      body_contains: ok\n",
+            "10: tocsin.probes[0].body_contains: an answer to HEAD has no body",
+        ),
     ],
 )
 def test_check_config_names_file_line_and_key(
@@ -183,10 +203,11 @@ def posted(name: str, summary: str = "down", start: datetime = T0) -> PostedAler
     return PostedAlert(labels, {"summary": summary}, start, NOW + FIRING_FOR, "")
 
 
-def held(p: PostedAlert, ends_at: datetime = NOW + FIRING_FOR) -> Alert:
+def held(p: PostedAlert, ends_at: datetime = NOW + FIRING_FOR, link: str = "") -> Alert:
     labels = dict(p.labels)
     start = p.starts_at or T0
-    return Alert(fingerprint(labels), labels, dict(p.annotations), start, ends_at, "", T0, False)
+    link = link or f"http://t/ui/monitors#probe-{labels.get('probe', '')}"
+    return Alert(fingerprint(labels), labels, dict(p.annotations), start, ends_at, link, T0, False)
 
 
 @pytest.mark.parametrize(
@@ -232,8 +253,44 @@ def test_a_kind_s_alerts_kept_in_step(
             assert (p.starts_at, p.annotations) == (was.starts_at, was.annotations)
 
 
-def test_a_kind_s_alerts_are_its_names_with_its_label() -> None:
+def test_a_kind_s_alerts_are_those_tocsin_raised() -> None:
     mine = held(posted("a"))
     other_name = held(PostedAlert({"alertname": "X", "probe": "a"}, {}, T0, None, ""))
     no_label = held(PostedAlert({"alertname": FAILING}, {}, T0, None, ""))
-    assert of_kind(KIND, [mine, other_name, no_label]) == [mine]
+    # a blackbox exporter's alert of the same name and label, posted by Prometheus
+    blackbox = held(posted("https://shop.example"), link="http://prometheus:9090/graph?g0")
+    assert of_kind(KIND, [mine, other_name, no_label, blackbox]) == [mine]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://127.0.0.1:8000/health", "http://127.0.0.1:8000/health"),
+        ("https://user:hunter2@api.example/x?token=abc", "https://api.example/x?…"),
+        ("http://[::1]:9000/h", "http://[::1]:9000/h"),
+    ],
+)
+def test_a_url_is_shown_without_its_secrets(url: str, shown: str) -> None:
+    assert shown_url(url) == shown
+    fired = firing_alert(Probe("p", url), ran(ProbeRow("p", T0), False, False, False), T0 + 200 * S)
+    assert fired is not None
+    assert "hunter2" not in fired.annotations["summary"]
+    assert "token" not in fired.annotations["summary"]
+
+
+def test_a_shortened_interval_is_due_sooner_and_another_probe_starts_afresh() -> None:
+    row = ran(FRESH, True)  # next due at T0 + 30s
+    assert due_at(row, API.interval) == T0 + 30 * S
+    assert due_at(row, 10 * S) == T0 + 10 * S  # the interval shortened since
+    assert due_at(row, timedelta(hours=1)) == T0 + 30 * S  # lengthened: as stored
+    assert due_at(FRESH, 10 * S) == T0  # never requested
+    same = spec_key(Probe("x", API.url, failures=3))
+    assert spec_key(API) == same  # the name, interval, labels: the same results
+    for other in (
+        Probe("api", API.url + "/deep"),
+        Probe("api", API.url, method="HEAD"),
+        Probe("api", API.url, failures=5),
+        Probe("api", API.url, expect_status=(200,)),
+        Probe("api", API.url, body_contains="ok"),
+    ):
+        assert spec_key(other) != same

@@ -21,7 +21,8 @@ from tocsin.api.state import runtime
 from tocsin.api.v2 import BodyTooLarge
 from tocsin.engine.heartbeats import HeartbeatView
 from tocsin.engine.probes import ProbeView
-from tocsin.monitors.heartbeats import MESSAGE_MAX, Kind
+from tocsin.monitors.heartbeats import MESSAGE_MAX, Kind, message_of
+from tocsin.monitors.probes import shown_url
 from tocsin.timeutil import format_rfc3339
 from tocsin.web.forms import cross_site
 
@@ -142,9 +143,7 @@ async def _ping(request: Request, name: str, kind: Kind, said: str = "") -> Resp
         tail = await _tail(request, runtime(request).settings.max_body_bytes)
     except BodyTooLarge:
         return _json("body: larger than the server takes (--max-body-bytes)", 413)
-    message = tail.decode("utf-8", errors="replace").strip()
-    if said:
-        message = f"{said}\n{message}" if message else said
+    message = message_of(said, tail.decode("utf-8", errors="replace"))
     try:
         found = await runtime(request).heartbeats.ping(name, kind, message)
     except LookupError as exc:
@@ -175,7 +174,7 @@ def probe_json(v: ProbeView) -> dict[str, Any]:
         "name": v.spec.name,
         "state": v.state,
         "method": v.spec.method,
-        "url": v.spec.url,
+        "url": shown_url(v.spec.url),  # without user information or query: secrets
         "interval": v.spec.interval.total_seconds(),
         "timeout": v.spec.timeout.total_seconds(),
         "failures": v.spec.failures,  # in a row, to be down
@@ -187,7 +186,7 @@ def probe_json(v: ProbeView) -> dict[str, Any]:
         "lastError": "" if last is None else last.error,
         "lastSeconds": None if last is None else last.seconds,
         "lastOkAt": None if v.row.last_ok_at is None else format_rfc3339(v.row.last_ok_at),
-        "nextAt": format_rfc3339(v.row.next_due),
+        "nextAt": format_rfc3339(v.due),
         "runs": v.row.runs,
         "labels": dict(v.spec.labels),
     }

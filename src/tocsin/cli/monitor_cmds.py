@@ -16,7 +16,7 @@ from tocsin.cli.client_cmds import JsonOption, UrlOption
 from tocsin.cli.output import fail, print_json, print_table
 from tocsin.client import ApiError, Client
 from tocsin.defaults import DEFAULT_URL
-from tocsin.monitors.heartbeats import MESSAGE_MAX
+from tocsin.monitors.heartbeats import MESSAGE_MAX, message_of
 from tocsin.runbooks.quantities import format_seconds
 
 T = TypeVar("T")
@@ -132,10 +132,9 @@ def run(
     if not command:
         raise typer.BadParameter("the command to run, after --", param_hint="COMMAND")
     ended = wrapped.run(command, sys.stdout.buffer, sys.stderr.buffer, MESSAGE_MAX * 4)
-    said = "" if no_output else ended.tail.decode("utf-8", errors="replace")
-    if ended.why:
-        said = f"{ended.why}\n{said}" if said else ended.why
-    if not _ping_with_retries(url, name, ended.status != 0, said[-MESSAGE_MAX:]):
+    output = "" if no_output else ended.tail.decode("utf-8", errors="replace")
+    said = message_of(ended.why, output)
+    if not _ping_with_retries(url, name, ended.status != 0, said):
         raise typer.Exit(ended.status or 1)
     raise typer.Exit(ended.status)
 
@@ -196,6 +195,10 @@ def probe_show(name: ProbeArg, url: UrlOption = DEFAULT_URL, as_json: JsonOption
     if as_json:
         print_json(found)
         return
+    _show_probe(found)
+
+
+def _show_probe(found: dict[str, Any]) -> None:
     typer.echo(f"{found['name']}: {found['state']} ({found['method']} {found['url']})")
     every, timeout = format_seconds(found["interval"]), format_seconds(found["timeout"])
     typer.echo(f"  every {every}, timeout {timeout}; down after {found['failures']} in a row")
@@ -207,6 +210,27 @@ def probe_show(name: ProbeArg, url: UrlOption = DEFAULT_URL, as_json: JsonOption
 
 
 @probe_app.command("run")
-def probe_run(name: ProbeArg, url: UrlOption = DEFAULT_URL) -> None:
-    """Request the probe now (then: tocsin probe show NAME)."""
+def probe_run(
+    name: ProbeArg,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="Wait for the result, and show it.")
+    ] = True,
+    url: UrlOption = DEFAULT_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """Request the probe now; with --wait (the default), show its result."""
+    before = _ask(url, lambda client: client.probe(name))
     _ask(url, lambda client: client.run_probe(name))
+    if not wait:
+        return
+    deadline = time.monotonic() + before["timeout"] + 10
+    found = before
+    while found["runs"] == before["runs"]:
+        if time.monotonic() > deadline:
+            fail(f"probe {name}: no result within {before['timeout'] + 10:g}s (tocsin probe show)")
+        time.sleep(0.2)
+        found = _ask(url, lambda client: client.probe(name))
+    if as_json:
+        print_json(found)
+    else:
+        _show_probe(found)

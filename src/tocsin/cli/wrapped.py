@@ -38,8 +38,14 @@ def run(command: Sequence[str], out: BinaryIO, err: BinaryIO, keep: int) -> Ende
     try:
         # its own process group, so that a signal reaches the whole job (a shell's
         # children too), not only the process started
+        # (no terminal input: in a group of its own, a job that read the terminal would
+        # be stopped by SIGTTIN; under cron there is none anyway)
         proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            process_group=0,
         )
     except FileNotFoundError:
         return _refused(err, 127, f"{command[0]}: command not found")
@@ -83,9 +89,13 @@ def _copy(proc: subprocess.Popen[bytes], out: BinaryIO, err: BinaryIO, keep: int
                 if not chunk:
                     selector.unregister(key.fileobj)
                     continue
-                sink: BinaryIO = key.data
-                sink.write(chunk)
-                sink.flush()
+                sink: BinaryIO | None = key.data
+                if sink is not None:
+                    try:
+                        sink.write(chunk)
+                        sink.flush()
+                    except BrokenPipeError:  # its reader left (``| head``): keep draining
+                        selector.modify(key.fileobj, selectors.EVENT_READ, None)
                 tail += chunk
                 del tail[:-keep]
     return bytes(tail)

@@ -407,6 +407,8 @@ class Probe:
             yield Issue("missing url: what to request", "url")
         if self.method not in PROBE_METHODS:
             yield Issue(f"must be one of {', '.join(PROBE_METHODS)}", "method")
+        elif self.method == "HEAD" and self.body_contains:
+            yield Issue("an answer to HEAD has no body to look in: use GET", "body_contains")
         if self.interval <= timedelta(0):
             yield Issue("must be more than 0s", "interval")
         if self.timeout <= timedelta(0):

@@ -78,8 +78,10 @@ class HeartbeatMonitor(MonitorLoop[Heartbeat]):
         specs: Callable[[], Sequence[Heartbeat]],
         alerts: Callable[[], list[Alert]],
         post_alerts: Callable[[list[PostedAlert]], Awaitable[object]],
+        base_url: str = "",
     ) -> None:
-        super().__init__(KIND, engine, writer, clock, specs, alerts, post_alerts, STATES)
+        super().__init__(KIND, engine, writer, clock, specs, alerts, post_alerts, STATES, base_url)
+        self.last_pings: dict[str, float] = {}  # for /metrics, as the last check found them
 
     async def run(self) -> None:
         await self._loop.run(self.check, lambda: self._sleep)
@@ -121,9 +123,16 @@ class HeartbeatMonitor(MonitorLoop[Heartbeat]):
         views = self._views(beats)
         now = self._clock()
         wanted = [
-            a for v in views if (a := firing_alert(v.spec, v.beat, v.status, now)) is not None
+            a
+            for v in views
+            if (a := firing_alert(v.spec, v.beat, v.status, now, self.base_url)) is not None
         ]
         await self.keep_in_step(wanted, now)
         self.counts = {state: sum(v.status.state == state for v in views) for state in STATES}
+        self.last_pings = {
+            v.spec.name: v.beat.last_ping_at.timestamp()
+            for v in views
+            if v.beat.last_ping_at is not None
+        }
         pairs = [(v.spec, v.beat) for v in views]
         self._sleep = max(0.05, (next_check(pairs, now, REFRESH) - now).total_seconds())

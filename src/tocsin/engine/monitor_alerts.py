@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from tocsin.alerts.labels import fingerprint
 from tocsin.alerts.model import Alert, PostedAlert
 from tocsin.engine.loop import KickedLoop
-from tocsin.monitors.alerts import FIRING_FOR
+from tocsin.monitors.alerts import FIRING_FOR, MONITORS_PAGE
 from tocsin.store.writer import GroupCommitter
 from tocsin.timeutil import Clock
 
@@ -66,18 +66,23 @@ def in_step(
             posts.append(alert)
     for fp, found in firing.items():
         if fp not in keep:
-            ended = PostedAlert(
-                dict(found.labels), dict(found.annotations), found.starts_at, now, ""
-            )
+            labels, annotations = dict(found.labels), dict(found.annotations)
+            ended = PostedAlert(labels, annotations, found.starts_at, now, found.generator_url)
             posts.append(ended)
             news.append(f"{found.labels.get(kind.label, '')}: {found.name} resolved")
     return posts, news
 
 
 def of_kind(kind: Kind, alerts: Iterable[Alert]) -> list[Alert]:
-    """The store's alerts a monitor of ``kind`` raised (its alert names and label)."""
+    """The store's alerts a monitor of ``kind`` raised: its alert names, its label, and
+    its link to the console (an alert of that name someone else posts, a blackbox
+    exporter's ``ProbeFailing{probe=...}`` say, is not Tocsin's to resolve)."""
+    names, label = kind.alertnames, kind.label
+    mark = f"{MONITORS_PAGE}{label}-"
     return [
-        a for a in alerts if a.labels.get("alertname") in kind.alertnames and kind.label in a.labels
+        a
+        for a in alerts
+        if a.labels.get("alertname") in names and label in a.labels and mark in a.generator_url
     ]
 
 
@@ -102,8 +107,10 @@ class MonitorLoop(Generic[SpecT]):
         alerts: Callable[[], list[Alert]],
         post_alerts: Callable[[list[PostedAlert]], Awaitable[object]],
         states: Sequence[str],
+        base_url: str = "",
     ) -> None:
         self.kind = kind
+        self.base_url = base_url  # Tocsin's external URL: the alerts link to the console
         self._engine = engine
         self._writer = writer
         self._clock = clock

@@ -1,16 +1,20 @@
 """The probe monitor: requests out, results stored, alerts kept in step.
 
-Each round: every configured probe has a row (due at once when new); the ones due are
-claimed by lease (``probe_rows.claim``: over PostgreSQL, one replica requests a probe
-per interval), requested together, and their results stored with the next due time
-(``monitors.probes.after``, in the writer, from the row as stored). Then every probe's
-alert is kept in step with its row (``monitor_alerts.in_step``). The loop sleeps until
-the next probe is due.
+Each round: every configured probe has a row (due at once when new, and again when
+it is now requested as another probe); the due ones are claimed by lease
+(``probe_rows.claim``: over PostgreSQL, or two processes on one SQLite file, one
+replica requests a probe per interval). Each claimed probe is requested in a task of
+its own, which stores its result as soon as it has it (``monitors.probes.after`` on
+the row as stored, if its lease still holds) and wakes the loop: a slow probe holds up
+no other. Every round keeps every probe's alert in step with its row
+(``monitor_alerts.in_step``) and sleeps until the next probe is due (or, if another
+replica holds it, until that lease ends).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -22,42 +26,62 @@ from tocsin.alerts.model import Alert, PostedAlert
 from tocsin.config.model import Probe
 from tocsin.engine.monitor_alerts import REFRESH, Kind, MonitorLoop
 from tocsin.monitors import probes
-from tocsin.monitors.probes import STATES, ProbeRow, Result, after, firing_alert, judge, state
+from tocsin.monitors.probes import (
+    STATES,
+    ProbeRow,
+    Result,
+    after,
+    due_at,
+    firing_alert,
+    judge,
+    spec_key,
+    state,
+)
 from tocsin.notify.channels.http import ClientPool, HTTPAnswer, send_request
 from tocsin.store import probe_rows
+from tocsin.store.probe_rows import Wanted
 from tocsin.store.writer import GroupCommitter, Txn
 from tocsin.timeutil import Clock
 
 KIND = Kind("probe", probes.ALERTNAMES, "probes")
-# a claimed probe's lease outlasts its timeout by this much (then another may take it)
+# a claimed probe's lease outlasts its timeout by this much (then another replica may
+# take it over): replicas' clocks must agree to within it
 LEASE_MARGIN = timedelta(seconds=5)
 
 
 @dataclass
 class ClaimProbes:
-    """Rows for probes new in the config, then the due ones this replica claims."""
+    """Rows for probes new (or changed) in the config, then the due ones this replica
+    claims: name -> lease token."""
 
-    leases: dict[str, datetime]  # every configured probe: its lease end if claimed now
+    wanted: dict[str, Wanted]
     now: datetime
 
-    def apply(self, txn: Txn) -> list[str]:
-        probe_rows.ensure(txn.conn, self.leases, self.now, txn.rev)
-        return probe_rows.claim(txn.conn, self.leases, self.now, txn.rev)
+    def apply(self, txn: Txn) -> tuple[dict[str, int], bool]:
+        changed = probe_rows.ensure(txn.conn, self.wanted, self.now, txn.rev)
+        return probe_rows.claim(txn.conn, self.wanted, self.now, txn.rev), changed
+
+    @staticmethod
+    def wrote_nothing(value: tuple[dict[str, int], bool]) -> bool:
+        # most rounds claim nothing: no commit, no revision for other replicas to read
+        claimed, changed = value
+        return not claimed and not changed
 
 
 @dataclass
-class SaveResults:
-    """Each probe's result onto its row as stored (``after``)."""
+class SaveResult:
+    """A probe's result onto its row as stored, if this replica's lease still holds."""
 
-    results: list[tuple[Probe, Result]]
+    spec: Probe
+    result: Result
+    lease: int
 
-    def apply(self, txn: Txn) -> None:
-        rows = probe_rows.read(txn.conn, [spec.name for spec, _ in self.results])
-        probe_rows.save(
-            txn.conn,
-            [after(spec, rows[spec.name], r) for spec, r in self.results if spec.name in rows],
-            txn.rev,
-        )
+    def apply(self, txn: Txn) -> bool:
+        rows = probe_rows.read(txn.conn, [self.spec.name])
+        row = rows.get(self.spec.name)
+        if row is None:
+            return False
+        return probe_rows.save(txn.conn, after(self.spec, row, self.result), self.lease, txn.rev)
 
 
 @dataclass
@@ -76,6 +100,7 @@ class ProbeView:
     spec: Probe
     row: ProbeRow
     state: probes.State
+    due: datetime  # its next request (``due_at``)
 
 
 class ProbeMonitor(MonitorLoop[Probe]):
@@ -87,14 +112,26 @@ class ProbeMonitor(MonitorLoop[Probe]):
         specs: Callable[[], Sequence[Probe]],
         alerts: Callable[[], list[Alert]],
         post_alerts: Callable[[list[PostedAlert]], Awaitable[object]],
+        base_url: str = "",
     ) -> None:
-        super().__init__(KIND, engine, writer, clock, specs, alerts, post_alerts, STATES)
-        self._clients = ClientPool()
+        super().__init__(KIND, engine, writer, clock, specs, alerts, post_alerts, STATES, base_url)
+        # a new connection per request: a probe measures connecting (and TLS), and a
+        # server that takes no new connections fails it
+        self._clients = ClientPool(fresh_connections=True)
+        self._requests: set[asyncio.Task[None]] = set()
+        # each probe's last request, as the last round found it (for /metrics)
+        self.success: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}
 
     async def run(self) -> None:
         try:
             await self._loop.run(self.round, lambda: self._sleep)
         finally:
+            for task in self._requests:
+                task.cancel()
+            for task in list(self._requests):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self._clients.aclose()
 
     async def run_now(self, name: str) -> None:
@@ -111,28 +148,39 @@ class ProbeMonitor(MonitorLoop[Probe]):
         now = self._clock()
         out = []
         for spec in self._specs():
-            row = rows.get(spec.name) or ProbeRow(spec.name, now)
-            out.append(ProbeView(spec, row, state(row)))
+            row = rows.get(spec.name)
+            if row is None or row.spec_key != spec_key(spec):
+                row = ProbeRow(spec.name, now)  # as the next round will start it
+            out.append(ProbeView(spec, row, state(row), due_at(row, spec.interval)))
         return out
 
     async def round(self) -> None:
         specs = {s.name: s for s in self._specs()}
         now = self._clock()
-        leases = {n: now + s.timeout + LEASE_MARGIN for n, s in specs.items()}
-        claimed = await self._writer.run(ClaimProbes(leases, now)) if specs else []
-        if claimed:
-            results = await asyncio.gather(*(self._request(specs[n]) for n in claimed))
-            done = [(specs[n], r) for n, r in zip(claimed, results, strict=True)]
-            await self._writer.run(SaveResults(done))
+        wanted = {
+            n: Wanted(s.interval, now + s.timeout + LEASE_MARGIN, spec_key(s))
+            for n, s in specs.items()
+        }
+        if wanted:
+            claimed, _ = await self._writer.run(ClaimProbes(wanted, now))
+            for name, lease in claimed.items():
+                task = asyncio.get_running_loop().create_task(self._probe(specs[name], lease))
+                self._requests.add(task)
+                task.add_done_callback(self._requests.discard)
         views = await asyncio.to_thread(self.views)
         now = self._clock()
-        wanted = [a for v in views if (a := firing_alert(v.spec, v.row, now)) is not None]
-        await self.keep_in_step(wanted, now)
+        firing = [a for v in views if (a := firing_alert(v.spec, v.row, now, self.base_url))]
+        await self.keep_in_step(firing, now)
         self.counts = {s: sum(v.state == s for v in views) for s in STATES}
-        soonest = min((v.row.next_due for v in views), default=now + REFRESH)
-        # due but not claimed here: another replica has it, and saves it within its lease
-        wait = (soonest - now).total_seconds() if soonest > now else 1.0
-        self._sleep = min(wait, REFRESH.total_seconds())
+        done = [(v.spec.name, v.row.last) for v in views if v.row.last is not None]
+        self.success = {name: float(last.ok) for name, last in done}
+        self.seconds = {name: last.seconds for name, last in done}
+        self._sleep = min(_wait(v, now) for v in views) if views else REFRESH.total_seconds()
+
+    async def _probe(self, spec: Probe, lease: int) -> None:
+        result = await self._request(spec)
+        await self._writer.run(SaveResult(spec, result, lease))
+        self.kick()  # its alert, and its next due time
 
     async def _request(self, spec: Probe) -> Result:
         at = self._clock()
@@ -154,3 +202,12 @@ class ProbeMonitor(MonitorLoop[Probe]):
         if isinstance(answer, HTTPAnswer):
             return judge(spec, at, seconds, answer.status, answer.body, "")
         return judge(spec, at, seconds, None, b"", answer.message)
+
+
+def _wait(v: ProbeView, now: datetime) -> float:
+    """Seconds until this probe wants a round: its due time, or, while a replica (this
+    one, or another) requests it, the end of that lease (a result wakes the loop
+    sooner); at most ``REFRESH``."""
+    lease = v.row.lease_until
+    at = lease if lease is not None and lease > now else v.due
+    return max(0.05, min((at - now).total_seconds(), REFRESH.total_seconds()))

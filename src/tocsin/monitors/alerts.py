@@ -29,6 +29,15 @@ def monitor_labels(
     return {"severity": "critical", **labels, "alertname": alertname, kind: name}
 
 
+# Its generatorURL is the monitor's row on the console: a link for the responder, and
+# how Tocsin tells the alerts it raised from others of the same name (engine.monitor_alerts).
+MONITORS_PAGE = "/ui/monitors#"
+
+
+def console_link(base: str, kind: str, name: str) -> str:
+    return f"{base}{MONITORS_PAGE}{kind}-{name}"
+
+
 def monitor_alert(
     labels: dict[str, str],
     annotations: Mapping[str, str],
@@ -36,6 +45,7 @@ def monitor_alert(
     message: str,
     start: datetime,
     end: datetime,
+    link: str,
 ) -> PostedAlert:
     """The alert: its summary, the configured annotations (a summary of their own
     wins), and the message as its description (what the job or the request said is
@@ -46,5 +56,5 @@ def monitor_alert(
         annotations=said,
         starts_at=start,
         ends_at=end,
-        generator_url="",
+        generator_url=link,
     )

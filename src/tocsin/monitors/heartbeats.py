@@ -27,7 +27,7 @@ from typing import Literal
 from tocsin.alerts.model import PostedAlert
 from tocsin.config.durations import format_duration
 from tocsin.config.model import Heartbeat
-from tocsin.monitors.alerts import FIRING_FOR, monitor_alert, monitor_labels
+from tocsin.monitors.alerts import FIRING_FOR, console_link, monitor_alert, monitor_labels
 from tocsin.timeutil import format_rfc3339
 
 MISSING = "HeartbeatMissing"
@@ -60,6 +60,16 @@ class Status:
     down_at: datetime  # when the grace ends too
 
 
+def message_of(said: str, output: str) -> str:
+    """A ping's message: what Tocsin says of it ("exit status 3"), then as much of the
+    end of the job's output as fits in ``MESSAGE_MAX`` (its start is what is cut)."""
+    output = output.strip()
+    if not said:
+        return output[-MESSAGE_MAX:]
+    room = MESSAGE_MAX - len(said) - 1
+    return f"{said}\n{output[-room:]}" if output and room > 0 else said[:MESSAGE_MAX]
+
+
 def status(spec: Heartbeat, beat: Beat, now: datetime) -> Status:
     since = beat.last_ping_at or beat.armed_at
     late_at = since + spec.period
@@ -80,8 +90,11 @@ def labels_of(spec: Heartbeat, alertname: str) -> dict[str, str]:
     return monitor_labels("heartbeat", spec.name, spec.labels, alertname)
 
 
-def firing_alert(spec: Heartbeat, beat: Beat, st: Status, now: datetime) -> PostedAlert | None:
-    """The alert a ``down`` or ``failed`` heartbeat raises (None: it raises none)."""
+def firing_alert(
+    spec: Heartbeat, beat: Beat, st: Status, now: datetime, base: str = ""
+) -> PostedAlert | None:
+    """The alert a ``down`` or ``failed`` heartbeat raises (None: it raises none);
+    ``base``: Tocsin's external URL, for its link to the console."""
     if st.state == "down":
         # the same words at every check: nothing about the alert changes while it fires
         since = (
@@ -94,19 +107,28 @@ def firing_alert(spec: Heartbeat, beat: Beat, st: Status, now: datetime) -> Post
             f"{format_duration(spec.period)}, grace {format_duration(spec.allowance)}"
         )
         said = f"last ping said: {beat.message}" if beat.message else ""
-        return _alert(spec, MISSING, summary, said, st.down_at, now + FIRING_FOR)
+        return _alert(spec, MISSING, summary, said, st.down_at, now + FIRING_FOR, base)
     if st.state == "failed":
         assert beat.last_ping_at is not None  # a failure is a ping
         summary = f"Heartbeat {spec.name} reported a failure"
-        return _alert(spec, FAILED, summary, beat.message, beat.last_ping_at, now + FIRING_FOR)
+        return _alert(
+            spec, FAILED, summary, beat.message, beat.last_ping_at, now + FIRING_FOR, base
+        )
     return None
 
 
 def _alert(
-    spec: Heartbeat, alertname: str, summary: str, message: str, start: datetime, end: datetime
+    spec: Heartbeat,
+    alertname: str,
+    summary: str,
+    message: str,
+    start: datetime,
+    end: datetime,
+    base: str,
 ) -> PostedAlert:
     labels = labels_of(spec, alertname)
-    return monitor_alert(labels, spec.annotations, summary, message, start, end)
+    link = console_link(base, "heartbeat", spec.name)
+    return monitor_alert(labels, spec.annotations, summary, message, start, end, link)
 
 
 def next_check(specs: list[tuple[Heartbeat, Beat]], now: datetime, most: timedelta) -> datetime:

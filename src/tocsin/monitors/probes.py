@@ -17,14 +17,16 @@ Everything here is pure: times are arguments.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from tocsin.alerts.model import PostedAlert
 from tocsin.config.durations import format_duration
 from tocsin.config.model import Probe
-from tocsin.monitors.alerts import FIRING_FOR, monitor_alert, monitor_labels
+from tocsin.monitors.alerts import FIRING_FOR, console_link, monitor_alert, monitor_labels
 from tocsin.timeutil import format_rfc3339
 
 FAILING = "ProbeFailing"
@@ -57,6 +59,36 @@ class ProbeRow:
     last: Result | None = None
     last_ok_at: datetime | None = None
     runs: int = 0
+    lease_until: datetime | None = None  # a replica is requesting it until then
+    spec_key: str = ""  # what it was requested as (``spec_key``)
+
+
+def spec_key(spec: Probe) -> str:
+    """What makes a probe's results comparable: a row requested as another probe
+    (another URL, another test, another count of failures) starts afresh."""
+    parts = (spec.method, spec.url, spec.failures, spec.expect_status, spec.body_contains)
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def due_at(row: ProbeRow, interval: timedelta) -> datetime:
+    """When the next request is due: as stored, or sooner if the interval was
+    shortened since (a probe moved from 1h to 30s waits 30s, not an hour)."""
+    if row.last is None:
+        return row.next_due
+    return min(row.next_due, row.last.at + interval)
+
+
+def shown_url(url: str) -> str:
+    """The URL as messages and pages show it: without user information or query (a
+    token in either would reach every receiver of the alert)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    query = "?…" if parts.query else ""
+    return urlunsplit((parts.scheme, host, parts.path, "", "")) + query
 
 
 def judge(
@@ -108,18 +140,20 @@ def labels_of(spec: Probe, alertname: str) -> dict[str, str]:
     return monitor_labels("probe", spec.name, spec.labels, alertname)
 
 
-def firing_alert(spec: Probe, row: ProbeRow, now: datetime) -> PostedAlert | None:
-    """The alert a down probe raises (None: it raises none)."""
+def firing_alert(spec: Probe, row: ProbeRow, now: datetime, base: str = "") -> PostedAlert | None:
+    """The alert a down probe raises (None: it raises none); ``base``: Tocsin's
+    external URL, for its link to the console."""
     if row.down_since is None or row.last is None:
         return None
     # the same words while it is down: only the description follows the last error
+    requests = "request" if spec.failures == 1 else f"{spec.failures} requests in a row"
     summary = (
-        f"{spec.method} {spec.url} is down: {spec.failures} failed requests in a row "
+        f"{spec.method} {shown_url(spec.url)} is down: {requests} failed "
         f"(probe {spec.name}, every {format_duration(spec.interval)})"
     )
     since = row.last_ok_at
     message = f"{row.last.error}; last success: {format_rfc3339(since) if since else 'never'}"
     labels = labels_of(spec, FAILING)
-    return monitor_alert(
-        labels, spec.annotations, summary, message, row.down_since, now + FIRING_FOR
-    )
+    link = console_link(base, "probe", spec.name)
+    end = now + FIRING_FOR
+    return monitor_alert(labels, spec.annotations, summary, message, row.down_since, end, link)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, select, text, update
 
-from tocsin.monitors.probes import ProbeRow, Result
+from tocsin.monitors.probes import ProbeRow, Result, due_at
 from tocsin.store.tables import probes
 from tocsin.timeutil import from_micros, to_micros
 
@@ -23,66 +24,102 @@ _COLUMNS = (
     probes.c.last_seconds,
     probes.c.last_ok_at,
     probes.c.runs,
+    probes.c.lease_until,
+    probes.c.spec,
 )
 
 
-def ensure(conn: Connection, names: Iterable[str], now: datetime, rev: int) -> None:
-    """A row, due now, for each probe that has none (new in the config)."""
-    rows = [{"name": n, "due": to_micros(now), "rev": rev} for n in names]
-    if rows:
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """A configured probe as a claim sees it."""
+
+    interval: timedelta
+    lease_until: datetime  # its lease, if claimed now
+    spec_key: str
+
+
+def ensure(conn: Connection, wanted: Mapping[str, Wanted], now: datetime, rev: int) -> bool:
+    """Rows for probes new in the config (due now), and a fresh start for those now
+    requested as another probe (``spec_key``); whether anything was written."""
+    query = select(probes.c.name, probes.c.spec).where(probes.c.name.in_(list(wanted)))
+    known: dict[str, str] = {}
+    for name, spec in conn.execute(query):
+        known[name] = spec
+    at = to_micros(now)
+    new = [
+        {"name": n, "due": at, "spec": w.spec_key, "rev": rev}
+        for n, w in wanted.items()
+        if n not in known
+    ]
+    if new:
         conn.execute(
             text(
-                "INSERT INTO probes (name, next_due, rev) VALUES (:name, :due, :rev) "
+                "INSERT INTO probes (name, next_due, spec, rev) VALUES (:name, :due, :spec, :rev) "
                 "ON CONFLICT (name) DO NOTHING"
             ),
-            rows,
+            new,
         )
+    changed = [n for n, spec in known.items() if spec != wanted[n].spec_key]
+    for name in changed:
+        conn.execute(
+            update(probes)
+            .where(probes.c.name == name)
+            .values(next_due=at, failures=0, down_since=None, spec=wanted[name].spec_key, rev=rev)
+        )
+    return bool(new or changed)
 
 
-def claim(conn: Connection, leases: Mapping[str, datetime], now: datetime, rev: int) -> list[str]:
-    """Lease the probes of ``leases`` (name -> lease end) that are due and not leased by
-    anyone (another replica); the names this claimed. A row another transaction claims
-    first fails the ``lease_until`` condition once that one commits."""
+def claim(
+    conn: Connection, wanted: Mapping[str, Wanted], now: datetime, rev: int
+) -> dict[str, int]:
+    """Lease the configured probes that are due (``monitors.probes.due_at``) and not
+    leased by anyone; each claimed name with its lease (micros), the token its result
+    is saved with. A row another transaction claims first fails the ``lease_until``
+    condition once that one commits."""
     at = to_micros(now)
-    due = conn.execute(
-        select(probes.c.name).where(
-            probes.c.name.in_(list(leases)), probes.c.next_due <= at, probes.c.lease_until <= at
-        )
-    ).scalars()
-    claimed = []
-    for name in list(due):
+    claimed: dict[str, int] = {}
+    rows = read(conn, wanted)
+    for name, row in rows.items():
+        w = wanted[name]
+        due = due_at(row, w.interval)
+        held = to_micros(row.lease_until) if row.lease_until else 0
+        if due > now or held > at:
+            continue
+        lease = to_micros(w.lease_until)
         done = conn.execute(
             update(probes)
-            .where(probes.c.name == name, probes.c.lease_until <= at)
-            .values(lease_until=to_micros(leases[name]), rev=rev)
+            .where(probes.c.name == name, probes.c.lease_until == held)
+            .values(lease_until=lease, rev=rev)
         )
         if done.rowcount == 1:
-            claimed.append(name)
+            claimed[name] = lease
     return claimed
 
 
-def save(conn: Connection, rows: Sequence[ProbeRow], rev: int) -> None:
-    """Store each probe's row after its request; its lease ends."""
-    for row in rows:
-        last = row.last
-        conn.execute(
-            update(probes)
-            .where(probes.c.name == row.name)
-            .values(
-                next_due=to_micros(row.next_due),
-                lease_until=0,
-                failures=row.failures,
-                down_since=_micros(row.down_since),
-                last_at=None if last is None else to_micros(last.at),
-                last_ok=None if last is None else last.ok,
-                last_status=None if last is None else last.status,
-                last_error="" if last is None else last.error,
-                last_seconds=None if last is None else last.seconds,
-                last_ok_at=_micros(row.last_ok_at),
-                runs=row.runs,
-                rev=rev,
-            )
+def save(conn: Connection, row: ProbeRow, lease: int, rev: int) -> bool:
+    """Store a probe's row after its request, if this replica's lease (``lease``) still
+    holds it; the lease ends. False: the lease ran out and another replica took the
+    probe over, whose newer result must not be overwritten."""
+    last = row.last
+    done = conn.execute(
+        update(probes)
+        .where(probes.c.name == row.name, probes.c.lease_until == lease)
+        .values(
+            next_due=to_micros(row.next_due),
+            lease_until=0,
+            failures=row.failures,
+            down_since=_micros(row.down_since),
+            last_at=None if last is None else to_micros(last.at),
+            last_ok=None if last is None else last.ok,
+            last_status=None if last is None else last.status,
+            last_error="" if last is None else last.error,
+            last_seconds=None if last is None else last.seconds,
+            last_ok_at=_micros(row.last_ok_at),
+            runs=row.runs,
+            rev=rev,
         )
+    )
+    return bool(done.rowcount == 1)
 
 
 def due_now(conn: Connection, name: str, now: datetime, rev: int) -> bool:
@@ -90,7 +127,7 @@ def due_now(conn: Connection, name: str, now: datetime, rev: int) -> bool:
     done = conn.execute(
         update(probes).where(probes.c.name == name).values(next_due=to_micros(now), rev=rev)
     )
-    return done.rowcount == 1
+    return bool(done.rowcount == 1)
 
 
 def read(conn: Connection, names: Iterable[str] | None = None) -> dict[str, ProbeRow]:
@@ -110,6 +147,8 @@ def read(conn: Connection, names: Iterable[str] | None = None) -> dict[str, Prob
         seconds,
         ok_at,
         runs,
+        lease,
+        spec,
     ) in conn.execute(query):
         last = None
         if last_at is not None:
@@ -118,13 +157,19 @@ def read(conn: Connection, names: Iterable[str] | None = None) -> dict[str, Prob
             name,
             from_micros(due),
             failures,
-            None if down is None else from_micros(down),
+            _at(down),
             last,
-            None if ok_at is None else from_micros(ok_at),
+            _at(ok_at),
             runs,
+            _at(lease or None),
+            spec,
         )
     return found
 
 
 def _micros(at: datetime | None) -> int | None:
     return None if at is None else to_micros(at)
+
+
+def _at(micros: int | None) -> datetime | None:
+    return None if micros is None else from_micros(micros)

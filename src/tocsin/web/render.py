@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 
+from tocsin.monitors.probes import shown_url
 from tocsin.timeutil import format_rfc3339
 
 
@@ -62,6 +63,7 @@ ENV = jinja2.Environment(
 ENV.filters["iso"] = iso
 ENV.filters["span"] = span
 ENV.filters["web_link"] = web_link
+ENV.filters["shown_url"] = shown_url
 ENV.globals["relative"] = relative
 
 

@@ -199,10 +199,13 @@ class ClientPool:
     ``timeout`` of its own.
     """
 
-    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, *, timeout: float = DEFAULT_TIMEOUT, fresh_connections: bool = False
+    ) -> None:
         self._timeout = aiohttp.ClientTimeout(
             total=None, connect=timeout, sock_connect=timeout, sock_read=timeout
         )
+        self._fresh = fresh_connections  # no keep-alive: each request connects anew
         self._clients: dict[_PoolKey, HTTPClient] = {}
 
     def client_for(self, config: HTTPClientConfig | None) -> HTTPClient:
@@ -230,7 +233,9 @@ class ClientPool:
         # A proxy URL's user information becomes Proxy-Authorization (aiohttp does it).
         proxy = URL(config.proxy_url) if config.proxy_url else None
         names, networks = _no_proxy_matcher(config.no_proxy)
-        connector = aiohttp.TCPConnector(ssl=context, limit=CONNECTION_LIMIT, limit_per_host=0)
+        connector = aiohttp.TCPConnector(
+            ssl=context, limit=CONNECTION_LIMIT, limit_per_host=0, force_close=self._fresh
+        )
         session = aiohttp.ClientSession(
             connector=connector,
             timeout=self._timeout,

@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.conftest import require_binary, wait_until
 from tests.e2e.test_cli import run_cli
-from tests.harness.procs import TocsinServer
+from tests.harness.procs import TocsinServer, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -146,3 +146,32 @@ def test_run_passes_the_job_through(tmp_path: Path) -> None:
         wrapper.stderr.close()
         shown = httpx.get(f"{server.url}/api/v1/heartbeats/backup").json()
         assert (shown["lastPing"], shown["message"]) == ("fail", "killed by SIGTERM\nstarted")
+
+
+def test_probes_from_the_terminal(tmp_path: Path) -> None:
+    """A real server probing its own health endpoint, and a port nothing listens on."""
+    port, closed = free_port(), free_port()
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(
+        "route:\n  receiver: default\n  group_wait: 0s\nreceivers:\n  - name: default\n"
+        "tocsin:\n  probes:\n"
+        f"    - {{name: self, url: 'http://127.0.0.1:{port}/-/healthy', interval: 1h}}\n"
+        f"    - {{name: gone, url: 'http://127.0.0.1:{closed}/h', interval: 1h, failures: 1}}\n"
+    )
+    with TocsinServer(tmp_path, config=config, port=port) as server:
+        ran = run_cli("probe", "run", "self", url=server.url).stdout
+        assert ran.startswith(f"self: up (GET http://127.0.0.1:{port}/-/healthy)")
+        assert "  last request: " in ran
+        gone = run_cli("probe", "run", "gone", url=server.url).stdout
+        assert gone.startswith("gone: down")
+        wait_until(lambda: "gone/ProbeFailing" in probe_alerts(server.url), 30, "its alert")
+        listed = run_cli("probe", "list", url=server.url).stdout.splitlines()
+        assert listed[0].split() == ["NAME", "STATE", "REQUEST", "RESULT", "LAST"]
+        assert [line.split()[:2] for line in listed[1:]] == [["self", "up"], ["gone", "down"]]
+        bad = run_cli("probe", "run", "nope", url=server.url, check=False)
+        assert (bad.returncode, "no probe 'nope' in tocsin.probes" in bad.stderr) == (1, True)
+
+
+def probe_alerts(url: str) -> list[str]:
+    alerts = httpx.get(f"{url}/api/v2/alerts", params={"filter": "probe=~.+"}).json()
+    return sorted(f"{a['labels']['probe']}/{a['labels']['alertname']}" for a in alerts)
