@@ -2,10 +2,10 @@
 
 A ping is committed before it is answered (``Ping``). The monitor's loop reads every
 heartbeat's stored last ping, works out where each stands (``monitors.heartbeats``),
-and keeps the store's alerts in step: a ``down`` or ``failed`` heartbeat's alert is
-posted (again at every check, so it stays firing only while Tocsin checks), and one
-that pings again has its alert resolved. It wakes when a state can next change without
-a ping, at a ping, and at least every ``REFRESH``.
+and keeps the store's alerts in step (``monitor_alerts.in_step``): a ``down`` or
+``failed`` heartbeat's alert fires, and one that pings again, or left the config, has
+its alert resolved. It wakes when a state can next change without a ping, at a ping,
+and at least every ``REFRESH``.
 """
 
 from __future__ import annotations
