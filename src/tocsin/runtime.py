@@ -240,6 +240,12 @@ class Runtime:
             lambda: self.probes.seconds,
         )
         self.metrics.add_labelled_gauges(
+            "tocsin_probe_ssl_earliest_cert_expiry",
+            "When the TLS certificate the probe's last request saw expires (Unix time).",
+            "probe",
+            lambda: self.probes.cert_expiry,
+        )
+        self.metrics.add_labelled_gauges(
             "tocsin_heartbeat_last_ping_timestamp_seconds",
             "When the heartbeat last pinged (Unix time).",
             "heartbeat",

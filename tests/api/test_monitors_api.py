@@ -5,6 +5,7 @@ the next ping, bad pings refused and nothing stored. Probes: a real HTTP server 
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -15,9 +16,9 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import Clock, app_client
 from tests.e2e.conftest import wait_until
-from tests.harness.receivers import HTTPReceiver, Reply
+from tests.harness.receivers import HTTPReceiver, Reply, self_signed_cert
 from tocsin.runtime import Runtime
-from tocsin.timeutil import format_rfc3339
+from tocsin.timeutil import format_rfc3339, parse_rfc3339
 
 CONFIG = """\
 route:
@@ -392,3 +393,46 @@ def test_a_slow_probe_holds_up_no_other(db_url: str, tmp_path: Path, clock: Cloc
 def probes_named(client: TestClient, name: str) -> dict[str, Any]:
     found: dict[str, Any] = client.get(f"/api/v1/probes/{name}").json()
     return found
+
+
+def test_a_certificate_near_its_end_raises_a_warning(
+    db_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    made = self_signed_cert(tmp_path)
+    if made is None:
+        pytest.fail("openssl is missing (Debian's openssl package)")
+    cert, key = made  # valid for one day
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    with HTTPReceiver(tls=tls) as server:
+        server.reply("/health", Reply.text("all healthy"))
+        config = (
+            "route:\n  receiver: default\nreceivers:\n  - name: default\ntocsin:\n  probes:\n"
+            f"    - name: tls\n      url: {server.url('/health')}\n      interval: 1h\n"
+            f"      http_config: {{tls_config: {{ca_file: {cert}}}}}\n"
+            "      cert_expiry: 2d\n"  # a day left, inside two: the warning fires
+            "    - name: relaxed\n"
+            f"      url: {server.url('/health')}\n      interval: 1h\n"
+            f"      http_config: {{tls_config: {{ca_file: {cert}}}}}\n"
+            "      cert_expiry: 12h\n"  # outside twelve hours: nothing yet
+        )
+        with app_client(config, db_url, tmp_path, clock) as client:
+            wait_until(
+                lambda: all(p["runs"] == 1 for p in client.get("/api/v1/probes").json()),
+                10,
+                "both probes' first requests",
+            )
+            found = {p["name"]: p for p in client.get("/api/v1/probes").json()}
+            assert found["tls"]["state"] == "up"
+            expires = parse_rfc3339(found["tls"]["certExpiresAt"])
+            assert expires is not None
+            assert timedelta(hours=23) < expires - clock.now <= timedelta(days=1, minutes=5)
+            alert = wait_until(
+                lambda: firing(client).get("tls/ProbeCertificateExpiring"), 10, "the warning"
+            )
+            assert alert["labels"]["severity"] == "warning"
+            assert alert["startsAt"] == format_rfc3339(expires - timedelta(days=2))
+            assert "expires " + format_rfc3339(expires) in alert["annotations"]["summary"]
+            assert "relaxed/ProbeCertificateExpiring" not in firing(client)
+            metrics = client.get("/metrics").text
+            assert 'tocsin_probe_ssl_earliest_cert_expiry{probe="tls"}' in metrics

@@ -17,10 +17,12 @@ from tocsin.config.model import Probe
 from tocsin.engine.monitor_alerts import Kind, in_step, of_kind
 from tocsin.monitors.alerts import FIRING_FOR
 from tocsin.monitors.probes import (
+    CERT_EXPIRING,
     FAILING,
     ProbeRow,
     Result,
     after,
+    cert_alert,
     due_at,
     firing_alert,
     judge,
@@ -170,6 +172,10 @@ HEAD = "route:\n  receiver: x\nreceivers:\n  - name: x\ntocsin:\n  probes:\n"
         ),
         ("    - name: p\n      url: http://x/\n      every: 1m\n", "9: tocsin.probes[0].every: "),
         (
+            "    - name: p\n      url: http://x/\n      cert_expiry: -1d\n",
+            "9: tocsin.probes[0].cert_expiry: ",
+        ),
+        (
             "    - name: p\n      url: http://x/\n      method: HEAD\n      body_contains: ok\n",
             "10: tocsin.probes[0].body_contains: an answer to HEAD has no body",
         ),
@@ -294,3 +300,42 @@ def test_a_shortened_interval_is_due_sooner_and_another_probe_starts_afresh() ->
         Probe("api", API.url, body_contains="ok"),
     ):
         assert spec_key(other) != same
+
+
+def seen(expires: datetime | None) -> ProbeRow:
+    """A probe whose last request saw a certificate expiring at ``expires``."""
+    return ProbeRow("tls", T0, last=Result(T0, True, 200, "", 0.01, expires))
+
+
+TLS = Probe("tls", "https://api.example/health", cert_expiry=timedelta(days=14))
+DAY = timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("spec", "row", "now", "starts"),
+    [
+        (TLS, seen(None), T0, None),  # no certificate seen (http, or not verified)
+        (TLS, ProbeRow("tls", T0), T0, None),  # never requested
+        (TLS, seen(T0 + 30 * DAY), T0, None),  # far from its end
+        (TLS, seen(T0 + 14 * DAY + S), T0, None),  # a second outside the window
+        # inside: from the moment it entered the window, the same at every check
+        (TLS, seen(T0 + 14 * DAY), T0, T0),
+        (TLS, seen(T0 + 3 * DAY), T0 + DAY, T0 - 11 * DAY),
+        (TLS, seen(T0 - DAY), T0, T0 - 15 * DAY),  # expired (seen before it did)
+        # cert_expiry 0s: no warning
+        (Probe("tls", TLS.url, cert_expiry=timedelta(0)), seen(T0 + DAY), T0, None),
+    ],
+)
+def test_a_certificate_near_its_end(
+    spec: Probe, row: ProbeRow, now: datetime, starts: datetime | None
+) -> None:
+    fired = cert_alert(spec, row, now)
+    if starts is None:
+        assert fired is None
+        return
+    assert fired is not None
+    assert fired.starts_at == starts
+    assert fired.labels == {"alertname": CERT_EXPIRING, "probe": "tls", "severity": "warning"}
+    assert fired.annotations["summary"].startswith(
+        "The TLS certificate of https://api.example/health expires "
+    )

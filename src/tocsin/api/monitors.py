@@ -186,6 +186,9 @@ def probe_json(v: ProbeView) -> dict[str, Any]:
         "lastError": "" if last is None else last.error,
         "lastSeconds": None if last is None else last.seconds,
         "lastOkAt": None if v.row.last_ok_at is None else format_rfc3339(v.row.last_ok_at),
+        "certExpiresAt": None
+        if last is None or last.cert_expires is None
+        else format_rfc3339(last.cert_expires),
         "nextAt": format_rfc3339(v.due),
         "runs": v.row.runs,
         "labels": dict(v.spec.labels),

@@ -206,6 +206,8 @@ def _show_probe(found: dict[str, Any]) -> None:
     typer.echo(f"  last success: {found['lastOkAt'] or 'never'}")
     if found["downSince"]:
         typer.echo(f"  down since:   {found['downSince']}")
+    if found.get("certExpiresAt"):
+        typer.echo(f"  certificate:  expires {found['certExpiresAt']}")
     typer.echo(f"  next request: {found['nextAt']}")
 
 

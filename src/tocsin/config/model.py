@@ -389,6 +389,8 @@ class Probe:
     interval: PromDuration = timedelta(seconds=30)
     timeout: PromDuration = timedelta(seconds=10)
     failures: int = 3
+    # a certificate this close to its expiry raises ProbeCertificateExpiring (0s: never)
+    cert_expiry: PromDuration = timedelta(days=14)
     expect_status: tuple[int, ...] = ()
     body_contains: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -421,6 +423,8 @@ class Probe:
             )
         if self.failures < 1:
             yield Issue("must be at least 1", "failures")
+        if self.cert_expiry < timedelta(0):
+            yield Issue("cannot be negative (0s: no warning)", "cert_expiry")
         for i, code in enumerate(self.expect_status):
             if not 100 <= code <= 599:
                 yield Issue("an HTTP status is 100 to 599", f"expect_status[{i}]")

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
@@ -31,6 +33,7 @@ from tocsin.monitors.probes import (
     ProbeRow,
     Result,
     after,
+    cert_alert,
     due_at,
     firing_alert,
     judge,
@@ -38,6 +41,7 @@ from tocsin.monitors.probes import (
     state,
 )
 from tocsin.notify.channels.http import ClientPool, HTTPAnswer, send_request
+from tocsin.notify.channels.tls import ssl_context
 from tocsin.store import probe_rows
 from tocsin.store.probe_rows import Wanted
 from tocsin.store.writer import GroupCommitter, Txn
@@ -122,6 +126,7 @@ class ProbeMonitor(MonitorLoop[Probe]):
         # each probe's last request, as the last round found it (for /metrics)
         self.success: dict[str, float] = {}
         self.seconds: dict[str, float] = {}
+        self.cert_expiry: dict[str, float] = {}
 
     async def run(self) -> None:
         try:
@@ -169,12 +174,20 @@ class ProbeMonitor(MonitorLoop[Probe]):
                 task.add_done_callback(self._requests.discard)
         views = await asyncio.to_thread(self.views)
         now = self._clock()
-        firing = [a for v in views if (a := firing_alert(v.spec, v.row, now, self.base_url))]
+        firing = [
+            a
+            for v in views
+            for raise_ in (firing_alert, cert_alert)
+            if (a := raise_(v.spec, v.row, now, self.base_url))
+        ]
         await self.keep_in_step(firing, now)
         self.counts = {s: sum(v.state == s for v in views) for s in STATES}
         done = [(v.spec.name, v.row.last) for v in views if v.row.last is not None]
         self.success = {name: float(last.ok) for name, last in done}
         self.seconds = {name: last.seconds for name, last in done}
+        self.cert_expiry = {
+            name: last.cert_expires.timestamp() for name, last in done if last.cert_expires
+        }
         self._sleep = min(_wait(v, now) for v in views) if views else REFRESH.total_seconds()
 
     async def _probe(self, spec: Probe, lease: int) -> None:
@@ -200,8 +213,43 @@ class ProbeMonitor(MonitorLoop[Probe]):
         )
         seconds = time.monotonic() - started
         if isinstance(answer, HTTPAnswer):
-            return judge(spec, at, seconds, answer.status, answer.body, "")
+            cert = await certificate_expiry(spec) if spec.cert_expiry else None
+            return judge(spec, at, seconds, answer.status, answer.body, "", cert)
         return judge(spec, at, seconds, None, b"", answer.message)
+
+
+async def certificate_expiry(spec: Probe) -> datetime | None:
+    """When the certificate of an https probe's server expires: read from a TLS
+    handshake of its own, with the probe's TLS settings (the pooled request has let go
+    of its connection by the time its answer is read). None: not https, through a
+    proxy, not verified (``insecure_skip_verify``: Python decodes only verified
+    certificates), or no handshake; the request's own result says what failed."""
+    parts = urlsplit(spec.url)
+    config = spec.http_config
+    if parts.scheme != "https" or parts.hostname is None:
+        return None
+    if config is not None and (config.proxy_url or config.proxy_from_environment):
+        return None
+    tls = config.tls_config if config is not None else None
+    try:
+        context = ssl_context(tls)
+        async with asyncio.timeout(spec.timeout.total_seconds()):
+            _, writer = await asyncio.open_connection(
+                parts.hostname,
+                parts.port or 443,
+                ssl=context,
+                server_hostname=(tls.server_name if tls else "") or parts.hostname,
+            )
+    except (OSError, TimeoutError):  # ssl.SSLError is an OSError
+        return None
+    cert = writer.get_extra_info("peercert")
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    not_after = cert.get("notAfter") if cert else None
+    if not isinstance(not_after, str):
+        return None
+    return datetime.fromtimestamp(ssl.cert_time_to_seconds(not_after), UTC)
 
 
 def _wait(v: ProbeView, now: datetime) -> float:

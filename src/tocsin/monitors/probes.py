@@ -30,7 +30,8 @@ from tocsin.monitors.alerts import FIRING_FOR, console_link, monitor_alert, moni
 from tocsin.timeutil import format_rfc3339
 
 FAILING = "ProbeFailing"
-ALERTNAMES = (FAILING,)
+CERT_EXPIRING = "ProbeCertificateExpiring"
+ALERTNAMES = (FAILING, CERT_EXPIRING)
 ERROR_MAX = 500  # of an error or a body quoted in a result
 
 State = Literal["unknown", "up", "failing", "down"]
@@ -46,6 +47,7 @@ class Result:
     status: int | None  # None: no answer
     error: str  # why it failed ("" when it passed)
     seconds: float
+    cert_expires: datetime | None = None  # the server's TLS certificate's (https)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,18 +94,25 @@ def shown_url(url: str) -> str:
 
 
 def judge(
-    spec: Probe, at: datetime, seconds: float, status: int | None, body: bytes, error: str
+    spec: Probe,
+    at: datetime,
+    seconds: float,
+    status: int | None,
+    body: bytes,
+    error: str,
+    cert_expires: datetime | None = None,
 ) -> Result:
     """A request's result: ``error`` when it got no answer, else its status and body."""
     if status is None:
         return Result(at, False, None, (error or "no answer")[:ERROR_MAX], seconds)
     expected = spec.expect_status or None
+    why = ""
     if (expected is None and not 200 <= status <= 299) or (expected and status not in expected):
         want = ", ".join(map(str, expected)) if expected else "2xx"
-        return Result(at, False, status, f"status {status}, expected {want}", seconds)
-    if spec.body_contains and spec.body_contains.encode() not in body:
-        return Result(at, False, status, f"body does not contain {spec.body_contains!r}", seconds)
-    return Result(at, True, status, "", seconds)
+        why = f"status {status}, expected {want}"
+    elif spec.body_contains and spec.body_contains.encode() not in body:
+        why = f"body does not contain {spec.body_contains!r}"
+    return Result(at, not why, status, why, seconds, cert_expires)
 
 
 def after(spec: Probe, row: ProbeRow, result: Result) -> ProbeRow:
@@ -157,3 +166,20 @@ def firing_alert(spec: Probe, row: ProbeRow, now: datetime, base: str = "") -> P
     link = console_link(base, "probe", spec.name)
     end = now + FIRING_FOR
     return monitor_alert(labels, spec.annotations, summary, message, row.down_since, end, link)
+
+
+def cert_alert(spec: Probe, row: ProbeRow, now: datetime, base: str = "") -> PostedAlert | None:
+    """The warning a certificate within ``cert_expiry`` of its end raises, from the
+    moment it entered that window (None: none, or no certificate seen)."""
+    expires = None if row.last is None else row.last.cert_expires
+    if expires is None or spec.cert_expiry <= timedelta(0) or expires - now > spec.cert_expiry:
+        return None
+    # the date, not "in N days": the same words every day until it is renewed
+    summary = (
+        f"The TLS certificate of {shown_url(spec.url)} expires {format_rfc3339(expires)} "
+        f"(probe {spec.name}; renew it)"
+    )
+    labels = {**labels_of(spec, CERT_EXPIRING), "severity": "warning"}
+    link = console_link(base, "probe", spec.name)
+    start = expires - spec.cert_expiry
+    return monitor_alert(labels, spec.annotations, summary, "", start, now + FIRING_FOR, link)

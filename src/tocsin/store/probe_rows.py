@@ -23,6 +23,7 @@ _COLUMNS = (
     probes.c.last_error,
     probes.c.last_seconds,
     probes.c.last_ok_at,
+    probes.c.last_cert_expires,
     probes.c.runs,
     probes.c.lease_until,
     probes.c.spec,
@@ -115,6 +116,7 @@ def save(conn: Connection, row: ProbeRow, lease: int, rev: int) -> bool:
             last_error="" if last is None else last.error,
             last_seconds=None if last is None else last.seconds,
             last_ok_at=_micros(row.last_ok_at),
+            last_cert_expires=None if last is None else _micros(last.cert_expires),
             runs=row.runs,
             rev=rev,
         )
@@ -146,13 +148,15 @@ def read(conn: Connection, names: Iterable[str] | None = None) -> dict[str, Prob
         error,
         seconds,
         ok_at,
+        cert,
         runs,
         lease,
         spec,
     ) in conn.execute(query):
         last = None
         if last_at is not None:
-            last = Result(from_micros(last_at), bool(last_ok), status, error, seconds or 0.0)
+            at = from_micros(last_at)
+            last = Result(at, bool(last_ok), status, error, seconds or 0.0, _at(cert))
         found[name] = ProbeRow(
             name,
             from_micros(due),

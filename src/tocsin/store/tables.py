@@ -327,6 +327,7 @@ probes = Table(
     Column("last_error", Text, nullable=False, server_default=""),
     Column("last_seconds", Float, nullable=True),
     Column("last_ok_at", BigInteger, nullable=True),
+    Column("last_cert_expires", BigInteger, nullable=True),
     Column("runs", BigInteger, nullable=False, server_default="0"),
     # what the results were got as (monitors.probes.spec_key): another starts afresh
     Column("spec", Text, nullable=False, server_default=""),

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text, nullable=False, server_default=""),
         sa.Column("last_seconds", sa.Float, nullable=True),
         sa.Column("last_ok_at", sa.BigInteger, nullable=True),
+        sa.Column("last_cert_expires", sa.BigInteger, nullable=True),
         sa.Column("runs", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("spec", sa.Text, nullable=False, server_default=""),
         sa.Column("rev", sa.BigInteger, nullable=False, server_default="0"),
