@@ -92,9 +92,13 @@ class Client:
         result: dict[str, Any] = self._call("GET", f"/api/v1/heartbeats/{quote(name, safe='')}")
         return result
 
-    def ping(self, name: str, failed: bool = False, message: str = "") -> dict[str, Any]:
-        """Ping a heartbeat (``failed``: the job failed); ``message`` is kept with it."""
-        path = f"/api/v1/heartbeats/{quote(name, safe='')}" + ("/fail" if failed else "")
+    def ping(
+        self, name: str, failed: bool = False, message: str = "", start: bool = False
+    ) -> dict[str, Any]:
+        """Ping a heartbeat (``failed``: the job failed; ``start``: it started);
+        ``message`` is kept with it."""
+        what = "/start" if start else "/fail" if failed else ""
+        path = f"/api/v1/heartbeats/{quote(name, safe='')}{what}"
         result: dict[str, Any] = self._call(
             "POST", path, content=message.encode(), headers={"content-type": "text/plain"}
         )

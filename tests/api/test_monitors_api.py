@@ -147,7 +147,7 @@ def test_a_failed_ping_fires_at_once_with_its_message(
         ("digest", {"origin": "https://evil.example"}, b"", 403, ""),
         ("digest", {"sec-fetch-site": "cross-site"}, b"", 403, ""),
         ("digest", {}, b"x" * (64 * 1024 + 1), 413, "body: larger than the server takes"),
-        ("digest/7x", {}, b"", 400, "outcome: '7x' is neither fail nor an exit status"),
+        ("digest/7x", {}, b"", 400, "outcome: '7x' is none of fail, start, an exit status"),
         ("digest/256", {}, b"", 400, "outcome: '256'"),
     ],
 )
@@ -159,6 +159,36 @@ def test_bad_pings_are_refused_and_store_nothing(
     assert r.json().startswith(says)
     assert [h["pings"] for h in beats(client).values()] == [0, 0]
     assert client.get("/api/v1/heartbeats/nope").status_code == 404
+
+
+def test_a_started_job_is_timed_and_a_hung_one_fires(
+    client: TestClient, runtime: Runtime, clock: Clock
+) -> None:
+    started = clock.now
+    assert client.post("/ping/nightly-backup/start").status_code == 200
+    shown = beats(client)["nightly-backup"]
+    assert (shown["state"], shown["startedAt"], shown["pings"]) == (
+        "started",
+        format_rfc3339(started),
+        0,
+    )
+    # it finishes within its grace: timed, and no longer running
+    clock.now += timedelta(minutes=42)
+    assert client.get("/ping/nightly-backup").status_code == 200
+    done = beats(client)["nightly-backup"]
+    assert (done["state"], done["startedAt"], done["lastDuration"]) == ("up", None, 42 * 60.0)
+    # the next run starts and hangs: past its grace (an hour), HeartbeatMissing, hung
+    clock.now += timedelta(hours=20)
+    hung_start = clock.now
+    assert client.post("/api/v1/heartbeats/nightly-backup/start").status_code == 200
+    clock.now += timedelta(hours=1, minutes=1)
+    check(runtime)
+    alert = wait_until(
+        lambda: firing(client).get("nightly-backup/HeartbeatMissing"), 10, "the hung job"
+    )
+    assert alert["startsAt"] == format_rfc3339(hung_start + timedelta(hours=1))
+    assert "has not finished within its grace of 1h" in alert["annotations"]["summary"]
+    assert "hung: started" in client.get("/ui/monitors").text
 
 
 @pytest.mark.parametrize(

@@ -130,6 +130,10 @@ def test_run_passes_the_job_through(tmp_path: Path) -> None:
         assert (code, last) == (126, "fail")
         assert "Permission denied" in said
         assert outcome("true") == (0, "ok", "")  # message: nothing printed
+        # run said the job started, so its run was timed
+        timed = httpx.get(f"{server.url}/api/v1/heartbeats/backup").json()
+        assert (timed["startedAt"], timed["state"]) == (None, "up")
+        assert 0 <= timed["lastDuration"] < 30
 
         # the wrapper's own SIGTERM (cron stopped, a timeout) goes to the job
         wrapper = subprocess.Popen(

@@ -208,3 +208,43 @@ def test_a_ping_s_message(said: str, output: str, message: str) -> None:
     got = message_of(said, output)
     assert got == message
     assert len(got) <= 1000
+
+
+def started(minute: int, last: timedelta | None = 2 * H) -> Beat:
+    """Last pinged at T0 + ``last``; its job started at T0 + ``minute`` minutes since."""
+    at = None if last is None else T0 + last
+    return Beat("backup", T0, at, "ok" if at else None, "", 0, T0 + minute * M)
+
+
+@pytest.mark.parametrize(
+    ("the_beat", "now", "state", "down_at", "hung"),
+    [
+        # running, within its grace (an hour): started, whatever its period says
+        (started(25 * 60), T0 + 25 * H + 30 * M, "started", T0 + 26 * H, False),
+        # its grace ran out before it pinged: down, hung, from the end of that grace
+        (started(25 * 60), T0 + 26 * H, "down", T0 + 26 * H, True),
+        # started early in its period: the run's grace ends before the period's
+        (started(3 * 60), T0 + 4 * H + M, "down", T0 + 4 * H, True),
+        # started so late that the period's grace ends first: missing, not hung
+        (started(26 * 60 + 50), T0 + 27 * H, "down", T0 + 27 * H, False),
+        # a failure stays a failure while the next run is going
+        (
+            Beat("backup", T0, T0 + 2 * H, "fail", "", 0, T0 + 25 * H),
+            T0 + 25 * H + M,
+            "failed",
+            T0 + 26 * H,
+            False,
+        ),
+    ],
+)
+def test_a_started_job(
+    the_beat: Beat, now: datetime, state: str, down_at: datetime, hung: bool
+) -> None:
+    st = status(DAILY, the_beat, now)
+    assert (st.state, st.down_at, st.hung) == (state, down_at, hung)
+    fired = firing_alert(DAILY, the_beat, st, now)
+    if hung:
+        assert fired is not None
+        assert fired.labels["alertname"] == MISSING
+        assert "has not finished within its grace of 1h" in fired.annotations["summary"]
+        assert fired.starts_at == down_at

@@ -11,7 +11,7 @@ the short form for crontab lines: any of GET, HEAD, POST.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import orjson
 from fastapi import APIRouter, Request
@@ -44,6 +44,9 @@ def heartbeat_json(v: HeartbeatView) -> dict[str, Any]:
         "lastPing": v.beat.last_kind,  # "ok", "fail", or null: never
         "message": v.beat.message,
         "pings": v.beat.pings,
+        # its job's start, while it runs (``/start``), and how long the last run took
+        "startedAt": None if v.beat.started_at is None else format_rfc3339(v.beat.started_at),
+        "lastDuration": v.beat.last_duration,
         "armedAt": format_rfc3339(v.beat.armed_at),
         "lateAt": format_rfc3339(v.status.late_at),  # a ping is due by then
         "downAt": format_rfc3339(v.status.down_at),  # and the alert fires then
@@ -97,6 +100,14 @@ async def fail(request: Request, name: str) -> Response:
     return await _ping(request, name, "fail")
 
 
+@router.post(
+    "/heartbeats/{name}/start",
+    summary="The job started: it must ping within its grace (or it is hung); its run is timed",
+)
+async def start(request: Request, name: str) -> Response:
+    return await _ping(request, name, "start")
+
+
 # The short ping URLs a crontab line uses, as Healthchecks.io's: GET, HEAD or POST
 # (``curl -fsS URL``), and ``/fail`` or the job's exit status.
 ping_router = APIRouter()
@@ -121,20 +132,22 @@ async def short_ping(request: Request, name: str) -> Response:
 
 @_ping_routes(
     "/ping/{name}/{outcome}",
-    "Ping a heartbeat with the job's outcome: fail, or its exit status (0: ok)",
+    "Ping a heartbeat with the job's outcome: fail, its exit status (0: ok), or start",
     "ping_outcome",
 )
 async def short_ping_outcome(request: Request, name: str, outcome: str) -> Response:
-    if outcome == "fail":
-        return await _ping(request, name, "fail")
+    if outcome in ("fail", "start"):
+        return await _ping(request, name, "fail" if outcome == "fail" else "start")
     if outcome.isascii() and outcome.isdigit() and int(outcome) <= 255:
         status = int(outcome)
         said = "" if status == 0 else f"exit status {status}"
         return await _ping(request, name, "ok" if status == 0 else "fail", said)
-    return _json(f"outcome: {outcome!r} is neither fail nor an exit status (0 to 255)", 400)
+    return _json(f"outcome: {outcome!r} is none of fail, start, an exit status (0 to 255)", 400)
 
 
-async def _ping(request: Request, name: str, kind: Kind, said: str = "") -> Response:
+async def _ping(
+    request: Request, name: str, kind: Kind | Literal["start"], said: str = ""
+) -> Response:
     # a page on another site must not be able to keep a dead job looking alive
     why = cross_site(request.headers)
     if why is not None:

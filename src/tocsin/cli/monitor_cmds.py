@@ -81,7 +81,10 @@ def _every(h: dict[str, Any]) -> str:
 def _print(h: dict[str, Any]) -> None:
     typer.echo(f"{h['name']}: {h['state']} (every {_every(h)})")
     kind = f" ({h['lastPing']})" if h["lastPing"] else ""
-    typer.echo(f"  last ping: {h['lastPingAt'] or 'never'}{kind}")
+    took = f", ran {format_seconds(h['lastDuration'])}" if h.get("lastDuration") else ""
+    typer.echo(f"  last ping: {h['lastPingAt'] or 'never'}{kind}{took}")
+    if h.get("startedAt"):
+        typer.echo(f"  started:   {h['startedAt']} (running)")
     typer.echo(f"  due by:    {h['lateAt']}; alert at {h['downAt']}")
     if h["message"]:
         typer.echo("  message:")
@@ -98,11 +101,19 @@ def ping(
     message: Annotated[
         str, typer.Option("--message", "-m", help="Kept with the ping (what the job did).")
     ] = "",
+    start: Annotated[
+        bool,
+        typer.Option(
+            "--start", help="The job starts: it must ping within its grace; its run is timed."
+        ),
+    ] = False,
     url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
-    """Tell Tocsin the job ran (or, with --fail, that it failed)."""
-    found = _ask(url, lambda client: client.ping(name, failed, message))
+    """Tell Tocsin the job ran (or, with --fail, that it failed; --start, that it starts)."""
+    if start and failed:
+        raise typer.BadParameter("--start or --fail, not both")
+    found = _ask(url, lambda client: client.ping(name, failed, message, start))
     if as_json:
         print_json(found)
 
@@ -131,6 +142,7 @@ def run(
     command = list(ctx.args)
     if not command:
         raise typer.BadParameter("the command to run, after --", param_hint="COMMAND")
+    _say_started(url, name)
     ended = wrapped.run(command, sys.stdout.buffer, sys.stderr.buffer, MESSAGE_MAX * 4)
     output = "" if no_output else ended.tail.decode("utf-8", errors="replace")
     said = message_of(ended.why, output)
@@ -140,6 +152,16 @@ def run(
 
 
 PING_TRIES = (0.0, 1.0, 3.0)  # waits before each try: a deploy of Tocsin is no alert
+
+
+def _say_started(url: str, name: str) -> None:
+    """Tell Tocsin the job starts (it times the run, and catches a hung job); once: the
+    job runs whether or not Tocsin heard it."""
+    try:
+        with Client(url) as client:
+            client.ping(name, start=True)
+    except (ApiError, OSError) as exc:
+        typer.echo(f"tocsin: the start of {name} was not sent: {exc}", err=True)
 
 
 def _ping_with_retries(url: str, name: str, failed: bool, message: str) -> bool:

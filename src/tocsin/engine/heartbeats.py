@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import Engine
 
@@ -60,6 +61,15 @@ class Ping:
         heartbeat_rows.ping(txn.conn, self.name, self.kind, self.message, self.now, txn.rev)
 
 
+@dataclass
+class Start:
+    name: str
+    now: datetime
+
+    def apply(self, txn: Txn) -> None:
+        heartbeat_rows.start(txn.conn, self.name, self.now, txn.rev)
+
+
 @dataclass(frozen=True)
 class HeartbeatView:
     """A heartbeat as the API, the CLI and the console show it."""
@@ -86,11 +96,16 @@ class HeartbeatMonitor(MonitorLoop[Heartbeat]):
     async def run(self) -> None:
         await self._loop.run(self.check, lambda: self._sleep)
 
-    async def ping(self, name: str, kind: heartbeats.Kind, message: str) -> HeartbeatView:
-        """Store a ping of a configured heartbeat, then let the monitor act on it.
-        Raises LookupError for a name the config does not have."""
+    async def ping(
+        self, name: str, kind: heartbeats.Kind | Literal["start"], message: str
+    ) -> HeartbeatView:
+        """Store a ping of a configured heartbeat (or the start of its job), then let
+        the monitor act on it. Raises LookupError for a name the config does not have."""
         spec = self.spec(name)
-        await self._writer.run(Ping(name, kind, message[-MESSAGE_MAX:], self._clock()))
+        if kind == "start":
+            await self._writer.run(Start(name, self._clock()))
+        else:
+            await self._writer.run(Ping(name, kind, message[-MESSAGE_MAX:], self._clock()))
         self.kick()
         beats = await asyncio.to_thread(self._read)
         beat = beats.get(name) or Beat(name, self._clock())

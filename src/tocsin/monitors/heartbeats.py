@@ -10,7 +10,10 @@ A heartbeat is configured with a ``period`` (how often its job pings) and a ``gr
 - ``down``: period and grace passed without a ping: ``HeartbeatMissing`` fires, from
   the moment the grace ran out;
 - ``failed``: its last ping reported a failure (``tocsin heartbeat run`` of a command
-  that exited non-zero, or ``/fail``): ``HeartbeatFailed`` fires, from that ping.
+  that exited non-zero, or ``/fail``): ``HeartbeatFailed`` fires, from that ping;
+- ``started``: its job said it started (``/start``; ``tocsin heartbeat run`` does) and
+  has not pinged since: it must within its grace, or it is ``down`` (hung), and its
+  run time is measured.
 
 A ping that is not a failure resolves either alert. They are ordinary alerts
 (``monitors.alerts``): a maintenance window is a silence on ``heartbeat="NAME"``.
@@ -37,8 +40,8 @@ ALERTNAMES = (MISSING, FAILED)
 MESSAGE_MAX = 1000
 
 Kind = Literal["ok", "fail"]
-State = Literal["new", "up", "late", "down", "failed"]
-STATES: tuple[State, ...] = ("new", "up", "late", "down", "failed")
+State = Literal["new", "up", "late", "started", "down", "failed"]
+STATES: tuple[State, ...] = ("new", "up", "late", "started", "down", "failed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +54,16 @@ class Beat:
     last_kind: Kind | None = None
     message: str = ""
     pings: int = 0
+    started_at: datetime | None = None  # its job's last start, until it pings
+    last_duration: float | None = None  # seconds from a start to the ping that ended it
 
 
 @dataclass(frozen=True, slots=True)
 class Status:
     state: State
     late_at: datetime  # when a ping is due (the period ends)
-    down_at: datetime  # when the grace ends too
+    down_at: datetime  # when the grace ends too (or a started job's grace, if sooner)
+    hung: bool = False  # down because its started job has not finished
 
 
 def message_of(said: str, output: str) -> str:
@@ -74,16 +80,21 @@ def status(spec: Heartbeat, beat: Beat, now: datetime) -> Status:
     since = beat.last_ping_at or beat.armed_at
     late_at = since + spec.period
     down_at = late_at + spec.allowance
+    hung_at = None if beat.started_at is None else beat.started_at + spec.allowance
+    if hung_at is not None and hung_at < down_at:
+        down_at = hung_at
     state: State
     if beat.last_kind == "fail":
         state = "failed"
     elif now >= down_at:
         state = "down"
+    elif beat.started_at is not None:
+        state = "started"
     elif now >= late_at:
         state = "late"
     else:
         state = "up" if beat.last_ping_at is not None else "new"
-    return Status(state, late_at, down_at)
+    return Status(state, late_at, down_at, state == "down" and down_at == hung_at)
 
 
 def labels_of(spec: Heartbeat, alertname: str) -> dict[str, str]:
@@ -95,6 +106,14 @@ def firing_alert(
 ) -> PostedAlert | None:
     """The alert a ``down`` or ``failed`` heartbeat raises (None: it raises none);
     ``base``: Tocsin's external URL, for its link to the console."""
+    if st.state == "down" and st.hung:
+        assert beat.started_at is not None
+        summary = (
+            f"Heartbeat {spec.name} started {format_rfc3339(beat.started_at)} and has "
+            f"not finished within its grace of {format_duration(spec.allowance)}"
+        )
+        said = f"last ping said: {beat.message}" if beat.message else ""
+        return _alert(spec, MISSING, summary, said, st.down_at, now + FIRING_FOR, base)
     if st.state == "down":
         # the same words at every check: nothing about the alert changes while it fires
         since = (

@@ -31,22 +31,39 @@ def arm(conn: Connection, names: Iterable[str], now: datetime, rev: int) -> int:
 
 
 def ping(conn: Connection, name: str, kind: Kind, message: str, now: datetime, rev: int) -> None:
-    """Store a ping as the heartbeat's last (a ping of one never armed arms it now)."""
+    """Store a ping as the heartbeat's last (a ping of one never armed arms it now); a
+    job that said it started is over, and how long it ran is kept."""
     at = to_micros(now)
     conn.execute(
         text(
             "INSERT INTO heartbeats (name, armed_at, last_ping_at, last_kind, message, pings, rev)"
             " VALUES (:name, :at, :at, :kind, :message, 1, :rev) ON CONFLICT (name) DO UPDATE "
             "SET last_ping_at = excluded.last_ping_at, last_kind = excluded.last_kind, "
-            "message = excluded.message, pings = heartbeats.pings + 1, rev = excluded.rev"
+            "message = excluded.message, pings = heartbeats.pings + 1, rev = excluded.rev, "
+            "last_duration = CASE WHEN heartbeats.started_at IS NOT NULL "
+            "AND heartbeats.started_at <= excluded.last_ping_at "
+            "THEN (excluded.last_ping_at - heartbeats.started_at) / 1000000.0 "
+            "ELSE NULL END, started_at = NULL"
         ),
         {"name": name, "at": at, "kind": kind, "message": message, "rev": rev},
     )
 
 
+def start(conn: Connection, name: str, now: datetime, rev: int) -> None:
+    """Store that a heartbeat's job started (arming one never armed)."""
+    conn.execute(
+        text(
+            "INSERT INTO heartbeats (name, armed_at, started_at, rev) VALUES (:name, :at, :at, "
+            ":rev) ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at, "
+            "rev = excluded.rev"
+        ),
+        {"name": name, "at": to_micros(now), "rev": rev},
+    )
+
+
 def read(conn: Connection) -> dict[str, Beat]:
     found: dict[str, Beat] = {}
-    for name, armed, last, kind, message, pings in conn.execute(
+    for name, armed, last, kind, message, pings, started, took in conn.execute(
         select(
             heartbeats.c.name,
             heartbeats.c.armed_at,
@@ -54,6 +71,8 @@ def read(conn: Connection) -> dict[str, Beat]:
             heartbeats.c.last_kind,
             heartbeats.c.message,
             heartbeats.c.pings,
+            heartbeats.c.started_at,
+            heartbeats.c.last_duration,
         )
     ):
         found[name] = Beat(
@@ -63,5 +82,7 @@ def read(conn: Connection) -> dict[str, Beat]:
             cast(Kind | None, kind),
             message,
             pings,
+            None if started is None else from_micros(started),
+            None if took is None else float(took),
         )
     return found

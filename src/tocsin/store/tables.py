@@ -307,6 +307,8 @@ heartbeats = Table(
     Column("last_kind", String(8), nullable=True),  # "ok" or "fail"
     Column("message", Text, nullable=False, server_default=""),
     Column("pings", BigInteger, nullable=False, server_default="0"),
+    Column("started_at", BigInteger, nullable=True),  # its job's last start, until a ping
+    Column("last_duration", Float, nullable=True),  # seconds, from a start to its ping
     Column("rev", BigInteger, nullable=False, server_default="0"),
 )
 

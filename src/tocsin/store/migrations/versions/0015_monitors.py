@@ -25,6 +25,8 @@ def upgrade() -> None:
         sa.Column("last_kind", sa.String(8), nullable=True),
         sa.Column("message", sa.Text, nullable=False, server_default=""),
         sa.Column("pings", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("started_at", sa.BigInteger, nullable=True),
+        sa.Column("last_duration", sa.Float, nullable=True),
         sa.Column("rev", sa.BigInteger, nullable=False, server_default="0"),
     )
     op.create_table(
