@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tocsin.api.state import runtime
-from tocsin.api.v2 import BodyTooLarge
+from tocsin.api.v2 import BodyTooLarge, json_response, read_body
 from tocsin.engine.heartbeats import HeartbeatView
 from tocsin.engine.probes import ProbeView
 from tocsin.monitors.heartbeats import MESSAGE_MAX, Kind, message_of
@@ -54,21 +53,17 @@ def heartbeat_json(v: HeartbeatView) -> dict[str, Any]:
     }
 
 
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
-
-
 @router.get("/heartbeats", summary="Every configured heartbeat, and where it stands")
 def list_heartbeats(request: Request) -> Response:
-    return _json([heartbeat_json(v) for v in runtime(request).heartbeats.views()])
+    return json_response([heartbeat_json(v) for v in runtime(request).heartbeats.views()])
 
 
 @router.get("/heartbeats/{name}", summary="One heartbeat")
 def get_heartbeat(request: Request, name: str) -> Response:
     for v in runtime(request).heartbeats.views():
         if v.spec.name == name:
-            return _json(heartbeat_json(v))
-    return _json(f"no heartbeat {name!r} in tocsin.heartbeats", 404)
+            return json_response(heartbeat_json(v))
+    return json_response(f"no heartbeat {name!r} in tocsin.heartbeats", 404)
 
 
 _PING_BODY = {
@@ -142,7 +137,9 @@ async def short_ping_outcome(request: Request, name: str, outcome: str) -> Respo
         status = int(outcome)
         said = "" if status == 0 else f"exit status {status}"
         return await _ping(request, name, "ok" if status == 0 else "fail", said)
-    return _json(f"outcome: {outcome!r} is none of fail, start, an exit status (0 to 255)", 400)
+    return json_response(
+        f"outcome: {outcome!r} is none of fail, start, an exit status (0 to 255)", 400
+    )
 
 
 async def _ping(
@@ -151,34 +148,17 @@ async def _ping(
     # a page on another site must not be able to keep a dead job looking alive
     why = cross_site(request.headers)
     if why is not None:
-        return _json(why, 403)
+        return json_response(why, 403)
     try:
-        tail = await _tail(request, runtime(request).settings.max_body_bytes)
+        tail = await read_body(request, runtime(request).settings.max_body_bytes, KEPT)
     except BodyTooLarge:
-        return _json("body: larger than the server takes (--max-body-bytes)", 413)
+        return json_response("body: larger than the server takes (--max-body-bytes)", 413)
     message = message_of(said, tail.decode("utf-8", errors="replace"))
     try:
         found = await runtime(request).heartbeats.ping(name, kind, message)
     except LookupError as exc:
-        return _json(str(exc), 404)
-    return _json(heartbeat_json(found))
-
-
-async def _tail(request: Request, limit: int) -> bytes:
-    """The last ``KEPT`` bytes of the body (a whole log may be posted; its end says
-    how the job ended). Bodies over ``limit`` are refused, as every other."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    kept = bytearray()
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        kept += chunk
-        del kept[:-KEPT]
-    return bytes(kept)
+        return json_response(str(exc), 404)
+    return json_response(heartbeat_json(found))
 
 
 def probe_json(v: ProbeView) -> dict[str, Any]:
@@ -210,24 +190,24 @@ def probe_json(v: ProbeView) -> dict[str, Any]:
 
 @router.get("/probes", summary="Every configured probe, and its last request")
 def list_probes(request: Request) -> Response:
-    return _json([probe_json(v) for v in runtime(request).probes.views()])
+    return json_response([probe_json(v) for v in runtime(request).probes.views()])
 
 
 @router.get("/probes/{name}", summary="One probe")
 def get_probe(request: Request, name: str) -> Response:
     for v in runtime(request).probes.views():
         if v.spec.name == name:
-            return _json(probe_json(v))
-    return _json(f"no probe {name!r} in tocsin.probes", 404)
+            return json_response(probe_json(v))
+    return json_response(f"no probe {name!r} in tocsin.probes", 404)
 
 
 @router.post("/probes/{name}/run", summary="Request the probe now (202: at the next round)")
 async def run_probe(request: Request, name: str) -> Response:
     why = cross_site(request.headers)
     if why is not None:
-        return _json(why, 403)
+        return json_response(why, 403)
     try:
         await runtime(request).probes.run_now(name)
     except LookupError as exc:
-        return _json(str(exc), 404)
-    return _json({"name": name, "message": "the probe runs now"}, 202)
+        return json_response(str(exc), 404)
+    return json_response({"name": name, "message": "the probe runs now"}, 202)

@@ -41,18 +41,23 @@ def error(status: int, message: str) -> Response:
     return json_response(message, status)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, keep_last: int | None = None) -> bytes:
+    """The body, refused (BodyTooLarge) over ``limit`` bytes; with ``keep_last``, only
+    its last bytes are kept (a job's whole log posted with a ping: its end says how the
+    job ended)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
-    chunks: list[bytes] = []
+    kept = bytearray()
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+        kept += chunk
+        if keep_last is not None:
+            del kept[:-keep_last]
+    return bytes(kept)
 
 
 def _matchers(filters: list[str] | None) -> list[Matcher]:

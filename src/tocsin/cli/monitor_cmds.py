@@ -32,6 +32,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(probe_app, name="probe")
 
 
+def _out(found: T, as_json: bool, text: Callable[[T], None]) -> None:
+    """What a command found: as JSON with --json, else as ``text`` prints it."""
+    if as_json:
+        print_json(found)
+    else:
+        text(found)
+
+
 def _ask(url: str, call: Callable[[Client], T]) -> T:
     """``call`` on a client of the server at ``url``; its refusal fails the command."""
     try:
@@ -45,10 +53,10 @@ def _ask(url: str, call: Callable[[Client], T]) -> T:
 def list_(url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
     """Every configured heartbeat: its state (new, up, late, down, failed), last ping
     and when it is due."""
-    found = _ask(url, lambda client: client.heartbeats())
-    if as_json:
-        print_json(found)
-        return
+    _out(_ask(url, lambda client: client.heartbeats()), as_json, _heartbeat_table)
+
+
+def _heartbeat_table(found: list[dict[str, Any]]) -> None:
     rows = [
         [
             h["name"],
@@ -66,11 +74,7 @@ def list_(url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
 @heartbeat_app.command("show")
 def show(name: NameArg, url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
     """One heartbeat, with its last message whole."""
-    found = _ask(url, lambda client: client.heartbeat(name))
-    if as_json:
-        print_json(found)
-        return
-    _print(found)
+    _out(_ask(url, lambda client: client.heartbeat(name)), as_json, _print)
 
 
 def _every(h: dict[str, Any]) -> str:
@@ -191,10 +195,10 @@ ProbeArg = Annotated[str, typer.Argument(help="The probe's name (tocsin.probes).
 @probe_app.command("list")
 def probe_list(url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
     """Every configured probe: its state (unknown, up, failing, down) and last result."""
-    found = _ask(url, lambda client: client.probes())
-    if as_json:
-        print_json(found)
-        return
+    _out(_ask(url, lambda client: client.probes()), as_json, _probe_table)
+
+
+def _probe_table(found: list[dict[str, Any]]) -> None:
     rows = [
         [p["name"], p["state"], f"{p['method']} {p['url']}", _result(p), p["lastAt"] or "never"]
         for p in found
@@ -213,11 +217,7 @@ def _result(p: dict[str, Any]) -> str:
 @probe_app.command("show")
 def probe_show(name: ProbeArg, url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
     """One probe, with its last request."""
-    found = _ask(url, lambda client: client.probe(name))
-    if as_json:
-        print_json(found)
-        return
-    _show_probe(found)
+    _out(_ask(url, lambda client: client.probe(name)), as_json, _show_probe)
 
 
 def _show_probe(found: dict[str, Any]) -> None:
@@ -254,7 +254,4 @@ def probe_run(
             fail(f"probe {name}: no result within {before['timeout'] + 10:g}s (tocsin probe show)")
         time.sleep(0.2)
         found = _ask(url, lambda client: client.probe(name))
-    if as_json:
-        print_json(found)
-    else:
-        _show_probe(found)
+    _out(found, as_json, _show_probe)

@@ -46,8 +46,8 @@ class ArmHeartbeats:
     names: Sequence[str]
     now: datetime
 
-    def apply(self, txn: Txn) -> int:
-        return heartbeat_rows.arm(txn.conn, self.names, self.now, txn.rev)
+    def apply(self, txn: Txn) -> None:
+        heartbeat_rows.arm(txn.conn, self.names, self.now, txn.rev)
 
 
 @dataclass

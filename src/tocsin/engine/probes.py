@@ -207,7 +207,7 @@ class ProbeMonitor(MonitorLoop[Probe]):
             spec.method,
             spec.url,
             http_config=spec.http_config,
-            timeout=spec.timeout,
+            time_limit=spec.timeout,
             headers=spec.headers,
             peer="the answer",
         )

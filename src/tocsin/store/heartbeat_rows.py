@@ -13,13 +13,12 @@ from tocsin.store.tables import heartbeats
 from tocsin.timeutil import from_micros, to_micros
 
 
-def arm(conn: Connection, names: Iterable[str], now: datetime, rev: int) -> int:
+def arm(conn: Connection, names: Iterable[str], now: datetime, rev: int) -> None:
     """Record ``now`` as the time Tocsin first knew each heartbeat it did not know yet
-    (its first deadline counts from then); how many were new."""
+    (its first deadline counts from then)."""
     rows = [{"name": n, "at": to_micros(now), "rev": rev} for n in names]
     if not rows:
-        return 0
-    known = set(read(conn))
+        return
     conn.execute(
         text(
             "INSERT INTO heartbeats (name, armed_at, rev) VALUES (:name, :at, :rev) "
@@ -27,7 +26,6 @@ def arm(conn: Connection, names: Iterable[str], now: datetime, rev: int) -> int:
         ),
         rows,
     )
-    return len({r["name"] for r in rows} - known)
 
 
 def ping(conn: Connection, name: str, kind: Kind, message: str, now: datetime, rev: int) -> None:

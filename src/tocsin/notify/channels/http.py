@@ -282,7 +282,7 @@ async def post_json(
         url,
         body,
         http_config=http_config,
-        timeout=timeout,
+        time_limit=timeout,
         headers=headers,
         content_type=_JSON["Content-Type"],
     )
@@ -295,14 +295,14 @@ async def send_request(
     body: bytes = b"",
     *,
     http_config: HTTPClientConfig | None,
-    timeout: timedelta | None = None,  # noqa: ASYNC109 - the caller's own setting
+    time_limit: timedelta | None = None,
     headers: Mapping[str, str] | None = None,
     peer: str = "the receiver",
     content_type: str | None = None,
 ) -> HTTPAnswer | Outcome:
     """One request with ``http_config``'s auth and redirects; the answer (its body read
     up to ``MAX_BODY``), or the Outcome of a transport failure (``peer``: who it names
-    as not answering)."""
+    as not answering; ``time_limit``: the whole request's, else the pool's timeouts)."""
     try:
         auth_headers = request_auth(http_config)
     except ConfigFileError as exc:
@@ -316,7 +316,7 @@ async def send_request(
     if headers:
         for name, value in headers.items():
             all_headers[name] = value
-    seconds = timeout.total_seconds() if timeout and timeout > timedelta(0) else None
+    seconds = time_limit.total_seconds() if time_limit and time_limit > timedelta(0) else None
     follow = http_config.follow_redirects if http_config is not None else True
     try:
         target = URL(url)
