@@ -35,8 +35,15 @@ def client(db_url: str, tmp_path: Path, clock: Clock) -> Iterator[TestClient]:
 
 
 def open_group(client: TestClient, clock: Clock, *names: str) -> str:
+    # firing for a day: the tests move the clock past resolve_timeout (5m), and an
+    # alert resolved by it would resolve the group under them
+    ends = (clock.now + timedelta(days=1)).isoformat()
     alerts = [
-        {"labels": {"alertname": n, "team": "threads"}, "startsAt": clock.now.isoformat()}
+        {
+            "labels": {"alertname": n, "team": "threads"},
+            "startsAt": clock.now.isoformat(),
+            "endsAt": ends,
+        }
         for n in names
     ]
     assert client.post("/api/v2/alerts", json=alerts).status_code == 200
