@@ -34,4 +34,6 @@ echo "== pytest"
 if [ -z "${TOCSIN_TEST_POSTGRES_URL:-}" ]; then
   echo "note: TOCSIN_TEST_POSTGRES_URL is not set; storage tests run on SQLite only" >&2
 fi
-pytest -q -p no:cacheprovider "$@"
+# Two workers (pytest-xdist): most of the suite waits on servers it started, so two
+# processes halve the time on two cores; TOCSIN_TEST_WORKERS=0 runs it in one.
+pytest -q -p no:cacheprovider -n "${TOCSIN_TEST_WORKERS:-2}" "$@"

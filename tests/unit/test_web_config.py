@@ -22,7 +22,8 @@ from tocsin.api.rate_limit import TokenBucket
 from tocsin.config.errors import ConfigError
 from tocsin.config.web import RateLimit, WebConfig, load_web_config
 
-HASH = bcrypt.hashpw(b"pw", bcrypt.gensalt(4)).decode()
+# bcrypt of "pw" at cost 4, fixed so that every pytest-xdist worker collects the same ids
+HASH = "$2b$04$2cWzRi4w9yEtUhSCGyCzL.kyQ8JkoYgJ/.wBqwapa/lWhxzfzAm9C"
 
 
 @pytest.fixture(scope="module")
