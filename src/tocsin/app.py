@@ -11,11 +11,23 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from tocsin import __version__
-from tocsin.api import monitors, notifications, oncall, ops, pd_events, runbooks, swagger, v1, v2
+from tocsin.api import (
+    incidents,
+    monitors,
+    notifications,
+    oncall,
+    ops,
+    pd_events,
+    runbooks,
+    swagger,
+    v1,
+    v2,
+)
 from tocsin.api.auth import WebAuth
 from tocsin.api.ingest import FastIngest
 from tocsin.runtime import Runtime
 from tocsin.web import console
+from tocsin.web import incidents as incident_pages
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +52,7 @@ def build_api(rt: Runtime) -> FastAPI:
             asyncio.create_task(rt.oncall.run()),
             asyncio.create_task(rt.heartbeats.run()),
             asyncio.create_task(rt.probes.run()),
+            asyncio.create_task(rt.incident_reminders.run()),
         ]
         try:
             yield
@@ -69,7 +82,9 @@ def build_api(rt: Runtime) -> FastAPI:
     app.include_router(pd_events.router)
     app.include_router(monitors.router)
     app.include_router(monitors.ping_router)
+    app.include_router(incidents.router)
     app.include_router(console.router)
+    app.include_router(incident_pages.router)
     swagger.mount(app)
     return app
 

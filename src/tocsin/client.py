@@ -151,6 +151,34 @@ class Client:
         result: list[Any] = self._call("GET", "/api/v1/groups")
         return result
 
+    def incidents(self, state: str = "all") -> list[Any]:
+        result: list[Any] = self._call("GET", "/api/v1/incidents", params={"state": state})
+        return result
+
+    def incident(self, incident_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", f"/api/v1/incidents/{quote(incident_id)}")
+        return result
+
+    def declare(self, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            "POST", "/api/v1/incidents", json=body, headers={"x-tocsin-client": "cli"}
+        )
+        return result
+
+    def change_incident(self, incident_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            "PATCH",
+            f"/api/v1/incidents/{quote(incident_id)}",
+            json=body,
+            headers={"x-tocsin-client": "cli"},
+        )
+        return result
+
+    def postmortem(self, incident_id: str) -> dict[str, Any]:
+        path = f"/api/v1/incidents/{quote(incident_id)}/postmortem"
+        result: dict[str, Any] = self._call("GET", path)
+        return result
+
     def act(
         self, group_id: str, action: str, by: str, comment: str = "", duration: str = ""
     ) -> dict[str, Any]:

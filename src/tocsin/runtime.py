@@ -39,6 +39,7 @@ from tocsin.core.checklists import (
     step_mark,
     timer_mark,
 )
+from tocsin.core.incidents import IncidentDesk
 from tocsin.core.oncall_ops import HumanAction
 from tocsin.core.outbox_ops import Enqueue
 from tocsin.core.pd_intake import EventIntake
@@ -50,6 +51,7 @@ from tocsin.engine.delivery import DeliverySettings, DeliveryWorker
 from tocsin.engine.dispatch import Dispatcher, DispatchSettings
 from tocsin.engine.health import ReceiverHealth
 from tocsin.engine.heartbeats import HeartbeatMonitor
+from tocsin.engine.incident_reminders import IncidentReminders
 from tocsin.engine.oncall import OncallEngine, group_id
 from tocsin.engine.probes import ProbeMonitor
 from tocsin.engine.senders import ChannelSender
@@ -200,6 +202,20 @@ class Runtime:
             self.store.put_alerts,
             settings.base_url(self.scheme),
         )
+        self.incidents = IncidentDesk(
+            self.engine,
+            self.writer,
+            clock,
+            lambda: self._config.tocsin.incidents,
+            lambda: self.incident_reminders.kick(),
+        )
+        self.incident_reminders = IncidentReminders(
+            self.incidents,
+            clock,
+            self.store.all_alerts,
+            self.store.put_alerts,
+            settings.base_url(self.scheme),
+        )
         self.events = EventIntake(
             self.store, lambda: self._config, self.oncall_groups_of, self._ack_by_event, clock
         )
@@ -244,6 +260,12 @@ class Runtime:
             "When the TLS certificate the probe's last request saw expires (Unix time).",
             "probe",
             lambda: self.probes.cert_expiry,
+        )
+        self.metrics.add_labelled_gauges(
+            "tocsin_incidents_open",
+            "Open incidents by severity, at the reminder loop's last round.",
+            "severity",
+            lambda: self.incident_reminders.open,
         )
         self.metrics.add_labelled_gauges(
             "tocsin_heartbeat_last_ping_timestamp_seconds",
@@ -309,6 +331,7 @@ class Runtime:
             # arms new heartbeats and probes; removed ones' alerts resolve
             self.heartbeats.kick()
             self.probes.kick()
+            self.incident_reminders.kick()  # a severity's debts may have changed
             self._known_integrations()
             self.metrics.reload_ok.set(1)
             self.metrics.reload_time.set(self.clock().timestamp())

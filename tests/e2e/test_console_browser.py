@@ -159,3 +159,38 @@ def test_the_api_docs_render_in_the_browser(tmp_path: Path, browser: WebDriver) 
         paths = set(texts(browser, ".opblock-summary-path"))
         assert {"/api/v2/alerts", "/api/v2/silences", "/api/v2/status"} <= paths
         assert not browser.find_elements(By.CSS_SELECTOR, ".errors-wrapper")
+
+
+def test_an_incident_run_from_the_browser(tmp_path: Path, browser: WebDriver) -> None:
+    """Declared from an alert group's link, updated from its page, shown on the
+    public status page: all in Chromium, by clicks and typing."""
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(CONFIG + "  failing_after: 1000000\n")
+    with TocsinServer(tmp_path, config=path) as tocsin:
+        down = alert({"alertname": "ServiceDown", "severity": "critical"})
+        assert post_alerts(tocsin.url, [down]).status_code == 200
+        (group,) = wait_until(lambda: groups(tocsin.url), 30, "the alert group")
+        browser.get(f"{tocsin.url}/ui/groups/{group['id']}")
+        browser.find_element(By.ID, "declare-incident").click()
+        wait_until(lambda: "/ui/incidents?" in browser.current_url, 30, "the form")
+        assert browser.find_element(By.ID, "group").get_attribute("value") == group["id"]
+        assert browser.find_element(By.ID, "title").get_attribute("value") == "ServiceDown"
+        browser.find_element(By.ID, "summary").send_keys("Checkout is down")
+        browser.find_element(By.CSS_SELECTOR, "input[name=public]").click()
+        browser.find_element(By.ID, "by").send_keys("ann")
+        browser.find_element(By.CSS_SELECTOR, "#declare button.danger").click()
+        wait_until(lambda: browser.current_url.endswith("?done=declared"), 30, "its page")
+        assert browser.find_element(By.ID, "status").text == "INVESTIGATING"  # CSS capitals
+        assert texts(browser, "tr[data-due] td:first-child") == ["a first status-page update"]
+
+        browser.find_element(By.ID, "update").send_keys("A bad deploy; rolling back")
+        browser.find_element(By.CSS_SELECTOR, "#status option[value=identified]").click()
+        browser.find_element(By.CSS_SELECTOR, "#change button.primary").click()
+        wait_until(lambda: browser.current_url.endswith("?done=changed"), 30, "the page")
+        lines = texts(browser, "table.timeline tr.entry td:last-child")
+        assert "Identified: A bad deploy; rolling back status page" in lines
+
+        browser.get(f"{tocsin.url}/status")
+        assert browser.find_element(By.ID, "overall").text == "Major outage"
+        assert texts(browser, "article h2") == ["ServiceDown"]
+        assert "A bad deploy; rolling back" in browser.find_element(By.TAG_NAME, "article").text

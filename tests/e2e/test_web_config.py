@@ -107,7 +107,8 @@ def test_every_route_asks_for_the_password_but_those_that_prove_themselves(
 ) -> None:
     """Without the password, or with a wrong one: 401 with a Basic challenge. With it:
     the answer, with the configured headers. The signed link, Slack's buttons and the
-    PagerDuty Events API need no password: their own checks answer."""
+    PagerDuty Events API need no password: their own checks answer; nor does the
+    public status page."""
     for auth in (None, (ALICE[0], "wrong"), ("mallory", ALICE[1])):
         with client(tls, auth) as http:
             for path in ("/api/v2/status", "/-/healthy", "/metrics", "/ui/alerts"):
@@ -131,6 +132,12 @@ def test_every_route_asks_for_the_password_but_those_that_prove_themselves(
         assert "www-authenticate" not in event.headers
         near = http.post(f"{secured.url}/v2/enqueueX", json={})  # only those very paths
         assert near.status_code == 401
+        # the status page is for the public: it shows only what responders made public
+        page = http.get(f"{secured.url}/status")
+        assert page.status_code == 200
+        assert "All systems operational" in page.text
+        assert http.get(f"{secured.url}/api/v1/status-page").json()["incidents"] == []
+        assert http.get(f"{secured.url}/api/v1/incidents").status_code == 401
     with pytest.raises(httpx.HTTPError):  # plain HTTP to a TLS port
         httpx.get(f"http://127.0.0.1:{secured.port}/-/healthy", timeout=5.0)
 

@@ -111,7 +111,7 @@ def group_audit(request: Request, group_id: str) -> Response:
         return _json(oncall_rows.audit_of(conn, group_id))
 
 
-async def _action_body(request: Request) -> tuple[dict[str, Any], str] | Response:
+async def action_body(request: Request) -> tuple[dict[str, Any], str] | Response:
     """A person's action: its JSON body and who they are (``by``), or the 400 that
     refuses it, naming the field (403: a browser sent it from another site's page)."""
     refused = _cross_site(request)
@@ -138,7 +138,7 @@ def _cross_site(request: Request) -> Response | None:
     return None if why is None else _json(why, 403)
 
 
-def _via(request: Request) -> Via:
+def via_of(request: Request) -> Via:
     """The audit channel: the CLI says so in a header; anything else is the API."""
     return Via.CLI if request.headers.get("x-tocsin-client") == "cli" else Via.API
 
@@ -252,7 +252,7 @@ async def _mark(request: Request, fields: tuple[str, str], usage: str, act: Mark
     """A person's mark on a group's runbook (a step done, a timer kept), read from a
     body with ``by``, ``comment`` and ``fields``: what it marks, and whether it is so
     (true unless said otherwise); every refusal names its field."""
-    read = await _action_body(request)
+    read = await action_body(request)
     if isinstance(read, Response):
         return read
     body, who = read
@@ -263,7 +263,7 @@ async def _mark(request: Request, fields: tuple[str, str], usage: str, act: Mark
     if not isinstance(flag, bool):
         return _json(f"{flag_name}: must be true or false", 400)
     try:
-        return await act(str(which), flag, who, _via(request), str(body.get("comment", "")))
+        return await act(str(which), flag, who, via_of(request), str(body.get("comment", "")))
     except LookupError as exc:
         return _json(str(exc), 404)
     except ValueError as exc:
@@ -303,7 +303,7 @@ async def act_on_group(request: Request, group_id: str, action: str) -> Response
     rt = runtime(request)
     if action not in ACTIONS:
         return _json(f"action: must be one of {sorted(ACTIONS)}", 404)
-    read = await _action_body(request)
+    read = await action_body(request)
     if isinstance(read, Response):
         return read
     body, who = read
@@ -318,7 +318,7 @@ async def act_on_group(request: Request, group_id: str, action: str) -> Response
             return _json(f"duration: {problem}", 400)
     try:
         state = await rt.act_on_group(
-            group_id, action, who, _via(request), str(body.get("comment", "")), duration
+            group_id, action, who, via_of(request), str(body.get("comment", "")), duration
         )
     except LookupError as exc:
         return _json(str(exc), 404)

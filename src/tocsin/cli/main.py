@@ -18,6 +18,7 @@ from tocsin.cli import (
     client_cmds,
     config_cmds,
     event_cmds,
+    incident_cmds,
     monitor_cmds,
     oncall_cmds,
     runbook_cmds,
@@ -68,6 +69,7 @@ runbook_cmds.register(app)
 oncall_cmds.register(app)
 event_cmds.register(app)
 monitor_cmds.register(app)
+incident_cmds.register(app)
 
 
 def main() -> None:

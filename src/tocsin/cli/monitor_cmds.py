@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
 
 from tocsin.cli import wrapped
 from tocsin.cli.client_cmds import JsonOption, UrlOption
-from tocsin.cli.output import fail, print_json, print_table
+from tocsin.cli.output import ask, fail, out, print_json, print_table
 from tocsin.client import ApiError, Client
 from tocsin.defaults import DEFAULT_URL
 from tocsin.monitors.heartbeats import MESSAGE_MAX, message_of
@@ -32,28 +31,11 @@ def register(app: typer.Typer) -> None:
     app.add_typer(probe_app, name="probe")
 
 
-def _out(found: T, as_json: bool, text: Callable[[T], None]) -> None:
-    """What a command found: as JSON with --json, else as ``text`` prints it."""
-    if as_json:
-        print_json(found)
-    else:
-        text(found)
-
-
-def _ask(url: str, call: Callable[[Client], T]) -> T:
-    """``call`` on a client of the server at ``url``; its refusal fails the command."""
-    try:
-        with Client(url) as client:
-            return call(client)
-    except (ApiError, OSError) as exc:
-        fail(str(exc))
-
-
 @heartbeat_app.command("list")
 def list_(url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
     """Every configured heartbeat: its state (new, up, late, down, failed), last ping
     and when it is due."""
-    _out(_ask(url, lambda client: client.heartbeats()), as_json, _heartbeat_table)
+    out(ask(url, lambda client: client.heartbeats()), as_json, _heartbeat_table)
 
 
 def _heartbeat_table(found: list[dict[str, Any]]) -> None:
@@ -74,7 +56,7 @@ def _heartbeat_table(found: list[dict[str, Any]]) -> None:
 @heartbeat_app.command("show")
 def show(name: NameArg, url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
     """One heartbeat, with its last message whole."""
-    _out(_ask(url, lambda client: client.heartbeat(name)), as_json, _print)
+    out(ask(url, lambda client: client.heartbeat(name)), as_json, _print)
 
 
 def _every(h: dict[str, Any]) -> str:
@@ -117,7 +99,7 @@ def ping(
     """Tell Tocsin the job ran (or, with --fail, that it failed; --start, that it starts)."""
     if start and failed:
         raise typer.BadParameter("--start or --fail, not both")
-    found = _ask(url, lambda client: client.ping(name, failed, message, start))
+    found = ask(url, lambda client: client.ping(name, failed, message, start))
     if as_json:
         print_json(found)
 
@@ -195,7 +177,7 @@ ProbeArg = Annotated[str, typer.Argument(help="The probe's name (tocsin.probes).
 @probe_app.command("list")
 def probe_list(url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
     """Every configured probe: its state (unknown, up, failing, down) and last result."""
-    _out(_ask(url, lambda client: client.probes()), as_json, _probe_table)
+    out(ask(url, lambda client: client.probes()), as_json, _probe_table)
 
 
 def _probe_table(found: list[dict[str, Any]]) -> None:
@@ -217,7 +199,7 @@ def _result(p: dict[str, Any]) -> str:
 @probe_app.command("show")
 def probe_show(name: ProbeArg, url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
     """One probe, with its last request."""
-    _out(_ask(url, lambda client: client.probe(name)), as_json, _show_probe)
+    out(ask(url, lambda client: client.probe(name)), as_json, _show_probe)
 
 
 def _show_probe(found: dict[str, Any]) -> None:
@@ -243,8 +225,8 @@ def probe_run(
     as_json: JsonOption = False,
 ) -> None:
     """Request the probe now; with --wait (the default), show its result."""
-    before = _ask(url, lambda client: client.probe(name))
-    _ask(url, lambda client: client.run_probe(name))
+    before = ask(url, lambda client: client.probe(name))
+    ask(url, lambda client: client.run_probe(name))
     if not wait:
         return
     deadline = time.monotonic() + before["timeout"] + 10
@@ -253,5 +235,5 @@ def probe_run(
         if time.monotonic() > deadline:
             fail(f"probe {name}: no result within {before['timeout'] + 10:g}s (tocsin probe show)")
         time.sleep(0.2)
-        found = _ask(url, lambda client: client.probe(name))
-    _out(found, as_json, _show_probe)
+        found = ask(url, lambda client: client.probe(name))
+    out(found, as_json, _show_probe)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import getpass
-from collections.abc import Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TypeVar
 
 import orjson
 import typer
+
+from tocsin.client import ApiError, Client
+
+T = TypeVar("T")
 
 
 def print_json(data: Any) -> None:
@@ -50,3 +54,20 @@ def parse_label_args(args: Sequence[str], first_is_alertname: bool = False) -> d
         name, _, value = arg.partition("=")
         labels[name.strip()] = value.strip().strip('"')
     return labels
+
+
+def out(found: T, as_json: bool, text: Callable[[T], None]) -> None:
+    """What a command found: as JSON with --json, else as ``text`` prints it."""
+    if as_json:
+        print_json(found)
+    else:
+        text(found)
+
+
+def ask(url: str, call: Callable[[Client], T]) -> T:
+    """``call`` on a client of the server at ``url``; its refusal fails the command."""
+    try:
+        with Client(url) as client:
+            return call(client)
+    except (ApiError, OSError) as exc:
+        fail(str(exc))

@@ -431,6 +431,91 @@ class Probe:
         yield from _monitor_label_issues(self.labels, PROBE_OWN_LABELS)
 
 
+INCIDENT_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"  # a severity or a role: a CLI word and a label value
+
+
+@dataclass(frozen=True)
+class IncidentSeverity:
+    """``tocsin.incidents.severities[]``: a severity an incident is declared at, and
+    what it owes: a first status-page update within ``first_update_within`` of being
+    declared (unset: ``update_every``), then one every ``update_every``, and, once
+    resolved, a post-mortem within ``postmortem_within`` (0s: none of these). Each
+    missed one raises an alert (``tocsin.incidents.reminders``)."""
+
+    name: str = ""
+    description: str = ""
+    first_update_within: PromDuration | None = None
+    update_every: PromDuration = timedelta(0)
+    postmortem_within: PromDuration = timedelta(0)
+
+    @property
+    def first_update(self) -> timedelta:
+        found = self.first_update_within
+        return self.update_every if found is None else found
+
+    def check(self) -> Iterator[Issue]:
+        if not re.fullmatch(INCIDENT_NAME, self.name):
+            yield Issue("required: letters, digits, '_', '.' or '-' (e.g. SEV1)", "name")
+        for key in ("first_update_within", "update_every", "postmortem_within"):
+            value = getattr(self, key)
+            if value is not None and value < timedelta(0):
+                yield Issue("cannot be negative (0s: none)", key)
+
+
+# As the shared runbooks grade them ("SEV-1: complete outage, data loss risk"), with
+# "update the status page within 15 minutes" and "schedule postmortem within 48 hours".
+DEFAULT_SEVERITIES = (
+    IncidentSeverity(
+        "SEV1",
+        "Complete outage, or risk of data loss",
+        timedelta(minutes=15),
+        timedelta(minutes=30),
+        timedelta(hours=48),
+    ),
+    IncidentSeverity(
+        "SEV2",
+        "Degraded experience: latency, part of a feature lost",
+        timedelta(minutes=30),
+        timedelta(hours=1),
+        timedelta(hours=48),
+    ),
+    IncidentSeverity("SEV3", "Minor: tooling failures, bugs that can wait"),
+)
+
+
+@dataclass(frozen=True)
+class IncidentSettings:
+    """``tocsin.incidents``: the severities (most severe first), the roles a
+    responder can take (the declarer is ``commander`` unless another is named), the
+    status page's title, and labels added to the reminder alerts (to route them)."""
+
+    severities: tuple[IncidentSeverity, ...] = DEFAULT_SEVERITIES
+    roles: tuple[str, ...] = ("commander", "communications", "scribe")
+    status_page_title: str = "Service status"
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def check(self) -> Iterator[Issue]:
+        if not self.severities:
+            yield Issue("at least one severity is needed to declare an incident", "severities")
+        listed = [("severities", [s.name for s in self.severities], ".name")]
+        listed.append(("roles", list(self.roles), ""))
+        for key, names, field_ in listed:
+            for i, name in enumerate(names):
+                if name in names[:i]:
+                    yield Issue(f"duplicate {name!r}", f"{key}[{i}]{field_}")
+        for i, role in enumerate(self.roles):
+            if not re.fullmatch(INCIDENT_NAME, role):
+                yield Issue("letters, digits, '_', '.' or '-' (e.g. commander)", f"roles[{i}]")
+        yield from _monitor_label_issues(self.labels, INCIDENT_OWN_LABELS)
+
+    def severity(self, name: str) -> IncidentSeverity | None:
+        return next((s for s in self.severities if s.name == name), None)
+
+
+# the labels Tocsin sets on an incident's reminder alerts itself
+INCIDENT_OWN_LABELS = ("alertname", "incident", "incident_severity")
+
+
 @dataclass(frozen=True)
 class TocsinSettings:
     """``tocsin:``: what Tocsin does beyond Alertmanager (Alertmanager would reject the
@@ -450,6 +535,7 @@ class TocsinSettings:
     event_integrations: tuple[EventIntegration, ...] = ()
     heartbeats: tuple[Heartbeat, ...] = ()
     probes: tuple[Probe, ...] = ()
+    incidents: IncidentSettings = field(default_factory=IncidentSettings)
 
     def check(self) -> Iterator[Issue]:
         if self.failing_after < 1:

@@ -40,6 +40,12 @@ class Kind:
     label: str  # "heartbeat", "probe": the label naming the monitor
     alertnames: tuple[str, ...]
     config_key: str  # "heartbeats", "probes": its list under tocsin:
+    # what its alerts' generatorURL holds (unset: its row on the monitors page)
+    link_mark: str = ""
+
+    @property
+    def mark(self) -> str:
+        return self.link_mark or f"{MONITORS_PAGE}{self.label}-"
 
 
 def in_step(
@@ -77,8 +83,7 @@ def of_kind(kind: Kind, alerts: Iterable[Alert]) -> list[Alert]:
     """The store's alerts a monitor of ``kind`` raised: its alert names, its label, and
     its link to the console (an alert of that name someone else posts, a blackbox
     exporter's ``ProbeFailing{probe=...}`` say, is not Tocsin's to resolve)."""
-    names, label = kind.alertnames, kind.label
-    mark = f"{MONITORS_PAGE}{label}-"
+    names, label, mark = kind.alertnames, kind.label, kind.mark
     return [
         a
         for a in alerts
@@ -135,8 +140,20 @@ class MonitorLoop(Generic[SpecT]):
         return found
 
     async def keep_in_step(self, wanted: Sequence[PostedAlert], now: datetime) -> None:
-        posts, news = in_step(self.kind, wanted, of_kind(self.kind, self._alerts()), now)
-        if posts:
-            await self._post(posts)
-        if news:
-            log.info("%s: %s", self.kind.config_key, "; ".join(news))
+        await keep_in_step(self.kind, wanted, self._alerts(), self._post, now)
+
+
+async def keep_in_step(
+    kind: Kind,
+    wanted: Sequence[PostedAlert],
+    alerts: Iterable[Alert],
+    post: Callable[[list[PostedAlert]], Awaitable[object]],
+    now: datetime,
+) -> None:
+    """Post what brings the store's alerts of ``kind`` (of ``alerts``) in step with
+    ``wanted``, and log what changed."""
+    posts, news = in_step(kind, wanted, of_kind(kind, alerts), now)
+    if posts:
+        await post(posts)
+    if news:
+        log.info("%s: %s", kind.config_key, "; ".join(news))

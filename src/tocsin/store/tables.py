@@ -335,3 +335,41 @@ probes = Table(
     Column("spec", Text, nullable=False, server_default=""),
     Column("rev", BigInteger, nullable=False, server_default="0"),
 )
+
+# Incidents (``tocsin.incidents``): one row each, its roles and linked alert groups as
+# JSON text; ``status`` is indexed for the open ones the reminders read every round.
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("summary", Text, nullable=False, server_default=""),
+    Column("public", Boolean, nullable=False, server_default=text("false")),
+    Column("roles", Text, nullable=False, server_default="{}"),
+    Column("groups", Text, nullable=False, server_default="[]"),
+    Column("opened_at", BigInteger, nullable=False),
+    Column("opened_by", Text, nullable=False),
+    Column("resolved_at", BigInteger, nullable=True),
+    Column("last_update_at", BigInteger, nullable=True),
+    Column("postmortem", Text, nullable=False, server_default=""),
+    Column("postmortem_at", BigInteger, nullable=True),
+    Column("rev", BigInteger, nullable=False, server_default="0"),
+    Index("ix_incidents_status", "status", "opened_at"),
+)
+
+# Each incident's timeline, in the order it was written; ``public`` lines are its
+# status-page updates.
+incident_timeline = Table(
+    "incident_timeline",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("incident_id", BigInteger, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("public", Boolean, nullable=False, server_default=text("false")),
+    Index("ix_incident_timeline_incident", "incident_id", "id"),
+)

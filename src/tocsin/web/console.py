@@ -51,11 +51,14 @@ NOTICES = {
     "expired": "Silence expired.",
     "step": "Checklist updated.",
     "timer": "Timer updated.",
+    "declared": "Incident declared.",
+    "changed": "Incident updated.",
+    "postmortem": "Post-mortem saved.",
     **{action: f"Alert group {done}." for action, done in ACTIONS.items()},
 }
 
 
-def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+def show_page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     rt = runtime(request)
     notice = NOTICES.get(request.query_params.get("done", ""), "")
     html = render(
@@ -81,7 +84,7 @@ def _who(request: Request) -> str:
     return "" if login is None else login[0]
 
 
-def _done(url: str, who: str = "") -> RedirectResponse:
+def redirect_done(url: str, who: str = "") -> RedirectResponse:
     response = RedirectResponse(url, status_code=303)
     if who:
         response.set_cookie(
@@ -90,15 +93,15 @@ def _done(url: str, who: str = "") -> RedirectResponse:
     return response
 
 
-async def _form(request: Request) -> dict[str, str] | HTMLResponse:
+async def read_form(request: Request) -> dict[str, str] | HTMLResponse:
     """The posted form, or the page that refuses it (another site's, or too large)."""
     refused = cross_site(request.headers)
     if refused is not None:
-        return _page(request, "refused.html", status=403, reason=refused)
+        return show_page(request, "refused.html", status=403, reason=refused)
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         reason = f"the form exceeds {MAX_FORM_BYTES} bytes"
-        return _page(request, "refused.html", status=413, reason=reason)
+        return show_page(request, "refused.html", status=413, reason=reason)
     return parse_form(body)
 
 
@@ -137,7 +140,7 @@ def alerts_page(
     else:
         query = AlertQuery(True, silenced, inhibited, True, matchers)
         boxes = pages.alert_groups(group_views(rt.store.views(query), wanted), _runbook(rt))
-    return _page(
+    return show_page(
         request,
         "alerts.html",
         status=400 if problem else 200,
@@ -159,7 +162,7 @@ def alerts_page(
 def silences_page(request: Request) -> HTMLResponse:
     rt = runtime(request)
     by_state = pages.silences(rt.store.list_silences(), rt.store.views(), rt.clock())
-    return _page(request, "silences.html", by_state=by_state)
+    return show_page(request, "silences.html", by_state=by_state)
 
 
 @router.get("/ui/silences/new", response_class=HTMLResponse)
@@ -172,7 +175,7 @@ def new_silence_page(request: Request, silence_id: str = Query("", alias="id")) 
         found = rt.store.get_silence(silence_id)
         if found is None:
             reason = f"no silence {silence_id!r}"
-            return _page(request, "refused.html", status=404, reason=reason)
+            return show_page(request, "refused.html", status=404, reason=reason)
         form = SilenceForm(
             id=found.id,
             matchers=matchers_text(list(found.matchers)),
@@ -194,12 +197,12 @@ def _silence_form(request: Request, form: SilenceForm, status: int = 200) -> HTM
         matchers = []
     if matchers:
         preview = pages.alert_rows(rt.store.views(AlertQuery(matchers=matchers)), _runbook(rt))
-    return _page(request, "silence_form.html", status=status, form=form, preview=preview)
+    return show_page(request, "silence_form.html", status=status, form=form, preview=preview)
 
 
 @router.post("/ui/silences", response_class=HTMLResponse)
 async def save_silence(request: Request) -> Response:
-    fields = await _form(request)
+    fields = await read_form(request)
     if isinstance(fields, HTMLResponse):
         return fields
     rt = runtime(request)
@@ -216,22 +219,22 @@ async def save_silence(request: Request) -> Response:
     except SilenceError as exc:
         form.problems = {"matchers": str(exc)}
         return _silence_form(request, form, status=400)
-    return _done("/ui/silences?done=silenced", form.created_by)
+    return redirect_done("/ui/silences?done=silenced", form.created_by)
 
 
 @router.post("/ui/silences/{silence_id}/expire", response_class=HTMLResponse)
 async def expire_silence(request: Request, silence_id: str) -> Response:
-    fields = await _form(request)
+    fields = await read_form(request)
     if isinstance(fields, HTMLResponse):
         return fields
     rt = runtime(request)
     try:
         await rt.store.expire_silence(silence_id)
     except SilenceNotFound as exc:
-        return _page(request, "refused.html", status=404, reason=str(exc))
+        return show_page(request, "refused.html", status=404, reason=str(exc))
     except SilenceError:
         pass  # already expired: what was asked is so
-    return _done("/ui/silences?done=expired")
+    return redirect_done("/ui/silences?done=expired")
 
 
 # -- alert groups on call -------------------------------------------------------------
@@ -243,7 +246,7 @@ def groups_page(request: Request, everything: bool = Query(False, alias="all")) 
         rows = pages.group_rows(oncall_rows.list_groups(conn))
     shown = rows if everything else [g for g in rows if g.open]
     hidden = len(rows) - len(shown)
-    return _page(request, "groups.html", groups=shown, hidden=hidden, all=everything)
+    return show_page(request, "groups.html", groups=shown, hidden=hidden, all=everything)
 
 
 @router.get("/ui/groups/{group_id}", response_class=HTMLResponse)
@@ -255,23 +258,23 @@ def _group_page(
     request: Request, group_id: str, status: int = 200, problems: Mapping[str, str] | None = None
 ) -> HTMLResponse:
     rt = runtime(request)
-    page = rt.group_page(group_id)
-    if page is None:
-        return _page(request, "refused.html", status=404, reason=f"no alert group {group_id!r}")
-    row = page.row
+    found = rt.group_page(group_id)
+    if found is None:
+        return show_page(request, "refused.html", status=404, reason=f"no alert group {group_id!r}")
+    row = found.row
     alerts = [a for fp in row.state.get("alerts") or [] if (a := rt.store.alerts.get(fp))]
-    return _page(
+    return show_page(
         request,
         "group.html",
         status=status,
         group=pages.group_row(row),
-        runbook=page.runbook,
+        runbook=found.runbook,
         alerts=[
             (a, pages.annotations_in_order(a.annotations), pages.silence_url(a.labels))
             for a in alerts
         ],
-        pending=page.pending,
-        audit=page.audit,
+        pending=found.pending,
+        audit=found.audit,
         audit_detail=pages.audit_detail,
         problems=problems or {},
     )
@@ -303,7 +306,7 @@ async def _runbook_button(
 ) -> Response:
     """A button of a group's checklist or timers form: ``names`` are the buttons'
     names (yes, undo), the field a refusal names and the page's anchor."""
-    fields = await _form(request)
+    fields = await read_form(request)
     if isinstance(fields, HTMLResponse):
         return fields
     yes, undo, field, anchor = names
@@ -315,19 +318,19 @@ async def _runbook_button(
     try:
         await act(group_id, which, yes in fields, who, Via.CONSOLE)
     except LookupError as exc:
-        return _page(request, "refused.html", status=404, reason=str(exc))
+        return show_page(request, "refused.html", status=404, reason=str(exc))
     except ValueError as exc:
         return _group_page(request, group_id, status=400, problems={field: str(exc)})
-    return _done(f"/ui/groups/{quote(group_id, safe='')}?done={field}#{anchor}", who)
+    return redirect_done(f"/ui/groups/{quote(group_id, safe='')}?done={field}#{anchor}", who)
 
 
 @router.post("/ui/groups/{group_id}/{action}", response_class=HTMLResponse)
 async def act_on_group(request: Request, group_id: str, action: str) -> Response:
-    fields = await _form(request)
+    fields = await read_form(request)
     if isinstance(fields, HTMLResponse):
         return fields
     if action not in ACTIONS:
-        return _page(request, "refused.html", status=404, reason=f"no action {action!r}")
+        return show_page(request, "refused.html", status=404, reason=f"no action {action!r}")
     rt = runtime(request)
     who, comment = fields.get("by", ""), fields.get("comment", "")
     problems: dict[str, str] = {}
@@ -348,12 +351,12 @@ async def act_on_group(request: Request, group_id: str, action: str) -> Response
     try:
         await rt.act_on_group(group_id, action, who, Via.CONSOLE, comment, duration)
     except LookupError as exc:
-        return _page(request, "refused.html", status=404, reason=str(exc))
+        return show_page(request, "refused.html", status=404, reason=str(exc))
     except OncallRefused as exc:
         return _group_page(request, group_id, status=409, problems={"action": str(exc)})
     back = fields.get("back", "")
     url = back if back == "/ui/groups" else f"/ui/groups/{quote(group_id, safe='')}"
-    return _done(f"{url}?done={action}", who)
+    return redirect_done(f"{url}?done={action}", who)
 
 
 # -- on call, notifications, runbooks -------------------------------------------------
@@ -369,7 +372,7 @@ def oncall_page(request: Request, days: int = Query(14, ge=1, le=90)) -> HTMLRes
         timeline = rt.shifts(s.name, now, until) or []
         boxes.append(pages.schedule_box(s.name, timeline, now, until))
     people = [p for p, _ in rt.people.all()]
-    return _page(request, "oncall.html", schedules=boxes, people=people, days=days)
+    return show_page(request, "oncall.html", schedules=boxes, people=people, days=days)
 
 
 @router.get("/ui/notifications", response_class=HTMLResponse)
@@ -380,7 +383,7 @@ def notifications_page(
     with rt.engine.connect() as conn:
         items = outbox_rows.recent(conn, limit, receiver or None)
         logs = outbox_rows.attempts_of_items(conn, [i.id for i in items])
-    return _page(
+    return show_page(
         request,
         "notifications.html",
         items=items,
@@ -394,11 +397,13 @@ def notifications_page(
 def monitors_page(request: Request) -> HTMLResponse:
     """Heartbeats and probes: where each stands."""
     rt = runtime(request)
-    return _page(request, "monitors.html", beats=rt.heartbeats.views(), probes=rt.probes.views())
+    return show_page(
+        request, "monitors.html", beats=rt.heartbeats.views(), probes=rt.probes.views()
+    )
 
 
 @router.get("/ui/runbooks", response_class=HTMLResponse)
 def runbooks_page(request: Request) -> HTMLResponse:
     library = runtime(request).runbooks
     books = [b for b in (library.get(n) for n in library.names()) if b is not None]
-    return _page(request, "runbooks.html", books=books)
+    return show_page(request, "runbooks.html", books=books)

@@ -1,0 +1,286 @@
+"""Incidents over HTTP: declare, list, show, change (status, severity, roles, linked
+alert groups, notes and status-page updates), the post-mortem, and the public status
+page's data. Every refusal is a 400 naming its field; a change is answered once it is
+committed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from tocsin.api.oncall import action_body, via_of
+from tocsin.api.state import runtime
+from tocsin.api.v2 import json_response
+from tocsin.core.incidents import IncidentView, rules_of
+from tocsin.incidents.model import Change, Entry, Incident, Refused, page_status
+from tocsin.timeutil import format_rfc3339
+
+router = APIRouter(prefix="/api/v1")
+T = TypeVar("T")
+
+STATES = ("open", "resolved", "all")
+
+
+def _time(at: Any) -> str | None:
+    return None if at is None else format_rfc3339(at)
+
+
+def incident_json(i: Incident) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "title": i.title,
+        "severity": i.severity,
+        "status": i.status,
+        "summary": i.summary,
+        "public": i.public,
+        "roles": dict(i.roles),
+        "groups": list(i.groups),
+        "openedAt": format_rfc3339(i.opened_at),
+        "openedBy": i.opened_by,
+        "resolvedAt": _time(i.resolved_at),
+        "lastUpdateAt": _time(i.last_update_at),
+        "postmortemAt": _time(i.postmortem_at),
+    }
+
+
+def entry_json(e: Entry) -> dict[str, Any]:
+    return {
+        "at": format_rfc3339(e.at),
+        "by": e.by,
+        "kind": e.kind,
+        "text": e.text,
+        "public": e.public,
+    }
+
+
+def view_json(v: IncidentView) -> dict[str, Any]:
+    return {
+        **incident_json(v.incident),
+        "timeline": [entry_json(e) for e in v.timeline],
+        # what it owes, by when (a missed one raises IncidentUpdateOverdue or
+        # IncidentPostmortemOverdue)
+        "due": [{"kind": d.kind, "at": format_rfc3339(d.at), "what": d.text} for d in v.owed],
+    }
+
+
+def _text(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise Refused(name, "must be a string")
+    return value
+
+
+def _flag(body: dict[str, Any], name: str) -> bool | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise Refused(name, "must be true or false")
+    return value
+
+
+def _names(body: dict[str, Any], name: str) -> list[str]:
+    value = body.get(name, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise Refused(name, "must be a list of alert group ids")
+    return value
+
+
+def _roles(body: dict[str, Any]) -> dict[str, str]:
+    value = body.get("roles", {})
+    if not isinstance(value, dict):
+        raise Refused("roles", 'must be an object of role to person, e.g. {"commander": "alice"}')
+    for role, person in value.items():
+        if not isinstance(person, str):
+            raise Refused(f"roles.{role}", 'must be a person\'s name ("" unassigns)')
+    return value
+
+
+def _id(incident_id: str) -> int | Response:
+    if not incident_id.isdigit():
+        return json_response(f"no incident {incident_id!r}: incident ids are numbers", 404)
+    return int(incident_id)
+
+
+def _found(incident_id: str, read: Callable[[int], T | None]) -> tuple[int, T] | Response:
+    """What ``read`` finds of the incident, with its number; or the 404."""
+    number = _id(incident_id)
+    if isinstance(number, Response):
+        return number
+    found = read(number)
+    if found is None:
+        return json_response(f"no incident {number}", 404)
+    return number, found
+
+
+@router.get("/incidents", summary="Incidents, newest first (state: open, resolved or all)")
+def list_incidents(request: Request, state: str = "all") -> Response:
+    if state not in STATES:
+        return json_response(f"state: must be one of {', '.join(STATES)}", 400)
+    found = runtime(request).incidents.listing(open_only=state == "open")
+    if state == "resolved":
+        found = [i for i in found if not i.open]
+    return json_response([incident_json(i) for i in found])
+
+
+def _body(
+    required: list[str], properties: dict[str, Any], example: dict[str, Any]
+) -> dict[str, Any]:
+    """An OpenAPI request body (the handlers read the JSON themselves, to name each
+    bad field in the answer)."""
+    schema = {"type": "object", "required": required, "properties": properties}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema, "example": example}},
+        }
+    }
+
+
+_TEXT = {"type": "string"}
+_NAMES = {"type": "array", "items": _TEXT}
+_ROLES = {"type": "object", "additionalProperties": _TEXT, "description": "role to person"}
+_DECLARE = _body(
+    ["title", "severity", "by"],
+    {
+        "title": _TEXT,
+        "severity": {**_TEXT, "description": "one of tocsin.incidents.severities"},
+        "by": {**_TEXT, "description": "who declares it (its commander unless roles say)"},
+        "summary": {**_TEXT, "description": "what users see, on the status page"},
+        "public": {"type": "boolean", "default": False, "description": "on the status page"},
+        "roles": _ROLES,
+        "groups": {**_NAMES, "description": "on-call alert group ids to link"},
+    },
+    {"title": "Checkout failing", "severity": "SEV1", "by": "alice", "groups": ["a1b2"]},
+)
+_CHANGE = _body(
+    ["by"],
+    {
+        "by": _TEXT,
+        "status": {"enum": ["investigating", "identified", "monitoring", "resolved"]},
+        "severity": _TEXT,
+        "title": _TEXT,
+        "summary": _TEXT,
+        "public": {"type": "boolean"},
+        "roles": {**_ROLES, "description": 'role to person ("" unassigns)'},
+        "link": _NAMES,
+        "unlink": _NAMES,
+        "note": {**_TEXT, "description": "a timeline line for the responders"},
+        "update": {**_TEXT, "description": "a status-page update (public)"},
+        "postmortem": {**_TEXT, "description": "the post-mortem, Markdown"},
+    },
+    {"by": "bob", "status": "identified", "update": "A bad deploy; rolling back"},
+)
+
+
+@router.post("/incidents", summary="Declare an incident", status_code=201, openapi_extra=_DECLARE)
+async def declare(request: Request) -> Response:
+    read = await action_body(request)
+    if isinstance(read, Response):
+        return read
+    body, who = read
+    try:
+        made = await runtime(request).incidents.declare(
+            _text(body, "title") or "",
+            _text(body, "severity") or "",
+            who,
+            via_of(request),
+            summary=_text(body, "summary") or "",
+            public=bool(_flag(body, "public")),
+            roles=_roles(body),
+            groups=_names(body, "groups"),
+        )
+    except Refused as exc:
+        return json_response(str(exc), 400)
+    found = runtime(request).incidents.view(made.id)
+    assert found is not None
+    return json_response(view_json(found), 201)
+
+
+@router.get("/incidents/{incident_id}", summary="One incident, its timeline and what it owes")
+def get_incident(request: Request, incident_id: str) -> Response:
+    got = _found(incident_id, runtime(request).incidents.view)
+    return got if isinstance(got, Response) else json_response(view_json(got[1]))
+
+
+@router.patch(
+    "/incidents/{incident_id}",
+    summary="Change an incident: status, severity, title, summary, public, roles, "
+    "link/unlink alert groups, a note (timeline) or an update (status page)",
+    openapi_extra=_CHANGE,
+)
+async def change_incident(request: Request, incident_id: str) -> Response:
+    number = _id(incident_id)
+    if isinstance(number, Response):
+        return number
+    read = await action_body(request)
+    if isinstance(read, Response):
+        return read
+    body, who = read
+    known = {"by", "title", "severity", "status", "summary", "public", "roles", "link", "unlink"}
+    known |= {"note", "update", "postmortem", "comment"}
+    try:
+        unknown = sorted(set(body) - known)
+        if unknown:
+            raise Refused(unknown[0], f"unknown field (known: {', '.join(sorted(known))})")
+        change = Change(
+            title=_text(body, "title"),
+            severity=_text(body, "severity"),
+            status=_text(body, "status"),
+            summary=_text(body, "summary"),
+            public=_flag(body, "public"),
+            roles=_roles(body),
+            link=_names(body, "link"),
+            unlink=_names(body, "unlink"),
+            note=_text(body, "note") or _text(body, "comment") or "",
+            update=_text(body, "update") or "",
+            postmortem=_text(body, "postmortem"),
+        )
+        found = await runtime(request).incidents.change(number, change, who, via_of(request))
+    except Refused as exc:
+        return json_response(str(exc), 400)
+    except LookupError as exc:
+        return json_response(str(exc), 404)
+    return json_response(view_json(found))
+
+
+@router.get(
+    "/incidents/{incident_id}/postmortem",
+    summary="The post-mortem: the one written, or a draft from the incident's timeline",
+)
+def get_postmortem(request: Request, incident_id: str) -> Response:
+    got = _found(incident_id, runtime(request).incidents.postmortem)
+    if isinstance(got, Response):
+        return got
+    number, (markdown, stored) = got
+    return json_response({"incident": number, "stored": stored, "markdown": markdown})
+
+
+@router.get("/status-page", summary="The status page's data: public incidents and updates")
+def status_page(request: Request) -> Response:
+    rt = runtime(request)
+    shown = rt.incidents.status_page()
+    return json_response(
+        {
+            "title": rt.config.tocsin.incidents.status_page_title,
+            "status": page_status(
+                [v.incident for v in shown], rules_of(rt.config.tocsin.incidents)
+            ),
+            "incidents": [
+                {
+                    "id": v.incident.id,
+                    "title": v.incident.title,
+                    "severity": v.incident.severity,
+                    "status": v.incident.status,
+                    "summary": v.incident.summary,
+                    "openedAt": format_rfc3339(v.incident.opened_at),
+                    "resolvedAt": _time(v.incident.resolved_at),
+                    "updates": [{"at": format_rfc3339(e.at), "text": e.text} for e in v.timeline],
+                }
+                for v in shown
+            ],
+        }
+    )

@@ -1,0 +1,200 @@
+"""``tocsin incident list|declare|show|update|resolve|postmortem``: incidents on a
+running server. Every change is a line of the incident's timeline, by ``--by`` (or
+$TOCSIN_USER, else the login name), through the CLI."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tocsin.cli.client_cmds import JsonOption, UrlOption
+from tocsin.cli.oncall_cmds import ByOption
+from tocsin.cli.output import ask, fail, me, out, print_table
+from tocsin.defaults import DEFAULT_URL
+
+incident_app = typer.Typer(
+    help="Incidents: severity, roles, timeline, status page, post-mortem.", no_args_is_help=True
+)
+IdArg = Annotated[str, typer.Argument(help="The incident's number (tocsin incident list).")]
+RoleOption = Annotated[
+    list[str] | None,
+    typer.Option("--role", help="ROLE=PERSON (e.g. commander=alice; ROLE= unassigns). Repeatable."),
+]
+MessageOption = Annotated[
+    str, typer.Option("--message", "-m", help="A status-page update (public).")
+]
+SummaryOption = Annotated[
+    str | None, typer.Option("--summary", help="What users see (the status page's words).")
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(incident_app, name="incident")
+
+
+def parse_roles(given: list[str] | None) -> dict[str, str]:
+    """``--role ROLE=PERSON`` options as a mapping; a malformed one fails (usage, 2)."""
+    roles: dict[str, str] = {}
+    for item in given or []:
+        role, sep, person = item.partition("=")
+        if not sep or not role.strip():
+            fail(f"--role: {item!r} is not ROLE=PERSON (e.g. commander=alice)", 2)
+        roles[role.strip()] = person.strip()
+    return roles
+
+
+@incident_app.command("list")
+def list_(
+    everything: Annotated[bool, typer.Option("--all", help="Resolved ones too.")] = False,
+    url: UrlOption = DEFAULT_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """Incidents, newest first: open ones (--all: every one)."""
+    state = "all" if everything else "open"
+    out(ask(url, lambda c: c.incidents(state)), as_json, _table)
+
+
+def _table(found: list[dict[str, Any]]) -> None:
+    rows = [
+        [
+            str(i["id"]),
+            i["severity"],
+            i["status"],
+            i["roles"].get("commander", "-"),
+            i["openedAt"],
+            i["title"][:60],
+        ]
+        for i in found
+    ]
+    print_table(["ID", "SEVERITY", "STATUS", "COMMANDER", "DECLARED", "TITLE"], rows)
+
+
+@incident_app.command("declare")
+def declare(
+    title: Annotated[str, typer.Argument(help="What is happening, e.g. 'Checkout failing'.")],
+    severity: Annotated[
+        str, typer.Option("--severity", "-s", help="One of tocsin.incidents.severities.")
+    ],
+    summary: SummaryOption = None,
+    public: Annotated[bool, typer.Option("--public", help="Show it on the status page.")] = False,
+    groups: Annotated[
+        list[str] | None,
+        typer.Option("--group", "-g", help="An alert group it starts from. Repeatable."),
+    ] = None,
+    roles: RoleOption = None,
+    by: ByOption = "",
+    url: UrlOption = DEFAULT_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """Declare an incident (you are its commander unless --role commander=... says)."""
+    body: dict[str, Any] = {
+        "title": title,
+        "severity": severity,
+        "by": me(by),
+        "summary": summary or "",
+        "public": public,
+        "groups": groups or [],
+        "roles": parse_roles(roles),
+    }
+    made = ask(url, lambda c: c.declare(body))
+    out(made, as_json, lambda i: typer.echo(f"incident {i['id']} declared: {i['title']}"))
+
+
+@incident_app.command("show")
+def show(incident: IdArg, url: UrlOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
+    """One incident: roles, what it owes and by when, and its timeline."""
+    out(ask(url, lambda c: c.incident(incident)), as_json, _print)
+
+
+def _print(i: dict[str, Any]) -> None:
+    typer.echo(f"#{i['id']} {i['title']}: {i['severity']}, {i['status']}")
+    typer.echo(f"  declared:  {i['openedAt']} by {i['openedBy']}")
+    if i["resolvedAt"]:
+        typer.echo(f"  resolved:  {i['resolvedAt']}")
+    for role, person in i["roles"].items():
+        typer.echo(f"  {role + ':':<10} {person}")
+    if i["summary"]:
+        typer.echo(f"  summary:   {i['summary']}")
+    typer.echo(f"  public:    {'yes, on the status page' if i['public'] else 'no'}")
+    if i["groups"]:
+        typer.echo(f"  groups:    {', '.join(i['groups'])}")
+    for d in i["due"]:
+        typer.echo(f"  owes:      {d['what']} by {d['at']}")
+    typer.echo("timeline:")
+    for e in i["timeline"]:
+        mark = "  [status page]" if e["public"] else ""
+        typer.echo(f"  {e['at']}  {e['by']}: {e['text']}{mark}")
+
+
+@incident_app.command("update")
+def update(
+    incident: IdArg,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="investigating, identified, monitoring or resolved."),
+    ] = None,
+    severity: Annotated[str | None, typer.Option("--severity", "-s")] = None,
+    title: Annotated[str | None, typer.Option("--title")] = None,
+    summary: SummaryOption = None,
+    public: Annotated[
+        bool | None, typer.Option("--public/--private", help="On the status page, or not.")
+    ] = None,
+    roles: RoleOption = None,
+    link: Annotated[list[str] | None, typer.Option("--link", help="Link an alert group.")] = None,
+    unlink: Annotated[list[str] | None, typer.Option("--unlink")] = None,
+    note: Annotated[str, typer.Option("--note", "-n", help="A line for the responders.")] = "",
+    message: MessageOption = "",
+    by: ByOption = "",
+    url: UrlOption = DEFAULT_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """Change an incident; each change is a line of its timeline."""
+    body: dict[str, Any] = {"by": me(by), "note": note, "update": message}
+    body |= {"roles": parse_roles(roles), "link": link or [], "unlink": unlink or []}
+    given = {"status": status, "severity": severity, "title": title, "summary": summary}
+    body |= {k: v for k, v in {**given, "public": public}.items() if v is not None}
+    _change(url, incident, body, as_json)
+
+
+@incident_app.command("resolve")
+def resolve(
+    incident: IdArg,
+    message: MessageOption = "",
+    by: ByOption = "",
+    url: UrlOption = DEFAULT_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """Resolve an incident (its post-mortem, if its severity owes one, is due from now)."""
+    _change(url, incident, {"by": me(by), "status": "resolved", "update": message}, as_json)
+
+
+def _change(url: str, incident: str, body: dict[str, Any], as_json: bool) -> None:
+    found = ask(url, lambda c: c.change_incident(incident, body))
+    out(found, as_json, lambda i: typer.echo(f"incident {i['id']}: {i['severity']}, {i['status']}"))
+
+
+@incident_app.command("postmortem")
+def postmortem(
+    incident: IdArg,
+    save: Annotated[
+        Path | None,
+        typer.Option("--save", help="Store this Markdown file as the post-mortem ('-': stdin)."),
+    ] = None,
+    by: ByOption = "",
+    url: UrlOption = DEFAULT_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """Print the post-mortem: the one stored, or a draft from the incident's timeline
+    (redirect it to a file, edit it, then --save it)."""
+    if save is None:
+        found = ask(url, lambda c: c.postmortem(incident))
+        out(found, as_json, lambda p: typer.echo(p["markdown"], nl=False))
+        return
+    try:
+        text = sys.stdin.read() if str(save) == "-" else save.read_text()
+    except OSError as exc:
+        fail(f"--save: {exc}")
+    _change(url, incident, {"by": me(by), "postmortem": text}, as_json)

@@ -1,0 +1,91 @@
+"""Writer ops for incidents: each decides with ``tocsin.incidents.model`` against the
+row as the transaction reads it, then writes the incident,
+its timeline entries, and a line in the audit trail of each alert group it links or
+unlinks, so a group's page says which incident took it over.
+
+A change another replica makes at the same moment is decided after it, not over it:
+every write transaction begins with the revision bump (``AlertStore.begin``), whose
+row lock (PostgreSQL) or write lock (SQLite) holds the other writer until it commits,
+so the row read here is the latest (``tests/storage/test_incidents.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from tocsin.incidents.model import Change, Entry, Incident, Rules, decide, declare
+from tocsin.oncall.lifecycle import AuditEntry, Via
+from tocsin.store import incident_rows, oncall_rows
+from tocsin.store.writer import Txn
+
+
+@dataclass
+class Declare:
+    title: str
+    severity: str
+    by: str
+    via: Via
+    now: datetime
+    rules: Rules
+    summary: str = ""
+    public: bool = False
+    roles: Mapping[str, str] | None = None
+    groups: Sequence[str] = ()
+
+    def apply(self, txn: Txn) -> Incident:
+        draft, entries = declare(
+            self.title,
+            self.severity,
+            self.by,
+            self.now,
+            self.rules,
+            self.summary,
+            self.public,
+            self.roles,
+            self.groups,
+        )
+        incident_id = incident_rows.add(txn.conn, draft, txn.rev)
+        stored = replace(draft, id=incident_id)
+        incident_rows.add_entries(txn.conn, incident_id, entries)
+        _audit_groups(txn, stored, entries, self.via)
+        return stored
+
+
+@dataclass
+class ChangeIncident:
+    incident_id: int
+    change: Change
+    by: str
+    via: Via
+    now: datetime
+    rules: Rules
+
+    def apply(self, txn: Txn) -> tuple[Incident, list[Entry]]:
+        """The incident after the change, and the entries it wrote (none: it changed
+        nothing). Raises LookupError for no such incident, Refused for a bad change."""
+        found = incident_rows.get(txn.conn, self.incident_id)
+        if found is None:
+            raise LookupError(f"no incident {self.incident_id}")
+        changed, entries = decide(found, self.change, self.by, self.now, self.rules)
+        if entries:
+            incident_rows.save(txn.conn, changed, txn.rev)
+            incident_rows.add_entries(txn.conn, changed.id, entries)
+            _audit_groups(txn, changed, entries, self.via)
+        return changed, entries
+
+    def wrote_nothing(self, value: tuple[Incident, list[Entry]]) -> bool:
+        return not value[1]
+
+
+def _audit_groups(txn: Txn, incident: Incident, entries: Sequence[Entry], via: Via) -> None:
+    """A line in each linked or unlinked group's audit trail."""
+    lines = []
+    for e in entries:
+        if e.kind not in ("linked", "unlinked"):
+            continue
+        what = "linked to" if e.kind == "linked" else "unlinked from"
+        action = f"{what} incident #{incident.id}"
+        lines.append((e.group, AuditEntry(e.at, e.group, e.by, via, action, incident.title)))
+    if lines:
+        oncall_rows.add_audits(txn.conn, lines)

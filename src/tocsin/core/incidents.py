@@ -1,0 +1,128 @@
+"""The incident desk: what the API, the CLI and the console do with incidents.
+
+Every change is one writer op (``core.incident_ops``), committed before it is
+answered; reads go to the database, so every replica shows the same incident. After a
+change the reminder loop is woken: an update that pays a debt resolves its alert at
+once, not at the next round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from tocsin.config.model import IncidentSettings
+from tocsin.core.incident_ops import ChangeIncident, Declare
+from tocsin.incidents import postmortem
+from tocsin.incidents.model import Change, Entry, Incident, Rules
+from tocsin.incidents.reminders import Due, dues
+from tocsin.oncall.lifecycle import Via
+from tocsin.store import incident_rows
+from tocsin.store.writer import GroupCommitter
+from tocsin.timeutil import Clock
+
+# how long a resolved incident stays on the status page
+STATUS_PAGE_KEEPS = timedelta(days=7)
+LIST_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """An incident as the edges show it: with its timeline and what it owes."""
+
+    incident: Incident
+    timeline: list[Entry]
+    owed: list[Due]
+
+
+def rules_of(settings: IncidentSettings) -> Rules:
+    return Rules(tuple(s.name for s in settings.severities), settings.roles)
+
+
+class IncidentDesk:
+    def __init__(
+        self,
+        engine: Engine,
+        writer: GroupCommitter,
+        clock: Clock,
+        settings: Callable[[], IncidentSettings],
+        on_change: Callable[[], None],
+    ) -> None:
+        self._engine = engine
+        self._writer = writer
+        self._clock = clock
+        self.settings = settings
+        self._on_change = on_change
+
+    async def declare(
+        self,
+        title: str,
+        severity: str,
+        by: str,
+        via: Via,
+        summary: str = "",
+        public: bool = False,
+        roles: Mapping[str, str] | None = None,
+        groups: Sequence[str] = (),
+    ) -> Incident:
+        """Declare an incident. Raises Refused (naming the field)."""
+        rules = rules_of(self.settings())
+        op = Declare(title, severity, by, via, self._clock(), rules, summary, public, roles, groups)
+        made: Incident = await self._writer.run(op)
+        self._on_change()
+        return made
+
+    async def change(self, incident_id: int, change: Change, by: str, via: Via) -> IncidentView:
+        """Change an incident; its view after. Raises LookupError or Refused."""
+        op = ChangeIncident(incident_id, change, by, via, self._clock(), rules_of(self.settings()))
+        _, entries = await self._writer.run(op)
+        if entries:
+            self._on_change()
+        found = await asyncio.to_thread(self.view, incident_id)
+        assert found is not None  # incidents are never deleted
+        return found
+
+    def view(self, incident_id: int) -> IncidentView | None:
+        with self._engine.connect() as conn:
+            found = incident_rows.get(conn, incident_id)
+            if found is None:
+                return None
+            timeline = incident_rows.timeline(conn, [incident_id])[incident_id]
+        return IncidentView(found, timeline, self.owed(found))
+
+    def owed(self, incident: Incident) -> list[Due]:
+        return dues(incident, self.settings().severity(incident.severity))
+
+    def listing(self, open_only: bool) -> list[Incident]:
+        with self._engine.connect() as conn:
+            return incident_rows.listing(conn, open_only, LIST_LIMIT)
+
+    def postmortem(self, incident_id: int) -> tuple[str, bool] | None:
+        """The stored post-mortem (True), or a draft from the incident (False)."""
+        found = self.view(incident_id)
+        if found is None:
+            return None
+        if found.incident.postmortem:
+            return found.incident.postmortem, True
+        return postmortem.draft(found.incident, found.timeline, self._clock()), False
+
+    def status_page(self) -> list[IncidentView]:
+        """The public incidents: open ones, and those resolved in the last week, each
+        with only its public timeline lines (its status-page updates)."""
+        since = self._clock() - STATUS_PAGE_KEEPS
+        with self._engine.connect() as conn:
+            shown = [i for i in incident_rows.listing(conn, True, LIST_LIMIT) if i.public]
+            shown += [i for i in incident_rows.resolved_since(conn, since) if i.public]
+            lines = incident_rows.timeline(conn, [i.id for i in shown])
+        return [IncidentView(i, [e for e in lines[i.id] if e.public], []) for i in shown]
+
+    def owing(self) -> list[IncidentView]:
+        """For the reminder loop: the open incidents, and the resolved ones without a
+        post-mortem, each with what it owes (perhaps nothing)."""
+        with self._engine.connect() as conn:
+            found = incident_rows.owing(conn)
+        return [IncidentView(i, [], self.owed(i)) for i in found]

@@ -1,0 +1,64 @@
+"""The reminder loop: an incident's debts past their time become alerts.
+
+Each round reads the incidents that owe something (``IncidentDesk.owing``), raises
+the alerts of those past their time (``incidents.reminders``), and keeps the store's
+alerts of this kind in step (``monitor_alerts.in_step``): a paid debt, or an incident
+whose severity no longer owes it, has its alert resolved. It wakes at the next debt's
+time, at every change to an incident, and at least every ``REFRESH``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from tocsin.alerts.model import Alert, PostedAlert
+from tocsin.core.incidents import IncidentDesk
+from tocsin.engine.loop import KickedLoop
+from tocsin.engine.monitor_alerts import REFRESH, Kind, keep_in_step
+from tocsin.incidents.reminders import ALERTNAMES, INCIDENT_PAGE, reminder_alerts
+from tocsin.timeutil import Clock
+
+KIND = Kind("incident", ALERTNAMES, "incidents", INCIDENT_PAGE)
+
+
+class IncidentReminders:
+    def __init__(
+        self,
+        desk: IncidentDesk,
+        clock: Clock,
+        alerts: Callable[[], list[Alert]],
+        post_alerts: Callable[[list[PostedAlert]], Awaitable[object]],
+        base_url: str = "",
+    ) -> None:
+        self._desk = desk
+        self._clock = clock
+        self._alerts = alerts
+        self._post = post_alerts
+        self._base_url = base_url
+        self._loop = KickedLoop("incident reminders")
+        self._sleep = REFRESH.total_seconds()
+        # open incidents by severity at the last round, for /metrics
+        self.open: dict[str, float] = {}
+
+    def kick(self) -> None:
+        self._loop.kick()
+
+    async def run(self) -> None:
+        await self._loop.run(self.check, lambda: self._sleep)
+
+    async def check(self) -> None:
+        owing = await asyncio.to_thread(self._desk.owing)
+        now = self._clock()
+        labels = self._desk.settings().labels
+        wanted: list[PostedAlert] = []
+        upcoming: list[datetime] = []
+        for v in owing:
+            wanted += reminder_alerts(v.incident, v.owed, now, self._base_url, labels)
+            upcoming += [d.at for d in v.owed if not d.overdue(now)]
+        await keep_in_step(KIND, wanted, self._alerts(), self._post, now)
+        self.open = dict(Counter(v.incident.severity for v in owing if v.incident.open))
+        wake = min(upcoming, default=now + REFRESH)
+        self._sleep = max(0.05, min(REFRESH, wake - now).total_seconds())

@@ -1,0 +1,265 @@
+"""An incident and the rules of changing it.
+
+An incident is declared with a title and a severity, by someone who becomes its
+commander unless another is named. Every change is decided here (``decide``) against
+the configured severities and roles, and yields the timeline entries that record it,
+so the API, the CLI and the console change an incident the same way and the timeline
+is never out of step with the incident. A change that changes nothing writes nothing.
+
+Statuses are the status page's (Atlassian Statuspage's four): investigating,
+identified, monitoring, resolved. Resolving stamps ``resolved_at``; any other status
+on a resolved incident reopens it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+STATUSES = ("investigating", "identified", "monitoring", "resolved")
+RESOLVED = "resolved"
+COMMANDER = "commander"  # the role the declarer takes unless another is named
+TITLE_MAX = 200
+TEXT_MAX = 10_000  # a note, an update, a summary
+POSTMORTEM_MAX = 200_000
+
+
+class Refused(ValueError):
+    """A change that cannot be made, naming the field at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the config allows: its severities (most severe first) and roles."""
+
+    severities: tuple[str, ...]
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of an incident's timeline. ``public`` lines are status-page updates."""
+
+    at: datetime
+    by: str
+    kind: str  # declared, status, severity, title, summary, role, note, update, ...
+    text: str
+    public: bool = False
+    group: str = ""  # the alert group a "linked" or "unlinked" entry is about
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: int  # 0 until stored
+    title: str
+    severity: str
+    status: str
+    opened_at: datetime
+    opened_by: str
+    summary: str = ""  # what the status page says of it (customer impact)
+    public: bool = False  # shown on the status page
+    roles: Mapping[str, str] = field(default_factory=dict)  # role -> person
+    groups: tuple[str, ...] = ()  # linked on-call alert groups
+    resolved_at: datetime | None = None
+    last_update_at: datetime | None = None  # the last status-page update
+    postmortem: str = ""  # Markdown, once written
+    postmortem_at: datetime | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.status != RESOLVED
+
+    @property
+    def commander(self) -> str:
+        return self.roles.get(COMMANDER, "")
+
+
+@dataclass(frozen=True)
+class Change:
+    """What someone asks to change; None (or empty) fields are left as they are."""
+
+    title: str | None = None
+    severity: str | None = None
+    status: str | None = None
+    summary: str | None = None
+    public: bool | None = None
+    roles: Mapping[str, str] = field(default_factory=dict)  # person "" unassigns
+    link: Sequence[str] = ()
+    unlink: Sequence[str] = ()
+    note: str = ""  # a line on the timeline, for the responders
+    update: str = ""  # a status-page update, public
+    postmortem: str | None = None
+
+
+def declare(
+    title: str,
+    severity: str,
+    by: str,
+    now: datetime,
+    rules: Rules,
+    summary: str = "",
+    public: bool = False,
+    roles: Mapping[str, str] | None = None,
+    groups: Sequence[str] = (),
+) -> tuple[Incident, list[Entry]]:
+    """A new incident (id 0) and its first timeline entries."""
+    if not by:
+        raise Refused("by", "required, who declares it")
+    _check_title(title)
+    _check_severity(severity, rules)
+    _check_text("summary", summary)
+    given = dict(roles or {})
+    if COMMANDER in rules.roles and not given.get(COMMANDER):
+        given[COMMANDER] = by
+    _check_roles(given, rules)
+    blank = Incident(0, title.strip(), severity, "investigating", now, by, summary, public)
+    entries = [Entry(now, by, "declared", f"declared {severity}: {title.strip()}")]
+    incident, more = decide(
+        blank, Change(roles=given, link=tuple(dict.fromkeys(groups))), by, now, rules
+    )
+    return incident, entries + more
+
+
+def decide(
+    incident: Incident, change: Change, by: str, now: datetime, rules: Rules
+) -> tuple[Incident, list[Entry]]:
+    """The incident after ``change`` and the timeline entries that record it. Raises
+    Refused, naming the field, for a change that cannot be made; nothing of a refused
+    change is applied."""
+    if not by:
+        raise Refused("by", "required, who makes the change")
+    out: list[Entry] = []
+    new = incident
+
+    def say(kind: str, text: str, public: bool = False, group: str = "") -> None:
+        out.append(Entry(now, by, kind, text, public, group))
+
+    if change.title is not None and change.title.strip() != new.title:
+        _check_title(change.title)
+        say("title", f"title: {change.title.strip()}")
+        new = replace(new, title=change.title.strip())
+    if change.severity is not None and change.severity != new.severity:
+        _check_severity(change.severity, rules)
+        say("severity", f"severity {new.severity} -> {change.severity}")
+        new = replace(new, severity=change.severity)
+    if change.summary is not None and change.summary != new.summary:
+        _check_text("summary", change.summary)
+        say("summary", f"summary: {change.summary}")
+        new = replace(new, summary=change.summary)
+    if change.public is not None and change.public != new.public:
+        say(
+            "visibility",
+            "shown on the status page" if change.public else "hidden from the status page",
+        )
+        new = replace(new, public=change.public)
+    if change.roles:
+        _check_roles(change.roles, rules)
+        roles = dict(new.roles)
+        for role, person in change.roles.items():
+            if roles.get(role, "") == person:
+                continue
+            if person:
+                roles[role] = person
+                say("role", f"{role}: {person}")
+            else:
+                del roles[role]
+                say("role", f"{role}: unassigned")
+        new = replace(new, roles=roles)
+    for i, group in enumerate(change.unlink):
+        if group not in new.groups:
+            raise Refused(f"unlink[{i}]", f"alert group {group!r} is not linked to this incident")
+        say("unlinked", f"alert group {group} unlinked", group=group)
+        new = replace(new, groups=tuple(g for g in new.groups if g != group))
+    for i, group in enumerate(change.link):
+        if not group:
+            raise Refused(f"link[{i}]", "an alert group id, not empty")
+        if group not in new.groups:
+            say("linked", f"alert group {group} linked", group=group)
+            new = replace(new, groups=(*new.groups, group))
+    if change.status is not None and change.status != new.status:
+        if change.status not in STATUSES:
+            raise Refused("status", f"must be one of {', '.join(STATUSES)}")
+        if change.status == RESOLVED:
+            say("status", "resolved", public=not change.update)
+            new = replace(new, status=RESOLVED, resolved_at=now)
+        elif not new.open:
+            say("status", f"reopened: {change.status}", public=not change.update)
+            new = replace(new, status=change.status, resolved_at=None)
+        else:
+            say("status", f"status: {change.status}", public=not change.update)
+            new = replace(new, status=change.status)
+    if change.note:
+        _check_text("note", change.note)
+        say("note", change.note)
+    if change.update:
+        _check_text("update", change.update)
+        say("update", f"{new.status.capitalize()}: {change.update}", public=True)
+        new = replace(new, last_update_at=now)
+    elif any(e.kind == "status" for e in out):
+        # a status change is news on the status page even without words of its own
+        new = replace(new, last_update_at=now)
+    if change.postmortem is not None and change.postmortem != new.postmortem:
+        if not change.postmortem.strip():
+            raise Refused("postmortem", "empty: write the post-mortem, or leave it out")
+        if len(change.postmortem) > POSTMORTEM_MAX:
+            raise Refused("postmortem", f"longer than {POSTMORTEM_MAX} characters")
+        say("postmortem", "post-mortem written" if not new.postmortem else "post-mortem revised")
+        new = replace(new, postmortem=change.postmortem, postmortem_at=now)
+    return new, out
+
+
+def _check_title(title: str) -> None:
+    if not title.strip():
+        raise Refused("title", "required, what is happening (e.g. 'Checkout failing')")
+    if len(title) > TITLE_MAX or "\n" in title:
+        raise Refused("title", f"one line of at most {TITLE_MAX} characters")
+
+
+def _check_severity(severity: str, rules: Rules) -> None:
+    if severity not in rules.severities:
+        raise Refused(
+            "severity",
+            f"must be one of {', '.join(rules.severities)} (tocsin.incidents.severities)",
+        )
+
+
+def _check_text(name: str, text: str) -> None:
+    if len(text) > TEXT_MAX:
+        raise Refused(name, f"longer than {TEXT_MAX} characters")
+
+
+def _check_roles(roles: Mapping[str, str], rules: Rules) -> None:
+    for role, person in roles.items():
+        if role not in rules.roles:
+            raise Refused(
+                f"roles.{role}",
+                f"no such role: one of {', '.join(rules.roles)} (tocsin.incidents.roles)",
+            )
+        if person != person.strip() or "\n" in person:
+            raise Refused(f"roles.{role}", "a person's name, on one line")
+
+
+# What the status page says overall, worst first: an open public incident of the most
+# severe configured severity is a major outage, of the next a partial outage, of any
+# other degraded performance (Statuspage's component states).
+PAGE_STATUSES = ("major_outage", "partial_outage", "degraded_performance")
+OPERATIONAL = "operational"
+
+
+def page_status(shown: Sequence[Incident], rules: Rules) -> str:
+    ranks = [_rank(i.severity, rules) for i in shown if i.open]
+    if not ranks:
+        return OPERATIONAL
+    return PAGE_STATUSES[min(min(ranks), len(PAGE_STATUSES) - 1)]
+
+
+def _rank(severity: str, rules: Rules) -> int:
+    """0 for the most severe configured severity (the list's first); one no longer
+    configured counts as the least."""
+    found = rules.severities
+    return found.index(severity) if severity in found else len(found)

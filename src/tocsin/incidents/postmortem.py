@@ -1,0 +1,62 @@
+"""A post-mortem's first draft, written from what the incident already holds.
+
+Nobody should retype a timeline at the end of an incident: the draft carries its
+facts (severity, times, duration, roles, linked alert groups, summary) and its whole
+timeline, and leaves headed blanks for what only people can write (blameless: what
+happened and why, not who). The team edits it and stores it back, which is what
+meets the severity's ``postmortem_within``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from tocsin.incidents.model import Entry, Incident
+from tocsin.timeutil import format_rfc3339
+
+QUESTIONS = (
+    ("What happened", "What users saw, and for how long."),
+    ("Root cause", "Why it happened: the chain of causes, not who."),
+    ("Detection", "How we found out: which alert, how long after it began."),
+    ("What went well", ""),
+    ("What went wrong", ""),
+    ("Action items", "- [ ] Owner: what, by when"),
+)
+
+
+def duration_text(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [f"{days}d"] * bool(days) + [f"{hours}h"] * bool(hours) + [f"{minutes}m"]
+    return " ".join(parts)
+
+
+def draft(incident: Incident, timeline: Sequence[Entry], now: datetime) -> str:
+    """The post-mortem's first draft, in Markdown."""
+    end = incident.resolved_at or now
+    lasted = duration_text(end - incident.opened_at)
+    lines = [
+        f"# Post-mortem: {incident.title} (incident #{incident.id})",
+        "",
+        f"- **Severity:** {incident.severity}",
+        f"- **Declared:** {format_rfc3339(incident.opened_at)} by {incident.opened_by}",
+        (
+            f"- **Resolved:** {format_rfc3339(incident.resolved_at)} (after {lasted})"
+            if incident.resolved_at
+            else f"- **Status:** {incident.status} (open for {lasted} so far)"
+        ),
+    ]
+    lines += [f"- **{role.capitalize()}:** {person}" for role, person in incident.roles.items()]
+    if incident.groups:
+        lines.append(f"- **Alert groups:** {', '.join(incident.groups)}")
+    lines += ["", "## Summary", "", incident.summary or "_One paragraph: what broke, for whom._"]
+    for heading, hint in QUESTIONS:
+        lines += ["", f"## {heading}", "", hint or "_..._"]
+    lines += ["", "## Timeline (UTC)", "", "| When | Who | What |", "|---|---|---|"]
+    for e in timeline:
+        said = e.text.replace("|", "\\|").replace("\n", " ")
+        mark = " (status page)" if e.public else ""
+        lines.append(f"| {e.at.strftime('%Y-%m-%d %H:%M:%S')} | {e.by} | {said}{mark} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,166 @@
+"""Incidents in the console (SQLite and PostgreSQL): declared from the list's form
+(from an alert group's link too), changed from the incident's page, refused forms
+naming their fields, the post-mortem edited and saved, and the public status page."""
+
+from __future__ import annotations
+
+import html as entities
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import Clock, app_client
+from tests.api.test_console import CONFIG as CONSOLE_CONFIG
+from tests.api.test_console import SAME_SITE, open_group
+
+CONFIG = """\
+route:
+  receiver: default
+receivers:
+  - name: default
+tocsin:
+  incidents:
+    status_page_title: Example status
+"""
+
+
+@pytest.fixture
+def client(db_url: str, tmp_path: Path, clock: Clock) -> Iterator[TestClient]:
+    with app_client(CONFIG, db_url, tmp_path, clock) as c:
+        yield c
+
+
+def problems(html: str) -> dict[str, str]:
+    found = re.findall(r'data-field="([\w.\[\]]+)">([^<]*)<', html)
+    return {field: entities.unescape(said) for field, said in found}
+
+
+def post(client: TestClient, url: str, **fields: str) -> tuple[int, str]:
+    r = client.post(url, data=fields, headers=SAME_SITE, follow_redirects=False)
+    return r.status_code, r.headers.get("location", r.text)
+
+
+def test_declared_changed_and_written_up_from_the_console(client: TestClient) -> None:
+    assert "No open incidents." in client.get("/ui/incidents").text
+    form = client.get("/ui/incidents", params={"group": "g-7", "title": "ServiceDown db1"}).text
+    assert 'name="group" size="40" value="g-7"' in form
+    assert 'value="ServiceDown db1"' in form
+    status, where = post(
+        client, "/ui/incidents", title="Checkout failing", severity="SEV1", by="ann", group="g-7"
+    )
+    assert (status, where) == (303, "/ui/incidents/1?done=declared")
+    page = client.get(where).text
+    assert "Incident declared." in page
+    assert "commander <strong>ann</strong>" in page
+    assert 'data-due="update"' in page  # SEV1 owes a first update
+    assert "alert group g-7 linked" in page
+    listing = client.get("/ui/incidents").text
+    assert 'data-incident="1"' in listing
+    assert "Checkout failing" in listing
+
+    # the page's form holds the current values: only what is changed is a change
+    current = {
+        "title": "Checkout failing",
+        "severity": "SEV1",
+        "status": "investigating",
+        "summary": "",
+        "public_shown": "1",
+        "role_commander": "ann",
+        "role_communications": "",
+        "role_scribe": "",
+        "by": "bob",
+    }
+    changed = {**current, "status": "identified", "update": "Rolling back", "public": "on"}
+    changed["role_scribe"] = "cy"
+    assert post(client, "/ui/incidents/1", **changed) == (303, "/ui/incidents/1?done=changed")
+    incident = client.get("/api/v1/incidents/1").json()
+    assert (incident["status"], incident["public"]) == ("identified", True)
+    assert incident["roles"] == {"commander": "ann", "scribe": "cy"}
+    kinds = [e["kind"] for e in incident["timeline"]]
+    assert kinds == ["declared", "role", "linked", "visibility", "role", "status", "update"]
+    # unchanged, submitted again: nothing written
+    again = {**current, "status": "identified", "public": "on", "role_scribe": "cy"}
+    post(client, "/ui/incidents/1", **again)
+    assert len(client.get("/api/v1/incidents/1").json()["timeline"]) == len(kinds)
+
+    status, html = post(client, "/ui/incidents/1", **{**current, "severity": "P0"})
+    assert status == 400
+    assert problems(html)["severity"].startswith("severity: must be one of SEV1, SEV2, SEV3")
+    status, html = post(client, "/ui/incidents/1", **{**current, "by": ""})
+    assert (status, problems(html)) == (400, {"by": "by: required, who makes the change"})
+
+    draft = client.get("/ui/incidents/1/postmortem").text
+    assert "# Post-mortem: Checkout failing (incident #1)" in draft
+    saved = "# Post-mortem\r\n\r\nRoot cause: a config push.\r\n"
+    assert post(client, "/ui/incidents/1/postmortem", postmortem=saved, by="ann") == (
+        303,
+        "/ui/incidents/1?done=postmortem",
+    )
+    got = client.get("/api/v1/incidents/1/postmortem").json()
+    # the browser's line ends made Unix ones (the form's edges are trimmed)
+    assert got == {"incident": 1, "stored": True, "markdown": saved.replace("\r\n", "\n").strip()}
+    status, html = post(client, "/ui/incidents/1/postmortem", postmortem=" ", by="ann")
+    assert status == 400
+    assert problems(html)["postmortem"].startswith("postmortem: empty")
+
+
+def test_a_refused_declaration_keeps_what_was_typed_and_stores_nothing(
+    client: TestClient,
+) -> None:
+    status, html = post(client, "/ui/incidents", title="", severity="SEV2", summary="Slow", by="a")
+    assert status == 400
+    assert problems(html) == {
+        "title": "title: required, what is happening (e.g. 'Checkout failing')"
+    }
+    assert 'value="Slow"' in html
+    assert '<option value="SEV2" selected>' in html
+    status, html = post(client, "/ui/incidents", title="x", severity="SEV2")
+    assert (status, problems(html)) == (400, {"by": "by: required, who declares it"})
+    assert client.get("/api/v1/incidents").json() == []
+    assert client.get("/ui/incidents/9").status_code == 404
+    # a form from another site's page changes nothing
+    r = client.post(
+        "/ui/incidents",
+        data={"title": "x", "severity": "SEV1", "by": "eve"},
+        headers={"sec-fetch-site": "cross-site"},
+    )
+    assert r.status_code == 403
+    assert client.get("/api/v1/incidents").json() == []
+
+
+def test_the_status_page(client: TestClient) -> None:
+    page = client.get("/status").text
+    assert "<title>Example status</title>" in page
+    assert 'class="banner operational"' in page
+    post(client, "/ui/incidents", title="Internal only", severity="SEV1", by="ann")
+    post(client, "/ui/incidents", title="Slow logins", severity="SEV2", by="ann", public="on")
+    page = client.get("/status").text
+    assert 'class="banner partial_outage"' in page
+    assert "Slow logins" in page
+    assert "Internal only" not in page
+
+
+def test_an_incident_declared_from_an_alert_group(
+    db_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    """The group page links to the declaration form, filled in; the group's audit
+    trail then says which incident took it over."""
+    with app_client(CONSOLE_CONFIG, db_url, tmp_path, clock) as client:
+        group = open_group(client, clock)
+        page = client.get(f"/ui/groups/{group['id']}").text
+        link = re.search(r'id="declare-incident" href="([^"]+)"', page)
+        assert link is not None
+        form = client.get(entities.unescape(link.group(1))).text
+        assert f'value="{group["id"]}"' in form
+        assert 'id="title" name="title" size="60" value="ServiceDown"' in form  # its labels
+        fields = {"title": "ServiceDown", "severity": "SEV2", "by": "ann", "group": group["id"]}
+        assert post(client, "/ui/incidents", **fields)[0] == 303
+        audit = client.get(f"/api/v1/groups/{group['id']}/audit").json()
+        assert [(a["action"], a["comment"]) for a in audit][-1] == (
+            "linked to incident #1",
+            "ServiceDown",
+        )
+        assert "linked to incident #1" in client.get(f"/ui/groups/{group['id']}").text

@@ -1,0 +1,311 @@
+"""The incident domain, pure: one table row per rule of declaring and changing an
+incident (``incidents.model``), what a severity makes it owe and when
+(``incidents.reminders``), the reminder alerts, the status page's word, the
+post-mortem draft, the config's checks, and the CLI's ROLE=PERSON parser (a property
+test)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tocsin.cli.incident_cmds import parse_roles
+from tocsin.config import ConfigError, load_config
+from tocsin.config.model import DEFAULT_SEVERITIES, IncidentSeverity
+from tocsin.incidents.model import Change, Incident, Refused, Rules, decide, declare, page_status
+from tocsin.incidents.postmortem import draft, duration_text
+from tocsin.incidents.reminders import dues, reminder_alerts
+
+T0 = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+RULES = Rules(("SEV1", "SEV2", "SEV3"), ("commander", "scribe"))
+MIN = timedelta(minutes=1)
+
+
+def opened(**fields: Any) -> Incident:
+    made, _ = declare("Checkout failing", "SEV1", "ann", T0, RULES)
+    return Incident(**{**made.__dict__, "id": 4, **fields})
+
+
+def test_declaring() -> None:
+    made, entries = declare(
+        " Checkout failing ", "SEV2", "ann", T0, RULES, groups=["g1", "g1", "g2"]
+    )
+    assert (made.title, made.severity, made.status) == ("Checkout failing", "SEV2", "investigating")
+    assert made.roles == {"commander": "ann"}  # the declarer commands unless told
+    assert made.groups == ("g1", "g2")  # a group named twice is linked once
+    assert [e.text for e in entries] == [
+        "declared SEV2: Checkout failing",
+        "commander: ann",
+        "alert group g1 linked",
+        "alert group g2 linked",
+    ]
+    other, _ = declare("x", "SEV1", "ann", T0, RULES, roles={"commander": "bob"})
+    assert other.roles == {"commander": "bob"}
+    no_commander, _ = declare("x", "SEV1", "ann", T0, Rules(("SEV1",), ("scribe",)))
+    assert no_commander.roles == {}  # a config without the role: nobody takes it
+
+
+# (change, the incident's fields after it, the entries' (kind, text, public))
+CHANGES: list[tuple[Change, dict[str, Any], list[tuple[str, str, bool]]]] = [
+    (
+        Change(title="  Payments down "),
+        {"title": "Payments down"},
+        [("title", "title: Payments down", False)],
+    ),
+    (Change(severity="SEV2"), {"severity": "SEV2"}, [("severity", "severity SEV1 -> SEV2", False)]),
+    (Change(summary="Slow"), {"summary": "Slow"}, [("summary", "summary: Slow", False)]),
+    (Change(public=True), {"public": True}, [("visibility", "shown on the status page", False)]),
+    (
+        Change(roles={"scribe": "cy"}),
+        {"roles": {"commander": "ann", "scribe": "cy"}},
+        [("role", "scribe: cy", False)],
+    ),
+    (Change(roles={"commander": ""}), {"roles": {}}, [("role", "commander: unassigned", False)]),
+    (Change(link=["g9"]), {"groups": ("g9",)}, [("linked", "alert group g9 linked", False)]),
+    # a status change is news for the status page, said by the status alone...
+    (
+        Change(status="identified"),
+        {"status": "identified", "last_update_at": T0 + MIN},
+        [("status", "status: identified", True)],
+    ),
+    # ...or by the update that comes with it (then the update is the public line)
+    (
+        Change(status="monitoring", update="Fix deployed"),
+        {"status": "monitoring", "last_update_at": T0 + MIN},
+        [("status", "status: monitoring", False), ("update", "Monitoring: Fix deployed", True)],
+    ),
+    (
+        Change(status="resolved"),
+        {"status": "resolved", "resolved_at": T0 + MIN, "last_update_at": T0 + MIN},
+        [("status", "resolved", True)],
+    ),
+    (Change(note="db is fine"), {}, [("note", "db is fine", False)]),
+    (
+        Change(update="Still looking"),
+        {"last_update_at": T0 + MIN},
+        [("update", "Investigating: Still looking", True)],
+    ),
+    (
+        Change(postmortem="# PM"),
+        {"postmortem": "# PM", "postmortem_at": T0 + MIN},
+        [("postmortem", "post-mortem written", False)],
+    ),
+    # what is so already writes nothing
+    (Change(title="Checkout failing", severity="SEV1", status="investigating"), {}, []),
+    (Change(roles={"commander": "ann"}, public=False, summary=""), {}, []),
+]
+
+
+@pytest.mark.parametrize(("change", "after", "said"), CHANGES)
+def test_a_change(change: Change, after: dict[str, Any], said: list[tuple[str, str, bool]]) -> None:
+    before = opened()
+    new, entries = decide(before, change, "bob", T0 + MIN, RULES)
+    assert new == Incident(**{**before.__dict__, **after})
+    assert [(e.kind, e.text, e.public) for e in entries] == said
+    assert all((e.at, e.by) == (T0 + MIN, "bob") for e in entries)
+
+
+def test_reopening_and_revising() -> None:
+    done = opened(status="resolved", resolved_at=T0, postmortem="v1", postmortem_at=T0)
+    back, entries = decide(done, Change(status="identified"), "bob", T0 + MIN, RULES)
+    assert (back.status, back.resolved_at) == ("identified", None)
+    assert [e.text for e in entries] == ["reopened: identified"]
+    revised, entries = decide(done, Change(postmortem="v2"), "bob", T0 + MIN, RULES)
+    assert revised.postmortem_at == T0 + MIN
+    assert [e.text for e in entries] == ["post-mortem revised"]
+    unlinked, entries = decide(opened(groups=("a", "b")), Change(unlink=["a"]), "x", T0, RULES)
+    assert unlinked.groups == ("b",)
+    assert entries[0].group == "a"
+
+
+# (change, the field Refused names)
+REFUSED = [
+    (Change(title=""), "title"),
+    (Change(title="x" * 201), "title"),
+    (Change(title="two\nlines"), "title"),
+    (Change(severity="P1"), "severity"),
+    (Change(status="closed"), "status"),
+    (Change(summary="x" * 10_001), "summary"),
+    (Change(roles={"boss": "x"}), "roles.boss"),
+    (Change(roles={"scribe": " cy"}), "roles.scribe"),
+    (Change(link=[""]), "link[0]"),
+    (Change(unlink=["g-none"]), "unlink[0]"),
+    (Change(note="x" * 10_001), "note"),
+    (Change(update="x" * 10_001), "update"),
+    (Change(postmortem=" \n"), "postmortem"),
+    (Change(postmortem="x" * 200_001), "postmortem"),
+]
+
+
+@pytest.mark.parametrize(("change", "field"), REFUSED)
+def test_a_refused_change_names_its_field(change: Change, field: str) -> None:
+    with pytest.raises(Refused) as refused:
+        decide(opened(), change, "bob", T0, RULES)
+    assert refused.value.field == field
+    assert str(refused.value).startswith(f"{field}: ")
+
+
+def test_who_is_required() -> None:
+    with pytest.raises(Refused, match=r"^by: "):
+        decide(opened(), Change(note="x"), "", T0, RULES)
+    with pytest.raises(Refused, match=r"^by: "):
+        declare("x", "SEV1", "", T0, RULES)
+
+
+SEV1 = DEFAULT_SEVERITIES[0]  # first update 15m, then every 30m, post-mortem in 48h
+H = timedelta(hours=1)
+
+# (the incident's fields, its severity, what it owes: (kind, due at))
+DUES: list[tuple[dict[str, Any], IncidentSeverity | None, list[tuple[str, datetime]]]] = [
+    ({}, SEV1, [("update", T0 + 15 * MIN)]),  # the first update, from the declaration
+    ({"last_update_at": T0 + 10 * MIN}, SEV1, [("update", T0 + 40 * MIN)]),  # then every 30m
+    ({}, IncidentSeverity("S", update_every=H), [("update", T0 + H)]),  # first: every, unset
+    ({}, IncidentSeverity("S", first_update_within=timedelta(0), update_every=H), []),
+    ({"last_update_at": T0}, IncidentSeverity("S"), []),  # a severity owing nothing
+    ({"status": "resolved", "resolved_at": T0 + H}, SEV1, [("postmortem", T0 + 49 * H)]),
+    ({"status": "resolved", "resolved_at": T0, "postmortem_at": T0}, SEV1, []),  # written
+    ({"status": "resolved", "resolved_at": T0}, DEFAULT_SEVERITIES[2], []),  # SEV3: none
+    ({}, None, []),  # a severity no longer configured
+]
+
+
+@pytest.mark.parametrize(("fields", "severity", "owed"), DUES)
+def test_what_an_incident_owes(
+    fields: dict[str, Any], severity: IncidentSeverity | None, owed: list[tuple[str, datetime]]
+) -> None:
+    assert [(d.kind, d.at) for d in dues(opened(**fields), severity)] == owed
+
+
+def test_reminder_alerts() -> None:
+    owed = dues(opened(roles={"commander": "bob"}), SEV1)
+    assert reminder_alerts(opened(), owed, T0 + 14 * MIN, "http://t", {}) == []  # not yet
+    (alert,) = reminder_alerts(opened(), owed, T0 + 20 * MIN, "http://t", {"team": "sre"})
+    assert alert.labels == {
+        "severity": "warning",
+        "team": "sre",
+        "alertname": "IncidentUpdateOverdue",
+        "incident": "4",
+        "incident_severity": "SEV1",
+    }
+    assert alert.starts_at == T0 + 15 * MIN  # from when it fell due, on every replica
+    assert alert.generator_url == "http://t/ui/incidents/4"
+    assert alert.annotations["summary"].startswith("Incident #4 (SEV1, Checkout failing) owes")
+    pm = dues(opened(status="resolved", resolved_at=T0), SEV1)
+    (late,) = reminder_alerts(opened(), pm, T0 + 49 * H, "", {"severity": "page"})
+    assert late.labels["alertname"] == "IncidentPostmortemOverdue"
+    assert late.labels["severity"] == "page"  # the config's labels win over the default
+
+
+# (open incidents' severities, the page's word)
+PAGE = [
+    ([], "operational"),
+    (["SEV3"], "degraded_performance"),
+    (["SEV2", "SEV3"], "partial_outage"),
+    (["SEV3", "SEV1"], "major_outage"),
+    (["GONE"], "degraded_performance"),  # a severity no longer configured: the least
+]
+
+
+@pytest.mark.parametrize(("severities", "word"), PAGE)
+def test_the_status_page_word(severities: list[str], word: str) -> None:
+    shown = [opened(severity=s) for s in severities]
+    shown.append(opened(severity="SEV1", status="resolved"))  # a resolved one never counts
+    assert page_status(shown, RULES) == word
+
+
+def test_the_post_mortem_draft() -> None:
+    incident, entries = declare("Checkout | failing", "SEV1", "ann", T0, RULES, groups=["g1"])
+    incident, more = decide(incident, Change(status="resolved"), "bob", T0 + 95 * MIN, RULES)
+    text = draft(incident, entries + more, T0 + 5 * H)
+    assert text.startswith("# Post-mortem: Checkout | failing (incident #0)\n")
+    assert "- **Resolved:** 2026-12-07T04:35:00.000Z (after 1h 35m)" in text
+    assert "- **Commander:** ann" in text
+    assert "- **Alert groups:** g1" in text
+    assert "| 2026-12-07 03:00:00 | ann | declared SEV1: Checkout \\| failing |" in text
+    assert "| 2026-12-07 04:35:00 | bob | resolved (status page) |" in text
+    for heading in ("Summary", "Root cause", "Action items", "Timeline (UTC)"):
+        assert f"\n## {heading}\n" in text
+    still_open = draft(opened(), [], T0 + 26 * H)
+    assert "- **Status:** investigating (open for 1d 2h 0m so far)" in still_open
+
+
+@pytest.mark.parametrize(
+    ("span", "text"),
+    [
+        (timedelta(0), "0m"),
+        (59 * MIN, "59m"),
+        (H, "1h 0m"),
+        (timedelta(days=2, minutes=5), "2d 5m"),
+    ],
+)
+def test_duration_text(span: timedelta, text: str) -> None:
+    assert duration_text(span) == text
+
+
+names = st.text(
+    alphabet=st.characters(blacklist_characters="=\n\r", blacklist_categories=["Cs"]), min_size=1
+)
+
+
+@given(
+    role=names.filter(lambda r: r.strip() != ""),
+    person=st.text(alphabet=st.characters(blacklist_categories=["Cs"])),
+)
+def test_role_options_parse(role: str, person: str) -> None:
+    assert parse_roles([f"{role}={person}"]) == {role.strip(): person.strip()}
+
+
+@pytest.mark.parametrize("bad", ["ann", "=ann", " =ann"])
+def test_a_role_option_without_a_role_is_a_usage_error(bad: str) -> None:
+    with pytest.raises(typer.Exit) as stopped:
+        parse_roles([bad])
+    assert stopped.value.exit_code == 2
+
+
+HEAD = "route:\n  receiver: x\nreceivers:\n  - name: x\ntocsin:\n  incidents:\n"
+
+
+@pytest.mark.parametrize(
+    ("section", "problem"),
+    [
+        ("    roles: [lead]\n", None),
+        ("    severities: []\n", "7: tocsin.incidents.severities: at least one severity"),
+        ("    severities:\n      - {description: x}\n", "8: tocsin.incidents.severities[0].name: "),
+        ("    severities:\n      - {name: P 1}\n", "8: tocsin.incidents.severities[0].name: "),
+        (
+            "    severities:\n      - {name: P1}\n      - {name: P1}\n",
+            "9: tocsin.incidents.severities[1].name: duplicate 'P1'",
+        ),
+        (
+            "    severities:\n      - {name: P1, update_every: -1m}\n",
+            "8: tocsin.incidents.severities[0].update_every: ",
+        ),
+        (
+            "    severities:\n      - {name: P1, postmortem_within: 2 days}\n",
+            "8: tocsin.incidents.severities[0].postmortem_within: ",
+        ),
+        ("    roles: [lead, lead]\n", "7: tocsin.incidents.roles[1]: duplicate 'lead'"),
+        ("    roles: ['a b']\n", "7: tocsin.incidents.roles[0]: letters, digits"),
+        ("    labels: {incident: x}\n", "7: tocsin.incidents.labels.incident: set by Tocsin"),
+        ("    status_page: x\n", "7: tocsin.incidents.status_page: unknown"),
+    ],
+)
+def test_check_config_names_file_line_and_key(
+    tmp_path: Path, section: str, problem: str | None
+) -> None:
+    path = tmp_path / "am.yml"
+    path.write_text(HEAD + section)
+    if problem is None:
+        loaded = load_config(path).tocsin.incidents
+        assert loaded.roles == ("lead",)
+        assert [s.name for s in loaded.severities] == ["SEV1", "SEV2", "SEV3"]  # the default
+        return
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert f"{path}:{problem}" in str(raised.value), str(raised.value)
