@@ -207,7 +207,9 @@ class Runtime:
             self.writer,
             clock,
             lambda: self._config.tocsin.incidents,
-            lambda: self.incident_reminders.kick(),
+            self._incident_changed,
+            lambda name: self._policy.receiver(name),
+            settings.base_url(self.scheme),
         )
         self.incident_reminders = IncidentReminders(
             self.incidents,
@@ -349,6 +351,10 @@ class Runtime:
     def _load_web_config(self) -> WebConfig:
         path = self.settings.web_config_path
         return WebConfig() if path is None else load_web_config(path)
+
+    def _incident_changed(self) -> None:
+        self.incident_reminders.kick()  # a debt paid resolves its alert at once
+        self.delivery.kick()  # the announcements committed with the change
 
     def _person(self, name: str) -> Person | None:
         return self.people.get(name)

@@ -11,6 +11,7 @@ import httpx
 
 from tests.e2e.test_cli import run_cli
 from tests.harness.procs import TocsinServer
+from tests.harness.receivers import HTTPReceiver
 
 CONFIG = """\
 route:
@@ -119,3 +120,59 @@ def test_refusals_from_the_terminal(tocsin: TocsinServer) -> None:
     missing = run_cli("incident", "show", "7", url=url, check=False)
     assert (missing.returncode, "no incident 7" in missing.stderr) == (1, True)
     assert run_cli("incident", "list", "--json", url=url).stdout.strip() == "[]"
+
+
+def test_incidents_are_announced_to_their_receivers(tmp_path: Path) -> None:
+    """Declared, updated and resolved: each is a notification to the receivers the
+    config names (every incident's and its severity's), a webhook here, in the v4
+    payload, through the outbox (and so in the notification log)."""
+    with HTTPReceiver() as hook:
+        config = tmp_path / "alertmanager.yml"
+        config.write_text(
+            "route:\n  receiver: default\nreceivers:\n  - name: default\n"
+            f"  - name: ops\n    webhook_configs: [{{url: '{hook.url('/ops')}'}}]\n"
+            f"  - name: execs\n    webhook_configs: [{{url: '{hook.url('/execs')}'}}]\n"
+            "tocsin:\n  incidents:\n    announce: [ops]\n    severities:\n"
+            "      - {name: SEV1, announce: [execs]}\n      - {name: SEV2}\n"
+        )
+        with TocsinServer(tmp_path, config=config) as server:
+            url = server.url
+            run_cli("incident", "declare", "Checkout failing", "-s", "SEV2", "--by", "ann", url=url)
+            (declared,) = hook.wait_for(1, "/ops", timeout=30)
+            body = declared.json()
+            assert (body["receiver"], body["status"]) == ("ops", "firing")
+            (alert,) = body["alerts"]
+            assert alert["labels"] == {"alertname": "Incident", "incident": "1", "severity": "SEV2"}
+            assert alert["annotations"]["summary"] == (
+                "Incident #1 (SEV2): Checkout failing: declared SEV2: Checkout failing"
+            )
+            assert alert["generatorURL"] == f"{url}/ui/incidents/1"
+            # a note is not news; a severity change and an update are, to SEV1's too
+            run_cli("incident", "update", "1", "--note", "db?", "--by", "bob", url=url)
+            run_cli(
+                "incident",
+                "update",
+                "1",
+                "-s",
+                "SEV1",
+                "-m",
+                "Rolling back",
+                "--by",
+                "bob",
+                url=url,
+            )
+            ops = hook.wait_for(2, "/ops", timeout=30)
+            (execs,) = hook.wait_for(1, "/execs", timeout=30)
+            for got in (ops[1].json(), execs.json()):
+                (alert,) = got["alerts"]
+                assert alert["labels"]["severity"] == "SEV1"
+                assert alert["annotations"]["summary"].endswith(
+                    "severity SEV2 -> SEV1; Investigating: Rolling back"
+                )
+                assert alert["annotations"]["description"].startswith("Investigating: Rolling back")
+            run_cli("incident", "resolve", "1", "--by", "ann", url=url)
+            resolved = hook.wait_for(3, "/ops", timeout=30)[2].json()
+            assert resolved["status"] == "resolved"
+            logged = httpx.get(f"{url}/api/v1/notifications", params={"receiver": "ops"}).json()
+            assert len(logged) == 3
+            assert len(hook.requests("/ops")) == 3  # one each, none twice

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from tocsin.cli.incident_cmds import parse_roles
 from tocsin.config import ConfigError, load_config
 from tocsin.config.model import DEFAULT_SEVERITIES, IncidentSeverity
+from tocsin.incidents.announce import announcement, news
 from tocsin.incidents.model import Change, Incident, Refused, Rules, decide, declare, page_status
 from tocsin.incidents.postmortem import draft, duration_text
 from tocsin.incidents.reminders import dues, reminder_alerts
@@ -294,6 +295,11 @@ HEAD = "route:\n  receiver: x\nreceivers:\n  - name: x\ntocsin:\n  incidents:\n"
         ("    roles: ['a b']\n", "7: tocsin.incidents.roles[0]: letters, digits"),
         ("    labels: {incident: x}\n", "7: tocsin.incidents.labels.incident: set by Tocsin"),
         ("    status_page: x\n", "7: tocsin.incidents.status_page: unknown"),
+        ("    announce: [x, nope]\n", "7: tocsin.incidents.announce[1]: undefined receiver 'nope'"),
+        (
+            "    severities:\n      - {name: P1, announce: [nope]}\n",
+            "8: tocsin.incidents.severities[0].announce[0]: undefined receiver 'nope'",
+        ),
     ],
 )
 def test_check_config_names_file_line_and_key(
@@ -309,3 +315,26 @@ def test_check_config_names_file_line_and_key(
     with pytest.raises(ConfigError) as raised:
         load_config(path)
     assert f"{path}:{problem}" in str(raised.value), str(raised.value)
+
+
+def test_announcements() -> None:
+    incident, entries = declare("Checkout failing", "SEV1", "ann", T0, RULES)
+    assert [e.kind for e in news(entries)] == ["declared"]  # a role is not news
+    later = T0 + H
+    done, more = decide(
+        incident, Change(status="resolved", update="Fixed", note="x"), "bob", later, RULES
+    )
+    said = news(more)
+    assert [e.kind for e in said] == ["status", "update"]
+    note = announcement(done, said, "ops", "http://t", later)
+    (alert,) = note.alerts
+    assert note.status == "resolved"  # resolved with the incident
+    assert alert.annotations["summary"] == (
+        "Incident #0 (SEV1): Checkout failing: resolved; Resolved: Fixed"
+    )
+    assert alert.annotations["description"] == "Resolved: Fixed\ncommander ann"
+    assert (note.receiver, note.group_key) == ("ops", "incident:0")
+    still = announcement(incident, news(entries), "ops", "http://t", T0)
+    assert still.status == "firing"
+    # each announcement its own key: a receiver that dedups by it keeps them all
+    assert still.idempotency_key != note.idempotency_key

@@ -447,6 +447,8 @@ class IncidentSeverity:
     first_update_within: PromDuration | None = None
     update_every: PromDuration = timedelta(0)
     postmortem_within: PromDuration = timedelta(0)
+    # receivers told of these incidents (besides ``tocsin.incidents.announce``)
+    announce: tuple[str, ...] = ()
 
     @property
     def first_update(self) -> timedelta:
@@ -487,12 +489,16 @@ DEFAULT_SEVERITIES = (
 class IncidentSettings:
     """``tocsin.incidents``: the severities (most severe first), the roles a
     responder can take (the declarer is ``commander`` unless another is named), the
-    status page's title, and labels added to the reminder alerts (to route them)."""
+    status page's title, labels added to the reminder alerts (to route them), and the
+    receivers every incident is announced to."""
 
     severities: tuple[IncidentSeverity, ...] = DEFAULT_SEVERITIES
     roles: tuple[str, ...] = ("commander", "communications", "scribe")
     status_page_title: str = "Service status"
     labels: Mapping[str, str] = field(default_factory=dict)
+    # receivers told when any incident is declared, updated on the status page, changes
+    # severity or status, or resolves ("notify the #ops Slack channel")
+    announce: tuple[str, ...] = ()
 
     def check(self) -> Iterator[Issue]:
         if not self.severities:
@@ -510,6 +516,11 @@ class IncidentSettings:
 
     def severity(self, name: str) -> IncidentSeverity | None:
         return next((s for s in self.severities if s.name == name), None)
+
+    def announced_to(self, severity: str) -> tuple[str, ...]:
+        """The receivers told of an incident of ``severity``, each once."""
+        found = self.severity(severity)
+        return tuple(dict.fromkeys((*self.announce, *(found.announce if found else ()))))
 
 
 # the labels Tocsin sets on an incident's reminder alerts itself

@@ -183,6 +183,21 @@ def check_fallbacks(config: Config) -> Iterator[ConfigProblem]:
                 )
 
 
+def check_announcements(config: Config) -> Iterator[ConfigProblem]:
+    """Every receiver incidents are announced to exists."""
+    names = {r.name for r in config.receivers}
+    settings = config.tocsin.incidents
+    lists = [("tocsin.incidents.announce", settings.announce)]
+    lists += [
+        (f"tocsin.incidents.severities[{i}].announce", s.announce)
+        for i, s in enumerate(settings.severities)
+    ]
+    for key, receivers in lists:
+        for j, name in enumerate(receivers):
+            if name not in names:
+                yield _problem(config, f"{key}[{j}]", f"undefined receiver {name!r} used")
+
+
 def check_oncall_sections(config: Config) -> Iterator[ConfigProblem]:
     for key, message in check_oncall(config.people, config.schedules):
         yield _problem(config, key, message)
@@ -283,6 +298,7 @@ CROSS_CHECKS: list[tuple[tuple[str, ...], CrossCheck]] = [
     ((r"global(\..*)?",), check_global_requirements),
     ((r"receivers(\[\d+\](\.name)?)?", r"tocsin(\..*)?"), check_fallbacks),
     ((r"tocsin(\..*)?",), check_runbook_paths),
+    ((r"receivers(\[\d+\](\.name)?)?", r"tocsin(\..*)?"), check_announcements),
     (
         (
             r"people(\[\d+\](\.name)?)?",

@@ -10,14 +10,23 @@ so the row read here is the latest (``tests/storage/test_incidents.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from tocsin.incidents.model import Change, Entry, Incident, Rules, decide, declare
+from tocsin.notify.outbox import OutboxItem
 from tocsin.oncall.lifecycle import AuditEntry, Via
-from tocsin.store import incident_rows, oncall_rows
+from tocsin.store import incident_rows, oncall_rows, outbox_rows
 from tocsin.store.writer import Txn
+
+# the notifications announcing a change (``IncidentDesk.announcements``), committed
+# with it: a crash after the answer still announces it
+Announce = Callable[[Incident, Sequence[Entry]], list[OutboxItem]]
+
+
+def _no_one(incident: Incident, entries: Sequence[Entry]) -> list[OutboxItem]:
+    return []
 
 
 @dataclass
@@ -32,6 +41,7 @@ class Declare:
     public: bool = False
     roles: Mapping[str, str] | None = None
     groups: Sequence[str] = ()
+    announce: Announce = _no_one
 
     def apply(self, txn: Txn) -> Incident:
         draft, entries = declare(
@@ -49,6 +59,7 @@ class Declare:
         stored = replace(draft, id=incident_id)
         incident_rows.add_entries(txn.conn, incident_id, entries)
         _audit_groups(txn, stored, entries, self.via)
+        outbox_rows.enqueue(txn.conn, self.announce(stored, entries), txn.rev)
         return stored
 
 
@@ -60,6 +71,7 @@ class ChangeIncident:
     via: Via
     now: datetime
     rules: Rules
+    announce: Announce = _no_one
 
     def apply(self, txn: Txn) -> tuple[Incident, list[Entry]]:
         """The incident after the change, and the entries it wrote (none: it changed
@@ -72,6 +84,7 @@ class ChangeIncident:
             incident_rows.save(txn.conn, changed, txn.rev)
             incident_rows.add_entries(txn.conn, changed.id, entries)
             _audit_groups(txn, changed, entries, self.via)
+            outbox_rows.enqueue(txn.conn, self.announce(changed, entries), txn.rev)
         return changed, entries
 
     def wrote_nothing(self, value: tuple[Incident, list[Entry]]) -> bool:

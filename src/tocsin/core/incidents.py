@@ -9,6 +9,7 @@ once, not at the next round.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,10 +17,13 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from tocsin.config.model import IncidentSettings
+from tocsin.config.receivers import Receiver
 from tocsin.core.incident_ops import ChangeIncident, Declare
 from tocsin.incidents import postmortem
+from tocsin.incidents.announce import announcement, news
 from tocsin.incidents.model import Change, Entry, Incident, Rules
 from tocsin.incidents.reminders import Due, dues
+from tocsin.notify.outbox import OutboxItem, new_item
 from tocsin.oncall.lifecycle import Via
 from tocsin.store import incident_rows
 from tocsin.store.writer import GroupCommitter
@@ -51,12 +55,16 @@ class IncidentDesk:
         clock: Clock,
         settings: Callable[[], IncidentSettings],
         on_change: Callable[[], None],
+        receiver: Callable[[str], Receiver | None] = lambda name: None,
+        base_url: str = "",
     ) -> None:
         self._engine = engine
         self._writer = writer
         self._clock = clock
         self.settings = settings
-        self._on_change = on_change
+        self._on_change = on_change  # wakes the reminders, and the delivery worker
+        self._receiver = receiver
+        self._base_url = base_url
 
     async def declare(
         self,
@@ -71,20 +79,42 @@ class IncidentDesk:
     ) -> Incident:
         """Declare an incident. Raises Refused (naming the field)."""
         rules = rules_of(self.settings())
-        op = Declare(title, severity, by, via, self._clock(), rules, summary, public, roles, groups)
+        now = self._clock()
+        op = Declare(title, severity, by, via, now, rules, summary, public, roles, groups)
+        op.announce = self.announcements
         made: Incident = await self._writer.run(op)
         self._on_change()
         return made
 
     async def change(self, incident_id: int, change: Change, by: str, via: Via) -> IncidentView:
         """Change an incident; its view after. Raises LookupError or Refused."""
-        op = ChangeIncident(incident_id, change, by, via, self._clock(), rules_of(self.settings()))
+        rules = rules_of(self.settings())
+        op = ChangeIncident(incident_id, change, by, via, self._clock(), rules, self.announcements)
         _, entries = await self._writer.run(op)
         if entries:
             self._on_change()
         found = await asyncio.to_thread(self.view, incident_id)
         assert found is not None  # incidents are never deleted
         return found
+
+    def announcements(self, incident: Incident, entries: Sequence[Entry]) -> list[OutboxItem]:
+        """The outbox items telling the incident's receivers (``announced_to``) the
+        news among ``entries``: one per integration of each receiver."""
+        said = news(entries)
+        if not said:
+            return []
+        now = said[0].at
+        items: list[OutboxItem] = []
+        for name in self.settings().announced_to(incident.severity):
+            receiver = self._receiver(name)
+            if receiver is None:  # check-config refuses it; a reload may have raced
+                continue
+            note = announcement(incident, said, name, self._base_url, now)
+            items += [
+                new_item(str(uuid.uuid4()), name, f"{kind}[{index}]", note, now)
+                for kind, index, _ in receiver.integrations()
+            ]
+        return items
 
     def view(self, incident_id: int) -> IncidentView | None:
         with self._engine.connect() as conn:

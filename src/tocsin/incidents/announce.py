@@ -1,0 +1,74 @@
+"""Announcing an incident: the notification its receivers get when it is declared,
+when the status page hears of it (an update, a status change), when its severity
+changes, and when it resolves.
+
+An announcement is an ordinary notification of one alert, ``alertname="Incident"``
+labelled with the incident and its severity, firing while the incident is open and
+resolved with it, whose summary says what changed and whose description carries the
+words of the update. So every channel (Slack, e-mail, Teams, a webhook, PagerDuty)
+renders it with its usual template, and it travels through the outbox: committed
+with the change, retried until delivered, in the notification log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from tocsin.alerts.labels import fingerprint
+from tocsin.alerts.model import Alert
+from tocsin.alerts.pd_events import OPEN_END
+from tocsin.incidents.model import Entry, Incident
+from tocsin.incidents.reminders import INCIDENT_PAGE
+from tocsin.notify.message import Notification
+
+ALERTNAME = "Incident"
+# what is news to the people an incident is announced to
+NEWS = ("declared", "status", "update", "severity")
+
+
+def news(entries: Sequence[Entry]) -> list[Entry]:
+    return [e for e in entries if e.kind in NEWS]
+
+
+def announcement(
+    incident: Incident, said: Sequence[Entry], receiver: str, base_url: str, now: datetime
+) -> Notification:
+    """The notification of ``said`` (one change's news) to ``receiver``."""
+    labels = {
+        "alertname": ALERTNAME,
+        "incident": str(incident.id),
+        "severity": incident.severity,
+    }
+    what = "; ".join(e.text for e in said)
+    updates = [e.text for e in said if e.kind == "update"]
+    link = f"{base_url}{INCIDENT_PAGE}{incident.id}"
+    people = ", ".join(f"{role} {person}" for role, person in incident.roles.items())
+    annotations = {
+        "summary": f"Incident #{incident.id} ({incident.severity}): {incident.title}: {what}",
+        "description": "\n".join([*updates, *([people] if people else [])]),
+        "status": incident.status,
+    }
+    if incident.summary:
+        annotations["impact"] = incident.summary
+    ends = incident.resolved_at or OPEN_END  # firing until resolved, as an event's alert
+    alert = Alert(
+        fingerprint(labels),
+        labels,
+        annotations,
+        incident.opened_at,
+        ends,
+        link,
+        now,
+        False,
+    )
+    stamp = now.strftime("%Y%m%dT%H%M%S.%f")
+    return Notification(
+        receiver=receiver,
+        group_key=f"incident:{incident.id}",
+        group_labels={"incident": str(incident.id)},
+        alerts=(alert,),
+        now=now,
+        external_url=base_url,
+        idempotency_key=f"incident/{incident.id}/{receiver}/{stamp}",
+    )
