@@ -164,3 +164,16 @@ def test_an_incident_declared_from_an_alert_group(
             "ServiceDown",
         )
         assert "linked to incident #1" in client.get(f"/ui/groups/{group['id']}").text
+        # what happens to the group is told with the incident, and in its post-mortem
+        acked = client.post(f"/api/v1/groups/{group['id']}/ack", json={"by": "bob"})
+        assert acked.status_code == 200, acked.text
+        lines = client.get("/api/v1/incidents/1").json()["groupTimeline"]
+        said = [(e["by"], e["text"], e["group"]) for e in lines]
+        assert ("bob", f"alert group {group['id']}: acknowledged", group["id"]) in said
+        assert not any("incident #1" in text for _, text, _ in said)  # not echoed back
+        assert (
+            f"| bob | alert group {group['id']}: acknowledged |"
+            in (client.get("/api/v1/incidents/1/postmortem").json()["markdown"])
+        )
+        page = client.get("/ui/incidents/1").text
+        assert f"alert group {group['id']}: acknowledged" in page

@@ -60,6 +60,8 @@ def view_json(v: IncidentView) -> dict[str, Any]:
     return {
         **incident_json(v.incident),
         "timeline": [entry_json(e) for e in v.timeline],
+        # the linked alert groups' audit lines (pages, acknowledgements, ...)
+        "groupTimeline": [{**entry_json(e), "group": e.group} for e in v.group_lines],
         # what it owes, by when (a missed one raises IncidentUpdateOverdue or
         # IncidentPostmortemOverdue)
         "due": [{"kind": d.kind, "at": format_rfc3339(d.at), "what": d.text} for d in v.owed],

@@ -124,7 +124,8 @@ def _print(i: dict[str, Any]) -> None:
     for d in i["due"]:
         typer.echo(f"  owes:      {d['what']} by {d['at']}")
     typer.echo("timeline:")
-    for e in i["timeline"]:
+    # with its alert groups' lines (pages, acknowledgements), in time order
+    for e in sorted([*i["timeline"], *i["groupTimeline"]], key=lambda e: str(e["at"])):
         mark = "  [status page]" if e["public"] else ""
         typer.echo(f"  {e['at']}  {e['by']}: {e['text']}{mark}")
 

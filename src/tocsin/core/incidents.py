@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -25,7 +26,7 @@ from tocsin.incidents.model import Change, Entry, Incident, Rules
 from tocsin.incidents.reminders import Due, dues
 from tocsin.notify.outbox import OutboxItem, new_item
 from tocsin.oncall.lifecycle import Via
-from tocsin.store import incident_rows
+from tocsin.store import incident_rows, oncall_rows
 from tocsin.store.writer import GroupCommitter
 from tocsin.timeutil import Clock
 
@@ -41,6 +42,22 @@ class IncidentView:
     incident: Incident
     timeline: list[Entry]
     owed: list[Due]
+    # what happened to its linked alert groups (their audit lines: pages,
+    # acknowledgements, escalations, checklist ticks), for the story told whole
+    group_lines: list[Entry] = field(default_factory=list)
+
+    def story(self) -> list[Entry]:
+        """Its timeline and its groups' lines, in time order (stable: ties keep the
+        timeline first)."""
+        return sorted([*self.timeline, *self.group_lines], key=lambda e: e.at)
+
+
+def group_entry(group: str, line: Mapping[str, Any]) -> Entry:
+    """A linked group's audit line as a line of the incident's story."""
+    said = f"alert group {group}: {line['action']}"
+    if line["comment"]:
+        said += f" ({line['comment']})"
+    return Entry(line["at"], line["actor"], "group", said, group=group)
 
 
 def rules_of(settings: IncidentSettings) -> Rules:
@@ -122,7 +139,13 @@ class IncidentDesk:
             if found is None:
                 return None
             timeline = incident_rows.timeline(conn, [incident_id])[incident_id]
-        return IncidentView(found, timeline, self.owed(found))
+            lines = [
+                group_entry(group, line)
+                for group in found.groups
+                for line in oncall_rows.audit_of(conn, group)
+                if not str(line["action"]).endswith(f"incident #{incident_id}")
+            ]
+        return IncidentView(found, timeline, self.owed(found), lines)
 
     def owed(self, incident: Incident) -> list[Due]:
         return dues(incident, self.settings().severity(incident.severity))
@@ -138,7 +161,7 @@ class IncidentDesk:
             return None
         if found.incident.postmortem:
             return found.incident.postmortem, True
-        return postmortem.draft(found.incident, found.timeline, self._clock()), False
+        return postmortem.draft(found.incident, found.story(), self._clock()), False
 
     def status_page(self) -> list[IncidentView]:
         """The public incidents: open ones, and those resolved in the last week, each
