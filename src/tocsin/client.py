@@ -156,7 +156,9 @@ class Client:
         return result
 
     def incident(self, incident_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", f"/api/v1/incidents/{quote(incident_id)}")
+        result: dict[str, Any] = self._call(
+            "GET", f"/api/v1/incidents/{quote(incident_id, safe='')}"
+        )
         return result
 
     def declare(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -168,14 +170,14 @@ class Client:
     def change_incident(self, incident_id: str, body: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = self._call(
             "PATCH",
-            f"/api/v1/incidents/{quote(incident_id)}",
+            f"/api/v1/incidents/{quote(incident_id, safe='')}",
             json=body,
             headers={"x-tocsin-client": "cli"},
         )
         return result
 
     def postmortem(self, incident_id: str) -> dict[str, Any]:
-        path = f"/api/v1/incidents/{quote(incident_id)}/postmortem"
+        path = f"/api/v1/incidents/{quote(incident_id, safe='')}/postmortem"
         result: dict[str, Any] = self._call("GET", path)
         return result
 

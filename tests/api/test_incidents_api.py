@@ -56,17 +56,17 @@ def reminders(client: TestClient) -> dict[str, dict[str, Any]]:
 
 
 def test_declare_change_and_list(client: TestClient, clock: Clock) -> None:
-    made = declare(client, title="Checkout failing", summary="Payments time out", groups=["g1"])
+    made = declare(client, title="Checkout failing", summary="Payments time out")
     assert made["status"] == "investigating"
     assert made["roles"] == {"commander": "alice"}  # the declarer, unless another is named
-    assert made["groups"] == ["g1"]
-    assert [e["kind"] for e in made["timeline"]] == ["declared", "role", "linked"]
+    assert made["groups"] == []
+    assert [e["kind"] for e in made["timeline"]] == ["declared", "role"]
     # SEV1 owes a first status-page update within 15 minutes
     assert made["due"] == [
         {
             "kind": "update",
             "at": format_rfc3339(clock.now + timedelta(minutes=15)),
-            "what": "a first status-page update",
+            "what": "a first update",
         }
     ]
     clock.now += timedelta(minutes=3)
@@ -116,6 +116,10 @@ DECLARE_REFUSED = [
     ({"title": "x", "severity": "SEV1", "public": "yes"}, "public: must be true or false"),
     ({"title": 7, "severity": "SEV1"}, "title: must be a string"),
     ({"title": "x", "severity": "SEV1", "groups": [1]}, "groups: must be a list"),
+    # a group that does not exist (a typo would link nothing)
+    ({"title": "x", "severity": "SEV1", "groups": ["g1"]}, "groups[0]: no alert group 'g1'"),
+    ({"title": "x", "severity": "SEV1", "group": "g1"}, "group: unknown field"),
+    ({"title": "x", "severity": "SEV1", "by": " al"}, "by: a name on one line"),
 ]
 
 
@@ -134,6 +138,7 @@ CHANGE_REFUSED = [
     ({"severity": "SEV9"}, "severity: must be one of"),
     ({"unlink": ["nope"]}, "unlink[0]: alert group 'nope' is not linked"),
     ({"link": [""]}, "link[0]: an alert group id"),
+    ({"link": ["nope"]}, "link[0]: no alert group 'nope'"),
     ({"postmortem": "  "}, "postmortem: empty"),
     ({"colour": "red"}, "colour: unknown field"),
     # a bad field after a good one: the good one is not applied either
@@ -156,7 +161,8 @@ def test_who_and_which(client: TestClient) -> None:
     assert client.post("/api/v1/incidents", json={"title": "x"}).json().startswith("by: required")
     assert client.post("/api/v1/incidents", content=b"{").status_code == 400
     assert client.get("/api/v1/incidents/42").status_code == 404
-    assert client.get("/api/v1/incidents/abc").status_code == 404
+    for odd in ("abc", "²", "9" * 30, "-1"):  # not a number, or beyond any id: no 500
+        assert client.get(f"/api/v1/incidents/{odd}").status_code == 404, odd
     r = client.patch("/api/v1/incidents/42", json={"by": "bob", "note": "x"})
     assert (r.status_code, r.json()) == (404, "no incident 42")
     assert client.get("/api/v1/incidents?state=closed").status_code == 400
@@ -216,6 +222,8 @@ def test_the_status_page_shows_only_what_is_public(client: TestClient) -> None:
     assert page["status"] == "partial_outage"  # the hidden SEV1 does not count
     (incident,) = page["incidents"]
     assert incident["title"] == "Checkout slow"
+    # no number, no severity: the public learns nothing of the private incidents
+    assert set(incident) == {"title", "status", "summary", "openedAt", "resolvedAt", "updates"}
     assert incident["summary"] == "Slow"
     assert [u["text"] for u in incident["updates"]] == ["Investigating: We are investigating"]
     change(client, shown["id"], status="resolved")

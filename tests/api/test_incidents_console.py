@@ -48,15 +48,21 @@ def test_declared_changed_and_written_up_from_the_console(client: TestClient) ->
     form = client.get("/ui/incidents", params={"group": "g-7", "title": "ServiceDown db1"}).text
     assert 'name="group" size="40" value="g-7"' in form
     assert 'value="ServiceDown db1"' in form
-    status, where = post(
+    status, html = post(
         client, "/ui/incidents", title="Checkout failing", severity="SEV1", by="ann", group="g-7"
+    )
+    assert status == 400
+    assert problems(html) == {
+        "groups[0]": "groups[0]: no alert group 'g-7' (tocsin groups lists them)"
+    }
+    status, where = post(
+        client, "/ui/incidents", title="Checkout failing", severity="SEV1", by="ann"
     )
     assert (status, where) == (303, "/ui/incidents/1?done=declared")
     page = client.get(where).text
     assert "Incident declared." in page
     assert "commander <strong>ann</strong>" in page
     assert 'data-due="update"' in page  # SEV1 owes a first update
-    assert "alert group g-7 linked" in page
     listing = client.get("/ui/incidents").text
     assert 'data-incident="1"' in listing
     assert "Checkout failing" in listing
@@ -80,15 +86,18 @@ def test_declared_changed_and_written_up_from_the_console(client: TestClient) ->
     assert (incident["status"], incident["public"]) == ("identified", True)
     assert incident["roles"] == {"commander": "ann", "scribe": "cy"}
     kinds = [e["kind"] for e in incident["timeline"]]
-    assert kinds == ["declared", "role", "linked", "visibility", "role", "status", "update"]
+    assert kinds == ["declared", "role", "visibility", "role", "status", "update"]
     # unchanged, submitted again: nothing written
     again = {**current, "status": "identified", "public": "on", "role_scribe": "cy"}
     post(client, "/ui/incidents/1", **again)
     assert len(client.get("/api/v1/incidents/1").json()["timeline"]) == len(kinds)
 
-    status, html = post(client, "/ui/incidents/1", **{**current, "severity": "P0"})
+    status, html = post(
+        client, "/ui/incidents/1", **{**current, "severity": "P0", "update": "typed at 3 a.m."}
+    )
     assert status == 400
     assert problems(html)["severity"].startswith("severity: must be one of SEV1, SEV2, SEV3")
+    assert ">typed at 3 a.m.</textarea>" in html  # what was typed is kept, not lost
     status, html = post(client, "/ui/incidents/1", **{**current, "by": ""})
     assert (status, problems(html)) == (400, {"by": "by: required, who makes the change"})
 
@@ -177,3 +186,33 @@ def test_an_incident_declared_from_an_alert_group(
         )
         page = client.get("/ui/incidents/1").text
         assert f"alert group {group['id']}: acknowledged" in page
+
+
+def test_a_save_changes_only_what_was_edited(client: TestClient, tmp_path: Path) -> None:
+    """What the form holds but the responder did not edit is not a change: a summary
+    set through the API with line breaks the form cannot hold, and a severity the
+    config no longer has (the form keeps it, not the list's first)."""
+    made = client.post(
+        "/api/v1/incidents",
+        json={"title": "Slow", "severity": "SEV2", "by": "ann", "summary": "Slow logins\n"},
+    ).json()
+    (tmp_path / "alertmanager.yml").write_text(
+        CONFIG.replace("  incidents:\n", "  incidents:\n    severities: [{name: P1}, {name: P2}]\n")
+    )
+    assert client.post("/-/reload").status_code == 200
+    page = client.get("/ui/incidents/1").text
+    assert '<option value="SEV2" selected>SEV2</option>' in page
+    form = {
+        "title": "Slow",
+        "severity": "SEV2",
+        "status": "investigating",
+        "summary": "Slow logins",  # as a browser sends the textarea, trimmed
+        "role_commander": "ann",
+        "public_shown": "1",
+        "note": "looking",
+        "by": "bob",
+    }
+    assert post(client, "/ui/incidents/1", **form)[0] == 303
+    after = client.get("/api/v1/incidents/1").json()
+    assert (after["severity"], after["summary"]) == ("SEV2", "Slow logins\n")
+    assert [e["kind"] for e in after["timeline"]][len(made["timeline"]) :] == ["note"]

@@ -181,7 +181,7 @@ def test_an_incident_run_from_the_browser(tmp_path: Path, browser: WebDriver) ->
         browser.find_element(By.CSS_SELECTOR, "#declare button.danger").click()
         wait_until(lambda: browser.current_url.endswith("?done=declared"), 30, "its page")
         assert browser.find_element(By.ID, "status").text == "INVESTIGATING"  # CSS capitals
-        assert texts(browser, "tr[data-due] td:first-child") == ["a first status-page update"]
+        assert texts(browser, "tr[data-due] td:first-child") == ["a first update"]
 
         browser.find_element(By.ID, "update").send_keys("A bad deploy; rolling back")
         browser.find_element(By.CSS_SELECTOR, "#status option[value=identified]").click()

@@ -59,7 +59,11 @@ CHANGES: list[tuple[Change, dict[str, Any], list[tuple[str, str, bool]]]] = [
         {"title": "Payments down"},
         [("title", "title: Payments down", False)],
     ),
-    (Change(severity="SEV2"), {"severity": "SEV2"}, [("severity", "severity SEV1 -> SEV2", False)]),
+    (
+        Change(severity="SEV2"),
+        {"severity": "SEV2", "severity_at": T0 + MIN},
+        [("severity", "severity SEV1 -> SEV2", False)],
+    ),
     (Change(summary="Slow"), {"summary": "Slow"}, [("summary", "summary: Slow", False)]),
     (Change(public=True), {"public": True}, [("visibility", "shown on the status page", False)]),
     (
@@ -120,6 +124,14 @@ def test_reopening_and_revising() -> None:
     revised, entries = decide(done, Change(postmortem="v2"), "bob", T0 + MIN, RULES)
     assert revised.postmortem_at == T0 + MIN
     assert [e.text for e in entries] == ["post-mortem revised"]
+    # a reopened incident owes its post-mortem again; the same text, saved, pays it
+    back, _ = decide(done, Change(status="identified"), "bob", T0 + MIN, RULES)
+    assert (back.postmortem, back.postmortem_at) == ("v1", None)
+    again, _ = decide(back, Change(status="resolved"), "bob", T0 + H, RULES)
+    assert [d.kind for d in dues(again, SEV1, T0 + H)] == ["postmortem"]
+    paid, entries = decide(again, Change(postmortem="v1"), "bob", T0 + 2 * H, RULES)
+    assert paid.postmortem_at == T0 + 2 * H
+    assert [e.text for e in entries] == ["post-mortem revised"]
     unlinked, entries = decide(opened(groups=("a", "b")), Change(unlink=["a"]), "x", T0, RULES)
     assert unlinked.groups == ("b",)
     assert entries[0].group == "a"
@@ -173,6 +185,18 @@ DUES: list[tuple[dict[str, Any], IncidentSeverity | None, list[tuple[str, dateti
     ({"status": "resolved", "resolved_at": T0, "postmortem_at": T0}, SEV1, []),  # written
     ({"status": "resolved", "resolved_at": T0}, DEFAULT_SEVERITIES[2], []),  # SEV3: none
     ({}, None, []),  # a severity no longer configured
+    # raised to SEV1 an hour in: its first update counts from the raise, not the opening
+    ({"severity_at": T0 + H}, SEV1, [("update", T0 + H + 15 * MIN)]),
+    # an update before the raise does not count for the new severity
+    ({"severity_at": T0 + H, "last_update_at": T0 + 50 * MIN}, SEV1, [("update", T0 + 75 * MIN)]),
+    ({"severity_at": T0 + H, "last_update_at": T0 + 70 * MIN}, SEV1, [("update", T0 + 100 * MIN)]),
+    # resolved over 30 days ago: no post-mortem called in (a severity that starts owing
+    # them does not raise the past's)
+    (
+        {"status": "resolved", "resolved_at": T0 - timedelta(days=31)},
+        SEV1,
+        [],
+    ),
 ]
 
 
@@ -180,11 +204,11 @@ DUES: list[tuple[dict[str, Any], IncidentSeverity | None, list[tuple[str, dateti
 def test_what_an_incident_owes(
     fields: dict[str, Any], severity: IncidentSeverity | None, owed: list[tuple[str, datetime]]
 ) -> None:
-    assert [(d.kind, d.at) for d in dues(opened(**fields), severity)] == owed
+    assert [(d.kind, d.at) for d in dues(opened(**fields), severity, T0 + 2 * H)] == owed
 
 
 def test_reminder_alerts() -> None:
-    owed = dues(opened(roles={"commander": "bob"}), SEV1)
+    owed = dues(opened(roles={"commander": "bob"}), SEV1, T0)
     assert reminder_alerts(opened(), owed, T0 + 14 * MIN, "http://t", {}) == []  # not yet
     (alert,) = reminder_alerts(opened(), owed, T0 + 20 * MIN, "http://t", {"team": "sre"})
     assert alert.labels == {
@@ -197,7 +221,7 @@ def test_reminder_alerts() -> None:
     assert alert.starts_at == T0 + 15 * MIN  # from when it fell due, on every replica
     assert alert.generator_url == "http://t/ui/incidents/4"
     assert alert.annotations["summary"].startswith("Incident #4 (SEV1, Checkout failing) owes")
-    pm = dues(opened(status="resolved", resolved_at=T0), SEV1)
+    pm = dues(opened(status="resolved", resolved_at=T0), SEV1, T0)
     (late,) = reminder_alerts(opened(), pm, T0 + 49 * H, "", {"severity": "page"})
     assert late.labels["alertname"] == "IncidentPostmortemOverdue"
     assert late.labels["severity"] == "page"  # the config's labels win over the default

@@ -5,6 +5,7 @@ committed."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,7 +15,7 @@ from fastapi.responses import Response
 from tocsin.api.oncall import action_body, via_of
 from tocsin.api.state import runtime
 from tocsin.api.v2 import json_response
-from tocsin.core.incidents import IncidentView, rules_of
+from tocsin.core.incidents import IncidentView, incident_number, rules_of
 from tocsin.incidents.model import Change, Entry, Incident, Refused, page_status
 from tocsin.timeutil import format_rfc3339
 
@@ -102,9 +103,21 @@ def _roles(body: dict[str, Any]) -> dict[str, str]:
 
 
 def _id(incident_id: str) -> int | Response:
-    if not incident_id.isdigit():
+    if incident_number(incident_id) is None:
         return json_response(f"no incident {incident_id!r}: incident ids are numbers", 404)
     return int(incident_id)
+
+
+DECLARE_FIELDS = {"by", "title", "severity", "summary", "public", "roles", "groups"}
+CHANGE_FIELDS = {"by", "title", "severity", "status", "summary", "public", "roles", "link"}
+CHANGE_FIELDS |= {"unlink", "note", "update", "postmortem", "comment"}
+
+
+def _only(body: dict[str, Any], known: set[str]) -> None:
+    """Refuse a field nobody reads (a misspelt one would change nothing, silently)."""
+    unknown = sorted(set(body) - known)
+    if unknown:
+        raise Refused(unknown[0], f"unknown field (known: {', '.join(sorted(known))})")
 
 
 def _found(incident_id: str, read: Callable[[int], T | None]) -> tuple[int, T] | Response:
@@ -185,6 +198,7 @@ async def declare(request: Request) -> Response:
         return read
     body, who = read
     try:
+        _only(body, DECLARE_FIELDS)
         made = await runtime(request).incidents.declare(
             _text(body, "title") or "",
             _text(body, "severity") or "",
@@ -197,8 +211,8 @@ async def declare(request: Request) -> Response:
         )
     except Refused as exc:
         return json_response(str(exc), 400)
-    found = runtime(request).incidents.view(made.id)
-    assert found is not None
+    found = await asyncio.to_thread(runtime(request).incidents.view, made.id)
+    assert found is not None  # incidents are never deleted
     return json_response(view_json(found), 201)
 
 
@@ -222,12 +236,8 @@ async def change_incident(request: Request, incident_id: str) -> Response:
     if isinstance(read, Response):
         return read
     body, who = read
-    known = {"by", "title", "severity", "status", "summary", "public", "roles", "link", "unlink"}
-    known |= {"note", "update", "postmortem", "comment"}
     try:
-        unknown = sorted(set(body) - known)
-        if unknown:
-            raise Refused(unknown[0], f"unknown field (known: {', '.join(sorted(known))})")
+        _only(body, CHANGE_FIELDS)
         change = Change(
             title=_text(body, "title"),
             severity=_text(body, "severity"),
@@ -273,9 +283,9 @@ def status_page(request: Request) -> Response:
             ),
             "incidents": [
                 {
-                    "id": v.incident.id,
+                    # no number and no severity: they would tell the public how many
+                    # private incidents there are, and the team's own grading
                     "title": v.incident.title,
-                    "severity": v.incident.severity,
                     "status": v.incident.status,
                     "summary": v.incident.summary,
                     "openedAt": format_rfc3339(v.incident.opened_at),

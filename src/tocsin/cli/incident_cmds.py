@@ -14,6 +14,7 @@ from tocsin.cli.client_cmds import JsonOption, UrlOption
 from tocsin.cli.oncall_cmds import ByOption
 from tocsin.cli.output import ask, fail, me, out, print_table
 from tocsin.defaults import DEFAULT_URL
+from tocsin.incidents.model import STATUSES
 
 incident_app = typer.Typer(
     help="Incidents: severity, roles, timeline, status page, post-mortem.", no_args_is_help=True
@@ -153,6 +154,11 @@ def update(
     as_json: JsonOption = False,
 ) -> None:
     """Change an incident; each change is a line of its timeline."""
+    if status is not None and status not in STATUSES:
+        fail(f"--status: must be one of {', '.join(STATUSES)}", 2)
+    asked = [status, severity, title, summary, public, roles, link, unlink, note, message]
+    if all(a is None or a == "" or a == [] for a in asked):
+        fail("nothing to change: give at least one option (tocsin incident update --help)", 2)
     body: dict[str, Any] = {"by": me(by), "note": note, "update": message}
     body |= {"roles": parse_roles(roles), "link": link or [], "unlink": unlink or []}
     given = {"status": status, "severity": severity, "title": title, "summary": summary}
@@ -195,7 +201,7 @@ def postmortem(
         out(found, as_json, lambda p: typer.echo(p["markdown"], nl=False))
         return
     try:
-        text = sys.stdin.read() if str(save) == "-" else save.read_text()
-    except OSError as exc:
+        text = sys.stdin.read() if str(save) == "-" else save.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         fail(f"--save: {exc}")
     _change(url, incident, {"by": me(by), "postmortem": text}, as_json)

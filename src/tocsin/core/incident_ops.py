@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from tocsin.incidents.model import Change, Entry, Incident, Rules, decide, declare
+from tocsin.incidents.model import Change, Entry, Incident, Refused, Rules, decide, declare
 from tocsin.notify.outbox import OutboxItem
 from tocsin.oncall.lifecycle import AuditEntry, Via
 from tocsin.store import incident_rows, oncall_rows, outbox_rows
@@ -55,6 +55,7 @@ class Declare:
             self.roles,
             self.groups,
         )
+        _check_groups(txn, self.groups, "groups")
         incident_id = incident_rows.add(txn.conn, draft, txn.rev)
         stored = replace(draft, id=incident_id)
         incident_rows.add_entries(txn.conn, incident_id, entries)
@@ -80,6 +81,7 @@ class ChangeIncident:
         if found is None:
             raise LookupError(f"no incident {self.incident_id}")
         changed, entries = decide(found, self.change, self.by, self.now, self.rules)
+        _check_groups(txn, self.change.link, "link")
         if entries:
             incident_rows.save(txn.conn, changed, txn.rev)
             incident_rows.add_entries(txn.conn, changed.id, entries)
@@ -89,6 +91,16 @@ class ChangeIncident:
 
     def wrote_nothing(self, value: tuple[Incident, list[Entry]]) -> bool:
         return not value[1]
+
+
+def _check_groups(txn: Txn, groups: Sequence[str], field: str) -> None:
+    """Refuse a group that does not exist (a typo would link nothing, silently)."""
+    if not groups:
+        return
+    found = oncall_rows.get_groups(txn.conn, list(groups))
+    for i, group in enumerate(groups):
+        if group not in found:
+            raise Refused(f"{field}[{i}]", f"no alert group {group!r} (tocsin groups lists them)")
 
 
 def _audit_groups(txn: Txn, incident: Incident, entries: Sequence[Entry], via: Via) -> None:

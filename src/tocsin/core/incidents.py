@@ -9,6 +9,7 @@ once, not at the next round.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from tocsin.core.incident_ops import ChangeIncident, Declare
 from tocsin.incidents import postmortem
 from tocsin.incidents.announce import announcement, news
 from tocsin.incidents.model import Change, Entry, Incident, Rules
-from tocsin.incidents.reminders import Due, dues
+from tocsin.incidents.reminders import POSTMORTEMS_FOR, Due, dues
 from tocsin.notify.outbox import OutboxItem, new_item
 from tocsin.oncall.lifecycle import Via
 from tocsin.store import incident_rows, oncall_rows
@@ -50,6 +51,11 @@ class IncidentView:
         """Its timeline and its groups' lines, in time order (stable: ties keep the
         timeline first)."""
         return sorted([*self.timeline, *self.group_lines], key=lambda e: e.at)
+
+
+def incident_number(text: str) -> int | None:
+    """An incident's number from a path, or None (not a number, or beyond any id)."""
+    return int(text) if re.fullmatch(r"[0-9]{1,18}", text) else None
 
 
 def group_entry(group: str, line: Mapping[str, Any]) -> Entry:
@@ -148,7 +154,7 @@ class IncidentDesk:
         return IncidentView(found, timeline, self.owed(found), lines)
 
     def owed(self, incident: Incident) -> list[Due]:
-        return dues(incident, self.settings().severity(incident.severity))
+        return dues(incident, self.settings().severity(incident.severity), self._clock())
 
     def listing(self, open_only: bool) -> list[Incident]:
         with self._engine.connect() as conn:
@@ -168,8 +174,7 @@ class IncidentDesk:
         with only its public timeline lines (its status-page updates)."""
         since = self._clock() - STATUS_PAGE_KEEPS
         with self._engine.connect() as conn:
-            shown = [i for i in incident_rows.listing(conn, True, LIST_LIMIT) if i.public]
-            shown += [i for i in incident_rows.resolved_since(conn, since) if i.public]
+            shown = incident_rows.public_since(conn, since, LIST_LIMIT)
             lines = incident_rows.timeline(conn, [i.id for i in shown])
         return [IncidentView(i, [e for e in lines[i.id] if e.public], []) for i in shown]
 
@@ -177,5 +182,5 @@ class IncidentDesk:
         """For the reminder loop: the open incidents, and the resolved ones without a
         post-mortem, each with what it owes (perhaps nothing)."""
         with self._engine.connect() as conn:
-            found = incident_rows.owing(conn)
+            found = incident_rows.owing(conn, self._clock() - POSTMORTEMS_FOR)
         return [IncidentView(i, [], self.owed(i)) for i in found]

@@ -22,7 +22,7 @@ RESOLVED = "resolved"
 COMMANDER = "commander"  # the role the declarer takes unless another is named
 TITLE_MAX = 200
 TEXT_MAX = 10_000  # a note, an update, a summary
-POSTMORTEM_MAX = 200_000
+POSTMORTEM_MAX = 60_000  # characters: the console's form carries it whole
 
 
 class Refused(ValueError):
@@ -67,6 +67,9 @@ class Incident:
     groups: tuple[str, ...] = ()  # linked on-call alert groups
     resolved_at: datetime | None = None
     last_update_at: datetime | None = None  # the last status-page update
+    # when it took its severity (its declaration, or the last change): what a
+    # severity owes counts from then
+    severity_at: datetime | None = None
     postmortem: str = ""  # Markdown, once written
     postmortem_at: datetime | None = None
 
@@ -108,8 +111,7 @@ def declare(
     groups: Sequence[str] = (),
 ) -> tuple[Incident, list[Entry]]:
     """A new incident (id 0) and its first timeline entries."""
-    if not by:
-        raise Refused("by", "required, who declares it")
+    _check_by(by, "who declares it")
     _check_title(title)
     _check_severity(severity, rules)
     _check_text("summary", summary)
@@ -117,7 +119,9 @@ def declare(
     if COMMANDER in rules.roles and not given.get(COMMANDER):
         given[COMMANDER] = by
     _check_roles(given, rules)
-    blank = Incident(0, title.strip(), severity, "investigating", now, by, summary, public)
+    blank = Incident(
+        0, title.strip(), severity, "investigating", now, by, summary, public, severity_at=now
+    )
     entries = [Entry(now, by, "declared", f"declared {severity}: {title.strip()}")]
     incident, more = decide(
         blank, Change(roles=given, link=tuple(dict.fromkeys(groups))), by, now, rules
@@ -131,8 +135,7 @@ def decide(
     """The incident after ``change`` and the timeline entries that record it. Raises
     Refused, naming the field, for a change that cannot be made; nothing of a refused
     change is applied."""
-    if not by:
-        raise Refused("by", "required, who makes the change")
+    _check_by(by, "who makes the change")
     out: list[Entry] = []
     new = incident
 
@@ -146,7 +149,7 @@ def decide(
     if change.severity is not None and change.severity != new.severity:
         _check_severity(change.severity, rules)
         say("severity", f"severity {new.severity} -> {change.severity}")
-        new = replace(new, severity=change.severity)
+        new = replace(new, severity=change.severity, severity_at=now)
     if change.summary is not None and change.summary != new.summary:
         _check_text("summary", change.summary)
         say("summary", f"summary: {change.summary}")
@@ -189,7 +192,8 @@ def decide(
             new = replace(new, status=RESOLVED, resolved_at=now)
         elif not new.open:
             say("status", f"reopened: {change.status}", public=not change.update)
-            new = replace(new, status=change.status, resolved_at=None)
+            # its post-mortem (kept, to revise) is owed again at the next resolution
+            new = replace(new, status=change.status, resolved_at=None, postmortem_at=None)
         else:
             say("status", f"status: {change.status}", public=not change.update)
             new = replace(new, status=change.status)
@@ -203,7 +207,10 @@ def decide(
     elif any(e.kind == "status" for e in out):
         # a status change is news on the status page even without words of its own
         new = replace(new, last_update_at=now)
-    if change.postmortem is not None and change.postmortem != new.postmortem:
+    # the same text again counts when it is owed (a reopened incident's, confirmed)
+    if change.postmortem is not None and (
+        change.postmortem != new.postmortem or new.postmortem_at is None
+    ):
         if not change.postmortem.strip():
             raise Refused("postmortem", "empty: write the post-mortem, or leave it out")
         if len(change.postmortem) > POSTMORTEM_MAX:
@@ -211,6 +218,13 @@ def decide(
         say("postmortem", "post-mortem written" if not new.postmortem else "post-mortem revised")
         new = replace(new, postmortem=change.postmortem, postmortem_at=now)
     return new, out
+
+
+def _check_by(by: str, what: str) -> None:
+    if not by.strip():
+        raise Refused("by", f"required, {what}")
+    if by != by.strip() or "\n" in by:
+        raise Refused("by", "a name on one line, without spaces around it")
 
 
 def _check_title(title: str) -> None:

@@ -56,7 +56,12 @@ def draft(incident: Incident, timeline: Sequence[Entry], now: datetime) -> str:
         lines += ["", f"## {heading}", "", hint or "_..._"]
     lines += ["", "## Timeline (UTC)", "", "| When | Who | What |", "|---|---|---|"]
     for e in timeline:
-        said = e.text.replace("|", "\\|").replace("\n", " ")
         mark = " (status page)" if e.public else ""
-        lines.append(f"| {e.at.strftime('%Y-%m-%d %H:%M:%S')} | {e.by} | {said}{mark} |")
+        when = e.at.strftime("%Y-%m-%d %H:%M:%S")
+        lines.append(f"| {when} | {_cell(e.by)} | {_cell(e.text)}{mark} |")
     return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Text a Markdown table cell holds whole (a "|" would end the cell)."""
+    return text.replace("|", "\\|").replace("\n", " ")

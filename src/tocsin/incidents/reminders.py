@@ -1,7 +1,8 @@
 """What an incident owes, by its severity, and the alerts raised when it is late.
 
-An open incident owes the status page a first update within ``first_update_within``
-of being declared, then one every ``update_every`` (a status change counts); a
+An open incident owes a first update within ``first_update_within`` of taking its
+severity, then one every ``update_every`` (a status change counts): an update goes to
+the status page if the incident is public, and to its announcement receivers; a
 resolved one owes a post-mortem within ``postmortem_within`` of its resolution. A
 debt past its time raises an ordinary alert (``IncidentUpdateOverdue``,
 ``IncidentPostmortemOverdue``) labelled ``incident="ID"``, so it is routed, grouped,
@@ -27,6 +28,8 @@ ALERTNAMES = (UPDATE_OVERDUE, POSTMORTEM_OVERDUE)
 # an incident's reminder links to its console page: how Tocsin tells its own alerts
 INCIDENT_PAGE = "/ui/incidents/"
 ZERO = timedelta(0)
+# how long after its resolution an incident may still owe a post-mortem
+POSTMORTEMS_FOR = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -39,24 +42,29 @@ class Due:
         return now >= self.at
 
 
-def dues(incident: Incident, severity: IncidentSeverity | None) -> list[Due]:
+def dues(incident: Incident, severity: IncidentSeverity | None, now: datetime) -> list[Due]:
     """What the incident owes next, and by when (nothing for a severity that owes
-    nothing, or one no longer configured)."""
+    nothing, or one no longer configured). Updates count from when it took its
+    severity (a SEV3 raised to SEV1 owes its first update from the raise), a
+    post-mortem from its resolution; one resolved over ``POSTMORTEMS_FOR`` ago owes
+    nothing (a severity that starts owing post-mortems does not call in the past's)."""
     if severity is None:
         return []
     if incident.open:
-        if incident.last_update_at is None:
+        since = incident.severity_at or incident.opened_at
+        last = incident.last_update_at
+        if last is None or last < since:
             if severity.first_update > ZERO:
-                at = incident.opened_at + severity.first_update
-                return [Due("update", at, "a first status-page update")]
+                return [Due("update", since + severity.first_update, "a first update")]
         elif severity.update_every > ZERO:
-            at = incident.last_update_at + severity.update_every
-            return [Due("update", at, "a status-page update")]
+            return [Due("update", last + severity.update_every, "an update")]
         return []
-    within = severity.postmortem_within
-    if incident.postmortem_at is None and incident.resolved_at and within > ZERO:
-        return [Due("postmortem", incident.resolved_at + within, "a post-mortem")]
-    return []
+    within, resolved = severity.postmortem_within, incident.resolved_at
+    if incident.postmortem_at is not None or resolved is None or within <= ZERO:
+        return []
+    if now - resolved > POSTMORTEMS_FOR:
+        return []
+    return [Due("postmortem", resolved + within, "a post-mortem")]
 
 
 def reminder_alerts(

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, insert, or_, select, update
 
 from tocsin.incidents.model import RESOLVED, Entry, Incident
 from tocsin.store.tables import incident_timeline, incidents
@@ -35,6 +35,7 @@ def _values(i: Incident, rev: int) -> dict[str, Any]:
         "opened_by": i.opened_by,
         "resolved_at": _micros(i.resolved_at),
         "last_update_at": _micros(i.last_update_at),
+        "severity_at": _micros(i.severity_at),
         "postmortem": i.postmortem,
         "postmortem_at": _micros(i.postmortem_at),
         "rev": rev,
@@ -56,6 +57,7 @@ def _incident(row: Row[Any]) -> Incident:
         groups=tuple(orjson.loads(m["groups"])),
         resolved_at=_time(m["resolved_at"]),
         last_update_at=_time(m["last_update_at"]),
+        severity_at=_time(m["severity_at"]),
         postmortem=m["postmortem"],
         postmortem_at=_time(m["postmortem_at"]),
     )
@@ -88,19 +90,29 @@ def listing(conn: Connection, open_only: bool, limit: int) -> list[Incident]:
     return [_incident(r) for r in conn.execute(query)]
 
 
-def owing(conn: Connection) -> list[Incident]:
-    """The incidents that may owe something: open, or resolved without a post-mortem."""
+def owing(conn: Connection, resolved_since: datetime) -> list[Incident]:
+    """The incidents that may owe something: open, or resolved since
+    ``resolved_since`` without a post-mortem."""
+    c = incidents.c
     query = select(incidents).where(
-        or_(incidents.c.status != RESOLVED, incidents.c.postmortem_at.is_(None))
+        or_(
+            c.status != RESOLVED,
+            and_(c.postmortem_at.is_(None), c.resolved_at >= to_micros(resolved_since)),
+        )
     )
     return [_incident(r) for r in conn.execute(query.order_by(incidents.c.id))]
 
 
-def resolved_since(conn: Connection, since: datetime) -> list[Incident]:
-    query = select(incidents).where(
-        incidents.c.status == RESOLVED, incidents.c.resolved_at >= to_micros(since)
+def public_since(conn: Connection, since: datetime, limit: int) -> list[Incident]:
+    """The public incidents open, or resolved since ``since``: newest first."""
+    c = incidents.c
+    query = (
+        select(incidents)
+        .where(c.public.is_(True), or_(c.status != RESOLVED, c.resolved_at >= to_micros(since)))
+        .order_by(c.id.desc())
+        .limit(limit)
     )
-    return [_incident(r) for r in conn.execute(query.order_by(incidents.c.id.desc()))]
+    return [_incident(r) for r in conn.execute(query)]
 
 
 def add_entries(conn: Connection, incident_id: int, entries: Sequence[Entry]) -> None:

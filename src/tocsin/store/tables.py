@@ -353,6 +353,7 @@ incidents = Table(
     Column("opened_by", Text, nullable=False),
     Column("resolved_at", BigInteger, nullable=True),
     Column("last_update_at", BigInteger, nullable=True),
+    Column("severity_at", BigInteger, nullable=True),
     Column("postmortem", Text, nullable=False, server_default=""),
     Column("postmortem_at", BigInteger, nullable=True),
     Column("rev", BigInteger, nullable=False, server_default="0"),

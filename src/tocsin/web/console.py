@@ -93,14 +93,15 @@ def redirect_done(url: str, who: str = "") -> RedirectResponse:
     return response
 
 
-async def read_form(request: Request) -> dict[str, str] | HTMLResponse:
-    """The posted form, or the page that refuses it (another site's, or too large)."""
+async def read_form(request: Request, limit: int = MAX_FORM_BYTES) -> dict[str, str] | HTMLResponse:
+    """The posted form, or the page that refuses it (another site's, or over
+    ``limit`` bytes)."""
     refused = cross_site(request.headers)
     if refused is not None:
         return show_page(request, "refused.html", status=403, reason=refused)
     body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        reason = f"the form exceeds {MAX_FORM_BYTES} bytes"
+    if len(body) > limit:
+        reason = f"the form exceeds {limit} bytes"
         return show_page(request, "refused.html", status=413, reason=reason)
     return parse_form(body)
 

@@ -5,14 +5,15 @@ post-mortem, and the public status page. Same services as the API
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tocsin.api.state import runtime
-from tocsin.core.incidents import rules_of
-from tocsin.incidents.model import STATUSES, Change, Refused, page_status
+from tocsin.core.incidents import incident_number, rules_of
+from tocsin.incidents.model import POSTMORTEM_MAX, STATUSES, Change, Refused, page_status
 from tocsin.oncall.lifecycle import Via
 from tocsin.web.console import read_form, redirect_done, show_page
 
@@ -76,120 +77,156 @@ async def declare(request: Request) -> Response:
     return redirect_done(f"/ui/incidents/{made.id}?done=declared", who)
 
 
+# A post-mortem of POSTMORTEM_MAX characters, each up to 4 bytes of UTF-8 and each
+# byte up to 3 of URL encoding, with the rest of its form
+POSTMORTEM_FORM_BYTES = POSTMORTEM_MAX * 12 + 4096
+
+
+def _missing(request: Request, incident_id: str) -> HTMLResponse:
+    return show_page(request, "refused.html", status=404, reason=f"no incident {incident_id!r}")
+
+
 @router.get("/ui/incidents/{incident_id}", response_class=HTMLResponse)
-def incident_page(request: Request, incident_id: int) -> HTMLResponse:
+def incident_page(request: Request, incident_id: str) -> HTMLResponse:
     return _incident(request, incident_id)
 
 
 def _incident(
-    request: Request, incident_id: int, status: int = 200, problems: dict[str, str] | None = None
+    request: Request,
+    incident_id: str,
+    status: int = 200,
+    problems: dict[str, str] | None = None,
+    draft: dict[str, str] | None = None,
 ) -> HTMLResponse:
+    """The incident's page; its form holds the incident's values, or, when a change
+    was refused, what the responder typed (``draft``), so nothing typed is lost."""
     rt = runtime(request)
-    found = rt.incidents.view(incident_id)
+    number = incident_number(incident_id)
+    found = None if number is None else rt.incidents.view(number)
     if found is None:
-        return show_page(request, "refused.html", status=404, reason=f"no incident {incident_id}")
+        return _missing(request, incident_id)
     settings = rt.config.tocsin.incidents
+    i = found.incident
+    form = {"title": i.title, "summary": i.summary, "status": i.status, "severity": i.severity}
+    form |= {f"role_{r}": i.roles.get(r, "") for r in settings.roles}
+    form |= {"update": "", "note": "", "link": "", "unlink": "", "public": "on" * i.public}
+    if draft is not None:
+        form |= {k: v for k, v in draft.items() if k in form}
+        if "public_shown" in draft:
+            form["public"] = draft.get("public", "")
+    severities = [s.name for s in settings.severities]
+    if i.severity not in severities:  # no longer configured: kept, not changed by a save
+        severities.insert(0, i.severity)
     return show_page(
         request,
         "incident.html",
         status=status,
         view=found,
-        incident=found.incident,
+        incident=i,
+        form=form,
         statuses=STATUSES,
-        severities=settings.severities,
+        severities=severities,
+        descriptions={s.name: s.description for s in settings.severities},
         roles=settings.roles,
         problems=problems or {},
     )
 
 
 @router.post("/ui/incidents/{incident_id}", response_class=HTMLResponse)
-async def change(request: Request, incident_id: int) -> Response:
+async def change(request: Request, incident_id: str) -> Response:
     """The incident page's form: every field holds the incident's current value, so
-    only what the responder changed is a change (``incidents.model.decide``)."""
+    only what the responder changed is a change (a title or summary equal but for the
+    spaces a form trims is left as it is)."""
     fields = await read_form(request)
     if isinstance(fields, HTMLResponse):
         return fields
+    rt = runtime(request)
+    number = incident_number(incident_id)
+    found = None if number is None else await asyncio.to_thread(rt.incidents.view, number)
+    if number is None or found is None:
+        return _missing(request, incident_id)
     who = fields.get("by", "")
     if not who:
-        return _incident(request, incident_id, 400, {"by": "by: required, who makes the change"})
+        problems = {"by": "by: required, who makes the change"}
+        return _incident(request, incident_id, 400, problems, fields)
+    i = found.incident
+
+    def edited(name: str, now: str) -> str | None:
+        given = fields.get(name)
+        return None if given is None or given.strip() == now.strip() else given
+
     roles = {
         role: fields[f"role_{role}"].strip()
-        for role in runtime(request).config.tocsin.incidents.roles
+        for role in rt.config.tocsin.incidents.roles
         if f"role_{role}" in fields
     }
     link, unlink = fields.get("link", "").strip(), fields.get("unlink", "").strip()
     asked = Change(
-        title=fields.get("title"),
-        severity=fields.get("severity"),
+        title=edited("title", i.title),
+        severity=edited("severity", i.severity),
         status=fields.get("status"),
-        summary=fields.get("summary"),
+        summary=edited("summary", i.summary),
         public=("public" in fields) if "public_shown" in fields else None,
         roles=roles,
         link=[link] if link else [],
         unlink=[unlink] if unlink else [],
         note=fields.get("note", ""),
         update=fields.get("update", ""),
-        postmortem=fields.get("postmortem"),
     )
-    return await _apply(request, incident_id, asked, who, "changed")
+    try:
+        await rt.incidents.change(number, asked, who, Via.CONSOLE)
+    except Refused as exc:
+        return _incident(request, incident_id, 400, {exc.field: str(exc)}, fields)
+    return redirect_done(f"/ui/incidents/{number}?done=changed", who)
 
 
 @router.post("/ui/incidents/{incident_id}/postmortem", response_class=HTMLResponse)
-async def save_postmortem(request: Request, incident_id: int) -> Response:
-    fields = await read_form(request)
+async def save_postmortem(request: Request, incident_id: str) -> Response:
+    fields = await read_form(request, POSTMORTEM_FORM_BYTES)
     if isinstance(fields, HTMLResponse):
         return fields
+    number = incident_number(incident_id)
+    if number is None:
+        return _missing(request, incident_id)
     who = fields.get("by", "")
     if not who:
         return _postmortem(request, incident_id, 400, {"by": "by: required, who wrote it"}, fields)
     asked = Change(postmortem=fields.get("postmortem", "").replace("\r\n", "\n"))
-    return await _apply(request, incident_id, asked, who, "postmortem", fields)
-
-
-async def _apply(
-    request: Request,
-    incident_id: int,
-    asked: Change,
-    who: str,
-    notice: str,
-    fields: dict[str, str] | None = None,
-) -> Response:
     try:
-        await runtime(request).incidents.change(incident_id, asked, who, Via.CONSOLE)
-    except LookupError as exc:
-        return show_page(request, "refused.html", status=404, reason=str(exc))
+        await runtime(request).incidents.change(number, asked, who, Via.CONSOLE)
+    except LookupError:
+        return _missing(request, incident_id)
     except Refused as exc:
-        if fields is not None:
-            return _postmortem(request, incident_id, 400, {exc.field: str(exc)}, fields)
-        return _incident(request, incident_id, 400, {exc.field: str(exc)})
-    return redirect_done(f"/ui/incidents/{incident_id}?done={notice}", who)
+        return _postmortem(request, incident_id, 400, {exc.field: str(exc)}, fields)
+    return redirect_done(f"/ui/incidents/{number}?done=postmortem", who)
 
 
 @router.get("/ui/incidents/{incident_id}/postmortem", response_class=HTMLResponse)
-def postmortem_page(request: Request, incident_id: int) -> HTMLResponse:
+def postmortem_page(request: Request, incident_id: str) -> HTMLResponse:
     return _postmortem(request, incident_id)
 
 
 def _postmortem(
     request: Request,
-    incident_id: int,
+    incident_id: str,
     status: int = 200,
     problems: dict[str, str] | None = None,
     fields: dict[str, str] | None = None,
 ) -> HTMLResponse:
     rt = runtime(request)
-    found = rt.incidents.postmortem(incident_id)
-    if found is None:
-        return show_page(request, "refused.html", status=404, reason=f"no incident {incident_id}")
+    number = incident_number(incident_id)
+    view = None if number is None else rt.incidents.view(number)
+    found = None if number is None else rt.incidents.postmortem(number)
+    if view is None or found is None:
+        return _missing(request, incident_id)
     text, stored = found
     if fields is not None:
         text = fields.get("postmortem", text)
-    view = rt.incidents.view(incident_id)
     return show_page(
         request,
         "postmortem.html",
         status=status,
-        incident=view.incident if view else None,
+        incident=view.incident,
         text=text,
         stored=stored,
         problems=problems or {},

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("opened_by", sa.Text, nullable=False),
         sa.Column("resolved_at", sa.BigInteger, nullable=True),
         sa.Column("last_update_at", sa.BigInteger, nullable=True),
+        sa.Column("severity_at", sa.BigInteger, nullable=True),
         sa.Column("postmortem", sa.Text, nullable=False, server_default=""),
         sa.Column("postmortem_at", sa.BigInteger, nullable=True),
         sa.Column("rev", sa.BigInteger, nullable=False, server_default="0"),
