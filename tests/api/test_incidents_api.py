@@ -26,6 +26,7 @@ receivers:
 tocsin:
   incidents:
     labels: {team: sre}
+    components: [API, Checkout, Search]
 """
 
 
@@ -119,6 +120,8 @@ DECLARE_REFUSED = [
     # a group that does not exist (a typo would link nothing)
     ({"title": "x", "severity": "SEV1", "groups": ["g1"]}, "groups[0]: no alert group 'g1'"),
     ({"title": "x", "severity": "SEV1", "group": "g1"}, "group: unknown field"),
+    ({"title": "x", "severity": "SEV1", "components": ["Web"]}, "components[0]: no component"),
+    ({"title": "x", "severity": "SEV1", "components": 3}, "components: must be a list"),
     ({"title": "x", "severity": "SEV1", "by": " al"}, "by: a name on one line"),
 ]
 
@@ -213,17 +216,51 @@ def test_missed_updates_and_post_mortems_raise_alerts_until_paid(
 
 def test_the_status_page_shows_only_what_is_public(client: TestClient) -> None:
     page = client.get("/api/v1/status-page").json()
-    assert page == {"title": "Service status", "status": "operational", "incidents": []}
+    components = [{"name": c, "status": "operational"} for c in ("API", "Checkout", "Search")]
+    assert page == {
+        "title": "Service status",
+        "status": "operational",
+        "components": components,
+        "incidents": [],
+    }
     hidden = declare(client, title="Internal tooling down", severity="SEV1")
     change(client, hidden["id"], note="a private note", update="not public: incident is hidden")
-    shown = declare(client, title="Checkout slow", severity="SEV2", public=True, summary="Slow")
+    shown = declare(
+        client,
+        title="Checkout slow",
+        severity="SEV2",
+        public=True,
+        summary="Slow",
+        components=["Checkout"],
+    )
     change(client, shown["id"], note="looking at the db", update="We are investigating")
     page = client.get("/api/v1/status-page").json()
     assert page["status"] == "partial_outage"  # the hidden SEV1 does not count
+    assert [(c["name"], c["status"]) for c in page["components"]] == [
+        ("API", "operational"),
+        ("Checkout", "partial_outage"),
+        ("Search", "operational"),
+    ]
     (incident,) = page["incidents"]
     assert incident["title"] == "Checkout slow"
     # no number, no severity: the public learns nothing of the private incidents
-    assert set(incident) == {"title", "status", "summary", "openedAt", "resolvedAt", "updates"}
+    assert set(incident) == {
+        "title",
+        "status",
+        "summary",
+        "components",
+        "openedAt",
+        "resolvedAt",
+        "updates",
+    }
+    assert incident["components"] == ["Checkout"]
+    # the whole list, in its place; a PATCH without it leaves it as it is
+    assert change(client, shown["id"], components=["API", "Search"])["components"] == [
+        "API",
+        "Search",
+    ]
+    assert change(client, shown["id"], note="x")["components"] == ["API", "Search"]
+    assert change(client, shown["id"], components=[])["components"] == []
     assert incident["summary"] == "Slow"
     assert [u["text"] for u in incident["updates"]] == ["Investigating: We are investigating"]
     change(client, shown["id"], status="resolved")

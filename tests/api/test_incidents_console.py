@@ -24,6 +24,7 @@ receivers:
 tocsin:
   incidents:
     status_page_title: Example status
+    components: [API, Checkout]
 """
 
 
@@ -145,9 +146,20 @@ def test_the_status_page(client: TestClient) -> None:
     assert "<title>Example status</title>" in page
     assert 'class="banner operational"' in page
     post(client, "/ui/incidents", title="Internal only", severity="SEV1", by="ann")
-    post(client, "/ui/incidents", title="Slow logins", severity="SEV2", by="ann", public="on")
+    fields = {"title": "Slow logins", "severity": "SEV2", "by": "ann", "public": "on"}
+    post(client, "/ui/incidents", **fields, component_1="on")  # Checkout
     page = client.get("/status").text
     assert 'class="banner partial_outage"' in page
+    assert '<tr data-component="API"><td>API</td><td class="state operational">' in page
+    assert '<td class="state partial_outage">Partial outage</td>' in page
+    assert "Affects Checkout" in page
+    # unticked on the incident's page: it affects nothing listed any more
+    form = client.get("/ui/incidents/2").text
+    assert 'name="component_1" checked' in form
+    current = {"title": "Slow logins", "severity": "SEV2", "status": "investigating"}
+    current |= {"role_commander": "ann", "public_shown": "1", "public": "on", "by": "ann"}
+    assert post(client, "/ui/incidents/2", **current, components_shown="1")[0] == 303
+    assert client.get("/api/v1/incidents/2").json()["components"] == []
     assert "Slow logins" in page
     assert "Internal only" not in page
 

@@ -20,6 +20,7 @@ receivers:
   - name: default
 tocsin:
   incidents:
+    components: [Checkout, Search]
     severities:
       - {name: SEV1, update_every: 30m, postmortem_within: 48h}
       - {name: SEV2}
@@ -42,6 +43,8 @@ def test_an_incident_from_the_terminal_survives_a_crash(tmp_path: Path, db_url: 
             "ann",
             "--role",
             "scribe=cy",
+            "--component",
+            "Checkout",
             url=url,
         ).stdout
         assert made == "incident 1 declared: Checkout failing\n"
@@ -63,6 +66,7 @@ def test_an_incident_from_the_terminal_survives_a_crash(tmp_path: Path, db_url: 
         assert changed == "incident 1: SEV1, identified\n"
         shown = run_cli("incident", "show", "1", url=url).stdout
         assert "#1 Checkout failing: SEV1, identified" in shown
+        assert "  affects:   Checkout\n" in shown
         assert "  commander: ann" in shown
         assert "  scribe:    cy" in shown
         assert "  owes:      an update by " in shown  # SEV1: every 30m
@@ -90,6 +94,7 @@ def test_an_incident_from_the_terminal_survives_a_crash(tmp_path: Path, db_url: 
             "declared",
             "role",
             "role",
+            "components",
             "visibility",
             "status",
             "note",

@@ -24,7 +24,7 @@ from tocsin.incidents.postmortem import draft, duration_text
 from tocsin.incidents.reminders import dues, reminder_alerts
 
 T0 = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
-RULES = Rules(("SEV1", "SEV2", "SEV3"), ("commander", "scribe"))
+RULES = Rules(("SEV1", "SEV2", "SEV3"), ("commander", "scribe"), ("API", "Checkout"))
 MIN = timedelta(minutes=1)
 
 
@@ -73,6 +73,12 @@ CHANGES: list[tuple[Change, dict[str, Any], list[tuple[str, str, bool]]]] = [
     ),
     (Change(roles={"commander": ""}), {"roles": {}}, [("role", "commander: unassigned", False)]),
     (Change(link=["g9"]), {"groups": ("g9",)}, [("linked", "alert group g9 linked", False)]),
+    (
+        Change(components=["Checkout", "API", "Checkout"]),
+        {"components": ("Checkout", "API")},
+        [("components", "affects: Checkout, API", False)],
+    ),
+    (Change(components=[]), {}, []),  # none before, none after
     # a status change is news for the status page, said by the status alone...
     (
         Change(status="identified"),
@@ -152,7 +158,8 @@ REFUSED = [
     (Change(note="x" * 10_001), "note"),
     (Change(update="x" * 10_001), "update"),
     (Change(postmortem=" \n"), "postmortem"),
-    (Change(postmortem="x" * 200_001), "postmortem"),
+    (Change(postmortem="x" * 60_001), "postmortem"),
+    (Change(components=["API", "Search"]), "components[1]"),
 ]
 
 
@@ -244,6 +251,19 @@ def test_the_status_page_word(severities: list[str], word: str) -> None:
     assert page_status(shown, RULES) == word
 
 
+def test_a_component_s_word_is_that_of_the_incidents_affecting_it() -> None:
+    shown = [
+        opened(severity="SEV2", components=("API",)),
+        opened(severity="SEV3", components=("API", "Checkout")),
+        opened(severity="SEV1"),  # affects no listed component: the page's word only
+        opened(severity="SEV1", components=("Checkout",), status="resolved"),
+    ]
+    assert page_status(shown, RULES) == "major_outage"
+    assert page_status(shown, RULES, "API") == "partial_outage"
+    assert page_status(shown, RULES, "Checkout") == "degraded_performance"
+    assert page_status(shown, RULES, "Search") == "operational"
+
+
 def test_the_post_mortem_draft() -> None:
     incident, entries = declare("Checkout | failing", "SEV1", "ann", T0, RULES, groups=["g1"])
     incident, more = decide(incident, Change(status="resolved"), "bob", T0 + 95 * MIN, RULES)
@@ -317,6 +337,8 @@ HEAD = "route:\n  receiver: x\nreceivers:\n  - name: x\ntocsin:\n  incidents:\n"
         ),
         ("    roles: [lead, lead]\n", "7: tocsin.incidents.roles[1]: duplicate 'lead'"),
         ("    roles: ['a b']\n", "7: tocsin.incidents.roles[0]: letters, digits"),
+        ("    components: [API, API]\n", "7: tocsin.incidents.components[1]: duplicate 'API'"),
+        ("    components: [' API']\n", "7: tocsin.incidents.components[0]: a name"),
         ("    labels: {incident: x}\n", "7: tocsin.incidents.labels.incident: set by Tocsin"),
         ("    status_page: x\n", "7: tocsin.incidents.status_page: unknown"),
         ("    announce: [x, nope]\n", "7: tocsin.incidents.announce[1]: undefined receiver 'nope'"),

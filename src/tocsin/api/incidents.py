@@ -39,6 +39,7 @@ def incident_json(i: Incident) -> dict[str, Any]:
         "public": i.public,
         "roles": dict(i.roles),
         "groups": list(i.groups),
+        "components": list(i.components),
         "openedAt": format_rfc3339(i.opened_at),
         "openedBy": i.opened_by,
         "resolvedAt": _time(i.resolved_at),
@@ -83,12 +84,12 @@ def _flag(body: dict[str, Any], name: str) -> bool | None:
     return value
 
 
-def _names(body: dict[str, Any], name: str) -> list[str]:
+def _names(body: dict[str, Any], name: str, of: str = "alert group ids") -> list[str]:
     value = body.get(name, [])
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise Refused(name, "must be a list of alert group ids")
+        raise Refused(name, f"must be a list of {of}")
     return value
 
 
@@ -109,8 +110,9 @@ def _id(incident_id: str) -> int | Response:
 
 
 DECLARE_FIELDS = {"by", "title", "severity", "summary", "public", "roles", "groups"}
+DECLARE_FIELDS.add("components")
 CHANGE_FIELDS = {"by", "title", "severity", "status", "summary", "public", "roles", "link"}
-CHANGE_FIELDS |= {"unlink", "note", "update", "postmortem", "comment"}
+CHANGE_FIELDS |= {"unlink", "note", "update", "postmortem", "comment", "components"}
 
 
 def _only(body: dict[str, Any], known: set[str]) -> None:
@@ -168,6 +170,7 @@ _DECLARE = _body(
         "public": {"type": "boolean", "default": False, "description": "on the status page"},
         "roles": _ROLES,
         "groups": {**_NAMES, "description": "on-call alert group ids to link"},
+        "components": {**_NAMES, "description": "what it affects (tocsin.incidents.components)"},
     },
     {"title": "Checkout failing", "severity": "SEV1", "by": "alice", "groups": ["a1b2"]},
 )
@@ -183,6 +186,7 @@ _CHANGE = _body(
         "roles": {**_ROLES, "description": 'role to person ("" unassigns)'},
         "link": _NAMES,
         "unlink": _NAMES,
+        "components": {**_NAMES, "description": "the whole list it affects, in its place"},
         "note": {**_TEXT, "description": "a timeline line for the responders"},
         "update": {**_TEXT, "description": "a status-page update (public)"},
         "postmortem": {**_TEXT, "description": "the post-mortem, Markdown"},
@@ -208,6 +212,7 @@ async def declare(request: Request) -> Response:
             public=bool(_flag(body, "public")),
             roles=_roles(body),
             groups=_names(body, "groups"),
+            components=_names(body, "components", "component names"),
         )
     except Refused as exc:
         return json_response(str(exc), 400)
@@ -247,6 +252,9 @@ async def change_incident(request: Request, incident_id: str) -> Response:
             roles=_roles(body),
             link=_names(body, "link"),
             unlink=_names(body, "unlink"),
+            components=(
+                _names(body, "components", "component names") if "components" in body else None
+            ),
             note=_text(body, "note") or _text(body, "comment") or "",
             update=_text(body, "update") or "",
             postmortem=_text(body, "postmortem"),
@@ -275,18 +283,23 @@ def get_postmortem(request: Request, incident_id: str) -> Response:
 def status_page(request: Request) -> Response:
     rt = runtime(request)
     shown = rt.incidents.status_page()
+    settings = rt.config.tocsin.incidents
+    incidents, rules = [v.incident for v in shown], rules_of(settings)
     return json_response(
         {
-            "title": rt.config.tocsin.incidents.status_page_title,
-            "status": page_status(
-                [v.incident for v in shown], rules_of(rt.config.tocsin.incidents)
-            ),
+            "title": settings.status_page_title,
+            "status": page_status(incidents, rules),
+            "components": [
+                {"name": name, "status": page_status(incidents, rules, name)}
+                for name in settings.components
+            ],
             "incidents": [
                 {
                     # no number and no severity: they would tell the public how many
                     # private incidents there are, and the team's own grading
                     "title": v.incident.title,
                     "status": v.incident.status,
+                    "components": list(v.incident.components),
                     "summary": v.incident.summary,
                     "openedAt": format_rfc3339(v.incident.opened_at),
                     "resolvedAt": _time(v.incident.resolved_at),

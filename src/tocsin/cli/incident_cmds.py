@@ -27,6 +27,10 @@ RoleOption = Annotated[
 MessageOption = Annotated[
     str, typer.Option("--message", "-m", help="A status-page update (public).")
 ]
+ComponentOption = Annotated[
+    list[str] | None,
+    typer.Option("--component", help="What it affects (tocsin.incidents.components). Repeatable."),
+]
 SummaryOption = Annotated[
     str | None, typer.Option("--summary", help="What users see (the status page's words).")
 ]
@@ -86,6 +90,7 @@ def declare(
         typer.Option("--group", "-g", help="An alert group it starts from. Repeatable."),
     ] = None,
     roles: RoleOption = None,
+    components: ComponentOption = None,
     by: ByOption = "",
     url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
@@ -99,6 +104,7 @@ def declare(
         "public": public,
         "groups": groups or [],
         "roles": parse_roles(roles),
+        "components": components or [],
     }
     made = ask(url, lambda c: c.declare(body))
     out(made, as_json, lambda i: typer.echo(f"incident {i['id']} declared: {i['title']}"))
@@ -122,6 +128,8 @@ def _print(i: dict[str, Any]) -> None:
     typer.echo(f"  public:    {'yes, on the status page' if i['public'] else 'no'}")
     if i["groups"]:
         typer.echo(f"  groups:    {', '.join(i['groups'])}")
+    if i["components"]:
+        typer.echo(f"  affects:   {', '.join(i['components'])}")
     for d in i["due"]:
         typer.echo(f"  owes:      {d['what']} by {d['at']}")
     typer.echo("timeline:")
@@ -147,6 +155,13 @@ def update(
     roles: RoleOption = None,
     link: Annotated[list[str] | None, typer.Option("--link", help="Link an alert group.")] = None,
     unlink: Annotated[list[str] | None, typer.Option("--unlink")] = None,
+    components: Annotated[
+        list[str] | None,
+        typer.Option("--component", help="What it affects, the whole list. Repeatable."),
+    ] = None,
+    clear_components: Annotated[
+        bool, typer.Option("--no-components", help="It affects no listed component.")
+    ] = False,
     note: Annotated[str, typer.Option("--note", "-n", help="A line for the responders.")] = "",
     message: MessageOption = "",
     by: ByOption = "",
@@ -157,12 +172,15 @@ def update(
     if status is not None and status not in STATUSES:
         fail(f"--status: must be one of {', '.join(STATUSES)}", 2)
     asked = [status, severity, title, summary, public, roles, link, unlink, note, message]
+    asked += [components, clear_components or None]
     if all(a is None or a == "" or a == [] for a in asked):
         fail("nothing to change: give at least one option (tocsin incident update --help)", 2)
     body: dict[str, Any] = {"by": me(by), "note": note, "update": message}
     body |= {"roles": parse_roles(roles), "link": link or [], "unlink": unlink or []}
     given = {"status": status, "severity": severity, "title": title, "summary": summary}
     body |= {k: v for k, v in {**given, "public": public}.items() if v is not None}
+    if components or clear_components:
+        body["components"] = [] if clear_components else components
     _change(url, incident, body, as_json)
 
 

@@ -499,16 +499,22 @@ class IncidentSettings:
     # receivers told when any incident is declared, updated on the status page, changes
     # severity or status, or resolves ("notify the #ops Slack channel")
     announce: tuple[str, ...] = ()
+    # what the status page lists, each with the state of the incidents affecting it
+    components: tuple[str, ...] = ()
 
     def check(self) -> Iterator[Issue]:
         if not self.severities:
             yield Issue("at least one severity is needed to declare an incident", "severities")
         listed = [("severities", [s.name for s in self.severities], ".name")]
         listed.append(("roles", list(self.roles), ""))
+        listed.append(("components", list(self.components), ""))
         for key, names, field_ in listed:
             for i, name in enumerate(names):
                 if name in names[:i]:
                     yield Issue(f"duplicate {name!r}", f"{key}[{i}]{field_}")
+        for i, component in enumerate(self.components):
+            if not component.strip() or component != component.strip():
+                yield Issue("a name, without spaces around it", f"components[{i}]")
         for i, role in enumerate(self.roles):
             if not re.fullmatch(INCIDENT_NAME, role):
                 yield Issue("letters, digits, '_', '.' or '-' (e.g. commander)", f"roles[{i}]")

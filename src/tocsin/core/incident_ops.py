@@ -41,6 +41,7 @@ class Declare:
     public: bool = False
     roles: Mapping[str, str] | None = None
     groups: Sequence[str] = ()
+    components: Sequence[str] = ()
     announce: Announce = _no_one
 
     def apply(self, txn: Txn) -> Incident:
@@ -54,6 +55,7 @@ class Declare:
             self.public,
             self.roles,
             self.groups,
+            self.components,
         )
         _check_groups(txn, self.groups, "groups")
         incident_id = incident_rows.add(txn.conn, draft, txn.rev)

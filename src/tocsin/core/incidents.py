@@ -67,7 +67,8 @@ def group_entry(group: str, line: Mapping[str, Any]) -> Entry:
 
 
 def rules_of(settings: IncidentSettings) -> Rules:
-    return Rules(tuple(s.name for s in settings.severities), settings.roles)
+    names = tuple(s.name for s in settings.severities)
+    return Rules(names, settings.roles, settings.components)
 
 
 class IncidentDesk:
@@ -99,11 +100,14 @@ class IncidentDesk:
         public: bool = False,
         roles: Mapping[str, str] | None = None,
         groups: Sequence[str] = (),
+        components: Sequence[str] = (),
     ) -> Incident:
         """Declare an incident. Raises Refused (naming the field)."""
         rules = rules_of(self.settings())
         now = self._clock()
-        op = Declare(title, severity, by, via, now, rules, summary, public, roles, groups)
+        op = Declare(
+            title, severity, by, via, now, rules, summary, public, roles, groups, components
+        )
         op.announce = self.announcements
         made: Incident = await self._writer.run(op)
         self._on_change()

@@ -35,10 +35,12 @@ class Refused(ValueError):
 
 @dataclass(frozen=True)
 class Rules:
-    """What the config allows: its severities (most severe first) and roles."""
+    """What the config allows: its severities (most severe first), roles, and the
+    status page's components."""
 
     severities: tuple[str, ...]
     roles: tuple[str, ...]
+    components: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class Incident:
     public: bool = False  # shown on the status page
     roles: Mapping[str, str] = field(default_factory=dict)  # role -> person
     groups: tuple[str, ...] = ()  # linked on-call alert groups
+    components: tuple[str, ...] = ()  # what the status page shows it affects
     resolved_at: datetime | None = None
     last_update_at: datetime | None = None  # the last status-page update
     # when it took its severity (its declaration, or the last change): what a
@@ -94,6 +97,7 @@ class Change:
     roles: Mapping[str, str] = field(default_factory=dict)  # person "" unassigns
     link: Sequence[str] = ()
     unlink: Sequence[str] = ()
+    components: Sequence[str] | None = None  # the whole list it affects, in its place
     note: str = ""  # a line on the timeline, for the responders
     update: str = ""  # a status-page update, public
     postmortem: str | None = None
@@ -109,6 +113,7 @@ def declare(
     public: bool = False,
     roles: Mapping[str, str] | None = None,
     groups: Sequence[str] = (),
+    components: Sequence[str] = (),
 ) -> tuple[Incident, list[Entry]]:
     """A new incident (id 0) and its first timeline entries."""
     _check_by(by, "who declares it")
@@ -123,9 +128,8 @@ def declare(
         0, title.strip(), severity, "investigating", now, by, summary, public, severity_at=now
     )
     entries = [Entry(now, by, "declared", f"declared {severity}: {title.strip()}")]
-    incident, more = decide(
-        blank, Change(roles=given, link=tuple(dict.fromkeys(groups))), by, now, rules
-    )
+    first = Change(roles=given, link=tuple(dict.fromkeys(groups)), components=components or None)
+    incident, more = decide(blank, first, by, now, rules)
     return incident, entries + more
 
 
@@ -184,6 +188,18 @@ def decide(
         if group not in new.groups:
             say("linked", f"alert group {group} linked", group=group)
             new = replace(new, groups=(*new.groups, group))
+    if change.components is not None:
+        wanted = tuple(dict.fromkeys(change.components))
+        for i, name in enumerate(wanted):
+            if name not in rules.components:
+                known = ", ".join(rules.components) or "none configured"
+                raise Refused(
+                    f"components[{i}]",
+                    f"no component {name!r} (tocsin.incidents.components: {known})",
+                )
+        if set(wanted) != set(new.components):
+            say("components", f"affects: {', '.join(wanted) or 'nothing listed'}")
+            new = replace(new, components=wanted)
     if change.status is not None and change.status != new.status:
         if change.status not in STATUSES:
             raise Refused("status", f"must be one of {', '.join(STATUSES)}")
@@ -265,8 +281,14 @@ PAGE_STATUSES = ("major_outage", "partial_outage", "degraded_performance")
 OPERATIONAL = "operational"
 
 
-def page_status(shown: Sequence[Incident], rules: Rules) -> str:
-    ranks = [_rank(i.severity, rules) for i in shown if i.open]
+def page_status(shown: Sequence[Incident], rules: Rules, component: str | None = None) -> str:
+    """The page's word, or with ``component`` that component's: the worst of the open
+    incidents (that affect it)."""
+    ranks = [
+        _rank(i.severity, rules)
+        for i in shown
+        if i.open and (component is None or component in i.components)
+    ]
     if not ranks:
         return OPERATIONAL
     return PAGE_STATUSES[min(min(ranks), len(PAGE_STATUSES) - 1)]

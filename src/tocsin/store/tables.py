@@ -349,6 +349,7 @@ incidents = Table(
     Column("public", Boolean, nullable=False, server_default=text("false")),
     Column("roles", Text, nullable=False, server_default="{}"),
     Column("groups", Text, nullable=False, server_default="[]"),
+    Column("components", Text, nullable=False, server_default="[]"),
     Column("opened_at", BigInteger, nullable=False),
     Column("opened_by", Text, nullable=False),
     Column("resolved_at", BigInteger, nullable=True),

@@ -42,6 +42,7 @@ def _list(
         incidents=listed,
         all=everything,
         severities=settings.severities,
+        components=settings.components,
         problems=problems or {},
         draft=draft
         or {
@@ -71,6 +72,7 @@ async def declare(request: Request) -> Response:
             summary=fields.get("summary", ""),
             public="public" in fields,
             groups=[group] if group else [],
+            components=_components(fields, runtime(request).config.tocsin.incidents.components),
         )
     except Refused as exc:
         return _list(request, status=400, problems={exc.field: str(exc)}, draft=fields)
@@ -110,10 +112,15 @@ def _incident(
     form = {"title": i.title, "summary": i.summary, "status": i.status, "severity": i.severity}
     form |= {f"role_{r}": i.roles.get(r, "") for r in settings.roles}
     form |= {"update": "", "note": "", "link": "", "unlink": "", "public": "on" * i.public}
+    form |= {
+        f"component_{n}": "on" * (c in i.components) for n, c in enumerate(settings.components)
+    }
     if draft is not None:
         form |= {k: v for k, v in draft.items() if k in form}
         if "public_shown" in draft:
             form["public"] = draft.get("public", "")
+        if "components_shown" in draft:  # an unticked box is not sent
+            form |= {k: draft.get(k, "") for k in form if k.startswith("component_")}
     severities = [s.name for s in settings.severities]
     if i.severity not in severities:  # no longer configured: kept, not changed by a save
         severities.insert(0, i.severity)
@@ -128,8 +135,15 @@ def _incident(
         severities=severities,
         descriptions={s.name: s.description for s in settings.severities},
         roles=settings.roles,
+        components=settings.components,
         problems=problems or {},
     )
+
+
+def _components(fields: dict[str, str], configured: tuple[str, ...]) -> list[str]:
+    """The components ticked: one checkbox each, ``component_N`` (N: its place in the
+    config, so a name needs no escaping as a field name)."""
+    return [name for n, name in enumerate(configured) if f"component_{n}" in fields]
 
 
 @router.post("/ui/incidents/{incident_id}", response_class=HTMLResponse)
@@ -170,6 +184,11 @@ async def change(request: Request, incident_id: str) -> Response:
         roles=roles,
         link=[link] if link else [],
         unlink=[unlink] if unlink else [],
+        components=(
+            _components(fields, rt.config.tocsin.incidents.components)
+            if "components_shown" in fields
+            else None
+        ),
         note=fields.get("note", ""),
         update=fields.get("update", ""),
     )
@@ -240,10 +259,11 @@ def status_page(request: Request) -> HTMLResponse:
     rt = runtime(request)
     shown = rt.incidents.status_page()
     settings = rt.config.tocsin.incidents
-    overall = page_status([v.incident for v in shown], rules_of(settings))
+    incidents, rules = [v.incident for v in shown], rules_of(settings)
     context: dict[str, Any] = {
         "views": shown,
-        "overall": overall,
+        "overall": page_status(incidents, rules),
+        "components": [(c, page_status(incidents, rules, c)) for c in settings.components],
         "title": settings.status_page_title,
     }
     return show_page(request, "status_page.html", **context)
