@@ -19,7 +19,16 @@ from tocsin.cli.incident_cmds import parse_roles
 from tocsin.config import ConfigError, load_config
 from tocsin.config.model import DEFAULT_SEVERITIES, IncidentSeverity
 from tocsin.incidents.announce import announcement, news
-from tocsin.incidents.model import Change, Incident, Refused, Rules, decide, declare, page_status
+from tocsin.incidents.model import (
+    Change,
+    Entry,
+    Incident,
+    Refused,
+    Rules,
+    decide,
+    declare,
+    page_status,
+)
 from tocsin.incidents.postmortem import draft, duration_text
 from tocsin.incidents.reminders import dues, reminder_alerts
 
@@ -384,3 +393,22 @@ def test_announcements() -> None:
     assert still.status == "firing"
     # each announcement its own key: a receiver that dedups by it keeps them all
     assert still.idempotency_key != note.idempotency_key
+
+
+def test_the_draft_s_key_times_come_from_the_linked_groups() -> None:
+    incident, entries = declare("Checkout failing", "SEV1", "ann", T0 + 10 * MIN, RULES)
+    incident, more = decide(incident, Change(status="resolved"), "bob", T0 + 70 * MIN, RULES)
+
+    def line(at: datetime, action: str) -> Entry:
+        return Entry(at, "tocsin", "group", f"alert group g: {action}", group="g", action=action)
+
+    story = [line(T0, "opened"), line(T0 + 4 * MIN, "acknowledged"), *entries, *more]
+    text = draft(incident, story, T0 + 2 * H)
+    assert "- **Time to acknowledge:** 4m\n" in text
+    assert "- **Time to declare:** 10m\n" in text
+    assert "- **Time to resolve:** 1h 10m (from the first page)\n" in text
+    # no group opened: no key times (nothing to count from)
+    assert "Time to" not in draft(incident, [*entries, *more], T0 + 2 * H)
+    # declared before its group opened: no time to declare
+    later = [line(T0 + 20 * MIN, "opened"), *entries, *more]
+    assert "Time to declare" not in draft(incident, later, T0 + 2 * H)

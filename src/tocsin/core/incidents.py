@@ -63,7 +63,7 @@ def group_entry(group: str, line: Mapping[str, Any]) -> Entry:
     said = f"alert group {group}: {line['action']}"
     if line["comment"]:
         said += f" ({line['comment']})"
-    return Entry(line["at"], line["actor"], "group", said, group=group)
+    return Entry(line["at"], line["actor"], "group", said, group=group, action=line["action"])
 
 
 def rules_of(settings: IncidentSettings) -> Rules:

@@ -52,7 +52,8 @@ class Entry:
     kind: str  # declared, status, severity, title, summary, role, note, update, ...
     text: str
     public: bool = False
-    group: str = ""  # the alert group a "linked" or "unlinked" entry is about
+    group: str = ""  # the alert group a "linked", "unlinked" or "group" entry is about
+    action: str = ""  # a "group" entry's: its audit line's ("opened", "acknowledged", ...)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ def draft(incident: Incident, timeline: Sequence[Entry], now: datetime) -> str:
             else f"- **Status:** {incident.status} (open for {lasted} so far)"
         ),
     ]
+    lines += key_times(incident, timeline, end)
     lines += [f"- **{role.capitalize()}:** {person}" for role, person in incident.roles.items()]
     if incident.groups:
         lines.append(f"- **Alert groups:** {', '.join(incident.groups)}")
@@ -65,3 +66,22 @@ def draft(incident: Incident, timeline: Sequence[Entry], now: datetime) -> str:
 def _cell(text: str) -> str:
     """Text a Markdown table cell holds whole (a "|" would end the cell)."""
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def key_times(incident: Incident, timeline: Sequence[Entry], end: datetime) -> list[str]:
+    """How long the response took, from its linked alert groups' lines: from the first
+    group's opening (when Tocsin first paged) to its first acknowledgement, to the
+    declaration, and to the resolution. Nothing without a group's opening."""
+    opened = [e.at for e in timeline if e.kind == "group" and e.action in ("opened", "re-opened")]
+    if not opened:
+        return []
+    first = min(opened)
+    acks = [e.at for e in timeline if e.kind == "group" and e.action == "acknowledged"]
+    out = []
+    if acks:
+        out.append(f"- **Time to acknowledge:** {duration_text(min(acks) - first)}")
+    if incident.opened_at >= first:  # (declared first, then a group linked: no such time)
+        out.append(f"- **Time to declare:** {duration_text(incident.opened_at - first)}")
+    if incident.resolved_at:
+        out.append(f"- **Time to resolve:** {duration_text(end - first)} (from the first page)")
+    return out
