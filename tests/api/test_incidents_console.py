@@ -74,7 +74,7 @@ def test_declared_changed_and_written_up_from_the_console(client: TestClient) ->
         "severity": "SEV1",
         "status": "investigating",
         "summary": "",
-        "public_shown": "1",
+        "boxes_shown": "1",
         "role_commander": "ann",
         "role_communications": "",
         "role_scribe": "",
@@ -157,8 +157,8 @@ def test_the_status_page(client: TestClient) -> None:
     form = client.get("/ui/incidents/2").text
     assert 'name="component_1" checked' in form
     current = {"title": "Slow logins", "severity": "SEV2", "status": "investigating"}
-    current |= {"role_commander": "ann", "public_shown": "1", "public": "on", "by": "ann"}
-    assert post(client, "/ui/incidents/2", **current, components_shown="1")[0] == 303
+    current |= {"role_commander": "ann", "boxes_shown": "1", "public": "on", "by": "ann"}
+    assert post(client, "/ui/incidents/2", **current)[0] == 303
     assert client.get("/api/v1/incidents/2").json()["components"] == []
     assert "Slow logins" in page
     assert "Internal only" not in page
@@ -219,7 +219,7 @@ def test_a_save_changes_only_what_was_edited(client: TestClient, tmp_path: Path)
         "status": "investigating",
         "summary": "Slow logins",  # as a browser sends the textarea, trimmed
         "role_commander": "ann",
-        "public_shown": "1",
+        "boxes_shown": "1",
         "note": "looking",
         "by": "bob",
     }

@@ -133,7 +133,8 @@ def test_incidents_are_announced_to_their_receivers(tmp_path: Path) -> None:
         config.write_text(
             "route:\n  receiver: default\nreceivers:\n  - name: default\n"
             f"  - name: ops\n    webhook_configs: [{{url: '{hook.url('/ops')}'}}]\n"
-            f"  - name: execs\n    webhook_configs: [{{url: '{hook.url('/execs')}'}}]\n"
+            f"  - name: execs\n    webhook_configs: [{{url: '{hook.url('/execs')}', "
+            "send_resolved: false}]\n"
             "tocsin:\n  incidents:\n    announce: [ops]\n    severities:\n"
             "      - {name: SEV1, announce: [execs]}\n      - {name: SEV2}\n"
         )
@@ -144,7 +145,13 @@ def test_incidents_are_announced_to_their_receivers(tmp_path: Path) -> None:
             body = declared.json()
             assert (body["receiver"], body["status"]) == ("ops", "firing")
             (alert,) = body["alerts"]
-            assert alert["labels"] == {"alertname": "Incident", "incident": "1", "severity": "SEV2"}
+            assert alert["labels"] == {
+                "alertname": "Incident",
+                "incident": "1",
+                "incident_severity": "SEV2",
+                "severity": "warning",
+            }
+            assert alert["endsAt"] == "0001-01-01T00:00:00Z"  # firing, as Alertmanager shows it
             assert alert["annotations"]["summary"] == (
                 "Incident #1 (SEV2): Checkout failing: declared SEV2: Checkout failing"
             )
@@ -167,14 +174,21 @@ def test_incidents_are_announced_to_their_receivers(tmp_path: Path) -> None:
             (execs,) = hook.wait_for(1, "/execs", timeout=30)
             for got in (ops[1].json(), execs.json()):
                 (alert,) = got["alerts"]
-                assert alert["labels"]["severity"] == "SEV1"
+                assert alert["labels"]["incident_severity"] == "SEV1"
                 assert alert["annotations"]["summary"].endswith(
                     "severity SEV2 -> SEV1; Investigating: Rolling back"
                 )
                 assert alert["annotations"]["description"].startswith("Investigating: Rolling back")
+            # lowered again: SEV2 announces to ops only, but execs, told before, hear the
+            # rest, the resolution too (news, though their send_resolved is false)
+            run_cli("incident", "update", "1", "-s", "SEV2", "--by", "bob", url=url)
             run_cli("incident", "resolve", "1", "--by", "ann", url=url)
-            resolved = hook.wait_for(3, "/ops", timeout=30)[2].json()
+            resolved = hook.wait_for(4, "/ops", timeout=30)[3].json()
             assert resolved["status"] == "resolved"
+            told = hook.wait_for(3, "/execs", timeout=30)[2].json()
+            assert told["status"] == "resolved"
+            shown = json.loads(run_cli("incident", "show", "1", "--json", url=url).stdout)
+            assert shown["announcedTo"] == ["ops", "execs"]
             logged = httpx.get(f"{url}/api/v1/notifications", params={"receiver": "ops"}).json()
-            assert len(logged) == 3
-            assert len(hook.requests("/ops")) == 3  # one each, none twice
+            assert len(logged) == 4
+            assert len(hook.requests("/ops")) == 4  # one each, none twice

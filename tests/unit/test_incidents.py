@@ -206,12 +206,19 @@ DUES: list[tuple[dict[str, Any], IncidentSeverity | None, list[tuple[str, dateti
     # an update before the raise does not count for the new severity
     ({"severity_at": T0 + H, "last_update_at": T0 + 50 * MIN}, SEV1, [("update", T0 + 75 * MIN)]),
     ({"severity_at": T0 + H, "last_update_at": T0 + 70 * MIN}, SEV1, [("update", T0 + 100 * MIN)]),
-    # resolved over 30 days ago: no post-mortem called in (a severity that starts owing
-    # them does not raise the past's)
+    # owed until 30 days past its deadline (48h): then no longer (a severity that
+    # starts owing post-mortems does not call in the past's)
     (
         {"status": "resolved", "resolved_at": T0 - timedelta(days=31)},
         SEV1,
-        [],
+        [("postmortem", T0 - timedelta(days=29))],
+    ),
+    ({"status": "resolved", "resolved_at": T0 - timedelta(days=33)}, SEV1, []),
+    # no first update owed: after a severity change the cadence goes on from the last
+    (
+        {"severity_at": T0 + H, "last_update_at": T0 + 50 * MIN},
+        IncidentSeverity("S", first_update_within=timedelta(0), update_every=H),
+        [("update", T0 + 110 * MIN)],
     ),
 ]
 
@@ -381,18 +388,30 @@ def test_announcements() -> None:
     )
     said = news(more)
     assert [e.kind for e in said] == ["status", "update"]
-    note = announcement(done, said, "ops", "http://t", later)
+    note = announcement(done, said, "ops", "http://t", later, 0, "k2")
     (alert,) = note.alerts
     assert note.status == "resolved"  # resolved with the incident
+    assert note.news  # sent where send_resolved is false too
+    assert alert.labels == {
+        "alertname": "Incident",
+        "incident": "0",
+        "incident_severity": "SEV1",
+        "severity": "critical",  # the most severe: a word receivers' templates take
+    }
     assert alert.annotations["summary"] == (
         "Incident #0 (SEV1): Checkout failing: resolved; Resolved: Fixed"
     )
     assert alert.annotations["description"] == "Resolved: Fixed\ncommander ann"
     assert (note.receiver, note.group_key) == ("ops", "incident:0")
-    still = announcement(incident, news(entries), "ops", "http://t", T0)
+    still = announcement(incident, news(entries), "ops", "http://t", T0, 2, "k1")
     assert still.status == "firing"
-    # each announcement its own key: a receiver that dedups by it keeps them all
-    assert still.idempotency_key != note.idempotency_key
+    (firing,) = still.alerts
+    assert firing.labels["severity"] == "warning"
+    assert firing.timeout  # no end of its own: a webhook shows Alertmanager's zero time
+    assert (still.idempotency_key, note.idempotency_key) == (
+        "incident/0/ops/k1",
+        "incident/0/ops/k2",
+    )
 
 
 def test_the_draft_s_key_times_come_from_the_linked_groups() -> None:

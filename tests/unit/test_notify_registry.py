@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from tocsin.alerts.model import Alert
@@ -88,3 +89,19 @@ def test_send_resolved_false_skips_resolved_only_notifications() -> None:
     assert kinds[("webhook", 0)] is OutcomeKind.RETRYABLE
     assert kinds[("pagerduty", 0)] is OutcomeKind.RETRYABLE
     assert kinds[("opsgenie", 0)] is OutcomeKind.PERMANENT
+
+
+def test_news_is_sent_whatever_send_resolved_says() -> None:
+    """An incident's resolution, announced, is news in itself: sent (here failing:
+    nothing listens) even where send_resolved is false."""
+
+    async def run() -> dict[tuple[str, int], OutcomeKind]:
+        async with ClientPool() as pool:
+            found = integrations(RECEIVER, clients=pool)
+            news = replace(resolved_only(), news=True)
+            outcomes = await asyncio.gather(*(i.send(news) for i in found))
+            return {(i.name, i.index): o.kind for i, o in zip(found, outcomes, strict=True)}
+
+    kinds = asyncio.run(run())
+    assert kinds[("webhook", 1)] is OutcomeKind.RETRYABLE
+    assert kinds[("slack", 0)] is OutcomeKind.RETRYABLE

@@ -40,6 +40,7 @@ def incident_json(i: Incident) -> dict[str, Any]:
         "roles": dict(i.roles),
         "groups": list(i.groups),
         "components": list(i.components),
+        "announcedTo": list(i.told),
         "openedAt": format_rfc3339(i.opened_at),
         "openedBy": i.opened_by,
         "resolvedAt": _time(i.resolved_at),

@@ -128,13 +128,14 @@ def _print(i: dict[str, Any]) -> None:
     typer.echo(f"  public:    {'yes, on the status page' if i['public'] else 'no'}")
     if i["groups"]:
         typer.echo(f"  groups:    {', '.join(i['groups'])}")
-    if i["components"]:
+    if i.get("components"):  # (a server before components has none)
         typer.echo(f"  affects:   {', '.join(i['components'])}")
     for d in i["due"]:
         typer.echo(f"  owes:      {d['what']} by {d['at']}")
     typer.echo("timeline:")
     # with its alert groups' lines (pages, acknowledgements), in time order
-    for e in sorted([*i["timeline"], *i["groupTimeline"]], key=lambda e: str(e["at"])):
+    lines = [*i["timeline"], *i.get("groupTimeline", [])]
+    for e in sorted(lines, key=lambda e: str(e["at"])):
         mark = "  [status page]" if e["public"] else ""
         typer.echo(f"  {e['at']}  {e['by']}: {e['text']}{mark}")
 
@@ -169,6 +170,8 @@ def update(
     as_json: JsonOption = False,
 ) -> None:
     """Change an incident; each change is a line of its timeline."""
+    if components and clear_components:
+        fail("--component and --no-components: give one or the other", 2)
     if status is not None and status not in STATUSES:
         fail(f"--status: must be one of {', '.join(STATUSES)}", 2)
     asked = [status, severity, title, summary, public, roles, link, unlink, note, message]

@@ -59,10 +59,11 @@ class Declare:
         )
         _check_groups(txn, self.groups, "groups")
         incident_id = incident_rows.add(txn.conn, draft, txn.rev)
-        stored = replace(draft, id=incident_id)
+        stored, items = _announced(replace(draft, id=incident_id), entries, self.announce)
+        incident_rows.save(txn.conn, stored, txn.rev)
         incident_rows.add_entries(txn.conn, incident_id, entries)
         _audit_groups(txn, stored, entries, self.via)
-        outbox_rows.enqueue(txn.conn, self.announce(stored, entries), txn.rev)
+        outbox_rows.enqueue(txn.conn, items, txn.rev)
         return stored
 
 
@@ -85,14 +86,25 @@ class ChangeIncident:
         changed, entries = decide(found, self.change, self.by, self.now, self.rules)
         _check_groups(txn, self.change.link, "link")
         if entries:
+            changed, items = _announced(changed, entries, self.announce)
             incident_rows.save(txn.conn, changed, txn.rev)
             incident_rows.add_entries(txn.conn, changed.id, entries)
             _audit_groups(txn, changed, entries, self.via)
-            outbox_rows.enqueue(txn.conn, self.announce(changed, entries), txn.rev)
+            outbox_rows.enqueue(txn.conn, items, txn.rev)
         return changed, entries
 
     def wrote_nothing(self, value: tuple[Incident, list[Entry]]) -> bool:
         return not value[1]
+
+
+def _announced(
+    incident: Incident, entries: Sequence[Entry], announce: Announce
+) -> tuple[Incident, list[OutboxItem]]:
+    """The announcements of ``entries``, and the incident with their receivers added
+    to those told (who then hear the rest, whatever its severity becomes)."""
+    items = announce(incident, entries)
+    told = tuple(dict.fromkeys([*incident.told, *(i.receiver for i in items)]))
+    return replace(incident, told=told), items
 
 
 def _check_groups(txn: Txn, groups: Sequence[str], field: str) -> None:

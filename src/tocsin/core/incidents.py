@@ -23,8 +23,8 @@ from tocsin.config.receivers import Receiver
 from tocsin.core.incident_ops import ChangeIncident, Declare
 from tocsin.incidents import postmortem
 from tocsin.incidents.announce import announcement, news
-from tocsin.incidents.model import Change, Entry, Incident, Rules
-from tocsin.incidents.reminders import POSTMORTEMS_FOR, Due, dues
+from tocsin.incidents.model import Change, Entry, Incident, Rules, severity_rank
+from tocsin.incidents.reminders import Due, dues, owing_since
 from tocsin.notify.outbox import OutboxItem, new_item
 from tocsin.oncall.lifecycle import Via
 from tocsin.store import incident_rows, oncall_rows
@@ -51,6 +51,15 @@ class IncidentView:
         """Its timeline and its groups' lines, in time order (stable: ties keep the
         timeline first)."""
         return sorted([*self.timeline, *self.group_lines], key=lambda e: e.at)
+
+
+# a linked group's audit lines shown with an incident, at most (a flapping group's
+# trail can be long): its first (its opening, the first page) and its latest
+GROUP_LINES = 200
+
+
+def _bounded(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return lines if len(lines) <= GROUP_LINES else [lines[0], *lines[1 - GROUP_LINES :]]
 
 
 def incident_number(text: str) -> int | None:
@@ -125,18 +134,24 @@ class IncidentDesk:
         return found
 
     def announcements(self, incident: Incident, entries: Sequence[Entry]) -> list[OutboxItem]:
-        """The outbox items telling the incident's receivers (``announced_to``) the
-        news among ``entries``: one per integration of each receiver."""
+        """The outbox items telling the incident's receivers (``announced_to``, and
+        those told before) the news among ``entries``: one per integration of each."""
         said = news(entries)
         if not said:
             return []
         now = said[0].at
+        settings = self.settings()
+        rank = severity_rank(incident.severity, rules_of(settings))
+        # those told before hear the rest (a PagerDuty incident opened by the
+        # declaration is resolved by the resolution), whatever the severity became
+        wanted = dict.fromkeys([*incident.told, *settings.announced_to(incident.severity)])
         items: list[OutboxItem] = []
-        for name in self.settings().announced_to(incident.severity):
+        for name in wanted:
             receiver = self._receiver(name)
-            if receiver is None:  # check-config refuses it; a reload may have raced
+            if receiver is None:  # removed by a reload: nothing to send it with
                 continue
-            note = announcement(incident, said, name, self._base_url, now)
+            key = uuid.uuid4().hex  # each announcement its own, however close in time
+            note = announcement(incident, said, name, self._base_url, now, rank, key)
             items += [
                 new_item(str(uuid.uuid4()), name, f"{kind}[{index}]", note, now)
                 for kind, index, _ in receiver.integrations()
@@ -152,7 +167,7 @@ class IncidentDesk:
             lines = [
                 group_entry(group, line)
                 for group in found.groups
-                for line in oncall_rows.audit_of(conn, group)
+                for line in _bounded(oncall_rows.audit_of(conn, group))
                 if not str(line["action"]).endswith(f"incident #{incident_id}")
             ]
         return IncidentView(found, timeline, self.owed(found), lines)
@@ -186,5 +201,6 @@ class IncidentDesk:
         """For the reminder loop: the open incidents, and the resolved ones without a
         post-mortem, each with what it owes (perhaps nothing)."""
         with self._engine.connect() as conn:
-            found = incident_rows.owing(conn, self._clock() - POSTMORTEMS_FOR)
+            since = owing_since(self.settings().severities, self._clock())
+            found = incident_rows.owing(conn, since)
         return [IncidentView(i, [], self.owed(i)) for i in found]

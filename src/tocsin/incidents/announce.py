@@ -32,13 +32,24 @@ def news(entries: Sequence[Entry]) -> list[Entry]:
 
 
 def announcement(
-    incident: Incident, said: Sequence[Entry], receiver: str, base_url: str, now: datetime
+    incident: Incident,
+    said: Sequence[Entry],
+    receiver: str,
+    base_url: str,
+    now: datetime,
+    rank: int,
+    key: str,
 ) -> Notification:
-    """The notification of ``said`` (one change's news) to ``receiver``."""
+    """The notification of ``said`` (one change's news) to ``receiver``; ``rank`` is
+    its severity's place (0: the most severe), ``key`` its own, unique, part of the
+    idempotency key."""
+    # ``severity`` as receivers' templates expect it (PagerDuty's own words: a
+    # template passing .CommonLabels.severity on must send one PagerDuty takes)
     labels = {
         "alertname": ALERTNAME,
         "incident": str(incident.id),
-        "severity": incident.severity,
+        "incident_severity": incident.severity,
+        "severity": "critical" if rank == 0 else "warning",
     }
     what = "; ".join(e.text for e in said)
     updates = [e.text for e in said if e.kind == "update"]
@@ -51,7 +62,9 @@ def announcement(
     }
     if incident.summary:
         annotations["impact"] = incident.summary
-    ends = incident.resolved_at or OPEN_END  # firing until resolved, as an event's alert
+    # firing until resolved; an end nobody sent (timeout), as Alertmanager's webhook
+    # shows a firing alert's: not a date in the year 9999
+    ends = incident.resolved_at or OPEN_END
     alert = Alert(
         fingerprint(labels),
         labels,
@@ -60,9 +73,8 @@ def announcement(
         ends,
         link,
         now,
-        False,
+        incident.resolved_at is None,
     )
-    stamp = now.strftime("%Y%m%dT%H%M%S.%f")
     return Notification(
         receiver=receiver,
         group_key=f"incident:{incident.id}",
@@ -70,5 +82,6 @@ def announcement(
         alerts=(alert,),
         now=now,
         external_url=base_url,
-        idempotency_key=f"incident/{incident.id}/{receiver}/{stamp}",
+        idempotency_key=f"incident/{incident.id}/{receiver}/{key}",
+        news=True,
     )

@@ -69,6 +69,7 @@ class Incident:
     roles: Mapping[str, str] = field(default_factory=dict)  # role -> person
     groups: tuple[str, ...] = ()  # linked on-call alert groups
     components: tuple[str, ...] = ()  # what the status page shows it affects
+    told: tuple[str, ...] = ()  # the receivers announced to: told until it ends
     resolved_at: datetime | None = None
     last_update_at: datetime | None = None  # the last status-page update
     # when it took its severity (its declaration, or the last change): what a
@@ -286,7 +287,7 @@ def page_status(shown: Sequence[Incident], rules: Rules, component: str | None =
     """The page's word, or with ``component`` that component's: the worst of the open
     incidents (that affect it)."""
     ranks = [
-        _rank(i.severity, rules)
+        severity_rank(i.severity, rules)
         for i in shown
         if i.open and (component is None or component in i.components)
     ]
@@ -295,7 +296,7 @@ def page_status(shown: Sequence[Incident], rules: Rules, component: str | None =
     return PAGE_STATUSES[min(min(ranks), len(PAGE_STATUSES) - 1)]
 
 
-def _rank(severity: str, rules: Rules) -> int:
+def severity_rank(severity: str, rules: Rules) -> int:
     """0 for the most severe configured severity (the list's first); one no longer
     configured counts as the least."""
     found = rules.severities

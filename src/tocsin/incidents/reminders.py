@@ -28,7 +28,7 @@ ALERTNAMES = (UPDATE_OVERDUE, POSTMORTEM_OVERDUE)
 # an incident's reminder links to its console page: how Tocsin tells its own alerts
 INCIDENT_PAGE = "/ui/incidents/"
 ZERO = timedelta(0)
-# how long after its resolution an incident may still owe a post-mortem
+# how long past its deadline an incident still owes a post-mortem
 POSTMORTEMS_FOR = timedelta(days=30)
 
 
@@ -45,26 +45,32 @@ class Due:
 def dues(incident: Incident, severity: IncidentSeverity | None, now: datetime) -> list[Due]:
     """What the incident owes next, and by when (nothing for a severity that owes
     nothing, or one no longer configured). Updates count from when it took its
-    severity (a SEV3 raised to SEV1 owes its first update from the raise), a
-    post-mortem from its resolution; one resolved over ``POSTMORTEMS_FOR`` ago owes
-    nothing (a severity that starts owing post-mortems does not call in the past's)."""
+    severity (a SEV3 raised to SEV1 owes its first update from the raise; with no
+    first update owed, the cadence goes on from the last one), a post-mortem from its
+    resolution, until ``POSTMORTEMS_FOR`` past its deadline (a severity that starts
+    owing post-mortems does not call in the past's)."""
     if severity is None:
         return []
     if incident.open:
         since = incident.severity_at or incident.opened_at
         last = incident.last_update_at
-        if last is None or last < since:
-            if severity.first_update > ZERO:
-                return [Due("update", since + severity.first_update, "a first update")]
-        elif severity.update_every > ZERO:
+        if (last is None or last < since) and severity.first_update > ZERO:
+            return [Due("update", since + severity.first_update, "a first update")]
+        if last is not None and severity.update_every > ZERO:
             return [Due("update", last + severity.update_every, "an update")]
         return []
     within, resolved = severity.postmortem_within, incident.resolved_at
     if incident.postmortem_at is not None or resolved is None or within <= ZERO:
         return []
-    if now - resolved > POSTMORTEMS_FOR:
+    if now > resolved + within + POSTMORTEMS_FOR:
         return []
     return [Due("postmortem", resolved + within, "a post-mortem")]
+
+
+def owing_since(severities: Iterable[IncidentSeverity], now: datetime) -> datetime:
+    """The earliest resolution that may still owe a post-mortem at ``now``."""
+    longest = max((s.postmortem_within for s in severities), default=ZERO)
+    return now - longest - POSTMORTEMS_FOR
 
 
 def reminder_alerts(

@@ -42,6 +42,9 @@ class Notification:
     truncated: int = 0
     idempotency_key: str = ""
     extra: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: _EMPTY)
+    # news in itself (an incident's resolution announced): sent whatever an
+    # integration's send_resolved says
+    news: bool = False
 
     def is_resolved(self, alert: Alert) -> bool:
         return alert.resolved(self.now)

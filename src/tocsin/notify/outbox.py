@@ -96,6 +96,7 @@ def notification_to_json(n: Notification) -> dict[str, Any]:
         "truncated": n.truncated,
         "idempotency_key": n.idempotency_key,
         "extra": {fp: dict(v) for fp, v in n.extra.items()},
+        **({"news": True} if n.news else {}),
     }
 
 
@@ -110,4 +111,5 @@ def notification_from_json(data: Mapping[str, Any]) -> Notification:
         truncated=data["truncated"],
         idempotency_key=data["idempotency_key"],
         extra=data["extra"],
+        news=bool(data.get("news", False)),  # absent from rows written before it existed
     )

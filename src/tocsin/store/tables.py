@@ -350,6 +350,7 @@ incidents = Table(
     Column("roles", Text, nullable=False, server_default="{}"),
     Column("groups", Text, nullable=False, server_default="[]"),
     Column("components", Text, nullable=False, server_default="[]"),
+    Column("told", Text, nullable=False, server_default="[]"),
     Column("opened_at", BigInteger, nullable=False),
     Column("opened_by", Text, nullable=False),
     Column("resolved_at", BigInteger, nullable=True),

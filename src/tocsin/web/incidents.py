@@ -13,9 +13,17 @@ from fastapi.responses import HTMLResponse, Response
 
 from tocsin.api.state import runtime
 from tocsin.core.incidents import incident_number, rules_of
-from tocsin.incidents.model import POSTMORTEM_MAX, STATUSES, Change, Refused, page_status
+from tocsin.incidents.model import (
+    POSTMORTEM_MAX,
+    STATUSES,
+    TEXT_MAX,
+    Change,
+    Refused,
+    page_status,
+)
 from tocsin.oncall.lifecycle import Via
 from tocsin.web.console import read_form, redirect_done, show_page
+from tocsin.web.incident_form import asked, drawn
 
 router = APIRouter(include_in_schema=False)
 
@@ -82,6 +90,8 @@ async def declare(request: Request) -> Response:
 # A post-mortem of POSTMORTEM_MAX characters, each up to 4 bytes of UTF-8 and each
 # byte up to 3 of URL encoding, with the rest of its form
 POSTMORTEM_FORM_BYTES = POSTMORTEM_MAX * 12 + 4096
+# and an update, a note and a summary of TEXT_MAX each, with the rest
+CHANGE_FORM_BYTES = 3 * TEXT_MAX * 12 + 4096
 
 
 def _missing(request: Request, incident_id: str) -> HTMLResponse:
@@ -109,18 +119,7 @@ def _incident(
         return _missing(request, incident_id)
     settings = rt.config.tocsin.incidents
     i = found.incident
-    form = {"title": i.title, "summary": i.summary, "status": i.status, "severity": i.severity}
-    form |= {f"role_{r}": i.roles.get(r, "") for r in settings.roles}
-    form |= {"update": "", "note": "", "link": "", "unlink": "", "public": "on" * i.public}
-    form |= {
-        f"component_{n}": "on" * (c in i.components) for n, c in enumerate(settings.components)
-    }
-    if draft is not None:
-        form |= {k: v for k, v in draft.items() if k in form}
-        if "public_shown" in draft:
-            form["public"] = draft.get("public", "")
-        if "components_shown" in draft:  # an unticked box is not sent
-            form |= {k: draft.get(k, "") for k in form if k.startswith("component_")}
+    form, was = drawn(i, settings.roles, settings.components, draft)
     severities = [s.name for s in settings.severities]
     if i.severity not in severities:  # no longer configured: kept, not changed by a save
         severities.insert(0, i.severity)
@@ -131,6 +130,7 @@ def _incident(
         view=found,
         incident=i,
         form=form,
+        was=was,
         statuses=STATUSES,
         severities=severities,
         descriptions={s.name: s.description for s in settings.severities},
@@ -148,10 +148,9 @@ def _components(fields: dict[str, str], configured: tuple[str, ...]) -> list[str
 
 @router.post("/ui/incidents/{incident_id}", response_class=HTMLResponse)
 async def change(request: Request, incident_id: str) -> Response:
-    """The incident page's form: every field holds the incident's current value, so
-    only what the responder changed is a change (a title or summary equal but for the
-    spaces a form trims is left as it is)."""
-    fields = await read_form(request)
+    """The incident page's form: only what the responder edited is a change
+    (``web.incident_form``)."""
+    fields = await read_form(request, CHANGE_FORM_BYTES)
     if isinstance(fields, HTMLResponse):
         return fields
     rt = runtime(request)
@@ -163,37 +162,10 @@ async def change(request: Request, incident_id: str) -> Response:
     if not who:
         problems = {"by": "by: required, who makes the change"}
         return _incident(request, incident_id, 400, problems, fields)
-    i = found.incident
-
-    def edited(name: str, now: str) -> str | None:
-        given = fields.get(name)
-        return None if given is None or given.strip() == now.strip() else given
-
-    roles = {
-        role: fields[f"role_{role}"].strip()
-        for role in rt.config.tocsin.incidents.roles
-        if f"role_{role}" in fields
-    }
-    link, unlink = fields.get("link", "").strip(), fields.get("unlink", "").strip()
-    asked = Change(
-        title=edited("title", i.title),
-        severity=edited("severity", i.severity),
-        status=fields.get("status"),
-        summary=edited("summary", i.summary),
-        public=("public" in fields) if "public_shown" in fields else None,
-        roles=roles,
-        link=[link] if link else [],
-        unlink=[unlink] if unlink else [],
-        components=(
-            _components(fields, rt.config.tocsin.incidents.components)
-            if "components_shown" in fields
-            else None
-        ),
-        note=fields.get("note", ""),
-        update=fields.get("update", ""),
-    )
+    settings = rt.config.tocsin.incidents
+    wanted = asked(fields, found.incident, settings.roles, settings.components)
     try:
-        await rt.incidents.change(number, asked, who, Via.CONSOLE)
+        await rt.incidents.change(number, wanted, who, Via.CONSOLE)
     except Refused as exc:
         return _incident(request, incident_id, 400, {exc.field: str(exc)}, fields)
     return redirect_done(f"/ui/incidents/{number}?done=changed", who)

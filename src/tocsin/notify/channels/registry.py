@@ -87,7 +87,7 @@ def _unsupported(kind: str) -> Send:
 
 def _guarded(name: str, index: int, send: Send, send_resolved: bool) -> Send:
     async def run(notification: Notification) -> Outcome:
-        if not send_resolved:
+        if not send_resolved and not notification.news:
             firing = notification.firing
             if not firing:
                 return Outcome.sent("not sent: all alerts resolved and send_resolved is false")

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("roles", sa.Text, nullable=False, server_default="{}"),
         sa.Column("groups", sa.Text, nullable=False, server_default="[]"),
         sa.Column("components", sa.Text, nullable=False, server_default="[]"),
+        sa.Column("told", sa.Text, nullable=False, server_default="[]"),
         sa.Column("opened_at", sa.BigInteger, nullable=False),
         sa.Column("opened_by", sa.Text, nullable=False),
         sa.Column("resolved_at", sa.BigInteger, nullable=True),
