@@ -130,6 +130,7 @@ class HeartbeatMonitor(MonitorLoop[Heartbeat]):
         return out
 
     async def check(self) -> None:
+        held = self.held()  # before the rows (MonitorLoop.held)
         beats = await asyncio.to_thread(self._read)
         new = [s.name for s in self._specs() if s.name not in beats]
         if new:  # configured since the last check (or the start): armed from now
@@ -142,7 +143,7 @@ class HeartbeatMonitor(MonitorLoop[Heartbeat]):
             for v in views
             if (a := firing_alert(v.spec, v.beat, v.status, now, self.base_url)) is not None
         ]
-        await self.keep_in_step(wanted, now)
+        await self.keep_in_step(wanted, now, held)
         self.counts = {state: sum(v.status.state == state for v in views) for state in STATES}
         self.last_pings = {
             v.spec.name: v.beat.last_ping_at.timestamp()

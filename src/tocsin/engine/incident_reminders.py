@@ -50,10 +50,8 @@ class IncidentReminders:
         await self._loop.run(self.check, lambda: self._sleep)
 
     async def check(self) -> None:
-        # the store's alerts before the incidents: a debt another replica paid after
-        # this read is paid in the incidents read next, or its alert, resolved after
-        # the payment, still shows firing here (and is left alone); the other order
-        # could fire again an alert just resolved
+        # the store's alerts before the incidents (as MonitorLoop.held, and for the
+        # same reason: a debt paid on another replica must not fire again here)
         held = list(self._alerts())
         owing = await asyncio.to_thread(self._desk.owing)
         now = self._clock()

@@ -139,8 +139,18 @@ class MonitorLoop(Generic[SpecT]):
             raise LookupError(f"no {self.kind.label} {name!r} in tocsin.{key} (configured: {have})")
         return found
 
-    async def keep_in_step(self, wanted: Sequence[PostedAlert], now: datetime) -> None:
-        await keep_in_step(self.kind, wanted, self._alerts(), self._post, now)
+    def held(self) -> list[Alert]:
+        """The store's alerts, as this replica knows them now. Take them before
+        reading the monitors' rows: a state another replica changed after this read
+        (a ping, a result) is in the rows read next, or the alert it resolved still
+        shows firing here and is left alone. Read the other way round, a round could
+        fire again an alert another replica had just resolved."""
+        return list(self._alerts())
+
+    async def keep_in_step(
+        self, wanted: Sequence[PostedAlert], now: datetime, held: Iterable[Alert]
+    ) -> None:
+        await keep_in_step(self.kind, wanted, held, self._post, now)
 
 
 async def keep_in_step(

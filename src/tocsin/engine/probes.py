@@ -172,6 +172,7 @@ class ProbeMonitor(MonitorLoop[Probe]):
                 task = asyncio.get_running_loop().create_task(self._probe(specs[name], lease))
                 self._requests.add(task)
                 task.add_done_callback(self._requests.discard)
+        held = self.held()  # before the rows (MonitorLoop.held)
         views = await asyncio.to_thread(self.views)
         now = self._clock()
         firing = [
@@ -180,7 +181,7 @@ class ProbeMonitor(MonitorLoop[Probe]):
             for raise_ in (firing_alert, cert_alert)
             if (a := raise_(v.spec, v.row, now, self.base_url))
         ]
-        await self.keep_in_step(firing, now)
+        await self.keep_in_step(firing, now, held)
         self.counts = {s: sum(v.state == s for v in views) for s in STATES}
         done = [(v.spec.name, v.row.last) for v in views if v.row.last is not None]
         self.success = {name: float(last.ok) for name, last in done}
