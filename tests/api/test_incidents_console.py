@@ -184,7 +184,15 @@ def test_an_incident_declared_from_an_alert_group(
             "linked to incident #1",
             "ServiceDown",
         )
-        assert "linked to incident #1" in client.get(f"/ui/groups/{group['id']}").text
+        group_page = client.get(f"/ui/groups/{group['id']}").text
+        assert "linked to incident #1" in group_page
+        assert '<a class="incident" href="/ui/incidents/1">incident #1 ServiceDown</a>' in (
+            group_page
+        )
+        linked = client.get(f"/api/v1/groups/{group['id']}").json()["incidents"]
+        assert linked == [
+            {"id": 1, "title": "ServiceDown", "severity": "SEV2", "status": "investigating"}
+        ]
         # what happens to the group is told with the incident, and in its post-mortem
         acked = client.post(f"/api/v1/groups/{group['id']}/ack", json={"by": "bob"})
         assert acked.status_code == 200, acked.text

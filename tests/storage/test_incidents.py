@@ -7,14 +7,16 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
 from tests.storage.test_alert_store import T0, Clock, Opened
 from tocsin.config.model import IncidentSettings
 from tocsin.core.incidents import IncidentDesk
-from tocsin.incidents.model import Change
+from tocsin.incidents.model import Change, Incident
 from tocsin.oncall.lifecycle import Via
+from tocsin.store import incident_rows
 
 N = 25
 # a role for each change each replica makes: a change decided over a stale row would
@@ -84,3 +86,18 @@ def test_ids_are_unique_across_replicas(pair: tuple[Replica, Replica]) -> None:
     assert sorted(ids) == list(range(1, 21))
     listed = a.desk.listing(open_only=True)
     assert [i.id for i in listed] == list(range(20, 0, -1))  # newest first
+
+
+def test_the_incidents_linking_a_group(db_url: str) -> None:
+    """By the group's exact id: LIKE's wildcards in an id match only themselves."""
+    replica = Replica(db_url)
+    try:
+        base = Incident(0, "x", "SEV1", "investigating", T0, "ann")
+        with replica.engine.begin() as conn:
+            first = incident_rows.add(conn, replace(base, groups=("a_b%",)), 1)
+            incident_rows.add(conn, replace(base, groups=("aXbY",)), 1)
+            third = incident_rows.add(conn, replace(base, groups=("z", "a_b%")), 1)
+        assert [i.id for i in replica.desk.linking("a_b%")] == [third, first]
+        assert replica.desk.linking("a_b") == []
+    finally:
+        replica.close()

@@ -82,6 +82,10 @@ def get_group(request: Request, group_id: str) -> Response:
     body = _group_json(page.row)
     body["pending"] = [{"kind": d.kind, "dueAt": d.due_at} for d in page.pending]
     body["runbookTimers"] = timers_json(page.runbook.timers)
+    body["incidents"] = [
+        {"id": i.id, "title": i.title, "severity": i.severity, "status": i.status}
+        for i in runtime(request).incidents.linking(group_id)
+    ]
     return _json(body)
 
 

@@ -172,6 +172,11 @@ class IncidentDesk:
             ]
         return IncidentView(found, timeline, self.owed(found), lines)
 
+    def linking(self, group_id: str) -> list[Incident]:
+        """The incidents an alert group is linked to, newest first."""
+        with self._engine.connect() as conn:
+            return incident_rows.linking(conn, group_id)
+
     def owed(self, incident: Incident) -> list[Due]:
         return dues(incident, self.settings().severity(incident.severity), self._clock())
 

@@ -94,6 +94,19 @@ def listing(conn: Connection, open_only: bool, limit: int) -> list[Incident]:
     return [_incident(r) for r in conn.execute(query)]
 
 
+def linking(conn: Connection, group_id: str) -> list[Incident]:
+    """The incidents an alert group is linked to, newest first."""
+    quoted = orjson.dumps(group_id).decode()  # as the JSON list holds it
+    pattern = "%" + quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    query = (
+        select(incidents)
+        .where(incidents.c.groups.like(pattern, escape="\\"))
+        .order_by(incidents.c.id.desc())
+    )
+    found = (_incident(r) for r in conn.execute(query))
+    return [i for i in found if group_id in i.groups]
+
+
 def owing(conn: Connection, resolved_since: datetime) -> list[Incident]:
     """The incidents that may owe something: open, or resolved since
     ``resolved_since`` without a post-mortem."""

@@ -276,6 +276,7 @@ def _group_page(
         ],
         pending=found.pending,
         audit=found.audit,
+        incidents=rt.incidents.linking(group_id),
         audit_detail=pages.audit_detail,
         problems=problems or {},
     )
