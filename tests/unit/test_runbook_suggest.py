@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tocsin.config import load_config
 from tocsin.runbooks import parse_runbook, suggest_config
 from tocsin.runbooks.suggest import rule_name
 
@@ -158,3 +159,98 @@ def test_empty_runbook_still_valid_yaml() -> None:
 )
 def test_rule_names_are_valid_prometheus_names(name: str, rule: str) -> None:
     assert rule_name(name) == rule
+
+
+MATRIX = """## Escalation Matrix
+
+| Severity | Criteria | Primary |
+| -------- | -------- | ------- |
+| SEV-1 | Complete outage | On-call |
+| SEV-2 | Degraded | On-call |
+"""
+TIMELINE = """## Incident Response
+
+1. Acknowledge alert within 5 minutes.
+2. Update the status page within 15 minutes.
+3. Schedule postmortem within 48 hours.
+"""
+REVIEW = "## Post-incident\n\n- Post-incident review: schedule within 3 business days.\n"
+BEAT = "## Health checks\n\n1. **Heartbeat:** the nightly cron job pings every 24 hours.\n"
+
+
+def sketch(text: str) -> dict[str, Any] | None:
+    """The ``tocsin:`` sketch of a suggestion, uncommented and loaded; None: none."""
+    if "# tocsin:" not in text:
+        return None
+    block = text[text.index("# tocsin:") :].split("\n---")[0]
+    lines = [x[1:] for x in block.splitlines() if x.startswith("#")]
+    loaded: dict[str, Any] = yaml.safe_load("\n".join(lines))["tocsin"]
+    return loaded
+
+
+# (the runbook, each severity as the sketch names it, with what it owes)
+INCIDENT_ROWS: list[tuple[str, list[dict[str, Any]] | None]] = [
+    ("## Nothing\n\nJust prose.\n", None),
+    (
+        MATRIX,
+        [
+            {"name": "SEV-1", "description": "Complete outage"},
+            {"name": "SEV-2", "description": "Degraded"},
+        ],
+    ),
+    (
+        MATRIX + TIMELINE,
+        [
+            {
+                "name": "SEV-1",
+                "description": "Complete outage",
+                "first_update_within": "15m",
+                "postmortem_within": "2d",
+            },
+            {
+                "name": "SEV-2",
+                "description": "Degraded",
+                "first_update_within": "15m",
+                "postmortem_within": "2d",
+            },
+        ],
+    ),
+    # no matrix: one severity to name; 3 business days are at most 5 calendar days
+    (REVIEW, [{"name": "<PLACEHOLDER: a severity, e.g. SEV1>", "postmortem_within": "5d"}]),
+]
+
+
+@pytest.mark.parametrize(("runbook", "severities"), INCIDENT_ROWS)
+def test_incidents_are_sketched_from_the_matrix_and_the_timeline(
+    runbook: str, severities: list[dict[str, Any]] | None, tmp_path: Path
+) -> None:
+    text = suggest_config(parse_runbook(runbook, name="r", source="r.md"))
+    found = sketch(text)
+    if severities is None:
+        assert found is None
+        return
+    assert found is not None
+    assert found["incidents"]["severities"] == severities
+    # uncommented (its placeholder named), Tocsin loads it
+    named = [
+        {**s, "name": s["name"].replace("<PLACEHOLDER: a severity, e.g. SEV1>", "SEV1")}
+        for s in severities
+    ]
+    config = {
+        "route": {"receiver": "x"},
+        "receivers": [{"name": "x"}],
+        "tocsin": {"incidents": {"severities": named}},
+    }
+    path = tmp_path / "am.yml"
+    path.write_text(yaml.safe_dump(config))
+    assert [s.name for s in load_config(path).tocsin.incidents.severities] == [
+        s["name"] for s in named
+    ]
+
+
+def test_heartbeats_and_incidents_share_one_tocsin_key() -> None:
+    text = suggest_config(parse_runbook(BEAT + MATRIX, name="r", source="r.md"))
+    assert text.count("# tocsin:") == 1
+    found = sketch(text)
+    assert found is not None
+    assert set(found) == {"heartbeats", "incidents"}

@@ -13,6 +13,7 @@ unedited.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 
@@ -225,7 +226,7 @@ def _alertmanager(w: _Writer, runbook: Runbook) -> None:
         _receiver_configs(w, channels)
     _timers(w, runbook)
     _policy_sketches(w, runbook)
-    _heartbeat_sketches(w, runbook)
+    _tocsin_sketches(w, runbook)
 
 
 def _receiver_configs(w: _Writer, channels: Sequence[Channel]) -> None:
@@ -315,30 +316,93 @@ def _policy_sketches(w: _Writer, runbook: Runbook) -> None:
             w('#         targets: [{person: "<PLACEHOLDER: escalation target>"}]')
 
 
-def _heartbeat_sketches(w: _Writer, runbook: Runbook) -> None:
-    """A heartbeat check ("the nightly cron job pings every 24 hours") is what Tocsin's
-    heartbeats run, not a Prometheus rule: sketched, commented out like the policies
-    (a ``tocsin:`` section makes the file Tocsin's own)."""
-    beats = [c for c in runbook.checks if c.kind == "heartbeat"]
-    if not beats:
+def _tocsin_sketches(w: _Writer, runbook: Runbook) -> None:
+    """What Tocsin runs itself rather than Prometheus or Alertmanager, sketched under
+    one ``tocsin:`` key (commented out like the policies: the section makes the file
+    Tocsin's own): heartbeats and incidents."""
+    beats, incidents = _heartbeat_lines(runbook), _incident_lines(runbook)
+    if not beats and not incidents:
         return
     w()
-    w("# Heartbeats: jobs that must ping Tocsin (README, Heartbeats). Uncomment, and have")
-    w("# each job POST to /api/v1/heartbeats/NAME (or run under `tocsin heartbeat run`).")
+    if beats:
+        w("# Heartbeats: jobs that must ping Tocsin (README, Heartbeats). Uncomment, and have")
+        w("# each job POST to /api/v1/heartbeats/NAME (or run under `tocsin heartbeat run`).")
+    if incidents:
+        w("# Incidents (README, Incidents): the severities an incident is declared at, and")
+        w("# what each owes (a missed one raises an alert). Every severity below is given")
+        w("# what the runbook says of incidents: drop what a minor one does not owe.")
     w("# tocsin:")
-    w("#   heartbeats:")
+    for line in [*beats, *incidents]:
+        w(f"#{line}")
+
+
+def _heartbeat_lines(runbook: Runbook) -> list[str]:
+    """A heartbeat check ("the nightly cron job pings every 24 hours") is what Tocsin's
+    heartbeats run, not a Prometheus rule."""
+    beats = [c for c in runbook.checks if c.kind == "heartbeat"]
+    if not beats:
+        return []
+    out = ["   heartbeats:"]
     for check in beats:
-        w(f"#     # {_at(check.lines)}: {_comment(check.text)}")
+        out.append(f"     # {_at(check.lines)}: {_comment(check.text)}")
         generic = not check.name or _slug(check.name) in ("heartbeat", "cron", "dead-man")
         name = _placeholder("the job's name") if generic else _slug(check.name or "")
-        w(f"#     - name: {name}")
+        out.append(f"     - name: {name}")
         if check.interval is None:
-            w(f"#       period: {_placeholder('how often it pings')}")
+            out.append(f"       period: {_placeholder('how often it pings')}")
         else:
             period = format_seconds(check.interval.seconds)
-            w(f"#       period: {period}  # {_at(check.interval.lines)}")
+            out.append(f"       period: {period}  # {_at(check.interval.lines)}")
         if check.section:
-            w(f"#       annotations: {{runbook_url: {_q(_runbook_url(runbook, check.section))}}}")
+            url = _q(_runbook_url(runbook, check.section))
+            out.append(f"       annotations: {{runbook_url: {url}}}")
+    return out
+
+
+_POSTMORTEM = re.compile(r"post-?mortem|post-incident review", re.IGNORECASE)
+
+
+def _incident_lines(runbook: Runbook) -> list[str]:
+    """The severities of an escalation matrix ("SEV-1 | Complete outage") and what the
+    runbook says an incident owes: a status-page update within N (its first update),
+    a post-mortem or post-incident review within N."""
+    rows = [r for m in runbook.escalation_matrices for r in m.rows if r.severity]
+    owed: list[tuple[str, Sla]] = []
+    for sla in runbook.slas:
+        said = f"{sla.action} {sla.text}"
+        if sla.kind != "deadline":
+            continue
+        if "status page" in said.lower():
+            owed.append(("first_update_within", sla))
+        elif _POSTMORTEM.search(said):
+            owed.append(("postmortem_within", sla))
+    if not owed and not rows:
+        return []
+    out = ["   incidents:", "     severities:"]
+    named: list[tuple[str, str, Lines | None]] = [
+        (r.severity or "", r.criteria or "", r.lines) for r in rows
+    ]
+    for name, criteria, lines in named or [("", "", None)]:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")
+        shown = slug or _placeholder("a severity, e.g. SEV1")
+        out.append(f"       - name: {shown}" + (f"  # {_at(lines)}" if lines else ""))
+        if criteria:
+            out.append(f"         description: {_q(criteria)}")
+        for key, sla in owed:
+            out.append(
+                f"         {key}: {_calendar(sla)}  # {_at(sla.lines)}: {_comment(sla.text)}"
+            )
+    return out
+
+
+def _calendar(sla: Sla) -> str:
+    """The deadline as a duration: N business days are at most N + 2 per started week
+    calendar days (3 from a Thursday end on the Tuesday after)."""
+    d = sla.duration
+    if not d.business:
+        return format_seconds(d.seconds)
+    n = math.ceil(d.amount)
+    return f"{n + 2 * math.ceil(n / 5)}d"
 
 
 # --- Prometheus ----------------------------------------------------------------------
