@@ -8,6 +8,7 @@ import html as entities
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import pytest
 from fastapi.testclient import TestClient
@@ -235,3 +236,24 @@ def test_a_save_changes_only_what_was_edited(client: TestClient, tmp_path: Path)
     after = client.get("/api/v1/incidents/1").json()
     assert (after["severity"], after["summary"]) == ("SEV2", "Slow logins\n")
     assert [e["kind"] for e in after["timeline"]][len(made["timeline"]) :] == ["note"]
+
+
+def test_the_status_feed(client: TestClient) -> None:
+    """The status page's updates as Atom: only the public incidents' public lines,
+    newest first, named without the incidents' numbers."""
+    atom = "{http://www.w3.org/2005/Atom}"
+    empty = client.get("/status/feed.atom")
+    assert empty.headers["content-type"] == "application/atom+xml"
+    assert ET.fromstring(empty.content).findall(f"{atom}entry") == []
+    post(client, "/ui/incidents", title="Internal only", severity="SEV1", by="ann")
+    fields = {"title": "Slow <logins>", "severity": "SEV2", "by": "ann", "public": "on"}
+    post(client, "/ui/incidents", **fields)
+    change = {"update": "Found it", "status": "identified", "by": "ann"}
+    assert post(client, "/ui/incidents/2", **change)[0] == 303
+    feed = ET.fromstring(client.get("/status/feed.atom").content)
+    assert feed.findtext(f"{atom}title") == "Example status"
+    entries = feed.findall(f"{atom}entry")
+    assert [e.findtext(f"{atom}content") for e in entries] == ["Identified: Found it"]
+    assert entries[0].findtext(f"{atom}title") == "Slow <logins>: Identified"
+    assert entries[0].findtext(f"{atom}id", "").startswith("urn:tocsin:status:")
+    assert "Internal only" not in client.get("/status/feed.atom").text

@@ -137,6 +137,7 @@ def test_every_route_asks_for_the_password_but_those_that_prove_themselves(
         assert page.status_code == 200
         assert "All systems operational" in page.text
         assert http.get(f"{secured.url}/api/v1/status-page").json()["incidents"] == []
+        assert http.get(f"{secured.url}/status/feed.atom").status_code == 200
         assert http.get(f"{secured.url}/api/v1/incidents").status_code == 401
     with pytest.raises(httpx.HTTPError):  # plain HTTP to a TLS port
         httpx.get(f"http://127.0.0.1:{secured.port}/-/healthy", timeout=5.0)

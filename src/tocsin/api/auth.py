@@ -5,7 +5,7 @@ The rate limit counts every request (a wrong password too, so it also slows gues
 Three routes carry their own proof and are left open, because their callers cannot
 send a password: a signed acknowledgement link (clicked from an email), Slack's
 interactive buttons (signed by Slack), and the PagerDuty Events API (whose routing key
-is the secret, as at PagerDuty). The status page (``/status`` and its data) is open
+is the secret, as at PagerDuty). The status page (``/status``, its feed and its data) is open
 too, being meant for the public: it shows only incidents a responder marked public,
 and only their status-page updates.
 
@@ -36,7 +36,9 @@ from tocsin.config.web import WebConfig
 
 # Paths whose requests prove themselves (see the module docstring): exactly these, and
 # the signed links under OPEN_PREFIX.
-OPEN_PATHS = frozenset({"/api/v1/slack/actions", "/v2/enqueue", "/status", "/api/v1/status-page"})
+OPEN_PATHS = frozenset(
+    {"/api/v1/slack/actions", "/v2/enqueue", "/status", "/status/feed.atom", "/api/v1/status-page"}
+)
 OPEN_PREFIX = "/act/"
 _REMEMBERED = 1024
 # bcrypt is CPU work that releases the GIL: one check per core at a time

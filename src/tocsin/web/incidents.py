@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from tocsin.api.state import runtime
 from tocsin.core.incidents import incident_number, rules_of
+from tocsin.incidents.feed import atom
 from tocsin.incidents.model import (
     POSTMORTEM_MAX,
     STATUSES,
@@ -239,3 +240,13 @@ def status_page(request: Request) -> HTMLResponse:
         "title": settings.status_page_title,
     }
     return show_page(request, "status_page.html", **context)
+
+
+@router.get("/status/feed.atom")
+def status_feed(request: Request) -> Response:
+    """The status page's updates as an Atom feed (open, as the page is)."""
+    rt = runtime(request)
+    shown = [(v.incident, v.timeline) for v in rt.incidents.status_page()]
+    page = f"{rt.settings.base_url(rt.scheme)}/status"
+    body = atom(rt.config.tocsin.incidents.status_page_title, page, shown, rt.clock())
+    return Response(body, media_type="application/atom+xml")
