@@ -1,7 +1,7 @@
 """Writer ops for incidents: each decides with ``tocsin.incidents.model`` against the
-row as the transaction reads it, then writes the incident,
-its timeline entries, and a line in the audit trail of each alert group it links or
-unlinks, so a group's page says which incident took it over.
+row as the transaction reads it, then writes the incident, its timeline entries, a
+line in the audit trail of each alert group it links or unlinks (so a group's page
+says which incident took it over), and the announcements' outbox items.
 
 A change another replica makes at the same moment is decided after it, not over it:
 every write transaction begins with the revision bump (``AlertStore.begin``), whose
