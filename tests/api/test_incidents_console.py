@@ -13,9 +13,10 @@ from xml.etree import ElementTree as ET
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import Clock, app_client
+from tests.api.conftest import Clock, app_client, first_group
 from tests.api.test_console import CONFIG as CONSOLE_CONFIG
 from tests.api.test_console import SAME_SITE, open_group
+from tests.e2e.conftest import wait_until
 
 CONFIG = """\
 route:
@@ -259,3 +260,37 @@ def test_the_status_feed(client: TestClient) -> None:
     assert entries[0].findtext(f"{atom}title") == "Slow <logins>: Identified"
     assert entries[0].findtext(f"{atom}id", "").startswith("urn:tocsin:status:")
     assert "Internal only" not in client.get("/status/feed.atom").text
+
+
+def test_a_major_incident_pages_the_on_call(db_url: str, tmp_path: Path, clock: Clock) -> None:
+    """A severity with ``alert: true``: while one is open its IncidentOpen alert fires,
+    is routed like any alert (critical: the pager's escalation policy) and opens an
+    on-call group that pages the on-call; the resolution resolves it."""
+    config = CONSOLE_CONFIG + (
+        "  incidents:\n    severities:\n      - {name: SEV1, alert: true}\n      - {name: SEV2}\n"
+    )
+    with app_client(config, db_url, tmp_path, clock) as client:
+        fields = {"title": "Checkout failing", "severity": "SEV1", "by": "ann"}
+        assert post(client, "/ui/incidents", **fields)[0] == 303
+        group = first_group(client)
+        assert group["labels"] == {"alertname": "IncidentOpen"}
+        assert group["escalationPolicy"] == "critical"
+        (alert,) = [a for a in client.get("/api/v2/alerts").json() if "incident" in a["labels"]]
+        assert alert["labels"] == {
+            "alertname": "IncidentOpen",
+            "incident": "1",
+            "incident_severity": "SEV1",
+            "severity": "critical",
+        }
+        assert alert["annotations"]["summary"] == "Incident #1 (SEV1): Checkout failing"
+        # a SEV2 raises none
+        post(client, "/ui/incidents", **{**fields, "title": "Slow", "severity": "SEV2"})
+        change = {"status": "resolved", "by": "ann"}
+        assert post(client, "/ui/incidents/1", **change)[0] == 303
+        wait_until(
+            lambda: (
+                not [a for a in client.get("/api/v2/alerts").json() if "incident" in a["labels"]]
+            ),
+            10,
+            "the IncidentOpen alert to resolve",
+        )

@@ -30,7 +30,7 @@ from tocsin.incidents.model import (
     page_status,
 )
 from tocsin.incidents.postmortem import draft, duration_text
-from tocsin.incidents.reminders import dues, reminder_alerts
+from tocsin.incidents.reminders import dues, open_alert, reminder_alerts
 
 T0 = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
 RULES = Rules(("SEV1", "SEV2", "SEV3"), ("commander", "scribe"), ("API", "Checkout"))
@@ -431,3 +431,42 @@ def test_the_draft_s_key_times_come_from_the_linked_groups() -> None:
     # declared before its group opened: no time to declare
     later = [line(T0 + 20 * MIN, "opened"), *entries, *more]
     assert "Time to declare" not in draft(incident, later, T0 + 2 * H)
+
+
+ALERTING = IncidentSeverity("SEV1", alert=True)
+
+# (the incident's fields, its severity, its rank, config labels, the alert's labels)
+OPEN_ROWS: list[
+    tuple[dict[str, Any], IncidentSeverity | None, int, dict[str, str], dict[str, str] | None]
+] = [
+    ({}, ALERTING, 0, {}, {"severity": "critical", "alertname": "IncidentOpen"}),
+    ({}, ALERTING, 1, {}, {"severity": "warning", "alertname": "IncidentOpen"}),
+    (
+        {},
+        ALERTING,
+        0,
+        {"severity": "page", "team": "sre"},
+        {"severity": "page", "team": "sre", "alertname": "IncidentOpen"},
+    ),
+    ({}, SEV1, 0, {}, None),  # its severity raises none
+    ({}, None, 0, {}, None),  # a severity no longer configured
+    ({"status": "resolved", "resolved_at": T0}, ALERTING, 0, {}, None),  # resolved: none
+]
+
+
+@pytest.mark.parametrize(("fields", "severity", "rank", "labels", "raised"), OPEN_ROWS)
+def test_the_open_incident_alert(
+    fields: dict[str, Any],
+    severity: IncidentSeverity | None,
+    rank: int,
+    labels: dict[str, str],
+    raised: dict[str, str] | None,
+) -> None:
+    alert = open_alert(opened(**fields), severity, rank, T0 + H, "http://t", labels)
+    if raised is None:
+        assert alert is None
+        return
+    assert alert is not None
+    assert alert.labels == {**raised, "incident": "4", "incident_severity": "SEV1"}
+    assert alert.starts_at == T0  # from its declaration, on every replica
+    assert alert.generator_url == "http://t/ui/incidents/4"

@@ -449,6 +449,10 @@ class IncidentSeverity:
     postmortem_within: PromDuration = timedelta(0)
     # receivers told of these incidents (besides ``tocsin.incidents.announce``)
     announce: tuple[str, ...] = ()
+    # while one is open, an IncidentOpen alert fires: routed like any alert, to a
+    # receiver with an escalation policy it pages the on-call ("major incidents: page
+    # the on-call engineer"), acknowledged and escalated as any alert group
+    alert: bool = False
 
     @property
     def first_update(self) -> timedelta:

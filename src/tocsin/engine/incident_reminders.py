@@ -1,4 +1,5 @@
-"""The reminder loop: an incident's debts past their time become alerts.
+"""The reminder loop: an incident's debts past their time become alerts (and an open
+incident of a severity with ``alert: true`` its ``IncidentOpen`` alert).
 
 Each round reads the incidents that owe something (``IncidentDesk.owing``), raises
 the alerts of those past their time (``incidents.reminders``), and keeps the store's
@@ -15,10 +16,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from tocsin.alerts.model import Alert, PostedAlert
-from tocsin.core.incidents import IncidentDesk
+from tocsin.core.incidents import IncidentDesk, rules_of
 from tocsin.engine.loop import KickedLoop
 from tocsin.engine.monitor_alerts import REFRESH, Kind, keep_in_step
-from tocsin.incidents.reminders import ALERTNAMES, INCIDENT_PAGE, reminder_alerts
+from tocsin.incidents.model import severity_rank
+from tocsin.incidents.reminders import ALERTNAMES, INCIDENT_PAGE, open_alert, reminder_alerts
 from tocsin.timeutil import Clock
 
 KIND = Kind("incident", ALERTNAMES, "incidents", INCIDENT_PAGE)
@@ -55,11 +57,16 @@ class IncidentReminders:
         held = list(self._alerts())
         owing = await asyncio.to_thread(self._desk.owing)
         now = self._clock()
-        labels = self._desk.settings().labels
+        settings = self._desk.settings()
+        labels, rules = settings.labels, rules_of(settings)
         wanted: list[PostedAlert] = []
         upcoming: list[datetime] = []
         for v in owing:
-            wanted += reminder_alerts(v.incident, v.owed, now, self._base_url, labels)
+            i = v.incident
+            wanted += reminder_alerts(i, v.owed, now, self._base_url, labels)
+            rank = severity_rank(i.severity, rules)
+            opened = open_alert(i, settings.severity(i.severity), rank, now, self._base_url, labels)
+            wanted += [opened] if opened else []
             upcoming += [d.at for d in v.owed if not d.overdue(now)]
         await keep_in_step(KIND, wanted, held, self._post, now)
         self.open = dict(Counter(v.incident.severity for v in owing if v.incident.open))

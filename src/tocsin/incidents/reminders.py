@@ -24,7 +24,8 @@ from tocsin.timeutil import format_rfc3339
 
 UPDATE_OVERDUE = "IncidentUpdateOverdue"
 POSTMORTEM_OVERDUE = "IncidentPostmortemOverdue"
-ALERTNAMES = (UPDATE_OVERDUE, POSTMORTEM_OVERDUE)
+OPEN = "IncidentOpen"  # an open incident of a severity with ``alert: true``
+ALERTNAMES = (UPDATE_OVERDUE, POSTMORTEM_OVERDUE, OPEN)
 # an incident's reminder links to its console page: how Tocsin tells its own alerts
 INCIDENT_PAGE = "/ui/incidents/"
 ZERO = timedelta(0)
@@ -98,3 +99,27 @@ def reminder_alerts(
         link = f"{base_url}{INCIDENT_PAGE}{incident.id}"
         out.append(monitor_alert(own, {}, summary, message, due.at, now + FIRING_FOR, link))
     return out
+
+
+def open_alert(
+    incident: Incident,
+    severity: IncidentSeverity | None,
+    rank: int,
+    now: datetime,
+    base_url: str,
+    labels: Mapping[str, str],
+) -> PostedAlert | None:
+    """While an incident of a severity with ``alert: true`` is open, its
+    ``IncidentOpen`` alert (severity ``critical`` for the most severe, else ``warning``,
+    unless the config's labels say), from its declaration: routed to a pager, it pages
+    the on-call. None: no such alert (resolved, or its severity raises none)."""
+    if severity is None or not severity.alert or not incident.open:
+        return None
+    own = {"severity": "critical" if rank == 0 else "warning", **labels}
+    own |= {"alertname": OPEN, "incident": str(incident.id)}
+    own["incident_severity"] = incident.severity
+    who = incident.commander or incident.opened_by
+    summary = f"Incident #{incident.id} ({incident.severity}): {incident.title}"
+    message = "\n".join([*([incident.summary] if incident.summary else []), f"Commander: {who}."])
+    link = f"{base_url}{INCIDENT_PAGE}{incident.id}"
+    return monitor_alert(own, {}, summary, message, incident.opened_at, now + FIRING_FOR, link)
