@@ -165,8 +165,8 @@ MATRIX = """## Escalation Matrix
 
 | Severity | Criteria | Primary |
 | -------- | -------- | ------- |
-| SEV-1 | Complete outage | On-call |
-| SEV-2 | Degraded | On-call |
+| SEV-1 | Complete outage | On-call engineer |
+| SEV-2 | Degraded | File an issue |
 """
 TIMELINE = """## Incident Response
 
@@ -191,10 +191,11 @@ def sketch(text: str) -> dict[str, Any] | None:
 # (the runbook, each severity as the sketch names it, with what it owes)
 INCIDENT_ROWS: list[tuple[str, list[dict[str, Any]] | None]] = [
     ("## Nothing\n\nJust prose.\n", None),
+    # the on-call answers SEV-1 first (its primary): IncidentOpen pages them
     (
         MATRIX,
         [
-            {"name": "SEV-1", "description": "Complete outage"},
+            {"name": "SEV-1", "description": "Complete outage", "alert": True},
             {"name": "SEV-2", "description": "Degraded"},
         ],
     ),
@@ -204,6 +205,7 @@ INCIDENT_ROWS: list[tuple[str, list[dict[str, Any]] | None]] = [
             {
                 "name": "SEV-1",
                 "description": "Complete outage",
+                "alert": True,
                 "first_update_within": "15m",
                 "postmortem_within": "2d",
             },

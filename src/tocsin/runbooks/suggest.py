@@ -360,6 +360,7 @@ def _heartbeat_lines(runbook: Runbook) -> list[str]:
 
 
 _POSTMORTEM = re.compile(r"post-?mortem|post-incident review", re.IGNORECASE)
+_ON_CALL = re.compile(r"\bon[- ]?call\b", re.IGNORECASE)
 
 
 def _incident_lines(runbook: Runbook) -> list[str]:
@@ -379,15 +380,18 @@ def _incident_lines(runbook: Runbook) -> list[str]:
     if not owed and not rows:
         return []
     out = ["   incidents:", "     severities:"]
-    named: list[tuple[str, str, Lines | None]] = [
-        (r.severity or "", r.criteria or "", r.lines) for r in rows
+    named: list[tuple[str, str, str, Lines | None]] = [
+        (r.severity or "", r.criteria or "", r.primary or "", r.lines) for r in rows
     ]
-    for name, criteria, lines in named or [("", "", None)]:
+    for name, criteria, primary, lines in named or [("", "", "", None)]:
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")
         shown = slug or _placeholder("a severity, e.g. SEV1")
         out.append(f"       - name: {shown}" + (f"  # {_at(lines)}" if lines else ""))
         if criteria:
             out.append(f"         description: {_q(criteria)}")
+        if _ON_CALL.search(primary):
+            # the on-call answers these first: IncidentOpen, routed to the pager, pages
+            out.append(f"         alert: true  # primary: {_comment(primary)}")
         for key, sla in owed:
             out.append(
                 f"         {key}: {_calendar(sla)}  # {_at(sla.lines)}: {_comment(sla.text)}"
