@@ -8,6 +8,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -24,6 +25,23 @@ N = 25
 SETTINGS = IncidentSettings(roles=tuple(f"{w}{i}" for w in "ab" for i in range(N)))
 
 
+class Ticking:
+    """A clock both replicas read, a microsecond later at each reading: the time a
+    change takes tells when it took it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._n = 0
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            self._n += 1
+            return T0 + timedelta(microseconds=self._n)
+
+
+TICKING = Ticking()
+
+
 class Replica(Opened):
     """A replica as ``serve`` builds one: its writer's transactions begin with the
     store's revision bump (on SQLite that write takes the file's lock first, so what
@@ -31,9 +49,7 @@ class Replica(Opened):
 
     def __init__(self, url: str) -> None:
         super().__init__(url, Clock(T0))
-        self.desk = IncidentDesk(
-            self.engine, self.writer, Clock(T0), lambda: SETTINGS, lambda: None
-        )
+        self.desk = IncidentDesk(self.engine, self.writer, TICKING, lambda: SETTINGS, lambda: None)
 
 
 @pytest.fixture
@@ -71,6 +87,10 @@ def test_two_replicas_change_one_incident_at_once(pair: tuple[Replica, Replica])
         assert sorted(notes) == sorted(f"{w} {i}" for w in "ab" for i in range(N))
         # each replica's own lines in the order it wrote them
         assert [t for t in notes if t.startswith("a ")] == [f"a {i}" for i in range(N)]
+        # and the times in the order the lines were written: each change takes its
+        # time in its transaction, after the other replica's commit
+        times = [e.at for e in found.timeline]
+        assert times == sorted(times)
 
 
 def test_ids_are_unique_across_replicas(pair: tuple[Replica, Replica]) -> None:

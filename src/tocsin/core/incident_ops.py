@@ -6,19 +6,22 @@ says which incident took it over), and the announcements' outbox items.
 A change another replica makes at the same moment is decided after it, not over it:
 every write transaction begins with the revision bump (``AlertStore.begin``), whose
 row lock (PostgreSQL) or write lock (SQLite) holds the other writer until it commits,
-so the row read here is the latest (``tests/storage/test_incidents.py``)."""
+so the row read here is the latest (``tests/storage/test_incidents.py``). Each takes
+its time there too, in the transaction, so the timeline's times follow the order its
+lines were written in (taken when the request came, two changes at once could show
+the later one first)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 from tocsin.incidents.model import Change, Entry, Incident, Refused, Rules, decide, declare
 from tocsin.notify.outbox import OutboxItem
 from tocsin.oncall.lifecycle import AuditEntry, Via
 from tocsin.store import incident_rows, oncall_rows, outbox_rows
 from tocsin.store.writer import Txn
+from tocsin.timeutil import Clock
 
 # the notifications announcing a change (``IncidentDesk.announcements``), committed
 # with it: a crash after the answer still announces it
@@ -35,7 +38,7 @@ class Declare:
     severity: str
     by: str
     via: Via
-    now: datetime
+    clock: Clock
     rules: Rules
     summary: str = ""
     public: bool = False
@@ -49,7 +52,7 @@ class Declare:
             self.title,
             self.severity,
             self.by,
-            self.now,
+            self.clock(),
             self.rules,
             self.summary,
             self.public,
@@ -73,7 +76,7 @@ class ChangeIncident:
     change: Change
     by: str
     via: Via
-    now: datetime
+    clock: Clock
     rules: Rules
     announce: Announce = _no_one
 
@@ -83,7 +86,7 @@ class ChangeIncident:
         found = incident_rows.get(txn.conn, self.incident_id)
         if found is None:
             raise LookupError(f"no incident {self.incident_id}")
-        changed, entries = decide(found, self.change, self.by, self.now, self.rules)
+        changed, entries = decide(found, self.change, self.by, self.clock(), self.rules)
         _check_groups(txn, self.change.link, "link")
         if entries:
             changed, items = _announced(changed, entries, self.announce)

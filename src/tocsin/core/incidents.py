@@ -113,9 +113,8 @@ class IncidentDesk:
     ) -> Incident:
         """Declare an incident. Raises Refused (naming the field)."""
         rules = rules_of(self.settings())
-        now = self._clock()
         op = Declare(
-            title, severity, by, via, now, rules, summary, public, roles, groups, components
+            title, severity, by, via, self._clock, rules, summary, public, roles, groups, components
         )
         op.announce = self.announcements
         made: Incident = await self._writer.run(op)
@@ -125,7 +124,7 @@ class IncidentDesk:
     async def change(self, incident_id: int, change: Change, by: str, via: Via) -> IncidentView:
         """Change an incident; its view after. Raises LookupError or Refused."""
         rules = rules_of(self.settings())
-        op = ChangeIncident(incident_id, change, by, via, self._clock(), rules, self.announcements)
+        op = ChangeIncident(incident_id, change, by, via, self._clock, rules, self.announcements)
         _, entries = await self._writer.run(op)
         if entries:
             self._on_change()
