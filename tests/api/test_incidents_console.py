@@ -260,6 +260,22 @@ def test_the_status_feed(client: TestClient) -> None:
     assert entries[0].findtext(f"{atom}title") == "Slow <logins>: Identified"
     assert entries[0].findtext(f"{atom}id", "").startswith("urn:tocsin:status:")
     assert "Internal only" not in client.get("/status/feed.atom").text
+    links = {link.get("rel"): link.get("href") for link in feed.findall(f"{atom}link")}
+    assert links == {
+        "alternate": "http://testserver/status",  # as the reader reached it
+        "self": "http://testserver/status/feed.atom",
+    }
+    assert feed.findtext(f"{atom}id") == "urn:tocsin:status"
+    # a character XML cannot hold, pasted into an update, leaves the feed readable
+    pasted = {"by": "ann", "update": "Fixed\x0b for now", "status": "resolved"}
+    assert client.patch("/api/v1/incidents/2", json=pasted).status_code == 200
+    again = ET.fromstring(client.get("/status/feed.atom").content).findall(f"{atom}entry")
+    assert [e.findtext(f"{atom}content") for e in again] == [
+        "Resolved: Fixed\ufffd for now",
+        "Identified: Found it",
+    ]
+    # entry ids are stable, and name no incident number
+    assert again[1].findtext(f"{atom}id") == entries[0].findtext(f"{atom}id")
 
 
 def test_a_major_incident_pages_the_on_call(db_url: str, tmp_path: Path, clock: Clock) -> None:

@@ -219,6 +219,26 @@ INCIDENT_ROWS: list[tuple[str, list[dict[str, Any]] | None]] = [
     ),
     # no matrix: one severity to name; 3 business days are at most 5 calendar days
     (REVIEW, [{"name": "<PLACEHOLDER: a severity, e.g. SEV1>", "postmortem_within": "5d"}]),
+    # two promises of one kind: the first is the value, the second stays a comment
+    (
+        TIMELINE.replace("48 hours", "2 days") + REVIEW,
+        [
+            {
+                "name": "<PLACEHOLDER: a severity, e.g. SEV1>",
+                "first_update_within": "15m",
+                "postmortem_within": "2d",
+            }
+        ],
+    ),
+    # a severity in two matrices once; a name check-config takes
+    (
+        MATRIX + "\n## Again\n\n" + MATRIX.split("\n", 2)[2] + "| _SEV-9 | Odd | x |\n",
+        [
+            {"name": "SEV-1", "description": "Complete outage", "alert": True},
+            {"name": "SEV-2", "description": "Degraded"},
+            {"name": "SEV-9", "description": "Odd"},
+        ],
+    ),
 ]
 
 

@@ -383,8 +383,13 @@ def _incident_lines(runbook: Runbook) -> list[str]:
     named: list[tuple[str, str, str, Lines | None]] = [
         (r.severity or "", r.criteria or "", r.primary or "", r.lines) for r in rows
     ]
+    seen: set[str] = set()
     for name, criteria, primary, lines in named or [("", "", "", None)]:
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")
+        # a name check-config takes (not starting with '_' or '.'), each once
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-").lstrip("_.")
+        if slug and slug in seen:
+            continue
+        seen.add(slug)
         shown = slug or _placeholder("a severity, e.g. SEV1")
         out.append(f"       - name: {shown}" + (f"  # {_at(lines)}" if lines else ""))
         if criteria:
@@ -392,10 +397,12 @@ def _incident_lines(runbook: Runbook) -> list[str]:
         if _ON_CALL.search(primary):
             # the on-call answers these first: IncidentOpen, routed to the pager, pages
             out.append(f"         alert: true  # primary: {_comment(primary)}")
+        given: set[str] = set()
         for key, sla in owed:
-            out.append(
-                f"         {key}: {_calendar(sla)}  # {_at(sla.lines)}: {_comment(sla.text)}"
-            )
+            said = f"{key}: {_calendar(sla)}  # {_at(sla.lines)}: {_comment(sla.text)}"
+            # one value per key: a second promise of the same kind stays a comment
+            out.append(f"         {'# ' if key in given else ''}{said}")
+            given.add(key)
     return out
 
 

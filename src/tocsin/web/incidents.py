@@ -247,6 +247,9 @@ def status_feed(request: Request) -> Response:
     """The status page's updates as an Atom feed (open, as the page is)."""
     rt = runtime(request)
     shown = [(v.incident, v.timeline) for v in rt.incidents.status_page()]
-    page = f"{rt.settings.base_url(rt.scheme)}/status"
-    body = atom(rt.config.tocsin.incidents.status_page_title, page, shown, rt.clock())
+    # the external URL, or the address the reader reached: not a listen address
+    base = rt.settings.external_url or str(request.base_url)
+    base = base.rstrip("/")
+    title = rt.config.tocsin.incidents.status_page_title
+    body = atom(title, f"{base}/status", f"{base}/status/feed.atom", shown, rt.clock())
     return Response(body, media_type="application/atom+xml")
