@@ -193,6 +193,8 @@ def test_an_incident_declared_from_an_alert_group(
         )
         listing = client.get("/ui/groups").text
         assert '<a class="incident" href="/ui/incidents/1">#1 ServiceDown</a>' in listing
+        (listed,) = client.get("/api/v1/groups").json()
+        assert listed["incident"] == {"id": 1, "title": "ServiceDown", "severity": "SEV2"}
         linked = client.get(f"/api/v1/groups/{group['id']}").json()["incidents"]
         assert linked == [
             {"id": 1, "title": "ServiceDown", "severity": "SEV2", "status": "investigating"}

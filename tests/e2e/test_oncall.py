@@ -208,6 +208,21 @@ def test_cli_groups_ack_and_oncall(tmp_path: Path) -> None:
             listed = run_cli("groups", url=tocsin.url).stdout
             assert group["id"] in listed
             assert "firing" in listed
+            # an incident that takes the group over shows in the list
+            declare = ("incident", "declare", "Disk full", "-s", "SEV2", "--group", group["id"])
+            run_cli(*declare, url=tocsin.url)
+            (header, row) = run_cli("groups", url=tocsin.url).stdout.splitlines()
+            assert header.split() == [
+                "ID",
+                "STATUS",
+                "ACKED",
+                "BY",
+                "RECEIVER",
+                "GROUP",
+                "INCIDENT",
+                "UPDATED",
+            ]
+            assert row.split()[-2] == "#1"
             done = run_cli("ack", group["id"], "--by", "dave", "-c", "looking", url=tocsin.url)
             assert done.stdout.strip() == f"{group['id']}: acknowledged"
             again = run_cli("ack", group["id"], "--by", "erin", url=tocsin.url, check=False)

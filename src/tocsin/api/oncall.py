@@ -21,6 +21,7 @@ from tocsin.config import ConfigError
 from tocsin.config.durations import format_duration, parse_duration
 from tocsin.core.oncall_ops import OncallRefused
 from tocsin.core.override_ops import AddOverride, DeleteOverride, schedule_audit_id
+from tocsin.incidents.model import Incident
 from tocsin.oncall.ical import person_ics, schedule_ics
 from tocsin.oncall.lifecycle import Via, snooze_problem
 from tocsin.oncall.links import Action, LinkError, SignedAction, verify
@@ -70,8 +71,18 @@ def _group_json(row: oncall_rows.OncallGroupRow) -> dict[str, Any]:
 
 @router.get("/api/v1/groups", summary="Alert groups under an escalation policy")
 def list_groups(request: Request) -> Response:
-    with runtime(request).engine.connect() as conn:
-        return _json([_group_json(g) for g in oncall_rows.list_groups(conn)])
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        rows = oncall_rows.list_groups(conn)
+    taken = rt.incidents.open_by_group()
+    return _json(
+        [{**_group_json(g), "incident": _incident_ref(taken.get(g.group_id))} for g in rows]
+    )
+
+
+def _incident_ref(i: Incident | None) -> dict[str, Any] | None:
+    """The open incident that took a group over, as the list of groups names it."""
+    return None if i is None else {"id": i.id, "title": i.title, "severity": i.severity}
 
 
 @router.get("/api/v1/groups/{group_id}", summary="One alert group: state, pending steps")

@@ -95,11 +95,12 @@ def groups(
             g["acknowledgedBy"] or "",
             g["receiver"],
             ",".join(f"{k}={v}" for k, v in sorted(g["labels"].items())),
+            f"#{g['incident']['id']}" if g.get("incident") else "",
             g["updatedAt"],
         ]
         for g in found
     ]
-    print_table(["ID", "STATUS", "ACKED BY", "RECEIVER", "GROUP", "UPDATED"], rows)
+    print_table(["ID", "STATUS", "ACKED BY", "RECEIVER", "GROUP", "INCIDENT", "UPDATED"], rows)
 
 
 def checklist(

@@ -176,6 +176,12 @@ class IncidentDesk:
         with self._engine.connect() as conn:
             return incident_rows.linking(conn, group_id)
 
+    def open_by_group(self) -> dict[str, Incident]:
+        """Each alert group's open incident (the newest, when several), from one read:
+        for the lists of groups."""
+        found = self.listing(open_only=True)  # newest first: the newest is set last
+        return {g: i for i in reversed(found) for g in i.groups}
+
     def owed(self, incident: Incident) -> list[Due]:
         return dues(incident, self.settings().severity(incident.severity), self._clock())
 

@@ -247,10 +247,7 @@ def groups_page(request: Request, everything: bool = Query(False, alias="all")) 
         rows = pages.group_rows(oncall_rows.list_groups(conn))
     shown = rows if everything else [g for g in rows if g.open]
     hidden = len(rows) - len(shown)
-    # the open incidents that took groups over, by group (one read for the page)
-    incidents = {
-        g: i for i in reversed(runtime(request).incidents.listing(open_only=True)) for g in i.groups
-    }
+    incidents = runtime(request).incidents.open_by_group()
     return show_page(
         request, "groups.html", groups=shown, hidden=hidden, all=everything, incidents=incidents
     )
