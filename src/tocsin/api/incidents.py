@@ -15,8 +15,8 @@ from fastapi.responses import Response
 from tocsin.api.oncall import action_body, via_of
 from tocsin.api.state import runtime
 from tocsin.api.v2 import json_response
-from tocsin.core.incidents import IncidentView, incident_number, rules_of
-from tocsin.incidents.model import Change, Entry, Incident, Refused, page_status
+from tocsin.core.incidents import IncidentView, incident_number
+from tocsin.incidents.model import Change, Entry, Incident, Refused
 from tocsin.timeutil import format_rfc3339
 
 router = APIRouter(prefix="/api/v1")
@@ -282,18 +282,12 @@ def get_postmortem(request: Request, incident_id: str) -> Response:
 
 @router.get("/status-page", summary="The status page's data: public incidents and updates")
 def status_page(request: Request) -> Response:
-    rt = runtime(request)
-    shown = rt.incidents.status_page()
-    settings = rt.config.tocsin.incidents
-    incidents, rules = [v.incident for v in shown], rules_of(settings)
+    page = runtime(request).incidents.status_page()
     return json_response(
         {
-            "title": settings.status_page_title,
-            "status": page_status(incidents, rules),
-            "components": [
-                {"name": name, "status": page_status(incidents, rules, name)}
-                for name in settings.components
-            ],
+            "title": page.title,
+            "status": page.overall,
+            "components": [{"name": name, "status": word} for name, word in page.components],
             "incidents": [
                 {
                     # no number and no severity: they would tell the public how many
@@ -306,7 +300,7 @@ def status_page(request: Request) -> Response:
                     "resolvedAt": _time(v.incident.resolved_at),
                     "updates": [{"at": format_rfc3339(e.at), "text": e.text} for e in v.timeline],
                 }
-                for v in shown
+                for v in page.views
             ],
         }
     )

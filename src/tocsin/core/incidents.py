@@ -23,7 +23,14 @@ from tocsin.config.receivers import Receiver
 from tocsin.core.incident_ops import ChangeIncident, Declare
 from tocsin.incidents import postmortem
 from tocsin.incidents.announce import announcement, news
-from tocsin.incidents.model import Change, Entry, Incident, Rules, severity_rank
+from tocsin.incidents.model import (
+    Change,
+    Entry,
+    Incident,
+    Rules,
+    page_status,
+    severity_rank,
+)
 from tocsin.incidents.reminders import Due, dues, owing_since
 from tocsin.notify.outbox import OutboxItem, new_item
 from tocsin.oncall.lifecycle import Via
@@ -65,6 +72,17 @@ def _bounded(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def incident_number(text: str) -> int | None:
     """An incident's number from a path, or None (not a number, or beyond any id)."""
     return int(text) if re.fullmatch(r"[0-9]{1,18}", text) else None
+
+
+@dataclass(frozen=True)
+class StatusPage:
+    """What the public status page shows: its title, one word for the page and one
+    for each configured component, and the public incidents with their updates."""
+
+    title: str
+    overall: str
+    components: list[tuple[str, str]]
+    views: list[IncidentView]
 
 
 def group_entry(group: str, line: Mapping[str, Any]) -> Entry:
@@ -192,20 +210,27 @@ class IncidentDesk:
     def postmortem(self, incident_id: int) -> tuple[str, bool] | None:
         """The stored post-mortem (True), or a draft from the incident (False)."""
         found = self.view(incident_id)
-        if found is None:
-            return None
+        return None if found is None else self.postmortem_of(found)
+
+    def postmortem_of(self, found: IncidentView) -> tuple[str, bool]:
+        """:meth:`postmortem` of an incident already read."""
         if found.incident.postmortem:
             return found.incident.postmortem, True
         return postmortem.draft(found.incident, found.story(), self._clock()), False
 
-    def status_page(self) -> list[IncidentView]:
-        """The public incidents: open ones, and those resolved in the last week, each
-        with only its public timeline lines (its status-page updates)."""
+    def status_page(self) -> StatusPage:
+        """The public incidents (open ones, and those resolved in the last week), each
+        with only its public timeline lines (its status-page updates), and the words
+        they give the page and its components."""
         since = self._clock() - STATUS_PAGE_KEEPS
         with self._engine.connect() as conn:
             shown = incident_rows.public_since(conn, since, LIST_LIMIT)
             lines = incident_rows.timeline(conn, [i.id for i in shown])
-        return [IncidentView(i, [e for e in lines[i.id] if e.public], []) for i in shown]
+        settings = self.settings()
+        rules = rules_of(settings)
+        words = [(c, page_status(shown, rules, c)) for c in settings.components]
+        views = [IncidentView(i, [e for e in lines[i.id] if e.public], []) for i in shown]
+        return StatusPage(settings.status_page_title, page_status(shown, rules), words, views)
 
     def owing(self) -> list[IncidentView]:
         """For the reminder loop: the open incidents, and the resolved ones without a

@@ -11,15 +11,7 @@ from sqlalchemy import Connection, Row, and_, insert, or_, select, update
 
 from tocsin.incidents.model import RESOLVED, Entry, Incident
 from tocsin.store.tables import incident_timeline, incidents
-from tocsin.timeutil import from_micros, to_micros
-
-
-def _micros(at: datetime | None) -> int | None:
-    return None if at is None else to_micros(at)
-
-
-def _time(value: int | None) -> datetime | None:
-    return None if value is None else from_micros(value)
+from tocsin.timeutil import from_micros, from_micros_or_none, to_micros, to_micros_or_none
 
 
 def _values(i: Incident, rev: int) -> dict[str, Any]:
@@ -35,11 +27,11 @@ def _values(i: Incident, rev: int) -> dict[str, Any]:
         "told": orjson.dumps(list(i.told)).decode(),
         "opened_at": to_micros(i.opened_at),
         "opened_by": i.opened_by,
-        "resolved_at": _micros(i.resolved_at),
-        "last_update_at": _micros(i.last_update_at),
-        "severity_at": _micros(i.severity_at),
+        "resolved_at": to_micros_or_none(i.resolved_at),
+        "last_update_at": to_micros_or_none(i.last_update_at),
+        "severity_at": to_micros_or_none(i.severity_at),
         "postmortem": i.postmortem,
-        "postmortem_at": _micros(i.postmortem_at),
+        "postmortem_at": to_micros_or_none(i.postmortem_at),
         "rev": rev,
     }
 
@@ -59,11 +51,11 @@ def _incident(row: Row[Any]) -> Incident:
         groups=tuple(orjson.loads(m["groups"])),
         components=tuple(orjson.loads(m["components"])),
         told=tuple(orjson.loads(m["told"])),
-        resolved_at=_time(m["resolved_at"]),
-        last_update_at=_time(m["last_update_at"]),
-        severity_at=_time(m["severity_at"]),
+        resolved_at=from_micros_or_none(m["resolved_at"]),
+        last_update_at=from_micros_or_none(m["last_update_at"]),
+        severity_at=from_micros_or_none(m["severity_at"]),
         postmortem=m["postmortem"],
-        postmortem_at=_time(m["postmortem_at"]),
+        postmortem_at=from_micros_or_none(m["postmortem_at"]),
     )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, select, text, update
 
 from tocsin.monitors.probes import ProbeRow, Result, due_at
 from tocsin.store.tables import probes
-from tocsin.timeutil import from_micros, to_micros
+from tocsin.timeutil import from_micros, from_micros_or_none, to_micros, to_micros_or_none
 
 _COLUMNS = (
     probes.c.name,
@@ -109,14 +109,14 @@ def save(conn: Connection, row: ProbeRow, lease: int, rev: int) -> bool:
             next_due=to_micros(row.next_due),
             lease_until=0,
             failures=row.failures,
-            down_since=_micros(row.down_since),
+            down_since=to_micros_or_none(row.down_since),
             last_at=None if last is None else to_micros(last.at),
             last_ok=None if last is None else last.ok,
             last_status=None if last is None else last.status,
             last_error="" if last is None else last.error,
             last_seconds=None if last is None else last.seconds,
-            last_ok_at=_micros(row.last_ok_at),
-            last_cert_expires=None if last is None else _micros(last.cert_expires),
+            last_ok_at=to_micros_or_none(row.last_ok_at),
+            last_cert_expires=None if last is None else to_micros_or_none(last.cert_expires),
             runs=row.runs,
             rev=rev,
         )
@@ -156,24 +156,18 @@ def read(conn: Connection, names: Iterable[str] | None = None) -> dict[str, Prob
         last = None
         if last_at is not None:
             at = from_micros(last_at)
-            last = Result(at, bool(last_ok), status, error, seconds or 0.0, _at(cert))
+            last = Result(
+                at, bool(last_ok), status, error, seconds or 0.0, from_micros_or_none(cert)
+            )
         found[name] = ProbeRow(
             name,
             from_micros(due),
             failures,
-            _at(down),
+            from_micros_or_none(down),
             last,
-            _at(ok_at),
+            from_micros_or_none(ok_at),
             runs,
-            _at(lease or None),
+            from_micros_or_none(lease or None),
             spec,
         )
     return found
-
-
-def _micros(at: datetime | None) -> int | None:
-    return None if at is None else to_micros(at)
-
-
-def _at(micros: int | None) -> datetime | None:
-    return None if micros is None else from_micros(micros)

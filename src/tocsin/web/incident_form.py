@@ -60,13 +60,13 @@ def asked(
     """The change the posted form asks for: only what was edited (a client that
     sends no ``was_`` copies is compared with the incident as it is now)."""
     current = shown(incident, roles, components)
-    was = {k: _text(fields.get(f"was_{k}", v)) for k, v in current.items()}
+    was = {k: unix_lines(fields.get(f"was_{k}", v)) for k, v in current.items()}
 
     def edited(name: str) -> str | None:
         given = fields.get(name)
-        if given is None or _text(given).strip() == was[name].strip():
+        if given is None or unix_lines(given).strip() == was[name].strip():
             return None
-        return _text(given)
+        return unix_lines(given)
 
     people: dict[str, str] = {}
     for r in roles:
@@ -84,12 +84,13 @@ def asked(
         link=(link,) if link else (),
         unlink=(unlink,) if unlink else (),
         components=_components(fields, incident, components, was),
-        note=_text(fields.get("note", "")),
-        update=_text(fields.get("update", "")),
+        note=unix_lines(fields.get("note", "")),
+        update=unix_lines(fields.get("update", "")),
     )
 
 
-def _text(value: str) -> str:
+def unix_lines(value: str) -> str:
+    """A textarea's value as typed: browsers send its line ends as CRLF."""
     return value.replace("\r\n", "\n")
 
 

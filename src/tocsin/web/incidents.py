@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tocsin.api.state import runtime
-from tocsin.core.incidents import incident_number, rules_of
+from tocsin.core.incidents import incident_number
 from tocsin.incidents.feed import atom
 from tocsin.incidents.model import (
     POSTMORTEM_MAX,
@@ -20,11 +20,10 @@ from tocsin.incidents.model import (
     TEXT_MAX,
     Change,
     Refused,
-    page_status,
 )
 from tocsin.oncall.lifecycle import Via
 from tocsin.web.console import read_form, redirect_done, show_page
-from tocsin.web.incident_form import asked, drawn
+from tocsin.web.incident_form import asked, drawn, unix_lines
 
 router = APIRouter(include_in_schema=False)
 
@@ -183,7 +182,7 @@ async def save_postmortem(request: Request, incident_id: str) -> Response:
     who = fields.get("by", "")
     if not who:
         return _postmortem(request, incident_id, 400, {"by": "by: required, who wrote it"}, fields)
-    asked = Change(postmortem=fields.get("postmortem", "").replace("\r\n", "\n"))
+    asked = Change(postmortem=unix_lines(fields.get("postmortem", "")))
     try:
         await runtime(request).incidents.change(number, asked, who, Via.CONSOLE)
     except LookupError:
@@ -208,10 +207,9 @@ def _postmortem(
     rt = runtime(request)
     number = incident_number(incident_id)
     view = None if number is None else rt.incidents.view(number)
-    found = None if number is None else rt.incidents.postmortem(number)
-    if view is None or found is None:
+    if view is None:
         return _missing(request, incident_id)
-    text, stored = found
+    text, stored = rt.incidents.postmortem_of(view)
     if fields is not None:
         text = fields.get("postmortem", text)
     return show_page(
@@ -229,15 +227,12 @@ def _postmortem(
 def status_page(request: Request) -> HTMLResponse:
     """The public status page: open for anyone (``api.auth``), it shows only the
     incidents marked public, with only their status-page updates."""
-    rt = runtime(request)
-    shown = rt.incidents.status_page()
-    settings = rt.config.tocsin.incidents
-    incidents, rules = [v.incident for v in shown], rules_of(settings)
+    page = runtime(request).incidents.status_page()
     context: dict[str, Any] = {
-        "views": shown,
-        "overall": page_status(incidents, rules),
-        "components": [(c, page_status(incidents, rules, c)) for c in settings.components],
-        "title": settings.status_page_title,
+        "views": page.views,
+        "overall": page.overall,
+        "components": page.components,
+        "title": page.title,
     }
     return show_page(request, "status_page.html", **context)
 
@@ -246,10 +241,10 @@ def status_page(request: Request) -> HTMLResponse:
 def status_feed(request: Request) -> Response:
     """The status page's updates as an Atom feed (open, as the page is)."""
     rt = runtime(request)
-    shown = [(v.incident, v.timeline) for v in rt.incidents.status_page()]
+    page = rt.incidents.status_page()
+    shown = [(v.incident, v.timeline) for v in page.views]
     # the external URL, or the address the reader reached: not a listen address
     base = rt.settings.external_url or str(request.base_url)
     base = base.rstrip("/")
-    title = rt.config.tocsin.incidents.status_page_title
-    body = atom(title, f"{base}/status", f"{base}/status/feed.atom", shown, rt.clock())
+    body = atom(page.title, f"{base}/status", f"{base}/status/feed.atom", shown, rt.clock())
     return Response(body, media_type="application/atom+xml")
