@@ -13,12 +13,14 @@ from starlette.types import ASGIApp
 from tocsin import __version__
 from tocsin.api import (
     incidents,
+    maintenances,
     monitors,
     notifications,
     oncall,
     ops,
     pd_events,
     runbooks,
+    statuspage,
     swagger,
     v1,
     v2,
@@ -28,6 +30,7 @@ from tocsin.api.ingest import FastIngest
 from tocsin.runtime import Runtime
 from tocsin.web import console
 from tocsin.web import incidents as incident_pages
+from tocsin.web import maintenance as maintenance_pages
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +86,11 @@ def build_api(rt: Runtime) -> FastAPI:
     app.include_router(monitors.router)
     app.include_router(monitors.ping_router)
     app.include_router(incidents.router)
+    app.include_router(maintenances.router)
+    app.include_router(statuspage.router)
     app.include_router(console.router)
     app.include_router(incident_pages.router)
+    app.include_router(maintenance_pages.router)
     swagger.mount(app)
     return app
 

@@ -181,6 +181,25 @@ class Client:
         result: dict[str, Any] = self._call("GET", path)
         return result
 
+    def maintenances(self, past: bool = False) -> list[Any]:
+        params = {"past": "true"} if past else {}
+        result: list[Any] = self._call("GET", "/api/v1/maintenances", params=params)
+        return result
+
+    def maintenance(self, maintenance_id: str) -> dict[str, Any]:
+        path = f"/api/v1/maintenances/{quote(maintenance_id, safe='')}"
+        result: dict[str, Any] = self._call("GET", path)
+        return result
+
+    def schedule_maintenance(self, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("POST", "/api/v1/maintenances", json=body)
+        return result
+
+    def change_maintenance(self, maintenance_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        path = f"/api/v1/maintenances/{quote(maintenance_id, safe='')}"
+        result: dict[str, Any] = self._call("PATCH", path, json=body)
+        return result
+
     def act(
         self, group_id: str, action: str, by: str, comment: str = "", duration: str = ""
     ) -> dict[str, Any]:

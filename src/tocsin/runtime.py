@@ -40,6 +40,7 @@ from tocsin.core.checklists import (
     timer_mark,
 )
 from tocsin.core.incidents import IncidentDesk
+from tocsin.core.maintenances import MaintenanceDesk
 from tocsin.core.oncall_ops import HumanAction
 from tocsin.core.outbox_ops import Enqueue
 from tocsin.core.pd_intake import EventIntake
@@ -210,6 +211,14 @@ class Runtime:
             self._incident_changed,
             lambda name: self._policy.receiver(name),
             settings.base_url(self.scheme),
+        )
+        self.maintenances = MaintenanceDesk(
+            self.engine,
+            self.writer,
+            clock,
+            lambda: self._config.tocsin.incidents,
+            self.store.silences,
+            settings.name_validation,
         )
         self.incident_reminders = IncidentReminders(
             self.incidents,

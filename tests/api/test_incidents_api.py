@@ -222,6 +222,7 @@ def test_the_status_page_shows_only_what_is_public(client: TestClient) -> None:
         "status": "operational",
         "components": components,
         "incidents": [],
+        "maintenances": [],
     }
     hidden = declare(client, title="Internal tooling down", severity="SEV1")
     change(client, hidden["id"], note="a private note", update="not public: incident is hidden")

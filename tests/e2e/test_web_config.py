@@ -138,7 +138,11 @@ def test_every_route_asks_for_the_password_but_those_that_prove_themselves(
         assert "All systems operational" in page.text
         assert http.get(f"{secured.url}/api/v1/status-page").json()["incidents"] == []
         assert http.get(f"{secured.url}/status/feed.atom").status_code == 200
+        summary = http.get(f"{secured.url}/status/api/v2/summary.json").json()
+        assert summary["status"] == {"indicator": "none", "description": "All Systems Operational"}
+        assert http.get(f"{secured.url}/status/api/v2X").status_code == 401  # not a prefix of it
         assert http.get(f"{secured.url}/api/v1/incidents").status_code == 401
+        assert http.get(f"{secured.url}/api/v1/maintenances").status_code == 401
     with pytest.raises(httpx.HTTPError):  # plain HTTP to a TLS port
         httpx.get(f"http://127.0.0.1:{secured.port}/-/healthy", timeout=5.0)
 

@@ -357,6 +357,8 @@ HEAD = "route:\n  receiver: x\nreceivers:\n  - name: x\ntocsin:\n  incidents:\n"
         ("    components: [' API']\n", "7: tocsin.incidents.components[0]: a name"),
         ("    labels: {incident: x}\n", "7: tocsin.incidents.labels.incident: set by Tocsin"),
         ("    status_page: x\n", "7: tocsin.incidents.status_page: unknown"),
+        ("    maintenance_notice: 2 days\n", "7: tocsin.incidents.maintenance_notice: "),
+        ("    maintenance_notice: -1h\n", "7: tocsin.incidents.maintenance_notice: "),
         ("    announce: [x, nope]\n", "7: tocsin.incidents.announce[1]: undefined receiver 'nope'"),
         (
             "    severities:\n      - {name: P1, announce: [nope]}\n",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -276,3 +277,40 @@ def test_heartbeats_and_incidents_share_one_tocsin_key() -> None:
     found = sketch(text)
     assert found is not None
     assert set(found) == {"heartbeats", "incidents"}
+
+
+NOTICE = """## Communication
+
+- Planned maintenance: announce at least 48 hours in advance to affected tenants.
+- Emergency maintenance: announce at least 2 hours in advance.
+"""
+
+
+@pytest.mark.parametrize(
+    ("runbook", "notice", "severities"),
+    [
+        # the notice alone: no severity to name
+        (NOTICE, "2d", None),
+        # with a matrix; a second notice stays a comment (one value per key)
+        (NOTICE + MATRIX, "2d", ["SEV-1", "SEV-2"]),
+        # a notice that is not of maintenance is not this one
+        ("## Release\n\n- Announce releases at least 48 hours in advance.\n", None, None),
+    ],
+)
+def test_a_maintenance_notice_is_sketched(
+    runbook: str, notice: str | None, severities: list[str] | None, tmp_path: Path
+) -> None:
+    text = suggest_config(parse_runbook(runbook, name="r", source="r.md"))
+    found = sketch(text)
+    if notice is None:
+        assert found is None or "maintenance_notice" not in found.get("incidents", {})
+        return
+    assert found is not None
+    assert found["incidents"]["maintenance_notice"] == notice
+    assert text.count("maintenance_notice:") == 2  # the second, commented
+    got = found["incidents"].get("severities")
+    assert (None if got is None else [s["name"] for s in got]) == severities
+    path = tmp_path / "am.yml"
+    config = {"route": {"receiver": "x"}, "receivers": [{"name": "x"}], "tocsin": found}
+    path.write_text(yaml.safe_dump(config))
+    assert load_config(path).tocsin.incidents.maintenance_notice == timedelta(days=2)

@@ -34,12 +34,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tocsin.api.rate_limit import TokenBucket
 from tocsin.config.web import WebConfig
 
-# Paths whose requests prove themselves (see the module docstring): exactly these, and
-# the signed links under OPEN_PREFIX.
+# Paths whose requests prove themselves (see the module docstring), or are the public
+# status page's: exactly these, and those under OPEN_PREFIXES.
 OPEN_PATHS = frozenset(
     {"/api/v1/slack/actions", "/v2/enqueue", "/status", "/status/feed.atom", "/api/v1/status-page"}
 )
-OPEN_PREFIX = "/act/"
+# the signed action links, and the status page's Statuspage-shaped data
+OPEN_PREFIXES = ("/act/", "/status/api/v2/")
 _REMEMBERED = 1024
 # bcrypt is CPU work that releases the GIL: one check per core at a time
 _CHECKERS = max(2, os.cpu_count() or 2)
@@ -95,7 +96,7 @@ class WebAuth:
         if (
             users
             and scope["path"] not in OPEN_PATHS
-            and not scope["path"].startswith(OPEN_PREFIX)
+            and not scope["path"].startswith(OPEN_PREFIXES)
             and not await self.allowed(users, _authorization(scope))
         ):
             await _refuse(send, 401, b"Unauthorized\n", _CHALLENGE)

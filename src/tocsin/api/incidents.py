@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from tocsin.api.fields import NAMES, TEXT, flag, names, only, openapi_body, text
 from tocsin.api.oncall import action_body, via_of
 from tocsin.api.state import runtime
 from tocsin.api.v2 import json_response
@@ -71,29 +72,6 @@ def view_json(v: IncidentView) -> dict[str, Any]:
     }
 
 
-def _text(body: dict[str, Any], name: str) -> str | None:
-    value = body.get(name)
-    if value is not None and not isinstance(value, str):
-        raise Refused(name, "must be a string")
-    return value
-
-
-def _flag(body: dict[str, Any], name: str) -> bool | None:
-    value = body.get(name)
-    if value is not None and not isinstance(value, bool):
-        raise Refused(name, "must be true or false")
-    return value
-
-
-def _names(body: dict[str, Any], name: str, of: str = "alert group ids") -> list[str]:
-    value = body.get(name, [])
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise Refused(name, f"must be a list of {of}")
-    return value
-
-
 def _roles(body: dict[str, Any]) -> dict[str, str]:
     value = body.get("roles", {})
     if not isinstance(value, dict):
@@ -114,13 +92,6 @@ DECLARE_FIELDS = {"by", "title", "severity", "summary", "public", "roles", "grou
 DECLARE_FIELDS.add("components")
 CHANGE_FIELDS = {"by", "title", "severity", "status", "summary", "public", "roles", "link"}
 CHANGE_FIELDS |= {"unlink", "note", "update", "postmortem", "comment", "components"}
-
-
-def _only(body: dict[str, Any], known: set[str]) -> None:
-    """Refuse a field nobody reads (a misspelt one would change nothing, silently)."""
-    unknown = sorted(set(body) - known)
-    if unknown:
-        raise Refused(unknown[0], f"unknown field (known: {', '.join(sorted(known))})")
 
 
 def _found(incident_id: str, read: Callable[[int], T | None]) -> tuple[int, T] | Response:
@@ -144,53 +115,37 @@ def list_incidents(request: Request, state: str = "all") -> Response:
     return json_response([incident_json(i) for i in found])
 
 
-def _body(
-    required: list[str], properties: dict[str, Any], example: dict[str, Any]
-) -> dict[str, Any]:
-    """An OpenAPI request body (the handlers read the JSON themselves, to name each
-    bad field in the answer)."""
-    schema = {"type": "object", "required": required, "properties": properties}
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": schema, "example": example}},
-        }
-    }
-
-
-_TEXT = {"type": "string"}
-_NAMES = {"type": "array", "items": _TEXT}
-_ROLES = {"type": "object", "additionalProperties": _TEXT, "description": "role to person"}
-_DECLARE = _body(
+_ROLES = {"type": "object", "additionalProperties": TEXT, "description": "role to person"}
+_DECLARE = openapi_body(
     ["title", "severity", "by"],
     {
-        "title": _TEXT,
-        "severity": {**_TEXT, "description": "one of tocsin.incidents.severities"},
-        "by": {**_TEXT, "description": "who declares it (its commander unless roles say)"},
-        "summary": {**_TEXT, "description": "what users see, on the status page"},
+        "title": TEXT,
+        "severity": {**TEXT, "description": "one of tocsin.incidents.severities"},
+        "by": {**TEXT, "description": "who declares it (its commander unless roles say)"},
+        "summary": {**TEXT, "description": "what users see, on the status page"},
         "public": {"type": "boolean", "default": False, "description": "on the status page"},
         "roles": _ROLES,
-        "groups": {**_NAMES, "description": "on-call alert group ids to link"},
-        "components": {**_NAMES, "description": "what it affects (tocsin.incidents.components)"},
+        "groups": {**NAMES, "description": "on-call alert group ids to link"},
+        "components": {**NAMES, "description": "what it affects (tocsin.incidents.components)"},
     },
     {"title": "Checkout failing", "severity": "SEV1", "by": "alice", "groups": ["a1b2"]},
 )
-_CHANGE = _body(
+_CHANGE = openapi_body(
     ["by"],
     {
-        "by": _TEXT,
+        "by": TEXT,
         "status": {"enum": ["investigating", "identified", "monitoring", "resolved"]},
-        "severity": _TEXT,
-        "title": _TEXT,
-        "summary": _TEXT,
+        "severity": TEXT,
+        "title": TEXT,
+        "summary": TEXT,
         "public": {"type": "boolean"},
         "roles": {**_ROLES, "description": 'role to person ("" unassigns)'},
-        "link": _NAMES,
-        "unlink": _NAMES,
-        "components": {**_NAMES, "description": "the whole list it affects, in its place"},
-        "note": {**_TEXT, "description": "a timeline line for the responders"},
-        "update": {**_TEXT, "description": "a status-page update (public)"},
-        "postmortem": {**_TEXT, "description": "the post-mortem, Markdown"},
+        "link": NAMES,
+        "unlink": NAMES,
+        "components": {**NAMES, "description": "the whole list it affects, in its place"},
+        "note": {**TEXT, "description": "a timeline line for the responders"},
+        "update": {**TEXT, "description": "a status-page update (public)"},
+        "postmortem": {**TEXT, "description": "the post-mortem, Markdown"},
     },
     {"by": "bob", "status": "identified", "update": "A bad deploy; rolling back"},
 )
@@ -203,17 +158,17 @@ async def declare(request: Request) -> Response:
         return read
     body, who = read
     try:
-        _only(body, DECLARE_FIELDS)
+        only(body, DECLARE_FIELDS)
         made = await runtime(request).incidents.declare(
-            _text(body, "title") or "",
-            _text(body, "severity") or "",
+            text(body, "title") or "",
+            text(body, "severity") or "",
             who,
             via_of(request),
-            summary=_text(body, "summary") or "",
-            public=bool(_flag(body, "public")),
+            summary=text(body, "summary") or "",
+            public=bool(flag(body, "public")),
             roles=_roles(body),
-            groups=_names(body, "groups"),
-            components=_names(body, "components", "component names"),
+            groups=names(body, "groups"),
+            components=names(body, "components", "component names"),
         )
     except Refused as exc:
         return json_response(str(exc), 400)
@@ -243,22 +198,22 @@ async def change_incident(request: Request, incident_id: str) -> Response:
         return read
     body, who = read
     try:
-        _only(body, CHANGE_FIELDS)
+        only(body, CHANGE_FIELDS)
         change = Change(
-            title=_text(body, "title"),
-            severity=_text(body, "severity"),
-            status=_text(body, "status"),
-            summary=_text(body, "summary"),
-            public=_flag(body, "public"),
+            title=text(body, "title"),
+            severity=text(body, "severity"),
+            status=text(body, "status"),
+            summary=text(body, "summary"),
+            public=flag(body, "public"),
             roles=_roles(body),
-            link=_names(body, "link"),
-            unlink=_names(body, "unlink"),
+            link=names(body, "link"),
+            unlink=names(body, "unlink"),
             components=(
-                _names(body, "components", "component names") if "components" in body else None
+                names(body, "components", "component names") if "components" in body else None
             ),
-            note=_text(body, "note") or _text(body, "comment") or "",
-            update=_text(body, "update") or "",
-            postmortem=_text(body, "postmortem"),
+            note=text(body, "note") or text(body, "comment") or "",
+            update=text(body, "update") or "",
+            postmortem=text(body, "postmortem"),
         )
         found = await runtime(request).incidents.change(number, change, who, via_of(request))
     except Refused as exc:
@@ -301,6 +256,17 @@ def status_page(request: Request) -> Response:
                     "updates": [{"at": format_rfc3339(e.at), "text": e.text} for e in v.timeline],
                 }
                 for v in page.views
+            ],
+            "maintenances": [
+                {
+                    "title": m.title,
+                    "state": state,
+                    "startsAt": format_rfc3339(m.starts_at),
+                    "endsAt": format_rfc3339(m.ends_at),
+                    "components": list(m.components),
+                    "description": m.description,
+                }
+                for m, state in page.maintenances
             ],
         }
     )

@@ -19,6 +19,7 @@ from tocsin.cli import (
     config_cmds,
     event_cmds,
     incident_cmds,
+    maintenance_cmds,
     monitor_cmds,
     oncall_cmds,
     runbook_cmds,
@@ -70,6 +71,7 @@ oncall_cmds.register(app)
 event_cmds.register(app)
 monitor_cmds.register(app)
 incident_cmds.register(app)
+maintenance_cmds.register(app)
 
 
 def main() -> None:

@@ -505,6 +505,9 @@ class IncidentSettings:
     announce: tuple[str, ...] = ()
     # what the status page lists, each with the state of the incidents affecting it
     components: tuple[str, ...] = ()
+    # how long before its start a maintenance window should be announced ("announce at
+    # least 48 hours in advance"): one scheduled later is taken, and said to be short
+    maintenance_notice: PromDuration = timedelta(0)
 
     def check(self) -> Iterator[Issue]:
         if not self.severities:

@@ -21,8 +21,9 @@ from sqlalchemy import Engine
 from tocsin.config.model import IncidentSettings
 from tocsin.config.receivers import Receiver
 from tocsin.core.incident_ops import ChangeIncident, Declare
-from tocsin.incidents import postmortem
+from tocsin.incidents import maintenance, postmortem
 from tocsin.incidents.announce import announcement, news
+from tocsin.incidents.maintenance import Maintenance
 from tocsin.incidents.model import (
     Change,
     Entry,
@@ -34,7 +35,7 @@ from tocsin.incidents.model import (
 from tocsin.incidents.reminders import Due, dues, owing_since
 from tocsin.notify.outbox import OutboxItem, new_item
 from tocsin.oncall.lifecycle import Via
-from tocsin.store import incident_rows, oncall_rows
+from tocsin.store import incident_rows, maintenance_rows, oncall_rows
 from tocsin.store.writer import GroupCommitter
 from tocsin.timeutil import Clock
 
@@ -83,6 +84,9 @@ class StatusPage:
     overall: str
     components: list[tuple[str, str]]
     views: list[IncidentView]
+    # the public maintenance windows to come, running, or completed in the last week,
+    # soonest first, each with its state
+    maintenances: list[tuple[Maintenance, str]] = field(default_factory=list)
 
 
 def group_entry(group: str, line: Mapping[str, Any]) -> Entry:
@@ -222,15 +226,33 @@ class IncidentDesk:
         """The public incidents (open ones, and those resolved in the last week), each
         with only its public timeline lines (its status-page updates), and the words
         they give the page and its components."""
-        since = self._clock() - STATUS_PAGE_KEEPS
+        now = self._clock()
+        since = now - STATUS_PAGE_KEEPS
         with self._engine.connect() as conn:
             shown = incident_rows.public_since(conn, since, LIST_LIMIT)
             lines = incident_rows.timeline(conn, [i.id for i in shown])
+            windows = maintenance.shown(
+                maintenance_rows.ending_after(conn, since, LIST_LIMIT), now, STATUS_PAGE_KEEPS
+            )
         settings = self.settings()
         rules = rules_of(settings)
-        words = [(c, page_status(shown, rules, c)) for c in settings.components]
+        busy = maintenance.under_maintenance(windows, now)
+        words = [
+            (c, maintenance.page_word(page_status(shown, rules, c), c in busy))
+            for c in settings.components
+        ]
         views = [IncidentView(i, [e for e in lines[i.id] if e.public], []) for i in shown]
-        return StatusPage(settings.status_page_title, page_status(shown, rules), words, views)
+        overall = maintenance.page_word(
+            page_status(shown, rules),
+            any(m.state(now) == maintenance.IN_PROGRESS for m in windows),
+        )
+        return StatusPage(
+            settings.status_page_title,
+            overall,
+            words,
+            views,
+            [(m, m.state(now)) for m in windows],
+        )
 
     def owing(self) -> list[IncidentView]:
         """For the reminder loop: the open incidents, and the resolved ones without a

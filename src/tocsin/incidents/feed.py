@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from xml.etree import ElementTree as ET
 
+from tocsin.incidents.maintenance import Maintenance
 from tocsin.incidents.model import Entry, Incident
 from tocsin.timeutil import format_rfc3339, to_micros
 
@@ -55,24 +56,54 @@ def atom(
     feed_url: str,
     shown: Sequence[tuple[Incident, Sequence[Entry]]],
     now: datetime,
+    windows: Sequence[Maintenance] = (),
 ) -> bytes:
-    """The feed of ``shown`` (each public incident with its public lines)."""
+    """The feed of ``shown`` (each public incident with its public lines) and of
+    ``windows`` (each public maintenance window, announced when it was scheduled)."""
     feed = ET.Element(f"{{{ATOM}}}feed")
     _sub(feed, "title", title)
     _sub(feed, "id", FEED_ID)
     _sub(feed, "link", href=page_url, rel="alternate", type="text/html")
     _sub(feed, "link", href=feed_url, rel="self", type="application/atom+xml")
-    entries = [(incident, n, line) for incident, lines in shown for n, line in enumerate(lines)]
+    # (when, its order among lines of one instant, title, id, text)
+    entries = [
+        (
+            line.at,
+            (incident.opened_at, n),
+            f"{incident.title}: {_headline(line)}",
+            _id(to_micros(incident.opened_at), n, to_micros(line.at)),
+            line.text,
+        )
+        for incident, lines in shown
+        for n, line in enumerate(lines)
+    ]
+    entries += [
+        (
+            m.created_at,
+            (m.created_at, -1),
+            f"Scheduled maintenance: {m.title}",
+            _id("maintenance", to_micros(m.created_at)),
+            _window(m),
+        )
+        for m in windows
+    ]
     # newest first; lines written at one instant, the one written last first
-    entries.sort(key=lambda e: (e[2].at, e[0].opened_at, e[1]), reverse=True)
-    _sub(feed, "updated", format_rfc3339(entries[0][2].at if entries else now))
+    entries.sort(key=lambda e: (e[0], e[1]), reverse=True)
+    _sub(feed, "updated", format_rfc3339(entries[0][0] if entries else now))
     _sub(_sub(feed, "author"), "name", title)
-    for incident, n, line in entries:
+    for at, _, headline, entry_id, text in entries:
         entry = _sub(feed, "entry")
-        _sub(entry, "title", f"{incident.title}: {_headline(line)}")
-        _sub(entry, "id", _id(to_micros(incident.opened_at), n, to_micros(line.at)))
-        _sub(entry, "updated", format_rfc3339(line.at))
+        _sub(entry, "title", headline)
+        _sub(entry, "id", entry_id)
+        _sub(entry, "updated", format_rfc3339(at))
         _sub(entry, "link", href=page_url, rel="alternate", type="text/html")
-        _sub(entry, "content", line.text, type="text")
+        _sub(entry, "content", text, type="text")
     body: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return body
+
+
+def _window(m: Maintenance) -> str:
+    said = f"From {format_rfc3339(m.starts_at)} to {format_rfc3339(m.ends_at)}"
+    if m.components:
+        said += f", affecting {', '.join(m.components)}"
+    return f"{said}.\n{m.description}" if m.description else f"{said}."

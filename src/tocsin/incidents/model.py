@@ -296,6 +296,11 @@ def page_status(shown: Sequence[Incident], rules: Rules, component: str | None =
     return PAGE_STATUSES[min(min(ranks), len(PAGE_STATUSES) - 1)]
 
 
+def impact(incident: Incident, rules: Rules) -> str:
+    """The page's word for one incident, open or not (what it did to the service)."""
+    return PAGE_STATUSES[min(severity_rank(incident.severity, rules), len(PAGE_STATUSES) - 1)]
+
+
 def severity_rank(severity: str, rules: Rules) -> int:
     """0 for the most severe configured severity (the list's first); one no longer
     configured counts as the least."""

@@ -369,6 +369,10 @@ def _incident_lines(runbook: Runbook) -> list[str]:
     a post-mortem or post-incident review within N."""
     rows = [r for m in runbook.escalation_matrices for r in m.rows if r.severity]
     owed: list[tuple[str, Sla]] = []
+    # "planned maintenance: announce at least 48 hours in advance"
+    notices = [
+        s for s in runbook.slas if s.kind == "advance-notice" and "maintenance" in s.text.lower()
+    ]
     for sla in runbook.slas:
         said = f"{sla.action} {sla.text}"
         if sla.kind != "deadline":
@@ -377,9 +381,15 @@ def _incident_lines(runbook: Runbook) -> list[str]:
             owed.append(("first_update_within", sla))
         elif _POSTMORTEM.search(said):
             owed.append(("postmortem_within", sla))
-    if not owed and not rows:
+    if not owed and not rows and not notices:
         return []
-    out = ["   incidents:", "     severities:"]
+    out = ["   incidents:"]
+    for n, sla in enumerate(notices):  # one value: a second promise stays a comment
+        said = f"maintenance_notice: {_calendar(sla)}  # {_at(sla.lines)}: {_comment(sla.text)}"
+        out.append(f"     {'# ' if n else ''}{said}")
+    if not owed and not rows:
+        return out
+    out.append("     severities:")
     named: list[tuple[str, str, str, Lines | None]] = [
         (r.severity or "", r.criteria or "", r.primary or "", r.lines) for r in rows
     ]

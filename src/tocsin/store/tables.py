@@ -376,3 +376,25 @@ incident_timeline = Table(
     Column("public", Boolean, nullable=False, server_default=text("false")),
     Index("ix_incident_timeline_incident", "incident_id", "id"),
 )
+
+
+# Planned maintenance windows (``tocsin.incidents.maintenance``): the status page reads
+# those ending after a week ago, by ``ends_at``; matchers and components are JSON text.
+maintenances = Table(
+    "maintenances",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("starts_at", BigInteger, nullable=False),
+    Column("ends_at", BigInteger, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("components", Text, nullable=False, server_default="[]"),
+    Column("matchers", Text, nullable=False, server_default="[]"),
+    Column("public", Boolean, nullable=False, server_default=text("true")),
+    Column("silence_id", Text, nullable=False, server_default=""),
+    Column("cancelled_at", BigInteger, nullable=True),
+    Column("rev", BigInteger, nullable=False, server_default="0"),
+    Index("ix_maintenances_ends_at", "ends_at"),
+)

@@ -54,6 +54,8 @@ NOTICES = {
     "declared": "Incident declared.",
     "changed": "Incident updated.",
     "postmortem": "Post-mortem saved.",
+    "scheduled": "Maintenance scheduled.",
+    "maintenance": "Maintenance updated.",
     **{action: f"Alert group {done}." for action, done in ACTIONS.items()},
 }
 

@@ -233,6 +233,7 @@ def status_page(request: Request) -> HTMLResponse:
         "overall": page.overall,
         "components": page.components,
         "title": page.title,
+        "maintenances": page.maintenances,
     }
     return show_page(request, "status_page.html", **context)
 
@@ -246,5 +247,8 @@ def status_feed(request: Request) -> Response:
     # the external URL, or the address the reader reached: not a listen address
     base = rt.settings.external_url or str(request.base_url)
     base = base.rstrip("/")
-    body = atom(page.title, f"{base}/status", f"{base}/status/feed.atom", shown, rt.clock())
+    windows = [m for m, _ in page.maintenances]
+    body = atom(
+        page.title, f"{base}/status", f"{base}/status/feed.atom", shown, rt.clock(), windows
+    )
     return Response(body, media_type="application/atom+xml")

@@ -1,0 +1,134 @@
+"""Writer ops for maintenance windows: each decides with
+``tocsin.incidents.maintenance`` at the transaction's own time, and writes the window
+together with its silence, so the status page and the muting never disagree: a
+window scheduled is silenced from the same commit; one moved, shortened or extended
+moves its silence (Alertmanager's update rules: in place where they allow it, else a
+new silence and the old one expired); one cancelled or finished early expires it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from tocsin.alerts.labels import NameValidation
+from tocsin.alerts.matchers import Matcher
+from tocsin.alerts.silences import (
+    Silence,
+    SilenceError,
+    SilenceState,
+    decide_set,
+    expire,
+    validate,
+)
+from tocsin.incidents.maintenance import (
+    CANCELLED,
+    COMPLETED,
+    Maintenance,
+    Plan,
+    change,
+    schedule,
+    silence_of,
+)
+from tocsin.incidents.model import Refused
+from tocsin.store import maintenance_rows, silence_rows
+from tocsin.store.index import KeyedIndex
+from tocsin.store.writer import Txn
+from tocsin.timeutil import Clock
+
+
+@dataclass
+class ScheduleMaintenance:
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    by: str
+    clock: Clock
+    components: Sequence[str]  # the configured ones
+    silences: KeyedIndex[Silence]
+    name_validation: NameValidation
+    description: str = ""
+    affects: Sequence[str] = ()
+    matchers: Sequence[Matcher] = ()
+    public: bool = True
+
+    def apply(self, txn: Txn) -> Maintenance:
+        """The window as stored. Raises Refused naming the field."""
+        now = self.clock()
+        draft = schedule(
+            self.title,
+            self.starts_at,
+            self.ends_at,
+            self.by,
+            now,
+            self.components,
+            self.description,
+            self.affects,
+            self.matchers,
+            self.public,
+        )
+        made = replace(draft, id=maintenance_rows.add(txn.conn, draft, txn.rev))
+        made = _silenced(txn, made, now, self.silences, self.name_validation)
+        maintenance_rows.save(txn.conn, made, txn.rev)
+        return made
+
+
+@dataclass
+class ChangeMaintenance:
+    maintenance_id: int
+    plan: Plan
+    clock: Clock
+    components: Sequence[str]
+    silences: KeyedIndex[Silence]
+    name_validation: NameValidation
+
+    def apply(self, txn: Txn) -> tuple[Maintenance, bool]:
+        """The window after the change, and whether it changed. Raises LookupError
+        for no such window, Refused for a change it cannot take."""
+        found = maintenance_rows.get(txn.conn, self.maintenance_id)
+        if found is None:
+            raise LookupError(f"no maintenance {self.maintenance_id}")
+        now = self.clock()
+        changed = change(found, self.plan, now, self.components)
+        if changed == found:
+            return found, False
+        changed = _silenced(txn, changed, now, self.silences, self.name_validation)
+        maintenance_rows.save(txn.conn, changed, txn.rev)
+        return changed, True
+
+    def wrote_nothing(self, value: tuple[Maintenance, bool]) -> bool:
+        return not value[1]
+
+
+def _silenced(
+    txn: Txn, m: Maintenance, now: datetime, index: KeyedIndex[Silence], mode: NameValidation
+) -> Maintenance:
+    """``m`` with its silence written to match it; the silence's id recorded."""
+    view = txn.overlay(index)
+    prev = view.get(m.silence_id) if m.silence_id else None
+    wanted = silence_of(m)
+    over = m.state(now) in (CANCELLED, COMPLETED)
+    if wanted is None or over:
+        if prev is not None and prev.state(now) is not SilenceState.EXPIRED:
+            done = expire(prev, now)
+            silence_rows.save(txn.conn, [done], txn.rev)
+            view.set(done.id, done)
+        return m
+    if prev is None:  # never made, or expired long ago and forgotten: a new one
+        wanted = replace(wanted, id="")
+    elif prev.state(now) is SilenceState.ACTIVE and wanted.starts_at <= now:
+        # a running window's silence started when it was made (Alertmanager moves a
+        # start in the past to the present): keep that start, so that a new end
+        # updates it in place rather than replacing it
+        wanted = replace(wanted, starts_at=prev.starts_at)
+    try:
+        validate(wanted, now, mode)
+    except SilenceError as exc:  # its message starts with the field: "matchers[0].name: ..."
+        field, _, message = str(exc).partition(": ")
+        raise Refused(field, message) from None
+    outcome = decide_set(prev, replace(wanted, updated_at=now), now)
+    changed = [outcome.stored] + ([outcome.expired] if outcome.expired else [])
+    silence_rows.save(txn.conn, changed, txn.rev)
+    for s in changed:
+        view.set(s.id, s)
+    return replace(m, silence_id=outcome.stored.id)

@@ -1,0 +1,106 @@
+"""The maintenance desk: what the API, the CLI and the console do with planned
+maintenance windows. Every change is one writer op (``core.maintenance_ops``),
+committed with its silence before it is answered; reads go to the database, so every
+replica shows the same windows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+
+from tocsin.alerts.labels import NameValidation
+from tocsin.alerts.matchers import Matcher
+from tocsin.alerts.silences import Silence
+from tocsin.config.model import IncidentSettings
+from tocsin.core.maintenance_ops import ChangeMaintenance, ScheduleMaintenance
+from tocsin.incidents.maintenance import Maintenance, Plan
+from tocsin.store import maintenance_rows
+from tocsin.store.index import KeyedIndex
+from tocsin.store.writer import GroupCommitter
+from tocsin.timeutil import Clock
+
+LIST_LIMIT = 500
+
+
+class MaintenanceDesk:
+    def __init__(
+        self,
+        engine: Engine,
+        writer: GroupCommitter,
+        clock: Clock,
+        settings: Callable[[], IncidentSettings],
+        silences: KeyedIndex[Silence],
+        name_validation: NameValidation,
+    ) -> None:
+        self._engine = engine
+        self._writer = writer
+        self._clock = clock
+        self.settings = settings
+        self._silences = silences
+        self._name_validation = name_validation
+
+    async def schedule(
+        self,
+        title: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        by: str,
+        description: str = "",
+        components: Sequence[str] = (),
+        matchers: Sequence[Matcher] = (),
+        public: bool = True,
+    ) -> Maintenance:
+        """Schedule a window (and its silence). Raises Refused naming the field."""
+        op = ScheduleMaintenance(
+            title,
+            starts_at,
+            ends_at,
+            by,
+            self._clock,
+            self.settings().components,
+            self._silences,
+            self._name_validation,
+            description,
+            components,
+            matchers,
+            public,
+        )
+        made: Maintenance = await self._writer.run(op)
+        return made
+
+    async def change(self, maintenance_id: int, plan: Plan) -> Maintenance:
+        """Change, cancel or finish a window. Raises LookupError or Refused."""
+        op = ChangeMaintenance(
+            maintenance_id,
+            plan,
+            self._clock,
+            self.settings().components,
+            self._silences,
+            self._name_validation,
+        )
+        changed, _ = await self._writer.run(op)
+        return changed
+
+    def get(self, maintenance_id: int) -> Maintenance | None:
+        with self._engine.connect() as conn:
+            return maintenance_rows.get(conn, maintenance_id)
+
+    def listing(self, past: bool = False) -> list[Maintenance]:
+        """The windows not over yet, soonest first; with ``past``, every one, the most
+        recently scheduled first."""
+        with self._engine.connect() as conn:
+            if past:
+                return maintenance_rows.newest(conn, LIST_LIMIT)
+            return [
+                m
+                for m in maintenance_rows.ending_after(conn, self._clock(), LIST_LIMIT)
+                if m.cancelled_at is None
+            ]
+
+    def short_notice(self, m: Maintenance) -> timedelta | None:
+        """The notice ``m`` was given, when less than ``tocsin.incidents.
+        maintenance_notice`` asks ("announce at least 48 hours in advance")."""
+        wanted = self.settings().maintenance_notice
+        return m.notice() if m.notice() < wanted else None

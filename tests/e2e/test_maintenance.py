@@ -1,0 +1,100 @@
+"""Maintenance windows from the terminal against a real server (SQLite and
+PostgreSQL): scheduled, shown, extended and finished with ``tocsin maintenance``; the
+silence each makes is what Debian's real ``amtool`` lists; usage errors and refusals;
+and a ``kill -9`` after each answered change loses none of them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.api.test_maintenances_api import CONFIG
+from tests.e2e.test_amtool import Amtool
+from tests.e2e.test_cli import run_cli
+from tests.harness.procs import TocsinServer
+
+
+def test_a_window_from_the_terminal_survives_a_crash(tmp_path: Path, db_url: str) -> None:
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(CONFIG)
+    db = None if db_url.startswith("sqlite") else db_url
+    home = tmp_path / "home"
+    home.mkdir()
+    with TocsinServer(tmp_path, config=config, database_url=db) as server:
+        url = server.url
+        made = run_cli(
+            "maintenance",
+            "schedule",
+            "Database upgrade",
+            "--for",
+            "2h",
+            "--match",
+            'service="orchestrator"',
+            "--component",
+            "API",
+            "--description",
+            "API read-only for up to 2 hours",
+            "--by",
+            "ann",
+            url=url,
+        ).stdout.splitlines()
+        assert made[0] == "maintenance 1 in_progress: Database upgrade"
+        assert made[1].startswith("  silence ")
+        # starting now, with 48h asked: said to be short
+        assert made[2].startswith("  short notice: announced 0s before its start")
+        silence_id = made[1].split()[1]
+        listed = Amtool(url, home).run("silence", "query", "-o", "extended").stdout
+        assert silence_id in listed
+        assert "maintenance #1: Database upgrade" in listed
+        extended = run_cli("maintenance", "update", "1", "--extend", "30m", url=url).stdout
+        assert extended.startswith("maintenance 1: in_progress, ends ")
+
+        server.kill()  # kill -9: every answered change was committed
+        server.start()
+        url = server.url
+        after = json.loads(run_cli("maintenance", "show", "1", "--json", url=url).stdout)
+        assert (after["state"], after["components"]) == ("in_progress", ["API"])
+        assert after["silenceId"] == silence_id  # extended in place: the same silence
+        shown = run_cli("maintenance", "show", "1", url=url).stdout
+        assert '  silences:  service="orchestrator"' in shown
+        assert "API read-only for up to 2 hours" in shown
+        silences = Amtool(url, home).json("silence", "query")
+        assert [s["endsAt"][:19] for s in silences] == [after["endsAt"][:19]]
+        rows = run_cli("maintenance", "list", url=url).stdout.splitlines()
+        assert rows[0].split() == ["ID", "STATE", "STARTS", "ENDS", "AFFECTS", "TITLE"]
+        assert rows[1].split()[:2] == ["1", "in_progress"]
+
+        done = run_cli("maintenance", "finish", "1", url=url).stdout
+        assert done.startswith("maintenance 1: completed, ends ")
+        assert run_cli("maintenance", "list", url=url).stdout.count("\n") == 1  # none left
+        assert "completed" in run_cli("maintenance", "list", "--past", url=url).stdout
+
+
+def test_refusals_from_the_terminal(tmp_path: Path) -> None:
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(CONFIG)
+    with TocsinServer(tmp_path, config=config) as server:
+        url = server.url
+        no_end = run_cli("maintenance", "schedule", "x", url=url, check=False)
+        assert no_end.returncode == 2
+        assert "give the window's end: --end TIME or --for DURATION" in no_end.stderr
+        bad_time = run_cli("maintenance", "schedule", "x", "--end", "soon", url=url, check=False)
+        assert (bad_time.returncode, "--end: not an RFC 3339" in bad_time.stderr) == (2, True)
+        unknown = run_cli(
+            "maintenance",
+            "schedule",
+            "x",
+            "--for",
+            "1h",
+            "--component",
+            "Nope",
+            url=url,
+            check=False,
+        )
+        assert unknown.returncode == 1
+        assert "components[0]: no such component 'Nope' (known: API, Search)" in unknown.stderr
+        missing = run_cli("maintenance", "cancel", "7", url=url, check=False)
+        assert (missing.returncode, "no maintenance 7" in missing.stderr) == (1, True)
+        nothing = run_cli("maintenance", "update", "7", url=url, check=False)
+        assert (nothing.returncode, "nothing to change" in nothing.stderr) == (2, True)
+        assert run_cli("maintenance", "list", "--json", url=url).stdout.strip() == "[]"

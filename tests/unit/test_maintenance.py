@@ -1,0 +1,200 @@
+"""Maintenance windows, pure (``tocsin.incidents.maintenance``): one row per rule of
+their states, of scheduling and changing one, of the silence they make, and of what
+the status page shows and says."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tocsin.alerts.matchers import parse_matcher
+from tocsin.incidents import feed, statuspage
+from tocsin.incidents.maintenance import (
+    CANCELLED,
+    COMPLETED,
+    IN_PROGRESS,
+    SCHEDULED,
+    UNDER_MAINTENANCE,
+    Maintenance,
+    Plan,
+    change,
+    page_word,
+    schedule,
+    shown,
+    silence_of,
+    under_maintenance,
+)
+from tocsin.incidents.model import Entry, Incident, Refused
+
+T0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+H = timedelta(hours=1)
+KNOWN = ("API", "Search")
+
+
+def window(**changes: Any) -> Maintenance:
+    m = Maintenance(1, "DB upgrade", T0 + H, T0 + 3 * H, "alice", T0, components=("API",))
+    return replace(m, **changes)
+
+
+@pytest.mark.parametrize(
+    ("m", "at", "state"),
+    [
+        (window(), T0, SCHEDULED),  # before its start
+        (window(), T0 + H, IN_PROGRESS),  # from its start
+        (window(), T0 + 3 * H - timedelta(microseconds=1), IN_PROGRESS),
+        (window(), T0 + 3 * H, COMPLETED),  # from its end
+        (window(cancelled_at=T0), T0 + 2 * H, CANCELLED),  # cancelled wins over the time
+    ],
+)
+def test_state(m: Maintenance, at: datetime, state: str) -> None:
+    assert m.state(at) == state
+
+
+@pytest.mark.parametrize(
+    ("title", "starts", "ends", "components", "by", "field"),
+    [
+        ("", T0 + H, T0 + 2 * H, (), "alice", "title"),
+        ("two\nlines", T0 + H, T0 + 2 * H, (), "alice", "title"),
+        ("ok", T0 + H, T0 + H, (), "alice", "endsAt"),  # empty window
+        ("ok", T0 + 2 * H, T0 + H, (), "alice", "endsAt"),  # ends before it starts
+        ("ok", T0 - 2 * H, T0 - H, (), "alice", "endsAt"),  # over already
+        ("ok", T0 + H, T0 + 2 * H, ("API", "Nope"), "alice", "components[1]"),
+        ("ok", T0 + H, T0 + 2 * H, (), " ", "createdBy"),
+    ],
+)
+def test_schedule_refuses_naming_the_field(
+    title: str,
+    starts: datetime,
+    ends: datetime,
+    components: tuple[str, ...],
+    by: str,
+    field: str,
+) -> None:
+    with pytest.raises(Refused) as caught:
+        schedule(title, starts, ends, by, T0, KNOWN, components=components)
+    assert caught.value.field == field
+
+
+def test_schedule_takes_a_window_that_started_already() -> None:
+    """ "I forgot to schedule it": a window that began before it was scheduled."""
+    m = schedule("late", T0 - H, T0 + H, "alice", T0, KNOWN)
+    assert (m.state(T0), m.notice()) == (IN_PROGRESS, timedelta(0))
+    assert schedule("ok", T0 + 48 * H, T0 + 50 * H, "a", T0, KNOWN).notice() == 48 * H
+
+
+@pytest.mark.parametrize(
+    ("at", "plan", "expected"),
+    [
+        # a scheduled window may move, retitle, change what it affects or hide
+        (T0, Plan(starts_at=T0 + 2 * H), window(starts_at=T0 + 2 * H)),
+        (T0, Plan(title="New", public=False), window(title="New", public=False)),
+        (T0, Plan(components=()), window(components=())),
+        # cancelled before it starts, or while it runs
+        (T0, Plan(state=CANCELLED), window(cancelled_at=T0)),
+        (T0 + 2 * H, Plan(state=CANCELLED), window(cancelled_at=T0 + 2 * H)),
+        # a running window may end later (it runs over) or sooner
+        (T0 + 2 * H, Plan(ends_at=T0 + 4 * H), window(ends_at=T0 + 4 * H)),
+        # extended: from the end it has when the change is made
+        (T0 + 2 * H, Plan(extend_by=H), window(ends_at=T0 + 4 * H)),
+        # finished early: it ends now
+        (T0 + 2 * H, Plan(state=COMPLETED), window(ends_at=T0 + 2 * H)),
+    ],
+)
+def test_change(at: datetime, plan: Plan, expected: Maintenance) -> None:
+    assert change(window(), plan, at, KNOWN) == expected
+
+
+@pytest.mark.parametrize(
+    ("m", "at", "plan", "field"),
+    [
+        (window(), T0 + 3 * H, Plan(title="x"), "state"),  # completed: history
+        (window(cancelled_at=T0), T0, Plan(title="x"), "state"),  # cancelled: history
+        (window(), T0 + 2 * H, Plan(starts_at=T0 + 90 * timedelta(minutes=1)), "startsAt"),
+        (window(), T0, Plan(state=COMPLETED), "state"),  # not started: cancel it instead
+        (window(), T0, Plan(state="paused"), "state"),
+        (window(), T0, Plan(ends_at=T0 + H), "endsAt"),  # empty
+        (window(), T0 + 2 * H, Plan(ends_at=T0 + H + timedelta(minutes=30)), "endsAt"),  # past
+        (window(), T0, Plan(components=("Nope",)), "components[0]"),
+        (window(), T0 + 2 * H, Plan(extend_by=-2 * H), "endsAt"),  # "extended" into the past
+        (window(), T0, Plan(title=""), "title"),
+    ],
+)
+def test_change_refuses_naming_the_field(
+    m: Maintenance, at: datetime, plan: Plan, field: str
+) -> None:
+    with pytest.raises(Refused) as caught:
+        change(m, plan, at, KNOWN)
+    assert caught.value.field == field
+
+
+def test_the_silence_covers_exactly_the_window() -> None:
+    assert silence_of(window()) is None  # no matchers: the status page only
+    matcher = parse_matcher('service="orchestrator"')
+    s = silence_of(window(id=7, matchers=(matcher,), silence_id="abc"))
+    assert s is not None
+    assert (s.id, s.matchers, s.starts_at, s.ends_at) == ("abc", (matcher,), T0 + H, T0 + 3 * H)
+    assert (s.created_by, s.comment) == ("alice", "maintenance #7: DB upgrade")
+
+
+def test_what_the_status_page_shows() -> None:
+    running = window(id=1)
+    later = window(id=2, starts_at=T0 + 5 * H, ends_at=T0 + 6 * H, components=("Search",))
+    hidden = window(id=3, public=False, components=("Search",))
+    called_off = window(id=4, cancelled_at=T0)
+    done_lately = window(id=5, starts_at=T0 - 5 * H, ends_at=T0 - H)
+    done_long_ago = window(id=6, starts_at=T0 - 10 * 24 * H, ends_at=T0 - 9 * 24 * H)
+    found = [later, hidden, running, called_off, done_lately, done_long_ago]
+    now = T0 + 2 * H
+    assert [m.id for m in shown(found, now, timedelta(days=7))] == [5, 1, 2]
+    # only the running public windows' components: not the hidden one's, not the later one's
+    assert under_maintenance(found, now) == {"API"}
+
+
+@pytest.mark.parametrize(
+    ("incidents_say", "under", "word"),
+    [
+        ("operational", False, "operational"),
+        ("operational", True, UNDER_MAINTENANCE),
+        # an incident says more than a maintenance: an outage during it is an outage
+        ("partial_outage", True, "partial_outage"),
+        ("major_outage", False, "major_outage"),
+    ],
+)
+def test_page_word(incidents_say: str, under: bool, word: str) -> None:
+    assert page_word(incidents_say, under) == word
+
+
+def test_the_feed_announces_each_window_when_scheduled() -> None:
+    m = window(description="Read-only for up to 2 hours", created_at=T0 - H)
+    body = feed.atom("Status", "http://x/status", "http://x/status/feed.atom", [], T0, [m])
+    text = body.decode()
+    assert "<title>Scheduled maintenance: DB upgrade</title>" in text
+    assert "From 2026-12-07T13:00:00.000Z to 2026-12-07T15:00:00.000Z, affecting API." in text
+    assert "Read-only for up to 2 hours" in text
+    assert "<updated>2026-12-07T11:00:00.000Z</updated>" in text
+    # the same window gives the same entry id wherever the feed is read
+    again = feed.atom("Other", "http://y/status", "http://y/feed", [], T0 + H, [m]).decode()
+    entry_id = text.split("<entry>")[1].split("<id>")[1].split("</id>")[0]
+    assert entry_id in again
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "status", "body"),
+    [
+        ("update", "Identified: A bad index", "identified", "A bad index"),
+        ("update", "Monitoring: fixed: watching", "monitoring", "fixed: watching"),  # one split
+        ("status", "resolved", "resolved", "resolved"),
+        ("status", "status: monitoring", "monitoring", "status: monitoring"),
+        ("status", "reopened: investigating", "investigating", "reopened: investigating"),
+    ],
+)
+def test_statuspage_updates(kind: str, text: str, status: str, body: str) -> None:
+    """A public timeline line as a Statuspage incident update: the status it was
+    written under, and its words without that status."""
+    line = Entry(T0, "ann", kind, text, public=True)
+    i = Incident(1, "Search slow", "SEV2", "identified", T0, "ann", public=True)
+    (update,) = statuspage.incident(i, [line], "partial_outage")["incident_updates"]
+    assert (update["status"], update["body"]) == (status, body)
