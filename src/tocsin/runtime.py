@@ -219,6 +219,9 @@ class Runtime:
             lambda: self._config.tocsin.incidents,
             self.store.silences,
             settings.name_validation,
+            self.delivery.kick,  # the announcements committed with a change
+            lambda name: self._policy.receiver(name),
+            settings.base_url(self.scheme),
         )
         self.incident_reminders = IncidentReminders(
             self.incidents,

@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
+
 from tests.api.test_maintenances_api import CONFIG
 from tests.e2e.test_amtool import Amtool
 from tests.e2e.test_cli import run_cli
 from tests.harness.procs import TocsinServer
+from tests.harness.receivers import HTTPReceiver
 
 
 def test_a_window_from_the_terminal_survives_a_crash(tmp_path: Path, db_url: str) -> None:
@@ -98,3 +101,66 @@ def test_refusals_from_the_terminal(tmp_path: Path) -> None:
         nothing = run_cli("maintenance", "update", "7", url=url, check=False)
         assert (nothing.returncode, "nothing to change" in nothing.stderr) == (2, True)
         assert run_cli("maintenance", "list", "--json", url=url).stdout.strip() == "[]"
+
+
+def test_public_windows_are_announced_to_their_receivers(tmp_path: Path) -> None:
+    """Scheduled, extended and cancelled: each is a notification to
+    ``tocsin.incidents.announce``'s receivers (a webhook here, the v4 payload, through
+    the outbox), firing until the window ends, resolved when it is called off even
+    where send_resolved is false; a private window tells no one."""
+    with HTTPReceiver() as hook:
+        config = tmp_path / "alertmanager.yml"
+        config.write_text(
+            "route:\n  receiver: default\nreceivers:\n  - name: default\n"
+            f"  - name: tenants\n    webhook_configs: [{{url: '{hook.url('/t')}', "
+            "send_resolved: false}]\n"
+            "tocsin:\n  incidents:\n    announce: [tenants]\n    components: [API]\n"
+        )
+        with TocsinServer(tmp_path, config=config) as server:
+            url = server.url
+            start, end = "2030-01-10T02:00:00Z", "2030-01-10T04:00:00Z"
+            private = ("Quiet", "--start", start, "--end", end, "--private")
+            run_cli("maintenance", "schedule", *private, url=url)
+            run_cli(
+                "maintenance",
+                "schedule",
+                "Database upgrade",
+                "--start",
+                start,
+                "--end",
+                end,
+                "--component",
+                "API",
+                "--description",
+                "API read-only",
+                url=url,
+            )
+            (scheduled,) = hook.wait_for(1, "/t", timeout=30)
+            body = scheduled.json()
+            assert (body["receiver"], body["status"]) == ("tenants", "firing")
+            (alert,) = body["alerts"]
+            assert alert["labels"] == {
+                "alertname": "Maintenance",
+                "maintenance": "2",
+                "severity": "info",
+            }
+            assert alert["annotations"] == {
+                "summary": "Maintenance #2: Database upgrade: scheduled, "
+                "2030-01-10T02:00:00.000Z to 2030-01-10T04:00:00.000Z",
+                "description": "API read-only",
+                "status": "scheduled",
+                "affects": "API",
+            }
+            assert alert["endsAt"].startswith("2030-01-10T04:00:00")  # the window's end
+            run_cli("maintenance", "update", "2", "--extend", "1h", url=url)
+            extended = hook.wait_for(2, "/t", timeout=30)[1].json()
+            assert extended["alerts"][0]["annotations"]["summary"].startswith(
+                "Maintenance #2: Database upgrade: new end, "
+            )
+            run_cli("maintenance", "cancel", "2", url=url)
+            cancelled = hook.wait_for(3, "/t", timeout=30)[2].json()
+            assert cancelled["status"] == "resolved"  # news, though send_resolved is false
+            assert "cancelled" in cancelled["alerts"][0]["annotations"]["summary"]
+            logged = httpx.get(f"{url}/api/v1/notifications", params={"receiver": "tenants"})
+            assert len(logged.json()) == 3
+            assert len(hook.requests("/t")) == 3  # the private window told no one

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from tocsin.alerts.matchers import parse_matcher
-from tocsin.incidents import feed, statuspage
+from tocsin.core import maintenance_ops
+from tocsin.incidents import announce, feed, statuspage
 from tocsin.incidents.maintenance import (
     CANCELLED,
     COMPLETED,
@@ -198,3 +199,33 @@ def test_statuspage_updates(kind: str, text: str, status: str, body: str) -> Non
     i = Incident(1, "Search slow", "SEV2", "identified", T0, "ann", public=True)
     (update,) = statuspage.incident(i, [line], "partial_outage")["incident_updates"]
     assert (update["status"], update["body"]) == (status, body)
+
+
+@pytest.mark.parametrize(
+    ("after", "at", "said"),
+    [
+        (window(cancelled_at=T0), T0, "cancelled"),
+        (window(ends_at=T0 + 2 * H), T0 + 2 * H, "finished"),  # finished early, now
+        (window(ends_at=T0 + 4 * H), T0, "new end"),  # extended or shortened
+        (window(starts_at=T0 + 2 * H, ends_at=T0 + 4 * H), T0, "rescheduled"),
+        (window(title="Bigger upgrade"), T0, "updated"),
+    ],
+)
+def test_what_a_change_announces(after: Maintenance, at: datetime, said: str) -> None:
+    assert maintenance_ops.news(window(), after, at) == said
+
+
+def test_an_announcement_fires_until_the_window_ends() -> None:
+    m = window(id=3, description="Read-only")
+    note = announce.maintenance_notice(m, "scheduled", "ops", "http://x", T0, "k1")
+    (alert,) = note.alerts
+    assert (note.firing, note.news, note.idempotency_key) == (
+        (alert,),
+        True,
+        "maintenance/3/ops/k1",
+    )
+    assert (alert.ends_at, alert.annotations["affects"]) == (T0 + 3 * H, "API")
+    called_off = announce.maintenance_notice(
+        replace(m, cancelled_at=T0), "cancelled", "ops", "http://x", T0, "k2"
+    )
+    assert called_off.resolved == called_off.alerts  # resolved at once

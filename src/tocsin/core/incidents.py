@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -33,6 +33,7 @@ from tocsin.incidents.model import (
     severity_rank,
 )
 from tocsin.incidents.reminders import Due, dues, owing_since
+from tocsin.notify.message import Notification
 from tocsin.notify.outbox import OutboxItem, new_item
 from tocsin.oncall.lifecycle import Via
 from tocsin.store import incident_rows, maintenance_rows, oncall_rows
@@ -95,6 +96,28 @@ def group_entry(group: str, line: Mapping[str, Any]) -> Entry:
     if line["comment"]:
         said += f" ({line['comment']})"
     return Entry(line["at"], line["actor"], "group", said, group=group, action=line["action"])
+
+
+def announced(
+    receivers: Iterable[str],
+    receiver: Callable[[str], Receiver | None],
+    note: Callable[[str, str], Notification],
+    now: datetime,
+) -> list[OutboxItem]:
+    """The outbox items of an announcement: ``note(name, key)`` to each of
+    ``receivers`` still configured, one item per integration of each."""
+    items: list[OutboxItem] = []
+    for name in receivers:
+        found = receiver(name)
+        if found is None:  # removed by a reload: nothing to send it with
+            continue
+        key = uuid.uuid4().hex  # each announcement its own, however close in time
+        said = note(name, key)
+        items += [
+            new_item(str(uuid.uuid4()), name, f"{kind}[{index}]", said, now)
+            for kind, index, _ in found.integrations()
+        ]
+    return items
 
 
 def rules_of(settings: IncidentSettings) -> Rules:
@@ -166,18 +189,12 @@ class IncidentDesk:
         # those told before hear the rest (a PagerDuty incident opened by the
         # declaration is resolved by the resolution), whatever the severity became
         wanted = dict.fromkeys([*incident.told, *settings.announced_to(incident.severity)])
-        items: list[OutboxItem] = []
-        for name in wanted:
-            receiver = self._receiver(name)
-            if receiver is None:  # removed by a reload: nothing to send it with
-                continue
-            key = uuid.uuid4().hex  # each announcement its own, however close in time
-            note = announcement(incident, said, name, self._base_url, now, rank, key)
-            items += [
-                new_item(str(uuid.uuid4()), name, f"{kind}[{index}]", note, now)
-                for kind, index, _ in receiver.integrations()
-            ]
-        return items
+        return announced(
+            wanted,
+            self._receiver,
+            lambda name, key: announcement(incident, said, name, self._base_url, now, rank, key),
+            now,
+        )
 
     def view(self, incident_id: int) -> IncidentView | None:
         with self._engine.connect() as conn:

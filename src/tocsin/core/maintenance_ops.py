@@ -7,7 +7,7 @@ new silence and the old one expired); one cancelled or finished early expires it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -31,10 +31,30 @@ from tocsin.incidents.maintenance import (
     silence_of,
 )
 from tocsin.incidents.model import Refused
-from tocsin.store import maintenance_rows, silence_rows
+from tocsin.notify.outbox import OutboxItem
+from tocsin.store import maintenance_rows, outbox_rows, silence_rows
 from tocsin.store.index import KeyedIndex
 from tocsin.store.writer import Txn
 from tocsin.timeutil import Clock
+
+# the announcements of a window's news ("scheduled", "cancelled"...) at a time,
+# committed with it (``MaintenanceDesk.announcements``)
+Announce = Callable[[Maintenance, str, datetime], list[OutboxItem]]
+
+
+def _no_one(m: Maintenance, what: str, now: datetime) -> list[OutboxItem]:
+    return []
+
+
+def news(before: Maintenance, after: Maintenance, now: datetime) -> str:
+    """What a change of a window tells the people it is announced to."""
+    if after.cancelled_at is not None:
+        return "cancelled"
+    if after.state(now) == COMPLETED:
+        return "finished"
+    if (after.starts_at, after.ends_at) != (before.starts_at, before.ends_at):
+        return "rescheduled" if after.starts_at != before.starts_at else "new end"
+    return "updated"
 
 
 @dataclass
@@ -51,6 +71,7 @@ class ScheduleMaintenance:
     affects: Sequence[str] = ()
     matchers: Sequence[Matcher] = ()
     public: bool = True
+    announce: Announce = _no_one
 
     def apply(self, txn: Txn) -> Maintenance:
         """The window as stored. Raises Refused naming the field."""
@@ -70,6 +91,8 @@ class ScheduleMaintenance:
         made = replace(draft, id=maintenance_rows.add(txn.conn, draft, txn.rev))
         made = _silenced(txn, made, now, self.silences, self.name_validation)
         maintenance_rows.save(txn.conn, made, txn.rev)
+        if made.public:  # a private window is the responders' own: no one is told
+            outbox_rows.enqueue(txn.conn, self.announce(made, "scheduled", now), txn.rev)
         return made
 
 
@@ -81,6 +104,7 @@ class ChangeMaintenance:
     components: Sequence[str]
     silences: KeyedIndex[Silence]
     name_validation: NameValidation
+    announce: Announce = _no_one
 
     def apply(self, txn: Txn) -> tuple[Maintenance, bool]:
         """The window after the change, and whether it changed. Raises LookupError
@@ -94,6 +118,9 @@ class ChangeMaintenance:
             return found, False
         changed = _silenced(txn, changed, now, self.silences, self.name_validation)
         maintenance_rows.save(txn.conn, changed, txn.rev)
+        if changed.public:
+            items = self.announce(changed, news(found, changed, now), now)
+            outbox_rows.enqueue(txn.conn, items, txn.rev)
         return changed, True
 
     def wrote_nothing(self, value: tuple[Maintenance, bool]) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import Engine
 
@@ -14,8 +15,12 @@ from tocsin.alerts.labels import NameValidation
 from tocsin.alerts.matchers import Matcher
 from tocsin.alerts.silences import Silence
 from tocsin.config.model import IncidentSettings
+from tocsin.config.receivers import Receiver
+from tocsin.core.incidents import announced
 from tocsin.core.maintenance_ops import ChangeMaintenance, ScheduleMaintenance
+from tocsin.incidents.announce import maintenance_notice
 from tocsin.incidents.maintenance import Maintenance, Plan
+from tocsin.notify.outbox import OutboxItem
 from tocsin.store import maintenance_rows
 from tocsin.store.index import KeyedIndex
 from tocsin.store.writer import GroupCommitter
@@ -33,6 +38,9 @@ class MaintenanceDesk:
         settings: Callable[[], IncidentSettings],
         silences: KeyedIndex[Silence],
         name_validation: NameValidation,
+        on_change: Callable[[], None] = lambda: None,
+        receiver: Callable[[str], Receiver | None] = lambda name: None,
+        base_url: str = "",
     ) -> None:
         self._engine = engine
         self._writer = writer
@@ -40,6 +48,9 @@ class MaintenanceDesk:
         self.settings = settings
         self._silences = silences
         self._name_validation = name_validation
+        self._on_change = on_change  # wakes the delivery worker: the announcements
+        self._receiver = receiver
+        self._base_url = base_url
 
     async def schedule(
         self,
@@ -66,8 +77,10 @@ class MaintenanceDesk:
             components,
             matchers,
             public,
+            self.announcements,
         )
         made: Maintenance = await self._writer.run(op)
+        self._on_change()
         return made
 
     async def change(self, maintenance_id: int, plan: Plan) -> Maintenance:
@@ -79,9 +92,22 @@ class MaintenanceDesk:
             self.settings().components,
             self._silences,
             self._name_validation,
+            self.announcements,
         )
         changed, _ = await self._writer.run(op)
+        self._on_change()
         return changed
+
+    def announcements(self, m: Maintenance, what: str, now: datetime) -> list[OutboxItem]:
+        """The outbox items telling ``tocsin.incidents.announce``'s receivers the news
+        of a public window."""
+        note = partial(maintenance_notice, m, what, base_url=self._base_url, now=now)
+        return announced(
+            self.settings().announce,
+            self._receiver,
+            lambda name, key: note(receiver=name, key=key),
+            now,
+        )
 
     def get(self, maintenance_id: int) -> Maintenance | None:
         with self._engine.connect() as conn:

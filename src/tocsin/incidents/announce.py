@@ -1,6 +1,7 @@
 """Announcing an incident: the notification its receivers get when it is declared,
 when the status page hears of it (an update, a status change), when its severity
-changes, and when it resolves.
+changes, and when it resolves; and announcing a public maintenance window when it is
+scheduled, changed, cancelled or finished early.
 
 An announcement is an ordinary notification of one alert, ``alertname="Incident"``
 labelled with the incident and its severity, firing while the incident is open and
@@ -18,9 +19,11 @@ from datetime import datetime
 from tocsin.alerts.labels import fingerprint
 from tocsin.alerts.model import Alert
 from tocsin.alerts.pd_events import OPEN_END
+from tocsin.incidents.maintenance import Maintenance
 from tocsin.incidents.model import Entry, Incident
 from tocsin.incidents.reminders import INCIDENT_PAGE
 from tocsin.notify.message import Notification
+from tocsin.timeutil import format_rfc3339
 
 ALERTNAME = "Incident"
 # what is news to the people an incident is announced to
@@ -83,5 +86,49 @@ def announcement(
         now=now,
         external_url=base_url,
         idempotency_key=f"incident/{incident.id}/{receiver}/{key}",
+        news=True,
+    )
+
+
+MAINTENANCE_ALERTNAME = "Maintenance"
+MAINTENANCE_PAGE = "/ui/maintenance"
+
+
+def maintenance_notice(
+    m: Maintenance, what: str, receiver: str, base_url: str, now: datetime, key: str
+) -> Notification:
+    """The notification telling ``receiver`` that a public maintenance window was
+    scheduled, changed, cancelled or finished (``what``). Like an incident's, it is one
+    alert, ``alertname="Maintenance"``, firing until the window ends (so a receiver
+    sees its end as the alert's), resolved at once when it is called off or finished
+    early, and sent whatever ``send_resolved`` says."""
+    labels = {"alertname": MAINTENANCE_ALERTNAME, "maintenance": str(m.id), "severity": "info"}
+    window = f"{format_rfc3339(m.starts_at)} to {format_rfc3339(m.ends_at)}"
+    annotations = {
+        "summary": f"Maintenance #{m.id}: {m.title}: {what}, {window}",
+        "description": m.description,
+        "status": m.state(now),
+    }
+    if m.components:
+        annotations["affects"] = ", ".join(m.components)
+    ends = now if m.cancelled_at is not None else m.ends_at
+    alert = Alert(
+        fingerprint(labels),
+        labels,
+        annotations,
+        m.created_at,
+        ends,
+        f"{base_url}{MAINTENANCE_PAGE}",
+        now,
+        False,  # its end is known: the window's
+    )
+    return Notification(
+        receiver=receiver,
+        group_key=f"maintenance:{m.id}",
+        group_labels={"maintenance": str(m.id)},
+        alerts=(alert,),
+        now=now,
+        external_url=base_url,
+        idempotency_key=f"maintenance/{m.id}/{receiver}/{key}",
         news=True,
     )
