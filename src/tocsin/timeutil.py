@@ -41,11 +41,14 @@ def parse_rfc3339(text: str) -> datetime | None:
         value = datetime.fromisoformat(f"{date}T{clock}{zone}")
     except ValueError as exc:
         raise TimeFormatError(f"not an RFC 3339 timestamp: {text!r} ({exc})") from None
-    if frac:
-        # Python keeps microseconds; Go clients may send nanoseconds. Round, as msgspec
-        # (the fast decoding path) does, so both paths agree to the microsecond.
-        value += timedelta(microseconds=round(int(frac[1:].ljust(9, "0")[:9]) / 1000))
-    value = value.astimezone(UTC)
+    try:
+        if frac:
+            # Python keeps microseconds; Go clients may send nanoseconds. Round, as
+            # msgspec (the fast decoding path) does, so both agree to the microsecond.
+            value += timedelta(microseconds=round(int(frac[1:].ljust(9, "0")[:9]) / 1000))
+        value = value.astimezone(UTC)
+    except OverflowError:  # a time zone that takes it past year 1 or 9999
+        raise TimeFormatError(f"not a time Tocsin can hold: {text!r}") from None
     return None if value == GO_ZERO else value
 
 

@@ -58,6 +58,12 @@ def test_scheduled_extended_and_finished_from_the_console(client: TestClient, cl
     assert windows(client)[0]["endsAt"] == format_rfc3339(clock.now + timedelta(minutes=150))
     assert post(client, "/ui/maintenance/1", action="finish")[0] == 303
     assert windows(client)[0]["state"] == "completed"
+    # finished twice (a stale page): the refusal shows, though the window is not listed
+    status, html = post(client, "/ui/maintenance/1", action="finish")
+    assert status == 400
+    assert problems(html) == {
+        "windows[1]": "state: this maintenance is completed: it changes no more"
+    }
     assert "No upcoming or running" in client.get("/ui/maintenance").text
     assert "Database upgrade" in client.get("/ui/maintenance?past=1").text
 
@@ -75,7 +81,10 @@ def test_a_window_scheduled_later_is_cancelled(client: TestClient, clock: Clock)
     }
     assert post(client, "/ui/maintenance/1", action="cancel")[0] == 303
     assert windows(client)[0]["state"] == "cancelled"
-    assert client.post("/ui/maintenance/7", data={"action": "cancel"}).status_code in (403, 404)
+    assert post(client, "/ui/maintenance/7", action="cancel")[0] == 404
+    other_site = {"sec-fetch-site": "cross-site"}  # another site's page posting it
+    r = client.post("/ui/maintenance/1", data={"action": "cancel"}, headers=other_site)
+    assert r.status_code == 403
 
 
 @pytest.mark.parametrize(

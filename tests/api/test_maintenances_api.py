@@ -5,6 +5,7 @@ feed show it; every refusal names its field and stores nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import Clock
+from tocsin.alerts.matchers import parse_matcher
+from tocsin.incidents.maintenance import Maintenance
+from tocsin.incidents.model import Refused
 from tocsin.runtime import Runtime
 from tocsin.timeutil import format_rfc3339
 
@@ -291,3 +295,64 @@ def test_the_statuspage_shaped_api(client: TestClient, clock: Clock) -> None:
     assert (resolved["status"], resolved["impact"]) == ("resolved", "major")  # it stays
     assert resolved["incident_updates"][0]["status"] == "resolved"
     assert resolved["id"] == incident["id"]  # the same incident, the same id
+
+
+@pytest.mark.parametrize(
+    ("body", "answer"),
+    [
+        ({"startsAt": "0001-01-01T00:30:00+01:00"}, "startsAt: not a time Tocsin can hold"),
+        ({"endsAt": "9999-12-31T23:59:59-01:00"}, "endsAt: not a time Tocsin can hold"),
+        ({"title": "nul\u0000"}, "title: must not contain a NUL character"),
+    ],
+)
+def test_times_beyond_any_date_and_nul_are_refused(
+    client: TestClient, clock: Clock, body: dict[str, Any], answer: str
+) -> None:
+    window = {
+        "by": "alice",
+        "title": "x",
+        "startsAt": format_rfc3339(clock.now + H),
+        "endsAt": format_rfc3339(clock.now + 2 * H),
+    }
+    r = client.post("/api/v1/maintenances", json={**window, **body})
+    assert (r.status_code, r.json()[: len(answer)]) == (400, answer)
+
+
+def test_an_extension_beyond_any_date_is_refused(client: TestClient, clock: Clock) -> None:
+    window = {"by": "a", "title": "x", "startsAt": format_rfc3339(clock.now + H)}
+    r = client.post("/api/v1/maintenances", json={**window, "endsAt": "9999-12-31T23:00:00Z"})
+    assert r.status_code == 201, r.text
+    r = client.patch("/api/v1/maintenances/1", json={"by": "b", "extendBy": "2h"})
+    assert (r.status_code, r.json()) == (400, "extendBy: ends beyond any date")
+
+
+def test_a_refused_window_in_a_batch_writes_nothing(
+    client: TestClient, clock: Clock, runtime: Runtime
+) -> None:
+    """Refused ops share a transaction with others (group commit): the refused one
+    must have written nothing when the batch commits."""
+
+    async def both() -> list[object]:
+        desk = runtime.maintenances
+        bad = desk.schedule(
+            "Bad", clock.now + H, clock.now + 2 * H, "a", matchers=[parse_matcher('a=""')]
+        )
+        good = desk.schedule("Good", clock.now + H, clock.now + 2 * H, "a")
+        return list(await asyncio.gather(bad, good, return_exceptions=True))
+
+    bad, good = asyncio.run(both())
+    assert isinstance(bad, Refused)
+    assert bad.field == "matchers"
+    assert isinstance(good, Maintenance)
+    assert good.title == "Good"
+    assert [m["title"] for m in client.get("/api/v1/maintenances").json()] == ["Good"]
+
+
+def test_a_silence_expired_on_purpose_stays_expired(client: TestClient, clock: Clock) -> None:
+    m = schedule(client, clock, 0 * H, 2 * H, matchers=['service="api"'])
+    assert client.delete(f"/api/v2/silence/{m['silenceId']}").status_code == 200  # amtool's expire
+    clock.now += timedelta(seconds=1)
+    changed = patch(client, 1, title="DB upgrade, longer", extendBy="1h")
+    assert changed["silenceId"] == m["silenceId"]
+    assert [s["status"]["state"] for s in silences(client).values()] == ["expired"]
+    assert alert_state(client, "api") == "active"  # let through, as whoever expired it wanted

@@ -96,6 +96,34 @@ def test_refusals_from_the_terminal(tmp_path: Path) -> None:
         )
         assert unknown.returncode == 1
         assert "components[0]: no such component 'Nope' (known: API, Search)" in unknown.stderr
+        bad_match = run_cli(
+            "maintenance", "schedule", "x", "--for", "1h", "-m", 'a=~"("', url=url, check=False
+        )
+        assert (bad_match.returncode, "--match 'a=~\"(\"'" in bad_match.stderr) == (2, True)
+        beyond = run_cli(
+            "maintenance",
+            "schedule",
+            "x",
+            "--start",
+            "9999-12-31T23:00:00Z",
+            "--for",
+            "2h",
+            url=url,
+            check=False,
+        )
+        assert (beyond.returncode, "beyond any date" in beyond.stderr) == (2, True)
+        zoned = run_cli(
+            "maintenance",
+            "schedule",
+            "x",
+            "--start",
+            "0001-01-01T00:30:00+01:00",
+            "--for",
+            "1h",
+            url=url,
+            check=False,
+        )
+        assert (zoned.returncode, "not a time Tocsin can hold" in zoned.stderr) == (2, True)
         missing = run_cli("maintenance", "cancel", "7", url=url, check=False)
         assert (missing.returncode, "no maintenance 7" in missing.stderr) == (1, True)
         nothing = run_cli("maintenance", "update", "7", url=url, check=False)

@@ -102,6 +102,9 @@ def test_schedule_takes_a_window_that_started_already() -> None:
         (T0 + 2 * H, Plan(extend_by=H), window(ends_at=T0 + 4 * H)),
         # finished early: it ends now
         (T0 + 2 * H, Plan(state=COMPLETED), window(ends_at=T0 + 2 * H)),
+        # over, and published by mistake: it may still be taken off the page
+        (T0 + 4 * H, Plan(public=False), window(public=False)),
+        (T0 + 2 * H, Plan(description="two\nlines"), window(description="two\nlines")),
     ],
 )
 def test_change(at: datetime, plan: Plan, expected: Maintenance) -> None:
@@ -121,6 +124,15 @@ def test_change(at: datetime, plan: Plan, expected: Maintenance) -> None:
         (window(), T0, Plan(components=("Nope",)), "components[0]"),
         (window(), T0 + 2 * H, Plan(extend_by=-2 * H), "endsAt"),  # "extended" into the past
         (window(), T0, Plan(title=""), "title"),
+        (window(), T0, Plan(title="a\rb"), "title"),  # any control character
+        (window(), T0, Plan(description="nul\x00"), "description"),
+        # a cancellation or an early finish checks the rest of what the change says
+        (window(), T0, Plan(state=CANCELLED, title=" "), "title"),
+        (window(), T0 + 2 * H, Plan(state=COMPLETED, components=("Nope",)), "components[0]"),
+        (window(), T0, Plan(ends_at=T0 + 5 * H, extend_by=H), "extendBy"),
+        (window(ends_at=datetime.max.replace(tzinfo=UTC)), T0, Plan(extend_by=H), "extendBy"),
+        # history, but for being taken off the page: nothing else
+        (window(), T0 + 4 * H, Plan(public=False, title="x"), "state"),
     ],
 )
 def test_change_refuses_naming_the_field(

@@ -13,6 +13,8 @@ def text(body: dict[str, Any], name: str) -> str | None:
     value = body.get(name)
     if value is not None and not isinstance(value, str):
         raise Refused(name, "must be a string")
+    if value is not None and "\x00" in value:  # PostgreSQL's text cannot hold it
+        raise Refused(name, "must not contain a NUL character")
     return value
 
 

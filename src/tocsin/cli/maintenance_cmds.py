@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from tocsin.alerts.matchers import MatcherError, parse_matcher
 from tocsin.cli.client_cmds import JsonOption, UrlOption
 from tocsin.cli.oncall_cmds import ByOption
 from tocsin.cli.output import ask, fail, me, out, print_table
@@ -34,7 +35,7 @@ def register(app: typer.Typer) -> None:
 def _when(option: str, given: str) -> datetime:
     try:
         found = parse_rfc3339(given)
-    except ValueError as exc:
+    except ValueError as exc:  # TimeFormatError: also a time beyond year 1 or 9999
         fail(f"{option}: {exc}", 2)
     if found is None:
         fail(f"{option}: the zero time is not a time", 2)
@@ -105,7 +106,15 @@ def schedule(
     if (end is None) == (duration is None):
         fail("give the window's end: --end TIME or --for DURATION (one of them)", 2)
     starts_at = _when("--start", start) if start else utcnow()
-    ends_at = _when("--end", end) if end else starts_at + _length("--for", duration or "")
+    try:
+        ends_at = _when("--end", end) if end else starts_at + _length("--for", duration or "")
+    except OverflowError:
+        fail("--for: the window would end beyond any date", 2)
+    for item in matchers or []:  # a usage error here, as for tocsin silence add
+        try:
+            parse_matcher(item)
+        except MatcherError as exc:
+            fail(f"--match {item!r}: {exc}", 2)
     body: dict[str, Any] = {
         "title": title,
         "startsAt": format_rfc3339(starts_at),

@@ -88,6 +88,9 @@ class ScheduleMaintenance:
             self.matchers,
             self.public,
         )
+        wanted = silence_of(draft)
+        if wanted is not None:  # refused before anything is written: an op refused
+            _validate(wanted, now, self.name_validation)  # writes nothing of its batch
         made = replace(draft, id=maintenance_rows.add(txn.conn, draft, txn.rev))
         made = _silenced(txn, made, now, self.silences, self.name_validation)
         maintenance_rows.save(txn.conn, made, txn.rev)
@@ -141,6 +144,10 @@ def _silenced(
             silence_rows.save(txn.conn, [done], txn.rev)
             view.set(done.id, done)
         return m
+    if prev is not None and prev.state(now) is SilenceState.EXPIRED:
+        # expired before its window ended: by someone, on purpose (to let the alerts
+        # through); a change of the window does not bring it back
+        return m
     if prev is None:  # never made, or expired long ago and forgotten: a new one
         wanted = replace(wanted, id="")
     elif prev.state(now) is SilenceState.ACTIVE and wanted.starts_at <= now:
@@ -148,14 +155,18 @@ def _silenced(
         # start in the past to the present): keep that start, so that a new end
         # updates it in place rather than replacing it
         wanted = replace(wanted, starts_at=prev.starts_at)
-    try:
-        validate(wanted, now, mode)
-    except SilenceError as exc:  # its message starts with the field: "matchers[0].name: ..."
-        field, _, message = str(exc).partition(": ")
-        raise Refused(field, message) from None
+    _validate(wanted, now, mode)
     outcome = decide_set(prev, replace(wanted, updated_at=now), now)
     changed = [outcome.stored] + ([outcome.expired] if outcome.expired else [])
     silence_rows.save(txn.conn, changed, txn.rev)
     for s in changed:
         view.set(s.id, s)
     return replace(m, silence_id=outcome.stored.id)
+
+
+def _validate(wanted: Silence, now: datetime, mode: NameValidation) -> None:
+    try:
+        validate(wanted, now, mode)
+    except SilenceError as exc:  # its message starts with the field: "matchers[0].name: ..."
+        field, _, message = str(exc).partition(": ")
+        raise Refused(field, message) from None

@@ -119,11 +119,7 @@ class MaintenanceDesk:
         with self._engine.connect() as conn:
             if past:
                 return maintenance_rows.newest(conn, LIST_LIMIT)
-            return [
-                m
-                for m in maintenance_rows.ending_after(conn, self._clock(), LIST_LIMIT)
-                if m.cancelled_at is None
-            ]
+            return maintenance_rows.ending_after(conn, self._clock(), LIST_LIMIT)
 
     def short_notice(self, m: Maintenance) -> timedelta | None:
         """The notice ``m`` was given, when less than ``tocsin.incidents.

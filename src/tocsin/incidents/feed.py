@@ -82,7 +82,7 @@ def atom(
             m.created_at,
             (m.created_at, -1),
             f"Scheduled maintenance: {m.title}",
-            _id("maintenance", to_micros(m.created_at)),
+            _id("maintenance", m.id, to_micros(m.created_at)),
             _window(m),
         )
         for m in windows

@@ -13,6 +13,7 @@ and shown nowhere public.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -117,19 +118,30 @@ def change(
     ``state: completed``, which ends it now."""
     state = found.state(now)
     if state in (COMPLETED, CANCELLED):
+        if plan == Plan(public=False):  # taken off the page (a word published by mistake)
+            return replace(found, public=False)
         raise Refused("state", f"this maintenance is {state}: it changes no more")
+    if plan.ends_at is not None and plan.extend_by is not None:
+        raise Refused("extendBy", "give endsAt or extendBy, not both")
+    ends_at = found.ends_at if plan.ends_at is None else plan.ends_at
+    try:
+        ends_at += plan.extend_by or timedelta(0)
+    except OverflowError:
+        raise Refused("extendBy", "ends beyond any date") from None
     changed = replace(
         found,
         title=found.title if plan.title is None else plan.title,
         description=found.description if plan.description is None else plan.description,
         starts_at=found.starts_at if plan.starts_at is None else plan.starts_at,
-        ends_at=(found.ends_at if plan.ends_at is None else plan.ends_at)
-        + (plan.extend_by or timedelta(0)),
+        ends_at=ends_at,
         components=found.components if plan.components is None else tuple(plan.components),
         public=found.public if plan.public is None else plan.public,
     )
     if state == IN_PROGRESS and changed.starts_at != found.starts_at:
         raise Refused("startsAt", "it has started: its start cannot move")
+    # what else the change says is checked however it ends: a cancellation carries no
+    # unchecked title or component onto the page
+    _check(changed, now, known_components, moved=changed.ends_at != found.ends_at)
     if plan.state == CANCELLED:
         return replace(changed, cancelled_at=now)
     if plan.state == COMPLETED:
@@ -138,15 +150,20 @@ def change(
         return replace(changed, ends_at=now)
     if plan.state is not None:
         raise Refused("state", f"{plan.state!r}: one of {CANCELLED}, {COMPLETED}")
-    _check(changed, now, known_components, moved=changed.ends_at != found.ends_at)
     return changed
+
+
+# what a title may not hold (a line break, NUL, which PostgreSQL refuses, ...)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _check(
     m: Maintenance, now: datetime, known_components: Sequence[str], moved: bool = True
 ) -> None:
-    if not m.title.strip() or "\n" in m.title:
+    if not m.title.strip() or _CONTROL.search(m.title):
         raise Refused("title", "a title, on one line")
+    if _CONTROL.search(m.description.replace("\n", "").replace("\t", "")):
+        raise Refused("description", "text, without control characters")
     if m.ends_at <= m.starts_at:
         raise Refused("endsAt", "must be after startsAt")
     if moved and m.ends_at <= now:

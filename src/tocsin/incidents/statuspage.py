@@ -5,7 +5,8 @@ aggregators, a chat tool's status integration) reads Tocsin's.
 Only what the page shows is here: public incidents, their status-page updates, the
 public maintenance windows. Ids are digests of what the page shows anyway (when an
 incident was opened, when an update was written, a component's name), never an
-incident's number, and stay the same across replicas. Statuspage's impact and
+incident's number (a window's is in its digest: windows are planned in the open),
+and stay the same across replicas. Statuspage's impact and
 indicator words come from the page's own words: a major outage is ``critical``, a
 partial one ``major``, degraded performance ``minor``.
 """
@@ -132,7 +133,7 @@ def incident(i: Incident, lines: Sequence[Entry], impact: str) -> dict[str, Any]
 
 
 def maintenance(m: Maintenance, state: str) -> dict[str, Any]:
-    key = _id("maintenance", to_micros(m.created_at))
+    key = _id("maintenance", m.id, to_micros(m.created_at))
     body = m.description or f"{m.title}: scheduled maintenance"
     return {
         "id": key,
@@ -150,7 +151,7 @@ def maintenance(m: Maintenance, state: str) -> dict[str, Any]:
         "scheduled_until": format_rfc3339(m.ends_at),
         "incident_updates": [
             {
-                "id": _id("maintenance-update", to_micros(m.created_at)),
+                "id": _id("maintenance-update", m.id, to_micros(m.created_at)),
                 "status": SCHEDULED,
                 "body": body,
                 "incident_id": key,

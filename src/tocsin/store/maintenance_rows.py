@@ -70,12 +70,12 @@ def get(conn: Connection, maintenance_id: int) -> Maintenance | None:
 
 
 def ending_after(conn: Connection, since: datetime, limit: int) -> list[Maintenance]:
-    """The windows that end after ``since`` (upcoming, running, or just over),
-    cancelled ones included: soonest first."""
+    """The windows not cancelled that end after ``since`` (upcoming, running, or just
+    over): soonest first."""
     c = maintenances.c
     query = (
         select(maintenances)
-        .where(c.ends_at > to_micros(since))
+        .where(c.ends_at > to_micros(since), c.cancelled_at.is_(None))
         .order_by(c.starts_at, c.id)
         .limit(limit)
     )

@@ -53,8 +53,10 @@ def _start(text: str, now: datetime) -> datetime:
     if not text.strip():
         return now
     try:
-        return datetime.fromisoformat(text.strip()).replace(tzinfo=UTC)
-    except ValueError:
+        found = datetime.fromisoformat(text.strip())
+        # a browser's datetime-local has no zone: UTC, as the form says
+        return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise Refused("startsAt", f"not a date and time: {text!r}") from None
 
 
@@ -84,10 +86,14 @@ async def schedule(request: Request) -> Response:
                 except MatcherError as exc:
                     raise Refused(f"matchers[{i}]", str(exc)) from None
         configured = rt.config.tocsin.incidents.components
+        try:
+            ends_at = starts_at + _duration(fields.get("duration", ""), "duration")
+        except OverflowError:
+            raise Refused("duration", "ends beyond any date") from None
         await rt.maintenances.schedule(
             fields.get("title", ""),
             starts_at,
-            starts_at + _duration(fields.get("duration", ""), "duration"),
+            ends_at,
             who,
             description=fields.get("description", ""),
             components=[c for n, c in enumerate(configured) if f"component_{n}" in fields],
