@@ -53,6 +53,7 @@ from tocsin.engine.dispatch import Dispatcher, DispatchSettings
 from tocsin.engine.health import ReceiverHealth
 from tocsin.engine.heartbeats import HeartbeatMonitor
 from tocsin.engine.incident_reminders import IncidentReminders
+from tocsin.engine.maintenance_edges import MaintenanceEdges
 from tocsin.engine.oncall import OncallEngine, group_id
 from tocsin.engine.probes import ProbeMonitor
 from tocsin.engine.senders import ChannelSender
@@ -219,10 +220,11 @@ class Runtime:
             lambda: self._config.tocsin.incidents,
             self.store.silences,
             settings.name_validation,
-            self.delivery.kick,  # the announcements committed with a change
+            self._maintenance_changed,
             lambda name: self._policy.receiver(name),
             settings.base_url(self.scheme),
         )
+        self.maintenance_edges = MaintenanceEdges(self.maintenances, clock)
         self.incident_reminders = IncidentReminders(
             self.incidents,
             clock,
@@ -363,6 +365,10 @@ class Runtime:
     def _load_web_config(self) -> WebConfig:
         path = self.settings.web_config_path
         return WebConfig() if path is None else load_web_config(path)
+
+    def _maintenance_changed(self) -> None:
+        self.maintenance_edges.kick()  # a window moved: its next start or end
+        self.delivery.kick()  # the announcements committed with the change
 
     def _incident_changed(self) -> None:
         self.incident_reminders.kick()  # a debt paid resolves its alert at once

@@ -6,6 +6,7 @@ and a ``kill -9`` after each answered change loses none of them."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ from tests.e2e.test_amtool import Amtool
 from tests.e2e.test_cli import run_cli
 from tests.harness.procs import TocsinServer
 from tests.harness.receivers import HTTPReceiver
+from tocsin.timeutil import format_rfc3339
 
 
 def test_a_window_from_the_terminal_survives_a_crash(tmp_path: Path, db_url: str) -> None:
@@ -192,3 +194,23 @@ def test_public_windows_are_announced_to_their_receivers(tmp_path: Path) -> None
             logged = httpx.get(f"{url}/api/v1/notifications", params={"receiver": "tenants"})
             assert len(logged.json()) == 3
             assert len(hook.requests("/t")) == 3  # the private window told no one
+            # a window's start and end are told when they come, by the server's loop
+            soon = datetime.now(UTC) + timedelta(seconds=2)
+            run_cli(
+                "maintenance",
+                "schedule",
+                "Short",
+                "--start",
+                format_rfc3339(soon),
+                "--for",
+                "2s",
+                url=url,
+            )
+            said = [r.json() for r in hook.wait_for(6, "/t", timeout=30)[3:]]
+            summaries = [r["alerts"][0]["annotations"]["summary"] for r in said]
+            assert [x.split(", ")[0] for x in summaries] == [
+                "Maintenance #3: Short: scheduled",
+                "Maintenance #3: Short: started",
+                "Maintenance #3: Short: completed",
+            ]
+            assert [r["status"] for r in said] == ["firing", "firing", "resolved"]

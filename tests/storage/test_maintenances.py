@@ -9,6 +9,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -16,25 +17,29 @@ from tests.storage.test_alert_store import T0, Clock, Opened
 from tocsin.alerts.labels import NameValidation
 from tocsin.alerts.matchers import parse_matcher
 from tocsin.alerts.silences import SilenceState
-from tocsin.config.model import IncidentSettings
+from tocsin.config import load_config
+from tocsin.config.model import Config, IncidentSettings
 from tocsin.core.maintenances import MaintenanceDesk
 from tocsin.incidents.maintenance import Plan
-from tocsin.store import silence_rows
+from tocsin.store import outbox_rows, silence_rows
 
 N = 15
-SETTINGS = IncidentSettings(components=("API",))
+SETTINGS = IncidentSettings(components=("API",), announce=("tenants",))
 
 
 class Replica(Opened):
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, clock: Clock | None = None, receivers: Config | None = None
+    ) -> None:
         super().__init__(url, Clock(T0))
         self.desk = MaintenanceDesk(
             self.engine,
             self.writer,
-            Clock(T0),
+            clock or Clock(T0),
             lambda: SETTINGS,
             self.store.silences,
             NameValidation.LEGACY,
+            receiver=(lambda name: None) if receivers is None else receivers.receiver,
         )
 
 
@@ -80,3 +85,47 @@ def test_two_replicas_extend_one_window_at_once(pair: tuple[Replica, Replica]) -
         stored = [s for _, _, s in silence_rows.changed_since(conn, 0)]
     assert [(s.id, s.ends_at) for s in stored] == [(made.silence_id, final.ends_at)]
     assert stored[0].state(T0) is SilenceState.ACTIVE
+
+
+def test_two_replicas_announce_each_start_and_end_once(db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "am.yml"
+    path.write_text(
+        "route: {receiver: tenants}\nreceivers:\n"
+        "  - {name: tenants, webhook_configs: [{url: 'http://127.0.0.1:9/t'}]}\n"
+    )
+    config = load_config(path)
+    clock = Clock(T0)
+    a, b = Replica(db_url, clock, config), Replica(db_url, clock, config)
+    try:
+        made = asyncio.run(
+            a.desk.schedule("Upgrade", T0 + timedelta(hours=1), T0 + timedelta(hours=2), "ann")
+        )
+
+        def told() -> list[str]:
+            with a.engine.connect() as conn:
+                items = outbox_rows.recent(conn, 100, "tenants")
+            # "Maintenance #1: Upgrade: started, <window>": what each said
+            said = [i.notification.alerts[0].annotations["summary"] for i in items]
+            return sorted(x.split("Upgrade: ", 1)[1].split(",")[0] for x in said)
+
+        for at, expected in [
+            (T0 + timedelta(minutes=30), ["scheduled"]),  # nothing due yet
+            (T0 + timedelta(hours=1), ["scheduled", "started"]),
+            (T0 + timedelta(hours=2), ["completed", "scheduled", "started"]),
+        ]:
+            clock.now = at
+            go = threading.Barrier(2)
+
+            def tell(replica: Replica, go: threading.Barrier = go) -> None:
+                go.wait()
+                asyncio.run(replica.desk.tell_edges([made.id]))
+
+            threads = [threading.Thread(target=tell, args=(r,)) for r in (a, b)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert told() == expected  # each once, whichever replica came first
+    finally:
+        a.close()
+        b.close()

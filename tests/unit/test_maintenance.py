@@ -22,10 +22,13 @@ from tocsin.incidents.maintenance import (
     Maintenance,
     Plan,
     change,
+    edge,
+    next_edge,
     page_word,
     schedule,
     shown,
     silence_of,
+    told,
     under_maintenance,
 )
 from tocsin.incidents.model import Entry, Incident, Refused
@@ -94,14 +97,23 @@ def test_schedule_takes_a_window_that_started_already() -> None:
         (T0, Plan(title="New", public=False), window(title="New", public=False)),
         (T0, Plan(components=()), window(components=())),
         # cancelled before it starts, or while it runs
-        (T0, Plan(state=CANCELLED), window(cancelled_at=T0)),
-        (T0 + 2 * H, Plan(state=CANCELLED), window(cancelled_at=T0 + 2 * H)),
+        # (the change that ends it announces its end: nothing left for the loop)
+        (T0, Plan(state=CANCELLED), window(cancelled_at=T0, told_start=True, told_end=True)),
+        (
+            T0 + 2 * H,
+            Plan(state=CANCELLED),
+            window(cancelled_at=T0 + 2 * H, told_start=True, told_end=True),
+        ),
         # a running window may end later (it runs over) or sooner
         (T0 + 2 * H, Plan(ends_at=T0 + 4 * H), window(ends_at=T0 + 4 * H)),
         # extended: from the end it has when the change is made
         (T0 + 2 * H, Plan(extend_by=H), window(ends_at=T0 + 4 * H)),
         # finished early: it ends now
-        (T0 + 2 * H, Plan(state=COMPLETED), window(ends_at=T0 + 2 * H)),
+        (
+            T0 + 2 * H,
+            Plan(state=COMPLETED),
+            window(ends_at=T0 + 2 * H, told_start=True, told_end=True),
+        ),
         # over, and published by mistake: it may still be taken off the page
         (T0 + 4 * H, Plan(public=False), window(public=False)),
         (T0 + 2 * H, Plan(description="two\nlines"), window(description="two\nlines")),
@@ -241,3 +253,32 @@ def test_an_announcement_fires_until_the_window_ends() -> None:
         replace(m, cancelled_at=T0), "cancelled", "ops", "http://x", T0, "k2"
     )
     assert called_off.resolved == called_off.alerts  # resolved at once
+
+
+@pytest.mark.parametrize(
+    ("m", "at", "said", "next_at"),
+    [
+        (window(), T0, None, T0 + H),  # before its start: its start is next
+        (window(), T0 + H, "started", T0 + H),
+        (window(told_start=True), T0 + 2 * H, None, T0 + 3 * H),  # then its end
+        (window(told_start=True), T0 + 3 * H, "completed", T0 + 3 * H),
+        # both passed unannounced (a short window, a loop late): only its end
+        (window(), T0 + 4 * H, "completed", T0 + H),
+        (window(told_start=True, told_end=True), T0 + 4 * H, None, None),  # all told
+        (window(public=False), T0 + H, None, None),  # private: no one is told
+        (window(cancelled_at=T0), T0 + H, None, None),
+    ],
+)
+def test_edges_to_announce(
+    m: Maintenance, at: datetime, said: str | None, next_at: datetime | None
+) -> None:
+    assert (edge(m, at), next_edge(m)) == (said, next_at)
+    if said is not None:
+        after = told(m, said)
+        assert edge(after, at) is None  # told once
+        assert after.told_end == (said == "completed")
+
+
+def test_a_window_scheduled_after_its_start_has_told_its_start() -> None:
+    late = schedule("late", T0 - H, T0 + H, "alice", T0, KNOWN)
+    assert (late.told_start, edge(late, T0)) == (True, None)

@@ -27,8 +27,10 @@ from tocsin.incidents.maintenance import (
     Maintenance,
     Plan,
     change,
+    edge,
     schedule,
     silence_of,
+    told,
 )
 from tocsin.incidents.model import Refused
 from tocsin.notify.outbox import OutboxItem
@@ -128,6 +130,34 @@ class ChangeMaintenance:
 
     def wrote_nothing(self, value: tuple[Maintenance, bool]) -> bool:
         return not value[1]
+
+
+@dataclass
+class TellEdges:
+    """Announce the starts and ends of the given windows that are due at the
+    transaction's time: each at most once, whichever replica's loop comes first (the
+    row is read, and its flags set, in the transaction)."""
+
+    maintenance_ids: Sequence[int]
+    clock: Clock
+    announce: Announce
+
+    def apply(self, txn: Txn) -> int:
+        now = self.clock()
+        told_now = 0
+        for maintenance_id in self.maintenance_ids:
+            found = maintenance_rows.get(txn.conn, maintenance_id)
+            what = None if found is None else edge(found, now)
+            if found is None or what is None:
+                continue
+            said = told(found, what)
+            maintenance_rows.save(txn.conn, said, txn.rev)
+            outbox_rows.enqueue(txn.conn, self.announce(said, what, now), txn.rev)
+            told_now += 1
+        return told_now
+
+    def wrote_nothing(self, value: int) -> bool:
+        return value == 0
 
 
 def _silenced(

@@ -17,7 +17,7 @@ from tocsin.alerts.silences import Silence
 from tocsin.config.model import IncidentSettings
 from tocsin.config.receivers import Receiver
 from tocsin.core.incidents import announced
-from tocsin.core.maintenance_ops import ChangeMaintenance, ScheduleMaintenance
+from tocsin.core.maintenance_ops import ChangeMaintenance, ScheduleMaintenance, TellEdges
 from tocsin.incidents.announce import maintenance_notice
 from tocsin.incidents.maintenance import Maintenance, Plan
 from tocsin.notify.outbox import OutboxItem
@@ -108,6 +108,20 @@ class MaintenanceDesk:
             lambda name, key: note(receiver=name, key=key),
             now,
         )
+
+    def untold(self) -> list[Maintenance]:
+        """The public windows whose start or end is still to be announced."""
+        with self._engine.connect() as conn:
+            return maintenance_rows.untold(conn, LIST_LIMIT)
+
+    async def tell_edges(self, maintenance_ids: Sequence[int]) -> int:
+        """Announce the starts and ends now due of these windows; how many."""
+        told: int = await self._writer.run(
+            TellEdges(maintenance_ids, self._clock, self.announcements)
+        )
+        if told:
+            self._on_change()
+        return told
 
     def get(self, maintenance_id: int) -> Maintenance | None:
         with self._engine.connect() as conn:

@@ -45,6 +45,10 @@ class Maintenance:
     public: bool = True
     silence_id: str = ""  # the silence over the window ("" without matchers)
     cancelled_at: datetime | None = None
+    # its start and its end announced (``edge``): at most once each, by whichever
+    # replica's loop comes first, or by the change that ended it
+    told_start: bool = False
+    told_end: bool = False
 
     def state(self, now: datetime) -> str:
         if self.cancelled_at is not None:
@@ -102,6 +106,8 @@ def schedule(
         tuple(components),
         tuple(matchers),
         public,
+        # begun already ("I forgot to schedule it"): its scheduling says it has started
+        told_start=starts_at <= now,
     )
     _check(draft, now, known_components)
     return draft
@@ -142,12 +148,13 @@ def change(
     # what else the change says is checked however it ends: a cancellation carries no
     # unchecked title or component onto the page
     _check(changed, now, known_components, moved=changed.ends_at != found.ends_at)
+    # the change that ends it announces its end: the loop has nothing left to say
     if plan.state == CANCELLED:
-        return replace(changed, cancelled_at=now)
+        return replace(changed, cancelled_at=now, told_start=True, told_end=True)
     if plan.state == COMPLETED:
         if state != IN_PROGRESS:
             raise Refused("state", "only a maintenance in progress can be finished early")
-        return replace(changed, ends_at=now)
+        return replace(changed, ends_at=now, told_start=True, told_end=True)
     if plan.state is not None:
         raise Refused("state", f"{plan.state!r}: one of {CANCELLED}, {COMPLETED}")
     return changed
@@ -208,3 +215,31 @@ def page_word(incidents_word: str, under: bool) -> str:
     """A component's (or the page's) word: what its incidents say, unless they say it
     is operational and a maintenance window runs on it."""
     return UNDER_MAINTENANCE if under and incidents_word == OPERATIONAL else incidents_word
+
+
+STARTED = "started"
+ENDED = "completed"
+
+
+def edge(m: Maintenance, now: datetime) -> str | None:
+    """What of a public window falls to be announced at ``now``: its start, or its end
+    (only the end when both have passed unannounced: a window announced as started
+    after it ended would say something false)."""
+    if not m.public or m.cancelled_at is not None or m.told_end:
+        return None
+    if now >= m.ends_at:
+        return ENDED
+    if now >= m.starts_at and not m.told_start:
+        return STARTED
+    return None
+
+
+def told(m: Maintenance, what: str) -> Maintenance:
+    return replace(m, told_start=True, told_end=m.told_end or what == ENDED)
+
+
+def next_edge(m: Maintenance) -> datetime | None:
+    """When the next of its announcements falls due (None: nothing left to tell)."""
+    if not m.public or m.cancelled_at is not None or m.told_end:
+        return None
+    return m.ends_at if m.told_start else m.starts_at

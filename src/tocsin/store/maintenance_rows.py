@@ -28,6 +28,8 @@ def _values(m: Maintenance, rev: int) -> dict[str, Any]:
         "public": m.public,
         "silence_id": m.silence_id,
         "cancelled_at": to_micros_or_none(m.cancelled_at),
+        "told_start": m.told_start,
+        "told_end": m.told_end,
         "rev": rev,
     }
 
@@ -50,6 +52,8 @@ def _maintenance(row: Row[Any]) -> Maintenance:
         public=bool(r["public"]),
         silence_id=r["silence_id"],
         cancelled_at=from_micros_or_none(r["cancelled_at"]),
+        told_start=bool(r["told_start"]),
+        told_end=bool(r["told_end"]),
     )
 
 
@@ -85,4 +89,17 @@ def ending_after(conn: Connection, since: datetime, limit: int) -> list[Maintena
 def newest(conn: Connection, limit: int) -> list[Maintenance]:
     """Every window, the most recently scheduled first."""
     query = select(maintenances).order_by(maintenances.c.id.desc()).limit(limit)
+    return [_maintenance(r) for r in conn.execute(query)]
+
+
+def untold(conn: Connection, limit: int) -> list[Maintenance]:
+    """The public windows, not cancelled, whose end has not been announced: those whose
+    start or end the announcing loop waits for."""
+    c = maintenances.c
+    query = (
+        select(maintenances)
+        .where(c.public.is_(True), c.cancelled_at.is_(None), c.told_end.is_(False))
+        .order_by(c.starts_at, c.id)
+        .limit(limit)
+    )
     return [_maintenance(r) for r in conn.execute(query)]

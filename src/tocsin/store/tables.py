@@ -395,6 +395,9 @@ maintenances = Table(
     Column("public", Boolean, nullable=False, server_default=text("true")),
     Column("silence_id", Text, nullable=False, server_default=""),
     Column("cancelled_at", BigInteger, nullable=True),
+    # its start and its end announced (by the loop, or by the change that ended it)
+    Column("told_start", Boolean, nullable=False, server_default=text("false")),
+    Column("told_end", Boolean, nullable=False, server_default=text("false")),
     Column("rev", BigInteger, nullable=False, server_default="0"),
     Index("ix_maintenances_ends_at", "ends_at"),
 )

@@ -1,0 +1,40 @@
+"""The loop that announces a public maintenance window's start and end (the
+scheduling, a change, a cancellation or an early finish are announced by the change
+itself): at the next window's start or end, at every change, and at least every
+``REFRESH``. Several replicas may run it: the writer op reads each window's flags in
+its transaction, so each start and end is announced once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tocsin.core.maintenances import MaintenanceDesk
+from tocsin.engine.loop import KickedLoop
+from tocsin.engine.monitor_alerts import REFRESH
+from tocsin.incidents.maintenance import edge, next_edge
+from tocsin.timeutil import Clock
+
+
+class MaintenanceEdges:
+    def __init__(self, desk: MaintenanceDesk, clock: Clock) -> None:
+        self._desk = desk
+        self._clock = clock
+        self._loop = KickedLoop("maintenance announcements")
+        self._sleep = REFRESH.total_seconds()
+
+    def kick(self) -> None:
+        self._loop.kick()
+
+    async def run(self) -> None:
+        await self._loop.run(self.check, lambda: self._sleep)
+
+    async def check(self) -> None:
+        untold = await asyncio.to_thread(self._desk.untold)
+        now = self._clock()
+        due = [m.id for m in untold if edge(m, now) is not None]
+        if due:
+            await self._desk.tell_edges(due)
+        # (those just told: the kick their announcement gives runs this again at once)
+        later = [t for t in map(next_edge, untold) if t is not None and t > now]
+        wake = min(later, default=now + REFRESH)
+        self._sleep = max(0.05, min(REFRESH, wake - now).total_seconds())
