@@ -161,6 +161,8 @@ def test_probes_from_the_terminal(tmp_path: Path) -> None:
         "tocsin:\n  probes:\n"
         f"    - {{name: self, url: 'http://127.0.0.1:{port}/-/healthy', interval: 1h}}\n"
         f"    - {{name: gone, url: 'http://127.0.0.1:{closed}/h', interval: 1h, failures: 1}}\n"
+        f"    - {{name: port, url: 'tcp://127.0.0.1:{port}', interval: 1h}}\n"
+        f"    - {{name: shut, url: 'tcp://127.0.0.1:{closed}', interval: 1h, failures: 1}}\n"
     )
     with TocsinServer(tmp_path, config=config, port=port) as server:
         ran = run_cli("probe", "run", "self", url=server.url).stdout
@@ -169,9 +171,22 @@ def test_probes_from_the_terminal(tmp_path: Path) -> None:
         gone = run_cli("probe", "run", "gone", url=server.url).stdout
         assert gone.startswith("gone: down")
         wait_until(lambda: "gone/ProbeFailing" in probe_alerts(server.url), 30, "its alert")
+        # tcp://: a connection accepted is up, one refused is down
+        connects = run_cli("probe", "run", "port", url=server.url).stdout
+        assert connects.startswith(f"port: up (CONNECT tcp://127.0.0.1:{port})")
+        assert "connected in " in connects
+        shut = run_cli("probe", "run", "shut", url=server.url).stdout
+        assert shut.startswith("shut: down")
+        assert "Connection refused" in shut
+        wait_until(lambda: "shut/ProbeFailing" in probe_alerts(server.url), 30, "its alert")
         listed = run_cli("probe", "list", url=server.url).stdout.splitlines()
         assert listed[0].split() == ["NAME", "STATE", "REQUEST", "RESULT", "LAST"]
-        assert [line.split()[:2] for line in listed[1:]] == [["self", "up"], ["gone", "down"]]
+        assert [line.split()[:2] for line in listed[1:]] == [
+            ["self", "up"],
+            ["gone", "down"],
+            ["port", "up"],
+            ["shut", "down"],
+        ]
         bad = run_cli("probe", "run", "nope", url=server.url, check=False)
         assert (bad.returncode, "no probe 'nope' in tocsin.probes" in bad.stderr) == (1, True)
 

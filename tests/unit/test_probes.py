@@ -23,6 +23,7 @@ from tocsin.monitors.probes import (
     Result,
     after,
     cert_alert,
+    connected,
     due_at,
     firing_alert,
     judge,
@@ -178,6 +179,21 @@ HEAD = "route:\n  receiver: x\nreceivers:\n  - name: x\ntocsin:\n  probes:\n"
         (
             "    - name: p\n      url: http://x/\n      method: HEAD\n      body_contains: ok\n",
             "10: tocsin.probes[0].body_contains: an answer to HEAD has no body",
+        ),
+        ("    - name: p\n      url: tcp://db:5432\n", None),  # a connection accepted passes
+        (
+            "    - name: p\n      url: tcp://db\n",
+            "8: tocsin.probes[0].url: a tcp URL is tcp://HOST:PORT",
+        ),
+        ("    - name: p\n      url: tcp://db:5432/x\n", "8: tocsin.probes[0].url: a tcp URL is"),
+        ("    - name: p\n      url: tcp://db:99999\n", "8: tocsin.probes[0].url: invalid URL"),
+        (
+            "    - name: p\n      url: tcp://db:5432\n      body_contains: ok\n",
+            "9: tocsin.probes[0].body_contains: a tcp:// probe only connects",
+        ),
+        (
+            "    - name: p\n      url: tcp://db:5432\n      method: POST\n",
+            "9: tocsin.probes[0].method: a tcp:// probe only connects",
         ),
     ],
 )
@@ -339,3 +355,17 @@ def test_a_certificate_near_its_end(
     assert fired.annotations["summary"].startswith(
         "The TLS certificate of https://api.example/health expires "
     )
+
+
+def test_a_tcp_probe_connects() -> None:
+    """tcp://HOST:PORT: a connection accepted passes; the alert says what it tried."""
+    spec = Probe(name="db", url="tcp://db.internal:5432", failures=1)
+    assert (spec.tcp, spec.verb) == (True, "CONNECT")
+    ok = connected(T0, 0.002, "")
+    assert (ok.ok, ok.status, ok.error) == (True, None, "")
+    refused = connected(T0, 0.001, "Connection refused")
+    row = after(spec, ProbeRow("db", T0), refused)
+    alert = firing_alert(spec, row, T0)
+    assert alert is not None
+    assert alert.annotations["summary"].startswith("CONNECT tcp://db.internal:5432 is down")
+    assert alert.annotations["description"].startswith("Connection refused; last success: never")

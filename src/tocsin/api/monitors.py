@@ -166,7 +166,7 @@ def probe_json(v: ProbeView) -> dict[str, Any]:
     return {
         "name": v.spec.name,
         "state": v.state,
-        "method": v.spec.method,
+        "method": v.spec.verb,  # CONNECT: a tcp:// probe
         "url": shown_url(v.spec.url),  # without user information or query: secrets
         "interval": v.spec.interval.total_seconds(),
         "timeout": v.spec.timeout.total_seconds(),

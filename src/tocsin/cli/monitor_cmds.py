@@ -192,7 +192,8 @@ def _result(p: dict[str, Any]) -> str:
     if p["lastAt"] is None:
         return ""
     if p["lastOk"]:
-        return f"{p['lastStatus']} in {p['lastSeconds'] * 1000:.0f} ms"
+        said = p["lastStatus"] or "connected"  # a tcp:// probe has no status
+        return f"{said} in {p['lastSeconds'] * 1000:.0f} ms"
     return f"{p['lastError']} ({p['failuresInARow']} in a row)"
 
 

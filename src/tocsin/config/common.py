@@ -62,6 +62,23 @@ def check_url(text: str) -> str:
     return text
 
 
+def check_probe_url(text: str) -> str:
+    """What a probe requests: an http(s) URL, or ``tcp://HOST:PORT`` (a connection
+    accepted within the timeout passes: a database, a queue, a mail server)."""
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"invalid URL: {exc}") from None
+    if parts.scheme != "tcp":
+        return check_url(text)
+    if not parts.hostname or port is None:
+        raise ValueError("a tcp URL is tcp://HOST:PORT")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError("a tcp URL is tcp://HOST:PORT, nothing more")
+    return text
+
+
 def check_secret_url(text: str) -> Secret:
     # "<secret>" is what Alertmanager prints for a redacted URL; reading it back is allowed.
     if text != SECRET_TOKEN:
@@ -152,6 +169,7 @@ def _go_duration(value: object) -> timedelta:
 
 
 URL = Annotated[str, Conv(check_url)]
+ProbeURL = Annotated[str, Conv(check_probe_url)]
 SecretURL = Annotated[Secret, Conv(check_secret_url)]
 HostPort = Annotated[str, Conv(check_host_port)]
 LabelName = Annotated[str, Conv(check_label_name)]

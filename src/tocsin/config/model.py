@@ -36,6 +36,7 @@ from tocsin.config.common import (
     HostPort,
     HTTPClientConfig,
     MatcherList,
+    ProbeURL,
     PromDuration,
     RegexString,
     SecretURL,
@@ -384,7 +385,7 @@ class Probe:
     plus ``labels``; the next success resolves it (``tocsin.monitors.probes``)."""
 
     name: str = ""
-    url: URL = ""
+    url: ProbeURL = ""  # http(s)://..., or tcp://HOST:PORT: a connection accepted passes
     method: str = "GET"
     interval: PromDuration = timedelta(seconds=30)
     timeout: PromDuration = timedelta(seconds=10)
@@ -397,6 +398,15 @@ class Probe:
     http_config: HTTPClientConfig | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def tcp(self) -> bool:
+        return self.url.startswith("tcp://")
+
+    @property
+    def verb(self) -> str:
+        """What it does, as shown: its HTTP method, or CONNECT for a tcp:// probe."""
+        return "CONNECT" if self.tcp else self.method
 
     def check(self) -> Iterator[Issue]:
         if not re.fullmatch(HEARTBEAT_NAME, self.name):
@@ -423,6 +433,17 @@ class Probe:
             )
         if self.failures < 1:
             yield Issue("must be at least 1", "failures")
+        if self.tcp:
+            http_only = {
+                "expect_status": bool(self.expect_status),
+                "body_contains": bool(self.body_contains),
+                "headers": bool(self.headers),
+                "http_config": self.http_config is not None,
+                "method": self.method != "GET",
+            }
+            for key, given in http_only.items():
+                if given:
+                    yield Issue("a tcp:// probe only connects: no HTTP request to shape", key)
         if self.cert_expiry < timedelta(0):
             yield Issue("cannot be negative (0s: no warning)", "cert_expiry")
         for i, code in enumerate(self.expect_status):

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine
 
 from tocsin.alerts.model import Alert, PostedAlert
+from tocsin.config import format_duration
 from tocsin.config.model import Probe
 from tocsin.engine.monitor_alerts import REFRESH, Kind, MonitorLoop
 from tocsin.monitors import probes
@@ -34,6 +35,7 @@ from tocsin.monitors.probes import (
     Result,
     after,
     cert_alert,
+    connected,
     due_at,
     firing_alert,
     judge,
@@ -199,6 +201,9 @@ class ProbeMonitor(MonitorLoop[Probe]):
     async def _request(self, spec: Probe) -> Result:
         at = self._clock()
         started = time.monotonic()
+        if spec.tcp:
+            error = await connect(spec)
+            return connected(at, time.monotonic() - started, error)
         try:
             client = self._clients.client_for(spec.http_config)
         except OSError as exc:  # the TLS files of its http_config cannot be read
@@ -217,6 +222,24 @@ class ProbeMonitor(MonitorLoop[Probe]):
             cert = await certificate_expiry(spec) if spec.cert_expiry else None
             return judge(spec, at, seconds, answer.status, answer.body, "", cert)
         return judge(spec, at, seconds, None, b"", answer.message)
+
+
+async def connect(spec: Probe) -> str:
+    """Open and close a connection to a tcp:// probe's host and port within its
+    timeout: "" when it was accepted, else why not."""
+    parts = urlsplit(spec.url)
+    limit = spec.timeout.total_seconds()
+    try:
+        async with asyncio.timeout(limit):
+            _, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    except TimeoutError:
+        return f"no connection within {format_duration(spec.timeout)}"
+    except OSError as exc:  # refused, unreachable, a name that does not resolve
+        return exc.strerror or str(exc)
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return ""
 
 
 async def certificate_expiry(spec: Probe) -> datetime | None:

@@ -115,6 +115,11 @@ def judge(
     return Result(at, not why, status, why, seconds, cert_expires)
 
 
+def connected(at: datetime, seconds: float, error: str) -> Result:
+    """A tcp:// probe's result: the connection accepted (``error`` empty), or why not."""
+    return Result(at, not error, None, error[:ERROR_MAX], seconds)
+
+
 def after(spec: Probe, row: ProbeRow, result: Result) -> ProbeRow:
     """The row once ``result`` is in: the next request one interval after this one
     started; the run of failures counted, and down from the one that reached
@@ -157,7 +162,7 @@ def firing_alert(spec: Probe, row: ProbeRow, now: datetime, base: str = "") -> P
     # the same words while it is down: only the description follows the last error
     requests = "request" if spec.failures == 1 else f"{spec.failures} requests in a row"
     summary = (
-        f"{spec.method} {shown_url(spec.url)} is down: {requests} failed "
+        f"{spec.verb} {shown_url(spec.url)} is down: {requests} failed "
         f"(probe {spec.name}, every {format_duration(spec.interval)})"
     )
     since = row.last_ok_at
