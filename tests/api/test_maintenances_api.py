@@ -356,3 +356,31 @@ def test_a_silence_expired_on_purpose_stays_expired(client: TestClient, clock: C
     assert changed["silenceId"] == m["silenceId"]
     assert [s["status"]["state"] for s in silences(client).values()] == ["expired"]
     assert alert_state(client, "api") == "active"  # let through, as whoever expired it wanted
+    # asked to silence other alerts: a silence of them afresh
+    rematched = patch(client, 1, matchers=['service="db"'])
+    assert rematched["silenceId"] != m["silenceId"]
+    assert silences(client)[rematched["silenceId"]]["status"]["state"] == "active"
+
+
+def test_what_a_window_silences_can_change(client: TestClient, clock: Clock) -> None:
+    m = schedule(client, clock, H, 2 * H, matchers=['service="api"'])
+    first = m["silenceId"]
+    assert m["updatedAt"] is None
+    other = patch(client, 1, matchers=['service="db"', 'env="prod"'])
+    assert other["matchers"] == ['service="db"', 'env="prod"']
+    assert other["updatedAt"] == format_rfc3339(clock.now)
+    found = silences(client)
+    assert other["silenceId"] != first  # Alertmanager's rule: other matchers, a new one
+    assert [m["name"] for m in found[other["silenceId"]]["matchers"]] == ["service", "env"]
+    assert found[first]["endsAt"] == format_rfc3339(clock.now)  # the old one expired
+    bare = patch(client, 1, matchers=[])
+    assert (bare["silenceId"], bare["matchers"]) == (None, [])
+    assert silences(client)[other["silenceId"]]["endsAt"] == format_rfc3339(clock.now)
+    again = patch(client, 1, matchers=['service="api"'])
+    assert again["silenceId"] not in (None, first, other["silenceId"])
+    r = client.patch("/api/v1/maintenances/1", json={"by": "b", "matchers": ['a=""']})
+    assert (r.status_code, r.json()) == (
+        400,
+        "matchers: at least one matcher must not match the empty string",
+    )
+    assert patch(client, 1, title="t")["silenceId"] == again["silenceId"]  # unchanged

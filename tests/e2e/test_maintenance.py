@@ -128,6 +128,10 @@ def test_refusals_from_the_terminal(tmp_path: Path) -> None:
         assert (zoned.returncode, "not a time Tocsin can hold" in zoned.stderr) == (2, True)
         missing = run_cli("maintenance", "cancel", "7", url=url, check=False)
         assert (missing.returncode, "no maintenance 7" in missing.stderr) == (1, True)
+        both = run_cli(
+            "maintenance", "update", "7", "-m", "a=b", "--no-match", url=url, check=False
+        )
+        assert (both.returncode, "--match and --no-match" in both.stderr) == (2, True)
         nothing = run_cli("maintenance", "update", "7", url=url, check=False)
         assert (nothing.returncode, "nothing to change" in nothing.stderr) == (2, True)
         assert run_cli("maintenance", "list", "--json", url=url).stdout.strip() == "[]"

@@ -117,10 +117,14 @@ def test_schedule_takes_a_window_that_started_already() -> None:
         # over, and published by mistake: it may still be taken off the page
         (T0 + 4 * H, Plan(public=False), window(public=False)),
         (T0 + 2 * H, Plan(description="two\nlines"), window(description="two\nlines")),
+        # what it silences, in its place
+        (T0, Plan(matchers=(parse_matcher("a=b"),)), window(matchers=(parse_matcher("a=b"),))),
     ],
 )
 def test_change(at: datetime, plan: Plan, expected: Maintenance) -> None:
-    assert change(window(), plan, at, KNOWN) == expected
+    changed = change(window(), plan, at, KNOWN)
+    assert changed.updated_at == at  # its last change, for the page's updated_at
+    assert replace(changed, updated_at=None) == expected
 
 
 @pytest.mark.parametrize(

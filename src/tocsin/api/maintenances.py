@@ -40,6 +40,7 @@ def maintenance_json(m: Maintenance, desk: MaintenanceDesk, now: datetime) -> di
         "silenceId": m.silence_id or None,
         "createdBy": m.created_by,
         "createdAt": format_rfc3339(m.created_at),
+        "updatedAt": None if m.updated_at is None else format_rfc3339(m.updated_at),
         "cancelledAt": None if m.cancelled_at is None else format_rfc3339(m.cancelled_at),
         # less notice than tocsin.incidents.maintenance_notice asks: how much it had
         "shortNotice": None if short is None else f"{int(short.total_seconds())}s",
@@ -82,7 +83,7 @@ def _matchers(body: dict[str, Any]) -> list[Matcher]:
 SCHEDULE_FIELDS = {"by", "title", "startsAt", "endsAt", "description", "components"}
 SCHEDULE_FIELDS |= {"matchers", "public"}
 CHANGE_FIELDS = {"by", "title", "startsAt", "endsAt", "description", "components", "public"}
-CHANGE_FIELDS |= {"state", "extendBy"}
+CHANGE_FIELDS |= {"state", "extendBy", "matchers"}
 
 _WINDOW = {
     "title": TEXT,
@@ -117,6 +118,7 @@ _CHANGE = openapi_body(
         **_WINDOW,
         "by": TEXT,
         "extendBy": {**TEXT, "description": "end this much later, e.g. 30m"},
+        "matchers": {**NAMES, "description": "the alerts silenced, in their place ([]: none)"},
         "state": {
             "enum": [CANCELLED, COMPLETED],
             "description": "cancelled: called off; completed: finished early, now",
@@ -210,6 +212,7 @@ async def change_maintenance(request: Request, maintenance_id: str) -> Response:
             ),
             public=flag(body, "public"),
             extend_by=_duration(body, "extendBy"),
+            matchers=_matchers(body) if "matchers" in body else None,
             state=text(body, "state"),
         )
         changed = await rt.maintenances.change(number, plan)

@@ -28,6 +28,25 @@ StartOption = Annotated[
 EndOption = Annotated[str | None, typer.Option("--end", help="RFC 3339 end.")]
 
 
+MatchOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--match", "-m", help='Alerts silenced over the window, e.g. service="api". Repeatable.'
+    ),
+]
+
+
+def _checked(matchers: list[str]) -> list[str]:
+    """The --match options, each parsed here: a bad one is a usage error (exit 2), as
+    for tocsin silence add."""
+    for item in matchers:
+        try:
+            parse_matcher(item)
+        except MatcherError as exc:
+            fail(f"--match {item!r}: {exc}", 2)
+    return matchers
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(maintenance_app, name="maintenance")
 
@@ -82,12 +101,7 @@ def schedule(
     duration: Annotated[
         str | None, typer.Option("--for", "-d", help="How long (e.g. 2h), instead of --end.")
     ] = None,
-    matchers: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--match", "-m", help='Alerts silenced over the window, e.g. service="api". Repeatable.'
-        ),
-    ] = None,
+    matchers: MatchOption = None,
     components: Annotated[
         list[str] | None,
         typer.Option("--component", help="What it affects (tocsin.incidents.components)."),
@@ -110,11 +124,6 @@ def schedule(
         ends_at = _when("--end", end) if end else starts_at + _length("--for", duration or "")
     except OverflowError:
         fail("--for: the window would end beyond any date", 2)
-    for item in matchers or []:  # a usage error here, as for tocsin silence add
-        try:
-            parse_matcher(item)
-        except MatcherError as exc:
-            fail(f"--match {item!r}: {exc}", 2)
     body: dict[str, Any] = {
         "title": title,
         "startsAt": format_rfc3339(starts_at),
@@ -122,7 +131,7 @@ def schedule(
         "by": me(by),
         "description": description,
         "components": components or [],
-        "matchers": matchers or [],
+        "matchers": _checked(matchers or []),
         "public": not private,
     }
     made = ask(url, lambda c: c.schedule_maintenance(body))
@@ -172,14 +181,23 @@ def update(
     ] = None,
     description: Annotated[str | None, typer.Option("--description")] = None,
     public: Annotated[bool | None, typer.Option("--public/--private")] = None,
+    matchers: MatchOption = None,
+    no_match: Annotated[
+        bool, typer.Option("--no-match", help="Silence nothing: the status page only.")
+    ] = False,
     by: ByOption = "",
     url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
-    """Change a window (its silence follows): move it, extend it, retitle it."""
+    """Change a window (its silence follows): move it, extend it, retitle it, change
+    what it silences (--match, the whole list)."""
     if end is not None and extend is not None:
         fail("--end and --extend: give one or the other", 2)
+    if matchers and no_match:
+        fail("--match and --no-match: give one or the other", 2)
     body: dict[str, Any] = {"by": me(by)}
+    if matchers or no_match:
+        body["matchers"] = _checked(matchers or [])
     given = {"title": title, "description": description, "public": public}
     body |= {k: v for k, v in given.items() if v is not None}
     if start is not None:

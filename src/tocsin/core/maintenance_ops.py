@@ -119,9 +119,10 @@ class ChangeMaintenance:
             raise LookupError(f"no maintenance {self.maintenance_id}")
         now = self.clock()
         changed = change(found, self.plan, now, self.components)
-        if changed == found:
+        if replace(changed, updated_at=found.updated_at) == found:  # nothing but the time
             return found, False
-        changed = _silenced(txn, changed, now, self.silences, self.name_validation)
+        rematched = changed.matchers != found.matchers
+        changed = _silenced(txn, changed, now, self.silences, self.name_validation, rematched)
         maintenance_rows.save(txn.conn, changed, txn.rev)
         if changed.public:
             items = self.announce(changed, news(found, changed, now), now)
@@ -161,23 +162,33 @@ class TellEdges:
 
 
 def _silenced(
-    txn: Txn, m: Maintenance, now: datetime, index: KeyedIndex[Silence], mode: NameValidation
+    txn: Txn,
+    m: Maintenance,
+    now: datetime,
+    index: KeyedIndex[Silence],
+    mode: NameValidation,
+    rematched: bool = False,
 ) -> Maintenance:
-    """``m`` with its silence written to match it; the silence's id recorded."""
+    """``m`` with its silence written to match it; the silence's id recorded.
+    ``rematched``: its matchers changed, which asks for a silence of them afresh."""
     view = txn.overlay(index)
     prev = view.get(m.silence_id) if m.silence_id else None
     wanted = silence_of(m)
     over = m.state(now) in (CANCELLED, COMPLETED)
     if wanted is None or over:
+        if wanted is None and not over:
+            m = replace(m, silence_id="")  # matchers taken away: no silence of its own
         if prev is not None and prev.state(now) is not SilenceState.EXPIRED:
             done = expire(prev, now)
             silence_rows.save(txn.conn, [done], txn.rev)
             view.set(done.id, done)
         return m
     if prev is not None and prev.state(now) is SilenceState.EXPIRED:
-        # expired before its window ended: by someone, on purpose (to let the alerts
-        # through); a change of the window does not bring it back
-        return m
+        if not rematched:
+            # expired before its window ended: by someone, on purpose (to let the
+            # alerts through); another change of the window does not bring it back
+            return m
+        prev = None
     if prev is None:  # never made, or expired long ago and forgotten: a new one
         wanted = replace(wanted, id="")
     elif prev.state(now) is SilenceState.ACTIVE and wanted.starts_at <= now:

@@ -49,6 +49,7 @@ class Maintenance:
     # replica's loop comes first, or by the change that ended it
     told_start: bool = False
     told_end: bool = False
+    updated_at: datetime | None = None  # its last change (None: as scheduled)
 
     def state(self, now: datetime) -> str:
         if self.cancelled_at is not None:
@@ -77,6 +78,8 @@ class Plan:
     # end this much later than it ends when the change is made (two responders who
     # each extend by 30 minutes at once extend it by an hour, as each asked)
     extend_by: timedelta | None = None
+    # the alerts it silences, in their place (none: the status page only)
+    matchers: Sequence[Matcher] | None = None
     # "cancelled": called off (before or during its window); "completed": finished
     # early, now (during its window)
     state: str | None = None
@@ -125,7 +128,7 @@ def change(
     state = found.state(now)
     if state in (COMPLETED, CANCELLED):
         if plan == Plan(public=False):  # taken off the page (a word published by mistake)
-            return replace(found, public=False)
+            return replace(found, public=False, updated_at=now)
         raise Refused("state", f"this maintenance is {state}: it changes no more")
     if plan.ends_at is not None and plan.extend_by is not None:
         raise Refused("extendBy", "give endsAt or extendBy, not both")
@@ -141,7 +144,9 @@ def change(
         starts_at=found.starts_at if plan.starts_at is None else plan.starts_at,
         ends_at=ends_at,
         components=found.components if plan.components is None else tuple(plan.components),
+        matchers=found.matchers if plan.matchers is None else tuple(plan.matchers),
         public=found.public if plan.public is None else plan.public,
+        updated_at=now,
     )
     if state == IN_PROGRESS and changed.starts_at != found.starts_at:
         raise Refused("startsAt", "it has started: its start cannot move")

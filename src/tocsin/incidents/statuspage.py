@@ -141,7 +141,7 @@ def maintenance(m: Maintenance, state: str) -> dict[str, Any]:
         "status": state,
         "impact": "maintenance",
         "created_at": format_rfc3339(m.created_at),
-        "updated_at": format_rfc3339(m.created_at),
+        "updated_at": format_rfc3339(m.updated_at or m.created_at),
         "started_at": format_rfc3339(m.starts_at),
         "monitoring_at": None,
         "resolved_at": format_rfc3339(m.ends_at) if state == COMPLETED else None,

@@ -30,6 +30,7 @@ def _values(m: Maintenance, rev: int) -> dict[str, Any]:
         "cancelled_at": to_micros_or_none(m.cancelled_at),
         "told_start": m.told_start,
         "told_end": m.told_end,
+        "updated_at": to_micros_or_none(m.updated_at),
         "rev": rev,
     }
 
@@ -54,6 +55,7 @@ def _maintenance(row: Row[Any]) -> Maintenance:
         cancelled_at=from_micros_or_none(r["cancelled_at"]),
         told_start=bool(r["told_start"]),
         told_end=bool(r["told_end"]),
+        updated_at=from_micros_or_none(r["updated_at"]),
     )
 
 

@@ -398,6 +398,7 @@ maintenances = Table(
     # its start and its end announced (by the loop, or by the change that ended it)
     Column("told_start", Boolean, nullable=False, server_default=text("false")),
     Column("told_end", Boolean, nullable=False, server_default=text("false")),
+    Column("updated_at", BigInteger, nullable=True),
     Column("rev", BigInteger, nullable=False, server_default="0"),
     Index("ix_maintenances_ends_at", "ends_at"),
 )
