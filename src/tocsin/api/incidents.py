@@ -16,7 +16,7 @@ from tocsin.api.fields import NAMES, TEXT, flag, names, only, openapi_body, text
 from tocsin.api.oncall import action_body, via_of
 from tocsin.api.state import runtime
 from tocsin.api.v2 import json_response
-from tocsin.core.incidents import IncidentView, incident_number
+from tocsin.core.incidents import IncidentView, path_number
 from tocsin.incidents.model import Change, Entry, Incident, Refused
 from tocsin.timeutil import format_rfc3339
 
@@ -83,7 +83,7 @@ def _roles(body: dict[str, Any]) -> dict[str, str]:
 
 
 def _id(incident_id: str) -> int | Response:
-    if incident_number(incident_id) is None:
+    if path_number(incident_id) is None:
         return json_response(f"no incident {incident_id!r}: incident ids are numbers", 404)
     return int(incident_id)
 

@@ -16,7 +16,7 @@ from tocsin.api.oncall import action_body
 from tocsin.api.state import runtime
 from tocsin.api.v2 import json_response
 from tocsin.config import parse_duration
-from tocsin.core.incidents import incident_number
+from tocsin.core.incidents import path_number
 from tocsin.core.maintenances import MaintenanceDesk
 from tocsin.incidents.maintenance import CANCELLED, COMPLETED, Maintenance, Plan
 from tocsin.incidents.model import Refused
@@ -129,7 +129,7 @@ _CHANGE = openapi_body(
 
 
 def _number(maintenance_id: str) -> int | Response:
-    if incident_number(maintenance_id) is None:
+    if path_number(maintenance_id) is None:
         return json_response(f"no maintenance {maintenance_id!r}: ids are numbers", 404)
     return int(maintenance_id)
 

@@ -71,8 +71,9 @@ def _bounded(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return lines if len(lines) <= GROUP_LINES else [lines[0], *lines[1 - GROUP_LINES :]]
 
 
-def incident_number(text: str) -> int | None:
-    """An incident's number from a path, or None (not a number, or beyond any id)."""
+def path_number(text: str) -> int | None:
+    """A number from a path (an incident's, a maintenance window's), or None (not a
+    number, or beyond any id)."""
     return int(text) if re.fullmatch(r"[0-9]{1,18}", text) else None
 
 

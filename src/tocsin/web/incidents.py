@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tocsin.api.state import runtime
-from tocsin.core.incidents import incident_number
+from tocsin.core.incidents import path_number
 from tocsin.incidents.feed import atom
 from tocsin.incidents.model import (
     POSTMORTEM_MAX,
@@ -113,7 +113,7 @@ def _incident(
     """The incident's page; its form holds the incident's values, or, when a change
     was refused, what the responder typed (``draft``), so nothing typed is lost."""
     rt = runtime(request)
-    number = incident_number(incident_id)
+    number = path_number(incident_id)
     found = None if number is None else rt.incidents.view(number)
     if found is None:
         return _missing(request, incident_id)
@@ -154,7 +154,7 @@ async def change(request: Request, incident_id: str) -> Response:
     if isinstance(fields, HTMLResponse):
         return fields
     rt = runtime(request)
-    number = incident_number(incident_id)
+    number = path_number(incident_id)
     found = None if number is None else await asyncio.to_thread(rt.incidents.view, number)
     if number is None or found is None:
         return _missing(request, incident_id)
@@ -176,7 +176,7 @@ async def save_postmortem(request: Request, incident_id: str) -> Response:
     fields = await read_form(request, POSTMORTEM_FORM_BYTES)
     if isinstance(fields, HTMLResponse):
         return fields
-    number = incident_number(incident_id)
+    number = path_number(incident_id)
     if number is None:
         return _missing(request, incident_id)
     who = fields.get("by", "")
@@ -205,7 +205,7 @@ def _postmortem(
     fields: dict[str, str] | None = None,
 ) -> HTMLResponse:
     rt = runtime(request)
-    number = incident_number(incident_id)
+    number = path_number(incident_id)
     view = None if number is None else rt.incidents.view(number)
     if view is None:
         return _missing(request, incident_id)

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from tocsin.alerts.matchers import MatcherError, parse_matcher
 from tocsin.api.state import runtime
 from tocsin.config import parse_duration
-from tocsin.core.incidents import incident_number
+from tocsin.core.incidents import path_number
 from tocsin.incidents.maintenance import CANCELLED, COMPLETED, Plan
 from tocsin.incidents.model import Refused
 from tocsin.web.console import read_form, redirect_done, show_page
@@ -114,7 +114,7 @@ async def change(request: Request, maintenance_id: str) -> Response:
     if isinstance(fields, HTMLResponse):
         return fields
     rt = runtime(request)
-    number = incident_number(maintenance_id)
+    number = path_number(maintenance_id)
     found = None if number is None else rt.maintenances.get(number)
     if found is None:
         reason = f"no maintenance {maintenance_id!r}"
