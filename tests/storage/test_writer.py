@@ -22,6 +22,7 @@ from tocsin.core.outbox_ops import ClaimDue, Enqueue
 from tocsin.notify.message import Notification
 from tocsin.notify.outbox import new_item
 from tocsin.store.db import open_database
+from tocsin.store.index import KeyedIndex
 from tocsin.store.plainsql import raw_cursor
 from tocsin.store.revisions import current_revision, next_revision
 from tocsin.store.settings import DatabaseSettings, Durability
@@ -347,3 +348,56 @@ def test_a_raising_after_commit_hook_does_not_keep_the_callers_waiting(engine: E
     assert got == [1, 7, 2]
     assert notes(engine) == [1, 2]
     assert published == [1, 2]
+
+
+@dataclass
+class HalfDone:
+    """An op that writes, stages and hooks, then refuses: its contract says a refused
+    op writes nothing, and the writer keeps it for it."""
+
+    index: KeyedIndex[int]
+    hooked: list[str]
+
+    def apply(self, txn: Txn) -> None:
+        txn.conn.execute(text("INSERT INTO notes (value) VALUES (666)"))
+        txn.overlay(self.index).set("half", 666)
+        txn.overlay(self.index).set("kept", 999)  # over a good op's change
+        txn.after_commit.append(lambda: self.hooked.append("half"))
+        raise Refused("refused after writing")
+
+
+@dataclass
+class Staged:
+    index: KeyedIndex[int]
+    key: str
+    value: int
+
+    def apply(self, txn: Txn) -> int:
+        txn.conn.execute(text("INSERT INTO notes (value) VALUES (:v)"), {"v": self.value})
+        txn.overlay(self.index).set(self.key, self.value)
+        return self.value
+
+
+@pytest.mark.parametrize("with_revisions", [True, False])
+def test_a_refused_op_writes_nothing_whatever_it_did_first(
+    engine: Engine, with_revisions: bool
+) -> None:
+    """Before, after and between good ops of its batch; with the store's begin hook
+    (a write first) and without (sqlite3 has no transaction open yet)."""
+    index: KeyedIndex[int] = KeyedIndex()
+    hooked: list[str] = []
+    writer = GroupCommitter(engine)
+    if with_revisions:
+        taking_revisions(writer)
+    ops: list[Op[Any]] = [
+        HalfDone(index, hooked),
+        Staged(index, "kept", 1),
+        HalfDone(index, hooked),
+        Staged(index, "other", 2),
+        HalfDone(index, hooked),
+    ]
+    found = run_together(writer, ops)
+    assert [type(v).__name__ for v in found] == ["Refused", "int", "Refused", "int", "Refused"]
+    assert notes(engine) == [1, 2]
+    assert (index.get("kept"), index.get("other"), index.get("half")) == (1, 2, None)
+    assert hooked == []

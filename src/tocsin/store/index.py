@@ -61,6 +61,8 @@ class Overlay(Generic[V]):
     def __init__(self, base: KeyedIndex[V]) -> None:
         self.base = base
         self.changes: dict[str, V | None] = {}
+        # while an op that may be refused runs: what each of its sets replaced
+        self._journal: list[tuple[str, bool, V | None]] | None = None
 
     def get(self, key: str) -> V | None:
         if key in self.changes:
@@ -68,7 +70,24 @@ class Overlay(Generic[V]):
         return self.base.get(key)
 
     def set(self, key: str, value: V | None) -> None:
+        if self._journal is not None:
+            self._journal.append((key, key in self.changes, self.changes.get(key)))
         self.changes[key] = value
+
+    def journal_on(self) -> None:
+        self._journal = []
+
+    def journal_off(self) -> None:
+        self._journal = None
+
+    def journal_undo(self) -> None:
+        """Put back what the journal's sets replaced, latest first."""
+        for key, had, old in reversed(self._journal or []):
+            if had:
+                self.changes[key] = old
+            else:
+                self.changes.pop(key, None)
+        self._journal = None
 
     def publish(self, rev: int) -> None:
         self.base.apply((key, rev, value) for key, value in self.changes.items())

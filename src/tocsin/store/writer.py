@@ -45,6 +45,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from tocsin.store.index import KeyedIndex, Overlay
+from tocsin.store.plainsql import raw_cursor
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,10 @@ class Txn:
             found = self._overlays[id(index)] = Overlay(index)
         return found
 
+    def journal(self) -> _Journal:
+        """What an op is about to stage, to be undone if it is refused."""
+        return _Journal(self)
+
     def publish(self) -> None:
         for overlay in self._overlays.values():
             overlay.publish(self.rev)
@@ -80,6 +85,31 @@ class Txn:
                 # The transaction committed: its callers must hear so whatever a hook
                 # (a metric, a counter) does; a hook raising here would leave them waiting.
                 log.exception("after-commit hook failed")
+
+
+class _Journal:
+    """One op's staging in a transaction: calling it undoes it (the op was refused);
+    ``keep`` ends the journal (it was applied)."""
+
+    def __init__(self, txn: Txn) -> None:
+        self._txn = txn
+        self._before = dict(txn._overlays)
+        self._hooks = len(txn.after_commit)
+        for overlay in self._before.values():
+            overlay.journal_on()
+
+    def __call__(self) -> None:
+        txn = self._txn
+        for key in list(txn._overlays):
+            if key in self._before:
+                txn._overlays[key].journal_undo()
+            else:  # made by the refused op
+                del txn._overlays[key]
+        del txn.after_commit[self._hooks :]
+
+    def keep(self) -> None:
+        for overlay in self._before.values():
+            overlay.journal_off()
 
 
 class Op(Protocol[T_co]):
@@ -172,10 +202,30 @@ def apply_all(txn: Txn, ops: Sequence[Op[Any]]) -> list[Outcome]:
 
 
 def _apply_one(txn: Txn, op: Op[Any]) -> Outcome:
-    try:
-        return op.apply(txn), None
-    except Exception as exc:  # a refused op; the others still commit
-        return None, exc
+    """An op's outcome. A refused op writes nothing, whatever it had done before it
+    refused: its statements run inside a savepoint, rolled back with it, and what it
+    staged (overlay changes, after-commit hooks) is undone. Each op means to decide
+    before it writes; this makes a slip (a check after an insert) harmless."""
+    undo = txn.journal()
+    # plain SQL on the driver's cursor (valid on SQLite and PostgreSQL):
+    # SQLAlchemy's begin_nested costs more than the savepoint itself (0.13 ms a
+    # transaction, measured through GroupCommitter)
+    with raw_cursor(txn.conn) as cursor:
+        if getattr(cursor.connection, "in_transaction", True) is False:
+            # sqlite3 opens its transaction at the first write: a savepoint opened
+            # before it would be a transaction of its own, committed at its release
+            cursor.execute("BEGIN")
+        cursor.execute("SAVEPOINT tocsin_op")
+        try:
+            value = op.apply(txn)
+        except Exception as exc:  # a refused op; the others still commit
+            cursor.execute("ROLLBACK TO SAVEPOINT tocsin_op")
+            cursor.execute("RELEASE SAVEPOINT tocsin_op")
+            undo()
+            return None, exc
+        cursor.execute("RELEASE SAVEPOINT tocsin_op")
+    undo.keep()
+    return value, None
 
 
 class _Redo(Exception):
