@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from tests.storage.test_alert_store import T0, Clock, Opened
 from tocsin.alerts.labels import NameValidation
@@ -21,7 +22,10 @@ from tocsin.config import load_config
 from tocsin.config.model import Config, IncidentSettings
 from tocsin.core.maintenances import MaintenanceDesk
 from tocsin.incidents.maintenance import Plan
-from tocsin.store import outbox_rows, silence_rows
+from tocsin.store import maintenance_rows, outbox_rows, silence_rows
+from tocsin.store.db import create, migrate
+from tocsin.store.settings import DatabaseSettings, Durability
+from tocsin.timeutil import to_micros
 
 N = 15
 SETTINGS = IncidentSettings(components=("API",), announce=("tenants",))
@@ -129,3 +133,43 @@ def test_two_replicas_announce_each_start_and_end_once(db_url: str, tmp_path: Pa
     finally:
         a.close()
         b.close()
+
+
+def test_the_upgrade_tells_no_old_window(db_url: str) -> None:
+    """Migration 0018 adds what a window has announced: windows already started or
+    over are marked told, or the loop would announce them all at once."""
+    now = datetime.now(UTC)
+    engine = create(DatabaseSettings(db_url, Durability.NORMAL))
+    try:
+        migrate(engine, "0017")
+        rows = [  # (title, starts, ends, cancelled)
+            ("over", now - timedelta(hours=3), now - timedelta(hours=2), None),
+            ("running", now - timedelta(hours=1), now + timedelta(hours=1), None),
+            ("coming", now + timedelta(hours=1), now + timedelta(hours=2), None),
+            ("called off", now + timedelta(hours=1), now + timedelta(hours=2), now),
+        ]
+        with engine.begin() as conn:
+            for title, starts, ends, cancelled in rows:
+                conn.execute(
+                    text(
+                        "INSERT INTO maintenances (title, starts_at, ends_at, created_by, "
+                        "created_at, cancelled_at) VALUES (:t, :s, :e, 'ann', :s, :c)"
+                    ),
+                    {
+                        "t": title,
+                        "s": to_micros(starts),
+                        "e": to_micros(ends),
+                        "c": None if cancelled is None else to_micros(cancelled),
+                    },
+                )
+        migrate(engine)
+        with engine.connect() as conn:
+            told = {m.title: (m.told_start, m.told_end) for m in maintenance_rows.newest(conn, 10)}
+    finally:
+        engine.dispose()
+    assert told == {
+        "over": (True, True),
+        "running": (True, False),  # its end is still to be told
+        "coming": (False, False),
+        "called off": (False, True),
+    }

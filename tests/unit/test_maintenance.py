@@ -105,9 +105,10 @@ def test_schedule_takes_a_window_that_started_already() -> None:
             window(cancelled_at=T0 + 2 * H, told_start=True, told_end=True),
         ),
         # a running window may end later (it runs over) or sooner
-        (T0 + 2 * H, Plan(ends_at=T0 + 4 * H), window(ends_at=T0 + 4 * H)),
+        # (a change while it runs says it has begun: the loop will not say it again)
+        (T0 + 2 * H, Plan(ends_at=T0 + 4 * H), window(ends_at=T0 + 4 * H, told_start=True)),
         # extended: from the end it has when the change is made
-        (T0 + 2 * H, Plan(extend_by=H), window(ends_at=T0 + 4 * H)),
+        (T0 + 2 * H, Plan(extend_by=H), window(ends_at=T0 + 4 * H, told_start=True)),
         # finished early: it ends now
         (
             T0 + 2 * H,
@@ -116,7 +117,13 @@ def test_schedule_takes_a_window_that_started_already() -> None:
         ),
         # over, and published by mistake: it may still be taken off the page
         (T0 + 4 * H, Plan(public=False), window(public=False)),
-        (T0 + 2 * H, Plan(description="two\nlines"), window(description="two\nlines")),
+        (
+            T0 + 2 * H,
+            Plan(description="two\nlines"),
+            window(description="two\nlines", told_start=True),
+        ),
+        # moved to start now: its rescheduling says so
+        (T0, Plan(starts_at=T0), window(starts_at=T0, told_start=True)),
         # what it silences, in its place
         (T0, Plan(matchers=(parse_matcher("a=b"),)), window(matchers=(parse_matcher("a=b"),))),
     ],
@@ -237,6 +244,8 @@ def test_statuspage_updates(kind: str, text: str, status: str, body: str) -> Non
         (window(ends_at=T0 + 4 * H), T0, "new end"),  # extended or shortened
         (window(starts_at=T0 + 2 * H, ends_at=T0 + 4 * H), T0, "rescheduled"),
         (window(title="Bigger upgrade"), T0, "updated"),
+        # made private: those told hear once more that it is off
+        (window(public=False), T0, "withdrawn from the status page"),
     ],
 )
 def test_what_a_change_announces(after: Maintenance, at: datetime, said: str) -> None:
@@ -257,6 +266,10 @@ def test_an_announcement_fires_until_the_window_ends() -> None:
         replace(m, cancelled_at=T0), "cancelled", "ops", "http://x", T0, "k2"
     )
     assert called_off.resolved == called_off.alerts  # resolved at once
+    withdrawn = announce.maintenance_notice(
+        replace(m, public=False), "withdrawn from the status page", "ops", "http://x", T0, "k3"
+    )
+    assert withdrawn.resolved == withdrawn.alerts
 
 
 @pytest.mark.parametrize(
@@ -278,7 +291,8 @@ def test_edges_to_announce(
 ) -> None:
     assert (edge(m, at), next_edge(m)) == (said, next_at)
     if said is not None:
-        after = told(m, said)
+        after = told(m, said, at)
+        assert after.updated_at == at
         assert edge(after, at) is None  # told once
         assert after.told_end == (said == "completed")
 

@@ -4,6 +4,7 @@ monitor kind's alerts are kept in step with the store (``engine.monitor_alerts``
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tocsin.config import ConfigError
 from tocsin.config.loader import load_config
 from tocsin.config.model import Probe
 from tocsin.engine.monitor_alerts import Kind, in_step, of_kind
+from tocsin.engine.probes import connect
 from tocsin.monitors.alerts import FIRING_FOR
 from tocsin.monitors.probes import (
     CERT_EXPIRING,
@@ -187,6 +189,12 @@ HEAD = "route:\n  receiver: x\nreceivers:\n  - name: x\ntocsin:\n  probes:\n"
         ),
         ("    - name: p\n      url: tcp://db:5432/x\n", "8: tocsin.probes[0].url: a tcp URL is"),
         ("    - name: p\n      url: tcp://db:99999\n", "8: tocsin.probes[0].url: invalid URL"),
+        ("    - name: p\n      url: tcp://db:0\n", "8: tocsin.probes[0].url: a tcp URL is"),
+        (
+            "    - name: p\n      url: 'tcp://:pw@db:5432'\n",
+            "8: tocsin.probes[0].url: a tcp URL is",
+        ),
+        ("    - name: p\n      url: tcp://a..b:5432\n", "8: tocsin.probes[0].url: not a host name"),
         (
             "    - name: p\n      url: tcp://db:5432\n      body_contains: ok\n",
             "9: tocsin.probes[0].body_contains: a tcp:// probe only connects",
@@ -361,6 +369,7 @@ def test_a_tcp_probe_connects() -> None:
     """tcp://HOST:PORT: a connection accepted passes; the alert says what it tried."""
     spec = Probe(name="db", url="tcp://db.internal:5432", failures=1)
     assert (spec.tcp, spec.verb) == (True, "CONNECT")
+    assert Probe(name="db", url="TCP://db.internal:5432").tcp  # a scheme has no case
     ok = connected(T0, 0.002, "")
     assert (ok.ok, ok.status, ok.error) == (True, None, "")
     refused = connected(T0, 0.001, "Connection refused")
@@ -369,3 +378,10 @@ def test_a_tcp_probe_connects() -> None:
     assert alert is not None
     assert alert.annotations["summary"].startswith("CONNECT tcp://db.internal:5432 is down")
     assert alert.annotations["description"].startswith("Connection refused; last success: never")
+
+
+def test_a_host_name_idna_cannot_encode_is_a_failed_connection() -> None:
+    """Not a crash of the probe's task (which would leave it unknown, never alerting)."""
+    spec = Probe(name="db", url=f"tcp://{'a' * 64}.example:5432", timeout=S)
+    said = asyncio.run(connect(spec))
+    assert said.startswith("bad host name: ")

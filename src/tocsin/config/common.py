@@ -72,10 +72,14 @@ def check_probe_url(text: str) -> str:
         raise ValueError(f"invalid URL: {exc}") from None
     if parts.scheme != "tcp":
         return check_url(text)
-    if not parts.hostname or port is None:
-        raise ValueError("a tcp URL is tcp://HOST:PORT")
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+    if not parts.hostname or not port:
+        raise ValueError("a tcp URL is tcp://HOST:PORT (a port from 1 to 65535)")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
         raise ValueError("a tcp URL is tcp://HOST:PORT, nothing more")
+    try:
+        parts.hostname.encode("idna")
+    except UnicodeError as exc:
+        raise ValueError(f"not a host name: {parts.hostname!r} ({exc})") from None
     return text
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from tocsin.alerts.labels import NameValidation, label_name_error
 from tocsin.alerts.timeintervals import (
@@ -401,7 +402,7 @@ class Probe:
 
     @property
     def tcp(self) -> bool:
-        return self.url.startswith("tcp://")
+        return urlsplit(self.url).scheme == "tcp"  # lowercased, as the check reads it
 
     @property
     def verb(self) -> str:

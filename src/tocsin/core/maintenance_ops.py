@@ -52,6 +52,8 @@ def news(before: Maintenance, after: Maintenance, now: datetime) -> str:
     """What a change of a window tells the people it is announced to."""
     if after.cancelled_at is not None:
         return "cancelled"
+    if before.public and not after.public:
+        return "withdrawn from the status page"
     if after.state(now) == COMPLETED:
         return "finished"
     if (after.starts_at, after.ends_at) != (before.starts_at, before.ends_at):
@@ -124,7 +126,9 @@ class ChangeMaintenance:
         rematched = changed.matchers != found.matchers
         changed = _silenced(txn, changed, now, self.silences, self.name_validation, rematched)
         maintenance_rows.save(txn.conn, changed, txn.rev)
-        if changed.public:
+        # made private: told once more, that it is off; over already: nothing to tell
+        over = found.state(now) in (CANCELLED, COMPLETED)
+        if (changed.public or found.public) and not over:
             items = self.announce(changed, news(found, changed, now), now)
             outbox_rows.enqueue(txn.conn, items, txn.rev)
         return changed, True
@@ -151,7 +155,7 @@ class TellEdges:
             what = None if found is None else edge(found, now)
             if found is None or what is None:
                 continue
-            said = told(found, what)
+            said = told(found, what, now)
             maintenance_rows.save(txn.conn, said, txn.rev)
             outbox_rows.enqueue(txn.conn, self.announce(said, what, now), txn.rev)
             told_now += 1

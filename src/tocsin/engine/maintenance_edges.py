@@ -34,7 +34,8 @@ class MaintenanceEdges:
         due = [m.id for m in untold if edge(m, now) is not None]
         if due:
             await self._desk.tell_edges(due)
-        # (those just told: the kick their announcement gives runs this again at once)
+            # read again: what this replica, or another first, has told since
+            untold = await asyncio.to_thread(self._desk.untold)
         later = [t for t in map(next_edge, untold) if t is not None and t > now]
         wake = min(later, default=now + REFRESH)
         self._sleep = max(0.05, min(REFRESH, wake - now).total_seconds())

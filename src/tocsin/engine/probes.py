@@ -236,6 +236,8 @@ async def connect(spec: Probe) -> str:
         return f"no connection within {format_duration(spec.timeout)}"
     except OSError as exc:  # refused, unreachable, a name that does not resolve
         return exc.strerror or str(exc)
+    except (UnicodeError, ValueError) as exc:  # a host name IDNA cannot encode
+        return f"bad host name: {exc}"
     writer.close()
     with contextlib.suppress(OSError):
         await writer.wait_closed()

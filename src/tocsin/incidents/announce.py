@@ -111,7 +111,8 @@ def maintenance_notice(
     }
     if m.components:
         annotations["affects"] = ", ".join(m.components)
-    ends = now if m.cancelled_at is not None else m.ends_at
+    # called off, or withdrawn from the page: over for those told
+    ends = now if m.cancelled_at is not None or not m.public else m.ends_at
     alert = Alert(
         fingerprint(labels),
         labels,

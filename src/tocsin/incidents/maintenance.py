@@ -153,6 +153,10 @@ def change(
     # what else the change says is checked however it ends: a cancellation carries no
     # unchecked title or component onto the page
     _check(changed, now, known_components, moved=changed.ends_at != found.ends_at)
+    if changed.starts_at <= now:
+        # moved to now, or made public while running: the change's own announcement
+        # says it has begun; the loop must not say it again
+        changed = replace(changed, told_start=True)
     # the change that ends it announces its end: the loop has nothing left to say
     if plan.state == CANCELLED:
         return replace(changed, cancelled_at=now, told_start=True, told_end=True)
@@ -239,8 +243,10 @@ def edge(m: Maintenance, now: datetime) -> str | None:
     return None
 
 
-def told(m: Maintenance, what: str) -> Maintenance:
-    return replace(m, told_start=True, told_end=m.told_end or what == ENDED)
+def told(m: Maintenance, what: str, now: datetime) -> Maintenance:
+    """``m`` once ``what`` (its start or end) is announced: a change of its own, so
+    Statuspage's ``updated_at`` moves with its state."""
+    return replace(m, told_start=True, told_end=m.told_end or what == ENDED, updated_at=now)
 
 
 def next_edge(m: Maintenance) -> datetime | None:

@@ -65,15 +65,16 @@ def create(settings: DatabaseSettings) -> Engine:
     return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration."""
+def migrate(engine: Engine, to: str = "head") -> None:
+    """Bring the schema to the newest migration (``to``: another, for the tests of an
+    upgrade)."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     with engine.begin() as conn:
         if not is_sqlite(engine):
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, to)
 
 
 def open_database(settings: DatabaseSettings) -> Engine:

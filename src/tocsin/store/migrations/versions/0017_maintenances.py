@@ -30,9 +30,6 @@ def upgrade() -> None:
         sa.Column("public", sa.Boolean, nullable=False, server_default=sa.text("true")),
         sa.Column("silence_id", sa.Text, nullable=False, server_default=""),
         sa.Column("cancelled_at", sa.BigInteger, nullable=True),
-        sa.Column("told_start", sa.Boolean, nullable=False, server_default=sa.text("false")),
-        sa.Column("told_end", sa.Boolean, nullable=False, server_default=sa.text("false")),
-        sa.Column("updated_at", sa.BigInteger, nullable=True),
         sa.Column("rev", sa.BigInteger, nullable=False, server_default="0"),
     )
     op.create_index("ix_maintenances_ends_at", "maintenances", ["ends_at"])
