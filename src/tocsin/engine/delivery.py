@@ -146,6 +146,10 @@ class DeliveryWorker:
         now = self._clock()
         cap = self._receiver_cap()
         busy = tuple(sorted(r for r, n in self._busy.items() if n >= cap))
+        # only the receivers this claim skips wait for a slot of their own: one that
+        # falls below its share while the claim runs is in it (a wake-up for it would
+        # be a needless claim, one more under a slow writer)
+        self._waiting = frozenset(busy)
         items = await self._writer.run(ClaimDue(now, now + self.settings.lease, free, busy))
         extra: list[str] = []
         for item in items:
