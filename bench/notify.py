@@ -90,6 +90,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import httptools
+import httpx
 import orjson
 import uvloop
 from bench.ingest import AM_NAME, PG_ENV, Target, running, targets
@@ -637,9 +638,25 @@ class Run:
     sink_cpu_pct: float = 0.0
     generator_cpu_pct: float = 0.0
     others_cpu_pct: float = 0.0
+    server_cpu_ms_per_alert: float = 0.0
+    # Tocsin: write transactions (group commits) per posted alert over the run, from
+    # its /metrics: at low load the cost of a notification is mostly per transaction
+    commits_per_alert: float | None = None
     log_issues: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     outbox: dict[str, int] | None = None  # Tocsin (SQLite): outbox rows by status at the end
+
+
+_COMMITS = re.compile(r"^tocsin_commit_batch_ops_count\s+(\S+)$", re.MULTILINE)
+
+
+def commit_count(url: str) -> float | None:
+    """Tocsin's write transactions so far (its commit-batch histogram's count)."""
+    try:
+        found = _COMMITS.search(httpx.get(f"{url}/metrics", timeout=30.0).text)
+    except httpx.HTTPError:
+        return None
+    return float(found.group(1)) if found else None
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -718,6 +735,7 @@ def measure(
             n = int(rate * args.duration)
         requests = build_requests(port, run, n)
         spy = start_py_spy(pid, profile_out) if profile_out is not None else None
+        commits = commit_count(url) if target.kind == "tocsin" else None
         cpu = cpu_now(pid, sink.pid)
         busy0, t0 = busy_cpu_seconds(), time.monotonic()
         try:
@@ -739,6 +757,7 @@ def measure(
         wall = time.monotonic() - t0
         cpu_after = cpu_now(pid, sink.pid)
         busy = busy_cpu_seconds() - busy0
+        commits_after = commit_count(url) if commits is not None else None
         # Keep watching: a group notified again on its next interval is a duplicate.
         time.sleep(args.settle)
         late, late_others = await_arrivals(sink, run, set(), 0.0)
@@ -756,6 +775,9 @@ def measure(
     r.wall_s = wall
     r.server_cpu_pct, r.sink_cpu_pct, r.generator_cpu_pct = (100 * u / wall for u in used)
     r.others_cpu_pct = max(0.0, 100 * (busy - sum(used)) / wall)
+    r.server_cpu_ms_per_alert = 1000 * used[0] / n if n else 0.0
+    if commits is not None and commits_after is not None and n:
+        r.commits_per_alert = (commits_after - commits) / n
     r.log_issues = issues
     r.outbox = outbox
     if mode != "throughput" and r.max_lag_ms > 50:
@@ -830,7 +852,8 @@ def run_line(r: Run) -> str:
         f"notified, {unsent}{r.failed} failed, {r.missing} missing, {r.duplicates} dup "
         f"| took {r.took_s:.0f} s | CPU server "
         f"{r.server_cpu_pct:.0f}% sink {r.sink_cpu_pct:.0f}% gen {r.generator_cpu_pct:.0f}% "
-        f"others {r.others_cpu_pct:.0f}%"
+        f"others {r.others_cpu_pct:.0f}% | server CPU {r.server_cpu_ms_per_alert:.2f} ms/alert"
+        + (f", {r.commits_per_alert:.2f} commits/alert" if r.commits_per_alert is not None else "")
         + (f" | {'; '.join(r.notes)}" if r.notes else "")
         + (f" | {len(r.log_issues)} log warnings/errors" if r.log_issues else "")
     )
@@ -1005,8 +1028,8 @@ def latency_table(mode: str, runs: list[Run]) -> str:
     p99 = ratios(runs, lambda r: r.p99_ms, invert=True)
     lines = [
         "| server | p50 ms | p99 ms | max ms | missing | dup | not posted | POST p99 ms "
-        "| server CPU | AM/Tocsin p50 | AM/Tocsin p99 |",
-        "|" + "---|" * 11,
+        "| server CPU | CPU ms/alert | commits/alert | AM/Tocsin p50 | AM/Tocsin p99 |",
+        "|" + "---|" * 13,
     ]
     for target, rs in _by_target(runs).items():
         lines.append(
@@ -1016,6 +1039,8 @@ def latency_table(mode: str, runs: list[Run]) -> str:
             f"| {sum(r.unsent + r.unanswered + r.failed for r in rs)} "
             f"| {spread([r.post_p99_ms for r in rs])} "
             f"| {spread([r.server_cpu_pct for r in rs], 0)}% "
+            f"| {spread([r.server_cpu_ms_per_alert for r in rs], 2)} "
+            f"| {spread([r.commits_per_alert for r in rs], 2)} "
             f"| {spread(p50.get(target, []), 2, fmt_ratio)} "
             f"| {spread(p99.get(target, []), 2, fmt_ratio)} |"
         )

@@ -96,7 +96,13 @@ def test_webhook_gets_the_v4_payload_then_the_resolve(
         assert status == {"api": "resolved", "web": "firing"}
         assert second["status"] == "firing"
 
-        log = httpx.get(f"{tocsin.url}/api/v1/notifications").json()
+        # an attempt is recorded after its send (up to the delivery worker's
+        # record_linger later): the log says "pending" until then
+        def both_recorded() -> list[Any] | None:
+            log: list[Any] = httpx.get(f"{tocsin.url}/api/v1/notifications").json()
+            return log if all(n["status"] != "pending" for n in log) else None
+
+        log = wait_until(both_recorded, what="both attempts to be recorded")
         assert [n["status"] for n in log] == ["sent", "sent"]
         assert all(n["log"][0]["outcome"] == "sent" for n in log)
 

@@ -344,8 +344,8 @@ def count_claims(writer: GroupCommitter, monkeypatch: pytest.MonkeyPatch) -> lis
     claims: list[int] = []
     run = writer.run
 
-    async def counting(op: Any) -> Any:
-        value = await run(op)
+    async def counting(op: Any, linger: float = 0.0) -> Any:
+        value = await run(op, linger)
         if isinstance(op, ClaimDue):
             claims.append(len(value))
         return value

@@ -203,6 +203,71 @@ def test_a_cancelled_caller_does_not_undo_its_op(engine: Engine) -> None:
     assert notes(engine) == [9]
 
 
+def test_a_lingering_op_waits_for_its_loops_next_ops_and_goes_with_them(engine: Engine) -> None:
+    """``linger``: the op is not handed over on its own (another thread's batch
+    commits without it); the next ops its loop submits take it into their batch."""
+    writer = GroupCommitter(engine)
+    calls: list[int] = []
+
+    async def submit() -> list[int]:
+        lingering = asyncio.ensure_future(writer.run(Note(1, calls), linger=600))
+        await asyncio.sleep(0)  # staged, lingering
+        await asyncio.to_thread(writer.run_sync, Note(2, calls))  # a batch without it
+        assert (writer.batches, notes(engine), lingering.done()) == (1, [2], False)
+        return [await writer.run(Note(3, calls)), await lingering]
+
+    try:
+        assert asyncio.run(submit()) == [30, 10]
+    finally:
+        writer.close()
+    assert writer.batches == 2
+    assert calls == [1, 2]  # the second batch: one apply_many of both
+    assert notes(engine) == [1, 2, 3]
+
+
+def test_a_lingering_op_alone_commits_once_its_linger_is_over(engine: Engine) -> None:
+    writer = GroupCommitter(engine)
+    calls: list[int] = []
+    try:
+        assert asyncio.run(writer.run(Note(4, calls), linger=0.01)) == 40
+    finally:
+        writer.close()
+    assert (writer.batches, notes(engine)) == (1, [4])
+
+
+def test_a_cancelled_lingering_caller_does_not_undo_its_op(engine: Engine) -> None:
+    """Cancelled (the delivery worker at shutdown), a lingering op is handed over at
+    once, not left behind for a timer its loop may never run."""
+    writer = GroupCommitter(engine)
+    calls: list[int] = []
+
+    async def submit() -> None:
+        task = asyncio.ensure_future(writer.run(Note(9, calls), linger=600))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(submit())
+    finally:
+        writer.close()  # commits what is queued
+    assert notes(engine) == [9]
+
+
+def test_an_op_lingering_at_close_is_refused_not_left_waiting(engine: Engine) -> None:
+    writer = GroupCommitter(engine)
+
+    async def submit() -> None:
+        pending = asyncio.ensure_future(writer.run(Plain(1), linger=0.01))
+        await asyncio.sleep(0)
+        writer.close()
+        with pytest.raises(WriterClosed):
+            await asyncio.wait_for(pending, 5)
+
+    asyncio.run(submit())
+
+
 @dataclass
 class BadSQL:
     """An op whose statement the database refuses (a NOT NULL violation)."""

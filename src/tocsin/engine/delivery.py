@@ -53,6 +53,10 @@ class DeliverySettings:
     handoff_hold: int = 1024
     lease: timedelta = timedelta(seconds=60)  # longer than any channel's timeout
     poll: timedelta = timedelta(milliseconds=500)  # how often to look when not kicked
+    # How long an attempt's record may wait to share the next transaction (GroupCommitter's
+    # linger): its caller is no request, and at a few alerts a second the next alert's
+    # commit comes within this, so a notification costs two commits, not three.
+    record_linger: timedelta = timedelta(milliseconds=50)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -208,7 +212,7 @@ class DeliveryWorker:
                 log.exception("timing %s failed", item.id)
         took = int(seconds * 1_000_000)
         op = RecordAttempt(item, outcome, self._clock(), took, self.settings.policy, self._rng)
-        after = await self._writer.run(op)
+        after = await self._writer.run(op, linger=self.settings.record_linger.total_seconds())
         if after is None:
             # The send outlived its lease and another worker claimed the item: its
             # record stands, this attempt is only logged (no retry, no fallback).
