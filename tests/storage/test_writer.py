@@ -185,12 +185,15 @@ def test_ops_staged_before_close_are_refused_not_lost(engine: Engine) -> None:
     asyncio.run(submit())
 
 
-def test_a_cancelled_caller_does_not_undo_its_op(engine: Engine) -> None:
+@pytest.mark.parametrize("linger", [0.0, 600.0])
+def test_a_cancelled_caller_does_not_undo_its_op(engine: Engine, linger: float) -> None:
+    """Also a lingering op's (the delivery worker at shutdown): it is handed over at
+    once, not left behind for a timer its loop may never run."""
     writer = GroupCommitter(engine)
     calls: list[int] = []
 
     async def submit() -> None:
-        task = asyncio.ensure_future(writer.run(Note(9, calls)))
+        task = asyncio.ensure_future(writer.run(Note(9, calls), linger=linger))
         await asyncio.sleep(0)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -233,26 +236,6 @@ def test_a_lingering_op_alone_commits_once_its_linger_is_over(engine: Engine) ->
     finally:
         writer.close()
     assert (writer.batches, notes(engine)) == (1, [4])
-
-
-def test_a_cancelled_lingering_caller_does_not_undo_its_op(engine: Engine) -> None:
-    """Cancelled (the delivery worker at shutdown), a lingering op is handed over at
-    once, not left behind for a timer its loop may never run."""
-    writer = GroupCommitter(engine)
-    calls: list[int] = []
-
-    async def submit() -> None:
-        task = asyncio.ensure_future(writer.run(Note(9, calls), linger=600))
-        await asyncio.sleep(0)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-    try:
-        asyncio.run(submit())
-    finally:
-        writer.close()  # commits what is queued
-    assert notes(engine) == [9]
 
 
 def test_an_op_lingering_at_close_is_refused_not_left_waiting(engine: Engine) -> None:
