@@ -238,13 +238,18 @@ def test_silence_with_regex_matcher_and_update(amtool: Amtool, tocsin: TocsinSer
     ]
 
     # amtool 0.25's ``silence update -q`` prints a Go pointer instead of the id, so the
-    # table output is read instead; Alertmanager may keep the id or make a new one.
+    # table output is read instead. An active silence whose start is sent back as read
+    # (in milliseconds) is updated in place, as Alertmanager does: the same id.
     printed = amtool.run("silence", "update", silence_id, "-c", "second").stdout
     active = [s for s in get_silences(tocsin.url) if s["status"]["state"] == "active"]
-    assert len(active) == 1
+    assert [s["id"] for s in active] == [silence_id]
     assert active[0]["comment"] == "second"
-    assert active[0]["id"] in printed
+    assert silence_id in printed
     assert "second" in printed
+    amtool.run("silence", "update", silence_id, "-d", "3h")  # and again, by the same id
+    (again,) = [s for s in get_silences(tocsin.url) if s["status"]["state"] == "active"]
+    assert again["id"] == silence_id
+    assert again["startsAt"] == active[0]["startsAt"]
 
 
 def test_config_show_prints_the_config_file(amtool: Amtool) -> None:

@@ -21,6 +21,7 @@ from tocsin.alerts.silences import (
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 M = timedelta(minutes=1)
+US = timedelta(microseconds=1)
 
 
 def sil(
@@ -69,6 +70,10 @@ def test_validate_accepts_a_negative_matcher_with_a_positive_one() -> None:
         (sil(T0 - M, T0 + M), sil(T0 - M, T0 + 5 * M), True),
         (sil(T0 - M, T0 + M), sil(T0 - 2 * M, T0 + 5 * M), False),
         (sil(T0 - M, T0 + M), sil(T0 - M, T0 - timedelta(seconds=1)), False),
+        # active: the start as the API shows it (milliseconds) is the same start
+        (sil(T0 - M + US * 1_234, T0 + M), sil(T0 - M + US * 1_000, T0 + 5 * M), True),
+        (sil(T0 - M + US * 1_234, T0 + M), sil(T0 - M + US * 2_000, T0 + 5 * M), False),
+        (sil(T0 - M + US * 1_234, T0 + M), sil(T0 - M, T0 + 5 * M), False),
         # pending: start may move, but not into the past
         (sil(T0 + M, T0 + 5 * M), sil(T0 + 2 * M, T0 + 5 * M), True),
         (sil(T0 + M, T0 + 5 * M), sil(T0 - M, T0 + 5 * M), False),
@@ -88,6 +93,13 @@ def test_set_updates_in_place_when_allowed() -> None:
     assert out.stored.id == "s1"
     assert out.stored.ends_at == T0 + 9 * M
     assert out.expired is None
+
+
+def test_set_in_place_from_the_start_as_shown_keeps_the_stored_start() -> None:
+    """``amtool silence update`` sends back the start it read, in milliseconds."""
+    prev = sil(T0 - M + US * 1_234, T0 + M)
+    out = decide_set(prev, sil(T0 - M + US * 1_000, T0 + 9 * M), T0)
+    assert (out.stored.id, out.stored.starts_at, out.expired) == ("s1", prev.starts_at, None)
 
 
 def test_set_expires_the_old_and_creates_a_new_one_otherwise() -> None:

@@ -78,10 +78,18 @@ def can_update(prev: Silence, new: Silence, now: datetime) -> bool:
         return False
     state = prev.state(now)
     if state is SilenceState.ACTIVE:
-        return new.starts_at == prev.starts_at and not new.ends_at < now
+        return _same_start(prev, new) and not new.ends_at < now
     if state is SilenceState.PENDING:
         return not new.starts_at < now
     return False
+
+
+def _same_start(prev: Silence, new: Silence) -> bool:
+    """``new`` keeps ``prev``'s start, as the API shows it: in milliseconds (a silence
+    starts at the microsecond of its creation; ``amtool silence update`` sends back the
+    start it read, and must not be told it moved the start of an active silence)."""
+    shown = prev.starts_at.replace(microsecond=prev.starts_at.microsecond // 1000 * 1000)
+    return new.starts_at in (prev.starts_at, shown)
 
 
 def expire(sil: Silence, now: datetime) -> Silence:
@@ -109,7 +117,9 @@ def decide_set(prev: Silence | None, new: Silence, now: datetime) -> SetOutcome:
     silence with that id (the caller raises SilenceNotFound when an id is unknown).
     """
     if prev is not None and can_update(prev, new, now):
-        return SetOutcome(replace(new, updated_at=now), None)
+        # the start as stored when the client sent it back as shown
+        starts_at = prev.starts_at if _same_start(prev, new) else new.starts_at
+        return SetOutcome(replace(new, starts_at=starts_at, updated_at=now), None)
     expired = None
     if prev is not None and prev.state(now) is not SilenceState.EXPIRED:
         expired = expire(prev, now)
