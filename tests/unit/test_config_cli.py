@@ -191,7 +191,9 @@ def test_hash_password_makes_a_hash_check_web_config_takes(
 ) -> None:
     made = runner.invoke(app, ["hash-password", "--cost", "4"], input="s3cret\ns3cret\n")
     assert made.exit_code == 0, made.output
-    hashed = made.output.strip().splitlines()[-1]
+    # the prompts go to standard error: standard output is the hash alone
+    hashed = made.stdout.strip()
+    assert "Password" in made.stderr
     assert bcrypt.checkpw(b"s3cret", hashed.encode())
     web = tmp_path / "web.yml"
     web.write_text(f"basic_auth_users:\n  alice: {hashed}\n")
@@ -279,3 +281,12 @@ def test_check_config_warns_of_a_self_alert_paged_through_what_fails(
         assert 'route alertname="TocsinNotificationsFailing"' in line
     report = json.loads(runner.invoke(app, ["check-config", "--json", str(path)]).stdout)
     assert len(report["files"][0]["warnings"]) == len(warned)
+
+
+def test_hash_password_from_the_environment_asks_nothing(
+    app: typer.Typer, runner: CliRunner
+) -> None:
+    made = runner.invoke(app, ["hash-password", "--cost", "4"], env={"TOCSIN_PASSWORD": "pw"})
+    assert made.exit_code == 0, made.output
+    assert made.stderr == ""
+    assert bcrypt.checkpw(b"pw", made.stdout.strip().encode())

@@ -104,20 +104,24 @@ def check_web_config(
 
 def hash_password(
     password: Annotated[
-        str,
+        str | None,
         typer.Option(
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
             envvar="TOCSIN_PASSWORD",
             help="Asked for when not given (or in TOCSIN_PASSWORD).",
+            show_default=False,
         ),
-    ],
+    ] = None,
     cost: Annotated[int, typer.Option(min=4, max=31, help="bcrypt's cost.")] = 10,
 ) -> None:
     """Print the bcrypt hash of a password, for basic_auth_users in the web config."""
     import bcrypt
 
+    if password is None:
+        # asked on standard error: standard output is the hash alone, so that
+        # HASH=$(tocsin hash-password) and tocsin hash-password > file work
+        password = str(
+            typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+        )
     if len(password.encode()) > 72:
         raise typer.BadParameter("bcrypt takes at most 72 bytes", param_hint="password")
     typer.echo(bcrypt.hashpw(password.encode(), bcrypt.gensalt(cost)).decode())
