@@ -338,8 +338,11 @@ class Runtime:
                 web = self._load_web_config()
                 for apply in self.on_web_reload:
                     apply(web)
-            except Exception:
+            except Exception as exc:
                 self.metrics.reload_ok.set(0)
+                # logged here, whoever asked (SIGHUP, POST /-/reload): the server's log
+                # is where an operator looks for why the new config is not in force
+                log.error("reload refused, keeping old config: %s", exc)
                 raise
             self._config, self._policy, self.web = config, policy, web
             self._store_settings = self._derive_store_settings(config)

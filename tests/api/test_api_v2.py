@@ -313,7 +313,9 @@ def test_health_ready_metrics(client: TestClient) -> None:
     assert 'tocsin_alerts{state="active"} 1.0' in metrics
 
 
-def test_reload_swaps_config_and_refuses_a_bad_one(client: TestClient, config_path: Path) -> None:
+def test_reload_swaps_config_and_refuses_a_bad_one(
+    client: TestClient, config_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     post(client, CRIT)
     config_path.write_text(CONFIG.replace("receiver: pager", "receiver: slack", 1))
     assert client.post("/-/reload").status_code == 200
@@ -323,6 +325,9 @@ def test_reload_swaps_config_and_refuses_a_bad_one(client: TestClient, config_pa
     r = client.post("/-/reload")
     assert r.status_code == 500
     assert "bogus_key" in r.text
+    refused = [r.getMessage() for r in caplog.records if "reload refused" in r.getMessage()]
+    assert len(refused) == 1  # in the server's log too
+    assert "bogus_key" in refused[0]
     status = client.get("/api/v2/status").json()
     assert "bogus_key" not in status["config"]["original"]
     assert "tocsin_config_last_reload_successful 0.0" in client.get("/metrics").text

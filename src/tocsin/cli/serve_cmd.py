@@ -289,10 +289,8 @@ async def _serve(
 
     def on_sighup() -> None:
         async def reload() -> None:
-            try:
+            with contextlib.suppress(Exception):  # refused: Runtime.reload logged why
                 await asyncio.to_thread(rt.reload)
-            except Exception as exc:
-                logging.getLogger("tocsin").error("reload refused, keeping old config: %s", exc)
 
         task = loop.create_task(reload())
         reloads.add(task)
