@@ -96,6 +96,15 @@ def test_shifts_over_a_range(client: TestClient) -> None:
     ]
 
 
+@pytest.mark.parametrize("until", ["2026-03-02T00:00:00Z", "2026-03-01T00:00:00Z"])
+def test_a_range_that_does_not_end_after_its_start_is_refused(
+    client: TestClient, until: str
+) -> None:
+    r = client.get("/api/v1/oncall", params={"at": "2026-03-02T00:00:00Z", "until": until})
+    assert r.status_code == 400
+    assert r.json() == "until: must be after at"
+
+
 def test_an_override_covers_a_window(client: TestClient, clock: Clock) -> None:
     clock.now = datetime(2026, 3, 1, tzinfo=UTC)  # before the window: it can be made
     body = {

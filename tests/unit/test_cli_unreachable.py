@@ -38,3 +38,10 @@ def test_an_unreachable_server_is_one_line(url: str, why: str, command: list[str
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"error: cannot reach Tocsin at {url}: "), line
     assert why in line
+
+
+def test_a_negative_number_of_days_is_a_usage_error() -> None:
+    """Refused before any request (exit 2), not shown as a shift of no length."""
+    found = CliRunner().invoke(app, ["oncall", "--days", "-1", "--url", "http://127.0.0.1:1"])
+    assert found.exit_code == 2
+    assert "--days" in found.output

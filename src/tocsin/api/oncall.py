@@ -485,16 +485,16 @@ def who_is_on_call(
         end = _when(until, start + timedelta(microseconds=1))
     except TimeFormatError as exc:
         return _json(f"at/until: {exc}", 400)
+    if until is not None and end <= start:
+        return _json("until: must be after at", 400)
     names = schedule or [s.name for s in rt.config.schedules]
     out: dict[str, Any] = {}
     for name in names:
         timeline = rt.timeline(name)
         if timeline is None:
             return _json(f"schedule: no schedule {name!r}", 404)
-        if until is None:  # at an instant: the shift in force then, whole
-            found = shift_at(timeline, start)
-        else:
-            found = timeline(start, max(end, start + timedelta(microseconds=1)))
+        # at an instant: the shift in force then, whole; over a range: cut to it
+        found = shift_at(timeline, start) if until is None else timeline(start, end)
         out[name] = [_shift_json(s) for s in found]
     return _json(out)
 

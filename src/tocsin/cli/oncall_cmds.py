@@ -186,7 +186,7 @@ def _print_checklists(group: str, lists: list[Any], timers: list[Any]) -> None:
 def oncall(
     schedules: Annotated[list[str] | None, typer.Argument(help="Schedules (default: all).")] = None,
     at: Annotated[str | None, typer.Option(help="RFC 3339 time (default: now).")] = None,
-    days: Annotated[int, typer.Option(help="Show the shifts of the next N days.")] = 0,
+    days: Annotated[int, typer.Option(min=0, help="Show the shifts of the next N days.")] = 0,
     url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
