@@ -80,14 +80,20 @@ def test_url_before_the_command_reaches_every_client_command(tocsin: TocsinServe
 def test_silence_add_list_expire(tocsin: TocsinServer) -> None:
     url = tocsin.url
     run_cli("alert", "add", "Disk", "host=db1", url=url)
-    sid = run_cli("silence", "add", "alertname=Disk", "-c", "maintenance", "-d", "2h", url=url)
+    # amtool-style: a bare first word is the alertname (alertname=Disk)
+    sid = run_cli("silence", "add", "Disk", "-c", "maintenance", "-d", "2h", url=url)
     silence_id = sid.stdout.strip()
     listed = json.loads(run_cli("silence", "list", "--json", url=url).stdout)
     assert [s["id"] for s in listed] == [silence_id]
     assert listed[0]["comment"] == "maintenance"
+    assert listed[0]["matchers"] == [
+        {"name": "alertname", "value": "Disk", "isRegex": False, "isEqual": True}
+    ]
+    assert json.loads(run_cli("silence", "list", "Disk", "--json", url=url).stdout) == listed
+    assert json.loads(run_cli("silence", "list", "Other", "--json", url=url).stdout) == []
     # the alert is now silenced: hidden by default, shown with --silenced
     assert json.loads(run_cli("alert", "list", "--json", url=url).stdout) == []
-    silenced = json.loads(run_cli("alert", "list", "--silenced", "--json", url=url).stdout)
+    silenced = json.loads(run_cli("alert", "list", "Disk", "--silenced", "--json", url=url).stdout)
     assert silenced[0]["status"]["silencedBy"] == [silence_id]
     run_cli("silence", "expire", silence_id, url=url)
     assert json.loads(run_cli("silence", "list", "--json", url=url).stdout) == []
@@ -98,9 +104,9 @@ def test_silence_add_list_expire(tocsin: TocsinServer) -> None:
 def test_exit_codes(tocsin: TocsinServer) -> None:
     url = tocsin.url
     # usage errors: 2
-    assert (
-        run_cli("silence", "add", "not a matcher", "-c", "x", url=url, check=False).returncode == 2
-    )
+    bad = run_cli("silence", "add", "Disk", "host=~(", "-c", "x", url=url, check=False)
+    assert bad.returncode == 2
+    assert run_cli("alert", "list", "a=b", "c", url=url, check=False).returncode == 2
     assert run_cli("alert", "list", "--no-such-flag", url=url, check=False).returncode == 2
     # failures: 1, with the server's reason on stderr
     missing = run_cli("silence", "expire", "no-such-id", url=url, check=False)

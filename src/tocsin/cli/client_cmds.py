@@ -36,17 +36,28 @@ def _client(url: str) -> Client:
     return Client(url)
 
 
-def _check_matchers(filters: list[str]) -> None:
+def _matchers(filters: list[str] | None) -> list[str]:
+    """The matchers as given, amtool-style: a first word that is no matcher is the
+    alertname (``tocsin silence add DiskFull`` is ``alertname=DiskFull``); any other
+    that is not a matcher is a usage error."""
+    found = list(filters or [])
+    if found:
+        try:
+            parse_matcher_list(found[:1])
+        except MatcherError:
+            found[0] = f"alertname={found[0]}"
     try:
-        parse_matcher_list(filters)
+        parse_matcher_list(found)
     except MatcherError as exc:
         raise typer.BadParameter(str(exc)) from None
+    return found
 
 
 @alert_app.command("list")
 def alert_list(
     filters: Annotated[
-        list[str] | None, typer.Argument(help="Matchers, e.g. severity=critical")
+        list[str] | None,
+        typer.Argument(help="[alertname] matchers, e.g. severity=critical"),
     ] = None,
     silenced: Annotated[bool, typer.Option(help="Include silenced alerts.")] = False,
     inhibited: Annotated[bool, typer.Option(help="Include inhibited alerts.")] = False,
@@ -56,8 +67,7 @@ def alert_list(
     as_json: JsonOption = False,
 ) -> None:
     """List firing alerts (active only unless --silenced/--inhibited)."""
-    filters = filters or []
-    _check_matchers(filters)
+    filters = _matchers(filters)
     flags: dict[str, bool | str] = {"silenced": silenced, "inhibited": inhibited, "active": active}
     if receiver:
         flags["receiver"] = receiver
@@ -112,7 +122,9 @@ def alert_add(
 
 @silence_app.command("add")
 def silence_add(
-    matchers: Annotated[list[str], typer.Argument(help="Matchers, e.g. alertname=Foo")],
+    matchers: Annotated[
+        list[str], typer.Argument(help="[alertname] matchers, e.g. Foo instance=db1")
+    ],
     comment: Annotated[str, typer.Option("--comment", "-c", help="Why this silence exists.")],
     author: Annotated[
         str, typer.Option("--author", "-a", help="Who creates it (default: your login).")
@@ -122,9 +134,9 @@ def silence_add(
     end: Annotated[str | None, typer.Option(help="RFC 3339 end (overrides --duration)")] = None,
     url: UrlOption = DEFAULT_URL,
 ) -> None:
-    """Create a silence and print its id."""
-    _check_matchers(matchers)
-    parsed = parse_matcher_list(matchers)
+    """Create a silence and print its id (amtool-style: a bare first word is the
+    alertname)."""
+    parsed = parse_matcher_list(_matchers(matchers))
     try:
         starts_at = parse_rfc3339(start) if start else utcnow()
         ends_at = parse_rfc3339(end) if end else None
@@ -152,14 +164,15 @@ def silence_add(
 
 @silence_app.command("list")
 def silence_list(
-    filters: Annotated[list[str] | None, typer.Argument(help="Matchers to filter by")] = None,
+    filters: Annotated[
+        list[str] | None, typer.Argument(help="[alertname] matchers to filter by")
+    ] = None,
     expired: Annotated[bool, typer.Option(help="Show only expired silences.")] = False,
     url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
     """List active and pending silences (or only expired ones with --expired)."""
-    filters = filters or []
-    _check_matchers(filters)
+    filters = _matchers(filters)
     try:
         with _client(url) as client:
             silences = client.silences(filters)
