@@ -80,3 +80,32 @@ def test_suggest_prints_yaml(app: typer.Typer) -> None:
     alertmanager, rules = yaml.safe_load_all(result.stdout)
     assert {r["receiver"] for r in alertmanager["route"]["routes"]} >= {"critical-alerts"}
     assert rules["groups"][0]["rules"][1]["alert"] == "HighErrorRate"
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "runbooks" / "checkout-api.md"
+
+
+def test_the_readme_runbook_commands_run_on_the_shipped_sample(app: typer.Typer) -> None:
+    """The README's `runbook parse` and `runbook suggest` lines name this file."""
+    parsed = CliRunner().invoke(app, ["runbook", "parse", "--json", str(SAMPLE)])
+    assert parsed.exit_code == 0, parsed.output
+    runbook = json.loads(parsed.stdout)
+    assert [a["name"] for a in runbook["alerts"]] == [
+        "CheckoutDown",
+        "CheckoutHighErrorRate",
+        "CheckoutHighLatency",
+    ]
+    suggested = CliRunner().invoke(app, ["runbook", "suggest", str(SAMPLE)])
+    assert suggested.exit_code == 0, suggested.output
+    alertmanager, rules = yaml.safe_load_all(suggested.stdout)
+    routes = {r["receiver"] for r in alertmanager["route"]["routes"]}
+    assert routes == {"critical-alerts", "warning-alerts"}
+    assert [r["alert"] for r in rules["groups"][0]["rules"]] == [
+        "CheckoutDown",
+        "CheckoutHighErrorRate",
+        "CheckoutHighLatency",
+        "LivenessDown",  # from its health check
+    ]
+    assert "maintenance_notice: 2d" in suggested.stdout
+    readme = SAMPLE.parents[2] / "README.md"
+    assert "runbook parse examples/runbooks/checkout-api.md" in readme.read_text(encoding="utf-8")
