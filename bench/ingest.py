@@ -165,13 +165,19 @@ _RECEIVED = re.compile(
 )
 
 
-def received_firing(url: str) -> float | None:
-    """Firing alerts the server says it received: a check that 2xx meant accepted."""
+def metric_values(url: str, pattern: re.Pattern[str]) -> list[float]:
+    """The values ``pattern`` (its first group) finds in the server's /metrics;
+    none when the scrape fails."""
     try:
         body = httpx.get(f"{url}/metrics", timeout=30.0).text
     except httpx.HTTPError:
-        return None
-    values = [float(v) for v in _RECEIVED.findall(body)]
+        return []
+    return [float(v) for v in pattern.findall(body)]
+
+
+def received_firing(url: str) -> float | None:
+    """Firing alerts the server says it received: a check that 2xx meant accepted."""
+    values = metric_values(url, _RECEIVED)
     return sum(values) if values else None
 
 

@@ -90,10 +90,9 @@ from pathlib import Path
 from typing import Any, cast
 
 import httptools
-import httpx
 import orjson
 import uvloop
-from bench.ingest import AM_NAME, PG_ENV, Target, running, targets
+from bench.ingest import AM_NAME, PG_ENV, Target, metric_values, running, targets
 from bench.loadgen import ensure_wrk
 from bench.procstat import busy_cpu_seconds, own_cpu_seconds, proc_cpu_seconds
 from tests.harness.procs import Process
@@ -652,11 +651,8 @@ _COMMITS = re.compile(r"^tocsin_commit_batch_ops_count\s+(\S+)$", re.MULTILINE)
 
 def commit_count(url: str) -> float | None:
     """Tocsin's write transactions so far (its commit-batch histogram's count)."""
-    try:
-        found = _COMMITS.search(httpx.get(f"{url}/metrics", timeout=30.0).text)
-    except httpx.HTTPError:
-        return None
-    return float(found.group(1)) if found else None
+    found = metric_values(url, _COMMITS)
+    return found[0] if found else None
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:

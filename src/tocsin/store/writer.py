@@ -280,9 +280,10 @@ class GroupCommitter:
         # Ops submitted on each event loop during its current iteration (each list is
         # touched by its loop's thread only).
         self._staged: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
-        # Lingering ops of each loop, and the timer that hands them over on their own.
-        self._lingering: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
-        self._linger_timers: dict[asyncio.AbstractEventLoop, asyncio.TimerHandle] = {}
+        # Lingering ops of each loop, with the timer that hands them over on their own.
+        self._lingering: dict[
+            asyncio.AbstractEventLoop, tuple[list[_Item], asyncio.TimerHandle]
+        ] = {}
         self.batches = 0
         self.ops = 0
         self.on_batch: Callable[[int], None] | None = None
@@ -313,11 +314,9 @@ class GroupCommitter:
         fut: asyncio.Future[T] = loop.create_future()
         item: _Item = (op, _Waiter(fut, loop))
         if linger > 0:
-            lingering = self._lingering.get(loop)
-            if lingering is None:
-                lingering = self._lingering[loop] = []
-                self._linger_timers[loop] = loop.call_later(linger, self._hand_over, loop)
-            lingering.append(item)
+            if loop not in self._lingering:
+                self._lingering[loop] = ([], loop.call_later(linger, self._hand_over, loop))
+            self._lingering[loop][0].append(item)
         else:
             staged = self._staged.get(loop)
             if staged is None:
@@ -334,9 +333,10 @@ class GroupCommitter:
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
         """Queue what this loop iteration submitted, and the ops lingering on this
         loop, in one put."""
-        items = self._lingering.pop(loop, [])
-        if items:
-            self._linger_timers.pop(loop).cancel()
+        items: list[_Item] = []
+        if loop in self._lingering:
+            items, timer = self._lingering.pop(loop)
+            timer.cancel()
         items += self._staged.pop(loop, [])
         if not items:
             return
