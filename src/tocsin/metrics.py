@@ -19,7 +19,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from tocsin.alerts.model import PostedAlert
@@ -203,6 +203,12 @@ class Metrics:
         """One series per key of ``values()`` (read at scrape time), labelled ``label``."""
         self.registry.register(_LabelledGauge(name, doc, label, values))
 
+    def add_labelled_counters(
+        self, name: str, doc: str, label: str, values: Callable[[], dict[str, float]]
+    ) -> None:
+        """:meth:`add_labelled_gauges` for counts that only grow (``name``_total)."""
+        self.registry.register(_LabelledGauge(name, doc, label, values, CounterMetricFamily))
+
     def add_overdue_gauge(
         self, name: str, doc: str, oldest: Callable[[], datetime | None], timeout: float = 2.0
     ) -> None:
@@ -248,12 +254,18 @@ class _OverdueGauge(Collector):
 
 class _LabelledGauge(Collector):
     def __init__(
-        self, name: str, doc: str, label: str, values: Callable[[], Mapping[str, float]]
+        self,
+        name: str,
+        doc: str,
+        label: str,
+        values: Callable[[], Mapping[str, float]],
+        family: type[GaugeMetricFamily | CounterMetricFamily] = GaugeMetricFamily,
     ) -> None:
         self._name, self._doc, self._label, self._values = name, doc, label, values
+        self._family = family
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily(self._name, self._doc, labels=[self._label])
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        family = self._family(self._name, self._doc, labels=[self._label])
         for key, n in sorted(self._values().items()):
             family.add_metric([key], n)
         yield family

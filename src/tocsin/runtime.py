@@ -54,7 +54,7 @@ from tocsin.engine.health import ReceiverHealth
 from tocsin.engine.heartbeats import HeartbeatMonitor
 from tocsin.engine.incident_reminders import IncidentReminders
 from tocsin.engine.maintenance_edges import MaintenanceEdges
-from tocsin.engine.oncall import OncallEngine, group_id
+from tocsin.engine.oncall import OncallEngine
 from tocsin.engine.probes import ProbeMonitor
 from tocsin.engine.senders import ChannelSender
 from tocsin.metrics import Metrics
@@ -247,6 +247,28 @@ class Runtime:
         self._known_integrations()
         self.metrics.add_state_gauges(
             "tocsin_alerts", "Firing alerts by state.", self._alert_counts
+        )
+        loops = [
+            self.dispatcher.loop,
+            self.delivery.loop,
+            self.oncall.loop,
+            self.heartbeats.loop,
+            self.probes.loop,
+            self.incident_reminders.loop,
+            self.maintenance_edges.loop,
+        ]
+        self.metrics.add_labelled_gauges(
+            "tocsin_loop_failing",
+            "1 while the loop's last round failed (logged; it retries): a failing dispatch, "
+            "delivery or on-call loop flushes, sends or pages nothing.",
+            "loop",
+            lambda: {loop.name: float(loop.failing) for loop in loops},
+        )
+        self.metrics.add_labelled_counters(
+            "tocsin_loop_failures",
+            "Rounds of the loop that failed since the start.",
+            "loop",
+            lambda: {loop.name: float(loop.failures) for loop in loops},
         )
         self.metrics.add_state_gauges("tocsin_silences", "Silences by state.", self._silence_counts)
         self.metrics.add_state_gauges(
@@ -457,8 +479,8 @@ class Runtime:
         for a in self.store.all_alerts():
             if a.fingerprint in seen or a.ends_at < opened:
                 continue
-            if all(a.labels.get(k) == v for k, v in labels) and row.group_id in (
-                self.oncall_groups_of(dict(a.labels))
+            if all(a.labels.get(k) == v for k, v in labels) and (row.group_key, row.receiver) in (
+                self.oncall_keys_of(dict(a.labels))
             ):
                 found.append(a)
         return found
@@ -530,11 +552,18 @@ class Runtime:
         await self.writer.run(MarkRunbook(group_id, made, who, via, self.clock(), comment))
         return await asyncio.to_thread(read, group_id) or []
 
-    def oncall_groups_of(self, labels: dict[str, str]) -> list[str]:
-        """The ids of the alert groups an alert with ``labels`` joins, one per route it
-        reaches (whether or not that group is escalating)."""
+    def oncall_keys_of(self, labels: dict[str, str]) -> list[tuple[str, str]]:
+        """The group key and receiver of each alert group an alert with ``labels``
+        joins, one per route it reaches: what makes an on-call group the same group."""
         root = self._policy.root
-        return [group_id(node.id(), group_key(node, labels)) for node in match(root, labels)]
+        return [(group_key(node, labels), node.receiver) for node in match(root, labels)]
+
+    def oncall_groups_of(self, alerts: list[dict[str, str]]) -> set[str]:
+        """The ids of the on-call groups alerts with these labels are in (a read)."""
+        keys = {k for labels in alerts for k in self.oncall_keys_of(labels)}
+        with self.engine.connect() as conn:
+            found = oncall_rows.groups_of_keys(conn, {key for key, _ in keys})
+        return {g for key, to in keys for g, receiver in found.get(key, ()) if receiver == to}
 
     async def _ack_by_event(self, group_id: str, who: str, comment: str) -> dict[str, Any]:
         return await self.act_on_group(group_id, "ack", who, Via.EVENTS_API, comment)

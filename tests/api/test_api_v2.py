@@ -311,6 +311,9 @@ def test_health_ready_metrics(client: TestClient) -> None:
     metrics = client.get("/metrics").text
     assert 'tocsin_alerts_received_total{status="firing"} 1.0' in metrics
     assert 'tocsin_alerts{state="active"} 1.0' in metrics
+    for loop in ("dispatch", "delivery", "on-call", "heartbeats", "probes"):
+        assert f'tocsin_loop_failing{{loop="{loop}"}} 0.0' in metrics
+        assert f'tocsin_loop_failures_total{{loop="{loop}"}} 0.0' in metrics
 
 
 def test_reload_swaps_config_and_refuses_a_bad_one(

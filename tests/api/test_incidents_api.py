@@ -68,6 +68,7 @@ def test_declare_change_and_list(client: TestClient, clock: Clock) -> None:
             "kind": "update",
             "at": format_rfc3339(clock.now + timedelta(minutes=15)),
             "what": "a first update",
+            "overdue": False,
         }
     ]
     clock.now += timedelta(minutes=3)
@@ -102,6 +103,14 @@ def test_declare_change_and_list(client: TestClient, clock: Clock) -> None:
     reopened = change(client, made["id"], status="investigating")
     assert reopened["resolvedAt"] is None
     assert reopened["timeline"][-1]["text"] == "reopened: investigating"
+
+
+def test_what_is_owed_says_once_it_is_overdue(client: TestClient, clock: Clock) -> None:
+    made = declare(client, title="Checkout failing")
+    assert [(d["what"], d["overdue"]) for d in made["due"]] == [("a first update", False)]
+    clock.now += timedelta(minutes=15)  # SEV1: a first update within 15 minutes
+    late = client.get(f"/api/v1/incidents/{made['id']}").json()
+    assert [(d["what"], d["overdue"]) for d in late["due"]] == [("a first update", True)]
 
 
 # (body, the 400's message starts with)
@@ -207,6 +216,12 @@ def test_missed_updates_and_post_mortems_raise_alerts_until_paid(
     assert draft["stored"] is False
     assert "# Post-mortem: Checkout failing" in draft["markdown"]
     assert "| alice | declared SEV1: Checkout failing |" in draft["markdown"]
+    unedited = {"by": "bob", "postmortem": draft["markdown"]}
+    refused = client.patch(f"/api/v1/incidents/{number}", json=unedited)
+    assert (refused.status_code, refused.json()) == (
+        400,
+        "postmortem: the draft, unedited: write it before storing it",
+    )
     change(client, made["id"], postmortem=draft["markdown"] + "\nRoot cause: a config push.\n")
     wait_until(lambda: not reminders(client), 10, "the post-mortem reminder to resolve")
     stored = client.get(f"/api/v1/incidents/{number}/postmortem").json()

@@ -208,7 +208,7 @@ def test_an_incident_declared_from_an_alert_group(
         assert not any("incident #1" in text for _, text, _ in said)  # not echoed back
         markdown = client.get("/api/v1/incidents/1/postmortem").json()["markdown"]
         assert f"| bob | alert group {group['id']}: acknowledged |" in markdown
-        assert "- **Time to acknowledge:** 0m\n" in markdown  # the fake clock stood still
+        assert "- **Time to acknowledge:** 0s\n" in markdown  # the fake clock stood still
         page = client.get("/ui/incidents/1").text
         assert f"alert group {group['id']}: acknowledged" in page
 

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
 from tests.api.conftest import Clock, app_client, first_group
+from tests.e2e.conftest import wait_until
 from tocsin.api.ingest import FastIngest
 from tocsin.store.tables import people
 
@@ -221,6 +222,40 @@ def test_lifecycle_through_the_api(client: TestClient, clock: Clock) -> None:
     assert human[0] == ("alice", "acknowledged", "api", "on it")
     assert human[1][:3] == ("bob", "snoozed", "api")
     assert isinstance(datetime.fromisoformat(audit[0]["at"].replace("Z", "+00:00")), datetime)
+
+
+def test_a_reload_that_moves_the_route_keeps_the_group(
+    db_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    """A route added above the group's moves its route (Alertmanager's route id holds
+    the position among siblings): the group is still the one paged and acknowledged,
+    not a second one paging from the first step."""
+    routed = CONFIG.replace(
+        "  group_interval: 1s\n",
+        "  group_interval: 1s\n  routes:\n    - {matchers: ['team=\"db\"'], receiver: pager}\n",
+    )
+    moved = routed.replace(
+        "  routes:\n",
+        "  routes:\n    - {matchers: ['team=\"web\"'], receiver: pager}\n",
+    )
+    with app_client(routed, db_url, tmp_path, clock) as client:
+        alert = {"labels": {"alertname": "DbDown", "team": "db"}}
+        assert client.post("/api/v2/alerts", json=[alert]).status_code == 200
+        gid = first_group(client)["id"]
+        acked = client.post(f"/api/v1/groups/{gid}/ack", json={"by": "alice"})
+        assert acked.status_code == 200, acked.text
+        (tmp_path / "alertmanager.yml").write_text(moved)
+        assert client.post("/-/reload").status_code == 200
+        second = {"labels": {"alertname": "DbDown", "team": "db", "instance": "db2"}}
+        assert client.post("/api/v2/alerts", json=[second]).status_code == 200
+        clock.now += timedelta(seconds=2)  # past group_interval: a flush holds both
+        grown = wait_until(
+            lambda: [g for g in client.get("/api/v1/groups").json() if len(g["alerts"]) == 2],
+            30,
+            "the group to take the second alert",
+        )
+        assert [(g["id"], g["status"]) for g in grown] == [(gid, "acknowledged")]
+        assert len(client.get("/api/v1/groups").json()) == 1
 
 
 def test_people_are_managed_through_the_api(client: TestClient) -> None:

@@ -44,6 +44,21 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
         driver.quit()
 
 
+def readable_states(driver: WebDriver) -> dict[str, str]:
+    """The status page's component rows, name to state, each state's words checked to
+    be drawn in a colour other than their background's (a reader sees them)."""
+    out = {}
+    for row in driver.find_elements(By.CSS_SELECTOR, "tr[data-component]"):
+        cell = row.find_element(By.CSS_SELECTOR, "td.state")
+        assert cell.value_of_css_property("color") != cell.value_of_css_property("background-color")
+        assert cell.value_of_css_property("background-color") in {
+            "rgba(0, 0, 0, 0)",
+            "rgba(255, 255, 255, 1)",
+        }
+        out[row.get_attribute("data-component") or ""] = cell.text
+    return out
+
+
 def texts(driver: WebDriver, css: str) -> list[str]:
     return [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)]
 
@@ -200,8 +215,10 @@ def test_a_maintenance_window_run_from_the_browser(tmp_path: Path, browser: WebD
     """Scheduled from the console's form, shown on the status page while it runs, its
     alerts silenced, finished early with one click: all in Chromium."""
     path = tmp_path / "alertmanager.yml"
-    path.write_text(CONFIG)
+    path.write_text(CONFIG + "  incidents:\n    components: [API, Orchestrator]\n")
     with TocsinServer(tmp_path, config=path) as tocsin:
+        browser.get(f"{tocsin.url}/status")
+        assert readable_states(browser) == {"API": "Operational", "Orchestrator": "Operational"}
         browser.get(f"{tocsin.url}/ui/alerts")
         browser.find_element(By.LINK_TEXT, "Maintenance").click()
         wait_until(lambda: browser.current_url.endswith("/ui/maintenance"), 30, "the page")
@@ -212,6 +229,7 @@ def test_a_maintenance_window_run_from_the_browser(tmp_path: Path, browser: WebD
         browser.find_element(By.ID, "description").send_keys("Read-only for 90 minutes")
         browser.find_element(By.ID, "matchers").send_keys('service="orchestrator"')
         browser.find_element(By.ID, "by").send_keys("ann")
+        browser.find_element(By.NAME, "component_1").click()  # Orchestrator
         browser.find_element(By.CSS_SELECTOR, "#schedule button[type=submit]").click()
         wait_until(lambda: browser.current_url.endswith("?done=scheduled"), 30, "the list")
         assert texts(browser, "tr[data-maintenance] .state") == ["IN PROGRESS"]  # CSS capitals
@@ -220,6 +238,10 @@ def test_a_maintenance_window_run_from_the_browser(tmp_path: Path, browser: WebD
 
         browser.get(f"{tocsin.url}/status")
         assert browser.find_element(By.ID, "overall").text == "Under maintenance"
+        assert readable_states(browser) == {
+            "API": "Operational",
+            "Orchestrator": "Under maintenance",
+        }
         assert "Read-only for 90 minutes" in browser.find_element(By.CLASS_NAME, "maintenance").text
 
         browser.get(f"{tocsin.url}/ui/maintenance")

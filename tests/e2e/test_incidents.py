@@ -80,8 +80,15 @@ def test_an_incident_from_the_terminal_survives_a_crash(tmp_path: Path, db_url: 
         draft = run_cli("incident", "postmortem", "1", url=url).stdout
         assert draft.startswith("# Post-mortem: Checkout failing (incident #1)\n")
         written = tmp_path / "pm.md"
+        written.write_text(draft)
+        save = ("incident", "postmortem", "1", "--save", str(written), "--by", "ann")
+        unedited = run_cli(*save, url=url, check=False)
+        assert unedited.returncode == 1
+        assert "postmortem: the draft, unedited" in unedited.stderr
         written.write_text(draft.replace("_One paragraph", "A bad deploy. _One paragraph"))
-        run_cli("incident", "postmortem", "1", "--save", str(written), "--by", "ann", url=url)
+        stored = run_cli(*save, url=url).stdout
+        lines = len(draft.splitlines())
+        assert stored == f"incident 1: SEV1, resolved; post-mortem stored ({lines} lines)\n"
 
         server.kill()  # kill -9: every answered change was committed
         server.start()

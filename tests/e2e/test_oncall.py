@@ -234,6 +234,9 @@ def test_cli_groups_ack_and_oncall(tmp_path: Path) -> None:
             }
             who = orjson.loads(run_cli("oncall", "primary", "--json", url=tocsin.url).stdout)
             assert [s["person"] for s in who["primary"]] == ["alice"]
+            before = ("oncall", "primary", "--at", "2025-12-01T00:00:00Z")  # before its layer
+            (_, gap) = run_cli(*before, url=tocsin.url).stdout.splitlines()
+            assert gap.split() == ["primary", "(nobody)", "2025-12-01T00:00:00.000Z"]
             # bob covers the next two hours from now; listed, then removed
             made = run_cli(
                 "override", "add", "primary", "bob", "--for", "2h", "--by", "dave", url=tocsin.url

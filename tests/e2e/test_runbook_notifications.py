@@ -1,6 +1,7 @@
 """Issue "Runbooks as first-class": the runbooks are loaded, an alert HighErrorRate is
 posted, and the notifications that reach a real SMTP server (aiosmtpd) and a local
-webhook receiver carry the procedure's steps and a working link to its section."""
+webhook receiver, and the page its escalation policy sends, carry the procedure's steps
+and a working link to its section."""
 
 from __future__ import annotations
 
@@ -34,10 +35,18 @@ route:
   group_interval: 1s
 receivers:
   - name: oncall
+    escalation_policy: critical
     webhook_configs:
       - url: {hooks.url("/hook")}
     email_configs:
       - to: oncall@example.org
+  - name: paged
+    webhook_configs:
+      - url: {hooks.url("/page")}
+escalation_policies:
+  - name: critical
+    steps:
+      - {{delay: 0s, targets: [{{receiver: paged}}]}}
 tocsin:
   runbooks:
     paths: [{RUNBOOKS}]
@@ -54,6 +63,9 @@ tocsin:
             assert steps[0] == "1. Identify error source: Check /metrics endpoint"
             assert len(steps) == 3
             assert annotated["annotations"]["runbook_severity"] == "critical"
+            (sent_page,) = hooks.wait_for(1, "/page", timeout=30)
+            (paged,) = sent_page.json()["alerts"]
+            assert paged["annotations"] == annotated["annotations"]  # the same procedure
 
             (mail,) = smtp.wait_for(1, timeout=30)
             message = mail.message

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -18,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from msgspec import structs
+from sqlalchemy import Engine, text
 
 from tocsin.core.outbox_ops import ClaimDue, Enqueue, RecordAttempt
 from tocsin.engine.delivery import DeliverySettings, DeliveryWorker, Sender
@@ -103,6 +103,41 @@ FAST = DeliverySettings(
     poll=timedelta(milliseconds=20),
     policy=RetryPolicy(base=timedelta(milliseconds=1), cap=timedelta(milliseconds=5)),
 )
+
+
+def test_a_claim_that_fails_is_retried_and_the_loop_says_so(
+    db: tuple[Engine, GroupCommitter],
+) -> None:
+    """The database refuses the claim (its table is gone for a while): the worker logs
+    it, says so (``failing``, for /metrics), and claims again at its next poll; once the
+    table is back the item is sent. (A failed claim used to end the worker for good.)"""
+    engine, writer = db
+    sent: list[str] = []
+    worker = DeliveryWorker(
+        writer, lambda: datetime.now(UTC), scripted({"r": [Outcome.sent()]}, sent), FAST
+    )
+    it = item("r", 1, datetime.now(UTC))
+
+    def rename(old: str, new: str) -> None:
+        with engine.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+
+    async def go() -> None:
+        await writer.run(Enqueue([it]))
+        rename("outbox", "outbox_away")
+        try:
+            async with running(worker):
+                await until(lambda: worker.loop.failures >= 2, "two failed claims")
+                assert worker.loop.failing
+                rename("outbox_away", "outbox")
+                await until(lambda: statuses(engine, [it]) == [DeliveryStatus.SENT], "the send")
+        finally:
+            with contextlib.suppress(Exception):
+                rename("outbox_away", "outbox")
+        assert not worker.loop.failing
+        assert sent == [it.idempotency_key]
+
+    asyncio.run(go())
 
 
 @pytest.mark.parametrize(
@@ -240,7 +275,7 @@ def test_retry_policy_backs_off_with_jitter_and_honours_retry_after() -> None:
 
 
 def leased(it: OutboxItem, until: datetime) -> OutboxItem:
-    return dataclasses.replace(it, lease_until=until)
+    return structs.replace(it, lease_until=until)
 
 
 def test_items_handed_over_leased_are_sent_without_a_claim(

@@ -10,8 +10,9 @@ would see the alert resolved, and post it firing again."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from datetime import timedelta
+
+from msgspec.structs import replace
 
 from tests.storage.test_alert_store import T0, Clock, Opened
 from tocsin.alerts.labels import fingerprint

@@ -506,6 +506,31 @@ def test_a_renamed_receiver_shows_on_the_open_group(rt: Runtime, clock: Clock) -
     assert (found.receiver, found.state["lifecycle"]["escalation_id"]) == ("pager-2", "g1#1")
 
 
+def test_a_route_a_reload_moved_keeps_its_groups(rt: Runtime, clock: Clock) -> None:
+    """A reload added a route above the group's: the route's id (its position among its
+    siblings) changed, and with it the id computed for the group; its key and receiver
+    did not. The group keeps its escalation and acknowledgement, and nobody is paged
+    again; a group of the same key for another receiver is a group of its own."""
+    observe(rt, "g1", ["a"])
+    step(rt)
+    rt.writer.run_sync(oncall_ops.HumanAction("g1", "ack", "bob", Via.API, clock(), rt.oncall))
+    clock.now = T0 + 5 * M
+    moved = Observation("g1-moved", "route/1", "{}:g1", "pager", "ladder", {}, ["a"])
+    other = Observation("g1-other", "route/2", "{}:g1", "pager-2", "ladder", {}, ["a"])
+    rt.writer.run_sync(Observe([moved, other], rt.clock(), rt.oncall))
+    step(rt)
+    with rt.engine.connect() as conn:
+        assert oncall_rows.get_group(conn, "g1-moved") is None
+        assert oncall_rows.groups_of_keys(conn, ["{}:g1"]) == {
+            "{}:g1": [("g1-other", "pager-2"), ("g1", "pager")]
+        }
+    assert (status(rt, "g1"), status(rt, "g1-other")) == ("acknowledged", "firing")
+    assert pages(rt) == ["person:alice", "person:alice"]  # g1's first page, g1-other's
+    gone = Observation("g1-moved", "route/1", "{}:g1", "pager", "ladder", {}, [])
+    rt.writer.run_sync(Observe([gone], rt.clock(), rt.oncall))  # resolved, on its new route
+    assert status(rt, "g1") == "resolved"
+
+
 def test_groups_are_listed_those_that_need_someone_first(rt: Runtime, clock: Clock) -> None:
     """Firing, acknowledged, snoozed, resolved; the latest change first within each:
     a firing group is at the top however many resolved groups changed after it."""

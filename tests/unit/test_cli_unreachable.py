@@ -40,8 +40,16 @@ def test_an_unreachable_server_is_one_line(url: str, why: str, command: list[str
     assert why in line
 
 
-def test_a_negative_number_of_days_is_a_usage_error() -> None:
-    """Refused before any request (exit 2), not shown as a shift of no length."""
-    found = CliRunner().invoke(app, ["oncall", "--days", "-1", "--url", "http://127.0.0.1:1"])
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["oncall", "--days", "-1"], "--days"),  # not shown as a shift of no length
+        (["notifications", "list", "--limit", "0"], "--limit"),  # not the server's 422
+        (["runbook", "search", "disk", "--limit", "0"], "--limit"),
+    ],
+)
+def test_a_number_out_of_range_is_a_usage_error(command: list[str], option: str) -> None:
+    """Refused before any request (exit 2), naming the option."""
+    found = CliRunner().invoke(app, [*command, "--url", "http://127.0.0.1:1"])
     assert found.exit_code == 2
-    assert "--days" in found.output
+    assert option in found.output

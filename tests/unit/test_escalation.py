@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from msgspec import structs
 
 from tocsin.config.escalation import EscalationPolicy, EscalationStep, EscalationTarget, Urgency
 from tocsin.oncall.escalation import (
@@ -67,6 +68,9 @@ def test_start_freezes_the_policy_and_schedules_the_first_step() -> None:
     assert [(a.action, a.comment) for a in audit] == [
         ("escalation started", "policy 'critical': 3 steps, 2 rounds")
     ]
+    once = replace(CRITICAL, steps=CRITICAL.steps[:1], repeat=0)
+    (started_once,) = start_escalation("g#1", "g", once, T0).audit
+    assert started_once.comment == "policy 'critical': 1 step, 1 round"
 
 
 def test_a_first_step_with_a_delay_is_due_after_it() -> None:
@@ -84,6 +88,17 @@ def test_fire_step_pages_the_schedule_and_schedules_the_next_step() -> None:
     assert escalation.next_due == next_due
     assert [(a.who, a.action, a.comment) for a in audit] == [
         ("tocsin", "escalated", "step 1/3, round 1/2: alice (schedule 'primary')")
+    ]
+
+
+def test_the_last_step_says_nobody_else_is_paged() -> None:
+    once = replace(CRITICAL, steps=CRITICAL.steps[:1], repeat=0)
+    escalation = start_escalation("g#1", "g", once, T0).escalation
+    outcome = fire_step(escalation, FIRING, StepDue("g#1", 0, 0, T0), T0, who)
+    assert outcome.next_due is None
+    assert [a.comment for a in outcome.audit] == [
+        "step 1/1, round 1/1: alice (schedule 'primary'); "
+        "the policy's last step: nobody else is paged"
     ]
 
 
@@ -184,7 +199,7 @@ def test_the_ladder_goes_round_then_stops(
     fired_step: int, fired_round: int, expected: tuple[int, int, int] | None
 ) -> None:
     due = StepDue("g#1", fired_step, fired_round, T0)
-    escalation = replace(started(), next_due=due)
+    escalation = structs.replace(started(), next_due=due)
     next_due = fire_step(escalation, FIRING, due, T0, who).next_due
     if expected is None:
         assert next_due is None
@@ -196,7 +211,7 @@ def test_the_ladder_goes_round_then_stops(
 def test_repeat_delay_replaces_the_first_steps_delay_between_rounds() -> None:
     policy = replace(CRITICAL, repeat_delay=60 * M)
     last = StepDue("g#1", 2, 0, T0)
-    escalation = replace(start_escalation("g#1", "g", policy, T0).escalation, next_due=last)
+    escalation = structs.replace(start_escalation("g#1", "g", policy, T0).escalation, next_due=last)
     assert fire_step(escalation, FIRING, last, T0, who).next_due == StepDue(
         "g#1", 0, 1, T0 + 60 * M
     )
@@ -220,25 +235,25 @@ def _after_first() -> Escalation:
 STALE = [
     StaleCase(
         "row of an older escalation of the group",
-        replace(FIRING, escalation_id="g#2", escalations=2),
+        structs.replace(FIRING, escalation_id="g#2", escalations=2),
         FIRST,
         "escalation g#1 was superseded by g#2",
     ),
     StaleCase(
         "group acknowledged",
-        replace(FIRING, status=Status.ACKNOWLEDGED),
+        structs.replace(FIRING, status=Status.ACKNOWLEDGED),
         StepDue("g#1", 1, 0, T0 + 15 * M),
         "group is acknowledged",
     ),
     StaleCase(
         "group snoozed",
-        replace(FIRING, status=Status.SNOOZED),
+        structs.replace(FIRING, status=Status.SNOOZED),
         StepDue("g#1", 1, 0, T0 + 15 * M),
         "group is snoozed",
     ),
     StaleCase(
         "group resolved",
-        replace(FIRING, status=Status.RESOLVED),
+        structs.replace(FIRING, status=Status.RESOLVED),
         StepDue("g#1", 1, 0, T0 + 15 * M),
         "group is resolved",
     ),
@@ -303,9 +318,9 @@ def test_resume_before_anything_fired_fires_the_pending_step() -> None:
 
 def test_resume_does_nothing_unless_the_group_fires_under_this_escalation() -> None:
     escalation = _after_first()
-    acked = replace(FIRING, status=Status.ACKNOWLEDGED)
+    acked = structs.replace(FIRING, status=Status.ACKNOWLEDGED)
     assert resume(escalation, acked, T0 + 40 * M, who) == (escalation, (), None, ())
-    newer = replace(FIRING, escalation_id="g#2")
+    newer = structs.replace(FIRING, escalation_id="g#2")
     assert resume(escalation, newer, T0 + 40 * M, who) == (escalation, (), None, ())
 
 
@@ -329,8 +344,8 @@ def plan(name: str, urgency: Urgency, at: datetime) -> list[Planned]:
 def test_notification_rules_become_rows_with_their_own_due_times() -> None:
     at = T0 + 15 * M
     alice = Page("g#1", "g", Recipient.PERSON, "alice", "high", 1, 0, at)
-    alice_low = replace(alice, urgency="low")
-    dave = replace(alice, name="dave")
+    alice_low = structs.replace(alice, urgency="low")
+    dave = structs.replace(alice, name="dave")
     ops = Page("g#1", "g", Recipient.RECEIVER, "ops-slack", "high", 1, 0, at)
     rows = expand_notifications([alice, alice_low, dave, ops], plan)
     assert [(r.page.name, r.page.urgency, r.channel, r.due_at) for r in rows] == [
@@ -346,9 +361,9 @@ def test_a_notification_row_is_dropped_once_the_group_stops_firing() -> None:
     row = NotifyDue(person("alice", 0), "email", T0 + 2 * M)
     assert notify_stale_reason(row, FIRING, T0 + 2 * M) is None
     assert notify_stale_reason(row, FIRING, T0 + M) == "not due yet"
-    acked = replace(FIRING, status=Status.ACKNOWLEDGED)
+    acked = structs.replace(FIRING, status=Status.ACKNOWLEDGED)
     assert notify_stale_reason(row, acked, T0 + 2 * M) == "group is acknowledged"
-    reopened = replace(FIRING, escalation_id="g#2")
+    reopened = structs.replace(FIRING, escalation_id="g#2")
     assert notify_stale_reason(row, reopened, T0 + 2 * M) == "escalation g#1 was superseded by g#2"
 
 
@@ -357,9 +372,9 @@ def test_idempotency_keys_tell_channels_steps_and_reminders_apart() -> None:
     keys = {
         NotifyDue(page, "slack", T0).idempotency_key,
         NotifyDue(page, "email", T0 + 2 * M).idempotency_key,
-        NotifyDue(replace(page, step_index=1), "slack", T0).idempotency_key,
+        NotifyDue(structs.replace(page, step_index=1), "slack", T0).idempotency_key,
         NotifyDue(
-            replace(page, reason=PageReason.RENOTIFY, at=T0 + 17 * M), "slack", T0
+            structs.replace(page, reason=PageReason.RENOTIFY, at=T0 + 17 * M), "slack", T0
         ).idempotency_key,
     }
     assert len(keys) == 4

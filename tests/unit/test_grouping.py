@@ -5,10 +5,10 @@ group_interval paragraphs of ``docs/configuration.md``."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from msgspec.structs import replace
 
 from tocsin.alerts.grouping import (
     AlertReceived,

@@ -299,7 +299,9 @@ def test_the_post_mortem_draft() -> None:
 @pytest.mark.parametrize(
     ("span", "text"),
     [
-        (timedelta(0), "0m"),
+        (timedelta(0), "0s"),
+        (timedelta(seconds=33), "33s"),  # not "0m", as if it took no time
+        (MIN, "1m"),
         (59 * MIN, "59m"),
         (H, "1h 0m"),
         (timedelta(days=2, minutes=5), "2d 5m"),

@@ -135,7 +135,7 @@ TRANSITIONS: list[tuple[str, Step, GroupState, tuple[Action, ...], AuditEntry | 
             PauseEscalation("g#1", T0 + 35 * M),
             ScheduleDue(LifecycleDue(DueKind.SNOOZE_END, "g", "g#1", T0 + 35 * M)),
         ),
-        audit(T0 + 5 * M, "alice", Via.EMAIL_LINK, "snoozed", "until 2026-01-05T09:35:00+00:00"),
+        audit(T0 + 5 * M, "alice", Via.EMAIL_LINK, "snoozed", "until 2026-01-05T09:35:00.000Z"),
     ),
     (
         "snoozing an acknowledged group replaces its ack timeout",
@@ -145,7 +145,7 @@ TRANSITIONS: list[tuple[str, Step, GroupState, tuple[Action, ...], AuditEntry | 
             PauseEscalation("g#1", T0 + 35 * M),
             ScheduleDue(LifecycleDue(DueKind.SNOOZE_END, "g", "g#1", T0 + 35 * M)),
         ),
-        audit(T0 + 5 * M, "alice", Via.API, "snoozed", "until 2026-01-05T09:35:00+00:00"),
+        audit(T0 + 5 * M, "alice", Via.API, "snoozed", "until 2026-01-05T09:35:00.000Z"),
     ),
     (
         "the end of a snooze resumes escalation at the step it was at",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.test_notify_payload import alert
-from tocsin.engine.dispatch import with_runbook_annotations
+from tocsin.notify.message import with_runbook_annotations
 
 TOCSIN = "http://tocsin.example:9093/runbooks/db#failover"
 LINK = {

@@ -36,9 +36,11 @@ log. That is why ``repeat_interval`` is effectively rounded up to a tick of
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from tocsin.alerts.codec import alert_from_json, alert_to_json
 from tocsin.alerts.model import Alert
@@ -65,8 +67,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class GroupState:
+class GroupState(Struct, frozen=True):
     """One aggregation group, keyed by ``(route_id, group_key)``.
 
     The route id, not only the group key, identifies a group: two sibling routes with
@@ -111,8 +112,7 @@ class GroupState:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class FlushBatch:
+class FlushBatch(Struct, frozen=True):
     """What one flush hands to the notification pipeline: the group's alerts split
     into firing and resolved at ``at``. Serializable, so an engine can keep it with
     the outbox rows until the sends are committed and then settle the group."""
@@ -156,21 +156,18 @@ class FlushBatch:
 # --- events and actions ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class AlertReceived:
+class AlertReceived(Struct, frozen=True):
     """A new version of an alert (as the alert store holds it after merging) reached
     this group's route."""
 
     alert: Alert
 
 
-@dataclass(frozen=True, slots=True)
-class FlushDue:
+class FlushDue(Struct, frozen=True):
     """The group's due-time row was claimed."""
 
 
-@dataclass(frozen=True, slots=True)
-class FlushSettled:
+class FlushSettled(Struct, frozen=True):
     """The pipeline finished with ``batch``: ``delivered`` is Alertmanager's "notify
     succeeded" (sent, deduplicated away, or muted all count as success)."""
 
@@ -181,8 +178,7 @@ class FlushSettled:
 GroupEvent = AlertReceived | FlushDue | FlushSettled
 
 
-@dataclass(frozen=True, slots=True)
-class ScheduleFlush:
+class ScheduleFlush(Struct, frozen=True):
     """Set the group's due-time row to ``due_at`` (one row per group: upsert)."""
 
     route_id: str
@@ -190,15 +186,13 @@ class ScheduleFlush:
     due_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class NotifyBatch:
+class NotifyBatch(Struct, frozen=True):
     """Run the notification decision and sends for ``batch``, then settle it."""
 
     batch: FlushBatch
 
 
-@dataclass(frozen=True, slots=True)
-class DeleteGroup:
+class DeleteGroup(Struct, frozen=True):
     """Drop the group's state and its due-time row."""
 
     route_id: str
@@ -208,8 +202,7 @@ class DeleteGroup:
 GroupAction = ScheduleFlush | NotifyBatch | DeleteGroup
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
+class Transition(Struct, frozen=True):
     """The state after an event (None: the group no longer exists) and what to do."""
 
     state: GroupState | None

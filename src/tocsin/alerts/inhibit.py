@@ -91,19 +91,25 @@ class Inhibitor:
                     index.setdefault(rule.equal_values(labels), []).append(source)
 
     def inhibited_by(self, fingerprint: str, labels: Mapping[str, str]) -> list[str]:
-        """Fingerprints of the firing alerts that inhibit this one (sorted, no repeats)."""
-        found: set[str] = set()
+        """The fingerprint of one firing alert that inhibits this one, or none.
+
+        One, as Alertmanager's ``inhibitedBy`` holds one: of the first rule that
+        inhibits, the least source fingerprint, so that the answer does not change
+        between two reads. (All of them would make every inhibited alert of a storm
+        carry hundreds of fingerprints in the API and the console.)
+        """
         for rule, index in zip(self.rules, self._sources, strict=True):
             if not matches_all(rule.target_matchers, labels):
                 continue
             both_sides = matches_all(rule.source_matchers, labels)
-            for source in index.get(rule.equal_values(labels), ()):
-                if source.fingerprint == fingerprint:
-                    continue
-                if both_sides and source.matches_target:
-                    continue
-                found.add(source.fingerprint)
-        return sorted(found)
+            found = [
+                source.fingerprint
+                for source in index.get(rule.equal_values(labels), ())
+                if source.fingerprint != fingerprint and not (both_sides and source.matches_target)
+            ]
+            if found:
+                return [min(found)]
+        return []
 
     def is_inhibited(self, fingerprint: str, labels: Mapping[str, str]) -> bool:
         return bool(self.inhibited_by(fingerprint, labels))

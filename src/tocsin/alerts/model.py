@@ -8,9 +8,11 @@ from Prometheus or a resolve after a restart has exactly the effect it has there
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from tocsin.alerts.labels import fingerprint
 
@@ -21,8 +23,7 @@ class AlertState(StrEnum):
     SUPPRESSED = "suppressed"
 
 
-@dataclass(frozen=True, slots=True)
-class PostedAlert:
+class PostedAlert(Struct, frozen=True):
     """An alert as a client posted it, after decoding and validation, before defaults."""
 
     labels: dict[str, str]
@@ -32,8 +33,7 @@ class PostedAlert:
     generator_url: str
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
+class Alert(Struct, frozen=True):
     fingerprint: str
     labels: dict[str, str]
     annotations: dict[str, str]

@@ -27,10 +27,11 @@ too, with another hash function; only equality matters).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+from msgspec import Struct
 
 from tocsin.alerts.grouping import FlushBatch
 from tocsin.alerts.model import Alert
@@ -61,8 +62,7 @@ __all__ = [
 LogKey = tuple[str, str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class Integration:
+class Integration(Struct, frozen=True):
     """One notifier of a receiver, as the log and the dedup decision know it."""
 
     receiver: str
@@ -83,8 +83,7 @@ def integrations_of(receiver: Receiver) -> tuple[Integration, ...]:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class LogEntry:
+class LogEntry(Struct, frozen=True):
     """The last committed notification of a group to one integration (nflog ``Entry``)."""
 
     group_key: str
@@ -184,8 +183,7 @@ def effective_repeat_interval(repeat_interval: timedelta, group_interval: timede
     return (repeat_interval // group_interval + 1) * group_interval
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(Struct, frozen=True):
     """The outcome for one integration.
 
     ``firing``/``resolved`` are what the message carries (empty when nothing is sent);
@@ -284,8 +282,7 @@ def split_muted(
     return tuple(kept), tuple(muted)
 
 
-@dataclass(frozen=True, slots=True)
-class FlushPlan:
+class FlushPlan(Struct, frozen=True):
     """Everything decided about one batch: the engine sends ``notifications`` and
     records ``log_entries`` when those sends are committed, then settles the group."""
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -60,7 +61,7 @@ def entry_json(e: Entry) -> dict[str, Any]:
     }
 
 
-def view_json(v: IncidentView) -> dict[str, Any]:
+def view_json(v: IncidentView, now: datetime) -> dict[str, Any]:
     return {
         **incident_json(v.incident),
         "timeline": [entry_json(e) for e in v.timeline],
@@ -68,7 +69,10 @@ def view_json(v: IncidentView) -> dict[str, Any]:
         "groupTimeline": [{**entry_json(e), "group": e.group} for e in v.group_lines],
         # what it owes, by when (a missed one raises IncidentUpdateOverdue or
         # IncidentPostmortemOverdue)
-        "due": [{"kind": d.kind, "at": format_rfc3339(d.at), "what": d.text} for d in v.owed],
+        "due": [
+            {"kind": d.kind, "at": format_rfc3339(d.at), "what": d.text, "overdue": d.overdue(now)}
+            for d in v.owed
+        ],
     }
 
 
@@ -174,13 +178,15 @@ async def declare(request: Request) -> Response:
         return json_response(str(exc), 400)
     found = await asyncio.to_thread(runtime(request).incidents.view, made.id)
     assert found is not None  # incidents are never deleted
-    return json_response(view_json(found), 201)
+    return json_response(view_json(found, runtime(request).clock()), 201)
 
 
 @router.get("/incidents/{incident_id}", summary="One incident, its timeline and what it owes")
 def get_incident(request: Request, incident_id: str) -> Response:
     got = _found(incident_id, runtime(request).incidents.view)
-    return got if isinstance(got, Response) else json_response(view_json(got[1]))
+    if isinstance(got, Response):
+        return got
+    return json_response(view_json(got[1], runtime(request).clock()))
 
 
 @router.patch(
@@ -220,7 +226,7 @@ async def change_incident(request: Request, incident_id: str) -> Response:
         return json_response(str(exc), 400)
     except LookupError as exc:
         return json_response(str(exc), 404)
-    return json_response(view_json(found))
+    return json_response(view_json(found, runtime(request).clock()))
 
 
 @router.get(

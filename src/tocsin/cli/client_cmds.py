@@ -222,7 +222,7 @@ def _matcher_text(m: dict[str, Any]) -> str:
 @notifications_app.command("list")
 def notifications_list(
     receiver: Annotated[str | None, typer.Option(help="Only this receiver.")] = None,
-    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 50,
     url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:

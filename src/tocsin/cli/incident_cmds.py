@@ -131,7 +131,8 @@ def _print(i: dict[str, Any]) -> None:
     if i.get("components"):  # (a server before components has none)
         typer.echo(f"  affects:   {', '.join(i['components'])}")
     for d in i["due"]:
-        typer.echo(f"  owes:      {d['what']} by {d['at']}")
+        late = " (overdue)" if d.get("overdue") else ""  # (an older server leaves it out)
+        typer.echo(f"  owes:      {d['what']} by {d['at']}{late}")
     typer.echo("timeline:")
     # with its alert groups' lines (pages, acknowledgements), in time order
     lines = [*i["timeline"], *i.get("groupTimeline", [])]
@@ -199,9 +200,14 @@ def resolve(
     _change(url, incident, {"by": me(by), "status": "resolved", "update": message}, as_json)
 
 
-def _change(url: str, incident: str, body: dict[str, Any], as_json: bool) -> None:
+def _change(url: str, incident: str, body: dict[str, Any], as_json: bool, said: str = "") -> None:
+    """Send a change; print the incident's severity and status (and ``said``)."""
     found = ask(url, lambda c: c.change_incident(incident, body))
-    out(found, as_json, lambda i: typer.echo(f"incident {i['id']}: {i['severity']}, {i['status']}"))
+    out(
+        found,
+        as_json,
+        lambda i: typer.echo(f"incident {i['id']}: {i['severity']}, {i['status']}{said}"),
+    )
 
 
 @incident_app.command("postmortem")
@@ -225,4 +231,5 @@ def postmortem(
         text = sys.stdin.read() if str(save) == "-" else save.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"--save: {exc}")
-    _change(url, incident, {"by": me(by), "postmortem": text}, as_json)
+    said = f"; post-mortem stored ({len(text.splitlines())} lines)"
+    _change(url, incident, {"by": me(by), "postmortem": text}, as_json, said)

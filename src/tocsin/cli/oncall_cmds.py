@@ -205,11 +205,11 @@ def oncall(
     if as_json:
         print_json(found)
         return
-    rows = [
-        [name, s["person"], s["start"], s["end"], s["source"]]
-        for name, shifts in found.items()
-        for s in shifts
-    ]
+    rows = []
+    for name, shifts in found.items():
+        if not shifts:  # said, not left out: a gap in cover is what matters most at 3 a.m.
+            rows.append([name, "(nobody)", format_rfc3339(start), until or "", ""])
+        rows += [[name, s["person"], s["start"], s["end"], s["source"]] for s in shifts]
     print_table(["SCHEDULE", "PERSON", "FROM", "UNTIL", "SOURCE"], rows)
 
 

@@ -54,7 +54,7 @@ def show(
 
 def search(
     query: Annotated[str, typer.Argument(help="Words to look for.")],
-    limit: Annotated[int, typer.Option(help="At most this many sections.")] = 10,
+    limit: Annotated[int, typer.Option(min=1, max=200, help="At most this many sections.")] = 10,
     url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:

@@ -28,6 +28,7 @@ from tocsin.incidents.model import (
     Change,
     Entry,
     Incident,
+    Refused,
     Rules,
     page_status,
     severity_rank,
@@ -169,6 +170,11 @@ class IncidentDesk:
 
     async def change(self, incident_id: int, change: Change, by: str, via: Via) -> IncidentView:
         """Change an incident; its view after. Raises LookupError or Refused."""
+        if change.postmortem is not None:
+            # the draft stored as it was printed would meet postmortem_within with nothing
+            draft = await asyncio.to_thread(self.postmortem, incident_id)
+            if draft is not None and not draft[1] and draft[0].strip() == change.postmortem.strip():
+                raise Refused("postmortem", "the draft, unedited: write it before storing it")
         rules = rules_of(self.settings())
         op = ChangeIncident(incident_id, change, by, via, self._clock, rules, self.announcements)
         _, entries = await self._writer.run(op)

@@ -10,9 +10,11 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol, TypeVar
+
+from sqlalchemy import Connection
 
 from tocsin.config.escalation import EscalationPolicy
 from tocsin.notify.outbox import OutboxItem
@@ -687,9 +689,10 @@ class Observe:
     ctx: OncallContext
 
     def apply(self, txn: Txn) -> int:
-        ids = (o.group_id for o in self.observations)
+        observations = _known_ids(txn.conn, self.observations)
+        ids = (o.group_id for o in observations)
         batch = _Batch.read(txn, self.now, self.ctx, ids, keep_broken=True)
-        for o in self.observations:
+        for o in observations:
             work = batch.work(o.group_id)
             state = None if work is None else work.lifecycle
             # A group whose escalation cannot be read (logged) that is still firing is
@@ -718,6 +721,27 @@ class Observe:
                     why = "all alerts resolved"
                 work.apply(alerts_resolved(state, self.now, why, o.muted))
         return batch.write()
+
+
+def _known_ids(conn: Connection, observations: Sequence[Observation]) -> list[Observation]:
+    """The observations, each with the id its group has already.
+
+    The id is computed from the route's id, which holds the route's position among its
+    siblings (Alertmanager's ``Route.ID``): a reload that adds or removes a route above
+    it changes it, and would start a second group that pages from the first step again
+    for a problem already paged, acknowledged or resolved by hand. The group key and
+    the receiver stay, and they make it the same group, as they make it the same for
+    Alertmanager's notification log."""
+    found = oncall_rows.groups_of_keys(conn, {o.group_key for o in observations})
+    out = []
+    for o in observations:
+        rows = found.get(o.group_key, [])
+        if rows and all(group_id != o.group_id for group_id, _ in rows):
+            same = [group_id for group_id, receiver in rows if receiver == o.receiver]
+            if same:
+                o = replace(o, group_id=same[0])
+        out.append(o)
+    return out
 
 
 @dataclass

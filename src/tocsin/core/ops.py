@@ -7,9 +7,11 @@ overlays, so two changes to one alert in one batch see each other.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
+
+from msgspec.structs import replace
 
 from tocsin.alerts import model, pd_events
 from tocsin.alerts.model import Alert

@@ -54,7 +54,7 @@ class EventIntake:
         self,
         store: AlertStore,
         config: Callable[[], Config],
-        groups_of: Callable[[dict[str, str]], list[str]],
+        groups_of: Callable[[list[dict[str, str]]], set[str]],
         acknowledge: Acknowledge,
         clock: Clock,
     ) -> None:
@@ -91,7 +91,8 @@ class EventIntake:
             a for a in self._store.firing(now) if pd_events.is_of(a.labels, integration, dedup_key)
         ]
         done: list[str] = []
-        for group_id in sorted({g for a in held for g in self._groups_of(a.labels)}):
+        groups = await asyncio.to_thread(self._groups_of, [a.labels for a in held])
+        for group_id in sorted(groups):
             comment = f"acknowledge event, dedup_key {dedup_key}"
             try:
                 await self._acknowledge(group_id, integration, comment)

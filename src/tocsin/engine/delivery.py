@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from tocsin.core.outbox_ops import ClaimDue, RecordAttempt, Release
-from tocsin.engine.loop import wait_or_timeout
+from tocsin.engine.loop import KickedLoop
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem
 from tocsin.notify.outcome import Outcome
 from tocsin.notify.retry import RetryPolicy
@@ -74,8 +74,7 @@ class DeliveryWorker:
         self._sender = sender
         self.settings = settings or DeliverySettings()
         self._rng = rng or random.Random()
-        self._wake = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.loop = KickedLoop("delivery")
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._busy: dict[str, int] = {}  # items held per receiver
         self._gates: dict[str, asyncio.Semaphore] = {}  # send slots per receiver
@@ -125,21 +124,21 @@ class DeliveryWorker:
 
     def kick(self) -> None:
         """New items were committed: look now rather than at the next poll (any thread)."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake.set)
+        self.loop.kick()
 
     async def run(self) -> None:
-        self._loop = asyncio.get_running_loop()
         try:
-            while True:
-                self._wake.clear()  # before claiming: a wake-up during the claim counts
-                await self._claim()
-                if not self._full:  # the outbox had no more for now: wait for a wake-up
-                    await wait_or_timeout(self._wake, self.settings.poll.total_seconds())
+            await self.loop.run(self._round, self.settings.poll.total_seconds)
         finally:
             for task in self._in_flight:
                 task.cancel()
+
+    async def _round(self) -> bool:
+        """Claim what is due; True (claim again at once) when the claim filled every
+        free slot, as more may be due. Otherwise the outbox had nothing more for now,
+        and the loop waits for a kick or the poll."""
+        await self._claim()
+        return self._full
 
     async def _claim(self) -> None:
         free = self.settings.concurrency - len(self._in_flight)
@@ -185,7 +184,7 @@ class DeliveryWorker:
         if self._full or (
             receiver in self._waiting and self._busy.get(receiver, 0) < self._receiver_cap()
         ):
-            self._wake.set()
+            self.loop.wake()
 
     async def _deliver(self, item: OutboxItem) -> None:
         gate = self._gates.setdefault(item.receiver, asyncio.Semaphore(self.settings.per_receiver))

@@ -19,10 +19,11 @@ import logging
 import queue
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+
+from msgspec.structs import replace
 
 from tocsin.alerts.grouping import (
     DeleteGroup,
@@ -49,7 +50,7 @@ from tocsin.alerts.timeintervals import TimeInterval
 from tocsin.config.receivers import Receiver
 from tocsin.core.dispatch_ops import DeleteTimers, Flush, FlushMany, FlushResult
 from tocsin.engine.loop import KickedLoop
-from tocsin.notify.message import Notification
+from tocsin.notify.message import Notification, with_runbook_annotations
 from tocsin.notify.outbox import OutboxItem, new_item
 from tocsin.store.group_rows import GroupId, GroupTimer
 from tocsin.store.writer import GroupCommitter
@@ -174,7 +175,7 @@ class Dispatcher:
         self._due: list[tuple[datetime, GroupId]] = []  # heap of (due time, group)
         self._routes: dict[str, RouteNode] = {}
         self._pending = _Pending()
-        self._loop = KickedLoop("dispatch")
+        self.loop = KickedLoop("dispatch")
         self._rebuild = True
         self.flushes = 0
 
@@ -193,12 +194,12 @@ class Dispatcher:
         self._kick()
 
     def _kick(self) -> None:
-        self._loop.kick()
+        self.loop.kick()
 
     # -- the loop -------------------------------------------------------------------
 
     async def run(self) -> None:
-        await self._loop.run(self.step, self._sleep_seconds)
+        await self.loop.run(self.step, self._sleep_seconds)
 
     async def step(self) -> None:
         """One round: take in new alerts, flush what is due."""
@@ -568,31 +569,6 @@ class Dispatcher:
         return GroupTimer(
             state.route_id, state.group_key, state.receiver, state.next_flush_at, state.has_flushed
         )
-
-
-def with_runbook_annotations(a: Alert, runbook: Mapping[str, Any]) -> Alert:
-    """The alert as notified: its linked runbook in annotations, so that even a plain
-    webhook receiver (which sees no ``extra``) gets the link and the first steps. An
-    annotation the alert already has is kept, except a ``runbook_url`` that is not a
-    web address (``rb/db.md#failover``, as ``tocsin runbook suggest`` writes): nobody
-    can open that from a phone, so it becomes the runbook's address on Tocsin."""
-    added: dict[str, str] = {"runbook_url": str(runbook["runbook_url"])}
-    steps = runbook.get("runbook_steps")
-    if steps:
-        added["runbook_steps"] = "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
-    if runbook.get("severity"):
-        added["runbook_severity"] = str(runbook["severity"])
-    annotations = {**added, **a.annotations}
-    if not _web_address(annotations["runbook_url"]):
-        annotations["runbook_url"] = added["runbook_url"]
-    return replace(a, annotations=annotations)
-
-
-def _web_address(text: str) -> bool:
-    try:
-        return urlsplit(text).scheme in ("http", "https")
-    except ValueError:  # "http://[x"
-        return False
 
 
 def _with_timer(state: GroupState, t: GroupTimer, due: datetime | None = None) -> GroupState:

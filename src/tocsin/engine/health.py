@@ -12,8 +12,9 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import datetime, timedelta
+
+from msgspec.structs import replace
 
 from tocsin.alerts.model import PostedAlert
 from tocsin.alerts.routing import build_route_tree, match

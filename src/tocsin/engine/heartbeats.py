@@ -94,7 +94,7 @@ class HeartbeatMonitor(MonitorLoop[Heartbeat]):
         self.last_pings: dict[str, float] = {}  # for /metrics, as the last check found them
 
     async def run(self) -> None:
-        await self._loop.run(self.check, lambda: self._sleep)
+        await self.loop.run(self.check, lambda: self._sleep)
 
     async def ping(
         self, name: str, kind: heartbeats.Kind | Literal["start"], message: str

@@ -40,16 +40,16 @@ class IncidentReminders:
         self._alerts = alerts
         self._post = post_alerts
         self._base_url = base_url
-        self._loop = KickedLoop("incident reminders")
+        self.loop = KickedLoop("incident reminders")
         self._sleep = REFRESH.total_seconds()
         # open incidents by severity at the last round, for /metrics
         self.open: dict[str, float] = {}
 
     def kick(self) -> None:
-        self._loop.kick()
+        self.loop.kick()
 
     async def run(self) -> None:
-        await self._loop.run(self.check, lambda: self._sleep)
+        await self.loop.run(self.check, lambda: self._sleep)
 
     async def check(self) -> None:
         # the store's alerts before the incidents (as MonitorLoop.held, and for the

@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 class KickedLoop:
     def __init__(self, name: str) -> None:
         self.name = name
+        # for /metrics: a loop whose steps keep failing sends, pages or flushes nothing,
+        # while the API still answers
+        self.failures = 0  # steps failed so far
+        self.failing = False  # the last step failed
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -27,6 +31,10 @@ class KickedLoop:
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._wake.set)
+
+    def wake(self) -> None:
+        """:meth:`kick` from the loop's own thread: no hand-off through its self-pipe."""
+        self._wake.set()
 
     async def run(
         self, step: Callable[[], Awaitable[object]], sleep_seconds: Callable[[], float]
@@ -39,8 +47,11 @@ class KickedLoop:
             more = False
             try:
                 more = await step() is True
+                self.failing = False
             except Exception:
                 log.exception("%s step failed; retrying", self.name)
+                self.failures += 1
+                self.failing = True
             if more:
                 continue
             await wait_or_timeout(self._wake, sleep_seconds())

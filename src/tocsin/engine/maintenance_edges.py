@@ -19,14 +19,14 @@ class MaintenanceEdges:
     def __init__(self, desk: MaintenanceDesk, clock: Clock) -> None:
         self._desk = desk
         self._clock = clock
-        self._loop = KickedLoop("maintenance announcements")
+        self.loop = KickedLoop("maintenance announcements")
         self._sleep = REFRESH.total_seconds()
 
     def kick(self) -> None:
-        self._loop.kick()
+        self.loop.kick()
 
     async def run(self) -> None:
-        await self._loop.run(self.check, lambda: self._sleep)
+        await self.loop.run(self.check, lambda: self._sleep)
 
     async def check(self) -> None:
         untold = await asyncio.to_thread(self._desk.untold)

@@ -122,13 +122,13 @@ class MonitorLoop(Generic[SpecT]):
         self._specs = specs
         self._alerts = alerts  # the store's
         self._post = post_alerts
-        self._loop = KickedLoop(kind.config_key)
+        self.loop = KickedLoop(kind.config_key)
         self._sleep = REFRESH.total_seconds()
         # as the last round found them: what /metrics shows, without a database read
         self.counts: dict[str, int] = dict.fromkeys(states, 0)
 
     def kick(self) -> None:
-        self._loop.kick()
+        self.loop.kick()
 
     def spec(self, name: str) -> SpecT:
         """The configured monitor ``name``; LookupError (naming what there is) if none."""

@@ -28,7 +28,7 @@ from tocsin.config.receivers import Receiver
 from tocsin.core.oncall_ops import Observation, Observe, OncallContext, ProcessDue
 from tocsin.core.policy import PERSON_PREFIX
 from tocsin.engine.loop import KickedLoop
-from tocsin.notify.message import Notification
+from tocsin.notify.message import Notification, with_runbook_annotations
 from tocsin.notify.outbox import OutboxItem, new_item
 from tocsin.oncall.escalation import NotificationPlan, NotifyDue, Recipient, WhoIsOnCall
 from tocsin.oncall.links import Action, make_link
@@ -94,7 +94,7 @@ class OncallEngine:
         self.base_url = base_url.rstrip("/")
         self._on_enqueued = on_enqueued
         self._tick = tick
-        self._loop = KickedLoop("on-call")
+        self.loop = KickedLoop("on-call")
         self.claimed = 0  # due rows claimed so far (the loop compares rounds)
         self._batch = BATCH  # rows the next round takes
         self._took = 0.0  # seconds the last round's transaction took
@@ -165,9 +165,14 @@ class OncallEngine:
         if not names:
             return []  # a receiver without integrations: nothing to build
         row = read_row()
-        alerts = tuple(a for fp in row.state.get("alerts", []) if (a := self._alert(fp)))
+        held = [a for fp in row.state.get("alerts", []) if (a := self._alert(fp))]
+        alerts: list[Alert] = []
         extra: dict[str, Mapping[str, Any]] = {}
-        for a in alerts:
+        for stored in held:
+            runbook = self._extra(stored)
+            # the page carries the runbook in annotations as the group's notifications do
+            a = with_runbook_annotations(stored, runbook) if runbook else stored
+            alerts.append(a)
             links = {
                 "ack_url": make_link(
                     self.base_url, self.secret, Action.ACK, row.group_id, actor, now
@@ -179,12 +184,12 @@ class OncallEngine:
                 # the group's console page: its alerts, pending steps and audit trail
                 "console_url": f"{self.base_url}/ui/groups/{quote(row.group_id, safe='')}",
             }
-            extra[a.fingerprint] = {**(self._extra(a) or {}), **links}
+            extra[a.fingerprint] = {**(runbook or {}), **links}
         note = Notification(
             receiver=target,
             group_key=row.group_key,
             group_labels=row.state.get("labels", {}),
-            alerts=alerts,
+            alerts=tuple(alerts),
             now=now,
             external_url=self.base_url,
             idempotency_key=due.idempotency_key,
@@ -238,7 +243,7 @@ class OncallEngine:
             self.kick()
 
     def kick(self) -> None:
-        self._loop.kick()
+        self.loop.kick()
 
     def _claimed(self, n: int) -> None:
         self.claimed += n
@@ -259,7 +264,7 @@ class OncallEngine:
         return enqueued
 
     async def run(self) -> None:
-        await self._loop.run(self._round, self._sleep_seconds)
+        await self.loop.run(self._round, self._sleep_seconds)
 
     def _sleep_seconds(self) -> float:
         """Until the soonest row comes due, at most a tick: a step fires on time, not

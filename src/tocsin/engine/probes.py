@@ -132,7 +132,7 @@ class ProbeMonitor(MonitorLoop[Probe]):
 
     async def run(self) -> None:
         try:
-            await self._loop.run(self.round, lambda: self._sleep)
+            await self.loop.run(self.round, lambda: self._sleep)
         finally:
             for task in self._requests:
                 task.cancel()

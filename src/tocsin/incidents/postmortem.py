@@ -26,6 +26,8 @@ QUESTIONS = (
 
 
 def duration_text(span: timedelta) -> str:
+    if span < timedelta(minutes=1):  # "0m" would say it took no time at all
+        return f"{max(0, int(span.total_seconds()))}s"
     minutes = int(span.total_seconds() // 60)
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)

@@ -17,20 +17,22 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from tocsin.alerts.model import Alert
 
-__all__ = ["Notification", "alert_before", "sort_alerts"]
+__all__ = ["Notification", "alert_before", "sort_alerts", "with_runbook_annotations"]
 
 _EMPTY: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class Notification:
+class Notification(Struct, frozen=True):
     receiver: str
     group_key: str
     group_labels: Mapping[str, str]
@@ -67,6 +69,31 @@ class Notification:
 
     def extra_for(self, alert: Alert) -> Mapping[str, Any]:
         return self.extra.get(alert.fingerprint, _EMPTY)
+
+
+def with_runbook_annotations(a: Alert, runbook: Mapping[str, Any]) -> Alert:
+    """The alert as notified: its linked runbook in annotations, so that even a plain
+    webhook receiver (which sees no ``extra``) gets the link and the first steps. An
+    annotation the alert already has is kept, except a ``runbook_url`` that is not a
+    web address (``rb/db.md#failover``, as ``tocsin runbook suggest`` writes): nobody
+    can open that from a phone, so it becomes the runbook's address on Tocsin."""
+    added: dict[str, str] = {"runbook_url": str(runbook["runbook_url"])}
+    steps = runbook.get("runbook_steps")
+    if steps:
+        added["runbook_steps"] = "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
+    if runbook.get("severity"):
+        added["runbook_severity"] = str(runbook["severity"])
+    annotations = {**added, **a.annotations}
+    if not _web_address(annotations["runbook_url"]):
+        annotations["runbook_url"] = added["runbook_url"]
+    return replace(a, annotations=annotations)
+
+
+def _web_address(text: str) -> bool:
+    try:
+        return urlsplit(text).scheme in ("http", "https")
+    except ValueError:  # "http://[x"
+        return False
 
 
 def _labels_before(a: Mapping[str, str], b: Mapping[str, str]) -> bool:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from tocsin.alerts.codec import alert_from_json, alert_to_json
 from tocsin.notify.message import Notification
@@ -26,8 +28,7 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True)
-class OutboxItem:
+class OutboxItem(Struct, frozen=True):
     id: str
     idempotency_key: str
     receiver: str

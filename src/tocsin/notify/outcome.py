@@ -14,10 +14,11 @@ and ``Retry-After`` (delta-seconds or an HTTP-date) is honoured on 429 and 503.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
+
+from msgspec import Struct
 
 __all__ = [
     "BODY_EXCERPT",
@@ -39,8 +40,7 @@ class OutcomeKind(StrEnum):
     PERMANENT = "permanent"
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(Struct, frozen=True):
     """The result of one attempt; ``message`` is for the notification log."""
 
     kind: OutcomeKind

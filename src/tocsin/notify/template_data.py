@@ -17,9 +17,10 @@ Each alert also carries ``extra`` (the runbook hook: ``runbook_url``, ``runbook_
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from msgspec import Struct
 
 from tocsin.alerts.model import Alert
 from tocsin.notify.message import Notification
@@ -34,8 +35,7 @@ from tocsin.notify.payload import (
 __all__ = ["KV", "AlertList", "Pair", "Pairs", "TemplateAlert", "TemplateData", "template_data"]
 
 
-@dataclass(frozen=True, slots=True)
-class Pair:
+class Pair(Struct, frozen=True):
     Name: str
     Value: str
 
@@ -87,8 +87,7 @@ class KV(dict[str, str]):
         return self.Remove(names)
 
 
-@dataclass(frozen=True, slots=True)
-class TemplateAlert:
+class TemplateAlert(Struct, frozen=True):
     Status: str
     Labels: KV
     Annotations: KV
@@ -151,8 +150,7 @@ class AlertList(list[TemplateAlert]):
         return self.Resolved
 
 
-@dataclass(frozen=True, slots=True)
-class TemplateData:
+class TemplateData(Struct, frozen=True):
     Receiver: str
     Status: str
     Alerts: AlertList

@@ -32,12 +32,12 @@ Timing choices:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
 import orjson
+from msgspec import Struct
 
 from tocsin.config.durations import format_duration, parse_duration
 from tocsin.config.escalation import (
@@ -47,7 +47,6 @@ from tocsin.config.escalation import (
     Urgency,
     check_urgency,
 )
-from tocsin.oncall.frozen import fast_init
 from tocsin.oncall.lifecycle import SYSTEM, AuditEntry, GroupState, Status, Via
 from tocsin.timeutil import from_micros, to_micros
 
@@ -133,9 +132,7 @@ class PageReason(StrEnum):
     RENOTIFY = "renotify"  # the step's targets are reminded (snooze ended, ack timed out)
 
 
-@fast_init
-@dataclass(frozen=True)
-class StepDue:
+class StepDue(Struct, frozen=True):
     """A row: step ``step_index`` of round ``round`` of an escalation is due at ``due_at``."""
 
     escalation_id: str
@@ -158,9 +155,7 @@ class StepDue:
         )
 
 
-@fast_init
-@dataclass(frozen=True)
-class Escalation:
+class Escalation(Struct, frozen=True):
     """A running escalation: the frozen policy and where the ladder stands.
 
     ``(step_index, round)`` is the current step: the one that fired last (``fired``) or,
@@ -203,9 +198,7 @@ class Escalation:
         )
 
 
-@fast_init
-@dataclass(frozen=True)
-class Page:
+class Page(Struct, frozen=True):
     """The decision to page one person or receiver for one step of one round."""
 
     escalation_id: str
@@ -246,9 +239,7 @@ class Page:
         )
 
 
-@fast_init
-@dataclass(frozen=True)
-class NotifyDue:
+class NotifyDue(Struct, frozen=True):
     """A row: contact ``page.name`` through ``channel`` at ``due_at`` (receivers use the
     channel ``receiver``: their own integrations decide the rest)."""
 
@@ -296,7 +287,8 @@ def start_escalation(
     0-delay first step goes through a row, so a crash right now cannot lose it)."""
     first = StepDue(escalation_id, 0, 0, now + policy.steps[0].delay)
     escalation = Escalation(escalation_id, group_key, policy, now, next_due=first)
-    note = f"policy {policy.name!r}: {len(policy.steps)} steps, {policy.repeat + 1} rounds"
+    steps, rounds = len(policy.steps), policy.repeat + 1
+    note = f"policy {policy.name!r}: {_count(steps, 'step')}, {_count(rounds, 'round')}"
     audit = AuditEntry(now, group_key, SYSTEM, Via.AUTO, "escalation started", note, escalation_id)
     return StepOutcome(escalation, (), first, (audit,))
 
@@ -463,7 +455,7 @@ def _fire(
         next_due = StepDue(
             escalation.id, next_step, next_round, now + (wait if pages else timedelta(0))
         )
-    fired = Escalation(  # not dataclasses.replace: this runs for every step fired
+    fired = Escalation(  # not replace(): this runs for every step fired
         escalation.id,
         escalation.group_key,
         escalation.policy_snapshot,
@@ -504,12 +496,10 @@ def _decide(
         notes.append(note)
     where = f"step {step_index + 1}/{len(policy.steps)}, round {round_ + 1}/{policy.repeat + 1}"
     action = "escalated" if reason is PageReason.STEP else "re-notified"
-    return _StepDecision(
-        tuple(recipients),
-        _following(policy, step_index, round_),
-        action,
-        f"{where}: {'; '.join(notes)}",
-    )
+    following = _following(policy, step_index, round_)
+    if following is None:  # said, or a page nobody answers just goes quiet
+        notes.append("the policy's last step: nobody else is paged")
+    return _StepDecision(tuple(recipients), following, action, f"{where}: {'; '.join(notes)}")
 
 
 def _recipients(
@@ -625,3 +615,7 @@ def _policy_from_json(data: Mapping[str, Any]) -> EscalationPolicy:
         repeat_delay=_duration_from_json(data["repeat_delay"]),
         ack_timeout=_duration_from_json(data["ack_timeout"]),
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -37,14 +37,15 @@ the old row stale and :func:`on_due` returns ``None``.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from msgspec import Struct
+from msgspec.structs import replace
+
 from tocsin.config.durations import format_duration
-from tocsin.oncall.frozen import fast_init
-from tocsin.timeutil import from_micros, to_micros
+from tocsin.timeutil import format_rfc3339, from_micros, to_micros
 
 __all__ = [
     "SYSTEM",
@@ -115,9 +116,7 @@ def _from_opt(value: int | None) -> datetime | None:
     return None if value is None else from_micros(value)
 
 
-@fast_init
-@dataclass(frozen=True)
-class AuditEntry:
+class AuditEntry(Struct, frozen=True):
     """One line of a group's history: who did what, when, through which channel."""
 
     at: datetime
@@ -163,9 +162,7 @@ class AuditEntry:
         )
 
 
-@fast_init
-@dataclass(frozen=True)
-class GroupState:
+class GroupState(Struct, frozen=True):
     """Where one alert group stands. ``escalation_id`` is the current escalation;
     due rows carrying another id are stale. ``ack_deadline`` and ``snoozed_until``
     are the times the pending wake-up row must carry to still count."""
@@ -210,8 +207,7 @@ class GroupState:
         )
 
 
-@dataclass(frozen=True)
-class LifecycleDue:
+class LifecycleDue(Struct, frozen=True):
     """A wake-up row: the end of a snooze or of an acknowledgement's grace period."""
 
     kind: DueKind
@@ -240,15 +236,13 @@ class LifecycleDue:
 # --- actions the engine takes on the escalation ----------------------------------------
 
 
-@dataclass(frozen=True)
-class StartEscalation:
+class StartEscalation(Struct, frozen=True):
     """Freeze the group's policy into a new escalation with this id and run it."""
 
     escalation_id: str
 
 
-@dataclass(frozen=True)
-class StopEscalation:
+class StopEscalation(Struct, frozen=True):
     """No more steps. ``final`` is False for an acknowledgement (an ack timeout may
     resume the same escalation) and True for a resolution."""
 
@@ -256,30 +250,26 @@ class StopEscalation:
     final: bool
 
 
-@dataclass(frozen=True)
-class PauseEscalation:
+class PauseEscalation(Struct, frozen=True):
     escalation_id: str
     until: datetime
 
 
-@dataclass(frozen=True)
-class ResumeEscalation:
+class ResumeEscalation(Struct, frozen=True):
     """Re-notify the current step's targets and go on with the ladder from there."""
 
     escalation_id: str
     reason: DueKind
 
 
-@dataclass(frozen=True)
-class ScheduleDue:
+class ScheduleDue(Struct, frozen=True):
     due: LifecycleDue
 
 
 Action = StartEscalation | StopEscalation | PauseEscalation | ResumeEscalation | ScheduleDue
 
 
-@dataclass(frozen=True)
-class Transition:
+class Transition(Struct, frozen=True):
     """The outcome of a valid input. ``audit`` is ``None`` when nothing changed (an
     alert joining a group that is already open)."""
 
@@ -288,8 +278,7 @@ class Transition:
     audit: AuditEntry | None = None
 
 
-@dataclass(frozen=True)
-class Refused:
+class Refused(Struct, frozen=True):
     """An input that does not apply to the group as it stands, and why; the API turns
     it into a 409 with ``reason`` as the message."""
 
@@ -447,7 +436,7 @@ def snooze(
         PauseEscalation(state.escalation_id, until),
         ScheduleDue(_due(new, DueKind.SNOOZE_END, until)),
     )
-    note = f"until {until.isoformat()}" + (f": {comment}" if comment else "")
+    note = f"until {format_rfc3339(until)}" + (f": {comment}" if comment else "")
     return Transition(new, actions, _audit(new, now, who, via, "snoozed", note))
 
 

@@ -8,11 +8,11 @@ and compiling a SQLAlchemy statement per group was most of a flush's cost.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
+from msgspec import Struct
 from sqlalchemy import Connection, select
 
 from tocsin.alerts.notify_decision import LogEntry, LogKey
@@ -27,8 +27,7 @@ _CHUNK = 400
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True)
-class GroupTimer:
+class GroupTimer(Struct, frozen=True):
     route_id: str
     group_key: str
     receiver: str
@@ -40,8 +39,7 @@ class GroupTimer:
         return (self.route_id, self.group_key)
 
 
-@dataclass(frozen=True, slots=True)
-class FlushClaim:
+class FlushClaim(Struct, frozen=True):
     """A group this round wants to flush, and the timer it leaves if it wins (None:
     the group is done and its row goes)."""
 

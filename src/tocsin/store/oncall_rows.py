@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from random import getrandbits
 from typing import Any
 
 import orjson
+from msgspec import Struct
 from sqlalchemy import Connection, and_, delete, func, insert, select
 
-from tocsin.oncall.frozen import fast_init
 from tocsin.oncall.lifecycle import AuditEntry
 from tocsin.oncall.schedules import Override
 from tocsin.store.plainsql import driver, insert_rows, marks, raw_cursor
-from tocsin.store.tables import oncall_due, schedule_overrides
+from tocsin.store.tables import oncall_due, oncall_groups, schedule_overrides
 from tocsin.timeutil import from_micros, to_micros
 
 
-@fast_init
-@dataclass(frozen=True)
-class OncallGroupRow:
+class OncallGroupRow(Struct, frozen=True):
     group_id: str
     route_id: str
     group_key: str
@@ -47,6 +44,23 @@ def get_groups(
         return {}
     found = _fetch(conn, *_in_groups(conn, _GROUPS, group_ids))
     return _groups(conn, found, broken)
+
+
+def groups_of_keys(conn: Connection, keys: Collection[str]) -> dict[str, list[tuple[str, str]]]:
+    """The ``(group id, receiver)`` of the groups of each group key of ``keys``, the
+    last updated first."""
+    if not keys:
+        return {}
+    t = oncall_groups
+    query = (
+        select(t.c.group_key, t.c.group_id, t.c.receiver)
+        .where(t.c.group_key.in_(set(keys)))
+        .order_by(t.c.updated_at.desc(), t.c.group_id)
+    )
+    out: dict[str, list[tuple[str, str]]] = {}
+    for key, group_id, receiver in conn.execute(query):
+        out.setdefault(key, []).append((group_id, receiver))
+    return out
 
 
 def _in_groups(conn: Connection, sql: str, group_ids: Collection[str]) -> tuple[str, Any]:
@@ -277,9 +291,7 @@ def policy_snapshots(conn: Connection, keys: Collection[str]) -> dict[str, dict[
 # --- the escalation step's own read and write ---------------------------------------------
 
 
-@fast_init
-@dataclass(frozen=True)
-class Ladder:
+class Ladder(Struct, frozen=True):
     """What an escalation step reads of its group: the ladder columns (times in
     microseconds, the frozen policy by its key)."""
 
@@ -353,9 +365,7 @@ def _write(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
             cursor.executemany(driver(conn, sql), rows)
 
 
-@fast_init
-@dataclass(frozen=True)
-class DueRow:
+class DueRow(Struct, frozen=True):
     id: str
     group_id: str
     kind: str  # "step" | "notify" | "lifecycle"

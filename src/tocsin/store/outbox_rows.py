@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import orjson
+from msgspec import Struct
+from msgspec.structs import replace
 from sqlalchemy import Connection, func, select, update
 
 from tocsin.notify.outbox import (
@@ -178,8 +179,7 @@ def save_state(
     return [after.id in found for _, after in items]
 
 
-@dataclass(frozen=True)
-class Attempt:
+class Attempt(Struct, frozen=True):
     outbox_id: str
     receiver: str
     integration: str

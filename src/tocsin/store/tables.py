@@ -205,6 +205,9 @@ oncall_groups = Table(
         sqlite_where=text("esc_next_due IS NOT NULL"),
         postgresql_where=text("esc_next_due IS NOT NULL"),
     ),
+    # a group found again by its key and receiver after a reload moved its route's
+    # position, and with it the id computed for it (migration 0019)
+    Index("ix_oncall_groups_key", "group_key", "receiver"),
 )
 
 # Frozen escalation policies, stored once per content (the key is a hash of the JSON)
