@@ -536,6 +536,22 @@ def test_group_key(labels: dict[str, str], key: str) -> None:
     assert group_key(node, labels) == key
 
 
+_names = st.sampled_from(["alertname", "b", "instance", "a_b", "zz"])
+
+
+@given(
+    st.dictionaries(_names, st.text(min_size=1), max_size=5),
+    st.lists(_names, min_size=1, max_size=4, unique=True),
+)
+def test_group_key_is_the_route_key_and_the_group_labels(
+    labels: dict[str, str], group_by: list[str]
+) -> None:
+    """The key, built without the group labels' dict, is the key of the group labels."""
+    root = tree(f"route:\n  receiver: r\n  group_by: {group_by}\nreceivers: [{{name: r}}]\n")
+    expected = f"{root.key()}:{format_label_set(group_labels(root, labels))}"
+    assert group_key(root, labels) == expected
+
+
 @pytest.mark.parametrize(
     ("value", "quoted"),
     [

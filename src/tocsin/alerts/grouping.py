@@ -67,7 +67,8 @@ __all__ = [
 ]
 
 
-class GroupState(Struct, frozen=True):
+# gc=False: as Alert (tocsin.alerts.model), frozen and acyclic
+class GroupState(Struct, frozen=True, gc=False):
     """One aggregation group, keyed by ``(route_id, group_key)``.
 
     The route id, not only the group key, identifies a group: two sibling routes with
@@ -178,7 +179,7 @@ class FlushSettled(Struct, frozen=True):
 GroupEvent = AlertReceived | FlushDue | FlushSettled
 
 
-class ScheduleFlush(Struct, frozen=True):
+class ScheduleFlush(Struct, frozen=True, gc=False):
     """Set the group's due-time row to ``due_at`` (one row per group: upsert)."""
 
     route_id: str
@@ -202,7 +203,7 @@ class DeleteGroup(Struct, frozen=True):
 GroupAction = ScheduleFlush | NotifyBatch | DeleteGroup
 
 
-class Transition(Struct, frozen=True):
+class Transition(Struct, frozen=True, gc=False):
     """The state after an event (None: the group no longer exists) and what to do."""
 
     state: GroupState | None

@@ -87,6 +87,8 @@ class Matcher:
 
 def matches_all(matchers: Iterable[Matcher], labels: Mapping[str, str]) -> bool:
     """Whether every matcher accepts ``labels`` (a missing label reads as ``""``)."""
+    if not matchers:  # a route without matchers (the root's, usually): no generator
+        return True
     return all(m.matches(labels.get(m.name, "")) for m in matchers)
 
 

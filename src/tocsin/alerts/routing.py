@@ -63,6 +63,8 @@ class RouteNode:
     routes: tuple[RouteNode, ...]
     _key: str = field(repr=False, compare=False)
     _id: str = field(repr=False)
+    # group_by sorted, as the group key lists them (built once, read per alert)
+    _group_names: tuple[str, ...] = field(repr=False, compare=False, default=())
 
     def key(self) -> str:
         """Alertmanager's ``Route.Key()``: the matchers of the path from the root,
@@ -147,6 +149,7 @@ def _build(
         routes=children,
         _key=key,
         _id=node_id,
+        _group_names=tuple(sorted(group_by)),
     )
 
 
@@ -176,7 +179,16 @@ def group_labels(node: RouteNode, labels: Mapping[str, str]) -> dict[str, str]:
 
 def group_key(node: RouteNode, labels: Mapping[str, str]) -> str:
     """Alertmanager's group key, e.g. ``{}/{severity="critical"}:{alertname="X"}``."""
-    return f"{node.key()}:{format_label_set(group_labels(node, labels))}"
+    if node.group_by_all:
+        return f"{node.key()}:{format_label_set(labels)}"
+    # format_label_set(group_labels(...)) without the dict and the sort: this runs for
+    # every alert that reaches a route, a storm's included
+    pairs = ", ".join(
+        f"{name}={go_quote(value)}"
+        for name in node._group_names
+        if (value := labels.get(name)) is not None
+    )
+    return f"{node.key()}:{{{pairs}}}"
 
 
 def matchers_string(matchers: Collection[Matcher]) -> str:
