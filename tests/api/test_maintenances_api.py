@@ -203,7 +203,7 @@ def test_the_status_page_shows_public_windows(
     assert "Internal" not in html
     assert 'class="banner under_maintenance"' in html
     atom = client.get("/status/feed.atom").text
-    assert "Scheduled maintenance: DB upgrade" in atom
+    assert "Maintenance in progress: DB upgrade" in atom  # the entry, titled as it is now
     assert "Internal" not in atom
     # an incident on the component says more than the maintenance
     r = client.post(

@@ -215,6 +215,14 @@ def test_the_feed_announces_each_window_when_scheduled() -> None:
     again = feed.atom("Other", "http://y/status", "http://y/feed", [], T0 + H, [m]).decode()
     entry_id = text.split("<entry>")[1].split("<id>")[1].split("</id>")[0]
     assert entry_id in again
+    # changed (extended, or started: updated_at moves), the entry is updated, not added
+    extended = replace(m, ends_at=m.ends_at + H, updated_at=T0 + H)
+    later = feed.atom("Status", "http://x/status", "http://x/f", [], T0 + H, [extended]).decode()
+    assert later.count("<entry>") == 1
+    assert entry_id in later
+    assert "<title>Maintenance in progress: DB upgrade</title>" in later
+    assert "<updated>2026-12-07T13:00:00.000Z</updated>" in later
+    assert "to 2026-12-07T16:00:00.000Z" in later
 
 
 @pytest.mark.parametrize(

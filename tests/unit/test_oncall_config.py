@@ -322,7 +322,7 @@ def test_check_oncall_cross_references() -> None:
         ScheduleConfig(
             name="primary",
             layers=(
-                LayerConfig(start=date(2026, 1, 1), participants=("alice", "mallory")),
+                LayerConfig(start=date(2026, 1, 1), participants=("alice", "mallory", "alcie")),
                 LayerConfig(start=date(2026, 1, 1), participants=("eve",)),
             ),
             overrides=(
@@ -340,8 +340,13 @@ def test_check_oncall_cross_references() -> None:
     assert check_oncall(people, schedules) == [
         ("people[2].name", "person 'alice' is not unique"),
         ("schedules[1].name", "schedule 'primary' is not unique"),
-        ("schedules[0].layers[0].participants[1]", "unknown person 'mallory'"),
-        ("schedules[0].layers[1].participants[0]", "unknown person 'eve'"),
-        ("schedules[0].overrides[0].person", "unknown person 'trent'"),
-        ("schedules[0].overrides[1].replaces", "unknown person 'peggy'"),
+        ("schedules[0].layers[0].participants[1]", "undefined person 'mallory'"),
+        # a typo, named as the policies' targets name theirs
+        (
+            "schedules[0].layers[0].participants[2]",
+            "undefined person 'alcie' (did you mean 'alice'?)",
+        ),
+        ("schedules[0].layers[1].participants[0]", "undefined person 'eve'"),
+        ("schedules[0].overrides[0].person", "undefined person 'trent'"),
+        ("schedules[0].overrides[1].replaces", "undefined person 'peggy'"),
     ]

@@ -4,6 +4,7 @@ iCalendar feeds, and each group's audit trail."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import uuid
 from collections.abc import Awaitable, Callable
@@ -388,7 +389,19 @@ async def signed_link(
     confirm = _CONFIRM.format(
         question=_escape(question), by=_escape(by), exp=exp, sig=_escape(sig), verb=verb
     )
+    row = await asyncio.to_thread(_group_row, request, group_id)
+    if row is not None:  # on a phone at 3 a.m.: which page this is, before the button
+        labels = ", ".join(f"{k}={v}" for k, v in sorted(row.state.get("labels", {}).items()))
+        status = row.state.get("lifecycle", {}).get("status", "")
+        firing = len(row.state.get("alerts", []))
+        what = f"{labels or 'no group labels'}: {status}, {firing} alert(s) firing"
+        confirm = f'<p id="group">{_escape(what)}</p>{confirm}'
     return HTMLResponse(_PAGE.format(body=confirm))
+
+
+def _group_row(request: Request, group_id: str) -> oncall_rows.OncallGroupRow | None:
+    with runtime(request).engine.connect() as conn:
+        return oncall_rows.get_group(conn, group_id)
 
 
 @router.post(

@@ -28,7 +28,7 @@ import difflib
 import re
 import types
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol, runtime_checkable
@@ -261,9 +261,7 @@ class Decoder:
             seen.add(key)
             self.positions[key_path] = line
             if key not in fields:
-                hint = difflib.get_close_matches(key, list(fields), n=1)
-                suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-                self.report(key_path, f"unknown key {key!r}{suggestion}", line)
+                self.report(key_path, f"unknown key {key!r}{did_you_mean(key, fields)}", line)
                 continue
             if _is_null(value_node):
                 continue
@@ -381,6 +379,12 @@ class Decoder:
         except ConstructorError as exc:
             self.report(path, exc.problem or "cannot read value")
             return _INVALID
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``candidates``, or nothing."""
+    hint = difflib.get_close_matches(name, sorted(candidates), n=1)
+    return f" (did you mean {hint[0]!r}?)" if hint else ""
 
 
 def _is_null(node: Node) -> bool:

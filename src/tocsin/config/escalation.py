@@ -29,7 +29,6 @@ frozen, YAML keys are field names, ``check()`` reports rules inside one object a
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,7 +36,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from tocsin.config.common import PromDuration
-from tocsin.config.decode import Conv, Issue
+from tocsin.config.decode import Conv, Issue, did_you_mean
 
 __all__ = [
     "URGENCIES",
@@ -184,12 +183,7 @@ def check_escalation(
                 if target.name and target.name not in known[target.kind]:
                     key = f"{at}.steps[{s_index}].targets[{t_index}].{target.kind.value}"
                     message = f"undefined {target.kind.value} {target.name!r}"
-                    yield key, message + _suggest(target.name, known[target.kind])
+                    yield key, message + did_you_mean(target.name, known[target.kind])
     for key, name in policy_refs:
         if name and name not in seen:
-            yield key, f"undefined escalation policy {name!r}" + _suggest(name, seen)
-
-
-def _suggest(name: str, candidates: set[str]) -> str:
-    hint = difflib.get_close_matches(name, sorted(candidates), n=1)
-    return f" (did you mean {hint[0]!r}?)" if hint else ""
+            yield key, f"undefined escalation policy {name!r}" + did_you_mean(name, seen)

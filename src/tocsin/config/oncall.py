@@ -49,7 +49,7 @@ from tocsin.alerts.timeintervals import (
     parse_weekday_range,
 )
 from tocsin.config.common import PromDuration
-from tocsin.config.decode import Conv, Issue
+from tocsin.config.decode import Conv, Issue, did_you_mean
 from tocsin.oncall.people import CHANNELS, URGENCIES, Channel, NotificationRule, Urgency
 from tocsin.oncall.people import Person as PersonValue
 from tocsin.oncall.schedules import Layer, Override, Restriction, Rotation, Schedule
@@ -366,14 +366,13 @@ def check_oncall(
             for p_index, name in enumerate(layer.participants):
                 if name not in known:
                     key = f"{at}.layers[{l_index}].participants[{p_index}]"
-                    problems.append((key, f"unknown person {name!r}"))
+                    problems.append((key, f"undefined person {name!r}{did_you_mean(name, known)}"))
         for o_index, override in enumerate(schedule.overrides):
             for key in ("person", "replaces"):
                 name = getattr(override, key)
                 if name and name not in known:
-                    problems.append(
-                        (f"{at}.overrides[{o_index}].{key}", f"unknown person {name!r}")
-                    )
+                    message = f"undefined person {name!r}{did_you_mean(name, known)}"
+                    problems.append((f"{at}.overrides[{o_index}].{key}", message))
     return problems
 
 

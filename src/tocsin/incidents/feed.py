@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from xml.etree import ElementTree as ET
 
+from tocsin.incidents import maintenance
 from tocsin.incidents.maintenance import Maintenance
 from tocsin.incidents.model import Entry, Incident
 from tocsin.timeutil import format_rfc3339, to_micros
@@ -59,7 +60,8 @@ def atom(
     windows: Sequence[Maintenance] = (),
 ) -> bytes:
     """The feed of ``shown`` (each public incident with its public lines) and of
-    ``windows`` (each public maintenance window, announced when it was scheduled)."""
+    ``windows`` (each public maintenance window, announced when it was scheduled and
+    again at each change)."""
     feed = ET.Element(f"{{{ATOM}}}feed")
     _sub(feed, "title", title)
     _sub(feed, "id", FEED_ID)
@@ -77,11 +79,13 @@ def atom(
         for incident, lines in shown
         for n, line in enumerate(lines)
     ]
+    # a window is one entry (its id from its creation), updated when it changes or
+    # starts and ends (updated_at), and titled by its state now: a reader shows it again
     entries += [
         (
-            m.created_at,
+            m.updated_at or m.created_at,
             (m.created_at, -1),
-            f"Scheduled maintenance: {m.title}",
+            f"{_WINDOW_TITLES.get(m.state(now), 'Maintenance')}: {m.title}",
             _id("maintenance", m.id, to_micros(m.created_at)),
             _window(m),
         )
@@ -100,6 +104,13 @@ def atom(
         _sub(entry, "content", text, type="text")
     body: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return body
+
+
+_WINDOW_TITLES = {
+    maintenance.SCHEDULED: "Scheduled maintenance",
+    maintenance.IN_PROGRESS: "Maintenance in progress",
+    maintenance.COMPLETED: "Maintenance completed",
+}
 
 
 def _window(m: Maintenance) -> str:
