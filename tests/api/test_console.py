@@ -113,6 +113,27 @@ def test_the_alerts_page_shows_what_fires_grouped_as_the_api_groups_it(
     assert re.search(r'class="runbook" href="[^"]*threads-agent-alertmanager#[^"]+"', html)
 
 
+def test_a_storm_is_shown_most_severe_first_and_a_big_group_in_part(
+    client: TestClient, clock: Clock
+) -> None:
+    """A group of 30 warnings sorts before an error's group by its key: the error's box
+    comes first; the big one shows its oldest 25 and links to all of them."""
+    for n in range(30):
+        post_alert(client, clock, alertname="DiskFull", instance=f"db{n}", severity="warning")
+    post_alert(client, clock, alertname="ServiceDown", severity="error")
+    html = client.get("/ui/alerts").text
+    assert "<title>Alerts (31) · Tocsin</title>" in html
+    names = re.findall(r'class="alertname">(\w+)<', html)
+    assert names[0] == "ServiceDown"
+    assert names[1:] == ["DiskFull"] * 25
+    assert '<span class="muted">30 alerts</span>' in html
+    more = re.search(r'class="more" href="([^"]+)">5 more alerts of this group<', html)
+    assert more is not None, html
+    everything = client.get(more.group(1).replace("&amp;", "&")).text
+    assert re.findall(r'class="alertname">(\w+)<', everything) == ["DiskFull"] * 30
+    assert 'class="more"' not in everything
+
+
 def test_only_web_links_are_links(client: TestClient, clock: Clock) -> None:
     # generatorURL comes from whoever posts the alert: a javascript: URL is a valid URI
     for name, url in (("Web", "https://prometheus.example/graph"), ("Script", "javascript:x()")):

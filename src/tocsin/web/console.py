@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, unquote
 
 from fastapi import APIRouter, Query, Request
@@ -131,10 +131,14 @@ def alerts_page(
     receiver: str = "",
     silenced: bool = False,
     inhibited: bool = False,
+    every: Annotated[bool, Query(alias="all")] = False,
 ) -> HTMLResponse:
     rt = runtime(request)
     problem = ""
     boxes: list[pages.AlertGroupBox] = []
+    count = 0
+    shown = {"silenced": "true"} if silenced else {}
+    shown |= {"inhibited": "true"} if inhibited else {}
     try:
         matchers = parse_matcher_list([filter]) if filter.strip() else []
         wanted = compile_anchored(receiver).matches if receiver else None
@@ -142,13 +146,16 @@ def alerts_page(
         problem = str(exc)
     else:
         query = AlertQuery(True, silenced, inhibited, True, matchers)
-        boxes = pages.alert_groups(group_views(rt.store.views(query), wanted), _runbook(rt))
+        groups = group_views(rt.store.views(query), wanted)
+        cap = None if every else pages.BOX_ALERTS
+        boxes = pages.alert_groups(groups, _runbook(rt), cap, shown)
+        count = len({v.alert.fingerprint for g in groups for v in g.alerts})
     return show_page(
         request,
         "alerts.html",
         status=400 if problem else 200,
         boxes=boxes,
-        count=len({row.alert.fingerprint for box in boxes for row in box.alerts}),
+        count=count,
         filter=filter,
         receiver=receiver,
         silenced=silenced,

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from tocsin.alerts.model import Alert
 from tocsin.alerts.silences import Silence, SilenceState, sort_key
 from tocsin.core.alert_store import AlertView, ViewGroup
+from tocsin.notify.payload import quote_meta
 from tocsin.oncall.lifecycle import Status
 from tocsin.oncall.schedules import Shift
 from tocsin.store.oncall_rows import OncallGroupRow
@@ -47,6 +48,17 @@ class AlertGroupBox:
     receiver: str
     labels: list[tuple[str, str]]
     alerts: list[AlertRow]
+    hidden: int = 0  # the group's alerts not shown, all of them at more_url
+    more_url: str = ""
+
+
+# A storm's group holds thousands of alerts: its box shows the oldest this many and
+# links to the rest, so the page stays small enough to load (it refreshes every 30 s)
+# and the other groups are not pushed off the screen.
+BOX_ALERTS = 25
+# The boxes, most severe first (an alert's ``severity`` label; other values last): a
+# pager's critical groups are not under a big group of warnings that sorts before them.
+_SEVERITY_RANK = {"critical": 0, "page": 0, "error": 1, "high": 1, "warning": 2, "info": 3}
 
 
 def silence_url(labels: Mapping[str, str]) -> str:
@@ -61,25 +73,41 @@ def annotations_in_order(annotations: Mapping[str, str]) -> list[tuple[str, str]
 
 
 def alert_groups(
-    groups: Sequence[ViewGroup], runbook: Callable[[Alert], RunbookRef | None]
+    groups: Sequence[ViewGroup],
+    runbook: Callable[[Alert], RunbookRef | None],
+    cap: int | None = BOX_ALERTS,
+    query: Mapping[str, str] | None = None,
 ) -> list[AlertGroupBox]:
-    """The alerts page: one box per aggregation group, its alerts oldest first."""
-    return [
-        AlertGroupBox(g.receiver, sorted(g.labels.items()), alert_rows(g.alerts, runbook, g.labels))
-        for g in groups
-    ]
+    """The alerts page: one box per aggregation group, the most severe first, its
+    alerts oldest first, at most ``cap`` of them (None: all); the others are at its
+    ``more_url``, the page's ``query`` narrowed to the group."""
+    boxes = []
+    for g in sorted(groups, key=_worst):  # stable: the groups' own order within a rank
+        rows = alert_rows(g.alerts, runbook, g.labels, cap)
+        hidden = len(g.alerts) - len(rows)
+        more = ""
+        if hidden:
+            only = {"filter": matchers_text(g.labels), "receiver": quote_meta(g.receiver)}
+            more = "/ui/alerts?" + urlencode({**(query or {}), **only, "all": "true"})
+        boxes.append(AlertGroupBox(g.receiver, sorted(g.labels.items()), rows, hidden, more))
+    return boxes
+
+
+def _worst(group: ViewGroup) -> int:
+    ranks = (_SEVERITY_RANK.get(v.alert.labels.get("severity", ""), 4) for v in group.alerts)
+    return min(ranks, default=4)
 
 
 def alert_rows(
     views: Iterable[AlertView],
     runbook: Callable[[Alert], RunbookRef | None],
     group: Mapping[str, str] | None = None,
+    cap: int | None = None,
 ) -> list[AlertRow]:
-    """Alerts oldest first, each once; labels the ``group`` already shows left out."""
-    return [
-        _alert_row(v, group or {}, runbook(v.alert))
-        for v in sorted(views, key=lambda v: (v.alert.starts_at, v.alert.fingerprint))
-    ]
+    """Alerts oldest first, each once, the first ``cap`` (None: all); labels the
+    ``group`` already shows left out."""
+    ordered = sorted(views, key=lambda v: (v.alert.starts_at, v.alert.fingerprint))
+    return [_alert_row(v, group or {}, runbook(v.alert)) for v in ordered[:cap]]
 
 
 def _alert_row(view: AlertView, group: Mapping[str, str], runbook: RunbookRef | None) -> AlertRow:
