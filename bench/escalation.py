@@ -245,6 +245,11 @@ class _PolicyOnly:
     ) -> list[OutboxItem]:
         raise NotImplementedError("populating opens groups: nobody is paged")
 
+    def resolved_items(
+        self, row: OncallGroupRow, receivers: Sequence[str], escalation_id: str, now: datetime
+    ) -> list[OutboxItem]:
+        raise NotImplementedError("populating opens groups: nothing resolves")
+
 
 async def _observe_all(writer: GroupCommitter, ops: Sequence[Observe], window: int) -> None:
     for start in range(0, len(ops), window):

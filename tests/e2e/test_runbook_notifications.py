@@ -5,6 +5,7 @@ and a working link to its section."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -13,6 +14,7 @@ import pytest
 from tests.e2e.conftest import alert, post_alerts
 from tests.harness.procs import TocsinServer
 from tests.harness.receivers import HTTPReceiver, SMTPServer
+from tocsin.timeutil import format_rfc3339
 
 pytestmark = pytest.mark.e2e
 
@@ -66,6 +68,13 @@ tocsin:
             (sent_page,) = hooks.wait_for(1, "/page", timeout=30)
             (paged,) = sent_page.json()["alerts"]
             assert paged["annotations"] == annotated["annotations"]  # the same procedure
+            assert sent_page.json()["status"] == "firing"
+            # resolved, the receiver the escalation paged is told (the page closed)
+            ended = alert(labels, endsAt=format_rfc3339(datetime.now(UTC)))
+            assert post_alerts(tocsin.url, [ended]).status_code == 200
+            told = hooks.wait_for(2, "/page", timeout=30)[1].json()
+            assert (told["status"], told["groupKey"]) == ("resolved", sent_page.json()["groupKey"])
+            assert [a["status"] for a in told["alerts"]] == ["resolved"]
 
             (mail,) = smtp.wait_for(1, timeout=30)
             message = mail.message

@@ -20,6 +20,7 @@ from tocsin.oncall.escalation import (
     expand_notifications,
     fire_step,
     notify_stale_reason,
+    paged_receivers,
     resume,
     stale_reason,
     start_escalation,
@@ -100,6 +101,34 @@ def test_the_last_step_says_nobody_else_is_paged() -> None:
         "step 1/1, round 1/1: alice (schedule 'primary'); "
         "the policy's last step: nobody else is paged"
     ]
+
+
+HOOKS = replace(
+    CRITICAL,
+    steps=(
+        step(0, EscalationTarget(receiver="ops-chat"), EscalationTarget(person="erin")),
+        step(15, EscalationTarget(schedule="primary")),
+        step(15, EscalationTarget(receiver="tickets"), EscalationTarget(receiver="ops-chat")),
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("step_index", "round_", "fired", "told"),
+    [
+        (0, 0, False, []),  # nothing fired yet: nobody was paged
+        (0, 0, True, ["ops-chat"]),  # the receivers of the steps that fired, not people
+        (1, 0, True, ["ops-chat"]),
+        (2, 0, False, ["ops-chat"]),  # the third step awaited, not fired
+        (2, 0, True, ["ops-chat", "tickets"]),  # each once
+        (0, 1, False, ["ops-chat", "tickets"]),  # a second round: the first was whole
+    ],
+)
+def test_a_resolution_tells_the_receivers_the_fired_steps_paged(
+    step_index: int, round_: int, fired: bool, told: list[str]
+) -> None:
+    escalation = Escalation("g#1", "g", HOOKS, T0, step_index, round_, fired)
+    assert paged_receivers(escalation) == told
 
 
 def test_the_next_delay_counts_from_when_the_step_actually_fired() -> None:

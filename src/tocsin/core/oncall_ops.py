@@ -31,6 +31,7 @@ from tocsin.oncall.escalation import (
     expand_notifications,
     fire_step,
     notify_stale_reason,
+    paged_receivers,
     policy_from_json,
     resume,
     start_escalation,
@@ -44,6 +45,7 @@ from tocsin.oncall.lifecycle import (
     ScheduleDue,
     StartEscalation,
     Status,
+    StopEscalation,
     Transition,
     Via,
     acknowledge,
@@ -85,6 +87,13 @@ class OncallContext(Protocol):
     ) -> list[OutboxItem]:
         """The outbox items of one page; ``row()`` reads the group's row (only a page
         that builds a notification needs it)."""
+        ...
+
+    def resolved_items(
+        self, row: OncallGroupRow, receivers: Sequence[str], escalation_id: str, now: datetime
+    ) -> list[OutboxItem]:
+        """The outbox items telling ``receivers`` (those the escalation paged) that the
+        group resolved; none while an alert of it still fires."""
         ...
 
 
@@ -178,6 +187,11 @@ class _Work:
                     self.take(resume(escalation, t.state, self.now, who, self.ctx.reachable))
             elif isinstance(action, ScheduleDue):
                 self.add_due("lifecycle", action.due.due_at, action.due.to_json())
+            elif isinstance(action, StopEscalation) and action.final:
+                escalation = self.escalation
+                if escalation is not None and escalation.id == action.escalation_id:
+                    told = paged_receivers(escalation)
+                    self.items += self.ctx.resolved_items(self.row, told, escalation.id, self.now)
             # Stop and Pause need no row: due rows check the group's status when they fire
 
 

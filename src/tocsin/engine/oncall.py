@@ -165,7 +165,43 @@ class OncallEngine:
         if not names:
             return []  # a receiver without integrations: nothing to build
         row = read_row()
-        held = [a for fp in row.state.get("alerts", []) if (a := self._alert(fp))]
+        alerts = [a for fp in row.state.get("alerts", []) if (a := self._alert(fp))]
+        note = self._notification(row, target, alerts, due.idempotency_key, now, actor)
+        return [new_item(str(uuid.uuid4()), target, name, note, now) for name in names]
+
+    def resolved_items(
+        self, row: OncallGroupRow, receivers: Sequence[str], escalation_id: str, now: datetime
+    ) -> list[OutboxItem]:
+        """The group resolved (its alerts did): the receivers its escalation paged are
+        told, as a route's receivers are, so that the chat channel, the ticket or the
+        PagerDuty incident the page opened is closed (each integration's
+        ``send_resolved`` decides at the send). Nothing while an alert still fires (a
+        hand resolution): that would read as a page."""
+        alerts = [a for fp in row.state.get("alerts", []) if (a := self._alert(fp))]
+        if not alerts or not all(a.resolved(now) for a in alerts):
+            return []
+        items: list[OutboxItem] = []
+        for name in receivers:
+            found = self._receiver(name)
+            if found is None:
+                continue
+            target, names = found
+            key = f"{escalation_id}/resolved/{target}"
+            note = self._notification(row, target, alerts, key, now)
+            items += [new_item(str(uuid.uuid4()), target, n, note, now) for n in names]
+        return items
+
+    def _notification(
+        self,
+        row: OncallGroupRow,
+        target: str,
+        held: Sequence[Alert],
+        key: str,
+        now: datetime,
+        actor: str | None = None,
+    ) -> Notification:
+        """The group's alerts to ``target``, with their runbooks; with the signed
+        acknowledge and resolve links for ``actor`` when it is a page."""
         alerts: list[Alert] = []
         extra: dict[str, Mapping[str, Any]] = {}
         for stored in held:
@@ -173,29 +209,27 @@ class OncallEngine:
             # the page carries the runbook in annotations as the group's notifications do
             a = with_runbook_annotations(stored, runbook) if runbook else stored
             alerts.append(a)
-            links = {
-                "ack_url": make_link(
-                    self.base_url, self.secret, Action.ACK, row.group_id, actor, now
-                ),
-                "resolve_url": make_link(
-                    self.base_url, self.secret, Action.RESOLVE, row.group_id, actor, now
-                ),
+            links: dict[str, str] = {
                 "group_id": row.group_id,
                 # the group's console page: its alerts, pending steps and audit trail
                 "console_url": f"{self.base_url}/ui/groups/{quote(row.group_id, safe='')}",
             }
+            if actor is not None:
+                for name, action in (("ack_url", Action.ACK), ("resolve_url", Action.RESOLVE)):
+                    links[name] = make_link(
+                        self.base_url, self.secret, action, row.group_id, actor, now
+                    )
             extra[a.fingerprint] = {**(runbook or {}), **links}
-        note = Notification(
+        return Notification(
             receiver=target,
             group_key=row.group_key,
             group_labels=row.state.get("labels", {}),
             alerts=tuple(alerts),
             now=now,
             external_url=self.base_url,
-            idempotency_key=due.idempotency_key,
+            idempotency_key=key,
             extra=extra,
         )
-        return [new_item(str(uuid.uuid4()), target, name, note, now) for name in names]
 
     def _receiver(self, name: str) -> tuple[str, list[str]] | None:
         """A receiver's name and its integrations' names (``webhook[0]``...), looked up

@@ -44,6 +44,7 @@ from tocsin.config.escalation import (
     EscalationPolicy,
     EscalationStep,
     EscalationTarget,
+    TargetKind,
     Urgency,
     check_urgency,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "expand_notifications",
     "fire_step",
     "notify_stale_reason",
+    "paged_receivers",
     "policy_from_json",
     "policy_to_json",
     "resume",
@@ -615,6 +617,16 @@ def _policy_from_json(data: Mapping[str, Any]) -> EscalationPolicy:
         repeat_delay=_duration_from_json(data["repeat_delay"]),
         ack_timeout=_duration_from_json(data["ack_timeout"]),
     )
+
+
+def paged_receivers(escalation: Escalation) -> list[str]:
+    """The receivers the escalation's steps that fired targeted (every step once a
+    round has ended), each once, in step order: those its resolution tells."""
+    steps = escalation.policy_snapshot.steps
+    if escalation.round == 0:
+        steps = steps[: escalation.step_index + (1 if escalation.fired else 0)]
+    targets = (t for step in steps for t in step.targets)
+    return list(dict.fromkeys(t.receiver for t in targets if t.kind is TargetKind.RECEIVER))
 
 
 def _count(n: int, noun: str) -> str:
