@@ -162,9 +162,7 @@ class Client:
         return result
 
     def declare(self, body: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self._call(
-            "POST", "/api/v1/incidents", json=body, headers={"x-tocsin-client": "cli"}
-        )
+        result: dict[str, Any] = self._call("POST", "/api/v1/incidents", json=body, headers=_CLI)
         return result
 
     def change_incident(self, incident_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +170,7 @@ class Client:
             "PATCH",
             f"/api/v1/incidents/{quote(incident_id, safe='')}",
             json=body,
-            headers={"x-tocsin-client": "cli"},
+            headers=_CLI,
         )
         return result
 
@@ -210,7 +208,7 @@ class Client:
             "POST",
             f"/api/v1/groups/{group_id}/{action}",
             json=body,
-            headers={"x-tocsin-client": "cli"},
+            headers=_CLI,
         )
         return result
 
@@ -239,7 +237,7 @@ class Client:
             "POST",
             f"/api/v1/groups/{group_id}/{what}",
             json={**body, "by": by, "comment": comment},
-            headers={"x-tocsin-client": "cli"},
+            headers=_CLI,
         )
         return result
 
@@ -262,7 +260,7 @@ class Client:
 
     def add_override(self, schedule: str, body: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = self._call(
-            "POST", f"/api/v1/schedules/{schedule}/overrides", json=body
+            "POST", f"/api/v1/schedules/{schedule}/overrides", json=body, headers=_CLI
         )
         return result
 
@@ -274,11 +272,15 @@ class Client:
         return result
 
     def remove_override(self, override_id: str, by: str) -> None:
-        self._call("DELETE", f"/api/v1/overrides/{override_id}", params={"by": by})
+        self._call("DELETE", f"/api/v1/overrides/{override_id}", params={"by": by}, headers=_CLI)
 
     def status(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", "/api/v2/status")
         return result
+
+
+# what the server audits a change through ("cli" rather than "api")
+_CLI = {"x-tocsin-client": "cli"}
 
 
 def _param(value: bool | str) -> str:

@@ -350,11 +350,13 @@ def test_overrides_are_audited(client: TestClient, clock: Clock) -> None:
         "by": "alice",
     }
     made = client.post("/api/v1/schedules/primary/overrides", json=body).json()
-    assert client.delete(f"/api/v1/overrides/{made['id']}", params={"by": "bob"}).status_code == 204
+    cli = {"x-tocsin-client": "cli"}  # as the CLI sends it: audited through the CLI
+    gone = client.delete(f"/api/v1/overrides/{made['id']}", params={"by": "bob"}, headers=cli)
+    assert gone.status_code == 204
     trail = client.get("/api/v1/schedules/primary/audit").json()
-    assert [(a["actor"], a["action"]) for a in trail] == [
-        ("alice", "override added"),
-        ("bob", "override removed"),
+    assert [(a["actor"], a["action"], a["channel"]) for a in trail] == [
+        ("alice", "override added", "api"),
+        ("bob", "override removed", "cli"),
     ]
     assert "bob covers 2026-03-03T12:00:00.000Z" in trail[0]["comment"]
 

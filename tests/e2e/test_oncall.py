@@ -252,6 +252,8 @@ def test_cli_groups_ack_and_oncall(tmp_path: Path) -> None:
             who = orjson.loads(run_cli("oncall", "primary", "--json", url=tocsin.url).stdout)
             assert [s["person"] for s in who["primary"]] == ["bob"]
             removed = run_cli("override", "remove", made, url=tocsin.url).stdout.strip()
+            trail = httpx.get(f"{tocsin.url}/api/v1/schedules/primary/audit").json()
+            assert {a["channel"] for a in trail} == {"cli"}  # added and removed by the CLI
             assert removed == f"{made}: removed"
             assert run_cli("override", "list", "primary", url=tocsin.url).stdout.count("\n") == 1
             unbounded = run_cli("override", "add", "primary", "bob", url=tocsin.url, check=False)

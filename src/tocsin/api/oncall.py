@@ -582,14 +582,14 @@ async def add_override(request: Request, name: str) -> Response:
         return _json("end: the window is over already", 400)
     replaces = body.get("replaces") or None
     override = Override(str(uuid.uuid4()), name, person, start, end, rt.clock(), replaces)
-    await rt.writer.run(AddOverride(override, str(by)))
+    await rt.writer.run(AddOverride(override, str(by), via_of(request)))
     return _json(_override_json(override))
 
 
 @router.delete("/api/v1/overrides/{override_id}", summary="Remove an override")
 async def remove_override(request: Request, override_id: str, by: str = "api") -> Response:
     rt = runtime(request)
-    if not await rt.writer.run(DeleteOverride(override_id, by, rt.clock())):
+    if not await rt.writer.run(DeleteOverride(override_id, by, rt.clock(), via_of(request))):
         return _json(f"no override {override_id!r}", 404)
     return Response(status_code=204)
 

@@ -16,6 +16,7 @@ from tocsin.timeutil import format_rfc3339
 class AddOverride:
     override: Override
     created_by: str
+    via: Via = Via.API
 
     def apply(self, txn: Txn) -> Override:
         o = self.override
@@ -27,7 +28,7 @@ class AddOverride:
             o.created_at,
             schedule_audit_id(o.schedule),
             self.created_by,
-            Via.API,
+            self.via,
             "override added",
             what,
         )
@@ -40,6 +41,7 @@ class DeleteOverride:
     id: str
     by: str
     now: datetime
+    via: Via = Via.API
 
     def apply(self, txn: Txn) -> bool:
         found = next((o for o in oncall_rows.overrides(txn.conn) if o.id == self.id), None)
@@ -51,7 +53,7 @@ class DeleteOverride:
             self.now,
             key,
             self.by,
-            Via.API,
+            self.via,
             "override removed",
             f"{found.person} no longer covers from {format_rfc3339(found.start)}",
         )
