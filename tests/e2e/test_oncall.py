@@ -236,6 +236,12 @@ def test_cli_groups_ack_and_oncall(tmp_path: Path) -> None:
             assert ("dave", "acknowledged", "cli", "looking") in {
                 (a["actor"], a["action"], a["channel"], a["comment"]) for a in audit
             }
+            shown = run_cli("group", group["id"], url=tocsin.url).stdout.splitlines()
+            assert shown[0] == f"{group['id']} acknowledged: alertname=DiskFull"
+            assert "  acked by:   dave" in shown
+            assert any(line.endswith("dave (cli) acknowledged: looking") for line in shown)
+            nosuch = run_cli("group", "nosuch", url=tocsin.url, check=False)
+            assert (nosuch.returncode, "HTTP 404" in nosuch.stderr) == (1, True)
             who = orjson.loads(run_cli("oncall", "primary", "--json", url=tocsin.url).stdout)
             assert [s["person"] for s in who["primary"]] == ["alice"]
             before = ("oncall", "primary", "--at", "2025-12-01T00:00:00Z")  # before its layer

@@ -103,6 +103,41 @@ def groups(
     print_table(["ID", "STATUS", "ACKED BY", "RECEIVER", "GROUP", "INCIDENT", "UPDATED"], rows)
 
 
+def group(
+    group_id: Annotated[str, typer.Argument(help="Alert group id (tocsin groups).")],
+    url: UrlOption = DEFAULT_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """One alert group: its state, alerts, escalation, what is pending and its audit
+    trail (pages, acknowledgements, escalations), oldest first."""
+    try:
+        with Client(url) as client:
+            found = client.group(group_id)
+            found["audit"] = client.audit(group_id)
+    except (ApiError, OSError) as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(found)
+        return
+    labels = ",".join(f"{k}={v}" for k, v in sorted(found["labels"].items()))
+    typer.echo(f"{found['id']} {found['status']}: {labels or '(no group labels)'}")
+    typer.echo(f"  receiver:   {found['receiver']} (policy {found['escalationPolicy']})")
+    if found["acknowledgedBy"]:
+        typer.echo(f"  acked by:   {found['acknowledgedBy']}")
+    step, round_ = found["escalationStep"], found["escalationRound"]
+    if step is not None:
+        typer.echo(f"  escalation: step {step + 1}, round {round_ + 1}")
+    typer.echo(f"  alerts:     {len(found['alerts'])} firing")
+    for due in found["pending"]:
+        typer.echo(f"  pending:    {due['kind']} at {due['dueAt']}")
+    for incident in found.get("incidents", []):
+        typer.echo(f"  incident:   #{incident['id']} {incident['title']} ({incident['status']})")
+    typer.echo("audit:")
+    for a in found["audit"]:
+        comment = f": {a['comment']}" if a["comment"] else ""
+        typer.echo(f"  {a['at']}  {a['actor']} ({a['channel']}) {a['action']}{comment}")
+
+
 def checklist(
     group: Annotated[str, typer.Argument(help="Alert group id (tocsin groups).")],
     done: Annotated[
@@ -300,6 +335,6 @@ def override_remove(
 
 
 def register(app: typer.Typer) -> None:
-    for command in (ack, resolve, snooze, groups, checklist, oncall):
+    for command in (ack, resolve, snooze, groups, group, checklist, oncall):
         app.command()(command)
     app.add_typer(override_app, name="override")
