@@ -201,6 +201,17 @@ def test_lifecycle_through_the_api(client: TestClient, clock: Clock) -> None:
     again = client.post(f"/api/v1/groups/{gid}/ack", json={"by": "bob"})
     assert again.status_code == 409
     assert "already acknowledged" in again.json()
+    # a mistaken acknowledgement is taken back: the group fires, the step pages again
+    pages = len(client.get("/api/v1/notifications").json())
+    back = client.post(f"/api/v1/groups/{gid}/unack", json={"by": "alice", "comment": "wrong one"})
+    assert (back.status_code, back.json()["status"]) == (200, "firing")
+    wait_until(
+        lambda: len(client.get("/api/v1/notifications").json()) > pages, 30, "the page again"
+    )
+    twice = client.post(f"/api/v1/groups/{gid}/unack", json={"by": "alice"})
+    assert (twice.status_code, "not acknowledged" in twice.json()) == (409, True)
+    r = client.post(f"/api/v1/groups/{gid}/ack", json={"by": "alice", "comment": "on it"})
+    assert r.status_code == 200, r.text
     for duration, why in [
         ("soon", "duration: "),
         ("0s", "duration: a snooze must last"),
@@ -220,7 +231,10 @@ def test_lifecycle_through_the_api(client: TestClient, clock: Clock) -> None:
         if a["actor"] in ("alice", "bob")
     ]
     assert human[0] == ("alice", "acknowledged", "api", "on it")
-    assert human[1][:3] == ("bob", "snoozed", "api")
+    assert human[1][:3] == ("alice", "unacknowledged", "api")
+    assert human[1][3].endswith("the current step is re-notified: wrong one")
+    assert human[2] == ("alice", "acknowledged", "api", "on it")
+    assert human[3][:3] == ("bob", "snoozed", "api")
     assert isinstance(datetime.fromisoformat(audit[0]["at"].replace("Z", "+00:00")), datetime)
 
 

@@ -242,6 +242,8 @@ def test_cli_groups_ack_and_oncall(tmp_path: Path) -> None:
             assert any(line.endswith("dave (cli) acknowledged: looking") for line in shown)
             nosuch = run_cli("group", "nosuch", url=tocsin.url, check=False)
             assert (nosuch.returncode, "HTTP 404" in nosuch.stderr) == (1, True)
+            undone = run_cli("unack", group["id"], "--by", "dave", url=tocsin.url)
+            assert undone.stdout.strip() == f"{group['id']}: firing"
             who = orjson.loads(run_cli("oncall", "primary", "--json", url=tocsin.url).stdout)
             assert [s["person"] for s in who["primary"]] == ["alice"]
             before = ("oncall", "primary", "--at", "2025-12-01T00:00:00Z")  # before its layer

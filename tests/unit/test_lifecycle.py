@@ -31,6 +31,7 @@ from tocsin.oncall.lifecycle import (
     pending_acts,
     resolve,
     snooze,
+    unacknowledge,
 )
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -104,6 +105,19 @@ TRANSITIONS: list[tuple[str, Step, GroupState, tuple[Action, ...], AuditEntry | 
             Via.AUTO,
             "acknowledgement timed out",
             "alice did not resolve it; the current step is re-notified",
+        ),
+    ),
+    (
+        "taking an acknowledgement back fires again: the current step is re-notified",
+        lambda: unacknowledge(ACKED_WITH_TIMEOUT, T0 + 4 * M, "bob", Via.CLI, comment="oops"),
+        GroupState("g", Status.FIRING, "g#1", 1, T0 + 4 * M),
+        (ResumeEscalation("g#1", DueKind.ACK_TIMEOUT),),
+        audit(
+            T0 + 4 * M,
+            "bob",
+            Via.CLI,
+            "unacknowledged",
+            "alice's acknowledgement taken back; the current step is re-notified: oops",
         ),
     ),
     (
@@ -286,6 +300,12 @@ REFUSALS: list[tuple[str, Step, str, str]] = [
         lambda: snooze(RESOLVED, T0 + 41 * M, "alice", Via.API, 30 * M),
         "snooze",
         "cannot snooze alert group 'g': it is resolved",
+    ),
+    (
+        "take back an acknowledgement nobody gave",
+        lambda: unacknowledge(FIRING, T0 + M, "bob", Via.API),
+        "unacknowledge",
+        "cannot unacknowledge alert group 'g': it is firing, not acknowledged",
     ),
     (
         "resolve twice",

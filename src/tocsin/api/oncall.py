@@ -38,7 +38,7 @@ _T = TypeVar("_T")
 
 router = APIRouter()
 
-ACTIONS = {"ack", "resolve", "snooze"}
+ACTIONS = {"ack", "unack", "resolve", "snooze"}
 
 
 def _json(data: Any, status: int = 200) -> Response:

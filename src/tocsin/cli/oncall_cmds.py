@@ -5,6 +5,7 @@ server."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -34,24 +35,27 @@ def _act(url: str, group: str, action: str, by: str, comment: str, duration: str
     typer.echo(f"{group}: {result['status']}")
 
 
-def ack(
-    group: Annotated[str, typer.Argument(help="Alert group id (tocsin groups).")],
-    by: ByOption = "",
-    comment: CommentOption = "",
-    url: UrlOption = DEFAULT_URL,
-) -> None:
-    """Acknowledge an alert group: its escalation stops."""
-    _act(url, group, "ack", by, comment)
+def _action(action: str, doc: str) -> Callable[..., None]:
+    """The command for an action that takes no more than who and why."""
+
+    def command(
+        group: Annotated[str, typer.Argument(help="Alert group id (tocsin groups).")],
+        by: ByOption = "",
+        comment: CommentOption = "",
+        url: UrlOption = DEFAULT_URL,
+    ) -> None:
+        _act(url, group, action, by, comment)
+
+    command.__doc__ = doc
+    return command
 
 
-def resolve(
-    group: Annotated[str, typer.Argument(help="Alert group id.")],
-    by: ByOption = "",
-    comment: CommentOption = "",
-    url: UrlOption = DEFAULT_URL,
-) -> None:
-    """Resolve an alert group by hand."""
-    _act(url, group, "resolve", by, comment)
+# the actions that take no more than who and why: the command (the API's action), its help
+_ACTIONS = {
+    "ack": "Acknowledge an alert group: its escalation stops.",
+    "unack": "Take an acknowledgement back: the current step is paged again, escalation goes on.",
+    "resolve": "Resolve an alert group by hand.",
+}
 
 
 def snooze(
@@ -335,6 +339,8 @@ def override_remove(
 
 
 def register(app: typer.Typer) -> None:
-    for command in (ack, resolve, snooze, groups, group, checklist, oncall):
+    for action, doc in _ACTIONS.items():
+        app.command(action)(_action(action, doc))
+    for command in (snooze, groups, group, checklist, oncall):
         app.command()(command)
     app.add_typer(override_app, name="override")

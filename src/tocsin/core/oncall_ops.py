@@ -54,6 +54,7 @@ from tocsin.oncall.lifecycle import (
     on_due,
     resolve,
     snooze,
+    unacknowledge,
 )
 from tocsin.store import oncall_rows, outbox_rows
 from tocsin.store.oncall_rows import DueRow, OncallGroupRow, due_id
@@ -760,10 +761,11 @@ def _known_ids(conn: Connection, observations: Sequence[Observation]) -> list[Ob
 
 @dataclass
 class HumanAction:
-    """Acknowledge, resolve or snooze, by someone, through some channel."""
+    """Acknowledge (or take it back), resolve or snooze, by someone, through some
+    channel."""
 
     group_id: str
-    action: str  # "ack" | "resolve" | "snooze"
+    action: str  # "ack" | "unack" | "resolve" | "snooze"
     who: str
     via: Via
     now: datetime
@@ -792,6 +794,8 @@ class HumanAction:
             result = acknowledge(
                 state, self.now, self.who, self.via, ack_timeout=timeout, comment=self.comment
             )
+        elif self.action == "unack":
+            result = unacknowledge(state, self.now, self.who, self.via, comment=self.comment)
         elif self.action == "resolve":
             firing = work.row.state.get("alerts") or ()
             result = resolve(
@@ -802,7 +806,7 @@ class HumanAction:
                 state, self.now, self.who, self.via, self.duration, comment=self.comment
             )
         else:
-            raise OncallRefused(f"unknown action {self.action!r}: ack, resolve or snooze")
+            raise OncallRefused(f"unknown action {self.action!r}: ack, unack, resolve or snooze")
         if isinstance(result, Refused):
             raise OncallRefused(str(result))
         work.apply(result)

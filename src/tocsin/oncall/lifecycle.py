@@ -72,6 +72,7 @@ __all__ = [
     "resolve",
     "snooze",
     "snooze_problem",
+    "unacknowledge",
 ]
 
 SYSTEM = "tocsin"
@@ -353,6 +354,23 @@ def acknowledge(
     if deadline is not None:
         actions.append(ScheduleDue(_due(new, DueKind.ACK_TIMEOUT, deadline)))
     return Transition(new, tuple(actions), _audit(new, now, who, via, "acknowledged", comment))
+
+
+def unacknowledge(
+    state: GroupState, now: datetime, who: str, via: Via, *, comment: str = ""
+) -> Transition | Refused:
+    """Take an acknowledgement back (a mistaken one, or a responder who cannot stay on
+    it): the group fires again, its current step's targets are paged again and the
+    ladder goes on from there, as when the acknowledgement times out."""
+    if state.status is not Status.ACKNOWLEDGED:
+        return _refuse(state, "unacknowledge", f"it is {state.status.value}, not acknowledged")
+    new = replace(state, status=Status.FIRING, since=now, acknowledged_by="", ack_deadline=None)
+    said = f"{state.acknowledged_by}'s acknowledgement taken back; the current step is re-notified"
+    return Transition(
+        new,
+        (ResumeEscalation(state.escalation_id, DueKind.ACK_TIMEOUT),),
+        _audit(new, now, who, via, "unacknowledged", f"{said}: {comment}" if comment else said),
+    )
 
 
 def resolve(

@@ -44,7 +44,12 @@ router = APIRouter(include_in_schema=False)
 
 # Who acted last from this browser: filled into the next form, never trusted for more.
 WHO_COOKIE = "tocsin_who"
-ACTIONS = {"ack": "acknowledged", "resolve": "resolved", "snooze": "snoozed"}
+ACTIONS = {
+    "ack": "acknowledged",
+    "unack": "acknowledged no more: escalation goes on",
+    "resolve": "resolved",
+    "snooze": "snoozed",
+}
 # Messages a redirect may ask a page to show: by code, so a link cannot put words there.
 NOTICES = {
     "silenced": "Silence saved.",
