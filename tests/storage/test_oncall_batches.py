@@ -19,12 +19,13 @@ from sqlalchemy import text
 
 from tests.storage.test_alert_store import Clock
 from tests.storage.test_oncall_replicas import CONFIG, T0, fired, pages, runtime
+from tocsin.alerts.model import PostedAlert
 from tocsin.core import oncall_ops
 from tocsin.core.oncall_ops import Observation, Observe
 from tocsin.engine import oncall as oncall_engine
 from tocsin.oncall.lifecycle import DueKind, LifecycleDue, Via
 from tocsin.runtime import Runtime
-from tocsin.store import oncall_rows
+from tocsin.store import oncall_rows, outbox_rows
 from tocsin.store.oncall_rows import DueRow
 from tocsin.timeutil import to_micros
 
@@ -529,6 +530,78 @@ def test_a_route_a_reload_moved_keeps_its_groups(rt: Runtime, clock: Clock) -> N
     gone = Observation("g1-moved", "route/1", "{}:g1", "pager", "ladder", {}, [])
     rt.writer.run_sync(Observe([gone], rt.clock(), rt.oncall))  # resolved, on its new route
     assert status(rt, "g1") == "resolved"
+
+
+def test_sibling_routes_a_reload_shifted_keep_their_own_groups(rt: Runtime, clock: Clock) -> None:
+    """Two sibling routes with the same matchers (the ``continue: true`` fan-out) share
+    a group key; a route added above them shifts each onto the other's id. Each keeps
+    its own group, by its receiver (none is renamed, none merged)."""
+    for group, receiver in (("g1", "pager"), ("g2", "pager-2")):
+        seen = [Observation(group, "route", "{}:k", receiver, "ladder", {}, ["a"])]
+        rt.writer.run_sync(Observe(seen, rt.clock(), rt.oncall))
+    step(rt)
+    rt.writer.run_sync(oncall_ops.HumanAction("g1", "ack", "bob", Via.API, clock(), rt.oncall))
+    clock.now = T0 + 5 * M
+    shifted = [  # pager-2 added first: pager-2 now computes g1's id, pager g2's
+        Observation("g1", "route/0", "{}:k", "pager-2", "ladder", {}, ["a"]),
+        Observation("g2", "route/1", "{}:k", "pager", "ladder", {}, ["a"]),
+        Observation("g3", "route/2", "{}:k", "pager-2", "ladder", {}, ["a"]),
+    ]
+    rt.writer.run_sync(Observe(shifted, rt.clock(), rt.oncall))
+    with rt.engine.connect() as conn:
+        assert sorted(oncall_rows.groups_of_keys(conn, ["{}:k"])["{}:k"]) == [
+            ("g1", "pager"),
+            ("g2", "pager-2"),
+        ]
+    assert (status(rt, "g1"), status(rt, "g2")) == ("acknowledged", "firing")
+
+
+HOOKED = CONFIG.replace(
+    "      - {delay: 0s, targets: [{person: alice}]}",
+    "      - {delay: 0s, targets: [{person: alice}, {receiver: hook}]}",
+).replace(
+    "    escalation_policy: ladder\n",
+    "    escalation_policy: ladder\n  - name: hook\n"
+    "    webhook_configs: [{url: 'http://127.0.0.1:9/hook'}]\n",
+)
+
+
+def told(rt: Runtime) -> list[tuple[str, str]]:
+    """The receiver ``hook``'s outbox items: (idempotency key, the notification's
+    status)."""
+    with rt.engine.connect() as conn:
+        items = outbox_rows.recent(conn, 50, "hook")
+    return sorted((i.idempotency_key, i.notification.status) for i in items)
+
+
+def test_a_resolution_tells_the_receivers_the_escalation_paged(
+    db_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    """Resolved by its alerts, a group tells the receiver its first step paged, once;
+    resolved by hand while its alert fired, it tells when that alert resolves."""
+    rt = runtime(db_url, tmp_path, clock, HOOKED)
+    try:
+        for name in ("Auto", "ByHand"):
+            posted = PostedAlert({"alertname": name}, {}, T0, T0 + 60 * M, "")
+            (stored,) = asyncio.run(rt.store.put_alerts([posted]))
+            fp = stored.fingerprint
+            seen = [Observation(name, "route", f"{{}}:{name}", "pager", "ladder", {}, [fp])]
+            rt.writer.run_sync(Observe(seen, rt.clock(), rt.oncall))
+        step(rt)
+        assert [status for _, status in told(rt)] == ["firing", "firing"]
+        by_hand = oncall_ops.HumanAction("ByHand", "resolve", "bob", Via.API, clock(), rt.oncall)
+        rt.writer.run_sync(by_hand)
+        clock.now = T0 + 10 * M
+        for name in ("Auto", "ByHand"):  # both alerts resolve
+            ended = PostedAlert({"alertname": name}, {}, T0, T0 + 5 * M, "")
+            asyncio.run(rt.store.put_alerts([ended]))
+            seen = [Observation(name, "route", f"{{}}:{name}", "pager", "ladder", {}, [])]
+            rt.writer.run_sync(Observe(seen, rt.clock(), rt.oncall))
+            rt.writer.run_sync(Observe(seen, rt.clock(), rt.oncall))  # a later flush: nothing
+        resolved = [key for key, status in told(rt) if status == "resolved"]
+        assert resolved == ["Auto#1/resolved/hook/webhook[0]", "ByHand#1/resolved/hook/webhook[0]"]
+    finally:
+        rt.close()
 
 
 def test_groups_are_listed_those_that_need_someone_first(rt: Runtime, clock: Clock) -> None:

@@ -119,7 +119,6 @@ HOOKS = replace(
         (0, 0, False, []),  # nothing fired yet: nobody was paged
         (0, 0, True, ["ops-chat"]),  # the receivers of the steps that fired, not people
         (1, 0, True, ["ops-chat"]),
-        (2, 0, False, ["ops-chat"]),  # the third step awaited, not fired
         (2, 0, True, ["ops-chat", "tickets"]),  # each once
         (0, 1, False, ["ops-chat", "tickets"]),  # a second round: the first was whole
     ],

@@ -22,6 +22,7 @@ from tocsin.oncall.lifecycle import (
     StartEscalation,
     Status,
     StopEscalation,
+    TellResolved,
     Transition,
     Via,
     acknowledge,
@@ -128,11 +129,18 @@ TRANSITIONS: list[tuple[str, Step, GroupState, tuple[Action, ...], AuditEntry | 
         audit(T0 + 20 * M, "alice", Via.CLI, "resolved", "rolled back"),
     ),
     (
-        "all alerts resolved resolves the group automatically",
+        "all alerts resolved resolves the group automatically; those paged are told",
         lambda: alerts_resolved(FIRING, T0 + 20 * M),
         GroupState("g", Status.RESOLVED, "g#1", 1, T0 + 20 * M),
-        (StopEscalation("g#1", final=True),),
+        (StopEscalation("g#1", final=True), TellResolved("g#1")),
         audit(T0 + 20 * M, "tocsin", Via.AUTO, "resolved", "all alerts resolved"),
+    ),
+    (
+        "every alert muted resolves the group, but nobody is told it resolved",
+        lambda: alerts_resolved(FIRING, T0 + 20 * M, "muted", muted=["a"]),
+        GroupState("g", Status.RESOLVED, "g#1", 1, T0 + 20 * M, held=()),
+        (StopEscalation("g#1", final=True),),
+        audit(T0 + 20 * M, "tocsin", Via.AUTO, "resolved", "muted"),
     ),
     (
         "alerts resolving in a group resolved by hand change nothing",
@@ -239,10 +247,10 @@ TRANSITIONS: list[tuple[str, Step, GroupState, tuple[Action, ...], AuditEntry | 
         audit(T0 + 50 * M, "tocsin", Via.AUTO, "re-opened", "alerts firing", esc="g#2"),
     ),
     (
-        "all held alerts resolved: whatever fires next is new",
+        "all held alerts resolved: whatever fires next is new; those paged are told",
         lambda: alerts_resolved(HELD, T0 + 45 * M),
         RESOLVED,
-        (),
+        (TellResolved("g#1"),),
         None,
     ),
 ]

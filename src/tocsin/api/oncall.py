@@ -393,8 +393,8 @@ async def signed_link(
     if row is not None:  # on a phone at 3 a.m.: which page this is, before the button
         labels = ", ".join(f"{k}={v}" for k, v in sorted(row.state.get("labels", {}).items()))
         status = row.state.get("lifecycle", {}).get("status", "")
-        firing = len(row.state.get("alerts", []))
-        what = f"{labels or 'no group labels'}: {status}, {firing} alert(s) firing"
+        held = len(row.state.get("alerts", []))  # (those that fired last: kept resolved)
+        what = f"{labels or 'no group labels'}: {status}, {held} alert(s)"
         confirm = f'<p id="group">{_escape(what)}</p>{confirm}'
     return HTMLResponse(_PAGE.format(body=confirm))
 

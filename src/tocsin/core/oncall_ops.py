@@ -14,8 +14,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol, TypeVar
 
-from sqlalchemy import Connection
-
 from tocsin.config.escalation import EscalationPolicy
 from tocsin.notify.outbox import OutboxItem
 from tocsin.oncall.escalation import (
@@ -45,7 +43,7 @@ from tocsin.oncall.lifecycle import (
     ScheduleDue,
     StartEscalation,
     Status,
-    StopEscalation,
+    TellResolved,
     Transition,
     Via,
     acknowledge,
@@ -144,8 +142,8 @@ class _Work:
         self._row(self.row.receiver, {**self.row.state, key: value})
 
     def set_receiver(self, name: str) -> None:
-        """The route's receiver was renamed by a reload (the group's id, from its route
-        and key, stays): the group shows the name in force."""
+        """The route's receiver was renamed by a reload (the group keeps its id, see
+        ``_known_ids``): the group shows the name in force."""
         if name != self.row.receiver:
             self.changed = True
             self._row(name, self.row.state)
@@ -188,7 +186,7 @@ class _Work:
                     self.take(resume(escalation, t.state, self.now, who, self.ctx.reachable))
             elif isinstance(action, ScheduleDue):
                 self.add_due("lifecycle", action.due.due_at, action.due.to_json())
-            elif isinstance(action, StopEscalation) and action.final:
+            elif isinstance(action, TellResolved):
                 escalation = self.escalation
                 if escalation is not None and escalation.id == action.escalation_id:
                     told = paged_receivers(escalation)
@@ -223,13 +221,20 @@ class _Batch:
         """The groups of ``ids``; a group whose escalation cannot be read is left out
         (in ``broken``), or with ``keep_broken`` kept without its escalation (writing
         the group then drops the escalation)."""
+        batch = cls(txn, now, ctx, {})
+        batch.include(ids, keep_broken)
+        return batch
+
+    def include(self, ids: Iterable[str], keep_broken: bool = False) -> None:
+        """Read the groups of ``ids`` too (as :meth:`read`)."""
         broken: set[str] = set()
-        rows = oncall_rows.get_groups(txn.conn, set(ids), broken)
+        rows = oncall_rows.get_groups(self.txn.conn, set(ids), broken)
         for group_id in sorted(broken):
             log.error("on-call group %s: its frozen escalation policy is not stored", group_id)
             if not keep_broken:
                 del rows[group_id]
-        return cls(txn, now, ctx, rows, broken)
+        self.rows.update(rows)
+        self.broken |= broken
 
     def work(self, group_id: str) -> _Work | None:
         """The group's work so far in this op (a later row of the same group sees what
@@ -704,9 +709,9 @@ class Observe:
     ctx: OncallContext
 
     def apply(self, txn: Txn) -> int:
-        observations = _known_ids(txn.conn, self.observations)
-        ids = (o.group_id for o in observations)
+        ids = (o.group_id for o in self.observations)
         batch = _Batch.read(txn, self.now, self.ctx, ids, keep_broken=True)
+        observations = _known_ids(batch, self.observations)
         for o in observations:
             work = batch.work(o.group_id)
             state = None if work is None else work.lifecycle
@@ -738,24 +743,36 @@ class Observe:
         return batch.write()
 
 
-def _known_ids(conn: Connection, observations: Sequence[Observation]) -> list[Observation]:
-    """The observations, each with the id its group has already.
+def _known_ids(batch: _Batch, observations: Sequence[Observation]) -> list[Observation]:
+    """The observations, each with the id its group has already (its row read into
+    ``batch``).
 
     The id is computed from the route's id, which holds the route's position among its
     siblings (Alertmanager's ``Route.ID``): a reload that adds or removes a route above
     it changes it, and would start a second group that pages from the first step again
     for a problem already paged, acknowledged or resolved by hand. The group key and
     the receiver stay, and they make it the same group, as they make it the same for
-    Alertmanager's notification log."""
-    found = oncall_rows.groups_of_keys(conn, {o.group_key for o in observations})
-    out = []
-    for o in observations:
-        rows = found.get(o.group_key, [])
-        if rows and all(group_id != o.group_id for group_id, _ in rows):
-            same = [group_id for group_id, receiver in rows if receiver == o.receiver]
-            if same:
-                o = replace(o, group_id=same[0])
-        out.append(o)
+    Alertmanager's notification log. So an observation whose computed id has no row, or
+    a row of another receiver (a sibling route with the same matchers may have that id
+    now), takes the row of its key and receiver if there is one; failing that, a row of
+    another receiver at its id is its own, its receiver renamed by a reload."""
+    out = list(observations)
+    unsure = [
+        n
+        for n, o in enumerate(out)
+        if (row := batch.rows.get(o.group_id)) is None or row.receiver != o.receiver
+    ]
+    if not unsure:  # the usual flush: every group where its id says
+        return out
+    found = oncall_rows.groups_of_keys(batch.txn.conn, {out[n].group_key for n in unsure})
+    moved: set[str] = set()
+    for n in unsure:
+        o = out[n]
+        same = [gid for gid, receiver in found.get(o.group_key, ()) if receiver == o.receiver]
+        if same and o.group_id not in same:
+            out[n] = replace(o, group_id=same[0])
+            moved.add(same[0])
+    batch.include(moved - batch.rows.keys(), keep_broken=True)
     return out
 
 

@@ -202,6 +202,16 @@ class OncallEngine:
     ) -> Notification:
         """The group's alerts to ``target``, with their runbooks; with the signed
         acknowledge and resolve links for ``actor`` when it is a page."""
+        links: dict[str, str] = {
+            "group_id": row.group_id,
+            # the group's console page: its alerts, pending steps and audit trail
+            "console_url": f"{self.base_url}/ui/groups/{quote(row.group_id, safe='')}",
+        }
+        if actor is not None:
+            for name, action in (("ack_url", Action.ACK), ("resolve_url", Action.RESOLVE)):
+                links[name] = make_link(
+                    self.base_url, self.secret, action, row.group_id, actor, now
+                )
         alerts: list[Alert] = []
         extra: dict[str, Mapping[str, Any]] = {}
         for stored in held:
@@ -209,16 +219,6 @@ class OncallEngine:
             # the page carries the runbook in annotations as the group's notifications do
             a = with_runbook_annotations(stored, runbook) if runbook else stored
             alerts.append(a)
-            links: dict[str, str] = {
-                "group_id": row.group_id,
-                # the group's console page: its alerts, pending steps and audit trail
-                "console_url": f"{self.base_url}/ui/groups/{quote(row.group_id, safe='')}",
-            }
-            if actor is not None:
-                for name, action in (("ack_url", Action.ACK), ("resolve_url", Action.RESOLVE)):
-                    links[name] = make_link(
-                        self.base_url, self.secret, action, row.group_id, actor, now
-                    )
             extra[a.fingerprint] = {**(runbook or {}), **links}
         return Notification(
             receiver=target,

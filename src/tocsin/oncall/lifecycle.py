@@ -61,6 +61,7 @@ __all__ = [
     "StartEscalation",
     "Status",
     "StopEscalation",
+    "TellResolved",
     "Transition",
     "Via",
     "acknowledge",
@@ -251,6 +252,13 @@ class StopEscalation(Struct, frozen=True):
     final: bool
 
 
+class TellResolved(Struct, frozen=True):
+    """Every alert of the group has resolved (not merely been muted): those its
+    escalation paged are told, once, whether it resolved by itself or by hand before."""
+
+    escalation_id: str
+
+
 class PauseEscalation(Struct, frozen=True):
     escalation_id: str
     until: datetime
@@ -267,7 +275,14 @@ class ScheduleDue(Struct, frozen=True):
     due: LifecycleDue
 
 
-Action = StartEscalation | StopEscalation | PauseEscalation | ResumeEscalation | ScheduleDue
+Action = (
+    StartEscalation
+    | StopEscalation
+    | TellResolved
+    | PauseEscalation
+    | ResumeEscalation
+    | ScheduleDue
+)
 
 
 class Transition(Struct, frozen=True):
@@ -402,8 +417,14 @@ def alerts_resolved(
     they saw firing that have resolved since are no longer held: firing again, they
     are new."""
     if state.status is Status.RESOLVED:
-        return Transition(_still_held(state, (), muted))
-    return _resolved(state, now, SYSTEM, Via.AUTO, why)
+        new = _still_held(state, (), muted)
+        if state.held and not new.held:  # what it was resolved by hand with has ended
+            return Transition(new, (TellResolved(state.escalation_id),))
+        return Transition(new)
+    t = _resolved(state, now, SYSTEM, Via.AUTO, why)
+    if muted:  # silenced or inhibited, not resolved: nobody is told (as Alertmanager)
+        return t
+    return Transition(t.state, (*t.actions, TellResolved(state.escalation_id)), t.audit)
 
 
 def pending_acts(kind: str, status: str) -> bool:

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, select
 from tocsin.oncall.lifecycle import AuditEntry
 from tocsin.oncall.schedules import Override
 from tocsin.store.plainsql import driver, insert_rows, marks, raw_cursor
-from tocsin.store.tables import oncall_due, oncall_groups, schedule_overrides
+from tocsin.store.tables import oncall_due, schedule_overrides
 from tocsin.timeutil import from_micros, to_micros
 
 
@@ -51,26 +51,32 @@ def groups_of_keys(conn: Connection, keys: Collection[str]) -> dict[str, list[tu
     last updated first."""
     if not keys:
         return {}
-    t = oncall_groups
-    query = (
-        select(t.c.group_key, t.c.group_id, t.c.receiver)
-        .where(t.c.group_key.in_(set(keys)))
-        .order_by(t.c.updated_at.desc(), t.c.group_id)
+    sql, params = _in_list(
+        conn,
+        "SELECT group_key, group_id, receiver FROM oncall_groups WHERE {where} "
+        "ORDER BY updated_at DESC, group_id",
+        "group_key",
+        keys,
     )
     out: dict[str, list[tuple[str, str]]] = {}
-    for key, group_id, receiver in conn.execute(query):
+    for key, group_id, receiver in _fetch(conn, sql, params):
         out.setdefault(key, []).append((group_id, receiver))
     return out
 
 
 def _in_groups(conn: Connection, sql: str, group_ids: Collection[str]) -> tuple[str, Any]:
-    """``sql`` (``{where}`` in it) for the rows of ``group_ids``, and its one parameter
-    whatever the batch size: the statement text stays the same, so the driver's
-    statement cache keeps it prepared."""
+    """``sql`` (``{where}`` in it) for the rows of ``group_ids``: :func:`_in_list`."""
+    return _in_list(conn, sql, "group_id", group_ids)
+
+
+def _in_list(conn: Connection, sql: str, column: str, values: Collection[str]) -> tuple[str, Any]:
+    """``sql`` (``{where}`` in it) for the rows whose ``column`` is one of ``values``,
+    and its one parameter whatever their number: the statement text stays the same, so
+    the driver's statement cache keeps it prepared."""
     if conn.dialect.name == "sqlite":
-        where = "group_id IN (SELECT value FROM json_each(?))"
-        return sql.format(where=where), (orjson.dumps(list(group_ids)).decode(),)
-    return sql.format(where="group_id = ANY(%s)"), (list(group_ids),)
+        where = f"{column} IN (SELECT value FROM json_each(?))"
+        return sql.format(where=where), (orjson.dumps(list(values)).decode(),)
+    return sql.format(where=f"{column} = ANY(%s)"), (list(values),)
 
 
 def _fetch(conn: Connection, sql: str, params: Any) -> list[tuple[Any, ...]]:
