@@ -106,7 +106,7 @@ FAST = DeliverySettings(
 
 
 def test_a_claim_that_fails_is_retried_and_the_loop_says_so(
-    db: tuple[Engine, GroupCommitter],
+    db: tuple[Engine, GroupCommitter], caplog: pytest.LogCaptureFixture
 ) -> None:
     """The database refuses the claim (its table is gone for a while): the worker logs
     it, says so (``failing``, for /metrics), and claims again at its next poll; once the
@@ -138,6 +138,10 @@ def test_a_claim_that_fails_is_retried_and_the_loop_says_so(
         assert sent == [it.idempotency_key]
 
     asyncio.run(go())
+    failed = [r for r in caplog.records if "delivery step failed" in r.getMessage()]
+    assert failed[0].exc_info is not None  # the traceback once ...
+    assert all(r.exc_info is None for r in failed[1:])  # ... then a line per retry
+    assert "failed again" in failed[1].getMessage()
 
 
 @pytest.mark.parametrize(

@@ -48,8 +48,11 @@ class KickedLoop:
             try:
                 more = await step() is True
                 self.failing = False
-            except Exception:
-                log.exception("%s step failed; retrying", self.name)
+            except Exception as exc:
+                if self.failing:  # the traceback once, not at every retry of a long outage
+                    log.error("%s step failed again; retrying: %s", self.name, exc)
+                else:
+                    log.exception("%s step failed; retrying", self.name)
                 self.failures += 1
                 self.failing = True
             if more:
