@@ -98,6 +98,10 @@ def test_matrix_and_checks_without_categories() -> None:
     ]
     names = [r["alert"] for r in rules["groups"][0]["rules"]]
     assert names[:4] == ["High5xxRate", "ReviewQueueBacklog", "SlowResponses2s", "APIKeyFailures"]
+    # its alerts name no severity: each rule asks for one of the matrix's, which the
+    # routes match on (without it, every alert would reach the default receiver)
+    first = rules["groups"][0]["rules"][0]
+    assert first["labels"] == {"severity": "<PLACEHOLDER: one of sev1, sev2, sev3>"}
     assert "LivenessDown" in names
     # health-check rules link to the section their check comes from
     live = next(r for r in rules["groups"][0]["rules"] if r["alert"] == "LivenessDown")

@@ -174,7 +174,7 @@ def _routes_from_matrix(
     for r in rows:
         if not r.severity:
             continue
-        severity = re.sub(r"[^a-z0-9]", "", r.severity.lower())
+        severity = _grade(r.severity)
         notes = [f"criteria: {_comment(r.criteria)}"] if r.criteria else []
         if r.primary:
             notes.append(f"primary: {_comment(r.primary)}")
@@ -186,11 +186,22 @@ def _routes_from_matrix(
     return out
 
 
+def _grade(severity: str) -> str:
+    """A matrix row's severity as a label value: ``SEV-1`` -> ``sev1``."""
+    return re.sub(r"[^a-z0-9]", "", severity.lower())
+
+
+def _matrix_routes(runbook: Runbook) -> list[tuple[str, str, str, Lines, list[str], list[Channel]]]:
+    """The routes of the runbook's escalation matrix, when it has no alert categories
+    (categories say more: they name the alerts' own severities)."""
+    if runbook.categories:
+        return []
+    return _routes_from_matrix([r for m in runbook.escalation_matrices for r in m.rows])
+
+
 def _alertmanager(w: _Writer, runbook: Runbook) -> None:
     w("# --- Alertmanager (alertmanager.yml): route tree and receivers ---------------------")
-    routes = _routes_from_categories(runbook.categories, runbook.slas) or _routes_from_matrix(
-        [r for m in runbook.escalation_matrices for r in m.rows]
-    )
+    routes = _routes_from_categories(runbook.categories, runbook.slas) or _matrix_routes(runbook)
     if not routes:  # no categories or matrix: one route per severity the alerts use
         first_seen: dict[str, Lines] = {}
         for alert in runbook.alerts:
@@ -439,13 +450,22 @@ def _prometheus(w: _Writer, runbook: Runbook) -> None:
         w("    rules: []")
         return
     w("    rules:")
+    # routes from the matrix match on severity values its rows name (sev1...): a rule
+    # with no severity of its own would reach none of them, so it asks for one
+    grades = []
+    if _matrix_routes(runbook):
+        grades = [
+            _grade(r.severity) for m in runbook.escalation_matrices for r in m.rows if r.severity
+        ]
     for alert in rules:
-        _alert_rule(w, runbook, alert)
+        _alert_rule(w, runbook, alert, grades)
     for check in checks:
         _check_rule(w, runbook, check)
 
 
-def _alert_rule(w: _Writer, runbook: Runbook, alert: AlertProcedure) -> None:
+def _alert_rule(
+    w: _Writer, runbook: Runbook, alert: AlertProcedure, grades: Sequence[str] = ()
+) -> None:
     name = rule_name(alert.name)
     w(f"      # {_comment(alert.name)} ({_at(alert.lines)})")
     w(f"      - alert: {_q(name)}")
@@ -459,13 +479,15 @@ def _alert_rule(w: _Writer, runbook: Runbook, alert: AlertProcedure) -> None:
         w(f"        for: {format_seconds(alert.duration.seconds)}  # {_at(alert.duration.lines)}")
     labels = []
     if alert.severity:
-        labels.append(("severity", alert.severity))
+        labels.append(("severity", _q(alert.severity)))
+    elif grades:
+        labels.append(("severity", _placeholder(f"one of {', '.join(grades)}")))
     if alert.category:
-        labels.append(("category", _category_slug(alert.category)))
+        labels.append(("category", _q(_category_slug(alert.category))))
     if labels:
         w("        labels:")
         for key, value in labels:
-            w(f"          {key}: {_q(value)}")
+            w(f"          {key}: {value}")
     w("        annotations:")
     w(f"          summary: {_q(_comment(alert.description or alert.name))}")
     if alert.section:
