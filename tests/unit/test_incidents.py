@@ -134,8 +134,12 @@ def test_a_change(change: Change, after: dict[str, Any], said: list[tuple[str, s
 def test_reopening_and_revising() -> None:
     done = opened(status="resolved", resolved_at=T0, postmortem="v1", postmortem_at=T0)
     back, entries = decide(done, Change(status="identified"), "bob", T0 + MIN, RULES)
-    assert (back.status, back.resolved_at) == ("identified", None)
+    assert (back.status, back.resolved_at, back.reopened_at) == ("identified", None, T0 + MIN)
     assert [e.text for e in entries] == ["reopened: identified"]
+    # its IncidentOpen alert starts at the reopening (the one before had ended)
+    paging = open_alert(back, IncidentSeverity("SEV1", alert=True), 0, T0 + 2 * MIN, "http://t", {})
+    assert paging is not None
+    assert paging.starts_at == T0 + MIN
     revised, entries = decide(done, Change(postmortem="v2"), "bob", T0 + MIN, RULES)
     assert revised.postmortem_at == T0 + MIN
     assert [e.text for e in entries] == ["post-mortem revised"]

@@ -77,6 +77,7 @@ class Incident:
     severity_at: datetime | None = None
     postmortem: str = ""  # Markdown, once written
     postmortem_at: datetime | None = None
+    reopened_at: datetime | None = None  # when it was last reopened, if it was
 
     @property
     def open(self) -> bool:
@@ -211,7 +212,9 @@ def decide(
         elif not new.open:
             say("status", f"reopened: {change.status}", public=not change.update)
             # its post-mortem (kept, to revise) is owed again at the next resolution
-            new = replace(new, status=change.status, resolved_at=None, postmortem_at=None)
+            new = replace(
+                new, status=change.status, resolved_at=None, postmortem_at=None, reopened_at=now
+            )
         else:
             say("status", f"status: {change.status}", public=not change.update)
             new = replace(new, status=change.status)

@@ -122,4 +122,7 @@ def open_alert(
     summary = f"Incident #{incident.id} ({incident.severity}): {incident.title}"
     message = "\n".join([*([incident.summary] if incident.summary else []), f"Commander: {who}."])
     link = f"{base_url}{INCIDENT_PAGE}{incident.id}"
-    return monitor_alert(own, {}, summary, message, incident.opened_at, now + FIRING_FOR, link)
+    # from its declaration (or its reopening: the alert of before had ended), the same
+    # time on every replica
+    since = incident.reopened_at or incident.opened_at
+    return monitor_alert(own, {}, summary, message, since, now + FIRING_FOR, link)

@@ -32,6 +32,7 @@ def _values(i: Incident, rev: int) -> dict[str, Any]:
         "severity_at": to_micros_or_none(i.severity_at),
         "postmortem": i.postmortem,
         "postmortem_at": to_micros_or_none(i.postmortem_at),
+        "reopened_at": to_micros_or_none(i.reopened_at),
         "rev": rev,
     }
 
@@ -56,6 +57,7 @@ def _incident(row: Row[Any]) -> Incident:
         severity_at=from_micros_or_none(m["severity_at"]),
         postmortem=m["postmortem"],
         postmortem_at=from_micros_or_none(m["postmortem_at"]),
+        reopened_at=from_micros_or_none(m["reopened_at"]),
     )
 
 

@@ -362,6 +362,8 @@ incidents = Table(
     Column("postmortem", Text, nullable=False, server_default=""),
     Column("postmortem_at", BigInteger, nullable=True),
     Column("rev", BigInteger, nullable=False, server_default="0"),
+    # when it was last reopened (migration 0020): its IncidentOpen alert starts then
+    Column("reopened_at", BigInteger, nullable=True),
     Index("ix_incidents_status", "status", "opened_at"),
 )
 
