@@ -165,7 +165,7 @@ class OncallEngine:
         if not names:
             return []  # a receiver without integrations: nothing to build
         row = read_row()
-        alerts = [a for fp in row.state.get("alerts", []) if (a := self._alert(fp))]
+        alerts = self._alerts_of(row)
         note = self._notification(row, target, alerts, due.idempotency_key, now, actor)
         return [new_item(str(uuid.uuid4()), target, name, note, now) for name in names]
 
@@ -177,7 +177,7 @@ class OncallEngine:
         PagerDuty incident the page opened is closed (each integration's
         ``send_resolved`` decides at the send). Nothing while an alert still fires (a
         hand resolution): that would read as a page."""
-        alerts = [a for fp in row.state.get("alerts", []) if (a := self._alert(fp))]
+        alerts = self._alerts_of(row)
         if not alerts or not all(a.resolved(now) for a in alerts):
             return []
         items: list[OutboxItem] = []
@@ -190,6 +190,10 @@ class OncallEngine:
             note = self._notification(row, target, alerts, key, now)
             items += [new_item(str(uuid.uuid4()), target, n, note, now) for n in names]
         return items
+
+    def _alerts_of(self, row: OncallGroupRow) -> list[Alert]:
+        """The group's alerts that fired last, as the store holds them now."""
+        return [a for fp in row.state.get("alerts", []) if (a := self._alert(fp))]
 
     def _notification(
         self,

@@ -191,17 +191,16 @@ def _grade(severity: str) -> str:
     return re.sub(r"[^a-z0-9]", "", severity.lower())
 
 
-def _matrix_routes(runbook: Runbook) -> list[tuple[str, str, str, Lines, list[str], list[Channel]]]:
-    """The routes of the runbook's escalation matrix, when it has no alert categories
-    (categories say more: they name the alerts' own severities)."""
-    if runbook.categories:
-        return []
-    return _routes_from_matrix([r for m in runbook.escalation_matrices for r in m.rows])
+def _matrix_grades(runbook: Runbook) -> list[str]:
+    """The severity label values of the escalation matrix's rows (``sev1``...)."""
+    return [_grade(r.severity) for m in runbook.escalation_matrices for r in m.rows if r.severity]
 
 
 def _alertmanager(w: _Writer, runbook: Runbook) -> None:
     w("# --- Alertmanager (alertmanager.yml): route tree and receivers ---------------------")
-    routes = _routes_from_categories(runbook.categories, runbook.slas) or _matrix_routes(runbook)
+    routes = _routes_from_categories(runbook.categories, runbook.slas) or _routes_from_matrix(
+        [r for m in runbook.escalation_matrices for r in m.rows]
+    )
     if not routes:  # no categories or matrix: one route per severity the alerts use
         first_seen: dict[str, Lines] = {}
         for alert in runbook.alerts:
@@ -452,11 +451,7 @@ def _prometheus(w: _Writer, runbook: Runbook) -> None:
     w("    rules:")
     # routes from the matrix match on severity values its rows name (sev1...): a rule
     # with no severity of its own would reach none of them, so it asks for one
-    grades = []
-    if _matrix_routes(runbook):
-        grades = [
-            _grade(r.severity) for m in runbook.escalation_matrices for r in m.rows if r.severity
-        ]
+    grades = [] if runbook.categories else _matrix_grades(runbook)
     for alert in rules:
         _alert_rule(w, runbook, alert, grades)
     for check in checks:
