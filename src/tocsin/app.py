@@ -101,9 +101,14 @@ async def _collect_garbage(rt: Runtime) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            alerts, silences = await rt.store.collect_garbage()
-            if alerts or silences:
-                log.info("forgot %d resolved alerts and %d expired silences", alerts, silences)
+            alerts, silences, notifications = await rt.collect_garbage()
+            if alerts or silences or notifications:
+                log.info(
+                    "forgot %d resolved alerts, %d expired silences and %d notifications",
+                    alerts,
+                    silences,
+                    notifications,
+                )
         except Exception:
             log.exception("garbage collection failed")
 

@@ -42,7 +42,7 @@ from tocsin.core.checklists import (
 from tocsin.core.incidents import IncidentDesk
 from tocsin.core.maintenances import MaintenanceDesk
 from tocsin.core.oncall_ops import HumanAction
-from tocsin.core.outbox_ops import Enqueue
+from tocsin.core.outbox_ops import Enqueue, ForgetDone
 from tocsin.core.pd_intake import EventIntake
 from tocsin.core.people import PeopleDirectory
 from tocsin.core.policy import PERSON_PREFIX, ConfigPolicy
@@ -75,6 +75,8 @@ from tocsin.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
+# Notifications forgotten per transaction by the garbage collector.
+_FORGET_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -420,6 +422,20 @@ class Runtime:
     def _load_timers(self) -> list[GroupTimer]:
         with self.engine.connect() as conn:
             return load_timers(conn)
+
+    async def collect_garbage(self) -> tuple[int, int, int]:
+        """Forget what the retention has passed: resolved alerts, expired silences, the
+        notification log's entries, and the notifications done with (in bounded
+        batches, the writer free between them). Returns the alerts, silences and
+        notifications forgotten."""
+        alerts, silences = await self.store.collect_garbage()
+        cutoff = self.clock() - self.settings.retention
+        notifications = 0
+        while True:
+            n = await self.writer.run(ForgetDone(cutoff, _FORGET_BATCH))
+            notifications += n
+            if n < _FORGET_BATCH:
+                return alerts, silences, notifications
 
     def _read(self, query: Callable[[Connection], _T]) -> _T:
         with self.engine.connect() as conn:

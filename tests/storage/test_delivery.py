@@ -20,7 +20,7 @@ import pytest
 from msgspec import structs
 from sqlalchemy import Engine, text
 
-from tocsin.core.outbox_ops import ClaimDue, Enqueue, RecordAttempt
+from tocsin.core.outbox_ops import ClaimDue, Enqueue, ForgetDone, RecordAttempt
 from tocsin.engine.delivery import DeliverySettings, DeliveryWorker, Sender
 from tocsin.notify.message import Notification
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem, new_item
@@ -103,6 +103,43 @@ FAST = DeliverySettings(
     poll=timedelta(milliseconds=20),
     policy=RetryPolicy(base=timedelta(milliseconds=1), cap=timedelta(milliseconds=5)),
 )
+
+
+def test_notifications_done_with_are_forgotten_after_the_retention_in_batches(
+    db: tuple[Engine, GroupCommitter],
+) -> None:
+    """The garbage collector's ``ForgetDone``: sent and given-up notifications created
+    before the cutoff go, oldest first and at most ``limit`` per op, with their logged
+    attempts; one still being retried stays however old, and so do newer ones."""
+    engine, writer = db
+    old = [item("r", n, T0 + timedelta(seconds=n)) for n in range(3)]
+    new = item("r", 9, T0 + timedelta(days=5))
+    writer.run_sync(Enqueue([*old, new]))
+    answers = [Outcome.sent("202"), Outcome.permanent("400"), Outcome.retryable("503")]
+    for it, answer in zip([*old, new], [*answers, Outcome.sent("202")], strict=True):
+        writer.run_sync(RecordAttempt(it, answer, it.created_at, 10, RetryPolicy()))
+    cutoff = T0 + timedelta(days=1)
+
+    assert writer.run_sync(ForgetDone(cutoff, 1)) == 1
+    assert statuses(engine, [*old, new]) == [
+        None,
+        DeliveryStatus.FAILED,
+        DeliveryStatus.PENDING,
+        DeliveryStatus.SENT,
+    ]
+    assert writer.run_sync(ForgetDone(cutoff, 1)) == 1
+    assert writer.run_sync(ForgetDone(cutoff, 1)) == 0
+    assert statuses(engine, [*old, new]) == [
+        None,
+        None,
+        DeliveryStatus.PENDING,
+        DeliveryStatus.SENT,
+    ]
+    with engine.connect() as conn:
+        logged = {it.id: len(outbox_rows.attempts_of(conn, it.id)) for it in [*old, new]}
+        left = conn.execute(text("SELECT COUNT(*) FROM delivery_log")).scalar()
+    assert [logged[it.id] for it in [*old, new]] == [0, 0, 1, 1]
+    assert left == 2  # no attempt of a forgotten notification is left behind
 
 
 def test_a_claim_that_fails_is_retried_and_the_loop_says_so(

@@ -3,6 +3,8 @@ address and why, exit code 1 (no traceback), whatever the command."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -53,3 +55,24 @@ def test_a_number_out_of_range_is_a_usage_error(command: list[str], option: str)
     found = CliRunner().invoke(app, [*command, "--url", "http://127.0.0.1:1"])
     assert found.exit_code == 2
     assert option in found.output
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [("0", "must be more than 0"), ("5x", "unknown unit 'x'"), ("1d2h", "")],
+    ids=["zero", "unknown unit", "valid, so the data dir is next"],
+)
+def test_serve_checks_its_retention_before_starting(value: str, why: str, tmp_path: Path) -> None:
+    """A bad ``--retention`` is a usage error naming the option; a good one gets past
+    it (to the missing config file: nothing is started)."""
+    config = ["--config", str(tmp_path / "missing.yml"), "--data-dir", str(tmp_path)]
+    found = CliRunner().invoke(
+        app, ["serve", "--retention", value, "--listen", "127.0.0.1:0", *config]
+    )
+    if why:
+        assert found.exit_code == 2
+        assert "--retention" in found.output
+        assert why in found.output
+    else:
+        assert found.exit_code == 1
+        assert "missing.yml:1: (file): No such file or directory" in found.output

@@ -24,6 +24,7 @@ import typer
 from tocsin import __version__
 from tocsin.alerts.labels import NameValidation
 from tocsin.cli.output import fail
+from tocsin.config.durations import parse_duration
 from tocsin.defaults import DEFAULT_LISTEN, DEFAULT_MAX_BODY, EXAMPLE_CONFIG
 from tocsin.engine.loop import OnLoop
 from tocsin.store.settings import Durability
@@ -112,6 +113,14 @@ def serve(
             "sent again once this has passed.",
         ),
     ] = 60.0,
+    retention: Annotated[
+        str,
+        typer.Option(
+            envvar="TOCSIN_RETENTION",
+            help="How long resolved alerts, expired silences and sent notifications are "
+            "kept (Alertmanager's --data.retention): 120h, 30d...",
+        ),
+    ] = "120h",
     web_config_file: Annotated[
         Path | None,
         typer.Option(
@@ -132,6 +141,12 @@ def serve(
     # imported here, not at the top: see the module docstring
     from tocsin.runtime import Settings
 
+    try:
+        kept = parse_duration(retention)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--retention") from None
+    if kept <= timedelta(0):
+        raise typer.BadParameter("must be more than 0", param_hint="--retention")
     host, port = split_listen(listen)
     socks = bind_listen(host, port)
     settings = Settings(
@@ -144,6 +159,7 @@ def serve(
         sqlite_durability=sqlite_durability,
         name_validation=name_validation,
         delivery_lease=timedelta(seconds=delivery_lease),
+        retention=kept,
         web_config_path=web_config_file,
     )
     # the sockets are closed on every way out (uvicorn closes them too when it stops)

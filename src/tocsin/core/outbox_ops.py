@@ -16,6 +16,7 @@ from tocsin.store import outbox_rows
 from tocsin.store.outbox_rows import Attempt
 from tocsin.store.writer import Outcome as OpOutcome
 from tocsin.store.writer import Txn
+from tocsin.timeutil import to_micros
 
 
 @dataclass
@@ -25,6 +26,22 @@ class Enqueue:
     def apply(self, txn: Txn) -> int:
         outbox_rows.enqueue(txn.conn, self.items, txn.rev)
         return len(self.items)
+
+
+@dataclass
+class ForgetDone:
+    """Forget up to ``limit`` notifications done with and created before ``cutoff``
+    (the store's retention, as Alertmanager's notification log forgets its entries):
+    each op a bounded transaction, so the writer is held for one batch at a time."""
+
+    cutoff: datetime
+    limit: int
+
+    def apply(self, txn: Txn) -> int:
+        return outbox_rows.forget_done_before(txn.conn, to_micros(self.cutoff), self.limit)
+
+    def wrote_nothing(self, value: int) -> bool:
+        return value == 0
 
 
 @dataclass

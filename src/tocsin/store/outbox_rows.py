@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from msgspec import Struct
 from msgspec.structs import replace
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from tocsin.notify.outbox import (
     DeliveryStatus,
@@ -251,6 +251,27 @@ def attempts_of_items(
             }
         )
     return found
+
+
+def forget_done_before(conn: Connection, cutoff_micros: int, limit: int) -> int:
+    """Delete up to ``limit`` notifications created before the cutoff and done with
+    (sent, or given up on), oldest first, with their delivery attempts; returns how
+    many. One still being retried stays, however old: it is not done."""
+    ids = list(
+        conn.execute(
+            select(outbox.c.id)
+            .where(
+                outbox.c.created_at < cutoff_micros,
+                outbox.c.status != DeliveryStatus.PENDING.value,
+            )
+            .order_by(outbox.c.created_at)
+            .limit(limit)
+        ).scalars()
+    )
+    if ids:
+        conn.execute(delete(delivery_log).where(delivery_log.c.outbox_id.in_(ids)))
+        conn.execute(delete(outbox).where(outbox.c.id.in_(ids)))
+    return len(ids)
 
 
 def counts_by_status(conn: Connection) -> dict[str, int]:

@@ -88,6 +88,7 @@ outbox = Table(
     Column("last_error", Text, nullable=False),
     Column("rev", BigInteger, nullable=False, server_default="0"),
     Index("ix_outbox_due", "status", "next_attempt_at"),
+    Index("ix_outbox_created", "created_at"),
 )
 
 # Every delivery attempt, whatever its outcome: the notification log users read.
