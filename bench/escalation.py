@@ -246,7 +246,11 @@ class _PolicyOnly:
         raise NotImplementedError("populating opens groups: nobody is paged")
 
     def resolved_items(
-        self, row: OncallGroupRow, receivers: Sequence[str], escalation_id: str, now: datetime
+        self,
+        row: OncallGroupRow,
+        paged: Sequence[tuple[str, str]],
+        escalation_id: str,
+        now: datetime,
     ) -> list[OutboxItem]:
         raise NotImplementedError("populating opens groups: nothing resolves")
 

@@ -567,18 +567,19 @@ HOOKED = CONFIG.replace(
 
 
 def told(rt: Runtime) -> list[tuple[str, str]]:
-    """The receiver ``hook``'s outbox items: (idempotency key, the notification's
-    status)."""
+    """The outbox items: (idempotency key, the notification's status)."""
     with rt.engine.connect() as conn:
-        items = outbox_rows.recent(conn, 50, "hook")
+        items = outbox_rows.recent(conn, 50)
     return sorted((i.idempotency_key, i.notification.status) for i in items)
 
 
-def test_a_resolution_tells_the_receivers_the_escalation_paged(
+def test_a_resolution_tells_whoever_the_escalation_paged(
     db_url: str, tmp_path: Path, clock: Clock
 ) -> None:
-    """Resolved by its alerts, a group tells the receiver its first step paged, once;
-    resolved by hand while its alert fired, it tells when that alert resolves."""
+    """Resolved by its alerts, a group tells the receiver and the people its steps
+    paged (on the channel each was paged by), once each, and nobody a step did not
+    reach; resolved by hand while its alert fired, it tells when that alert
+    resolves."""
     rt = runtime(db_url, tmp_path, clock, HOOKED)
     try:
         for name in ("Auto", "ByHand"):
@@ -588,7 +589,9 @@ def test_a_resolution_tells_the_receivers_the_escalation_paged(
             seen = [Observation(name, "route", f"{{}}:{name}", "pager", "ladder", {}, [fp])]
             rt.writer.run_sync(Observe(seen, rt.clock(), rt.oncall))
         step(rt)
-        assert [status for _, status in told(rt)] == ["firing", "firing"]
+        clock.now = T0 + 5 * M
+        step(rt)  # bob, the second step
+        assert [status for _, status in told(rt)] == ["firing"] * 6
         by_hand = oncall_ops.HumanAction("ByHand", "resolve", "bob", Via.API, clock(), rt.oncall)
         rt.writer.run_sync(by_hand)
         clock.now = T0 + 10 * M
@@ -599,7 +602,13 @@ def test_a_resolution_tells_the_receivers_the_escalation_paged(
             rt.writer.run_sync(Observe(seen, rt.clock(), rt.oncall))
             rt.writer.run_sync(Observe(seen, rt.clock(), rt.oncall))  # a later flush: nothing
         resolved = [key for key, status in told(rt) if status == "resolved"]
-        assert resolved == ["Auto#1/resolved/hook/webhook[0]", "ByHand#1/resolved/hook/webhook[0]"]
+        assert resolved == [
+            f"{name}#1/resolved/{target}"
+            for name in ("Auto", "ByHand")
+            for target in ("hook/webhook[0]", "person:alice/email[0]", "person:bob/email[0]")
+        ]
+        with rt.engine.connect() as conn:  # told: where the pages went is forgotten
+            assert [oncall_rows.paged(conn, f"{n}#1") for n in ("Auto", "ByHand")] == [[], []]
     finally:
         rt.close()
 

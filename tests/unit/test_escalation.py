@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from msgspec import structs
 
 from tocsin.config.escalation import EscalationPolicy, EscalationStep, EscalationTarget, Urgency
@@ -20,7 +22,7 @@ from tocsin.oncall.escalation import (
     expand_notifications,
     fire_step,
     notify_stale_reason,
-    paged_receivers,
+    page_escalation,
     resume,
     stale_reason,
     start_escalation,
@@ -103,31 +105,31 @@ def test_the_last_step_says_nobody_else_is_paged() -> None:
     ]
 
 
-HOOKS = replace(
-    CRITICAL,
-    steps=(
-        step(0, EscalationTarget(receiver="ops-chat"), EscalationTarget(person="erin")),
-        step(15, EscalationTarget(schedule="primary")),
-        step(15, EscalationTarget(receiver="tickets"), EscalationTarget(receiver="ops-chat")),
-    ),
-)
+def test_a_pages_key_names_its_escalation_and_no_other_key_does() -> None:
+    """The outbox key of a page (``NotifyDue.idempotency_key`` and the integration)
+    gives back the escalation, so that where pages went is noted as they are written;
+    a resolution's key, or a route's notification's, names none."""
+    page = NotifyDue(person("alice", 2, 1, T0 + 5 * M), "email", T0 + 5 * M)
+    again = NotifyDue(structs.replace(page.page, reason=PageReason.RENOTIFY), "slack", T0)
+    assert page_escalation(f"{page.idempotency_key}/email[0]") == "g#1"
+    assert page_escalation(f"{again.idempotency_key}/slack[0]") == "g#1"
+    assert page_escalation("g#1/resolved/person:alice/email[0]") is None
+    assert page_escalation('{}:{alertname="r1/s2/"}/webhook[0]') is None
 
 
-@pytest.mark.parametrize(
-    ("step_index", "round_", "fired", "told"),
-    [
-        (0, 0, False, []),  # nothing fired yet: nobody was paged
-        (0, 0, True, ["ops-chat"]),  # the receivers of the steps that fired, not people
-        (1, 0, True, ["ops-chat"]),
-        (2, 0, True, ["ops-chat", "tickets"]),  # each once
-        (0, 1, False, ["ops-chat", "tickets"]),  # a second round: the first was whole
-    ],
+@given(
+    group=st.text(st.characters(blacklist_characters="/#"), min_size=1),
+    number=st.integers(1, 10**6),
+    step_index=st.integers(0, 50),
+    round_=st.integers(0, 50),
+    name=st.text(min_size=1),
 )
-def test_a_resolution_tells_the_receivers_the_fired_steps_paged(
-    step_index: int, round_: int, fired: bool, told: list[str]
+def test_any_pages_key_gives_back_its_escalation(
+    group: str, number: int, step_index: int, round_: int, name: str
 ) -> None:
-    escalation = Escalation("g#1", "g", HOOKS, T0, step_index, round_, fired)
-    assert paged_receivers(escalation) == told
+    page = Page(f"{group}#{number}", group, Recipient.PERSON, name, "high", step_index, round_, T0)
+    key = f"{NotifyDue(page, 'email', T0).idempotency_key}/email[0]"
+    assert page_escalation(key) == f"{group}#{number}"
 
 
 def test_the_next_delay_counts_from_when_the_step_actually_fired() -> None:

@@ -29,7 +29,7 @@ from tocsin.oncall.escalation import (
     expand_notifications,
     fire_step,
     notify_stale_reason,
-    paged_receivers,
+    page_escalation,
     policy_from_json,
     resume,
     start_escalation,
@@ -89,10 +89,15 @@ class OncallContext(Protocol):
         ...
 
     def resolved_items(
-        self, row: OncallGroupRow, receivers: Sequence[str], escalation_id: str, now: datetime
+        self,
+        row: OncallGroupRow,
+        paged: Sequence[tuple[str, str]],
+        escalation_id: str,
+        now: datetime,
     ) -> list[OutboxItem]:
-        """The outbox items telling ``receivers`` (those the escalation paged) that the
-        group resolved; none while an alert of it still fires."""
+        """The outbox items telling where the escalation's pages went (``paged``:
+        receiver and integration each) that the group resolved; none while an alert
+        of it still fires."""
         ...
 
 
@@ -107,6 +112,7 @@ class _Work:
     due: list[DueRow] = field(default_factory=list)
     audit: list[Any] = field(default_factory=list)
     items: list[OutboxItem] = field(default_factory=list)
+    told: list[str] = field(default_factory=list)  # escalations whose resolution it tells
     changed: bool = False  # whether the row itself must be written
     escalated: bool = False  # whether its escalation changed (a step moved its ladder on)
     # whether notifications due at once are sent by this op (ProcessDue) rather than
@@ -187,10 +193,12 @@ class _Work:
             elif isinstance(action, ScheduleDue):
                 self.add_due("lifecycle", action.due.due_at, action.due.to_json())
             elif isinstance(action, TellResolved):
-                escalation = self.escalation
-                if escalation is not None and escalation.id == action.escalation_id:
-                    told = paged_receivers(escalation)
-                    self.items += self.ctx.resolved_items(self.row, told, escalation.id, self.now)
+                esc_id = action.escalation_id
+                paged = oncall_rows.paged(self.txn.conn, esc_id)
+                told = self.ctx.resolved_items(self.row, paged, esc_id, self.now)
+                if told:  # once: the op that writes these forgets where the pages went
+                    self.items += told
+                    self.told.append(esc_id)
             # Stop and Pause need no row: due rows check the group's status when they fire
 
 
@@ -277,6 +285,8 @@ class _Batch:
                 (updated if same else upserted).append(w.row)
         oncall_rows.update_groups(conn, updated, self.txn.rev)
         oncall_rows.save_groups(conn, upserted, self.txn.rev)
+        for esc_id in (e for w in works for e in w.told):
+            oncall_rows.forget_paged(conn, esc_id)
         return _write_rows(
             self.txn,
             [d for w in works for d in w.due],
@@ -663,10 +673,17 @@ def _write_rows(
     audit_values: Sequence[oncall_rows.AuditValues] = (),
 ) -> int:
     """The rows both paths of an op write: due rows, audit lines, outbox items (each
-    table in one statement); returns the number of outbox items."""
+    table in one statement), and where its pages went; returns the number of outbox
+    items."""
     oncall_rows.add_due(txn.conn, due, due_values)
     oncall_rows.add_audits(txn.conn, audit, audit_values)
     outbox_rows.enqueue(txn.conn, items, txn.rev)
+    paged = {
+        (esc_id, i.receiver, i.integration)
+        for i in items
+        if (esc_id := page_escalation(i.idempotency_key)) is not None
+    }
+    oncall_rows.add_paged(txn.conn, paged)
     return len(items)
 
 

@@ -170,26 +170,39 @@ class OncallEngine:
         return [new_item(str(uuid.uuid4()), target, name, note, now) for name in names]
 
     def resolved_items(
-        self, row: OncallGroupRow, receivers: Sequence[str], escalation_id: str, now: datetime
+        self,
+        row: OncallGroupRow,
+        paged: Sequence[tuple[str, str]],
+        escalation_id: str,
+        now: datetime,
     ) -> list[OutboxItem]:
-        """The group resolved (its alerts did): the receivers its escalation paged are
-        told, as a route's receivers are, so that the chat channel, the ticket or the
-        PagerDuty incident the page opened is closed (each integration's
-        ``send_resolved`` decides at the send). Nothing while an alert still fires (a
-        hand resolution): that would read as a page."""
+        """The group resolved (its alerts did): each receiver and person its escalation
+        paged is told, through each integration a page went through (a person by the
+        e-mail and the Slack message they were paged by), as a route's receivers are:
+        the chat channel, the ticket, the PagerDuty incident the page opened is closed,
+        and the people woken know they can stop (each integration's ``send_resolved``
+        decides at the send). Nothing while an alert still fires (a hand resolution):
+        that would read as a page. A receiver or person a reload removed is skipped."""
         alerts = self._alerts_of(row)
         if not alerts or not all(a.resolved(now) for a in alerts):
             return []
         items: list[OutboxItem] = []
-        for name in receivers:
-            found = self._receiver(name)
-            if found is None:
+        notes: dict[str, Notification] = {}
+        for target, integration in paged:
+            if not self._still_configured(target, integration):
                 continue
-            target, names = found
-            key = f"{escalation_id}/resolved/{target}"
-            note = self._notification(row, target, alerts, key, now)
-            items += [new_item(str(uuid.uuid4()), target, n, note, now) for n in names]
+            note = notes.get(target)
+            if note is None:
+                key = f"{escalation_id}/resolved/{target}"
+                note = notes[target] = self._notification(row, target, alerts, key, now)
+            items.append(new_item(str(uuid.uuid4()), target, integration, note, now))
         return items
+
+    def _still_configured(self, target: str, integration: str) -> bool:
+        if target.startswith(PERSON_PREFIX):
+            return self._person(target.removeprefix(PERSON_PREFIX)) is not None
+        found = self._receiver(target)
+        return found is not None and integration in found[1]
 
     def _alerts_of(self, row: OncallGroupRow) -> list[Alert]:
         """The group's alerts that fired last, as the store holds them now."""

@@ -31,6 +31,7 @@ Timing choices:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -44,7 +45,6 @@ from tocsin.config.escalation import (
     EscalationPolicy,
     EscalationStep,
     EscalationTarget,
-    TargetKind,
     Urgency,
     check_urgency,
 )
@@ -70,7 +70,7 @@ __all__ = [
     "expand_notifications",
     "fire_step",
     "notify_stale_reason",
-    "paged_receivers",
+    "page_escalation",
     "policy_from_json",
     "policy_to_json",
     "resume",
@@ -268,6 +268,19 @@ class NotifyDue(Struct, frozen=True):
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> NotifyDue:
         return cls(Page.from_json(data["page"]), data["channel"], from_micros(data["due_at"]))
+
+
+# What follows an escalation id in a page's key (``NotifyDue.idempotency_key``).
+_PAGE_KEY = re.compile(r"r[0-9]+/s[0-9]+/")
+
+
+def page_escalation(key: str) -> str | None:
+    """The escalation whose page an outbox item carries, read from the item's key
+    (``NotifyDue.idempotency_key``, the integration after it); None for an item that
+    is not a page. Escalation ids (``GROUP#N``, see ``escalation_id_for``) hold no
+    ``/``."""
+    escalation_id, _, rest = key.partition("/")
+    return escalation_id if _PAGE_KEY.match(rest) else None
 
 
 class StepOutcome(NamedTuple):
@@ -617,16 +630,6 @@ def _policy_from_json(data: Mapping[str, Any]) -> EscalationPolicy:
         repeat_delay=_duration_from_json(data["repeat_delay"]),
         ack_timeout=_duration_from_json(data["ack_timeout"]),
     )
-
-
-def paged_receivers(escalation: Escalation) -> list[str]:
-    """The receivers the escalation's steps that fired targeted (every step once a
-    round has ended), each once, in step order: those its resolution tells."""
-    steps = escalation.policy_snapshot.steps
-    if escalation.round == 0:
-        steps = steps[: escalation.step_index + (1 if escalation.fired else 0)]
-    targets = (t for step in steps for t in step.targets)
-    return list(dict.fromkeys(t.receiver for t in targets if t.kind is TargetKind.RECEIVER))
 
 
 def _count(n: int, noun: str) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, select
 from tocsin.oncall.lifecycle import AuditEntry
 from tocsin.oncall.schedules import Override
 from tocsin.store.plainsql import driver, insert_rows, marks, raw_cursor
-from tocsin.store.tables import oncall_due, schedule_overrides
+from tocsin.store.tables import oncall_due, oncall_paged, schedule_overrides
 from tocsin.timeutil import from_micros, to_micros
 
 
@@ -277,6 +277,30 @@ def add_policies(conn: Connection, policies: dict[str, str]) -> None:
     if policies:
         sql = "INSERT INTO oncall_policies (id, snapshot) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"
         _write(conn, sql, list(policies.items()))
+
+
+def add_paged(conn: Connection, pages: Collection[tuple[str, str, str]]) -> None:
+    """Note where pages went: ``(escalation id, receiver, integration)`` each."""
+    if pages:
+        sql = (
+            "INSERT INTO oncall_paged (escalation_id, receiver, integration) VALUES (?, ?, ?) "
+            "ON CONFLICT (escalation_id, receiver, integration) DO NOTHING"
+        )
+        _write(conn, sql, sorted(pages))
+
+
+def paged(conn: Connection, escalation_id: str) -> list[tuple[str, str]]:
+    """Where the escalation's pages went: ``(receiver, integration)``, in order."""
+    query = (
+        select(oncall_paged.c.receiver, oncall_paged.c.integration)
+        .where(oncall_paged.c.escalation_id == escalation_id)
+        .order_by(oncall_paged.c.receiver, oncall_paged.c.integration)
+    )
+    return [(r, i) for r, i in conn.execute(query)]
+
+
+def forget_paged(conn: Connection, escalation_id: str) -> None:
+    conn.execute(delete(oncall_paged).where(oncall_paged.c.escalation_id == escalation_id))
 
 
 def policy_snapshots(conn: Connection, keys: Collection[str]) -> dict[str, dict[str, Any]]:

@@ -249,6 +249,17 @@ oncall_due = Table(
     ),
 )
 
+# Where each escalation's pages went: one row per (receiver, integration) a page was
+# built for (``person:NAME`` for a person), so that the group's resolution tells those
+# same people and channels, once each (migration 0022). Forgotten once told.
+oncall_paged = Table(
+    "oncall_paged",
+    metadata,
+    Column("escalation_id", String(64), primary_key=True),
+    Column("receiver", Text, primary_key=True),
+    Column("integration", Text, primary_key=True),
+)
+
 schedule_overrides = Table(
     "schedule_overrides",
     metadata,
