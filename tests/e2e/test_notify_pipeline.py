@@ -181,6 +181,9 @@ def test_kill_9_while_sending_loses_nothing(tmp_path: Path, receiver: HTTPReceiv
             what="the notification to be recorded as sent",
         )
         assert len(log) == 1  # one notification (not a second decision), delivered
+        # the attempt the kill cut short is in its log, before the one that sent it
+        assert [a["outcome"] for a in log[0]["log"]] == ["retryable", "sent"]
+        assert "with no attempt recorded" in log[0]["log"][0]["message"]
     assert signal.SIGKILL  # the crash above was a real SIGKILL (see TocsinServer.kill)
 
 

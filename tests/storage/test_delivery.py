@@ -271,6 +271,10 @@ def test_a_lease_left_by_a_crash_expires_and_the_item_is_sent_again(
 
     asyncio.run(go())
     assert sent == [it.idempotency_key]
+    with engine.connect() as conn:  # the attempt the crash cut short is in the log
+        log = outbox_rows.attempts_of(conn, it.id)
+    assert [(a["attempt"], a["outcome"]) for a in log] == [(1, "retryable"), (2, "sent")]
+    assert log[0]["message"].startswith("lease ran out at 2026-05-01T08:01:00.000Z with no ")
 
 
 def test_a_hanging_receiver_does_not_block_the_others(db: tuple[Engine, GroupCommitter]) -> None:
@@ -507,8 +511,13 @@ def test_a_send_that_outlived_its_lease_does_not_undo_the_next_workers_record(
         row = outbox_rows.get(conn, it.id)
         logged = outbox_rows.attempts_of(conn, it.id)
     assert row is not None
-    assert (row.status, row.attempts) == (final, 1)
-    assert len(logged) == 2  # both attempts happened, and both are in the log
+    assert (row.status, row.attempts) == (final, 2)  # A's send and B's
+    # both attempts happened and are in the log, after the lapse B's claim found
+    assert [a["message"][:15] for a in logged] == [
+        "lease ran out a",
+        "",
+        late.message[:15],
+    ]
 
 
 def test_a_retry_under_the_held_lease_is_recorded(db: tuple[Engine, GroupCommitter]) -> None:
@@ -622,5 +631,5 @@ def test_both_records_of_one_item_in_one_batch_get_their_own_verdict(
     assert after_b is not None
     assert after_b.status is DeliveryStatus.SENT
     assert statuses(engine, [it]) == [DeliveryStatus.SENT]
-    with engine.connect() as conn:
-        assert len(outbox_rows.attempts_of(conn, it.id)) == 2
+    with engine.connect() as conn:  # the lapse B's claim found, then A's and B's records
+        assert len(outbox_rows.attempts_of(conn, it.id)) == 3

@@ -20,7 +20,7 @@ from tocsin.notify.outbox import (
 from tocsin.notify.outcome import Outcome
 from tocsin.store.plainsql import driver, raw_cursor
 from tocsin.store.tables import delivery_log, outbox
-from tocsin.timeutil import from_micros, to_micros
+from tocsin.timeutil import EPOCH, format_rfc3339, from_micros, to_micros
 
 # Plain SQL for the notification path (an insert per decided notification, an update
 # and a log row per attempt), where per-statement compilation was a large share.
@@ -114,14 +114,50 @@ def claim_due(
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     lease = from_micros(to_micros(lease_until))
-    items = [replace(_item(row), lease_until=lease) for row in conn.execute(query)]
-    if items:
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.id.in_([i.id for i in items]))
-            .values(lease_until=to_micros(lease_until), rev=rev)
-        )
-    return items
+    found = [_item(row) for row in conn.execute(query)]
+    if not found:
+        return []
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.id.in_([i.id for i in found]))
+        .values(lease_until=to_micros(lease_until), rev=rev)
+    )
+    lapsed = [i for i in found if i.lease_until != EPOCH]
+    if lapsed:
+        _count_lapsed(conn, lapsed, now)
+    counted = {i.id for i in lapsed}
+    return [replace(i, lease_until=lease, attempts=i.attempts + (i.id in counted)) for i in found]
+
+
+def _count_lapsed(conn: Connection, items: Sequence[OutboxItem], now: datetime) -> None:
+    """Items whose lease ran out with no attempt recorded: the process that held them
+    stopped (``kill -9``, a crash) while sending or about to, or a send outlived its
+    lease. Whether the receiver got it is unknown; the log says so, as an attempt of its
+    own, rather than showing only the re-send."""
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.id.in_([i.id for i in items]))
+        .values(attempts=outbox.c.attempts + 1)
+    )
+    log_attempts(
+        conn,
+        [
+            Attempt(
+                i.id,
+                i.receiver,
+                i.integration,
+                i.attempts + 1,
+                now,
+                Outcome.retryable(
+                    f"lease ran out at {format_rfc3339(i.lease_until)} with no attempt "
+                    "recorded (Tocsin stopped, or the send outlived the lease): it may "
+                    "have been delivered; sent again"
+                ),
+                0,
+            )
+            for i in items
+        ],
+    )
 
 
 def release(conn: Connection, ids: Sequence[str], rev: int) -> None:
