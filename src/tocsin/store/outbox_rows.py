@@ -131,9 +131,11 @@ def claim_due(
 
 def _count_lapsed(conn: Connection, items: Sequence[OutboxItem], now: datetime) -> None:
     """Items whose lease ran out with no attempt recorded: the process that held them
-    stopped (``kill -9``, a crash) while sending or about to, or a send outlived its
-    lease. Whether the receiver got it is unknown; the log says so, as an attempt of its
-    own, rather than showing only the re-send."""
+    stopped (``kill -9``, a crash) while sending or about to, a send outlived its
+    lease, or the item waited for its receiver's turn past it (``DeliveryWorker``
+    leaves it to lapse: giving it back could undo another worker's claim). Whether the
+    receiver got it is unknown; the log says so, as an attempt of its own, rather than
+    showing only the re-send."""
     conn.execute(
         update(outbox)
         .where(outbox.c.id.in_([i.id for i in items]))
@@ -150,8 +152,8 @@ def _count_lapsed(conn: Connection, items: Sequence[OutboxItem], now: datetime) 
                 now,
                 Outcome.retryable(
                     f"lease ran out at {format_rfc3339(i.lease_until)} with no attempt "
-                    "recorded (Tocsin stopped, or the send outlived the lease): it may "
-                    "have been delivered; sent again"
+                    "recorded (Tocsin stopped, the send outlived the lease, or it waited "
+                    "for its turn past it): it may have been delivered; sent again"
                 ),
                 0,
             )
