@@ -237,6 +237,7 @@ def test_cli_groups_ack_and_oncall(tmp_path: Path) -> None:
             shown = run_cli("group", group["id"], url=tocsin.url).stdout.splitlines()
             assert shown[0] == f"{group['id']} acknowledged: alertname=DiskFull"
             assert "  acked by:   dave" in shown
+            assert "  alerts:     1 firing" in shown
             assert any(line.endswith("dave (cli) acknowledged: looking") for line in shown)
             nosuch = run_cli("group", "nosuch", url=tocsin.url, check=False)
             assert (nosuch.returncode, "HTTP 404" in nosuch.stderr) == (1, True)
@@ -269,6 +270,8 @@ def test_cli_groups_ack_and_oncall(tmp_path: Path) -> None:
             run_cli("resolve", group["id"], "--by", "dave", url=tocsin.url)
             assert group["id"] not in run_cli("groups", url=tocsin.url).stdout
             assert group["id"] in run_cli("groups", "--all", url=tocsin.url).stdout
+            shown = run_cli("group", group["id"], url=tocsin.url).stdout.splitlines()
+            assert "  alerts:     1 that fired last" in shown  # resolved: none fires
 
 
 def test_kill_9_mid_escalation_fires_the_remaining_steps_once_on_time(tmp_path: Path) -> None:

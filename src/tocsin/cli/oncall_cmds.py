@@ -131,7 +131,9 @@ def group(
     step, round_ = found["escalationStep"], found["escalationRound"]
     if step is not None:
         typer.echo(f"  escalation: step {step + 1}, round {round_ + 1}")
-    typer.echo(f"  alerts:     {len(found['alerts'])} firing")
+    # a resolved group keeps the alerts that fired last: they no longer fire
+    held = "that fired last" if found["status"] == "resolved" else "firing"
+    typer.echo(f"  alerts:     {len(found['alerts'])} {held}")
     for due in found["pending"]:
         typer.echo(f"  pending:    {due['kind']} at {due['dueAt']}")
     for incident in found.get("incidents", []):
