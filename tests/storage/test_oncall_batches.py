@@ -636,16 +636,40 @@ def test_groups_are_listed_those_that_need_someone_first(rt: Runtime, clock: Clo
     assert top == ["firing-new"]
 
 
-def test_a_group_whose_alerts_were_silenced_does_not_say_they_resolved(rt: Runtime) -> None:
+def test_a_silenced_group_waits_and_resumes_as_the_same_episode(rt: Runtime, clock: Clock) -> None:
+    """Its alert silenced before anyone answered, a group is not resolved (the trail
+    must not say the problem is gone): its escalation waits, nobody is paged; when
+    the silence ends and the alert still fires, the same escalation resumes at its
+    current step (not a new one from the first step), and the trail says so."""
     observe(rt, "g1", ["a"])
-    seen = [Observation("g1", "route", "{}:g1", "pager", "ladder", {}, [], muted=["a"])]
-    rt.writer.run_sync(Observe(seen, rt.clock(), rt.oncall))
+    step(rt)  # alice, the first step
+    clock.now = T0 + 2 * M
+    silenced = [Observation("g1", "route", "{}:g1", "pager", "ladder", {}, [], muted=["a"])]
+    rt.writer.run_sync(Observe(silenced, rt.clock(), rt.oncall))
+    assert status(rt, "g1") == "snoozed"
+    clock.now = T0 + 20 * M  # bob's step came due meanwhile: nobody is paged
+    step(rt)
+    assert pages(rt) == ["person:alice"]
+    rt.writer.run_sync(Observe(silenced, rt.clock(), rt.oncall))  # a later flush: the same
+    clock.now = T0 + 30 * M
+    observe(rt, "g1", ["a"])  # the silence ended; the alert fires
+    step(rt)
+    assert status(rt, "g1") == "firing"
+    assert pages(rt) == ["person:alice", "person:alice"]  # the current step, again
     with rt.engine.connect() as conn:
         audit = oncall_rows.audit_of(conn, "g1")
-    assert [(a["action"], a["comment"]) for a in audit][-1] == (
-        "resolved",
-        "no alert left firing unmuted: silenced or inhibited",
-    )
+    assert [(a["action"], a["comment"]) for a in audit] == [
+        ("opened", "alerts firing"),
+        ("escalation started", "policy 'ladder': 3 steps, 1 round"),
+        ("escalated", "step 1/3, round 1/1: alice"),
+        (
+            "muted",
+            "every alert still firing is silenced or inhibited; "
+            "escalation waits until one fires unmuted",
+        ),
+        ("unmuted", "an alert fires unsilenced again; escalation resumes at the current step"),
+        ("re-notified", "step 1/3, round 1/1: alice"),  # not re-opened, not step 2 skipped
+    ]
 
 
 def test_a_flush_that_changes_nothing_leaves_the_group_row_as_it_was(

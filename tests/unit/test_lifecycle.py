@@ -44,6 +44,8 @@ ACKED_WITH_TIMEOUT = GroupState(
     "g", Status.ACKNOWLEDGED, "g#1", 1, T0 + 2 * M, "alice", ack_deadline=T0 + 12 * M
 )
 SNOOZED = GroupState("g", Status.SNOOZED, "g#1", 1, T0 + 5 * M, snoozed_until=T0 + 35 * M)
+# every alert still firing silenced or inhibited since T0 + 20m: snoozed with no end
+MUTED = GroupState("g", Status.SNOOZED, "g#1", 1, T0 + 20 * M)
 RESOLVED = GroupState("g", Status.RESOLVED, "g#1", 1, T0 + 40 * M)
 # resolved by hand while alerts a and b were firing
 HELD = GroupState("g", Status.RESOLVED, "g#1", 1, T0 + 40 * M, held=("a", "b"))
@@ -136,11 +138,58 @@ TRANSITIONS: list[tuple[str, Step, GroupState, tuple[Action, ...], AuditEntry | 
         audit(T0 + 20 * M, "tocsin", Via.AUTO, "resolved", "all alerts resolved"),
     ),
     (
-        "every alert muted resolves the group, but nobody is told it resolved",
-        lambda: alerts_resolved(FIRING, T0 + 20 * M, "muted", muted=["a"]),
-        GroupState("g", Status.RESOLVED, "g#1", 1, T0 + 20 * M, held=()),
-        (StopEscalation("g#1", final=True),),
-        audit(T0 + 20 * M, "tocsin", Via.AUTO, "resolved", "muted"),
+        "every alert still firing muted: not resolved, the escalation waits (no end)",
+        lambda: alerts_resolved(FIRING, T0 + 20 * M, "silenced", muted=["a"]),
+        MUTED,
+        (PauseEscalation("g#1", None),),
+        audit(
+            T0 + 20 * M,
+            "tocsin",
+            Via.AUTO,
+            "muted",
+            "silenced; escalation waits until one fires unmuted",
+        ),
+    ),
+    (
+        "an alert firing unmuted again resumes the same escalation at the current step",
+        lambda: alerts_firing(MUTED, "g", T0 + 30 * M, ["a"]),
+        GroupState("g", Status.FIRING, "g#1", 1, T0 + 30 * M),
+        (ResumeEscalation("g#1", DueKind.SNOOZE_END),),
+        audit(
+            T0 + 30 * M,
+            "tocsin",
+            Via.AUTO,
+            "unmuted",
+            "an alert fires unsilenced again; escalation resumes at the current step",
+        ),
+    ),
+    (
+        "a muted group's alerts resolving resolves it; those paged are told",
+        lambda: alerts_resolved(MUTED, T0 + 30 * M),
+        GroupState("g", Status.RESOLVED, "g#1", 1, T0 + 30 * M),
+        (StopEscalation("g#1", final=True), TellResolved("g#1")),
+        audit(T0 + 30 * M, "tocsin", Via.AUTO, "resolved", "all alerts resolved"),
+    ),
+    (
+        "still muted at a later flush: nothing changes",
+        lambda: alerts_resolved(MUTED, T0 + 30 * M, "silenced", muted=["a"]),
+        MUTED,
+        (),
+        None,
+    ),
+    (
+        "an acknowledged group's alerts muted: it stays acknowledged",
+        lambda: alerts_resolved(ACKED, T0 + 20 * M, "silenced", muted=["a"]),
+        ACKED,
+        (),
+        None,
+    ),
+    (
+        "a snoozed group's alerts muted: the snooze keeps its end",
+        lambda: alerts_resolved(SNOOZED, T0 + 20 * M, "silenced", muted=["a"]),
+        SNOOZED,
+        (),
+        None,
     ),
     (
         "alerts resolving in a group resolved by hand change nothing",

@@ -24,7 +24,7 @@ from tocsin.core.oncall_ops import OncallRefused
 from tocsin.core.override_ops import AddOverride, DeleteOverride, schedule_audit_id
 from tocsin.incidents.model import Incident
 from tocsin.oncall.ical import person_ics, schedule_ics
-from tocsin.oncall.lifecycle import Via, snooze_problem
+from tocsin.oncall.lifecycle import Status, Via, snooze_problem
 from tocsin.oncall.links import Action, LinkError, SignedAction, verify
 from tocsin.oncall.schedules import Override, Shift, shift_at
 from tocsin.oncall.slack_requests import SlackSignatureError, verify_slack
@@ -61,6 +61,8 @@ def _group_json(row: oncall_rows.OncallGroupRow) -> dict[str, Any]:
         "groupKey": row.group_key,
         "labels": row.state.get("labels", {}),
         "status": life.get("status"),
+        # snoozed with no end: by silences or inhibition, until an alert fires unmuted
+        "muted": life.get("status") == Status.SNOOZED.value and not life.get("snoozed_until"),
         "acknowledgedBy": life.get("acknowledged_by") or None,
         "escalationPolicy": row.state.get("policy"),
         "escalationStep": escalation.get("step_index"),

@@ -95,7 +95,7 @@ def groups(
     rows = [
         [
             g["id"],
-            g["status"] or "",
+            _status(g),
             g["acknowledgedBy"] or "",
             g["receiver"],
             ",".join(f"{k}={v}" for k, v in sorted(g["labels"].items())),
@@ -124,7 +124,7 @@ def group(
         print_json(found)
         return
     labels = ",".join(f"{k}={v}" for k, v in sorted(found["labels"].items()))
-    typer.echo(f"{found['id']} {found['status']}: {labels or '(no group labels)'}")
+    typer.echo(f"{found['id']} {_status(found)}: {labels or '(no group labels)'}")
     typer.echo(f"  receiver:   {found['receiver']} (policy {found['escalationPolicy']})")
     if found["acknowledgedBy"]:
         typer.echo(f"  acked by:   {found['acknowledgedBy']}")
@@ -142,6 +142,12 @@ def group(
     for a in found["audit"]:
         comment = f": {a['comment']}" if a["comment"] else ""
         typer.echo(f"  {a['at']}  {a['actor']} ({a['channel']}) {a['action']}{comment}")
+
+
+def _status(group: dict[str, Any]) -> str:
+    """A group's status as people read it: a group snoozed by silences or inhibition
+    (until an alert fires unmuted) is ``muted``, not ``snoozed``."""
+    return "muted" if group.get("muted") else str(group["status"] or "")
 
 
 def checklist(

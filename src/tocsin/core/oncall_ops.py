@@ -753,7 +753,7 @@ class Observe:
                 assert state is not None
                 # a responder reading the trail must not think a silenced problem is gone
                 if o.muted:
-                    why = "no alert left firing unmuted: silenced or inhibited"
+                    why = "every alert still firing is silenced or inhibited"
                 else:
                     why = "all alerts resolved"
                 work.apply(alerts_resolved(state, self.now, why, o.muted))

@@ -176,10 +176,18 @@ class GroupState(Struct, frozen=True):
     since: datetime
     acknowledged_by: str = ""
     ack_deadline: datetime | None = None
+    # snoozed with no end: every alert still firing is silenced or inhibited, and the
+    # escalation waits until one fires unmuted again (see ``muted``)
     snoozed_until: datetime | None = None
     # resolved by hand: the fingerprints that were firing then and have not resolved
     # since (those do not re-open the group)
     held: tuple[str, ...] = ()
+
+    @property
+    def muted(self) -> bool:
+        """Snoozed by silences or inhibition rather than by a person: until an alert
+        fires unmuted again (then the escalation resumes) or they all resolve."""
+        return self.status is Status.SNOOZED and self.snoozed_until is None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -261,7 +269,7 @@ class TellResolved(Struct, frozen=True):
 
 class PauseEscalation(Struct, frozen=True):
     escalation_id: str
-    until: datetime
+    until: datetime | None  # None: while the group's alerts are muted
 
 
 class ResumeEscalation(Struct, frozen=True):
@@ -319,7 +327,22 @@ def alerts_firing(
 ) -> Transition:
     """Alerts (these fingerprints; ``muted``: those firing but silenced or inhibited)
     fire in the group: open it (new escalation) unless it is already open, or was
-    resolved by hand while only these alerts were firing."""
+    resolved by hand while only these alerts were firing. A group paused because its
+    alerts were all muted resumes its escalation: the problem did not go away."""
+    if state is not None and state.muted:
+        new = replace(state, status=Status.FIRING, since=now)
+        return Transition(
+            new,
+            (ResumeEscalation(state.escalation_id, DueKind.SNOOZE_END),),
+            _audit(
+                new,
+                now,
+                SYSTEM,
+                Via.AUTO,
+                "unmuted",
+                "an alert fires unsilenced again; escalation resumes at the current step",
+            ),
+        )
     if state is not None and state.status is not Status.RESOLVED:
         return Transition(state)
     if state is not None and state.held and all(f in state.held for f in firing):
@@ -413,17 +436,28 @@ def alerts_resolved(
     state: GroupState, now: datetime, why: str = "all alerts resolved", muted: Collection[str] = ()
 ) -> Transition:
     """No alert of the group fires unmuted (``muted``: those firing but silenced or
-    inhibited): the group resolves itself. If someone resolved it already, the alerts
-    they saw firing that have resolved since are no longer held: firing again, they
-    are new."""
+    inhibited). With none firing at all, the group resolves itself and those it paged
+    are told. With some muted, it is not resolved (a silence is not a fix): a firing
+    group's escalation pauses until one fires unmuted again, as the same episode
+    (its checklist, its timers); an acknowledged or snoozed group stays as it is. If
+    someone resolved it already, the alerts they saw firing that have resolved since
+    are no longer held: firing again, they are new."""
     if state.status is Status.RESOLVED:
         new = _still_held(state, (), muted)
         if state.held and not new.held:  # what it was resolved by hand with has ended
             return Transition(new, (TellResolved(state.escalation_id),))
         return Transition(new)
+    if muted:
+        if state.status is not Status.FIRING:
+            return Transition(state)
+        new = replace(state, status=Status.SNOOZED, since=now, snoozed_until=None)
+        note = f"{why}; escalation waits until one fires unmuted"
+        return Transition(
+            new,
+            (PauseEscalation(state.escalation_id, None),),
+            _audit(new, now, SYSTEM, Via.AUTO, "muted", note),
+        )
     t = _resolved(state, now, SYSTEM, Via.AUTO, why)
-    if muted:  # silenced or inhibited, not resolved: nobody is told (as Alertmanager)
-        return t
     return Transition(t.state, (*t.actions, TellResolved(state.escalation_id)), t.audit)
 
 
