@@ -61,6 +61,7 @@ def build_api(rt: Runtime) -> FastAPI:
         try:
             yield
         finally:
+            await rt.delivery.drain()  # before the loops stop: the records need the writer
             for task in loops:
                 task.cancel()
             for task in loops:

@@ -142,6 +142,58 @@ def test_notifications_done_with_are_forgotten_after_the_retention_in_batches(
     assert left == 2  # no attempt of a forgotten notification is left behind
 
 
+def later_of(it: OutboxItem, seconds: float, news: bool = False) -> OutboxItem:
+    """A newer notification of the same group to the same integration."""
+    at = it.created_at + timedelta(seconds=seconds)
+    note = structs.replace(it.notification, idempotency_key=f"{it.idempotency_key}+{seconds}")
+    return new_item(str(uuid.uuid4()), it.receiver, it.integration, note, at)
+
+
+@pytest.mark.parametrize(
+    ("how", "newer", "superseded"),
+    [
+        ("retried", "same group", True),  # the receiver was down: the retry would be late
+        ("lease lapsed", "same group", True),  # the sender stopped mid-send
+        ("retried", "other group", False),
+        ("retried", "other integration", False),
+        ("retried", "announcement", False),  # news of its own: both are sent
+        ("fresh", "same group", False),  # claimed in order: not late
+    ],
+)
+def test_a_late_notification_is_not_sent_after_a_newer_one_of_its_group(
+    db: tuple[Engine, GroupCommitter], how: str, newer: str, superseded: bool
+) -> None:
+    """Sent after a newer notification of its group to the same integration, an older
+    one would undo it (PagerDuty's "trigger" after the "resolve"): a retried or lapsed
+    one is marked superseded when claimed, and only the newer one is handed out."""
+    engine, writer = db
+    old = item("r", 1, T0)
+    if newer == "announcement":
+        old = structs.replace(old, notification=structs.replace(old.notification, news=True))
+    writer.run_sync(Enqueue([old]))
+    if how == "retried":
+        writer.run_sync(RecordAttempt(old, Outcome.retryable("503"), T0, 10, RetryPolicy()))
+    elif how == "lease lapsed":
+        writer.run_sync(ClaimDue(T0, T0 + timedelta(seconds=60), 10))
+    new = later_of(old, 5)
+    if newer == "other group":
+        new = item("r", 2, T0 + timedelta(seconds=5))
+    elif newer == "other integration":
+        new = structs.replace(new, integration="webhook[1]")
+    writer.run_sync(Enqueue([new]))
+    later = T0 + timedelta(minutes=10)
+    claimed = writer.run_sync(ClaimDue(later, later + timedelta(seconds=60), 10))
+    assert sorted(i.id for i in claimed) == sorted([new.id] if superseded else [old.id, new.id])
+    assert statuses(engine, [old])[0] is (
+        DeliveryStatus.SUPERSEDED if superseded else DeliveryStatus.PENDING
+    )
+    if superseded:
+        with engine.connect() as conn:
+            found = outbox_rows.get(conn, old.id)
+        assert found is not None
+        assert found.last_error.startswith("not sent: a newer notification of its group")
+
+
 def test_a_claim_that_fails_is_retried_and_the_loop_says_so(
     db: tuple[Engine, GroupCommitter], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -306,6 +358,58 @@ def test_a_hanging_receiver_does_not_block_the_others(db: tuple[Engine, GroupCom
             await until(lambda: statuses(engine, slow) == [DeliveryStatus.SENT] * 5, "slow one")
 
     asyncio.run(go())
+
+
+@pytest.mark.parametrize("finishes", [True, False], ids=["send finishes", "send hangs"])
+def test_a_shutdown_lets_the_sends_in_flight_finish_and_takes_nothing_new(
+    db: tuple[Engine, GroupCommitter], finishes: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``drain`` (a rolling restart's SIGTERM): the send in flight is recorded before
+    the worker stops, rather than left to lapse and be sent again a lease later;
+    nothing is claimed meanwhile, and an item handed over leased is given back. A send
+    that outlasts the drain is left to its lease, and the log says so."""
+    engine, writer = db
+    release = asyncio.Event()
+    started: list[str] = []
+
+    async def send(it: OutboxItem) -> Outcome:
+        started.append(it.idempotency_key)
+        await release.wait()
+        return Outcome.sent()
+
+    settings = DeliverySettings(poll=timedelta(milliseconds=20), drain=timedelta(seconds=0.3))
+    clock = Clock(T0)
+    worker = DeliveryWorker(writer, clock, send, settings)
+    first, queued, handed = item("r", 1, T0), item("r", 2, T0), item("r", 3, T0)
+
+    async def go() -> None:
+        async with running(worker):
+            await writer.run(Enqueue([first]))
+            worker.kick()
+            await until(lambda: started == [first.idempotency_key], "the send in flight")
+            draining = asyncio.create_task(worker.drain())
+            await asyncio.sleep(0)  # (a yield, no wait: the drain has begun)
+            await writer.run(Enqueue([queued]))
+            worker.kick()
+            leased = structs.replace(handed, lease_until=T0 + timedelta(seconds=60))
+            await writer.run(Enqueue([leased]))
+            worker.adopt([leased])
+            if finishes:
+                release.set()
+            await draining
+            assert statuses(engine, [first]) == [
+                DeliveryStatus.SENT if finishes else DeliveryStatus.PENDING
+            ]
+        release.set()
+
+    asyncio.run(go())
+    assert started == [first.idempotency_key]  # nothing new was claimed or started
+    with engine.connect() as conn:
+        given_back = outbox_rows.get(conn, handed.id)
+    assert given_back is not None
+    assert given_back.lease_until.timestamp() == 0
+    still = "still being sent at shutdown" in caplog.text
+    assert still is not finishes
 
 
 def test_retry_policy_backs_off_with_jitter_and_honours_retry_after() -> None:

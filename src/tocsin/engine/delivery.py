@@ -58,6 +58,9 @@ class DeliverySettings:
     # commit comes within this, so a notification costs two commits, not three.
     record_linger: timedelta = timedelta(milliseconds=50)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    # How long a shutdown waits for the sends in flight to finish and be recorded
+    # (see ``drain``).
+    drain: timedelta = timedelta(seconds=10)
 
 
 class DeliveryWorker:
@@ -90,6 +93,7 @@ class DeliveryWorker:
         # polled): at a few alerts a second that claim was one of four transactions
         # per alert, and in a burst to one receiver one per send.
         self._waiting: frozenset[str] = frozenset()
+        self._draining = False  # shutting down: nothing new is claimed or started
 
     @property
     def in_flight(self) -> int:
@@ -109,7 +113,10 @@ class DeliveryWorker:
         extra: list[str] = []
         unleased = False
         for item in items:
-            if item.lease_until <= now:
+            if self._draining:
+                if item.lease_until > now:  # given back for whoever runs next
+                    extra.append(item.id)
+            elif item.lease_until <= now:
                 unleased = True
             elif self._busy.get(item.receiver, 0) >= self.settings.handoff_hold:
                 extra.append(item.id)
@@ -140,7 +147,28 @@ class DeliveryWorker:
         await self._claim()
         return self._full
 
+    async def drain(self) -> None:
+        """Stop taking items and wait (``settings.drain`` at most) for the sends in
+        flight to finish and be recorded. A rolling restart that cut them off would
+        leave their leases to lapse: another replica would send them again a lease
+        later, perhaps after newer news of their groups had gone out."""
+        self._draining = True
+        if not self._in_flight:
+            return
+        _, left = await asyncio.wait(
+            set(self._in_flight), timeout=self.settings.drain.total_seconds()
+        )
+        if left:
+            log.warning(
+                "%d notification(s) still being sent at shutdown: sent again once their "
+                "leases lapse",
+                len(left),
+            )
+
     async def _claim(self) -> None:
+        if self._draining:
+            self._full = False  # (or the loop would come straight back)
+            return
         free = self.settings.concurrency - len(self._in_flight)
         if free <= 0:
             self._full = True

@@ -26,6 +26,9 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    # not sent because a newer notification of its group went (or goes) to the same
+    # integration: sent late, it would undo that one (a "trigger" after the "resolve")
+    SUPERSEDED = "superseded"
 
 
 class OutboxItem(Struct, frozen=True):

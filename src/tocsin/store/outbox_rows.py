@@ -126,7 +126,55 @@ def claim_due(
     if lapsed:
         _count_lapsed(conn, lapsed, now)
     counted = {i.id for i in lapsed}
-    return [replace(i, lease_until=lease, attempts=i.attempts + (i.id in counted)) for i in found]
+    # Only an item sent late can be out of order: one being retried or whose lease
+    # lapsed (a fresh item is claimed in creation order). An announcement is news of
+    # its own, not a state a newer one replaces.
+    late = [i for i in found if (i.attempts or i.id in counted) and not i.notification.news]
+    stale = _supersede(conn, late, now, rev) if late else set()
+    return [
+        replace(i, lease_until=lease, attempts=i.attempts + (i.id in counted))
+        for i in found
+        if i.id not in stale
+    ]
+
+
+def _supersede(conn: Connection, items: Sequence[OutboxItem], now: datetime, rev: int) -> set[str]:
+    """Of ``items``, mark superseded (and return) those of a group and integration for
+    which a newer notification was decided since: it carries the group's state now,
+    and this one, sent after it, would undo it at the receiver (PagerDuty left with a
+    "trigger" after the "resolve", a chat told "firing" again). Alertmanager sends one
+    group's notifications one after another and drops what a newer flush replaces;
+    this keeps that order across retries, restarts and replicas. One scan of the
+    notifications decided since the oldest of them (by the creation index)."""
+    since = min(to_micros(i.created_at) for i in items)
+    key = (outbox.c.receiver, outbox.c.integration, outbox.c.group_key)
+    newest = {
+        (r.receiver, r.integration, r.group_key): r.newest
+        for r in conn.execute(
+            select(*key, func.max(outbox.c.created_at).label("newest"))
+            .where(outbox.c.created_at > since)
+            .group_by(*key)
+        )
+    }
+    stale = {
+        i.id
+        for i in items
+        if newest.get((i.receiver, i.integration, i.group_key), 0) > to_micros(i.created_at)
+    }
+    if stale:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(list(stale)))
+            .values(
+                status=DeliveryStatus.SUPERSEDED.value,
+                lease_until=0,
+                updated_at=to_micros(now),
+                last_error="not sent: a newer notification of its group went to this "
+                "integration since, and this one, late, would undo it",
+                rev=rev,
+            )
+        )
+    return stale
 
 
 def _count_lapsed(conn: Connection, items: Sequence[OutboxItem], now: datetime) -> None:
