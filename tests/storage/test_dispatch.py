@@ -171,6 +171,43 @@ def test_two_replicas_flush_a_group_once(db_url: str, clock: Clock) -> None:
         b.close()
 
 
+def test_a_replica_behind_the_database_does_not_flush_what_it_missed(
+    db_url: str, clock: Clock
+) -> None:
+    """A replica that could not read the database for a while holds an alert whose end
+    has passed in its memory, though another replica kept it firing: its flush, once
+    the transaction has caught up, no longer stands and is not made (no "resolved"
+    sent, then "firing" again); decided again from what it now knows, the group sends
+    nothing new."""
+    a, b = Node(db_url, clock), Node(db_url, clock)
+    try:
+        firing = PostedAlert({"alertname": "A"}, {}, T0, T0 + timedelta(minutes=10), "")
+        asyncio.run(a.store.put_alerts([firing]))
+        b.step()
+        clock.now = T0 + timedelta(seconds=30)
+        b.step()
+        assert [status for status, _ in statuses(b)] == ["firing"]
+        # b is cut off; Prometheus keeps re-sending the alert to a
+        clock.now = T0 + timedelta(minutes=9)
+        again = PostedAlert({"alertname": "A"}, {}, T0, T0 + timedelta(minutes=20), "")
+        asyncio.run(a.store.put_alerts([again]))
+        clock.now = T0 + timedelta(minutes=11)  # past the end b knows of
+        asyncio.run(b.dispatcher.step())  # b back: its flush's transaction catches up
+        clock.now += timedelta(seconds=1)
+        asyncio.run(b.dispatcher.step())
+        assert [status for status, _ in statuses(b)] == ["firing"]
+    finally:
+        a.close()
+        b.close()
+
+
+def statuses(node: Node) -> list[tuple[str, str]]:
+    """Each notification's status and time, oldest first."""
+    with node.engine.connect() as conn:
+        items = outbox_rows.recent(conn, 100)
+    return [(i.notification.status, i.created_at.isoformat()) for i in reversed(items)]
+
+
 def test_a_group_flushes_again_at_group_interval(db_url: str, clock: Clock) -> None:
     """The flush's lease on the group's timer ends with the flush: with a group_interval
     shorter than the lease, the next flush is not held up until the lease runs out."""

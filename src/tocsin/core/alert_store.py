@@ -199,6 +199,9 @@ class AlertStore:
     def all_alerts(self) -> list[Alert]:
         return self.alerts.values()
 
+    def alert(self, fingerprint: str) -> Alert | None:
+        return self.alerts.get(fingerprint)
+
     def silencer(self, now: datetime) -> Muter:
         return SilenceMuter(self.silences.values(), now)
 

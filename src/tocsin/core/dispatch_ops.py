@@ -40,6 +40,8 @@ class FlushResult:
     items: tuple[OutboxItem, ...] = ()
     # The group's notification log after the flush (what the next decision starts from).
     log: Mapping[LogKey, LogEntry] = field(default_factory=dict)
+    # Not flushed: its batch no longer stands (see ``Flush.stands``); due again at once.
+    stale: bool = False
 
 
 @dataclass
@@ -49,6 +51,12 @@ class Flush:
     receiver: str
     planner: Planner
     next_timer: GroupTimer | None  # None: the group is done, drop its timer
+    # Whether the batch still stands once the transaction has caught up with what
+    # other replicas committed: each alert firing, or resolved, as the batch has it.
+    # A replica that lost the database for a while holds alerts whose end has passed
+    # in its memory, though another replica kept them firing: from its memory it
+    # would tell the receiver "resolved", and "firing" again a moment later.
+    stands: Callable[[], bool] = lambda: True
 
     @property
     def claim(self) -> FlushClaim:
@@ -72,19 +80,19 @@ class FlushMany:
         inserted, and dropped if another replica inserted it first.
         """
         conn = txn.conn
-        due, new = group_rows.lock_timers(conn, [f.claim for f in self.flushes], self.now)
+        stale = {f.claim.gid for f in self.flushes if not f.stands()}
+        flushes = [f for f in self.flushes if f.claim.gid not in stale]
+        due, new = group_rows.lock_timers(conn, [f.claim for f in flushes], self.now)
         candidates = due | {c.gid for c in new}
-        logs = group_rows.logs_of(
-            conn, [f.group_key for f in self.flushes if f.claim.gid in candidates]
-        )
+        logs = group_rows.logs_of(conn, [f.group_key for f in flushes if f.claim.gid in candidates])
         planned = {
             f.claim.gid: f.planner(logs.get(f.group_key, {}))
-            for f in self.flushes
+            for f in flushes
             if f.claim.gid in candidates
         }
-        due_claims = [f.claim for f in self.flushes if f.claim.gid in due]
+        due_claims = [f.claim for f in flushes if f.claim.gid in due]
         won = due | group_rows.finish_claims(conn, due_claims, new, self.now, txn.rev)
-        kept = [(f, planned[f.claim.gid]) for f in self.flushes if f.claim.gid in won]
+        kept = [(f, planned[f.claim.gid]) for f in flushes if f.claim.gid in won]
         entries = [e for _, (plan, _) in kept for e in plan.log_entries]
         # The log after the round, per group key: sibling routes (``continue: true``
         # with the same matchers) share a group key, and each must see the others'
@@ -92,17 +100,17 @@ class FlushMany:
         after: dict[str, dict[LogKey, LogEntry]] = {}
         for e in entries:
             after.setdefault(e.group_key, dict(logs.get(e.group_key, {})))[e.key] = e
-        results = [
-            FlushResult(
-                True,
-                planned[f.claim.gid][0],
-                tuple(planned[f.claim.gid][1]),
-                after.get(f.group_key, logs.get(f.group_key, {})),
-            )
-            if f.claim.gid in won
-            else FlushResult(claimed=False)
-            for f in self.flushes
-        ]
+
+        def result(f: Flush) -> FlushResult:
+            if f.claim.gid in stale:
+                return FlushResult(claimed=False, stale=True)
+            if f.claim.gid not in won:
+                return FlushResult(claimed=False)
+            plan, items = planned[f.claim.gid]
+            log = after.get(f.group_key, logs.get(f.group_key, {}))
+            return FlushResult(True, plan, tuple(items), log)
+
+        results = [result(f) for f in self.flushes]
         outbox_rows.enqueue(conn, [i for _, (_, items) in kept for i in items], txn.rev)
         group_rows.save_log_entries(conn, entries, txn.rev)
         return txn.rev, results

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from msgspec.structs import replace
@@ -82,6 +83,8 @@ class AlertSource(Protocol):
     def silencer(self, now: datetime) -> Muter: ...
 
     def firing(self, now: datetime) -> list[Alert]: ...
+
+    def alert(self, fingerprint: str) -> Alert | None: ...
 
 
 @dataclass
@@ -419,6 +422,10 @@ class Dispatcher:
         enqueued: list[OutboxItem] = []
         for found, result in zip(prepared, results, strict=True):
             gid = found.gid
+            if result.stale:  # its alerts changed meanwhile: decided again, from them
+                self._set(gid, replace(found.group, next_flush_at=now))
+                self._kick()
+                continue
             if not result.claimed:
                 lost.append(gid)
                 continue
@@ -508,7 +515,8 @@ class Dispatcher:
         done = settled.state is None or any(isinstance(a, DeleteGroup) for a in settled.actions)
         after = None if done else settled.state
         timer = None if after is None else self._timer(after)
-        op = Flush(group.route_id, group.group_key, group.receiver, planner, timer)
+        stands = partial(_stands, batch, self._alerts.alert, now)
+        op = Flush(group.route_id, group.group_key, group.receiver, planner, timer, stands)
         return _Due(group, route, after, op, plan)
 
     async def _adopt_stored_timers(self, gids: list[GroupId]) -> None:
@@ -569,6 +577,22 @@ class Dispatcher:
         return GroupTimer(
             state.route_id, state.group_key, state.receiver, state.next_flush_at, state.has_flushed
         )
+
+
+def _stands(batch: FlushBatch, stored: Callable[[str], Alert | None], now: datetime) -> bool:
+    """Whether every alert of ``batch`` still fires, or has resolved, as the batch says,
+    by the store as it is now (see ``Flush.stands``). Only a newer version the store
+    holds can say otherwise, and the dispatcher is given every version the store takes
+    in (``on_alerts``), so the next round's batch agrees with it."""
+    for a in batch.firing:
+        found = stored(a.fingerprint)
+        if found is not None and found.resolved(now):
+            return False
+    for a in batch.resolved:
+        found = stored(a.fingerprint)
+        if found is not None and not found.resolved(now):
+            return False
+    return True
 
 
 def _with_timer(state: GroupState, t: GroupTimer, due: datetime | None = None) -> GroupState:
