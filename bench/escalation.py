@@ -100,7 +100,7 @@ from tests.harness.procs import TocsinServer
 from tocsin.alerts.routing import build_route_tree, group_key, group_labels, match
 from tocsin.config import Config, load_config
 from tocsin.config.escalation import EscalationPolicy, Urgency
-from tocsin.core.oncall_ops import Observation, Observe, OncallContext
+from tocsin.core.oncall_ops import Observation, Observe, OncallContext, Paging
 from tocsin.engine.oncall import group_id
 from tocsin.notify.outbox import OutboxItem
 from tocsin.oncall.escalation import NotificationPlan, NotifyDue, Planned, Recipient, WhoIsOnCall
@@ -242,7 +242,7 @@ class _PolicyOnly:
 
     def page_items(
         self, row: Callable[[], OncallGroupRow], due: NotifyDue, now: datetime
-    ) -> list[OutboxItem]:
+    ) -> Paging:
         raise NotImplementedError("populating opens groups: nobody is paged")
 
     def resolved_items(

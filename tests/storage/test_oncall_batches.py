@@ -613,6 +613,39 @@ def test_a_resolution_tells_whoever_the_escalation_paged(
         rt.close()
 
 
+@pytest.mark.parametrize("opened", [1, 2], ids=["one group", "two groups (a class)"])
+def test_nobody_is_woken_for_alerts_that_have_resolved(
+    rt: Runtime, clock: Clock, opened: int
+) -> None:
+    """Between an alert's resolution and the group's next flush (its group_interval),
+    the escalation's next step is withheld, not sent with "[RESOLVED]" and buttons to
+    acknowledge; the trail says why. (Two groups whose steps fire together take the
+    batch path, one decision for the class.)"""
+    names = [f"G{n}" for n in range(opened)]
+    for name in names:
+        posted = PostedAlert({"alertname": name}, {}, T0, T0 + 60 * M, "")
+        (stored,) = asyncio.run(rt.store.put_alerts([posted]))
+        seen = [
+            Observation(name, "route", f"{{}}:{name}", "pager", "ladder", {}, [stored.fingerprint])
+        ]
+        rt.writer.run_sync(Observe(seen, rt.clock(), rt.oncall))
+    step(rt)
+    assert pages(rt) == ["person:alice"] * opened
+    clock.now = T0 + 1 * M
+    for name in names:  # resolved, as Prometheus sends it; the group flushes later
+        asyncio.run(rt.store.put_alerts([PostedAlert({"alertname": name}, {}, T0, T0 + M, "")]))
+    clock.now = T0 + 5 * M
+    step(rt)
+    assert pages(rt) == ["person:alice"] * opened  # bob is not woken
+    for name in names:
+        with rt.engine.connect() as conn:
+            audit = oncall_rows.audit_of(conn, name)
+        assert (audit[-1]["action"], audit[-1]["comment"]) == (
+            "not paged",
+            "bob: every alert of the group has resolved (the group resolves at its next flush)",
+        )
+
+
 def test_groups_are_listed_those_that_need_someone_first(rt: Runtime, clock: Clock) -> None:
     """Firing, acknowledged, snoozed, resolved; the latest change first within each:
     a firing group is at the top however many resolved groups changed after it."""

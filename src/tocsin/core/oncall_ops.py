@@ -35,6 +35,7 @@ from tocsin.oncall.escalation import (
     start_escalation,
 )
 from tocsin.oncall.lifecycle import (
+    SYSTEM,
     AuditEntry,
     GroupState,
     LifecycleDue,
@@ -67,6 +68,14 @@ class OncallRefused(ValueError):
     """A human action that does not apply (ack of a resolved group...): the reason."""
 
 
+class Paging(NamedTuple):
+    """One page's outbox items; or none, and why the page was withheld (written to the
+    group's trail)."""
+
+    items: list[OutboxItem]
+    withheld: str = ""
+
+
 class OncallContext(Protocol):
     """What the ops need of the configuration and the alert store, as of now."""
 
@@ -83,7 +92,7 @@ class OncallContext(Protocol):
 
     def page_items(
         self, row: Callable[[], OncallGroupRow], due: NotifyDue, now: datetime
-    ) -> list[OutboxItem]:
+    ) -> Paging:
         """The outbox items of one page; ``row()`` reads the group's row (only a page
         that builds a notification needs it)."""
         ...
@@ -336,6 +345,7 @@ class _Steps:
         self.classed: dict[tuple[str, int, int], list[tuple[DueRow, oncall_rows.Ladder]]] = {}
         self.fired: list[tuple[_Class, list[tuple[DueRow, oncall_rows.Ladder]]]] = []
         self.class_items: list[OutboxItem] = []
+        self.class_audit: list[tuple[str, AuditEntry]] = []  # their pages withheld
         self.dropped: set[str] = set()  # groups of classed steps that failed
 
     def take(self, taken: Sequence[DueRow]) -> list[DueRow]:
@@ -466,25 +476,28 @@ class _Steps:
             try:
                 for notify in work.send:
                     if notify_stale_reason(notify, work.standing, self.now) is None:
-                        items = self.ctx.page_items(row_of(group_id), notify, self.now)
-                        work.items.extend(items)
+                        paging = self.ctx.page_items(row_of(group_id), notify, self.now)
+                        work.items.extend(paging.items)
+                        work.audit.extend(_withheld(notify, paging, self.now))
             except Exception:
                 log.exception("on-call row %s of group %s failed", work.due.id, group_id)
                 failed.append(self.works.pop(group_id).due)
         for found, members in self.fired:
             for due, lad in members if found.send else ():
+                made: list[OutboxItem] = []
+                withheld: list[tuple[str, AuditEntry]] = []
                 try:  # (due at once, of a firing group's current escalation: not stale)
-                    made = [
-                        item
-                        for notify in found.sending(lad)
-                        for item in self.ctx.page_items(row_of(lad.group_id), notify, self.now)
-                    ]
+                    for notify in found.sending(lad):
+                        paging = self.ctx.page_items(row_of(lad.group_id), notify, self.now)
+                        made += paging.items
+                        withheld += [(lad.group_id, e) for e in _withheld(notify, paging, self.now)]
                 except Exception:
                     log.exception("on-call row %s of group %s failed", due.id, lad.group_id)
                     failed.append(due)
                     self.dropped.add(lad.group_id)
                     continue
                 self.class_items.extend(made)
+                self.class_audit.extend(withheld)
         return failed
 
     def moved(self) -> set[str]:
@@ -510,7 +523,7 @@ class _Steps:
                 ladders.setdefault(found.ladder, []).extend(kept)
             found.rows(kept, due_values, audit_values)
         oncall_rows.update_ladders(conn, ladders, to_micros(self.now), self.txn.rev)
-        return _write_rows(
+        written = _write_rows(
             self.txn,
             [r for w in works for r in w.rows],
             [(w.due.group_id, e) for w in works for e in w.audit],
@@ -518,6 +531,9 @@ class _Steps:
             due_values,
             audit_values,
         )
+        # after the class's own lines (``audit_values``): a page comes after its step
+        oncall_rows.add_audits(conn, self.class_audit)
+        return written
 
 
 def _step_work(due: DueRow, lad: oncall_rows.Ladder) -> _StepWork:
@@ -662,6 +678,15 @@ def _outcome_rows(
                 send.append(notify)
             else:
                 rows.append(_due_row(group_id, "notify", notify.due_at, notify.to_json()))
+
+
+def _withheld(notify: NotifyDue, paging: Paging, now: datetime) -> list[AuditEntry]:
+    """The trail's line for a page withheld (none for a page sent)."""
+    if not paging.withheld:
+        return []
+    page = notify.page
+    why = f"{page.name}: {paging.withheld}"
+    return [AuditEntry(now, page.group_key, SYSTEM, Via.AUTO, "not paged", why, page.escalation_id)]
 
 
 def _write_rows(
@@ -955,7 +980,9 @@ class ProcessDue:
 
     def _page(self, work: _Work, notify: NotifyDue) -> None:
         if notify_stale_reason(notify, work.lifecycle, work.now) is None:
-            work.items.extend(self.ctx.page_items(lambda: work.row, notify, work.now))
+            paging = self.ctx.page_items(lambda: work.row, notify, work.now)
+            work.items.extend(paging.items)
+            work.audit.extend(_withheld(notify, paging, work.now))
 
     def _send_due_pages(self, work: _Work) -> None:
         """Send the notifications this row just made due, in this transaction: taken

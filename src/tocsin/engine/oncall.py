@@ -25,7 +25,7 @@ from tocsin.config import Config
 from tocsin.config.escalation import EscalationPolicy
 from tocsin.config.oncall import Person
 from tocsin.config.receivers import Receiver
-from tocsin.core.oncall_ops import Observation, Observe, OncallContext, ProcessDue
+from tocsin.core.oncall_ops import Observation, Observe, OncallContext, Paging, ProcessDue
 from tocsin.core.policy import PERSON_PREFIX
 from tocsin.engine.loop import KickedLoop
 from tocsin.notify.message import Notification, with_runbook_annotations
@@ -59,6 +59,7 @@ _TIMER_SLACK = 0.001
 _MIN_SLEEP = 0.02
 # A person's channel -> the integration of their ``person:NAME`` receiver that serves it.
 _CHANNEL_INTEGRATION = {"email": "email[0]", "slack": "slack[0]"}
+_ALL_RESOLVED = "every alert of the group has resolved (the group resolves at its next flush)"
 
 
 def _integrations(receiver: Receiver) -> tuple[str, list[str]]:
@@ -137,21 +138,24 @@ class OncallEngine:
 
     def page_items(
         self, read_row: Callable[[], OncallGroupRow], due: NotifyDue, now: datetime
-    ) -> list[OutboxItem]:
+    ) -> Paging:
         """The outbox items that carry one page: to a receiver's integrations, or to the
         person's channel (``default``: e-mail if they have one, else Slack). The group's
-        row is read only for a page that builds a notification."""
+        row is read only for a page that builds a notification. None once every alert
+        of the group has resolved: the group itself resolves at its next flush (its
+        ``group_interval`` later), and until then its steps must not wake anyone for
+        what is over."""
         page = due.page
         if page.recipient is Recipient.RECEIVER:
             found = self._receiver(page.name)
             if found is None:
-                return []
+                return Paging([])
             target, names = found
             actor = target
         else:
             person = self._person(page.name)
             if person is None:
-                return []
+                return Paging([])
             target = f"{PERSON_PREFIX}{person.name}"
             channel = due.channel
             if channel == "default":
@@ -159,15 +163,17 @@ class OncallEngine:
             integration = _CHANNEL_INTEGRATION.get(channel)
             if integration is None:
                 log.warning("no way to page %s through %s", person.name, due.channel)
-                return []
+                return Paging([])
             names = [integration]
             actor = person.name
         if not names:
-            return []  # a receiver without integrations: nothing to build
+            return Paging([])  # a receiver without integrations: nothing to build
         row = read_row()
         alerts = self._alerts_of(row)
+        if alerts and all(a.resolved(now) for a in alerts):
+            return Paging([], _ALL_RESOLVED)
         note = self._notification(row, target, alerts, due.idempotency_key, now, actor)
-        return [new_item(str(uuid.uuid4()), target, name, note, now) for name in names]
+        return Paging([new_item(str(uuid.uuid4()), target, name, note, now) for name in names])
 
     def resolved_items(
         self,
