@@ -380,9 +380,10 @@ def test_overrides_are_audited(client: TestClient, clock: Clock) -> None:
     [
         (b"by=alice&exp=1&sig=%C3%A9", 403),  # a signature that is not ASCII: refused
         (b"by=alice&exp=soon&sig=x", 400),
+        (b"", 400),  # no fields, in the form or the query
         (None, 413),  # an open path: its body is bounded too (one byte over the limit)
     ],
-    ids=["non-ascii signature", "exp not a number", "too large"],
+    ids=["non-ascii signature", "exp not a number", "no fields", "too large"],
 )
 def test_a_bad_signed_action_is_refused(
     client: TestClient, body: bytes | None, status: int
@@ -390,3 +391,5 @@ def test_a_bad_signed_action_is_refused(
     limit = cast(FastIngest, client.app).rt.settings.max_body_bytes
     r = client.post("/act/ack/g123", content=b"x" * (limit + 1) if body is None else body)
     assert r.status_code == status, r.text
+    if body == b"":
+        assert "the link is incomplete: no by, exp, sig" in r.text

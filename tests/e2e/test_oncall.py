@@ -117,11 +117,14 @@ def test_email_link_acknowledges_and_stops_the_escalation(tmp_path: Path) -> Non
             assert acked["acknowledgedBy"] == "alice"
             # the link works once: the group is acknowledged already
             assert confirm(link.group(1)).status_code == 409
+            # a script posting to the link itself (its fields in the query) is heard too
+            assert httpx.post(link.group(1)).status_code == 409
             # a forged link is refused, opened or posted
             forged = link.group(1).replace("by=alice", "by=mallory")
             assert httpx.get(forged).status_code == 403
             fields = dict(parse_qsl(urlsplit(forged).query))
             assert httpx.post(forged.split("?")[0], data=fields).status_code == 403
+            assert httpx.post(forged).status_code == 403
 
             # the step that would page bob comes due, is found stale, and pages nobody
             def step_two_done() -> bool:

@@ -406,6 +406,9 @@ def _group_row(request: Request, group_id: str) -> oncall_rows.OncallGroupRow | 
         return oncall_rows.get_group(conn, group_id)
 
 
+_FIELDS = ("by", "exp", "sig")  # a signed link's fields
+
+
 @router.post(
     "/act/{action}/{group_id}",
     response_class=HTMLResponse,
@@ -417,7 +420,14 @@ async def signed_action(request: Request, action: str, group_id: str) -> Respons
     except BodyTooLarge:
         return _page("the request is too large", 413)
     form = parse_qs(body.decode("utf-8", errors="replace"))
-    by, exp, sig = (form.get(k, [""])[0] for k in ("by", "exp", "sig"))
+    # the confirmation page posts them in its form; a script posting to the link
+    # itself has them in the query string
+    by, exp, sig = (form.get(k, [""])[0] or request.query_params.get(k, "") for k in _FIELDS)
+    missing = [k for k, v in zip(_FIELDS, (by, exp, sig), strict=True) if not v]
+    if missing:
+        return _page(f"the link is incomplete: no {', '.join(missing)}", 400)
+    if not exp.isdigit():
+        return _page(f"the link is damaged: exp must be a number, not {exp!r}", 400)
     try:
         _signed(request, action, group_id, by, int(exp), sig)
         await runtime(request).act_on_group(group_id, action, by, Via.EMAIL_LINK)
