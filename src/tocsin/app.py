@@ -126,5 +126,7 @@ async def _follow_replicas(rt: Runtime) -> None:
         try:
             await asyncio.to_thread(rt.store.refresh)
             await asyncio.to_thread(rt.people.refresh)
-        except Exception:
-            log.exception("catching up with the database failed")
+        except Exception as exc:
+            rt.following.failed(exc)
+        else:
+            rt.following.succeeded()

@@ -11,6 +11,7 @@ over with the prefix changed.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -53,6 +54,14 @@ def _reason(outcome: Outcome) -> str:
 _LATENESS_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
 
+def config_hash(text: str) -> float:
+    """Alertmanager's ``alertmanager_config_hash`` of a configuration file's text: the
+    first 48 bits of its MD5, little-endian, as a float (a float64 holds them exactly),
+    so one file has one value on every replica, Tocsin's or Alertmanager's."""
+    digest = hashlib.md5(text.encode("utf-8"), usedforsecurity=False).digest()
+    return float(int.from_bytes(digest[:6], "little"))
+
+
 class Metrics:
     def __init__(self, clock: Callable[[], datetime]) -> None:
         self.registry = CollectorRegistry()
@@ -93,6 +102,12 @@ class Metrics:
         self.reload_time = Gauge(
             "tocsin_config_last_reload_success_timestamp_seconds",
             "Timestamp of the last successful configuration reload.",
+            registry=self.registry,
+        )
+        self._config_hash = Gauge(
+            "tocsin_config_hash",
+            "Hash of the currently loaded configuration file (as Alertmanager's "
+            "alertmanager_config_hash): replicas that differ run different configurations.",
             registry=self.registry,
         )
         # As Alertmanager's: a notification is counted once, at its first attempt, and
@@ -139,6 +154,12 @@ class Metrics:
         self.registry.register(self.oncall_lateness)
         for status in ("firing", "resolved"):
             self._received.labels(status)
+
+    def config_loaded(self, text: str, at: datetime) -> None:
+        """A configuration (the file's ``text``) was loaded at ``at`` and is in force."""
+        self.reload_ok.set(1)
+        self.reload_time.set(at.timestamp())
+        self._config_hash.set(config_hash(text))
 
     def integrations_known(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Start the series of these ``(integration kind, receiver)`` at zero (on every
@@ -265,8 +286,15 @@ class _LabelledGauge(Collector):
         self._family = family
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        try:
+            values = self._values()
+        except Exception:
+            # one series out of the scrape, not the scrape: /metrics is what says
+            # what is wrong (tocsin_loop_failing) when something is
+            log.exception("%s left out of this scrape", self._name)
+            return
         family = self._family(self._name, self._doc, labels=[self._label])
-        for key, n in sorted(self._values().items()):
+        for key, n in sorted(values.items()):
             family.add_metric([key], n)
         yield family
 

@@ -26,7 +26,7 @@ from tocsin.alerts.labels import NameValidation
 from tocsin.alerts.model import Alert
 from tocsin.alerts.notify_decision import FlushPlan
 from tocsin.alerts.routing import group_key, match
-from tocsin.config import Config, load_config
+from tocsin.config import Config, ConfigProblem, load_config
 from tocsin.config.oncall import Person
 from tocsin.config.redact import shown
 from tocsin.config.web import WebConfig, load_web_config
@@ -41,13 +41,14 @@ from tocsin.core.checklists import (
 )
 from tocsin.core.incidents import IncidentDesk
 from tocsin.core.maintenances import MaintenanceDesk
-from tocsin.core.oncall_ops import HumanAction
+from tocsin.core.oncall_ops import HumanAction, OncallRefused
 from tocsin.core.outbox_ops import Enqueue, ForgetDone
 from tocsin.core.pd_intake import EventIntake
 from tocsin.core.people import PeopleDirectory
 from tocsin.core.policy import PERSON_PREFIX, ConfigPolicy
 from tocsin.core.runbook_library import RunbookLibrary
 from tocsin.defaults import DEFAULT_LISTEN, DEFAULT_MAX_BODY
+from tocsin.engine.config_warnings import config_warnings
 from tocsin.engine.delivery import DeliverySettings, DeliveryWorker
 from tocsin.engine.dispatch import Dispatcher, DispatchSettings
 from tocsin.engine.health import ReceiverHealth
@@ -57,11 +58,13 @@ from tocsin.engine.maintenance_edges import MaintenanceEdges
 from tocsin.engine.oncall import OncallEngine
 from tocsin.engine.probes import ProbeMonitor
 from tocsin.engine.senders import ChannelSender
+from tocsin.incidents.model import Incident
 from tocsin.metrics import Metrics
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem
 from tocsin.notify.outcome import Outcome
 from tocsin.oncall.lifecycle import Via, pending_acts
 from tocsin.oncall.schedules import Shift, shifts
+from tocsin.outage import Outage
 from tocsin.runbooks.checklist import Checklist, find_step, parse_ref
 from tocsin.runbooks.timers import Timer, find_timer
 from tocsin.store import oncall_rows, outbox_rows
@@ -127,10 +130,12 @@ class Runtime:
         self._policy = ConfigPolicy(config, self._person)
         self._store_settings = self._derive_store_settings(config)
         self.metrics = Metrics(clock)
-        self.metrics.reload_ok.set(1)
-        self.metrics.reload_time.set(self.started_at.timestamp())
+        self.metrics.config_loaded(config.original, self.started_at)
+        _warn_of(config)
         self.engine = open_database(settings.database())
         self.writer = GroupCommitter(self.engine)
+        # the follow loop's reads of what other replicas commit (see app._follow_replicas)
+        self.following = Outage(log, "catching up with the database")
         self.people = PeopleDirectory(self.engine, self.writer, clock, lambda: self._config)
         self.people.refresh()
         self._say_unreachable()
@@ -215,6 +220,7 @@ class Runtime:
             lambda name: self._policy.receiver(name),
             settings.base_url(self.scheme),
         )
+        self.incidents.on_declared = self._take_groups
         self.maintenances = MaintenanceDesk(
             self.engine,
             self.writer,
@@ -376,9 +382,9 @@ class Runtime:
             self.probes.kick()
             self.incident_reminders.kick()  # a severity's debts may have changed
             self._known_integrations()
-            self.metrics.reload_ok.set(1)
-            self.metrics.reload_time.set(self.clock().timestamp())
+            self.metrics.config_loaded(config.original, self.clock())
             log.info("configuration reloaded from %s", self.settings.config_path)
+            _warn_of(config)
             self._say_unreachable()
             try:
                 self.runbooks.load()
@@ -409,7 +415,7 @@ class Runtime:
 
     def _runbook_extra(self, alert: Alert) -> dict[str, Any] | None:
         link = self.runbooks.link(alert.labels, alert.annotations)
-        return None if link is None else link.extra()
+        return None if link is None else link.extra(alert.labels)
 
     async def _enqueue(self, items: list[OutboxItem]) -> None:
         await self.writer.run(Enqueue(items))
@@ -464,6 +470,18 @@ class Runtime:
         state: dict[str, Any] = await self.writer.run(op)
         self.oncall.kick()
         return state
+
+    async def _take_groups(self, incident: Incident, via: Via) -> None:
+        """An incident declared from alert groups: whoever declared it took them, so
+        each one still firing is acknowledged by them (its escalation stops: the next
+        step would page someone else about what is being handled). One acknowledged,
+        snoozed or resolved already stays as it is."""
+        why = f"declared incident #{incident.id}"
+        for group_id in incident.groups:
+            try:
+                await self.act_on_group(group_id, "ack", incident.opened_by, via, why)
+            except (OncallRefused, LookupError):
+                continue
 
     def group_page(self, group_id: str) -> GroupPage | None:
         """What the API and the console show of an on-call alert group, read once: its
@@ -615,7 +633,7 @@ class Runtime:
         }
 
     def _alert_counts(self) -> dict[str, int]:
-        counts = Counter(v.status.state.value for v in self.store.views())
+        counts = Counter(v.status.state.value for v in self.store.views(fresh=False))
         return {"active": counts.get("active", 0), "suppressed": counts.get("suppressed", 0)}
 
     def _silence_counts(self) -> dict[str, int]:
@@ -626,3 +644,10 @@ class Runtime:
     def close(self) -> None:
         self.writer.close()
         self.engine.dispose()
+
+
+def _warn_of(config: Config) -> None:
+    """Log what ``check-config`` warns of in a configuration now in force (what its
+    notifications cannot do), where whoever wonders why pages fail looks."""
+    for warning in config_warnings(config):
+        log.warning("%s", warning.as_warning() if isinstance(warning, ConfigProblem) else warning)

@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from tests.api.conftest import CONFIG, Clock
 from tocsin.alerts.labels import fingerprint
 from tocsin.api.ingest import FastIngest
+from tocsin.runtime import Runtime
 from tocsin.timeutil import format_rfc3339
 
 CRIT = {"alertname": "ServiceDown", "severity": "critical", "service": "api"}
@@ -302,6 +304,30 @@ def test_the_docs_page_loads_everything_from_tocsin(client: TestClient) -> None:
     for path in assets:
         assert client.get(path).status_code == 200, path
     assert client.get("/redoc").status_code == 404  # FastAPI's ReDoc page needs a CDN
+
+
+def test_not_ready_while_the_database_refuses_commits(client: TestClient, runtime: Runtime) -> None:
+    """A replica that cannot store alerts says so on /-/ready (503, naming the error),
+    so that a load balancer sends Prometheus elsewhere; it is ready again once a commit
+    succeeds. (The alerts table is renamed away: the database refuses the insert.)"""
+
+    def rename(old: str, new: str) -> None:
+        with runtime.engine.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+
+    body = [{"labels": CRIT}]
+    answers = TestClient(client.app, raise_server_exceptions=False)  # as a server would
+    rename("alerts", "alerts_away")
+    try:
+        assert answers.post("/api/v2/alerts", json=body).status_code == 500
+        found = client.get("/-/ready")
+        assert found.status_code == 503
+        assert found.text.startswith("not ready: ")
+        assert "alerts" in found.text
+    finally:
+        rename("alerts_away", "alerts")
+    post(client, CRIT)
+    assert (client.get("/-/ready").status_code, client.get("/-/ready").text) == (200, "OK")
 
 
 def test_health_ready_metrics(client: TestClient) -> None:

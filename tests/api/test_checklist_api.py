@@ -400,3 +400,21 @@ def test_the_console_keeps_a_timer(client: TestClient, clock: Clock) -> None:
     assert (r.status_code, set(field_problems(r.text))) == (400, {"timer"})
     assert press(unkept=ref, by="dave").status_code == 303
     assert client.get(f"/api/v1/groups/{gid}/timers").json()[2]["keptBy"] is None
+
+
+def test_the_group_page_fills_its_steps_placeholders_from_the_alerts_labels(
+    client: TestClient, clock: Clock
+) -> None:
+    """ServiceDown's steps say ``kubectl get pods -l app=<service>``: for a group whose
+    alerts all have ``service="persona-runtime"`` the page shows that command; the
+    checklist itself (what a tick names) is unchanged."""
+    ends = (clock.now + timedelta(days=1)).isoformat()
+    labels = {"alertname": "ServiceDown", "team": "threads", "service": "persona-runtime"}
+    alert = {"labels": labels, "startsAt": clock.now.isoformat(), "endsAt": ends}
+    assert client.post("/api/v2/alerts", json=[alert]).status_code == 200
+    gid = first_group(client)["id"]
+    page = client.get(f"/ui/groups/{gid}").text
+    assert "kubectl get pods -l app=persona-runtime" in page
+    assert "app=&lt;service&gt;" not in page
+    steps = named(client.get(f"/api/v1/groups/{gid}/checklist").json(), "ServiceDown")["steps"]
+    assert any("app=<service>" in s["text"] for s in steps)

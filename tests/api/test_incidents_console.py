@@ -170,7 +170,8 @@ def test_an_incident_declared_from_an_alert_group(
     db_url: str, tmp_path: Path, clock: Clock
 ) -> None:
     """The group page links to the declaration form, filled in; the group's audit
-    trail then says which incident took it over."""
+    trail then says which incident took it over, and the declarer has acknowledged it
+    (the next step would page someone else about what is being handled)."""
     with app_client(CONSOLE_CONFIG, db_url, tmp_path, clock) as client:
         group = open_group(client, clock)
         page = client.get(f"/ui/groups/{group['id']}").text
@@ -182,10 +183,10 @@ def test_an_incident_declared_from_an_alert_group(
         fields = {"title": "ServiceDown", "severity": "SEV2", "by": "ann", "group": group["id"]}
         assert post(client, "/ui/incidents", **fields)[0] == 303
         audit = client.get(f"/api/v1/groups/{group['id']}/audit").json()
-        assert [(a["action"], a["comment"]) for a in audit][-1] == (
-            "linked to incident #1",
-            "ServiceDown",
-        )
+        assert [(a["actor"], a["action"], a["comment"]) for a in audit][-2:] == [
+            ("ann", "linked to incident #1", "ServiceDown"),
+            ("ann", "acknowledged", "declared incident #1"),
+        ]
         group_page = client.get(f"/ui/groups/{group['id']}").text
         assert "linked to incident #1" in group_page
         assert '<a class="incident" href="/ui/incidents/1">incident #1 ServiceDown</a>' in (
@@ -199,15 +200,17 @@ def test_an_incident_declared_from_an_alert_group(
         assert linked == [
             {"id": 1, "title": "ServiceDown", "severity": "SEV2", "status": "investigating"}
         ]
+        assert client.get(f"/api/v1/groups/{group['id']}").json()["acknowledgedBy"] == "ann"
         # what happens to the group is told with the incident, and in its post-mortem
         acked = client.post(f"/api/v1/groups/{group['id']}/ack", json={"by": "bob"})
-        assert acked.status_code == 200, acked.text
+        assert acked.status_code == 409, acked.text  # ann has it
         lines = client.get("/api/v1/incidents/1").json()["groupTimeline"]
         said = [(e["by"], e["text"], e["group"]) for e in lines]
-        assert ("bob", f"alert group {group['id']}: acknowledged", group["id"]) in said
-        assert not any("incident #1" in text for _, text, _ in said)  # not echoed back
+        took = f"alert group {group['id']}: acknowledged (declared incident #1)"
+        assert ("ann", took, group["id"]) in said
+        assert not any("linked to incident" in text for _, text, _ in said)  # not echoed
         markdown = client.get("/api/v1/incidents/1/postmortem").json()["markdown"]
-        assert f"| bob | alert group {group['id']}: acknowledged |" in markdown
+        assert f"| ann | {took} |" in markdown
         assert "- **Time to acknowledge:** 0s\n" in markdown  # the fake clock stood still
         page = client.get("/ui/incidents/1").text
         assert f"alert group {group['id']}: acknowledged" in page

@@ -228,6 +228,8 @@ def test_cli_groups_ack_and_oncall(tmp_path: Path) -> None:
                 "UPDATED",
             ]
             assert row.split()[-2] == "#1"
+            assert row.split()[1] == "acknowledged"  # by whoever declared the incident
+            run_cli("unack", group["id"], "--by", "dave", url=tocsin.url)  # handed back
             done = run_cli("ack", group["id"], "--by", "dave", "-c", "looking", url=tocsin.url)
             assert done.stdout.strip() == f"{group['id']}: acknowledged"
             again = run_cli("ack", group["id"], "--by", "erin", url=tocsin.url, check=False)

@@ -283,6 +283,79 @@ def test_check_config_warns_of_a_self_alert_paged_through_what_fails(
     assert len(report["files"][0]["warnings"]) == len(warned)
 
 
+INCIDENTS = """
+route:
+  receiver: default
+  routes: %s
+receivers:
+  - name: default
+  - name: pager
+    webhook_configs: [{url: 'http://127.0.0.1:9/pager'}]
+tocsin:
+  incidents:
+    severities:
+      - {name: SEV-1, alert: true}
+      - {name: SEV-2, alert: true}
+      - {name: SEV-3}
+"""
+
+
+@pytest.mark.parametrize(
+    ("routes", "warned"),
+    [
+        # IncidentOpen reaches only the default receiver, which has no integration
+        ("[]", ["SEV-1", "SEV-2"]),
+        # routed to a pager for the most severe only (severity="critical", rank 0)
+        (
+            "[{matchers: ['alertname=IncidentOpen', 'severity=critical'], receiver: pager}]",
+            ["SEV-2"],
+        ),
+        ("[{matchers: ['alertname=\"IncidentOpen\"'], receiver: pager}]", []),
+    ],
+)
+def test_check_config_warns_of_incident_alerts_that_page_nobody(
+    app: typer.Typer, runner: CliRunner, tmp_path: Path, routes: str, warned: list[str]
+) -> None:
+    """``alert: true`` promises a page for an open incident of that severity: a route
+    that sends its IncidentOpen alert to nobody is said, a warning per severity."""
+    path = tmp_path / "am.yml"
+    path.write_text(INCIDENTS % routes)
+    result = runner.invoke(app, ["check-config", str(path)])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if ": warning: " in line]
+    assert [w.split("severities: ")[1].split(" ")[0] for w in warnings] == warned
+    for line in warnings:
+        assert "which the routes send only to default, notifying nobody" in line
+
+
+RUNBOOKS = Path(__file__).resolve().parents[3] / "shared" / "runbooks"
+
+
+def test_check_config_warns_of_runbook_links_to_nothing(
+    app: typer.Typer, runner: CliRunner, tmp_path: Path
+) -> None:
+    """A link to a section or a runbook no runbook file has is said, with the link's
+    line (as ``runbook lint`` says it); a good link is not."""
+    path = tmp_path / "am.yml"
+    path.write_text(
+        "route: {receiver: default}\nreceivers: [{name: default}]\ntocsin:\n  runbooks:\n"
+        f"    paths: [{RUNBOOKS}]\n    links:\n"
+        "      ServiceDown: threads-agent-alertmanager#nosuchsection\n"
+        "      High5xxRate: nosuchbook#x\n"
+        "      HighErrorRate: threads-agent-alertmanager\n"
+    )
+    result = runner.invoke(app, ["check-config", str(path)])
+    assert result.exit_code == 0, result.output
+    warnings = sorted(line for line in result.stderr.splitlines() if ": warning: " in line)
+    assert warnings == [
+        f"{path}:7: warning: tocsin.runbooks.links: links alert 'ServiceDown' to "
+        "'threads-agent-alertmanager#nosuchsection': 'threads-agent-alertmanager' has no "
+        "section #nosuchsection",
+        f"{path}:8: warning: tocsin.runbooks.links: links alert 'High5xxRate' to "
+        "'nosuchbook#x': no runbook of that name",
+    ]
+
+
 def test_hash_password_from_the_environment_asks_nothing(
     app: typer.Typer, runner: CliRunner
 ) -> None:
@@ -290,3 +363,106 @@ def test_hash_password_from_the_environment_asks_nothing(
     assert made.exit_code == 0, made.output
     assert made.stderr == ""
     assert bcrypt.checkpw(b"pw", made.stdout.strip().encode())
+
+
+# -- templates compiled as the server compiles them: a problem each, FILE:LINE ---------
+
+TEMPLATED = """\
+templates: [custom.tmpl]
+route: {receiver: chat}
+receivers:
+  - name: chat
+    slack_configs:
+      - api_url: http://127.0.0.1:9/slack
+        text: %s
+"""
+
+
+@pytest.mark.parametrize(
+    ("template_file", "text", "expected"),
+    [
+        # a template file using a function Tocsin lacks: the file's line
+        (
+            '{{ define "t" }}\n{{ .CommonLabels.x | split "," }}{{ end }}\n',
+            "'{{ template \"t\" . }}'",
+            ["custom.tmpl:2: template 't': function \"split\" not defined"],
+        ),
+        # a receiver's own template that does not compile: the config's line and key
+        (
+            '{{ define "t" }}fine{{ end }}\n',
+            "'{{ .Foo | nosuchfunc }}'",
+            [
+                "am.yml:7: receivers[0].slack_configs[0].text: bad template: function "
+                '"nosuchfunc" not defined'
+            ],
+        ),
+        # both at once: every problem in one round
+        (
+            '{{ define "t" }}{{ if .X }}{{ end }}\n',
+            "'{% if %}'",
+            [
+                "custom.tmpl:1: template 't': unexpected EOF: {{define}} without {{end}}",
+                "am.yml:7: receivers[0].slack_configs[0].text: bad template: Expected an "
+                "expression, got 'end of statement block'",
+            ],
+        ),
+    ],
+)
+def test_check_config_compiles_templates_as_the_server_does(
+    app: typer.Typer,
+    runner: CliRunner,
+    tmp_path: Path,
+    template_file: str,
+    text: str,
+    expected: list[str],
+) -> None:
+    (tmp_path / "custom.tmpl").write_text(template_file)
+    path = tmp_path / "am.yml"
+    path.write_text(TEMPLATED % text)
+    result = runner.invoke(app, ["check-config", str(path)])
+    assert result.exit_code == 1, result.output
+    assert result.stdout.startswith(f"Checking '{path}'  FAILED: {len(expected)} problem(s)")
+    assert result.stderr.splitlines() == sorted(f"{tmp_path}/{e}" for e in expected)
+
+
+UNSUPPORTED = {
+    "opsgenie": "{api_key: k}",
+    "victorops": "{api_key: k, routing_key: r}",
+    "pushover": "{user_key: u, token: t}",
+    "telegram": "{bot_token: t, chat_id: 1}",
+    "wechat": "{api_secret: s, corp_id: c}",
+    "sns": "{topic_arn: 'arn:aws:sns:us-east-1:1:t', sigv4: {region: us-east-1}}",
+    "discord": "{webhook_url: 'https://discord.example/api/webhooks/1/x'}",
+    "webex": "{room_id: r, http_config: {authorization: {credentials: c}}}",
+    "jira": "{project: P, issue_type: Bug, api_url: 'https://jira.example/'}",
+    "rocketchat": "{channel: c, token: t, token_id: i}",
+}
+
+
+@pytest.mark.parametrize(("kind", "settings"), sorted(UNSUPPORTED.items()))
+def test_check_config_warns_of_integrations_tocsin_cannot_send(
+    app: typer.Typer, runner: CliRunner, tmp_path: Path, kind: str, settings: str
+) -> None:
+    path = tmp_path / "am.yml"
+    path.write_text(
+        "route: {receiver: chat}\nreceivers:\n  - name: chat\n"
+        "    webhook_configs: [{url: 'http://127.0.0.1:9/chat'}]\n"
+        f"  - name: ops\n    {kind}_configs: [{settings}, {settings}]\n"
+    )
+    result = runner.invoke(app, ["check-config", str(path)])
+    assert result.exit_code == 0, result.output  # a warning, not a failure
+    assert result.stderr.splitlines() == [
+        f"{path}:6: warning: receivers[1].{kind}_configs: receiver 'ops': not supported by "
+        f"Tocsin: notifications to this receiver's {kind} integration fail"
+    ]
+    report = json.loads(runner.invoke(app, ["check-config", "--json", str(path)]).stdout)
+    (warning,) = report["files"][0]["warnings"]
+    assert warning.startswith(f"{path}:6: receivers[1].{kind}_configs: receiver 'ops'")
+
+
+def test_check_config_does_not_warn_of_what_tocsin_sends(
+    app: typer.Typer, runner: CliRunner
+) -> None:
+    result = runner.invoke(app, ["check-config", str(SIMPLE), str(EXAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert "not supported" not in result.stderr

@@ -232,3 +232,108 @@ def test_what_is_left_is_the_file_without_tocsin_keys(
     expected["receivers"] = [{"name": "p"}, {"name": "q"}]
     assert yaml.safe_load(out) == expected
     assert len(out.splitlines()) == len(text.splitlines())
+
+
+# -- a password in a URL, shown as xxxxx (Go's url.Redacted, as Alertmanager shows a
+# proxy_url's): the URL stays one Alertmanager's loader, and so amtool, takes -------------
+
+HOOK = "receivers:\n  - name: r\n    webhook_configs:\n      - url: http://127.0.0.1:9/h\n"
+
+
+def _webhook(settings: str) -> str:
+    return f"route: {{receiver: r}}\n{HOOK}        {settings}\n"
+
+
+# (the file, what is shown): one row per URL field that can carry a password, and per
+# way of writing its value
+URLS = [
+    # a receiver's proxy, plain
+    (
+        _webhook("http_config: {proxy_url: http://proxyuser:PROXYPW@127.0.0.1:3128}"),
+        _webhook("http_config: {proxy_url: http://proxyuser:xxxxx@127.0.0.1:3128}"),
+    ),
+    # the global proxy, double-quoted, with a comment
+    (
+        'global:\n  http_config:\n    proxy_url: "http://u:PW@p:3128"  # corp\n' + _webhook(""),
+        'global:\n  http_config:\n    proxy_url: "http://u:xxxxx@p:3128"  # corp\n' + _webhook(""),
+    ),
+    # OAuth2's token endpoint and proxy, single-quoted
+    (
+        _webhook(
+            "http_config: {oauth2: {client_id: c, token_url: 'https://u:TPW@idp/t', "
+            "proxy_url: 'http://u:OPW@p'}}"
+        ),
+        _webhook(
+            "http_config: {oauth2: {client_id: c, token_url: 'https://u:xxxxx@idp/t', "
+            "proxy_url: 'http://u:xxxxx@p'}}"
+        ),
+    ),
+    # a webhook's url (shown, as Alertmanager 0.25 shows it), its password only masked
+    (
+        "route: {receiver: r}\nreceivers:\n  - name: r\n    webhook_configs:\n"
+        "      - url: http://hook:HOOKPW@127.0.0.1:9/h?x=1\n",
+        "route: {receiver: r}\nreceivers:\n  - name: r\n    webhook_configs:\n"
+        "      - url: http://hook:xxxxx@127.0.0.1:9/h?x=1\n",
+    ),
+    # a URL field of Alertmanager's (PagerDuty's url, a global API URL)
+    (
+        "global: {opsgenie_api_url: 'https://o:OGPW@api.example/'}\nroute: {receiver: r}\n"
+        "receivers:\n  - name: r\n    pagerduty_configs:\n"
+        "      - {routing_key: k, url: 'https://p:PDPW@events.example/v2'}\n",
+        "global: {opsgenie_api_url: 'https://o:xxxxx@api.example/'}\nroute: {receiver: r}\n"
+        "receivers:\n  - name: r\n    pagerduty_configs:\n"
+        "      - {routing_key: <secret>, url: 'https://p:xxxxx@events.example/v2'}\n",
+    ),
+    # a password written with an escape: the whole URL, double-quoted
+    (
+        _webhook('http_config: {proxy_url: "http://u:P\\x57@p"}'),
+        _webhook('http_config: {proxy_url: "http://u:xxxxx@p"}'),
+    ),
+    # an empty password is a password (as Go has it); a user alone is not
+    (
+        _webhook("http_config: {proxy_url: 'http://u:@p'}"),
+        _webhook("http_config: {proxy_url: 'http://u:xxxxx@p'}"),
+    ),
+    (
+        _webhook("http_config: {proxy_url: 'http://u@p:3128'}"),
+        _webhook("http_config: {proxy_url: 'http://u@p:3128'}"),
+    ),
+    # a Tocsin probe's URL (its section commented out by shown(), still read)
+    (
+        "route: {receiver: r}\nreceivers: [{name: r}]\ntocsin:\n  probes:\n"
+        "    - {name: api, url: 'https://probe:PRPW@api.example/health'}\n",
+        "route: {receiver: r}\nreceivers: [{name: r}]\ntocsin:\n  probes:\n"
+        "    - {name: api, url: 'https://probe:xxxxx@api.example/health'}\n",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), URLS)
+def test_a_password_in_a_url_is_shown_as_go_shows_it(text: str, expected: str) -> None:
+    config = parse_config(text, "am.yml")
+    assert redacted(config.original, config) == expected
+    parse_config(expected, "am.yml")  # still URLs the loader takes
+
+
+@given(
+    password=st.text(
+        st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="@/?#[]"),
+        min_size=1,
+        max_size=30,
+    ).filter(lambda s: s != "xxxxx"),
+    quote=st.sampled_from([None, '"', "'"]),
+)
+def test_whatever_the_password_it_is_not_shown(password: str, quote: str | None) -> None:
+    url = f"http://proxyuser:{password}@127.0.0.1:3128/"
+    data = {
+        "route": {"receiver": "r"},
+        "receivers": [{"name": "r", "webhook_configs": [{"url": "http://127.0.0.1:9/h"}]}],
+        "global": {"http_config": {"proxy_url": url}},
+    }
+    text = yaml.safe_dump(data, width=10_000, sort_keys=False, default_style=quote)
+    config = parse_config(text, "am.yml")
+    shown_data = yaml.safe_load(redacted(config.original, config))
+    assert shown_data["global"]["http_config"]["proxy_url"] == (
+        "http://proxyuser:xxxxx@127.0.0.1:3128/"
+    )
+    assert shown_data["receivers"] == data["receivers"]  # nothing else changed

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import wait_until
-from tocsin.metrics import BatchHistogram, Metrics
+from tocsin.metrics import BatchHistogram, Metrics, config_hash
 from tocsin.notify.outcome import Outcome
 
 BUCKETS = (0.025, 0.1, 1.0, 10.0)
@@ -188,3 +188,50 @@ def test_an_overdue_gauge_whose_database_does_not_answer_is_left_out() -> None:
     answer.set()
     late = wait_until(scraped, 30, "the late answer")  # (a loaded machine may be slow)
     assert late == {"tocsin_test_slow_seconds": 5.0}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # MD5 d41d8cd98f00...: its first six bytes read little-endian, as Alertmanager's
+        # md5HashAsMetricValue reads them
+        ("", 0x8FD98C1DD4),
+        ("a", 0xF1C0B975C10C),  # 0cc175b9c0f1...
+        ("route: {receiver: r}\n", 0x26F675E8DFF1),  # f1dfe875f626...
+    ],
+)
+def test_the_config_hash_is_alertmanagers(text: str, expected: int) -> None:
+    assert config_hash(text) == float(expected)
+
+
+def test_a_loaded_config_sets_its_hash_and_the_reload_gauges() -> None:
+    metrics = Metrics(lambda: T0)
+    metrics.config_loaded("a", T0)
+    assert samples(metrics.registry)[("tocsin_config_hash", ())] == float(0xF1C0B975C10C)
+    metrics.reload_ok.set(0)  # a reload refused in between
+    metrics.config_loaded("", T0 + timedelta(minutes=1))
+    found = samples(metrics.registry)
+    assert found[("tocsin_config_hash", ())] == float(0x8FD98C1DD4)
+    assert found[("tocsin_config_last_reload_successful", ())] == 1.0
+    assert (
+        found[("tocsin_config_last_reload_success_timestamp_seconds", ())]
+        == (T0 + timedelta(minutes=1)).timestamp()
+    )
+
+
+def test_a_gauge_that_cannot_be_read_is_left_out_not_the_scrape(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A value read at scrape time that fails (the database gone) drops its own series
+    from the scrape; the others, tocsin_loop_failing among them, are still served."""
+    metrics = Metrics(lambda: datetime(2026, 1, 1, tzinfo=UTC))
+
+    def gone() -> dict[str, float]:
+        raise OSError("database unreachable")
+
+    metrics.add_labelled_gauges("tocsin_broken", "Reads the database.", "kind", gone)
+    metrics.add_labelled_gauges("tocsin_fine", "Reads memory.", "kind", lambda: {"a": 1.0})
+    names = {name for name, _ in samples(metrics.registry)}
+    assert "tocsin_fine" in names
+    assert "tocsin_broken" not in names
+    assert "tocsin_broken left out of this scrape" in caplog.text

@@ -98,11 +98,10 @@ def test_threading_headers() -> None:
         ),
         (EmailConfig(to="", from_="x@e.org", smarthost="127.0.0.1:1"), "no recipient"),
         (EmailConfig(to="a@example.org", from_="x@e.org", smarthost=""), "no smarthost"),
+        # where it goes has no default to fall back to (a broken text does: it is sent)
         (
-            EmailConfig(
-                to="a@example.org", from_="x@e.org", smarthost="127.0.0.1:1", text="{{ .Nope.X }}"
-            ),
-            "text:",
+            EmailConfig(to="{{ .Nope.X }}", from_="x@e.org", smarthost="127.0.0.1:1"),
+            "to:",
         ),
     ],
 )

@@ -76,11 +76,12 @@ def data() -> TemplateData:
         ('{{ reReplaceAll "(.*)-(.*)" "$2+$1" "x-y" }}', "y+x"),
         ('{{ title "hello world" }} {{ toLower "AB" }} {{ trimSpace "  z " }}', "Hello World ab z"),
         ('{{ match "^fir" .Status }}', "true"),
-        ("{{ .CommonLabels.Remove .GroupLabels.Names }}", "map[alertname:Up]"),
+        # a KV prints as Alertmanager's KV.String does
+        ("{{ .CommonLabels.Remove .GroupLabels.Names }}", "alertname=Up"),
         ('{{ stringSlice "a" "b" | join "+" }}', "a+b"),
         ("{{ `raw {{ text` }}", "raw {{ text"),
         ('{{ "tab\\there" }}', "tab\there"),
-        ("{{ 0x10 }} {{ 1_000 }} {{ true }} {{ nil }}", "16 1000 true "),
+        ("{{ 0x10 }} {{ 1_000 }} {{ true }} {{ print nil }}", "16 1000 true <nil>"),
         ('{{ urlquery "a b&c" }}', "a+b%26c"),
         ("{{ (index .Alerts 0).StartsAt }}", "2024-03-01 08:57:00 +0000 UTC"),
     ],
@@ -102,6 +103,7 @@ def test_translation_renders_like_go(go: str, expected: str) -> None:
         ("{{ }}", "empty action"),
         ('{{ "unterminated }}', "unexpected"),
         ("{{ (.Status }}", "unclosed"),
+        ("{{ nil }}", "nil is not a command"),
     ],
 )
 def test_untranslatable_templates_fail_loudly(go: str, fragment: str) -> None:

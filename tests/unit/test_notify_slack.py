@@ -118,6 +118,7 @@ def test_alert_without_http_source_gets_no_button() -> None:
         (200, JSON, b'{"ok": false, "error": "internal_error"}', OutcomeKind.RETRYABLE),
         (200, JSON, b'{"ok": false}', OutcomeKind.PERMANENT),
         (200, JSON, b"not json", OutcomeKind.RETRYABLE),
+        (200, JSON, b"ok\n", OutcomeKind.SENT),  # a webhook's "ok" labelled JSON: posted
         (200, JSON, b"[1]", OutcomeKind.RETRYABLE),
         (404, TEXT, b"channel_not_found", OutcomeKind.PERMANENT),
         (429, {"Retry-After": "3"}, b"", OutcomeKind.RETRYABLE),

@@ -219,6 +219,76 @@ def test_bad_template_files_are_reported_at_load(
     assert fragment in str(info.value)
 
 
+# (file, content, (line, key, message) of each problem): where check-config and the
+# server say a template file is wrong
+FILE_PROBLEMS = [
+    # Go: a function Tocsin lacks, on the line of its action
+    (
+        "fn.tmpl",
+        '{{ define "ok" }}fine{{ end }}\n\n{{ define "t" }}\n{{ range .Alerts }}\n'
+        '  {{ .Labels.x | split "," }}\n{{ end }}{{ end }}\n',
+        [(5, "template 't'", 'function "split" not defined')],
+    ),
+    # Go: an unclosed block, at the line that opens it
+    (
+        "open.tmpl",
+        '{{ define "t" }}\nx\n{{ if .Status }}\nopen\n',
+        [(3, "template 't'", "unexpected EOF: {{if}} without {{end}}")],
+    ),
+    # Go: a stray end outside any define: the file's own text
+    ("stray.tmpl", "text\n{{ end }}\n", [(2, "(template file)", "unexpected {{end}}")]),
+    # Jinja2: each broken define at its own line, counted from the file's start
+    (
+        "two.j2",
+        '{% define "a" %}\nline\n{{ x | nosuchfilter }}\n{% enddefine %}\n'
+        '{% define "b" -%}\n\n  {% if %}{%- enddefine %}',
+        [
+            (3, "template 'a'", "No filter named 'nosuchfilter'."),
+            (7, "template 'b'", "Expected an expression, got 'end of statement block'"),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "expected"), FILE_PROBLEMS)
+def test_template_file_problems_name_file_line_and_template(
+    tmp_path: Path, name: str, content: str, expected: list[tuple[int, str, str]]
+) -> None:
+    (tmp_path / name).write_text(content)
+    with pytest.raises(TemplateLoadError) as info:
+        Templates.load([name], tmp_path)
+    found = [(p.file, p.line, p.key, p.message) for p in info.value.problems]
+    assert found == [(str(tmp_path / name), *problem) for problem in expected]
+
+
+def test_every_broken_template_file_is_reported_at_once(tmp_path: Path) -> None:
+    (tmp_path / "a.tmpl").write_text('{{ define "a" }}{{ nosuch }}{{ end }}')
+    (tmp_path / "b.tmpl").write_text('{{ define "b" }}{{ if .X }}{{ end }}')
+    (tmp_path / "c.tmpl").write_text('{{ define "c" }}fine{{ end }}')
+    with pytest.raises(TemplateLoadError) as info:
+        Templates.load(["*.tmpl"], tmp_path)
+    assert [Path(p.file).name for p in info.value.problems] == ["a.tmpl", "b.tmpl"]
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        ("plain text", None),
+        ("{{ .Status }} {{ .CommonLabels.alertname | toUpper }}", None),
+        ("{{ status }} {{ alerts | length }}", None),
+        # Go that uses a function Tocsin lacks: said in Go's words
+        ("{{ .Foo | nosuchfunc }}", 'function "nosuchfunc" not defined'),
+        ("{{ if .Status }}open", "unexpected EOF: {{if}} without {{end}}"),
+        # Jinja2: in Jinja2's
+        ("{{ status | nosuchfilter }}", "No filter named 'nosuchfilter'."),
+        ("{{ alerts[0].labels | nope }}", "No filter named 'nope'."),
+        ("{% if %}", "Expected an expression, got 'end of statement block'"),
+    ],
+)
+def test_a_config_value_is_compiled_without_rendering(source: str, problem: str | None) -> None:
+    assert DEFAULT_TEMPLATES.compile_problem(source) == problem
+
+
 @pytest.mark.parametrize(
     "source",
     [

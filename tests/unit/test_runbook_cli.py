@@ -82,6 +82,17 @@ def test_suggest_prints_yaml(app: typer.Typer) -> None:
     assert rules["groups"][0]["rules"][1]["alert"] == "HighErrorRate"
 
 
+@pytest.mark.parametrize(("part", "key"), [("config", "route"), ("rules", "groups")])
+def test_suggest_prints_one_document_with_only(app: typer.Typer, part: str, key: str) -> None:
+    """``--only``: one YAML document, as check-config or promtool reads a file."""
+    whole = CliRunner().invoke(app, ["runbook", "suggest", str(THREADS)]).stdout
+    result = CliRunner().invoke(app, ["runbook", "suggest", str(THREADS), "--only", part])
+    assert result.exit_code == 0, result.output
+    (document,) = yaml.safe_load_all(result.stdout)
+    assert key in document
+    assert document == list(yaml.safe_load_all(whole))[0 if part == "config" else 1]
+
+
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "runbooks" / "checkout-api.md"
 
 

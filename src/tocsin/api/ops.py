@@ -21,8 +21,16 @@ def healthy() -> str:
 
 @router.get("/-/ready", response_class=PlainTextResponse)
 @router.head("/-/ready", response_class=PlainTextResponse)
-def ready() -> str:
-    return "OK"
+def ready(request: Request) -> Response:
+    """503 while this process cannot reach the database (its commits, or its reads of
+    what other replicas commit, fail): a load balancer then sends alerts to a replica
+    that can store them. Told by the failures themselves, not by a probe query that
+    could hang on a database that does not answer."""
+    rt = runtime(request)
+    for outage in (rt.writer.outage, rt.following):
+        if outage.failing:
+            return PlainTextResponse(f"not ready: {outage.last_error}", status_code=503)
+    return PlainTextResponse("OK")
 
 
 @router.post("/-/reload", response_class=PlainTextResponse)

@@ -24,7 +24,6 @@ from tocsin.alerts.routing import (
     match,
 )
 from tocsin.config import Config, ConfigError, ConfigProblem, format_duration, load_config
-from tocsin.engine.health import self_alert_loops
 
 __all__ = ["check_config", "register", "routing_test"]
 
@@ -47,16 +46,7 @@ def check_config(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
 ) -> None:
     """Validate configuration files; every problem is reported with file, line and key."""
-    reports: list[dict[str, Any]] = []
-    for path in files:
-        try:
-            config = load_config(path)
-        except ConfigError as exc:
-            reports.append({"file": str(path), "ok": False, "problems": exc.problems})
-        else:
-            report = {"file": str(path), "ok": True, "summary": summarize(config)}
-            report["warnings"] = self_alert_loops(config)
-            reports.append(report)
+    reports = [_check(path) for path in files]
     failed = [r for r in reports if not r["ok"]]
     if as_json:
         typer.echo(json.dumps(_json_report(reports), indent=2))
@@ -65,6 +55,22 @@ def check_config(
             _print_report(report)
     if failed:
         raise typer.Exit(1)
+
+
+def _check(path: Path) -> dict[str, Any]:
+    """One file's report: loaded and made into the policy the server would run (its
+    templates compiled, files and receivers' settings), or every problem found."""
+    # imported here: the policy brings the channels, which other commands do without
+    from tocsin.core.policy import ConfigPolicy
+    from tocsin.engine.config_warnings import config_warnings
+
+    try:
+        config = load_config(path)
+        ConfigPolicy(config)
+    except ConfigError as exc:
+        return {"file": str(path), "ok": False, "problems": exc.problems}
+    warnings = config_warnings(config)
+    return {"file": str(path), "ok": True, "summary": summarize(config), "warnings": warnings}
 
 
 def check_web_config(
@@ -245,7 +251,7 @@ def _json_report(reports: list[dict[str, Any]]) -> dict[str, Any]:
         if report["ok"]:
             entry["summary"] = report["summary"]
             if "warnings" in report:  # check-config's (check-web-config has none)
-                entry["warnings"] = report["warnings"]
+                entry["warnings"] = [str(w) for w in report["warnings"]]
         else:
             entry["problems"] = [_problem_json(p) for p in report["problems"]]
         files.append(entry)
@@ -264,11 +270,19 @@ def _print_report(report: dict[str, Any]) -> None:
         typer.echo(f" - {summary['templates']} templates")
         typer.echo(f" - {summary['time_intervals']} time intervals")
         for warning in report.get("warnings", ()):  # accepted (exit 0), but worth a look
-            typer.echo(f"{report['file']}: warning: {warning}", err=True)
+            typer.echo(_warning_line(report["file"], warning), err=True)
     else:
         count = len(report["problems"])
         typer.echo(f"Checking '{report['file']}'  FAILED: {count} problem(s)")
         _print_problems(report["problems"])
+
+
+def _warning_line(file: str, warning: ConfigProblem | str) -> str:
+    """``FILE:LINE: warning: KEY: MESSAGE``, or ``FILE: warning: MESSAGE`` for a
+    warning about the file as a whole."""
+    if isinstance(warning, ConfigProblem):
+        return warning.as_warning()
+    return f"{file}: warning: {warning}"
 
 
 def _print_problems(problems: list[ConfigProblem]) -> None:

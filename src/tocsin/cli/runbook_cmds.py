@@ -17,6 +17,7 @@ from tocsin.cli import runbook_use_cmds
 from tocsin.cli.output import fail, print_json
 from tocsin.runbooks import Runbook, Threshold, parse_runbook, suggest_config
 from tocsin.runbooks.quantities import describe_duration
+from tocsin.runbooks.suggest import Part
 
 __all__ = ["parse", "register", "suggest", "summary"]
 
@@ -63,10 +64,21 @@ def parse(
         typer.echo(summary(runbook))
 
 
-def suggest(file: FileArg) -> None:
+def suggest(
+    file: FileArg,
+    only: Annotated[
+        Part | None,
+        typer.Option(
+            "--only",
+            help="Print only the Alertmanager fragment (config) or only the Prometheus "
+            "rules (rules): one YAML document, for check-config or promtool to read.",
+        ),
+    ] = None,
+) -> None:
     """Print a commented Alertmanager route/receiver fragment and Prometheus rule
-    skeletons derived from the runbook (placeholders to fill in, not a finished config)."""
-    typer.echo(suggest_config(_load(file)), nl=False)
+    skeletons derived from the runbook (placeholders to fill in, not a finished config):
+    two YAML documents, or one with --only."""
+    typer.echo(suggest_config(_load(file), only), nl=False)
 
 
 def _lines(lines: tuple[int, int]) -> str:

@@ -27,12 +27,14 @@ from tocsin.config.durations import parse_duration, parse_go_duration
 
 __all__ = [
     "URL",
+    "URL_VALUE",
     "Authorization",
     "BasicAuth",
     "GoDuration",
     "HTTPClientConfig",
     "HTTPHeader",
     "HostPort",
+    "IsURL",
     "LabelName",
     "MatcherList",
     "OAuth2",
@@ -41,6 +43,7 @@ __all__ = [
     "SecretURL",
     "SigV4Config",
     "TLSConfig",
+    "URLText",
     "at_most_one",
     "matcher_sort_key",
     "sort_matchers",
@@ -172,9 +175,18 @@ def _go_duration(value: object) -> timedelta:
     raise ValueError(f"expected a duration, got {value!r}")
 
 
-URL = Annotated[str, Conv(check_url)]
-ProbeURL = Annotated[str, Conv(check_probe_url)]
-SecretURL = Annotated[Secret, Conv(check_secret_url)]
+@dataclass(frozen=True, slots=True)
+class IsURL:
+    """``Annotated`` metadata: the value is a URL, so a password in it (``user:PW@host``)
+    is masked where the configuration is shown (:mod:`tocsin.config.redact`)."""
+
+
+URL_VALUE = IsURL()
+URL = Annotated[str, Conv(check_url), URL_VALUE]
+ProbeURL = Annotated[str, Conv(check_probe_url), URL_VALUE]
+SecretURL = Annotated[Secret, Conv(check_secret_url), URL_VALUE]
+# a URL whose own rules are checked by its object (proxy_url), or none (token_url)
+URLText = Annotated[str, URL_VALUE]
 HostPort = Annotated[str, Conv(check_host_port)]
 LabelName = Annotated[str, Conv(check_label_name)]
 RegexString = Annotated[str, Conv(check_regex)]
@@ -280,10 +292,10 @@ class OAuth2:
     audience: str = ""
     claims: Mapping[str, object] = field(default_factory=dict)
     scopes: tuple[str, ...] = ()
-    token_url: str = ""
+    token_url: URLText = ""
     endpoint_params: Mapping[str, str] = field(default_factory=dict)
     tls_config: TLSConfig = field(default_factory=TLSConfig)
-    proxy_url: str = ""
+    proxy_url: URLText = ""
     no_proxy: str = ""
     proxy_from_environment: bool = False
     proxy_connect_header: Mapping[str, tuple[Secret, ...]] = field(default_factory=dict)
@@ -316,7 +328,7 @@ class HTTPClientConfig:
     tls_config: TLSConfig = field(default_factory=TLSConfig)
     follow_redirects: bool = True
     enable_http2: bool = True
-    proxy_url: str = ""
+    proxy_url: URLText = ""
     no_proxy: str = ""
     proxy_from_environment: bool = False
     proxy_connect_header: Mapping[str, tuple[Secret, ...]] = field(default_factory=dict)

@@ -22,6 +22,11 @@ class ConfigProblem:
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.key}: {self.message}"
 
+    def as_warning(self) -> str:
+        """As a warning (a configuration that loads, but should be looked at) is shown:
+        ``FILE:LINE: warning: KEY: MESSAGE``."""
+        return f"{self.file}:{self.line}: warning: {self.key}: {self.message}"
+
 
 class ConfigError(ValueError):
     """A configuration that cannot be used; carries every problem found, not just the first."""

@@ -2,8 +2,11 @@
 ``amtool config show`` prints and ``amtool config routes`` parses): the file as written,
 with the value of every secret field (passwords, tokens, routing keys, Slack and Teams
 webhook URLs: the fields typed :class:`~tocsin.config.decode.Secret`) replaced by
-``<secret>``, as Alertmanager prints them. The text stays the user's own (comments,
-order, style); only those values go.
+``<secret>``, as Alertmanager prints them, and the password in every other URL
+(``proxy_url``, a webhook's ``url``, ``api_url``...: the fields typed as URLs) shown as
+``xxxxx``, as Alertmanager prints a proxy's (Go's ``url.Redacted``; ``<secret>`` there
+would make the URL one Alertmanager's loader refuses). The text stays the user's own
+(comments, order, style); only those values go.
 
 The values are found by where they are, not by what they say: each secret field's path
 in the decoded configuration leads to its node in the file, and exactly that node's text
@@ -21,14 +24,19 @@ the file."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import types
+import typing
 from collections.abc import Iterator, Mapping
+from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from tocsin.config.common import SECRET_TOKEN
+from tocsin.config.common import SECRET_TOKEN, IsURL
 from tocsin.config.decode import GoYAMLLoader, Secret, yaml_key
 
 log = logging.getLogger(__name__)
@@ -38,6 +46,8 @@ Path = tuple[str | int, ...]
 TOCSIN_TOP_KEYS = frozenset({"tocsin", "people", "schedules", "escalation_policies"})
 TOCSIN_RECEIVER_KEYS = frozenset({"escalation_policy"})
 HIDDEN = "# the configuration could not be shown without its secrets; see the server log\n"
+# What Go's url.Redacted, and so Alertmanager, shows for a URL's password.
+MASKED_PASSWORD = "xxxxx"
 
 
 def secret_paths(value: Any, path: Path = ()) -> Iterator[Path]:
@@ -59,18 +69,101 @@ def secret_paths(value: Any, path: Path = ()) -> Iterator[Path]:
             yield from secret_paths(item, (*path, i))
 
 
+def url_paths(value: Any, path: Path = ()) -> Iterator[Path]:
+    """The path of every URL field (typed as one: :class:`~tocsin.config.common.IsURL`)
+    whose value has a password, except secrets (hidden whole) and fields not read from
+    the file."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        urls = _url_fields(type(value))
+        for f in dataclasses.fields(value):
+            if f.metadata.get("yaml") is False:
+                continue
+            item, at = getattr(value, f.name), (*path, yaml_key(f.name))
+            if f.name not in urls:
+                yield from url_paths(item, at)
+            elif _shown(item, f) and masked_url(item) is not None:
+                yield at
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from url_paths(item, (*path, str(key)))
+    elif isinstance(value, tuple | list):
+        for i, item in enumerate(value):
+            yield from url_paths(item, (*path, i))
+
+
+def masked_url(url: str) -> str | None:
+    """``url`` with its password as ``xxxxx``; None when it has none (``user@`` alone
+    is shown, as Go shows it)."""
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return None
+    userinfo, at, host = netloc.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    if not (at and colon):
+        return None
+    # the first occurrence is the netloc's own: the scheme before it has no "@"
+    return url.replace(netloc, f"{user}:{MASKED_PASSWORD}@{host}", 1)
+
+
 def redacted(text: str, config: Any) -> str:
-    """``text`` (the file ``config`` was decoded from) with its secrets' values hidden."""
+    """``text`` (the file ``config`` was decoded from) with its secrets' values hidden,
+    and its URLs' passwords."""
     try:
         root = yaml.compose(text, Loader=GoYAMLLoader)  # a SafeLoader
-        spans = {_span(text, node) for node in _nodes(root, secret_paths(config))}
+        edits = {
+            _span(text, node): _whole(text, _span(text, node), SECRET_TOKEN)
+            for node in _nodes(root, secret_paths(config))
+        }
+        for node in _nodes(root, url_paths(config)):
+            span = _span(text, node)
+            edits.setdefault(span, _url_edit(text, span, node.value))
     except Exception:
         log.exception("the configuration could not be redacted")
         return HIDDEN
-    for start, end in sorted(spans, reverse=True):
-        tail = "\n" if text[start:end].endswith("\n") else ""  # a block scalar's last line
-        text = f"{text[:start]}{SECRET_TOKEN}{tail}{text[end:]}"
+    for (start, end), new in sorted(edits.items(), reverse=True):
+        text = f"{text[:start]}{new}{text[end:]}"
     return text
+
+
+def _whole(text: str, span: tuple[int, int], value: str) -> str:
+    """``value`` in place of the scalar at ``span``, a block scalar's last line break kept."""
+    return value + ("\n" if text[span[0] : span[1]].endswith("\n") else "")
+
+
+def _url_edit(text: str, span: tuple[int, int], url: str) -> str:
+    """The scalar at ``span`` (whose value is ``url``) with the URL's password masked:
+    only the password's characters when they are written once as they are, else the
+    whole masked URL as a double-quoted scalar (escapes, a folded URL)."""
+    raw = text[span[0] : span[1]]
+    masked = masked_url(url) or url
+    userinfo = urlsplit(url).netloc.rpartition("@")[0]
+    if raw.count(f"{userinfo}@") == 1:
+        user = userinfo.partition(":")[0]
+        return raw.replace(f"{userinfo}@", f"{user}:{MASKED_PASSWORD}@", 1)
+    return _whole(text, span, json.dumps(masked))  # JSON's escapes are YAML's too
+
+
+@cache
+def _url_fields(cls: type) -> frozenset[str]:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    return frozenset(name for name, hint in hints.items() if _is_url(hint))
+
+
+def _is_url(hint: Any) -> bool:
+    """``hint`` is a URL type, or an optional one."""
+    if typing.get_origin(hint) is typing.Annotated:
+        return any(isinstance(extra, IsURL) for extra in typing.get_args(hint)[1:])
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_is_url(arg) for arg in typing.get_args(hint))
+    return False
+
+
+def _shown(value: object, f: dataclasses.Field[Any]) -> bool:
+    """A string the status endpoint shows (a secret is hidden whole instead)."""
+    return isinstance(value, str) and (
+        not isinstance(value, Secret) or bool(f.metadata.get("shown"))
+    )
 
 
 def shown(text: str, config: Any) -> str:

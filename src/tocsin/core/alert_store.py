@@ -205,9 +205,13 @@ class AlertStore:
     def silencer(self, now: datetime) -> Muter:
         return SilenceMuter(self.silences.values(), now)
 
-    def views(self, query: AlertQuery = AlertQuery()) -> list[AlertView]:
-        """Firing alerts with their computed state and receivers, filtered by ``query``."""
-        self.refresh()
+    def views(self, query: AlertQuery = AlertQuery(), fresh: bool = True) -> list[AlertView]:
+        """Firing alerts with their computed state and receivers, filtered by ``query``;
+        ``fresh=False``: as this process holds them, without first reading what other
+        replicas committed (a second behind at most: the follow loop), so that no
+        database is asked (a scrape must not fail, or hang, with the database)."""
+        if fresh:
+            self.refresh()
         now = self._clock()
         policy = self._policy()
         firing = self.firing(now)

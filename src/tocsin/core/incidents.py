@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -145,6 +145,9 @@ class IncidentDesk:
         self._on_change = on_change  # wakes the reminders, and the delivery worker
         self._receiver = receiver
         self._base_url = base_url
+        # told of each incident declared, once committed (the runtime acknowledges the
+        # alert groups it was declared from)
+        self.on_declared: Callable[[Incident, Via], Awaitable[None]] | None = None
 
     async def declare(
         self,
@@ -166,6 +169,8 @@ class IncidentDesk:
         op.announce = self.announcements
         made: Incident = await self._writer.run(op)
         self._on_change()
+        if self.on_declared is not None:
+            await self.on_declared(made, via)
         return made
 
     async def change(self, incident_id: int, change: Change, by: str, via: Via) -> IncidentView:

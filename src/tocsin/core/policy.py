@@ -15,6 +15,7 @@ from tocsin.config.oncall import Person
 from tocsin.config.receivers import EmailConfig, Receiver, SlackConfig
 from tocsin.config.validate import effective_receiver
 from tocsin.core.alert_store import RouteMatch
+from tocsin.notify.config_checks import load_templates
 from tocsin.notify.templates import Templates
 
 
@@ -26,9 +27,10 @@ class ConfigPolicy:
         self._person = people or config.person
         self.root = build_route_tree(config)
         self.rules = [InhibitRule.from_config(r) for r in config.inhibit_rules]
-        # Loaded (and compiled) with the config, so a broken template refuses the
-        # config, at start or reload, instead of failing a notification at 3 a.m.
-        self.templates = Templates.load(config.templates)
+        # Loaded (and compiled) with the config, template files and receivers' template
+        # settings alike, so a broken template refuses the config (ConfigError: file,
+        # line, key), at start or reload, instead of failing a notification at 3 a.m.
+        self.templates: Templates = load_templates(config)
         self._people: dict[str, tuple[Person, Receiver]] = {}
 
     def route(self, labels: LabelSet) -> list[RouteMatch]:

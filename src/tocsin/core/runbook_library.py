@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from tocsin.config.model import RunbookSettings
 from tocsin.core.runbook_ops import DeleteRunbook, SaveRunbook
+from tocsin.runbooks import placeholders
 from tocsin.runbooks.model import AlertProcedure, Runbook
 from tocsin.runbooks.names import normalize_alert_name, runbook_for_url
 from tocsin.runbooks.parser import parse_runbook
@@ -46,8 +47,9 @@ class RunbookLink:
     procedure: AlertProcedure | None
     url: str
 
-    def extra(self) -> dict[str, Any]:
-        """What a notification carries for this alert (templates render it)."""
+    def extra(self, labels: Mapping[str, str]) -> dict[str, Any]:
+        """What a notification carries for this alert (templates render it); its first
+        steps with the placeholders that name one of ``labels`` (the alert's) filled."""
         out: dict[str, Any] = {"runbook_url": self.url, "runbook_name": self.runbook}
         p = self.procedure
         if p is not None:
@@ -56,7 +58,8 @@ class RunbookLink:
                 out["severity"] = p.severity
             if p.description:
                 out["runbook_description"] = p.description
-            out["runbook_steps"] = [s.text for s in p.steps[:FIRST_STEPS]]
+            first = p.steps[:FIRST_STEPS]
+            out["runbook_steps"] = [placeholders.fill(s.text, labels) for s in first]
         return out
 
 

@@ -16,14 +16,51 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from tocsin.alerts.model import Alert, PostedAlert
+from tocsin.alerts.routing import build_route_tree, match
+from tocsin.config.model import Config
+from tocsin.config.receivers import Receiver
 from tocsin.core.incidents import IncidentDesk, rules_of
 from tocsin.engine.loop import KickedLoop
 from tocsin.engine.monitor_alerts import REFRESH, Kind, keep_in_step
 from tocsin.incidents.model import severity_rank
-from tocsin.incidents.reminders import ALERTNAMES, INCIDENT_PAGE, open_alert, reminder_alerts
+from tocsin.incidents.reminders import (
+    ALERTNAMES,
+    INCIDENT_PAGE,
+    OPEN,
+    open_alert,
+    open_labels,
+    reminder_alerts,
+)
 from tocsin.timeutil import Clock
 
 KIND = Kind("incident", ALERTNAMES, "incidents", INCIDENT_PAGE)
+
+
+def unpaged_incidents(config: Config) -> list[str]:
+    """The severities whose ``IncidentOpen`` alert (``alert: true``: "page the on-call
+    for a major incident") the routes send only to receivers that notify nobody (no
+    integration, no escalation policy): a warning each, for ``check-config``. The
+    promise would be kept by nothing, and nothing else would say so."""
+    settings = config.tocsin.incidents
+    root = build_route_tree(config)
+    found: list[str] = []
+    for rank, severity in enumerate(settings.severities):
+        if not severity.alert:
+            continue
+        labels = open_labels(1, severity.name, rank, settings.labels)
+        targets = list(dict.fromkeys(node.receiver for node in match(root, labels)))
+        if all(_silent(config.receiver(name)) for name in targets):
+            found.append(
+                f"tocsin.incidents.severities: {severity.name} raises {OPEN} (alert: true), "
+                f"which the routes send only to {', '.join(targets)}, notifying nobody: route "
+                f'alertname="{OPEN}" (incident_severity="{severity.name}") to a receiver '
+                "that pages"
+            )
+    return found
+
+
+def _silent(receiver: Receiver | None) -> bool:
+    return receiver is None or not (receiver.escalation_policy or any(receiver.integrations()))
 
 
 class IncidentReminders:

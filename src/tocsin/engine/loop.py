@@ -11,6 +11,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from tocsin.outage import Outage
+
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
@@ -22,9 +24,14 @@ class KickedLoop:
         # for /metrics: a loop whose steps keep failing sends, pages or flushes nothing,
         # while the API still answers
         self.failures = 0  # steps failed so far
-        self.failing = False  # the last step failed
+        self.outage = Outage(log, f"{name} step")  # logs a long run of failed steps
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def failing(self) -> bool:
+        """Whether the last step failed."""
+        return self.outage.failing
 
     def kick(self) -> None:
         """Run the step soon (safe from any thread)."""
@@ -47,14 +54,11 @@ class KickedLoop:
             more = False
             try:
                 more = await step() is True
-                self.failing = False
             except Exception as exc:
-                if self.failing:  # the traceback once, not at every retry of a long outage
-                    log.error("%s step failed again; retrying: %s", self.name, exc)
-                else:
-                    log.exception("%s step failed; retrying", self.name)
+                self.outage.failed(exc)  # retried next round
                 self.failures += 1
-                self.failing = True
+            else:
+                self.outage.succeeded()
             if more:
                 continue
             await wait_or_timeout(self._wake, sleep_seconds())

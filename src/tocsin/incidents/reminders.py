@@ -101,6 +101,15 @@ def reminder_alerts(
     return out
 
 
+def open_labels(
+    incident_id: int, severity: str, rank: int, labels: Mapping[str, str]
+) -> dict[str, str]:
+    """The labels of the ``IncidentOpen`` alert of an incident of ``severity``, the
+    ``rank``-th most severe (``tocsin.incidents.labels`` added; see :func:`open_alert`)."""
+    own = {"severity": "critical" if rank == 0 else "warning", **labels}
+    return own | {"alertname": OPEN, "incident": str(incident_id), "incident_severity": severity}
+
+
 def open_alert(
     incident: Incident,
     severity: IncidentSeverity | None,
@@ -115,9 +124,7 @@ def open_alert(
     the on-call. None: no such alert (resolved, or its severity raises none)."""
     if severity is None or not severity.alert or not incident.open:
         return None
-    own = {"severity": "critical" if rank == 0 else "warning", **labels}
-    own |= {"alertname": OPEN, "incident": str(incident.id)}
-    own["incident_severity"] = incident.severity
+    own = open_labels(incident.id, incident.severity, rank, labels)
     who = incident.commander or incident.opened_by
     summary = f"Incident #{incident.id} ({incident.severity}): {incident.title}"
     message = "\n".join([*([incident.summary] if incident.summary else []), f"Commander: {who}."])

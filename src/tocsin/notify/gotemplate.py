@@ -8,42 +8,34 @@ document), so Go templates are translated once, when loaded, into Jinja2 source 
 the same data objects (:mod:`tocsin.notify.template_data`).
 
 Supported: text, comments, trim markers (``{{-``, ``-}}``), pipelines with ``|``,
-parenthesised pipelines, field chains (``.A.B``, ``$.A``), variables (``$x := ...``,
-``range $i, $e := ...``), ``if``/``else if``/``else``, ``range`` (with ``else``,
-``break``, ``continue``), ``with`` (with ``else``), ``template``, ``define`` and
-``block``, and the functions in :data:`FUNCTIONS` (Go's built-ins and Alertmanager's
-usual ones). Anything else raises :class:`GoTemplateError` naming the construct, at
-load time, rather than rendering something subtly different.
+parenthesised pipelines, field chains (``.A.B``, ``$.A``, ``(index .Alerts 0).Labels``),
+method calls with arguments (``.StartsAt.Format "15:04"``, ``.CommonLabels.Remove
+.GroupLabels.Names``), variables (``$x := ...``, ``$x = ...`` assigning across a
+``range``, ``range $i, $e := ...``, ``if``/``with $x := ...``), ``if``/``else if``/
+``else``, ``range`` (with ``else``, ``break``, ``continue``), ``with`` (with ``else``
+and ``else with``), ``template``, ``define`` and ``block``, number, string, raw-string
+and character constants, and the functions in :data:`FUNCTIONS` (all of Go's built-ins
+and Alertmanager's; ``and`` and ``or`` stop at the first argument that decides, as
+Go's). What Go refuses when it parses a template is refused here, on translation, with
+Go's words: an undefined function or variable, a wrong number of arguments to a
+function, ``nil`` as a command. Run-time behaviour is :mod:`tocsin.notify.goruntime`'s.
 
 Translation conventions: Go's dot is the Jinja variable ``dot``, ``$`` is ``go_root``,
-``$name`` is ``v_name``; fields are read through ``go_field`` so that, as in Go, an
-exported name (``.Alerts.Firing``) is a method or field and a lowercase one
-(``.Labels.job``) is a map key, and a missing key is the empty string.
+``$name`` is the namespace ``v_name`` (its value ``v_name.v``, so that an assignment in
+a loop is seen after it, as in Go); fields are read through ``go_field`` so that, as in
+Go, an exported name (``.Alerts.Firing``) is a method or field and a lowercase one
+(``.Labels.job``) is a map key, and a missing key is the empty string; a method given
+arguments is ``go_call``.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
-import urllib.parse
-from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
 
-from markupsafe import Markup
-
-from tocsin.alerts.routing import go_quote
-from tocsin.notify.template_data import (
-    KV,
-    AlertList,
-    Pair,
-    Pairs,
-    TemplateAlert,
-    TemplateData,
-)
+from tocsin.notify.goruntime import ARITY, FUNCTIONS, go_field, go_range, go_str
 
 __all__ = [
     "FUNCTIONS",
@@ -58,248 +50,14 @@ __all__ = [
 
 
 class GoTemplateError(ValueError):
-    """A Go template that cannot be translated (or evaluated) faithfully."""
+    """A Go template that cannot be translated (or evaluated) faithfully. A translation's
+    error says where: ``line`` (1-based, in the source) and ``template`` (the name of the
+    ``define`` it is in, "" outside one), so that a template file's problem names its line."""
 
-
-# --- runtime helpers (registered as Jinja2 globals by tocsin.notify.templates) --------
-
-_DATA_TYPES = (TemplateData, TemplateAlert, Pair, Pairs, KV, AlertList)
-
-
-def go_field(obj: Any, name: str) -> Any:
-    """``obj.name`` with Go's rules: exported names are fields/methods, others map keys."""
-    if name[:1].isupper() and isinstance(obj, _DATA_TYPES) and hasattr(type(obj), name):
-        return getattr(obj, name)
-    if isinstance(obj, Mapping):
-        return obj.get(name, "")
-    if obj is None or obj == "":
-        # Go's missingkey=zero gives "" for an absent label; reading through it is nil.
-        return ""
-    raise GoTemplateError(f"can't evaluate field {name} in type {type(obj).__name__}")
-
-
-def go_range(value: Any) -> Iterator[tuple[Any, Any]]:
-    """``(key, element)`` pairs as Go's ``range`` visits them (maps sorted by key)."""
-    if value is None or value == "":
-        return iter(())
-    if isinstance(value, Mapping):
-        return iter([(k, value[k]) for k in sorted(value)])
-    if isinstance(value, int) and not isinstance(value, bool):
-        return iter([(i, i) for i in range(value)])
-    if isinstance(value, str):
-        raise GoTemplateError("range can't iterate over a string")
-    return iter(enumerate(value))
-
-
-def go_str(value: Any) -> Any:
-    """How Go's ``fmt`` prints a value (lists as ``[a b]``, booleans lowercase)."""
-    if isinstance(value, Markup):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return _go_datetime(value)
-    if isinstance(value, timedelta):
-        return _go_duration(value)
-    if isinstance(value, Pair):
-        return f"{{{value.Name} {value.Value}}}"
-    if isinstance(value, Mapping):
-        return "map[" + " ".join(f"{k}:{go_str(value[k])}" for k in sorted(value)) + "]"
-    if isinstance(value, list | tuple):
-        return "[" + " ".join(str(go_str(v)) for v in value) + "]"
-    return value
-
-
-def _go_datetime(value: datetime) -> str:
-    text = value.strftime("%Y-%m-%d %H:%M:%S")
-    if value.microsecond:
-        text += f".{value.microsecond:06d}".rstrip("0")
-    offset = value.utcoffset() or timedelta(0)
-    if offset == timedelta(0):
-        return text + " +0000 UTC"
-    minutes = int(offset.total_seconds() // 60)
-    sign = "+" if minutes >= 0 else "-"
-    minutes = abs(minutes)
-    return text + f" {sign}{minutes // 60:02d}{minutes % 60:02d}"
-
-
-def _go_duration(value: timedelta) -> str:
-    total = value.total_seconds()
-    if total == 0:
-        return "0s"
-    sign = "-" if total < 0 else ""
-    total = abs(total)
-    hours, rest = divmod(total, 3600)
-    minutes, seconds = divmod(rest, 60)
-    text = f"{seconds:.9f}".rstrip("0").rstrip(".") + "s"
-    if hours:
-        return f"{sign}{int(hours)}h{int(minutes)}m{text}"
-    if minutes:
-        return f"{sign}{int(minutes)}m{text}"
-    return sign + text
-
-
-def _truth(value: Any) -> bool:
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return bool(value)
-
-
-def _and(*args: Any) -> Any:
-    for arg in args:
-        if not _truth(arg):
-            return arg
-    return args[-1]
-
-
-def _or(*args: Any) -> Any:
-    for arg in args:
-        if _truth(arg):
-            return arg
-    return args[-1]
-
-
-def _eq(first: Any, *others: Any) -> bool:
-    if not others:
-        raise GoTemplateError("missing argument for comparison")
-    return any(first == other for other in others)
-
-
-def _index(value: Any, *keys: Any) -> Any:
-    for key in keys:
-        value = value.get(key, "") if isinstance(value, Mapping) else value[key]
-    return value
-
-
-_VERB = re.compile(r"%([-+# 0]*)(\d+)?(?:\.(\d+))?([vsdqfFeEgGxXtTc%])")
-
-
-def _printf(fmt: str, *args: Any) -> str:
-    queue = list(args)
-
-    def one(found: re.Match[str]) -> str:
-        flags, width, precision, verb = found.groups()
-        if verb == "%":
-            return "%"
-        if not queue:
-            return f"%!{verb}(MISSING)"
-        arg = queue.pop(0)
-        spec = flags.replace("#", "") + (width or "")
-        if verb in "vs":
-            text = str(go_str(arg))
-            return format(text[: int(precision)] if precision else text, spec)
-        if verb == "q":
-            return format(go_quote(str(arg)), spec)
-        if verb == "t":
-            return format(str(go_str(bool(arg))), spec)
-        if verb == "T":
-            return type(arg).__name__
-        if verb == "c":
-            return chr(int(arg))
-        if verb == "d":
-            return format(int(arg), spec + "d")
-        if verb in "xX":
-            if isinstance(arg, str):
-                text = arg.encode().hex()
-                return text.upper() if verb == "X" else text
-            return format(int(arg), spec + verb)
-        prec = f".{precision}" if precision else ".6"
-        return format(float(arg), spec + prec + verb.lower() if verb != "F" else spec + prec + "f")
-
-    return _VERB.sub(one, fmt)
-
-
-def _join(sep: str, items: Sequence[Any]) -> str:
-    return sep.join(str(go_str(i)) for i in items)
-
-
-def _title(text: str) -> str:
-    # Go's strings.Title: upper-case the first letter of each word, keep the rest.
-    return re.sub(r"(?:^|(?<=[^\w]))(\w)", lambda m: m.group(1).upper(), text)
-
-
-def _since(value: datetime) -> timedelta:
-    now = datetime.now(value.tzinfo)
-    return now - value
-
-
-def _humanize_duration(value: Any) -> str:
-    seconds = float(value.total_seconds() if isinstance(value, timedelta) else value)
-    if seconds == 0:
-        return "0s"
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
-    if seconds < 1:
-        return f"{sign}{seconds * 1000:.4g}ms"
-    days, rest = divmod(int(seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{n}{u}" for n, u in ((days, "d"), (hours, "h"), (minutes, "m")) if n]
-    parts.append(f"{secs}s")
-    return sign + "".join(parts)
-
-
-def _date(layout: str, value: datetime) -> str:
-    # Go reference-time layouts, the common tokens only.
-    tokens = [
-        ("2006", "%Y"),
-        ("01", "%m"),
-        ("02", "%d"),
-        ("15", "%H"),
-        ("04", "%M"),
-        ("05", "%S"),
-        ("Jan", "%b"),
-        ("Mon", "%a"),
-        ("MST", "%Z"),
-        ("-0700", "%z"),
-    ]
-    out = layout
-    for go, py in tokens:
-        out = out.replace(go, py)
-    return value.strftime(out)
-
-
-FUNCTIONS: Mapping[str, Callable[..., Any]] = {
-    # Go text/template built-ins.
-    "and": _and,
-    "or": _or,
-    "not": lambda v: not _truth(v),
-    "len": len,
-    "index": _index,
-    "print": lambda *a: "".join(str(go_str(x)) for x in a),
-    "println": lambda *a: " ".join(str(go_str(x)) for x in a) + "\n",
-    "printf": _printf,
-    "eq": _eq,
-    "ne": lambda a, b: a != b,
-    "lt": lambda a, b: a < b,
-    "le": lambda a, b: a <= b,
-    "gt": lambda a, b: a > b,
-    "ge": lambda a, b: a >= b,
-    "html": lambda s: html.escape(str(s)),
-    "js": lambda s: json.dumps(str(s))[1:-1],
-    "urlquery": lambda *a: urllib.parse.quote_plus("".join(str(x) for x in a)),
-    # Alertmanager's additions.
-    "toUpper": lambda s: str(s).upper(),
-    "toLower": lambda s: str(s).lower(),
-    "title": _title,
-    "trimSpace": lambda s: str(s).strip(),
-    "join": _join,
-    "match": lambda pattern, text: re.search(pattern, text) is not None,
-    "reReplaceAll": lambda pattern, repl, text: re.sub(
-        pattern, re.sub(r"\$\{?(\w+)\}?", r"\\g<\1>", repl), text
-    ),
-    "safeHtml": lambda s: Markup(str(s)),
-    "safeUrl": lambda s: Markup(str(s)),
-    "urlUnescape": lambda s: urllib.parse.unquote(str(s)),
-    "stringSlice": lambda *a: list(a),
-    "toJson": lambda v: json.dumps(v, separators=(",", ":")),
-    "since": _since,
-    "humanizeDuration": _humanize_duration,
-    "date": _date,
-    "tz": lambda name, value: value,
-}
+    def __init__(self, message: str, line: int | None = None, template: str = "") -> None:
+        super().__init__(message)
+        self.line = line
+        self.template = template
 
 
 # --- translation ----------------------------------------------------------------------
@@ -334,8 +92,8 @@ def looks_like_go(source: str) -> bool:
         for tok in tokens:
             if tok.kind == "ident" and tok.text not in _GO_WORDS:
                 return False
-            if tok.kind == "char":
-                return False
+            if tok.kind == "char" and not _is_char_constant(tok):
+                return False  # 'a string' is Jinja2's; Go's quotes one character
             if tok.kind in ("field", "declare") or (
                 tok.kind == "ident" and tok.text not in ("true", "false", "nil")
             ):
@@ -349,7 +107,12 @@ _TOKEN = re.compile(
   | (?P<string>"(?:[^"\\\n]|\\.)*")
   | (?P<raw>`[^`]*`)
   | (?P<char>'(?:[^'\\]|\\.)+')
-  | (?P<number>[-+]?(?:0[xX][0-9a-fA-F_]+|\d[\d_]*(?:\.\d+)?(?:[eE][-+]?\d+)?|\.\d+))
+  | (?P<number>[-+]?(?:
+        0[xX](?:[0-9a-fA-F_]+\.?[0-9a-fA-F_]*|\.[0-9a-fA-F_]+)[pP][-+]?\d+
+      | 0[xX][0-9a-fA-F_]+
+      | 0[oObB][0-7_]+
+      | (?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][-+]?\d+)?
+    ))
   | (?P<declare>:=)
   | (?P<assign>=)
   | (?P<pipe>\|)
@@ -387,21 +150,46 @@ def _lex(action: str) -> list[_Tok]:
 
 
 def _var(name: str) -> str:
+    """The Jinja2 expression of Go variable ``name``'s value."""
     if name == "$":
         return "go_root"
+    return f"v_{name[1:]}.v"
+
+
+def _namespace(name: str) -> str:
+    """The Jinja2 namespace holding Go variable ``name`` (``$x``)."""
     return "v_" + name[1:]
 
 
-def _field_expr(text: str) -> str:
-    if text.startswith("."):
-        base, chain = "dot", text[1:]
-    else:
-        head, _, chain = text.partition(".")
-        base = _var(head)
+def _is_char_constant(tok: _Tok) -> bool:
+    try:
+        _char_literal(tok)
+    except GoTemplateError:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Operand:
+    """One word of a command: a function's name, or a value's Jinja2 expression; a
+    field chain's last name and what it is read from (``receiver``), which make it a
+    method call when the command gives it arguments."""
+
+    kind: str  # "func", "field", "value", "nil"
+    expr: str
+    text: str  # as written, for messages
+    receiver: str | None = None
+    method: str = ""
+
+
+def _chain(base: str, names: list[str], text: str) -> _Operand:
     expr = base
-    for name in filter(None, chain.split(".")):
+    for name in names[:-1]:
         expr = f"go_field({expr}, {name!r})"
-    return expr
+    if not names:
+        return _Operand("field", expr, text)
+    last = names[-1]
+    return _Operand("field", f"go_field({expr}, {last!r})", text, expr, last)
 
 
 def _string_literal(tok: _Tok) -> str:
@@ -417,11 +205,68 @@ def _string_literal(tok: _Tok) -> str:
     return repr(value)
 
 
+def _char_literal(tok: _Tok) -> str:
+    """A Go character constant (``'a'``, ``'\\n'``, ``'\\u00e9'``): its code point."""
+    inner = tok.text[1:-1]
+    try:
+        value = inner.encode("latin-1", "backslashreplace").decode("unicode-escape")
+    except UnicodeDecodeError:
+        value = ""
+    if len(value) != 1:
+        raise GoTemplateError(f"malformed character constant: {tok.text}")
+    return str(ord(value))
+
+
+def _number_literal(tok: _Tok) -> str:
+    """A Go number constant as Jinja2: an int when Go's is one (``0x10``, ``1_000``,
+    ``017``), else a float (``1.5``, ``1e3``, ``0x1p-2``)."""
+    text = tok.text.replace("_", "")
+    sign, digits = (text[0], text[1:]) if text[:1] in "+-" else ("", text)
+    lower = digits.lower()
+    value: int | float
+    try:
+        if lower.startswith("0x") and "p" in lower:
+            value = float.fromhex(digits)
+        elif lower.startswith(("0x", "0o", "0b")):
+            value = int(digits, 0)
+        elif re.fullmatch(r"0\d+", digits):
+            value = int(digits, 8)
+        elif re.fullmatch(r"\d+", digits):
+            value = int(digits)
+        else:
+            value = float(digits)
+    except ValueError:
+        raise GoTemplateError(f"bad number syntax: {tok.text!r}") from None
+    if isinstance(value, float) and math.isinf(value):
+        raise GoTemplateError(f"number out of range: {tok.text}")
+    written = repr(value)
+    return f"(-{written})" if sign == "-" else written
+
+
+def _and_expr(args: list[str]) -> str:
+    """Go's ``and``: the first false argument or the last, the rest not evaluated (as
+    Jinja2's ``and``, whose truth is Go's for template values)."""
+    return "(" + " and ".join(args) + ")"
+
+
+def _or_expr(args: list[str]) -> str:
+    """Go's ``or``: the first true argument or the last, the rest not evaluated."""
+    return "(" + " or ".join(args) + ")"
+
+
+def _check_arity(name: str, count: int) -> None:
+    low, high = ARITY[name]
+    if count < low or (high is not None and count > high):
+        want = str(low) if low == high else f"at least {low}" if high is None else f"{low}-{high}"
+        raise GoTemplateError(f"wrong number of args for {name}: want {want} got {count}")
+
+
 @dataclass
 class _Parser:
     tokens: list[_Tok]
     action: str
     pos: int = 0
+    defined: frozenset[str] = frozenset({"$"})  # the variables in scope
 
     def peek(self) -> _Tok | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -446,22 +291,40 @@ class _Parser:
             self.take()
 
     def command(self, piped: str | None) -> str:
-        operands: list[tuple[str, str]] = []
+        operands: list[_Operand] = []
         while (tok := self.peek()) is not None and tok.kind not in ("pipe", "close"):
             operands.append(self.operand())
         if not operands:
-            raise GoTemplateError(f"missing command in {{{{{self.action}}}}}")
-        kind, head = operands[0]
-        args = [expr for _, expr in operands[1:]] + ([piped] if piped is not None else [])
-        if kind == "func":
-            return f"gofn_{head}({', '.join(args)})"
+            raise GoTemplateError(f"missing value for command in {{{{{self.action}}}}}")
+        head = operands[0]
+        args = [self.argument(o) for o in operands[1:]] + ([piped] if piped is not None else [])
+        if head.kind == "func":
+            _check_arity(head.expr, len(args))
+            if head.expr == "and":
+                return _and_expr(args)
+            if head.expr == "or":
+                return _or_expr(args)
+            return f"gofn_{head.expr}({', '.join(args)})"
+        if head.kind == "nil":
+            raise GoTemplateError("nil is not a command")
         if args:
-            if kind != "field":
-                raise GoTemplateError(f"can't give arguments to a non-function in {self.action}")
-            return f"{head}({', '.join(args)})"
-        return head
+            if head.receiver is None:
+                raise GoTemplateError(f"can't give argument to non-function {head.text}")
+            return f"go_call({head.receiver}, {head.method!r}, {', '.join(args)})"
+        return head.expr
 
-    def operand(self) -> tuple[str, str]:
+    def argument(self, operand: _Operand) -> str:
+        if operand.kind == "func":  # a function as an argument is called without any
+            _check_arity(operand.expr, 0)
+            return f"gofn_{operand.expr}()"
+        return operand.expr
+
+    def variable(self, name: str) -> str:
+        if name not in self.defined:
+            raise GoTemplateError(f'undefined variable "{name}"')
+        return _var(name)
+
+    def operand(self) -> _Operand:
         tok = self.take()
         if tok.kind == "open":
             inner = self.pipeline()
@@ -469,29 +332,31 @@ class _Parser:
             if close is None or close.kind != "close":
                 raise GoTemplateError(f"unclosed '(' in {{{{{self.action}}}}}")
             self.take()
-            expr = f"({inner})"
             chained = self.peek()
             if chained is not None and chained.kind == "field" and not chained.spaced:
                 self.take()
-                for name in filter(None, chained.text.split(".")):
-                    expr = f"go_field({expr}, {name!r})"
-            return "value", expr
+                names = [n for n in chained.text.split(".") if n]
+                return _chain(f"({inner})", names, f"({inner}){chained.text}")
+            return _Operand("value", f"({inner})", "(...)")
         if tok.kind in ("string", "raw"):
-            return "value", _string_literal(tok)
+            return _Operand("value", _string_literal(tok), tok.text)
+        if tok.kind == "char":
+            return _Operand("value", _char_literal(tok), tok.text)
         if tok.kind == "number":
-            text = tok.text.replace("_", "")
-            if text.lower().startswith(("0x", "+0x", "-0x")):
-                return "value", str(int(text, 16))
-            return "value", text
+            return _Operand("value", _number_literal(tok), tok.text)
         if tok.kind == "field":
-            return "field", _field_expr(tok.text)
+            if tok.text.startswith("."):
+                return _chain("dot", [n for n in tok.text.split(".") if n], tok.text)
+            head, _, chain = tok.text.partition(".")
+            names = [n for n in chain.split(".") if n]
+            return _chain(self.variable(head), names, tok.text)
         if tok.kind == "ident":
             if tok.text in ("true", "false"):
-                return "value", tok.text
+                return _Operand("value", tok.text, tok.text)
             if tok.text == "nil":
-                return "value", "none"
+                return _Operand("nil", "none", tok.text)
             if tok.text in FUNCTIONS:
-                return "func", tok.text
+                return _Operand("func", tok.text, tok.text)
             raise GoTemplateError(f'function "{tok.text}" not defined')
         raise GoTemplateError(f"unexpected {tok.text!r} in {{{{{self.action}}}}}")
 
@@ -508,10 +373,15 @@ def _jinja_text(text: str) -> str:
 
 @dataclass
 class _Frame:
-    kind: str  # "if", "range", "with", "define"
+    kind: str  # "if", "range", "with", "define", "block" (in a setting)
     name: str = ""
     has_else: bool = False
     closing: str = ""
+    line: int = 0  # of the action that opened it: where an unclosed one is reported
+    # opened by an "else if" / "else with": closed by the {{end}} of the frame below
+    implicit: bool = False
+    variables: set[str] = field(default_factory=set)  # declared in it
+    outer: list[set[str]] = field(default_factory=list)  # a define's caller's scopes
 
 
 @dataclass
@@ -521,9 +391,31 @@ class _Translation:
     stack: list[_Frame] = field(default_factory=list)
     saved: list[list[str]] = field(default_factory=list)
     allow_define: bool = False
+    scopes: list[set[str]] = field(default_factory=lambda: [{"$"}])
 
     def emit(self, text: str) -> None:
         self.out.append(text)
+
+    def parser(self, tokens: list[_Tok], body: str, pos: int = 0) -> _Parser:
+        return _Parser(tokens, body, pos, frozenset().union(*self.scopes))
+
+    def push(self, frame: _Frame) -> None:
+        self.stack.append(frame)
+        self.scopes.append(frame.variables)
+
+    def declare(self, name: str) -> None:
+        self.scopes[-1].add(name)
+
+    def declaration(self, p: _Parser) -> str | None:
+        """The variable a control's pipeline declares (``if $x := ...``), if any."""
+        rest = p.tokens[p.pos :]
+        if len(rest) >= 2 and rest[0].kind == "field" and rest[1].kind == "declare":
+            name = rest[0].text
+            if not name.startswith("$") or "." in name or name == "$":
+                raise GoTemplateError(f"cannot declare {name}")
+            p.pos += 2
+            return name
+        return None
 
     def action(self, body: str) -> None:
         tokens = _lex(body)
@@ -531,34 +423,35 @@ class _Translation:
             raise GoTemplateError("empty action {{}}")
         first = tokens[0]
         if first.kind == "ident" and first.text in _KEYWORDS:
-            self.keyword(first.text, _Parser(tokens, body, 1), body)
+            self.keyword(first.text, self.parser(tokens, body, 1), body)
             return
-        parser = _Parser(tokens, body)
+        parser = self.parser(tokens, body)
         if (
             len(tokens) >= 2
             and tokens[0].kind == "field"
             and tokens[1].kind in ("declare", "assign")
         ):
             name = tokens[0].text
-            if not name.startswith("$") or "." in name:
+            if not name.startswith("$") or "." in name or name == "$":
                 raise GoTemplateError(f"cannot assign to {name}")
             parser.pos = 2
-            self.emit(f"{{% set {_var(name)} = {parser.pipeline()} %}}")
+            value = parser.pipeline()
+            if tokens[1].kind == "declare":
+                self.emit(f"{{% set {_namespace(name)} = namespace(v={value}) %}}")
+                self.declare(name)
+            else:
+                parser.variable(name)
+                self.emit(f"{{% set {_namespace(name)}.v = {value} %}}")
         else:
             self.emit("{{ " + parser.pipeline() + " }}")
         if not parser.done():
             raise GoTemplateError(f"unexpected {parser.peek()} in {{{{{body}}}}}")
 
     def keyword(self, word: str, p: _Parser, body: str) -> None:
-        if word == "if":
-            self.stack.append(_Frame("if"))
-            self.emit(f"{{% if {p.pipeline()} %}}")
+        if word in ("if", "with"):
+            self.open_if_or_with(word, p)
         elif word == "range":
             self.range(p)
-        elif word == "with":
-            expr = p.pipeline()
-            self.stack.append(_Frame("with"))
-            self.emit(f"{{% if {expr} %}}{{% with dot = {expr} %}}")
         elif word == "else":
             self.else_(p)
         elif word == "end":
@@ -576,18 +469,42 @@ class _Translation:
         elif word in ("define", "block"):
             name = self.name(p, body)
             arg = p.pipeline() if word == "block" and not p.done() else "dot"
-            if word == "block":
+            if word == "block" and not self.allow_define:
+                # In a setting: the block's body runs in place (nothing can redefine it).
+                self.emit(f"{{% with dot = {arg}, go_root = {arg} %}}")
+            elif word == "block":
                 self.emit(
                     f"{{% with dot = {arg}, go_root = {arg} %}}{{% include {name!r} %}}"
                     "{% endwith %}"
                 )
             elif not self.allow_define or self.stack:
                 raise GoTemplateError("{{define}} is only allowed at the top of a template file")
-            self.stack.append(_Frame("define", name))
-            self.saved.append(self.out)
-            self.out = []
+            # A named template sees its own variables only ($ is its argument).
+            kind = "block" if word == "block" and not self.allow_define else "define"
+            frame = _Frame(kind, name, outer=self.scopes)
+            self.scopes = []
+            self.push(frame)
+            self.declare("$")
+            if kind == "define":
+                self.saved.append(self.out)
+                self.out = []
         if not p.done():
             raise GoTemplateError(f"unexpected {p.peek()} in {{{{{body}}}}}")
+
+    def open_if_or_with(self, word: str, p: _Parser, *, implicit: bool = False) -> None:
+        """``if``/``with`` (or the ``if``/``with`` of an ``else if``/``else with``)."""
+        frame = _Frame(word, implicit=implicit)
+        name = self.declaration(p)
+        value = p.pipeline()
+        self.push(frame)
+        if name is not None:
+            self.emit(f"{{% set {_namespace(name)} = namespace(v={value}) %}}")
+            value = _var(name)
+            self.declare(name)
+        if word == "if":
+            self.emit(f"{{% if {value} %}}")
+        else:
+            self.emit(f"{{% if {value} %}}{{% with dot = {value} %}}")
 
     def name(self, p: _Parser, body: str) -> str:
         tok = p.take()
@@ -606,44 +523,57 @@ class _Translation:
                 raise GoTemplateError("range variables must be $name or $key, $value")
             p.pos += cut + 1
         expr = p.pipeline()
-        key = _var(names[0]) if len(names) == 2 else "go_k"
+        self.push(_Frame("range"))
         sets = ""
+        if len(names) == 2:
+            sets += f"{{% set {_namespace(names[0])} = namespace(v=go_k) %}}"
         if names:
-            sets = f"{{% set {_var(names[-1])} = dot %}}"
-        self.stack.append(_Frame("range"))
-        self.emit(f"{{% for {key}, dot in go_range({expr}) %}}{sets}")
+            sets += f"{{% set {_namespace(names[-1])} = namespace(v=dot) %}}"
+        for name in names:
+            self.declare(name)
+        self.emit(f"{{% for go_k, dot in go_range({expr}) %}}{sets}")
 
     def else_(self, p: _Parser) -> None:
-        if not self.stack or self.stack[-1].kind == "define":
+        if not self.stack or self.stack[-1].kind in ("define", "block"):
             raise GoTemplateError("unexpected {{else}}")
         frame = self.stack[-1]
-        if frame.has_else and frame.kind != "if":
-            raise GoTemplateError("more than one {{else}}")
-        if not p.done():
-            tok = p.take()
-            if tok.text != "if" or frame.kind != "if":
-                raise GoTemplateError(f"unsupported {{{{else {tok.text} ...}}}}")
-            self.emit(f"{{% elif {p.pipeline()} %}}")
-            return
+        if frame.has_else:
+            raise GoTemplateError("expected end; found {{else}}")
+        chained = None if p.done() else p.take()
+        if chained is not None and (chained.text != frame.kind or frame.kind == "range"):
+            raise GoTemplateError(
+                f"{{{{else {chained.text}}}}} is not allowed in {{{{{frame.kind}}}}}"
+            )
         frame.has_else = True
-        if frame.kind == "with":
-            self.emit("{% endwith %}{% else %}")
-        else:
-            self.emit("{% else %}")
+        self.emit("{% endwith %}{% else %}" if frame.kind == "with" else "{% else %}")
+        if chained is not None:
+            # {{if a}}x{{else if b}}y{{end}} is {{if a}}x{{else}}{{if b}}y{{end}}{{end}}
+            self.open_if_or_with(chained.text, p, implicit=True)
 
     def end(self) -> None:
         if not self.stack:
             raise GoTemplateError("unexpected {{end}}")
-        frame = self.stack.pop()
+        while True:
+            frame = self.stack.pop()
+            self.scopes.pop()
+            self.close(frame)
+            if not frame.implicit:
+                return
+
+    def close(self, frame: _Frame) -> None:
         if frame.kind == "if":
             self.emit("{% endif %}")
         elif frame.kind == "range":
             self.emit("{% endfor %}")
         elif frame.kind == "with":
             self.emit("{% endif %}" if frame.has_else else "{% endwith %}{% endif %}")
+        elif frame.kind == "block":
+            self.emit("{% endwith %}")
+            self.scopes = frame.outer
         else:
             self.defines[frame.name] = "".join(self.out)
             self.out = self.saved.pop()
+            self.scopes = frame.outer
 
 
 def _eval_str(tok: _Tok) -> str:
@@ -673,15 +603,37 @@ def _run(source: str, allow_define: bool) -> _Translation:
         pending_text = ""
         stripped = body.strip()
         if not (stripped.startswith("/*") and stripped.endswith("*/")):
-            state.action(stripped)
+            _located_action(state, stripped, source.count("\n", 0, found.start()) + 1)
         pos = found.end()
         if trim_after:
             rest = source[pos:]
             pos += len(rest) - len(rest.lstrip(" \t\r\n"))
     state.emit(_jinja_text(pending_text + source[pos:]))
     if state.stack:
-        raise GoTemplateError(f"unexpected EOF: {{{{{state.stack[-1].kind}}}}} without {{{{end}}}}")
+        frame = state.stack[-1]
+        raise GoTemplateError(
+            f"unexpected EOF: {{{{{frame.kind}}}}} without {{{{end}}}}",
+            frame.line,
+            _define_of(state),
+        )
     return state
+
+
+def _located_action(state: _Translation, body: str, line: int) -> None:
+    """Translate one action; its error, and a block it opens, know its line."""
+    depth = len(state.stack)
+    try:
+        state.action(body)
+    except GoTemplateError as exc:
+        exc.line = exc.line or line
+        exc.template = exc.template or _define_of(state)
+        raise
+    if len(state.stack) > depth:
+        state.stack[-1].line = line
+
+
+def _define_of(state: _Translation) -> str:
+    return next((f.name for f in state.stack if f.kind == "define"), "")
 
 
 def translate(source: str) -> str:

@@ -59,21 +59,38 @@ class Pairs(list[Pair]):
     def Values(self) -> list[str]:
         return [p.Value for p in self]
 
+    @property
+    def String(self) -> str:
+        """How Go prints it: ``alertname=Up, job=node``."""
+        return ", ".join(f"{p.Name}={p.Value}" for p in self)
+
 
 class KV(dict[str, str]):
-    """Alertmanager's ``KV``: a label or annotation map with sorted views."""
+    """Alertmanager's ``KV``: a label or annotation map with sorted views.
+
+    As Alertmanager's, the sorted views put ``alertname`` first, then the other names
+    in order; Go prints a KV (``{{ .CommonLabels }}``) as ``alertname=Up, job=node``.
+    """
 
     @property
     def SortedPairs(self) -> Pairs:
-        return Pairs(Pair(k, self[k]) for k in sorted(self))
+        names = sorted(self)
+        if "alertname" in self:
+            names.remove("alertname")
+            names.insert(0, "alertname")
+        return Pairs(Pair(k, self[k]) for k in names)
 
     @property
     def Names(self) -> list[str]:
-        return sorted(self)
+        return self.SortedPairs.Names
 
     @property
     def Values(self) -> list[str]:
-        return [self[k] for k in sorted(self)]
+        return self.SortedPairs.Values
+
+    @property
+    def String(self) -> str:
+        return self.SortedPairs.String
 
     def Remove(self, names: Iterable[str]) -> KV:
         drop = set(names)

@@ -37,17 +37,20 @@ e.g. one alert). Helpers: Go's and Alertmanager's template functions under
 from __future__ import annotations
 
 import glob
+import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from tocsin.config.errors import ConfigProblem
+from tocsin.notify.goruntime import go_call
 from tocsin.notify.gotemplate import (
     FUNCTIONS,
     GoTemplateError,
@@ -77,8 +80,30 @@ _DEFINE = re.compile(
 )
 
 
+_GO_DEFINE = re.compile(r"""\{\{-?\s*(?:define|block)\s+(?:"((?:[^"\\]|\\.)*)"|`([^`]*)`)""")
+
+
+# ``.Field`` or ``$var`` in an action, not after a name (Jinja2's ``a.b``) or a call
+_GO_FIELD = re.compile(r"\{\{[^}]*?(?<![\w)\]])[.$][A-Za-z_]")
+
+
 class TemplateLoadError(ValueError):
-    """A template file that cannot be read or compiled; the message names the file."""
+    """Template files that cannot be read or compiled: ``problems``, each naming the
+    file, the line and the template (``FILE:LINE: template 'NAME': MESSAGE``)."""
+
+    def __init__(self, problems: Sequence[ConfigProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class _Origin(NamedTuple):
+    """Where a named template is written: its file, and the line its body starts on;
+    ``exact``: Jinja2's line numbers in the body count from there (a Go template's
+    translation has lines of its own, so its problems are shown at its ``define``)."""
+
+    file: str
+    line: int
+    exact: bool
 
 
 class TemplateRenderError(ValueError):
@@ -91,14 +116,21 @@ class TemplateRenderError(ValueError):
 
 def parse_jinja_defines(source: str) -> dict[str, str]:
     """The ``{% define "name" %}...{% enddefine %}`` sections of a Jinja2 template file."""
-    found: dict[str, str] = {}
+    return {name: body for name, (body, _) in _jinja_defines(source).items()}
+
+
+def _jinja_defines(source: str) -> dict[str, tuple[str, int]]:
+    """Each define's body and the line (1-based) its first character is on."""
+    found: dict[str, tuple[str, int]] = {}
     for match in _DEFINE.finditer(source):
-        body = match.group("body")
+        body, start = match.group("body"), match.start("body")
         if match.group("ltrim"):
-            body = body.lstrip()
+            stripped = body.lstrip()
+            start += len(body) - len(stripped)
+            body = stripped
         if match.group("rtrim"):
             body = body.rstrip()
-        found[match.group("name")] = body
+        found[match.group("name")] = (body, source.count("\n", 0, start) + 1)
     return found
 
 
@@ -134,7 +166,7 @@ class Templates:
             auto_reload=False,
         )
         env.globals.update({f"gofn_{name}": fn for name, fn in FUNCTIONS.items()})
-        env.globals.update(go_field=go_field, go_range=go_range)
+        env.globals.update(go_field=go_field, go_call=go_call, go_range=go_range)
         env.filters["rfc3339"] = _rfc3339
         env.filters["mrkdwn"] = _mrkdwn
         return env
@@ -149,27 +181,66 @@ class Templates:
     def load(cls, patterns: Iterable[str] = (), base_dir: str | Path | None = None) -> Templates:
         """Tocsin's defaults, then every file matching ``patterns`` (sorted per pattern).
 
-        Raises :class:`TemplateLoadError` naming the file for an unreadable file or a
-        template that does not compile, so a bad template is found at load, not at 3 a.m.
+        Raises :class:`TemplateLoadError` naming the file and line of every unreadable
+        file and every template that does not compile, so a bad template is found at
+        load, not at 3 a.m.
         """
         named = dict(_default_named())
+        origins: dict[str, _Origin] = {}
+        problems: list[ConfigProblem] = []
         base = Path(base_dir) if base_dir is not None else Path.cwd()
         for pattern in patterns:
             full = pattern if Path(pattern).is_absolute() else str(base / pattern)
             for path in sorted(glob.glob(full)):
-                named.update(_read_file(Path(path)))
+                try:
+                    found = _read_file(Path(path))
+                except TemplateLoadError as exc:
+                    problems.extend(exc.problems)
+                    continue
+                for name, (body, origin) in found.items():
+                    named[name], origins[name] = body, origin
         templates = cls(named)
-        templates.check()
+        problems.extend(templates.problems(origins))
+        if problems:
+            raise TemplateLoadError(problems)
         return templates
 
-    def check(self) -> None:
-        """Compile every named template in both environments (raises TemplateLoadError)."""
+    def problems(self, origins: Mapping[str, _Origin] | None = None) -> list[ConfigProblem]:
+        """Every named template that does not compile (in either environment), where
+        ``origins`` says it is written."""
+        found: list[ConfigProblem] = []
         for name in self._named:
             for env in (self._text, self._html):
                 try:
                     env.get_template(name)
                 except jinja2.TemplateError as exc:
-                    raise TemplateLoadError(f"template {name!r}: {exc}") from None
+                    origin = (origins or {}).get(name, _Origin("(default templates)", 1, True))
+                    lineno = getattr(exc, "lineno", None) or 1
+                    line = origin.line + lineno - 1 if origin.exact else origin.line
+                    found.append(ConfigProblem(origin.file, line, _key(name), _reason(exc)))
+                    break
+        return found
+
+    def compile_problem(self, source: str) -> str | None:
+        """Why a config value (``title``, ``text``, ...) does not compile as a template,
+        in the words of the syntax it was read as; None when it does (or is plain text).
+        Compiling is all: nothing is rendered, and it is cached for the sends to come."""
+        if _plain(source):
+            return None
+        try:
+            self._compile(source, html=False)
+        except GoTemplateError as exc:
+            return str(exc)
+        except jinja2.TemplateError as exc:
+            # read as Jinja2 because something in it is not Go's (a function Tocsin
+            # lacks, say); when it has Go's fields, Go's reading says what is wrong
+            if _GO_FIELD.search(source):
+                try:
+                    translate(source)
+                except GoTemplateError as go:
+                    return str(go)
+            return _reason(exc)
+        return None
 
     def names(self) -> list[str]:
         return sorted(self._named)
@@ -180,11 +251,11 @@ class Templates:
         self, source: str, data: TemplateData, *, html: bool = False, field: str = ""
     ) -> str:
         """Render a config value (Go or Jinja2 syntax); raises TemplateRenderError."""
-        if "{{" not in source and "{%" not in source and "{#" not in source:
+        if _plain(source):
             return source
         try:
             return self._compile(source, html).render(data.context())
-        except (jinja2.TemplateError, GoTemplateError, TypeError, ValueError) as exc:
+        except Exception as exc:  # whatever a user's template does, it is its failure
             raise TemplateRenderError(field, _describe(exc)) from None
 
     def _compile(self, source: str, html: bool) -> jinja2.Template:
@@ -215,8 +286,13 @@ class Templates:
             context.update(go_root=data)
         try:
             return env.get_template(name).render(context)
-        except (jinja2.TemplateError, GoTemplateError, TypeError, ValueError) as exc:
+        except Exception as exc:  # whatever a user's template does, it is its failure
             raise TemplateRenderError(field or name, _describe(exc)) from None
+
+
+def _plain(source: str) -> bool:
+    """Text with no template syntax in it: shown as it is."""
+    return "{{" not in source and "{%" not in source and "{#" not in source
 
 
 def _describe(exc: Exception) -> str:
@@ -225,22 +301,58 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _reason(exc: jinja2.TemplateError) -> str:
+    """A compile error's own words (its line is told apart)."""
+    message = exc.message if isinstance(exc, jinja2.TemplateSyntaxError) else None
+    return message or _describe(exc)
+
+
+def _key(template: str) -> str:
+    """What a template file's problem is about: the template, or the file's own text."""
+    return f"template {template!r}" if template else "(template file)"
+
+
 @lru_cache(maxsize=512)
 def _translated(source: str) -> str:
     return translate(source) if looks_like_go(source) else source
 
 
-def _read_file(path: Path) -> dict[str, str]:
+def _read_file(path: Path) -> dict[str, tuple[str, _Origin]]:
+    """A template file's named templates (as Jinja2) and where each is written."""
+    name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise TemplateLoadError(f"{path}: cannot read template file: {exc}") from None
+        problem = ConfigProblem(name, 1, "(template file)", f"cannot read template file: {exc}")
+        raise TemplateLoadError([problem]) from None
     if path.suffix in _JINJA_SUFFIXES:
-        return parse_jinja_defines(text)
+        return {
+            define: (body, _Origin(name, line, exact=True))
+            for define, (body, line) in _jinja_defines(text).items()
+        }
     try:
-        return translate_file(text)
+        translated = translate_file(text)
     except GoTemplateError as exc:
-        raise TemplateLoadError(f"{path}: {exc}") from None
+        problem = ConfigProblem(name, exc.line or 1, _key(exc.template), str(exc))
+        raise TemplateLoadError([problem]) from None
+    lines = _go_define_lines(text)
+    return {
+        define: (body, _Origin(name, lines.get(define, 1), exact=False))
+        for define, body in translated.items()
+    }
+
+
+def _go_define_lines(text: str) -> dict[str, int]:
+    """The line of each ``{{ define "name" }}`` (or ``block``) of a Go template file."""
+    found: dict[str, int] = {}
+    for match in _GO_DEFINE.finditer(text):
+        quoted, raw = match.group(1), match.group(2)
+        try:
+            name = raw if raw is not None else str(json.loads(f'"{quoted}"'))
+        except json.JSONDecodeError:
+            continue  # the translation reports it
+        found.setdefault(name, text.count("\n", 0, match.start()) + 1)
+    return found
 
 
 @lru_cache(maxsize=1)

@@ -23,6 +23,7 @@ from markdown_it import MarkdownIt
 
 from tocsin.runbooks.model import Runbook
 from tocsin.runbooks.names import normalize_alert_name, runbook_for_url
+from tocsin.runbooks.placeholders import PLACEHOLDER
 
 
 class Severity(StrEnum):
@@ -56,8 +57,7 @@ class NamedAlert:
     explicit: bool = False
 
 
-# <pod-name>, <service> -- but not HTML-ish tags or comparison operators in prose
-_ANGLE = re.compile(r"<([a-zA-Z][\w-]*(?:[-_][\w-]+)*)>")
+# placeholders: <pod-name>, <service> (PLACEHOLDER) -- but not HTML-ish tags in prose;
 # $NAMESPACE, ${POD}; not $1, $?, $(...), or lower-case shell variables set in the block
 _DOLLAR = re.compile(r"\$\{?([A-Z][A-Z0-9_]*)\}?")
 _TODO = re.compile(r"\b(TODO|TBD|FIXME|XXX)\b|\[(?:link to|insert|add)[^\]]*\]", re.IGNORECASE)
@@ -104,7 +104,7 @@ def _placeholders(book: Runbook, file: str) -> Iterable[Finding]:
     commands += [c for a in book.alerts for s in a.steps for c in s.commands]
     for c in dict.fromkeys(commands):
         for offset, line in enumerate(c.text.splitlines()):
-            names = [m for m in _ANGLE.findall(line) if m.lower() not in _HTML_TAGS]
+            names = [m for m in PLACEHOLDER.findall(line) if m.lower() not in _HTML_TAGS]
             names += [f"${m}" for m in _DOLLAR.findall(line) if not _assigned(c.text, m)]
             # a fenced block's text starts on the line after its opening fence
             number = c.lines[0] + offset + (1 if c.block else 0)
@@ -223,6 +223,13 @@ def lint_coverage(
                     )
                 )
     return found
+
+
+def broken_links(
+    books: Mapping[str, tuple[Runbook, str]], named: Iterable[NamedAlert]
+) -> list[Finding]:
+    """The links of ``named`` to a runbook or a section that does not exist."""
+    return [f for alert in named if isinstance(f := _linked(books, alert), Finding)]
 
 
 def _linked(

@@ -16,6 +16,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
+from typing import Literal
 
 from tocsin.runbooks.escalation import within
 from tocsin.runbooks.model import (
@@ -102,8 +103,13 @@ class _Writer:
         return "\n".join(self.lines) + "\n"
 
 
-def suggest_config(runbook: Runbook) -> str:
-    """Commented Alertmanager fragment and Prometheus rule skeletons for `runbook`."""
+Part = Literal["config", "rules"]
+
+
+def suggest_config(runbook: Runbook, only: Part | None = None) -> str:
+    """Commented Alertmanager fragment and Prometheus rule skeletons for `runbook`: two
+    YAML documents, or ``only`` one of them (a file ``check-config`` or ``promtool``
+    reads as it is)."""
     w = _Writer()
     origin = runbook.source or runbook.name
     w(f"# Suggested by `tocsin runbook suggest` from {origin}")
@@ -112,10 +118,13 @@ def suggest_config(runbook: Runbook) -> str:
     w("# A starting point, not a finished config: replace every <PLACEHOLDER: ...>.")
     w("# Each item names the runbook lines (Lnn) it was derived from.")
     w()
-    _alertmanager(w, runbook)
-    w()
-    w("---")
-    _prometheus(w, runbook)
+    if only != "rules":
+        _alertmanager(w, runbook)
+    if only is None:
+        w()
+        w("---")
+    if only != "config":
+        _prometheus(w, runbook)
     return w.text()
 
 

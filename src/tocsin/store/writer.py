@@ -53,6 +53,7 @@ import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from tocsin.outage import Outage
 from tocsin.store.index import KeyedIndex, Overlay
 from tocsin.store.plainsql import raw_cursor
 
@@ -286,6 +287,8 @@ class GroupCommitter:
         ] = {}
         self.batches = 0
         self.ops = 0
+        # commits failing (the database gone): logged once, then now and then
+        self.outage = Outage(log, "committing to the database")
         self.on_batch: Callable[[int], None] | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -415,9 +418,10 @@ class GroupCommitter:
                 if batch:
                     continue
             except Exception as exc:
-                log.exception("commit of %d ops failed", len(batch))
+                self.outage.failed(exc)
                 outcomes = [(waiter, None, exc) for _, waiter in batch]
             else:
+                self.outage.succeeded()
                 txn.publish()
                 self.batches += 1
                 self.ops += len(batch)

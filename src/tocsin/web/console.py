@@ -27,6 +27,7 @@ from tocsin.api.state import Runtime, runtime
 from tocsin.config.durations import parse_duration
 from tocsin.core.alert_store import AlertQuery, group_views
 from tocsin.core.oncall_ops import OncallRefused
+from tocsin.notify.payload import common_pairs
 from tocsin.oncall.lifecycle import Via, snooze_problem
 from tocsin.store import oncall_rows, outbox_rows
 from tocsin.web import pages
@@ -296,6 +297,8 @@ def _group_page(
         incidents=rt.incidents.linking(group_id),
         audit_detail=pages.audit_detail,
         problems=problems or {},
+        # the steps' placeholders that name a label every alert shares are filled
+        common=common_pairs([a.labels for a in alerts]),
     )
 
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import jinja2
 
 from tocsin.monitors.probes import shown_url
+from tocsin.runbooks import placeholders
 from tocsin.timeutil import format_rfc3339
 
 
@@ -64,6 +65,7 @@ ENV.filters["iso"] = iso
 ENV.filters["span"] = span
 ENV.filters["web_link"] = web_link
 ENV.filters["shown_url"] = shown_url
+ENV.filters["fill"] = placeholders.fill
 ENV.globals["relative"] = relative
 
 

@@ -39,7 +39,8 @@ from tocsin.notify.channels.http import ConfigFileError, read_secret_file
 from tocsin.notify.channels.tls import ssl_context
 from tocsin.notify.message import Notification
 from tocsin.notify.outcome import Outcome
-from tocsin.notify.template_data import TemplateData, template_data
+from tocsin.notify.rendering import FieldRenderer, declared_defaults
+from tocsin.notify.template_data import template_data
 from tocsin.notify.templates import DEFAULT_TEMPLATES, TemplateRenderError, Templates
 
 __all__ = ["Envelope", "SMTPClient", "build_email", "send"]
@@ -64,16 +65,18 @@ def _header_value(text: str) -> str:
     return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
-def _render(
-    templates: Templates, source: str, data: TemplateData, field: str, html: bool = False
-) -> str:
-    return templates.render(source, data, field=field, html=html)
-
-
 def build_email(
     notification: Notification, config: EmailConfig, templates: Templates = DEFAULT_TEMPLATES
 ) -> Envelope:
-    """The envelope and message (raises TemplateRenderError or _SettingsError)."""
+    """The envelope and message (raises TemplateRenderError for ``to`` or ``from``, or
+    _SettingsError); the other settings whose template fails are sent with their
+    default (:mod:`tocsin.notify.rendering`)."""
+    return _build_email(notification, config, templates)[0]
+
+
+def _build_email(
+    notification: Notification, config: EmailConfig, templates: Templates
+) -> tuple[Envelope, FieldRenderer]:
     data = template_data(notification)
     headers = dict(config.headers)
     present = {name.lower() for name in headers}
@@ -83,19 +86,29 @@ def build_email(
         headers["To"] = config.to
     if "from" not in present:
         headers["From"] = config.from_
+    defaults = declared_defaults(config)
+    defaults["text"] = _TEXT
+    for name in headers:
+        header = {"subject": _SUBJECT, "to": config.to, "from": config.from_}.get(name.lower())
+        if header is not None:
+            defaults[f"headers.{name}"] = header
+    render = FieldRenderer(
+        templates, data, receiver=notification.receiver, integration="email", defaults=defaults
+    )
 
-    sender_text = _render(templates, config.from_, data, "from")
+    # Where it goes has no default: its template failing is permanent.
+    sender_text = templates.render(config.from_, data, field="from")
     senders = [a for _, a in getaddresses([sender_text]) if a]
     if len(senders) != 1:
         raise _SettingsError(f"must be exactly one from address, got {sender_text!r}")
-    to_text = _render(templates, config.to, data, "to")
+    to_text = templates.render(config.to, data, field="to")
     recipients = tuple(a for _, a in getaddresses([to_text]) if a)
     if not recipients:
         raise _SettingsError(f"no recipient address in to {to_text!r}")
 
     message = EmailMessage(policy=SMTP_POLICY)
     for name, source in headers.items():
-        message[name] = _header_value(_render(templates, source, data, f"headers.{name}"))
+        message[name] = _header_value(render(source, f"headers.{name}"))
     if "date" not in present:
         message["Date"] = format_datetime(notification.now)
     if "message-id" not in present:
@@ -105,12 +118,12 @@ def build_email(
         message["References"] = thread
         message["In-Reply-To"] = thread
 
-    text = _render(templates, config.text or _TEXT, data, "text")
-    html = _render(templates, config.html, data, "html", html=True) if config.html else ""
+    text = render(config.text or _TEXT, "text")
+    html = render(config.html, "html", html=True) if config.html else ""
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     if html:
         message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return Envelope(senders[0], recipients, message)
+    return Envelope(senders[0], recipients, message), render
 
 
 def _domain(address: str) -> str:
@@ -238,7 +251,7 @@ async def send(
     if not config.smarthost:
         return Outcome.permanent("no smarthost configured")
     try:
-        envelope = build_email(notification, config, templates)
+        envelope, rendered = _build_email(notification, config, templates)
     except (TemplateRenderError, _SettingsError) as exc:
         return Outcome.permanent(str(exc))
     try:
@@ -248,5 +261,7 @@ async def send(
     try:
         await asyncio.to_thread(smtp.deliver, config, envelope)
     except (smtplib.SMTPException, OSError, ssl.SSLError, _SettingsError, ConfigFileError) as exc:
-        return _smtp_outcome(exc)
-    return Outcome.sent(f"accepted by {config.smarthost} for {', '.join(envelope.recipients)}")
+        return rendered.noted(_smtp_outcome(exc))
+    return rendered.noted(
+        Outcome.sent(f"accepted by {config.smarthost} for {', '.join(envelope.recipients)}")
+    )

@@ -26,8 +26,9 @@ from tocsin.notify.channels.http import (
 )
 from tocsin.notify.message import Notification
 from tocsin.notify.outcome import Outcome
+from tocsin.notify.rendering import FieldRenderer, declared_defaults
 from tocsin.notify.template_data import template_data
-from tocsin.notify.templates import DEFAULT_TEMPLATES, TemplateRenderError, Templates
+from tocsin.notify.templates import DEFAULT_TEMPLATES, Templates
 
 __all__ = ["ADAPTIVE_CARD_SCHEMA", "send", "teams_message"]
 
@@ -39,10 +40,26 @@ def teams_message(
     config: MSTeamsConfig | MSTeamsV2Config,
     templates: Templates = DEFAULT_TEMPLATES,
 ) -> dict[str, Any]:
-    """The Teams message JSON (raises TemplateRenderError)."""
+    """The Teams message JSON; a setting whose template fails is sent with its default
+    (:mod:`tocsin.notify.rendering`)."""
+    return _teams_message(notification, config, templates)[0]
+
+
+def _teams_message(
+    notification: Notification,
+    config: MSTeamsConfig | MSTeamsV2Config,
+    templates: Templates,
+) -> tuple[dict[str, Any], FieldRenderer]:
     data = template_data(notification)
-    title = templates.render(config.title, data, field="title").strip()
-    text = templates.render(config.text, data, field="text").strip()
+    render = FieldRenderer(
+        templates,
+        data,
+        receiver=notification.receiver,
+        integration="msteams" if isinstance(config, MSTeamsConfig) else "msteamsv2",
+        defaults=declared_defaults(config),
+    )
+    title = render(config.title, "title").strip()
+    text = render(config.text, "text").strip()
     body: list[dict[str, Any]] = [
         {
             "type": "TextBlock",
@@ -78,10 +95,10 @@ def teams_message(
         ],
     }
     if isinstance(config, MSTeamsConfig):
-        summary = templates.render(config.summary, data, field="summary").strip()
+        summary = render(config.summary, "summary").strip()
         if summary:
             message["summary"] = summary
-    return message
+    return message, render
 
 
 async def send(
@@ -94,10 +111,10 @@ async def send(
     """Deliver ``notification`` to one Teams webhook."""
     try:
         url = secret_or_file(config.webhook_url, config.webhook_url_file, "webhook_url")
-        message = teams_message(notification, config, templates)
-    except (ConfigFileError, TemplateRenderError) as exc:
+    except ConfigFileError as exc:
         return Outcome.permanent(str(exc))
+    message, rendered = _teams_message(notification, config, templates)
     answer = await post_json(client, url, orjson.dumps(message), http_config=config.http_config)
     if isinstance(answer, Outcome):
-        return answer
-    return answer.classify(utcnow())
+        return rendered.noted(answer)
+    return rendered.noted(answer.classify(utcnow()))

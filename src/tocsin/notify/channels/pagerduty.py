@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from tocsin.config.receivers import PagerdutyConfig
+from tocsin.config.receivers import PAGERDUTY_DEFAULT_DETAILS, PagerdutyConfig
 from tocsin.notify.channels.http import (
     ConfigFileError,
     HTTPClient,
@@ -30,7 +30,8 @@ from tocsin.notify.channels.http import (
 )
 from tocsin.notify.message import Notification
 from tocsin.notify.outcome import Outcome
-from tocsin.notify.template_data import TemplateData, template_data
+from tocsin.notify.rendering import FieldRenderer, declared_defaults
+from tocsin.notify.template_data import template_data
 from tocsin.notify.templates import DEFAULT_TEMPLATES, TemplateRenderError, Templates
 
 __all__ = [
@@ -60,29 +61,42 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _render_details(value: Any, templates: Templates, data: TemplateData, field: str) -> Any:
+def _renderer(
+    notification: Notification, config: PagerdutyConfig, templates: Templates
+) -> FieldRenderer:
+    """Renders the settings, each falling back to its default when its template fails
+    (:mod:`tocsin.notify.rendering`): ``source``'s is ``client``'s, as it is sent."""
+    defaults = declared_defaults(config)
+    defaults["source"] = defaults["client"]
+    defaults.update({f"details.{k}": v for k, v in PAGERDUTY_DEFAULT_DETAILS.items()})
+    return FieldRenderer(
+        templates,
+        template_data(notification),
+        receiver=notification.receiver,
+        integration="pagerduty",
+        defaults=defaults,
+    )
+
+
+def _render_details(value: Any, render: FieldRenderer, field: str) -> Any:
     if isinstance(value, str):
-        return templates.render(value, data, field=field)
+        return render(value, field)
     if isinstance(value, Mapping):
-        return {
-            str(k): _render_details(v, templates, data, f"{field}.{k}") for k, v in value.items()
-        }
+        return {str(k): _render_details(v, render, f"{field}.{k}") for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_render_details(v, templates, data, f"{field}[{i}]") for i, v in enumerate(value)]
+        return [_render_details(v, render, f"{field}[{i}]") for i, v in enumerate(value)]
     return value
 
 
-def _links(
-    config: PagerdutyConfig, templates: Templates, data: TemplateData
-) -> list[dict[str, str]]:
+def _links(config: PagerdutyConfig, render: FieldRenderer) -> list[dict[str, str]]:
     links = []
     for index, item in enumerate(config.links):
-        href = templates.render(item.href, data, field=f"links[{index}].href")
+        href = render(item.href, f"links[{index}].href")
         if href:
-            text = templates.render(item.text, data, field=f"links[{index}].text")
+            text = render(item.text, f"links[{index}].text")
             links.append({"href": href, "text": text})
     seen = {link["href"] for link in links}
-    for alert in data.Alerts:
+    for alert in render.data.Alerts:
         url = alert.extra.get("runbook_url")
         if isinstance(url, str) and url and url not in seen:
             seen.add(url)
@@ -91,18 +105,16 @@ def _links(
     return links
 
 
-def _images(
-    config: PagerdutyConfig, templates: Templates, data: TemplateData
-) -> list[dict[str, str]]:
+def _images(config: PagerdutyConfig, render: FieldRenderer) -> list[dict[str, str]]:
     images = []
     for index, item in enumerate(config.images):
-        src = templates.render(item.src, data, field=f"images[{index}].src")
+        src = render(item.src, f"images[{index}].src")
         if src:
             images.append(
                 {
                     "src": src,
-                    "alt": templates.render(item.alt, data, field=f"images[{index}].alt"),
-                    "href": templates.render(item.href, data, field=f"images[{index}].href"),
+                    "alt": render(item.alt, f"images[{index}].alt"),
+                    "href": render(item.href, f"images[{index}].href"),
                 }
             )
     return images
@@ -115,13 +127,17 @@ def pagerduty_event(
     *,
     routing_key: str,
 ) -> dict[str, Any]:
-    """The Events API v2 body (raises TemplateRenderError)."""
-    data = template_data(notification)
+    """The Events API v2 body; a setting whose template fails is sent with its default
+    (:mod:`tocsin.notify.rendering`)."""
+    render = _renderer(notification, config, templates)
+    return _event(notification, config, render, routing_key)
 
-    def render(value: str, field: str) -> str:
-        return templates.render(value, data, field=field)
 
-    details = _render_details(dict(config.details), templates, data, "details")
+def _event(
+    notification: Notification, config: PagerdutyConfig, render: FieldRenderer, routing_key: str
+) -> dict[str, Any]:
+    data = render.data
+    details = _render_details(dict(config.details), render, "details")
     payload: dict[str, Any] = {
         "summary": _cut(render(config.description, "description"), MAX_SUMMARY),
         "source": render(config.source or config.client, "source"),
@@ -148,32 +164,29 @@ def pagerduty_event(
     ):
         if value:
             event[key] = value
-    images = _images(config, templates, data)
+    images = _images(config, render)
     if images:
         event["images"] = images
-    links = _links(config, templates, data)
+    links = _links(config, render)
     if links:
         event["links"] = links
     return event
 
 
 def _v1_event(
-    notification: Notification, config: PagerdutyConfig, templates: Templates, service_key: str
+    notification: Notification, config: PagerdutyConfig, render: FieldRenderer, service_key: str
 ) -> dict[str, Any]:
-    data = template_data(notification)
-    trigger = data.Status == "firing"
+    trigger = render.data.Status == "firing"
     event: dict[str, Any] = {
         "service_key": service_key,
         "event_type": "trigger" if trigger else "resolve",
         "incident_key": dedup_key(notification.group_key),
-        "description": _cut(
-            templates.render(config.description, data, field="description"), MAX_SUMMARY
-        ),
+        "description": _cut(render(config.description, "description"), MAX_SUMMARY),
     }
     if trigger:
-        event["client"] = templates.render(config.client, data, field="client")
-        event["client_url"] = templates.render(config.client_url, data, field="client_url")
-    details = _render_details(dict(config.details), templates, data, "details")
+        event["client"] = render(config.client, "client")
+        event["client_url"] = render(config.client_url, "client_url")
+    details = _render_details(dict(config.details), render, "details")
     if details:
         event["details"] = details
     return event
@@ -207,20 +220,22 @@ async def send(
             if v1
             else secret_or_file(config.routing_key, config.routing_key_file, name)
         )
-        key = templates.render(raw, template_data(notification), field=name)
-        if not key:
-            return Outcome.permanent(f"{name} cannot be empty")
-        if v1:
-            event = _v1_event(notification, config, templates, key)
-            url = v1_url
-        else:
-            event = pagerduty_event(notification, config, templates, routing_key=key)
-            url = config.url or EVENTS_V2_URL
+        render = _renderer(notification, config, templates)
+        # where the event goes has no default: its template failing is permanent
+        key = templates.render(raw, render.data, field=name)
     except (ConfigFileError, TemplateRenderError) as exc:
         return Outcome.permanent(str(exc))
+    if not key:
+        return Outcome.permanent(f"{name} cannot be empty")
+    if v1:
+        event = _v1_event(notification, config, render, key)
+        url = v1_url
+    else:
+        event = _event(notification, config, render, key)
+        url = config.url or EVENTS_V2_URL
     answer = await post_json(
         client, url, _encode(event, v1), http_config=config.http_config, timeout=config.timeout
     )
     if isinstance(answer, Outcome):
-        return answer
-    return answer.classify(utcnow(), frozenset({403}) if v1 else frozenset())
+        return render.noted(answer)
+    return render.noted(answer.classify(utcnow(), frozenset({403}) if v1 else frozenset()))

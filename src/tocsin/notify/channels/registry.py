@@ -10,7 +10,9 @@ outcome under ``(name, index)``, the integration's identity in the notification 
 false, resolved alerts are left out, and a notification left with no alert is not sent
 at all (reported as sent, with a message saying why). Integrations Tocsin cannot
 deliver yet (Opsgenie, Telegram, ...) get a ``send`` that reports a permanent failure,
-so a configuration that uses them is visible in the log rather than silently ignored.
+so a configuration that uses them is visible in the log rather than silently ignored
+(and ``check-config`` and the server's start and reload warn of them first:
+:func:`tocsin.notify.config_checks.unsupported_integrations`).
 """
 
 from __future__ import annotations

@@ -36,8 +36,9 @@ from tocsin.notify.channels.http import (
 )
 from tocsin.notify.message import Notification
 from tocsin.notify.outcome import Outcome, excerpt, parse_retry_after
+from tocsin.notify.rendering import FieldRenderer, declared_defaults
 from tocsin.notify.template_data import template_data
-from tocsin.notify.templates import DEFAULT_TEMPLATES, TemplateRenderError, Templates
+from tocsin.notify.templates import DEFAULT_TEMPLATES, Templates
 
 __all__ = ["CHAT_POST_MESSAGE_URL", "classify_slack", "send", "slack_message"]
 
@@ -106,11 +107,25 @@ def _oncall_buttons(notification: Notification) -> list[dict[str, Any]]:
 def slack_message(
     notification: Notification, config: SlackConfig, templates: Templates = DEFAULT_TEMPLATES
 ) -> dict[str, Any]:
-    """The chat.postMessage / incoming-webhook JSON (raises TemplateRenderError)."""
+    """The chat.postMessage / incoming-webhook JSON; a setting whose template fails is
+    sent with its default (:mod:`tocsin.notify.rendering`)."""
+    return _slack_message(notification, config, templates)[0]
+
+
+def _slack_message(
+    notification: Notification, config: SlackConfig, templates: Templates
+) -> tuple[dict[str, Any], FieldRenderer]:
     data = template_data(notification)
+    renderer = FieldRenderer(
+        templates,
+        data,
+        receiver=notification.receiver,
+        integration="slack",
+        defaults=declared_defaults(config),
+    )
 
     def render(value: str, field: str) -> str:
-        return templates.render(value, data, field=field).strip()
+        return renderer(value, field).strip()
 
     title = render(config.title, "title")
     fallback = render(config.fallback, "fallback")
@@ -124,7 +139,7 @@ def slack_message(
 
     shown = data.Alerts[:MAX_ALERT_SECTIONS]
     for alert in shown:
-        text = templates.render_named("slack.default.alert", data, dot=alert).strip()
+        text = renderer.named("slack.default.alert", dot=alert).strip()
         section = _mrkdwn_section(text or alert.Labels.get("alertname", "alert"))
         if alert.GeneratorURL.startswith(("http://", "https://")):
             section["accessory"] = _button("Source", _cut(alert.GeneratorURL, MAX_SECTION))
@@ -178,7 +193,7 @@ def slack_message(
         render(config.message_text, "message_text") if config.message_text else (fallback or title)
     )
     message["blocks"] = blocks[:MAX_BLOCKS]
-    return message
+    return message, renderer
 
 
 def classify_slack(answer: HTTPAnswer) -> Outcome:
@@ -188,7 +203,9 @@ def classify_slack(answer: HTTPAnswer) -> Outcome:
     if not outcome.ok:
         return outcome
     content_type = answer.headers.get("content-type", "")
-    if content_type.startswith("application/json"):
+    # A plain "ok" is a success whatever the content type says (a Slack-compatible
+    # server that labels its webhook's answer JSON): retried, it would post again.
+    if content_type.startswith("application/json") and answer.body.strip() != b"ok":
         try:
             reply = orjson.loads(answer.body)
         except orjson.JSONDecodeError:
@@ -230,9 +247,9 @@ async def send(
     """Deliver ``notification`` to one Slack integration."""
     try:
         url, headers = _target(config)
-        message = slack_message(notification, config, templates)
-    except (ConfigFileError, TemplateRenderError) as exc:
+    except ConfigFileError as exc:
         return Outcome.permanent(str(exc))
+    message, rendered = _slack_message(notification, config, templates)
     answer = await post_json(
         client,
         url,
@@ -242,5 +259,5 @@ async def send(
         headers=headers,
     )
     if isinstance(answer, Outcome):
-        return answer
-    return classify_slack(answer)
+        return rendered.noted(answer)
+    return rendered.noted(classify_slack(answer))

@@ -1,0 +1,46 @@
+"""What a configuration accepted by the loader would still let down, said when it is
+loaded: ``tocsin check-config`` prints it, the server logs it at start and reload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tocsin.config import Config, ConfigProblem
+from tocsin.core.alert_names import config_alert_names
+from tocsin.core.runbook_library import markdown_files
+from tocsin.engine.health import self_alert_loops
+from tocsin.engine.incident_reminders import unpaged_incidents
+from tocsin.notify.config_checks import unsupported_integrations
+from tocsin.runbooks.lint import broken_links
+from tocsin.runbooks.parser import parse_runbook
+
+
+def config_warnings(config: Config) -> list[ConfigProblem | str]:
+    """Integrations no channel sends, the alert about failing pages paged through
+    what fails, incident alerts (``alert: true``) routed to nobody, runbook links to
+    nothing."""
+    return [
+        *unsupported_integrations(config),
+        *self_alert_loops(config),
+        *unpaged_incidents(config),
+        *broken_runbook_links(config),
+    ]
+
+
+def broken_runbook_links(config: Config) -> list[ConfigProblem]:
+    """``tocsin.runbooks.links`` that name a runbook or a section none of the runbook
+    files has (``runbook lint`` finds the same): the page would link to nothing, and
+    carry no steps. Warned of, not refused: a runbook uploaded through the API is not
+    among the files, and the link may be to it."""
+    links = [a for a in config_alert_names(config) if a.explicit]
+    if not links:
+        return []
+    base = Path(config.source).resolve().parent
+    books = {}
+    for name, path in markdown_files(config.tocsin.runbooks.paths, base).items():
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        books[name] = (parse_runbook(text, name=name, source=str(path)), str(path))
+    return [
+        ConfigProblem(f.file, f.line, "tocsin.runbooks.links", f.message)
+        for f in broken_links(books, links)
+    ]

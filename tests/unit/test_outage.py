@@ -1,0 +1,73 @@
+"""A failure that repeats is logged as an outage: the traceback once, then a line at
+most every ``every`` seconds with how many failed since, and a line when it is over."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tocsin.outage import Outage
+
+
+class Seconds:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# (seconds, "fail" or "ok") in order -> the lines logged, and whether with a traceback
+RUNS = [
+    ("one failure", [(0, "fail")], [("committing failed", True)]),
+    (
+        "a burst within the interval is one line",
+        [(0, "fail"), (1, "fail"), (2, "fail"), (9, "fail")],
+        [("committing failed", True)],
+    ),
+    (
+        "a long outage says so now and then, with the count since the last line",
+        [(0, "fail"), (1, "fail"), (10, "fail"), (11, "fail"), (20, "fail")],
+        [
+            ("committing failed", True),
+            ("committing still failing (2 more times): OSError: gone", False),
+            ("committing still failing (2 more times): OSError: gone", False),
+        ],
+    ),
+    (
+        "the first success ends it, counting every failure",
+        [(0, "fail"), (1, "fail"), (2, "ok"), (3, "ok")],
+        [("committing failed", True), ("committing works again, after 2 failures", False)],
+    ),
+    (
+        "a second outage logs its traceback again",
+        [(0, "fail"), (1, "ok"), (2, "fail")],
+        [
+            ("committing failed", True),
+            ("committing works again, after 1 failure", False),
+            ("committing failed", True),
+        ],
+    ),
+    ("successes alone say nothing", [(0, "ok"), (1, "ok")], []),
+]
+
+
+@pytest.mark.parametrize(("events", "lines"), [r[1:] for r in RUNS], ids=[r[0] for r in RUNS])
+def test_an_outage_is_logged_once_then_now_and_then(
+    events: list[tuple[float, str]],
+    lines: list[tuple[str, bool]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Seconds()
+    outage = Outage(logging.getLogger("test.outage"), "committing", every=10, clock=clock)
+    with caplog.at_level(logging.INFO, logger="test.outage"):
+        for at, what in events:
+            clock.now = at
+            if what == "fail":
+                outage.failed(OSError("gone\nmore detail"))
+            else:
+                outage.succeeded()
+    assert [(r.getMessage(), r.exc_info is not None) for r in caplog.records] == lines
+    assert outage.failing is (events[-1][1] == "fail")
+    assert outage.last_error == ("OSError: gone" if outage.failing else "")

@@ -1,0 +1,57 @@
+"""A runbook step's placeholders filled from the alert's labels: the responder reads the
+command for the service that fired, and every other placeholder stays as written."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tocsin.core.runbook_library import RunbookLink
+from tocsin.runbooks import placeholders
+from tocsin.runbooks.parser import parse_runbook
+
+LABELS = {"alertname": "ServiceDown", "service": "persona-runtime", "namespace": "prod"}
+
+
+@pytest.mark.parametrize(
+    ("text", "filled"),
+    [
+        ("kubectl get pods -l app=<service>", "kubectl get pods -l app=persona-runtime"),
+        (
+            "kubectl -n <namespace> logs deploy/<service>",
+            "kubectl -n prod logs deploy/persona-runtime",
+        ),
+        (
+            "docker push <registry>/app:<git-sha>",
+            "docker push <registry>/app:<git-sha>",
+        ),  # no label
+        ("check <Service>", "check <Service>"),  # label names are case-sensitive
+        ("if a < b and c > d", "if a < b and c > d"),  # not a placeholder
+        ("no placeholder at all", "no placeholder at all"),
+    ],
+)
+def test_placeholders_naming_a_label_are_filled(text: str, filled: str) -> None:
+    assert placeholders.fill(text, LABELS) == filled
+
+
+@given(st.text(), st.dictionaries(st.from_regex(r"[a-z_]+", fullmatch=True), st.text()))
+def test_without_a_placeholder_a_step_is_untouched(text: str, labels: dict[str, str]) -> None:
+    if placeholders.PLACEHOLDER.search(text) is None:
+        assert placeholders.fill(text, labels) == text
+    assert placeholders.fill(text, {}) == text
+
+
+def test_a_notification_carries_the_steps_filled_for_its_alert() -> None:
+    book = parse_runbook(
+        "# Ops\n\n## ServiceDown\n**Severity**: Critical\n\n"
+        "1. Check status: `kubectl get pods -l app=<service>`\n"
+        "2. Push `<registry>/x`\n",
+        name="ops",
+    )
+    (procedure,) = book.alerts
+    link = RunbookLink("ops", "servicedown", procedure, "http://tocsin/runbooks/ops#servicedown")
+    assert link.extra(LABELS)["runbook_steps"] == [
+        "Check status: kubectl get pods -l app=persona-runtime",  # (as step text reads)
+        "Push <registry>/x",
+    ]
