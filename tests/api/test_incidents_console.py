@@ -315,3 +315,35 @@ def test_a_major_incident_pages_the_on_call(db_url: str, tmp_path: Path, clock: 
             10,
             "the IncidentOpen alert to resolve",
         )
+
+
+def test_a_linked_incident_s_status_updates_and_post_mortem_reach_its_groups(
+    db_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    """A public incident's status-page update and its post-mortem are written to each
+    linked group's trail (they keep its runbooks' timers that promise them); a private
+    incident's updates are not status-page updates; the incident does not list them
+    again among its groups' lines."""
+    with app_client(CONSOLE_CONFIG, db_url, tmp_path, clock) as client:
+        group = open_group(client, clock)
+        gid = group["id"]
+        for title, public in (("Public one", True), ("Private one", False)):
+            body = {"title": title, "severity": "SEV2", "by": "ann", "groups": [gid]}
+            made = client.post("/api/v1/incidents", json=body | {"public": public})
+            assert made.status_code == 201, made.text
+        for number in (1, 2):
+            update = {"by": "cy", "update": "Rolled back the deploy"}
+            assert client.patch(f"/api/v1/incidents/{number}", json=update).status_code == 200
+        written = {"by": "cy", "postmortem": "Root cause: a config push."}
+        assert client.patch("/api/v1/incidents/1", json=written).status_code == 200
+        audit = client.get(f"/api/v1/groups/{gid}/audit").json()
+        said = [(a["actor"], a["action"], a["comment"]) for a in audit]
+        assert (
+            "cy",
+            "status page updated",
+            "incident #1: Investigating: Rolled back the deploy",
+        ) in said
+        assert ("cy", "post-mortem written", "incident #1: post-mortem written") in said
+        assert not any(c.startswith("incident #2") for _, _, c in said)  # private
+        lines = client.get("/api/v1/incidents/1").json()["groupTimeline"]
+        assert not any("incident #1:" in e["text"] for e in lines)  # not echoed back

@@ -16,6 +16,8 @@ from tocsin.runbooks.model import AlertProcedure, Duration, Sla
 from tocsin.runbooks.parser import parse_runbook
 from tocsin.runbooks.timers import (
     KEPT,
+    POSTMORTEM_WRITTEN,
+    STATUS_PAGE_UPDATED,
     UNKEPT,
     Episode,
     Kept,
@@ -378,6 +380,75 @@ def test_kept_timers_from_the_audit_trail(
     found = episode(audit).kept
     assert {text: (k.kept, int((k.at - T0) / M)) for (_, text), k in found.items()} == kept
     assert all(k.who == "bob" for k in found.values())
+
+
+def incident_line(action: str, minute: int) -> dict[str, Any]:
+    """A linked incident's line in the group's trail (``core.incident_ops``)."""
+    return line(action, minute) | {"actor": "cy", "comment": "incident #4: Investigating"}
+
+
+@pytest.mark.parametrize(
+    ("the_sla", "audit", "now", "expected"),
+    [
+        # the linked incident's status page updated in time: met, by whom and which
+        (
+            STATUS,
+            [line("opened", 0), incident_line(STATUS_PAGE_UPDATED, 10)],
+            T0 + 20 * M,
+            (T0 + 10 * M, "met", "cy (incident #4)"),
+        ),
+        # ...late: missed; the first update since the opening counts
+        (
+            STATUS,
+            [
+                line("opened", 0),
+                incident_line(STATUS_PAGE_UPDATED, 18),
+                incident_line(STATUS_PAGE_UPDATED, 19),
+            ],
+            T0 + 20 * M,
+            (T0 + 18 * M, "missed", "cy (incident #4)"),
+        ),
+        # ...before a re-opening: another incident's, keeping nothing now
+        (
+            STATUS,
+            [
+                line("opened", 0),
+                incident_line(STATUS_PAGE_UPDATED, 5),
+                line("resolved", 9),
+                line("re-opened", 20),
+            ],
+            T0 + 50 * M,
+            (None, "overdue", None),
+        ),
+        # its post-mortem written keeps the post-incident work
+        (
+            POSTMORTEM,
+            [line("opened", 0), line("resolved", 40), incident_line(POSTMORTEM_WRITTEN, 600)],
+            T0 + 700 * M,
+            (T0 + 600 * M, "met", "cy (incident #4)"),
+        ),
+        # a status-page update keeps no post-mortem, and the reverse
+        (
+            POSTMORTEM,
+            [line("opened", 0), line("resolved", 40), incident_line(STATUS_PAGE_UPDATED, 50)],
+            T0 + 60 * M,
+            (None, "running", None),
+        ),
+        (
+            STATUS,
+            [line("opened", 0), incident_line(POSTMORTEM_WRITTEN, 5)],
+            T0 + 20 * M,
+            (None, "overdue", None),
+        ),
+    ],
+)
+def test_a_timer_a_linked_incident_kept(
+    the_sla: Sla, audit: list[dict[str, Any]], now: datetime, expected: tuple[Any, ...]
+) -> None:
+    """What a linked incident does keeps the promises of its groups' runbooks: its
+    status page updated, its post-mortem written."""
+    t = timer("rb", the_sla, episode(audit), now)
+    assert (t.met_at, t.state, t.kept_by) == expected
 
 
 @pytest.mark.parametrize(

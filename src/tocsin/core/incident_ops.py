@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from tocsin.incidents.model import Change, Entry, Incident, Refused, Rules, decide, declare
 from tocsin.notify.outbox import OutboxItem
 from tocsin.oncall.lifecycle import AuditEntry, Via
+from tocsin.runbooks.timers import POSTMORTEM_WRITTEN, STATUS_PAGE_UPDATED
 from tocsin.store import incident_rows, oncall_rows, outbox_rows
 from tocsin.store.writer import Txn
 from tocsin.timeutil import Clock
@@ -121,13 +122,23 @@ def _check_groups(txn: Txn, groups: Sequence[str], field: str) -> None:
 
 
 def _audit_groups(txn: Txn, incident: Incident, entries: Sequence[Entry], via: Via) -> None:
-    """A line in each linked or unlinked group's audit trail."""
+    """A line in each linked or unlinked group's audit trail; and in each linked group's,
+    the incident's status-page updates and its post-mortem, which keep the timers of
+    the group's runbooks that promise them (``runbooks.timers``: "update the status page
+    within 15 minutes", "post-incident review within 3 business days")."""
     lines = []
     for e in entries:
-        if e.kind not in ("linked", "unlinked"):
+        if e.kind in ("linked", "unlinked"):
+            what = "linked to" if e.kind == "linked" else "unlinked from"
+            action = f"{what} incident #{incident.id}"
+            lines.append((e.group, AuditEntry(e.at, e.group, e.by, via, action, incident.title)))
             continue
-        what = "linked to" if e.kind == "linked" else "unlinked from"
-        action = f"{what} incident #{incident.id}"
-        lines.append((e.group, AuditEntry(e.at, e.group, e.by, via, action, incident.title)))
+        if e.public and incident.public:
+            action, said = STATUS_PAGE_UPDATED, f"incident #{incident.id}: {e.text}"
+        elif e.kind == "postmortem":
+            action, said = POSTMORTEM_WRITTEN, f"incident #{incident.id}: {e.text}"
+        else:
+            continue
+        lines += [(g, AuditEntry(e.at, g, e.by, via, action, said)) for g in incident.groups]
     if lines:
         oncall_rows.add_audits(txn.conn, lines)

@@ -37,6 +37,7 @@ from tocsin.incidents.reminders import Due, dues, owing_since
 from tocsin.notify.message import Notification
 from tocsin.notify.outbox import OutboxItem, new_item
 from tocsin.oncall.lifecycle import Via
+from tocsin.runbooks.timers import POSTMORTEM_WRITTEN, STATUS_PAGE_UPDATED
 from tocsin.store import incident_rows, maintenance_rows, oncall_rows
 from tocsin.store.writer import GroupCommitter
 from tocsin.timeutil import Clock
@@ -218,7 +219,7 @@ class IncidentDesk:
                 group_entry(group, line)
                 for group in found.groups
                 for line in _bounded(oncall_rows.audit_of(conn, group))
-                if not str(line["action"]).endswith(f"incident #{incident_id}")
+                if not _echoes(line, incident_id)
             ]
         return IncidentView(found, timeline, self.owed(found), lines)
 
@@ -290,3 +291,13 @@ class IncidentDesk:
             since = owing_since(self.settings().severities, self._clock())
             found = incident_rows.owing(conn, since)
         return [IncidentView(i, [], self.owed(i)) for i in found]
+
+
+def _echoes(line: Mapping[str, Any], incident_id: int) -> bool:
+    """Whether a group's audit line only repeats what this incident's own timeline says
+    (its linking, its status-page updates and post-mortem, written to the groups)."""
+    action, comment = str(line["action"]), str(line.get("comment", ""))
+    if action.endswith(f"incident #{incident_id}"):
+        return True
+    own = action in (STATUS_PAGE_UPDATED, POSTMORTEM_WRITTEN)
+    return own and comment.startswith(f"incident #{incident_id}:")

@@ -54,6 +54,11 @@ State = Literal["met", "missed", "running", "overdue", "waiting", "closed"]
 
 KEPT = "timer kept"
 UNKEPT = "timer unkept"
+# A linked incident's audit lines in the group's trail (``core.incident_ops``): they keep
+# the timers that promise them, with no one having to say so.
+STATUS_PAGE_UPDATED = "status page updated"
+POSTMORTEM_WRITTEN = "post-mortem written"
+_STATUS_PAGE = re.compile(r"status\s*page", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +84,9 @@ class Episode:
     resolved: datetime | None = None
     resolved_by_hand: bool = False  # by a person, not because its alerts resolved
     kept: Mapping[TimerKey, Kept] = field(default_factory=dict)  # the newest word on each
+    # a linked incident's first status-page update and first post-mortem since it opened
+    status_page_updated: Kept | None = None
+    postmortem_written: Kept | None = None
 
 
 def episode(audit: Iterable[Mapping[str, Any]]) -> Episode:
@@ -100,7 +108,17 @@ def episode(audit: Iterable[Mapping[str, Any]]) -> Episode:
             said = (line.get("detail") or {}).get("timer") or {}
             if isinstance(said.get("runbook"), str) and isinstance(said.get("text"), str):
                 kept[said["runbook"], said["text"]] = Kept(action == KEPT, line["actor"], at)
+        elif action == STATUS_PAGE_UPDATED and found.status_page_updated is None:
+            found = replace(found, status_page_updated=_by_incident(line))
+        elif action == POSTMORTEM_WRITTEN and found.postmortem_written is None:
+            found = replace(found, postmortem_written=_by_incident(line))
     return replace(found, kept=kept) if kept else found
+
+
+def _by_incident(line: Mapping[str, Any]) -> Kept:
+    """A linked incident's line as a kept timer's word: by whom, on which incident."""
+    incident = str(line.get("comment", "")).split(":", 1)[0]
+    return Kept(True, f"{line['actor']} ({incident})" if incident else line["actor"], line["at"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +198,7 @@ def timer(runbook: str, sla: Sla, ep: Episode, now: datetime) -> Timer:
     began = ep.opened if start == "opened" else ep.resolved
     due = None if began is None else after(began, sla.duration)
     label = _label(sla.text)
-    said = None if ends_on_ack else ep.kept.get((runbook, label))
+    said = None if ends_on_ack else ep.kept.get((runbook, label)) or _kept_by_incident(sla, ep)
     kept = said if said is not None and said.kept else None
     met: datetime | None = None
     state: State
@@ -203,6 +221,18 @@ def timer(runbook: str, sla: Sla, ep: Episode, now: datetime) -> Timer:
         state = "running" if now < due else "overdue"
     who = kept.who if kept is not None else None
     return Timer(runbook, label, sla.lines, start, ends_on_ack, due, met, state, who)
+
+
+def _kept_by_incident(sla: Sla, ep: Episode) -> Kept | None:
+    """What a linked incident did that keeps this promise: its status page updated, its
+    post-mortem written (a person's own word on the timer comes first)."""
+    # the promise's own words, not its section's ("Post-Incident Actions" holds
+    # "Long-term: implement preventive measures", which a post-mortem does not keep)
+    if _STATUS_PAGE.search(sla.action):
+        return ep.status_page_updated
+    if _AFTER.search(sla.action):
+        return ep.postmortem_written
+    return None
 
 
 def _label(text: str) -> str:
