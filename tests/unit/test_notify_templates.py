@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from tocsin.alerts.model import Alert
@@ -103,6 +104,16 @@ def test_default_pagerduty_details() -> None:
     )
     assert "db3" in rendered["resolved"]
     assert "db1" not in rendered["resolved"]
+
+
+def test_an_alert_without_a_source_gets_no_empty_source_line() -> None:
+    """An alert Tocsin raised itself or one posted without a generatorURL: the text
+    lists no "Source:" with nothing after it."""
+    bare = msgspec.structs.replace(alert({"alertname": "A"}, "x"), generator_url="")
+    d = template_data(Notification("r", "k", {"alertname": "A"}, (bare,), NOW))
+    text = DEFAULT_TEMPLATES.render_named("__text_alert_list", d, dot=d.Alerts)
+    assert text.startswith("Labels:\n - alertname = A\n")
+    assert "Source" not in text
 
 
 def test_runbook_extra_is_rendered_when_present() -> None:

@@ -81,7 +81,8 @@ def announcement(
     return Notification(
         receiver=receiver,
         group_key=f"incident:{incident.id}",
-        group_labels={"incident": str(incident.id)},
+        # its name first, as a subject reads it: "[FIRING:1] Incident 4 (SEV-1 critical)"
+        group_labels={"alertname": ALERTNAME, "incident": str(incident.id)},
         alerts=(alert,),
         now=now,
         external_url=base_url,
@@ -126,7 +127,7 @@ def maintenance_notice(
     return Notification(
         receiver=receiver,
         group_key=f"maintenance:{m.id}",
-        group_labels={"maintenance": str(m.id)},
+        group_labels={"alertname": MAINTENANCE_ALERTNAME, "maintenance": str(m.id)},
         alerts=(alert,),
         now=now,
         external_url=base_url,
