@@ -78,6 +78,8 @@ def test_a_window_silences_its_alerts_over_exactly_its_window(
     m = schedule(client, clock, H, 3 * H, matchers=['service="orchestrator"'], components=["API"])
     assert (m["id"], m["state"], m["matchers"]) == (1, "scheduled", ['service="orchestrator"'])
     assert m["shortNotice"] == "3600s"  # an hour's notice where 48h are asked
+    private = schedule(client, clock, H, 2 * H, matchers=['service="x"'], public=False)
+    assert private["shortNotice"] is None  # announced to nobody: no notice owed
     silence = silences(client)[m["silenceId"]]
     assert silence["status"]["state"] == "pending"
     assert (silence["startsAt"], silence["endsAt"]) == (m["startsAt"], m["endsAt"])

@@ -137,6 +137,7 @@ class MaintenanceDesk:
 
     def short_notice(self, m: Maintenance) -> timedelta | None:
         """The notice ``m`` was given, when less than ``tocsin.incidents.
-        maintenance_notice`` asks ("announce at least 48 hours in advance")."""
+        maintenance_notice`` asks ("announce at least 48 hours in advance"). None for a
+        private window: it is announced to nobody, so no notice is owed."""
         wanted = self.settings().maintenance_notice
-        return m.notice() if m.notice() < wanted else None
+        return m.notice() if m.public and m.notice() < wanted else None
