@@ -56,6 +56,7 @@ def build_api(rt: Runtime) -> FastAPI:
             asyncio.create_task(rt.heartbeats.run()),
             asyncio.create_task(rt.probes.run()),
             asyncio.create_task(rt.incident_reminders.run()),
+            asyncio.create_task(rt.runbook_timers.run()),
             asyncio.create_task(rt.maintenance_edges.run()),
         ]
         try:

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,6 +58,8 @@ from tocsin.engine.incident_reminders import IncidentReminders
 from tocsin.engine.maintenance_edges import MaintenanceEdges
 from tocsin.engine.oncall import OncallEngine
 from tocsin.engine.probes import ProbeMonitor
+from tocsin.engine.runbook_timers import LOOKBACK as TIMER_LOOKBACK
+from tocsin.engine.runbook_timers import RunbookTimerAlerts
 from tocsin.engine.senders import ChannelSender
 from tocsin.incidents.model import Incident
 from tocsin.metrics import Metrics
@@ -240,6 +243,13 @@ class Runtime:
             self.store.put_alerts,
             settings.base_url(self.scheme),
         )
+        self.runbook_timers = RunbookTimerAlerts(
+            clock,
+            self._group_timers,
+            self.store.all_alerts,
+            self.store.put_alerts,
+            settings.base_url(self.scheme),
+        )
         self.events = EventIntake(
             self.store, lambda: self._config, self.oncall_groups_of, self._ack_by_event, clock
         )
@@ -263,6 +273,7 @@ class Runtime:
             self.heartbeats.loop,
             self.probes.loop,
             self.incident_reminders.loop,
+            self.runbook_timers.loop,
             self.maintenance_edges.loop,
         ]
         self.metrics.add_labelled_gauges(
@@ -405,6 +416,7 @@ class Runtime:
 
     def _incident_changed(self) -> None:
         self.incident_reminders.kick()  # a debt paid resolves its alert at once
+        self.runbook_timers.kick()  # its status page updated keeps its groups' timers
         self.delivery.kick()  # the announcements committed with the change
 
     def _person(self, name: str) -> Person | None:
@@ -482,6 +494,8 @@ class Runtime:
                 await self.act_on_group(group_id, "ack", incident.opened_by, via, why)
             except (OncallRefused, LookupError):
                 continue
+            except Exception:  # the incident is committed: its declaration must answer so
+                log.exception("acknowledging group %s for incident #%d", group_id, incident.id)
 
     def group_page(self, group_id: str) -> GroupPage | None:
         """What the API and the console show of an on-call alert group, read once: its
@@ -584,7 +598,33 @@ class Runtime:
         if made is None:
             return found
         await self.writer.run(MarkRunbook(group_id, made, who, via, self.clock(), comment))
+        self.runbook_timers.kick()  # a timer kept resolves its alert at once
         return await asyncio.to_thread(read, group_id) or []
+
+    def _group_timers(self, now: datetime) -> list[tuple[OncallGroupRow, list[Timer]]]:
+        """The runbook timers of the groups that may have some running: open, or
+        resolved within the loop's lookback. A group's audit trail is read only when
+        one of its alerts links to a runbook that promises something (a storm's groups
+        of alerts without one cost a lookup each)."""
+        out: list[tuple[OncallGroupRow, list[Timer]]] = []
+        with self.engine.connect() as conn:
+            for row in oncall_rows.open_or_resolved_since(conn, now - TIMER_LOOKBACK):
+                fingerprints = row.state.get("alerts") or ()
+                held = [a for fp in fingerprints if (a := self.store.alerts.get(fp))]
+                if not any(self._promises(a) for a in held):
+                    continue
+                audit = oncall_rows.audit_of(conn, row.group_id)
+                alerts_of = partial(_held_alerts, held)
+                found = group_runbook(row, audit, alerts_of, self.runbooks, now)
+                if found.timers:
+                    out.append((row, found.timers))
+        return out
+
+    def _promises(self, alert: Alert) -> bool:
+        """Whether the alert links to a runbook that states a timer (an SLA)."""
+        link = self.runbooks.link(alert.labels, alert.annotations)
+        book = None if link is None else self.runbooks.get(link.runbook)
+        return book is not None and bool(book.slas)
 
     def oncall_keys_of(self, labels: dict[str, str]) -> list[tuple[str, str]]:
         """The group key and receiver of each alert group an alert with ``labels``
@@ -649,5 +689,17 @@ class Runtime:
 def _warn_of(config: Config) -> None:
     """Log what ``check-config`` warns of in a configuration now in force (what its
     notifications cannot do), where whoever wonders why pages fail looks."""
-    for warning in config_warnings(config):
+    try:
+        found = config_warnings(config)
+    except Exception:  # a warning must not refuse, or half apply, the config
+        log.exception("checking the configuration for warnings failed")
+        return
+    for warning in found:
         log.warning("%s", warning.as_warning() if isinstance(warning, ConfigProblem) else warning)
+
+
+def _held_alerts(held: list[Alert], row: OncallGroupRow, opened: datetime | None) -> list[Alert]:
+    """A group's alerts as the timer loop reads them: those it holds, not the store's
+    every alert searched for the rest of its incident (``Runtime._incident_alerts``),
+    which is a scan per group."""
+    return list(held)

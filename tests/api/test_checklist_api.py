@@ -4,10 +4,11 @@ console, each tick a line of the group's audit trail."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,6 +17,7 @@ from tests.api.conftest import Clock, app_client, first_group
 from tests.api.test_console import SAME_SITE, field_problems
 from tests.api.test_oncall_api import CONFIG
 from tests.e2e.conftest import wait_until
+from tocsin.api.ingest import FastIngest
 from tocsin.timeutil import format_rfc3339
 
 RUNBOOKS = Path(__file__).resolve().parents[3] / "shared" / "runbooks"
@@ -418,3 +420,44 @@ def test_the_group_page_fills_its_steps_placeholders_from_the_alerts_labels(
     assert "app=&lt;service&gt;" not in page
     steps = named(client.get(f"/api/v1/groups/{gid}/checklist").json(), "ServiceDown")["steps"]
     assert any("app=<service>" in s["text"] for s in steps)
+
+
+def test_a_timer_nobody_kept_in_time_raises_an_alert_until_it_is_kept(
+    client: TestClient, clock: Clock
+) -> None:
+    """ "Immediate (within 1 hour)" after the resolution, nobody keeping it: the timer
+    loop raises RunbookTimerOverdue for the group (its labels, the runbook, the timer's
+    ref), from its due time; kept, the alert resolves. A timer an acknowledgement
+    meets raises none (the escalation pages for it)."""
+    rt = cast(FastIngest, client.app).rt
+    gid = open_group(client, clock, "HighErrorRate")
+
+    def overdue() -> list[dict[str, Any]]:
+        asyncio.run(rt.runbook_timers.check())
+        found = client.get("/api/v2/alerts", params={"filter": "alertname=RunbookTimerOverdue"})
+        return [a for a in found.json() if a["status"]["state"] == "active"]
+
+    clock.now += timedelta(minutes=10)  # "Response Time: < 5 minutes" missed: no alert
+    assert overdue() == []
+    assert client.post(f"/api/v1/groups/{gid}/resolve", json={"by": "alice"}).status_code == 200
+    resolved_at = clock.now
+    clock.now += timedelta(minutes=61)
+    (alert,) = overdue()
+    immediate = next(
+        t for t in client.get(f"/api/v1/groups/{gid}/timers").json() if t["timer"] == 3
+    )
+    assert alert["labels"] == {
+        "alertname": "RunbookTimerOverdue",
+        "team": "threads",
+        "group": gid,
+        "runbook": RUNBOOK,
+        "timer": immediate["ref"],
+        "severity": "warning",
+    }
+    assert alert["startsAt"] == format_rfc3339(resolved_at + timedelta(hours=1))
+    assert alert["annotations"]["summary"].startswith("Immediate (within 1 hour) (")
+    assert (
+        f"tocsin checklist {gid} --kept {immediate['ref']}" in (alert["annotations"]["description"])
+    )
+    assert keep(client, gid, timer=immediate["ref"], by="alice").status_code == 200
+    assert overdue() == []

@@ -158,6 +158,9 @@ def later_of(it: OutboxItem, seconds: float, news: bool = False) -> OutboxItem:
         ("retried", "other integration", False),
         ("retried", "announcement", False),  # news of its own: both are sent
         ("fresh", "same group", False),  # claimed in order: not late
+        # the newer one went out already: the claim finds only the late one, and its
+        # marking is committed (not rolled back as a claim of nothing)
+        ("retried", "already sent", True),
     ],
 )
 def test_a_late_notification_is_not_sent_after_a_newer_one_of_its_group(
@@ -181,9 +184,12 @@ def test_a_late_notification_is_not_sent_after_a_newer_one_of_its_group(
     elif newer == "other integration":
         new = structs.replace(new, integration="webhook[1]")
     writer.run_sync(Enqueue([new]))
+    if newer == "already sent":
+        writer.run_sync(RecordAttempt(new, Outcome.sent(), new.created_at, 10, RetryPolicy()))
     later = T0 + timedelta(minutes=10)
     claimed = writer.run_sync(ClaimDue(later, later + timedelta(seconds=60), 10))
-    assert sorted(i.id for i in claimed) == sorted([new.id] if superseded else [old.id, new.id])
+    wanted = [old.id, new.id] if not superseded else [] if newer == "already sent" else [new.id]
+    assert sorted(i.id for i in claimed) == sorted(wanted)
     assert statuses(engine, [old])[0] is (
         DeliveryStatus.SUPERSEDED if superseded else DeliveryStatus.PENDING
     )
@@ -233,6 +239,32 @@ def test_a_claim_that_fails_is_retried_and_the_loop_says_so(
         "delivery step works again",  # (the retries between, within 10 s, said nothing)
     ]
     assert said[0].exc_info is not None
+
+
+def test_an_outage_ends_with_the_first_transaction_that_reaches_the_database(
+    db: tuple[Engine, GroupCommitter],
+) -> None:
+    """A transaction that fails (here its begin: the store's catch-up reads a table
+    that is gone) marks the writer's outage (``/-/ready`` says 503); the next one that
+    reaches the database ends it, even one that writes nothing and is rolled back (an
+    idle replica commits nothing for minutes)."""
+    engine, writer = db
+
+    def catch_up(txn: Txn) -> None:
+        txn.conn.execute(text("SELECT COUNT(*) FROM outbox"))
+
+    writer.on_begin = catch_up
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE outbox RENAME TO outbox_away"))
+    try:
+        with pytest.raises(Exception, match="outbox"):
+            writer.run_sync(ClaimDue(T0, T0 + timedelta(seconds=60), 10))
+        assert writer.outage.failing
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE outbox_away RENAME TO outbox"))
+    assert writer.run_sync(ClaimDue(T0, T0 + timedelta(seconds=60), 10)) == []  # nothing due
+    assert not writer.outage.failing
 
 
 @pytest.mark.parametrize(

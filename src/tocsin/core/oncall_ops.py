@@ -294,8 +294,7 @@ class _Batch:
                 (updated if same else upserted).append(w.row)
         oncall_rows.update_groups(conn, updated, self.txn.rev)
         oncall_rows.save_groups(conn, upserted, self.txn.rev)
-        for esc_id in (e for w in works for e in w.told):
-            oncall_rows.forget_paged(conn, esc_id)
+        oncall_rows.forget_paged(conn, [e for w in works for e in w.told])
         return _write_rows(
             self.txn,
             [d for w in works for d in w.due],

@@ -51,15 +51,23 @@ class ClaimDue:
     limit: int
     exclude_receivers: tuple[str, ...] = ()
 
+    # rows the claim took, those superseded too (``outbox_rows.claim_due``): a claim
+    # that took a full batch is followed by another at once
+    taken: int = 0
+
     def apply(self, txn: Txn) -> list[OutboxItem]:
+        self.taken = 0
         if self.limit <= 0:
             return []
-        return outbox_rows.claim_due(
+        items, self.taken = outbox_rows.claim_due(
             txn.conn, self.now, self.lease_until, self.limit, txn.rev, self.exclude_receivers
         )
+        return items
 
     def wrote_nothing(self, value: list[OutboxItem]) -> bool:
-        return not value  # nothing was due: nothing was leased
+        # nothing was due: nothing was leased (a claim that only marked superseded
+        # items wrote them, and must be committed)
+        return self.taken == 0
 
 
 @dataclass

@@ -38,7 +38,10 @@ def broken_runbook_links(config: Config) -> list[ConfigProblem]:
     base = Path(config.source).resolve().parent
     books = {}
     for name, path in markdown_files(config.tocsin.runbooks.paths, base).items():
-        text = path.read_bytes().decode("utf-8", errors="replace")
+        try:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            continue  # (the library says so when it loads it)
         books[name] = (parse_runbook(text, name=name, source=str(path)), str(path))
     return [
         ConfigProblem(f.file, f.line, "tocsin.runbooks.links", f.message)

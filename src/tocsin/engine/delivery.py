@@ -181,7 +181,8 @@ class DeliveryWorker:
         # falls below its share while the claim runs is in it (a wake-up for it would
         # be a needless claim, one more under a slow writer)
         self._waiting = frozenset(busy)
-        items = await self._writer.run(ClaimDue(now, now + self.settings.lease, free, busy))
+        claim = ClaimDue(now, now + self.settings.lease, free, busy)
+        items = await self._writer.run(claim)
         extra: list[str] = []
         for item in items:
             # A receiver may not take more than its share, or one dead receiver with a
@@ -190,7 +191,7 @@ class DeliveryWorker:
                 extra.append(item.id)
                 continue
             self._start(item)
-        self._full = len(items) >= free
+        self._full = claim.taken >= free  # (superseded items took a slot of the claim)
         self._waiting = frozenset(busy) | {i.receiver for i in items if i.id in extra}
         if extra:
             await self._writer.run(Release(extra))
@@ -218,6 +219,10 @@ class DeliveryWorker:
         gate = self._gates.setdefault(item.receiver, asyncio.Semaphore(self.settings.per_receiver))
         try:
             async with gate:
+                if self._draining:
+                    # its turn came during a shutdown: not started, to be cut off in
+                    # mid-send; its lease lapses and the next claim sends it
+                    return
                 if self._clock() >= item.lease_until - self.settings.lease * LEASE_LEFT:
                     # It waited for its turn longer than its lease: another worker may
                     # have claimed it by now, and a claim will come for it anyway.

@@ -118,6 +118,16 @@ def list_groups(conn: Connection, limit: int = 200) -> list[OncallGroupRow]:
     return list(_groups(conn, _fetch(conn, driver(conn, sql), (limit,))).values())
 
 
+def open_or_resolved_since(conn: Connection, since: datetime) -> list[OncallGroupRow]:
+    """The groups not resolved, and those resolved (or changed) since ``since``."""
+    sql = _GROUPS.format(
+        where="status IN ('firing', 'acknowledged', 'snoozed') "
+        "OR (status = 'resolved' AND updated_at >= ?)"
+    )
+    found = _fetch(conn, driver(conn, sql), (to_micros(since),))
+    return list(_groups(conn, found).values())
+
+
 def _groups(
     conn: Connection, found: Sequence[tuple[Any, ...]], broken: set[str] | None = None
 ) -> dict[str, OncallGroupRow]:
@@ -299,8 +309,10 @@ def paged(conn: Connection, escalation_id: str) -> list[tuple[str, str]]:
     return [(r, i) for r, i in conn.execute(query)]
 
 
-def forget_paged(conn: Connection, escalation_id: str) -> None:
-    conn.execute(delete(oncall_paged).where(oncall_paged.c.escalation_id == escalation_id))
+def forget_paged(conn: Connection, escalation_ids: Sequence[str]) -> None:
+    """Forget where these escalations' pages went (their resolutions told them)."""
+    if escalation_ids:
+        conn.execute(delete(oncall_paged).where(oncall_paged.c.escalation_id.in_(escalation_ids)))
 
 
 def policy_snapshots(conn: Connection, keys: Collection[str]) -> dict[str, dict[str, Any]]:

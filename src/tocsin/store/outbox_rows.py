@@ -91,9 +91,11 @@ def claim_due(
     limit: int,
     rev: int,
     exclude_receivers: Sequence[str] = (),
-) -> list[OutboxItem]:
+) -> tuple[list[OutboxItem], int]:
     """Lease up to ``limit`` pending items that are due and not leased by anyone else,
-    skipping the receivers named in ``exclude_receivers`` (those already busy).
+    skipping the receivers named in ``exclude_receivers`` (those already busy); returns
+    them, and how many rows the claim took in all (those superseded too: written, but
+    not returned).
 
     On PostgreSQL, ``FOR UPDATE SKIP LOCKED`` lets replicas claim side by side without
     waiting on each other or taking the same row.
@@ -116,7 +118,7 @@ def claim_due(
     lease = from_micros(to_micros(lease_until))
     found = [_item(row) for row in conn.execute(query)]
     if not found:
-        return []
+        return [], 0
     conn.execute(
         update(outbox)
         .where(outbox.c.id.in_([i.id for i in found]))
@@ -131,11 +133,12 @@ def claim_due(
     # its own, not a state a newer one replaces.
     late = [i for i in found if (i.attempts or i.id in counted) and not i.notification.news]
     stale = _supersede(conn, late, now, rev) if late else set()
-    return [
+    claimed = [
         replace(i, lease_until=lease, attempts=i.attempts + (i.id in counted))
         for i in found
         if i.id not in stale
     ]
+    return claimed, len(found)
 
 
 def _supersede(conn: Connection, items: Sequence[OutboxItem], now: datetime, rev: int) -> set[str]:
@@ -144,15 +147,18 @@ def _supersede(conn: Connection, items: Sequence[OutboxItem], now: datetime, rev
     and this one, sent after it, would undo it at the receiver (PagerDuty left with a
     "trigger" after the "resolve", a chat told "firing" again). Alertmanager sends one
     group's notifications one after another and drops what a newer flush replaces;
-    this keeps that order across retries, restarts and replicas. One scan of the
-    notifications decided since the oldest of them (by the creation index)."""
+    this keeps that order across retries, restarts and replicas. One query, by the
+    index on the group key (migration 0024): the notifications of those groups only."""
     since = min(to_micros(i.created_at) for i in items)
     key = (outbox.c.receiver, outbox.c.integration, outbox.c.group_key)
     newest = {
         (r.receiver, r.integration, r.group_key): r.newest
         for r in conn.execute(
             select(*key, func.max(outbox.c.created_at).label("newest"))
-            .where(outbox.c.created_at > since)
+            .where(
+                outbox.c.group_key.in_(sorted({i.group_key for i in items})),
+                outbox.c.created_at > since,
+            )
             .group_by(*key)
         )
     }
@@ -201,7 +207,7 @@ def _count_lapsed(conn: Connection, items: Sequence[OutboxItem], now: datetime) 
                 Outcome.retryable(
                     f"lease ran out at {format_rfc3339(i.lease_until)} with no attempt "
                     "recorded (Tocsin stopped, the send outlived the lease, or it waited "
-                    "for its turn past it): it may have been delivered; sent again"
+                    "for its turn past it): it may have been delivered"
                 ),
                 0,
             )

@@ -89,6 +89,8 @@ outbox = Table(
     Column("rev", BigInteger, nullable=False, server_default="0"),
     Index("ix_outbox_due", "status", "next_attempt_at"),
     Index("ix_outbox_created", "created_at"),
+    # a late item's group: was a newer notification decided since? (migration 0024)
+    Index("ix_outbox_group", "group_key", "created_at"),
 )
 
 # Every delivery attempt, whatever its outcome: the notification log users read.
@@ -209,6 +211,8 @@ oncall_groups = Table(
     # a group found again by its key and receiver after a reload moved its route's
     # position, and with it the id computed for it (migration 0019)
     Index("ix_oncall_groups_key", "group_key", "receiver"),
+    # the groups whose runbook timers may run: open, or resolved lately (migration 0023)
+    Index("ix_oncall_groups_status", "status", "updated_at"),
 )
 
 # Frozen escalation policies, stored once per content (the key is a hash of the JSON)

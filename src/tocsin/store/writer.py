@@ -405,6 +405,8 @@ class GroupCommitter:
             except _NothingWritten:
                 # Rolled back: not published (the store's hook would mark this
                 # transaction's revision seen, and the next writer will take it again).
+                # The database answered: an outage is over.
+                self.outage.succeeded()
                 self.batches += 1
                 self.ops += len(batch)
             except _Redo as redo:
