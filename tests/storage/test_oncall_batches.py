@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -725,3 +725,29 @@ def test_a_flush_that_changes_nothing_leaves_the_group_row_as_it_was(
     clock.now = T0 + 6 * M
     observe(rt, "g1", ["fp", "fp2"])  # one more alert: changed
     assert updated("g1") == T0 + 6 * M
+
+
+def test_where_pages_went_is_forgotten_once_no_resolution_can_tell_it(
+    rt: Runtime, clock: Clock
+) -> None:
+    """The garbage collector's part: rows of an escalation that is no group's current
+    one, or whose group resolved before the cutoff, go; those of an open group's
+    escalation, or of one resolved since the cutoff (its held alerts may yet end), stay."""
+    open_groups(rt, "open", "done")
+    step(rt)
+    rt.writer.run_sync(
+        oncall_ops.HumanAction("done", "resolve", "bob", Via.API, clock(), rt.oncall)
+    )
+    with rt.engine.begin() as conn:
+        oncall_rows.add_paged(
+            conn, {("open#0", "hook", "webhook[0]"), ("gone#1", "hook", "webhook[0]")}
+        )
+
+    def kept(cutoff: datetime) -> list[str]:
+        with rt.engine.begin() as conn:
+            oncall_rows.forget_paged_before(conn, cutoff)
+            rows = conn.execute(text("SELECT DISTINCT escalation_id FROM oncall_paged"))
+            return sorted(r[0] for r in rows)
+
+    assert kept(T0 - M) == ["done#1", "open#1"]  # resolved since the cutoff: kept
+    assert kept(T0 + M) == ["open#1"]

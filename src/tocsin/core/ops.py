@@ -16,7 +16,7 @@ from msgspec.structs import replace
 from tocsin.alerts import model, pd_events
 from tocsin.alerts.model import Alert
 from tocsin.alerts.silences import Silence, SilenceNotFound, decide_set, expire
-from tocsin.store import alert_rows, group_rows, silence_rows
+from tocsin.store import alert_rows, group_rows, oncall_rows, silence_rows
 from tocsin.store.index import KeyedIndex, Overlay, SecondaryIndex
 from tocsin.store.writer import Outcome, Txn
 from tocsin.timeutil import to_micros
@@ -188,6 +188,7 @@ class CollectGarbage:
         n_alerts = alert_rows.delete_resolved_before(txn.conn, micros)
         n_silences = silence_rows.delete_expired_before(txn.conn, micros)
         group_rows.forget_log_before(txn.conn, cutoff)
+        oncall_rows.forget_paged_before(txn.conn, cutoff)
         alerts = txn.overlay(self.alerts)
         for a in self.alerts.values():
             if a.ends_at < cutoff:

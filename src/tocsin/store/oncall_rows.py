@@ -15,7 +15,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, select
 from tocsin.oncall.lifecycle import AuditEntry
 from tocsin.oncall.schedules import Override
 from tocsin.store.plainsql import driver, insert_rows, marks, raw_cursor
-from tocsin.store.tables import oncall_due, oncall_paged, schedule_overrides
+from tocsin.store.tables import oncall_due, oncall_groups, oncall_paged, schedule_overrides
 from tocsin.timeutil import from_micros, to_micros
 
 
@@ -307,6 +307,18 @@ def paged(conn: Connection, escalation_id: str) -> list[tuple[str, str]]:
         .order_by(oncall_paged.c.receiver, oncall_paged.c.integration)
     )
     return [(r, i) for r, i in conn.execute(query)]
+
+
+def forget_paged_before(conn: Connection, cutoff: datetime) -> int:
+    """Forget where pages went for escalations that are no group's current one, or
+    whose group resolved before ``cutoff``: their resolution was told, or never will
+    be (a hand-resolved group that re-opened, alerts gone from the store)."""
+    current = select(oncall_groups.c.escalation_id).where(
+        oncall_groups.c.escalation_id.is_not(None),
+        (oncall_groups.c.status != "resolved") | (oncall_groups.c.updated_at >= to_micros(cutoff)),
+    )
+    found = conn.execute(delete(oncall_paged).where(oncall_paged.c.escalation_id.not_in(current)))
+    return int(found.rowcount or 0)
 
 
 def forget_paged(conn: Connection, escalation_ids: Sequence[str]) -> None:
