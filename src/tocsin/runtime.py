@@ -186,6 +186,7 @@ class Runtime:
             link_secret(self.engine),
             settings.base_url(self.scheme),
             self.delivery.kick,
+            silencer=self.store.silencer,
         )
         self.store.alerts.listeners.append(self.dispatcher.on_alerts)
         self.health = ReceiverHealth(

@@ -19,7 +19,9 @@ from sqlalchemy import text
 
 from tests.storage.test_alert_store import Clock
 from tests.storage.test_oncall_replicas import CONFIG, T0, fired, pages, runtime
+from tocsin.alerts.matchers import parse_matchers
 from tocsin.alerts.model import PostedAlert
+from tocsin.alerts.silences import Silence
 from tocsin.core import oncall_ops
 from tocsin.core.oncall_ops import Observation, Observe
 from tocsin.engine import oncall as oncall_engine
@@ -751,3 +753,31 @@ def test_where_pages_went_is_forgotten_once_no_resolution_can_tell_it(
 
     assert kept(T0 - M) == ["done#1", "open#1"]  # resolved since the cutoff: kept
     assert kept(T0 + M) == ["open#1"]
+
+
+def test_nobody_is_paged_about_alerts_silenced_during_a_snooze(rt: Runtime, clock: Clock) -> None:
+    """Snoozed, then its alert silenced: when the snooze ends (before the group's next
+    flush says it is muted) the current step is withheld, not paged, and the trail
+    says why."""
+    posted = PostedAlert({"alertname": "Quiet"}, {}, T0, T0 + 60 * M, "")
+    (stored,) = asyncio.run(rt.store.put_alerts([posted]))
+    seen = [Observation("Q", "route", "{}:Q", "pager", "ladder", {}, [stored.fingerprint])]
+    rt.writer.run_sync(Observe(seen, rt.clock(), rt.oncall))
+    step(rt)
+    assert pages(rt) == ["person:alice"]
+    snooze = oncall_ops.HumanAction(
+        "Q", "snooze", "bob", Via.API, clock(), rt.oncall, duration=10 * M
+    )
+    rt.writer.run_sync(snooze)
+    matchers = tuple(parse_matchers('alertname="Quiet"'))
+    quiet = Silence("", matchers, clock(), clock() + 120 * M, clock(), "bob", "db work")
+    asyncio.run(rt.store.set_silence(quiet))
+    clock.now = T0 + 11 * M
+    step(rt)
+    assert pages(rt) == ["person:alice"]  # not again
+    with rt.engine.connect() as conn:
+        audit = oncall_rows.audit_of(conn, "Q")
+    assert (audit[-1]["action"], audit[-1]["comment"]) == (
+        "not paged",
+        "alice: every alert of the group firing is silenced",
+    )

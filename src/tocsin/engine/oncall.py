@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from tocsin.alerts.grouping import FlushBatch
 from tocsin.alerts.model import Alert
+from tocsin.alerts.mutes import Muter, NoMutes
 from tocsin.alerts.notify_decision import FlushPlan
 from tocsin.config import Config
 from tocsin.config.escalation import EscalationPolicy
@@ -60,6 +61,7 @@ _MIN_SLEEP = 0.02
 # A person's channel -> the integration of their ``person:NAME`` receiver that serves it.
 _CHANNEL_INTEGRATION = {"email": "email[0]", "slack": "slack[0]"}
 _ALL_RESOLVED = "every alert of the group has resolved (the group resolves at its next flush)"
+_ALL_SILENCED = "every alert of the group firing is silenced"
 
 
 def _integrations(receiver: Receiver) -> tuple[str, list[str]]:
@@ -84,6 +86,7 @@ class OncallEngine:
         base_url: str,
         on_enqueued: Callable[[], None],
         tick: timedelta = timedelta(milliseconds=200),
+        silencer: Callable[[datetime], Muter] = lambda now: NoMutes(),
     ) -> None:
         self._writer = writer
         self._clock = clock
@@ -95,6 +98,7 @@ class OncallEngine:
         self.base_url = base_url.rstrip("/")
         self._on_enqueued = on_enqueued
         self._tick = tick
+        self._silencer = silencer  # the silences in force at a time
         self.loop = KickedLoop("on-call")
         self.claimed = 0  # due rows claimed so far (the loop compares rounds)
         self._batch = BATCH  # rows the next round takes
@@ -170,8 +174,15 @@ class OncallEngine:
             return Paging([])  # a receiver without integrations: nothing to build
         row = read_row()
         alerts = self._alerts_of(row)
-        if alerts and all(a.resolved(now) for a in alerts):
+        firing = [a for a in alerts if not a.resolved(now)]
+        if alerts and not firing:
             return Paging([], _ALL_RESOLVED)
+        # A snooze or an acknowledgement that ran out on a group whose alerts were
+        # silenced meanwhile: its next flush says "muted"; until then, nobody is paged
+        # about what someone silenced.
+        silencer = self._silencer(now)
+        if firing and all(silencer.muted_by(a.fingerprint, a.labels) for a in firing):
+            return Paging([], _ALL_SILENCED)
         note = self._notification(row, target, alerts, due.idempotency_key, now, actor)
         return Paging([new_item(str(uuid.uuid4()), target, name, note, now) for name in names])
 
