@@ -128,9 +128,13 @@ TABLE = "3-common-alerts--playbooks"  # news-topic-intelligence: one section, fo
         ("news-topic-intelligence", TABLE, "ApiLatencyHigh", None),
         # a section with one procedure: that one, whatever the alert is called
         ("threads-agent-alertmanager", "higherrorrate", "Errors", "HighErrorRate"),
-        # a section with no procedure (health checks): the alert's own, if any
+        # a section with no procedure: the alert's own, if any
         ("threads-agent-alertmanager", "nosuchanchor", "HighErrorRate", "HighErrorRate"),
-        ("news-topic-intelligence", "2-health-checks", "LivenessDown", None),
+        # ...else the section's one numbered list, as the linked alert's steps
+        ("news-topic-intelligence", "2-health-checks", "LivenessDown", "LivenessDown"),
+        ("news-topic-intelligence", "4-incident-response-timeline", "IncidentOpen", "IncidentOpen"),
+        # ...and none from a section without a list
+        ("news-topic-intelligence", "1-service-map", "LivenessDown", None),
     ],
 )
 def test_a_link_to_an_anchor_finds_the_procedure_it_means(
@@ -139,6 +143,14 @@ def test_a_link_to_an_anchor_finds_the_procedure_it_means(
     _, book = _load(runbook)
     found = book.procedure_at(anchor, alertname)
     assert (None if found is None else found.name) == expected
+
+
+def test_a_link_to_a_section_s_one_list_takes_its_steps() -> None:
+    _, book = _load("news-topic-intelligence")
+    found = book.procedure_at("4-incident-response-timeline", "IncidentOpen")
+    assert found is not None
+    assert [s.text for s in found.steps][:2] == ["Acknowledge alert within 5 minutes.", "Triage"]
+    assert (found.section, found.origin) == ("4-incident-response-timeline", "section")
 
 
 @pytest.mark.parametrize(

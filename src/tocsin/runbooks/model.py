@@ -306,7 +306,34 @@ class Runbook:
             return named[0]
         if len(here) == 1:
             return here[0]
-        return None if here else self.find_procedure(alertname)
+        if here:
+            return None
+        return self.find_procedure(alertname) or self._listed_at(anchor, alertname)
+
+    def _listed_at(self, anchor: str, alertname: str) -> AlertProcedure | None:
+        """An alert linked to a section that names no alert but holds one numbered
+        list ("4. Incident response timeline", "2. Health checks"): that list is its
+        procedure (a link says so: the steps are the responder's). Several lists: none,
+        rather than a guess."""
+        lists = [p for p in self.procedures if p.section == anchor and p.steps]
+        if len(lists) != 1:
+            return None
+        (found,) = lists
+        return AlertProcedure(
+            name=alertname,
+            key=normalize_alert_name(alertname),
+            origin="section",
+            lines=found.lines,
+            section=anchor,
+            severity=None,
+            severity_text=None,
+            category=None,
+            description=found.title or None,
+            threshold=None,
+            duration=None,
+            steps=found.steps,
+            fields=(),
+        )
 
     def section(self, anchor: str) -> Section | None:
         for section in self.sections:
