@@ -147,12 +147,15 @@ class DeliveryWorker:
         await self._claim()
         return self._full
 
-    async def drain(self) -> None:
-        """Stop taking items and wait (``settings.drain`` at most) for the sends in
-        flight to finish and be recorded. A rolling restart that cut them off would
-        leave their leases to lapse: another replica would send them again a lease
-        later, perhaps after newer news of their groups had gone out."""
+    def drain(self) -> Awaitable[None]:
+        """Stop taking items, at once, and wait (``settings.drain`` at most) for the
+        sends in flight to finish and be recorded. A rolling restart that cut them off
+        would leave their leases to lapse: another replica would send them again a
+        lease later, perhaps after newer news of their groups had gone out."""
         self._draining = True
+        return self._finish_in_flight()
+
+    async def _finish_in_flight(self) -> None:
         if not self._in_flight:
             return
         _, left = await asyncio.wait(
