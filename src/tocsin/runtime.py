@@ -134,7 +134,6 @@ class Runtime:
         self._store_settings = self._derive_store_settings(config)
         self.metrics = Metrics(clock)
         self.metrics.config_loaded(config.original, self.started_at)
-        _warn_of(config)
         self.engine = open_database(settings.database())
         self.writer = GroupCommitter(self.engine)
         # the follow loop's reads of what other replicas commit (see app._follow_replicas)
@@ -156,6 +155,7 @@ class Runtime:
             settings.base_url(self.scheme),
         )
         self.runbooks.load()
+        _warn_of(config, self.runbooks)
         self.sender = ChannelSender(
             lambda name: self._policy.receiver(name), lambda: self._policy.templates
         )
@@ -396,12 +396,12 @@ class Runtime:
             self._known_integrations()
             self.metrics.config_loaded(config.original, self.clock())
             log.info("configuration reloaded from %s", self.settings.config_path)
-            _warn_of(config)
             self._say_unreachable()
             try:
                 self.runbooks.load()
             except OSError as exc:  # the config is in force; say which file failed
                 log.error("reading runbooks failed: %s", exc)
+            _warn_of(config, self.runbooks)
 
     def _say_unreachable(self) -> None:
         for problem in self.people.unreachable():
@@ -687,11 +687,14 @@ class Runtime:
         self.engine.dispose()
 
 
-def _warn_of(config: Config) -> None:
+def _warn_of(config: Config, library: RunbookLibrary) -> None:
     """Log what ``check-config`` warns of in a configuration now in force (what its
-    notifications cannot do), where whoever wonders why pages fail looks."""
+    notifications cannot do), where whoever wonders why pages fail looks; its runbook
+    links checked against the runbooks loaded (those uploaded through the API too),
+    not read from their files a second time."""
+    books = {n: (b, library.source(n) or n) for n in library.names() if (b := library.get(n))}
     try:
-        found = config_warnings(config)
+        found = config_warnings(config, books)
     except Exception:  # a warning must not refuse, or half apply, the config
         log.exception("checking the configuration for warnings failed")
         return

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from tocsin.incidents.model import Change, Entry, Incident, Refused, Rules, decide, declare
 from tocsin.notify.outbox import OutboxItem
 from tocsin.oncall.lifecycle import AuditEntry, Via
-from tocsin.runbooks.timers import POSTMORTEM_WRITTEN, STATUS_PAGE_UPDATED
+from tocsin.runbooks.timers import POSTMORTEM_WRITTEN, STATUS_PAGE_UPDATED, incident_comment
 from tocsin.store import incident_rows, oncall_rows, outbox_rows
 from tocsin.store.writer import Txn
 from tocsin.timeutil import Clock
@@ -134,9 +134,9 @@ def _audit_groups(txn: Txn, incident: Incident, entries: Sequence[Entry], via: V
             lines.append((e.group, AuditEntry(e.at, e.group, e.by, via, action, incident.title)))
             continue
         if e.public and incident.public:
-            action, said = STATUS_PAGE_UPDATED, f"incident #{incident.id}: {e.text}"
+            action, said = STATUS_PAGE_UPDATED, incident_comment(incident.id, e.text)
         elif e.kind == "postmortem":
-            action, said = POSTMORTEM_WRITTEN, f"incident #{incident.id}: {e.text}"
+            action, said = POSTMORTEM_WRITTEN, incident_comment(incident.id, e.text)
         else:
             continue
         lines += [(g, AuditEntry(e.at, g, e.by, via, action, said)) for g in incident.groups]

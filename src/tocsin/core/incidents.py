@@ -37,7 +37,7 @@ from tocsin.incidents.reminders import Due, dues, owing_since
 from tocsin.notify.message import Notification
 from tocsin.notify.outbox import OutboxItem, new_item
 from tocsin.oncall.lifecycle import Via
-from tocsin.runbooks.timers import POSTMORTEM_WRITTEN, STATUS_PAGE_UPDATED
+from tocsin.runbooks.timers import POSTMORTEM_WRITTEN, STATUS_PAGE_UPDATED, incident_comment
 from tocsin.store import incident_rows, maintenance_rows, oncall_rows
 from tocsin.store.writer import GroupCommitter
 from tocsin.timeutil import Clock
@@ -300,4 +300,4 @@ def _echoes(line: Mapping[str, Any], incident_id: int) -> bool:
     if action.endswith(f"incident #{incident_id}"):
         return True
     own = action in (STATUS_PAGE_UPDATED, POSTMORTEM_WRITTEN)
-    return own and comment.startswith(f"incident #{incident_id}:")
+    return own and comment.startswith(incident_comment(incident_id, ""))

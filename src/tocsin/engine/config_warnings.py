@@ -3,6 +3,7 @@ loaded: ``tocsin check-config`` prints it, the server logs it at start and reloa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from tocsin.config import Config, ConfigProblem
@@ -12,29 +13,42 @@ from tocsin.engine.health import self_alert_loops
 from tocsin.engine.incident_reminders import unpaged_incidents
 from tocsin.notify.config_checks import unsupported_integrations
 from tocsin.runbooks.lint import broken_links
+from tocsin.runbooks.model import Runbook
 from tocsin.runbooks.parser import parse_runbook
 
+Books = Mapping[str, tuple[Runbook, str]]
+"""Runbook name -> (the runbook, its file), as ``runbooks.lint`` takes them."""
 
-def config_warnings(config: Config) -> list[ConfigProblem | str]:
+
+def config_warnings(config: Config, books: Books | None = None) -> list[ConfigProblem | str]:
     """Integrations no channel sends, the alert about failing pages paged through
     what fails, incident alerts (``alert: true``) routed to nobody, runbook links to
-    nothing."""
+    nothing (among ``books``: the server passes those it loaded; else the files of
+    ``tocsin.runbooks.paths`` are read)."""
     return [
         *unsupported_integrations(config),
         *self_alert_loops(config),
         *unpaged_incidents(config),
-        *broken_runbook_links(config),
+        *broken_runbook_links(config, books),
     ]
 
 
-def broken_runbook_links(config: Config) -> list[ConfigProblem]:
-    """``tocsin.runbooks.links`` that name a runbook or a section none of the runbook
-    files has (``runbook lint`` finds the same): the page would link to nothing, and
-    carry no steps. Warned of, not refused: a runbook uploaded through the API is not
-    among the files, and the link may be to it."""
+def broken_runbook_links(config: Config, books: Books | None = None) -> list[ConfigProblem]:
+    """``tocsin.runbooks.links`` that name a runbook or a section none of ``books`` has
+    (``runbook lint`` finds the same): the page would link to nothing, and carry no
+    steps. Warned of, not refused: read from the files, a runbook uploaded through the
+    API is not among them, and the link may be to it."""
     links = [a for a in config_alert_names(config) if a.explicit]
     if not links:
         return []
+    found = _runbook_files(config) if books is None else books
+    return [
+        ConfigProblem(f.file, f.line, "tocsin.runbooks.links", f.message)
+        for f in broken_links(found, links)
+    ]
+
+
+def _runbook_files(config: Config) -> dict[str, tuple[Runbook, str]]:
     base = Path(config.source).resolve().parent
     books = {}
     for name, path in markdown_files(config.tocsin.runbooks.paths, base).items():
@@ -43,7 +57,4 @@ def broken_runbook_links(config: Config) -> list[ConfigProblem]:
         except OSError:
             continue  # (the library says so when it loads it)
         books[name] = (parse_runbook(text, name=name, source=str(path)), str(path))
-    return [
-        ConfigProblem(f.file, f.line, "tocsin.runbooks.links", f.message)
-        for f in broken_links(books, links)
-    ]
+    return books

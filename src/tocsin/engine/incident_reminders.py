@@ -21,7 +21,7 @@ from tocsin.config.model import Config
 from tocsin.config.receivers import Receiver
 from tocsin.core.incidents import IncidentDesk, rules_of
 from tocsin.engine.loop import KickedLoop
-from tocsin.engine.monitor_alerts import REFRESH, Kind, keep_in_step
+from tocsin.engine.monitor_alerts import REFRESH, Kind, keep_in_step, seconds_until
 from tocsin.incidents.model import severity_rank
 from tocsin.incidents.reminders import (
     ALERTNAMES,
@@ -107,5 +107,4 @@ class IncidentReminders:
             upcoming += [d.at for d in v.owed if not d.overdue(now)]
         await keep_in_step(KIND, wanted, held, self._post, now)
         self.open = dict(Counter(v.incident.severity for v in owing if v.incident.open))
-        wake = min(upcoming, default=now + REFRESH)
-        self._sleep = max(0.05, min(REFRESH, wake - now).total_seconds())
+        self._sleep = seconds_until(upcoming, now)

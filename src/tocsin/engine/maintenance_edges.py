@@ -10,7 +10,7 @@ import asyncio
 
 from tocsin.core.maintenances import MaintenanceDesk
 from tocsin.engine.loop import KickedLoop
-from tocsin.engine.monitor_alerts import REFRESH
+from tocsin.engine.monitor_alerts import REFRESH, seconds_until
 from tocsin.incidents.maintenance import edge, next_edge
 from tocsin.timeutil import Clock
 
@@ -37,5 +37,4 @@ class MaintenanceEdges:
             # read again: what this replica, or another first, has told since
             untold = await asyncio.to_thread(self._desk.untold)
         later = [t for t in map(next_edge, untold) if t is not None and t > now]
-        wake = min(later, default=now + REFRESH)
-        self._sleep = max(0.05, min(REFRESH, wake - now).total_seconds())
+        self._sleep = seconds_until(later, now)

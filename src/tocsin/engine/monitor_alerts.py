@@ -35,6 +35,13 @@ log = logging.getLogger(__name__)
 REFRESH = timedelta(minutes=1)
 
 
+def seconds_until(times: Iterable[datetime], now: datetime) -> float:
+    """A loop's sleep: until the soonest of ``times`` (none: ``REFRESH``), at most
+    ``REFRESH``, at least 50 ms (a time just past does not spin the loop)."""
+    wake = min(times, default=now + REFRESH)
+    return max(0.05, min(REFRESH, wake - now).total_seconds())
+
+
 @dataclass(frozen=True)
 class Kind:
     label: str  # "heartbeat", "probe": the label naming the monitor

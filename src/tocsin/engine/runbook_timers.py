@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from tocsin.alerts.model import Alert, PostedAlert
 from tocsin.engine.loop import KickedLoop
-from tocsin.engine.monitor_alerts import REFRESH, Kind, keep_in_step
+from tocsin.engine.monitor_alerts import REFRESH, Kind, keep_in_step, seconds_until
 from tocsin.runbooks.timer_alerts import GROUP_PAGE, OVERDUE, overdue_alert
 from tocsin.runbooks.timers import Timer
 from tocsin.store.oncall_rows import OncallGroupRow
@@ -69,5 +69,4 @@ class RunbookTimerAlerts:
                 if t.state == "running" and t.keepable and t.due_at is not None:
                     upcoming.append(t.due_at)
         await keep_in_step(KIND, wanted, held, self._post, now)
-        wake = min(upcoming, default=now + REFRESH)
-        self._sleep = max(0.05, min(REFRESH, wake - now).total_seconds())
+        self._sleep = seconds_until(upcoming, now)

@@ -61,6 +61,12 @@ POSTMORTEM_WRITTEN = "post-mortem written"
 _STATUS_PAGE = re.compile(r"status\s*page", re.IGNORECASE)
 
 
+def incident_comment(incident_id: int, text: str) -> str:
+    """Such a line's comment: which incident, then what it said (``_by_incident`` and
+    the incident's own view read the incident back from it)."""
+    return f"incident #{incident_id}: {text}"
+
+
 @dataclass(frozen=True, slots=True)
 class Kept:
     """A person's word that they kept (or, ``kept`` false, had not kept) a timer."""
