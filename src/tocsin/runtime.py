@@ -61,7 +61,6 @@ from tocsin.engine.probes import ProbeMonitor
 from tocsin.engine.runbook_timers import LOOKBACK as TIMER_LOOKBACK
 from tocsin.engine.runbook_timers import RunbookTimerAlerts
 from tocsin.engine.senders import ChannelSender
-from tocsin.incidents.model import Incident
 from tocsin.metrics import Metrics
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem
 from tocsin.notify.outcome import Outcome
@@ -224,7 +223,7 @@ class Runtime:
             lambda name: self._policy.receiver(name),
             settings.base_url(self.scheme),
         )
-        self.incidents.on_declared = self._take_groups
+        self.incidents.on_taken = self._take_groups
         self.maintenances = MaintenanceDesk(
             self.engine,
             self.writer,
@@ -484,19 +483,18 @@ class Runtime:
         self.oncall.kick()
         return state
 
-    async def _take_groups(self, incident: Incident, via: Via) -> None:
-        """An incident declared from alert groups: whoever declared it took them, so
-        each one still firing is acknowledged by them (its escalation stops: the next
-        step would page someone else about what is being handled). One acknowledged,
-        snoozed or resolved already stays as it is."""
-        why = f"declared incident #{incident.id}"
-        for group_id in incident.groups:
+    async def _take_groups(self, groups: Sequence[str], by: str, via: Via, why: str) -> None:
+        """Alert groups an incident took over (declared from them or linked to it):
+        whoever did it took them, so each one still firing is acknowledged by them (its
+        escalation stops: the next step would page someone else about what is being
+        handled). One acknowledged, snoozed or resolved already stays as it is."""
+        for group_id in groups:
             try:
-                await self.act_on_group(group_id, "ack", incident.opened_by, via, why)
+                await self.act_on_group(group_id, "ack", by, via, why)
             except (OncallRefused, LookupError):
                 continue
-            except Exception:  # the incident is committed: its declaration must answer so
-                log.exception("acknowledging group %s for incident #%d", group_id, incident.id)
+            except Exception:  # the incident is committed: its change must answer so
+                log.exception("acknowledging group %s (%s)", group_id, why)
 
     def group_page(self, group_id: str) -> GroupPage | None:
         """What the API and the console show of an on-call alert group, read once: its

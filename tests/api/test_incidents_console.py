@@ -216,6 +216,33 @@ def test_an_incident_declared_from_an_alert_group(
         assert f"alert group {group['id']}: acknowledged" in page
 
 
+def test_a_group_linked_to_an_incident_later_is_acknowledged_by_whoever_linked_it(
+    db_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    """Linking a group to an open incident takes it over as declaring from it does:
+    its escalation stops, acknowledged by whoever linked it; one already acknowledged
+    keeps its acknowledger."""
+    with app_client(CONSOLE_CONFIG, db_url, tmp_path, clock) as client:
+        group = open_group(client, clock)
+        made = client.post(
+            "/api/v1/incidents", json={"title": "Outage", "severity": "SEV2", "by": "al"}
+        )
+        assert made.status_code == 201, made.text
+        linked = client.patch("/api/v1/incidents/1", json={"link": [group["id"]], "by": "bob"})
+        assert linked.status_code == 200, linked.text
+        audit = client.get(f"/api/v1/groups/{group['id']}/audit").json()
+        assert [(a["actor"], a["action"], a["comment"]) for a in audit][-2:] == [
+            ("bob", "linked to incident #1", "Outage"),
+            ("bob", "acknowledged", "linked to incident #1"),
+        ]
+        assert client.get(f"/api/v1/groups/{group['id']}").json()["acknowledgedBy"] == "bob"
+        # linked to a second incident by someone else: bob keeps it
+        client.post("/api/v1/incidents", json={"title": "Other", "severity": "SEV3", "by": "al"})
+        again = client.patch("/api/v1/incidents/2", json={"link": [group["id"]], "by": "cy"})
+        assert again.status_code == 200, again.text
+        assert client.get(f"/api/v1/groups/{group['id']}").json()["acknowledgedBy"] == "bob"
+
+
 def test_a_save_changes_only_what_was_edited(client: TestClient, tmp_path: Path) -> None:
     """What the form holds but the responder did not edit is not a change: a summary
     set through the API with line breaks the form cannot hold, and a severity the

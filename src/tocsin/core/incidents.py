@@ -146,9 +146,10 @@ class IncidentDesk:
         self._on_change = on_change  # wakes the reminders, and the delivery worker
         self._receiver = receiver
         self._base_url = base_url
-        # told of each incident declared, once committed (the runtime acknowledges the
-        # alert groups it was declared from)
-        self.on_declared: Callable[[Incident, Via], Awaitable[None]] | None = None
+        # told, once committed, of the alert groups an incident took over (declared
+        # from them, or linked later) and who took them, with why: the runtime
+        # acknowledges them for that person
+        self.on_taken: Callable[[Sequence[str], str, Via, str], Awaitable[None]] | None = None
 
     async def declare(
         self,
@@ -170,8 +171,8 @@ class IncidentDesk:
         op.announce = self.announcements
         made: Incident = await self._writer.run(op)
         self._on_change()
-        if self.on_declared is not None:
-            await self.on_declared(made, via)
+        if self.on_taken is not None and made.groups:
+            await self.on_taken(made.groups, made.opened_by, via, f"declared incident #{made.id}")
         return made
 
     async def change(self, incident_id: int, change: Change, by: str, via: Via) -> IncidentView:
@@ -186,6 +187,9 @@ class IncidentDesk:
         _, entries = await self._writer.run(op)
         if entries:
             self._on_change()
+        linked = [e.group for e in entries if e.kind == "linked"]
+        if self.on_taken is not None and linked:
+            await self.on_taken(linked, by, via, f"linked to incident #{incident_id}")
         found = await asyncio.to_thread(self.view, incident_id)
         assert found is not None  # incidents are never deleted
         return found
