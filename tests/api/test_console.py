@@ -20,7 +20,7 @@ from tests.api.conftest import Clock, app_client, first_group
 from tests.api.test_runbooks_api import RUNBOOKS
 from tests.e2e.conftest import wait_until
 from tocsin.web.forms import MAX_FORM_BYTES
-from tocsin.web.render import web_link
+from tocsin.web.render import url_value, web_link
 
 CONFIG = f"""\
 global:
@@ -159,6 +159,41 @@ def test_only_web_links_are_links(client: TestClient, clock: Clock) -> None:
 )
 def test_web_link(url: str, link: str) -> None:
     assert web_link(url) == link
+
+
+@pytest.mark.parametrize(
+    ("value", "link"),
+    [
+        ("https://grafana.example/d/x?var-host=db1", "https://grafana.example/d/x?var-host=db1"),
+        ("http://wiki/runbooks/db", "http://wiki/runbooks/db"),
+        ("See https://grafana.example/d/x", ""),  # a sentence holding a link
+        ("https://a.example/ https://b.example/", ""),
+        ("/var is full", ""),  # a path is not a link in an annotation
+        ("runbooks/db.md#disk-full", ""),
+        ("javascript:alert(1)", ""),
+        ("", ""),
+    ],
+)
+def test_url_value(value: str, link: str) -> None:
+    assert url_value(value) == link
+
+
+def test_the_group_page_links_each_alert_to_its_runbook_source_and_url_annotations(
+    client: TestClient, clock: Clock
+) -> None:
+    dashboard = "https://grafana.example/d/api?var-instance=db1"
+    alert = {
+        "labels": {"alertname": "ServiceDown", "severity": "critical"},
+        "annotations": {"dashboard": dashboard, "description": "see https://x.example now"},
+        "startsAt": clock.now.isoformat(),
+        "generatorURL": "http://prometheus.example/graph",
+    }
+    assert client.post("/api/v2/alerts", json=[alert]).status_code == 200
+    page = client.get(f"/ui/groups/{first_group(client)['id']}").text
+    assert f'<a href="{dashboard.replace("&", "&amp;")}" rel="noreferrer">' in page
+    assert "<dd>see https://x.example now</dd>" in page
+    assert '<a href="http://prometheus.example/graph" rel="noreferrer">source</a>' in page
+    assert re.search(r'class="runbook" href="[^"]*threads-agent-alertmanager#[^"]+"', page)
 
 
 @pytest.mark.parametrize(

@@ -282,6 +282,7 @@ def _group_page(
         return show_page(request, "refused.html", status=404, reason=f"no alert group {group_id!r}")
     row = found.row
     alerts = [a for fp in row.state.get("alerts") or [] if (a := rt.store.alerts.get(fp))]
+    book = _runbook(rt)
     return show_page(
         request,
         "group.html",
@@ -289,7 +290,7 @@ def _group_page(
         group=pages.group_row(row),
         runbook=found.runbook,
         alerts=[
-            (a, pages.annotations_in_order(a.annotations), pages.silence_url(a.labels))
+            (a, pages.annotations_in_order(a.annotations), pages.silence_url(a.labels), book(a))
             for a in alerts
         ],
         pending=found.pending,

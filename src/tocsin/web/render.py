@@ -54,6 +54,15 @@ def web_link(url: str) -> str:
     return url if urlsplit(url).scheme.lower() in ("http", "https") else ""
 
 
+def url_value(value: str) -> str:
+    """``value`` if it is one http(s) URL and nothing else (an annotation such as
+    runbook_url or dashboard, shown as a link), else "": a sentence is not a link,
+    and a path is not one either ("/var is full")."""
+    if not value or any(c.isspace() for c in value):
+        return ""
+    return value if urlsplit(value).scheme.lower() in ("http", "https") else ""
+
+
 ENV = jinja2.Environment(
     loader=jinja2.FunctionLoader(_load),
     autoescape=True,
@@ -64,6 +73,7 @@ ENV = jinja2.Environment(
 ENV.filters["iso"] = iso
 ENV.filters["span"] = span
 ENV.filters["web_link"] = web_link
+ENV.filters["url_value"] = url_value
 ENV.filters["shown_url"] = shown_url
 ENV.filters["fill"] = placeholders.fill
 ENV.globals["relative"] = relative
