@@ -115,8 +115,8 @@ def test_the_readme_runbook_commands_run_on_the_shipped_sample(app: typer.Typer)
         "CheckoutDown",
         "CheckoutHighErrorRate",
         "CheckoutHighLatency",
-        "LivenessDown",  # from its health check
     ]
+    assert "#     - name: liveness\n" in suggested.stdout  # its health check, a probe
     assert "maintenance_notice: 2d" in suggested.stdout
     readme = SAMPLE.parents[2] / "README.md"
     assert "runbook parse examples/runbooks/checkout-api.md" in readme.read_text(encoding="utf-8")

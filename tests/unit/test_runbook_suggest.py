@@ -90,7 +90,7 @@ def test_rules_carry_for_severity_and_source_lines() -> None:
 
 
 def test_matrix_and_checks_without_categories() -> None:
-    _, am, rules = _suggest("news-topic-intelligence")
+    text, am, rules = _suggest("news-topic-intelligence")
     assert [r["matchers"] for r in am["route"]["routes"]] == [
         ['severity="sev1"'],
         ['severity="sev2"'],
@@ -102,21 +102,98 @@ def test_matrix_and_checks_without_categories() -> None:
     # routes match on (without it, every alert would reach the default receiver)
     first = rules["groups"][0]["rules"][0]
     assert first["labels"] == {"severity": "<PLACEHOLDER: one of sev1, sev2, sev3>"}
-    assert "LivenessDown" in names
-    # health-check rules link to the section their check comes from
-    live = next(r for r in rules["groups"][0]["rules"] if r["alert"] == "LivenessDown")
-    assert live["annotations"]["runbook_url"] == "news-topic-intelligence.md#2-health-checks"
+    # its health checks are Tocsin's probes, not rules over a blackbox exporter; each
+    # links to the section its check comes from
+    assert "LivenessDown" not in names
+    found = sketch(text)
+    assert found is not None
+    probes = {p["name"]: p for p in found["probes"]}
+    assert list(probes) == ["liveness", "metrics", "streamlit"]
+    assert probes["liveness"]["url"] == "http://<PLACEHOLDER: host:port>/health"
+    assert probes["liveness"]["annotations"] == {
+        "runbook_url": "news-topic-intelligence.md#2-health-checks"
+    }
 
 
 def test_check_with_failures_gets_a_for_from_interval_times_count() -> None:
     text = (
         "## Monitoring\n\n"
-        "Poll `GET /api/health/ping` every 30 seconds. Alert if two consecutive failures occur.\n"
+        "Queue depth is checked every 30 seconds. Alert if two consecutive failures occur.\n"
     )
     _, rules = yaml.safe_load_all(suggest_config(parse_runbook(text, name="m")))
     (rule,) = rules["groups"][0]["rules"]
     assert rule["for"] == "1m"
-    assert "GET /api/health/ping" in rule["expr"]
+
+
+Probe = tuple[str, str, str | None, int | None, str | None, list[int] | None]
+# (the runbook's line, the probe sketched: method, URL, interval, failures, timeout,
+# expect_status; None: a Prometheus rule, not a probe)
+PROBE_ROWS: list[tuple[str, Probe | None]] = [
+    ("1. **Liveness:** `GET /health`", ("GET", "http://h:80/health", None, None, None, None)),
+    (
+        "Poll `GET /api/health/ping` every 30 seconds. Alert if two consecutive failures occur.",
+        ("GET", "http://h:80/api/health/ping", "30s", 2, None, None),
+    ),
+    (
+        "1. Warm-up: `POST /warm` every 5 minutes",
+        ("POST", "http://h:80/warm", "5m", None, None, None),
+    ),
+    (
+        "1. Status: https://status.example.org/api answers",
+        ("GET", "https://status.example.org/api", None, None, None, None),
+    ),
+    (
+        "1. **Liveness**: `GET /health` (should return 200 within 300ms)",
+        ("GET", "http://h:80/health", None, None, "300ms", [200]),
+    ),
+    (
+        "1. Ready: `GET /ready` answers HTTP 204 in under 2 seconds",
+        ("GET", "http://h:80/ready", None, None, "2s", [204]),
+    ),
+    # a duration that is not a time to answer in is no timeout
+    ("1. `GET /health` every 10 seconds", ("GET", "http://h:80/health", "10s", None, None, None)),
+    (
+        "1. Database: `db.internal:5432` accepts",
+        ("GET", "tcp://db.internal:5432", None, None, None, None),
+    ),
+    # a method a probe does not send stays a rule
+    ("1. Purge: `DELETE /cache` every hour", None),
+    # a threshold is a metric's rule
+    ("1. Queue length above 20 jobs for 5 minutes", None),
+]
+
+
+@pytest.mark.parametrize(("line", "probe"), PROBE_ROWS)
+def test_a_health_check_is_sketched_as_a_tocsin_probe_that_loads(
+    line: str, probe: Probe | None, tmp_path: Path
+) -> None:
+    book = parse_runbook(f"## Health checks\n\n{line}\n", name="m", source="m.md")
+    text = suggest_config(book)
+    found = sketch(text)
+    _, rules = yaml.safe_load_all(text)
+    if probe is None:
+        assert found is None
+        assert len(rules["groups"][0]["rules"]) == 1
+        return
+    assert rules["groups"][0]["rules"] == []  # Tocsin requests it: no rule too
+    assert found is not None
+    (made,) = found["probes"]
+    made["url"] = made["url"].replace("<PLACEHOLDER: host:port>", "h:80")
+    timing = (made.get("interval"), made.get("failures"), made.get("timeout"))
+    assert (made.get("method", "GET"), made["url"], *timing, made.get("expect_status")) == probe
+    assert made["annotations"] == {"runbook_url": "m.md#health-checks"}
+    path = tmp_path / "am.yml"
+    config = {"route": {"receiver": "x"}, "receivers": [{"name": "x"}], "tocsin": found}
+    path.write_text(yaml.safe_dump(config))
+    (loaded,) = load_config(path).tocsin.probes
+    assert (loaded.method, loaded.url) == probe[:2]
+
+
+def test_probes_of_the_same_name_are_told_apart() -> None:
+    text = "## Health checks\n\n1. `GET /health` on api\n2. `GET /health` on worker\n"
+    found = sketch(suggest_config(parse_runbook(text, name="m")))
+    assert found is not None
+    assert [p["name"] for p in found["probes"]] == ["health", "health-2"]
 
 
 @pytest.mark.parametrize(

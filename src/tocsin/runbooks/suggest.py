@@ -30,7 +30,7 @@ from tocsin.runbooks.model import (
     Sla,
     Threshold,
 )
-from tocsin.runbooks.quantities import describe_duration, format_seconds
+from tocsin.runbooks.quantities import describe_duration, find_durations, format_seconds
 from tocsin.runbooks.vocabulary import ESCALATION_KEYS
 
 _RECEIVER_KEYS: dict[str, tuple[str, dict[str, str]]] = {
@@ -338,20 +338,24 @@ def _policy_sketches(w: _Writer, runbook: Runbook) -> None:
 def _tocsin_sketches(w: _Writer, runbook: Runbook) -> None:
     """What Tocsin runs itself rather than Prometheus or Alertmanager, sketched under
     one ``tocsin:`` key (commented out like the policies: the section makes the file
-    Tocsin's own): heartbeats and incidents."""
-    beats, incidents = _heartbeat_lines(runbook), _incident_lines(runbook)
-    if not beats and not incidents:
+    Tocsin's own): heartbeats, probes and incidents."""
+    beats, probes = _heartbeat_lines(runbook), _probe_lines(runbook)
+    incidents = _incident_lines(runbook)
+    if not beats and not probes and not incidents:
         return
     w()
     if beats:
         w("# Heartbeats: jobs that must ping Tocsin (README, Heartbeats). Uncomment, and have")
         w("# each job POST to /api/v1/heartbeats/NAME (or run under `tocsin heartbeat run`).")
+    if probes:
+        w("# Probes: the runbook's health checks, requested by Tocsin itself (README, Probes):")
+        w("# fill in each host; ProbeFailing fires after `failures` failed requests in a row.")
     if incidents:
         w("# Incidents (README, Incidents): the severities an incident is declared at, and")
         w("# what each owes (a missed one raises an alert). Every severity below is given")
         w("# what the runbook says of incidents: drop what a minor one does not owe.")
     w("# tocsin:")
-    for line in [*beats, *incidents]:
+    for line in [*beats, *probes, *incidents]:
         w(f"#{line}")
 
 
@@ -375,6 +379,87 @@ def _heartbeat_lines(runbook: Runbook) -> list[str]:
         if check.section:
             url = _q(_runbook_url(runbook, check.section))
             out.append(f"       annotations: {{runbook_url: {url}}}")
+    return out
+
+
+# the methods a probe sends (``config.model.Probe``)
+_PROBE_METHODS = ("GET", "HEAD", "POST")
+# "should return 200 within 300ms", "answers HTTP 204 in under 2 seconds"
+_ANSWERS = re.compile(
+    r"\b(?:returns?|answers?|responds?|replies)\s+(?:with\s+)?(?:an?\s+)?(?:HTTP\s+)?"
+    r"([1-5]\d\d)\b",
+    re.IGNORECASE,
+)
+_WITHIN = re.compile(r"\b(?:within|in\s+under|under|in\s+less\s+than)\s+$", re.IGNORECASE)
+
+
+def _probe_expects(text: str) -> tuple[str | None, str | None]:
+    """The status a health check says it answers, and the time it says it answers
+    within (a probe's ``expect_status`` and ``timeout``), where it says them."""
+    status = m.group(1) if (m := _ANSWERS.search(text)) else None
+    timeout = next(
+        (
+            format_seconds(f.duration[0])
+            for f in find_durations(text)
+            if f.duration and _WITHIN.search(text[: f.start])
+        ),
+        None,
+    )
+    return status, timeout
+
+
+def _probe_url(check: Check) -> tuple[str, str] | None:
+    """(method, url) of the probe a check becomes, or None (a check Tocsin cannot
+    request: a threshold, or a method probes do not send): "GET /health" on a host
+    the runbook does not name, a URL as written, a "host:port" connected to."""
+    target = check.target or ""
+    if check.kind == "tcp" and target:
+        return "GET", f"tcp://{target}"
+    if check.kind != "http" or not target:
+        return None
+    method, _, path = target.rpartition(" ")
+    method = method or "GET"
+    if method not in _PROBE_METHODS:
+        return None
+    if path.startswith(("http://", "https://")):
+        return method, path
+    return method, f"http://<PLACEHOLDER: host:port>{path}"
+
+
+def probe_checks(runbook: Runbook) -> list[tuple[Check, str, str]]:
+    """The runbook's checks that Tocsin's probes run, each with its method and URL."""
+    return [(c, *found) for c in runbook.checks if (found := _probe_url(c))]
+
+
+def _probe_lines(runbook: Runbook) -> list[str]:
+    """A health check ("Liveness: `GET /health`", "the database answers on db:5432")
+    is what Tocsin's probes request, not a Prometheus rule over a blackbox exporter."""
+    found = probe_checks(runbook)
+    if not found:
+        return []
+    out, names = ["   probes:"], set[str]()
+    for check, method, url in found:
+        name = base = _slug(check.name or url.rsplit("/", 1)[-1]) or "probe"
+        while name in names:  # names are keys: "Liveness" twice is liveness, liveness-2
+            name = f"{base}-{sum(n.startswith(base) for n in names) + 1}"
+        names.add(name)
+        out.append(f"     # {_at(check.lines)}: {_comment(check.text)}")
+        out.append(f"     - name: {name}")
+        out.append(f"       url: {_q(url)}")
+        if method != "GET":
+            out.append(f"       method: {method}")
+        if check.interval is not None:
+            out.append(f"       interval: {format_seconds(check.interval.seconds)}")
+        status, timeout = _probe_expects(check.text)
+        if timeout:
+            out.append(f"       timeout: {timeout}  # {_at(check.lines)}")
+        if status:
+            out.append(f"       expect_status: [{status}]  # {_at(check.lines)}")
+        if check.failure_threshold:
+            out.append(f"       failures: {check.failure_threshold}  # {_at(check.lines)}")
+        if check.section:
+            url_of = _q(_runbook_url(runbook, check.section))
+            out.append(f"       annotations: {{runbook_url: {url_of}}}")
     return out
 
 
@@ -453,7 +538,9 @@ def _prometheus(w: _Writer, runbook: Runbook) -> None:
     w("groups:")
     w(f"  - name: {_q(_slug(runbook.name))}")
     rules = list(runbook.alerts)
-    checks = [c for c in runbook.checks if c.kind != "heartbeat"]  # sketched above
+    # heartbeats and probes are sketched above: Tocsin runs them
+    probed = {id(c) for c, _, _ in probe_checks(runbook)}
+    checks = [c for c in runbook.checks if c.kind != "heartbeat" and id(c) not in probed]
     if not rules and not checks:
         w("    rules: []")
         return
