@@ -64,6 +64,7 @@ from tocsin.engine.senders import ChannelSender
 from tocsin.metrics import Metrics
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem
 from tocsin.notify.outcome import Outcome
+from tocsin.notify.templates import Templates
 from tocsin.oncall.lifecycle import Via, pending_acts
 from tocsin.oncall.schedules import Shift, shifts
 from tocsin.outage import Outage
@@ -154,7 +155,7 @@ class Runtime:
             settings.base_url(self.scheme),
         )
         self.runbooks.load()
-        _warn_of(config, self.runbooks)
+        _warn_of(config, self._policy.templates, self.runbooks)
         self.sender = ChannelSender(
             lambda name: self._policy.receiver(name), lambda: self._policy.templates
         )
@@ -400,7 +401,7 @@ class Runtime:
                 self.runbooks.load()
             except OSError as exc:  # the config is in force; say which file failed
                 log.error("reading runbooks failed: %s", exc)
-            _warn_of(config, self.runbooks)
+            _warn_of(config, policy.templates, self.runbooks)
 
     def _say_unreachable(self) -> None:
         for problem in self.people.unreachable():
@@ -685,14 +686,14 @@ class Runtime:
         self.engine.dispose()
 
 
-def _warn_of(config: Config, library: RunbookLibrary) -> None:
+def _warn_of(config: Config, templates: Templates, library: RunbookLibrary) -> None:
     """Log what ``check-config`` warns of in a configuration now in force (what its
     notifications cannot do), where whoever wonders why pages fail looks; its runbook
     links checked against the runbooks loaded (those uploaded through the API too),
     not read from their files a second time."""
     books = {n: (b, library.source(n) or n) for n in library.names() if (b := library.get(n))}
     try:
-        found = config_warnings(config, books)
+        found = config_warnings(config, templates, books)
     except Exception:  # a warning must not refuse, or half apply, the config
         log.exception("checking the configuration for warnings failed")
         return

@@ -466,3 +466,50 @@ def test_check_config_does_not_warn_of_what_tocsin_sends(
     result = runner.invoke(app, ["check-config", str(SIMPLE), str(EXAMPLE)])
     assert result.exit_code == 0, result.output
     assert "not supported" not in result.stderr
+
+
+# (the template file, the receiver's Slack title, the warnings: line and key)
+UNDEFINED_ROWS: list[tuple[str, str, list[tuple[int, str]]]] = [
+    # defined: nothing to say
+    ('{{ define "my.title" }}hi{{ end }}', '{{ template "my.title" . }}', []),
+    # a receiver's setting using a template nothing defines
+    ('{{ define "my.title" }}hi{{ end }}', '{{ template "my.titel" . }}', [(0, "title")]),
+    # a file's template using one nothing defines, in a branch or not (Go finds out
+    # only when it runs)
+    (
+        '{{ define "my.title" }}{{ if .Alerts }}{{ template "nope" . }}{{ end }}{{ end }}',
+        '{{ template "my.title" . }}',
+        [(1, "template 'my.title'")],
+    ),
+    # Tocsin's own defaults are defined
+    ("", '{{ template "slack.default.title" . }}', []),
+]
+
+
+@pytest.mark.parametrize(("file", "title", "warned"), UNDEFINED_ROWS)
+def test_check_config_warns_of_templates_used_and_never_defined(
+    app: typer.Typer,
+    runner: CliRunner,
+    tmp_path: Path,
+    file: str,
+    title: str,
+    warned: list[tuple[int, str]],
+) -> None:
+    (tmp_path / "my.tmpl").write_text(file + "\n")
+    path = tmp_path / "am.yml"
+    path.write_text(
+        "templates: ['my.tmpl']\nroute: {receiver: chat}\nreceivers:\n  - name: chat\n"
+        "    slack_configs:\n      - api_url: 'http://127.0.0.1:9/hook'\n"
+        f"        title: '{title}'\n"
+    )
+    checked = runner.invoke(app, ["check-config", str(path)])
+    lines = [x for x in checked.stderr.splitlines() if "no template file defines" in x]
+    expected = []
+    for line, key in warned:
+        if key == "title":
+            where = f"{path}:7: warning: receivers[0].slack_configs[0].title"
+        else:
+            where = f"{tmp_path / 'my.tmpl'}:{line}: warning: {key}"
+        expected.append(where)
+    assert [x.split(": uses template")[0] for x in lines] == expected
+    assert checked.exit_code == 0, checked.output  # a warning, not a failure

@@ -66,10 +66,10 @@ def _check(path: Path) -> dict[str, Any]:
 
     try:
         config = load_config(path)
-        ConfigPolicy(config)
+        policy = ConfigPolicy(config)
     except ConfigError as exc:
         return {"file": str(path), "ok": False, "problems": exc.problems}
-    warnings = config_warnings(config)
+    warnings = config_warnings(config, policy.templates)
     return {"file": str(path), "ok": True, "summary": summarize(config), "warnings": warnings}
 
 

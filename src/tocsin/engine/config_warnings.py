@@ -11,7 +11,8 @@ from tocsin.core.alert_names import config_alert_names
 from tocsin.core.runbook_library import markdown_files
 from tocsin.engine.health import self_alert_loops
 from tocsin.engine.incident_reminders import unpaged_incidents
-from tocsin.notify.config_checks import unsupported_integrations
+from tocsin.notify.config_checks import undefined_templates, unsupported_integrations
+from tocsin.notify.templates import Templates
 from tocsin.runbooks.lint import broken_links
 from tocsin.runbooks.model import Runbook
 from tocsin.runbooks.parser import parse_runbook
@@ -20,13 +21,16 @@ Books = Mapping[str, tuple[Runbook, str]]
 """Runbook name -> (the runbook, its file), as ``runbooks.lint`` takes them."""
 
 
-def config_warnings(config: Config, books: Books | None = None) -> list[ConfigProblem | str]:
-    """Integrations no channel sends, the alert about failing pages paged through
-    what fails, incident alerts (``alert: true``) routed to nobody, runbook links to
-    nothing (among ``books``: the server passes those it loaded; else the files of
-    ``tocsin.runbooks.paths`` are read)."""
+def config_warnings(
+    config: Config, templates: Templates, books: Books | None = None
+) -> list[ConfigProblem | str]:
+    """Integrations no channel sends, named templates used and never defined, the
+    alert about failing pages paged through what fails, incident alerts (``alert:
+    true``) routed to nobody, runbook links to nothing (among ``books``: the server
+    passes those it loaded; else the files of ``tocsin.runbooks.paths`` are read)."""
     return [
         *unsupported_integrations(config),
+        *undefined_templates(config, templates),
         *self_alert_loops(config),
         *unpaged_incidents(config),
         *broken_runbook_links(config, books),

@@ -21,7 +21,12 @@ from tocsin.config.decode import yaml_key
 from tocsin.notify.channels.registry import SUPPORTED
 from tocsin.notify.templates import DEFAULT_TEMPLATES, TemplateLoadError, Templates
 
-__all__ = ["load_templates", "template_value_problems", "unsupported_integrations"]
+__all__ = [
+    "load_templates",
+    "template_value_problems",
+    "undefined_templates",
+    "unsupported_integrations",
+]
 
 
 def load_templates(config: Config) -> Templates:
@@ -42,16 +47,42 @@ def load_templates(config: Config) -> Templates:
 def template_value_problems(config: Config, templates: Templates) -> Iterator[ConfigProblem]:
     """A problem for each receiver setting that does not compile as a template, in the
     integrations Tocsin sends (the others are warned about as a whole)."""
+    for key, source in _receiver_settings(config):
+        reason = templates.compile_problem(source)
+        if reason is not None:
+            yield ConfigProblem(config.source, config.line_of(key), key, f"bad template: {reason}")
+
+
+def undefined_templates(config: Config, templates: Templates) -> list[ConfigProblem]:
+    """A warning for each template file's template and each receiver setting that uses
+    a named template nothing defines (``{{ template "slack.titel" . }}``): a notification
+    rendering it is sent with the setting's default instead (``notify.rendering``)."""
+    found = [
+        ConfigProblem(origin.file, origin.line, f"template {name!r}", _uses(missing))
+        for name, origin, missing in templates.undefined_in_files()
+    ]
+    for key, source in _receiver_settings(config):
+        missing = templates.undefined_uses(source)
+        if missing:
+            found.append(ConfigProblem(config.source, config.line_of(key), key, _uses(missing)))
+    return found
+
+
+def _uses(missing: list[str]) -> str:
+    names = ", ".join(repr(n) for n in missing)
+    return (
+        f"uses template {names}, which no template file defines: what renders it is sent "
+        "with its default text"
+    )
+
+
+def _receiver_settings(config: Config) -> Iterator[tuple[str, str]]:
+    """Every text setting of the integrations Tocsin sends (the others are warned about
+    as a whole), with its dotted key."""
     for i, receiver in enumerate(config.receivers):
         for kind, index, settings in receiver.integrations():
-            if kind not in SUPPORTED:
-                continue
-            for key, source in _settings_text(settings, f"receivers[{i}].{kind}_configs[{index}]"):
-                reason = templates.compile_problem(source)
-                if reason is not None:
-                    yield ConfigProblem(
-                        config.source, config.line_of(key), key, f"bad template: {reason}"
-                    )
+            if kind in SUPPORTED:
+                yield from _settings_text(settings, f"receivers[{i}].{kind}_configs[{index}]")
 
 
 def _settings_text(value: Any, key: str) -> Iterator[tuple[str, str]]:

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import jinja2
+from jinja2 import meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tocsin.config.errors import ConfigProblem
@@ -152,6 +153,7 @@ class Templates:
 
     def __init__(self, named: Mapping[str, str]) -> None:
         self._named = dict(named)
+        self.origins: dict[str, _Origin] = {}  # where the files' templates are written
         self._compiled: dict[tuple[bool, str], jinja2.Template] = {}
         self._text = self._environment(autoescape=False)
         self._html = self._environment(autoescape=True)
@@ -200,6 +202,7 @@ class Templates:
                 for name, (body, origin) in found.items():
                     named[name], origins[name] = body, origin
         templates = cls(named)
+        templates.origins = origins
         problems.extend(templates.problems(origins))
         if problems:
             raise TemplateLoadError(problems)
@@ -244,6 +247,34 @@ class Templates:
 
     def names(self) -> list[str]:
         return sorted(self._named)
+
+    def undefined_uses(self, source: str) -> list[str]:
+        """The named templates a config value (``{{ template "slack.title" . }}``) uses
+        that no template defines: Go, and Tocsin, find out only when it renders (in a
+        branch that never runs, never), so it is a warning, not a problem."""
+        if _plain(source):
+            return []
+        try:
+            return self._undefined(_translated(source))
+        except (GoTemplateError, jinja2.TemplateError):
+            return []  # compile_problem says why
+
+    def undefined_in_files(self) -> list[tuple[str, _Origin, list[str]]]:
+        """Each template of the files that uses templates nothing defines, where it is
+        written, and those it uses."""
+        found = []
+        for name, origin in self.origins.items():
+            try:
+                missing = self._undefined(self._named[name])
+            except jinja2.TemplateError:
+                continue  # a problem of its own (``problems``)
+            if missing:
+                found.append((name, origin, missing))
+        return found
+
+    def _undefined(self, jinja_source: str) -> list[str]:
+        used = meta.find_referenced_templates(self._text.parse(jinja_source))
+        return sorted({n for n in used if n is not None and n not in self._named})
 
     # --- rendering ----------------------------------------------------------------------
 
