@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tocsin.notify.goruntime import go_float
+from tocsin.notify.gofmt import go_float
 from tocsin.notify.gotime import (
     GO_ZERO_TIME,
     RFC3339NANO,

@@ -35,7 +35,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from tocsin.notify.goruntime import ARITY, FUNCTIONS, go_field, go_range, go_str
+from tocsin.notify.gofmt import go_str
+from tocsin.notify.goruntime import ARITY, FUNCTIONS, go_field, go_range
 
 __all__ = [
     "FUNCTIONS",
