@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from tocsin.store import db
 from tocsin.store.tables import metadata
@@ -32,3 +32,51 @@ def test_the_migrated_schema_is_the_declared_one(db_url: str) -> None:
     finally:
         engine.dispose()
     assert differences == []
+
+
+def test_pages_of_escalations_open_across_the_upgrade_are_read_back_from_the_outbox(
+    db_url: str,
+) -> None:
+    """Migration 0025: the pages an escalation sent before 0022 wrote them down are in
+    the outbox only; its resolution must still tell whoever they went to."""
+    engine = create_engine(db.normalize_url(db_url))
+    groups = [("g1", "firing", "g1#1"), ("g2", "resolved", "g2#1"), ("g3", "snoozed", None)]
+    items = [
+        ("g1#1/r0/s0/first@1/person:ann/email", "person:ann", "email[0]"),
+        ("g1#1/r0/s1/step@2/person:bob/slack", "person:bob", "slack[0]"),
+        ("g2#1/r0/s0/first@1/person:cy/email", "person:cy", "email[0]"),  # resolved: told
+        ("route-key-of-g1", "team", "webhook[0]"),  # a notification, not a page
+    ]
+    try:
+        db.migrate(engine, "0024")
+        with engine.begin() as conn:
+            for group_id, status, escalation in groups:
+                conn.execute(
+                    text(
+                        "INSERT INTO oncall_groups (group_id, route_id, group_key, receiver, "
+                        "state, updated_at, status, escalation_id) "
+                        "VALUES (:g, 'r', 'key', 'pager', '{}', 0, :s, :e)"
+                    ),
+                    {"g": group_id, "s": status, "e": escalation},
+                )
+            for n, (key, receiver, integration) in enumerate(items):
+                conn.execute(
+                    text(
+                        "INSERT INTO outbox (id, idempotency_key, receiver, integration, "
+                        "group_key, payload, status, attempts, created_at, next_attempt_at, "
+                        "lease_until, updated_at, last_error) "
+                        "VALUES (:id, :k, :r, :i, 'x', '{}', 'sent', 1, 0, 0, 0, 0, '')"
+                    ),
+                    {"id": str(n), "k": key, "r": receiver, "i": integration},
+                )
+        db.migrate(engine)
+        with engine.connect() as conn:
+            found = conn.execute(
+                text("SELECT escalation_id, receiver, integration FROM oncall_paged ORDER BY 2")
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in found] == [
+        ("g1#1", "person:ann", "email[0]"),
+        ("g1#1", "person:bob", "slack[0]"),
+    ]
