@@ -89,6 +89,15 @@ def app_client(
     config: str, db_url: str, tmp_path: Path, clock: Clock, **settings: Any
 ) -> Iterator[TestClient]:
     """A TestClient over a Runtime of ``config`` (written to ``tmp_path``), closed after."""
+    with app_runtime(config, db_url, tmp_path, clock, **settings) as (client, _):
+        yield client
+
+
+@contextlib.contextmanager
+def app_runtime(
+    config: str, db_url: str, tmp_path: Path, clock: Clock, **settings: Any
+) -> Iterator[tuple[TestClient, Runtime]]:
+    """:func:`app_client`, and its Runtime."""
     path = tmp_path / "alertmanager.yml"
     path.write_text(config)
     rt = Runtime(
@@ -103,7 +112,7 @@ def app_client(
     )
     try:
         with TestClient(build_app(rt)) as c:
-            yield c
+            yield c, rt
     finally:
         rt.close()
 

@@ -192,6 +192,15 @@ def test_check_config_names_file_line_and_key(
     assert f"{path}:{problem}" in said, said
 
 
+def _lines_from(count: int, room: int) -> str:
+    """The whole lines ``line 0`` .. ``line COUNT-1`` that end within ``room`` characters."""
+    lines = [f"line {i}" for i in range(count)]
+    kept: list[str] = []
+    while lines and len("\n".join([lines[-1], *kept])) <= room:
+        kept.insert(0, lines.pop())
+    return "\n".join(kept)
+
+
 @pytest.mark.parametrize(
     ("said", "output", "message"),
     [
@@ -202,6 +211,15 @@ def test_check_config_names_file_line_and_key(
         # a long output loses its start, never what Tocsin says of the ping
         ("exit status 3", "x" * 5000 + "end", "exit status 3\n" + ("x" * 5000 + "end")[-986:]),
         ("", "y" * 5000, "y" * 1000),
+        # lines: the tail starts at a line's start, not in the middle of one
+        ("", "".join(f"line {i}\n" for i in range(500)), _lines_from(500, 1000)),
+        (
+            "exit status 3",
+            "".join(f"line {i}\n" for i in range(500)),
+            "exit status 3\n" + _lines_from(500, 986),
+        ),
+        # one long last line: cut inside it all the same
+        ("", "a\n" + "z" * 2000, "z" * 1000),
     ],
 )
 def test_a_ping_s_message(said: str, output: str, message: str) -> None:
@@ -248,3 +266,53 @@ def test_a_started_job(
         assert fired.labels["alertname"] == MISSING
         assert "has not finished within its grace of 1h" in fired.annotations["summary"]
         assert fired.starts_at == down_at
+
+
+FIVE = Heartbeat("quick", timedelta(seconds=5), timedelta(seconds=5), {}, {})
+DIGEST = Heartbeat("digest", 5 * M, timedelta(0), {}, {})
+NO_GRACE = Heartbeat("backup", timedelta(days=1), timedelta(0), {}, {})
+S = timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(
+    ("spec", "the_beat", "watching_since", "now", "state", "down_at"),
+    [
+        # Tocsin down 40 s while a 5 s job pinged: back at T0+41s, its grace counts again
+        (FIVE, Beat("quick", T0, T0, "ok"), T0 + 41 * S, T0 + 41 * S, "late", T0 + 46 * S),
+        (FIVE, Beat("quick", T0, T0, "ok"), T0 + 41 * S, T0 + 46 * S, "down", T0 + 46 * S),
+        # a short restart changes nothing: the deadline was later anyway
+        (FIVE, Beat("quick", T0, T0, "ok"), T0 + 2 * S, T0 + 9 * S, "late", T0 + 10 * S),
+        # a ping since the start is counted as ever
+        (FIVE, Beat("quick", T0, T0 + 50 * S, "ok"), T0 + 41 * S, T0 + 61 * S, "down", T0 + 60 * S),
+        # never pinged, armed before the outage: from the start too
+        (DAILY, beat(), T0 + 30 * H, T0 + 30 * H + M, "late", T0 + 31 * H),
+        # a job started before the outage and not heard of since: its grace again
+        (
+            DAILY,
+            Beat("backup", T0, T0, "ok", "", 1, T0 + H),
+            T0 + 3 * H,
+            T0 + 3 * H,
+            "started",
+            T0 + 4 * H,
+        ),
+        # a failure stays a failure
+        (DAILY, beat(0 * H, "fail"), T0 + 30 * H, T0 + 30 * H, "failed", T0 + 31 * H),
+        # no grace: its period (a job pinging every 5 minutes pings within 5 minutes)
+        (DIGEST, Beat("digest", T0, T0, "ok"), T0 + H, T0 + H, "late", T0 + H + 5 * M),
+        # a daily job with no grace: an hour at most, not a day unwatched
+        (NO_GRACE, beat(0 * H), T0 + 30 * H, T0 + 30 * H, "late", T0 + 31 * H),
+    ],
+)
+def test_a_restart_blames_no_job_for_tocsin_s_own_downtime(
+    spec: Heartbeat,
+    the_beat: Beat,
+    watching_since: datetime,
+    now: datetime,
+    state: str,
+    down_at: datetime,
+) -> None:
+    st = status(spec, the_beat, now, watching_since)
+    assert (st.state, st.down_at) == (state, down_at)
+    assert (firing_alert(spec, the_beat, st, now) is not None) is (state in ("down", "failed"))
+    later = next_check([(spec, the_beat)], now, H, watching_since)
+    assert later == min(t for t in (st.late_at, st.down_at, now + H) if t > now)

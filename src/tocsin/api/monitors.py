@@ -109,12 +109,14 @@ ping_router = APIRouter()
 
 
 def _ping_routes(path: str, summary: str, name: str) -> Callable[[_F], _F]:
-    """The same ping on GET, HEAD and POST (an operation id each, for the OpenAPI)."""
+    """The same ping on GET, HEAD and POST (an operation id each, for the OpenAPI), and
+    with a trailing slash: redirected, ``curl -fsS`` would exit 0 having pinged nothing."""
 
     def register(handler: _F) -> _F:
         for method in ("get", "head", "post"):
             route = getattr(ping_router, method)
             route(path, summary=summary, operation_id=f"{name}_{method}")(handler)
+            route(f"{path}/", include_in_schema=False)(handler)
         return handler
 
     return register

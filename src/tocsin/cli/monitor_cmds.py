@@ -225,7 +225,8 @@ def probe_run(
     url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
-    """Request the probe now; with --wait (the default), show its result."""
+    """Request the probe now; with --wait (the default), show its result, and exit 1
+    when the request failed (a script can gate on it)."""
     before = ask(url, lambda client: client.probe(name))
     ask(url, lambda client: client.run_probe(name))
     if not wait:
@@ -238,3 +239,5 @@ def probe_run(
         time.sleep(0.2)
         found = ask(url, lambda client: client.probe(name))
     out(found, as_json, _show_probe)
+    if not found["lastOk"]:
+        raise typer.Exit(1)

@@ -18,9 +18,10 @@ from typing import Literal
 
 from sqlalchemy import Engine
 
+from tocsin.alerts.labels import fingerprint
 from tocsin.alerts.model import Alert, PostedAlert
 from tocsin.config.model import Heartbeat
-from tocsin.engine.monitor_alerts import REFRESH, Kind, MonitorLoop
+from tocsin.engine.monitor_alerts import REFRESH, Kind, MonitorLoop, of_kind
 from tocsin.monitors import heartbeats
 from tocsin.monitors.heartbeats import (
     MESSAGE_MAX,
@@ -92,6 +93,9 @@ class HeartbeatMonitor(MonitorLoop[Heartbeat]):
     ) -> None:
         super().__init__(KIND, engine, writer, clock, specs, alerts, post_alerts, STATES, base_url)
         self.last_pings: dict[str, float] = {}  # for /metrics, as the last check found them
+        # pings due before this process took any may have been refused while no Tocsin
+        # ran: their jobs get their grace again from here (``monitors.heartbeats.status``)
+        self.watching_since = clock()
 
     async def run(self) -> None:
         await self.loop.run(self.check, lambda: self._sleep)
@@ -110,7 +114,7 @@ class HeartbeatMonitor(MonitorLoop[Heartbeat]):
         beats = await asyncio.to_thread(self._read)
         beat = beats.get(name) or Beat(name, self._clock())
         # the spec it was pinged as (a reload since may have dropped it)
-        return HeartbeatView(spec, beat, status(spec, beat, self._clock()))
+        return HeartbeatView(spec, beat, self._status(spec, beat, self._clock()))
 
     def views(self) -> list[HeartbeatView]:
         """Every configured heartbeat, in the config's order, where it stands now."""
@@ -126,8 +130,11 @@ class HeartbeatMonitor(MonitorLoop[Heartbeat]):
         for spec in self._specs():
             # not armed yet (configured by a reload a moment ago): from now
             beat = beats.get(spec.name) or Beat(spec.name, now)
-            out.append(HeartbeatView(spec, beat, status(spec, beat, now)))
+            out.append(HeartbeatView(spec, beat, self._status(spec, beat, now)))
         return out
+
+    def _status(self, spec: Heartbeat, beat: Beat, now: datetime) -> Status:
+        return status(spec, beat, now, self.watching_since)
 
     async def check(self) -> None:
         held = self.held()  # before the rows (MonitorLoop.held)
@@ -138,11 +145,7 @@ class HeartbeatMonitor(MonitorLoop[Heartbeat]):
             beats = await asyncio.to_thread(self._read)
         views = self._views(beats)
         now = self._clock()
-        wanted = [
-            a
-            for v in views
-            if (a := firing_alert(v.spec, v.beat, v.status, now, self.base_url)) is not None
-        ]
+        wanted = [a for v in views if (a := self._firing(v, now, held)) is not None]
         await self.keep_in_step(wanted, now, held)
         self.counts = {state: sum(v.status.state == state for v in views) for state in STATES}
         self.last_pings = {
@@ -151,4 +154,19 @@ class HeartbeatMonitor(MonitorLoop[Heartbeat]):
             if v.beat.last_ping_at is not None
         }
         pairs = [(v.spec, v.beat) for v in views]
-        self._sleep = max(0.05, (next_check(pairs, now, REFRESH) - now).total_seconds())
+        due = next_check(pairs, now, REFRESH, self.watching_since)
+        self._sleep = max(0.05, (due - now).total_seconds())
+
+    def _firing(self, view: HeartbeatView, now: datetime, held: list[Alert]) -> PostedAlert | None:
+        """The alert ``view`` raises. One another replica raised while this one was
+        starting (it was watching: no grace again there) stays firing: this replica
+        would resolve it, only to see it fired again."""
+        found = firing_alert(view.spec, view.beat, view.status, now, self.base_url)
+        if found is not None:
+            return found
+        strict = status(view.spec, view.beat, now)
+        kept = firing_alert(view.spec, view.beat, strict, now, self.base_url)
+        if kept is None:
+            return None
+        raised = {a.fingerprint for a in of_kind(KIND, held)}
+        return kept if fingerprint(kept.labels) in raised else None

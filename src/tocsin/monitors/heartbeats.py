@@ -36,6 +36,9 @@ from tocsin.timeutil import format_rfc3339
 MISSING = "HeartbeatMissing"
 FAILED = "HeartbeatFailed"
 ALERTNAMES = (MISSING, FAILED)
+# After Tocsin's own downtime, the most a job is given to ping again beyond its grace
+# (a daily job must not go unwatched for a day because Tocsin restarted).
+RESUME_MOST = timedelta(hours=1)
 # How long a ping's message is kept (the tail of a failed job's output, say).
 MESSAGE_MAX = 1000
 
@@ -68,19 +71,38 @@ class Status:
 
 def message_of(said: str, output: str) -> str:
     """A ping's message: what Tocsin says of it ("exit status 3"), then as much of the
-    end of the job's output as fits in ``MESSAGE_MAX`` (its start is what is cut)."""
+    end of the job's output as fits in ``MESSAGE_MAX`` (its start is what is cut, at a
+    line's start where the tail holds several: "put\nline 159" reads as noise)."""
     output = output.strip()
+    room = MESSAGE_MAX - len(said) - 1 if said else MESSAGE_MAX
+    if len(output) > room > 0:
+        tail = output[-room:]
+        cut = tail.find("\n")
+        output = tail[cut + 1 :] if 0 <= cut < len(tail) - 1 else tail
     if not said:
-        return output[-MESSAGE_MAX:]
-    room = MESSAGE_MAX - len(said) - 1
-    return f"{said}\n{output[-room:]}" if output and room > 0 else said[:MESSAGE_MAX]
+        return output
+    return f"{said}\n{output}" if output and room > 0 else said[:MESSAGE_MAX]
 
 
-def status(spec: Heartbeat, beat: Beat, now: datetime) -> Status:
+def status(
+    spec: Heartbeat, beat: Beat, now: datetime, watching_since: datetime | None = None
+) -> Status:
+    """Where ``beat`` stands at ``now``. ``watching_since``: when this Tocsin started
+    taking pings. A job whose last word (its ping, its start, or its arming) came
+    before then may have pinged while Tocsin was down, and been refused: from then, it
+    has its grace, or its period (at most ``RESUME_MOST``) if longer, to ping again, so
+    a restart after an outage blames no job for it."""
     since = beat.last_ping_at or beat.armed_at
     late_at = since + spec.period
     down_at = late_at + spec.allowance
     hung_at = None if beat.started_at is None else beat.started_at + spec.allowance
+    if watching_since is not None:
+        resumed = watching_since + max(spec.allowance, min(spec.period, RESUME_MOST))
+        if since < watching_since:
+            down_at = max(down_at, resumed)
+        started = beat.started_at
+        if hung_at is not None and started is not None and started < watching_since:
+            hung_at = max(hung_at, resumed)
     if hung_at is not None and hung_at < down_at:
         down_at = hung_at
     state: State
@@ -150,11 +172,16 @@ def _alert(
     return monitor_alert(labels, spec.annotations, summary, message, start, end, link)
 
 
-def next_check(specs: list[tuple[Heartbeat, Beat]], now: datetime, most: timedelta) -> datetime:
+def next_check(
+    specs: list[tuple[Heartbeat, Beat]],
+    now: datetime,
+    most: timedelta,
+    watching_since: datetime | None = None,
+) -> datetime:
     """When the state of one of them changes next without a ping (``now + most`` at the
     latest, when a firing alert is sent again)."""
     times = [now + most]
     for spec, beat in specs:
-        st = status(spec, beat, now)
+        st = status(spec, beat, now, watching_since)
         times += [t for t in (st.late_at, st.down_at) if t > now]
     return min(times)
