@@ -26,6 +26,7 @@ from tocsin.alerts.grouping import FlushBatch
 from tocsin.alerts.labels import NameValidation
 from tocsin.alerts.model import Alert
 from tocsin.alerts.notify_decision import FlushPlan
+from tocsin.alerts.pd_events import OPEN_END, identity_of
 from tocsin.alerts.routing import group_key, match
 from tocsin.config import Config, ConfigProblem, load_config
 from tocsin.config.oncall import Person
@@ -482,7 +483,23 @@ class Runtime:
         op = HumanAction(group_id, action, who, via, self.clock(), self.oncall, comment, duration)
         state: dict[str, Any] = await self.writer.run(op)
         self.oncall.kick()
+        if action == "resolve":
+            await self._resolve_events(state.get("alerts") or ())
         return state
+
+    async def _resolve_events(self, fingerprints: Sequence[str]) -> None:
+        """A group resolved by hand resolves the alerts PagerDuty events fired in it,
+        as resolving a PagerDuty incident resolves its alerts: they fire until a
+        resolve event, which a tool that only triggers never sends, and a trigger of
+        the same dedup_key then fires anew and re-opens the group (held, it did not)."""
+        now = self.clock()
+        for fp in fingerprints:
+            alert = self.store.alert(fp)
+            if alert is None or alert.resolved(now) or alert.ends_at != OPEN_END:
+                continue
+            found = identity_of(alert.labels)
+            if found is not None:
+                await self.store.apply_event(*found, None)
 
     async def _take_groups(self, groups: Sequence[str], by: str, via: Via, why: str) -> None:
         """Alert groups an incident took over (declared from them or linked to it):

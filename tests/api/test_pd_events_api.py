@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import Clock, app_client, first_group
+from tests.e2e.conftest import wait_until
 from tocsin.alerts.model import PostedAlert
 from tocsin.alerts.pd_events import OPEN_END, decode, triggered
 from tocsin.runtime import Runtime
@@ -195,6 +196,41 @@ def test_an_acknowledge_event_acknowledges_the_escalating_group(client: TestClie
     assert again_ack["message"].startswith("Event processed; nothing to acknowledge")
     again = client.get(f"/api/v1/groups/{gid}/audit").json()
     assert len([a for a in again if a["action"] == "acknowledged"]) == 1
+
+
+def test_a_group_resolved_by_hand_resolves_its_event_alerts_and_a_trigger_reopens_it(
+    runtime: Runtime, client: TestClient, clock: Clock
+) -> None:
+    """As resolving a PagerDuty incident resolves its alerts: a tool that only ever
+    triggers (one dedup_key) pages again when the problem comes back, instead of its
+    alert firing for good in a group that stays resolved."""
+    send(client, dedup_key="hr1")
+    gid = first_group(client)["id"]
+    resolved = client.post(f"/api/v1/groups/{gid}/resolve", json={"by": "ann"})
+    assert resolved.status_code == 200, resolved.text
+    assert [a.resolved(clock.now) for a in held(runtime, "hr1")] == [True]
+    assert client.get("/api/v2/alerts").json() == []
+    # the group's next flush sees its alert resolved (no longer held as resolved by
+    # hand); the problem comes back later
+    clock.now += timedelta(minutes=10)
+    runtime.dispatcher.loop.kick()
+
+    def lifecycle() -> dict[str, Any]:
+        page = runtime.group_page(gid)
+        assert page is not None
+        found: dict[str, Any] = page.row.state["lifecycle"]
+        return found
+
+    wait_until(lambda: not lifecycle().get("held"), 10, "the flush")
+    send(client, dedup_key="hr1")
+    wait_until(
+        lambda: client.get(f"/api/v1/groups/{gid}").json()["status"] == "firing", 10, "re-opened"
+    )
+    audit = client.get(f"/api/v1/groups/{gid}/audit").json()
+    assert [a["action"] for a in audit if a["action"] in ("opened", "re-opened")] == [
+        "opened",
+        "re-opened",
+    ]
 
 
 def test_an_alert_without_escalation_is_not_acknowledged(client: TestClient) -> None:

@@ -14,7 +14,8 @@ How an event maps onto Alertmanager's model:
   ``component``, ``group`` and ``class`` over the integration's own labels, so that
   routes, silences and inhibition match them.
 - A ``trigger`` fires the alert until a ``resolve`` ends it: there is no resolve
-  timeout, as there is none in PagerDuty (its end time is :data:`OPEN_END`). A trigger
+  timeout, as there is none in PagerDuty (its end time is :data:`OPEN_END`); a person
+  resolving its on-call group ends it too (``Runtime.act_on_group``). A trigger
   whose labels differ from the firing alert's of the same identity (a new severity,
   say) resolves that one and fires the new one, as a changed label set does in
   Alertmanager.
