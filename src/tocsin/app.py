@@ -27,6 +27,7 @@ from tocsin.api import (
 )
 from tocsin.api.auth import WebAuth
 from tocsin.api.ingest import FastIngest
+from tocsin.api.unavailable import Unavailable
 from tocsin.runtime import Runtime
 from tocsin.web import console
 from tocsin.web import incidents as incident_pages
@@ -36,9 +37,13 @@ log = logging.getLogger(__name__)
 
 
 def build_app(rt: Runtime) -> ASGIApp:
-    """The ASGI app: FastAPI for every route, with the ingest hot path in front, and
-    in front of both, with a web config file, its basic auth and headers."""
-    app: ASGIApp = FastIngest(build_api(rt), rt)
+    """The ASGI app: FastAPI for every route, with the ingest hot path in front, a
+    database out of reach answered 503 in front of both, and in front of all, with a
+    web config file, its basic auth and headers."""
+    unavailable = Unavailable()
+    api = build_api(rt)
+    unavailable.install(api)
+    app: ASGIApp = unavailable.middleware(FastIngest(api, rt))
     if rt.settings.web_config_path is not None:
         app = WebAuth(app, lambda: rt.web)
     return app

@@ -3,6 +3,7 @@ PostgreSQL): shapes amtool validates, filters, silences, status and reload."""
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,8 +12,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
-from tests.api.conftest import CONFIG, Clock
+from tests.api.conftest import CONFIG, Clock, app_client
+from tests.e2e.conftest import wait_until
+from tests.harness.tcp_proxy import TCPProxy
 from tocsin.alerts.labels import fingerprint
 from tocsin.api.ingest import FastIngest
 from tocsin.runtime import Runtime
@@ -319,7 +323,9 @@ def test_not_ready_while_the_database_refuses_commits(client: TestClient, runtim
     answers = TestClient(client.app, raise_server_exceptions=False)  # as a server would
     rename("alerts", "alerts_away")
     try:
-        assert answers.post("/api/v2/alerts", json=body).status_code == 500
+        # SQLite calls a missing table an OperationalError (answered as the database
+        # being unavailable), PostgreSQL a ProgrammingError (a server error)
+        assert answers.post("/api/v2/alerts", json=body).status_code in (500, 503)
         found = client.get("/-/ready")
         assert found.status_code == 503
         assert found.text.startswith("not ready: ")
@@ -328,6 +334,42 @@ def test_not_ready_while_the_database_refuses_commits(client: TestClient, runtim
         rename("alerts_away", "alerts")
     post(client, CRIT)
     assert (client.get("/-/ready").status_code, client.get("/-/ready").text) == (200, "OK")
+
+
+def test_a_database_out_of_reach_is_a_503_naming_it_logged_now_and_then(
+    db_url: str, tmp_path: Path, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL behind a proxy the test cuts, as a network outage does: each request
+    that needs it is answered 503 with the reason (Prometheus re-sends; a load balancer
+    may try another replica), not a bare 500, and logged once for the lot, not with a
+    traceback each; once it is back, alerts are taken again."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite is a file: it has no network to cut (PostgreSQL only)")
+    url = make_url(db_url)
+    with TCPProxy((url.host or "127.0.0.1", url.port or 5432)) as proxy:
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+        with app_client(CONFIG, proxied, tmp_path, clock) as client:
+            answers = TestClient(client.app, raise_server_exceptions=False)  # as a server
+            body = [{"labels": CRIT}]
+            assert answers.post("/api/v2/alerts", json=body).status_code == 200
+            proxy.cut()
+            with caplog.at_level(logging.WARNING, logger="tocsin.api.unavailable"):
+                for _ in range(3):
+                    refused = answers.post("/api/v2/alerts", json=body)
+                    assert refused.status_code == 503, refused.text
+                    assert refused.json().startswith("database unavailable: ")
+                    assert refused.headers["retry-after"] == "5"
+                listed = answers.get("/api/v1/groups")  # a route of the API reading it
+                assert listed.status_code == 503, listed.text
+            said = [r.getMessage() for r in caplog.records if r.name == "tocsin.api.unavailable"]
+            assert len(said) == 1, said
+            assert said[0].startswith("POST /api/v2/alerts answered 503: database unavailable: ")
+            proxy.restore()
+            wait_until(
+                lambda: answers.post("/api/v2/alerts", json=body).status_code == 200,
+                30,
+                "alerts taken again",
+            )
 
 
 def test_health_ready_metrics(client: TestClient) -> None:

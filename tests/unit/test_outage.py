@@ -3,10 +3,13 @@ most every ``every`` seconds with how many failed since, and a line when it is o
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 import pytest
 
+from tocsin.engine.loop import IDLE, KickedLoop
 from tocsin.outage import Outage
 
 
@@ -71,3 +74,48 @@ def test_an_outage_is_logged_once_then_now_and_then(
     assert [(r.getMessage(), r.exc_info is not None) for r in caplog.records] == lines
     assert outage.failing is (events[-1][1] == "fail")
     assert outage.last_error == ("OSError: gone" if outage.failing else "")
+
+
+# what each round of a loop's step does -> the loop's log lines (with a traceback?)
+LOOP_ROUNDS = [
+    # a dispatcher with nothing due between failed flushes: one outage, not one per flush
+    (["fail", "idle", "fail", "idle", "fail"], [("test step failed", True)], True),
+    (
+        ["fail", "idle", "ok"],
+        [("test step failed", True), ("test step works again, after 1 failure", False)],
+        False,
+    ),
+    (["idle", "idle"], [], False),
+]
+
+
+class Stop(BaseException):
+    """Ends a loop under test after its rounds."""
+
+
+@pytest.mark.parametrize(("rounds", "lines", "failing"), LOOP_ROUNDS)
+def test_an_idle_round_neither_ends_an_outage_nor_starts_one(
+    rounds: list[str],
+    lines: list[tuple[str, bool]],
+    failing: bool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    loop = KickedLoop("test")
+    left = list(rounds)
+
+    async def step() -> str | None:
+        if not left:
+            raise Stop  # not an Exception: the loop does not catch it
+        what = left.pop(0)
+        if what == "fail":
+            raise OSError("database gone")
+        return IDLE if what == "idle" else None
+
+    async def main() -> None:
+        with contextlib.suppress(Stop):
+            await loop.run(step, lambda: 0.0)
+
+    with caplog.at_level(logging.INFO, logger="tocsin.engine.loop"):
+        asyncio.run(main())
+    assert [(r.getMessage(), r.exc_info is not None) for r in caplog.records] == lines
+    assert loop.failing is failing

@@ -50,7 +50,7 @@ from tocsin.alerts.routing import RouteNode, group_key, match
 from tocsin.alerts.timeintervals import TimeInterval
 from tocsin.config.receivers import Receiver
 from tocsin.core.dispatch_ops import DeleteTimers, Flush, FlushMany, FlushResult
-from tocsin.engine.loop import KickedLoop
+from tocsin.engine.loop import IDLE, KickedLoop
 from tocsin.notify.message import Notification, with_runbook_annotations
 from tocsin.notify.outbox import OutboxItem, new_item
 from tocsin.store.group_rows import GroupId, GroupTimer
@@ -204,19 +204,22 @@ class Dispatcher:
     async def run(self) -> None:
         await self.loop.run(self.step, self._sleep_seconds)
 
-    async def step(self) -> None:
-        """One round: take in new alerts, flush what is due."""
+    async def step(self) -> str | None:
+        """One round: take in new alerts, flush what is due (``IDLE``: nothing was)."""
         now = self._clock()
-        if self._rebuild:
+        rebuilt = self._rebuild
+        if rebuilt:
             await self._rebuild_groups(now)
         self._take_pending(now)
         due = self._pop_due(now)
-        if due:
-            try:
-                await self._flush_all(due, now)
-            except BaseException:
-                self._retry_later(due, now)
-                raise
+        if not due:
+            return None if rebuilt else IDLE
+        try:
+            await self._flush_all(due, now)
+        except BaseException:
+            self._retry_later(due, now)
+            raise
+        return None
 
     def _retry_later(self, due: list[GroupState], now: datetime) -> None:
         """A round failed: its groups were taken off the heap, and those it did not get

@@ -15,6 +15,11 @@ from tocsin.outage import Outage
 
 T = TypeVar("T")
 
+# What a step returns when it did nothing (nothing was due): it says nothing of whether
+# the database is back, so it neither ends an outage nor counts as a failure (a loop
+# that alternated failed and idle rounds logged a traceback at every failure).
+IDLE = "idle"
+
 log = logging.getLogger(__name__)
 
 
@@ -47,18 +52,21 @@ class KickedLoop:
         self, step: Callable[[], Awaitable[object]], sleep_seconds: Callable[[], float]
     ) -> None:
         """Run ``step`` forever; a step that returns ``True`` (it stopped at its batch
-        limit: more is due) is followed by the next at once, without sleeping."""
+        limit: more is due) is followed by the next at once, without sleeping; one
+        that returns ``IDLE`` did nothing, and ends no outage."""
         self._loop = asyncio.get_running_loop()
         while True:
             self._wake.clear()  # before the step: a kick during the step counts
             more = False
             try:
-                more = await step() is True
+                result = await step()
             except Exception as exc:
                 self.outage.failed(exc)  # retried next round
                 self.failures += 1
             else:
-                self.outage.succeeded()
+                more = result is True
+                if result != IDLE:
+                    self.outage.succeeded()
             if more:
                 continue
             await wait_or_timeout(self._wake, sleep_seconds())

@@ -6,15 +6,29 @@ that replicas starting together do not race each other.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from tocsin.store.settings import DatabaseSettings
+
+# What a database that cannot be reached (down, restarting, the network cut, a file
+# that cannot be written) raises, through SQLAlchemy or from the driver's own cursor
+# (``plainsql``): not a statement the database refused.
+DATABASE_UNAVAILABLE = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x70C5_1A  # advisory lock key: "tocsin" migrations
