@@ -43,7 +43,7 @@ def build_app(rt: Runtime) -> ASGIApp:
     unavailable = Unavailable()
     api = build_api(rt)
     unavailable.install(api)
-    app: ASGIApp = unavailable.middleware(FastIngest(api, rt))
+    app: ASGIApp = FastIngest(api, rt, unavailable)
     if rt.settings.web_config_path is not None:
         app = WebAuth(app, lambda: rt.web)
     return app
@@ -67,6 +67,7 @@ def build_api(rt: Runtime) -> FastAPI:
         try:
             yield
         finally:
+            log.info("stopping: the sends in flight get %ss", rt.delivery.settings.drain.seconds)
             await rt.delivery.drain()  # before the loops stop: the records need the writer
             for task in loops:
                 task.cancel()
@@ -103,10 +104,17 @@ def build_api(rt: Runtime) -> FastAPI:
     return app
 
 
+# The first collection comes this soon after the start: a server restarted more often
+# than its interval (a deploy a day, say) would otherwise never forget anything.
+GC_FIRST_AFTER = 60.0
+
+
 async def _collect_garbage(rt: Runtime) -> None:
     interval = rt.settings.gc_interval.total_seconds()
+    wait = min(interval, GC_FIRST_AFTER)
     while True:
-        await asyncio.sleep(interval)
+        await asyncio.sleep(wait)
+        wait = interval
         try:
             alerts, silences, notifications = await rt.collect_garbage()
             if alerts or silences or notifications:

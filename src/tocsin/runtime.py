@@ -266,7 +266,9 @@ class Runtime:
         self.delivery.listeners.append(self._count_failed)
         self._known_integrations()
         self.metrics.add_state_gauges(
-            "tocsin_alerts", "Firing alerts by state.", self._alert_counts
+            "tocsin_alerts",
+            "Firing alerts by state (active, suppressed, unprocessed).",
+            self._alert_counts,
         )
         loops = [
             self.dispatcher.loop,

@@ -4,8 +4,14 @@ column or index added to one and not the other would surface only in production.
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 
 from tocsin.store import db
@@ -80,3 +86,35 @@ def test_pages_of_escalations_open_across_the_upgrade_are_read_back_from_the_out
         ("g1#1", "person:ann", "email[0]"),
         ("g1#1", "person:bob", "slack[0]"),
     ]
+
+
+def test_an_upgrade_is_logged_and_a_newer_schema_refused_by_name(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An operator sees in the log what an upgrade did to the schema; an older Tocsin
+    on a database a newer one migrated says so, instead of alembic's "Can't locate
+    revision"."""
+    engine = create_engine(db.normalize_url(db_url))
+    try:
+        with caplog.at_level(logging.INFO, logger="tocsin.store.db"):
+            db.migrate(engine, "0024")
+            db.migrate(engine)
+            db.migrate(engine)
+        head = ScriptDirectory.from_config(_alembic()).get_current_head()
+        assert [r.getMessage() for r in caplog.records if r.name == "tocsin.store.db"] == [
+            "database schema upgraded from nothing to revision 0024",
+            f"database schema upgraded from 0024 to revision {head}",
+            f"database schema at revision {head}",
+        ]
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        with pytest.raises(db.SchemaTooNew, match="at revision 9999, which a newer Tocsin made"):
+            db.migrate(engine)
+    finally:
+        engine.dispose()
+
+
+def _alembic() -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
+    return cfg

@@ -76,3 +76,15 @@ def test_serve_checks_its_retention_before_starting(value: str, why: str, tmp_pa
     else:
         assert found.exit_code == 1
         assert "missing.yml:1: (file): No such file or directory" in found.output
+
+
+@pytest.mark.parametrize(("value", "code"), [("verbose", 2), ("WARNING", 1), ("debug", 1)])
+def test_serve_checks_its_log_level_before_starting(value: str, code: int, tmp_path: Path) -> None:
+    """A log level logging does not know is a usage error naming the option and the
+    levels, not a traceback; a known one (any case) gets past it, to the missing config."""
+    config = ["--config", str(tmp_path / "missing.yml"), "--data-dir", str(tmp_path)]
+    found = CliRunner().invoke(app, ["serve", "--log-level", value, *config])
+    assert found.exit_code == code, found.output
+    if code == 2:
+        assert "--log-level" in found.output
+        assert "'verbose' is none of" in found.output

@@ -13,7 +13,9 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tocsin.alerts.decode import BodyError, decode_alerts
+from tocsin.api.unavailable import RETRY_AFTER, Unavailable
 from tocsin.runtime import Runtime
+from tocsin.store.db import DATABASE_UNAVAILABLE
 
 PATH = "/api/v2/alerts"
 
@@ -51,9 +53,10 @@ def too_large(limit: int) -> tuple[int, bytes]:
 class FastIngest:
     """ASGI middleware that answers POST /api/v2/alerts itself."""
 
-    def __init__(self, app: ASGIApp, rt: Runtime) -> None:
+    def __init__(self, app: ASGIApp, rt: Runtime, unavailable: Unavailable | None = None) -> None:
         self.app = app
         self.rt = rt
+        self.unavailable = unavailable or Unavailable()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
@@ -65,10 +68,15 @@ class FastIngest:
         except BodyTooLargeError:
             status, payload = too_large(limit)
         else:
-            status, payload = await ingest(self.rt, body)
+            try:
+                status, payload = await ingest(self.rt, body)
+            except DATABASE_UNAVAILABLE as exc:
+                status, payload = 503, self.unavailable.body("POST", PATH, exc)
         headers: list[tuple[bytes, bytes]] = [(b"content-length", str(len(payload)).encode())]
         if payload:
             headers.append((b"content-type", b"application/json"))
+        if status == 503:
+            headers.append((b"retry-after", RETRY_AFTER.encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
 

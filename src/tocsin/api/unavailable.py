@@ -6,7 +6,7 @@ Prometheus re-sends its alerts at every evaluation, and each would log one.
 The traceback is logged where the failure is noticed once per outage (the writer's
 commits, the loops: ``tocsin.outage``); here, a line at most every ``EVERY`` seconds.
 Two edges answer so: the FastAPI routes (an exception handler, ahead of Starlette's
-500) and the ingest hot path in front of them (this middleware).
+500) and the ingest hot path in front of them (``api.ingest.FastIngest``).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from collections.abc import Callable
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tocsin.store.db import DATABASE_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
 EVERY = 10.0  # seconds between the lines a long outage logs
-HEADERS = {"content-type": "application/json", "retry-after": "5"}
+RETRY_AFTER = "5"  # seconds: Prometheus re-sends at its next evaluation anyway
+HEADERS = {"content-type": "application/json", "retry-after": RETRY_AFTER}
 
 
 class Unavailable:
@@ -60,27 +60,3 @@ class Unavailable:
 
         for kind in DATABASE_UNAVAILABLE:
             app.add_exception_handler(kind, handler)
-
-    def middleware(self, app: ASGIApp) -> ASGIApp:
-        """``app`` (an ASGI app outside FastAPI's handlers) answered so."""
-
-        async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
-            started = False
-
-            async def tracked(message: Message) -> None:
-                nonlocal started
-                started = started or message["type"] == "http.response.start"
-                await send(message)
-
-            try:
-                await app(scope, receive, tracked)
-            except DATABASE_UNAVAILABLE as exc:
-                if started or scope["type"] != "http":
-                    raise  # too late to answer otherwise
-                body = self.body(scope["method"], scope["path"], exc)
-                headers = [(k.encode(), v.encode()) for k, v in HEADERS.items()]
-                headers.append((b"content-length", str(len(body)).encode()))
-                await send({"type": "http.response.start", "status": 503, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
-
-        return guarded

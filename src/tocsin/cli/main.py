@@ -15,6 +15,7 @@ import typer
 
 from tocsin import __version__
 from tocsin.cli import (
+    backup_cmd,
     client_cmds,
     config_cmds,
     event_cmds,
@@ -64,6 +65,7 @@ def version(as_json: client_cmds.JsonOption = False) -> None:
 
 
 serve_cmd.register(app)
+backup_cmd.register(app)
 client_cmds.register(app)
 config_cmds.register(app)
 runbook_cmds.register(app)

@@ -36,6 +36,20 @@ if TYPE_CHECKING:
     from tocsin.runtime import Runtime, Settings
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+DataDirOption = Annotated[
+    Path,
+    typer.Option("--data-dir", envvar="TOCSIN_DATA_DIR", help="Where the SQLite file lives."),
+]
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url", envvar="TOCSIN_DATABASE_URL", help="sqlite:///... or postgresql://..."
+    ),
+]
+
+
 def register(app: typer.Typer) -> None:
     app.command()(serve)
 
@@ -76,16 +90,8 @@ def serve(
     listen: Annotated[
         str, typer.Option("--listen", envvar="TOCSIN_LISTEN", help="host:port to serve on.")
     ] = DEFAULT_LISTEN,
-    data_dir: Annotated[
-        Path,
-        typer.Option("--data-dir", envvar="TOCSIN_DATA_DIR", help="Where the SQLite file lives."),
-    ] = Path("data"),
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            "--database-url", envvar="TOCSIN_DATABASE_URL", help="sqlite:///... or postgresql://..."
-        ),
-    ] = None,
+    data_dir: DataDirOption = Path("data"),
+    database_url: DatabaseUrlOption = None,
     external_url: Annotated[
         str | None,
         typer.Option("--external-url", envvar="TOCSIN_EXTERNAL_URL", help="URL users reach."),
@@ -129,9 +135,15 @@ def serve(
             help="TLS and basic auth for this server: Alertmanager's --web.config.file format.",
         ),
     ] = None,
-    log_level: Annotated[str, typer.Option(envvar="TOCSIN_LOG_LEVEL")] = "info",
+    log_level: Annotated[
+        str, typer.Option(envvar="TOCSIN_LOG_LEVEL", help="debug, info, warning or error.")
+    ] = "info",
 ) -> None:
     """Run the server."""
+    if log_level.lower() not in LOG_LEVELS:
+        raise typer.BadParameter(
+            f"{log_level!r} is none of {', '.join(LOG_LEVELS)}", param_hint="--log-level"
+        )
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -248,14 +248,16 @@ class DeliveryWorker:
         took = int(seconds * 1_000_000)
         op = RecordAttempt(item, outcome, self._clock(), took, self.settings.policy, self._rng)
         after = await self._writer.run(op, linger=self.settings.record_linger.total_seconds())
+        # named as the notification log and the config name it: receiver/integration
+        to = f"{item.receiver}/{item.integration}"
         if after is None:
             # The send outlived its lease and another worker claimed the item: its
             # record stands, this attempt is only logged (no retry, no fallback).
-            log.info("%s to %s: claimed by another worker meanwhile", item.id, item.integration)
+            log.info("%s to %s: claimed by another worker meanwhile", item.id, to)
             return
         if after.status is DeliveryStatus.PENDING:
-            log.info("%s to %s: %s; retrying", item.id, item.integration, outcome.message)
+            log.info("%s to %s: %s; retrying", item.id, to, outcome.message)
         elif after.status is DeliveryStatus.FAILED:
-            log.warning("%s to %s failed for good: %s", item.id, item.integration, outcome.message)
+            log.warning("%s to %s failed for good: %s", item.id, to, outcome.message)
         for listener in self.listeners:
             listener(after, outcome)

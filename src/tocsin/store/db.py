@@ -6,6 +6,7 @@ that replicas starting together do not race each other.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 import psycopg
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -29,6 +32,8 @@ DATABASE_UNAVAILABLE = (
     psycopg.InterfaceError,
     sqlite3.OperationalError,
 )
+
+log = logging.getLogger(__name__)
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x70C5_1A  # advisory lock key: "tocsin" migrations
@@ -79,16 +84,35 @@ def create(settings: DatabaseSettings) -> Engine:
     return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
 
 
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer Tocsin than this one."""
+
+
 def migrate(engine: Engine, to: str = "head") -> None:
     """Bring the schema to the newest migration (``to``: another, for the tests of an
-    upgrade)."""
+    upgrade), and log where it was and is. Raises SchemaTooNew for a database a newer
+    Tocsin migrated: this one would not know its tables."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
+    scripts = ScriptDirectory.from_config(cfg)
+    newest = scripts.get_current_head()
     with engine.begin() as conn:
         if not is_sqlite(engine):
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+        was = MigrationContext.configure(conn).get_current_revision()
+        if was is not None and was not in {s.revision for s in scripts.walk_revisions()}:
+            raise SchemaTooNew(
+                f"the database's schema is at revision {was}, which a newer Tocsin made "
+                f"(this one knows up to {newest}): run that version, or restore a backup "
+                "taken before the upgrade"
+            )
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, to)
+        now = MigrationContext.configure(conn).get_current_revision()
+    if was != now:
+        log.info("database schema upgraded from %s to revision %s", was or "nothing", now)
+    else:
+        log.info("database schema at revision %s", now)
 
 
 def open_database(settings: DatabaseSettings) -> Engine:
