@@ -479,10 +479,15 @@ class Runtime:
         via: Via,
         comment: str = "",
         duration: timedelta | None = None,
+        episode: str | None = None,
     ) -> dict[str, Any]:
         """Acknowledge, resolve or snooze an alert group; returns its new state.
-        Raises LookupError (no such group) or OncallRefused (not in this state)."""
-        op = HumanAction(group_id, action, who, via, self.clock(), self.oncall, comment, duration)
+        ``episode``: the escalation a page's link or button was for (refused once the
+        group fired again since). Raises LookupError (no such group) or OncallRefused
+        (not in this state, or not that episode)."""
+        op = HumanAction(
+            group_id, action, who, via, self.clock(), self.oncall, comment, duration, episode
+        )
         state: dict[str, Any] = await self.writer.run(op)
         self.oncall.kick()
         if action == "resolve":

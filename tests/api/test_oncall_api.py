@@ -14,9 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
-from tests.api.conftest import Clock, app_client, first_group
+from tests.api.conftest import Clock, app_client, app_runtime, first_group
 from tests.e2e.conftest import wait_until
 from tocsin.api.ingest import FastIngest
+from tocsin.oncall.links import Action, make_link
 from tocsin.store.tables import people
 
 CONFIG = """\
@@ -393,3 +394,47 @@ def test_a_bad_signed_action_is_refused(
     assert r.status_code == status, r.text
     if body == b"":
         assert "the link is incomplete: no by, exp, sig" in r.text
+
+
+def test_a_page_s_link_acts_only_on_the_firing_it_was_sent_for(
+    db_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    """Bob's link from last night's page must not acknowledge tonight's firing of the
+    same group, which paged someone else: it names its episode (the escalation)."""
+    with app_runtime(CONFIG, db_url, tmp_path, clock) as (client, rt):
+        gid = open_group(client, clock)["id"]
+
+        def episode() -> str:
+            page = rt.group_page(gid)
+            assert page is not None
+            found: str = page.row.state["lifecycle"]["escalation_id"]
+            return found
+
+        first = episode()
+        old = make_link("", rt.oncall.secret, Action.ACK, gid, "bob", clock.now, episode=first)
+        assert "&ep=" in old
+        # it resolves, then fires again: a new episode of the group
+        gone = {"labels": {"alertname": "ServiceDown"}, "endsAt": clock.now.isoformat()}
+        assert client.post("/api/v2/alerts", json=[gone]).status_code == 200
+        clock.now += timedelta(minutes=1)
+        rt.dispatcher.loop.kick()
+        wait_until(
+            lambda: client.get(f"/api/v1/groups/{gid}").json()["status"] == "resolved",
+            10,
+            "resolved",
+        )
+        clock.now += timedelta(minutes=1)
+        open_group(client, clock)
+        rt.dispatcher.loop.kick()
+        wait_until(lambda: episode() != first, 10, "the group to fire again")
+        refused = client.post(old)
+        assert refused.status_code == 409, refused.text
+        assert "this page was for an earlier firing of the group" in refused.text
+        assert client.get(f"/api/v1/groups/{gid}").json()["status"] == "firing"
+        # the link of tonight's page acts
+        new = make_link(
+            "", rt.oncall.secret, Action.ACK, gid, "alice", clock.now, episode=episode()
+        )
+        done = client.post(new)
+        assert done.status_code == 200, done.text
+        assert client.get(f"/api/v1/groups/{gid}").json()["acknowledgedBy"] == "alice"

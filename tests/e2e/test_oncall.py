@@ -143,7 +143,7 @@ def confirm(link: str) -> httpx.Response:
     page = httpx.get(link)
     assert page.status_code == 200, page.text
     fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page.text))
-    assert set(fields) == {"by", "exp", "sig"}, page.text
+    assert set(fields) == {"by", "exp", "ep", "sig"}, page.text
     return httpx.post(link.split("?")[0], data={k: html.unescape(v) for k, v in fields.items()})
 
 
@@ -188,10 +188,15 @@ def test_slack_button_needs_a_valid_signature(tmp_path: Path) -> None:
             assert bad.status_code == 401
             old = slack_request(tocsin.url, group["id"], SIGNING, ts=int(time.time()) - 600)
             assert old.status_code == 401
+            # a button of a page of another firing of the group acts on nothing
+            stale = slack_request(tocsin.url, f"{group['id']}:{group['id']}#99", SIGNING)
+            assert stale.status_code == 200, stale.text
+            assert "earlier firing" in stale.json()["text"]
+            assert stale.json()["response_type"] == "ephemeral"
             still = group_of(tocsin.url)
             assert still is not None
             assert still["status"] == "firing"
-            good = slack_request(tocsin.url, group["id"], SIGNING)
+            good = slack_request(tocsin.url, f"{group['id']}:{group['id']}#1", SIGNING)
             assert good.status_code == 200, good.text
             acked = group_of(tocsin.url)
             assert acked is not None

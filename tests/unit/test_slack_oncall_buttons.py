@@ -22,12 +22,16 @@ def buttons(message: dict[str, object]) -> list[dict[str, object]]:
     return [e for b in blocks if b["type"] == "actions" for e in b["elements"] if "value" in e]
 
 
-def test_pages_get_buttons_with_the_group_id() -> None:
-    message = slack_message(note({"fp": {"group_id": "abc123"}}), SlackConfig(channel="#x"))
+def test_pages_get_buttons_with_the_group_id_and_the_firing_paged_for() -> None:
+    page = {"group_id": "abc123", "escalation_id": "abc123#2"}
+    message = slack_message(note({"fp": page}), SlackConfig(channel="#x"))
     assert [(b["action_id"], b["value"]) for b in buttons(message)] == [
-        ("ack", "ack:abc123"),
-        ("resolve", "resolve:abc123"),
+        ("ack", "ack:abc123:abc123#2"),
+        ("resolve", "resolve:abc123:abc123#2"),
     ]
+    # a page without its escalation (none started): the group alone
+    message = slack_message(note({"fp": {"group_id": "abc123"}}), SlackConfig(channel="#x"))
+    assert [b["value"] for b in buttons(message)] == ["ack:abc123", "resolve:abc123"]
 
 
 def test_plain_notifications_get_no_buttons() -> None:

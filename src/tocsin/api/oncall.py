@@ -352,7 +352,8 @@ _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 
 _CONFIRM = """<p>{question}</p>
 <form method="post"><input type="hidden" name="by" value="{by}">
-<input type="hidden" name="exp" value="{exp}"><input type="hidden" name="sig" value="{sig}">
+<input type="hidden" name="exp" value="{exp}"><input type="hidden" name="ep" value="{ep}">
+<input type="hidden" name="sig" value="{sig}">
 <button type="submit" style="font-size: 1.2em; padding: .5em 1.5em">{verb}</button></form>"""
 
 _VERBS = {"ack": "Acknowledge", "resolve": "Resolve", "snooze": "Snooze"}
@@ -362,11 +363,14 @@ def _page(message: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(body=f"<p>{_escape(message)}</p>"), status_code=status)
 
 
-def _signed(request: Request, action: str, group_id: str, by: str, exp: int, sig: str) -> None:
+def _signed(
+    request: Request, action: str, group_id: str, by: str, exp: int, sig: str, ep: str
+) -> None:
     """Raise unless the link is genuine and unexpired (LinkError) and names an action
     (ValueError)."""
     rt = runtime(request)
-    verify(rt.oncall.secret, SignedAction(Action(action), group_id, by, exp), sig, rt.clock())
+    signed = SignedAction(Action(action), group_id, by, exp, ep)
+    verify(rt.oncall.secret, signed, sig, rt.clock())
 
 
 @router.get(
@@ -375,13 +379,13 @@ def _signed(request: Request, action: str, group_id: str, by: str, exp: int, sig
     summary="Open a signed link from a notification: a page asking to confirm",
 )
 async def signed_link(
-    request: Request, action: str, group_id: str, by: str, exp: int, sig: str
+    request: Request, action: str, group_id: str, by: str, exp: int, sig: str, ep: str = ""
 ) -> Response:
     """Opening the link changes nothing: mail scanners and chat previews fetch links
     (GET) that nobody clicked, and must not acknowledge a page nobody has seen. The
     page's button POSTs the same signed fields."""
     try:
-        _signed(request, action, group_id, by, exp, sig)
+        _signed(request, action, group_id, by, exp, sig, ep)
     except LinkError as exc:
         return _page(str(exc), 403)
     except ValueError as exc:
@@ -389,7 +393,12 @@ async def signed_link(
     verb = _VERBS[action]
     question = f"{verb} alert group {group_id} as {by}?"
     confirm = _CONFIRM.format(
-        question=_escape(question), by=_escape(by), exp=exp, sig=_escape(sig), verb=verb
+        question=_escape(question),
+        by=_escape(by),
+        exp=exp,
+        ep=_escape(ep),
+        sig=_escape(sig),
+        verb=verb,
     )
     row = await asyncio.to_thread(_group_row, request, group_id)
     if row is not None:  # on a phone at 3 a.m.: which page this is, before the button
@@ -420,17 +429,24 @@ async def signed_action(request: Request, action: str, group_id: str) -> Respons
     except BodyTooLarge:
         return _page("the request is too large", 413)
     form = parse_qs(body.decode("utf-8", errors="replace"))
+
     # the confirmation page posts them in its form; a script posting to the link
     # itself has them in the query string
-    by, exp, sig = (form.get(k, [""])[0] or request.query_params.get(k, "") for k in _FIELDS)
+    def field(name: str) -> str:
+        return form.get(name, [""])[0] or request.query_params.get(name, "")
+
+    by, exp, sig = (field(k) for k in _FIELDS)
     missing = [k for k, v in zip(_FIELDS, (by, exp, sig), strict=True) if not v]
     if missing:
         return _page(f"the link is incomplete: no {', '.join(missing)}", 400)
     if not exp.isdigit():
         return _page(f"the link is damaged: exp must be a number, not {exp!r}", 400)
+    ep = field("ep")  # none in a link made before episodes were signed
     try:
-        _signed(request, action, group_id, by, int(exp), sig)
-        await runtime(request).act_on_group(group_id, action, by, Via.EMAIL_LINK)
+        _signed(request, action, group_id, by, int(exp), sig, ep)
+        await runtime(request).act_on_group(
+            group_id, action, by, Via.EMAIL_LINK, episode=ep or None
+        )
     except (ValueError, LinkError) as exc:
         status = 403 if isinstance(exc, LinkError) else 400
         if isinstance(exc, OncallRefused):
@@ -466,13 +482,14 @@ async def slack_actions(request: Request) -> Response:
     try:
         payload = orjson.loads(parse_qs(body.decode())["payload"][0])
         button = payload["actions"][0]
-        action, _, group_id = str(button["value"]).partition(":")
+        action, _, page = str(button["value"]).partition(":")
+        group_id, _, episode = page.partition(":")  # no episode: a button made before
         user = payload.get("user", {})
         who = str(user.get("username") or user.get("name") or user.get("id"))
     except (KeyError, IndexError, ValueError, TypeError) as exc:
         return _json(f"payload: not a Slack block action ({exc})", 400)
     try:
-        await rt.act_on_group(group_id, action, who, Via.SLACK)
+        await rt.act_on_group(group_id, action, who, Via.SLACK, episode=episode or None)
     except (LookupError, OncallRefused) as exc:
         return _json({"text": str(exc), "response_type": "ephemeral"})
     return _json({"text": f"{action} by {who}", "response_type": "in_channel"})

@@ -830,6 +830,7 @@ class HumanAction:
     ctx: OncallContext
     comment: str = ""
     duration: timedelta | None = None
+    episode: str | None = None  # the escalation a page's link was for: only that one
 
     def apply(self, txn: Txn) -> dict[str, Any]:
         # A person may acknowledge or resolve a group whose escalation cannot be read
@@ -845,6 +846,11 @@ class HumanAction:
                 "is not stored), so a snooze would never page again: acknowledge or resolve it"
             )
         state = work.lifecycle
+        if self.episode is not None and state.escalation_id != self.episode:
+            raise OncallRefused(
+                f"group {self.group_id}: this page was for an earlier firing of the group, "
+                "which has since resolved and fired again: open the group to act on it now"
+            )
         result: Transition | Refused
         if self.action == "ack":
             escalation = work.escalation

@@ -236,15 +236,17 @@ class OncallEngine:
     ) -> Notification:
         """The group's alerts to ``target``, with their runbooks; with the signed
         acknowledge and resolve links for ``actor`` when it is a page."""
+        episode = str((row.state.get("lifecycle") or {}).get("escalation_id") or "")
         links: dict[str, str] = {
             "group_id": row.group_id,
+            "escalation_id": episode,  # what the page's links and buttons act on
             # the group's console page: its alerts, pending steps and audit trail
             "console_url": f"{self.base_url}/ui/groups/{quote(row.group_id, safe='')}",
         }
         if actor is not None:
             for name, action in (("ack_url", Action.ACK), ("resolve_url", Action.RESOLVE)):
                 links[name] = make_link(
-                    self.base_url, self.secret, action, row.group_id, actor, now
+                    self.base_url, self.secret, action, row.group_id, actor, now, episode=episode
                 )
         alerts: list[Alert] = []
         extra: dict[str, Mapping[str, Any]] = {}

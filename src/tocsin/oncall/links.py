@@ -1,7 +1,10 @@
 """Signed, expiring action links (``/act/ack/GROUP?...``) for notifications.
 
-Whoever holds the link may perform that one action on that one group until it expires;
-the link says who it was sent to, so the audit trail names them. The signature is an
+Whoever holds the link may perform that one action on that one group until it expires,
+while the group is in the episode the page was sent for (``ep``: its escalation; a
+link from a page of yesterday's episode must not acknowledge today's, which paged
+someone else); the link says who it was sent to, so the audit trail names them. The
+signature is an
 HMAC-SHA256 over every parameter, keyed by the server's secret, compared in constant
 time. Pure: the secret and the clock are arguments.
 """
@@ -28,9 +31,11 @@ class SignedAction:
     group_id: str
     actor: str
     expires: int  # unix seconds
+    episode: str = ""  # the group's escalation the page was for ("": a link made before)
 
     def message(self) -> bytes:
-        return "\n".join((self.action.value, self.group_id, self.actor, str(self.expires))).encode()
+        fields = [self.action.value, self.group_id, self.actor, str(self.expires)]
+        return "\n".join([*fields, self.episode] if self.episode else fields).encode()
 
 
 def signature(secret: bytes, signed: SignedAction) -> str:
@@ -45,9 +50,13 @@ def make_link(
     actor: str,
     now: datetime,
     ttl: timedelta = timedelta(hours=24),
+    episode: str = "",
 ) -> str:
-    signed = SignedAction(action, group_id, actor, int((now + ttl).timestamp()))
-    query = urlencode({"by": actor, "exp": signed.expires, "sig": signature(secret, signed)})
+    signed = SignedAction(action, group_id, actor, int((now + ttl).timestamp()), episode)
+    fields: dict[str, str | int] = {"by": actor, "exp": signed.expires}
+    if episode:
+        fields["ep"] = episode
+    query = urlencode({**fields, "sig": signature(secret, signed)})
     return f"{base_url.rstrip('/')}/act/{action.value}/{quote(group_id, safe='')}?{query}"
 
 

@@ -87,11 +87,13 @@ def _button(text: str, url: str, style: str = "") -> dict[str, Any]:
 
 def _oncall_buttons(notification: Notification) -> list[dict[str, Any]]:
     """For a page of an alert group under an escalation policy: interactive buttons
-    whose value names the action and the group (``ack:ID``); Slack sends the click to
-    Tocsin's ``/api/v1/slack/actions``, which checks Slack's signature."""
-    group = next((str(e["group_id"]) for e in notification.extra.values() if e.get("group_id")), "")
-    if not group:
+    whose value names the action, the group and the episode it was paged for
+    (``ack:ID:ESCALATION``); Slack sends the click to Tocsin's ``/api/v1/slack/actions``,
+    which checks Slack's signature, and acts only while the group is in that episode."""
+    page = next((e for e in notification.extra.values() if e.get("group_id")), None)
+    if page is None:
         return []
+    group = f"{page['group_id']}:{page.get('escalation_id') or ''}".rstrip(":")
     return [
         {
             "type": "button",
