@@ -114,7 +114,7 @@ def test_plain_smtp_delivers_both_parts(plain_server: SMTPServer) -> None:
     assert plain.get_content_type() == "text/plain"
     assert html.get_content_type() == "text/html"
     text = plain.get_content().replace("\r\n", "\n")  # SMTP line endings
-    assert "summary = certificate on lb0 expires in 3 days" in text
+    assert "Summary: certificate on lb0 expires in 3 days\n" in text
     assert "Runbook: https://rb/certs\nSteps:\n 1. renew" in text
     page = html.get_content()
     assert "2 alerts for alertname=CertExpiry" in page

@@ -97,6 +97,8 @@ def test_email_link_acknowledges_and_stops_the_escalation(tmp_path: Path) -> Non
             console = re.search(r"Open in Tocsin: (\S+)", text)
             assert console is not None, text
             assert console.group(1) == f"{tocsin.url}/ui/groups/{group['id']}"
+            # and so does its main link (a notification that is not a page: /ui/alerts)
+            assert f"View in Tocsin: {tocsin.url}/ui/groups/{group['id']}\r\n" in text
             assert "ServiceDown" in httpx.get(console.group(1)).text
 
             # opening the link (as a mail scanner would) only asks to confirm

@@ -50,7 +50,7 @@ def test_headers_parts_and_envelope() -> None:
     assert plain.get_content_type() == "text/plain"
     assert html.get_content_type() == "text/html"
     assert plain["Content-Transfer-Encoding"] == "quoted-printable"
-    assert "summary = backlog 10k" in plain.get_content()
+    assert "Summary: backlog 10k\n" in plain.get_content()  # first, not among the annotations
     assert "<title>[FIRING:1] QueueBacklog (orders)</title>" in html.get_content()
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from tocsin.alerts.model import Alert
 from tocsin.config.receivers import PAGERDUTY_DEFAULT_DETAILS, EmailConfig, SlackConfig
-from tocsin.notify.message import Notification
+from tocsin.notify.message import Notification, with_runbook_annotations
 from tocsin.notify.template_data import TemplateData, template_data
 from tocsin.notify.templates import (
     DEFAULT_TEMPLATES,
@@ -97,11 +97,13 @@ def test_default_pagerduty_details() -> None:
     rendered = {k: DEFAULT_TEMPLATES.render(v, d) for k, v in PAGERDUTY_DEFAULT_DETAILS.items()}
     assert rendered["num_firing"] == "2"
     assert rendered["num_resolved"] == "1"
-    assert rendered["firing"].startswith("Labels:\n - alertname = DiskFull\n - instance = db1\n")
-    assert (
-        "Annotations:\n - summary = Disk 99%\nSource: http://prom:9090/graph?fp=f1\n"
-        in (rendered["firing"])
+    # what it says first, since when, its labels; the summary is not repeated
+    assert rendered["firing"].startswith(
+        "Summary: Disk 99%\nStarted: 2024-03-01T08:50:00.000Z\n"
+        "Labels:\n - alertname = DiskFull\n - instance = db1\n"
     )
+    assert " - severity = page\nSource: http://prom:9090/graph?fp=f1\n" in rendered["firing"]
+    assert "Annotations:" not in rendered["firing"]
     assert "db3" in rendered["resolved"]
     assert "db1" not in rendered["resolved"]
 
@@ -112,7 +114,7 @@ def test_an_alert_without_a_source_gets_no_empty_source_line() -> None:
     bare = msgspec.structs.replace(alert({"alertname": "A"}, "x"), generator_url="")
     d = template_data(Notification("r", "k", {"alertname": "A"}, (bare,), NOW))
     text = DEFAULT_TEMPLATES.render_named("__text_alert_list", d, dot=d.Alerts)
-    assert text.startswith("Labels:\n - alertname = A\n")
+    assert text.startswith("Started: 2024-03-01T08:50:00.000Z\nLabels:\n - alertname = A\n")
     assert "Source" not in text
 
 
@@ -137,6 +139,28 @@ def test_runbook_extra_is_rendered_when_present() -> None:
     assert '<a href="https://rb/disk"' in html
     assert "<li>rotate logs</li>" in html
     assert "Runbook" not in DEFAULT_TEMPLATES.render_named("email.default.text", data())
+
+
+def test_a_page_says_its_runbook_once() -> None:
+    """The runbook a page carries in annotations too (for plain webhooks) is shown once,
+    as its runbook lines, not again among the annotations; other annotations stay."""
+    runbook = {"runbook_url": "https://rb/disk", "runbook_steps": ["df -h", "rotate logs"]}
+    paged = with_runbook_annotations(
+        alert({"alertname": "DiskFull"}, "f1", summary="Disk 99%", dashboard="https://g/d"),
+        runbook,
+    )
+    assert paged.annotations["runbook_steps"] == "1. df -h\n2. rotate logs"
+    d = template_data(Notification("r", "k", {}, (paged,), NOW, extra={"f1": runbook}))
+    for rendered in (
+        DEFAULT_TEMPLATES.render_named("email.default.text", d),
+        DEFAULT_TEMPLATES.render(EmailConfig().html, d, html=True),
+    ):
+        assert "runbook_steps" not in rendered
+        assert "runbook_url" not in rendered
+        assert rendered.count("rotate logs") == 1
+        assert "dashboard = https://g/d" in rendered
+    text = DEFAULT_TEMPLATES.render_named("email.default.text", d)
+    assert "Annotations:\n - dashboard = https://g/d\n" in text
 
 
 def test_email_html_is_autoescaped_and_text_is_not() -> None:

@@ -132,7 +132,7 @@ def test_pagerduty_fields_details_and_links_fall_back() -> None:
     assert payload["source"] == "Tocsin"  # the client's default, as source is sent
     assert payload["severity"] == "error"
     details = payload["custom_details"]
-    assert details["firing"].startswith("Labels:\n - alertname = DiskFull\n")
+    assert "Labels:\n - alertname = DiskFull\n" in details["firing"]
     assert details["custom"] == ""
     assert details["fine"] == "firing"
     assert "links" not in event
