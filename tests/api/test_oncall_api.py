@@ -438,3 +438,30 @@ def test_a_page_s_link_acts_only_on_the_firing_it_was_sent_for(
         done = client.post(new)
         assert done.status_code == 200, done.text
         assert client.get(f"/api/v1/groups/{gid}").json()["acknowledgedBy"] == "alice"
+
+
+def test_a_group_whose_policy_ran_out_says_nobody_else_is_paged(
+    db_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    with app_runtime(CONFIG, db_url, tmp_path, clock) as (client, rt):
+        # firing for hours, as Prometheus keeps re-sending it
+        until = (clock.now + timedelta(hours=3)).isoformat()
+        alert = {"labels": {"alertname": "ServiceDown"}, "endsAt": until}
+        assert client.post("/api/v2/alerts", json=[alert]).status_code == 200
+        gid = first_group(client)["id"]
+
+        def shown() -> dict[str, Any]:
+            found: dict[str, Any] = client.get(f"/api/v1/groups/{gid}").json()
+            return found
+
+        wait_until(lambda: shown()["pending"], 10, "the second step to wait")
+        assert shown()["escalationDone"] is False
+        assert 'id="exhausted"' not in client.get(f"/ui/groups/{gid}").text
+        clock.now += timedelta(hours=1, minutes=1)  # bob's step, the last, comes due
+        rt.oncall.kick()
+        wait_until(lambda: shown()["escalationDone"], 10, "the policy to run out")
+        assert shown()["pending"] == []
+        assert 'id="exhausted"' in client.get(f"/ui/groups/{gid}").text
+        # acknowledged, it is handled: nothing is said
+        assert client.post(f"/api/v1/groups/{gid}/ack", json={"by": "bob"}).status_code == 200
+        assert shown()["escalationDone"] is False

@@ -95,6 +95,8 @@ def get_group(request: Request, group_id: str) -> Response:
         return _json(f"no alert group {group_id!r}", 404)
     body = _group_json(page.row)
     body["pending"] = [{"kind": d.kind, "dueAt": d.due_at} for d in page.pending]
+    # firing with no step left: the policy ran out, and nobody else will be paged
+    body["escalationDone"] = page.exhausted
     body["runbookTimers"] = timers_json(page.runbook.timers)
     body["incidents"] = [
         {"id": i.id, "title": i.title, "severity": i.severity, "status": i.status}

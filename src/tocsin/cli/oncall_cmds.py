@@ -136,6 +136,8 @@ def group(
     typer.echo(f"  alerts:     {len(found['alerts'])} {held}")
     for due in found["pending"]:
         typer.echo(f"  pending:    {due['kind']} at {due['dueAt']}")
+    if found.get("escalationDone"):
+        typer.echo("  pending:    nothing: the policy has no step left, nobody else is paged")
     for incident in found.get("incidents", []):
         typer.echo(f"  incident:   #{incident['id']} {incident['title']} ({incident['status']})")
     typer.echo("audit:")

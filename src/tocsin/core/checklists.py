@@ -49,6 +49,13 @@ class GroupPage:
     audit: list[dict[str, Any]]
     runbook: GroupRunbook
 
+    @property
+    def exhausted(self) -> bool:
+        """Firing with nothing left to page: its policy's last step (and round) is
+        done, and nobody else will be paged while nobody acts."""
+        status = (self.row.state.get("lifecycle") or {}).get("status")
+        return status == "firing" and not self.pending and bool(self.row.state.get("policy"))
+
 
 GroupAlerts = Callable[[OncallGroupRow, datetime | None], list[Alert]]
 """The alerts of a group's incident: (its row, its latest opening) -> alerts."""

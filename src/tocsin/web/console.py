@@ -294,6 +294,7 @@ def _group_page(
             for a in alerts
         ],
         pending=found.pending,
+        exhausted=found.exhausted,
         audit=found.audit,
         incidents=rt.incidents.linking(group_id),
         audit_detail=pages.audit_detail,
