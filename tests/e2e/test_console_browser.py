@@ -115,6 +115,21 @@ def test_a_responder_silences_and_acknowledges_from_the_browser(
 
         # ServiceDown pages the on-call: acknowledge its group with one click
         wait_until(lambda: groups(tocsin.url), 30, "the alert group to open")
+        # on a phone at 3 a.m., the Acknowledge button is on screen, no sideways scroll
+        browser.set_window_size(420, 900)
+        browser.get(f"{tocsin.url}/ui/groups")
+        button = browser.find_element(By.CSS_SELECTOR, "tr.group form.ack button")
+        inner = browser.execute_script("return window.innerWidth")
+        assert button.is_displayed()
+        assert button.rect["x"] + button.rect["width"] <= inner, (button.rect, inner)
+        # (what sticks out, if anything: named in the failure)
+        wide = browser.execute_script(
+            "return [...document.querySelectorAll('body *')]"
+            ".filter(e => e.getBoundingClientRect().right > window.innerWidth)"
+            ".map(e => e.tagName + '.' + e.className)"
+        )
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= inner, wide
+        browser.set_window_size(1280, 1024)
         browser.get(f"{tocsin.url}/ui/groups")
         (row,) = browser.find_elements(By.CSS_SELECTOR, "tr.group")
         name = row.find_element(By.CSS_SELECTOR, "form.ack input[name=by]")
