@@ -14,6 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import alert, post_alerts, wait_until
+from tests.e2e.test_cli import run_cli
 from tests.harness.procs import TocsinServer
 from tests.harness.receivers import HTTPReceiver, Reply
 from tocsin.timeutil import format_rfc3339 as rfc3339
@@ -249,3 +250,29 @@ tocsin:
             == 0
         )
         assert _sample(metrics, "tocsin_notification_requests_failed_total", **pager) == 2
+
+
+def test_the_notification_log_tells_a_storm_s_groups_apart(
+    tmp_path: Path, receiver: HTTPReceiver
+) -> None:
+    """``tocsin notifications list`` names each notification's group by its labels (two
+    groups of one alertname would otherwise read the same) and counts its alerts."""
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(config(receiver.url("/hook")).replace("[alertname]", "[alertname, service]"))
+    with TocsinServer(tmp_path, config=path) as tocsin:
+        alerts = [alert({"alertname": "Down", "service": s, "pod": p}) for s in "ab" for p in "12"]
+        assert post_alerts(tocsin.url, alerts).status_code == 200
+        wait_until(lambda: len(receiver.requests("/hook")) == 2, 30, "both groups notified")
+        wait_until(
+            lambda: all(n["status"] == "sent" for n in notifications(tocsin.url)), 30, "the log"
+        )
+        listed = run_cli("notifications", "list", url=tocsin.url).stdout.splitlines()
+    header = listed[0].split()
+    assert header[5:7] == ["GROUP", "ALERTS"]
+    rows = sorted(line.split()[5:7] for line in listed[1:])
+    assert rows == [["alertname=Down,service=a", "2"], ["alertname=Down,service=b", "2"]]
+
+
+def notifications(url: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = httpx.get(f"{url}/api/v1/notifications").json()
+    return found

@@ -23,6 +23,7 @@ def _item(item: OutboxItem, attempts: list[dict[str, Any]]) -> dict[str, Any]:
         "receiver": item.receiver,
         "integration": item.integration,
         "groupKey": item.group_key,
+        "groupLabels": n.group_labels,
         "idempotencyKey": item.idempotency_key,
         "status": item.status.value,
         "attempts": item.attempts,

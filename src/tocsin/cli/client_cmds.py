@@ -242,11 +242,14 @@ def notifications_list(
             n["integration"],
             n["status"],
             str(n["attempts"]),
-            ",".join(sorted({a["labels"].get("alertname", "") for a in n["alerts"]})),
+            # the group's labels tell a storm's notifications apart, not their alertname
+            ",".join(f"{k}={v}" for k, v in sorted(n.get("groupLabels", {}).items())) or "-",
+            str(len(n["alerts"])),
             n["lastError"][:60],
         ]
         for n in items
     ]
     print_table(
-        ["CREATED", "RECEIVER", "INTEGRATION", "STATUS", "TRIES", "ALERTS", "LAST ERROR"], rows
+        ["CREATED", "RECEIVER", "INTEGRATION", "STATUS", "TRIES", "GROUP", "ALERTS", "LAST ERROR"],
+        rows,
     )
