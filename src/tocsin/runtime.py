@@ -491,14 +491,19 @@ class Runtime:
         state: dict[str, Any] = await self.writer.run(op)
         self.oncall.kick()
         if action == "resolve":
-            await self._resolve_events(state.get("alerts") or ())
+            try:
+                await self._resolve_events(state.get("alerts") or ())
+            except Exception:  # the resolution is committed: its answer must say so
+                log.exception("resolving the event alerts of group %s failed", group_id)
         return state
 
     async def _resolve_events(self, fingerprints: Sequence[str]) -> None:
         """A group resolved by hand resolves the alerts PagerDuty events fired in it,
         as resolving a PagerDuty incident resolves its alerts: they fire until a
         resolve event, which a tool that only triggers never sends, and a trigger of
-        the same dedup_key then fires anew and re-opens the group (held, it did not)."""
+        the same dedup_key then fires anew and re-opens the group (held, it did not).
+        Written after the group's resolution, not with it: a crash between leaves them
+        firing, as before, until a resolve event or the next hand resolution."""
         now = self.clock()
         for fp in fingerprints:
             alert = self.store.alert(fp)

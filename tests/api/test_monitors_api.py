@@ -492,8 +492,14 @@ def test_a_restart_after_an_outage_blames_no_job_and_keeps_what_a_replica_raised
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     url = db_url if not db_url.startswith("sqlite") else f"sqlite:///{tmp_path / 'shared.db'}"
-    with app_client(CONFIG, url, tmp_path / "a", clock) as first:
+    with app_runtime(CONFIG, url, tmp_path / "a", clock) as (first, runtime):
         assert first.post("/ping/digest").status_code == 200
+        # it went down once, and came back: its resolved alert stays in the store
+        clock.now += timedelta(minutes=6)
+        check(runtime)
+        wait_until(lambda: "digest/HeartbeatMissing" in firing(first), 10, "the alert")
+        assert first.post("/ping/digest").status_code == 200
+        wait_until(lambda: not firing(first), 10, "resolved")
     clock.now += timedelta(hours=1)
     with app_runtime(CONFIG, url, tmp_path / "a", clock) as (restarted, runtime):
         found = beats(restarted)["digest"]

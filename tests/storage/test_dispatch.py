@@ -20,6 +20,7 @@ from tocsin.config import parse_config
 from tocsin.core.alert_store import AlertStore, StoreSettings
 from tocsin.core.policy import ConfigPolicy
 from tocsin.engine.dispatch import Dispatcher, DispatchSettings
+from tocsin.engine.loop import IDLE
 from tocsin.store import outbox_rows
 from tocsin.store.db import open_database
 from tocsin.store.group_rows import GroupTimer, load_timers, logs_changed_since
@@ -488,3 +489,17 @@ def test_a_failed_round_puts_its_groups_back(db_url: str, clock: Clock) -> None:
         assert [created for created, _ in node.outbox()] == [at(0), at(11)]
     finally:
         node.close()
+
+
+def test_a_round_with_nothing_due_says_nothing_of_an_outage_unless_one_was_seen(
+    node: Node,
+) -> None:
+    """A round that touches no database is idle: it neither ends an outage (it cannot
+    tell) nor starts one. After a failed round, the first idle one asks the database,
+    so that the loop is not called failing for good on a quiet server."""
+    assert asyncio.run(node.dispatcher.step()) is None  # the first: rebuilt from the rows
+    assert asyncio.run(node.dispatcher.step()) == IDLE
+    node.dispatcher.loop.outage.failed(OSError("the database was gone"))
+    batches = node.writer.batches
+    assert asyncio.run(node.dispatcher.step()) is None  # it asked: a transaction
+    assert node.writer.batches == batches + 1

@@ -46,11 +46,14 @@ def test_pages_of_escalations_open_across_the_upgrade_are_read_back_from_the_out
     """Migration 0025: the pages an escalation sent before 0022 wrote them down are in
     the outbox only; its resolution must still tell whoever they went to."""
     engine = create_engine(db.normalize_url(db_url))
-    groups = [("g1", "firing", "g1#1"), ("g2", "resolved", "g2#1"), ("g3", "snoozed", None)]
+    groups = [("g1", "firing", "g1#2"), ("g2", "resolved", "g2#1"), ("g3", "snoozed", None)]
     items = [
-        ("g1#1/r0/s0/first@1/person:ann/email", "person:ann", "email[0]"),
-        ("g1#1/r0/s1/step@2/person:bob/slack", "person:bob", "slack[0]"),
-        ("g2#1/r0/s0/first@1/person:cy/email", "person:cy", "email[0]"),  # resolved: told
+        ("g1#2/r0/s0/first@1/person:ann/email", "person:ann", "email[0]"),
+        ("g1#2/r0/s1/step@2/person:bob/slack", "person:bob", "slack[0]"),
+        ("g1#1/r0/s0/first@1/person:dan/email", "person:dan", "email[0]"),  # an earlier one
+        # resolved by hand while it fires: told when its alerts resolve
+        ("g2#1/r0/s0/first@1/person:cy/email", "person:cy", "email[0]"),
+        ("g1#2/r0/s0/first@1/person:ann/email/fallback", "ops", "webhook[0]"),  # not a page
         ("route-key-of-g1", "team", "webhook[0]"),  # a notification, not a page
     ]
     try:
@@ -83,8 +86,9 @@ def test_pages_of_escalations_open_across_the_upgrade_are_read_back_from_the_out
     finally:
         engine.dispose()
     assert [tuple(r) for r in found] == [
-        ("g1#1", "person:ann", "email[0]"),
-        ("g1#1", "person:bob", "slack[0]"),
+        ("g1#2", "person:ann", "email[0]"),
+        ("g1#2", "person:bob", "slack[0]"),
+        ("g2#1", "person:cy", "email[0]"),
     ]
 
 

@@ -163,6 +163,19 @@ def test_a_page_says_its_runbook_once() -> None:
     assert "Annotations:\n - dashboard = https://g/d\n" in text
 
 
+def test_an_alert_s_own_runbook_url_is_kept_beside_the_linked_runbook() -> None:
+    """An alert whose runbook_url is a wiki page keeps it (with_runbook_annotations
+    leaves a web address as it is): the page shows it among its annotations."""
+    runbook = {"runbook_url": "https://tocsin/runbooks/db#disk", "runbook_steps": ["df -h"]}
+    own = alert({"alertname": "DiskFull"}, "f1", runbook_url="https://wiki/disk")
+    paged = with_runbook_annotations(own, runbook)
+    d = template_data(Notification("r", "k", {}, (paged,), NOW, extra={"f1": runbook}))
+    text = DEFAULT_TEMPLATES.render_named("email.default.text", d)
+    assert " - runbook_url = https://wiki/disk\n" in text
+    assert "Runbook: https://tocsin/runbooks/db#disk\n" in text
+    assert "runbook_steps" not in text
+
+
 def test_email_html_is_autoescaped_and_text_is_not() -> None:
     d = template_data(
         Notification("r", "k", {}, (alert({"alertname": "<X&Y>"}, "a", summary="<b>"),), NOW)

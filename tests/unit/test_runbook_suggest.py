@@ -189,11 +189,19 @@ def test_a_health_check_is_sketched_as_a_tocsin_probe_that_loads(
     assert (loaded.method, loaded.url) == probe[:2]
 
 
-def test_probes_of_the_same_name_are_told_apart() -> None:
-    text = "## Health checks\n\n1. `GET /health` on api\n2. `GET /health` on worker\n"
+@pytest.mark.parametrize(
+    ("lines", "names"),
+    [
+        (["`GET /health` on api", "`GET /health` on worker"], ["health", "health-2"]),
+        # a name that is another's numbered form: still told apart, and it ends
+        (["**A:** `GET /a`", "**A 2:** `GET /b`", "**A:** `GET /c`"], ["a", "a-2", "a-3"]),
+    ],
+)
+def test_probes_of_the_same_name_are_told_apart(lines: list[str], names: list[str]) -> None:
+    text = "## Health checks\n\n" + "".join(f"{i}. {x}\n" for i, x in enumerate(lines, 1))
     found = sketch(suggest_config(parse_runbook(text, name="m")))
     assert found is not None
-    assert [p["name"] for p in found["probes"]] == ["health", "health-2"]
+    assert [p["name"] for p in found["probes"]] == names
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tocsin.alerts.decode import BodyError, decode_alerts
 from tocsin.api.unavailable import RETRY_AFTER, Unavailable
 from tocsin.runtime import Runtime
-from tocsin.store.db import DATABASE_UNAVAILABLE
+from tocsin.store.db import DATABASE_ERRORS, unreachable
 
 PATH = "/api/v2/alerts"
 
@@ -70,7 +70,9 @@ class FastIngest:
         else:
             try:
                 status, payload = await ingest(self.rt, body)
-            except DATABASE_UNAVAILABLE as exc:
+            except DATABASE_ERRORS as exc:
+                if not unreachable(exc):
+                    raise
                 status, payload = 503, self.unavailable.body("POST", PATH, exc)
         headers: list[tuple[bytes, bytes]] = [(b"content-length", str(len(payload)).encode())]
         if payload:

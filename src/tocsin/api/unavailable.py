@@ -19,7 +19,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from tocsin.store.db import DATABASE_UNAVAILABLE
+from tocsin.store.db import DATABASE_ERRORS, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ class Unavailable:
         self._unsaid = 0
 
     def body(self, method: str, path: str, exc: Exception) -> bytes:
-        """The 503's body, naming the reason; the request noted for the log."""
+        """The 503's body; the request and the reason noted for the log (not in the
+        answer: a driver's message names hosts, ports and users, and some of these
+        routes are open to anyone)."""
         text = str(exc).strip()
         reason = text.splitlines()[0] if text else type(exc).__name__
         now = self.clock()
@@ -49,14 +51,17 @@ class Unavailable:
                 "%s %s answered 503: database unavailable: %s%s", method, path, reason, more
             )
             self._said_at, self._unsaid = now, 0
-        return orjson.dumps(f"database unavailable: {reason}")
+        return orjson.dumps("database unavailable: try again shortly")
 
     def install(self, app: FastAPI) -> None:
-        """Answer the routes of ``app`` so."""
+        """Answer the routes of ``app`` so; another database error stays a 500, its
+        traceback logged."""
 
         async def handler(request: Request, exc: Exception) -> Response:
+            if not unreachable(exc):
+                raise exc
             body = self.body(request.method, request.url.path, exc)
             return Response(body, status_code=503, headers=HEADERS)
 
-        for kind in DATABASE_UNAVAILABLE:
+        for kind in DATABASE_ERRORS:
             app.add_exception_handler(kind, handler)

@@ -42,7 +42,9 @@ def backup(
         fail(f"no database at {source} (--data-dir, --database-url)")
     if file.exists():
         fail(f"{file} exists: name a new file")
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    if not file.parent.is_dir():
+        fail(f"{file.parent} is not a directory: make it first")
+    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
     dst = sqlite3.connect(file)
     try:
         src.backup(dst)  # every page in one step: one read transaction, one snapshot

@@ -33,6 +33,18 @@ class DeleteTimers:
         group_rows.delete_timers(txn.conn, self.groups)
 
 
+class CheckReachable:
+    """Nothing: a transaction begun and rolled back, to learn whether the database is
+    back (a loop that failed, with nothing due since, must not say "failing" for good
+    nor "works again" while it cannot tell)."""
+
+    def apply(self, txn: Txn) -> None:
+        return None
+
+    def wrote_nothing(self, value: None) -> bool:
+        return True
+
+
 @dataclass(frozen=True)
 class FlushResult:
     claimed: bool

@@ -49,10 +49,11 @@ from tocsin.alerts.notify_decision import (
 from tocsin.alerts.routing import RouteNode, group_key, match
 from tocsin.alerts.timeintervals import TimeInterval
 from tocsin.config.receivers import Receiver
-from tocsin.core.dispatch_ops import DeleteTimers, Flush, FlushMany, FlushResult
+from tocsin.core.dispatch_ops import CheckReachable, DeleteTimers, Flush, FlushMany, FlushResult
 from tocsin.engine.loop import IDLE, KickedLoop
 from tocsin.notify.message import Notification, with_runbook_annotations
 from tocsin.notify.outbox import OutboxItem, new_item
+from tocsin.outage import Outage
 from tocsin.store.group_rows import GroupId, GroupTimer
 from tocsin.store.writer import GroupCommitter
 from tocsin.timeutil import Clock, to_micros
@@ -179,6 +180,8 @@ class Dispatcher:
         self._routes: dict[str, RouteNode] = {}
         self._pending = _Pending()
         self.loop = KickedLoop("dispatch")
+        # reading other replicas' notification log changes (a tick apart) in an outage
+        self._sync_outage = Outage(log, "reading the notification log's changes")
         self._rebuild = True
         self.flushes = 0
 
@@ -205,21 +208,27 @@ class Dispatcher:
         await self.loop.run(self.step, self._sleep_seconds)
 
     async def step(self) -> str | None:
-        """One round: take in new alerts, flush what is due (``IDLE``: nothing was)."""
+        """One round: take in new alerts, flush what is due. ``IDLE``: it touched no
+        database (nothing was due, or each due group was decided from the cache), so
+        it cannot say whether the database works; after a failed round, an idle one
+        asks it (``CheckReachable``), so that the loop is not called failing for good."""
         now = self._clock()
         rebuilt = self._rebuild
         if rebuilt:
             await self._rebuild_groups(now)
         self._take_pending(now)
         due = self._pop_due(now)
-        if not due:
-            return None if rebuilt else IDLE
-        try:
-            await self._flush_all(due, now)
-        except BaseException:
-            self._retry_later(due, now)
-            raise
-        return None
+        touched = rebuilt
+        if due:
+            try:
+                touched = await self._flush_all(due, now) or touched
+            except BaseException:
+                self._retry_later(due, now)
+                raise
+        if not touched and self.loop.failing:
+            await self._writer.run(CheckReachable())
+            touched = True
+        return None if touched else IDLE
 
     def _retry_later(self, due: list[GroupState], now: datetime) -> None:
         """A round failed: its groups were taken off the heap, and those it did not get
@@ -374,16 +383,18 @@ class Dispatcher:
                 until = min(until, entry.timestamp + route.repeat_interval)
         self._quiet[group.key] = _Quiet(group.alerts, until, silences, log)
 
-    async def _flush_all(self, due: list[GroupState], now: datetime) -> None:
+    async def _flush_all(self, due: list[GroupState], now: datetime) -> bool:
+        """Flush the due groups; whether the database was read or written."""
         routing = self._routing()
         intervals = routing.time_intervals()
         muters = self._muters(now)
         silencer = muters[0]
         silences = silencer.active_ids if isinstance(silencer, SilenceMuter) else None
+        touched = False
         if any(g.group_key in self._logs for g in due):
             # only decisions from the cache need it: a round of new groups goes to the
             # database anyway, and need not wait for this look
-            await self._sync_logs(now)
+            touched = await self._sync_logs(now)
         prepared: list[_Due] = []
         gone: list[GroupId] = []
         flushed: list[tuple[FlushBatch, FlushPlan]] = []
@@ -452,31 +463,34 @@ class Dispatcher:
             self._on_enqueued(enqueued)
         if flushed and self._on_flushed is not None:
             await self._on_flushed(flushed)
+        return touched or bool(prepared or gone or lost)
 
-    async def _sync_logs(self, now: datetime) -> None:
+    async def _sync_logs(self, now: datetime) -> bool:
         """Forget the cached log of every group another replica notified since the last
         look, so the next flush of those groups decides from the database (at most
         once per tick: another replica's notification is rare, a round is not)."""
         if self._changed_logs is None:
-            return
+            return False
         if now - self._synced_at < self.settings.tick:
-            return
+            return False
         self._synced_at = now
         own = sorted(self._own_revs)
         try:
             changed = await asyncio.to_thread(self._changed_logs, self._synced_rev, own)
-        except Exception:
+        except Exception as exc:
             # Cannot tell what other replicas wrote: trust no cached log this time.
-            log.exception("reading the notification log's changes failed")
+            self._sync_outage.failed(exc)
             self._logs.clear()
             self._quiet.clear()
-            return
+            return False
+        self._sync_outage.succeeded()
         for key, _rev in changed:
             self._logs.pop(key, None)
         # Revisions commit in order, so every revision up to the newest seen (ours or
         # theirs) was visible to that query: later looks start after it.
         self._synced_rev = max([self._synced_rev, *own, *(rev for _, rev in changed)])
         self._own_revs = {r for r in self._own_revs if r > self._synced_rev}
+        return True
 
     def _prepare(
         self,

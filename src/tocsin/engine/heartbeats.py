@@ -71,6 +71,11 @@ class Start:
         heartbeat_rows.start(txn.conn, self.name, self.now, txn.rev)
 
 
+def strict_status(view: HeartbeatView, now: datetime) -> Status:
+    """Where the heartbeat stands with no grace for this process's start."""
+    return status(view.spec, view.beat, now)
+
+
 @dataclass(frozen=True)
 class HeartbeatView:
     """A heartbeat as the API, the CLI and the console show it."""
@@ -158,15 +163,15 @@ class HeartbeatMonitor(MonitorLoop[Heartbeat]):
         self._sleep = max(0.05, (due - now).total_seconds())
 
     def _firing(self, view: HeartbeatView, now: datetime, held: list[Alert]) -> PostedAlert | None:
-        """The alert ``view`` raises. One another replica raised while this one was
-        starting (it was watching: no grace again there) stays firing: this replica
-        would resolve it, only to see it fired again."""
-        found = firing_alert(view.spec, view.beat, view.status, now, self.base_url)
-        if found is not None:
-            return found
-        strict = status(view.spec, view.beat, now)
-        kept = firing_alert(view.spec, view.beat, strict, now, self.base_url)
-        if kept is None:
+        """The alert ``view`` raises, as a replica that watched all along words it (the
+        grace a restart gives only holds back when it fires, so that replicas post the
+        same alert, not two that overwrite each other). One another replica raised
+        while this one was starting stays firing: this one would resolve it, only to
+        see it fired again."""
+        strict = firing_alert(view.spec, view.beat, strict_status(view, now), now, self.base_url)
+        if strict is None:
             return None
-        raised = {a.fingerprint for a in of_kind(KIND, held)}
-        return kept if fingerprint(kept.labels) in raised else None
+        if firing_alert(view.spec, view.beat, view.status, now, self.base_url) is not None:
+            return strict
+        raised = {a.fingerprint for a in of_kind(KIND, held) if not a.resolved(now)}
+        return strict if fingerprint(strict.labels) in raised else None

@@ -440,8 +440,10 @@ def _probe_lines(runbook: Runbook) -> list[str]:
     out, names = ["   probes:"], set[str]()
     for check, method, url in found:
         name = base = _slug(check.name or url.rsplit("/", 1)[-1]) or "probe"
+        n = 1
         while name in names:  # names are keys: "Liveness" twice is liveness, liveness-2
-            name = f"{base}-{sum(n.startswith(base) for n in names) + 1}"
+            n += 1
+            name = f"{base}-{n}"
         names.add(name)
         out.append(f"     # {_at(check.lines)}: {_comment(check.text)}")
         out.append(f"     - name: {name}")

@@ -18,20 +18,45 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from tocsin.store.settings import DatabaseSettings
 
-# What a database that cannot be reached (down, restarting, the network cut, a file
-# that cannot be written) raises, through SQLAlchemy or from the driver's own cursor
-# (``plainsql``): not a statement the database refused.
-DATABASE_UNAVAILABLE = (
-    OperationalError,
-    InterfaceError,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    sqlite3.OperationalError,
+# What a database that cannot be reached raises, through SQLAlchemy or from the
+# driver's own cursor (``plainsql``); ``unreachable`` tells those apart from a
+# statement the database refused, which is a bug to see in full.
+DATABASE_ERRORS = (DBAPIError, psycopg.Error, sqlite3.Error)
+
+# SQLite's result codes of a file that cannot be used now: busy or locked by another
+# process, an I/O error, a full disk, a read-only or vanished file.
+_SQLITE_UNAVAILABLE = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+    "SQLITE_CANTOPEN",
+    "SQLITE_READONLY",
 )
+# PostgreSQL's SQLSTATE classes of a server out of reach: connection exceptions (08)
+# and operator intervention (57P: shutting down, starting up, cannot connect now).
+_PG_UNAVAILABLE = ("08", "57P")
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached or used now (down,
+    restarting, the network cut, the file locked or the disk full), rather than that
+    it refused a statement (a missing table, a deadlock, a constraint)."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or (exc.orig is not None and unreachable(exc.orig))
+    if isinstance(exc, sqlite3.Error):
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        return name.startswith(_SQLITE_UNAVAILABLE)
+    if isinstance(exc, psycopg.Error):
+        state = exc.sqlstate
+        # no SQLSTATE: the client itself failed to connect, or lost the connection
+        return state is None or state.startswith(_PG_UNAVAILABLE)
+    return False
+
 
 log = logging.getLogger(__name__)
 

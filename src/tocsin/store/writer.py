@@ -44,16 +44,14 @@ import asyncio
 import concurrent.futures
 import logging
 import queue
-import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-import psycopg
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 
 from tocsin.outage import Outage
+from tocsin.store.db import DATABASE_ERRORS
 from tocsin.store.index import KeyedIndex, Overlay
 from tocsin.store.plainsql import raw_cursor
 
@@ -251,10 +249,7 @@ def _broke_txn(error: Exception | None) -> bool:
     """An op refused by the database itself (not by its own decision): the transaction
     may be unusable (PostgreSQL aborts it). The hot paths run statements on the driver's
     own cursor (``plainsql``), whose errors are the driver's, not SQLAlchemy's."""
-    return isinstance(error, _DATABASE_ERRORS)
-
-
-_DATABASE_ERRORS = (DBAPIError, sqlite3.Error, psycopg.Error)
+    return isinstance(error, DATABASE_ERRORS)
 
 
 def _settle(outcomes: list[_Outcome]) -> None:

@@ -58,9 +58,9 @@ def url_value(value: str) -> str:
     """``value`` if it is one http(s) URL and nothing else (an annotation such as
     runbook_url or dashboard, shown as a link), else "": a sentence is not a link,
     and a path is not one either ("/var is full")."""
-    if not value or any(c.isspace() for c in value):
+    if not value or value.startswith("/") or any(c.isspace() for c in value):
         return ""
-    return value if urlsplit(value).scheme.lower() in ("http", "https") else ""
+    return web_link(value)
 
 
 ENV = jinja2.Environment(

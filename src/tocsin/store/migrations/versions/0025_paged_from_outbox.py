@@ -6,7 +6,9 @@ already paging when a server was upgraded across it had its earlier pages writte
 nowhere but the outbox: its resolution would tell only the route's receivers. The
 outbox keeps every page (each item's key is ``ESCALATION/rN/sN/...``) for the
 retention, longer than any escalation runs unanswered, so they are read back from
-there, for the escalations of groups not resolved.
+there, for each group's current escalation (one resolved by hand while its alerts
+still fire is told when they resolve; the garbage collector forgets the rest). A
+fallback receiver's copy of a page (``.../fallback``) is not a page.
 
 Revision ID: 0025
 Revises: 0024
@@ -34,24 +36,22 @@ def upgrade() -> None:
     current = {
         row[0]
         for row in conn.execute(
-            sa.text(
-                "SELECT escalation_id FROM oncall_groups "
-                "WHERE escalation_id IS NOT NULL AND status <> 'resolved'"
-            )
+            sa.text("SELECT escalation_id FROM oncall_groups WHERE escalation_id IS NOT NULL")
         )
     }
     if not current:
         return
     found = set()
+    # streamed: the outbox holds the retention's notifications (a scan, once)
     items = conn.execute(
         sa.text(
             "SELECT idempotency_key, receiver, integration FROM outbox "
             "WHERE idempotency_key LIKE '%#%/%'"
-        )
+        ).execution_options(stream_results=True, yield_per=5000)
     )
     for key, receiver, integration in items:
         escalation_id, _, rest = key.partition("/")
-        if escalation_id in current and _PAGE_KEY.match(rest):
+        if escalation_id in current and _PAGE_KEY.match(rest) and not key.endswith("/fallback"):
             found.add((escalation_id, receiver, integration))
     if found:
         conn.execute(
