@@ -176,6 +176,29 @@ def test_an_alert_s_own_runbook_url_is_kept_beside_the_linked_runbook() -> None:
     assert "runbook_steps" not in text
 
 
+def test_a_storm_s_page_says_its_steps_and_links_once() -> None:
+    """Three alerts of one runbook in one page: its steps and the group's acknowledge
+    and resolve links are shown once (with the first), each alert keeps its runbook's
+    address; an alert of another runbook gets that one's steps."""
+    disk = {"runbook_url": "https://rb/disk", "runbook_steps": ["df -h"]}
+    links = {"ack_url": "https://t/act/ack/g", "resolve_url": "https://t/act/resolve/g"}
+    alerts = [alert({"alertname": "DiskFull", "instance": f"db{n}"}, f"f{n}") for n in range(3)]
+    alerts.append(alert({"alertname": "Load"}, "f9"))
+    extra = {f"f{n}": {**disk, **links} for n in range(3)}
+    extra["f9"] = {"runbook_url": "https://rb/load", "runbook_steps": ["uptime"], **links}
+    d = template_data(Notification("r", "k", {}, tuple(alerts), NOW, extra=extra))
+    for text in (
+        DEFAULT_TEMPLATES.render_named("email.default.text", d),
+        DEFAULT_TEMPLATES.render(EmailConfig().html, d, html=True),
+    ):
+        assert text.count("df -h") == 1
+        assert text.count("uptime") == 1  # another runbook: its own steps
+        assert text.count("https://t/act/ack/g") == 1
+        assert text.count("https://rb/disk") == 3
+    plain = DEFAULT_TEMPLATES.render_named("email.default.text", d)
+    assert plain.index("Acknowledge:") < plain.index("db1")  # with the first alert
+
+
 def test_email_html_is_autoescaped_and_text_is_not() -> None:
     d = template_data(
         Notification("r", "k", {}, (alert({"alertname": "<X&Y>"}, "a", summary="<b>"),), NOW)

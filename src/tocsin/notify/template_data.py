@@ -205,7 +205,31 @@ class TemplateData(Struct, frozen=True):
         return {**names, **go_names, "dot": self, "root": self, "go_root": self}
 
 
-def _alert(alert: Alert, notification: Notification) -> TemplateAlert:
+# A page's links to act on its group: the same for every alert of it.
+_GROUP_LINKS = ("ack_url", "resolve_url", "console_url")
+
+
+def _shown_extras(notification: Notification) -> list[Mapping[str, Any]]:
+    """Each alert's ``extra`` as the message shows it: a storm's group of 13 alerts of
+    one runbook says its steps once, with the first alert of that runbook, and its
+    acknowledge/resolve links once, with the first alert (the e-mail was 352 lines,
+    the same steps and links 13 times); the others keep their runbook's address."""
+    seen: set[str] = set()
+    linked = False
+    shown: list[Mapping[str, Any]] = []
+    for alert in notification.alerts:
+        extra = notification.extra_for(alert)
+        url = str(extra.get("runbook_url") or "")
+        drop = {"runbook_steps"} if url and url in seen else set()
+        if extra.get("ack_url"):
+            drop |= set(_GROUP_LINKS) if linked else set()
+            linked = True
+        seen.add(url)
+        shown.append({k: v for k, v in extra.items() if k not in drop} if drop else extra)
+    return shown
+
+
+def _alert(alert: Alert, notification: Notification, extra: Mapping[str, Any]) -> TemplateAlert:
     now = notification.now
     return TemplateAlert(
         Status=alert_status(alert, now),
@@ -215,7 +239,7 @@ def _alert(alert: Alert, notification: Notification) -> TemplateAlert:
         EndsAt=displayed_ends_at(alert, now),
         GeneratorURL=alert.generator_url,
         Fingerprint=alert.fingerprint,
-        extra=notification.extra_for(alert),
+        extra=extra,
     )
 
 
@@ -225,7 +249,10 @@ def template_data(notification: Notification, *, truncated: int = 0) -> Template
     return TemplateData(
         Receiver=quote_meta(notification.receiver),
         Status=group_status(alerts, notification.now),
-        Alerts=AlertList(_alert(a, notification) for a in alerts),
+        Alerts=AlertList(
+            _alert(a, notification, e)
+            for a, e in zip(alerts, _shown_extras(notification), strict=True)
+        ),
         GroupLabels=KV(notification.group_labels),
         CommonLabels=KV(common_pairs([a.labels for a in alerts])),
         CommonAnnotations=KV(common_pairs([a.annotations for a in alerts])),
