@@ -26,7 +26,6 @@ from tocsin.alerts.grouping import FlushBatch
 from tocsin.alerts.labels import NameValidation
 from tocsin.alerts.model import Alert
 from tocsin.alerts.notify_decision import FlushPlan
-from tocsin.alerts.pd_events import OPEN_END, identity_of
 from tocsin.alerts.routing import group_key, match
 from tocsin.config import Config, ConfigProblem, load_config
 from tocsin.config.oncall import Person
@@ -44,6 +43,7 @@ from tocsin.core.checklists import (
 from tocsin.core.incidents import IncidentDesk
 from tocsin.core.maintenances import MaintenanceDesk
 from tocsin.core.oncall_ops import HumanAction, OncallRefused
+from tocsin.core.ops import EndingEvents
 from tocsin.core.outbox_ops import Enqueue, ForgetDone
 from tocsin.core.pd_intake import EventIntake
 from tocsin.core.people import PeopleDirectory
@@ -485,33 +485,15 @@ class Runtime:
         ``episode``: the escalation a page's link or button was for (refused once the
         group fired again since). Raises LookupError (no such group) or OncallRefused
         (not in this state, or not that episode)."""
-        op = HumanAction(
-            group_id, action, who, via, self.clock(), self.oncall, comment, duration, episode
+        now = self.clock()
+        op: HumanAction | EndingEvents = HumanAction(
+            group_id, action, who, via, now, self.oncall, comment, duration, episode
         )
+        if action == "resolve":
+            op = EndingEvents(op, now, self.store.alerts, self.store.by_event)
         state: dict[str, Any] = await self.writer.run(op)
         self.oncall.kick()
-        if action == "resolve":
-            try:
-                await self._resolve_events(state.get("alerts") or ())
-            except Exception:  # the resolution is committed: its answer must say so
-                log.exception("resolving the event alerts of group %s failed", group_id)
         return state
-
-    async def _resolve_events(self, fingerprints: Sequence[str]) -> None:
-        """A group resolved by hand resolves the alerts PagerDuty events fired in it,
-        as resolving a PagerDuty incident resolves its alerts: they fire until a
-        resolve event, which a tool that only triggers never sends, and a trigger of
-        the same dedup_key then fires anew and re-opens the group (held, it did not).
-        Written after the group's resolution, not with it: a crash between leaves them
-        firing, as before, until a resolve event or the next hand resolution."""
-        now = self.clock()
-        for fp in fingerprints:
-            alert = self.store.alert(fp)
-            if alert is None or alert.resolved(now) or alert.ends_at != OPEN_END:
-                continue
-            found = identity_of(alert.labels)
-            if found is not None:
-                await self.store.apply_event(*found, None)
 
     async def _take_groups(self, groups: Sequence[str], by: str, via: Via, why: str) -> None:
         """Alert groups an incident took over (declared from them or linked to it):

@@ -15,10 +15,10 @@ How an event maps onto Alertmanager's model:
   routes, silences and inhibition match them.
 - A ``trigger`` fires the alert until a ``resolve`` ends it: there is no resolve
   timeout, as there is none in PagerDuty (its end time is :data:`OPEN_END`); a person
-  resolving its on-call group ends it too (``Runtime.act_on_group``). A trigger
-  whose labels differ from the firing alert's of the same identity (a new severity,
-  say) resolves that one and fires the new one, as a changed label set does in
-  Alertmanager.
+  resolving its on-call group ends it too, in the same transaction
+  (``core.ops.EndingEvents``). A trigger whose labels differ from the firing alert's
+  of the same identity (a new severity, say) resolves that one and fires the new one,
+  as a changed label set does in Alertmanager.
 - ``acknowledge`` acknowledges the on-call alert groups that hold the alert (the
   caller routes it): the group is what Tocsin acknowledges, so a route that should
   acknowledge event by event groups by ``dedup_key``. An event for an alert that is not

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from msgspec.structs import replace
 
@@ -132,6 +132,38 @@ class ApplyEvent:
             elif pd_events.is_of(alert.labels, *identity) and not alert.resolved(self.now):
                 held.append(alert)
         return held
+
+
+class HandResolution(Protocol):
+    """An op resolving an alert group by hand; its value is the group's state."""
+
+    def apply(self, txn: Txn) -> dict[str, Any]: ...
+
+
+@dataclass
+class EndingEvents:
+    """A group resolved by hand (``resolution``) ends, in the same transaction, the
+    alerts PagerDuty events fired in it, as resolving a PagerDuty incident resolves its
+    alerts: they fire until a resolve event, which a tool that only triggers never
+    sends, and the next trigger of the dedup_key then fires anew and re-opens the
+    group. Both or neither: a crash between would leave them firing for good."""
+
+    resolution: HandResolution
+    now: datetime
+    index: KeyedIndex[Alert]
+    by_event: SecondaryIndex[Alert]
+
+    def apply(self, txn: Txn) -> dict[str, Any]:
+        state = self.resolution.apply(txn)
+        view = txn.overlay(self.index)
+        for fp in state.get("alerts") or ():
+            alert = view.get(fp)
+            if alert is None or alert.resolved(self.now) or alert.ends_at != pd_events.OPEN_END:
+                continue
+            found = pd_events.identity_of(alert.labels)
+            if found is not None:
+                ApplyEvent(*found, None, self.now, self.index, self.by_event).apply(txn)
+        return state
 
 
 @dataclass
