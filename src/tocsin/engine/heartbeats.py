@@ -71,11 +71,6 @@ class Start:
         heartbeat_rows.start(txn.conn, self.name, self.now, txn.rev)
 
 
-def strict_status(view: HeartbeatView, now: datetime) -> Status:
-    """Where the heartbeat stands with no grace for this process's start."""
-    return status(view.spec, view.beat, now)
-
-
 @dataclass(frozen=True)
 class HeartbeatView:
     """A heartbeat as the API, the CLI and the console show it."""
@@ -101,9 +96,6 @@ class HeartbeatMonitor(MonitorLoop[Heartbeat]):
         # pings due before this process took any may have been refused while no Tocsin
         # ran: their jobs get their grace again from here (``monitors.heartbeats.status``)
         self.watching_since = clock()
-
-    async def run(self) -> None:
-        await self.loop.run(self.check, lambda: self._sleep)
 
     async def ping(
         self, name: str, kind: heartbeats.Kind | Literal["start"], message: str
@@ -168,7 +160,8 @@ class HeartbeatMonitor(MonitorLoop[Heartbeat]):
         same alert, not two that overwrite each other). One another replica raised
         while this one was starting stays firing: this one would resolve it, only to
         see it fired again."""
-        strict = firing_alert(view.spec, view.beat, strict_status(view, now), now, self.base_url)
+        unforgiven = status(view.spec, view.beat, now)  # no grace for this start
+        strict = firing_alert(view.spec, view.beat, unforgiven, now, self.base_url)
         if strict is None:
             return None
         if firing_alert(view.spec, view.beat, view.status, now, self.base_url) is not None:

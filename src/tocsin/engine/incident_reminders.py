@@ -20,8 +20,7 @@ from tocsin.alerts.routing import build_route_tree, match
 from tocsin.config.model import Config
 from tocsin.config.receivers import Receiver
 from tocsin.core.incidents import IncidentDesk, rules_of
-from tocsin.engine.loop import KickedLoop
-from tocsin.engine.monitor_alerts import REFRESH, Kind, keep_in_step, seconds_until
+from tocsin.engine.monitor_alerts import Kind, RefreshLoop, keep_in_step, seconds_until
 from tocsin.incidents.model import severity_rank
 from tocsin.incidents.reminders import (
     ALERTNAMES,
@@ -63,7 +62,7 @@ def _silent(receiver: Receiver | None) -> bool:
     return receiver is None or not (receiver.escalation_policy or any(receiver.integrations()))
 
 
-class IncidentReminders:
+class IncidentReminders(RefreshLoop):
     def __init__(
         self,
         desk: IncidentDesk,
@@ -72,21 +71,14 @@ class IncidentReminders:
         post_alerts: Callable[[list[PostedAlert]], Awaitable[object]],
         base_url: str = "",
     ) -> None:
+        super().__init__("incident reminders")
         self._desk = desk
         self._clock = clock
         self._alerts = alerts
         self._post = post_alerts
         self._base_url = base_url
-        self.loop = KickedLoop("incident reminders")
-        self._sleep = REFRESH.total_seconds()
         # open incidents by severity at the last round, for /metrics
         self.open: dict[str, float] = {}
-
-    def kick(self) -> None:
-        self.loop.kick()
-
-    async def run(self) -> None:
-        await self.loop.run(self.check, lambda: self._sleep)
 
     async def check(self) -> None:
         # the store's alerts before the incidents (as MonitorLoop.held, and for the

@@ -9,24 +9,16 @@ from __future__ import annotations
 import asyncio
 
 from tocsin.core.maintenances import MaintenanceDesk
-from tocsin.engine.loop import KickedLoop
-from tocsin.engine.monitor_alerts import REFRESH, seconds_until
+from tocsin.engine.monitor_alerts import RefreshLoop, seconds_until
 from tocsin.incidents.maintenance import edge, next_edge
 from tocsin.timeutil import Clock
 
 
-class MaintenanceEdges:
+class MaintenanceEdges(RefreshLoop):
     def __init__(self, desk: MaintenanceDesk, clock: Clock) -> None:
+        super().__init__("maintenance announcements")
         self._desk = desk
         self._clock = clock
-        self.loop = KickedLoop("maintenance announcements")
-        self._sleep = REFRESH.total_seconds()
-
-    def kick(self) -> None:
-        self.loop.kick()
-
-    async def run(self) -> None:
-        await self.loop.run(self.check, lambda: self._sleep)
 
     async def check(self) -> None:
         untold = await asyncio.to_thread(self._desk.untold)

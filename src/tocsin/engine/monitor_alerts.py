@@ -106,7 +106,26 @@ class Named(Protocol):
 SpecT = TypeVar("SpecT", bound=Named)
 
 
-class MonitorLoop(Generic[SpecT]):
+class RefreshLoop:
+    """A loop whose ``check`` runs when kicked, when the time its last round set in
+    ``_sleep`` has passed, and at least every ``REFRESH``: the monitors, the incident
+    reminders, the runbook timers and the maintenance announcements."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = KickedLoop(name)
+        self._sleep = REFRESH.total_seconds()
+
+    def kick(self) -> None:
+        self.loop.kick()
+
+    async def run(self) -> None:
+        await self.loop.run(self.check, lambda: self._sleep)
+
+    async def check(self) -> None:
+        raise NotImplementedError
+
+
+class MonitorLoop(RefreshLoop, Generic[SpecT]):
     """A monitor kind's loop: its configured monitors, and its alerts kept in step."""
 
     def __init__(
@@ -121,6 +140,7 @@ class MonitorLoop(Generic[SpecT]):
         states: Sequence[str],
         base_url: str = "",
     ) -> None:
+        super().__init__(kind.config_key)
         self.kind = kind
         self.base_url = base_url  # Tocsin's external URL: the alerts link to the console
         self._engine = engine
@@ -129,13 +149,8 @@ class MonitorLoop(Generic[SpecT]):
         self._specs = specs
         self._alerts = alerts  # the store's
         self._post = post_alerts
-        self.loop = KickedLoop(kind.config_key)
-        self._sleep = REFRESH.total_seconds()
         # as the last round found them: what /metrics shows, without a database read
         self.counts: dict[str, int] = dict.fromkeys(states, 0)
-
-    def kick(self) -> None:
-        self.loop.kick()
 
     def spec(self, name: str) -> SpecT:
         """The configured monitor ``name``; LookupError (naming what there is) if none."""

@@ -15,8 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from tocsin.alerts.model import Alert, PostedAlert
-from tocsin.engine.loop import KickedLoop
-from tocsin.engine.monitor_alerts import REFRESH, Kind, keep_in_step, seconds_until
+from tocsin.engine.monitor_alerts import Kind, RefreshLoop, keep_in_step, seconds_until
 from tocsin.runbooks.timer_alerts import GROUP_PAGE, OVERDUE, overdue_alert
 from tocsin.runbooks.timers import Timer
 from tocsin.store.oncall_rows import OncallGroupRow
@@ -30,7 +29,7 @@ LOOKBACK = timedelta(days=8)
 GroupTimers = Callable[[datetime], Sequence[tuple[OncallGroupRow, Sequence[Timer]]]]
 
 
-class RunbookTimerAlerts:
+class RunbookTimerAlerts(RefreshLoop):
     def __init__(
         self,
         clock: Clock,
@@ -39,19 +38,12 @@ class RunbookTimerAlerts:
         post_alerts: Callable[[list[PostedAlert]], Awaitable[object]],
         base_url: str = "",
     ) -> None:
+        super().__init__("runbook timers")
         self._clock = clock
         self._timers = timers  # reads the database: run on a thread
         self._alerts = alerts
         self._post = post_alerts
         self._base_url = base_url
-        self.loop = KickedLoop("runbook timers")
-        self._sleep = REFRESH.total_seconds()
-
-    def kick(self) -> None:
-        self.loop.kick()
-
-    async def run(self) -> None:
-        await self.loop.run(self.check, lambda: self._sleep)
 
     async def check(self) -> None:
         # the store's alerts before the timers (as MonitorLoop.held): a timer kept on
