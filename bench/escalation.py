@@ -104,6 +104,7 @@ from tocsin.core.oncall_ops import Observation, Observe, OncallContext, Paging
 from tocsin.engine.oncall import group_id
 from tocsin.notify.outbox import OutboxItem
 from tocsin.oncall.escalation import NotificationPlan, NotifyDue, Planned, Recipient, WhoIsOnCall
+from tocsin.oncall.lifecycle import TellAcknowledged
 from tocsin.store.db import normalize_url, open_database
 from tocsin.store.oncall_rows import OncallGroupRow
 from tocsin.store.revisions import next_revision
@@ -253,6 +254,15 @@ class _PolicyOnly:
         now: datetime,
     ) -> list[OutboxItem]:
         raise NotImplementedError("populating opens groups: nothing resolves")
+
+    def acknowledged_items(
+        self,
+        row: OncallGroupRow,
+        paged: Sequence[tuple[str, str]],
+        told: TellAcknowledged,
+        now: datetime,
+    ) -> list[OutboxItem]:
+        raise NotImplementedError("populating opens groups: nobody acknowledges")
 
 
 async def _observe_all(writer: GroupCommitter, ops: Sequence[Observe], window: int) -> None:

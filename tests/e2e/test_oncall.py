@@ -20,7 +20,7 @@ import pytest
 from tests.e2e.conftest import alert, post_alerts, wait_until
 from tests.e2e.test_cli import run_cli
 from tests.harness.procs import TocsinServer
-from tests.harness.receivers import HTTPReceiver, SMTPServer
+from tests.harness.receivers import HTTPReceiver, Reply, SMTPServer
 from tocsin.oncall.slack_requests import slack_signature
 
 pytestmark = pytest.mark.e2e
@@ -161,6 +161,42 @@ def test_unacknowledged_escalates_to_the_next_step(tmp_path: Path) -> None:
             # step 2 is due 2 s after step 1: it cannot have come earlier
             assert time.monotonic() - started >= 2.0
             assert len(mails_to(smtp, "alice")) == 1
+
+
+def test_those_paged_hear_who_acknowledged(tmp_path: Path) -> None:
+    """alice (e-mail) and the PagerDuty receiver are paged first, bob next; bob takes
+    the group from his e-mail's link: alice gets "[ACKNOWLEDGED by bob]" and PagerDuty
+    an ``acknowledge`` of the incident the page opened; bob hears nothing more."""
+    accepted = {"status": "success", "message": "Event processed", "dedup_key": "x"}
+    with SMTPServer() as smtp, HTTPReceiver(Reply.json(accepted, 202)) as pd:
+        text = config(smtp, "1s").replace(
+            "targets: [{schedule: primary}]", "targets: [{schedule: primary}, {receiver: pd}]"
+        )
+        text = text.replace(
+            "    escalation_policy: critical\n",
+            "    escalation_policy: critical\n  - name: pd\n    pagerduty_configs:\n"
+            f"      - {{routing_key: R0UT1NG, url: '{pd.url('/v2/enqueue')}'}}\n",
+        )
+        path = tmp_path / "alertmanager.yml"
+        path.write_text(text)
+        with TocsinServer(tmp_path, config=path) as tocsin:
+            assert post_alerts(tocsin.url, [alert({"alertname": "ServiceDown"})]).status_code == 200
+            wait_until(lambda: mails_to(smtp, "bob"), 30, "bob to be paged at step 2")
+            page = mails_to(smtp, "bob")[0].message.get_body(preferencelist=("plain",))
+            assert page is not None
+            link = re.search(r"Acknowledge: (\S+)", page.get_content())
+            assert link is not None
+            assert confirm(link.group(1)).status_code == 200
+            wait_until(lambda: len(mails_to(smtp, "alice")) == 2, 30, "alice to be told")
+            told = mails_to(smtp, "alice")[1].message
+            assert told["Subject"] == "[ACKNOWLEDGED by bob] ServiceDown"
+            body = told.get_body(preferencelist=("plain",))
+            assert body is not None
+            assert "bob acknowledged this group and is on it" in body.get_content()
+            events = [orjson.loads(r.body) for r in pd.wait_for(2, "/v2/enqueue")]
+            assert [e["event_action"] for e in events] == ["trigger", "acknowledge"]
+            assert events[0]["dedup_key"] == events[1]["dedup_key"]
+            assert len(mails_to(smtp, "bob")) == 1
 
 
 def slack_request(url: str, group_id: str, secret: str, ts: int | None = None) -> httpx.Response:

@@ -25,6 +25,7 @@ from tocsin.alerts.silences import Silence
 from tocsin.core import oncall_ops
 from tocsin.core.oncall_ops import Observation, Observe
 from tocsin.engine import oncall as oncall_engine
+from tocsin.notify.template_data import template_data
 from tocsin.oncall.lifecycle import DueKind, LifecycleDue, Via
 from tocsin.runtime import Runtime
 from tocsin.store import oncall_rows, outbox_rows
@@ -611,6 +612,50 @@ def test_a_resolution_tells_whoever_the_escalation_paged(
         ]
         with rt.engine.connect() as conn:  # told: where the pages went is forgotten
             assert [oncall_rows.paged(conn, f"{n}#1") for n in ("Auto", "ByHand")] == [[], []]
+    finally:
+        rt.close()
+
+
+def test_an_acknowledgement_tells_those_paged_but_its_author_and_plain_webhooks(
+    db_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    """bob takes a group his step paged: alice (paged first) is told that bob is on
+    it, with the status templates see as "acknowledged"; bob himself is not, nor the
+    webhook receiver the first step paged (Alertmanager's payload has no such status).
+    Acknowledged again after an unacknowledgement, she is told again, apart."""
+    rt = runtime(db_url, tmp_path, clock, HOOKED)
+    try:
+        posted = PostedAlert({"alertname": "Disk"}, {}, T0, T0 + 60 * M, "")
+        (stored,) = asyncio.run(rt.store.put_alerts([posted]))
+        seen = [
+            Observation("Disk", "route", "{}:Disk", "pager", "ladder", {}, [stored.fingerprint])
+        ]
+        rt.writer.run_sync(Observe(seen, rt.clock(), rt.oncall))
+        step(rt)
+        clock.now = T0 + 5 * M
+        step(rt)  # bob, the second step
+        for minute, action in ((6, "ack"), (7, "unack"), (8, "ack")):
+            clock.now = T0 + minute * M
+            op = oncall_ops.HumanAction("Disk", action, "bob", Via.API, clock(), rt.oncall)
+            rt.writer.run_sync(op)
+        with rt.engine.connect() as conn:
+            items = outbox_rows.recent(conn, 50)
+        notices = sorted(
+            (i.idempotency_key, i.integration, i.notification.acknowledged_by)
+            for i in items
+            if i.notification.acknowledged_by
+        )
+        assert notices == [
+            (
+                f"Disk#1/acknowledged/{to_micros(T0 + m * M)}/person:alice/email[0]",
+                "email[0]",
+                "bob",
+            )
+            for m in (6, 8)
+        ]
+        notice = next(i.notification for i in items if i.notification.acknowledged_by)
+        assert template_data(notice).Status == "acknowledged"
+        assert [a.fingerprint for a in notice.alerts] == [stored.fingerprint]
     finally:
         rt.close()
 

@@ -22,6 +22,7 @@ from tocsin.oncall.lifecycle import (
     StartEscalation,
     Status,
     StopEscalation,
+    TellAcknowledged,
     TellResolved,
     Transition,
     Via,
@@ -75,10 +76,10 @@ TRANSITIONS: list[tuple[str, Step, GroupState, tuple[Action, ...], AuditEntry | 
         None,
     ),
     (
-        "acknowledge stops escalation",
+        "acknowledge stops escalation and tells those paged who took it",
         lambda: acknowledge(FIRING, T0 + 7 * M, "alice", Via.SLACK, comment="looking"),
         GroupState("g", Status.ACKNOWLEDGED, "g#1", 1, T0 + 7 * M, acknowledged_by="alice"),
-        (StopEscalation("g#1", final=False),),
+        (StopEscalation("g#1", final=False), TellAcknowledged("g#1", "alice", "looking")),
         audit(T0 + 7 * M, "alice", Via.SLACK, "acknowledged", "looking"),
     ),
     (
@@ -89,6 +90,7 @@ TRANSITIONS: list[tuple[str, Step, GroupState, tuple[Action, ...], AuditEntry | 
         ),
         (
             StopEscalation("g#1", final=False),
+            TellAcknowledged("g#1", "alice"),
             ScheduleDue(LifecycleDue(DueKind.ACK_TIMEOUT, "g", "g#1", T0 + 17 * M)),
         ),
         audit(T0 + 7 * M, "alice", Via.API, "acknowledged"),
@@ -237,7 +239,7 @@ TRANSITIONS: list[tuple[str, Step, GroupState, tuple[Action, ...], AuditEntry | 
         "acknowledging a snoozed group cancels the snooze",
         lambda: acknowledge(SNOOZED, T0 + 10 * M, "bob", Via.SLACK),
         GroupState("g", Status.ACKNOWLEDGED, "g#1", 1, T0 + 10 * M, acknowledged_by="bob"),
-        (StopEscalation("g#1", final=False),),
+        (StopEscalation("g#1", final=False), TellAcknowledged("g#1", "bob")),
         audit(T0 + 10 * M, "bob", Via.SLACK, "acknowledged"),
     ),
     (

@@ -64,6 +64,13 @@ def test_dedup_key_is_stable_across_alerts_and_status() -> None:
     assert pagerduty_event(other, CONFIG, routing_key="rk")["dedup_key"] != GROUP_KEY_SHA256
 
 
+def test_an_acknowledgement_notice_acknowledges_the_incident_the_page_opened() -> None:
+    acked = notification(alert("a"), acknowledged_by="bob")
+    event = pagerduty_event(acked, CONFIG, routing_key="rk")
+    assert (event["event_action"], event["dedup_key"]) == ("acknowledge", GROUP_KEY_SHA256)
+    assert event["payload"]["summary"].startswith("[ACKNOWLEDGED by bob] ProbeFailure")
+
+
 def test_event_shape_and_defaults() -> None:
     event = pagerduty_event(
         notification(alert("a"), alert("b", resolved=True)), CONFIG, routing_key="rk"

@@ -34,5 +34,12 @@ def test_pages_get_buttons_with_the_group_id_and_the_firing_paged_for() -> None:
     assert [b["value"] for b in buttons(message)] == ["ack:abc123", "resolve:abc123"]
 
 
+def test_the_notice_that_someone_acknowledged_offers_to_resolve_only() -> None:
+    page = {"group_id": "abc123", "escalation_id": "abc123#2"}
+    told = Notification("r", "{}:{}", {}, (), NOW, extra={"fp": page}, acknowledged_by="bob")
+    message = slack_message(told, SlackConfig(channel="#x"))
+    assert [b["value"] for b in buttons(message)] == ["resolve:abc123:abc123#2"]
+
+
 def test_plain_notifications_get_no_buttons() -> None:
     assert buttons(slack_message(note({}), SlackConfig(channel="#x"))) == []

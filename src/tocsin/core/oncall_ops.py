@@ -44,6 +44,7 @@ from tocsin.oncall.lifecycle import (
     ScheduleDue,
     StartEscalation,
     Status,
+    TellAcknowledged,
     TellResolved,
     Transition,
     Via,
@@ -107,6 +108,17 @@ class OncallContext(Protocol):
         """The outbox items telling where the escalation's pages went (``paged``:
         receiver and integration each) that the group resolved; none while an alert
         of it still fires."""
+        ...
+
+    def acknowledged_items(
+        self,
+        row: OncallGroupRow,
+        paged: Sequence[tuple[str, str]],
+        told: TellAcknowledged,
+        now: datetime,
+    ) -> list[OutboxItem]:
+        """The outbox items telling where the escalation's pages went so far who
+        acknowledged the group (not the one who did, nor a plain webhook)."""
         ...
 
 
@@ -208,6 +220,9 @@ class _Work:
                 if told:  # once: the op that writes these forgets where the pages went
                     self.items += told
                     self.told.append(esc_id)
+            elif isinstance(action, TellAcknowledged):
+                paged = oncall_rows.paged(self.txn.conn, action.escalation_id)
+                self.items += self.ctx.acknowledged_items(self.row, paged, action, self.now)
             # Stop and Pause need no row: due rows check the group's status when they fire
 
 

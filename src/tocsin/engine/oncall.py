@@ -32,13 +32,14 @@ from tocsin.engine.loop import KickedLoop
 from tocsin.notify.message import Notification, with_runbook_annotations
 from tocsin.notify.outbox import OutboxItem, new_item
 from tocsin.oncall.escalation import NotificationPlan, NotifyDue, Recipient, WhoIsOnCall
+from tocsin.oncall.lifecycle import TellAcknowledged
 from tocsin.oncall.links import Action, make_link
 from tocsin.oncall.people import notification_plan
 from tocsin.oncall.schedules import on_call
 from tocsin.store import oncall_rows
 from tocsin.store.oncall_rows import DueRow, OncallGroupRow
 from tocsin.store.writer import GroupCommitter, Txn
-from tocsin.timeutil import Clock
+from tocsin.timeutil import Clock, to_micros
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,12 @@ _MIN_SLEEP = 0.02
 _CHANNEL_INTEGRATION = {"email": "email[0]", "slack": "slack[0]"}
 _ALL_RESOLVED = "every alert of the group has resolved (the group resolves at its next flush)"
 _ALL_SILENCED = "every alert of the group firing is silenced"
+
+
+def _tells_of_acks(integration: str) -> bool:
+    """Whether an acknowledgement notice goes through this integration (``kind[i]``):
+    every kind but the webhook, whose Alertmanager payload has no "acknowledged"."""
+    return not integration.startswith("webhook[")
 
 
 def _integrations(receiver: Receiver) -> tuple[str, list[str]]:
@@ -203,6 +210,40 @@ class OncallEngine:
         alerts = self._alerts_of(row)
         if not alerts or not all(a.resolved(now) for a in alerts):
             return []
+        return self._tell(row, paged, alerts, f"{escalation_id}/resolved", now)
+
+    def acknowledged_items(
+        self,
+        row: OncallGroupRow,
+        paged: Sequence[tuple[str, str]],
+        told: TellAcknowledged,
+        now: datetime,
+    ) -> list[OutboxItem]:
+        """Someone took the group: each receiver and person its escalation paged so
+        far is told who, through each integration a page went through, so that the
+        second person paged does not get up for it too, and the PagerDuty incident a
+        page opened is acknowledged. Not the person who acknowledged, and not a plain
+        webhook: Alertmanager's payload has no such status, and its receivers would
+        read the notice as a page. Told whatever ``send_resolved`` says: it is news."""
+        alerts = self._alerts_of(row)
+        if not alerts:
+            return []
+        tell = [(t, i) for t, i in paged if t != PERSON_PREFIX + told.by and _tells_of_acks(i)]
+        key = f"{told.escalation_id}/acknowledged/{to_micros(now)}"
+        return self._tell(row, tell, alerts, key, now, acknowledged_by=told.by)
+
+    def _tell(
+        self,
+        row: OncallGroupRow,
+        paged: Sequence[tuple[str, str]],
+        alerts: Sequence[Alert],
+        key: str,
+        now: datetime,
+        acknowledged_by: str = "",
+    ) -> list[OutboxItem]:
+        """One notification of the group to each of ``paged`` still configured, through
+        the integration a page went through (a person by the e-mail and the Slack
+        message they were paged by); ``key/target`` is its idempotency key."""
         items: list[OutboxItem] = []
         notes: dict[str, Notification] = {}
         for target, integration in paged:
@@ -210,8 +251,9 @@ class OncallEngine:
                 continue
             note = notes.get(target)
             if note is None:
-                key = f"{escalation_id}/resolved/{target}"
-                note = notes[target] = self._notification(row, target, alerts, key, now)
+                note = notes[target] = self._notification(
+                    row, target, alerts, f"{key}/{target}", now, acknowledged_by=acknowledged_by
+                )
             items.append(new_item(str(uuid.uuid4()), target, integration, note, now))
         return items
 
@@ -233,6 +275,7 @@ class OncallEngine:
         key: str,
         now: datetime,
         actor: str | None = None,
+        acknowledged_by: str = "",
     ) -> Notification:
         """The group's alerts to ``target``, with their runbooks; with the signed
         acknowledge and resolve links for ``actor`` when it is a page."""
@@ -265,6 +308,7 @@ class OncallEngine:
             external_url=self.base_url,
             idempotency_key=key,
             extra=extra,
+            acknowledged_by=acknowledged_by,
         )
 
     def _receiver(self, name: str) -> tuple[str, list[str]] | None:

@@ -47,6 +47,9 @@ class Notification(Struct, frozen=True):
     # news in itself (an incident's resolution announced): sent whatever an
     # integration's send_resolved says
     news: bool = False
+    # who took the group: a notice to those already paged that someone is on it (its
+    # status, as templates see it, is "acknowledged"; PagerDuty's event acknowledges)
+    acknowledged_by: str = ""
 
     def is_resolved(self, alert: Alert) -> bool:
         return alert.resolved(self.now)

@@ -101,6 +101,7 @@ def notification_to_json(n: Notification) -> dict[str, Any]:
         "idempotency_key": n.idempotency_key,
         "extra": {fp: dict(v) for fp, v in n.extra.items()},
         **({"news": True} if n.news else {}),
+        **({"acknowledged_by": n.acknowledged_by} if n.acknowledged_by else {}),
     }
 
 
@@ -115,5 +116,7 @@ def notification_from_json(data: Mapping[str, Any]) -> Notification:
         truncated=data["truncated"],
         idempotency_key=data["idempotency_key"],
         extra=data["extra"],
-        news=bool(data.get("news", False)),  # absent from rows written before it existed
+        # absent from rows written before they existed
+        news=bool(data.get("news", False)),
+        acknowledged_by=str(data.get("acknowledged_by", "")),
     )

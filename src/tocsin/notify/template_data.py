@@ -32,7 +32,21 @@ from tocsin.notify.payload import (
     quote_meta,
 )
 
-__all__ = ["KV", "AlertList", "Pair", "Pairs", "TemplateAlert", "TemplateData", "template_data"]
+__all__ = [
+    "ACKNOWLEDGED",
+    "KV",
+    "AlertList",
+    "Pair",
+    "Pairs",
+    "TemplateAlert",
+    "TemplateData",
+    "template_data",
+]
+
+# The group status of an acknowledgement notice (Alertmanager's are firing and resolved):
+# "[ACKNOWLEDGED]" in a template that prints .Status, a resolved colour in one that
+# tests for "firing"
+ACKNOWLEDGED = "acknowledged"
 
 
 class Pair(Struct, frozen=True):
@@ -177,6 +191,9 @@ class TemplateData(Struct, frozen=True):
     ExternalURL: str
     GroupKey: str
     TruncatedAlerts: int
+    # Tocsin's own: who acknowledged, in the notice that tells those already paged
+    # (its Status is then "acknowledged")
+    AcknowledgedBy: str = ""
 
     def context(self) -> dict[str, Any]:
         """Top-level Jinja2 variables: the payload's keys and Go's names, plus ``dot``."""
@@ -190,6 +207,7 @@ class TemplateData(Struct, frozen=True):
             "externalURL": self.ExternalURL,
             "groupKey": self.GroupKey,
             "truncatedAlerts": self.TruncatedAlerts,
+            "acknowledgedBy": self.AcknowledgedBy,
         }
         go_names = {
             "Receiver": self.Receiver,
@@ -201,6 +219,7 @@ class TemplateData(Struct, frozen=True):
             "ExternalURL": self.ExternalURL,
             "GroupKey": self.GroupKey,
             "TruncatedAlerts": self.TruncatedAlerts,
+            "AcknowledgedBy": self.AcknowledgedBy,
         }
         return {**names, **go_names, "dot": self, "root": self, "go_root": self}
 
@@ -246,9 +265,10 @@ def _alert(alert: Alert, notification: Notification, extra: Mapping[str, Any]) -
 def template_data(notification: Notification, *, truncated: int = 0) -> TemplateData:
     """The data for ``notification``'s alerts (already cut by the caller if it must)."""
     alerts = notification.alerts
+    status = group_status(alerts, notification.now)
     return TemplateData(
         Receiver=quote_meta(notification.receiver),
-        Status=group_status(alerts, notification.now),
+        Status=ACKNOWLEDGED if notification.acknowledged_by else status,
         Alerts=AlertList(
             _alert(a, notification, e)
             for a, e in zip(alerts, _shown_extras(notification), strict=True)
@@ -259,4 +279,5 @@ def template_data(notification: Notification, *, truncated: int = 0) -> Template
         ExternalURL=notification.external_url,
         GroupKey=notification.group_key,
         TruncatedAlerts=notification.truncated + truncated,
+        AcknowledgedBy=notification.acknowledged_by,
     )

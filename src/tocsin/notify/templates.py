@@ -21,17 +21,18 @@ templates too: Go syntax when they use it (``{{ .Status }}``), Jinja2 otherwise
 
 **Variables.** A template sees the webhook payload's data, under the payload's keys and
 under Alertmanager's Go names: ``receiver``/``Receiver``, ``status``/``Status``
-(``firing`` or ``resolved``), ``alerts``/``Alerts`` (with ``.Firing`` and ``.Resolved``),
-``groupLabels``, ``commonLabels``, ``commonAnnotations`` (and ``GroupLabels``, ...; each
-with ``.SortedPairs``, ``.Names``, ``.Values``, ``.Remove(names)``), ``externalURL``,
-``groupKey``, ``truncatedAlerts``. Each alert has ``status``, ``labels``,
-``annotations``, ``startsAt``, ``endsAt``, ``generatorURL``, ``fingerprint`` (and the Go
-names) plus ``extra`` (``.Extra`` in Go syntax): what Tocsin attached to it
-(``runbook_url``, ``runbook_steps``, ``severity``, ...), empty when nothing was.
-``dot`` is the value a named template was called with (Go's ``.``: the whole data, or
-e.g. one alert). Helpers: Go's and Alertmanager's template functions under
-``gofn_<name>`` (``gofn_toUpper``, ``gofn_join``, ...) and the filters ``rfc3339`` and
-``mrkdwn`` (escapes Slack markup).
+(``firing`` or ``resolved``; ``acknowledged`` in the notice telling those paged who took
+a group, who is ``acknowledgedBy``/``AcknowledgedBy``), ``alerts``/``Alerts`` (with
+``.Firing`` and ``.Resolved``), ``groupLabels``, ``commonLabels``, ``commonAnnotations``
+(and ``GroupLabels``, ...; each with ``.SortedPairs``, ``.Names``, ``.Values``,
+``.Remove(names)``), ``externalURL``, ``groupKey``, ``truncatedAlerts``. Each alert has
+``status``, ``labels``, ``annotations``, ``startsAt``, ``endsAt``, ``generatorURL``,
+``fingerprint`` (and the Go names) plus ``extra`` (``.Extra`` in Go syntax): what Tocsin
+attached to it (``runbook_url``, ``runbook_steps``, ``severity``, ...), empty when
+nothing was. ``dot`` is the value a named template was called with (Go's ``.``: the
+whole data, or e.g. one alert). Helpers: Go's and Alertmanager's template functions
+under ``gofn_<name>`` (``gofn_toUpper``, ``gofn_join``, ...) and the filters ``rfc3339``
+and ``mrkdwn`` (escapes Slack markup).
 """
 
 from __future__ import annotations

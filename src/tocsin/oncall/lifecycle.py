@@ -13,7 +13,8 @@ Rules (PagerDuty's and Grafana OnCall's, where they agree):
   Alerts joining a group that is still open change nothing.
 * Acknowledging stops escalation. With an ``ack_timeout`` a wake-up row is scheduled;
   if it comes due while the group is still acknowledged by that same acknowledgement,
-  the group goes back to firing and the current step is re-notified.
+  the group goes back to firing and the current step is re-notified. Those the
+  escalation paged so far are told who took it (Opsgenie's "acknowledged" notice).
 * Resolving (by hand, or automatically when all its alerts resolved) stops escalation
   for good. A group resolved by hand while alerts still fire in it stays resolved as
   long as only those alerts fire (Alertmanager re-sends them every group_interval or
@@ -61,6 +62,7 @@ __all__ = [
     "StartEscalation",
     "Status",
     "StopEscalation",
+    "TellAcknowledged",
     "TellResolved",
     "Transition",
     "Via",
@@ -267,6 +269,16 @@ class TellResolved(Struct, frozen=True):
     escalation_id: str
 
 
+class TellAcknowledged(Struct, frozen=True):
+    """Someone took the group: those its escalation paged so far, but ``by`` (a
+    person acknowledging their own page), are told who did, so that nobody else gets
+    out of bed for it and a PagerDuty incident a page opened is acknowledged too."""
+
+    escalation_id: str
+    by: str
+    comment: str = ""
+
+
 class PauseEscalation(Struct, frozen=True):
     escalation_id: str
     until: datetime | None  # None: while the group's alerts are muted
@@ -287,6 +299,7 @@ Action = (
     StartEscalation
     | StopEscalation
     | TellResolved
+    | TellAcknowledged
     | PauseEscalation
     | ResumeEscalation
     | ScheduleDue
@@ -388,7 +401,10 @@ def acknowledge(
         ack_deadline=deadline,
         snoozed_until=None,
     )
-    actions: list[Action] = [StopEscalation(state.escalation_id, final=False)]
+    actions: list[Action] = [
+        StopEscalation(state.escalation_id, final=False),
+        TellAcknowledged(state.escalation_id, who, comment),
+    ]
     if deadline is not None:
         actions.append(ScheduleDue(_due(new, DueKind.ACK_TIMEOUT, deadline)))
     return Transition(new, tuple(actions), _audit(new, now, who, via, "acknowledged", comment))

@@ -2,7 +2,8 @@
 
 Both ``msteams_configs`` and ``msteamsv2_configs`` send the card Alertmanager's
 ``msteamsv2`` sends (a ``message`` with one ``application/vnd.microsoft.card.adaptive``
-attachment): a heading coloured by status (``Attention`` firing, ``Good`` resolved),
+attachment): a heading coloured by status (``Attention`` firing, ``Warning``
+acknowledged, ``Good`` resolved),
 the ``text`` as a wrapping Markdown block, and a "View in Tocsin" button when the
 external URL is known. Office 365 connector MessageCards, which ``msteams_configs``
 sent in Alertmanager, are retired by Microsoft; for those configs the ``summary`` is
@@ -27,12 +28,15 @@ from tocsin.notify.channels.http import (
 from tocsin.notify.message import Notification
 from tocsin.notify.outcome import Outcome
 from tocsin.notify.rendering import FieldRenderer, declared_defaults
-from tocsin.notify.template_data import template_data
+from tocsin.notify.template_data import ACKNOWLEDGED, template_data
 from tocsin.notify.templates import DEFAULT_TEMPLATES, Templates
 
 __all__ = ["ADAPTIVE_CARD_SCHEMA", "send", "teams_message"]
 
 ADAPTIVE_CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+
+
+_COLOURS = {"firing": "Attention", ACKNOWLEDGED: "Warning"}  # and "Good", resolved
 
 
 def teams_message(
@@ -68,7 +72,7 @@ def _teams_message(
             "size": "Medium",
             "wrap": True,
             "style": "heading",
-            "color": "Attention" if data.Status == "firing" else "Good",
+            "color": _COLOURS.get(data.Status, "Good"),
         }
     ]
     if text:

@@ -2,7 +2,8 @@
 
 As Alertmanager does: one PagerDuty incident per alert group, keyed by
 ``dedup_key`` = SHA-256 (hex) of the group key, so re-sends and repeats update the same
-incident; ``trigger`` while any alert fires, ``resolve`` once all are resolved. The
+incident; ``trigger`` while any alert fires, ``resolve`` once all are resolved, and
+``acknowledge`` when Tocsin tells those paged that someone took the group. The
 summary (``description``) is cut to 1024 characters; ``source`` falls back to
 ``client``; ``details`` become ``custom_details`` (the whole field is replaced by a note
 when the event would exceed PagerDuty's 512 kB limit). Tocsin adds each alert's
@@ -31,7 +32,7 @@ from tocsin.notify.channels.http import (
 from tocsin.notify.message import Notification
 from tocsin.notify.outcome import Outcome
 from tocsin.notify.rendering import FieldRenderer, declared_defaults
-from tocsin.notify.template_data import template_data
+from tocsin.notify.template_data import ACKNOWLEDGED, template_data
 from tocsin.notify.templates import DEFAULT_TEMPLATES, TemplateRenderError, Templates
 
 __all__ = [
@@ -133,6 +134,11 @@ def pagerduty_event(
     return _event(notification, config, render, routing_key)
 
 
+# the group's status -> the event: an acknowledgement notice acknowledges the incident
+# the page opened (PagerDuty then stops escalating it too)
+_ACTIONS = {"firing": "trigger", ACKNOWLEDGED: "acknowledge"}
+
+
 def _event(
     notification: Notification, config: PagerdutyConfig, render: FieldRenderer, routing_key: str
 ) -> dict[str, Any]:
@@ -155,7 +161,7 @@ def _event(
     event: dict[str, Any] = {
         "routing_key": routing_key,
         "dedup_key": dedup_key(notification.group_key),
-        "event_action": "trigger" if data.Status == "firing" else "resolve",
+        "event_action": _ACTIONS.get(data.Status, "resolve"),
         "payload": payload,
     }
     for key, value in (
@@ -179,7 +185,7 @@ def _v1_event(
     trigger = render.data.Status == "firing"
     event: dict[str, Any] = {
         "service_key": service_key,
-        "event_type": "trigger" if trigger else "resolve",
+        "event_type": _ACTIONS.get(render.data.Status, "resolve"),
         "incident_key": dedup_key(notification.group_key),
         "description": _cut(render(config.description, "description"), MAX_SUMMARY),
     }

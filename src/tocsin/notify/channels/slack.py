@@ -85,15 +85,21 @@ def _button(text: str, url: str, style: str = "") -> dict[str, Any]:
     return button
 
 
+# (action, text, style) of a page's interactive buttons
+_BUTTONS = (("ack", "Acknowledge", "primary"), ("resolve", "Resolve", ""))
+
+
 def _oncall_buttons(notification: Notification) -> list[dict[str, Any]]:
     """For a page of an alert group under an escalation policy: interactive buttons
     whose value names the action, the group and the episode it was paged for
     (``ack:ID:ESCALATION``); Slack sends the click to Tocsin's ``/api/v1/slack/actions``,
-    which checks Slack's signature, and acts only while the group is in that episode."""
+    which checks Slack's signature, and acts only while the group is in that episode.
+    The notice that someone acknowledged it offers to resolve it only."""
     page = next((e for e in notification.extra.values() if e.get("group_id")), None)
     if page is None:
         return []
     group = f"{page['group_id']}:{page.get('escalation_id') or ''}".rstrip(":")
+    offered = _BUTTONS[1:] if notification.acknowledged_by else _BUTTONS
     return [
         {
             "type": "button",
@@ -102,7 +108,7 @@ def _oncall_buttons(notification: Notification) -> list[dict[str, Any]]:
             "value": f"{action}:{group}",
             **({"style": style} if style else {}),
         }
-        for action, text, style in (("ack", "Acknowledge", "primary"), ("resolve", "Resolve", ""))
+        for action, text, style in offered
     ]
 
 
