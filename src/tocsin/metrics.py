@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
+import platform
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,6 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from tocsin import __version__
 from tocsin.alerts.model import PostedAlert
 from tocsin.notify.outcome import Outcome, OutcomeKind
 
@@ -104,6 +106,14 @@ class Metrics:
             "Timestamp of the last successful configuration reload.",
             registry=self.registry,
         )
+        # As every Prometheus server's X_build_info: dashboards and alerts tell apart
+        # replicas running different releases (an upgrade half done) by its labels.
+        Gauge(
+            "tocsin_build_info",
+            "A metric with a constant '1' value labelled by version and Python version.",
+            ["version", "pythonversion"],
+            registry=self.registry,
+        ).labels(__version__, platform.python_version()).set(1)
         self._config_hash = Gauge(
             "tocsin_config_hash",
             "Hash of the currently loaded configuration file (as Alertmanager's "

@@ -4,6 +4,7 @@ PostgreSQL): shapes amtool validates, filters, silences, status and reload."""
 from __future__ import annotations
 
 import logging
+import platform
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -382,6 +383,10 @@ def test_health_ready_metrics(client: TestClient) -> None:
     for loop in ("dispatch", "delivery", "on-call", "heartbeats", "probes"):
         assert f'tocsin_loop_failing{{loop="{loop}"}} 0.0' in metrics
         assert f'tocsin_loop_failures_total{{loop="{loop}"}} 0.0' in metrics
+    # the release each replica runs, as /api/v2/status says it
+    version = client.get("/api/v2/status").json()["versionInfo"]["version"]
+    python = platform.python_version()
+    assert f'tocsin_build_info{{pythonversion="{python}",version="{version}"}} 1.0' in metrics
 
 
 def test_reload_swaps_config_and_refuses_a_bad_one(

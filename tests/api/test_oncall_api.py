@@ -145,6 +145,36 @@ def test_an_override_covers_a_window(client: TestClient, clock: Clock) -> None:
     assert (late.status_code, late.json()) == (400, "end: the window is over already")
 
 
+def test_the_config_file_s_overrides_are_listed_and_changed_in_the_file(
+    db_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    """An override written in the config file is listed with those made at run time
+    (``source`` tells them apart); removing it through the API is refused, saying
+    where it is changed."""
+    in_file = CONFIG.replace(
+        "        participants: [alice, bob]\n",
+        "        participants: [alice, bob]\n    overrides:\n"
+        "      - {person: bob, start: '2026-03-05T08:00:00Z', end: '2026-03-05T20:00:00Z'}\n",
+    )
+    clock.now = datetime(2026, 3, 1, tzinfo=UTC)
+    with app_client(in_file, db_url, tmp_path, clock) as client:
+        body = {"person": "alice", "start": "2026-03-03T12:00:00Z", "end": "2026-03-03T14:00:00Z"}
+        made = client.post("/api/v1/schedules/primary/overrides", json={**body, "by": "bob"})
+        assert made.status_code == 200, made.text
+        listed = client.get("/api/v1/schedules/primary/overrides").json()
+        assert [(o["id"], o["person"], o["source"]) for o in listed] == [
+            (made.json()["id"], "alice", "api"),
+            ("config:primary:0", "bob", "config"),
+        ]
+        refused = client.delete("/api/v1/overrides/config:primary:0")
+        assert refused.status_code == 409
+        assert refused.json() == (
+            "override 'config:primary:0' is in the config file: remove it there and reload"
+        )
+        clock.now = datetime(2026, 3, 6, tzinfo=UTC)  # both over
+        assert client.get("/api/v1/schedules/primary/overrides").json() == []
+
+
 @pytest.mark.parametrize(
     "body",
     [

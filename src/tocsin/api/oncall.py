@@ -20,6 +20,7 @@ from tocsin.api.state import runtime
 from tocsin.api.v2 import BodyTooLarge, read_body
 from tocsin.config import ConfigError
 from tocsin.config.durations import format_duration, parse_duration
+from tocsin.config.oncall import CONFIG_OVERRIDE
 from tocsin.core.oncall_ops import OncallRefused
 from tocsin.core.override_ops import AddOverride, DeleteOverride, schedule_audit_id
 from tocsin.incidents.model import Incident
@@ -574,19 +575,23 @@ def _override_json(o: Override) -> dict[str, Any]:
         "start": o.start,
         "end": o.end,
         "replaces": o.replaces,
+        # the config file's are changed there (and win over nothing made at run time)
+        "source": "config" if o.id.startswith(CONFIG_OVERRIDE) else "api",
     }
 
 
 @router.get("/api/v1/schedules/{name}/overrides", summary="Overrides not over yet")
 def list_overrides(request: Request, name: str, past: bool = False) -> Response:
-    """The stored overrides of a schedule that have not ended (``past=true``: all),
-    by start; those in the config file are not listed: they are changed there."""
+    """The overrides of a schedule that have not ended (``past=true``: all), by start:
+    the config file's (``source: config``, changed in the file) and those made at run
+    time from the CLI, API or console (``source: api``)."""
     rt = runtime(request)
-    if rt.config.schedule(name) is None:
+    schedule = rt.config.schedule(name)
+    if schedule is None:
         return _json(f"no schedule {name!r}", 404)
     now = rt.clock()
     with rt.engine.connect() as conn:
-        found = oncall_rows.overrides(conn, name)
+        found = [*schedule.config_overrides(), *oncall_rows.overrides(conn, name)]
     shown = sorted((o for o in found if past or o.end > now), key=lambda o: (o.start, o.id))
     return _json([_override_json(o) for o in shown])
 
@@ -620,6 +625,10 @@ async def add_override(request: Request, name: str) -> Response:
 @router.delete("/api/v1/overrides/{override_id}", summary="Remove an override")
 async def remove_override(request: Request, override_id: str, by: str = "api") -> Response:
     rt = runtime(request)
+    if override_id.startswith(CONFIG_OVERRIDE):
+        return _json(
+            f"override {override_id!r} is in the config file: remove it there and reload", 409
+        )
     if not await rt.writer.run(DeleteOverride(override_id, by, rt.clock(), via_of(request))):
         return _json(f"no override {override_id!r}", 404)
     return Response(status_code=204)

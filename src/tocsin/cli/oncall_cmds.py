@@ -319,8 +319,8 @@ def override_list(
     url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
-    """A schedule's overrides that are not over (those made from the CLI, API or
-    console; the config file's are changed in the file)."""
+    """A schedule's overrides that are not over: the config file's (SOURCE config,
+    changed in the file) and those made from the CLI, API or console."""
     try:
         with Client(url) as client:
             found = client.overrides(schedule, past)
@@ -329,8 +329,11 @@ def override_list(
     if as_json:
         print_json(found)
         return
-    rows = [[o["id"], o["person"], o["start"], o["end"], o["replaces"] or ""] for o in found]
-    print_table(["ID", "PERSON", "FROM", "UNTIL", "REPLACES"], rows)
+    rows = [
+        [o["id"], o["person"], o["start"], o["end"], o["replaces"] or "", o["source"]]
+        for o in found
+    ]
+    print_table(["ID", "PERSON", "FROM", "UNTIL", "REPLACES", "SOURCE"], rows)
 
 
 @override_app.command("remove")

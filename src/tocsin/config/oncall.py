@@ -56,6 +56,7 @@ from tocsin.oncall.schedules import Layer, Override, Restriction, Rotation, Sche
 from tocsin.timeutil import EPOCH, parse_rfc3339
 
 __all__ = [
+    "CONFIG_OVERRIDE",
     "LayerConfig",
     "NotificationRuleConfig",
     "OverrideConfig",
@@ -66,6 +67,9 @@ __all__ = [
 ]
 
 ROTATIONS: tuple[Rotation, ...] = ("daily", "weekly", "custom")
+# how the id of an override from the config file starts ("config:SCHEDULE:INDEX"): the
+# API lists it, and refuses to remove it (it is changed in the file)
+CONFIG_OVERRIDE = "config:"
 
 
 def check_time_zone(name: str) -> str:
@@ -330,7 +334,7 @@ class ScheduleConfig:
         newer and wins where they overlap, and among these the later listed wins."""
         return tuple(
             Override(
-                id=f"config:{self.name}:{index}",
+                id=f"{CONFIG_OVERRIDE}{self.name}:{index}",
                 schedule=self.name,
                 person=o.person,
                 start=o.start,
