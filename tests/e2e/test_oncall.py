@@ -291,6 +291,12 @@ def test_cli_groups_ack_and_oncall(tmp_path: Path) -> None:
             assert (nosuch.returncode, "HTTP 404" in nosuch.stderr) == (1, True)
             undone = run_cli("unack", group["id"], "--by", "dave", url=tocsin.url)
             assert undone.stdout.strip() == f"{group['id']}: firing"
+            # several at once (a storm's): each said on its own, exit 1 if any was refused
+            both = run_cli(
+                "ack", "nosuch", group["id"], "--by", "dave", url=tocsin.url, check=False
+            )
+            assert (both.returncode, both.stdout) == (1, f"{group['id']}: acknowledged\n")
+            assert "no on-call alert group 'nosuch'" in both.stderr
             who = orjson.loads(run_cli("oncall", "primary", "--json", url=tocsin.url).stdout)
             assert [s["person"] for s in who["primary"]] == ["alice"]
             before = ("oncall", "primary", "--at", "2025-12-01T00:00:00Z")  # before its layer

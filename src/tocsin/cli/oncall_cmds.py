@@ -36,15 +36,33 @@ def _act(url: str, group: str, action: str, by: str, comment: str, duration: str
 
 
 def _action(action: str, doc: str) -> Callable[..., None]:
-    """The command for an action that takes no more than who and why."""
+    """The command for an action that takes no more than who and why, on one group or
+    several (a storm's: ``tocsin groups --json | jq -r '.[].id' | xargs tocsin ack``):
+    each is acted on, and said, on its own; the exit code is 1 if any was refused."""
 
     def command(
-        group: Annotated[str, typer.Argument(help="Alert group id (tocsin groups).")],
+        group_ids: Annotated[
+            list[str], typer.Argument(metavar="GROUP...", help="Alert group ids (tocsin groups).")
+        ],
         by: ByOption = "",
         comment: CommentOption = "",
         url: UrlOption = DEFAULT_URL,
     ) -> None:
-        _act(url, group, action, by, comment)
+        refused = 0
+        try:
+            with Client(url) as client:
+                for group in group_ids:
+                    try:
+                        result = client.act(group, action, me(by), comment, "")
+                    except ApiError as exc:
+                        typer.echo(f"error: {exc}", err=True)
+                        refused += 1
+                        continue
+                    typer.echo(f"{group}: {result['status']}")
+        except OSError as exc:
+            fail(str(exc))
+        if refused:
+            raise typer.Exit(1)
 
     command.__doc__ = doc
     return command

@@ -63,6 +63,7 @@ NOTICES = {
     "scheduled": "Maintenance scheduled.",
     "maintenance": "Maintenance updated.",
     **{action: f"Alert group {done}." for action, done in ACTIONS.items()},
+    "ack-shown": "Alert groups acknowledged.",
 }
 
 
@@ -258,14 +259,53 @@ async def expire_silence(request: Request, silence_id: str) -> Response:
 
 @router.get("/ui/groups", response_class=HTMLResponse)
 def groups_page(request: Request, everything: bool = Query(False, alias="all")) -> HTMLResponse:
+    return _groups_page(request, everything)
+
+
+def _groups_page(
+    request: Request,
+    everything: bool = False,
+    status: int = 200,
+    problems: Mapping[str, str] | None = None,
+) -> HTMLResponse:
     with runtime(request).engine.connect() as conn:
         rows = pages.group_rows(oncall_rows.list_groups(conn))
     shown = rows if everything else [g for g in rows if g.open]
     hidden = len(rows) - len(shown)
     incidents = runtime(request).incidents.open_by_group()
     return show_page(
-        request, "groups.html", groups=shown, hidden=hidden, all=everything, incidents=incidents
+        request,
+        "groups.html",
+        status=status,
+        groups=shown,
+        hidden=hidden,
+        all=everything,
+        incidents=incidents,
+        firing=[g.id for g in shown if g.status == "firing"],
+        problems=problems or {},
     )
+
+
+@router.post("/ui/groups", response_class=HTMLResponse)
+async def acknowledge_shown(request: Request) -> Response:
+    """A storm's groups acknowledged at once: those firing when the page was shown
+    (their ids come with the form, so a group that fired since is not taken unseen).
+    One taken by someone else meanwhile is left to them, and the page says so."""
+    fields = await read_form(request)
+    if isinstance(fields, HTMLResponse):
+        return fields
+    rt = runtime(request)
+    who, ids = fields.get("by", ""), fields.get("groups", "").split()
+    problems: dict[str, str] = {} if who else {"by": "required: who is doing this"}
+    if not problems:
+        for group_id in ids:
+            try:
+                await rt.act_on_group(group_id, "ack", who, Via.CONSOLE, "")
+            except (LookupError, OncallRefused) as exc:
+                problems[group_id] = str(exc)
+    if problems:
+        return _groups_page(request, status=409 if who else 400, problems=problems)
+    return redirect_done("/ui/groups?done=ack-shown", who)
 
 
 @router.get("/ui/groups/{group_id}", response_class=HTMLResponse)
