@@ -66,7 +66,7 @@ from tocsin.metrics import Metrics
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem
 from tocsin.notify.outcome import Outcome
 from tocsin.notify.templates import Templates
-from tocsin.oncall.lifecycle import Via, pending_acts
+from tocsin.oncall.lifecycle import GroupState, Via, pending_acts
 from tocsin.oncall.schedules import Shift, shifts
 from tocsin.outage import Outage
 from tocsin.runbooks.checklist import Checklist, find_step, parse_ref
@@ -517,10 +517,11 @@ class Runtime:
             row = oncall_rows.get_group(conn, group_id)
             if row is None:
                 return None
-            status = str((row.state.get("lifecycle") or {}).get("status") or "")
+            lifecycle = row.state.get("lifecycle")
             due = oncall_rows.pending_due(conn, group_id)
             audit = oncall_rows.audit_of(conn, group_id)
-        pending = [d for d in due if pending_acts(d.kind, status)]
+        state = GroupState.from_json(lifecycle) if lifecycle else None
+        pending = [d for d in due if pending_acts(d.kind, state, d.payload)]
         runbook = group_runbook(row, audit, self._incident_alerts, self.runbooks, self.clock())
         return GroupPage(row, pending, audit, runbook)
 

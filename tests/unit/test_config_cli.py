@@ -328,6 +328,65 @@ def test_check_config_warns_of_incident_alerts_that_page_nobody(
         assert "which the routes send only to default, notifying nobody" in line
 
 
+PAGED_INCIDENTS = """
+global: {smtp_smarthost: '127.0.0.1:9', smtp_from: tocsin@example.org}
+route:
+  receiver: default
+  group_by: %s
+  routes: %s
+receivers:
+  - name: default
+  - name: pager
+    escalation_policy: ladder
+people: [{name: alice, email: alice@example.org}]
+escalation_policies: [{name: ladder, steps: [{targets: [{person: alice}]}]}]
+tocsin:
+  incidents:
+    severities:
+      - {name: SEV-1, alert: true}
+      - {name: SEV-2}
+"""
+
+
+@pytest.mark.parametrize(
+    ("group_by", "routes", "warned"),
+    [
+        # the pager groups by alertname and service: every incident's page is one group
+        ("[alertname, service]", "[{matchers: [alertname=IncidentOpen], receiver: pager}]", True),
+        # ... unless the route for IncidentOpen groups by incident, or by every label
+        (
+            "[alertname]",
+            "[{matchers: [alertname=IncidentOpen], receiver: pager, group_by: [incident]}]",
+            False,
+        ),
+        ("['...']", "[{matchers: [alertname=IncidentOpen], receiver: pager}]", False),
+        # a receiver without an escalation policy opens no on-call group to share
+        ("[alertname]", "[]", False),
+    ],
+)
+def test_check_config_warns_of_incident_pages_that_share_one_group(
+    app: typer.Typer,
+    runner: CliRunner,
+    tmp_path: Path,
+    group_by: str,
+    routes: str,
+    warned: bool,
+) -> None:
+    """An IncidentOpen alert grouped without its incident label joins the previous
+    incident's alert group: the second incident re-opens the first's, which still
+    shows the first. Said, with the fix."""
+    path = tmp_path / "am.yml"
+    path.write_text(PAGED_INCIDENTS % (group_by, routes))
+    result = runner.invoke(app, ["check-config", str(path)])
+    assert result.exit_code == 0, result.output
+    shared = [line for line in result.stderr.splitlines() if "grouped without" in line]
+    assert len(shared) == warned
+    for line in shared:
+        assert "SEV-1's IncidentOpen alerts are grouped without their incident label" in line
+        assert "for pager" in line
+        assert "add incident to that route's group_by" in line
+
+
 RUNBOOKS = Path(__file__).resolve().parents[3] / "shared" / "runbooks"
 
 

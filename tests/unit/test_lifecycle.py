@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from msgspec.structs import replace
 
 from tocsin.oncall.lifecycle import (
     Action,
@@ -465,21 +467,33 @@ def test_audit_and_due_rows_json_round_trip() -> None:
     assert entry.to_json()["via"] == "email-link"
 
 
+ACK_TIMEOUT = LifecycleDue(DueKind.ACK_TIMEOUT, "g", "g#1", T0 + 12 * M).to_json()
+SNOOZE_END = LifecycleDue(DueKind.SNOOZE_END, "g", "g#1", T0 + 35 * M).to_json()
+
+
 @pytest.mark.parametrize(
-    ("kind", "status", "acts"),
+    ("kind", "state", "payload", "acts"),
     [
-        ("step", "firing", True),
-        ("notify", "firing", True),
-        ("lifecycle", "firing", True),
+        ("step", FIRING, {}, True),
+        ("notify", FIRING, {}, True),
         # the escalation waits: its steps and later pages do nothing when due
-        ("step", "acknowledged", False),
-        ("notify", "acknowledged", False),
-        ("step", "snoozed", False),
-        ("step", "resolved", False),
+        ("step", ACKED, {}, False),
+        ("notify", ACKED, {}, False),
+        ("step", SNOOZED, {}, False),
+        ("step", RESOLVED, {}, False),
+        ("step", None, {}, False),  # a group whose state cannot be read
         # the wake-up that ends the wait does act
-        ("lifecycle", "acknowledged", True),
-        ("lifecycle", "snoozed", True),
+        ("lifecycle", ACKED_WITH_TIMEOUT, ACK_TIMEOUT, True),
+        ("lifecycle", SNOOZED, SNOOZE_END, True),
+        # ... not one left from an earlier wait: the ack timeout of an acknowledgement
+        # the group resolved since, a snooze's end moved on, another firing's row
+        ("lifecycle", RESOLVED, ACK_TIMEOUT, False),
+        ("lifecycle", FIRING, SNOOZE_END, False),
+        ("lifecycle", replace(SNOOZED, snoozed_until=T0 + 50 * M), SNOOZE_END, False),
+        ("lifecycle", replace(ACKED_WITH_TIMEOUT, escalation_id="g#2"), ACK_TIMEOUT, False),
     ],
 )
-def test_which_pending_rows_will_act(kind: str, status: str, acts: bool) -> None:
-    assert pending_acts(kind, status) is acts
+def test_which_pending_rows_will_act(
+    kind: str, state: GroupState | None, payload: dict[str, Any], acts: bool
+) -> None:
+    assert pending_acts(kind, state, payload) is acts

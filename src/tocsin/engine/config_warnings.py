@@ -26,8 +26,9 @@ def config_warnings(
 ) -> list[ConfigProblem | str]:
     """Integrations no channel sends, named templates used and never defined, the
     alert about failing pages paged through what fails, incident alerts (``alert:
-    true``) routed to nobody, runbook links to nothing (among ``books``: the server
-    passes those it loaded; else the files of ``tocsin.runbooks.paths`` are read)."""
+    true``) routed to nobody or paged as one group for every incident, runbook links
+    to nothing (among ``books``: the server passes those it loaded; else the files of
+    ``tocsin.runbooks.paths`` are read)."""
     return [
         *unsupported_integrations(config),
         *undefined_templates(config, templates),

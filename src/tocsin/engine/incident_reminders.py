@@ -38,8 +38,9 @@ KIND = Kind("incident", ALERTNAMES, "incidents", INCIDENT_PAGE)
 def unpaged_incidents(config: Config) -> list[str]:
     """The severities whose ``IncidentOpen`` alert (``alert: true``: "page the on-call
     for a major incident") the routes send only to receivers that notify nobody (no
-    integration, no escalation policy): a warning each, for ``check-config``. The
-    promise would be kept by nothing, and nothing else would say so."""
+    integration, no escalation policy), or group without its incident for a receiver
+    that pages: a warning each, for ``check-config``. The promise would be kept by
+    nothing, or badly, and nothing else would say so."""
     settings = config.tocsin.incidents
     root = build_route_tree(config)
     found: list[str] = []
@@ -47,7 +48,8 @@ def unpaged_incidents(config: Config) -> list[str]:
         if not severity.alert:
             continue
         labels = open_labels(1, severity.name, rank, settings.labels)
-        targets = list(dict.fromkeys(node.receiver for node in match(root, labels)))
+        nodes = match(root, labels)
+        targets = list(dict.fromkeys(node.receiver for node in nodes))
         if all(_silent(config.receiver(name)) for name in targets):
             found.append(
                 f"tocsin.incidents.severities: {severity.name} raises {OPEN} (alert: true), "
@@ -55,7 +57,27 @@ def unpaged_incidents(config: Config) -> list[str]:
                 f'alertname="{OPEN}" (incident_severity="{severity.name}") to a receiver '
                 "that pages"
             )
+        # Grouped without its incident, every incident's page is one alert group: the
+        # second incident re-opens the first one's group, which still shows that one.
+        shared = [
+            n.receiver
+            for n in nodes
+            if not n.group_by_all
+            and "incident" not in n.group_by
+            and _pages(config.receiver(n.receiver))
+        ]
+        if shared:
+            found.append(
+                f"tocsin.incidents.severities: {severity.name}'s {OPEN} alerts are grouped "
+                f"without their incident label for {', '.join(dict.fromkeys(shared))}, so "
+                "every incident's page joins one alert group: add incident to that route's "
+                f'group_by (a route for alertname="{OPEN}" with group_by: [alertname, incident])'
+            )
     return found
+
+
+def _pages(receiver: Receiver | None) -> bool:
+    return receiver is not None and bool(receiver.escalation_policy)
 
 
 def _silent(receiver: Receiver | None) -> bool:

@@ -477,12 +477,19 @@ def alerts_resolved(
     return Transition(t.state, (*t.actions, TellResolved(state.escalation_id)), t.audit)
 
 
-def pending_acts(kind: str, status: str) -> bool:
-    """Whether a group's pending row of ``kind`` ("step", "notify", "lifecycle") will
-    act when due: while the group is acknowledged, snoozed or resolved its escalation
-    waits, so its steps and later pages do nothing then (a wake-up that ends the wait
-    does act, and escalation resumes from it). A page shows only what will happen."""
-    return status == Status.FIRING or kind == "lifecycle"
+def pending_acts(kind: str, state: GroupState | None, payload: Mapping[str, Any]) -> bool:
+    """Whether a group's pending row of ``kind`` ("step", "notify", "lifecycle";
+    ``payload``: the row's) will act when due: while the group is acknowledged, snoozed
+    or resolved its escalation waits, so its steps and later pages do nothing then. A
+    wake-up that ends the wait acts if it is the one the state awaits (:func:`on_due`):
+    not the acknowledgement timeout of an earlier firing, left behind when it resolved.
+    A page shows only what will happen."""
+    if state is None:
+        return False
+    if kind == "lifecycle":
+        due = LifecycleDue.from_json(payload)
+        return on_due(state, due, due.due_at) is not None
+    return state.status is Status.FIRING
 
 
 # The longest snooze: a page put off for longer (a typo's "300d", say) would hide an
