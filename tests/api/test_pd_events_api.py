@@ -178,6 +178,19 @@ def test_events_for_unknown_alerts_change_nothing(runtime: Runtime, client: Test
     assert acked["message"].startswith("Event processed; nothing to acknowledge: ")
 
 
+def test_an_acknowledge_with_no_page_to_take_says_why(client: TestClient) -> None:
+    """A firing alert no escalating group holds (routed to a receiver without a
+    policy here; a group in its group_wait is the same): the acknowledge is accepted,
+    and the answer says it did nothing and when it would."""
+    send(client, dedup_key="w", payload={"severity": "warning"})
+    acked = send(client, "acknowledge", dedup_key="w")
+    assert acked["message"].startswith(
+        "Event processed; nothing to acknowledge: the alert of this dedup_key fires, "
+        "but no alert group awaiting acknowledgement holds it"
+    )
+    assert "send acknowledge again once paged" in acked["message"]
+
+
 def test_an_acknowledge_event_acknowledges_the_escalating_group(client: TestClient) -> None:
     send(client, dedup_key="k")
     group = first_group(client)

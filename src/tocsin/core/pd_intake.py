@@ -33,6 +33,7 @@ class EventOutcome:
     alerts: list[Alert] = field(default_factory=list)  # stored (trigger, resolve)
     acknowledged: list[str] = field(default_factory=list)  # on-call group ids
     action: Action = Action.TRIGGER
+    firing: bool = False  # an acknowledge's: an alert of the dedup_key fires
 
     @property
     def message(self) -> str:
@@ -41,6 +42,15 @@ class EventOutcome:
         cron job may resolve at every good run), but a typo's dedup_key should show."""
         if self.action is Action.RESOLVE and not self.alerts:
             return f"{PROCESSED}; nothing to resolve: no firing alert has this dedup_key"
+        if self.action is Action.ACKNOWLEDGE and not self.acknowledged and self.firing:
+            # before the group's first notification there is no page to acknowledge: a
+            # tool that acknowledges at once must be told its acknowledge did nothing
+            return (
+                f"{PROCESSED}; nothing to acknowledge: the alert of this dedup_key fires, "
+                "but no alert group awaiting acknowledgement holds it: it is acknowledged "
+                "already, pages through no escalation policy, or its group has not been "
+                "notified yet (group_wait): send acknowledge again once paged"
+            )
         if self.action is Action.ACKNOWLEDGE and not self.acknowledged:
             return (
                 f"{PROCESSED}; nothing to acknowledge: no alert group awaiting "
@@ -78,13 +88,14 @@ class EventIntake:
         elif event.action is Action.RESOLVE:
             out.alerts = await self._store.apply_event(name, key, None)
         else:
-            out.acknowledged = await self._acknowledge_groups(name, key)
+            out.firing, out.acknowledged = await self._acknowledge_groups(name, key)
         return out
 
-    async def _acknowledge_groups(self, integration: str, dedup_key: str) -> list[str]:
+    async def _acknowledge_groups(self, integration: str, dedup_key: str) -> tuple[bool, list[str]]:
         """Acknowledge the on-call groups that hold the identity's firing alerts; groups
         already acknowledged or resolved, and alerts in no escalating group, are left
-        as they are (PagerDuty too accepts an acknowledge that changes nothing)."""
+        as they are (PagerDuty too accepts an acknowledge that changes nothing).
+        Whether an alert of the identity fires, and the groups acknowledged."""
         await asyncio.to_thread(self._store.refresh)  # what other replicas committed
         now = self._clock()
         held = [
@@ -99,4 +110,4 @@ class EventIntake:
             except (LookupError, OncallRefused):
                 continue
             done.append(group_id)
-        return done
+        return bool(held), done
