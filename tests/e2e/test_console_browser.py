@@ -178,6 +178,113 @@ def test_a_responder_silences_and_acknowledges_from_the_browser(
         assert [t["keptBy"] for t in timers if t["ref"] == ref] == ["alice"]
 
 
+def sideways(driver: WebDriver) -> list[str]:
+    """What sticks out past the window's right edge (named in a failure): nothing, on a
+    page that does not scroll sideways."""
+    found: list[str] = driver.execute_script(
+        "return [...document.querySelectorAll('body *')]"
+        ".filter(e => e.getBoundingClientRect().right > window.innerWidth)"
+        ".map(e => e.tagName + '.' + e.className)"
+    )
+    return found
+
+
+def test_the_console_fits_a_phone(tmp_path: Path, browser: WebDriver) -> None:
+    """At 420 pixels wide no page of a real incident scrolls sideways: long label values
+    stay whole in their chips (the chips wrap between them), the incident's form fits,
+    and the wide tables (timers, audit, timeline) scroll inside themselves."""
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(CONFIG + "  failing_after: 1000000\n")
+    with TocsinServer(tmp_path, config=path) as tocsin:
+        # kube-prometheus' names and labels, as a cluster sends them
+        common = {
+            "severity": "critical",
+            "namespace": "monitoring",
+            "instance": "ip-10-12-134-201.eu-central-1.compute.internal:9100",
+        }
+        volume = alert(
+            {
+                "alertname": "KubePersistentVolumeFillingUp",
+                "persistentvolumeclaim": "prometheus-k8s-db-prometheus-k8s-0",
+                **common,
+            },
+            annotations={
+                "summary": "PersistentVolume is filling up.",
+                "runbook_url": "https://runbooks.prometheus-operator.dev/runbooks/"
+                "kubernetes/kubepersistentvolumefillingup",
+            },
+        )
+        shards = alert({"alertname": "PrometheusRemoteWriteDesiredShards", **common})
+        down = alert({"alertname": "ServiceDown", "service": "checkout-payments", **common})
+        assert post_alerts(tocsin.url, [volume, shards, down]).status_code == 200
+
+        def opened() -> dict[str, str] | None:
+            found = {g["labels"]["alertname"]: g["id"] for g in groups(tocsin.url)}
+            return found if len(found) == 3 else None
+
+        # ServiceDown has a runbook: its page has timers and a checklist
+        gid = wait_until(opened, 30, "the three groups")["ServiceDown"]
+        acked = httpx.post(
+            f"{tocsin.url}/api/v1/groups/{gid}/ack",
+            json={"by": "alice", "comment": "the payments pods crash-loop since the deploy"},
+        )
+        assert acked.status_code == 200, acked.text
+        declared = httpx.post(
+            f"{tocsin.url}/api/v1/incidents",
+            json={
+                "by": "alice",
+                "title": "Checkout payments down in eu-central-1",
+                "severity": "SEV2",
+                "summary": "Card payments fail at checkout",
+                "public": True,
+                "groups": [gid],
+            },
+        )
+        assert declared.status_code == 201, declared.text
+        number = declared.json()["id"]
+        for change in (
+            {"status": "identified", "update": "A bad deploy of the payments service"},
+            {"note": "kubectl rollout undo deployment/checkout-payments -n monitoring"},
+        ):
+            changed = httpx.patch(
+                f"{tocsin.url}/api/v1/incidents/{number}", json={"by": "bob", **change}
+            )
+            assert changed.status_code == 200, changed.text
+
+        browser.set_window_size(420, 900)
+        inner = browser.execute_script("return window.innerWidth")
+        assert inner <= 420, inner
+        wide = {}  # every page that scrolls sideways, named in one failure
+        for page, shows in [
+            ("/ui/alerts", "dl.annotations a"),
+            ("/ui/groups", "tr.group form.ack"),
+            (f"/ui/groups/{gid}", "tr.timer.met"),
+            (f"/ui/groups/{gid}", "table.audit tr + tr"),
+            (f"/ui/incidents/{number}", "table.timeline tr.entry"),
+        ]:
+            browser.get(f"{tocsin.url}{page}")
+            assert browser.find_elements(By.CSS_SELECTOR, shows), page  # the data is there
+            width = browser.execute_script("return document.documentElement.scrollWidth")
+            if width > inner:
+                wide[page] = (width, sideways(browser))
+        assert wide == {}, (inner, wide)
+        # a chip is one line, whole: "alertname=..." is not cut letter by letter
+        browser.get(f"{tocsin.url}/ui/groups")
+        chips = browser.find_elements(By.CSS_SELECTOR, "tr.group .chip.group")
+        assert sorted(c.text for c in chips) == [
+            'alertname="KubePersistentVolumeFillingUp"',
+            'alertname="PrometheusRemoteWriteDesiredShards"',
+            'alertname="ServiceDown"',
+        ]
+        lines = browser.execute_script(
+            "return arguments[0].map(c => {"
+            " const r = document.createRange(); r.selectNodeContents(c);"
+            " return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; })",
+            chips,
+        )
+        assert lines == [1, 1, 1], lines
+
+
 def test_the_api_docs_render_in_the_browser(tmp_path: Path, browser: WebDriver) -> None:
     """Swagger UI renders Tocsin's OpenAPI 3.1 document from the server's own files
     (this machine reaches no CDN), listing the Alertmanager API's operations."""

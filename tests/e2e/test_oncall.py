@@ -117,8 +117,12 @@ def test_email_link_acknowledges_and_stops_the_escalation(tmp_path: Path) -> Non
             assert acked is not None
             assert acked["status"] == "acknowledged"
             assert acked["acknowledgedBy"] == "alice"
-            # the link works once: the group is acknowledged already
-            assert confirm(link.group(1)).status_code == 409
+            # the link works once: opened again, it says the group is taken, with no button
+            again = httpx.get(link.group(1))
+            assert again.status_code == 200, again.text
+            assert "already acknowledged by alice" in again.text
+            assert 'type="hidden"' not in again.text
+            assert f'href="/ui/groups/{group["id"]}"' in again.text
             # a script posting to the link itself (its fields in the query) is heard too
             assert httpx.post(link.group(1)).status_code == 409
             # a forged link is refused, opened or posted

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import orjson
 from fastapi import APIRouter, Query, Request
@@ -361,9 +361,40 @@ _CONFIRM = """<p>{question}</p>
 
 _VERBS = {"ack": "Acknowledge", "resolve": "Resolve", "snooze": "Snooze"}
 
+# the page's way on: the responder came from an e-mail, and the group's console page is
+# where the work goes on
+_NEXT = """<p><a id="console" href="{href}">Open the alert group in Tocsin</a>: \
+its runbook checklist, its audit trail, and a link to declare an incident.</p>"""
 
-def _page(message: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(_PAGE.format(body=f"<p>{_escape(message)}</p>"), status_code=status)
+
+def _way_on(group_id: str) -> str:
+    return _NEXT.format(href=_escape(f"/ui/groups/{quote(group_id, safe='')}"))
+
+
+def _page(message: str, status: int = 200, group_id: str | None = None) -> HTMLResponse:
+    """A page saying ``message``; with ``group_id``, and the way to the group's page."""
+    body = f"<p>{_escape(message)}</p>" + ("" if group_id is None else _way_on(group_id))
+    return HTMLResponse(_PAGE.format(body=body), status_code=status)
+
+
+def _moot(action: str, group_id: str, life: dict[str, Any], episode: str) -> str | None:
+    """Why the link's action cannot apply to the group as it stands, or None. The
+    confirmation page says so instead of a button whose POST could only be refused
+    (409): a responder opening the link again after acting would otherwise be asked
+    to acknowledge what the page says is acknowledged. The POST still decides."""
+    status = life.get("status")
+    if status == Status.RESOLVED.value:
+        verb = _VERBS[action].lower()
+        return f"Alert group {group_id} is resolved: nothing to {verb}; new alerts re-open it."
+    if action == Action.ACK and status == Status.ACKNOWLEDGED.value:
+        by = life.get("acknowledged_by") or "someone"
+        return f"Alert group {group_id} is already acknowledged by {by}."
+    if episode and life.get("escalation_id") != episode:  # as HumanAction refuses it
+        return (
+            f"This page was for an earlier firing of alert group {group_id}, which has "
+            "since resolved and fired again: open the group to act on it now."
+        )
+    return None
 
 
 def _signed(
@@ -406,10 +437,15 @@ async def signed_link(
     row = await asyncio.to_thread(_group_row, request, group_id)
     if row is not None:  # on a phone at 3 a.m.: which page this is, before the button
         labels = ", ".join(f"{k}={v}" for k, v in sorted(row.state.get("labels", {}).items()))
-        status = row.state.get("lifecycle", {}).get("status", "")
+        life = row.state.get("lifecycle", {})
         held = len(row.state.get("alerts", []))  # (those that fired last: kept resolved)
-        what = f"{labels or 'no group labels'}: {status}, {held} alert(s)"
-        confirm = f'<p id="group">{_escape(what)}</p>{confirm}'
+        what = f"{labels or 'no group labels'}: {life.get('status', '')}, {held} alert(s)"
+        said = f'<p id="group">{_escape(what)}</p>'
+        moot = _moot(action, group_id, life, ep)
+        if moot is not None:
+            shown = f'{said}<p id="moot">{_escape(moot)}</p>{_way_on(group_id)}'
+            return HTMLResponse(_PAGE.format(body=shown))
+        confirm = said + confirm
     return HTMLResponse(_PAGE.format(body=confirm))
 
 
@@ -452,13 +488,13 @@ async def signed_action(request: Request, action: str, group_id: str) -> Respons
         )
     except (ValueError, LinkError) as exc:
         status = 403 if isinstance(exc, LinkError) else 400
-        if isinstance(exc, OncallRefused):
-            status = 409
+        if isinstance(exc, OncallRefused):  # (someone acted first: their work is there)
+            return _page(str(exc), 409, group_id)
         return _page(str(exc), status)
     except LookupError as exc:
         return _page(str(exc), 404)
     done = {"ack": "acknowledged", "resolve": "resolved", "snooze": "snoozed"}[action]
-    return _page(f"Alert group {group_id} {done} by {by}.")
+    return _page(f"Alert group {group_id} {done} by {by}.", group_id=group_id)
 
 
 def _escape(text: str) -> str:
