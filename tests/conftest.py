@@ -13,12 +13,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from tocsin.store.db import normalize_url
 
 PG_ENV = "TOCSIN_TEST_POSTGRES_URL"
+
+# Property tests judge outcomes, never time: hypothesis' default 200 ms deadline per
+# example fails a correct test on a loaded machine (CI on two busy cores).
+settings.register_profile("tocsin", deadline=None)
+settings.load_profile("tocsin")
 
 
 @pytest.fixture(scope="session")

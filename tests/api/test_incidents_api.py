@@ -205,7 +205,10 @@ def test_missed_updates_and_post_mortems_raise_alerts_until_paid(
     assert late["startsAt"] == format_rfc3339(clock.now - timedelta(minutes=1))
     assert late["generatorURL"].endswith(f"/ui/incidents/{number}")
     assert "Commander: alice." in late["annotations"]["description"]
-    assert 'tocsin_incidents_open{severity="SEV1"} 1.0' in client.get("/metrics").text
+    metrics = client.get("/metrics").text
+    assert 'tocsin_incidents_open{severity="SEV1"} 1.0' in metrics
+    # a severity with none open is 0, not a series that comes and goes
+    assert 'tocsin_incidents_open{severity="SEV3"} 0.0' in metrics
     change(client, made["id"], update="Rolling back")
     wait_until(lambda: not reminders(client), 10, "the reminder to resolve")
     change(client, made["id"], status="resolved")
@@ -293,3 +296,49 @@ def test_the_openapi_document_describes_the_bodies(client: TestClient) -> None:
     assert "update" in change["content"]["application/json"]["schema"]["properties"]
     assert "/api/v1/status-page" in paths
     assert "/status" not in paths  # the HTML page, as the console's, is not API
+
+
+def test_the_draft_tells_the_peak_and_the_last_word_and_a_reopening_owes_a_revision(
+    client: TestClient, clock: Clock
+) -> None:
+    """The user's incident: SEV1 for three minutes of a SEV2, its summary stale, then
+    reopened and resolved again. The draft says the peak and the status page's last
+    word; the post-mortem stored before the reopening, saved again unchanged, is
+    refused (it tells the first resolution only) and the debt stays until revised."""
+    # 21:00 tomorrow, whatever the hour the test runs at: the times read as the user's
+    clock.now = clock.now.replace(hour=21, minute=0, second=0) + timedelta(days=1)
+    made = declare(
+        client, title="API errors", severity="SEV2", summary="We are investigating errors."
+    )
+    number = made["id"]
+    clock.now += timedelta(minutes=5, seconds=35)
+    change(client, number, severity="SEV1")
+    clock.now += timedelta(minutes=3, seconds=14)
+    change(client, number, severity="SEV2", update="A bad deploy; rolled back.")
+    clock.now += timedelta(minutes=20)
+    change(client, number, status="resolved", update="Errors are back to normal.")
+    markdown = client.get(f"/api/v1/incidents/{number}/postmortem").json()["markdown"]
+    assert "- **Severity:** SEV2 (peak SEV1, 21:05\u201321:08)\n" in markdown
+    summary = markdown.split("## Summary\n\n")[1].split("\n\n")[0]
+    assert summary == "Resolved: Errors are back to normal."
+    assert "We are investigating errors." not in markdown
+
+    written = markdown.replace("_One paragraph", "Errors for 29 minutes. _One paragraph")
+    change(client, number, postmortem=written)
+    clock.now += timedelta(hours=1)
+    change(client, number, status="investigating", note="errors again")
+    clock.now += timedelta(hours=1)
+    again = change(client, number, status="resolved")
+    assert [d["what"] for d in again["due"]] == ["a post-mortem"]
+    stored = client.get(f"/api/v1/incidents/{number}/postmortem").json()
+    assert (stored["stored"], stored["markdown"]) == (True, written)
+    refused = client.patch(f"/api/v1/incidents/{number}", json={"by": "bob", "postmortem": written})
+    assert refused.status_code == 400
+    assert refused.json().startswith(
+        "postmortem: the incident was reopened and resolved again since this post-mortem "
+        "was written: revise it"
+    )
+    assert client.get(f"/api/v1/incidents/{number}").json() == again  # nothing written
+    revised = change(client, number, postmortem=written + "\nIt came back: a second push.\n")
+    assert revised["due"] == []
+    assert revised["timeline"][-1]["text"] == "post-mortem revised"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html as entities
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -17,6 +18,7 @@ from tests.api.conftest import Clock, app_client, first_group
 from tests.api.test_console import CONFIG as CONSOLE_CONFIG
 from tests.api.test_console import SAME_SITE, open_group
 from tests.e2e.conftest import wait_until
+from tocsin.cli.incident_cmds import group_lines
 
 CONFIG = """\
 route:
@@ -155,6 +157,11 @@ def test_the_status_page(client: TestClient) -> None:
     assert '<tr data-component="API"><td>API</td><td class="state operational">' in page
     assert '<td class="state partial_outage">Partial outage</td>' in page
     assert "Affects Checkout" in page
+    # times as a customer reads them, the exact instant in the <time> element
+    opened = client.get("/api/v1/incidents/2").json()["openedAt"]
+    moment = datetime.fromisoformat(opened)
+    shown = f"{moment:%b} {moment.day}, {moment:%H:%M} UTC"
+    assert f'since <time datetime="{opened}">{shown}</time>' in page
     # unticked on the incident's page: it affects nothing listed any more
     form = client.get("/ui/incidents/2").text
     assert 'name="component_1" checked' in form
@@ -210,10 +217,39 @@ def test_an_incident_declared_from_an_alert_group(
         assert ("ann", took, group["id"]) in said
         assert not any("linked to incident" in text for _, text, _ in said)  # not echoed
         markdown = client.get("/api/v1/incidents/1/postmortem").json()["markdown"]
-        assert f"| ann | {took} |" in markdown
+        # the draft names the group by its labels, in its facts and its timeline
+        gid = group["id"]
+        named = f"alert group {gid} (alertname=ServiceDown)"
+        assert f"| ann | {named}: acknowledged (declared incident #1) |" in markdown
+        assert f"| ann | {named} linked |" in markdown
+        assert f"- **Alert groups:** {gid} (alertname=ServiceDown)\n" in markdown
         assert "- **Time to acknowledge:** 0s\n" in markdown  # the fake clock stood still
         page = client.get("/ui/incidents/1").text
-        assert f"alert group {group['id']}: acknowledged" in page
+        assert f"alert group {gid}: acknowledged" in page
+        # its page and the list of incidents show the group's labels and status by its
+        # id, linked to the group's page
+        for html in (page, client.get("/ui/incidents").text):
+            shown = re.search(rf'data-group="{gid}">(.*?)</(?:li|div)>', html, re.S)
+            assert shown is not None, html
+            assert f'<a href="/ui/groups/{gid}">{gid}</a>' in shown.group(1)
+            chip = '<span class="chip group">alertname="ServiceDown"</span>'
+            assert f'{gid}</a> {chip} <span class="state acknowledged">acknowledged</span>' in (
+                shown.group(1)
+            )
+        assert f'<option value="{gid}">{gid} (alertname=ServiceDown)</option>' in page
+        # the API says them beside the ids (the CLI prints them from there), the list too
+        found = client.get("/api/v1/incidents/1").json()
+        assert found["groups"] == [gid]
+        assert found["groupLabels"] == {gid: {"alertname": "ServiceDown"}}
+        assert found["groupStatus"] == {gid: "acknowledged"}
+        assert group_lines(found) == [f"{gid} (alertname=ServiceDown): acknowledged"]
+        (listed,) = client.get("/api/v1/incidents").json()
+        assert (listed["groupLabels"], listed["groupStatus"]) == (
+            found["groupLabels"],
+            found["groupStatus"],
+        )
+        # a server before these fields: the ids alone
+        assert group_lines({"groups": [gid]}) == [gid]
 
 
 def test_a_group_linked_to_an_incident_later_is_acknowledged_by_whoever_linked_it(
@@ -374,3 +410,46 @@ def test_a_linked_incident_s_status_updates_and_post_mortem_reach_its_groups(
         assert not any(c.startswith("incident #2") for _, _, c in said)  # private
         lines = client.get("/api/v1/incidents/1").json()["groupTimeline"]
         assert not any("incident #1:" in e["text"] for e in lines)  # not echoed back
+
+
+def test_a_post_mortem_owed_again_says_so_and_what_it_does_not_tell(
+    client: TestClient,
+) -> None:
+    """Reopened and resolved again, the incident's stored post-mortem is shown to be
+    revised, with the lines since it was written; saved unchanged it is refused, what
+    was typed kept; revised it is stored."""
+    made = client.post(
+        "/api/v1/incidents", json={"title": "Outage", "severity": "SEV1", "by": "al"}
+    )
+    assert made.status_code == 201, made.text
+    for body in (
+        {"status": "resolved"},
+        {"postmortem": "Root cause: a config push."},
+        {"status": "investigating", "note": "errors again"},
+    ):
+        r = client.patch("/api/v1/incidents/1", json={"by": "al", **body})
+        assert r.status_code == 200, r.text
+    reopened = client.get("/ui/incidents/1/postmortem").text
+    assert "reopened since this post-mortem was written: it is owed again once" in reopened
+    r = client.patch("/api/v1/incidents/1", json={"by": "al", "status": "resolved"})
+    assert r.status_code == 200, r.text
+    page = client.get("/ui/incidents/1/postmortem")
+    assert page.status_code == 200, page.text  # (its time written is gone with the reopening)
+    assert 'id="owed-again"' in page.text
+    assert "reopened and resolved again since this post-mortem was written" in page.text
+    since = page.text.split("Since it was written")[1].split("</table>")[0]
+    assert "errors again" in since
+    assert "post-mortem written" not in since
+    assert ">Root cause: a config push.</textarea>" in page.text
+    same = {"postmortem": "Root cause: a config push.", "by": "al"}
+    status, html = post(client, "/ui/incidents/1/postmortem", **same)
+    assert status == 400
+    assert problems(html)["postmortem"].startswith(
+        "postmortem: the incident was reopened and resolved again"
+    )
+    assert ">Root cause: a config push.</textarea>" in html
+    revised = {"postmortem": "Root cause: two config pushes.", "by": "al"}
+    assert post(client, "/ui/incidents/1/postmortem", **revised)[0] == 303
+    stored = client.get("/ui/incidents/1/postmortem").text
+    assert 'id="owed-again"' not in stored
+    assert "Written now; edit and save to revise it." in stored

@@ -158,11 +158,15 @@ def test_incidents_are_announced_to_their_receivers(tmp_path: Path) -> None:
                 "incident_severity": "SEV2",
                 "severity": "warning",
             }
-            # a subject built from them reads "Incident 1 (SEV2 warning)"
-            assert body["groupLabels"] == {"alertname": "Incident", "incident": "1"}
+            # a subject built from them reads "Incident 1 Checkout failing (SEV2 warning)"
+            assert body["groupLabels"] == {
+                "alertname": "Incident",
+                "incident": "1",
+                "title": "Checkout failing",
+            }
             assert alert["endsAt"] == "0001-01-01T00:00:00Z"  # firing, as Alertmanager shows it
             assert alert["annotations"]["summary"] == (
-                "Incident #1 (SEV2): Checkout failing: declared SEV2: Checkout failing"
+                "Incident #1 (SEV2): Checkout failing: declared"
             )
             assert alert["generatorURL"] == f"{url}/ui/incidents/1"
             # a note is not news; a severity change and an update are, to SEV1's too
@@ -185,7 +189,7 @@ def test_incidents_are_announced_to_their_receivers(tmp_path: Path) -> None:
                 (alert,) = got["alerts"]
                 assert alert["labels"]["incident_severity"] == "SEV1"
                 assert alert["annotations"]["summary"].endswith(
-                    "severity SEV2 -> SEV1; Investigating: Rolling back"
+                    "severity SEV2 -> SEV1; status-page update"
                 )
                 assert alert["annotations"]["description"].startswith("Investigating: Rolling back")
             # lowered again: SEV2 announces to ops only, but execs, told before, hear the

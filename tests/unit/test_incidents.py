@@ -143,14 +143,24 @@ def test_reopening_and_revising() -> None:
     revised, entries = decide(done, Change(postmortem="v2"), "bob", T0 + MIN, RULES)
     assert revised.postmortem_at == T0 + MIN
     assert [e.text for e in entries] == ["post-mortem revised"]
-    # a reopened incident owes its post-mortem again; the same text, saved, pays it
+    # a reopened incident owes its post-mortem again: the text kept tells the first
+    # resolution only, so saved unchanged it pays nothing; revised, it does
     back, _ = decide(done, Change(status="identified"), "bob", T0 + MIN, RULES)
     assert (back.postmortem, back.postmortem_at) == ("v1", None)
     again, _ = decide(back, Change(status="resolved"), "bob", T0 + H, RULES)
     assert [d.kind for d in dues(again, SEV1, T0 + H)] == ["postmortem"]
-    paid, entries = decide(again, Change(postmortem="v1"), "bob", T0 + 2 * H, RULES)
+    for same in ("v1", "v1\n"):
+        with pytest.raises(Refused, match="reopened and resolved again since this post-mortem"):
+            decide(again, Change(postmortem=same), "bob", T0 + 2 * H, RULES)
+    with pytest.raises(Refused, match="was reopened since this post-mortem was written"):
+        decide(back, Change(postmortem="v1"), "bob", T0 + 2 * MIN, RULES)
+    rewritten = Change(postmortem="v1\nIt came back: v2")
+    paid, entries = decide(again, rewritten, "bob", T0 + 2 * H, RULES)
     assert paid.postmortem_at == T0 + 2 * H
     assert [e.text for e in entries] == ["post-mortem revised"]
+    assert dues(paid, SEV1, T0 + 2 * H) == []
+    # not owed: the same text again is no change at all
+    assert decide(paid, Change(postmortem=paid.postmortem), "bob", T0 + 3 * H, RULES)[1] == []
     unlinked, entries = decide(opened(groups=("a", "b")), Change(unlink=["a"]), "x", T0, RULES)
     assert unlinked.groups == ("b",)
     assert entries[0].group == "a"
@@ -287,7 +297,7 @@ def test_a_component_s_word_is_that_of_the_incidents_affecting_it() -> None:
 def test_the_post_mortem_draft() -> None:
     incident, entries = declare("Checkout | failing", "SEV1", "ann", T0, RULES, groups=["g1"])
     incident, more = decide(incident, Change(status="resolved"), "bob", T0 + 95 * MIN, RULES)
-    text = draft(incident, entries + more, T0 + 5 * H)
+    text = draft(incident, entries + more, T0 + 5 * H, RULES)
     assert text.startswith("# Post-mortem: Checkout | failing (incident #0)\n")
     assert "- **Resolved:** 2026-12-07T04:35:00.000Z (after 1h 35m)" in text
     assert "- **Commander:** ann" in text
@@ -296,7 +306,7 @@ def test_the_post_mortem_draft() -> None:
     assert "| 2026-12-07 04:35:00 | bob | resolved (status page) |" in text
     for heading in ("Summary", "Root cause", "Action items", "Timeline (UTC)"):
         assert f"\n## {heading}\n" in text
-    still_open = draft(opened(), [], T0 + 26 * H)
+    still_open = draft(opened(), [], T0 + 26 * H, RULES)
     assert "- **Status:** investigating (open for 1d 2h 0m so far)" in still_open
 
 
@@ -406,13 +416,23 @@ def test_announcements() -> None:
         "incident_severity": "SEV1",
         "severity": "critical",  # the most severe: a word receivers' templates take
     }
+    # what changed in the summary, the update's words once, in the description
     assert alert.annotations["summary"] == (
-        "Incident #0 (SEV1): Checkout failing: resolved; Resolved: Fixed"
+        "Incident #0 (SEV1): Checkout failing: resolved; status-page update"
     )
     assert alert.annotations["description"] == "Resolved: Fixed\ncommander ann"
     assert (note.receiver, note.group_key) == ("ops", "incident:0")
+    # a subject names the incident by its title; "View in Tocsin" opens its page
+    assert note.group_labels == {"alertname": "Incident", "incident": "0", "title": done.title}
+    assert note.extra_for(alert) == {"console_url": "http://t/ui/incidents/0"}
     still = announcement(incident, news(entries), "ops", "http://t", T0, 2, "k1")
+    assert (
+        still.alerts[0].annotations["summary"] == "Incident #0 (SEV1): Checkout failing: declared"
+    )
     assert still.status == "firing"
+    said_so, first = declare("Checkout failing", "SEV1", "ann", T0, RULES, summary="Carts fail")
+    told = announcement(said_so, news(first), "ops", "http://t", T0, 0, "k0")
+    assert told.alerts[0].annotations["description"] == "Carts fail\ncommander ann"
     (firing,) = still.alerts
     assert firing.labels["severity"] == "warning"
     assert firing.timeout  # no end of its own: a webhook shows Alertmanager's zero time
@@ -430,15 +450,15 @@ def test_the_draft_s_key_times_come_from_the_linked_groups() -> None:
         return Entry(at, "tocsin", "group", f"alert group g: {action}", group="g", action=action)
 
     story = [line(T0, "opened"), line(T0 + 4 * MIN, "acknowledged"), *entries, *more]
-    text = draft(incident, story, T0 + 2 * H)
+    text = draft(incident, story, T0 + 2 * H, RULES)
     assert "- **Time to acknowledge:** 4m\n" in text
     assert "- **Time to declare:** 10m\n" in text
     assert "- **Time to resolve:** 1h 10m (from the first page)\n" in text
     # no group opened: no key times (nothing to count from)
-    assert "Time to" not in draft(incident, [*entries, *more], T0 + 2 * H)
+    assert "Time to" not in draft(incident, [*entries, *more], T0 + 2 * H, RULES)
     # declared before its group opened: no time to declare
     later = [line(T0 + 20 * MIN, "opened"), *entries, *more]
-    assert "Time to declare" not in draft(incident, later, T0 + 2 * H)
+    assert "Time to declare" not in draft(incident, later, T0 + 2 * H, RULES)
 
 
 ALERTING = IncidentSeverity("SEV1", alert=True)

@@ -6,7 +6,7 @@ committed."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -18,7 +18,7 @@ from tocsin.api.oncall import action_body, via_of
 from tocsin.api.state import runtime
 from tocsin.api.v2 import json_response
 from tocsin.core.incidents import IncidentView, path_number
-from tocsin.incidents.model import Change, Entry, Incident, Refused
+from tocsin.incidents.model import Change, Entry, Incident, LinkedGroup, Refused
 from tocsin.timeutil import format_rfc3339
 
 router = APIRouter(prefix="/api/v1")
@@ -51,6 +51,17 @@ def incident_json(i: Incident) -> dict[str, Any]:
     }
 
 
+def groups_json(i: Incident, found: Mapping[str, LinkedGroup]) -> dict[str, Any]:
+    """What names each linked group beside ``groups`` (whose bare ids say nothing):
+    its labels, and its status (null once its row is gone), by id, so a client shows
+    them without asking for every group."""
+    shown = [found.get(g, LinkedGroup(g)) for g in i.groups]
+    return {
+        "groupLabels": {g.id: dict(g.labels) for g in shown},
+        "groupStatus": {g.id: g.status or None for g in shown},
+    }
+
+
 def entry_json(e: Entry) -> dict[str, Any]:
     return {
         "at": format_rfc3339(e.at),
@@ -64,6 +75,7 @@ def entry_json(e: Entry) -> dict[str, Any]:
 def view_json(v: IncidentView, now: datetime) -> dict[str, Any]:
     return {
         **incident_json(v.incident),
+        **groups_json(v.incident, v.groups),
         "timeline": [entry_json(e) for e in v.timeline],
         # the linked alert groups' audit lines (pages, acknowledgements, ...)
         "groupTimeline": [{**entry_json(e), "group": e.group} for e in v.group_lines],
@@ -113,10 +125,12 @@ def _found(incident_id: str, read: Callable[[int], T | None]) -> tuple[int, T] |
 def list_incidents(request: Request, state: str = "all") -> Response:
     if state not in STATES:
         return json_response(f"state: must be one of {', '.join(STATES)}", 400)
-    found = runtime(request).incidents.listing(open_only=state == "open")
+    desk = runtime(request).incidents
+    found = desk.listing(open_only=state == "open")
     if state == "resolved":
         found = [i for i in found if not i.open]
-    return json_response([incident_json(i) for i in found])
+    groups = desk.groups_of(found)
+    return json_response([incident_json(i) | groups_json(i, groups) for i in found])
 
 
 _ROLES = {"type": "object", "additionalProperties": TEXT, "description": "role to person"}

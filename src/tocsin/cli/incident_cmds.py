@@ -126,8 +126,8 @@ def _print(i: dict[str, Any]) -> None:
     if i["summary"]:
         typer.echo(f"  summary:   {i['summary']}")
     typer.echo(f"  public:    {'yes, on the status page' if i['public'] else 'no'}")
-    if i["groups"]:
-        typer.echo(f"  groups:    {', '.join(i['groups'])}")
+    for n, line in enumerate(group_lines(i)):
+        typer.echo(f"  {'groups:' if n == 0 else '':<10} {line}")
     if i.get("components"):  # (a server before components has none)
         typer.echo(f"  affects:   {', '.join(i['components'])}")
     for d in i["due"]:
@@ -139,6 +139,21 @@ def _print(i: dict[str, Any]) -> None:
     for e in sorted(lines, key=lambda e: str(e["at"])):
         mark = "  [status page]" if e["public"] else ""
         typer.echo(f"  {e['at']}  {e['by']}: {e['text']}{mark}")
+
+
+def group_lines(i: dict[str, Any]) -> list[str]:
+    """One line per linked group: its id, labels and status, as the incident's JSON
+    names them (``groupLabels``, ``groupStatus``; an older server's has ids alone)."""
+    labels = i.get("groupLabels") or {}
+    statuses = i.get("groupStatus") or {}
+    out = []
+    for g in i["groups"]:
+        held = sorted((labels.get(g) or {}).items())
+        # one line each: a label value's line break would split a group over two
+        said = ", ".join(f"{k}={' '.join(str(v).splitlines())}" for k, v in held)
+        status = statuses.get(g)
+        out.append(f"{g}{f' ({said})' if said else ''}{f': {status}' if status else ''}")
+    return out
 
 
 @incident_app.command("update")

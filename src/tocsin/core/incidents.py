@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from tocsin.config.model import IncidentSettings
 from tocsin.config.receivers import Receiver
@@ -28,8 +28,10 @@ from tocsin.incidents.model import (
     Change,
     Entry,
     Incident,
+    LinkedGroup,
     Refused,
     Rules,
+    entry_group,
     page_status,
     severity_rank,
 )
@@ -57,6 +59,13 @@ class IncidentView:
     # what happened to its linked alert groups (their audit lines: pages,
     # acknowledgements, escalations, checklist ticks), for the story told whole
     group_lines: list[Entry] = field(default_factory=list)
+    # the alert groups it links, and those its timeline says it linked before, by id:
+    # their labels and status (a group whose row is gone is missing)
+    groups: Mapping[str, LinkedGroup] = field(default_factory=dict)
+
+    def linked(self) -> list[LinkedGroup]:
+        """The groups it links now, in the order linked."""
+        return [self.groups.get(g, LinkedGroup(g)) for g in self.incident.groups]
 
     def story(self) -> list[Entry]:
         """Its timeline and its groups' lines, in time order (stable: ties keep the
@@ -99,6 +108,19 @@ def group_entry(group: str, line: Mapping[str, Any]) -> Entry:
     if line["comment"]:
         said += f" ({line['comment']})"
     return Entry(line["at"], line["actor"], "group", said, group=group, action=line["action"])
+
+
+def linked_group(row: oncall_rows.OncallGroupRow) -> LinkedGroup:
+    """An on-call group's row as an incident names it."""
+    labels = row.state.get("labels") or {}
+    status = (row.state.get("lifecycle") or {}).get("status") or ""
+    return LinkedGroup(row.group_id, tuple(sorted(labels.items())), str(status))
+
+
+def linked_groups(conn: Connection, group_ids: Iterable[str]) -> dict[str, LinkedGroup]:
+    """The groups of ``group_ids`` still stored, by id: one query however many."""
+    rows = oncall_rows.get_groups(conn, list(dict.fromkeys(group_ids)))
+    return {gid: linked_group(row) for gid, row in rows.items()}
 
 
 def announced(
@@ -225,7 +247,15 @@ class IncidentDesk:
                 for line in _bounded(oncall_rows.audit_of(conn, group))
                 if not _echoes(line, incident_id)
             ]
-        return IncidentView(found, timeline, self.owed(found), lines)
+            # an unlinked group's lines stay on the timeline: named there too
+            ever = [*found.groups, *filter(None, map(entry_group, timeline))]
+            groups = linked_groups(conn, ever)
+        return IncidentView(found, timeline, self.owed(found), lines, groups)
+
+    def groups_of(self, incidents: Iterable[Incident]) -> dict[str, LinkedGroup]:
+        """The groups ``incidents`` link, by id (for the lists of incidents)."""
+        with self._engine.connect() as conn:
+            return linked_groups(conn, (g for i in incidents for g in i.groups))
 
     def linking(self, group_id: str) -> list[Incident]:
         """The incidents an alert group is linked to, newest first."""
@@ -254,7 +284,9 @@ class IncidentDesk:
         """:meth:`postmortem` of an incident already read."""
         if found.incident.postmortem:
             return found.incident.postmortem, True
-        return postmortem.draft(found.incident, found.story(), self._clock()), False
+        rules = rules_of(self.settings())
+        story = found.story()
+        return postmortem.draft(found.incident, story, self._clock(), rules, found.groups), False
 
     def status_page(self) -> StatusPage:
         """The public incidents (open ones, and those resolved in the last week), each

@@ -120,5 +120,8 @@ class IncidentReminders(RefreshLoop):
             wanted += [opened] if opened else []
             upcoming += [d.at for d in v.owed if not d.overdue(now)]
         await keep_in_step(KIND, wanted, held, self._post, now)
-        self.open = dict(Counter(v.incident.severity for v in owing if v.incident.open))
+        # every configured severity, 0 when none is open: a series that vanishes
+        # reads as "no data" on a dashboard, and rate() or absent() go wrong on it
+        counts = Counter(v.incident.severity for v in owing if v.incident.open)
+        self.open = {s.name: 0.0 for s in settings.severities} | counts
         self._sleep = seconds_until(upcoming, now)

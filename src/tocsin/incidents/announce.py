@@ -30,6 +30,10 @@ ALERTNAME = "Incident"
 NEWS = ("declared", "status", "update", "severity")
 
 
+# how the summary names a change whose words the description carries
+_SAID = {"declared": "declared", "update": "status-page update"}
+
+
 def news(entries: Sequence[Entry]) -> list[Entry]:
     return [e for e in entries if e.kind in NEWS]
 
@@ -54,13 +58,17 @@ def announcement(
         "incident_severity": incident.severity,
         "severity": "critical" if rank == 0 else "warning",
     }
-    what = "; ".join(e.text for e in said)
-    updates = [e.text for e in said if e.kind == "update"]
+    # the summary names what changed; the words (an update's, the declaration's
+    # summary) are the description's, said once
+    what = "; ".join(_SAID.get(e.kind, e.text) for e in said)
+    words = [e.text for e in said if e.kind == "update"]
+    if incident.summary and any(e.kind == "declared" for e in said):
+        words.insert(0, incident.summary)
     link = f"{base_url}{INCIDENT_PAGE}{incident.id}"
     people = ", ".join(f"{role} {person}" for role, person in incident.roles.items())
     annotations = {
         "summary": f"Incident #{incident.id} ({incident.severity}): {incident.title}: {what}",
-        "description": "\n".join([*updates, *([people] if people else [])]),
+        "description": "\n".join([*words, *([people] if people else [])]),
         "status": incident.status,
     }
     if incident.summary:
@@ -81,12 +89,20 @@ def announcement(
     return Notification(
         receiver=receiver,
         group_key=f"incident:{incident.id}",
-        # its name first, as a subject reads it: "[FIRING:1] Incident 4 (SEV-1 critical)"
-        group_labels={"alertname": ALERTNAME, "incident": str(incident.id)},
+        # its name first, as a subject reads it: "[FIRING:1] Incident 4 Checkout failing
+        # (SEV-1 critical)"; the title is the group's, not the alert's (an edited title
+        # would make a new alert of it for a receiver that keys on the labels)
+        group_labels={
+            "alertname": ALERTNAME,
+            "incident": str(incident.id),
+            "title": incident.title,
+        },
         alerts=(alert,),
         now=now,
         external_url=base_url,
         idempotency_key=f"incident/{incident.id}/{receiver}/{key}",
+        # "View in Tocsin" and Slack's title link open the incident's page
+        extra={alert.fingerprint: {"console_url": link}},
         news=True,
     )
 

@@ -57,6 +57,28 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class LinkedGroup:
+    """An alert group an incident names, as its readers should see it: a bare id says
+    nothing at 3 a.m., its labels (the route's ``group_by`` values, e.g. alertname and
+    service) say which alerts it holds, and its status whether anyone still has to act."""
+
+    id: str
+    labels: tuple[tuple[str, str], ...] = ()  # sorted by name
+    status: str = ""  # firing, acknowledged, snoozed, resolved; "" if no longer stored
+
+    @property
+    def label_text(self) -> str:
+        """``alertname=HighErrorRate, service=api``, on one line (a label value may
+        hold a line break, which would end a Markdown list item or table cell)."""
+        return ", ".join(f"{k}={' '.join(v.splitlines())}" for k, v in self.labels)
+
+    @property
+    def name(self) -> str:
+        """Its id with its labels: ``8a8ae33d4e37 (alertname=HighErrorRate, service=api)``."""
+        return f"{self.id} ({self.label_text})" if self.labels else self.id
+
+
+@dataclass(frozen=True)
 class Incident:
     id: int  # 0 until stored
     title: str
@@ -155,7 +177,7 @@ def decide(
         new = replace(new, title=change.title.strip())
     if change.severity is not None and change.severity != new.severity:
         _check_severity(change.severity, rules)
-        say("severity", f"severity {new.severity} -> {change.severity}")
+        say("severity", f"{SEVERITY_CHANGED}{new.severity} -> {change.severity}")
         new = replace(new, severity=change.severity, severity_at=now)
     if change.summary is not None and change.summary != new.summary:
         _check_text("summary", change.summary)
@@ -183,13 +205,13 @@ def decide(
     for i, group in enumerate(change.unlink):
         if group not in new.groups:
             raise Refused(f"unlink[{i}]", f"alert group {group!r} is not linked to this incident")
-        say("unlinked", f"alert group {group} unlinked", group=group)
+        say("unlinked", f"{GROUP_PREFIX}{group} unlinked", group=group)
         new = replace(new, groups=tuple(g for g in new.groups if g != group))
     for i, group in enumerate(change.link):
         if not group:
             raise Refused(f"link[{i}]", "an alert group id, not empty")
         if group not in new.groups:
-            say("linked", f"alert group {group} linked", group=group)
+            say("linked", f"{GROUP_PREFIX}{group} linked", group=group)
             new = replace(new, groups=(*new.groups, group))
     if change.components is not None:
         wanted = tuple(dict.fromkeys(change.components))
@@ -228,7 +250,6 @@ def decide(
     elif any(e.kind == "status" for e in out):
         # a status change is news on the status page even without words of its own
         new = replace(new, last_update_at=now)
-    # the same text again counts when it is owed (a reopened incident's, confirmed)
     if change.postmortem is not None and (
         change.postmortem != new.postmortem or new.postmortem_at is None
     ):
@@ -236,9 +257,56 @@ def decide(
             raise Refused("postmortem", "empty: write the post-mortem, or leave it out")
         if len(change.postmortem) > POSTMORTEM_MAX:
             raise Refused("postmortem", f"longer than {POSTMORTEM_MAX} characters")
+        _check_not_stale(new, change.postmortem)
         say("postmortem", "post-mortem written" if not new.postmortem else "post-mortem revised")
         new = replace(new, postmortem=change.postmortem, postmortem_at=now)
     return new, out
+
+
+def _check_not_stale(incident: Incident, text: str) -> None:
+    """Refuse the stored post-mortem saved again unchanged while it is owed anew.
+
+    A stored post-mortem without ``postmortem_at`` was written before the incident was
+    reopened (reopening clears it). Saving that text as it is would pay the new debt
+    with a write-up of the first resolution only, saying nothing of why it came back:
+    whoever saves it must revise it, if only to say the reopening changed nothing."""
+    if not incident.postmortem or incident.postmortem_at is not None:
+        return
+    if text.strip() != incident.postmortem.strip():  # (a trailing newline is no revision)
+        return
+    since = "reopened" if incident.open else "reopened and resolved again"
+    raise Refused(
+        "postmortem",
+        f"the incident was {since} since this post-mortem was written: revise it "
+        "(what the reopening changed, even if nothing), then save it",
+    )
+
+
+# How a severity change and a link or unlink are said on the timeline: stored as text,
+# and read back from it (the post-mortem's peak severity, its groups' names)
+SEVERITY_CHANGED = "severity "
+GROUP_PREFIX = "alert group "
+
+
+def severity_change(entry: Entry) -> tuple[str, str] | None:
+    """A severity change's ``(from, to)``, or None for any other line. Severity names
+    are single words (``config.model.INCIDENT_NAME``), so the split is unambiguous."""
+    if entry.kind != "severity" or not entry.text.startswith(SEVERITY_CHANGED):
+        return None
+    old, sep, new = entry.text.removeprefix(SEVERITY_CHANGED).partition(" -> ")
+    return (old, new) if sep and old and new else None
+
+
+def entry_group(entry: Entry) -> str:
+    """The alert group a line is about: its ``group``, or for a link or unlink read
+    back from the store (which keeps only its text), the id its text names."""
+    if entry.group or entry.kind not in ("linked", "unlinked"):
+        return entry.group
+    text, suffix = entry.text, f" {entry.kind}"
+    if not (text.startswith(GROUP_PREFIX) and text.endswith(suffix)):
+        return ""
+    said = text[len(GROUP_PREFIX) : -len(suffix)]
+    return said if said and " " not in said else ""
 
 
 def _check_by(by: str, what: str) -> None:

@@ -21,6 +21,7 @@ from tocsin.incidents.model import (
     Change,
     Refused,
 )
+from tocsin.incidents.postmortem import since_written
 from tocsin.oncall.lifecycle import Via
 from tocsin.web.console import read_form, redirect_done, show_page
 from tocsin.web.incident_form import asked, drawn, unix_lines
@@ -48,6 +49,7 @@ def _list(
         "incidents.html",
         status=status,
         incidents=listed,
+        groups=rt.incidents.groups_of(listed),
         all=everything,
         severities=settings.severities,
         components=settings.components,
@@ -219,6 +221,8 @@ def _postmortem(
         incident=view.incident,
         text=text,
         stored=stored,
+        # a stored one owed again: what happened since it was written, to revise it with
+        since=since_written(view.incident, view.story()) if stored else None,
         problems=problems or {},
     )
 

@@ -4,7 +4,7 @@ page is rendered with, never the wall clock, so a page is a pure function of its
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,6 +45,15 @@ def iso(when: datetime | None) -> str:
     return "" if when is None else format_rfc3339(when)
 
 
+def public_time(when: datetime | None) -> str:
+    """A time as a status page's reader reads it: "Dec 7, 21:05 UTC" (the page is
+    for customers: no milliseconds; the exact instant is the ``<time>`` element's)."""
+    if when is None:
+        return ""
+    utc = when.astimezone(UTC)
+    return f"{utc:%b} {utc.day}, {utc:%H:%M} UTC"
+
+
 def web_link(url: str) -> str:
     """``url`` if a browser may follow it from the console (http, https, or a path on
     this server), else "": an alert's generatorURL or runbook_url comes from whoever
@@ -71,6 +80,7 @@ ENV = jinja2.Environment(
     lstrip_blocks=True,
 )
 ENV.filters["iso"] = iso
+ENV.filters["public_time"] = public_time
 ENV.filters["span"] = span
 ENV.filters["web_link"] = web_link
 ENV.filters["url_value"] = url_value

@@ -1,0 +1,48 @@
+"""``tocsin incident show``: each linked alert group on its own line, named by its
+labels and status from the incident's JSON (an older server's has ids alone)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tocsin.cli.incident_cmds import _print, group_lines
+
+SHOWN: dict[str, Any] = {
+    "id": 3,
+    "title": "API errors",
+    "severity": "SEV2",
+    "status": "identified",
+    "openedAt": "2026-12-07T21:00:00.000Z",
+    "openedBy": "ann",
+    "resolvedAt": None,
+    "roles": {"commander": "ann"},
+    "summary": "",
+    "public": False,
+    "groups": ["8a8ae33d4e37", "0b1c", "gone"],
+    "groupLabels": {
+        "8a8ae33d4e37": {"service": "api", "alertname": "HighErrorRate"},
+        "0b1c": {"alertname": "Disk\nFull"},
+        "gone": {},
+    },
+    "groupStatus": {"8a8ae33d4e37": "acknowledged", "0b1c": "resolved", "gone": None},
+    "due": [],
+    "timeline": [],
+}
+
+
+def test_show_names_each_linked_group(capsys: pytest.CaptureFixture[str]) -> None:
+    _print(SHOWN)
+    printed = capsys.readouterr().out
+    assert (
+        "  groups:    8a8ae33d4e37 (alertname=HighErrorRate, service=api): acknowledged\n"
+        "             0b1c (alertname=Disk Full): resolved\n"
+        "             gone\n"
+    ) in printed
+
+
+def test_an_older_server_s_groups_are_ids() -> None:
+    older = {k: v for k, v in SHOWN.items() if k not in ("groupLabels", "groupStatus")}
+    assert group_lines(older) == ["8a8ae33d4e37", "0b1c", "gone"]
+    assert group_lines({**SHOWN, "groups": []}) == []
