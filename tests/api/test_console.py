@@ -361,6 +361,8 @@ def test_an_alert_group_acknowledged_snoozed_and_resolved_from_the_console(
     again = client.post(f"/ui/groups/{gid}/ack", data={"by": "bob"}, headers=SAME_SITE)
     assert again.status_code == 409
     assert set(field_problems(again.text)) == {"action"}
+    # the refused form keeps bob's name, not alice's, who acted last from here
+    assert 'id="by" name="by" value="bob"' in again.text
 
     snoozed = client.post(
         f"/ui/groups/{gid}/snooze", data={"by": "alice", "duration": "30m"}, headers=SAME_SITE

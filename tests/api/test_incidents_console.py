@@ -103,6 +103,11 @@ def test_declared_changed_and_written_up_from_the_console(client: TestClient) ->
     assert status == 400
     assert problems(html)["severity"].startswith("severity: must be one of SEV1, SEV2, SEV3")
     assert ">typed at 3 a.m.</textarea>" in html  # what was typed is kept, not lost
+    # the name typed too (not the one this browser used last, bob's), and the page
+    # says at its top that nothing was saved
+    status, html = post(client, "/ui/incidents/1", **{**current, "severity": "P0", "by": "zed"})
+    assert 'id="by" name="by" value="zed"' in html
+    assert '<div class="field-problem" role="alert" id="refused">Not saved: severity:' in html
     status, html = post(client, "/ui/incidents/1", **{**current, "by": ""})
     assert (status, problems(html)) == (400, {"by": "by: required, who makes the change"})
 

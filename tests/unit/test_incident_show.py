@@ -46,3 +46,14 @@ def test_an_older_server_s_groups_are_ids() -> None:
     older = {k: v for k, v in SHOWN.items() if k not in ("groupLabels", "groupStatus")}
     assert group_lines(older) == ["8a8ae33d4e37", "0b1c", "gone"]
     assert group_lines({**SHOWN, "groups": []}) == []
+
+
+@pytest.mark.parametrize(("public", "marked"), [(True, True), (False, False)])
+def test_a_line_is_marked_for_the_status_page_only_when_the_incident_is_on_it(
+    capsys: pytest.CaptureFixture[str], public: bool, marked: bool
+) -> None:
+    """A status change is a public line, shown if the incident is made public later:
+    a private incident's is not said to be on the status page."""
+    line = {"at": "2026-12-07T21:09:00.000Z", "by": "ann", "text": "resolved", "public": True}
+    _print({**SHOWN, "public": public, "timeline": [line]})
+    assert ("ann: resolved  [status page]" in capsys.readouterr().out) is marked

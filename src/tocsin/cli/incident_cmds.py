@@ -137,7 +137,8 @@ def _print(i: dict[str, Any]) -> None:
     # with its alert groups' lines (pages, acknowledgements), in time order
     lines = [*i["timeline"], *i.get("groupTimeline", [])]
     for e in sorted(lines, key=lambda e: str(e["at"])):
-        mark = "  [status page]" if e["public"] else ""
+        # (a private incident's public lines show only if it is made public)
+        mark = "  [status page]" if e["public"] and i["public"] else ""
         typer.echo(f"  {e['at']}  {e['by']}: {e['text']}{mark}")
 
 

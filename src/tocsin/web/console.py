@@ -67,7 +67,12 @@ NOTICES = {
 }
 
 
-def show_page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+def show_page(
+    request: Request, template: str, status: int = 200, typed_by: str = "", **context: Any
+) -> HTMLResponse:
+    """``template`` rendered for ``request``; ``typed_by``: the name a refused form was
+    sent with, shown again in its "your name" field (not the one last used here: a
+    second save would put someone else's name on the change)."""
     rt = runtime(request)
     notice = NOTICES.get(request.query_params.get("done", ""), "")
     html = render(
@@ -76,7 +81,7 @@ def show_page(request: Request, template: str, status: int = 200, **context: Any
         instance=rt.instance_name,
         path=request.url.path,
         notice=notice,
-        who=_who(request),
+        who=typed_by or _who(request),
         **context,
     )
     return HTMLResponse(html, status_code=status)
@@ -267,6 +272,7 @@ def _groups_page(
     everything: bool = False,
     status: int = 200,
     problems: Mapping[str, str] | None = None,
+    typed_by: str = "",
 ) -> HTMLResponse:
     with runtime(request).engine.connect() as conn:
         rows = pages.group_rows(oncall_rows.list_groups(conn))
@@ -283,6 +289,7 @@ def _groups_page(
         incidents=incidents,
         firing=[g.id for g in shown if g.status == "firing"],
         problems=problems or {},
+        typed_by=typed_by,
     )
 
 
@@ -304,7 +311,7 @@ async def acknowledge_shown(request: Request) -> Response:
             except (LookupError, OncallRefused) as exc:
                 problems[group_id] = str(exc)
     if problems:
-        return _groups_page(request, status=409 if who else 400, problems=problems)
+        return _groups_page(request, status=409 if who else 400, problems=problems, typed_by=who)
     return redirect_done("/ui/groups?done=ack-shown", who)
 
 
@@ -314,7 +321,11 @@ def group_page(request: Request, group_id: str) -> HTMLResponse:
 
 
 def _group_page(
-    request: Request, group_id: str, status: int = 200, problems: Mapping[str, str] | None = None
+    request: Request,
+    group_id: str,
+    status: int = 200,
+    problems: Mapping[str, str] | None = None,
+    typed_by: str = "",
 ) -> HTMLResponse:
     rt = runtime(request)
     found = rt.group_page(group_id)
@@ -339,6 +350,7 @@ def _group_page(
         incidents=rt.incidents.linking(group_id),
         audit_detail=pages.audit_detail,
         problems=problems or {},
+        typed_by=typed_by,
         # the steps' placeholders that name a label every alert shares are filled
         common=common_pairs([a.labels for a in alerts]),
     )
@@ -411,13 +423,15 @@ async def act_on_group(request: Request, group_id: str, action: str) -> Response
             if problem is not None:
                 problems["duration"] = problem
     if problems:
-        return _group_page(request, group_id, status=400, problems=problems)
+        return _group_page(request, group_id, status=400, problems=problems, typed_by=who)
     try:
         await rt.act_on_group(group_id, action, who, Via.CONSOLE, comment, duration)
     except LookupError as exc:
         return show_page(request, "refused.html", status=404, reason=str(exc))
     except OncallRefused as exc:
-        return _group_page(request, group_id, status=409, problems={"action": str(exc)})
+        return _group_page(
+            request, group_id, status=409, problems={"action": str(exc)}, typed_by=who
+        )
     back = fields.get("back", "")
     url = back if back == "/ui/groups" else f"/ui/groups/{quote(group_id, safe='')}"
     return redirect_done(f"{url}?done={action}", who)

@@ -139,6 +139,7 @@ def _incident(
         roles=settings.roles,
         components=settings.components,
         problems=problems or {},
+        typed_by=(draft or {}).get("by", ""),
     )
 
 
@@ -224,6 +225,7 @@ def _postmortem(
         # a stored one owed again: what happened since it was written, to revise it with
         since=since_written(view.incident, view.story()) if stored else None,
         problems=problems or {},
+        typed_by=(fields or {}).get("by", ""),
     )
 
 
