@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 from tocsin import __version__
 from tocsin.alerts.model import PostedAlert
 from tocsin.notify.outcome import Outcome, OutcomeKind
+from tocsin.outage import Outage
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +241,10 @@ class Metrics:
         """:meth:`add_labelled_gauges` for counts that only grow (``name``_total)."""
         self.registry.register(_LabelledGauge(name, doc, label, values, CounterMetricFamily))
 
+    def add_gauge(self, name: str, doc: str, value: Callable[[], float]) -> None:
+        """A gauge read from ``value`` at each scrape."""
+        Gauge(name, doc, registry=self.registry).set_function(value)
+
     def add_overdue_gauge(
         self, name: str, doc: str, oldest: Callable[[], datetime | None], timeout: float = 2.0
     ) -> None:
@@ -267,6 +272,9 @@ class _OverdueGauge(Collector):
         self._timeout = timeout
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="tocsin-scrape")
         self._running: Future[datetime | None] | None = None
+        # a database gone is logged once (then a line now and then), not a traceback
+        # at every scrape of every replica
+        self._outage = Outage(log, f"reading {name}")
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         if self._running is None or self._running.done():
@@ -274,11 +282,13 @@ class _OverdueGauge(Collector):
         try:
             oldest = self._running.result(self._timeout)
         except FutureTimeout:
-            log.warning("%s: the database did not answer within %ss", self._name, self._timeout)
+            silent = TimeoutError(f"the database did not answer within {self._timeout}s")
+            self._outage.failed(silent)
             return
-        except Exception:
-            log.exception("reading %s failed", self._name)
+        except Exception as exc:
+            self._outage.failed(exc)
             return
+        self._outage.succeeded()
         late = 0.0 if oldest is None else (self._clock() - oldest).total_seconds()
         yield GaugeMetricFamily(self._name, self._doc, value=max(0.0, late))
 

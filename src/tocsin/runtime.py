@@ -334,6 +334,13 @@ class Runtime:
             "heartbeat",
             lambda: self.heartbeats.last_pings,
         )
+        self.metrics.add_gauge(
+            "tocsin_database_commit_age_seconds",
+            "How long this replica's commit in progress has taken; 0 between commits. "
+            "Growing: a lock another replica holds, or a database that stopped answering "
+            "(over 30 s, /-/ready answers 503).",
+            self.writer.stalled_for,
+        )
         self.metrics.add_overdue_gauge(
             "tocsin_oncall_due_overdue_seconds",
             "How long the oldest pending on-call row (escalation step, page, wake-up) has "

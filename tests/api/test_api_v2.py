@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import platform
 import re
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from tests.api.conftest import CONFIG, Clock, app_client
+from tests.api.conftest import CONFIG, Clock, app_client, app_runtime
 from tests.e2e.conftest import wait_until
 from tests.harness.tcp_proxy import TCPProxy
 from tocsin.alerts.labels import fingerprint
+from tocsin.api import ops
 from tocsin.api.ingest import FastIngest
 from tocsin.runtime import Runtime
 from tocsin.timeutil import format_rfc3339
@@ -371,6 +373,50 @@ def test_a_database_out_of_reach_is_a_503_naming_it_logged_now_and_then(
                 30,
                 "alerts taken again",
             )
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_commit_held_up_by_another_replica_says_so(
+    db_url: str, tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another replica's transaction holds the revision counter's lock (its network
+    hung mid-transaction): this replica's commits wait, fail nothing, and would look
+    healthy. Its readiness says a commit is waiting, and the metric how long; once the
+    lock goes, the alert posted meanwhile is stored and it is ready again. Sessions
+    are ended by the server after a minute idle in a transaction."""
+    monkeypatch.setattr(ops, "WRITE_STALLED", 0.2)  # (30 s in earnest)
+    with app_runtime(CONFIG, db_url, tmp_path, clock) as (client, rt):
+        engine = rt.engine
+        with engine.connect() as conn:
+            shown = conn.execute(text("SHOW idle_in_transaction_session_timeout")).scalar()
+            assert shown == "1min"
+        other = engine.connect()
+        held = other.begin()
+        other.execute(text("UPDATE revisions SET rev = rev + 1 WHERE id = 1"))
+        posting = threading.Thread(target=post, args=(client, CRIT))
+        posting.start()
+        try:
+
+            def not_ready() -> Any:
+                found = client.get("/-/ready")
+                return found if found.status_code == 503 else None
+
+            ready = wait_until(not_ready, 30, "readiness to say a commit waits")
+            assert ready.text.startswith("not ready: a database commit has been waiting for ")
+            assert "(a lock another replica holds, or a network that stopped answering)" in (
+                ready.text
+            )
+            metrics = client.get("/metrics").text
+            age = re.search(r"^tocsin_database_commit_age_seconds (\S+)$", metrics, re.M)
+            assert age is not None
+            assert float(age.group(1)) > 0
+            assert client.get("/api/v2/alerts").json() == []  # not stored yet
+        finally:
+            held.rollback()
+            other.close()
+            posting.join(30)
+        assert [a["labels"] for a in client.get("/api/v2/alerts").json()] == [CRIT]
+        assert client.get("/-/ready").text == "OK"
 
 
 def test_health_ready_metrics(client: TestClient) -> None:

@@ -101,6 +101,8 @@ def test_webhook_posts_the_v4_payload(receiver: HTTPReceiver) -> None:
     assert request.method == "POST"
     assert request.header("Content-Type") == "application/json"
     assert request.header("User-Agent") == f"Tocsin/{__version__}"
+    # a re-send carries the same key: a receiver can drop the duplicate
+    assert request.header("Idempotency-Key") == "n-42"
     assert request.json() == webhook_payload(n)
     assert list(request.json()) == [
         "receiver",

@@ -9,6 +9,7 @@ import logging
 
 import pytest
 
+from tocsin.engine import loop as loop_module
 from tocsin.engine.loop import IDLE, KickedLoop
 from tocsin.outage import Outage
 
@@ -119,3 +120,31 @@ def test_an_idle_round_neither_ends_an_outage_nor_starts_one(
         asyncio.run(main())
     assert [(r.getMessage(), r.exc_info is not None) for r in caplog.records] == lines
     assert loop.failing is failing
+
+
+def test_a_failed_round_is_tried_again_soon_whatever_the_loop_s_sleep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A loop that refreshes hourly (maintenance announcements) tries a failed round
+    again within RETRY_FAILED, so that it says "failing" no longer than the outage
+    lasts; a round that worked sleeps its own time."""
+    waits: list[float] = []
+
+    async def no_wait(event: asyncio.Event, seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(loop_module, "wait_or_timeout", no_wait)
+    left = ["fail", "ok", "fail"]
+
+    async def step() -> None:
+        if not left:
+            raise Stop
+        if left.pop(0) == "fail":
+            raise OSError("database gone")
+
+    async def main() -> None:
+        with contextlib.suppress(Stop):
+            await KickedLoop("hourly").run(step, lambda: 3600.0)
+
+    asyncio.run(main())
+    assert waits == [loop_module.RETRY_FAILED, 3600.0, loop_module.RETRY_FAILED]

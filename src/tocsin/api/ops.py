@@ -13,6 +13,11 @@ from tocsin.api.state import runtime
 router = APIRouter()
 
 
+# Seconds a commit may take before the replica says it is not ready: far beyond a
+# storm's chunked commits (tens of milliseconds), well within a load balancer's patience.
+WRITE_STALLED = 30.0
+
+
 @router.get("/-/healthy", response_class=PlainTextResponse)
 @router.head("/-/healthy", response_class=PlainTextResponse)
 def healthy() -> str:
@@ -30,6 +35,14 @@ def ready(request: Request) -> Response:
     for outage in (rt.writer.outage, rt.following):
         if outage.failing:
             return PlainTextResponse(f"not ready: {outage.last_error}", status_code=503)
+    # a commit that hangs fails nothing: its age says it (every alert posted here waits)
+    stalled = rt.writer.stalled_for()
+    if stalled > WRITE_STALLED:
+        return PlainTextResponse(
+            f"not ready: a database commit has been waiting for {stalled:.0f}s (a lock "
+            "another replica holds, or a network that stopped answering)",
+            status_code=503,
+        )
     return PlainTextResponse("OK")
 
 

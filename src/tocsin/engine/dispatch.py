@@ -60,6 +60,13 @@ from tocsin.timeutil import Clock, to_micros
 
 log = logging.getLogger(__name__)
 
+# Groups flushed per transaction. Every write transaction holds the revision counter's
+# lock, which all writers of all replicas wait on (``store.revisions``): a storm's
+# thousands of due groups in one transaction held ingestion on every replica for
+# minutes. In chunks, alerts and acknowledgements get in between; a chunk still
+# amortizes its commit over hundreds of groups.
+FLUSH_CHUNK = 256
+
 
 class Routing(Protocol):
     """What the dispatcher needs of the loaded configuration."""
@@ -429,9 +436,11 @@ class Dispatcher:
                 if found.after.alerts is group.alerts:
                     self._remember_quiet(found, plan, silences, routing)
         results: list[FlushResult] = []
-        if prepared:
-            rev, results = await self._writer.run(FlushMany([d.op for d in prepared], now))
+        for start in range(0, len(prepared), FLUSH_CHUNK):
+            chunk = [d.op for d in prepared[start : start + FLUSH_CHUNK]]
+            rev, done = await self._writer.run(FlushMany(chunk, now))
             self._own_revs.add(rev)
+            results += done
         lost: list[GroupId] = []
         enqueued: list[OutboxItem] = []
         for found, result in zip(prepared, results, strict=True):

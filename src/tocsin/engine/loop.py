@@ -19,6 +19,9 @@ T = TypeVar("T")
 # the database is back, so it neither ends an outage nor counts as a failure (a loop
 # that alternated failed and idle rounds logged a traceback at every failure).
 IDLE = "idle"
+# Seconds before a failed step is tried again, at most (sooner if its loop's own sleep
+# is shorter): the database back, the loop works and says so within this.
+RETRY_FAILED = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +72,10 @@ class KickedLoop:
                     self.outage.succeeded()
             if more:
                 continue
-            await wait_or_timeout(self._wake, sleep_seconds())
+            wait = sleep_seconds()
+            if self.failing:  # soon again: a loop that refreshes every minute or hour
+                wait = min(wait, RETRY_FAILED)  # stayed "failing" that long after a fix
+            await wait_or_timeout(self._wake, wait)
 
 
 async def wait_or_timeout(event: asyncio.Event, seconds: float) -> None:

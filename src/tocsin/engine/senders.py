@@ -2,7 +2,8 @@
 
 The receiver and integration are looked up in the configuration in force when the item
 is sent (not when it was decided), so fixing a receiver's URL and reloading also fixes
-the notifications already queued for it.
+the notifications already queued for it. One this replica's configuration does not
+have is retried (by any replica), not given up: replicas reload one after another.
 """
 
 from __future__ import annotations
@@ -31,8 +32,15 @@ class ChannelSender:
 
     async def __call__(self, item: OutboxItem) -> Outcome:
         receiver = self._receiver(item.receiver)
+        # Not in this replica's configuration: another replica, already reloaded with
+        # a config that has it, decided it (a rolling reload), or this one will have
+        # it once reloaded. Retried, by whichever replica claims it next, until the
+        # retry policy gives up; failed at once, it was lost for good.
         if receiver is None:
-            return Outcome.permanent(f"receiver {item.receiver!r} is not in the configuration")
+            return Outcome.retryable(
+                f"receiver {item.receiver!r} is not in this replica's configuration "
+                "(reload every replica with the same file)"
+            )
         cached = self._cache.get(item.receiver)
         if cached is None or cached[0] is not receiver:
             built = integrations(receiver, clients=self.clients, templates=self._templates())
@@ -40,8 +48,9 @@ class ChannelSender:
             self._cache[item.receiver] = cached
         integration = cached[1].get(item.integration)
         if integration is None:
-            return Outcome.permanent(
-                f"receiver {item.receiver!r} has no integration {item.integration}"
+            return Outcome.retryable(
+                f"receiver {item.receiver!r} has no integration {item.integration} in this "
+                "replica's configuration (reload every replica with the same file)"
             )
         return await integration.send(item.notification)
 

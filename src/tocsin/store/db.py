@@ -106,7 +106,29 @@ def create(settings: DatabaseSettings) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+    return create_engine(
+        url, pool_size=5, max_overflow=5, pool_pre_ping=True, connect_args=_pg_session(url)
+    )
+
+
+# Every write transaction of every replica holds the revision counter's row lock
+# (``store.revisions``). A replica whose connection hangs mid-transaction (a network
+# that drops packets) would hold it, and so stall every replica, for as long as the
+# server keeps the session: the server ends such a session after this long idle in a
+# transaction (Tocsin's transactions take milliseconds to seconds), and TCP keepalives
+# find a dead peer. A setting the URL gives (``options``, ``keepalives...``) wins.
+_PG_SESSION: dict[str, Any] = {
+    "options": "-c idle_in_transaction_session_timeout=60s",
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+
+
+def _pg_session(url: str) -> dict[str, Any]:
+    given = make_url(url).query
+    return {k: v for k, v in _PG_SESSION.items() if k not in given}
 
 
 class SchemaTooNew(RuntimeError):

@@ -45,6 +45,7 @@ import concurrent.futures
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -285,6 +286,10 @@ class GroupCommitter:
         # commits failing (the database gone): logged once, then now and then
         self.outage = Outage(log, "committing to the database")
         self.on_batch: Callable[[int], None] | None = None
+        # when the commit in progress began (monotonic), None between commits: a
+        # commit that neither ends nor fails (a lock another replica holds, a network
+        # that drops packets) is seen by its age (``stalled_for``)
+        self._busy_since: float | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -378,7 +383,19 @@ class GroupCommitter:
                 if stop:
                     return
 
+    def stalled_for(self) -> float:
+        """Seconds the commit in progress has taken so far; 0 between commits."""
+        began = self._busy_since
+        return 0.0 if began is None else time.monotonic() - began
+
     def _commit(self, conn: Connection, batch: list[_Item]) -> None:
+        self._busy_since = time.monotonic()
+        try:
+            self._commit_batch(conn, batch)
+        finally:
+            self._busy_since = None
+
+    def _commit_batch(self, conn: Connection, batch: list[_Item]) -> None:
         refused: list[_Outcome] = []
         while True:
             txn = Txn(conn)

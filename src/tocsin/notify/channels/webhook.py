@@ -1,7 +1,10 @@
 """Webhook: POST the Alertmanager version 4 payload to ``url`` (or ``url_file``).
 
 The body of a 2xx answer is ignored, as Alertmanager ignores it; only the status code
-decides (:func:`tocsin.notify.outcome.classify_http`).
+decides (:func:`tocsin.notify.outcome.classify_http`). The request carries the
+notification's idempotency key in an ``Idempotency-Key`` header (the IETF draft's
+name; the payload stays Alertmanager's): a re-send after a crash or a lost lease carries
+the same key, so a receiver can drop the duplicate.
 """
 
 from __future__ import annotations
@@ -37,7 +40,14 @@ async def send(
         return Outcome.permanent(str(exc))
     body = go_json(webhook_payload(notification, config.max_alerts))
     answer = await post_json(
-        client, url, body, http_config=config.http_config, timeout=config.timeout
+        client,
+        url,
+        body,
+        http_config=config.http_config,
+        timeout=config.timeout,
+        headers={"Idempotency-Key": notification.idempotency_key}
+        if notification.idempotency_key
+        else None,
     )
     if isinstance(answer, Outcome):
         return answer
