@@ -494,7 +494,7 @@ class Runtime:
         (not in this state, or not that episode)."""
         now = self.clock()
         op: HumanAction | EndingEvents = HumanAction(
-            group_id, action, who, via, now, self.oncall, comment, duration, episode
+            group_id, action, who, via, now, self.oncall, comment, duration, episode, self.clock
         )
         if action == "resolve":
             op = EndingEvents(op, now, self.store.alerts, self.store.by_event)

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -394,6 +394,19 @@ def test_a_hanging_receiver_does_not_block_the_others(db: tuple[Engine, GroupCom
     asyncio.run(go())
 
 
+def held_sends() -> tuple[asyncio.Event, list[str], Callable[[OutboxItem], Awaitable[Outcome]]]:
+    """A sender whose sends hang until the event is set; the keys it started."""
+    release = asyncio.Event()
+    started: list[str] = []
+
+    async def send(it: OutboxItem) -> Outcome:
+        started.append(it.idempotency_key)
+        await release.wait()
+        return Outcome.sent()
+
+    return release, started, send
+
+
 @pytest.mark.parametrize("finishes", [True, False], ids=["send finishes", "send hangs"])
 def test_a_shutdown_lets_the_sends_in_flight_finish_and_takes_nothing_new(
     db: tuple[Engine, GroupCommitter], finishes: bool, caplog: pytest.LogCaptureFixture
@@ -403,13 +416,7 @@ def test_a_shutdown_lets_the_sends_in_flight_finish_and_takes_nothing_new(
     nothing is claimed meanwhile, and an item handed over leased is given back. A send
     that outlasts the drain is left to its lease, and the log says so."""
     engine, writer = db
-    release = asyncio.Event()
-    started: list[str] = []
-
-    async def send(it: OutboxItem) -> Outcome:
-        started.append(it.idempotency_key)
-        await release.wait()
-        return Outcome.sent()
+    release, started, send = held_sends()
 
     settings = DeliverySettings(poll=timedelta(milliseconds=20), drain=timedelta(seconds=0.3))
     clock = Clock(T0)
@@ -443,6 +450,44 @@ def test_a_shutdown_lets_the_sends_in_flight_finish_and_takes_nothing_new(
     assert given_back.lease_until.timestamp() == 0
     still = "still being sent at shutdown" in caplog.text
     assert still is not finishes
+
+
+def test_a_shutdown_gives_back_at_once_what_waited_for_a_send_slot(
+    db: tuple[Engine, GroupCommitter],
+) -> None:
+    """Items claimed but waiting for their receiver's send slot at a shutdown are given
+    back then (lease cleared): another replica sends them at once, not a lease (a
+    minute) later; the one being sent is finished and recorded."""
+    engine, writer = db
+    release, started, send = held_sends()
+
+    settings = DeliverySettings(
+        poll=timedelta(milliseconds=20), drain=timedelta(seconds=5), per_receiver=1
+    )
+    worker = DeliveryWorker(writer, Clock(T0), send, settings)
+    first, second, third = item("r", 1, T0), item("r", 2, T0), item("r", 3, T0)
+
+    async def go() -> None:
+        async with running(worker):
+            await writer.run(Enqueue([first, second, third]))
+            worker.kick()
+            await until(lambda: worker.in_flight == 3 and len(started) == 1, "one sending")
+            draining = asyncio.ensure_future(worker.drain())
+            waiting = [i for i in (first, second, third) if i.idempotency_key not in started]
+            await until(lambda: leases(engine, waiting) == [0, 0], "the waiting given back")
+            release.set()
+            await draining
+
+    asyncio.run(go())
+    assert len(started) == 1  # the waiting two were not started
+    sent = [i for i in (first, second, third) if i.idempotency_key in started]
+    assert statuses(engine, sent) == [DeliveryStatus.SENT]
+
+
+def leases(engine: Engine, items: list[OutboxItem]) -> list[float]:
+    with engine.connect() as conn:
+        found = [outbox_rows.get(conn, i.id) for i in items]
+    return [f.lease_until.timestamp() for f in found if f is not None]
 
 
 def test_retry_policy_backs_off_with_jitter_and_honours_retry_after() -> None:

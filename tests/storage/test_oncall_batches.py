@@ -660,6 +660,21 @@ def test_an_acknowledgement_tells_those_paged_but_its_author_and_plain_webhooks(
         rt.close()
 
 
+def test_an_acknowledgement_is_dated_when_it_commits(rt: Runtime, clock: Clock) -> None:
+    """Asked for at 02:06 but applied at 02:07 (it waited on the revision lock while
+    another replica's step paged bob): its audit line says 02:07, after that page,
+    not before it."""
+    observe(rt, "g1", ["a"])
+    asked = T0 + 6 * M
+    clock.now = T0 + 7 * M  # the clock inside the transaction
+    op = oncall_ops.HumanAction("g1", "ack", "bob", Via.API, asked, rt.oncall, clock=clock)
+    rt.writer.run_sync(op)
+    with rt.engine.connect() as conn:
+        audit = oncall_rows.audit_of(conn, "g1")
+    acked = [a for a in audit if a["action"] == "acknowledged"]
+    assert [a["at"] for a in acked] == [T0 + 7 * M]
+
+
 @pytest.mark.parametrize("opened", [1, 2], ids=["one group", "two groups (a class)"])
 def test_nobody_is_woken_for_alerts_that_have_resolved(
     rt: Runtime, clock: Clock, opened: int

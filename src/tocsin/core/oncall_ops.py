@@ -846,8 +846,14 @@ class HumanAction:
     comment: str = ""
     duration: timedelta | None = None
     episode: str | None = None  # the escalation a page's link was for: only that one
+    # Read again inside the transaction (``now`` is then the earliest it may say): an
+    # acknowledgement that waited for another replica's step to commit happened after
+    # that step's page, and its audit line must not say it came first.
+    clock: Clock | None = None
 
     def apply(self, txn: Txn) -> dict[str, Any]:
+        if self.clock is not None:
+            self.now = max(self.now, self.clock())
         # A person may acknowledge or resolve a group whose escalation cannot be read
         # (it cannot page anyone anyway): the action drops that escalation. A snooze is
         # refused: when it ended, nothing would page again.

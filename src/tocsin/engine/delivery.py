@@ -79,6 +79,10 @@ class DeliveryWorker:
         self._rng = rng or random.Random()
         self.loop = KickedLoop("delivery")
         self._in_flight: set[asyncio.Task[Any]] = set()
+        # each held item's task, and the items whose send has begun: at a shutdown,
+        # the others are given back at once (their leases would hold them a minute)
+        self._held: dict[asyncio.Task[Any], OutboxItem] = {}
+        self._sending: set[str] = set()
         self._busy: dict[str, int] = {}  # items held per receiver
         self._gates: dict[str, asyncio.Semaphore] = {}  # send slots per receiver
         self.listeners: list[Listener] = []  # after the attempt's record committed
@@ -156,6 +160,14 @@ class DeliveryWorker:
         return self._finish_in_flight()
 
     async def _finish_in_flight(self) -> None:
+        # Claimed but not begun (waiting for a send slot): stopped and given back now,
+        # so another replica sends them at once, not when their leases lapse.
+        waiting = {t: i for t, i in self._held.items() if i.id not in self._sending}
+        for task in waiting:
+            task.cancel()
+        if waiting:
+            await asyncio.wait(set(waiting))
+            await self._writer.run(Release([i.id for i in waiting.values()]))
         if not self._in_flight:
             return
         _, left = await asyncio.wait(
@@ -207,12 +219,14 @@ class DeliveryWorker:
         self._busy[item.receiver] = self._busy.get(item.receiver, 0) + 1
         task = asyncio.create_task(self._deliver(item))
         self._in_flight.add(task)
+        self._held[task] = item
         task.add_done_callback(partial(self._finished, item.receiver))
 
     def _finished(self, receiver: str | None, task: asyncio.Task[Any]) -> None:
         # A slot is free: claim more now, not at the next poll, if more may be due
         # (for this receiver: it is below its share again).
         self._in_flight.discard(task)
+        self._held.pop(task, None)
         if self._full or (
             receiver in self._waiting and self._busy.get(receiver, 0) < self._receiver_cap()
         ):
@@ -223,8 +237,8 @@ class DeliveryWorker:
         try:
             async with gate:
                 if self._draining:
-                    # its turn came during a shutdown: not started, to be cut off in
-                    # mid-send; its lease lapses and the next claim sends it
+                    # its turn came during a shutdown (given back by the drain): not
+                    # started, to be cut off in mid-send
                     return
                 if self._clock() >= item.lease_until - self.settings.lease * LEASE_LEFT:
                     # It waited for its turn longer than its lease: another worker may
@@ -232,6 +246,7 @@ class DeliveryWorker:
                     log.debug("%s to %s: lease ran out before its turn", item.id, item.integration)
                     return
                 started = time.perf_counter()
+                self._sending.add(item.id)
                 try:
                     outcome = await self._sender(item)
                 except Exception as exc:  # a bug in a channel must not stop delivery
@@ -239,6 +254,7 @@ class DeliveryWorker:
                     outcome = Outcome.retryable(f"internal error: {exc!r}")
         finally:
             self._busy[item.receiver] -= 1
+            self._sending.discard(item.id)
         seconds = time.perf_counter() - started
         for timer in self.timers:
             try:
