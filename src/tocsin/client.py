@@ -131,10 +131,14 @@ class Client:
     def expire_silence(self, silence_id: str) -> None:
         self._call("DELETE", f"/api/v2/silence/{silence_id}")
 
-    def notifications(self, receiver: str | None = None, limit: int = 100) -> list[Any]:
+    def notifications(
+        self, receiver: str | None = None, limit: int = 100, **filters: str | None
+    ) -> list[Any]:
+        """``filters``: ``status``, ``group`` (a group key), ``before`` (RFC 3339)."""
         params: dict[str, Any] = {"limit": limit}
         if receiver:
             params["receiver"] = receiver
+        params.update({k: v for k, v in filters.items() if v})
         result: list[Any] = self._call("GET", "/api/v1/notifications", params=params)
         return result
 

@@ -440,6 +440,13 @@ def test_who_is_on_call_and_the_notifications(client: TestClient, clock: Clock) 
     assert set(re.findall(r'class="notification" data-id="([\w-]+)"', page.text)) == {
         i["id"] for i in items
     }
+    # a full page links to the next, by its last notification; a status filters
+    first = client.get("/ui/notifications", params={"limit": 1}).text
+    assert f"before={items[0]['id']}" in first
+    assert 'id="older"' in first
+    assert 'id="older"' not in page.text  # (not a full page)
+    none = client.get("/ui/notifications", params={"status": "superseded"}).text
+    assert 'id="none"' in none
     assert client.get("/ui/runbooks").text.count('<a href="/runbooks/') == 3
 
 

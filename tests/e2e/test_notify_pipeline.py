@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -267,6 +268,25 @@ def test_the_notification_log_tells_a_storm_s_groups_apart(
             lambda: all(n["status"] == "sent" for n in notifications(tocsin.url)), 30, "the log"
         )
         listed = run_cli("notifications", "list", url=tocsin.url).stdout.splitlines()
+        # a page at a time (the two were decided in one flush: the same time, told
+        # apart by their ids), by status, by group
+        both = orjson.loads(run_cli("notifications", "list", "--json", url=tocsin.url).stdout)
+        paged = run_cli("notifications", "list", "--limit", "1", url=tocsin.url)
+        assert len(paged.stdout.splitlines()) == 2  # the header and one
+        assert paged.stderr.strip() == f"more: --before {both[0]['id']}"
+        older = ("notifications", "list", "--before", both[0]["id"], "--json")
+        (second,) = orjson.loads(run_cli(*older, url=tocsin.url).stdout)
+        assert second["id"] == both[1]["id"]
+        by_group = ("notifications", "list", "--group", second["groupKey"], "--json")
+        assert [n["id"] for n in orjson.loads(run_cli(*by_group, url=tocsin.url).stdout)] == [
+            second["id"]
+        ]
+        failed = ("notifications", "list", "--status", "failed", "--json")
+        assert orjson.loads(run_cli(*failed, url=tocsin.url).stdout) == []
+        bogus = run_cli("notifications", "list", "--status", "lost", url=tocsin.url, check=False)
+        assert bogus.returncode == 2
+        bad = httpx.get(f"{tocsin.url}/api/v1/notifications", params={"before": "nosuch"})
+        assert (bad.status_code, bad.json()) == (400, "before: no notification 'nosuch'")
     header = listed[0].split()
     assert header[5:7] == ["GROUP", "ALERTS"]
     rows = sorted(line.split()[5:7] for line in listed[1:])

@@ -12,6 +12,7 @@ from tocsin.cli.output import fail, me, parse_label_args, print_json, print_tabl
 from tocsin.client import ApiError, Client
 from tocsin.config.durations import parse_duration
 from tocsin.defaults import DEFAULT_URL
+from tocsin.notify.outbox import DeliveryStatus
 from tocsin.timeutil import format_rfc3339, parse_rfc3339, utcnow
 
 UrlOption = Annotated[
@@ -222,14 +223,25 @@ def _matcher_text(m: dict[str, Any]) -> str:
 @notifications_app.command("list")
 def notifications_list(
     receiver: Annotated[str | None, typer.Option(help="Only this receiver.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Only those pending, sent, failed or superseded.")
+    ] = None,
+    group: Annotated[str | None, typer.Option(help="Only the group with this group key.")] = None,
+    before: Annotated[
+        str | None,
+        typer.Option(help="Only those listed after the notification with this id: the next page."),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 50,
     url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
-    """Notifications decided, newest first: status, attempts and the last error."""
+    """Notifications decided, newest first: status, attempts and the last error. A
+    full page ends with the command for the next (--before the last one's id)."""
+    if status is not None and status not in {s.value for s in DeliveryStatus}:
+        raise typer.BadParameter("pending, sent, failed or superseded", param_hint="--status")
     try:
         with _client(url) as client:
-            items = client.notifications(receiver, limit)
+            items = client.notifications(receiver, limit, status=status, group=group, before=before)
     except (ApiError, OSError) as exc:
         fail(str(exc))
     if as_json:
@@ -253,3 +265,5 @@ def notifications_list(
         ["CREATED", "RECEIVER", "INTEGRATION", "STATUS", "TRIES", "GROUP", "ALERTS", "LAST ERROR"],
         rows,
     )
+    if len(items) == limit:  # (on stderr: the table stays a table for a pipe)
+        typer.echo(f"more: --before {items[-1]['id']}", err=True)

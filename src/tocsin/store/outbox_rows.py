@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from msgspec import Struct
 from msgspec.structs import replace
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from tocsin.notify.outbox import (
     DeliveryStatus,
@@ -307,10 +307,32 @@ def get(conn: Connection, item_id: str) -> OutboxItem | None:
     return None if row is None else _item(row)
 
 
-def recent(conn: Connection, limit: int = 100, receiver: str | None = None) -> list[OutboxItem]:
-    query = select(outbox).order_by(outbox.c.created_at.desc()).limit(limit)
+def recent(
+    conn: Connection,
+    limit: int = 100,
+    receiver: str | None = None,
+    *,
+    status: DeliveryStatus | None = None,
+    group_key: str | None = None,
+    before: str | None = None,
+) -> list[OutboxItem]:
+    """The newest notifications (of ``receiver``, in ``status``, of the group with
+    ``group_key``); with ``before`` (an item's id), those listed after that item: the
+    next page of a list that ended with it (a storm's thousands, a page at a time).
+    The id breaks ties: a flush's notifications share their creation time."""
+    order = (outbox.c.created_at.desc(), outbox.c.id.desc())
+    query = select(outbox).order_by(*order).limit(limit)
     if receiver:
         query = query.where(outbox.c.receiver == receiver)
+    if status is not None:
+        query = query.where(outbox.c.status == status.value)
+    if group_key:
+        query = query.where(outbox.c.group_key == group_key)
+    if before is not None:
+        at = select(outbox.c.created_at).where(outbox.c.id == before).scalar_subquery()
+        query = query.where(
+            or_(outbox.c.created_at < at, and_(outbox.c.created_at == at, outbox.c.id < before))
+        )
     return [_item(row) for row in conn.execute(query)]
 
 

@@ -27,6 +27,7 @@ from tocsin.api.state import Runtime, runtime
 from tocsin.config.durations import parse_duration
 from tocsin.core.alert_store import AlertQuery, group_views
 from tocsin.core.oncall_ops import OncallRefused
+from tocsin.notify.outbox import DeliveryStatus
 from tocsin.notify.payload import common_pairs
 from tocsin.oncall.lifecycle import Via, snooze_problem
 from tocsin.store import oncall_rows, outbox_rows
@@ -455,11 +456,19 @@ def oncall_page(request: Request, days: int = Query(14, ge=1, le=90)) -> HTMLRes
 
 @router.get("/ui/notifications", response_class=HTMLResponse)
 def notifications_page(
-    request: Request, receiver: str = "", limit: int = Query(100, ge=1, le=1000)
+    request: Request,
+    receiver: str = "",
+    status: str = "",
+    before: str = "",
+    limit: int = Query(100, ge=1, le=1000),
 ) -> HTMLResponse:
     rt = runtime(request)
+    statuses = [s.value for s in DeliveryStatus]
+    wanted = DeliveryStatus(status) if status in statuses else None
     with rt.engine.connect() as conn:
-        items = outbox_rows.recent(conn, limit, receiver or None)
+        items = outbox_rows.recent(
+            conn, limit, receiver or None, status=wanted, before=before or None
+        )
         logs = outbox_rows.attempts_of_items(conn, [i.id for i in items])
     return show_page(
         request,
@@ -468,6 +477,9 @@ def notifications_page(
         logs=logs,
         receiver=receiver,
         receivers=rt.receiver_names(),
+        state=status if wanted else "",  # (``status`` is the page's HTTP status)
+        statuses=statuses,
+        limit=limit,
     )
 
 
