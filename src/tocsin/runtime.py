@@ -48,6 +48,7 @@ from tocsin.core.outbox_ops import Enqueue, ForgetDone
 from tocsin.core.pd_intake import EventIntake
 from tocsin.core.people import PeopleDirectory
 from tocsin.core.policy import PERSON_PREFIX, ConfigPolicy
+from tocsin.core.replicas import ALIVE_WITHIN, SignOfLife, cluster
 from tocsin.core.runbook_library import RunbookLibrary
 from tocsin.defaults import DEFAULT_LISTEN, DEFAULT_MAX_BODY
 from tocsin.engine.config_warnings import config_warnings
@@ -71,10 +72,11 @@ from tocsin.oncall.schedules import Shift, shifts
 from tocsin.outage import Outage
 from tocsin.runbooks.checklist import Checklist, find_step, parse_ref
 from tocsin.runbooks.timers import Timer, find_timer
-from tocsin.store import oncall_rows, outbox_rows
-from tocsin.store.db import open_database, sqlite_url
+from tocsin.store import oncall_rows, outbox_rows, replica_rows
+from tocsin.store.db import is_sqlite, open_database, sqlite_url
 from tocsin.store.group_rows import GroupTimer, load_timers, logs_changed_since
 from tocsin.store.oncall_rows import OncallGroupRow
+from tocsin.store.replica_rows import Replica
 from tocsin.store.secrets import link_secret
 from tocsin.store.settings import DatabaseSettings, Durability
 from tocsin.store.writer import GroupCommitter
@@ -123,6 +125,8 @@ class Runtime:
         self.clock = clock
         self.started_at = clock()
         self.instance_name = settings.instance_name
+        # the name other replicas know it by: replicas of one host differ by their port
+        self.replica_name = f"{settings.instance_name}:{settings.listen.rpartition(':')[2]}"
         self._config_lock = threading.Lock()
         config = load_config(settings.config_path)  # a bad config stops start-up here
         self.web = self._load_web_config()
@@ -335,6 +339,12 @@ class Runtime:
             lambda: self.heartbeats.last_pings,
         )
         self.metrics.add_gauge(
+            "tocsin_cluster_members",
+            "Replicas sharing this database seen in the last 30 s, this one included (as "
+            "alertmanager_cluster_members): fewer than you run, one is down or cut off.",
+            lambda: float(len(self.live_replicas())),
+        )
+        self.metrics.add_gauge(
             "tocsin_database_commit_age_seconds",
             "How long this replica's commit in progress has taken; 0 between commits. "
             "Growing: a lock another replica holds, or a database that stopped answering "
@@ -465,6 +475,27 @@ class Runtime:
             notifications += n
             if n < _FORGET_BATCH:
                 return alerts, silences, notifications
+
+    async def sign_of_life(self) -> None:
+        """Record this replica alive (every ``replicas.SIGN_EVERY``, by the app)."""
+        me = Replica(
+            self.replica_name,
+            self.settings.base_url(self.scheme),
+            __version__,
+            self.started_at,
+            self.clock(),
+        )
+        await self.writer.run(SignOfLife(me))
+
+    def live_replicas(self) -> list[Replica]:
+        """The replicas seen within ``replicas.ALIVE_WITHIN``, this one among them once
+        it has signed."""
+        since = self.clock() - ALIVE_WITHIN
+        return self._read(lambda conn: replica_rows.seen_since(conn, since))
+
+    def cluster(self) -> dict[str, Any]:
+        """The ``cluster`` of ``/api/v2/status``."""
+        return cluster(self.replica_name, self.live_replicas(), not is_sqlite(self.engine))
 
     def _read(self, query: Callable[[Connection], _T]) -> _T:
         with self.engine.connect() as conn:

@@ -1,104 +1,57 @@
-"""Two stores on one database, as two worker processes or two replicas run: each sees
-the other's writes, and merges decide against the latest rows, not a stale memory."""
+"""Replicas sharing a database (SQLite and PostgreSQL) see each other: each writes a
+sign of life, and the cluster /api/v2/status shows (``amtool cluster show``) lists
+those seen within 30 s, as Alertmanager lists its gossip peers; one alone on its own
+SQLite file is no cluster."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Iterator
+import dataclasses
 from datetime import timedelta
+from pathlib import Path
 
-import pytest
+from tests.storage.test_alert_store import Clock
+from tests.storage.test_oncall_replicas import T0, runtime
+from tocsin.runtime import Runtime
+from tocsin.store import replica_rows
 
-from tests.storage.test_alert_store import T0, Clock, Opened, posted, silence
-from tocsin.alerts.model import PostedAlert
-from tocsin.alerts.pd_events import OPEN_END
+
+def replica(db_url: str, tmp_path: Path, clock: Clock, port: int) -> Runtime:
+    rt = runtime(db_url, tmp_path, clock)
+    rt.settings = dataclasses.replace(rt.settings, listen=f"127.0.0.1:{port}")
+    rt.replica_name = f"{rt.instance_name}:{port}"
+    return rt
 
 
-@pytest.fixture
-def pair(db_url: str) -> Iterator[tuple[Opened, Opened, Clock]]:
+def test_replicas_see_each_other_and_forget_the_gone(db_url: str, tmp_path: Path) -> None:
     clock = Clock(T0)
-    a, b = Opened(db_url, clock), Opened(db_url, clock)
-    yield a, b, clock
-    a.close()
-    b.close()
-
-
-def test_reads_see_the_other_replicas_writes(pair: tuple[Opened, Opened, Clock]) -> None:
-    a, b, _ = pair
-    asyncio.run(a.store.put_alerts([posted("FromA")]))
-    asyncio.run(b.store.put_alerts([posted("FromB")]))
-    assert sorted(v.alert.name for v in a.store.views()) == ["FromA", "FromB"]
-    assert sorted(v.alert.name for v in b.store.views()) == ["FromA", "FromB"]
-
-
-def test_a_resolve_through_the_other_replica_merges_with_the_latest_row(
-    pair: tuple[Opened, Opened, Clock],
-) -> None:
-    a, b, clock = pair
-    b.store.refresh()  # b has read the (empty) database before a writes
-    asyncio.run(a.store.put_alerts([posted("X")]))
-    clock.now = T0 + timedelta(minutes=2)
-    resolve = PostedAlert({"alertname": "X"}, {}, T0 + timedelta(minutes=1), clock.now, "")
-    (stored,) = asyncio.run(b.store.put_alerts([resolve]))
-    # the merge saw a's row: the start stays T0 (not the resolve's own startsAt)
-    assert stored.starts_at == T0
-    assert stored.ends_at == clock.now
-    assert a.store.views() == []
-    assert b.store.views() == []
-
-
-def test_silence_written_by_one_is_updated_in_place_by_the_other(
-    pair: tuple[Opened, Opened, Clock],
-) -> None:
-    a, b, _ = pair
-    b.store.refresh()
-    sid = asyncio.run(a.store.set_silence(silence('alertname="A"', 60)))
-    assert asyncio.run(b.store.set_silence(silence('alertname="A"', 90, sid))) == sid
-    got = a.store.get_silence(sid)
-    assert got is not None
-    assert got.ends_at == T0 + timedelta(minutes=90)
-
-
-def test_concurrent_writers_converge(pair: tuple[Opened, Opened, Clock]) -> None:
-    a, b, _ = pair
-
-    def load(o: Opened, prefix: str) -> None:
-        async def go() -> None:
-            await asyncio.gather(
-                *(o.store.put_alerts([posted(f"{prefix}{i % 7}", n=str(i))]) for i in range(60))
-            )
-
-        asyncio.run(go())
-
-    threads = [threading.Thread(target=load, args=(o, p)) for o, p in ((a, "a"), (b, "b"))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    a.store.refresh()
-    b.store.refresh()
-    in_a = {x.fingerprint: x for x in a.store.alerts.values()}
-    in_b = {x.fingerprint: x for x in b.store.alerts.values()}
-    assert len(in_a) == 120
-    assert in_a == in_b
-
-
-def test_an_event_resolve_through_the_other_replica_ends_the_alert(
-    pair: tuple[Opened, Opened, Clock],
-) -> None:
-    a, b, clock = pair
-    b.store.refresh()  # b has read the (empty) database before a writes
-    fired = PostedAlert(
-        {"alertname": "DiskFull", "integration": "monitoring", "dedup_key": "k"},
-        {},
-        T0,
-        OPEN_END,
-        "",
-    )
-    asyncio.run(a.store.apply_event("monitoring", "k", fired))
-    clock.now = T0 + timedelta(minutes=2)
-    (ended,) = asyncio.run(b.store.apply_event("monitoring", "k", None))
-    assert ended.ends_at == clock.now  # b found a's alert by its identity
-    assert a.store.views() == []
-    assert b.store.views() == []
+    a = replica(db_url, tmp_path, clock, 9093)
+    b = replica(db_url, tmp_path, clock, 9094)
+    try:
+        alone = a.cluster()
+        shared = not db_url.startswith("sqlite")
+        assert (alone["status"], alone["peers"]) == ("ready" if shared else "disabled", [])
+        asyncio.run(a.sign_of_life())
+        asyncio.run(b.sign_of_life())
+        status = b.cluster()
+        assert status["status"] == "ready"  # two processes share the file: a cluster
+        assert status["name"] == b.replica_name
+        assert status["peers"] == [
+            {"name": a.replica_name, "address": "http://127.0.0.1:9093"},
+            {"name": b.replica_name, "address": "http://127.0.0.1:9094"},
+        ]
+        clock.now = T0 + timedelta(seconds=40)  # a stopped: three signs missed
+        asyncio.run(b.sign_of_life())
+        left = b.cluster()
+        if shared:
+            assert [p["name"] for p in left["peers"]] == [b.replica_name]
+        else:  # alone on its file again
+            assert (left["status"], left["peers"]) == ("disabled", [])
+        assert [r.name for r in b.live_replicas()] == [b.replica_name]
+        clock.now = T0 + timedelta(days=1, seconds=41)
+        asyncio.run(b.sign_of_life())
+        with b.engine.connect() as conn:  # a day gone: forgotten
+            assert [r.name for r in replica_rows.seen_since(conn, T0)] == [b.replica_name]
+    finally:
+        a.close()
+        b.close()

@@ -206,7 +206,7 @@ def get_status(request: Request) -> Response:
     rt = runtime(request)
     return json_response(
         {
-            "cluster": {"name": rt.instance_name, "peers": [], "status": "disabled"},
+            "cluster": rt.cluster(),
             "config": {"original": rt.config_text()},
             "uptime": format_rfc3339(rt.started_at),
             "versionInfo": rt.version_info(),

@@ -423,3 +423,15 @@ maintenances = Table(
     Column("rev", BigInteger, nullable=False, server_default="0"),
     Index("ix_maintenances_ends_at", "ends_at"),
 )
+
+# Each replica's last sign of life (``replica_rows``): the cluster /api/v2/status shows,
+# as Alertmanager's gossip peers, and ``tocsin_cluster_members``.
+replicas = Table(
+    "replicas",
+    metadata,
+    Column("name", Text, primary_key=True),  # its instance name and listen address
+    Column("address", Text, nullable=False),
+    Column("version", Text, nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("seen_at", BigInteger, nullable=False),
+)
