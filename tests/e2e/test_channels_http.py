@@ -7,6 +7,7 @@ scripted (status, Retry-After, garbage, a hang). Outcomes are asserted each time
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import socket
 import ssl
 import struct
@@ -102,7 +103,7 @@ def test_webhook_posts_the_v4_payload(receiver: HTTPReceiver) -> None:
     assert request.header("Content-Type") == "application/json"
     assert request.header("User-Agent") == f"Tocsin/{__version__}"
     # a re-send carries the same key: a receiver can drop the duplicate
-    assert request.header("Idempotency-Key") == "n-42"
+    assert request.header("Idempotency-Key") == f'"{hashlib.sha256(b"n-42").hexdigest()}"'
     assert request.json() == webhook_payload(n)
     assert list(request.json()) == [
         "receiver",

@@ -158,12 +158,8 @@ def test_incidents_are_announced_to_their_receivers(tmp_path: Path) -> None:
                 "incident_severity": "SEV2",
                 "severity": "warning",
             }
-            # a subject built from them reads "Incident 1 Checkout failing (SEV2 warning)"
-            assert body["groupLabels"] == {
-                "alertname": "Incident",
-                "incident": "1",
-                "title": "Checkout failing",
-            }
+            # a subject built from them reads "Incident 1 (SEV2 warning)"
+            assert body["groupLabels"] == {"alertname": "Incident", "incident": "1"}
             assert alert["endsAt"] == "0001-01-01T00:00:00Z"  # firing, as Alertmanager shows it
             assert alert["annotations"]["summary"] == (
                 "Incident #1 (SEV2): Checkout failing: declared"

@@ -169,8 +169,9 @@ def test_unacknowledged_escalates_to_the_next_step(tmp_path: Path) -> None:
 
 def test_those_paged_hear_who_acknowledged(tmp_path: Path) -> None:
     """alice (e-mail) and the PagerDuty receiver are paged first, bob next; bob takes
-    the group from his e-mail's link: alice gets "[ACKNOWLEDGED by bob]" and PagerDuty
-    an ``acknowledge`` of the incident the page opened; bob hears nothing more."""
+    the group from his e-mail's link: alice gets "[ACKNOWLEDGED by bob]"; PagerDuty
+    is not told (its incident acknowledged, a re-page after an unacknowledgement would
+    wake nobody), nor is bob."""
     accepted = {"status": "success", "message": "Event processed", "dedup_key": "x"}
     with SMTPServer() as smtp, HTTPReceiver(Reply.json(accepted, 202)) as pd:
         text = config(smtp, "1s").replace(
@@ -197,16 +198,21 @@ def test_those_paged_hear_who_acknowledged(tmp_path: Path) -> None:
             body = told.get_body(preferencelist=("plain",))
             assert body is not None
             assert "bob acknowledged this group and is on it" in body.get_content()
-            events = [orjson.loads(r.body) for r in pd.wait_for(2, "/v2/enqueue")]
-            assert [e["event_action"] for e in events] == ["trigger", "acknowledge"]
-            assert events[0]["dedup_key"] == events[1]["dedup_key"]
+            # the notices decided, all in the one transaction of the acknowledgement
+            log = httpx.get(f"{tocsin.url}/api/v1/notifications").json()
+            notices = [n["receiver"] for n in log if "/acknowledged/" in n["idempotencyKey"]]
+            assert notices == ["person:alice"]
+            events = [orjson.loads(r.body) for r in pd.requests("/v2/enqueue")]
+            assert [e["event_action"] for e in events] == ["trigger"]
             assert len(mails_to(smtp, "bob")) == 1
 
 
-def slack_request(url: str, group_id: str, secret: str, ts: int | None = None) -> httpx.Response:
+def slack_request(
+    url: str, group_id: str, secret: str, ts: int | None = None, username: str = "carol"
+) -> httpx.Response:
     payload = {
         "type": "block_actions",
-        "user": {"id": "U123", "username": "carol"},
+        "user": {"id": "U123", "username": username},
         "actions": [{"action_id": "ack", "value": f"ack:{group_id}"}],
     }
     body = urlencode({"payload": orjson.dumps(payload).decode()}).encode()
@@ -392,7 +398,7 @@ def test_slack_page_carries_buttons_that_acknowledge(tmp_path: Path) -> None:
             .replace("global:\n", f"global:\n  slack_api_url: {slack.url('/slack')}\n")
             .replace(
                 "  - name: alice\n    email: alice@example.org\n",
-                "  - name: alice\n    slack_user: alice\n    notification_rules:\n"
+                "  - name: alice\n    slack_user: alice.l\n    notification_rules:\n"
                 "      high:\n        - channel: slack\n",
             )
         )
@@ -401,7 +407,7 @@ def test_slack_page_carries_buttons_that_acknowledge(tmp_path: Path) -> None:
             assert post_alerts(tocsin.url, [alert({"alertname": "ServiceDown"})]).status_code == 200
             (page,) = slack.wait_for(1, "/slack", timeout=30)
             message = page.json()
-            assert message["channel"] == "@alice"
+            assert message["channel"] == "@alice.l"
             values = [
                 e["value"]
                 for b in message["blocks"]
@@ -413,7 +419,13 @@ def test_slack_page_carries_buttons_that_acknowledge(tmp_path: Path) -> None:
             group_id = ack.removeprefix("ack:")
             # Slack calls back with the button's value, signed; a wrong signature is refused
             assert slack_request(tocsin.url, group_id, "forged").status_code == 401
-            assert slack_request(tocsin.url, group_id, SIGNING).status_code == 200
+            pressed = slack_request(tocsin.url, group_id, SIGNING, username="alice.l")
+            assert pressed.status_code == 200
             acked = group_of(tocsin.url)
             assert acked is not None
             assert acked["status"] == "acknowledged"
+            # the Slack user is the person whose slack_user it is, by their name: alice
+            # is not told of her own acknowledgement
+            assert acked["acknowledgedBy"] == "alice"
+            log = httpx.get(f"{tocsin.url}/api/v1/notifications").json()
+            assert not [n for n in log if "/acknowledged/" in n["idempotencyKey"]]

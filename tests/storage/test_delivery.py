@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 from msgspec import structs
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, text, update
 
-from tocsin.core.outbox_ops import ClaimDue, Enqueue, ForgetDone, RecordAttempt
+from tocsin.core.outbox_ops import ClaimDue, Enqueue, ForgetDone, GiveBack, RecordAttempt
 from tocsin.engine.delivery import DeliverySettings, DeliveryWorker, Sender
 from tocsin.notify.message import Notification
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem, new_item
@@ -29,7 +29,9 @@ from tocsin.notify.retry import RetryPolicy
 from tocsin.store import outbox_rows
 from tocsin.store.db import open_database
 from tocsin.store.settings import DatabaseSettings, Durability
+from tocsin.store.tables import outbox
 from tocsin.store.writer import GroupCommitter, Txn
+from tocsin.timeutil import to_micros
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 
@@ -482,6 +484,28 @@ def test_a_shutdown_gives_back_at_once_what_waited_for_a_send_slot(
     assert len(started) == 1  # the waiting two were not started
     sent = [i for i in (first, second, third) if i.idempotency_key in started]
     assert statuses(engine, sent) == [DeliveryStatus.SENT]
+
+
+def test_an_item_given_back_keeps_another_worker_s_lease(
+    db: tuple[Engine, GroupCommitter],
+) -> None:
+    """A shutdown gives back what it claimed only while the lease is still its own: an
+    item whose lease lapsed while it waited, and that another worker claimed since,
+    stays that worker's (cleared, a third would send it too)."""
+    engine, writer = db
+    mine, theirs = item("r", 1, T0), item("r", 2, T0)
+    writer.run_sync(Enqueue([mine, theirs]))
+    taken = writer.run_sync(ClaimDue(T0, T0 + timedelta(seconds=60), 10, ()))
+    assert sorted(i.id for i in taken) == sorted([mine.id, theirs.id])
+    later = T0 + timedelta(seconds=61)  # both leases lapsed; another worker claims one
+    with engine.begin() as conn:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == theirs.id)
+            .values(lease_until=to_micros(later + timedelta(seconds=60)))
+        )
+    writer.run_sync(GiveBack(taken))
+    assert leases(engine, [mine, theirs]) == [0, (later + timedelta(seconds=60)).timestamp()]
 
 
 def leases(engine: Engine, items: list[OutboxItem]) -> list[float]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from tocsin.alerts.model import Alert, PostedAlert
 from tocsin.alerts.silences import Silence
 from tocsin.config import parse_config
 from tocsin.core.alert_store import AlertStore, StoreSettings
+from tocsin.core.dispatch_ops import FlushMany
 from tocsin.core.policy import ConfigPolicy
 from tocsin.engine import dispatch
 from tocsin.engine.dispatch import Dispatcher, DispatchSettings
@@ -138,12 +140,20 @@ def test_a_storm_s_groups_flush_in_chunks_each_once(
     try:
         names = [f"A{n}" for n in range(8)]
         asyncio.run(a.store.put_alerts([posted(name) for name in names]))
-        before = a.writer.batches
+        flushes: list[int] = []
+        run = a.writer.run
+
+        async def counted(op: Any, linger: float = 0.0) -> Any:
+            if isinstance(op, FlushMany):
+                flushes.append(len(op.flushes))
+            return await run(op, linger)
+
+        monkeypatch.setattr(a.writer, "run", counted)
         a.step()
         b.step()
         clock.now = T0 + timedelta(seconds=30)
         a.step()
-        assert a.writer.batches - before >= 3  # 8 groups: 3 chunks, and their timers
+        assert flushes == [3, 3, 2]  # 8 groups: three transactions
         b.step()
         notified = sorted(n for _, alerts in a.outbox() for n in alerts)
         assert notified == names

@@ -1,13 +1,16 @@
 """``tocsin incident show``: each linked alert group on its own line, named by its
-labels and status from the incident's JSON (an older server's has ids alone)."""
+labels and status from the incident's JSON (an older server's has ids alone); and the
+status page's times as a customer reads them."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from tocsin.cli.incident_cmds import _print, group_lines
+from tocsin.web.render import public_time
 
 SHOWN: dict[str, Any] = {
     "id": 3,
@@ -57,3 +60,17 @@ def test_a_line_is_marked_for_the_status_page_only_when_the_incident_is_on_it(
     line = {"at": "2026-12-07T21:09:00.000Z", "by": "ann", "text": "resolved", "public": True}
     _print({**SHOWN, "public": public, "timeline": [line]})
     assert ("ann: resolved  [status page]" in capsys.readouterr().out) is marked
+
+
+@pytest.mark.parametrize(
+    ("when", "shown"),
+    [
+        (datetime(2026, 12, 7, 21, 5, 7, 588000, tzinfo=UTC), "Dec 7, 21:05 UTC"),
+        (datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC), "Jan 31, 23:59 UTC"),
+        # another zone is said in UTC, as the page says every time
+        (datetime(2026, 6, 1, 1, 30, tzinfo=timezone(timedelta(hours=2))), "May 31, 23:30 UTC"),
+        (None, ""),
+    ],
+)
+def test_the_status_page_s_times(when: datetime | None, shown: str) -> None:
+    assert public_time(when) == shown

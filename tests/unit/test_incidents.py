@@ -6,6 +6,7 @@ test)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -303,7 +304,10 @@ def test_the_post_mortem_draft() -> None:
     assert "- **Commander:** ann" in text
     assert "- **Alert groups:** g1" in text
     assert "| 2026-12-07 03:00:00 | ann | declared SEV1: Checkout \\| failing |" in text
-    assert "| 2026-12-07 04:35:00 | bob | resolved (status page) |" in text
+    # a private incident's public lines are not said to be on the status page
+    assert "| 2026-12-07 04:35:00 | bob | resolved |" in text
+    public = draft(replace(incident, public=True), entries + more, T0 + 5 * H, RULES)
+    assert "| 2026-12-07 04:35:00 | bob | resolved (status page) |" in public
     for heading in ("Summary", "Root cause", "Action items", "Timeline (UTC)"):
         assert f"\n## {heading}\n" in text
     still_open = draft(opened(), [], T0 + 26 * H, RULES)
@@ -422,8 +426,8 @@ def test_announcements() -> None:
     )
     assert alert.annotations["description"] == "Resolved: Fixed\ncommander ann"
     assert (note.receiver, note.group_key) == ("ops", "incident:0")
-    # a subject names the incident by its title; "View in Tocsin" opens its page
-    assert note.group_labels == {"alertname": "Incident", "incident": "0", "title": done.title}
+    # "View in Tocsin" opens the incident's page
+    assert note.group_labels == {"alertname": "Incident", "incident": "0"}
     assert note.extra_for(alert) == {"console_url": "http://t/ui/incidents/0"}
     still = announcement(incident, news(entries), "ops", "http://t", T0, 2, "k1")
     assert (
@@ -433,6 +437,7 @@ def test_announcements() -> None:
     said_so, first = declare("Checkout failing", "SEV1", "ann", T0, RULES, summary="Carts fail")
     told = announcement(said_so, news(first), "ops", "http://t", T0, 0, "k0")
     assert told.alerts[0].annotations["description"] == "Carts fail\ncommander ann"
+    assert "impact" not in told.alerts[0].annotations  # the summary, said once
     (firing,) = still.alerts
     assert firing.labels["severity"] == "warning"
     assert firing.timeout  # no end of its own: a webhook shows Alertmanager's zero time

@@ -64,11 +64,13 @@ def test_dedup_key_is_stable_across_alerts_and_status() -> None:
     assert pagerduty_event(other, CONFIG, routing_key="rk")["dedup_key"] != GROUP_KEY_SHA256
 
 
-def test_an_acknowledgement_notice_acknowledges_the_incident_the_page_opened() -> None:
+def test_an_acknowledgement_notice_neither_resolves_nor_acknowledges_the_incident() -> None:
+    """Not sent to PagerDuty (``notify.message.tells_of_acks``); should one reach it (a
+    fallback), it re-triggers what is open: acknowledged, the incident would swallow a
+    later re-page; resolved, it would say the outage is over."""
     acked = notification(alert("a"), acknowledged_by="bob")
     event = pagerduty_event(acked, CONFIG, routing_key="rk")
-    assert (event["event_action"], event["dedup_key"]) == ("acknowledge", GROUP_KEY_SHA256)
-    assert event["payload"]["summary"].startswith("[ACKNOWLEDGED by bob] ProbeFailure")
+    assert (event["event_action"], event["dedup_key"]) == ("trigger", GROUP_KEY_SHA256)
 
 
 def test_event_shape_and_defaults() -> None:

@@ -525,8 +525,13 @@ async def slack_actions(request: Request) -> Response:
         group_id, _, episode = page.partition(":")  # no episode: a button made before
         user = payload.get("user", {})
         who = str(user.get("username") or user.get("name") or user.get("id"))
+        handles = [str(user.get(k) or "") for k in ("id", "username", "name")]
     except (KeyError, IndexError, ValueError, TypeError) as exc:
         return _json(f"payload: not a Slack block action ({exc})", 400)
+    # the person whose slack_user pressed it, by their name: the audit trail names
+    # them as everywhere else, and the notice of their acknowledgement skips them
+    person = rt.people.by_slack_user(handles)
+    who = person.name if person is not None else who
     try:
         await rt.act_on_group(group_id, action, who, Via.SLACK, episode=episode or None)
     except (LookupError, OncallRefused) as exc:

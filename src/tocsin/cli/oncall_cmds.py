@@ -348,7 +348,7 @@ def override_list(
         print_json(found)
         return
     rows = [
-        [o["id"], o["person"], o["start"], o["end"], o["replaces"] or "", o["source"]]
+        [o["id"], o["person"], o["start"], o["end"], o["replaces"] or "", o.get("source", "api")]
         for o in found
     ]
     print_table(["ID", "PERSON", "FROM", "UNTIL", "REPLACES", "SOURCE"], rows)

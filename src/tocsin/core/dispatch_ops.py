@@ -77,7 +77,8 @@ class Flush:
 
 @dataclass
 class FlushMany:
-    """Every group due in one round, in one transaction (one fsync, not one per group)."""
+    """Up to FLUSH_CHUNK groups due in one round, in one transaction (one fsync, not one
+    per group)."""
 
     flushes: Sequence[Flush]
     now: datetime

@@ -79,6 +79,16 @@ class Release:
 
 
 @dataclass
+class GiveBack:
+    """Items claimed and not begun, given back at a shutdown (``outbox_rows.give_back``)."""
+
+    held: list[OutboxItem]
+
+    def apply(self, txn: Txn) -> None:
+        outbox_rows.give_back(txn.conn, self.held, txn.rev)
+
+
+@dataclass
 class RecordAttempt:
     """Log the attempt and move the item on: sent, failed, or due again later."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import orjson
@@ -108,6 +108,15 @@ class PeopleDirectory:
         known = {p.name for p in self._config().people}
         out += [(p, "api") for name, p in sorted(api.items()) if name not in known]
         return out
+
+    def by_slack_user(self, handles: Collection[str]) -> Person | None:
+        """The person whose ``slack_user`` is one of ``handles`` (a Slack user's id,
+        user name: what a button press says of who pressed it), or None."""
+        wanted = {h.lstrip("@") for h in handles if h}
+        return next(
+            (p for p, _ in self.all() if p.slack_user and p.slack_user.lstrip("@") in wanted),
+            None,
+        )
 
     async def put(self, name: str, body: bytes) -> Person:
         """Validate and store a person (JSON or YAML); raises ConfigError naming the

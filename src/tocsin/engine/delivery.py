@@ -19,7 +19,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from tocsin.core.outbox_ops import ClaimDue, RecordAttempt, Release
+from tocsin.core.outbox_ops import ClaimDue, GiveBack, RecordAttempt, Release
 from tocsin.engine.loop import KickedLoop
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem
 from tocsin.notify.outcome import Outcome
@@ -79,10 +79,10 @@ class DeliveryWorker:
         self._rng = rng or random.Random()
         self.loop = KickedLoop("delivery")
         self._in_flight: set[asyncio.Task[Any]] = set()
-        # each held item's task, and the items whose send has begun: at a shutdown,
-        # the others are given back at once (their leases would hold them a minute)
+        # each held item's task, and the items still waiting for a send slot: at a
+        # shutdown those are given back at once (their leases would hold them a minute)
         self._held: dict[asyncio.Task[Any], OutboxItem] = {}
-        self._sending: set[str] = set()
+        self._queued: set[str] = set()
         self._busy: dict[str, int] = {}  # items held per receiver
         self._gates: dict[str, asyncio.Semaphore] = {}  # send slots per receiver
         self.listeners: list[Listener] = []  # after the attempt's record committed
@@ -162,12 +162,12 @@ class DeliveryWorker:
     async def _finish_in_flight(self) -> None:
         # Claimed but not begun (waiting for a send slot): stopped and given back now,
         # so another replica sends them at once, not when their leases lapse.
-        waiting = {t: i for t, i in self._held.items() if i.id not in self._sending}
+        waiting = {t: i for t, i in self._held.items() if i.id in self._queued}
         for task in waiting:
             task.cancel()
         if waiting:
             await asyncio.wait(set(waiting))
-            await self._writer.run(Release([i.id for i in waiting.values()]))
+            await self._writer.run(GiveBack(list(waiting.values())))
         if not self._in_flight:
             return
         _, left = await asyncio.wait(
@@ -234,8 +234,10 @@ class DeliveryWorker:
 
     async def _deliver(self, item: OutboxItem) -> None:
         gate = self._gates.setdefault(item.receiver, asyncio.Semaphore(self.settings.per_receiver))
+        self._queued.add(item.id)
         try:
             async with gate:
+                self._queued.discard(item.id)  # its slot: a shutdown lets it finish
                 if self._draining:
                     # its turn came during a shutdown (given back by the drain): not
                     # started, to be cut off in mid-send
@@ -246,7 +248,6 @@ class DeliveryWorker:
                     log.debug("%s to %s: lease ran out before its turn", item.id, item.integration)
                     return
                 started = time.perf_counter()
-                self._sending.add(item.id)
                 try:
                     outcome = await self._sender(item)
                 except Exception as exc:  # a bug in a channel must not stop delivery
@@ -254,7 +255,7 @@ class DeliveryWorker:
                     outcome = Outcome.retryable(f"internal error: {exc!r}")
         finally:
             self._busy[item.receiver] -= 1
-            self._sending.discard(item.id)
+            self._queued.discard(item.id)
         seconds = time.perf_counter() - started
         for timer in self.timers:
             try:

@@ -435,15 +435,40 @@ class Dispatcher:
                 self._set(group.key, found.after)
                 if found.after.alerts is group.alerts:
                     self._remember_quiet(found, plan, silences, routing)
-        results: list[FlushResult] = []
-        for start in range(0, len(prepared), FLUSH_CHUNK):
-            chunk = [d.op for d in prepared[start : start + FLUSH_CHUNK]]
-            rev, done = await self._writer.run(FlushMany(chunk, now))
-            self._own_revs.add(rev)
-            results += done
+        await self._report(flushed)  # those decided from the cache
         lost: list[GroupId] = []
+        for start in range(0, len(prepared), FLUSH_CHUNK):
+            chunk = prepared[start : start + FLUSH_CHUNK]
+            rev, results = await self._writer.run(FlushMany([d.op for d in chunk], now))
+            self._own_revs.add(rev)
+            # each chunk's notifications go out, and its pages start, once it commits:
+            # not after the storm's last chunk, nor never if a later one fails
+            flushed = []
+            enqueued = self._take_results(chunk, results, now, flushed, lost)
+            if enqueued:
+                self._on_enqueued(enqueued)
+            await self._report(flushed)
+        for gid in lost:  # another replica flushed them: what it logged is unknown here
+            self._logs.pop(gid[1], None)
+        if gone:
+            await self._writer.run(DeleteTimers(gone))
+        if lost:
+            await self._adopt_stored_timers(lost)
+        return touched or bool(prepared or gone or lost)
+
+    def _take_results(
+        self,
+        chunk: list[_Due],
+        results: list[FlushResult],
+        now: datetime,
+        flushed: list[tuple[FlushBatch, FlushPlan]],
+        lost: list[GroupId],
+    ) -> list[OutboxItem]:
+        """Keep what a chunk's transaction decided (the groups' next states, their
+        logs); add its flushes to ``flushed`` and the groups another replica claimed
+        to ``lost``; return the notifications it committed."""
         enqueued: list[OutboxItem] = []
-        for found, result in zip(prepared, results, strict=True):
+        for found, result in zip(chunk, results, strict=True):
             gid = found.gid
             if result.stale:  # its alerts changed meanwhile: decided again, from them
                 self._set(gid, replace(found.group, next_flush_at=now))
@@ -462,17 +487,12 @@ class Dispatcher:
                 self._set(gid, found.after)
                 if self._changed_logs is not None:
                     self._logs[gid[1]] = result.log
-        for gid in lost:  # another replica flushed them: what it logged is unknown here
-            self._logs.pop(gid[1], None)
-        if gone:
-            await self._writer.run(DeleteTimers(gone))
-        if lost:
-            await self._adopt_stored_timers(lost)
-        if enqueued:
-            self._on_enqueued(enqueued)
+        return enqueued
+
+    async def _report(self, flushed: list[tuple[FlushBatch, FlushPlan]]) -> None:
+        """Tell the on-call engine of these flushes (its groups open, page, resolve)."""
         if flushed and self._on_flushed is not None:
             await self._on_flushed(flushed)
-        return touched or bool(prepared or gone or lost)
 
     async def _sync_logs(self, now: datetime) -> bool:
         """Forget the cached log of every group another replica notified since the last

@@ -20,6 +20,7 @@ from tocsin.alerts.model import PostedAlert
 from tocsin.alerts.routing import build_route_tree, match
 from tocsin.config.model import Config, TocsinSettings
 from tocsin.config.receivers import Receiver
+from tocsin.notify.message import tells_of_acks
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem, new_item
 from tocsin.notify.outcome import Outcome, OutcomeKind
 from tocsin.timeutil import Clock
@@ -132,10 +133,15 @@ class ReceiverHealth:
             idempotency_key=f"{item.idempotency_key}/fallback",
         )
         log.warning("notification %s failed for good; falling back to %s", item.id, target.name)
-        return [
-            new_item(str(uuid.uuid4()), target.name, f"{kind}[{index}]", note, now)
-            for kind, index, _ in target.integrations()
-        ]
+        names = [f"{kind}[{index}]" for kind, index, _ in target.integrations()]
+        if note.acknowledged_by:  # a notice, not a page: where it reads as one, not sent
+            names = [n for n in names if tells_of_acks(n)]
+        return [new_item(str(uuid.uuid4()), target.name, n, note, now) for n in names]
+
+    async def settled(self) -> None:
+        """Wait for the self-alerts and fallbacks spawned so far to be handed over."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks))
 
     def _spawn(self, work: Awaitable[object]) -> None:
         async def run() -> None:

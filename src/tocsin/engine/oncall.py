@@ -29,7 +29,7 @@ from tocsin.config.receivers import Receiver
 from tocsin.core.oncall_ops import Observation, Observe, OncallContext, Paging, ProcessDue
 from tocsin.core.policy import PERSON_PREFIX
 from tocsin.engine.loop import KickedLoop
-from tocsin.notify.message import Notification, with_runbook_annotations
+from tocsin.notify.message import Notification, tells_of_acks, with_runbook_annotations
 from tocsin.notify.outbox import OutboxItem, new_item
 from tocsin.oncall.escalation import NotificationPlan, NotifyDue, Recipient, WhoIsOnCall
 from tocsin.oncall.lifecycle import TellAcknowledged
@@ -63,12 +63,6 @@ _MIN_SLEEP = 0.02
 _CHANNEL_INTEGRATION = {"email": "email[0]", "slack": "slack[0]"}
 _ALL_RESOLVED = "every alert of the group has resolved (the group resolves at its next flush)"
 _ALL_SILENCED = "every alert of the group firing is silenced"
-
-
-def _tells_of_acks(integration: str) -> bool:
-    """Whether an acknowledgement notice goes through this integration (``kind[i]``):
-    every kind but the webhook, whose Alertmanager payload has no "acknowledged"."""
-    return not integration.startswith("webhook[")
 
 
 def _integrations(receiver: Receiver) -> tuple[str, list[str]]:
@@ -220,15 +214,14 @@ class OncallEngine:
         now: datetime,
     ) -> list[OutboxItem]:
         """Someone took the group: each receiver and person its escalation paged so
-        far is told who, through each integration a page went through, so that the
-        second person paged does not get up for it too, and the PagerDuty incident a
-        page opened is acknowledged. Not the person who acknowledged, and not a plain
-        webhook: Alertmanager's payload has no such status, and its receivers would
-        read the notice as a page. Told whatever ``send_resolved`` says: it is news."""
+        far is told who, through each integration a page went through (but webhooks
+        and PagerDuty: ``tells_of_acks``), so that the second person paged does not get
+        up for it too. Not the person who acknowledged. (The notice's alerts fire:
+        ``send_resolved`` has no say.)"""
         alerts = self._alerts_of(row)
         if not alerts:
             return []
-        tell = [(t, i) for t, i in paged if t != PERSON_PREFIX + told.by and _tells_of_acks(i)]
+        tell = [(t, i) for t, i in paged if t != PERSON_PREFIX + told.by and tells_of_acks(i)]
         key = f"{told.escalation_id}/acknowledged/{to_micros(now)}"
         return self._tell(row, tell, alerts, key, now, acknowledged_by=told.by)
 

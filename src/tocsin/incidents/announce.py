@@ -71,7 +71,7 @@ def announcement(
         "description": "\n".join([*words, *([people] if people else [])]),
         "status": incident.status,
     }
-    if incident.summary:
+    if incident.summary and incident.summary not in words:  # (said once)
         annotations["impact"] = incident.summary
     # firing until resolved; an end nobody sent (timeout), as Alertmanager's webhook
     # shows a firing alert's: not a date in the year 9999
@@ -89,14 +89,10 @@ def announcement(
     return Notification(
         receiver=receiver,
         group_key=f"incident:{incident.id}",
-        # its name first, as a subject reads it: "[FIRING:1] Incident 4 Checkout failing
-        # (SEV-1 critical)"; the title is the group's, not the alert's (an edited title
-        # would make a new alert of it for a receiver that keys on the labels)
-        group_labels={
-            "alertname": ALERTNAME,
-            "incident": str(incident.id),
-            "title": incident.title,
-        },
+        # its name first, as a subject reads it: "[FIRING:1] Incident 4 (SEV-1 critical)"
+        # (not its title: a label, the group's or the alert's, that an edit changes
+        # would be a new group or alert to a receiver keyed on them)
+        group_labels={"alertname": ALERTNAME, "incident": str(incident.id)},
         alerts=(alert,),
         now=now,
         external_url=base_url,

@@ -85,7 +85,7 @@ def draft(
         lines += ["", f"## {heading}", "", hint or "_..._"]
     lines += ["", "## Timeline (UTC)", "", "| When | Who | What |", "|---|---|---|"]
     for e in timeline:
-        mark = " (status page)" if e.public else ""
+        mark = " (status page)" if e.public and incident.public else ""
         when = e.at.strftime("%Y-%m-%d %H:%M:%S")
         text = _named(e, named).text
         lines.append(f"| {when} | {_cell(e.by)} | {_cell(text)}{mark} |")

@@ -27,7 +27,13 @@ from msgspec.structs import replace
 
 from tocsin.alerts.model import Alert
 
-__all__ = ["Notification", "alert_before", "sort_alerts", "with_runbook_annotations"]
+__all__ = [
+    "Notification",
+    "alert_before",
+    "sort_alerts",
+    "tells_of_acks",
+    "with_runbook_annotations",
+]
 
 _EMPTY: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
 
@@ -72,6 +78,15 @@ class Notification(Struct, frozen=True):
 
     def extra_for(self, alert: Alert) -> Mapping[str, Any]:
         return self.extra.get(alert.fingerprint, _EMPTY)
+
+
+def tells_of_acks(integration: str) -> bool:
+    """Whether an acknowledgement notice (``acknowledged_by``) goes through this
+    integration (``kind[i]``): not a webhook, whose Alertmanager payload has no
+    "acknowledged" (its receiver would read the notice as a page), and not PagerDuty:
+    its incident acknowledged, a re-page after an unacknowledgement or an ack timeout
+    (a trigger of the same dedup_key) would be folded into it and wake nobody."""
+    return not integration.startswith(("webhook[", "pagerduty["))
 
 
 def with_runbook_annotations(a: Alert, runbook: Mapping[str, Any]) -> Alert:

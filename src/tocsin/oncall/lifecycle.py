@@ -276,7 +276,6 @@ class TellAcknowledged(Struct, frozen=True):
 
     escalation_id: str
     by: str
-    comment: str = ""
 
 
 class PauseEscalation(Struct, frozen=True):
@@ -403,7 +402,7 @@ def acknowledge(
     )
     actions: list[Action] = [
         StopEscalation(state.escalation_id, final=False),
-        TellAcknowledged(state.escalation_id, who, comment),
+        TellAcknowledged(state.escalation_id, who),
     ]
     if deadline is not None:
         actions.append(ScheduleDue(_due(new, DueKind.ACK_TIMEOUT, deadline)))

@@ -106,29 +106,45 @@ def create(settings: DatabaseSettings) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(
-        url, pool_size=5, max_overflow=5, pool_pre_ping=True, connect_args=_pg_session(url)
+
+    given = make_url(url).query
+    engine = create_engine(
+        url,
+        pool_size=5,
+        max_overflow=5,
+        pool_pre_ping=True,
+        connect_args={k: v for k, v in _PG_CONNECT.items() if k not in given},
     )
+
+    if "options" in given:  # the URL's own session settings: left as they are
+        return engine
+
+    @event.listens_for(engine, "connect")
+    def _session(dbapi_conn: Any, _record: Any) -> None:
+        # A SET, not the startup "options" (PgBouncer refuses those, and they would
+        # replace PGOPTIONS); it keeps the role's or database's other settings.
+        with dbapi_conn.cursor() as cur:
+            cur.execute(f"SET idle_in_transaction_session_timeout = '{_PG_IDLE_IN_TXN}'")
+        dbapi_conn.commit()
+
+    return engine
 
 
 # Every write transaction of every replica holds the revision counter's row lock
 # (``store.revisions``). A replica whose connection hangs mid-transaction (a network
 # that drops packets) would hold it, and so stall every replica, for as long as the
 # server keeps the session: the server ends such a session after this long idle in a
-# transaction (Tocsin's transactions take milliseconds to seconds), and TCP keepalives
-# find a dead peer. A setting the URL gives (``options``, ``keepalives...``) wins.
-_PG_SESSION: dict[str, Any] = {
-    "options": "-c idle_in_transaction_session_timeout=60s",
+# transaction (Tocsin's transactions take milliseconds to seconds), TCP keepalives find
+# a dead peer, and a connection attempt gives up. A URL that sets one of these (or
+# "options") wins.
+_PG_IDLE_IN_TXN = "60s"
+_PG_CONNECT: dict[str, Any] = {
+    "connect_timeout": 10,
     "keepalives": 1,
     "keepalives_idle": 30,
     "keepalives_interval": 10,
     "keepalives_count": 3,
 }
-
-
-def _pg_session(url: str) -> dict[str, Any]:
-    given = make_url(url).query
-    return {k: v for k, v in _PG_SESSION.items() if k not in given}
 
 
 class SchemaTooNew(RuntimeError):

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from msgspec import Struct
 from msgspec.structs import replace
-from sqlalchemy import Connection, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
 
 from tocsin.notify.outbox import (
     DeliveryStatus,
@@ -221,6 +221,19 @@ def release(conn: Connection, ids: Sequence[str], rev: int) -> None:
     if ids:
         conn.execute(
             update(outbox).where(outbox.c.id.in_(list(ids))).values(lease_until=0, rev=rev)
+        )
+
+
+def give_back(conn: Connection, held: Sequence[OutboxItem], rev: int) -> None:
+    """Give back items this worker claimed and will not send (a shutdown), each only
+    while its lease is still the one this worker took: one whose lease lapsed may be
+    another worker's by now, and clearing that lease would let a third send it too."""
+    if held:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == bindparam("item"), outbox.c.lease_until == bindparam("held"))
+            .values(lease_until=0, rev=rev),
+            [{"item": i.id, "held": to_micros(i.lease_until)} for i in held],
         )
 
 

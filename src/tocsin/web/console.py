@@ -10,6 +10,7 @@ and one message per bad field.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Annotated, Any
@@ -304,15 +305,21 @@ async def acknowledge_shown(request: Request) -> Response:
         return fields
     rt = runtime(request)
     who, ids = fields.get("by", ""), fields.get("groups", "").split()
-    problems: dict[str, str] = {} if who else {"by": "required: who is doing this"}
-    if not problems:
-        for group_id in ids:
-            try:
-                await rt.act_on_group(group_id, "ack", who, Via.CONSOLE, "")
-            except (LookupError, OncallRefused) as exc:
-                problems[group_id] = str(exc)
+    if not who:
+        problems = {"by": "required: who is doing this"}
+        return _groups_page(request, status=400, problems=problems, typed_by=who)
+    # submitted together, the writer commits them in a batch or few, not one each
+    done = await asyncio.gather(
+        *(rt.act_on_group(g, "ack", who, Via.CONSOLE, "") for g in ids), return_exceptions=True
+    )
+    problems = {g: str(r) for g, r in zip(ids, done, strict=True) if isinstance(r, Exception)}
+    for r in done:  # anything but a refusal is a fault, not an answer
+        if isinstance(r, Exception) and not isinstance(r, LookupError | OncallRefused):
+            raise r
     if problems:
-        return _groups_page(request, status=409 if who else 400, problems=problems, typed_by=who)
+        taken = len(ids) - len(problems)
+        problems = {"done": f"{taken} of {len(ids)} acknowledged; not these:", **problems}
+        return _groups_page(request, status=409, problems=problems, typed_by=who)
     return redirect_done("/ui/groups?done=ack-shown", who)
 
 

@@ -2,8 +2,7 @@
 
 As Alertmanager does: one PagerDuty incident per alert group, keyed by
 ``dedup_key`` = SHA-256 (hex) of the group key, so re-sends and repeats update the same
-incident; ``trigger`` while any alert fires, ``resolve`` once all are resolved, and
-``acknowledge`` when Tocsin tells those paged that someone took the group. The
+incident; ``trigger`` while any alert fires, ``resolve`` once all are resolved. The
 summary (``description``) is cut to 1024 characters; ``source`` falls back to
 ``client``; ``details`` become ``custom_details`` (the whole field is replaced by a note
 when the event would exceed PagerDuty's 512 kB limit). Tocsin adds each alert's
@@ -134,9 +133,10 @@ def pagerduty_event(
     return _event(notification, config, render, routing_key)
 
 
-# the group's status -> the event: an acknowledgement notice acknowledges the incident
-# the page opened (PagerDuty then stops escalating it too)
-_ACTIONS = {"firing": "trigger", ACKNOWLEDGED: "acknowledge"}
+# the group's status -> the event. An acknowledgement notice is not sent to PagerDuty
+# (``notify.message.tells_of_acks``); one that reached it anyway (a fallback) must not
+# resolve the incident, nor acknowledge it (a later re-page would wake nobody)
+_ACTIONS = {"firing": "trigger", ACKNOWLEDGED: "trigger"}
 
 
 def _event(

@@ -2,12 +2,14 @@
 
 The body of a 2xx answer is ignored, as Alertmanager ignores it; only the status code
 decides (:func:`tocsin.notify.outcome.classify_http`). The request carries the
-notification's idempotency key in an ``Idempotency-Key`` header (the IETF draft's
-name; the payload stays Alertmanager's): a re-send after a crash or a lost lease carries
-the same key, so a receiver can drop the duplicate.
+SHA-256 of the notification's idempotency key in an ``Idempotency-Key`` header (the
+IETF draft's name; the payload stays Alertmanager's): a re-send after a crash or a lost
+lease carries the same one, so a receiver can drop the duplicate.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from tocsin.config.receivers import WebhookConfig
 from tocsin.notify.channels.http import (
@@ -45,10 +47,16 @@ async def send(
         body,
         http_config=config.http_config,
         timeout=config.timeout,
-        headers={"Idempotency-Key": notification.idempotency_key}
-        if notification.idempotency_key
-        else None,
+        headers=_idempotency(notification.idempotency_key),
     )
     if isinstance(answer, Outcome):
         return answer
     return answer.classify(utcnow())
+
+
+def _idempotency(key: str) -> dict[str, str] | None:
+    """The key as the header carries it: its SHA-256, quoted (the draft's string form).
+    The key itself holds the group's label values, which may be long or not ASCII."""
+    if not key:
+        return None
+    return {"Idempotency-Key": f'"{hashlib.sha256(key.encode()).hexdigest()}"'}
