@@ -523,12 +523,21 @@ class Runtime:
         ``episode``: the escalation a page's link or button was for (refused once the
         group fired again since). Raises LookupError (no such group) or OncallRefused
         (not in this state, or not that episode)."""
-        now = self.clock()
-        op: HumanAction | EndingEvents = HumanAction(
-            group_id, action, who, via, now, self.oncall, comment, duration, episode, self.clock
+        human = HumanAction(
+            group_id,
+            action,
+            who,
+            via,
+            self.clock(),
+            self.oncall,
+            comment,
+            duration,
+            episode,
+            self.clock,
         )
+        op: HumanAction | EndingEvents = human
         if action == "resolve":
-            op = EndingEvents(op, now, self.store.alerts, self.store.by_event)
+            op = EndingEvents(human, self.store.alerts, self.store.by_event)
         state: dict[str, Any] = await self.writer.run(op)
         self.oncall.kick()
         return state

@@ -135,7 +135,10 @@ class ApplyEvent:
 
 
 class HandResolution(Protocol):
-    """An op resolving an alert group by hand; its value is the group's state."""
+    """An op resolving an alert group by hand; its value is the group's state, and
+    ``now``, once applied, the time it resolved it at."""
+
+    now: datetime
 
     def apply(self, txn: Txn) -> dict[str, Any]: ...
 
@@ -149,20 +152,20 @@ class EndingEvents:
     group. Both or neither: a crash between would leave them firing for good."""
 
     resolution: HandResolution
-    now: datetime
     index: KeyedIndex[Alert]
     by_event: SecondaryIndex[Alert]
 
     def apply(self, txn: Txn) -> dict[str, Any]:
         state = self.resolution.apply(txn)
+        now = self.resolution.now  # read in this transaction: the alerts end with it
         view = txn.overlay(self.index)
         for fp in state.get("alerts") or ():
             alert = view.get(fp)
-            if alert is None or alert.resolved(self.now) or alert.ends_at != pd_events.OPEN_END:
+            if alert is None or alert.resolved(now) or alert.ends_at != pd_events.OPEN_END:
                 continue
             found = pd_events.identity_of(alert.labels)
             if found is not None:
-                ApplyEvent(*found, None, self.now, self.index, self.by_event).apply(txn)
+                ApplyEvent(*found, None, now, self.index, self.by_event).apply(txn)
         return state
 
 
