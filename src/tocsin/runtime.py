@@ -67,6 +67,7 @@ from tocsin.metrics import Metrics
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem
 from tocsin.notify.outcome import Outcome
 from tocsin.notify.templates import Templates
+from tocsin.oncall.escalation import page_escalation
 from tocsin.oncall.lifecycle import GroupState, Via, pending_acts
 from tocsin.oncall.schedules import Shift, shifts
 from tocsin.outage import Outage
@@ -165,7 +166,11 @@ class Runtime:
             lambda name: self._policy.receiver(name), lambda: self._policy.templates
         )
         self.delivery = DeliveryWorker(
-            self.writer, clock, self.sender, DeliverySettings(lease=settings.delivery_lease)
+            self.writer,
+            clock,
+            self.sender,
+            DeliverySettings(lease=settings.delivery_lease),
+            moot=self.page_moot,
         )
         self.dispatcher = Dispatcher(
             self.writer,
@@ -475,6 +480,15 @@ class Runtime:
             notifications += n
             if n < _FORGET_BATCH:
                 return alerts, silences, notifications
+
+    async def page_moot(self, item: OutboxItem) -> str | None:
+        """Why a page need not be sent any more (its group acknowledged, snoozed or
+        resolved since it was decided: the second person is not woken for what the
+        first took a moment ago), or None; other notifications always go."""
+        escalation = page_escalation(item.idempotency_key)
+        if escalation is None:
+            return None
+        return await asyncio.to_thread(self._read, lambda c: oncall_rows.page_moot(c, escalation))
 
     async def sign_of_life(self) -> None:
         """Record this replica alive (every ``replicas.SIGN_EVERY``, by the app)."""

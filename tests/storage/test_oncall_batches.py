@@ -18,6 +18,7 @@ from prometheus_client import generate_latest
 from sqlalchemy import text
 
 from tests.storage.test_alert_store import Clock
+from tests.storage.test_delivery import running, until
 from tests.storage.test_oncall_replicas import CONFIG, T0, fired, pages, runtime
 from tocsin.alerts.matchers import parse_matchers
 from tocsin.alerts.model import PostedAlert
@@ -25,6 +26,9 @@ from tocsin.alerts.silences import Silence
 from tocsin.core import oncall_ops
 from tocsin.core.oncall_ops import Observation, Observe
 from tocsin.engine import oncall as oncall_engine
+from tocsin.engine.delivery import DeliveryWorker
+from tocsin.notify.outbox import DeliveryStatus, OutboxItem
+from tocsin.notify.outcome import Outcome
 from tocsin.notify.template_data import template_data
 from tocsin.oncall.lifecycle import DueKind, LifecycleDue, Via
 from tocsin.runtime import Runtime
@@ -673,6 +677,50 @@ def test_an_acknowledgement_is_dated_when_it_commits(rt: Runtime, clock: Clock) 
         audit = oncall_rows.audit_of(conn, "g1")
     acked = [a for a in audit if a["action"] == "acknowledged"]
     assert [a["at"] for a in acked] == [T0 + 7 * M]
+
+
+def test_a_page_whose_group_was_taken_since_it_was_decided_is_not_sent(
+    db_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    """bob's page was decided (step 2), then alice acknowledged before it (or her
+    own, still in the outbox) went, on another replica a moment later: the pages are
+    not sent, and the log says why; the notice of her acknowledgement goes to bob."""
+    rt = runtime(db_url, tmp_path, clock)
+    try:
+        observe(rt, "g1", ["a"])
+        step(rt)  # alice
+        clock.now = T0 + 5 * M
+        step(rt)  # bob's page, decided, in the outbox
+        clock.now = T0 + 5 * M + timedelta(seconds=1)
+        ack = oncall_ops.HumanAction("g1", "ack", "alice", Via.API, clock(), rt.oncall)
+        rt.writer.run_sync(ack)
+        sent: list[str] = []
+
+        async def send(item: OutboxItem) -> Outcome:
+            sent.append(item.idempotency_key)
+            return Outcome.sent()
+
+        def outbox() -> dict[str, OutboxItem]:
+            with rt.engine.connect() as conn:
+                return {i.idempotency_key: i for i in outbox_rows.recent(conn, 10)}
+
+        def done() -> bool:
+            return all(i.status is not DeliveryStatus.PENDING for i in outbox().values())
+
+        async def go() -> None:
+            async with running(DeliveryWorker(rt.writer, clock, send, moot=rt.page_moot)):
+                await until(done, "every notification sent or not")
+
+        asyncio.run(go())
+        after = outbox()
+        assert sent == [k for k in after if "/acknowledged/" in k]  # bob's notice
+        pages = {k: i for k, i in after.items() if "/acknowledged/" not in k}
+        assert sorted(i.receiver for i in pages.values()) == ["person:alice", "person:bob"]
+        for page in pages.values():
+            assert page.status is DeliveryStatus.SUPERSEDED
+            assert page.last_error == "not sent: its group was acknowledged before it went"
+    finally:
+        rt.close()
 
 
 @pytest.mark.parametrize("opened", [1, 2], ids=["one group", "two groups (a class)"])

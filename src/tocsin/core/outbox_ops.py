@@ -79,6 +79,18 @@ class Release:
 
 
 @dataclass
+class Supersede:
+    """A held item not to be sent after all, and why (``outbox_rows.supersede_held``)."""
+
+    item: OutboxItem
+    reason: str
+    now: datetime
+
+    def apply(self, txn: Txn) -> None:
+        outbox_rows.supersede_held(txn.conn, self.item, self.reason, self.now, txn.rev)
+
+
+@dataclass
 class GiveBack:
     """Items claimed and not begun, given back at a shutdown (``outbox_rows.give_back``)."""
 

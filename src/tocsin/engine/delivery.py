@@ -19,7 +19,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from tocsin.core.outbox_ops import ClaimDue, GiveBack, RecordAttempt, Release
+from tocsin.core.outbox_ops import ClaimDue, GiveBack, RecordAttempt, Release, Supersede
 from tocsin.engine.loop import KickedLoop
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem
 from tocsin.notify.outcome import Outcome
@@ -71,10 +71,14 @@ class DeliveryWorker:
         sender: Sender,
         settings: DeliverySettings | None = None,
         rng: random.Random | None = None,
+        moot: Callable[[OutboxItem], Awaitable[str | None]] | None = None,
     ) -> None:
         self._writer = writer
         self._clock = clock
         self._sender = sender
+        # asked before a send: why the item need not go any more (a page whose group
+        # was acknowledged since it was decided), or None
+        self._moot = moot
         self.settings = settings or DeliverySettings()
         self._rng = rng or random.Random()
         self.loop = KickedLoop("delivery")
@@ -247,6 +251,12 @@ class DeliveryWorker:
                     # have claimed it by now, and a claim will come for it anyway.
                     log.debug("%s to %s: lease ran out before its turn", item.id, item.integration)
                     return
+                if self._moot is not None:
+                    why = await self._moot(item)
+                    if why is not None:
+                        await self._writer.run(Supersede(item, why, self._clock()))
+                        log.info("%s to %s/%s: %s", item.id, item.receiver, item.integration, why)
+                        return
                 started = time.perf_counter()
                 try:
                     outcome = await self._sender(item)

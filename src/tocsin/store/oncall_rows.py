@@ -32,6 +32,26 @@ def get_group(conn: Connection, group_id: str) -> OncallGroupRow | None:
     return get_groups(conn, [group_id]).get(group_id)
 
 
+def page_moot(conn: Connection, escalation_id: str) -> str | None:
+    """Why a page of this escalation, decided while its group fired, need not be sent
+    any more (the group acknowledged, snoozed or resolved since, or firing again as a
+    newer escalation), or None: it still wakes someone who is needed. Escalation ids
+    are ``GROUP#N`` (``lifecycle.escalation_id_for``)."""
+    group_id = escalation_id.rpartition("#")[0]
+    query = select(oncall_groups.c.status, oncall_groups.c.escalation_id).where(
+        oncall_groups.c.group_id == group_id
+    )
+    found = conn.execute(query).first()
+    if found is None:
+        return None  # (a group forgotten since: sent, as decided)
+    status, current = found
+    if current != escalation_id:
+        return "not sent: its group fired again since, a newer escalation pages for it"
+    if status != "firing":
+        return f"not sent: its group was {status} before it went"
+    return None
+
+
 def get_groups(
     conn: Connection, group_ids: Collection[str], broken: set[str] | None = None
 ) -> dict[str, OncallGroupRow]:

@@ -237,6 +237,24 @@ def give_back(conn: Connection, held: Sequence[OutboxItem], rev: int) -> None:
         )
 
 
+def supersede_held(
+    conn: Connection, item: OutboxItem, reason: str, now: datetime, rev: int
+) -> None:
+    """Mark an item this worker holds superseded, not sent, and why (only while its
+    lease is still this worker's, as ``give_back``)."""
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.id == item.id, outbox.c.lease_until == to_micros(item.lease_until))
+        .values(
+            status=DeliveryStatus.SUPERSEDED.value,
+            lease_until=0,
+            updated_at=to_micros(now),
+            last_error=reason,
+            rev=rev,
+        )
+    )
+
+
 def save_state(
     conn: Connection, items: Sequence[tuple[OutboxItem, OutboxItem]], rev: int
 ) -> list[bool]:
