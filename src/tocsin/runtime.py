@@ -128,6 +128,7 @@ class Runtime:
         self.instance_name = settings.instance_name
         # the name other replicas know it by: replicas of one host differ by their port
         self.replica_name = f"{settings.instance_name}:{settings.listen.rpartition(':')[2]}"
+        self.members = 0  # replicas seen lately, at this one's last sign of life
         self._config_lock = threading.Lock()
         config = load_config(settings.config_path)  # a bad config stops start-up here
         self.web = self._load_web_config()
@@ -345,9 +346,10 @@ class Runtime:
         )
         self.metrics.add_gauge(
             "tocsin_cluster_members",
-            "Replicas sharing this database seen in the last 30 s, this one included (as "
-            "alertmanager_cluster_members): fewer than you run, one is down or cut off.",
-            lambda: float(len(self.live_replicas())),
+            "Replicas sharing this database seen in the last 30 s, this one included, as of "
+            "its last sign of life (as alertmanager_cluster_members): fewer than you run, "
+            "one is down or cut off.",
+            lambda: float(self.members),
         )
         self.metrics.add_gauge(
             "tocsin_database_commit_age_seconds",
@@ -500,6 +502,8 @@ class Runtime:
             self.clock(),
         )
         await self.writer.run(SignOfLife(me))
+        # counted here, not at a scrape: a database away must not fail /metrics
+        self.members = len(await asyncio.to_thread(self.live_replicas))
 
     def live_replicas(self) -> list[Replica]:
         """The replicas seen within ``replicas.ALIVE_WITHIN``, this one among them once

@@ -34,6 +34,7 @@ def test_replicas_see_each_other_and_forget_the_gone(db_url: str, tmp_path: Path
         asyncio.run(a.sign_of_life())
         asyncio.run(b.sign_of_life())
         status = b.cluster()
+        assert b.members == 2  # tocsin_cluster_members
         assert status["status"] == "ready"  # two processes share the file: a cluster
         assert status["name"] == b.replica_name
         assert status["peers"] == [
