@@ -195,6 +195,29 @@ def test_a_refused_change_names_its_field(change: Change, field: str) -> None:
     assert str(refused.value).startswith(f"{field}: ")
 
 
+@pytest.mark.parametrize(
+    ("typed", "severity"),
+    [("SEV1", "SEV1"), ("sev1", "SEV1"), ("Sev3", "SEV3"), ("sev2 ", None), ("P1", None)],
+)
+def test_a_severity_is_named_whatever_its_case(typed: str, severity: str | None) -> None:
+    """``-s sev1`` at 3 a.m. is SEV1 (stored as configured); anything else is refused,
+    naming the field."""
+    if severity is None:
+        with pytest.raises(Refused, match=r"^severity: must be one of SEV1, SEV2, SEV3"):
+            declare("Checkout failing", typed, "ann", T0, RULES)
+        return
+    made, _ = declare("Checkout failing", typed, "ann", T0, RULES)
+    assert made.severity == severity
+    graded, said = decide(opened(severity="SEV2"), Change(severity=typed), "bob", T0, RULES)
+    assert graded.severity == severity
+    assert [e.text for e in said] == [f"severity SEV2 -> {severity}"]
+
+
+def test_a_severity_no_longer_configured_sent_back_unchanged_is_no_change() -> None:
+    kept, said = decide(opened(severity="P0"), Change(severity="P0"), "bob", T0, RULES)
+    assert (kept.severity, said) == ("P0", [])
+
+
 def test_who_is_required() -> None:
     with pytest.raises(Refused, match=r"^by: "):
         decide(opened(), Change(note="x"), "", T0, RULES)

@@ -164,15 +164,20 @@ def update(
         str | None,
         typer.Option("--status", help="investigating, identified, monitoring or resolved."),
     ] = None,
-    severity: Annotated[str | None, typer.Option("--severity", "-s")] = None,
-    title: Annotated[str | None, typer.Option("--title")] = None,
+    severity: Annotated[
+        str | None,
+        typer.Option("--severity", "-s", help="Regrade: one of tocsin.incidents.severities."),
+    ] = None,
+    title: Annotated[str | None, typer.Option("--title", help="A new title.")] = None,
     summary: SummaryOption = None,
     public: Annotated[
         bool | None, typer.Option("--public/--private", help="On the status page, or not.")
     ] = None,
     roles: RoleOption = None,
     link: Annotated[list[str] | None, typer.Option("--link", help="Link an alert group.")] = None,
-    unlink: Annotated[list[str] | None, typer.Option("--unlink")] = None,
+    unlink: Annotated[
+        list[str] | None, typer.Option("--unlink", help="Unlink an alert group.")
+    ] = None,
     components: Annotated[
         list[str] | None,
         typer.Option("--component", help="What it affects, the whole list. Repeatable."),

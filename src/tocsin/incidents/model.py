@@ -143,7 +143,7 @@ def declare(
     """A new incident (id 0) and its first timeline entries."""
     _check_by(by, "who declares it")
     _check_title(title)
-    _check_severity(severity, rules)
+    severity = _severity(severity, rules)
     _check_text("summary", summary)
     given = dict(roles or {})
     if COMMANDER in rules.roles and not given.get(COMMANDER):
@@ -175,10 +175,13 @@ def decide(
         _check_title(change.title)
         say("title", f"title: {change.title.strip()}")
         new = replace(new, title=change.title.strip())
+    # (the severity it has, sent back unchanged, is no change even if no longer
+    # configured: the console's form sends it)
     if change.severity is not None and change.severity != new.severity:
-        _check_severity(change.severity, rules)
-        say("severity", f"{SEVERITY_CHANGED}{new.severity} -> {change.severity}")
-        new = replace(new, severity=change.severity, severity_at=now)
+        graded = _severity(change.severity, rules)
+        if graded != new.severity:
+            say("severity", f"{SEVERITY_CHANGED}{new.severity} -> {graded}")
+            new = replace(new, severity=graded, severity_at=now)
     if change.summary is not None and change.summary != new.summary:
         _check_text("summary", change.summary)
         say("summary", f"summary: {change.summary}")
@@ -323,12 +326,18 @@ def _check_title(title: str) -> None:
         raise Refused("title", f"one line of at most {TITLE_MAX} characters")
 
 
-def _check_severity(severity: str, rules: Rules) -> None:
-    if severity not in rules.severities:
+def _severity(severity: str, rules: Rules) -> str:
+    """The configured severity ``severity`` names, its case aside (``-s sev1`` typed at
+    3 a.m. is SEV1); refused if none."""
+    if severity in rules.severities:
+        return severity
+    found = [s for s in rules.severities if s.casefold() == severity.casefold()]
+    if len(found) != 1:
         raise Refused(
             "severity",
             f"must be one of {', '.join(rules.severities)} (tocsin.incidents.severities)",
         )
+    return found[0]
 
 
 def _check_text(name: str, text: str) -> None:
