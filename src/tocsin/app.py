@@ -28,9 +28,7 @@ from tocsin.api import (
 from tocsin.api.auth import WebAuth
 from tocsin.api.ingest import FastIngest
 from tocsin.api.unavailable import Unavailable
-from tocsin.core.replicas import SIGN_EVERY
 from tocsin.runtime import Runtime
-from tocsin.store.db import DATABASE_ERRORS
 from tocsin.web import console
 from tocsin.web import incidents as incident_pages
 from tocsin.web import maintenance as maintenance_pages
@@ -57,7 +55,7 @@ def build_api(rt: Runtime) -> FastAPI:
         loops = [
             asyncio.create_task(_collect_garbage(rt)),
             asyncio.create_task(_follow_replicas(rt)),
-            asyncio.create_task(_sign_of_life(rt)),
+            asyncio.create_task(rt.run_replicas()),
             asyncio.create_task(rt.dispatcher.run()),
             asyncio.create_task(rt.delivery.run()),
             asyncio.create_task(rt.oncall.run()),
@@ -129,19 +127,6 @@ async def _collect_garbage(rt: Runtime) -> None:
                 )
         except Exception:
             log.exception("garbage collection failed")
-
-
-async def _sign_of_life(rt: Runtime) -> None:
-    """This replica's row in ``replicas`` every ``SIGN_EVERY``: the cluster the status
-    shows. The database away is said by the writer's outage, once; anything else here."""
-    while True:
-        try:
-            await rt.sign_of_life()
-        except DATABASE_ERRORS:
-            pass
-        except Exception:
-            log.exception("recording this replica alive failed")
-        await asyncio.sleep(SIGN_EVERY.total_seconds())
 
 
 async def _follow_replicas(rt: Runtime) -> None:

@@ -48,7 +48,7 @@ from tocsin.core.outbox_ops import Enqueue, ForgetDone
 from tocsin.core.pd_intake import EventIntake
 from tocsin.core.people import PeopleDirectory
 from tocsin.core.policy import PERSON_PREFIX, ConfigPolicy
-from tocsin.core.replicas import ALIVE_WITHIN, SignOfLife, cluster
+from tocsin.core.replicas import ALIVE_WITHIN, SIGN_EVERY, SignOfLife, cluster
 from tocsin.core.runbook_library import RunbookLibrary
 from tocsin.defaults import DEFAULT_LISTEN, DEFAULT_MAX_BODY
 from tocsin.engine.config_warnings import config_warnings
@@ -57,6 +57,7 @@ from tocsin.engine.dispatch import Dispatcher, DispatchSettings
 from tocsin.engine.health import ReceiverHealth
 from tocsin.engine.heartbeats import HeartbeatMonitor
 from tocsin.engine.incident_reminders import IncidentReminders
+from tocsin.engine.loop import KickedLoop
 from tocsin.engine.maintenance_edges import MaintenanceEdges
 from tocsin.engine.oncall import OncallEngine
 from tocsin.engine.probes import ProbeMonitor
@@ -129,6 +130,7 @@ class Runtime:
         # the name other replicas know it by: replicas of one host differ by their port
         self.replica_name = f"{settings.instance_name}:{settings.listen.rpartition(':')[2]}"
         self.members = 0  # replicas seen lately, at this one's last sign of life
+        self.replicas = KickedLoop("replicas")  # its sign of life, every SIGN_EVERY
         self._config_lock = threading.Lock()
         config = load_config(settings.config_path)  # a bad config stops start-up here
         self.web = self._load_web_config()
@@ -289,6 +291,7 @@ class Runtime:
             self.incident_reminders.loop,
             self.runbook_timers.loop,
             self.maintenance_edges.loop,
+            self.replicas,
         ]
         self.metrics.add_labelled_gauges(
             "tocsin_loop_failing",
@@ -492,8 +495,12 @@ class Runtime:
             return None
         return await asyncio.to_thread(self._read, lambda c: oncall_rows.page_moot(c, escalation))
 
+    async def run_replicas(self) -> None:
+        """The sign of life every ``replicas.SIGN_EVERY`` (the app runs it)."""
+        await self.replicas.run(self.sign_of_life, SIGN_EVERY.total_seconds)
+
     async def sign_of_life(self) -> None:
-        """Record this replica alive (every ``replicas.SIGN_EVERY``, by the app)."""
+        """Record this replica alive, and count those seen lately."""
         me = Replica(
             self.replica_name,
             self.settings.base_url(self.scheme),
@@ -501,9 +508,8 @@ class Runtime:
             self.started_at,
             self.clock(),
         )
-        await self.writer.run(SignOfLife(me))
         # counted here, not at a scrape: a database away must not fail /metrics
-        self.members = len(await asyncio.to_thread(self.live_replicas))
+        self.members = len(await self.writer.run(SignOfLife(me)))
 
     def live_replicas(self) -> list[Replica]:
         """The replicas seen within ``replicas.ALIVE_WITHIN``, this one among them once

@@ -26,13 +26,26 @@ CommentOption = Annotated[str, typer.Option("--comment", "-c", help="Why, for th
 override_app = typer.Typer(help="Schedule overrides.", no_args_is_help=True)
 
 
-def _act(url: str, group: str, action: str, by: str, comment: str, duration: str = "") -> None:
+def _act(
+    url: str, groups: list[str], action: str, by: str, comment: str, duration: str = ""
+) -> None:
+    """Act on each group, saying each outcome on its own line (a refusal on stderr);
+    exit 1 if any was refused."""
+    refused = 0
     try:
         with Client(url) as client:
-            result = client.act(group, action, me(by), comment, duration)
-    except (ApiError, OSError) as exc:
+            for group in groups:
+                try:
+                    result = client.act(group, action, me(by), comment, duration)
+                except ApiError as exc:
+                    typer.echo(f"error: {exc}", err=True)
+                    refused += 1
+                    continue
+                typer.echo(f"{group}: {result['status']}")
+    except OSError as exc:
         fail(str(exc))
-    typer.echo(f"{group}: {result['status']}")
+    if refused:
+        raise typer.Exit(1)
 
 
 def _action(action: str, doc: str) -> Callable[..., None]:
@@ -48,21 +61,7 @@ def _action(action: str, doc: str) -> Callable[..., None]:
         comment: CommentOption = "",
         url: UrlOption = DEFAULT_URL,
     ) -> None:
-        refused = 0
-        try:
-            with Client(url) as client:
-                for group in group_ids:
-                    try:
-                        result = client.act(group, action, me(by), comment, "")
-                    except ApiError as exc:
-                        typer.echo(f"error: {exc}", err=True)
-                        refused += 1
-                        continue
-                    typer.echo(f"{group}: {result['status']}")
-        except OSError as exc:
-            fail(str(exc))
-        if refused:
-            raise typer.Exit(1)
+        _act(url, group_ids, action, by, comment)
 
     command.__doc__ = doc
     return command
@@ -88,7 +87,7 @@ def snooze(
         parse_duration(duration)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    _act(url, group, "snooze", by, comment, duration)
+    _act(url, [group], "snooze", by, comment, duration)
 
 
 def groups(

@@ -118,7 +118,7 @@ class OncallContext(Protocol):
         now: datetime,
     ) -> list[OutboxItem]:
         """The outbox items telling where the escalation's pages went so far who
-        acknowledged the group (not the one who did, nor a plain webhook)."""
+        acknowledged the group (not the one who did; only where ``tells_of_acks``)."""
         ...
 
 

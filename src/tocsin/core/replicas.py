@@ -21,13 +21,15 @@ FORGET_AFTER = timedelta(days=1)
 
 @dataclass
 class SignOfLife:
-    """Record this replica alive now (and forget those long gone)."""
+    """Record this replica alive now (and forget those long gone); the replicas seen
+    within ``ALIVE_WITHIN``, read in the same transaction."""
 
     me: Replica
 
-    def apply(self, txn: Txn) -> None:
+    def apply(self, txn: Txn) -> list[Replica]:
         replica_rows.seen(txn.conn, self.me)
         replica_rows.forget_before(txn.conn, self.me.seen_at - FORGET_AFTER)
+        return replica_rows.seen_since(txn.conn, self.me.seen_at - ALIVE_WITHIN)
 
 
 def cluster(me: str, live: list[Replica], shared: bool) -> dict[str, Any]:

@@ -54,7 +54,7 @@ class Notification(Struct, frozen=True):
     # integration's send_resolved says
     news: bool = False
     # who took the group: a notice to those already paged that someone is on it (its
-    # status, as templates see it, is "acknowledged"; PagerDuty's event acknowledges)
+    # status, as templates see it, is "acknowledged"; where it goes: ``tells_of_acks``)
     acknowledged_by: str = ""
 
     def is_resolved(self, alert: Alert) -> bool:
