@@ -54,8 +54,12 @@ def parse_rfc3339(text: str) -> datetime | None:
 
 def format_rfc3339(value: datetime) -> str:
     """Format like Go's strfmt.DateTime: UTC, milliseconds, ``Z``."""
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # isoformat, not strftime: a third faster (every time of every alert a list shows
+    # goes through here) and it pads the year to four digits as Go does (strftime's %Y
+    # gives "1" for year 1).
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def to_micros(value: datetime) -> int:
