@@ -53,7 +53,7 @@ def build_api(rt: Runtime) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loops = [
-            asyncio.create_task(_collect_garbage(rt)),
+            asyncio.create_task(rt.run_retention()),
             asyncio.create_task(_follow_replicas(rt)),
             asyncio.create_task(rt.run_replicas()),
             asyncio.create_task(rt.dispatcher.run()),
@@ -103,30 +103,6 @@ def build_api(rt: Runtime) -> FastAPI:
     app.include_router(maintenance_pages.router)
     swagger.mount(app)
     return app
-
-
-# The first collection comes this soon after the start: a server restarted more often
-# than its interval (a deploy a day, say) would otherwise never forget anything.
-GC_FIRST_AFTER = 60.0
-
-
-async def _collect_garbage(rt: Runtime) -> None:
-    interval = rt.settings.gc_interval.total_seconds()
-    wait = min(interval, GC_FIRST_AFTER)
-    while True:
-        await asyncio.sleep(wait)
-        wait = interval
-        try:
-            alerts, silences, notifications = await rt.collect_garbage()
-            if alerts or silences or notifications:
-                log.info(
-                    "forgot %d resolved alerts, %d expired silences and %d notifications",
-                    alerts,
-                    silences,
-                    notifications,
-                )
-        except Exception:
-            log.exception("garbage collection failed")
 
 
 async def _follow_replicas(rt: Runtime) -> None:

@@ -57,7 +57,7 @@ from tocsin.engine.dispatch import Dispatcher, DispatchSettings
 from tocsin.engine.health import ReceiverHealth
 from tocsin.engine.heartbeats import HeartbeatMonitor
 from tocsin.engine.incident_reminders import IncidentReminders
-from tocsin.engine.loop import KickedLoop
+from tocsin.engine.loop import IDLE, RETRY_FAILED, KickedLoop
 from tocsin.engine.maintenance_edges import MaintenanceEdges
 from tocsin.engine.oncall import OncallEngine
 from tocsin.engine.probes import ProbeMonitor
@@ -88,6 +88,9 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 # Notifications forgotten per transaction by the garbage collector.
 _FORGET_BATCH = 5000
+# The first collection comes this soon after the start: a server restarted more often
+# than its interval (a deploy a day, say) would otherwise never forget anything.
+GC_FIRST_AFTER = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,8 @@ class Runtime:
         self.replica_name = f"{settings.instance_name}:{settings.listen.rpartition(':')[2]}"
         self.members = 0  # replicas seen lately, at this one's last sign of life
         self.replicas = KickedLoop("replicas")  # its sign of life, every SIGN_EVERY
+        self.retention = KickedLoop("retention")  # forgets what --retention has passed
+        self._forget_at = self.started_at + min(settings.gc_interval, GC_FIRST_AFTER)
         self._config_lock = threading.Lock()
         config = load_config(settings.config_path)  # a bad config stops start-up here
         self.web = self._load_web_config()
@@ -292,6 +297,7 @@ class Runtime:
             self.runbook_timers.loop,
             self.maintenance_edges.loop,
             self.replicas,
+            self.retention,
         ]
         self.metrics.add_labelled_gauges(
             "tocsin_loop_failing",
@@ -485,6 +491,33 @@ class Runtime:
             notifications += n
             if n < _FORGET_BATCH:
                 return alerts, silences, notifications
+
+    async def run_retention(self) -> None:
+        """:meth:`collect_garbage` a minute after the start, then every ``gc_interval``
+        (the app runs it)."""
+        await self.retention.run(self._forget_when_due, self._until_forget)
+
+    async def _forget_when_due(self) -> object:
+        now = self.clock()
+        if now < self._forget_at:
+            return IDLE  # woken early: not yet
+        try:
+            alerts, silences, notifications = await self.collect_garbage()
+        except Exception:
+            self._forget_at = now + timedelta(seconds=RETRY_FAILED)  # logged by the loop
+            raise
+        self._forget_at = now + self.settings.gc_interval
+        if alerts or silences or notifications:
+            log.info(
+                "forgot %d resolved alerts, %d expired silences and %d notifications",
+                alerts,
+                silences,
+                notifications,
+            )
+        return None
+
+    def _until_forget(self) -> float:
+        return max(0.0, (self._forget_at - self.clock()).total_seconds())
 
     async def page_moot(self, item: OutboxItem) -> str | None:
         """Why a page need not be sent any more (its group acknowledged, snoozed or

@@ -428,13 +428,36 @@ def test_health_ready_metrics(client: TestClient) -> None:
     metrics = client.get("/metrics").text
     assert 'tocsin_alerts_received_total{status="firing"} 1.0' in metrics
     assert 'tocsin_alerts{state="active"} 1.0' in metrics
-    for loop in ("dispatch", "delivery", "on-call", "heartbeats", "probes"):
+    for loop in ("dispatch", "delivery", "on-call", "heartbeats", "probes", "retention"):
         assert f'tocsin_loop_failing{{loop="{loop}"}} 0.0' in metrics
         assert f'tocsin_loop_failures_total{{loop="{loop}"}} 0.0' in metrics
     # the release each replica runs, as /api/v2/status says it
     version = client.get("/api/v2/status").json()["versionInfo"]["version"]
     python = platform.python_version()
     assert f'tocsin_build_info{{pythonversion="{python}",version="{version}"}} 1.0' in metrics
+
+
+def test_retention_loop_forgets_by_the_clock_it_was_given(
+    db_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    """The retention loop's first round is due a minute after the start, then every
+    ``gc_interval``, by the runtime's clock (here a fake one moved two hours on)."""
+    started = clock.now
+    with app_runtime(CONFIG, db_url, tmp_path, clock, retention=timedelta(hours=1)) as (
+        client,
+        rt,
+    ):
+        old = {
+            "labels": {"alertname": "Old"},
+            "startsAt": format_rfc3339(started - timedelta(minutes=30)),
+            "endsAt": format_rfc3339(started),
+        }
+        assert client.post("/api/v2/alerts", json=[old]).status_code == 200
+        clock.now = started + timedelta(hours=2)  # resolved 2 h ago: past the retention
+        rt.retention.kick()
+        wait_until(lambda: not rt.store.alerts.values(), 30, "the old alert forgotten")
+        metrics = client.get("/metrics").text
+        assert 'tocsin_loop_failures_total{loop="retention"} 0.0' in metrics
 
 
 def test_reload_swaps_config_and_refuses_a_bad_one(
