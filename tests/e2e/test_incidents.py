@@ -77,6 +77,9 @@ def test_an_incident_from_the_terminal_survives_a_crash(tmp_path: Path, db_url: 
         assert listed[1].split()[:4] == ["1", "SEV1", "identified", "ann"]
 
         run_cli("incident", "resolve", "1", "-m", "Fixed", "--by", "ann", url=url)
+        resolved_at = json.loads(run_cli("incident", "show", "1", "--json", url=url).stdout)
+        again = run_cli("incident", "resolve", "1", "--by", "bob", url=url).stdout
+        assert again == f"incident 1: already resolved at {resolved_at['resolvedAt']}\n"
         draft = run_cli("incident", "postmortem", "1", url=url).stdout
         assert draft.startswith("# Post-mortem: Checkout failing (incident #1)\n")
         written = tmp_path / "pm.md"

@@ -218,6 +218,18 @@ def resolve(
     as_json: JsonOption = False,
 ) -> None:
     """Resolve an incident (its post-mortem, if its severity owes one, is due from now)."""
+    if not message:  # (with words, an update on a resolved incident is still news)
+        found = ask(url, lambda c: c.incident(incident))
+        if found["status"] == "resolved":
+            # said, not a silent "resolved" that reads as done now (exit 0: what was
+            # asked for holds, so a script that resolves twice does not fail)
+            when = found["resolvedAt"]
+            out(
+                found,
+                as_json,
+                lambda i: typer.echo(f"incident {i['id']}: already resolved at {when}"),
+            )
+            return
     _change(url, incident, {"by": me(by), "status": "resolved", "update": message}, as_json)
 
 
