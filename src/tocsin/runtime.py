@@ -171,7 +171,7 @@ class Runtime:
         self.runbooks.load()
         _warn_of(config, self._policy.templates, self.runbooks)
         self.sender = ChannelSender(
-            lambda name: self._policy.receiver(name), lambda: self._policy.templates
+            lambda name: self._policy.receiver(name), lambda: self._policy.templates, clock
         )
         self.delivery = DeliveryWorker(
             self.writer,
@@ -213,6 +213,7 @@ class Runtime:
             lambda name: self._policy.receiver(name),
             self.store.put_alerts,
             self._enqueue,
+            self.sender.configured,
         )
         self.delivery.listeners.append(self.health.on_attempt)
         self.heartbeats = HeartbeatMonitor(

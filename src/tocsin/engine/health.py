@@ -67,8 +67,10 @@ class ReceiverHealth:
         receiver: Callable[[str], Receiver | None],
         post_alerts: Callable[[list[PostedAlert]], Awaitable[object]],
         enqueue: Callable[[list[OutboxItem]], Awaitable[object]],
+        configured: Callable[[OutboxItem], bool] = lambda item: True,
     ) -> None:
         self._clock = clock
+        self._configured = configured
         self._settings = settings
         self._receiver = receiver
         self._post = post_alerts
@@ -88,7 +90,9 @@ class ReceiverHealth:
                 self._raised.discard(key)
                 since = None if run is None else run[1]
                 self._spawn(self._post([self._alert(key, outcome, since, firing=False)]))
-        else:
+        elif self._configured(item):
+            # (a receiver this replica's configuration lacks, reloaded away or not yet
+            # here, is no receiver failing: no self-alert about it)
             count, since = self._failing.get(key, (0, self._clock()))
             count += 1
             self._failing[key] = (count, since)

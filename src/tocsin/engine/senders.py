@@ -3,12 +3,14 @@
 The receiver and integration are looked up in the configuration in force when the item
 is sent (not when it was decided), so fixing a receiver's URL and reloading also fixes
 the notifications already queued for it. One this replica's configuration does not
-have is retried (by any replica), not given up: replicas reload one after another.
+have is retried (by any replica) for ``RELOAD_GRACE``, not given up at once: replicas
+reload one after another.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from tocsin.config.receivers import Receiver
 from tocsin.notify.channels.http import ClientPool
@@ -16,6 +18,13 @@ from tocsin.notify.channels.registry import Integration, integrations
 from tocsin.notify.outbox import OutboxItem
 from tocsin.notify.outcome import Outcome
 from tocsin.notify.templates import DEFAULT_TEMPLATES, Templates
+from tocsin.timeutil import Clock, utcnow
+
+# How long a notification for a receiver (or an integration) the configuration lacks
+# is retried: longer than any rolling reload, so that the replica reloaded last still
+# sends what the first decided. After it the receiver was removed on purpose: failed
+# for good (to its fallback, where one is configured), not retried for an hour.
+RELOAD_GRACE = timedelta(minutes=10)
 
 
 class ChannelSender:
@@ -23,24 +32,41 @@ class ChannelSender:
         self,
         receiver: Callable[[str], Receiver | None],
         templates: Callable[[], Templates] = lambda: DEFAULT_TEMPLATES,
+        clock: Clock = utcnow,
     ) -> None:
         self._receiver = receiver
         self._templates = templates
+        self._clock = clock
         self.clients = ClientPool()
         # integrations per receiver, rebuilt when the receiver's config object changes
         self._cache: dict[str, tuple[Receiver, dict[str, Integration]]] = {}
 
     async def __call__(self, item: OutboxItem) -> Outcome:
-        receiver = self._receiver(item.receiver)
+        found = self._integration(item)
+        if isinstance(found, Integration):
+            return await found.send(item.notification)
         # Not in this replica's configuration: another replica, already reloaded with
         # a config that has it, decided it (a rolling reload), or this one will have
-        # it once reloaded. Retried, by whichever replica claims it next, until the
-        # retry policy gives up; failed at once, it was lost for good.
+        # it once reloaded. Retried, by whichever replica claims it next; failed at
+        # once, it was lost for good.
+        if self._clock() - item.created_at < RELOAD_GRACE:
+            return Outcome.retryable(f"{found} (reload every replica with the same file)")
+        minutes = RELOAD_GRACE.total_seconds() / 60
+        return Outcome.permanent(
+            f"{found}, {minutes:.0f} minutes after it was decided: removed from the "
+            "configuration, given up"
+        )
+
+    def configured(self, item: OutboxItem) -> bool:
+        """Whether this replica's configuration has the item's receiver and integration
+        (a failure of one it lacks says nothing of the receiver's health)."""
+        return isinstance(self._integration(item), Integration)
+
+    def _integration(self, item: OutboxItem) -> Integration | str:
+        """The integration that sends ``item``, or why there is none."""
+        receiver = self._receiver(item.receiver)
         if receiver is None:
-            return Outcome.retryable(
-                f"receiver {item.receiver!r} is not in this replica's configuration "
-                "(reload every replica with the same file)"
-            )
+            return f"receiver {item.receiver!r} is not in this replica's configuration"
         cached = self._cache.get(item.receiver)
         if cached is None or cached[0] is not receiver:
             built = integrations(receiver, clients=self.clients, templates=self._templates())
@@ -48,11 +74,11 @@ class ChannelSender:
             self._cache[item.receiver] = cached
         integration = cached[1].get(item.integration)
         if integration is None:
-            return Outcome.retryable(
+            return (
                 f"receiver {item.receiver!r} has no integration {item.integration} in this "
-                "replica's configuration (reload every replica with the same file)"
+                "replica's configuration"
             )
-        return await integration.send(item.notification)
+        return integration
 
     async def close(self) -> None:
         await self.clients.aclose()
