@@ -141,6 +141,8 @@ def test_incidents_are_announced_to_their_receivers(tmp_path: Path) -> None:
     with HTTPReceiver() as hook:
         config = tmp_path / "alertmanager.yml"
         config.write_text(
+            f"global:\n  slack_api_url: {hook.url('/slack')}\n"
+            "people:\n  - name: cy\n    slack_user: cy.w\n"
             "route:\n  receiver: default\nreceivers:\n  - name: default\n"
             f"  - name: ops\n    webhook_configs: [{{url: '{hook.url('/ops')}'}}]\n"
             f"  - name: execs\n    webhook_configs: [{{url: '{hook.url('/execs')}', "
@@ -150,8 +152,14 @@ def test_incidents_are_announced_to_their_receivers(tmp_path: Path) -> None:
         )
         with TocsinServer(tmp_path, config=config) as server:
             url = server.url
-            run_cli("incident", "declare", "Checkout failing", "-s", "SEV2", "--by", "ann", url=url)
+            declare = ("incident", "declare", "Checkout failing", "-s", "SEV2", "--by", "ann")
+            run_cli(*declare, "--role", "scribe=cy", url=url)
             (declared,) = hook.wait_for(1, "/ops", timeout=30)
+            # the person given a role hears it, the way they are reached (Slack here);
+            # ann, the commander by declaring, is not told what she did herself
+            (role,) = hook.wait_for(1, "/slack", timeout=30)
+            assert role.json()["channel"] == "@cy.w"
+            assert "Checkout failing: role scribe: cy, given by ann" in role.body.decode()
             body = declared.json()
             assert (body["receiver"], body["status"]) == ("ops", "firing")
             (alert,) = body["alerts"]
@@ -200,7 +208,8 @@ def test_incidents_are_announced_to_their_receivers(tmp_path: Path) -> None:
             told = hook.wait_for(3, "/execs", timeout=30)[2].json()
             assert told["status"] == "resolved"
             shown = json.loads(run_cli("incident", "show", "1", "--json", url=url).stdout)
-            assert shown["announcedTo"] == ["ops", "execs"]
+            assert shown["announcedTo"] == ["ops", "execs"]  # cy: only her role
+            assert len(hook.requests("/slack")) == 1
             logged = httpx.get(f"{url}/api/v1/notifications", params={"receiver": "ops"}).json()
             assert len(logged) == 4
             assert len(hook.requests("/ops")) == 4  # one each, none twice

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from tocsin.core.policy import PERSON_PREFIX
 from tocsin.incidents.model import Change, Entry, Incident, Refused, Rules, decide, declare
 from tocsin.notify.outbox import OutboxItem
 from tocsin.oncall.lifecycle import AuditEntry, Via
@@ -107,7 +108,9 @@ def _announced(
     """The announcements of ``entries``, and the incident with their receivers added
     to those told (who then hear the rest, whatever its severity becomes)."""
     items = announce(incident, entries)
-    told = tuple(dict.fromkeys([*incident.told, *(i.receiver for i in items)]))
+    # (a person told of the role given them is not enrolled: they hear their role)
+    heard = [i.receiver for i in items if not i.receiver.startswith(PERSON_PREFIX)]
+    told = tuple(dict.fromkeys([*incident.told, *heard]))
     return replace(incident, told=told), items
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine
 from tocsin.config.model import IncidentSettings
 from tocsin.config.receivers import Receiver
 from tocsin.core.incident_ops import ChangeIncident, Declare
+from tocsin.core.policy import PERSON_PREFIX
 from tocsin.incidents import maintenance, postmortem
 from tocsin.incidents.announce import announcement, news
 from tocsin.incidents.maintenance import Maintenance
@@ -219,21 +220,33 @@ class IncidentDesk:
     def announcements(self, incident: Incident, entries: Sequence[Entry]) -> list[OutboxItem]:
         """The outbox items telling the incident's receivers (``announced_to``, and
         those told before) the news among ``entries``: one per integration of each."""
-        said = news(entries)
-        if not said:
-            return []
-        now = said[0].at
         settings = self.settings()
         rank = severity_rank(incident.severity, rules_of(settings))
-        # those told before hear the rest (a PagerDuty incident opened by the
-        # declaration is resolved by the resolution), whatever the severity became
-        wanted = dict.fromkeys([*incident.told, *settings.announced_to(incident.severity)])
-        return announced(
-            wanted,
-            self._receiver,
-            lambda name, key: announcement(incident, said, name, self._base_url, now, rank, key),
-            now,
-        )
+
+        def told(receivers: Iterable[str], said: Sequence[Entry]) -> list[OutboxItem]:
+            now = said[0].at
+            return announced(
+                receivers,
+                self._receiver,
+                lambda name, key: announcement(
+                    incident, said, name, self._base_url, now, rank, key
+                ),
+                now,
+            )
+
+        items: list[OutboxItem] = []
+        said = news(entries)
+        if said:
+            # those told before hear the rest (a PagerDuty incident opened by the
+            # declaration is resolved by the resolution), whatever the severity became
+            wanted = dict.fromkeys([*incident.told, *settings.announced_to(incident.severity)])
+            items += told(wanted, said)
+        for entry in entries:
+            # a person given a role hears it the ways they are reached (their e-mail,
+            # Slack), unless they took it themselves; a name no person has is not told
+            if entry.kind == "role" and entry.person and entry.person != entry.by:
+                items += told([f"{PERSON_PREFIX}{entry.person}"], [entry])
+        return items
 
     def view(self, incident_id: int) -> IncidentView | None:
         with self._engine.connect() as conn:

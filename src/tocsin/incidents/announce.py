@@ -34,6 +34,12 @@ NEWS = ("declared", "status", "update", "severity")
 _SAID = {"declared": "declared", "update": "status-page update"}
 
 
+def _what(entry: Entry) -> str:
+    if entry.kind == "role":  # told to the person given it
+        return f"role {entry.text}, given by {entry.by}"
+    return _SAID.get(entry.kind, entry.text)
+
+
 def news(entries: Sequence[Entry]) -> list[Entry]:
     return [e for e in entries if e.kind in NEWS]
 
@@ -60,7 +66,7 @@ def announcement(
     }
     # the summary names what changed; the words (an update's, the declaration's
     # summary) are the description's, said once
-    what = "; ".join(_SAID.get(e.kind, e.text) for e in said)
+    what = "; ".join(_what(e) for e in said)
     words = [e.text for e in said if e.kind == "update"]
     if incident.summary and any(e.kind == "declared" for e in said):
         words.insert(0, incident.summary)

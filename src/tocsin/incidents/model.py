@@ -54,6 +54,9 @@ class Entry:
     public: bool = False
     group: str = ""  # the alert group a "linked", "unlinked" or "group" entry is about
     action: str = ""  # a "group" entry's: its audit line's ("opened", "acknowledged", ...)
+    # the person a "role" entry gives the role to, as decided (the store keeps the text):
+    # told of it
+    person: str = ""
 
 
 @dataclass(frozen=True)
@@ -168,8 +171,8 @@ def decide(
     out: list[Entry] = []
     new = incident
 
-    def say(kind: str, text: str, public: bool = False, group: str = "") -> None:
-        out.append(Entry(now, by, kind, text, public, group))
+    def say(kind: str, text: str, public: bool = False, group: str = "", person: str = "") -> None:
+        out.append(Entry(now, by, kind, text, public, group, person=person))
 
     if change.title is not None and change.title.strip() != new.title:
         _check_title(change.title)
@@ -200,7 +203,7 @@ def decide(
                 continue
             if person:
                 roles[role] = person
-                say("role", f"{role}: {person}")
+                say("role", f"{role}: {person}", person=person)
             else:
                 del roles[role]
                 say("role", f"{role}: unassigned")
