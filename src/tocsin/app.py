@@ -63,6 +63,7 @@ def build_api(rt: Runtime) -> FastAPI:
             asyncio.create_task(rt.probes.run()),
             asyncio.create_task(rt.incident_reminders.run()),
             asyncio.create_task(rt.runbook_timers.run()),
+            asyncio.create_task(rt.nobody_paged.run()),
             asyncio.create_task(rt.maintenance_edges.run()),
         ]
         try:

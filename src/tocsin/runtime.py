@@ -59,6 +59,7 @@ from tocsin.engine.heartbeats import HeartbeatMonitor
 from tocsin.engine.incident_reminders import IncidentReminders
 from tocsin.engine.loop import IDLE, RETRY_FAILED, KickedLoop
 from tocsin.engine.maintenance_edges import MaintenanceEdges
+from tocsin.engine.nobody_paged import NobodyPaged
 from tocsin.engine.oncall import OncallEngine
 from tocsin.engine.probes import ProbeMonitor
 from tocsin.engine.runbook_timers import LOOKBACK as TIMER_LOOKBACK
@@ -77,7 +78,7 @@ from tocsin.runbooks.timers import Timer, find_timer
 from tocsin.store import oncall_rows, outbox_rows, replica_rows
 from tocsin.store.db import is_sqlite, open_database, sqlite_url
 from tocsin.store.group_rows import GroupTimer, load_timers, logs_changed_since
-from tocsin.store.oncall_rows import OncallGroupRow
+from tocsin.store.oncall_rows import DueRow, OncallGroupRow
 from tocsin.store.replica_rows import Replica
 from tocsin.store.secrets import link_secret
 from tocsin.store.settings import DatabaseSettings, Durability
@@ -270,12 +271,19 @@ class Runtime:
             self.store.put_alerts,
             settings.base_url(self.scheme),
         )
+        self.nobody_paged = NobodyPaged(
+            clock,
+            partial(self._read, _unheard_groups),
+            self.store.alert,
+            self.store.silencer,
+            self.store.all_alerts,
+            self.store.put_alerts,
+            settings.base_url(self.scheme),
+        )
         self.events = EventIntake(
             self.store, lambda: self._config, self.oncall_groups_of, self._ack_by_event, clock
         )
-        self.oncall.on_taken = lambda now, rows: self.metrics.due_rows_taken(
-            now, ((r.kind, r.due_at) for r in rows)
-        )
+        self.oncall.on_taken = self._due_rows_taken
         self.delivery.timers.append(
             lambda item, outcome, seconds: self.metrics.notification_attempt(
                 item.integration, item.receiver, item.attempts == 0, outcome, seconds
@@ -296,6 +304,7 @@ class Runtime:
             self.probes.loop,
             self.incident_reminders.loop,
             self.runbook_timers.loop,
+            self.nobody_paged.loop,
             self.maintenance_edges.loop,
             self.replicas,
             self.retention,
@@ -360,6 +369,12 @@ class Runtime:
             "its last sign of life (as alertmanager_cluster_members): fewer than you run, "
             "one is down or cut off.",
             lambda: float(self.members),
+        )
+        self.metrics.add_gauge(
+            "tocsin_oncall_groups_nobody_paged",
+            "Firing groups whose escalation ended reaching nobody (each raises "
+            "TocsinNobodyPaged), as of the last check.",
+            lambda: float(self.nobody_paged.groups),
         )
         self.metrics.add_gauge(
             "tocsin_database_commit_age_seconds",
@@ -555,6 +570,12 @@ class Runtime:
         """The ``cluster`` of ``/api/v2/status``."""
         return cluster(self.replica_name, self.live_replicas(), not is_sqlite(self.engine))
 
+    def _due_rows_taken(self, now: datetime, rows: Sequence[DueRow]) -> None:
+        """The on-call engine committed a batch of due rows (on the writer's thread)."""
+        self.metrics.due_rows_taken(now, ((r.kind, r.due_at) for r in rows))
+        if any(r.kind == "step" for r in rows):  # a step may have reached nobody
+            self.nobody_paged.kick()
+
     def _read(self, query: Callable[[Connection], _T]) -> _T:
         with self.engine.connect() as conn:
             return query(conn)
@@ -598,6 +619,8 @@ class Runtime:
             op = EndingEvents(human, self.store.alerts, self.store.by_event)
         state: dict[str, Any] = await self.writer.run(op)
         self.oncall.kick()
+        if self.nobody_paged.groups:  # this may be one of them: its alert resolves now
+            self.nobody_paged.kick()
         return state
 
     async def _take_groups(self, groups: Sequence[str], by: str, via: Via, why: str) -> None:
@@ -801,6 +824,11 @@ class Runtime:
     def close(self) -> None:
         self.writer.close()
         self.engine.dispose()
+
+
+def _unheard_groups(conn: Connection) -> list[tuple[OncallGroupRow, list[dict[str, Any]]]]:
+    """The groups that woke nobody, each with its audit lines (a few groups at most)."""
+    return [(row, oncall_rows.audit_of(conn, row.group_id)) for row in oncall_rows.unheard(conn)]
 
 
 def _warn_of(config: Config, templates: Templates, library: RunbookLibrary) -> None:

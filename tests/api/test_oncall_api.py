@@ -495,3 +495,56 @@ def test_a_group_whose_policy_ran_out_says_nobody_else_is_paged(
         # acknowledged, it is handled: nothing is said
         assert client.post(f"/api/v1/groups/{gid}/ack", json={"by": "bob"}).status_code == 200
         assert shown()["escalationDone"] is False
+
+
+NOBODY = CONFIG.replace("start: 2026-01-05", "start: 2099-01-05").replace(
+    "      - delay: 1h\n        targets: [{person: bob}]\n", ""
+)
+
+
+def test_a_page_that_reaches_nobody_raises_tocsin_nobody_paged(
+    db_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    """An escalation that ends with nobody paged (its one step's schedule has nobody on
+    call) raises TocsinNobodyPaged for the group, naming why, until the group is
+    taken; Tocsin's own alert, routed to the same policy, does not raise another."""
+    with app_client(NOBODY, db_url, tmp_path, clock) as client:
+        gid = open_group(client, clock)["id"]
+
+        def nobody_paged() -> list[dict[str, Any]]:
+            found = client.get("/api/v2/alerts", params={"filter": "alertname=TocsinNobodyPaged"})
+            return cast(list[dict[str, Any]], found.json())
+
+        (alert,) = wait_until(nobody_paged, 30, "TocsinNobodyPaged")
+        assert alert["labels"] == {
+            "alertname": "TocsinNobodyPaged",
+            "group": gid,
+            "receiver": "pager",
+            "severity": "critical",
+        }
+        annotations = alert["annotations"]
+        assert annotations["summary"] == (
+            'Nobody was paged for {alertname="ServiceDown"} (pager): its escalation reached no one'
+        )
+        assert "nobody on call in schedule 'primary'" in annotations["description"]
+        assert "the policy's last step: nobody else is paged" in annotations["description"]
+        assert alert["generatorURL"].endswith(f"/ui/groups/{gid}")
+        metrics = client.get("/metrics").text
+        assert "tocsin_oncall_groups_nobody_paged 1.0" in metrics
+
+        # its own group (alertname=TocsinNobodyPaged, to the same policy) wakes nobody
+        # too, and raises nothing more: the round after its step counts one group only
+        def own_group_stepped() -> bool:
+            groups = client.get("/api/v1/groups").json()
+            other = [g["id"] for g in groups if g["id"] != gid]
+            if not other:
+                return False
+            audit = client.get(f"/api/v1/groups/{other[0]}/audit").json()
+            return any(line["action"] == "escalated" for line in audit)
+
+        wait_until(own_group_stepped, 30, "TocsinNobodyPaged's own group escalated")
+        taken = client.post(f"/api/v1/groups/{gid}/ack", json={"by": "alice"})
+        assert taken.status_code == 200, taken.text
+        wait_until(lambda: not nobody_paged(), 30, "TocsinNobodyPaged resolved")
+        metrics = client.get("/metrics").text
+        assert "tocsin_oncall_groups_nobody_paged 0.0" in metrics

@@ -248,18 +248,23 @@ escalation_policies:
 %s
 """
 SELF_ROUTE = "[{matchers: ['alertname=\"TocsinNotificationsFailing\"'], receiver: chat}]"
+BOTH_ROUTE = (
+    "[{matchers: ['alertname=~\"TocsinNotificationsFailing|TocsinNobodyPaged\"'], receiver: chat}]"
+)
+NOBODY = "TocsinNobodyPaged"
 
 
 @pytest.mark.parametrize(
     ("routes", "tocsin", "warned"),
     [
         # the alert that pages fail would be paged: said, for the policy's receiver
-        # and for people's pages
-        ("[]", "", ["receiver 'pager'", "pages to people"]),
-        # a route sends it to chat first: no loop
-        (SELF_ROUTE, "", []),
+        # and for people's pages; and the one that a page reached nobody, once
+        ("[]", "", ["receiver 'pager'", "pages to people", NOBODY]),
+        # a route sends the first to chat first: no loop for it
+        (SELF_ROUTE, "", [NOBODY]),
+        (BOTH_ROUTE, "", []),
         # a fallback for the policy's receiver: only people's pages are left
-        ("[]", "tocsin: {fallbacks: {pager: chat}}", ["pages to people"]),
+        ("[]", "tocsin: {fallbacks: {pager: chat}}", ["pages to people", NOBODY]),
     ],
 )
 def test_check_config_warns_of_a_self_alert_paged_through_what_fails(
@@ -277,6 +282,10 @@ def test_check_config_warns_of_a_self_alert_paged_through_what_fails(
     warnings = [line for line in result.stderr.splitlines() if ": warning: " in line]
     assert len(warnings) == len(warned), warnings
     for line, what in zip(warnings, warned, strict=True):
+        if what == NOBODY:
+            assert f"{NOBODY} (an escalation that reached nobody" in line
+            assert f'route alertname="{NOBODY}"' in line
+            continue
         assert f"TocsinNotificationsFailing about failing {what}" in line
         assert 'route alertname="TocsinNotificationsFailing"' in line
     report = json.loads(runner.invoke(app, ["check-config", "--json", str(path)]).stdout)

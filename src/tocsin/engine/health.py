@@ -23,6 +23,7 @@ from tocsin.config.receivers import Receiver
 from tocsin.notify.message import tells_of_acks
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem, new_item
 from tocsin.notify.outcome import Outcome, OutcomeKind
+from tocsin.oncall.unheard import NOBODY_PAGED
 from tocsin.timeutil import Clock
 
 log = logging.getLogger(__name__)
@@ -44,17 +45,31 @@ def self_alert_loops(config: Config) -> list[str]:
     root = build_route_tree(config)
     policies = {r.name for r in config.receivers if r.escalation_policy}
     found: list[str] = []
+
+    def only_paged(alertname: str, about: str) -> list[str]:
+        labels = {"alertname": alertname, "receiver": about, "severity": "critical"}
+        targets = list(dict.fromkeys(node.receiver for node in match(root, labels)))
+        return targets if targets and all(name in policies for name in targets) else []
+
     for about in [*sorted(policies), "person:anyone"]:
         if about in config.tocsin.fallbacks:
             continue
-        labels = {"alertname": ALERTNAME, "receiver": about, "severity": "critical"}
-        targets = list(dict.fromkeys(node.receiver for node in match(root, labels)))
-        if targets and all(name in policies for name in targets):
+        if targets := only_paged(ALERTNAME, about):
             what = "pages to people" if about == "person:anyone" else f"receiver {about!r}"
             found.append(
                 f"receivers: {ALERTNAME} about failing {what} is routed only to "
                 f"escalation ({', '.join(targets)}), which pages the same ways: route "
                 f'alertname="{ALERTNAME}" to a receiver without an escalation policy too'
+            )
+    # (one warning: the alert says which receiver's escalation reached nobody; where
+    # it goes does not depend on that)
+    for about in sorted(policies)[:1]:
+        if targets := only_paged(NOBODY_PAGED, about):
+            found.append(
+                f"receivers: {NOBODY_PAGED} (an escalation that reached nobody: an empty "
+                f"schedule) is routed only to escalation ({', '.join(targets)}), which may "
+                f'reach nobody the same way: route alertname="{NOBODY_PAGED}" to a '
+                "receiver without an escalation policy too (a chat channel, e-mail)"
             )
     return found
 

@@ -148,6 +148,20 @@ def open_or_resolved_since(conn: Connection, since: datetime) -> list[OncallGrou
     return list(_groups(conn, found).values())
 
 
+def unheard(conn: Connection) -> list[OncallGroupRow]:
+    """The firing groups whose escalation has ended (its last step fired, no step
+    awaited) with no page built to anyone and none waiting to be: their alerts woke
+    nobody. A few at most, read rarely (a loop's round): no index of their own."""
+    sql = _GROUPS.format(
+        where="status = 'firing' AND esc_id IS NOT NULL AND esc_fired "
+        "AND esc_next_due IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM oncall_paged p WHERE p.escalation_id = esc_id) "
+        "AND NOT EXISTS (SELECT 1 FROM oncall_due d WHERE d.group_id = "
+        "oncall_groups.group_id AND d.kind = 'notify' AND d.done = false)"
+    )
+    return list(_groups(conn, _fetch(conn, driver(conn, sql), ())).values())
+
+
 def _groups(
     conn: Connection, found: Sequence[tuple[Any, ...]], broken: set[str] | None = None
 ) -> dict[str, OncallGroupRow]:
