@@ -332,6 +332,26 @@ def test_a_batch_that_wrote_nothing_is_rolled_back_unpublished(
     assert published == expected
 
 
+def test_a_batch_that_wrote_nothing_does_not_end_an_outage(engine: Engine) -> None:
+    """A database that reads but refuses writes (a read-only file, a full disk) answers
+    a batch that writes nothing: that must not end the outage (/-/ready read it as
+    over between failed commits); a batch that writes does."""
+    writer = taking_revisions(GroupCommitter(engine))
+    writer.outage.failed(OSError("attempt to write a readonly database"))
+    failing: list[bool] = []
+
+    async def main() -> None:
+        for value in (None, 4):
+            await writer.run(Maybe(value))
+            failing.append(writer.outage.failing)
+
+    try:
+        asyncio.run(main())
+    finally:
+        writer.close()
+    assert failing == [True, False]
+
+
 def test_idle_polls_of_the_engine_loops_commit_nothing(engine: Engine) -> None:
     """The delivery worker's claim and the on-call worker's due rows, with nothing due:
     no revision is taken (an idle server does not write); with something due, it is."""

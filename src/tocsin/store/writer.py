@@ -417,8 +417,10 @@ class GroupCommitter:
             except _NothingWritten:
                 # Rolled back: not published (the store's hook would mark this
                 # transaction's revision seen, and the next writer will take it again).
-                # The database answered: an outage is over.
-                self.outage.succeeded()
+                # No word on an outage either way: a database that reads but refuses
+                # writes (a read-only file, a full disk) answers these, and ending the
+                # outage here made /-/ready say 200 between failed commits. The next
+                # commit that writes (the sign of life's, every 10 s) ends it.
                 self.batches += 1
                 self.ops += len(batch)
             except _Redo as redo:
