@@ -215,6 +215,7 @@ class Runtime:
             self.store.put_alerts,
             self._enqueue,
             self.sender.configured,
+            self.store.alert,
         )
         self.delivery.listeners.append(self.health.on_attempt)
         self.heartbeats = HeartbeatMonitor(

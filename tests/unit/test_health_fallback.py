@@ -5,16 +5,17 @@ webhook, whose payload would read as a page, nor PagerDuty)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from msgspec.structs import replace
 
-from tocsin.alerts.model import PostedAlert
+from tocsin.alerts.labels import fingerprint
+from tocsin.alerts.model import Alert, PostedAlert
 from tocsin.config.decode import Secret
 from tocsin.config.model import TocsinSettings
 from tocsin.config.receivers import EmailConfig, PagerdutyConfig, Receiver, WebhookConfig
-from tocsin.engine.health import ReceiverHealth
+from tocsin.engine.health import ALERTNAME, ReceiverHealth
 from tocsin.notify.message import Notification
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem, new_item
 from tocsin.notify.outcome import Outcome
@@ -58,3 +59,60 @@ def test_a_failed_notification_falls_back(acknowledged_by: str, integrations: li
 
     asyncio.run(main())
     assert sorted(i.integration for i in enqueued) == sorted(integrations)
+
+
+@pytest.mark.parametrize(
+    ("held_ends", "resolved"),
+    [
+        (NOW + timedelta(minutes=10), True),  # raised before a restart, still firing
+        (NOW - timedelta(minutes=1), False),  # over already: nothing to say
+        (None, False),  # never raised
+    ],
+    ids=["firing", "resolved already", "none"],
+)
+def test_a_self_alert_raised_before_a_restart_resolves_at_the_first_success(
+    held_ends: datetime | None, resolved: bool
+) -> None:
+    """This process never raised it (its failures were counted by the one before a
+    restart, or by another replica): the integration's first success resolves the
+    store's firing TocsinNotificationsFailing, once."""
+    posted: list[PostedAlert] = []
+    started = NOW - timedelta(minutes=5)
+    labels = {
+        "alertname": ALERTNAME,
+        "receiver": "pager",
+        "integration": "email[0]",
+        "severity": "critical",
+    }
+    stored: dict[str, Alert] = {}
+    if held_ends is not None:
+        alert = Alert(fingerprint(labels), labels, {}, started, held_ends, "", started, False)
+        stored[alert.fingerprint] = alert
+
+    async def post(alerts: list[PostedAlert]) -> None:
+        posted.extend(alerts)
+
+    async def enqueue(items: list[OutboxItem]) -> None:
+        return None
+
+    def no_receiver(name: str) -> Receiver | None:
+        return None
+
+    health = ReceiverHealth(
+        lambda: NOW, TocsinSettings, no_receiver, post, enqueue, held=stored.get
+    )
+    note = Notification("pager", "{}:{}", {}, (), NOW)
+    sent = new_item("1", "pager", "email[0]", note, NOW)
+
+    async def main() -> None:
+        for _ in range(2):
+            health.on_attempt(sent, Outcome.sent("250 OK"))
+        await health.settled()
+
+    asyncio.run(main())
+    if not resolved:
+        assert posted == []
+        return
+    (ended,) = posted  # once, not at every success
+    assert ended.labels == labels
+    assert (ended.starts_at, ended.ends_at) == (started, NOW)

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 
 from msgspec.structs import replace
 
-from tocsin.alerts.model import PostedAlert
+from tocsin.alerts.labels import fingerprint
+from tocsin.alerts.model import Alert, PostedAlert
 from tocsin.alerts.routing import build_route_tree, match
 from tocsin.config.model import Config, TocsinSettings
 from tocsin.config.receivers import Receiver
@@ -74,6 +75,17 @@ def self_alert_loops(config: Config) -> list[str]:
     return found
 
 
+def _labels(key: tuple[str, str]) -> dict[str, str]:
+    """The self-alert's labels for a (receiver, integration)."""
+    receiver, integration = key
+    return {
+        "alertname": ALERTNAME,
+        "receiver": receiver,
+        "integration": integration,
+        "severity": "critical",
+    }
+
+
 class ReceiverHealth:
     def __init__(
         self,
@@ -83,9 +95,14 @@ class ReceiverHealth:
         post_alerts: Callable[[list[PostedAlert]], Awaitable[object]],
         enqueue: Callable[[list[OutboxItem]], Awaitable[object]],
         configured: Callable[[OutboxItem], bool] = lambda item: True,
+        held: Callable[[str], Alert | None] = lambda fingerprint: None,
     ) -> None:
         self._clock = clock
         self._configured = configured
+        self._held = held  # the store's alert of a fingerprint
+        # integrations whose first success since the start was seen: a self-alert raised
+        # before a restart (this process never knew of it) is resolved then, once
+        self._seen_working: set[tuple[str, str]] = set()
         self._settings = settings
         self._receiver = receiver
         self._post = post_alerts
@@ -105,6 +122,9 @@ class ReceiverHealth:
                 self._raised.discard(key)
                 since = None if run is None else run[1]
                 self._spawn(self._post([self._alert(key, outcome, since, firing=False)]))
+            elif key not in self._seen_working:
+                self._resolve_raised_before(key, outcome)
+            self._seen_working.add(key)
         elif self._configured(item):
             # (a receiver this replica's configuration lacks, reloaded away or not yet
             # here, is no receiver failing: no self-alert about it)
@@ -119,18 +139,21 @@ class ReceiverHealth:
             if fallback:
                 self._spawn(self._enqueue(fallback))
 
+    def _resolve_raised_before(self, key: tuple[str, str], outcome: Outcome) -> None:
+        """The integration works: a self-alert about it that fires (raised before a
+        restart, or by another replica) is resolved, not left firing for its
+        ``FIRING_FOR``."""
+        found = self._held(fingerprint(_labels(key)))
+        if found is not None and not found.resolved(self._clock()):
+            self._spawn(self._post([self._alert(key, outcome, found.starts_at, firing=False)]))
+
     def _alert(
         self, key: tuple[str, str], outcome: Outcome, since: datetime | None, firing: bool
     ) -> PostedAlert:
-        receiver, integration = key
         now = self._clock()
+        receiver, integration = key
         return PostedAlert(
-            labels={
-                "alertname": ALERTNAME,
-                "receiver": receiver,
-                "integration": integration,
-                "severity": "critical",
-            },
+            labels=_labels(key),
             annotations={
                 "summary": f"Notifications to {receiver} ({integration}) are failing",
                 "description": outcome.message,
