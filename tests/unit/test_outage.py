@@ -122,19 +122,16 @@ def test_an_idle_round_neither_ends_an_outage_nor_starts_one(
     assert loop.failing is failing
 
 
-def test_a_failed_round_is_tried_again_soon_whatever_the_loop_s_sleep(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A loop that refreshes hourly (maintenance announcements) tries a failed round
-    again within RETRY_FAILED, so that it says "failing" no longer than the outage
-    lasts; a round that worked sleeps its own time."""
+def waits_of(monkeypatch: pytest.MonkeyPatch, rounds: list[str], sleep: float) -> list[float]:
+    """What a loop whose own sleep is ``sleep`` waits after each of ``rounds`` ("fail"
+    or "ok"), without waiting."""
     waits: list[float] = []
 
     async def no_wait(event: asyncio.Event, seconds: float) -> None:
         waits.append(seconds)
 
     monkeypatch.setattr(loop_module, "wait_or_timeout", no_wait)
-    left = ["fail", "ok", "fail"]
+    left = list(rounds)
 
     async def step() -> None:
         if not left:
@@ -144,7 +141,27 @@ def test_a_failed_round_is_tried_again_soon_whatever_the_loop_s_sleep(
 
     async def main() -> None:
         with contextlib.suppress(Stop):
-            await KickedLoop("hourly").run(step, lambda: 3600.0)
+            await KickedLoop("test").run(step, lambda: sleep)
 
     asyncio.run(main())
+    return waits
+
+
+def test_a_failed_round_is_tried_again_soon_whatever_the_loop_s_sleep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A loop that refreshes hourly (maintenance announcements) tries a failed round
+    again within RETRY_FAILED, so that it says "failing" no longer than the outage
+    lasts; a round that worked sleeps its own time."""
+    waits = waits_of(monkeypatch, ["fail", "ok", "fail"], 3600.0)
     assert waits == [loop_module.RETRY_FAILED, 3600.0, loop_module.RETRY_FAILED]
+
+
+def test_failed_rounds_of_a_ticking_loop_back_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loop whose own sleep is a tick (dispatch: 30 ms) does not ask a database that
+    is away 30 times a second: its retries wait FIRST_RETRY, doubling to RETRY_FAILED;
+    a round that works goes back to its tick."""
+    waits = waits_of(monkeypatch, ["fail"] * 8 + ["ok", "fail"], 0.03)
+    first = loop_module.FIRST_RETRY
+    backoff = [min(loop_module.RETRY_FAILED, first * 2**n) for n in range(8)]
+    assert waits == [*backoff, 0.03, first]

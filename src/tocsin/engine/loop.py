@@ -22,6 +22,10 @@ IDLE = "idle"
 # Seconds before a failed step is tried again, at most (sooner if its loop's own sleep
 # is shorter): the database back, the loop works and says so within this.
 RETRY_FAILED = 5.0
+# The first retry of a failed step waits at least this, each next one twice as long up
+# to RETRY_FAILED: a loop whose own sleep is a tick (dispatch) asked a database that was
+# away 30 times a second.
+FIRST_RETRY = 0.1
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,7 @@ class KickedLoop:
         # while the API still answers
         self.failures = 0  # steps failed so far
         self.outage = Outage(log, f"{name} step")  # logs a long run of failed steps
+        self.outage_rounds = 0  # rounds in a row that ended failing: the retry's backoff
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -75,6 +80,11 @@ class KickedLoop:
             wait = sleep_seconds()
             if self.failing:  # soon again: a loop that refreshes every minute or hour
                 wait = min(wait, RETRY_FAILED)  # stayed "failing" that long after a fix
+                backoff = min(RETRY_FAILED, FIRST_RETRY * 2**self.outage_rounds)
+                wait = max(wait, backoff)  # but not at once, round after round
+                self.outage_rounds += 1
+            else:
+                self.outage_rounds = 0
             await wait_or_timeout(self._wake, wait)
 
 
