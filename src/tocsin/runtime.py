@@ -67,7 +67,7 @@ from tocsin.engine.runbook_timers import RunbookTimerAlerts
 from tocsin.engine.senders import ChannelSender
 from tocsin.metrics import Metrics
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem
-from tocsin.notify.outcome import Outcome
+from tocsin.notify.outcome import Outcome, OutcomeKind
 from tocsin.notify.templates import Templates
 from tocsin.oncall.escalation import page_escalation
 from tocsin.oncall.lifecycle import GroupState, Via, pending_acts
@@ -285,11 +285,7 @@ class Runtime:
             self.store, lambda: self._config, self.oncall_groups_of, self._ack_by_event, clock
         )
         self.oncall.on_taken = self._due_rows_taken
-        self.delivery.timers.append(
-            lambda item, outcome, seconds: self.metrics.notification_attempt(
-                item.integration, item.receiver, item.attempts == 0, outcome, seconds
-            )
-        )
+        self.delivery.timers.append(self._count_attempt)
         self.delivery.listeners.append(self._count_failed)
         self._known_integrations()
         self.metrics.add_state_gauges(
@@ -570,6 +566,16 @@ class Runtime:
     def cluster(self) -> dict[str, Any]:
         """The ``cluster`` of ``/api/v2/status``."""
         return cluster(self.replica_name, self.live_replicas(), not is_sqlite(self.engine))
+
+    def _count_attempt(self, item: OutboxItem, outcome: Outcome, seconds: float) -> None:
+        """A send, for /metrics; not one for a receiver or integration this replica's
+        configuration lacks (a rolling reload, or removed on purpose): no request was
+        made, and counted failed it fired the failing-receiver rules of a receiver that
+        is gone."""
+        if outcome.kind is not OutcomeKind.SENT and not self.sender.configured(item):
+            return
+        first = item.attempts == 0
+        self.metrics.notification_attempt(item.integration, item.receiver, first, outcome, seconds)
 
     def _due_rows_taken(self, now: datetime, rows: Sequence[DueRow]) -> None:
         """The on-call engine committed a batch of due rows (on the writer's thread)."""

@@ -3,6 +3,7 @@ PostgreSQL): shapes amtool validates, filters, silences, status and reload."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import platform
 import re
@@ -19,9 +20,11 @@ from sqlalchemy.engine import make_url
 from tests.api.conftest import CONFIG, Clock, app_client, app_runtime
 from tests.e2e.conftest import wait_until
 from tests.harness.tcp_proxy import TCPProxy
+from tests.storage.test_delivery import item
 from tocsin.alerts.labels import fingerprint
 from tocsin.api import ops
 from tocsin.api.ingest import FastIngest
+from tocsin.core.outbox_ops import Enqueue
 from tocsin.runtime import Runtime
 from tocsin.timeutil import format_rfc3339
 
@@ -435,6 +438,31 @@ def test_health_ready_metrics(client: TestClient) -> None:
     version = client.get("/api/v2/status").json()["versionInfo"]["version"]
     python = platform.python_version()
     assert f'tocsin_build_info{{pythonversion="{python}",version="{version}"}} 1.0' in metrics
+
+
+def test_a_send_to_a_receiver_the_config_lacks_is_no_failed_request(
+    db_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    """A notification for a receiver a reload removed is retried (for a rolling reload),
+    but no request was made: not counted as a failed request of that receiver, whose
+    failing-receiver rules would fire; a configured receiver's failure is."""
+    with app_runtime(CONFIG, db_url, tmp_path, clock) as (client, rt):
+        items = [item("gone", 1, clock.now), item("pager", 2, clock.now)]
+        asyncio.run(rt.writer.run(Enqueue(items)))
+        rt.delivery.loop.kick()
+
+        def tried(receiver: str) -> bool:
+            found = client.get("/api/v1/notifications", params={"receiver": receiver}).json()
+            return bool(found) and found[0]["attempts"] > 0
+
+        wait_until(lambda: tried("gone") and tried("pager"), 30, "both tried")
+        failed = [
+            line
+            for line in client.get("/metrics").text.splitlines()
+            if line.startswith("tocsin_notification_requests_failed_total{")
+        ]
+        assert any('receiver="pager"' in line for line in failed), failed
+        assert not any('receiver="gone"' in line for line in failed), failed
 
 
 def test_retention_loop_forgets_by_the_clock_it_was_given(
