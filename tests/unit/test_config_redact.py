@@ -38,6 +38,10 @@ tocsin:
       routing_key: |
         0123456789abcdef0123456789abcdef
       labels: {team: storage}
+  probes:
+    - name: api
+      url: http://127.0.0.1:9/health
+      headers: {Authorization: "Bearer PROBE-TOKEN"}
 """
 
 REDACTED = """\
@@ -62,6 +66,10 @@ tocsin:
     - name: datadog
       routing_key: <secret>
       labels: {team: storage}
+  probes:
+    - name: api
+      url: http://127.0.0.1:9/health
+      headers: {Authorization: <secret>}
 """
 
 
@@ -195,7 +203,12 @@ def test_shown_hides_secrets_and_comments_tocsin_keys_out() -> None:
         "    # - name: datadog",
         "      # routing_key: <secret>",
         "      # labels: {team: storage}",
+        "  # probes:",
+        "    # - name: api",
+        "      # url: http://127.0.0.1:9/health",
+        "      # headers: {Authorization: <secret>}",
     ]
+    assert "PROBE-TOKEN" not in text
     assert text.splitlines()[:15] == REDACTED.splitlines()[:15]
 
 

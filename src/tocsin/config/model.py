@@ -395,7 +395,9 @@ class Probe:
     cert_expiry: PromDuration = timedelta(days=14)
     expect_status: tuple[int, ...] = ()
     body_contains: str = ""
-    headers: Mapping[str, str] = field(default_factory=dict)
+    # values secret: an Authorization header holds a token (shown as <secret> by the
+    # status endpoint, as Alertmanager shows http_config's)
+    headers: Mapping[str, Secret] = field(default_factory=dict)
     http_config: HTTPClientConfig | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
