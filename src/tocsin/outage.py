@@ -31,14 +31,23 @@ class Outage:
         self._unsaid = 0  # since the last line
         self._said_at = 0.0
 
-    def failed(self, exc: BaseException) -> None:
+    def failed(self, exc: BaseException | str) -> None:
+        """A failure: an exception (its first is logged with its traceback), or what a
+        peer answered (a receiver's refusal: no traceback to show)."""
         self._failures += 1
-        self.last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        if isinstance(exc, str):
+            self.last_error = exc.splitlines()[0] if exc else ""
+        else:
+            line = str(exc).splitlines()[0] if str(exc) else ""
+            self.last_error = f"{type(exc).__name__}: {line}"
         now = self._clock()
         if not self.failing:
             self.failing = True
             self._said_at, self._unsaid = now, 0
-            self._log.error("%s failed", self._what, exc_info=exc)
+            if isinstance(exc, str):
+                self._log.error("%s failed: %s", self._what, self.last_error)
+            else:
+                self._log.error("%s failed", self._what, exc_info=exc)
             return
         self._unsaid += 1
         if now - self._said_at >= self._every:

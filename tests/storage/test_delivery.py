@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -248,8 +249,9 @@ def test_an_outage_ends_with_the_first_transaction_that_reaches_the_database(
 ) -> None:
     """A transaction that fails (here its begin: the store's catch-up reads a table
     that is gone) marks the writer's outage (``/-/ready`` says 503); the next one that
-    reaches the database ends it, even one that writes nothing and is rolled back (an
-    idle replica commits nothing for minutes)."""
+    reaches the database and writes ends it. One that writes nothing and is rolled back
+    does not (a database that reads may still refuse writes); an idle replica still
+    writes its sign of life every 10 s."""
     engine, writer = db
 
     def catch_up(txn: Txn) -> None:
@@ -266,6 +268,8 @@ def test_an_outage_ends_with_the_first_transaction_that_reaches_the_database(
         with engine.begin() as conn:
             conn.execute(text("ALTER TABLE outbox_away RENAME TO outbox"))
     assert writer.run_sync(ClaimDue(T0, T0 + timedelta(seconds=60), 10)) == []  # nothing due
+    assert writer.outage.failing
+    writer.run_sync(Enqueue([item("r", 1, T0)]))
     assert not writer.outage.failing
 
 
@@ -307,6 +311,36 @@ def test_outcomes(
         log = outbox_rows.attempts_of(conn, it.id)
     assert [a["attempt"] for a in log] == list(range(1, attempts + 1))
     assert log[-1]["outcome"] == ("sent" if final is DeliveryStatus.SENT else "permanent")
+
+
+def test_a_receiver_that_keeps_failing_is_logged_as_an_outage(
+    db: tuple[Engine, GroupCommitter], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Retries of a failing receiver are not a log line each (500 notifications to a
+    dead webhook wrote 3,764 lines a minute): its first failure, then a line every 10 s
+    at most, and when it works again."""
+    engine, writer = db
+    sent: list[str] = []
+    refused = Outcome.retryable("connection refused")
+    sender = scripted({"r": [refused] * 6 + [Outcome.sent()]}, sent)
+    worker = DeliveryWorker(writer, lambda: datetime.now(UTC), sender, FAST)
+    items = [item("r", n, datetime.now(UTC)) for n in range(3)]
+
+    async def go() -> None:
+        async with running(worker):
+            await writer.run(Enqueue(items))
+            worker.kick()
+            done = [DeliveryStatus.SENT] * 3
+            await until(lambda: statuses(engine, items) == done, "all sent")
+
+    with caplog.at_level(logging.INFO, logger="tocsin.engine.delivery"):
+        asyncio.run(go())
+    assert len(sent) >= 7  # six refusals, then the sends
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2, said
+    assert said[0].startswith("sending to r/webhook[0] failed: ")
+    assert said[0].endswith(": connection refused; retrying")
+    assert said[1] == "sending to r/webhook[0] works again, after 6 failures"
 
 
 def test_gives_up_after_max_age(db: tuple[Engine, GroupCommitter]) -> None:

@@ -24,6 +24,7 @@ from tocsin.engine.loop import KickedLoop
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem
 from tocsin.notify.outcome import Outcome
 from tocsin.notify.retry import RetryPolicy
+from tocsin.outage import Outage
 from tocsin.store.writer import GroupCommitter
 from tocsin.timeutil import Clock
 
@@ -82,6 +83,10 @@ class DeliveryWorker:
         self.settings = settings or DeliverySettings()
         self._rng = rng or random.Random()
         self.loop = KickedLoop("delivery")
+        # A receiver that keeps failing is logged as an outage: its first failure, then
+        # a line every 10 s with how many since, and when it works again (500
+        # notifications to a dead webhook logged a line per retry: 3,764 a minute).
+        self._failing_targets: dict[str, Outage] = {}
         self._in_flight: set[asyncio.Task[Any]] = set()
         # each held item's task, and the items still waiting for a send slot: at a
         # shutdown those are given back at once (their leases would hold them a minute)
@@ -154,6 +159,12 @@ class DeliveryWorker:
         and the loop waits for a kick or the poll."""
         await self._claim()
         return self._full
+
+    def _failing_target(self, to: str) -> Outage:
+        found = self._failing_targets.get(to)
+        if found is None:
+            found = self._failing_targets[to] = Outage(log, f"sending to {to}")
+        return found
 
     def drain(self) -> Awaitable[None]:
         """Stop taking items, at once, and wait (``settings.drain`` at most) for the
@@ -283,8 +294,10 @@ class DeliveryWorker:
             log.info("%s to %s: claimed by another worker meanwhile", item.id, to)
             return
         if after.status is DeliveryStatus.PENDING:
-            log.info("%s to %s: %s; retrying", item.id, to, outcome.message)
+            self._failing_target(to).failed(f"{item.id}: {outcome.message}; retrying")
         elif after.status is DeliveryStatus.FAILED:
             log.warning("%s to %s failed for good: %s", item.id, to, outcome.message)
+        elif to in self._failing_targets:
+            self._failing_targets.pop(to).succeeded()
         for listener in self.listeners:
             listener(after, outcome)
