@@ -111,3 +111,34 @@ def test_unusable_settings_are_permanent_without_connecting(
     outcome = asyncio.run(email.send(notification(), config))
     assert outcome.kind is OutcomeKind.PERMANENT
     assert fragment in outcome.message
+
+
+def test_a_link_from_an_annotation_leads_nowhere_unsafe() -> None:
+    """Annotation values come from scraped targets: a javascript: link in one does not
+    reach the on-call's mail live (Go's html/template shows #ZgotmplZ); a web link
+    does."""
+    config = EmailConfig(
+        to="a@example.org",
+        from_="t@example.org",
+        html='<a href="{{ .CommonAnnotations.link }}">open</a> '
+        '<a href="{{ .CommonAnnotations.graph }}">graph</a>',
+    )
+    note = notification()
+    (a,) = note.alerts
+    a = Alert(
+        a.fingerprint,
+        a.labels,
+        {"link": "javascript:alert(1)", "graph": "https://g.example/d?x=1&y=2"},
+        a.starts_at,
+        a.ends_at,
+        a.generator_url,
+        a.updated_at,
+        a.timeout,
+    )
+    note = Notification(
+        "mail", "{}:{}", note.group_labels, (a,), NOW, "https://t", idempotency_key="k"
+    )
+    _, html = build_email(note, config).message.iter_parts()
+    assert html.get_content().strip() == (
+        '<a href="#ZgotmplZ">open</a> <a href="https://g.example/d?x=1&amp;y=2">graph</a>'
+    )
