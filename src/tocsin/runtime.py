@@ -170,7 +170,7 @@ class Runtime:
             settings.base_url(self.scheme),
         )
         self.runbooks.load()
-        _warn_of(config, self._policy.templates, self.runbooks)
+        _warn_of(config, self._policy.templates, self.runbooks, clock())
         self.sender = ChannelSender(
             lambda name: self._policy.receiver(name), lambda: self._policy.templates, clock
         )
@@ -450,7 +450,7 @@ class Runtime:
                 self.runbooks.load()
             except OSError as exc:  # the config is in force; say which file failed
                 log.error("reading runbooks failed: %s", exc)
-            _warn_of(config, policy.templates, self.runbooks)
+            _warn_of(config, policy.templates, self.runbooks, self.clock())
 
     def _say_unreachable(self) -> None:
         for problem in self.people.unreachable():
@@ -838,14 +838,14 @@ def _unheard_groups(conn: Connection) -> list[tuple[OncallGroupRow, list[dict[st
     return [(row, oncall_rows.audit_of(conn, row.group_id)) for row in oncall_rows.unheard(conn)]
 
 
-def _warn_of(config: Config, templates: Templates, library: RunbookLibrary) -> None:
+def _warn_of(config: Config, templates: Templates, library: RunbookLibrary, now: datetime) -> None:
     """Log what ``check-config`` warns of in a configuration now in force (what its
     notifications cannot do), where whoever wonders why pages fail looks; its runbook
     links checked against the runbooks loaded (those uploaded through the API too),
     not read from their files a second time."""
     books = {n: (b, library.source(n) or n) for n in library.names() if (b := library.get(n))}
     try:
-        found = config_warnings(config, templates, books)
+        found = config_warnings(config, templates, books, now=now)
     except Exception:  # a warning must not refuse, or half apply, the config
         log.exception("checking the configuration for warnings failed")
         return

@@ -3,7 +3,7 @@ references across sections that :func:`check_escalation` reports."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,9 @@ from tocsin.config.escalation import (
     EscalationPolicy,
     EscalationStep,
     EscalationTarget,
+    Span,
     check_escalation,
+    unreached,
 )
 
 M = timedelta(minutes=1)
@@ -301,3 +303,51 @@ def check_text(text: str) -> list[ConfigProblem]:
     except ConfigError as exc:
         return list(exc.problems)
     return []
+
+
+T0 = datetime(2027, 3, 1, tzinfo=UTC)
+H = timedelta(hours=1)
+
+
+def at(start: int, end: int) -> Span:
+    """[start, end) in hours after T0."""
+    return (T0 + start * H, T0 + end * H)
+
+
+def steps(*targets: str) -> EscalationPolicy:
+    """A step per ``kind:name`` target."""
+    made = []
+    for target in targets:
+        kind, name = target.split(":")
+        made.append(EscalationStep(timedelta(0), (EscalationTarget(**{kind: name}),)))
+    return EscalationPolicy("p", tuple(made))
+
+
+ON_CALL = {"day": [at(8, 16), at(32, 40)], "night": [at(0, 8), at(16, 20)], "none": []}
+
+
+@pytest.mark.parametrize(
+    ("policy", "gaps"),
+    [
+        # one schedule: its every gap, to the end of the range
+        (steps("schedule:day"), [at(0, 8), at(16, 32), at(40, 48)]),
+        # two steps: only where both have nobody
+        (steps("schedule:day", "schedule:night"), [at(20, 32), at(40, 48)]),
+        # a schedule the map lacks, or with nobody ever: all of the range
+        (steps("schedule:gone"), [at(0, 48)]),
+        (steps("schedule:none"), [at(0, 48)]),
+        # a person or a receiver always reaches someone, at any step
+        (steps("schedule:none", "person:erin"), []),
+        (steps("receiver:chat", "schedule:day"), []),
+    ],
+)
+def test_unreached_is_where_every_step_has_nobody(
+    policy: EscalationPolicy, gaps: list[Span]
+) -> None:
+    assert unreached(policy, ON_CALL, T0, T0 + 48 * H) == gaps
+
+
+def test_unreached_clips_spans_to_the_range() -> None:
+    wide = {"s": [at(-5, 2), at(10, 60)]}
+    assert unreached(steps("schedule:s"), wide, T0, T0 + 48 * H) == [at(2, 10)]
+    assert unreached(steps("schedule:s"), wide, T0, T0) == []

@@ -17,6 +17,7 @@ from tocsin.config.oncall import (
     Person,
     ScheduleConfig,
     check_oncall,
+    late_layers,
 )
 from tocsin.oncall.people import NotificationRule, PlannedNotification, notification_plan
 from tocsin.oncall.schedules import Layer, Override, Restriction, on_call
@@ -286,18 +287,19 @@ def test_override_problems() -> None:
     text = """\
 schedules:
   - name: s
+    layers: [{start: 2026-01-01, participants: [a]}]
     overrides:
       - {person: a, start: 2026-01-02T00:00:00Z, end: 2026-01-01T00:00:00Z}
       - {start: "2026-01-01", end: 2026-01-02T00:00:00Z}
 """
     assert decode(text)[1] == [
-        (4, "schedules[0].overrides[0].end", "end must be after start"),
+        (5, "schedules[0].overrides[0].end", "end must be after start"),
         (
-            5,
+            6,
             "schedules[0].overrides[1].start",
             "not an RFC 3339 timestamp: '2026-01-01'",
         ),
-        (5, "schedules[0].overrides[1].person", "missing person"),
+        (6, "schedules[0].overrides[1].person", "missing person"),
     ]
 
 
@@ -314,6 +316,87 @@ schedules:
         (2, "schedules[0].name", "missing name"),  # no key: the line of the entry
         (5, "schedules[0].layers[1].name", "duplicate layer name 'x'"),
     ]
+
+
+NO_LAYER = (
+    "a schedule needs at least one layer: with none, nobody is on call in it "
+    "(outside its overrides' windows)"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        # no layers key: the line of the entry
+        ("schedules:\n  - name: empty\n", 2),
+        ("schedules:\n  - name: empty\n    layers: []\n", 3),
+        # its overrides cover their own windows only: refused all the same
+        (
+            "schedules:\n  - name: cover\n    overrides:\n      - {person: a, "
+            "start: 2026-01-01T00:00:00Z, end: 2026-01-02T00:00:00Z}\n",
+            2,
+        ),
+    ],
+)
+def test_a_schedule_without_layers_is_a_problem(text: str, line: int) -> None:
+    assert decode(text)[1] == [(line, "schedules[0].layers", NO_LAYER)]
+
+
+def test_on_call_spans_join_handoffs_and_leave_gaps() -> None:
+    """Who is on call does not matter, only that someone is: alice's and bob's shifts
+    are one span, and a restriction's gaps stay gaps."""
+    section, _ = decode(EXAMPLE)
+    config = section.schedules[0]
+    start = datetime(2026, 1, 6, tzinfo=UTC)  # Tuesday; alice's weekly layer from Wed 09:00
+    spans = config.on_call_spans(start, start + timedelta(days=2))
+    assert spans == [
+        # carol's business hours on Tuesday (09:00-17:00 CET), then the weekly layer on
+        (datetime(2026, 1, 6, 8, tzinfo=UTC), datetime(2026, 1, 6, 16, tzinfo=UTC)),
+        (datetime(2026, 1, 7, 8, tzinfo=UTC), datetime(2026, 1, 8, tzinfo=UTC)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        # before both layers: each said, at its start, with its first handoff local
+        (
+            datetime(2026, 1, 1, tzinfo=UTC),
+            [
+                (
+                    "schedules[0].layers[0].start",
+                    "nobody on call in schedule 'primary' from this layer before "
+                    "2026-01-07T09:00:00+01:00",
+                ),
+                (
+                    "schedules[0].layers[1].start",
+                    "nobody on call in schedule 'primary' from this layer before "
+                    "2026-01-05T09:00:00+01:00",
+                ),
+                (
+                    "schedules[0].layers[2].start",
+                    "nobody on call in schedule 'primary' from this layer before "
+                    "2026-01-05T00:00:00+01:00",
+                ),
+            ],
+        ),
+        # the first handoff is the start, not the date's midnight
+        (
+            datetime(2026, 1, 7, 7, 59, tzinfo=UTC),
+            [
+                (
+                    "schedules[0].layers[0].start",
+                    "nobody on call in schedule 'primary' from this layer before "
+                    "2026-01-07T09:00:00+01:00",
+                )
+            ],
+        ),
+        (datetime(2026, 1, 7, 8, tzinfo=UTC), []),
+    ],
+)
+def test_late_layers(now: datetime, expected: list[tuple[str, str]]) -> None:
+    section, _ = decode(EXAMPLE)
+    assert late_layers(section.schedules, now) == expected
 
 
 def test_check_oncall_cross_references() -> None:

@@ -29,9 +29,9 @@ frozen, YAML keys are field names, ``check()`` reports rules inside one object a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -43,12 +43,17 @@ __all__ = [
     "EscalationPolicy",
     "EscalationStep",
     "EscalationTarget",
+    "Span",
     "TargetKind",
     "Urgency",
     "check_escalation",
     "check_urgency",
+    "unreached",
 ]
 
+
+Span = tuple[datetime, datetime]
+"""[start, end) in UTC."""
 
 Urgency = Literal["high", "low"]
 """How loudly a step pages: people's notification rules differ per urgency. The same
@@ -147,6 +152,11 @@ class EscalationPolicy:
         if self.ack_timeout is not None and self.ack_timeout <= timedelta(0):
             yield Issue("must be positive (leave it out for no timeout)", "ack_timeout")
 
+    def schedules(self) -> list[str]:
+        """The schedules its steps target, each once, in the order first named."""
+        named = (t.name for s in self.steps for t in s.targets if t.kind is TargetKind.SCHEDULE)
+        return list(dict.fromkeys(named))
+
     def round_gap(self) -> timedelta:
         """The wait before the first step of a repeated round."""
         if self.repeat_delay is not None:
@@ -187,3 +197,34 @@ def check_escalation(
     for key, name in policy_refs:
         if name and name not in seen:
             yield key, f"undefined escalation policy {name!r}" + did_you_mean(name, seen)
+
+
+def unreached(
+    policy: EscalationPolicy, on_call: Mapping[str, Sequence[Span]], start: datetime, end: datetime
+) -> list[Span]:
+    """The spans of [``start``, ``end``) in which every step of ``policy`` would reach
+    nobody, sorted: every target is a schedule and none of them has anyone on call then.
+
+    ``on_call`` gives each schedule's spans with someone on call (sorted; a schedule
+    it lacks has nobody). A person or a receiver always reaches someone (whether their
+    contacts work is checked elsewhere), so a policy that targets one has no such span.
+    Every step is asked at the same moment, its delay left out: the rota's coverage is
+    in question, and where a later step's delay would carry its page past a gap's end,
+    the steps before it still went unheard.
+    """
+    if start >= end or any(
+        t.kind is not TargetKind.SCHEDULE for s in policy.steps for t in s.targets
+    ):
+        return []
+    covered = sorted(span for name in policy.schedules() for span in on_call.get(name, ()))
+    gaps: list[Span] = []
+    cursor = start
+    for low, high in covered:
+        if low > cursor:
+            gaps.append((cursor, min(low, end)))
+        cursor = max(cursor, high)
+        if cursor >= end:
+            break
+    if cursor < end:
+        gaps.append((cursor, end))
+    return [(low, high) for low, high in gaps if low < high]

@@ -52,7 +52,15 @@ from tocsin.config.common import PromDuration
 from tocsin.config.decode import Conv, Issue, did_you_mean
 from tocsin.oncall.people import CHANNELS, URGENCIES, Channel, NotificationRule, Urgency
 from tocsin.oncall.people import Person as PersonValue
-from tocsin.oncall.schedules import Layer, Override, Restriction, Rotation, Schedule
+from tocsin.oncall.schedules import (
+    Layer,
+    Override,
+    Restriction,
+    Rotation,
+    Schedule,
+    local_instant,
+    shifts,
+)
 from tocsin.timeutil import EPOCH, parse_rfc3339
 
 __all__ = [
@@ -64,6 +72,7 @@ __all__ = [
     "RestrictionConfig",
     "ScheduleConfig",
     "check_oncall",
+    "late_layers",
 ]
 
 ROTATIONS: tuple[Rotation, ...] = ("daily", "weekly", "custom")
@@ -273,6 +282,12 @@ class LayerConfig:
             restrictions=tuple(r.to_restriction() for r in self.restrictions),
         )
 
+    def first_handoff(self, time_zone: str) -> datetime | None:
+        """When the rotation begins (``handoff`` on ``start``, in ``time_zone``), in UTC."""
+        if self.start is None:
+            return None
+        return local_instant(self.start, parse_time(self.handoff) * 60, ZoneInfo(time_zone))
+
 
 @dataclass(frozen=True)
 class OverrideConfig:
@@ -311,6 +326,14 @@ class ScheduleConfig:
     def check(self) -> Iterator[Issue]:
         if not self.name:
             yield Issue("missing name", "name")
+        if not self.layers:
+            # A policy step naming it would page nobody at any hour (overrides cover
+            # only their own windows): refused, as a policy without steps is.
+            yield Issue(
+                "a schedule needs at least one layer: with none, nobody is on call in it "
+                "(outside its overrides' windows)",
+                "layers",
+            )
         seen: set[str] = set()
         for index, name in enumerate(self.layer_names()):
             if name in seen:
@@ -328,6 +351,18 @@ class ScheduleConfig:
             time_zone=ZoneInfo(self.time_zone),
             layers=tuple(layer.to_layer(name) for layer, name in layers),
         )
+
+    def on_call_spans(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """When someone is on call in [``start``, ``end``), by the file alone (its
+        layers and overrides: those made through the API are the server's), as sorted,
+        disjoint, non-touching spans in UTC; whoever it is does not matter here."""
+        spans: list[tuple[datetime, datetime]] = []
+        for shift in shifts(self.to_schedule(), self.config_overrides(), start, end):
+            if spans and spans[-1][1] == shift.start:  # a handoff, not a gap
+                spans[-1] = (spans[-1][0], shift.end)
+            else:
+                spans.append((shift.start, shift.end))
+        return spans
 
     def config_overrides(self) -> tuple[Override, ...]:
         """The file's overrides, dated the epoch: an override made later at run time is
@@ -378,6 +413,28 @@ def check_oncall(
                     message = f"undefined person {name!r}{did_you_mean(name, known)}"
                     problems.append((f"{at}.overrides[{o_index}].{key}", message))
     return problems
+
+
+def late_layers(schedules: Sequence[ScheduleConfig], now: datetime) -> list[tuple[str, str]]:
+    """Layers whose rotation begins after ``now``, as ``(dotted key of its start,
+    message)``: until then that layer puts nobody on call. Said even where another
+    layer covers meanwhile (who is on call then is not whom this layer names); a
+    warning, not a problem: a rota planned ahead is written before it begins."""
+    found: list[tuple[str, str]] = []
+    for s_index, schedule in enumerate(schedules):
+        for l_index, layer in enumerate(schedule.layers):
+            begins = layer.first_handoff(schedule.time_zone)
+            if begins is None or begins <= now:
+                continue
+            # in the schedule's own zone: the date and handoff as the file writes them
+            local = begins.astimezone(ZoneInfo(schedule.time_zone)).isoformat()
+            found.append(
+                (
+                    f"schedules[{s_index}].layers[{l_index}].start",
+                    f"nobody on call in schedule {schedule.name!r} from this layer before {local}",
+                )
+            )
+    return found
 
 
 def _duplicates(section: str, names: list[str], what: str) -> list[tuple[str, str]]:
