@@ -1,10 +1,12 @@
 """On-call through the API over a real database (SQLite and PostgreSQL): who is on call
-(now, at a time, over a range, with overrides), iCalendar feeds, and the lifecycle of an
-alert group under an escalation policy (acknowledge, refusals, snooze, audit)."""
+(now, at a time, over a range, with overrides), overrides and the people they name,
+iCalendar feeds, and the lifecycle of an alert group under an escalation policy
+(acknowledge, refusals, snooze, audit)."""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -107,6 +109,19 @@ def test_a_range_that_does_not_end_after_its_start_is_refused(
     assert r.json() == "until: must be after at"
 
 
+def test_a_range_is_at_most_a_year(client: TestClient) -> None:
+    """A century of a weekly rota (megabytes, seconds) is refused, naming ``until``."""
+    at = "2026-03-02T00:00:00Z"
+    year = client.get("/api/v1/oncall", params={"at": at, "until": "2027-03-03T00:00:00Z"})
+    assert year.status_code == 200, year.text  # 366 days
+    for until, asked in [("2027-03-03T00:00:01Z", "1y1d1s"), ("2126-03-02T00:00:00Z", "100y3w3d")]:
+        r = client.get("/api/v1/oncall", params={"at": at, "until": until})
+        assert (r.status_code, r.json()) == (
+            400,
+            f"until: at most 366 days after at, not {asked}",
+        )
+
+
 def test_an_override_covers_a_window(client: TestClient, clock: Clock) -> None:
     clock.now = datetime(2026, 3, 1, tzinfo=UTC)  # before the window: it can be made
     body = {
@@ -197,16 +212,120 @@ def test_bad_overrides_are_refused(client: TestClient, body: dict[str, str]) -> 
     assert client.post("/api/v1/schedules/primary/overrides", json=body).status_code == 400
 
 
-def test_ical_feeds(client: TestClient) -> None:
+def override(client: TestClient, person: str, start: str, end: str, **more: object) -> Any:
+    body = {"person": person, "start": start, "end": end, "by": "carol", **more}
+    r = client.post("/api/v1/schedules/primary/overrides", json=body)
+    return r.json() if r.status_code == 200 else (r.status_code, r.json())
+
+
+def test_an_override_s_people_must_exist_and_replaces_must_be_on_call(
+    client: TestClient, clock: Clock
+) -> None:
+    """``replaces`` is checked as check-config checks the file's: a person who does
+    not exist, or who is not on call in the window (the override would change
+    nothing), is refused, naming the field."""
+    clock.now = datetime(2026, 3, 1, tzinfo=UTC)
+    # alice's week runs from Monday 2 March 08:00Z (09:00 Berlin) to the 9th
+    start, end = "2026-03-03T12:00:00Z", "2026-03-03T14:00:00Z"
+    assert override(client, "alcie", start, end) == (
+        400,
+        "person: no person 'alcie' (did you mean 'alice'?)",
+    )
+    assert override(client, "bob", start, end, replaces="alcie") == (
+        400,
+        "replaces: no person 'alcie' (did you mean 'alice'?)",
+    )
+    assert override(client, "alice", start, end, replaces="bob") == (
+        400,
+        "replaces: 'bob' is not on call in schedule 'primary' from "
+        "2026-03-03T12:00:00.000Z to 2026-03-03T14:00:00.000Z: the override would change nothing",
+    )
+    assert override(client, "alice", start, end, replaces="alice") == (
+        400,
+        "replaces: 'alice' is the person covering: the override would change nothing",
+    )
+    assert override(client, "bob", start, end, replaces=5) == (
+        400,
+        "replaces: must be a person's name",
+    )
+    # bob in place of alice; then alice back in place of bob, who is on call by it
+    assert override(client, "bob", start, end, replaces="alice")["replaces"] == "alice"
+    clock.now += timedelta(minutes=1)
+    back = override(client, "alice", "2026-03-03T12:30:00Z", "2026-03-03T13:00:00Z", replaces="bob")
+    assert back["replaces"] == "bob"
+    assert [p for p, _, _ in shifts(client, at="2026-03-03T12:45:00Z")] == ["alice"]
+    assert [p for p, _, _ in shifts(client, at="2026-03-03T13:15:00Z")] == ["bob"]
+    listed = client.get("/api/v1/schedules/primary/overrides").json()
+    assert [(o["person"], o["replaces"]) for o in listed] == [("bob", "alice"), ("alice", "bob")]
+
+
+def test_a_person_made_through_the_api_takes_an_override_and_has_a_calendar(
+    client: TestClient, clock: Clock
+) -> None:
+    """People PUT through the API are listed with the file's: an override names them,
+    their calendar is served, as escalation pages them."""
+    clock.now = datetime(2026, 3, 1, tzinfo=UTC)
+    frank = {"email": "frank@example.org"}
+    assert client.put("/api/v1/people/frank", json=frank).status_code == 200
+    made = override(client, "frank", "2026-03-05T08:00:00Z", "2026-03-05T20:00:00Z")
+    assert made["person"] == "frank", made
+    assert [p for p, _, _ in shifts(client, at="2026-03-05T12:00:00Z")] == ["frank"]
+    clock.now += timedelta(minutes=1)  # made later: it wins over frank's
+    covered = override(
+        client, "bob", "2026-03-05T10:00:00Z", "2026-03-05T11:00:00Z", replaces="frank"
+    )
+    assert covered["replaces"] == "frank", covered
+    r = client.get("/api/v1/people/frank.ics")
+    assert r.status_code == 200, r.text
+    assert [(e["SUMMARY"], e["DTSTART"], e["DTEND"]) for e in ics_events(r.text)] == [
+        ("On call: primary", "20260305T080000Z", "20260305T100000Z"),
+        ("On call: primary", "20260305T110000Z", "20260305T200000Z"),
+    ]
+    # forgotten by the API, frank is nobody again
+    assert client.delete("/api/v1/people/frank").status_code == 204
+    assert client.get("/api/v1/people/frank.ics").status_code == 404
+    assert override(client, "frank", "2026-03-06T08:00:00Z", "2026-03-06T09:00:00Z") == (
+        400,
+        "person: no person 'frank'",
+    )
+
+
+def ics_events(text: str) -> list[dict[str, str]]:
+    """Each VEVENT's properties, its lines unfolded (RFC 5545 section 3.1)."""
+    found: list[dict[str, str]] = []
+    for block in re.sub(r"\r\n[ \t]", "", text).split("BEGIN:VEVENT\r\n")[1:]:
+        lines = block.split("END:VEVENT")[0].split("\r\n")
+        found.append(dict(line.split(":", 1) for line in lines if line))
+    return found
+
+
+def test_ical_feeds(client: TestClient, clock: Clock) -> None:
+    clock.now = datetime(2026, 3, 4, 12, tzinfo=UTC)  # alice's week (2 to 9 March)
     r = client.get("/api/v1/schedules/primary.ics")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/calendar")
     text = r.text
     assert text.startswith("BEGIN:VCALENDAR\r\n")
-    assert "BEGIN:VEVENT\r\n" in text
-    assert "SUMMARY:On call: primary" in text
-    mine = client.get("/api/v1/people/alice.ics").text
-    assert mine.count("BEGIN:VEVENT") >= 6  # every other week over 97 days
+    found = ics_events(text)
+    # each event says who is on call; the first and last are whole shifts, not cut at
+    # the feed's window (a week back, 90 days ahead): bob's week from Monday 23
+    # February 09:00 Berlin, and bob's from Monday 1 June 09:00 (CEST) to the 8th
+    assert [e["SUMMARY"] for e in found[:3]] == [
+        "bob on call (primary)",
+        "alice on call (primary)",
+        "bob on call (primary)",
+    ]
+    assert (found[0]["DTSTART"], found[0]["DTEND"]) == ("20260223T080000Z", "20260302T080000Z")
+    assert (found[-1]["DTSTART"], found[-1]["DTEND"]) == ("20260601T070000Z", "20260608T070000Z")
+    # a day later, the same events (UIDs, starts, ends): a subscribed calendar keeps them
+    clock.now += timedelta(days=1)
+    later = ics_events(client.get("/api/v1/schedules/primary.ics").text)
+    assert [(e["UID"], e["DTSTART"], e["DTEND"]) for e in later] == [
+        (e["UID"], e["DTSTART"], e["DTEND"]) for e in found
+    ]
+    mine = ics_events(client.get("/api/v1/people/alice.ics").text)
+    assert len(mine) == 7  # every other week of the 15 shifts
+    assert {e["SUMMARY"] for e in mine} == {"On call: primary"}
     assert client.get("/api/v1/people/nobody.ics").status_code == 404
 
 

@@ -338,6 +338,19 @@ def test_cli_groups_ack_and_oncall(tmp_path: Path) -> None:
             assert "  alerts:     1 that fired last" in shown  # resolved: none fires
 
 
+def test_the_cli_refuses_an_empty_override_or_too_long_a_range_naming_its_option() -> None:
+    """``--for 0s`` is said of --for (the server would only see an end that is not
+    after its start), and ``--days`` past the server's year of its own option; both
+    before any request (nothing listens at the URL)."""
+    nowhere = "http://127.0.0.1:9"
+    empty = run_cli("override", "add", "primary", "bob", "--for", "0s", url=nowhere, check=False)
+    assert empty.returncode == 2
+    assert "--for: must be a positive duration, not 0s" in empty.stderr
+    too_long = run_cli("oncall", "--days", "367", url=nowhere, check=False)
+    assert too_long.returncode == 2
+    assert "'--days'" in too_long.stderr
+
+
 def test_kill_9_mid_escalation_fires_the_remaining_steps_once_on_time(tmp_path: Path) -> None:
     with SMTPServer() as smtp:
         path = tmp_path / "alertmanager.yml"

@@ -16,15 +16,16 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from tocsin.api.state import runtime
+from tocsin.api.state import Runtime, runtime
 from tocsin.api.v2 import BodyTooLarge, read_body
 from tocsin.config import ConfigError
+from tocsin.config.decode import did_you_mean
 from tocsin.config.durations import format_duration, parse_duration
 from tocsin.config.oncall import CONFIG_OVERRIDE
 from tocsin.core.oncall_ops import OncallRefused
 from tocsin.core.override_ops import AddOverride, DeleteOverride, schedule_audit_id
 from tocsin.incidents.model import Incident
-from tocsin.oncall.ical import person_ics, schedule_ics
+from tocsin.oncall.ical import person_ics, schedule_ics, whole_shifts
 from tocsin.oncall.lifecycle import Status, Via, snooze_problem
 from tocsin.oncall.links import Action, LinkError, SignedAction, verify
 from tocsin.oncall.schedules import Override, Shift, shift_at
@@ -556,6 +557,11 @@ def _shift_json(s: Shift) -> dict[str, Any]:
     }
 
 
+# The longest range /api/v1/oncall answers: a year of shifts, with a leap day. Without a
+# cap, one request for a century of a daily rota builds megabytes for seconds.
+RANGE_MAX = timedelta(days=366)
+
+
 @router.get("/api/v1/oncall", summary="Who is on call now, at a time, or over a range")
 def who_is_on_call(
     request: Request,
@@ -564,7 +570,8 @@ def who_is_on_call(
     until: str | None = None,
 ) -> Response:
     """Per schedule: without ``until``, the shift in force at ``at`` (default now),
-    whole, from its start to its end; with it, the shifts over [at, until), cut to it."""
+    whole, from its start to its end; with it, the shifts over [at, until), cut to it
+    (at most :data:`RANGE_MAX` long)."""
     rt = runtime(request)
     try:
         start = _when(at, rt.clock())
@@ -573,6 +580,9 @@ def who_is_on_call(
         return _json(f"at/until: {exc}", 400)
     if until is not None and end <= start:
         return _json("until: must be after at", 400)
+    if end - start > RANGE_MAX:
+        asked = format_duration(end - start)
+        return _json(f"until: at most {RANGE_MAX.days} days after at, not {asked}", 400)
     names = schedule or [s.name for s in rt.config.schedules]
     out: dict[str, Any] = {}
     for name in names:
@@ -585,26 +595,35 @@ def who_is_on_call(
     return _json(out)
 
 
+# A feed holds the shifts that overlap the last week and the next 90 days, whole.
+FEED_PAST, FEED_AHEAD = timedelta(days=7), timedelta(days=90)
+
+
+def _feed_shifts(rt: Runtime, schedule: str, now: datetime) -> list[Shift] | None:
+    """A schedule's shifts for a feed downloaded at ``now``, whole: cut at the window's
+    edges, the first event would start at each download's moment, and change its UID."""
+    timeline = rt.timeline(schedule)
+    return None if timeline is None else whole_shifts(timeline, now - FEED_PAST, now + FEED_AHEAD)
+
+
 @router.get("/api/v1/schedules/{name}.ics", summary="A schedule's shifts as iCalendar")
 def schedule_calendar(request: Request, name: str) -> Response:
     rt = runtime(request)
     now = rt.clock()
-    timeline = rt.shifts(name, now - timedelta(days=7), now + timedelta(days=90))
-    if timeline is None:
+    found = _feed_shifts(rt, name, now)
+    if found is None:
         return _json(f"no schedule {name!r}", 404)
-    return Response(schedule_ics(name, timeline, dtstamp=now), media_type="text/calendar")
+    return Response(schedule_ics(name, found, dtstamp=now), media_type="text/calendar")
 
 
 @router.get("/api/v1/people/{name}.ics", summary="One person's shifts as iCalendar")
 def person_calendar(request: Request, name: str) -> Response:
     rt = runtime(request)
-    if rt.config.person(name) is None:
+    # the people escalation pages, the file's and those PUT through the API
+    if rt.people.find(name) is None:
         return _json(f"no person {name!r}", 404)
     now = rt.clock()
-    mine: dict[str, list[Shift]] = {}
-    for s in rt.config.schedules:
-        timeline = rt.shifts(s.name, now - timedelta(days=7), now + timedelta(days=90))
-        mine[s.name] = [x for x in timeline or [] if x.person == name]
+    mine = {s.name: _feed_shifts(rt, s.name, now) or [] for s in rt.config.schedules}
     return Response(person_ics(name, mine, dtstamp=now), media_type="text/calendar")
 
 
@@ -651,16 +670,44 @@ async def add_override(request: Request, name: str) -> Response:
         start, end = parse_rfc3339(body["start"]), parse_rfc3339(body["end"])
     except (orjson.JSONDecodeError, KeyError, TypeError, TimeFormatError) as exc:
         return _json(f"body: person, start, end (RFC 3339) and by are required ({exc})", 400)
-    if rt.config.person(person) is None:
-        return _json(f"person: no person {person!r}", 400)
+    replaces = body.get("replaces") or None
+    for field, value in (("person", person), ("replaces", replaces or "")):
+        if not isinstance(value, str):
+            return _json(f"{field}: must be a person's name", 400)
     if start is None or end is None or end <= start:
         return _json("end: must be after start", 400)
     if end <= rt.clock():
         return _json("end: the window is over already", 400)
-    replaces = body.get("replaces") or None
     override = Override(str(uuid.uuid4()), name, person, start, end, rt.clock(), replaces)
+    problem = await asyncio.to_thread(_override_problem, rt, override)
+    if problem is not None:
+        return _json(problem, 400)
     await rt.writer.run(AddOverride(override, str(by), via_of(request)))
     return _json(_override_json(override))
+
+
+def _override_problem(rt: Runtime, o: Override) -> str | None:
+    """Why ``o`` is refused, naming the field, or None. Its people are looked up where
+    escalation finds whom to page (``rt.people``: the file's and those PUT through the
+    API), as check-config checks the file's overrides. One that ``replaces`` someone
+    never on call in its window would change nothing: stored, it would tell whoever
+    reads the list that the window is covered (a wrong name, schedule or window)."""
+    for field, name in (("person", o.person), ("replaces", o.replaces)):
+        if name is not None and rt.people.find(name) is None:
+            return f"{field}: no person {name!r}{did_you_mean(name, rt.people.names())}"
+    if o.replaces is None:
+        return None
+    if o.replaces == o.person:
+        return f"replaces: {o.person!r} is the person covering: the override would change nothing"
+    timeline = rt.timeline(o.schedule)
+    # (stored overrides applied: replacing whoever covers by an override works too)
+    if timeline is not None and any(s.person == o.replaces for s in timeline(o.start, o.end)):
+        return None
+    window = f"{format_rfc3339(o.start)} to {format_rfc3339(o.end)}"
+    return (
+        f"replaces: {o.replaces!r} is not on call in schedule {o.schedule!r} from {window}: "
+        "the override would change nothing"
+    )
 
 
 @router.delete("/api/v1/overrides/{override_id}", summary="Remove an override")

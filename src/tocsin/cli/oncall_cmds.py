@@ -252,7 +252,10 @@ def _print_checklists(group: str, lists: list[Any], timers: list[Any]) -> None:
 def oncall(
     schedules: Annotated[list[str] | None, typer.Argument(help="Schedules (default: all).")] = None,
     at: Annotated[str | None, typer.Option(help="RFC 3339 time (default: now).")] = None,
-    days: Annotated[int, typer.Option(min=0, help="Show the shifts of the next N days.")] = 0,
+    # at most what the server answers (api.oncall.RANGE_MAX), refused naming --days
+    days: Annotated[
+        int, typer.Option(min=0, max=366, help="Show the shifts of the next N days.")
+    ] = 0,
     url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
@@ -296,9 +299,13 @@ def override_add(
         raise typer.BadParameter("give either --end or --for")
     if for_:
         try:
-            ends = begins + parse_duration(for_)
+            length = parse_duration(for_)
         except ValueError as exc:
             raise typer.BadParameter(f"--for: {exc}") from None
+        # said here: the server would only see an end that is not after the start
+        if length <= timedelta(0):
+            raise typer.BadParameter(f"--for: must be a positive duration, not {for_}")
+        ends = begins + length
     else:
         ends = _instant(end, "--end")
     body = {

@@ -99,6 +99,21 @@ class PeopleDirectory:
             found = self._api.get(name)
         return found if found is not None else self._config().person(name)
 
+    def find(self, name: str) -> Person | None:
+        """:meth:`get`, reading the stored people again when ``name`` is not known here
+        (it reads the database: call it off the event loop). A person just PUT through
+        another replica is found at once, not only at the follow loop's next round:
+        people are PUT to be given an override or a calendar right away."""
+        found = self.get(name)
+        if found is None:
+            self.refresh()
+            found = self.get(name)
+        return found
+
+    def names(self) -> list[str]:
+        """Everyone's name, the file's and the API's (for a did-you-mean)."""
+        return [p.name for p, _ in self.all()]
+
     def all(self) -> list[tuple[Person, str]]:
         """Every person, with where the definition in force comes from."""
         with self._lock:
