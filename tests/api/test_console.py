@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from tests.api.conftest import Clock, app_client, first_group
 from tests.api.test_runbooks_api import RUNBOOKS
 from tests.e2e.conftest import wait_until
+from tocsin.web import pages
 from tocsin.web.forms import MAX_FORM_BYTES
 from tocsin.web.render import url_value, web_link
 
@@ -132,6 +133,30 @@ def test_a_storm_is_shown_most_severe_first_and_a_big_group_in_part(
     everything = client.get(more.group(1).replace("&amp;", "&")).text
     assert re.findall(r'class="alertname">(\w+)<', everything) == ["DiskFull"] * 30
     assert 'class="more"' not in everything
+
+
+def test_a_storm_of_groups_shows_the_most_severe_and_says_how_many_more(
+    client: TestClient, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ten thousand groups of one alert (group_by ['...']) made a 19.5 MB page: it
+    shows the most severe PAGE_GROUPS (3 here) and a line with how many more, linking
+    to every group."""
+    monkeypatch.setattr(pages, "PAGE_GROUPS", 3)
+    for n in range(4):
+        post_alert(client, clock, alertname=f"Disk{n}", severity="warning")
+    post_alert(client, clock, alertname="ServiceDown", severity="critical")
+    html = client.get("/ui/alerts").text
+    assert "<title>Alerts (5) · Tocsin</title>" in html  # every alert counted
+    names = re.findall(r'class="alertname">(\w+)<', html)
+    assert names[0] == "ServiceDown"
+    assert len(names) == 3
+    more = re.search(
+        r'id="more-groups">2 more groups, less severe, not shown: .*href="([^"]+)"', html
+    )
+    assert more is not None, html
+    everything = client.get(more.group(1).replace("&amp;", "&")).text
+    assert len(re.findall(r'class="alertname">(\w+)<', everything)) == 5
+    assert 'id="more-groups"' not in everything
 
 
 def test_only_web_links_are_links(client: TestClient, clock: Clock) -> None:

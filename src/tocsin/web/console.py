@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Annotated, Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -150,7 +150,7 @@ def alerts_page(
     rt = runtime(request)
     problem = ""
     boxes: list[pages.AlertGroupBox] = []
-    count = 0
+    count = more_groups = 0
     shown = {"silenced": "true"} if silenced else {}
     shown |= {"inhibited": "true"} if inhibited else {}
     try:
@@ -161,21 +161,31 @@ def alerts_page(
     else:
         query = AlertQuery(True, silenced, inhibited, True, matchers)
         groups = group_views(rt.store.views(query), wanted)
-        cap = None if every else pages.BOX_ALERTS
-        boxes = pages.alert_groups(groups, _runbook(rt), cap, shown)
+        cap, group_cap = (None, None) if every else (pages.BOX_ALERTS, pages.PAGE_GROUPS)
+        boxes = pages.alert_groups(groups, _runbook(rt), cap, shown, group_cap)
         count = len({v.alert.fingerprint for g in groups for v in g.alerts})
+        more_groups = len(groups) - len(boxes)
     return show_page(
         request,
         "alerts.html",
         status=400 if problem else 200,
         boxes=boxes,
         count=count,
+        more_groups=more_groups,
+        all_url=_every_alert_url(shown, filter, receiver),
         filter=filter,
         receiver=receiver,
         silenced=silenced,
         inhibited=inhibited,
         problem=problem,
         receivers=rt.receiver_names(),
+    )
+
+
+def _every_alert_url(shown: dict[str, str], filter: str, receiver: str) -> str:
+    """The alerts page as asked, with every group and every alert of each."""
+    return "/ui/alerts?" + urlencode(
+        {**shown, "filter": filter, "receiver": receiver, "all": "true"}
     )
 
 
