@@ -11,7 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tocsin.alerts.labels import fingerprint
-from tocsin.alerts.model import Alert, PostedAlert, merge, put, with_defaults
+from tocsin.alerts.model import (
+    Alert,
+    PostedAlert,
+    in_notification_order,
+    merge,
+    put,
+    with_defaults,
+)
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 M = timedelta(minutes=1)
@@ -126,3 +133,40 @@ def test_fingerprint_matches_prometheus_model() -> None:
     assert int(fingerprint({"x": "y"}), 16) == 8241431561484471700
     labels = {"first_name": "electro", "occupation": "robot", "manufacturer": "westinghouse"}
     assert int(fingerprint(labels), 16) == 5911716720268894962
+
+
+def labelled(labels: dict[str, str]) -> Alert:
+    return Alert(fingerprint(labels), labels, {}, T0, T0 + timedelta(minutes=5), "", T0, False)
+
+
+ORDER = [
+    # (label sets in the order Alertmanager's flush sorts them: types.AlertSlice)
+    pytest.param([{"job": "a", "x": "9"}, {"job": "b", "x": "1"}], id="by job first"),
+    pytest.param([{"job": "a"}, {"x": "0"}], id="an alert with job before one without"),
+    pytest.param(
+        [{"job": "a", "instance": "i1"}, {"job": "a", "instance": "i2"}], id="then instance"
+    ),
+    pytest.param([{"instance": "i1", "z": "0"}, {"a": "9"}], id="instance without job"),
+    pytest.param([{"a": "1"}, {"a": "1", "b": "1"}], id="then fewer labels first"),
+    # LabelSet.Before: at the first name (in order) one of them lacks, that one is first
+    pytest.param([{"b": "1", "c": "1"}, {"a": "1", "c": "1"}], id="a name the other lacks"),
+    pytest.param([{"a": "1", "b": "2"}, {"a": "1", "b": "10"}][::-1], id="values as strings"),
+    pytest.param([{"a": "Z"}, {"a": "a"}, {"a": "é"}], id="values by code point (Go: bytes)"),
+]
+
+
+@pytest.mark.parametrize("sets", ORDER)
+def test_alerts_are_in_alertmanager_s_order(sets: list[dict[str, str]]) -> None:
+    alerts = [labelled(labels) for labels in sets]
+    for shuffled in (alerts, alerts[::-1]):
+        assert [a.labels for a in in_notification_order(shuffled)] == sets
+
+
+@given(st.lists(st.dictionaries(st.sampled_from("abc"), st.sampled_from("xyz"), min_size=1)))
+def test_the_order_is_total_and_does_not_depend_on_the_input_s(
+    sets: list[dict[str, str]],
+) -> None:
+    alerts = list({fingerprint(s): labelled(s) for s in sets}.values())
+    once = in_notification_order(alerts)
+    assert in_notification_order(reversed(alerts)) == once
+    assert sorted(a.fingerprint for a in once) == sorted(a.fingerprint for a in alerts)

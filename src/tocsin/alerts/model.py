@@ -8,8 +8,10 @@ from Prometheus or a resolve after a restart has exactly the effect it has there
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cmp_to_key
 
 from msgspec import Struct
 from msgspec.structs import replace
@@ -114,3 +116,42 @@ def put(old: Alert | None, new: Alert, now: datetime) -> Alert:
     if old is not None and overlaps(old, new):
         return merge(old, new, now)
     return new
+
+
+def in_notification_order(alerts: Iterable[Alert]) -> tuple[Alert, ...]:
+    """A group's alerts in the order Alertmanager's flush sorts them
+    (``types.AlertSlice``): by ``job``, then ``instance`` (an alert with the label
+    before one without), then by label set (Prometheus's ``LabelSet.Before``). Firing
+    and resolved together: a webhook's ``max_alerts`` keeps the same first alerts, and
+    a template's ``index .Alerts 0`` is the same alert, as under Alertmanager."""
+    return tuple(sorted(alerts, key=cmp_to_key(_before)))
+
+
+def _before(a: Alert, b: Alert) -> int:
+    for name in ("job", "instance"):
+        mine, theirs = a.labels.get(name), b.labels.get(name)
+        if mine is None and theirs is None:
+            continue
+        if mine is None:
+            return 1
+        if theirs is None:
+            return -1
+        if mine != theirs:
+            return -1 if mine < theirs else 1
+    return _label_set_order(a.labels, b.labels)
+
+
+def _label_set_order(mine: Mapping[str, str], theirs: Mapping[str, str]) -> int:
+    # LabelSet.Before: fewer labels first; then, over the names of both in order, a
+    # name one lacks puts it first, else the lesser value (Go compares bytes: UTF-8
+    # keeps code point order, as Python compares)
+    if len(mine) != len(theirs):
+        return -1 if len(mine) < len(theirs) else 1
+    for name in sorted({*mine, *theirs}):
+        if name not in mine:
+            return -1
+        if name not in theirs:
+            return 1
+        if mine[name] != theirs[name]:
+            return -1 if mine[name] < theirs[name] else 1
+    return 0

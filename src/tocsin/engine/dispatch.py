@@ -36,7 +36,7 @@ from tocsin.alerts.grouping import (
     on_flush_settled,
 )
 from tocsin.alerts.inhibit import InhibitRule
-from tocsin.alerts.model import Alert
+from tocsin.alerts.model import Alert, in_notification_order
 from tocsin.alerts.mutes import Muter, SilenceMuter
 from tocsin.alerts.notify_decision import (
     FlushPlan,
@@ -593,7 +593,7 @@ class Dispatcher:
                 extra[a.fingerprint] = found
                 by_fp[a.fingerprint] = with_runbook_annotations(a, found)
         for d in plan.notifications:
-            alerts = tuple(by_fp[fp] for fp in (*d.firing, *d.resolved))
+            alerts = in_notification_order(by_fp[fp] for fp in (*d.firing, *d.resolved))
             note = Notification(
                 receiver=batch.receiver,
                 group_key=batch.group_key,

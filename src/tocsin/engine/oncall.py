@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tocsin.alerts.grouping import FlushBatch
-from tocsin.alerts.model import Alert
+from tocsin.alerts.model import Alert, in_notification_order
 from tocsin.alerts.mutes import Muter, NoMutes
 from tocsin.alerts.notify_decision import FlushPlan
 from tocsin.config import Config
@@ -286,7 +286,7 @@ class OncallEngine:
                 )
         alerts: list[Alert] = []
         extra: dict[str, Mapping[str, Any]] = {}
-        for stored in held:
+        for stored in in_notification_order(held):  # as the group's notifications
             runbook = self._extra(stored)
             # the page carries the runbook in annotations as the group's notifications do
             a = with_runbook_annotations(stored, runbook) if runbook else stored
