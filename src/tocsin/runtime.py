@@ -76,7 +76,7 @@ from tocsin.outage import Outage
 from tocsin.runbooks.checklist import Checklist, find_step, parse_ref
 from tocsin.runbooks.timers import Timer, find_timer
 from tocsin.store import oncall_rows, outbox_rows, replica_rows
-from tocsin.store.db import is_sqlite, open_database, sqlite_url
+from tocsin.store.db import close_database, is_sqlite, open_database, reclaim_space, sqlite_url
 from tocsin.store.group_rows import GroupTimer, load_timers, logs_changed_since
 from tocsin.store.oncall_rows import DueRow, OncallGroupRow
 from tocsin.store.replica_rows import Replica
@@ -503,7 +503,12 @@ class Runtime:
             n = await self.writer.run(ForgetDone(cutoff, _FORGET_BATCH))
             notifications += n
             if n < _FORGET_BATCH:
-                return alerts, silences, notifications
+                break
+        if alerts or silences or notifications:
+            # what was forgotten goes back to the file system (SQLite: the file never
+            # shrank); a failure here is the round's, retried with it
+            await asyncio.to_thread(reclaim_space, self.engine)
+        return alerts, silences, notifications
 
     async def run_retention(self) -> None:
         """:meth:`collect_garbage` a minute after the start, then every ``gc_interval``
@@ -830,7 +835,7 @@ class Runtime:
 
     def close(self) -> None:
         self.writer.close()
-        self.engine.dispose()
+        close_database(self.engine)  # its write-ahead log emptied: see close_database
 
 
 def _unheard_groups(conn: Connection) -> list[tuple[OncallGroupRow, list[dict[str, Any]]]]:

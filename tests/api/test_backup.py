@@ -1,10 +1,11 @@
 """``tocsin backup`` while the server runs: the copy holds every alert accepted, those
-still in SQLite's write-ahead log too, and is a database a server starts on. On
-PostgreSQL it refuses, naming pg_dump."""
+still in SQLite's write-ahead log too, compacted, and is a database a server starts
+on. On PostgreSQL it refuses, naming pg_dump."""
 
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -34,8 +35,11 @@ def test_a_backup_taken_while_alerts_come_in_holds_every_one_accepted(
         assert f"copied to {copy}" in taken.output
         again = CliRunner().invoke(app, ["backup", str(copy), "--database-url", db_url])
         assert (again.exit_code, "exists" in again.output) == (1, True)  # never overwritten
-    with sqlite3.connect(copy) as conn:
+    with closing(sqlite3.connect(copy)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        # VACUUM INTO: only the pages in use, in the mode that gives freed ones back
+        assert conn.execute("PRAGMA freelist_count").fetchone() == (0,)
+        assert conn.execute("PRAGMA auto_vacuum").fetchone() == (2,)
     restored = tmp_path / "restored"
     restored.mkdir()
     with app_client(CONFIG, f"sqlite:///{copy}", restored, clock) as client:

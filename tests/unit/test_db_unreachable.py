@@ -1,5 +1,6 @@
 """Which database errors mean "cannot be reached now" (a 503, logged now and then) and
-which are a statement the database refused (a 500 with its traceback: a bug)."""
+which are a statement the database refused (a 500 with its traceback: a bug). "Now":
+the server's state (down, full, read-only), not the statement's fault."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import sqlite3
 
 import psycopg
 import pytest
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from psycopg import errors
+from sqlalchemy.exc import InternalError, OperationalError, ProgrammingError
 
 from tocsin.store.db import unreachable
 
@@ -23,6 +25,12 @@ def pg_error(sqlstate: str | None) -> psycopg.Error:
     if sqlstate is not None:
         exc.sqlstate = sqlstate
     return exc
+
+
+def pg_state(sqlstate: str) -> psycopg.Error:
+    """The error psycopg raises for ``sqlstate`` (its class, as the server's answer
+    gives it)."""
+    return errors.lookup(sqlstate)("x")
 
 
 # (the error, whether the database is out of reach)
@@ -41,8 +49,20 @@ ROWS: list[tuple[BaseException, bool]] = [
     (pg_error("40P01"), False),  # deadlock: the statement, not the server
     (pg_error("57014"), False),  # query cancelled
     (pg_error("42P01"), False),  # undefined table
+    # a standby after a failover, or default_transaction_read_only: writes wait for a
+    # primary, as for a server restarting
+    (pg_state("25006"), True),  # read_only_sql_transaction
+    (pg_state("25001"), False),  # active_sql_transaction: a bug in our transactions
+    (pg_state("25P02"), False),  # in_failed_sql_transaction: the statement before
+    (pg_state("53100"), True),  # disk_full
+    (pg_state("53200"), True),  # out_of_memory
+    (pg_state("53300"), True),  # too_many_connections
+    (pg_state("53400"), True),  # configuration_limit_exceeded
+    (pg_state("54000"), False),  # program_limit_exceeded: the statement is too big
     (OperationalError("SELECT 1", {}, pg_error("08006")), True),  # through SQLAlchemy
     (ProgrammingError("SELECT 1", {}, pg_error("42P01")), False),
+    (InternalError("INSERT", {}, pg_state("25006")), True),
+    (OperationalError("INSERT", {}, pg_state("53100")), True),
     (ValueError("not a database error"), False),
 ]
 
