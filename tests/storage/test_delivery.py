@@ -588,7 +588,9 @@ def test_a_handed_over_item_whose_lease_ran_out_is_left_to_a_claim(
     db: tuple[Engine, GroupCommitter],
 ) -> None:
     """An item that waited for its receiver's turn past its lease is not sent by the
-    worker holding it (another may have claimed it meanwhile): a claim sends it once."""
+    worker holding it (another may have claimed it meanwhile), but given back as never
+    begun: a claim sends it once, and its log has that one attempt (not one that "may
+    have been delivered" for a lease that lapsed: a storm's queue wrote thousands)."""
     engine, writer = db
     clock = Clock(T0)
     sent: list[str] = []
@@ -608,6 +610,9 @@ def test_a_handed_over_item_whose_lease_ran_out_is_left_to_a_claim(
 
     asyncio.run(go())
     assert sent == [stale.idempotency_key]
+    with engine.connect() as conn:
+        log = outbox_rows.attempts_of(conn, stale.id)
+    assert [(a["attempt"], a["outcome"]) for a in log] == [(1, "sent")]
 
 
 def test_unleased_items_handed_over_wait_for_a_claim(db: tuple[Engine, GroupCommitter]) -> None:

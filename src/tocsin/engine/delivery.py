@@ -258,9 +258,12 @@ class DeliveryWorker:
                     # started, to be cut off in mid-send
                     return
                 if self._clock() >= item.lease_until - self.settings.lease * LEASE_LEFT:
-                    # It waited for its turn longer than its lease: another worker may
-                    # have claimed it by now, and a claim will come for it anyway.
+                    # It waited for its turn too long to start now. Given back (while
+                    # its lease is still this worker's) as never begun: left to lapse,
+                    # the next claim recorded an attempt that "may have been delivered"
+                    # (a storm's queue wrote thousands, and counted them as sends).
                     log.debug("%s to %s: lease ran out before its turn", item.id, item.integration)
+                    await self._writer.run(GiveBack([item]))
                     return
                 if self._moot is not None:
                     why = await self._moot(item)
