@@ -7,20 +7,18 @@ files (the config, Prometheus rule files, runbooks) and needs no server.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tocsin.cli.client_cmds import JsonOption, UrlOption
 from tocsin.cli.output import fail, print_json, print_table
 from tocsin.client import ApiError, Client
-from tocsin.config import ConfigError, load_config
-from tocsin.core.alert_names import RuleFileError, config_alert_names, rule_alert_names
-from tocsin.core.runbook_library import markdown_files
 from tocsin.defaults import DEFAULT_URL
-from tocsin.runbooks.lint import Finding, NamedAlert, Severity, lint_coverage, lint_runbook
-from tocsin.runbooks.model import Runbook
-from tocsin.runbooks.parser import parse_runbook
+
+if TYPE_CHECKING:
+    from tocsin.runbooks.lint import Finding, NamedAlert
+    from tocsin.runbooks.model import Runbook
 
 
 def show(
@@ -88,6 +86,14 @@ def lint(
     """Report, with file and line: alerts without a runbook, procedures nothing names,
     procedures without steps, placeholders, TODO stubs, commands mixed with output.
     Exits 1 when there is an error (not only warnings)."""
+    # here, not at the top: the runbook library brings the store (SQLAlchemy, psycopg),
+    # and every tocsin command, `tocsin ack` at 3 a.m. too, paid for it at start
+    from tocsin.config import ConfigError, load_config
+    from tocsin.core.alert_names import RuleFileError, config_alert_names, rule_alert_names
+    from tocsin.core.runbook_library import markdown_files
+    from tocsin.runbooks.lint import Severity, lint_coverage, lint_runbook
+    from tocsin.runbooks.parser import parse_runbook
+
     named: list[NamedAlert] = []
     files: dict[str, Path] = {}
     if config is not None:
