@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -283,6 +284,33 @@ def test_the_console_fits_a_phone(tmp_path: Path, browser: WebDriver) -> None:
             chips,
         )
         assert lines == [1, 1, 1], lines
+
+
+@pytest.mark.parametrize(
+    ("fragment", "lands"),
+    [
+        # a community template's silence link, and Alertmanager's own alert links
+        (
+            '#/silences/new?filter={alertname%3D"DiskFull"%2C instance%3D"db1"}',
+            ("/ui/silences/new", "matchers", 'alertname="DiskFull", instance="db1"'),
+        ),
+        ("#/alerts?receiver=pager&silenced=true", ("/ui/alerts", "receiver", "pager")),
+        ("#/silences/abc123", ("/ui/silences/new", "id", "abc123")),
+    ],
+)
+def test_alertmanager_ui_links_lead_to_the_same_page(
+    tmp_path: Path, browser: WebDriver, fragment: str, lands: tuple[str, str, str]
+) -> None:
+    """Templates written for Alertmanager link to its UI by fragment, which no server
+    sees (``{{ .ExternalURL }}/#/silences/new?filter=...``): the console's pages lead
+    them to the same page here."""
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(CONFIG)
+    with TocsinServer(tmp_path, config=path) as tocsin:
+        browser.get(f"{tocsin.url}/{fragment}")
+        where, key, value = lands
+        wait_until(lambda: urlsplit(browser.current_url).path == where, 30, where)
+        assert parse_qs(urlsplit(browser.current_url).query)[key] == [value]
 
 
 def test_the_api_docs_render_in_the_browser(tmp_path: Path, browser: WebDriver) -> None:
