@@ -123,8 +123,8 @@ def test_an_idle_round_neither_ends_an_outage_nor_starts_one(
 
 
 def waits_of(monkeypatch: pytest.MonkeyPatch, rounds: list[str], sleep: float) -> list[float]:
-    """What a loop whose own sleep is ``sleep`` waits after each of ``rounds`` ("fail"
-    or "ok"), without waiting."""
+    """What a loop whose own sleep is ``sleep`` waits after each of ``rounds`` ("fail",
+    "idle" or "ok"), without waiting."""
     waits: list[float] = []
 
     async def no_wait(event: asyncio.Event, seconds: float) -> None:
@@ -133,11 +133,13 @@ def waits_of(monkeypatch: pytest.MonkeyPatch, rounds: list[str], sleep: float) -
     monkeypatch.setattr(loop_module, "wait_or_timeout", no_wait)
     left = list(rounds)
 
-    async def step() -> None:
+    async def step() -> str | None:
         if not left:
             raise Stop
-        if left.pop(0) == "fail":
+        what = left.pop(0)
+        if what == "fail":
             raise OSError("database gone")
+        return IDLE if what == "idle" else None
 
     async def main() -> None:
         with contextlib.suppress(Stop):
@@ -165,3 +167,14 @@ def test_failed_rounds_of_a_ticking_loop_back_off(monkeypatch: pytest.MonkeyPatc
     first = loop_module.FIRST_RETRY
     backoff = [min(loop_module.RETRY_FAILED, first * 2**n) for n in range(8)]
     assert waits == [*backoff, 0.03, first]
+
+
+def test_a_long_outage_and_idle_rounds_after_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thousand failed rounds in a row keep waiting RETRY_FAILED (the backoff does not
+    overflow and end the loop); idle rounds after a failure wait the loop's own tick (a
+    quiet dispatcher, failing until a round does something, still flushes on time)."""
+    rounds = ["fail"] * 1100 + ["idle", "idle", "fail", "ok"]
+    waits = waits_of(monkeypatch, rounds, 0.03)
+    assert len(waits) == len(rounds)
+    assert waits[10:1100] == [loop_module.RETRY_FAILED] * 1090
+    assert waits[1100:] == [0.03, 0.03, loop_module.RETRY_FAILED, 0.03]

@@ -65,12 +65,13 @@ class KickedLoop:
         self._loop = asyncio.get_running_loop()
         while True:
             self._wake.clear()  # before the step: a kick during the step counts
-            more = False
+            more = failed = False
             try:
                 result = await step()
             except Exception as exc:
                 self.outage.failed(exc)  # retried next round
                 self.failures += 1
+                failed = True
             else:
                 more = result is True
                 if result != IDLE:
@@ -80,12 +81,20 @@ class KickedLoop:
             wait = sleep_seconds()
             if self.failing:  # soon again: a loop that refreshes every minute or hour
                 wait = min(wait, RETRY_FAILED)  # stayed "failing" that long after a fix
-                backoff = min(RETRY_FAILED, FIRST_RETRY * 2**self.outage_rounds)
-                wait = max(wait, backoff)  # but not at once, round after round
+            if failed:  # but not at once, round after failed round
+                wait = max(wait, _backoff(self.outage_rounds))
                 self.outage_rounds += 1
-            else:
+            elif not self.failing:
+                # (an idle round after a failure keeps the loop's own sleep: a quiet
+                # dispatcher still flushes on its tick)
                 self.outage_rounds = 0
             await wait_or_timeout(self._wake, wait)
+
+
+def _backoff(rounds: int) -> float:
+    """The wait after the ``rounds``-th failed round in a row (0: the first)."""
+    doubled = FIRST_RETRY * float(2 ** min(rounds, 16))  # (2.0**1024 overflows)
+    return min(RETRY_FAILED, doubled)
 
 
 async def wait_or_timeout(event: asyncio.Event, seconds: float) -> None:
