@@ -20,6 +20,14 @@ ROWS = [
     ('<a href=" data:text/html,x">x</a>', f'<a href="{FILTERED}">x</a>'),
     ('<img src="vbscript:x">', f'<img src="{FILTERED}">'),
     ('<form action="javascript:x"></form>', f'<form action="{FILTERED}"></form>'),
+    # read as a browser reads the tag: a value holding ' href=' is a value
+    (
+        '<a title=" href=" href="javascript:alert(1)">x</a>',
+        f'<a title=" href=" href="{FILTERED}">x</a>',
+    ),
+    ("<a/href=javascript:x>x</a>", f"<a/href={FILTERED}>x</a>"),
+    ('<a x="1"href="javascript:x">x</a>', f'<a x="1"href="{FILTERED}">x</a>'),
+    ('<A HREF="javascript:x">x</A>', f'<A HREF="{FILTERED}">x</A>'),
     # kept as written
     ('<a href="https://g.example/graph?q=a&amp;b">g</a>', None),
     ('<a href="http://x/?q=&lt;b&gt;">q</a>', None),

@@ -19,14 +19,35 @@ import re
 FILTERED = "#ZgotmplZ"
 SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 # the attributes whose value is a URL (HTML 4 and 5, SVG's xlink:href)
-_URL_ATTRIBUTES = (
-    "href|src|action|formaction|background|cite|longdesc|poster|srcset|xlink:href|"
-    "codebase|data|manifest|profile|usemap|icon|dynsrc|lowsrc"
+_URL_ATTRIBUTES = frozenset(
+    [
+        "href",
+        "src",
+        "action",
+        "formaction",
+        "background",
+        "cite",
+        "longdesc",
+        "poster",
+        "srcset",
+        "xlink:href",
+        "codebase",
+        "data",
+        "manifest",
+        "profile",
+        "usemap",
+        "icon",
+        "dynsrc",
+        "lowsrc",
+    ]
 )
+# A start tag, read as a browser reads it: its attributes' quoted values are taken
+# whole, so a value holding ' href=' (an annotation's text in a title) cannot make
+# the next attribute look like a value, nor a value like an attribute.
+_TAG = re.compile(r"""<[a-zA-Z][^\s/>]*(?P<attrs>(?:"[^"]*"|'[^']*'|[^'">])*)>""")
+# One attribute of a tag's text; what lies between them (spaces, "/") is skipped
 _ATTRIBUTE = re.compile(
-    rf"""(?P<lead>\s(?:{_URL_ATTRIBUTES})\s*=\s*)"""
-    r"""(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s"'=<>`]+))""",
-    re.IGNORECASE,
+    r"""(?P<name>[^\s"'>/=]+)(?:\s*=\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s"'>]+)))?"""
 )
 # a scheme: letters first, then letters, digits, + - . before the first ":" (HTML
 # parsers drop tabs and newlines inside a URL: "java\tscript:" is javascript:)
@@ -37,19 +58,34 @@ _IGNORED = re.compile(r"[\x00-\x20]")
 def safe_links(text: str) -> str:
     """``text`` (rendered HTML) with every URL attribute of an unsafe scheme replaced
     by ``#ZgotmplZ``; relative URLs and http, https and mailto are kept as written."""
-    return _ATTRIBUTE.sub(_checked, text)
+    return _TAG.sub(_checked_tag, text)
+
+
+def _checked_tag(tag: re.Match[str]) -> str:
+    attrs = tag.group("attrs")
+    checked = _ATTRIBUTE.sub(_checked, attrs)
+    if checked == attrs:
+        return tag.group(0)
+    start, end = tag.span("attrs")
+    whole = tag.group(0)
+    base = tag.start()
+    return whole[: start - base] + checked + whole[end - base :]
 
 
 def _checked(found: re.Match[str]) -> str:
-    value = found.group("dq")
-    quote = '"'
-    if value is None:
-        value, quote = found.group("sq"), "'"
-    if value is None:
-        value, quote = found.group("bare"), ""
+    if found.group("name").lower() not in _URL_ATTRIBUTES:
+        return found.group(0)
+    for group in ("dq", "sq", "bare"):
+        value = found.group(group)
+        if value is not None:
+            break
+    else:
+        return found.group(0)  # an attribute without a value
     if is_safe_url(html.unescape(value)):
         return found.group(0)
-    return f"{found.group('lead')}{quote}{FILTERED}{quote}"
+    start, end = found.span(group)
+    kept, base = found.group(0), found.start()
+    return kept[: start - base] + FILTERED + kept[end - base :]
 
 
 def is_safe_url(url: str) -> bool:
