@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tocsin.alerts.model import Alert
-from tocsin.notify.message import Notification, alert_before, sort_alerts
+from tocsin.alerts.model import Alert, in_notification_order
+from tocsin.notify.message import Notification
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -48,7 +48,8 @@ def alert(labels: dict[str, str], resolved: bool = False) -> Alert:
     ],
 )
 def test_alert_before(a: dict[str, str], b: dict[str, str], before: bool) -> None:
-    assert alert_before(alert(a), alert(b)) is before
+    first = in_notification_order([alert(b), alert(a)])[0]
+    assert first.labels == (a if before else b)
 
 
 def test_sort_alerts_is_alertmanagers_order() -> None:
@@ -59,7 +60,7 @@ def test_sort_alerts_is_alertmanagers_order() -> None:
         alert({"alertname": "X", "job": "a", "instance": "2"}),
         alert({"alertname": "X", "job": "a", "instance": "1"}),
     ]
-    ordered = sort_alerts(alerts)
+    ordered = in_notification_order(alerts)
     assert [(a.labels.get("job"), a.labels.get("instance")) for a in ordered] == [
         ("a", "1"),
         ("a", "2"),

@@ -4,7 +4,7 @@ The channels (:mod:`tocsin.notify.channels`) are adapters without storage or
 scheduling; the outbox that retries them lives elsewhere.
 """
 
-from tocsin.notify.message import Notification, sort_alerts
+from tocsin.notify.message import Notification
 from tocsin.notify.outcome import Outcome, OutcomeKind
 from tocsin.notify.payload import webhook_payload
 from tocsin.notify.templates import DEFAULT_TEMPLATES, Templates
@@ -15,6 +15,5 @@ __all__ = [
     "Outcome",
     "OutcomeKind",
     "Templates",
-    "sort_alerts",
     "webhook_payload",
 ]

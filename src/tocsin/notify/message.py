@@ -15,8 +15,7 @@ shape is unchanged whatever is attached.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -29,8 +28,6 @@ from tocsin.alerts.model import Alert
 
 __all__ = [
     "Notification",
-    "alert_before",
-    "sort_alerts",
     "tells_of_acks",
     "with_runbook_annotations",
 ]
@@ -112,44 +109,3 @@ def _web_address(text: str) -> bool:
         return urlsplit(text).scheme in ("http", "https")
     except ValueError:  # "http://[x"
         return False
-
-
-def _labels_before(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
-    # Prometheus' LabelSet.Before: fewer labels first, then the first differing pair
-    # over the sorted union of names (a name missing on one side sorts it first).
-    if len(a) != len(b):
-        return len(a) < len(b)
-    for name in sorted({*a, *b}):
-        if name not in a:
-            return True
-        if name not in b:
-            return False
-        if a[name] != b[name]:
-            return a[name] < b[name]
-    return False
-
-
-def alert_before(a: Alert, b: Alert) -> bool:
-    """Alertmanager's ``AlertSlice.Less``: by ``job``, then ``instance``, then labels."""
-    for key in ("job", "instance"):
-        in_a, in_b = key in a.labels, key in b.labels
-        if not in_a and not in_b:
-            continue
-        if not in_a:
-            return False
-        if not in_b:
-            return True
-        if a.labels[key] != b.labels[key]:
-            return a.labels[key] < b.labels[key]
-    return _labels_before(a.labels, b.labels)
-
-
-def _compare(a: Alert, b: Alert) -> int:
-    if alert_before(a, b):
-        return -1
-    return 1 if alert_before(b, a) else 0
-
-
-def sort_alerts(alerts: Sequence[Alert]) -> list[Alert]:
-    """The order Alertmanager's dispatcher hands a group's alerts to the notifiers."""
-    return sorted(alerts, key=functools.cmp_to_key(_compare))
