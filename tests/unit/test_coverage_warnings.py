@@ -91,10 +91,12 @@ LATER_GAP = (
             "      - targets: [{schedule: empty}]",
             MONDAY,
             [
-                "6: schedules[0].layers: a schedule needs at least one layer: with none, "
-                "nobody is on call in it (outside its overrides' windows)"
+                "6: warning: schedules[0].layers: schedule 'empty' has no layers: nobody is "
+                "on call in it outside its overrides' windows",
+                "8: warning: escalation_policies[0]: 'p': from 2027-03-01T12:00:00Z on, every "
+                "step reaches nobody: schedule 'empty' has nobody on call",
             ],
-            id="no layers: an error",
+            id="no layers: a warning (a schedule of overrides alone worked before)",
         ),
         pytest.param(
             LATER,

@@ -326,14 +326,6 @@ class ScheduleConfig:
     def check(self) -> Iterator[Issue]:
         if not self.name:
             yield Issue("missing name", "name")
-        if not self.layers:
-            # A policy step naming it would page nobody at any hour (overrides cover
-            # only their own windows): refused, as a policy without steps is.
-            yield Issue(
-                "a schedule needs at least one layer: with none, nobody is on call in it "
-                "(outside its overrides' windows)",
-                "layers",
-            )
         seen: set[str] = set()
         for index, name in enumerate(self.layer_names()):
             if name in seen:
@@ -416,12 +408,22 @@ def check_oncall(
 
 
 def late_layers(schedules: Sequence[ScheduleConfig], now: datetime) -> list[tuple[str, str]]:
-    """Layers whose rotation begins after ``now``, as ``(dotted key of its start,
-    message)``: until then that layer puts nobody on call. Said even where another
+    """Schedules without layers, and layers whose rotation begins after ``now``, as
+    ``(dotted key, message)``: until then that layer puts nobody on call. Said even where another
     layer covers meanwhile (who is on call then is not whom this layer names); a
     warning, not a problem: a rota planned ahead is written before it begins."""
     found: list[tuple[str, str]] = []
     for s_index, schedule in enumerate(schedules):
+        if not schedule.layers:
+            # a warning too, not a problem: a schedule of overrides alone (a cover
+            # rota filled through the API) is a configuration that worked before
+            found.append(
+                (
+                    f"schedules[{s_index}].layers",
+                    f"schedule {schedule.name!r} has no layers: nobody is on call in it "
+                    "outside its overrides' windows",
+                )
+            )
         for l_index, layer in enumerate(schedule.layers):
             begins = layer.first_handoff(schedule.time_zone)
             if begins is None or begins <= now:
