@@ -172,7 +172,10 @@ class Runtime:
         self.runbooks.load()
         _warn_of(config, self._policy.templates, self.runbooks, clock())
         self.sender = ChannelSender(
-            lambda name: self._policy.receiver(name), lambda: self._policy.templates, clock
+            lambda name: self._policy.receiver(name),
+            lambda: self._policy.templates,
+            clock,
+            lambda: self.members <= 1,
         )
         self.delivery = DeliveryWorker(
             self.writer,

@@ -36,16 +36,20 @@ def item(receiver: str, integration: str) -> OutboxItem:
     return new_item("1", receiver, integration, note, NOW)
 
 
+GRACE = RELOAD_GRACE
+
+
 @pytest.mark.parametrize(
-    ("receiver", "integration", "age", "kind", "said"),
+    ("receiver", "integration", "age", "alone", "kind", "said"),
     [
         # a rolling reload: retried, by whichever replica claims it next
-        ("stormx", "webhook[0]", timedelta(0), OutcomeKind.RETRYABLE, f"{GONE} (reload every"),
-        ("storm", "webhook[1]", timedelta(0), OutcomeKind.RETRYABLE, f"{NO_INTEGRATION} (reload"),
+        ("stormx", "webhook[0]", timedelta(0), True, OutcomeKind.RETRYABLE, f"{GONE} (reload"),
+        ("storm", "webhook[1]", timedelta(0), True, OutcomeKind.RETRYABLE, NO_INTEGRATION),
         (
             "stormx",
             "webhook[0]",
-            RELOAD_GRACE - timedelta(seconds=1),
+            GRACE - timedelta(seconds=1),
+            True,
             OutcomeKind.RETRYABLE,
             f"{GONE} (reload every replica with the same file)",
         ),
@@ -53,18 +57,21 @@ def item(receiver: str, integration: str) -> OutboxItem:
         (
             "stormx",
             "webhook[0]",
-            RELOAD_GRACE,
+            GRACE,
+            True,
             OutcomeKind.PERMANENT,
             f"{GONE}, 10 minutes after it was decided: removed from the configuration",
         ),
-        ("storm", "webhook[1]", RELOAD_GRACE, OutcomeKind.PERMANENT, f"{NO_INTEGRATION}, 10 min"),
+        ("storm", "webhook[1]", GRACE, True, OutcomeKind.PERMANENT, f"{NO_INTEGRATION}, 10 min"),
+        # with other replicas, this one may be the one never reloaded: left to them
+        ("stormx", "webhook[0]", GRACE, False, OutcomeKind.RETRYABLE, f"{GONE} (reload"),
     ],
 )
 def test_what_this_replica_cannot_send(
-    receiver: str, integration: str, age: timedelta, kind: OutcomeKind, said: str
+    receiver: str, integration: str, age: timedelta, alone: bool, kind: OutcomeKind, said: str
 ) -> None:
     async def send() -> Outcome:
-        sender = ChannelSender(KNOWN.get, clock=lambda: NOW + age)
+        sender = ChannelSender(KNOWN.get, clock=lambda: NOW + age, alone=lambda: alone)
         try:
             return await sender(item(receiver, integration))
         finally:

@@ -22,8 +22,9 @@ from tocsin.timeutil import Clock, utcnow
 
 # How long a notification for a receiver (or an integration) the configuration lacks
 # is retried: longer than any rolling reload, so that the replica reloaded last still
-# sends what the first decided. After it the receiver was removed on purpose: failed
-# for good (to its fallback, where one is configured), not retried for an hour.
+# sends what the first decided. After it, on a replica alone, the receiver was removed
+# on purpose: failed for good (to its fallback, where one is configured), not retried
+# for an hour.
 RELOAD_GRACE = timedelta(minutes=10)
 
 
@@ -33,10 +34,12 @@ class ChannelSender:
         receiver: Callable[[str], Receiver | None],
         templates: Callable[[], Templates] = lambda: DEFAULT_TEMPLATES,
         clock: Clock = utcnow,
+        alone: Callable[[], bool] = lambda: True,
     ) -> None:
         self._receiver = receiver
         self._templates = templates
         self._clock = clock
+        self._alone = alone  # no other replica seen lately
         self.clients = ClientPool()
         # integrations per receiver, rebuilt when the receiver's config object changes
         self._cache: dict[str, tuple[Receiver, dict[str, Integration]]] = {}
@@ -49,7 +52,9 @@ class ChannelSender:
         # a config that has it, decided it (a rolling reload), or this one will have
         # it once reloaded. Retried, by whichever replica claims it next; failed at
         # once, it was lost for good.
-        if self._clock() - item.created_at < RELOAD_GRACE:
+        # Given up only by a replica alone: with others, the one never reloaded may be
+        # this one, and the others send it (retried until the retry policy gives up).
+        if self._clock() - item.created_at < RELOAD_GRACE or not self._alone():
             return Outcome.retryable(f"{found} (reload every replica with the same file)")
         minutes = RELOAD_GRACE.total_seconds() / 60
         return Outcome.permanent(
