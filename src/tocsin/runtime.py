@@ -11,6 +11,7 @@ import logging
 import platform
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -136,6 +137,7 @@ class Runtime:
         self.members = 0  # replicas seen lately, at this one's last sign of life
         self.replicas = KickedLoop("replicas")  # its sign of life, every SIGN_EVERY
         self.retention = KickedLoop("retention")  # forgets what --retention has passed
+        self._nobody_next = 0.0  # (monotonic) when a step may kick the nobody-paged loop
         self._forget_at = self.started_at + min(settings.gc_interval, GC_FIRST_AFTER)
         self._config_lock = threading.Lock()
         config = load_config(settings.config_path)  # a bad config stops start-up here
@@ -277,7 +279,7 @@ class Runtime:
         )
         self.nobody_paged = NobodyPaged(
             clock,
-            partial(self._read, _unheard_groups),
+            partial(self._read, oncall_rows.unheard),
             self.store.alert,
             self.store.silencer,
             self.store.all_alerts,
@@ -588,7 +590,10 @@ class Runtime:
     def _due_rows_taken(self, now: datetime, rows: Sequence[DueRow]) -> None:
         """The on-call engine committed a batch of due rows (on the writer's thread)."""
         self.metrics.due_rows_taken(now, ((r.kind, r.due_at) for r in rows))
-        if any(r.kind == "step" for r in rows):  # a step may have reached nobody
+        # a step may have reached nobody; at most a round a second (a storm's batches
+        # come back to back, and a round reads every firing group)
+        if any(r.kind == "step" for r in rows) and time.monotonic() >= self._nobody_next:
+            self._nobody_next = time.monotonic() + 1.0
             self.nobody_paged.kick()
 
     def _read(self, query: Callable[[Connection], _T]) -> _T:
@@ -839,11 +844,6 @@ class Runtime:
     def close(self) -> None:
         self.writer.close()
         close_database(self.engine)  # its write-ahead log emptied: see close_database
-
-
-def _unheard_groups(conn: Connection) -> list[tuple[OncallGroupRow, list[dict[str, Any]]]]:
-    """The groups that woke nobody, each with its audit lines (a few groups at most)."""
-    return [(row, oncall_rows.audit_of(conn, row.group_id)) for row in oncall_rows.unheard(conn)]
 
 
 def _warn_of(config: Config, templates: Templates, library: RunbookLibrary, now: datetime) -> None:

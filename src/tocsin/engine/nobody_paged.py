@@ -75,7 +75,7 @@ class NobodyPaged(RefreshLoop):
             if all(silencer.muted_by(a.fingerprint, a.labels) for a in firing):
                 continue
             step = next((x for x in reversed(audit) if x["action"] in _STEP_ACTIONS), None)
-            said = str(step["comment"]) if step else "its escalation ended"
+            said = str(step["comment"]) if step else "its escalation ended: its page says why"
             since = step["at"] if step else row.updated_at
             labels = row.state.get("labels") or {}
             wanted.append(

@@ -148,18 +148,30 @@ def open_or_resolved_since(conn: Connection, since: datetime) -> list[OncallGrou
     return list(_groups(conn, found).values())
 
 
-def unheard(conn: Connection) -> list[OncallGroupRow]:
+# The audit trails an unheard round reads, at most: a storm on an empty rota makes
+# thousands of unheard groups, and each trail is a query of its own.
+UNHEARD_TRAILS = 50
+
+
+def unheard(conn: Connection) -> list[tuple[OncallGroupRow, list[dict[str, Any]]]]:
     """The firing groups whose escalation has ended (its last step fired, no step
     awaited) with no page built to anyone and none waiting to be: their alerts woke
-    nobody. A few at most, read rarely (a loop's round): no index of their own."""
+    nobody; the first ``UNHEARD_TRAILS`` (oldest first) with their audit trails, the
+    others with none. Read at most once a second, walking the firing groups (the
+    status index): no index of their own."""
     sql = _GROUPS.format(
         where="status = 'firing' AND esc_id IS NOT NULL AND esc_fired "
         "AND esc_next_due IS NULL "
         "AND NOT EXISTS (SELECT 1 FROM oncall_paged p WHERE p.escalation_id = esc_id) "
         "AND NOT EXISTS (SELECT 1 FROM oncall_due d WHERE d.group_id = "
-        "oncall_groups.group_id AND d.kind = 'notify' AND d.done = false)"
+        "oncall_groups.group_id AND d.kind = 'notify' AND d.done = false) "
+        "ORDER BY opened_at, group_id"
     )
-    return list(_groups(conn, _fetch(conn, driver(conn, sql), ())).values())
+    rows = list(_groups(conn, _fetch(conn, driver(conn, sql), ())).values())
+    return [
+        (row, audit_of(conn, row.group_id) if i < UNHEARD_TRAILS else [])
+        for i, row in enumerate(rows)
+    ]
 
 
 def _groups(
