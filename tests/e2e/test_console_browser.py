@@ -296,6 +296,7 @@ def test_the_console_fits_a_phone(tmp_path: Path, browser: WebDriver) -> None:
         ),
         ("#/alerts?receiver=pager&silenced=true", ("/ui/alerts", "receiver", "pager")),
         ("#/silences/abc123", ("/ui/silences/new", "id", "abc123")),
+        ("#/silences/abc123/edit", ("/ui/silences/new", "id", "abc123")),
     ],
 )
 def test_alertmanager_ui_links_lead_to_the_same_page(

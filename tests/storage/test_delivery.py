@@ -337,10 +337,12 @@ def test_a_receiver_that_keeps_failing_is_logged_as_an_outage(
         asyncio.run(go())
     assert len(sent) >= 7  # six refusals, then the sends
     said = [r.getMessage() for r in caplog.records]
-    assert len(said) == 2, said
     assert said[0].startswith("sending to r/webhook[0] failed: ")
     assert said[0].endswith(": connection refused; retrying")
-    assert said[1] == "sending to r/webhook[0] works again, after 6 failures"
+    assert said[-1] == "sending to r/webhook[0] works again, after 6 failures"
+    # between them, at most a line per 10 s (none on a quick run): not one per retry
+    assert all(" still failing (" in line for line in said[1:-1]), said
+    assert len(said) < 6
 
 
 def test_gives_up_after_max_age(db: tuple[Engine, GroupCommitter]) -> None:

@@ -62,16 +62,20 @@ def test_a_failed_notification_falls_back(acknowledged_by: str, integrations: li
 
 
 @pytest.mark.parametrize(
-    ("held_ends", "resolved"),
+    ("held_ends", "refreshed", "resolved"),
     [
-        (NOW + timedelta(minutes=10), True),  # raised before a restart, still firing
-        (NOW - timedelta(minutes=1), False),  # over already: nothing to say
-        (None, False),  # never raised
+        # raised before a restart, still firing
+        (NOW + timedelta(minutes=10), NOW - timedelta(minutes=5), True),
+        # over already: nothing to say
+        (NOW - timedelta(minutes=1), NOW - timedelta(minutes=16), False),
+        (None, NOW, False),  # never raised
+        # refreshed a moment ago: another replica fails still, its alert stands
+        (NOW + timedelta(minutes=15), NOW - timedelta(seconds=5), False),
     ],
-    ids=["firing", "resolved already", "none"],
+    ids=["firing", "resolved already", "none", "another replica's, fresh"],
 )
 def test_a_self_alert_raised_before_a_restart_resolves_at_the_first_success(
-    held_ends: datetime | None, resolved: bool
+    held_ends: datetime | None, refreshed: datetime, resolved: bool
 ) -> None:
     """This process never raised it (its failures were counted by the one before a
     restart, or by another replica): the integration's first success resolves the
@@ -86,7 +90,7 @@ def test_a_self_alert_raised_before_a_restart_resolves_at_the_first_success(
     }
     stored: dict[str, Alert] = {}
     if held_ends is not None:
-        alert = Alert(fingerprint(labels), labels, {}, started, held_ends, "", started, False)
+        alert = Alert(fingerprint(labels), labels, {}, started, held_ends, "", refreshed, False)
         stored[alert.fingerprint] = alert
 
     async def post(alerts: list[PostedAlert]) -> None:

@@ -160,6 +160,13 @@ class DeliveryWorker:
         await self._claim()
         return self._full
 
+    async def _give_back_late(self, item: OutboxItem) -> None:
+        linger = self.settings.record_linger.total_seconds()
+        try:
+            await self._writer.run(GiveBack([item]), linger=linger)
+        except Exception:
+            log.exception("giving back %s, which waited past its lease", item.id)
+
     def _failing_target(self, to: str) -> Outage:
         found = self._failing_targets.get(to)
         if found is None:
@@ -250,6 +257,7 @@ class DeliveryWorker:
     async def _deliver(self, item: OutboxItem) -> None:
         gate = self._gates.setdefault(item.receiver, asyncio.Semaphore(self.settings.per_receiver))
         self._queued.add(item.id)
+        late = False
         try:
             async with gate:
                 self._queued.discard(item.id)  # its slot: a shutdown lets it finish
@@ -263,7 +271,7 @@ class DeliveryWorker:
                     # the next claim recorded an attempt that "may have been delivered"
                     # (a storm's queue wrote thousands, and counted them as sends).
                     log.debug("%s to %s: lease ran out before its turn", item.id, item.integration)
-                    await self._writer.run(GiveBack([item]))
+                    late = True
                     return
                 if self._moot is not None:
                     why = await self._moot(item)
@@ -280,6 +288,10 @@ class DeliveryWorker:
         finally:
             self._busy[item.receiver] -= 1
             self._queued.discard(item.id)
+            if late:
+                # out of the receiver's gate, sharing a commit with the others of a
+                # storm's queue (linger), and a failure only logged: its lease lapses
+                await self._give_back_late(item)
         seconds = time.perf_counter() - started
         for timer in self.timers:
             try:

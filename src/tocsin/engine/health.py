@@ -33,6 +33,9 @@ ALERTNAME = "TocsinNotificationsFailing"
 # The self-alert stays firing this long after the last failure unless refreshed, so a
 # Tocsin that stops trying (a reload removed the receiver) does not leave it forever.
 FIRING_FOR = timedelta(minutes=15)
+# A self-alert not refreshed for this long was raised before a restart (or by a replica
+# that no longer fails): the first success resolves it.
+STALE = timedelta(minutes=1)
 
 
 def self_alert_loops(config: Config) -> list[str]:
@@ -144,7 +147,10 @@ class ReceiverHealth:
         restart, or by another replica) is resolved, not left firing for its
         ``FIRING_FOR``."""
         found = self._held(fingerprint(_labels(key)))
-        if found is not None and not found.resolved(self._clock()):
+        now = self._clock()
+        # not one another replica still failing keeps refreshing (a flap at each of
+        # its failures): only one left from before, unrefreshed for a while
+        if found is not None and not found.resolved(now) and found.updated_at < now - STALE:
             self._spawn(self._post([self._alert(key, outcome, found.starts_at, firing=False)]))
 
     def _alert(
