@@ -248,6 +248,11 @@ def test_an_override_s_people_must_exist_and_replaces_must_be_on_call(
         400,
         "replaces: must be a person's name",
     )
+    # a century is a rota change, not an override (and checking it built every shift)
+    assert override(client, "bob", start, "2126-03-03T14:00:00Z", replaces="alice") == (
+        400,
+        "end: at most 366 days after start",
+    )
     # bob in place of alice; then alice back in place of bob, who is on call by it
     assert override(client, "bob", start, end, replaces="alice")["replaces"] == "alice"
     clock.now += timedelta(minutes=1)

@@ -695,6 +695,9 @@ def _override_problem(rt: Runtime, o: Override) -> str | None:
     for field, name in (("person", o.person), ("replaces", o.replaces)):
         if name is not None and rt.people.find(name) is None:
             return f"{field}: no person {name!r}{did_you_mean(name, rt.people.names())}"
+    if o.end - o.start > RANGE_MAX:
+        # (a rota change, not an override; and its check below builds every shift)
+        return f"end: at most {RANGE_MAX.days} days after start"
     if o.replaces is None:
         return None
     if o.replaces == o.person:
