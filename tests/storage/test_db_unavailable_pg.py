@@ -32,6 +32,9 @@ def test_a_read_only_database_is_unavailable_a_503(db_url: str) -> None:
             write_alerts(engine, "r", 1)
         assert getattr(raised.value.orig, "sqlstate", None) == "25006"
         assert unreachable(raised.value)
+        # the read-only session is dropped, as a broken connection is: the next is
+        # made anew (to the primary, after a failover), not a 503 for good
+        assert raised.value.connection_invalidated
 
         api = FastAPI()
         Unavailable().install(api)

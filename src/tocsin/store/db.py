@@ -127,6 +127,15 @@ def create(settings: DatabaseSettings) -> Engine:
         connect_args={k: v for k, v in _PG_CONNECT.items() if k not in given},
     )
 
+    @event.listens_for(engine, "handle_error")
+    def _read_only(context: Any) -> None:
+        # A session on a server that turned standby (a failover; a multi-host URL or
+        # a pooler) stays read-only: dropped, as a broken connection is, so that the
+        # next one is made anew, to the primary, instead of a 503 for good.
+        state = getattr(context.original_exception, "sqlstate", None)
+        if state == "25006":
+            context.is_disconnect = True
+
     if "options" in given:  # the URL's own session settings: left as they are
         return engine
 
