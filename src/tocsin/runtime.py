@@ -295,7 +295,7 @@ class Runtime:
         self._known_integrations()
         self.metrics.add_state_gauges(
             "tocsin_alerts",
-            "Firing alerts by state (active, suppressed, unprocessed).",
+            "Firing alerts by state (active, suppressed), as alertmanager_alerts.",
             self._alert_counts,
         )
         loops = [
