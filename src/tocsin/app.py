@@ -56,6 +56,7 @@ def build_api(rt: Runtime) -> FastAPI:
             asyncio.create_task(rt.run_retention()),
             asyncio.create_task(_follow_replicas(rt)),
             asyncio.create_task(rt.run_replicas()),
+            asyncio.create_task(rt.watch_commits()),
             asyncio.create_task(rt.dispatcher.run()),
             asyncio.create_task(rt.delivery.run()),
             asyncio.create_task(rt.oncall.run()),

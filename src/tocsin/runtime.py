@@ -84,7 +84,7 @@ from tocsin.store.replica_rows import Replica
 from tocsin.store.secrets import link_secret
 from tocsin.store.settings import DatabaseSettings, Durability
 from tocsin.store.writer import GroupCommitter
-from tocsin.timeutil import Clock, utcnow
+from tocsin.timeutil import Clock, format_rfc3339, utcnow
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -93,6 +93,9 @@ _FORGET_BATCH = 5000
 # The first collection comes this soon after the start: a server restarted more often
 # than its interval (a deploy a day, say) would otherwise never forget anything.
 GC_FIRST_AFTER = timedelta(seconds=60)
+# Seconds between looks at whether a commit hangs (it is said once it passes
+# ``writer.STALLED``).
+COMMIT_WATCH_EVERY = 5.0
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,7 @@ class Runtime:
         self.members = 0  # replicas seen lately, at this one's last sign of life
         self.replicas = KickedLoop("replicas")  # its sign of life, every SIGN_EVERY
         self.retention = KickedLoop("retention")  # forgets what --retention has passed
+        self.commit_watch = KickedLoop("commit watch")
         self._nobody_next = 0.0  # (monotonic) when a step may kick the nobody-paged loop
         self._forget_at = self.started_at + min(settings.gc_interval, GC_FIRST_AFTER)
         self._config_lock = threading.Lock()
@@ -515,6 +519,16 @@ class Runtime:
             await asyncio.to_thread(reclaim_space, self.engine)
         return alerts, silences, notifications
 
+    async def watch_commits(self) -> None:
+        """Log a commit that hangs (see ``GroupCommitter.stalled``): checked every few
+        seconds by this loop, as the writer's own thread is the one waiting."""
+
+        async def check() -> str:
+            self.writer.stalled()
+            return IDLE
+
+        await self.commit_watch.run(check, lambda: COMMIT_WATCH_EVERY)
+
     async def run_retention(self) -> None:
         """:meth:`collect_garbage` a minute after the start, then every ``gc_interval``
         (the app runs it)."""
@@ -831,6 +845,22 @@ class Runtime:
             "revision": "",
             "version": __version__,
         }
+
+    def holdings(self) -> str:
+        """What the database holds, said at start: after a crash, what came back."""
+        alerts, silences = self._alert_counts(), self._silence_counts()
+        waiting, leased, until = self._read(lambda c: outbox_rows.waiting(c, self.clock()))
+        line = (
+            f"holding alerts: {alerts['active']} active, {alerts['suppressed']} suppressed; "
+            f"silences: {silences['active']} active, {silences['pending']} pending; "
+            f"notifications to send: {waiting}"
+        )
+        if leased and until is not None:
+            line += (
+                f" ({leased} leased until {format_rfc3339(until)}: being sent by another "
+                "replica, or were by a run that stopped, and go again when the lease lapses)"
+            )
+        return line
 
     def _alert_counts(self) -> dict[str, int]:
         counts = Counter(v.status.state.value for v in self.store.views(fresh=False))

@@ -22,10 +22,10 @@ from tests.e2e.conftest import wait_until
 from tests.harness.tcp_proxy import TCPProxy
 from tests.storage.test_delivery import item
 from tocsin.alerts.labels import fingerprint
-from tocsin.api import ops
 from tocsin.api.ingest import FastIngest
 from tocsin.core.outbox_ops import Enqueue
 from tocsin.runtime import Runtime
+from tocsin.store import writer as writer_module
 from tocsin.timeutil import format_rfc3339
 
 CRIT = {"alertname": "ServiceDown", "severity": "critical", "service": "api"}
@@ -382,14 +382,20 @@ def test_a_database_out_of_reach_is_a_503_naming_it_logged_now_and_then(
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_a_commit_held_up_by_another_replica_says_so(
-    db_url: str, tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    db_url: str,
+    tmp_path: Path,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Another replica's transaction holds the revision counter's lock (its network
     hung mid-transaction): this replica's commits wait, fail nothing, and would look
-    healthy. Its readiness says a commit is waiting, and the metric how long; once the
-    lock goes, the alert posted meanwhile is stored and it is ready again. Sessions
-    are ended by the server after a minute idle in a transaction."""
-    monkeypatch.setattr(ops, "WRITE_STALLED", 0.2)  # (30 s in earnest)
+    healthy. Its readiness says a commit is waiting, the metric how long, and the log
+    (once); once the lock goes, the alert posted meanwhile is stored, the log says the
+    wait ended and it is ready again. Sessions are ended by the server after a minute
+    idle in a transaction."""
+    monkeypatch.setattr(writer_module, "STALLED", 0.2)  # (30 s in earnest)
+    caplog.set_level(logging.WARNING, "tocsin.store.writer")
     with app_runtime(CONFIG, db_url, tmp_path, clock) as (client, rt):
         engine = rt.engine
         with engine.connect() as conn:
@@ -416,12 +422,17 @@ def test_a_commit_held_up_by_another_replica_says_so(
             assert age is not None
             assert float(age.group(1)) > 0
             assert client.get("/api/v2/alerts").json() == []  # not stored yet
+            assert client.get("/-/ready").status_code == 503
         finally:
             held.rollback()
             other.close()
             posting.join(30)
         assert [a["labels"] for a in client.get("/api/v2/alerts").json()] == [CRIT]
         assert client.get("/-/ready").text == "OK"
+    said = [r.getMessage() for r in caplog.records if r.name == "tocsin.store.writer"]
+    assert len(said) == 2, said  # once while it waited, however often asked, and its end
+    assert said[0].startswith("a database commit has been waiting for ")
+    assert said[1].startswith("the database commit that waited ended after ")
 
 
 def test_health_ready_metrics(client: TestClient) -> None:

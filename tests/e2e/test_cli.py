@@ -144,6 +144,37 @@ def test_sighup_reloads_and_a_bad_config_is_refused(tmp_path: Path) -> None:
         assert "unknown_section" in server.log()
 
 
+def test_json_logs_are_one_object_a_line(tmp_path: Path) -> None:
+    """--log-format json: every line the server writes, its own and uvicorn's, from
+    start to stop, is one JSON object with the time (UTC), level, logger and message;
+    a bad reload's problem is a message of its own, not text around it."""
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(CONFIG.read_text())
+    with TocsinServer(tmp_path, config=config, extra_args=["--log-format", "json"]) as server:
+        config.write_text(CONFIG.read_text() + "unknown_section: {}\n")
+        refused = httpx.post(f"{server.url}/-/reload")
+        assert refused.status_code == 500
+    lines = [json.loads(line) for line in server.log().splitlines()]
+    for line in lines:
+        assert list(line)[:4] == ["time", "level", "logger", "msg"], line
+        assert line["time"].endswith("Z")
+        assert line["level"] in ("debug", "info", "warning", "error"), line
+    said = {(line["logger"], line["msg"].split(" ")[0]) for line in lines}
+    assert ("tocsin", "Tocsin") in said  # listening on ...
+    assert ("tocsin", "holding") in said
+    assert ("tocsin.app", "stopping:") in said
+    reload = [line for line in lines if "unknown_section" in line["msg"]]
+    assert reload, lines
+    assert reload[0]["level"] == "error"
+
+
+def test_a_log_format_that_is_none_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli("serve", "--data-dir", str(tmp_path), "--log-format", "xml", check=False)
+    assert result.returncode == 2
+    assert "--log-format" in result.stderr
+    assert "'xml' is not one of 'text', 'json'" in result.stderr
+
+
 def test_server_refuses_to_start_on_a_bad_config(tmp_path: Path) -> None:
     config = tmp_path / "bad.yml"
     config.write_text("route:\n  receiver: nobody\nreceivers:\n  - name: someone\n")

@@ -12,7 +12,9 @@ not know, and Prometheus would re-send them.
 
 from __future__ import annotations
 
+import re
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -268,6 +270,14 @@ def test_acknowledged_alerts_and_silences_survive_sigkill(
 
     server = start(tmp_path, backend, servers)
     assert_all_back(server.url, acked, fingerprints)
+    # and its start says what came back
+    states = Counter(a["status"]["state"] for a in get_alerts(server.url))
+    said = re.findall(r"INFO tocsin: (holding .*)", server.log())
+    assert len(said) == 1, said
+    assert said[0].startswith(
+        f"holding alerts: {states['active']} active, {states['suppressed']} suppressed; "
+        "silences: 50 active, 0 pending; notifications to send: "
+    ), said[0]
 
     # The restarted server keeps working: resolving some alerts removes exactly those.
     to_resolve = sorted(acked.alerts)[::5]

@@ -13,11 +13,6 @@ from tocsin.api.state import runtime
 router = APIRouter()
 
 
-# Seconds a commit may take before the replica says it is not ready: far beyond a
-# storm's chunked commits (tens of milliseconds), well within a load balancer's patience.
-WRITE_STALLED = 30.0
-
-
 @router.get("/-/healthy", response_class=PlainTextResponse)
 @router.head("/-/healthy", response_class=PlainTextResponse)
 def healthy() -> str:
@@ -36,8 +31,8 @@ def ready(request: Request) -> Response:
         if outage.failing:
             return PlainTextResponse(f"not ready: {outage.last_error}", status_code=503)
     # a commit that hangs fails nothing: its age says it (every alert posted here waits)
-    stalled = rt.writer.stalled_for()
-    if stalled > WRITE_STALLED:
+    stalled = rt.writer.stalled()
+    if stalled:
         return PlainTextResponse(
             f"not ready: a database commit has been waiting for {stalled:.0f}s (a lock "
             "another replica holds, or a network that stopped answering)",

@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tocsin import __version__
+from tocsin import __version__, logs
 from tocsin.alerts.labels import NameValidation
 from tocsin.cli.output import fail
 from tocsin.config.durations import parse_duration
 from tocsin.defaults import DEFAULT_LISTEN, DEFAULT_MAX_BODY, EXAMPLE_CONFIG
 from tocsin.engine.loop import OnLoop
+from tocsin.logs import LogFormat
 from tocsin.store.settings import Durability
 
 if TYPE_CHECKING:
@@ -138,15 +139,20 @@ def serve(
     log_level: Annotated[
         str, typer.Option(envvar="TOCSIN_LOG_LEVEL", help="debug, info, warning or error.")
     ] = "info",
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            envvar="TOCSIN_LOG_FORMAT",
+            help="text, or json: one object a line (time, level, logger, msg).",
+        ),
+    ] = LogFormat.TEXT,
 ) -> None:
     """Run the server."""
     if log_level.lower() not in LOG_LEVELS:
         raise typer.BadParameter(
             f"{log_level!r} is none of {', '.join(LOG_LEVELS)}", param_hint="--log-level"
         )
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(log_level, log_format)
     if log_level.upper() != "DEBUG":
         # alembic's plugin set-up and DDL notes at INFO are a screenful on every start
         logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -202,6 +208,7 @@ def _run(settings: Settings, host: str, port: int, socks: list[socket.socket]) -
         host=host,
         port=port,
         log_level="warning",
+        log_config=None,  # its lines go to the root logger, in --log-format
         access_log=False,
         lifespan="on",
         proxy_headers=False,
@@ -332,4 +339,5 @@ async def _serve(
         rt.settings.listen,
         rt.engine.url.render_as_string(hide_password=True),
     )
+    logging.getLogger("tocsin").info("%s", rt.holdings())
     await server.serve(sockets=socks)

@@ -433,3 +433,18 @@ def oldest_pending(conn: Connection) -> datetime | None:
         )
     ).scalar()
     return None if value is None else from_micros(int(value))
+
+
+def waiting(conn: Connection, now: datetime) -> tuple[int, int, datetime | None]:
+    """Notifications still to send: how many, how many of them leased (being sent by a
+    replica, or by a run that stopped without giving them back: they go again when
+    the lease lapses), and the last of those leases' ends."""
+    held = outbox.c.lease_until > to_micros(now)
+    row = conn.execute(
+        select(
+            func.count(),
+            func.count().filter(held),
+            func.max(outbox.c.lease_until).filter(held),
+        ).where(outbox.c.status == DeliveryStatus.PENDING.value)
+    ).one()
+    return int(row[0]), int(row[1]), None if row[2] is None else from_micros(int(row[2]))

@@ -58,6 +58,11 @@ from tocsin.store.plainsql import raw_cursor
 
 log = logging.getLogger(__name__)
 
+# Seconds a commit may take before it is said to wait (the replica is then not ready):
+# far beyond a storm's chunked commits (tens of milliseconds), well within a load
+# balancer's patience.
+STALLED = 30.0
+
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 V = TypeVar("V")
@@ -290,6 +295,7 @@ class GroupCommitter:
         # commit that neither ends nor fails (a lock another replica holds, a network
         # that drops packets) is seen by its age (``stalled_for``)
         self._busy_since: float | None = None
+        self._stall_said = False  # the commit in progress was logged as waiting
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -388,12 +394,35 @@ class GroupCommitter:
         began = self._busy_since
         return 0.0 if began is None else time.monotonic() - began
 
+    def stalled(self) -> float:
+        """How long the commit in progress has waited, if over ``STALLED`` (else 0): a
+        commit that hangs fails nothing, and every write waits behind it. Logged once
+        (any thread may ask; the runtime does every few seconds), and again when it
+        goes through."""
+        waited = self.stalled_for()
+        if waited <= STALLED:
+            return 0.0
+        if not self._stall_said:
+            self._stall_said = True
+            log.warning(
+                "a database commit has been waiting for %.0fs (a lock another replica "
+                "holds, or a network that stopped answering): every write waits behind it",
+                waited,
+            )
+        return waited
+
     def _commit(self, conn: Connection, batch: list[_Item]) -> None:
-        self._busy_since = time.monotonic()
+        began = self._busy_since = time.monotonic()
         try:
             self._commit_batch(conn, batch)
         finally:
             self._busy_since = None
+            if self._stall_said:
+                self._stall_said = False
+                log.warning(
+                    "the database commit that waited ended after %.0fs",
+                    time.monotonic() - began,
+                )
 
     def _commit_batch(self, conn: Connection, batch: list[_Item]) -> None:
         refused: list[_Outcome] = []
