@@ -258,6 +258,32 @@ def test_restore_refuses_what_is_not_an_intact_tocsin_database(
     assert fingerprints(db) == names("a", 50)
 
 
+def no_revision(path: Path) -> None:
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("DELETE FROM alembic_version")
+        conn.commit()
+
+
+@pytest.mark.parametrize("spoil", [foreign, no_revision], ids=["not Tocsin's", "no revision"])
+def test_backup_refuses_a_database_with_no_tocsin_schema(
+    data: Path, tmp_path: Path, spoil: Callable[[Path], None]
+) -> None:
+    """A foreign file, or one whose first start stopped before Alembic recorded its
+    revision: one line saying so, exit 1, no copy (the revision's read was a
+    TypeError)."""
+    db = data / "tocsin.db"
+    close_database(open_db(db))
+    spoil(db)
+    copy = tmp_path / "copy.db"
+    done = CliRunner().invoke(app, ["backup", str(copy), "--data-dir", str(data)])
+    assert done.exit_code == 1, done.output
+    assert done.output == (
+        f"error: {db} holds no Tocsin schema revision (not Tocsin's database, or one whose "
+        "first start stopped before its schema was made): nothing copied\n"
+    )
+    assert not copy.exists()
+
+
 def test_restore_on_postgresql_names_pg_restore() -> None:
     url = "postgresql://nobody@127.0.0.1:1/tocsin"
     done = CliRunner().invoke(app, ["restore", "backup.db", "--database-url", url])

@@ -50,6 +50,12 @@ def backup(
         fail(f"{file.parent} is not a directory: make it first")
     src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
     try:
+        revision = _revision(src)
+        if revision is None:
+            fail(
+                f"{source} holds no Tocsin schema revision (not Tocsin's database, or one "
+                "whose first start stopped before its schema was made): nothing copied"
+            )
         (mode,) = src.execute("PRAGMA auto_vacuum").fetchone()
         if mode == 0:
             # A database made before Tocsin chose incremental auto-vacuum. On a file
@@ -62,11 +68,6 @@ def backup(
         # power cut would otherwise be a file of holes
         _fsync(file)
         _fsync(file.parent)
-        dst = sqlite3.connect(file)
-        try:
-            (revision,) = dst.execute("SELECT version_num FROM alembic_version").fetchone()
-        finally:
-            dst.close()
     except sqlite3.Error as exc:
         file.unlink(missing_ok=True)
         fail(f"backup failed: {exc}")
@@ -158,6 +159,15 @@ class _InUse(Exception):
     """Another connection has the database open."""
 
 
+def _revision(conn: sqlite3.Connection) -> str | None:
+    """The schema revision Alembic recorded, or None (no table, or no row in it)."""
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    if "alembic_version" not in names:
+        return None
+    found = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    return None if found is None else str(found[0])
+
+
 def _check_backup(staged: Path, revisions: frozenset[str]) -> str:
     """Check that the file is an intact Tocsin database and leave it in rollback-journal
     mode, a lone file (the server puts it back in WAL mode on start); its schema
@@ -167,14 +177,13 @@ def _check_backup(staged: Path, revisions: frozenset[str]) -> str:
         problems = [row[0] for row in conn.execute("PRAGMA integrity_check").fetchall()]
         if problems != ["ok"]:
             raise _Refused(f"it is damaged (integrity_check: {'; '.join(problems[:3])})")
-        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-        if "alembic_version" not in names:
+        revision = _revision(conn)
+        if revision is None:
             raise _Refused("it holds no Tocsin schema")
-        found = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-        if found is None or found[0] not in revisions:
+        if revision not in revisions:
             raise _Refused(
-                f"its schema revision {found[0] if found else 'none'} is none this Tocsin "
-                "knows (a newer Tocsin's backup: restore it with that version)"
+                f"its schema revision {revision} is none this Tocsin knows (a newer "
+                "Tocsin's backup: restore it with that version)"
             )
         conn.execute("PRAGMA journal_mode=DELETE")
     except sqlite3.DatabaseError as exc:
@@ -182,7 +191,6 @@ def _check_backup(staged: Path, revisions: frozenset[str]) -> str:
     finally:
         conn.close()
     _fsync(staged)
-    revision: str = found[0]
     return revision
 
 
