@@ -46,6 +46,7 @@ from tocsin.core.maintenances import MaintenanceDesk
 from tocsin.core.oncall_ops import HumanAction, OncallRefused
 from tocsin.core.ops import EndingEvents
 from tocsin.core.outbox_ops import Enqueue, ForgetDone
+from tocsin.core.override_ops import AddOverride, override_problem
 from tocsin.core.pd_intake import EventIntake
 from tocsin.core.people import PeopleDirectory
 from tocsin.core.policy import PERSON_PREFIX, ConfigPolicy
@@ -72,7 +73,7 @@ from tocsin.notify.outcome import Outcome, OutcomeKind
 from tocsin.notify.templates import Templates
 from tocsin.oncall.escalation import page_escalation
 from tocsin.oncall.lifecycle import GroupState, Via, pending_acts
-from tocsin.oncall.schedules import Shift, shifts
+from tocsin.oncall.schedules import Override, Shift, shifts
 from tocsin.outage import Outage
 from tocsin.runbooks.checklist import Checklist, find_step, parse_ref
 from tocsin.runbooks.timers import Timer, find_timer
@@ -815,6 +816,30 @@ class Runtime:
 
     async def _ack_by_event(self, group_id: str, who: str, comment: str) -> dict[str, Any]:
         return await self.act_on_group(group_id, "ack", who, Via.EVENTS_API, comment)
+
+    def overrides(self, schedule: str, past: bool = False) -> list[Override] | None:
+        """A schedule's overrides by start, the file's and those made at run time, those
+        over already only with ``past``; None when there is no such schedule."""
+        found = self._config.schedule(schedule)
+        if found is None:
+            return None
+        now = self.clock()
+        with self.engine.connect() as conn:
+            every = [*found.config_overrides(), *oncall_rows.overrides(conn, schedule)]
+        return sorted((o for o in every if past or o.end > now), key=lambda o: (o.start, o.id))
+
+    async def add_override(self, override: Override, by: str, via: Via) -> str | None:
+        """Store ``override`` if it meets the rules (``override_problem``); else why not."""
+        problem = await asyncio.to_thread(
+            override_problem,
+            override,
+            self.clock(),
+            self.people,
+            self.timeline(override.schedule),
+        )
+        if problem is None:
+            await self.writer.run(AddOverride(override, by, via))
+        return problem
 
     def shifts(self, schedule: str, start: datetime, end: datetime) -> list[Shift] | None:
         """A schedule's shifts over [start, end), overrides (config and stored) applied;

@@ -19,16 +19,15 @@ from fastapi.responses import HTMLResponse, Response
 from tocsin.api.state import Runtime, runtime
 from tocsin.api.v2 import BodyTooLarge, read_body
 from tocsin.config import ConfigError
-from tocsin.config.decode import did_you_mean
 from tocsin.config.durations import format_duration, parse_duration
 from tocsin.config.oncall import CONFIG_OVERRIDE
 from tocsin.core.oncall_ops import OncallRefused
-from tocsin.core.override_ops import AddOverride, DeleteOverride, schedule_audit_id
+from tocsin.core.override_ops import DeleteOverride, schedule_audit_id
 from tocsin.incidents.model import Incident
 from tocsin.oncall.ical import person_ics, schedule_ics, whole_shifts
 from tocsin.oncall.lifecycle import Status, Via, snooze_problem
 from tocsin.oncall.links import Action, LinkError, SignedAction, verify
-from tocsin.oncall.schedules import Override, Shift, shift_at
+from tocsin.oncall.schedules import RANGE_MAX, Override, Shift, shift_at
 from tocsin.oncall.slack_requests import SlackSignatureError, verify_slack
 from tocsin.runbooks.checklist import Checklist
 from tocsin.runbooks.timers import Timer
@@ -557,11 +556,6 @@ def _shift_json(s: Shift) -> dict[str, Any]:
     }
 
 
-# The longest range /api/v1/oncall answers: a year of shifts, with a leap day. Without a
-# cap, one request for a century of a daily rota builds megabytes for seconds.
-RANGE_MAX = timedelta(days=366)
-
-
 @router.get("/api/v1/oncall", summary="Who is on call now, at a time, or over a range")
 def who_is_on_call(
     request: Request,
@@ -645,14 +639,9 @@ def list_overrides(request: Request, name: str, past: bool = False) -> Response:
     """The overrides of a schedule that have not ended (``past=true``: all), by start:
     the config file's (``source: config``, changed in the file) and those made at run
     time from the CLI, API or console (``source: api``)."""
-    rt = runtime(request)
-    schedule = rt.config.schedule(name)
-    if schedule is None:
+    shown = runtime(request).overrides(name, past)
+    if shown is None:
         return _json(f"no schedule {name!r}", 404)
-    now = rt.clock()
-    with rt.engine.connect() as conn:
-        found = [*schedule.config_overrides(), *oncall_rows.overrides(conn, name)]
-    shown = sorted((o for o in found if past or o.end > now), key=lambda o: (o.start, o.id))
     return _json([_override_json(o) for o in shown])
 
 
@@ -674,43 +663,13 @@ async def add_override(request: Request, name: str) -> Response:
     for field, value in (("person", person), ("replaces", replaces or "")):
         if not isinstance(value, str):
             return _json(f"{field}: must be a person's name", 400)
-    if start is None or end is None or end <= start:
-        return _json("end: must be after start", 400)
-    if end <= rt.clock():
-        return _json("end: the window is over already", 400)
+    if start is None or end is None:
+        return _json("start, end: the zero time is no instant", 400)
     override = Override(str(uuid.uuid4()), name, person, start, end, rt.clock(), replaces)
-    problem = await asyncio.to_thread(_override_problem, rt, override)
+    problem = await rt.add_override(override, str(by), via_of(request))
     if problem is not None:
         return _json(problem, 400)
-    await rt.writer.run(AddOverride(override, str(by), via_of(request)))
     return _json(_override_json(override))
-
-
-def _override_problem(rt: Runtime, o: Override) -> str | None:
-    """Why ``o`` is refused, naming the field, or None. Its people are looked up where
-    escalation finds whom to page (``rt.people``: the file's and those PUT through the
-    API), as check-config checks the file's overrides. One that ``replaces`` someone
-    never on call in its window would change nothing: stored, it would tell whoever
-    reads the list that the window is covered (a wrong name, schedule or window)."""
-    for field, name in (("person", o.person), ("replaces", o.replaces)):
-        if name is not None and rt.people.find(name) is None:
-            return f"{field}: no person {name!r}{did_you_mean(name, rt.people.names())}"
-    if o.end - o.start > RANGE_MAX:
-        # (a rota change, not an override; and its check below builds every shift)
-        return f"end: at most {RANGE_MAX.days} days after start"
-    if o.replaces is None:
-        return None
-    if o.replaces == o.person:
-        return f"replaces: {o.person!r} is the person covering: the override would change nothing"
-    timeline = rt.timeline(o.schedule)
-    # (stored overrides applied: replacing whoever covers by an override works too)
-    if timeline is not None and any(s.person == o.replaces for s in timeline(o.start, o.end)):
-        return None
-    window = f"{format_rfc3339(o.start)} to {format_rfc3339(o.end)}"
-    return (
-        f"replaces: {o.replaces!r} is not on call in schedule {o.schedule!r} from {window}: "
-        "the override would change nothing"
-    )
 
 
 @router.delete("/api/v1/overrides/{override_id}", summary="Remove an override")

@@ -252,7 +252,7 @@ def _print_checklists(group: str, lists: list[Any], timers: list[Any]) -> None:
 def oncall(
     schedules: Annotated[list[str] | None, typer.Argument(help="Schedules (default: all).")] = None,
     at: Annotated[str | None, typer.Option(help="RFC 3339 time (default: now).")] = None,
-    # at most what the server answers (api.oncall.RANGE_MAX), refused naming --days
+    # at most what the server answers (oncall.schedules.RANGE_MAX), refused naming --days
     days: Annotated[
         int, typer.Option(min=0, max=366, help="Show the shifts of the next N days.")
     ] = 0,

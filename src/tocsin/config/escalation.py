@@ -37,6 +37,7 @@ from typing import Annotated, Literal
 
 from tocsin.config.common import PromDuration
 from tocsin.config.decode import Conv, Issue, did_you_mean
+from tocsin.oncall.schedules import Span, uncovered
 
 __all__ = [
     "URGENCIES",
@@ -51,9 +52,6 @@ __all__ = [
     "unreached",
 ]
 
-
-Span = tuple[datetime, datetime]
-"""[start, end) in UTC."""
 
 Urgency = Literal["high", "low"]
 """How loudly a step pages: people's notification rules differ per urgency. The same
@@ -216,15 +214,6 @@ def unreached(
         t.kind is not TargetKind.SCHEDULE for s in policy.steps for t in s.targets
     ):
         return []
-    covered = sorted(span for name in policy.schedules() for span in on_call.get(name, ()))
-    gaps: list[Span] = []
-    cursor = start
-    for low, high in covered:
-        if low > cursor:
-            gaps.append((cursor, min(low, end)))
-        cursor = max(cursor, high)
-        if cursor >= end:
-            break
-    if cursor < end:
-        gaps.append((cursor, end))
-    return [(low, high) for low, high in gaps if low < high]
+    return uncovered(
+        (span for name in policy.schedules() for span in on_call.get(name, ())), start, end
+    )

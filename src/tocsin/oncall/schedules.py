@@ -189,6 +189,31 @@ def shifts(
     return _merged(canvas)
 
 
+Span = tuple[datetime, datetime]
+"""[start, end) in UTC."""
+
+# The longest range a question (who is on call from when to when) or an override may
+# span: a year of shifts, with a leap day. Without a cap, one request for a century of a
+# daily rota builds megabytes for seconds.
+RANGE_MAX = timedelta(days=366)
+
+
+def uncovered(covered: Iterable[Span], start: datetime, end: datetime) -> list[Span]:
+    """The spans of [``start``, ``end``) that no span of ``covered`` holds, sorted
+    (``covered`` in any order; spans may overlap)."""
+    gaps: list[Span] = []
+    cursor = start
+    for low, high in sorted(covered):
+        if low > cursor:
+            gaps.append((cursor, min(low, end)))
+        cursor = max(cursor, high)
+        if cursor >= end:
+            break
+    if cursor < end:
+        gaps.append((cursor, end))
+    return [(low, high) for low, high in gaps if low < high]
+
+
 # How far :func:`shift_at` looks each side of its instant at first, and at most.
 SHIFT_REACH = timedelta(days=8)
 SHIFT_REACH_MAX = timedelta(days=366)

@@ -11,6 +11,7 @@ and one message per bad field.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Annotated, Any
@@ -28,6 +29,7 @@ from tocsin.api.state import Runtime, runtime
 from tocsin.config.durations import parse_duration
 from tocsin.core.alert_store import AlertQuery, group_views
 from tocsin.core.oncall_ops import OncallRefused
+from tocsin.core.override_ops import DeleteOverride
 from tocsin.notify.outbox import DeliveryStatus
 from tocsin.notify.payload import common_pairs
 from tocsin.oncall.lifecycle import Via, snooze_problem
@@ -36,6 +38,7 @@ from tocsin.web import pages
 from tocsin.web.forms import (
     MAX_FORM_BYTES,
     FormError,
+    OverrideForm,
     SilenceForm,
     cross_site,
     matchers_text,
@@ -64,6 +67,8 @@ NOTICES = {
     "postmortem": "Post-mortem saved.",
     "scheduled": "Maintenance scheduled.",
     "maintenance": "Maintenance updated.",
+    "override": "Override added.",
+    "override-removed": "Override removed.",
     **{action: f"Alert group {done}." for action, done in ACTIONS.items()},
     "ack-shown": "Alert groups acknowledged.",
 }
@@ -460,15 +465,77 @@ async def act_on_group(request: Request, group_id: str, action: str) -> Response
 
 @router.get("/ui/oncall", response_class=HTMLResponse)
 def oncall_page(request: Request, days: int = Query(14, ge=1, le=90)) -> HTMLResponse:
+    return _oncall_page(request, days)
+
+
+def _oncall_page(
+    request: Request,
+    days: int = 14,
+    status: int = 200,
+    form: OverrideForm | None = None,
+    form_schedule: str = "",
+) -> HTMLResponse:
+    """``form``: an override form refused, shown again in ``form_schedule``'s box."""
     rt = runtime(request)
     now = rt.clock()
     boxes = []
     until = now + timedelta(days=days)
     for s in rt.config.schedules:
         timeline = rt.shifts(s.name, now, until) or []
-        boxes.append(pages.schedule_box(s.name, timeline, now, until))
+        overrides = rt.overrides(s.name) or []
+        boxes.append(pages.schedule_box(s.name, s.time_zone, timeline, overrides, now, until))
     people = [p for p, _ in rt.people.all()]
-    return show_page(request, "oncall.html", schedules=boxes, people=people, days=days)
+    return show_page(
+        request,
+        "oncall.html",
+        status=status,
+        typed_by=form.by if form else "",
+        schedules=boxes,
+        people=people,
+        days=days,
+        form=form or OverrideForm(),
+        form_schedule=form_schedule,
+    )
+
+
+@router.post("/ui/oncall/{schedule}/overrides", response_class=HTMLResponse)
+async def add_override(request: Request, schedule: str) -> Response:
+    """Cover a window of ``schedule``: the rules are the API's (``override_problem``)."""
+    fields = await read_form(request)
+    if isinstance(fields, HTMLResponse):
+        return fields
+    rt = runtime(request)
+    found = rt.config.schedule(schedule)
+    if found is None:
+        return show_page(request, "refused.html", status=404, reason=f"no schedule {schedule!r}")
+    form = OverrideForm.from_fields(fields)
+    try:
+        override = form.override(str(uuid.uuid4()), schedule, found.time_zone, rt.clock())
+    except FormError as exc:
+        form.problems = exc.problems
+        return _oncall_page(request, status=400, form=form, form_schedule=schedule)
+    problem = await rt.add_override(override, form.by, Via.CONSOLE)
+    if problem is not None:
+        key, _, why = problem.partition(": ")
+        form.problems = {key: why}
+        return _oncall_page(request, status=400, form=form, form_schedule=schedule)
+    return redirect_done("/ui/oncall?done=override", form.by)
+
+
+@router.post("/ui/overrides/{override_id}/remove", response_class=HTMLResponse)
+async def remove_override(request: Request, override_id: str) -> Response:
+    fields = await read_form(request)
+    if isinstance(fields, HTMLResponse):
+        return fields
+    rt = runtime(request)
+    by = fields.get("by", "").strip()
+    if not by:
+        reason = "who is removing it: your name is required"
+        return show_page(request, "refused.html", status=400, reason=reason)
+    if not await rt.writer.run(DeleteOverride(override_id, by, rt.clock(), Via.CONSOLE)):
+        reason = f"no override {override_id!r} (removed already, or from the config file)"
+        return show_page(request, "refused.html", status=404, reason=reason)
+    return redirect_done("/ui/oncall?done=override-removed", by)
 
 
 @router.get("/ui/notifications", response_class=HTMLResponse)

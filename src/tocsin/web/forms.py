@@ -1,5 +1,6 @@
 """The console's forms: reading a posted form, refusing cross-site posts, and turning the
-silence form into a :class:`Silence` with one message per bad field."""
+silence form into a :class:`Silence` and the override form into an :class:`Override`,
+with one message per bad field."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 from tocsin.alerts.matchers import Matcher, MatcherError, MatchType, parse_matchers
 from tocsin.alerts.silences import Silence
 from tocsin.config.durations import parse_duration
+from tocsin.oncall.schedules import Override
 from tocsin.timeutil import TimeFormatError, parse_rfc3339
 
 # How long a silence lasts when the form names neither an end nor a duration: the
@@ -135,3 +138,69 @@ class SilenceForm:
         except TimeFormatError as exc:
             problems[key] = f"{exc} (RFC 3339, e.g. 2026-12-05T09:00:00Z)"
             return None
+
+
+def wall_clock(text: str, zone: str) -> datetime:
+    """A time typed in ``zone`` (a browser's ``datetime-local``: ``2026-12-10T09:00``,
+    seconds optional, a space for the T), or RFC 3339 with its own offset; ValueError
+    saying what is expected."""
+    text = text.strip()
+    try:
+        found = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"not a time: {text!r} (YYYY-MM-DD HH:MM in {zone}, or RFC 3339)"
+        ) from None
+    if found.tzinfo is None:
+        found = found.replace(tzinfo=ZoneInfo(zone))
+    return found.astimezone(ZoneInfo("UTC"))
+
+
+@dataclass
+class OverrideForm:
+    """The console's "cover a shift" form, as typed (shown again when refused): its
+    times are wall-clock times in the schedule's own zone, as its rota is written."""
+
+    person: str = ""
+    replaces: str = ""
+    start: str = ""
+    end: str = ""
+    by: str = ""
+    problems: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, str]) -> OverrideForm:
+        def typed(key: str) -> str:
+            return fields.get(key, "").strip()
+
+        return cls(typed("person"), typed("replaces"), typed("start"), typed("end"), typed("by"))
+
+    def override(self, override_id: str, schedule: str, zone: str, now: datetime) -> Override:
+        """The override this form asks for; FormError names every bad field (the rules
+        that need the rota, ``override_problem``, are checked after)."""
+        problems: dict[str, str] = {}
+        if not self.person:
+            problems["person"] = "required: who covers"
+        times: dict[str, datetime] = {}
+        for key in ("start", "end"):
+            text = getattr(self, key)
+            if not text:
+                problems[key] = "required"
+                continue
+            try:
+                times[key] = wall_clock(text, zone)
+            except ValueError as exc:
+                problems[key] = str(exc)
+        if not self.by:
+            problems["by"] = "required: who is making this change"
+        if problems:
+            raise FormError(problems)
+        return Override(
+            override_id,
+            schedule,
+            self.person,
+            times["start"],
+            times["end"],
+            now,
+            self.replaces or None,
+        )

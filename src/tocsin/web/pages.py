@@ -15,7 +15,7 @@ from tocsin.alerts.silences import Silence, SilenceState, sort_key
 from tocsin.core.alert_store import AlertView, ViewGroup
 from tocsin.notify.payload import quote_meta
 from tocsin.oncall.lifecycle import Status
-from tocsin.oncall.schedules import Shift
+from tocsin.oncall.schedules import Override, Shift, uncovered
 from tocsin.store.oncall_rows import OncallGroupRow
 from tocsin.timeutil import from_micros
 from tocsin.web.forms import matchers_text
@@ -211,24 +211,48 @@ def _time(micros: Any) -> datetime | None:
 
 
 @dataclass(frozen=True)
+class ShiftRow:
+    """A row of a schedule's next days: a shift, or a gap (``person`` None: nobody is
+    on call, and a page to the schedule then reaches nobody)."""
+
+    person: str | None
+    start: datetime
+    end: datetime
+    layer: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class ScheduleBox:
     name: str
+    zone: str  # the schedule's time zone: its rota is written in it, and shown in it
     now: list[Shift]
-    upcoming: list[Shift]
+    nobody_until: datetime | None  # nobody is on call now, until then (None: someone is)
+    upcoming: list[ShiftRow]  # shifts and gaps that start later, by start
+    overrides: list[Override]  # those not over yet
     until: datetime  # the end of the window looked at: a shift ending there may go on
 
-    def open_ended(self, shift: Shift) -> bool:
-        return shift.end >= self.until
+    def open_ended(self, row: Shift | ShiftRow) -> bool:
+        return row.end >= self.until
 
 
 def schedule_box(
-    name: str, timeline: Sequence[Shift], now: datetime, until: datetime
+    name: str,
+    zone: str,
+    timeline: Sequence[Shift],
+    overrides: Sequence[Override],
+    now: datetime,
+    until: datetime,
 ) -> ScheduleBox:
-    """Who holds a schedule now, and the shifts that start later, up to ``until``
-    (a shift running now is shown once, as now's)."""
+    """Who holds a schedule now, and the shifts and gaps that start later, up to
+    ``until`` (a shift or gap running now is shown once, as now's)."""
     current = [s for s in timeline if s.start <= now < s.end]
-    later = [s for s in timeline if s.start > now]
-    return ScheduleBox(name, current, later, until)
+    gaps = uncovered(((s.start, s.end) for s in timeline), now, until)
+    nobody_until = gaps[0][1] if gaps and gaps[0][0] <= now else None
+    later = [ShiftRow(s.person, s.start, s.end, s.layer, s.source) for s in timeline]
+    later += [ShiftRow(None, low, high) for low, high in gaps]
+    upcoming = sorted((r for r in later if r.start > now), key=lambda r: r.start)
+    return ScheduleBox(name, zone, current, nobody_until, upcoming, list(overrides), until)
 
 
 # the audit columns the group page shows already, or nobody reading it needs (the

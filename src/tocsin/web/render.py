@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import jinja2
 
@@ -43,6 +44,15 @@ def relative(when: datetime, now: datetime) -> str:
 
 def iso(when: datetime | None) -> str:
     return "" if when is None else format_rfc3339(when)
+
+
+def in_zone(when: datetime | None, zone: str) -> str:
+    """A time on a rota's wall clock: "Tue 8 Dec 09:00 CET" (the exact instant, in UTC,
+    is the ``<time>`` element's)."""
+    if when is None:
+        return ""
+    local = when.astimezone(ZoneInfo(zone))
+    return f"{local:%a} {local.day} {local:%b %H:%M} {local.tzname()}"
 
 
 def public_time(when: datetime | None) -> str:
@@ -81,6 +91,7 @@ ENV = jinja2.Environment(
 )
 ENV.filters["iso"] = iso
 ENV.filters["public_time"] = public_time
+ENV.filters["in_zone"] = in_zone
 ENV.filters["span"] = span
 ENV.filters["web_link"] = web_link
 ENV.filters["url_value"] = url_value
