@@ -312,6 +312,31 @@ def test_cli_groups_ack_and_oncall(tmp_path: Path) -> None:
             before = ("oncall", "primary", "--at", "2025-12-01T00:00:00Z")  # before its layer
             (_, gap) = run_cli(*before, url=tocsin.url).stdout.splitlines()
             assert gap.split() == ["primary", "(nobody)", "2025-12-01T00:00:00.000Z"]
+            # a range across the layer's start: the hours before it are a row of their
+            # own; --tz shows the schedule's wall clock
+            across = ("oncall", "primary", "--at", "2026-01-04T12:00:00Z", "--days", "1")
+            rows = run_cli(*across, "--tz", "Europe/Berlin", url=tocsin.url).stdout.splitlines()
+            assert [r.split() for r in rows[1:]] == [
+                ["primary", "(nobody)", "2026-01-04", "13:00", "CET", "2026-01-05", "00:00", "CET"],
+                [
+                    "primary",
+                    "alice",
+                    "2026-01-05",
+                    "00:00",
+                    "CET",
+                    "2026-01-05",
+                    "13:00",
+                    "CET",
+                    "rotation",
+                ],
+            ]
+            utc = run_cli(*across, url=tocsin.url).stdout.splitlines()
+            assert utc[1].split()[2:] == ["2026-01-04T12:00:00.000Z", "2026-01-04T23:00:00.000Z"]
+            nozone = run_cli(*across, "--tz", "Mars/Olympus", url=tocsin.url, check=False)
+            assert (nozone.returncode, "unknown time zone 'Mars/Olympus'" in nozone.stderr) == (
+                2,
+                True,
+            )
             # bob covers the next two hours from now; listed, then removed
             made = run_cli(
                 "override", "add", "primary", "bob", "--for", "2h", "--by", "dave", url=tocsin.url

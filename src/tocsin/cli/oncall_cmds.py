@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
@@ -16,6 +17,7 @@ from tocsin.cli.output import fail, me, print_json, print_table
 from tocsin.client import ApiError, Client
 from tocsin.config.durations import parse_duration
 from tocsin.defaults import DEFAULT_URL
+from tocsin.oncall.schedules import uncovered
 from tocsin.timeutil import format_rfc3339, parse_rfc3339, utcnow
 
 ByOption = Annotated[
@@ -256,16 +258,28 @@ def oncall(
     days: Annotated[
         int, typer.Option(min=0, max=366, help="Show the shifts of the next N days.")
     ] = 0,
+    tz: Annotated[
+        str,
+        typer.Option(
+            "--tz",
+            envvar="TOCSIN_TZ",
+            help="Show times in this zone (Europe/Berlin; local: this machine's) "
+            "instead of RFC 3339 in UTC.",
+        ),
+    ] = "",
     url: UrlOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
-    """Who is on call now (or at --at), or the shifts of the next --days days."""
+    """Who is on call now (or at --at), or the shifts of the next --days days, with the
+    hours nobody is on call as (nobody)."""
     try:
         start = parse_rfc3339(at) if at else utcnow()
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    shown = _time_shown(tz)
     start = start or utcnow()
-    until = format_rfc3339(start + timedelta(days=days)) if days else None
+    end = start + timedelta(days=days)
+    until = format_rfc3339(end) if days else None
     try:
         with Client(url) as client:
             found = client.oncall(schedules, format_rfc3339(start), until)
@@ -276,10 +290,42 @@ def oncall(
         return
     rows = []
     for name, shifts in found.items():
-        if not shifts:  # said, not left out: a gap in cover is what matters most at 3 a.m.
-            rows.append([name, "(nobody)", format_rfc3339(start), until or "", ""])
-        rows += [[name, s["person"], s["start"], s["end"], s["source"]] for s in shifts]
+        if not days:
+            if not shifts:  # said, not left out: a gap in cover is what matters most at 3 a.m.
+                rows.append([name, "(nobody)", shown(start), "", ""])
+            rows += [
+                [name, s["person"], shown(s["start"]), shown(s["end"]), s["source"]] for s in shifts
+            ]
+            continue
+        spans = [(_at(s["start"]), _at(s["end"]), s["person"], s["source"]) for s in shifts]
+        gaps = uncovered(((low, high) for low, high, _, _ in spans), start, end)
+        spans += [(low, high, "(nobody)", "") for low, high in gaps]
+        spans.sort(key=lambda span: span[0])
+        rows += [[name, who, shown(low), shown(high), why] for low, high, who, why in spans]
     print_table(["SCHEDULE", "PERSON", "FROM", "UNTIL", "SOURCE"], rows)
+
+
+def _at(text: str) -> datetime:
+    found = parse_rfc3339(text)
+    if found is None:
+        raise typer.BadParameter(f"the server answered the zero time: {text!r}")
+    return found
+
+
+def _time_shown(tz: str) -> Callable[[datetime | str], str]:
+    """How a time is printed: RFC 3339 in UTC, or in ``tz`` ("2026-12-08 09:00 EST")."""
+    if not tz:
+        return lambda when: when if isinstance(when, str) else format_rfc3339(when)
+    try:
+        zone = None if tz == "local" else ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise typer.BadParameter(f"unknown time zone {tz!r}", param_hint="--tz") from None
+
+    def shown(when: datetime | str) -> str:
+        local = (_at(when) if isinstance(when, str) else when).astimezone(zone)
+        return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+    return shown
 
 
 @override_app.command("add")
