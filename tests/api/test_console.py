@@ -347,7 +347,7 @@ def test_an_alert_group_acknowledged_snoozed_and_resolved_from_the_console(
         # the first step (no delay) fires in the app's background loop, after the group
         # opened: then the next step, due in an hour, is pending
         found = client.get(f"/ui/groups/{gid}")
-        return found if "<td>step 2</td>" in found.text else None
+        return found if "<td>escalation step 2</td>" in found.text else None
 
     page = wait_until(fired_first_step, 30, "the first step to fire")
     assert page.status_code == 200
@@ -379,7 +379,7 @@ def test_an_alert_group_acknowledged_snoozed_and_resolved_from_the_console(
     assert client.get(f"/api/v1/groups/{gid}").json()["acknowledgedBy"] == "alice"
     # acknowledged: the escalation waits, so step 2 is no longer shown as coming
     acked_page = client.get(f"/ui/groups/{gid}").text
-    assert "<td>step 2</td>" not in acked_page
+    assert "<td>escalation step 2</td>" not in acked_page
     assert "Nothing: no step waits." in acked_page
     assert client.get(f"/api/v1/groups/{gid}").json()["pending"] == []
     # acknowledging twice is refused, by the same rule as the API's

@@ -609,6 +609,7 @@ def test_a_group_whose_policy_ran_out_says_nobody_else_is_paged(
             return found
 
         wait_until(lambda: shown()["pending"], 10, "the second step to wait")
+        assert [p["what"] for p in shown()["pending"]] == ["escalation step 2"]
         assert shown()["escalationDone"] is False
         assert 'id="exhausted"' not in client.get(f"/ui/groups/{gid}").text
         clock.now += timedelta(hours=1, minutes=1)  # bob's step, the last, comes due

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -23,11 +24,12 @@ from tocsin.oncall.escalation import (
     fire_step,
     notify_stale_reason,
     page_escalation,
+    pending_what,
     resume,
     stale_reason,
     start_escalation,
 )
-from tocsin.oncall.lifecycle import GroupState, Status
+from tocsin.oncall.lifecycle import DueKind, GroupState, LifecycleDue, Status
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 M = timedelta(minutes=1)
@@ -434,3 +436,34 @@ def test_rows_and_escalations_round_trip_through_json() -> None:
     assert StepDue.from_json(FIRST.to_json()) == FIRST
     assert Page.from_json(page.to_json()) == page
     assert NotifyDue.from_json(row.to_json()) == row
+
+
+RECEIVER_PAGE = Page("g#1", "g", Recipient.RECEIVER, "pager", "high", 0, 0, T0)
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "said"),
+    [
+        ("step", StepDue("g#1", 1, 0, T0).to_json(), "escalation step 2"),
+        ("step", StepDue("g#1", 0, 2, T0).to_json(), "escalation step 1 (round 3)"),
+        ("notify", NotifyDue(person("bob", 0), "email", T0).to_json(), "page bob by email"),
+        ("notify", NotifyDue(RECEIVER_PAGE, "receiver", T0).to_json(), "notify receiver pager"),
+        (
+            "lifecycle",
+            LifecycleDue(DueKind.SNOOZE_END, "g", "g#1", T0).to_json(),
+            "snooze ends: escalation resumes",
+        ),
+        (
+            "lifecycle",
+            LifecycleDue(DueKind.ACK_TIMEOUT, "g", "g#1", T0).to_json(),
+            "acknowledgement times out: escalation resumes",
+        ),
+    ],
+    ids=["step", "a later round", "a person's page", "a receiver's", "snooze", "ack timeout"],
+)
+def test_a_pending_row_in_a_responder_s_words(
+    kind: str, payload: dict[str, Any], said: str
+) -> None:
+    """What `tocsin group`, the API's "what" and the group page say is coming: the
+    row's own words, not its table's kind ("lifecycle")."""
+    assert pending_what(kind, payload) == said

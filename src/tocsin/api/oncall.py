@@ -24,6 +24,7 @@ from tocsin.config.oncall import CONFIG_OVERRIDE
 from tocsin.core.oncall_ops import OncallRefused
 from tocsin.core.override_ops import DeleteOverride, schedule_audit_id
 from tocsin.incidents.model import Incident
+from tocsin.oncall.escalation import pending_what
 from tocsin.oncall.ical import person_ics, schedule_ics, whole_shifts
 from tocsin.oncall.lifecycle import Status, Via, snooze_problem
 from tocsin.oncall.links import Action, LinkError, SignedAction, verify
@@ -95,7 +96,10 @@ def get_group(request: Request, group_id: str) -> Response:
     if page is None:
         return _json(f"no alert group {group_id!r}", 404)
     body = _group_json(page.row)
-    body["pending"] = [{"kind": d.kind, "dueAt": d.due_at} for d in page.pending]
+    body["pending"] = [
+        {"kind": d.kind, "what": pending_what(d.kind, d.payload), "dueAt": d.due_at}
+        for d in page.pending
+    ]
     # firing with no step left: the policy ran out, and nobody else will be paged
     body["escalationDone"] = page.exhausted
     body["runbookTimers"] = timers_json(page.runbook.timers)

@@ -154,7 +154,8 @@ def group(
     held = "that fired last" if found["status"] == "resolved" else "firing"
     typer.echo(f"  alerts:     {len(found['alerts'])} {held}")
     for due in found["pending"]:
-        typer.echo(f"  pending:    {due['kind']} at {due['dueAt']}")
+        # (an older server names only the row's kind)
+        typer.echo(f"  pending:    {due.get('what', due['kind'])} at {due['dueAt']}")
     if found.get("escalationDone"):
         typer.echo("  pending:    nothing: the policy has no step left, nobody else is paged")
     for incident in found.get("incidents", []):

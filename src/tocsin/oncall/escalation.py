@@ -48,7 +48,15 @@ from tocsin.config.escalation import (
     Urgency,
     check_urgency,
 )
-from tocsin.oncall.lifecycle import SYSTEM, AuditEntry, GroupState, Status, Via
+from tocsin.oncall.lifecycle import (
+    SYSTEM,
+    AuditEntry,
+    DueKind,
+    GroupState,
+    LifecycleDue,
+    Status,
+    Via,
+)
 from tocsin.timeutil import from_micros, to_micros
 
 __all__ = [
@@ -634,3 +642,24 @@ def _policy_from_json(data: Mapping[str, Any]) -> EscalationPolicy:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def pending_what(kind: str, payload: Mapping[str, Any]) -> str:
+    """A group's pending row (``kind``: "step", "notify" or "lifecycle"; ``payload``:
+    the row's) as a responder reads it: "escalation step 2 (round 2)", "page bob by
+    email" (a rule's later channel), "snooze ends: escalation resumes"."""
+    if kind == "step":
+        due = StepDue.from_json(payload)
+        again = f" (round {due.round + 1})" if due.round else ""
+        return f"escalation step {due.step_index + 1}{again}"
+    if kind == "notify":
+        notify = NotifyDue.from_json(payload)
+        if notify.page.recipient is Recipient.RECEIVER:
+            return f"notify receiver {notify.page.name}"
+        return f"page {notify.page.name} by {notify.channel}"
+    if kind == "lifecycle":
+        wake = LifecycleDue.from_json(payload)
+        if wake.kind is DueKind.SNOOZE_END:
+            return "snooze ends: escalation resumes"
+        return "acknowledgement times out: escalation resumes"
+    return kind

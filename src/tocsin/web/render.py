@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from tocsin.monitors.probes import shown_url
+from tocsin.oncall.escalation import pending_what
 from tocsin.runbooks import placeholders
 from tocsin.timeutil import format_rfc3339
 
@@ -98,6 +99,7 @@ ENV.filters["url_value"] = url_value
 ENV.filters["shown_url"] = shown_url
 ENV.filters["fill"] = placeholders.fill
 ENV.globals["relative"] = relative
+ENV.globals["pending_what"] = pending_what
 
 
 def render(template: str, **context: Any) -> str:
