@@ -54,7 +54,7 @@ def build_api(rt: Runtime) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loops = [
             asyncio.create_task(rt.run_retention()),
-            asyncio.create_task(_follow_replicas(rt)),
+            asyncio.create_task(rt.follow_replicas()),
             asyncio.create_task(rt.run_replicas()),
             asyncio.create_task(rt.watch_commits()),
             asyncio.create_task(rt.dispatcher.run()),
@@ -105,21 +105,3 @@ def build_api(rt: Runtime) -> FastAPI:
     app.include_router(maintenance_pages.router)
     swagger.mount(app)
     return app
-
-
-async def _follow_replicas(rt: Runtime) -> None:
-    """Keep the in-memory indexes current with what other replicas commit.
-
-    Reads catch up by themselves; this loop bounds how stale the state is that
-    background work (metrics now, notification dispatch later) sees.
-    """
-    interval = rt.settings.follow_interval.total_seconds()
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await asyncio.to_thread(rt.store.refresh)
-            await asyncio.to_thread(rt.people.refresh)
-        except Exception as exc:
-            rt.following.failed(exc)
-        else:
-            rt.following.succeeded()

@@ -74,7 +74,6 @@ from tocsin.notify.templates import Templates
 from tocsin.oncall.escalation import page_escalation
 from tocsin.oncall.lifecycle import GroupState, Via, pending_acts
 from tocsin.oncall.schedules import Override, Shift, shifts
-from tocsin.outage import Outage
 from tocsin.runbooks.checklist import Checklist, find_step, parse_ref
 from tocsin.runbooks.timers import Timer, find_timer
 from tocsin.store import oncall_rows, outbox_rows, replica_rows
@@ -158,8 +157,9 @@ class Runtime:
         self.metrics.config_loaded(config.original, self.started_at)
         self.engine = open_database(settings.database())
         self.writer = GroupCommitter(self.engine)
-        # the follow loop's reads of what other replicas commit (see app._follow_replicas)
-        self.following = Outage(log, "catching up with the database")
+        # reads what other replicas commit (see ``follow_replicas``); its outage is
+        # /-/ready's
+        self.follow = KickedLoop("follow")
         self.people = PeopleDirectory(self.engine, self.writer, clock, lambda: self._config)
         self.people.refresh()
         self._say_unreachable()
@@ -315,6 +315,7 @@ class Runtime:
             self.maintenance_edges.loop,
             self.replicas,
             self.retention,
+            self.follow,
         ]
         self.metrics.add_labelled_gauges(
             "tocsin_loop_failing",
@@ -519,6 +520,17 @@ class Runtime:
             # shrank); a failure here is the round's, retried with it
             await asyncio.to_thread(reclaim_space, self.engine)
         return alerts, silences, notifications
+
+    async def follow_replicas(self) -> None:
+        """Keep the in-memory indexes current with what other replicas commit, every
+        ``follow_interval`` (the app runs it). Reads catch up by themselves; this bounds
+        how stale the state is that background work (metrics, dispatch) sees."""
+
+        async def catch_up() -> None:
+            await asyncio.to_thread(self.store.refresh)
+            await asyncio.to_thread(self.people.refresh)
+
+        await self.follow.run(catch_up, self.settings.follow_interval.total_seconds)
 
     async def watch_commits(self) -> None:
         """Log a commit that hangs (see ``GroupCommitter.stalled``): checked every few

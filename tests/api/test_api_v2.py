@@ -442,7 +442,7 @@ def test_health_ready_metrics(client: TestClient) -> None:
     metrics = client.get("/metrics").text
     assert 'tocsin_alerts_received_total{status="firing"} 1.0' in metrics
     assert 'tocsin_alerts{state="active"} 1.0' in metrics
-    for loop in ("dispatch", "delivery", "on-call", "heartbeats", "probes", "retention"):
+    for loop in ("dispatch", "delivery", "on-call", "heartbeats", "probes", "retention", "follow"):
         assert f'tocsin_loop_failing{{loop="{loop}"}} 0.0' in metrics
         assert f'tocsin_loop_failures_total{{loop="{loop}"}} 0.0' in metrics
     # the release each replica runs, as /api/v2/status says it

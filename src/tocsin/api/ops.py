@@ -27,7 +27,7 @@ def ready(request: Request) -> Response:
     that can store them. Told by the failures themselves, not by a probe query that
     could hang on a database that does not answer."""
     rt = runtime(request)
-    for outage in (rt.writer.outage, rt.following):
+    for outage in (rt.writer.outage, rt.follow.outage):
         if outage.failing:
             return PlainTextResponse(f"not ready: {outage.last_error}", status_code=503)
     # a commit that hangs fails nothing: its age says it (every alert posted here waits)
