@@ -27,6 +27,7 @@ from tocsin.api import (
 )
 from tocsin.api.auth import WebAuth
 from tocsin.api.ingest import FastIngest
+from tocsin.api.site_guard import SiteGuard
 from tocsin.api.unavailable import Unavailable
 from tocsin.runtime import Runtime
 from tocsin.web import console
@@ -43,7 +44,7 @@ def build_app(rt: Runtime) -> ASGIApp:
     unavailable = Unavailable()
     api = build_api(rt)
     unavailable.install(api)
-    app: ASGIApp = FastIngest(api, rt, unavailable)
+    app: ASGIApp = SiteGuard(FastIngest(api, rt, unavailable))
     if rt.settings.web_config_path is not None:
         app = WebAuth(app, lambda: rt.web)
     return app

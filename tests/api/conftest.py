@@ -124,3 +124,12 @@ def first_group(client: TestClient, timeout: float = 30.0) -> dict[str, Any]:
         lambda: client.get("/api/v1/groups").json(), timeout, "an alert group to open"
     )
     return found[0]
+
+
+def runtime_of(client: TestClient) -> Runtime:
+    """The Runtime behind a client's app (under the middleware in front of it)."""
+    app: Any = client.app
+    while not isinstance(getattr(app, "rt", None), Runtime):
+        app = app.app
+    found: Runtime = app.rt
+    return found

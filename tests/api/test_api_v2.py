@@ -17,12 +17,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from tests.api.conftest import CONFIG, Clock, app_client, app_runtime
+from tests.api.conftest import CONFIG, Clock, app_client, app_runtime, runtime_of
 from tests.e2e.conftest import wait_until
 from tests.harness.tcp_proxy import TCPProxy
 from tests.storage.test_delivery import item
 from tocsin.alerts.labels import fingerprint
-from tocsin.api.ingest import FastIngest
 from tocsin.core.outbox_ops import Enqueue
 from tocsin.runtime import Runtime
 from tocsin.store import writer as writer_module
@@ -210,8 +209,7 @@ def silence(client: TestClient, matchers: str, minutes: int = 60, **extra: Any) 
 
 
 def client_now(client: TestClient) -> datetime:
-    app: FastIngest = client.app  # type: ignore[assignment]
-    return app.rt.clock()
+    return runtime_of(client).clock()
 
 
 def test_silence_crud(client: TestClient, clock: Clock) -> None:

@@ -8,16 +8,15 @@ import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import Clock, app_client, first_group
+from tests.api.conftest import Clock, app_client, first_group, runtime_of
 from tests.api.test_console import SAME_SITE, field_problems
 from tests.api.test_oncall_api import CONFIG
 from tests.e2e.conftest import wait_until
-from tocsin.api.ingest import FastIngest
 from tocsin.timeutil import format_rfc3339
 
 RUNBOOKS = Path(__file__).resolve().parents[3] / "shared" / "runbooks"
@@ -429,7 +428,7 @@ def test_a_timer_nobody_kept_in_time_raises_an_alert_until_it_is_kept(
     loop raises RunbookTimerOverdue for the group (its labels, the runbook, the timer's
     ref), from its due time; kept, the alert resolves. A timer an acknowledgement
     meets raises none (the escalation pages for it)."""
-    rt = cast(FastIngest, client.app).rt
+    rt = runtime_of(client)
     gid = open_group(client, clock, "HighErrorRate")
 
     def overdue() -> list[dict[str, Any]]:

@@ -16,9 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
-from tests.api.conftest import Clock, app_client, app_runtime, first_group
+from tests.api.conftest import Clock, app_client, app_runtime, first_group, runtime_of
 from tests.e2e.conftest import wait_until
-from tocsin.api.ingest import FastIngest
 from tocsin.oncall.links import Action, make_link
 from tocsin.store.tables import people
 
@@ -477,7 +476,7 @@ def test_a_person_whose_contacts_come_from_the_api(
     )
     assert "contacts_via_api" in config
     with caplog.at_level(logging.ERROR), app_client(config, db_url, tmp_path, clock) as client:
-        rt = cast(FastIngest, client.app).rt
+        rt = runtime_of(client)
         said = [r.getMessage() for r in caplog.records if r.name == "tocsin.runtime"]
         assert said == [
             "people: 'bob' can be paged by escalation but has no email or slack_user: nothing "
@@ -502,7 +501,7 @@ def test_a_person_whose_contacts_come_from_the_api(
 def test_a_stored_person_a_newer_check_refuses_is_ignored(client: TestClient) -> None:
     """Stored by an older Tocsin (a webhook rule, refused since): the server still
     starts and the file's entry is in force."""
-    rt = cast(FastIngest, client.app).rt
+    rt = runtime_of(client)
     stored = '{"name": "alice", "notification_rules": {"high": [{"channel": "webhook"}]}}'
     with rt.engine.begin() as conn:
         conn.execute(insert(people).values(name="alice", definition=stored, updated_at=0))
@@ -543,7 +542,7 @@ def test_overrides_are_audited(client: TestClient, clock: Clock) -> None:
 def test_a_bad_signed_action_is_refused(
     client: TestClient, body: bytes | None, status: int
 ) -> None:
-    limit = cast(FastIngest, client.app).rt.settings.max_body_bytes
+    limit = runtime_of(client).settings.max_body_bytes
     r = client.post("/act/ack/g123", content=b"x" * (limit + 1) if body is None else body)
     assert r.status_code == status, r.text
     if body == b"":

@@ -80,6 +80,14 @@ def test_a_link_to_a_table_of_alerts_takes_the_row_of_the_alert_s_name(
     assert other["procedure"] is None
 
 
+def test_a_runbook_name_not_found_is_shown_escaped(client: TestClient) -> None:
+    """The name is the request's: a link to /runbooks/<img onerror=...> ran its script
+    in Tocsin's origin (security review)."""
+    r = client.get("/runbooks/%3Cimg%20src=x%20onerror=alert(1)%3E")
+    assert r.status_code == 404
+    assert r.text == "runbook &lt;img src=x onerror=alert(1)&gt; not found"
+
+
 def test_unknown_alert_has_no_procedure(client: TestClient) -> None:
     assert client.get("/api/v1/runbooks/for-alert/NoSuchAlert").status_code == 404
 

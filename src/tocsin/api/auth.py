@@ -185,6 +185,10 @@ async def _refuse(send: Send, status: int, body: bytes, headers: list[tuple[byte
 
 
 async def _with_headers(send: Send, extra: list[tuple[bytes, bytes]], message: Message) -> None:
+    """The web config's headers on a response, in place of any of the same names (its
+    X-Frame-Options instead of the default DENY, say)."""
     if message["type"] == "http.response.start":
-        message = {**message, "headers": [*message.get("headers", []), *extra]}
+        names = {name.lower() for name, _ in extra}
+        kept = [(n, v) for n, v in message.get("headers", []) if n.lower() not in names]
+        message = {**message, "headers": [*kept, *extra]}
     await send(message)

@@ -3,6 +3,7 @@ procedure linked to an alert."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import orjson
@@ -137,5 +138,6 @@ def runbook_page(request: Request, name: str) -> Response:
     book = library.get(name)
     text = library.text(name)
     if book is None or text is None:
-        return HTMLResponse(f"runbook {name} not found", status_code=404)
+        # (the name is the request's: escaped, or a link could run script here)
+        return HTMLResponse(f"runbook {html.escape(name)} not found", status_code=404)
     return HTMLResponse(page(text, book, f"/api/v1/runbooks/{name}"))

@@ -26,6 +26,7 @@ from tocsin.alerts.regex import RegexError, compile_anchored
 from tocsin.alerts.silences import SilenceError, SilenceNotFound
 from tocsin.api.auth import credentials
 from tocsin.api.state import Runtime, runtime
+from tocsin.api.v2 import BodyTooLarge, read_body
 from tocsin.config.durations import parse_duration
 from tocsin.core.alert_store import AlertQuery, group_views
 from tocsin.core.oncall_ops import OncallRefused
@@ -40,7 +41,6 @@ from tocsin.web.forms import (
     FormError,
     OverrideForm,
     SilenceForm,
-    cross_site,
     matchers_text,
     parse_form,
 )
@@ -115,13 +115,12 @@ def redirect_done(url: str, who: str = "") -> RedirectResponse:
 
 
 async def read_form(request: Request, limit: int = MAX_FORM_BYTES) -> dict[str, str] | HTMLResponse:
-    """The posted form, or the page that refuses it (another site's, or over
-    ``limit`` bytes)."""
-    refused = cross_site(request.headers)
-    if refused is not None:
-        return show_page(request, "refused.html", status=403, reason=refused)
-    body = await request.body()
-    if len(body) > limit:
+    """The posted form, or the page that refuses it (over ``limit`` bytes, refused
+    before more is read). (A form another site's page posts never comes here: see
+    ``api.site_guard``.)"""
+    try:
+        body = await read_body(request, limit)
+    except BodyTooLarge:
         reason = f"the form exceeds {limit} bytes"
         return show_page(request, "refused.html", status=413, reason=reason)
     return parse_form(body)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 from tocsin.alerts.matchers import Matcher, MatcherError, MatchType, parse_matchers
@@ -35,29 +35,6 @@ def parse_form(body: bytes) -> dict[str, str]:
     value, blank values are kept (a cleared field is a cleared field)."""
     found = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
     return {k: v[-1].strip() for k, v in found.items()}
-
-
-def cross_site(headers: Mapping[str, str]) -> str | None:
-    """Why a console POST (or an on-call API POST) must be refused, or None.
-
-    The console has no login of its own (like Alertmanager's UI, it sits behind
-    whatever guards the server), so a page on another site must not be able to make a
-    responder's browser acknowledge or silence something: browsers say where a form
-    post comes from (``Sec-Fetch-Site``, ``Origin``), and only this site's own pages
-    may post. A client that sends neither (curl, a script) is not a browser tricked
-    into posting.
-    """
-    site = headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        return f"a {site} request may not change anything here"
-    origin = headers.get("origin")
-    if origin is not None and origin != "null":
-        host = headers.get("host", "")
-        if urlsplit(origin).netloc != host:
-            return f"a form of {origin} may not change anything here"
-    elif origin == "null":
-        return "a form of an opaque origin may not change anything here"
-    return None
 
 
 def matchers_text(matchers: Mapping[str, str] | list[Matcher]) -> str:
