@@ -8,6 +8,8 @@ from urllib.parse import quote
 
 import httpx
 
+from tocsin.urls import masked_url
+
 
 class ApiError(RuntimeError):
     """The server refused the request; ``message`` is what it said."""
@@ -45,7 +47,9 @@ class Client:
         except (httpx.TransportError, httpx.InvalidURL) as exc:
             # (UnsupportedProtocol, a URL without http:// or https://, is a TransportError)
             why = str(exc) or type(exc).__name__
-            raise Unreachable(f"cannot reach Tocsin at {self.url}: {why}") from None
+            # (a password in --url or TOCSIN_URL is not printed)
+            shown = masked_url(self.url) or self.url
+            raise Unreachable(f"cannot reach Tocsin at {shown}: {why}") from None
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._send(method, path, **kwargs)

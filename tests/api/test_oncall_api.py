@@ -465,6 +465,36 @@ def test_people_are_managed_through_the_api(client: TestClient) -> None:
     assert client.delete("/api/v1/people/alice").status_code == 404
 
 
+BOMB = "a0: &a0 [x, x]\n" + "".join(
+    f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 6)
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "said"),
+    [
+        # a list of addresses, or a header after a line break, added hidden recipients
+        (
+            '{"email": "alice@example.org\\r\\nBcc: evil@evil.example"}',
+            400,
+            "email: not one e-mail address",
+        ),
+        ('{"email": "alice@example.org, evil@evil.example"}', 400, "email: not one e-mail address"),
+        # 300 bytes of nested YAML aliases froze the server for minutes (4 GB)
+        (BOMB, 400, "(syntax): an alias (*a0): aliases are not accepted here"),
+        ('{"full_name": "' + "x" * 70_000 + '"}', 413, "body: over 65536 bytes"),
+    ],
+    ids=["crlf", "list", "yaml bomb", "too big"],
+)
+def test_a_person_s_definition_that_could_harm_is_refused(
+    client: TestClient, body: str, status: int, said: str
+) -> None:
+    r = client.put("/api/v1/people/alice", content=body)
+    assert r.status_code == status, r.text
+    assert r.json().startswith(said), r.json()
+    assert client.get("/api/v1/people/alice").json()["email"] == "alice@example.org"
+
+
 def test_a_person_whose_contacts_come_from_the_api(
     db_url: str, tmp_path: Path, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -236,6 +236,24 @@ def test_slack_button_needs_a_valid_signature(tmp_path: Path) -> None:
             assert bad.status_code == 401
             old = slack_request(tocsin.url, group["id"], SIGNING, ts=int(time.time()) - 600)
             assert old.status_code == 401
+            # anyone may post here: a body no Slack action needs is refused before it
+            # is read (three 500 MB posts took the server to 2 GB), streamed or declared
+            chunks = (b"x" * 65536 for _ in range(32))  # 2 MiB, no content-length
+            huge = httpx.post(f"{tocsin.url}/api/v1/slack/actions", content=chunks)
+            assert (huge.status_code, huge.json()) == (
+                413,
+                "body: over 65536 bytes: no Slack action is",
+            )
+            # a signature that is not ASCII is a refusal, not a 500
+            mangled = httpx.post(
+                f"{tocsin.url}/api/v1/slack/actions",
+                content=b"payload=%7B%7D",
+                headers={
+                    b"x-slack-request-timestamp": str(int(time.time())).encode(),
+                    b"x-slack-signature": "v0=\u00e9".encode(),
+                },
+            )
+            assert mangled.status_code == 401, mangled.text
             # a button of a page of another firing of the group acts on nothing
             stale = slack_request(tocsin.url, f"{group['id']}:{group['id']}#99", SIGNING)
             assert stale.status_code == 200, stale.text

@@ -24,6 +24,16 @@ COMMANDS = [
 ]
 
 
+def test_a_password_in_the_url_is_not_printed() -> None:
+    url = f"http://alice:s3cret@127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(app, ["--url", url, "alert", "list"])
+    assert result.exit_code == 1, result.output
+    assert "s3cret" not in result.output
+    assert result.stderr.startswith(
+        f"error: cannot reach Tocsin at {url.replace('s3cret', 'xxxxx')}: "
+    )
+
+
 @pytest.mark.parametrize(
     ("url", "why"),
     [

@@ -67,6 +67,7 @@ def test_slack_signature() -> None:
         ("slack-secret", ts, good, body, T0 + timedelta(minutes=6), "too old"),
         ("slack-secret", None, good, body, T0, "missing"),
         ("slack-secret", "soon", good, body, T0, "not a number"),
+        ("slack-secret", ts, "v0=é", body, T0, "does not match"),  # a 500 before
     ]:
         with pytest.raises(SlackSignatureError, match=why):
             verify_slack(secret, stamp, sig, data, now)

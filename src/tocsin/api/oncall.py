@@ -150,6 +150,12 @@ async def action_body(request: Request) -> tuple[dict[str, Any], str] | Response
     return body, who
 
 
+# The largest body of a Slack action or a person's definition (both a few hundred
+# bytes): read whole before they are checked, they are bounded far below
+# --max-body-bytes (three unauthenticated 500 MB Slack posts took the server to 2 GB).
+SMALL_BODY = 64 * 1024
+
+
 def via_of(request: Request) -> Via:
     """The audit channel: the CLI says so in a header; anything else is the API."""
     return Via.CLI if request.headers.get("x-tocsin-client") == "cli" else Via.API
@@ -495,10 +501,14 @@ def _escape(text: str) -> str:
 @router.post("/api/v1/slack/actions", summary="Slack interactive buttons (signed by Slack)")
 async def slack_actions(request: Request) -> Response:
     rt = runtime(request)
-    body = await request.body()
     secret = rt.config.tocsin.slack_signing_secret
     if not secret:
         return _json("tocsin.slack_signing_secret is not configured", 404)
+    try:
+        # read before the signature is checked, so bounded: anyone may post here
+        body = await read_body(request, SMALL_BODY)
+    except BodyTooLarge:
+        return _json(f"body: over {SMALL_BODY} bytes: no Slack action is", 413)
     try:
         verify_slack(
             secret,
@@ -710,7 +720,9 @@ def get_person(request: Request, name: str) -> Response:
 async def put_person(request: Request, name: str) -> Response:
     rt = runtime(request)
     try:
-        person = await rt.people.put(name, await request.body())
+        person = await rt.people.put(name, await read_body(request, SMALL_BODY))
+    except BodyTooLarge:
+        return _json(f"body: over {SMALL_BODY} bytes: no person's definition is", 413)
     except ConfigError as exc:
         return _json("; ".join(f"{p.key}: {p.message}" for p in exc.problems), 400)
     return _json(_person_json(person, "api"))

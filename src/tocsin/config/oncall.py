@@ -39,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from email.utils import getaddresses
 from typing import Annotated, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -129,6 +130,15 @@ Instant = Annotated[datetime, Conv(parse_instant)]
 # --- people -------------------------------------------------------------------------------
 
 
+def one_address(text: str) -> bool:
+    """Whether ``text`` is one e-mail address (a name with it is fine): not a list, and
+    no line break (a person's address, set through the API, added a Bcc to their pages)."""
+    if any(c in text for c in "\r\n,;"):
+        return False
+    found = getaddresses([text])
+    return len(found) == 1 and "@" in found[0][1]
+
+
 @dataclass(frozen=True)
 class NotificationRuleConfig:
     """``{channel: slack|email, after: 2m}`` (a webhook or PagerDuty is reached through
@@ -164,8 +174,8 @@ class Person:
     def check(self) -> Iterator[Issue]:
         if not self.name:
             yield Issue("missing name", "name")
-        if self.email and "@" not in self.email:
-            yield Issue(f"not an e-mail address: {self.email!r}", "email")
+        if self.email and not one_address(self.email):
+            yield Issue(f"not one e-mail address: {self.email!r}", "email")
         for urgency, rules in self.notification_rules.items():
             at = f"notification_rules.{urgency}"
             if urgency not in URGENCIES:

@@ -38,6 +38,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from tocsin.config.common import SECRET_TOKEN, IsURL
 from tocsin.config.decode import GoYAMLLoader, Secret, yaml_key
+from tocsin.urls import MASKED_PASSWORD, masked_url
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,6 @@ Path = tuple[str | int, ...]
 TOCSIN_TOP_KEYS = frozenset({"tocsin", "people", "schedules", "escalation_policies"})
 TOCSIN_RECEIVER_KEYS = frozenset({"escalation_policy"})
 HIDDEN = "# the configuration could not be shown without its secrets; see the server log\n"
-# What Go's url.Redacted, and so Alertmanager, shows for a URL's password.
-MASKED_PASSWORD = "xxxxx"
 
 
 def secret_paths(value: Any, path: Path = ()) -> Iterator[Path]:
@@ -89,21 +88,6 @@ def url_paths(value: Any, path: Path = ()) -> Iterator[Path]:
     elif isinstance(value, tuple | list):
         for i, item in enumerate(value):
             yield from url_paths(item, (*path, i))
-
-
-def masked_url(url: str) -> str | None:
-    """``url`` with its password as ``xxxxx``; None when it has none (``user@`` alone
-    is shown, as Go shows it)."""
-    try:
-        netloc = urlsplit(url).netloc
-    except ValueError:
-        return None
-    userinfo, at, host = netloc.rpartition("@")
-    user, colon, _ = userinfo.partition(":")
-    if not (at and colon):
-        return None
-    # the first occurrence is the netloc's own: the scheme before it has no "@"
-    return url.replace(netloc, f"{user}:{MASKED_PASSWORD}@{host}", 1)
 
 
 def redacted(text: str, config: Any) -> str:

@@ -136,8 +136,16 @@ class PeopleDirectory:
     async def put(self, name: str, body: bytes) -> Person:
         """Validate and store a person (JSON or YAML); raises ConfigError naming the
         field. The name comes from the URL."""
+        text = body.decode("utf-8", errors="replace")
         try:
-            data = yaml.safe_load(body.decode("utf-8", errors="replace"))
+            # no aliases: 300 bytes of nested ones expand to gigabytes (a YAML bomb),
+            # and a person's definition never needs one
+            alias = next((e for e in yaml.parse(text) if isinstance(e, yaml.AliasEvent)), None)
+            if alias is not None:
+                line = 1 if alias.start_mark is None else alias.start_mark.line + 1
+                why = f"an alias (*{alias.anchor}): aliases are not accepted here"
+                raise ConfigError([ConfigProblem("<request>", line, "(syntax)", why)])
+            data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise ConfigError([ConfigProblem("<request>", 1, "(syntax)", str(exc))]) from None
         if not isinstance(data, dict):

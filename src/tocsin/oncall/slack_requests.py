@@ -35,5 +35,7 @@ def verify_slack(
         raise SlackSignatureError("X-Slack-Request-Timestamp is not a number") from None
     if abs(now.timestamp() - sent) > TOLERANCE_SECONDS:
         raise SlackSignatureError("request timestamp is too old or in the future")
-    if not hmac.compare_digest(slack_signature(secret, timestamp, body), signature):
+    # compared as bytes: compare_digest refuses a str with non-ASCII characters (a 500)
+    expected = slack_signature(secret, timestamp, body).encode()
+    if not hmac.compare_digest(expected, signature.encode()):
         raise SlackSignatureError("signature does not match")
