@@ -55,3 +55,23 @@ def test_a_notification_carries_the_steps_filled_for_its_alert() -> None:
         "Check status: kubectl get pods -l app=persona-runtime",  # (as step text reads)
         "Push <registry>/x",
     ]
+
+
+@pytest.mark.parametrize(
+    ("labels", "severity", "written"),
+    [
+        ({"severity": "critical"}, "critical", "warning"),  # the label chose the route
+        ({}, "warning", "warning"),  # no label: the runbook's stands in
+    ],
+    ids=["label wins", "runbook's"],
+)
+def test_the_severity_a_page_shows_is_the_alert_s_own(
+    labels: dict[str, str], severity: str, written: str
+) -> None:
+    """A critical page said "Severity: warning" because the runbook's section said so
+    (runbook author walk-through); the runbook's word still goes as runbook_severity."""
+    book = parse_runbook("# Ops\n\n## DiskFull\n**Severity**: warning\n\n1. Clean up\n", name="ops")
+    (procedure,) = book.alerts
+    link = RunbookLink("ops", "diskfull", procedure, "http://tocsin/runbooks/ops#diskfull")
+    extra = link.extra(labels)
+    assert (extra["severity"], extra["runbook_severity"]) == (severity, written)

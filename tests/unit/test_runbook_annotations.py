@@ -14,6 +14,7 @@ LINK = {
     "runbook_url": TOCSIN,
     "runbook_steps": ["Check replicas", "Promote"],
     "severity": "critical",
+    "runbook_severity": "critical",
 }
 STEPS = "1. Check replicas\n2. Promote"
 

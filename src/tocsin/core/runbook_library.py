@@ -54,8 +54,13 @@ class RunbookLink:
         p = self.procedure
         if p is not None:
             out["runbook_alert"] = p.name
-            if p.severity:
-                out["severity"] = p.severity
+            # the alert's own severity label decides (it chose the route that paged);
+            # the runbook's written one stands in when the alert has none
+            severity = labels.get("severity") or p.severity
+            if severity:
+                out["severity"] = severity
+            if p.severity:  # what the runbook says (annotations carry it as written)
+                out["runbook_severity"] = p.severity
             if p.description:
                 out["runbook_description"] = p.description
             first = p.steps[:FIRST_STEPS]

@@ -96,8 +96,8 @@ def with_runbook_annotations(a: Alert, runbook: Mapping[str, Any]) -> Alert:
     steps = runbook.get("runbook_steps")
     if steps:
         added["runbook_steps"] = "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
-    if runbook.get("severity"):
-        added["runbook_severity"] = str(runbook["severity"])
+    if runbook.get("runbook_severity"):
+        added["runbook_severity"] = str(runbook["runbook_severity"])
     annotations = {**added, **a.annotations}
     if not _web_address(annotations["runbook_url"]):
         annotations["runbook_url"] = added["runbook_url"]
