@@ -4,6 +4,7 @@ searched with FTS5 / PostgreSQL full-text search."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -140,6 +141,39 @@ def test_put_imports_and_delete_removes(client: TestClient) -> None:
     assert client.delete("/api/v1/runbooks/payments").status_code == 204
     assert client.get("/api/v1/runbooks/payments").status_code == 404
     assert client.get("/api/v1/runbooks/search", params={"q": "gateway"}).json() == []
+
+
+def test_a_second_runbook_claiming_an_alert_is_said_and_files_are_changed_as_files(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A runbook put through the API with a ServiceDown section of its own takes the
+    alert over from the file's (the first by name): the list says so on both; a file's
+    runbook is changed in the file, not replaced or removed here (the next reload
+    would undo it) (runbook author walk-through)."""
+    takeover = "# Platform\n\n## ServiceDown\n**Severity**: critical\n\n1. Restart it\n"
+    assert client.put("/api/v1/runbooks/aaa-platform", content=takeover).status_code == 200
+    books = {b["name"]: b for b in client.get("/api/v1/runbooks").json()}
+    said = (
+        "alert 'ServiceDown' has procedures in runbooks 'aaa-platform', "
+        "'threads-agent-alertmanager': 'aaa-platform' is used (the first by name); "
+        "set tocsin.runbooks.links to choose"
+    )
+    assert said in books["aaa-platform"]["warnings"]
+    assert said in books["threads-agent-alertmanager"]["warnings"]
+    assert not any("ServiceDown" in w for w in books["thread-condenser"]["warnings"])
+    link = client.get("/api/v1/runbooks/for-alert/ServiceDown").json()
+    assert link["runbook"] == "aaa-platform"
+    for method in ("PUT", "DELETE"):
+        refused = client.request(
+            method, "/api/v1/runbooks/threads-agent-alertmanager", content=takeover
+        )
+        assert refused.status_code == 409, method
+        assert refused.json().startswith("runbook 'threads-agent-alertmanager' is the file ")
+    assert "Restart it" not in client.get("/runbooks/threads-agent-alertmanager").text
+    # and a reload (or a start) logs it
+    with caplog.at_level(logging.WARNING, "tocsin.core.runbook_library"):
+        assert client.post("/-/reload").status_code == 200
+    assert said in [r.getMessage() for r in caplog.records]
 
 
 def test_bad_runbook_names_are_refused(client: TestClient) -> None:

@@ -35,7 +35,7 @@ def _summary(request: Request, book: Runbook) -> dict[str, Any]:
         "sections": len(book.sections),
         "procedures": len(book.procedures),
         "slas": len(book.slas),
-        "warnings": list(book.warnings),
+        "warnings": [*book.warnings, *library.conflicts(book.name)],
     }
 
 
@@ -115,14 +115,30 @@ async def put_runbook(request: Request, name: str) -> Response:
         return _json(f"runbook exceeds {MAX_RUNBOOK_BYTES} bytes", 413)
     if not name.strip("/") or ".." in name.split("/"):
         return _json("name: must be a non-empty path without '..'", 400)
+    library = runtime(request).runbooks
+    if library.is_file(name):
+        where = library.source(name)
+        return _json(
+            f"runbook {name!r} is the file {where}: change the file and reload (a runbook "
+            "put here would be replaced by the file at the next reload)",
+            409,
+        )
     text = body.decode("utf-8", errors="replace")
-    book = await runtime(request).runbooks.put(name, text)
+    book = await library.put(name, text)
     return _json(_summary(request, book))
 
 
 @router.delete("/api/v1/runbooks/{name:path}", summary="Remove a runbook")
 async def delete_runbook(request: Request, name: str) -> Response:
-    if not await runtime(request).runbooks.delete(name):
+    library = runtime(request).runbooks
+    if library.is_file(name):
+        where = library.source(name)
+        return _json(
+            f"runbook {name!r} is the file {where}: remove it from tocsin.runbooks.paths "
+            "and reload (removed here, the next reload would bring it back)",
+            409,
+        )
+    if not await library.delete(name):
         return _json(f"runbook {name!r} not found", 404)
     return Response(status_code=204)
 

@@ -133,6 +133,7 @@ class RunbookLibrary:
         self._sources: dict[str, str] = {}
         self._texts: dict[str, str] = {}
         self._by_alert: dict[str, tuple[str, AlertProcedure]] = {}
+        self._claimed_twice: dict[str, list[str]] = {}  # alert name -> the runbooks claiming it
 
     # -- loading --------------------------------------------------------------------
 
@@ -151,6 +152,28 @@ class RunbookLibrary:
             if old.source != API_SOURCE and name not in files:
                 self._writer.run_sync(DeleteRunbook(name))
         self.refresh()
+        for line in self.conflicts():
+            log.warning("%s", line)
+
+    def conflicts(self, runbook: str | None = None) -> list[str]:
+        """Alerts whose procedure more than one runbook claims (those ``runbook`` is one
+        of), said as the server logs them at start and reload: the first by name is
+        used, and nothing else said so (a new runbook took an alert over from the one
+        its team maintains)."""
+        with self._lock:
+            twice = dict(self._claimed_twice)
+        return [
+            f"alert {alert!r} has procedures in runbooks {', '.join(map(repr, names))}: "
+            f"{names[0]!r} is used (the first by name); set tocsin.runbooks.links to choose"
+            for alert, names in sorted(twice.items())
+            if runbook is None or runbook in names
+        ]
+
+    def is_file(self, name: str) -> bool:
+        """Whether runbook ``name`` is read from a configured file (the API may not
+        replace it: the next reload would bring the file back)."""
+        source = self.source(name)
+        return source is not None and source != API_SOURCE
 
     def refresh(self) -> None:
         with self._engine.connect() as conn:
@@ -161,9 +184,14 @@ class RunbookLibrary:
             self._sources = {s.name: s.source for s in stored}
             self._texts = {s.name: s.text for s in stored}
             self._by_alert = {}
+            claims: dict[str, list[str]] = {}
             for name in sorted(books):
                 for proc in books[name].alerts:
                     self._by_alert.setdefault(proc.key, (name, proc))
+                    claims.setdefault(proc.name, [])
+                    if name not in claims[proc.name]:
+                        claims[proc.name].append(name)
+            self._claimed_twice = {a: names for a, names in claims.items() if len(names) > 1}
 
     def _save_op(self, name: str, text: str, source: str) -> SaveRunbook:
         book = parse_runbook(text, name=name, source=source)
