@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tocsin.api.state import runtime
-from tocsin.core.runbook_library import RunbookLink
+from tocsin.api.v2 import BodyTooLarge, read_body
+from tocsin.core.runbook_library import RunbookLibrary, RunbookLink
 from tocsin.runbooks.model import Runbook
 from tocsin.web.runbook_html import page
 
@@ -110,19 +111,15 @@ def get_runbook(request: Request, name: str) -> Response:
 
 @router.put("/api/v1/runbooks/{name:path}", summary="Import or replace a runbook (Markdown)")
 async def put_runbook(request: Request, name: str) -> Response:
-    body = await request.body()
-    if len(body) > MAX_RUNBOOK_BYTES:
+    try:
+        body = await read_body(request, MAX_RUNBOOK_BYTES)
+    except BodyTooLarge:
         return _json(f"runbook exceeds {MAX_RUNBOOK_BYTES} bytes", 413)
     if not name.strip("/") or ".." in name.split("/"):
         return _json("name: must be a non-empty path without '..'", 400)
     library = runtime(request).runbooks
     if library.is_file(name):
-        where = library.source(name)
-        return _json(
-            f"runbook {name!r} is the file {where}: change the file and reload (a runbook "
-            "put here would be replaced by the file at the next reload)",
-            409,
-        )
+        return _a_file(library, name, "change the file and reload")
     text = body.decode("utf-8", errors="replace")
     book = await library.put(name, text)
     return _json(_summary(request, book))
@@ -132,15 +129,17 @@ async def put_runbook(request: Request, name: str) -> Response:
 async def delete_runbook(request: Request, name: str) -> Response:
     library = runtime(request).runbooks
     if library.is_file(name):
-        where = library.source(name)
-        return _json(
-            f"runbook {name!r} is the file {where}: remove it from tocsin.runbooks.paths "
-            "and reload (removed here, the next reload would bring it back)",
-            409,
-        )
+        return _a_file(library, name, "remove it from tocsin.runbooks.paths and reload")
     if not await library.delete(name):
         return _json(f"runbook {name!r} not found", 404)
     return Response(status_code=204)
+
+
+def _a_file(library: RunbookLibrary, name: str, instead: str) -> Response:
+    """409: a configured file's runbook changed through the API would be undone by the
+    next reload, which reads the file again."""
+    where = library.source(name)
+    return _json(f"runbook {name!r} is the file {where}: {instead}", 409)
 
 
 @router.get("/runbooks/{name:path}", response_class=HTMLResponse, summary="A runbook page")
