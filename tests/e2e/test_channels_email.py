@@ -207,6 +207,32 @@ def test_auth_login_when_plain_is_not_offered(tls_files: tuple[Path, Path], tmp_
         assert server.wait_for(1)[0].login == "bob"
 
 
+# (the server this test needs is the insecure one aiosmtpd warns of)
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.parametrize(
+    ("host", "sent"),
+    [("127.0.0.1", True), ("127.0.0.2", False)],
+    ids=["this machine by name", "another host"],
+)
+def test_a_password_is_not_sent_unencrypted_to_another_host(host: str, sent: bool) -> None:
+    """With require_tls: false, PLAIN or LOGIN would send the password in clear: as Go's
+    smtp.PlainAuth, only to localhost (127.0.0.2 is loopback, but not by name: it stands
+    for a host across a network)."""
+    with SMTPServer(users={"alice": "s3cret"}, host=host) as server:
+        config = base(server.smarthost, auth_username="alice", auth_password=Secret("s3cret"))
+        outcome = send(config)
+        if sent:
+            assert outcome.kind is OutcomeKind.SENT, outcome
+            assert server.wait_for(1)[0].login == "alice"
+        else:
+            assert outcome.kind is OutcomeKind.PERMANENT, outcome
+            assert outcome.message == (
+                "will not send the SMTP password unencrypted to 127.0.0.2: use require_tls: "
+                "true (the default) or port 465"
+            )
+            assert server.mails == []
+
+
 def test_slow_smtp_server_times_out() -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))

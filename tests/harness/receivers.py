@@ -298,8 +298,9 @@ class SMTPServer:
         require_starttls: bool = False,
         users: Mapping[str, str] | None = None,
         exclude_mechanisms: tuple[str, ...] = (),
+        host: str = "127.0.0.1",  # another loopback address: a server not "local" by name
     ) -> None:
-        self.host = "127.0.0.1"
+        self.host = host
         self.port = free_port()
         self.users = dict(users or {})
         self.mails: list[ReceivedMail] = []

@@ -186,11 +186,21 @@ class SMTPClient:
                 smtp.starttls(context=context)
                 smtp.ehlo()
             if config.auth_username and smtp.has_extn("auth"):
-                _authenticate(smtp, config)
+                exposed = not (implicit or config.require_tls or _local(host))
+                _authenticate(smtp, config, host if exposed else "")
             smtp.send_message(envelope.message, envelope.sender, list(envelope.recipients))
 
 
-def _authenticate(smtp: smtplib.SMTP, config: EmailConfig) -> None:
+def _local(host: str) -> bool:
+    """Whether ``host`` is this machine (as Go's smtp.PlainAuth asks)."""
+    return host in ("localhost", "127.0.0.1", "::1")
+
+
+def _authenticate(smtp: smtplib.SMTP, config: EmailConfig, exposed_to: str = "") -> None:
+    """Log in with the first mechanism both sides have. ``exposed_to``: the host, when
+    the connection is neither encrypted nor to this machine: a password is then not
+    sent (PLAIN, LOGIN), as Go's smtp.PlainAuth (Alertmanager's) refuses it, for anyone
+    on the path would read it; CRAM-MD5 sends none."""
     password = str(config.auth_password)
     if not password and config.auth_password_file:
         password = read_secret_file(config.auth_password_file, "auth_password_file")
@@ -208,6 +218,8 @@ def _authenticate(smtp: smtplib.SMTP, config: EmailConfig) -> None:
             smtp.user, smtp.password = username, secret
             smtp.auth("CRAM-MD5", smtp.auth_cram_md5)
             return
+        if mechanism in ("PLAIN", "LOGIN") and exposed_to:
+            continue
         if mechanism == "PLAIN" and password:
             smtp.auth("PLAIN", plain)
             return
@@ -215,6 +227,11 @@ def _authenticate(smtp: smtplib.SMTP, config: EmailConfig) -> None:
             smtp.user, smtp.password = username, password
             smtp.auth("LOGIN", smtp.auth_login, initial_response_ok=False)
             return
+    if exposed_to and password:
+        raise _SettingsError(
+            f"will not send the SMTP password unencrypted to {exposed_to}: use "
+            "require_tls: true (the default) or port 465"
+        )
     raise _SettingsError(
         "no usable AUTH mechanism: the server offers "
         f"{smtp.esmtp_features.get('auth', '').strip() or 'none'}"
