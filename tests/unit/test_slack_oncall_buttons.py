@@ -1,19 +1,21 @@
 """A page to Slack carries Acknowledge / Resolve buttons naming the group; other
-notifications carry none."""
+notifications carry none, nor does the message that the group resolved."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import timedelta
 
+from tests.unit.test_notify_payload import NOW, alert
 from tocsin.config.receivers import SlackConfig
 from tocsin.notify.channels.slack import slack_message
 from tocsin.notify.message import Notification
 
-NOW = datetime(2026, 5, 1, tzinfo=UTC)
+FIRING = alert({"alertname": "ServiceDown"})
 
 
-def note(extra: dict[str, dict[str, str]]) -> Notification:
-    return Notification("r", "{}:{}", {}, (), NOW, extra=extra)
+def note(extra: dict[str, dict[str, str]], resolved: bool = False) -> Notification:
+    shown = FIRING if not resolved else alert(FIRING.labels, ends=NOW - timedelta(minutes=1))
+    return Notification("r", "{}:{}", {}, (shown,), NOW, extra=extra)
 
 
 def buttons(message: dict[str, object]) -> list[dict[str, object]]:
@@ -36,10 +38,17 @@ def test_pages_get_buttons_with_the_group_id_and_the_firing_paged_for() -> None:
 
 def test_the_notice_that_someone_acknowledged_offers_to_resolve_only() -> None:
     page = {"group_id": "abc123", "escalation_id": "abc123#2"}
-    told = Notification("r", "{}:{}", {}, (), NOW, extra={"fp": page}, acknowledged_by="bob")
+    told = Notification("r", "{}:{}", {}, (FIRING,), NOW, extra={"fp": page}, acknowledged_by="bob")
     message = slack_message(told, SlackConfig(channel="#x"))
     assert [b["value"] for b in buttons(message)] == ["resolve:abc123:abc123#2"]
 
 
 def test_plain_notifications_get_no_buttons() -> None:
     assert buttons(slack_message(note({}), SlackConfig(channel="#x"))) == []
+
+
+def test_the_message_that_the_group_resolved_offers_nothing() -> None:
+    """Its Acknowledge answered only "it is resolved" (phone walk-through)."""
+    page = {"group_id": "abc123", "escalation_id": "abc123#2"}
+    message = slack_message(note({"fp": page}, resolved=True), SlackConfig(channel="#x"))
+    assert buttons(message) == []

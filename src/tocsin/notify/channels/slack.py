@@ -94,9 +94,10 @@ def _oncall_buttons(notification: Notification) -> list[dict[str, Any]]:
     whose value names the action, the group and the episode it was paged for
     (``ack:ID:ESCALATION``); Slack sends the click to Tocsin's ``/api/v1/slack/actions``,
     which checks Slack's signature, and acts only while the group is in that episode.
-    The notice that someone acknowledged it offers to resolve it only."""
+    The notice that someone acknowledged it offers to resolve it only; the message that
+    it resolved, nothing (its Acknowledge only answered "it is resolved")."""
     page = next((e for e in notification.extra.values() if e.get("group_id")), None)
-    if page is None:
+    if page is None or notification.status == "resolved":
         return []
     group = f"{page['group_id']}:{page.get('escalation_id') or ''}".rstrip(":")
     offered = _BUTTONS[1:] if notification.acknowledged_by else _BUTTONS
