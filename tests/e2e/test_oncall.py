@@ -208,12 +208,20 @@ def test_those_paged_hear_who_acknowledged(tmp_path: Path) -> None:
 
 
 def slack_request(
-    url: str, group_id: str, secret: str, ts: int | None = None, username: str = "carol"
+    url: str,
+    group_id: str,
+    secret: str,
+    ts: int | None = None,
+    username: str = "carol",
+    **more: Any,
 ) -> httpx.Response:
+    """A button press as Slack sends it (``more``: the message pressed, its
+    response_url...)."""
     payload = {
         "type": "block_actions",
         "user": {"id": "U123", "username": username},
         "actions": [{"action_id": "ack", "value": f"ack:{group_id}"}],
+        **more,
     }
     body = urlencode({"payload": orjson.dumps(payload).decode()}).encode()
     stamp = str(ts if ts is not None else int(time.time()))
@@ -475,8 +483,31 @@ def test_slack_page_carries_buttons_that_acknowledge(tmp_path: Path) -> None:
             group_id = ack.removeprefix("ack:")
             # Slack calls back with the button's value, signed; a wrong signature is refused
             assert slack_request(tocsin.url, group_id, "forged").status_code == 401
-            pressed = slack_request(tocsin.url, group_id, SIGNING, username="alice.l")
+            pressed = slack_request(
+                tocsin.url,
+                group_id,
+                SIGNING,
+                username="alice.l",
+                message=message,
+                response_url=slack.url("/answer"),
+            )
             assert pressed.status_code == 200
+            # the message pressed is replaced (Slack shows no answer to the press
+            # itself): no Acknowledge left, Resolve kept, who acknowledged and when
+            (answer,) = slack.wait_for(1, "/answer", timeout=10)
+            replaced = answer.json()
+            assert replaced["replace_original"] is True
+            kept = [
+                e["value"].partition(":")[0]
+                for b in replaced["blocks"]
+                if b["type"] == "actions"
+                for e in b["elements"]
+                if "value" in e
+            ]
+            assert kept == ["resolve"]
+            said = replaced["blocks"][-1]["elements"][0]["text"]
+            assert said.startswith(":white_check_mark: Acknowledged by alice at ")
+            assert said.endswith(" UTC")
             acked = group_of(tocsin.url)
             assert acked is not None
             assert acked["status"] == "acknowledged"

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from tests.unit.test_notify_payload import NOW, alert
 from tocsin.config.receivers import SlackConfig
 from tocsin.notify.channels.slack import slack_message
 from tocsin.notify.message import Notification
+from tocsin.oncall.slack_requests import answered_message
 
 FIRING = alert({"alertname": "ServiceDown"})
 
@@ -52,3 +55,45 @@ def test_the_message_that_the_group_resolved_offers_nothing() -> None:
     page = {"group_id": "abc123", "escalation_id": "abc123#2"}
     message = slack_message(note({"fp": page}, resolved=True), SlackConfig(channel="#x"))
     assert buttons(message) == []
+
+
+VIEW = {"type": "button", "text": {"type": "plain_text", "text": "View"}, "url": "http://t/g"}
+PAGE = {
+    "text": "[FIRING:1] ServiceDown",
+    "blocks": [
+        {"type": "header", "text": {"type": "plain_text", "text": "[FIRING:1] ServiceDown"}},
+        {
+            "type": "actions",
+            "elements": [
+                {"type": "button", "action_id": "ack", "value": "ack:g1:g1#1"},
+                {"type": "button", "action_id": "resolve", "value": "resolve:g1:g1#1"},
+                VIEW,
+            ],
+        },
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("action", "left", "said"),
+    [
+        ("ack", ["resolve:g1:g1#1", None], "Acknowledged by bob at 13:30 UTC"),
+        ("resolve", [None], "Resolved by bob at 13:30 UTC"),  # the link to Tocsin stays
+    ],
+)
+def test_a_pressed_page_is_replaced_by_what_was_done(
+    action: str, left: list[str | None], said: str
+) -> None:
+    answer = answered_message(PAGE, action, "bob", NOW)
+    assert answer["replace_original"] is True
+    assert answer["text"] == PAGE["text"]
+    (actions,) = [b for b in answer["blocks"] if b["type"] == "actions"]
+    assert [e.get("value") for e in actions["elements"]] == left
+    assert answer["blocks"][0] == PAGE["blocks"][0]  # the rest of the message as it was
+    assert answer["blocks"][-1]["elements"][0]["text"] == f":white_check_mark: {said}"
+
+
+def test_a_press_without_its_message_still_says_what_was_done() -> None:
+    answer = answered_message({}, "ack", "bob", NOW)
+    assert [b["type"] for b in answer["blocks"]] == ["context"]
+    assert answer["text"] == ":white_check_mark: Acknowledged by bob at 13:30 UTC"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ from urllib.parse import parse_qs, quote
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.background import BackgroundTask
 
 from tocsin.api.state import Runtime, runtime
 from tocsin.api.v2 import BodyTooLarge, read_body
@@ -24,12 +26,14 @@ from tocsin.config.oncall import CONFIG_OVERRIDE
 from tocsin.core.oncall_ops import OncallRefused
 from tocsin.core.override_ops import DeleteOverride, schedule_audit_id
 from tocsin.incidents.model import Incident
+from tocsin.notify.channels.http import post_json
+from tocsin.notify.outcome import Outcome
 from tocsin.oncall.escalation import pending_what
 from tocsin.oncall.ical import person_ics, schedule_ics, whole_shifts
 from tocsin.oncall.lifecycle import Status, Via, snooze_problem
 from tocsin.oncall.links import Action, LinkError, SignedAction, verify
 from tocsin.oncall.schedules import RANGE_MAX, Override, Shift, shift_at
-from tocsin.oncall.slack_requests import SlackSignatureError, verify_slack
+from tocsin.oncall.slack_requests import SlackSignatureError, answered_message, verify_slack
 from tocsin.runbooks.checklist import Checklist
 from tocsin.runbooks.timers import Timer
 from tocsin.store import oncall_rows
@@ -37,6 +41,7 @@ from tocsin.timeutil import TimeFormatError, format_rfc3339, parse_rfc3339
 
 _T = TypeVar("_T")
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 
 ACTIONS = {"ack", "unack", "resolve", "snooze"}
@@ -150,6 +155,8 @@ async def action_body(request: Request) -> tuple[dict[str, Any], str] | Response
     return body, who
 
 
+# How long the answer to a button press may take (Slack keeps its response_url 30 min).
+SLACK_ANSWER_TIMEOUT = timedelta(seconds=10)
 # The largest body of a Slack action or a person's definition (both a few hundred
 # bytes): read whole before they are checked, they are bounded far below
 # --max-body-bytes (three unauthenticated 500 MB Slack posts took the server to 2 GB).
@@ -533,11 +540,40 @@ async def slack_actions(request: Request) -> Response:
     # them as everywhere else, and the notice of their acknowledgement skips them
     person = rt.people.by_slack_user(handles)
     who = person.name if person is not None else who
+    answer_to = payload.get("response_url")
     try:
         await rt.act_on_group(group_id, action, who, Via.SLACK, episode=episode or None)
     except (LookupError, OncallRefused) as exc:
-        return _json({"text": str(exc), "response_type": "ephemeral"})
-    return _json({"text": f"{action} by {who}", "response_type": "in_channel"})
+        refused = {"text": str(exc), "response_type": "ephemeral", "replace_original": False}
+        return _answer_slack(rt, answer_to, refused, _json(refused))
+    message = payload.get("message")
+    answered = answered_message(
+        message if isinstance(message, dict) else {}, action, who, rt.clock()
+    )
+    return _answer_slack(
+        rt,
+        answer_to,
+        answered,
+        _json({"text": f"{action} by {who}", "response_type": "in_channel"}),
+    )
+
+
+def _answer_slack(rt: Runtime, url: Any, answer: dict[str, Any], response: Response) -> Response:
+    """``response``, and after it ``answer`` to the press's ``response_url``: Slack
+    changes a Block Kit message only so (the request's own answer is not shown), and
+    the page kept its Acknowledge button after it was pressed."""
+    if isinstance(url, str) and url.startswith(("https://", "http://")):
+        response.background = BackgroundTask(_post_to_slack, rt, url, orjson.dumps(answer))
+    return response
+
+
+async def _post_to_slack(rt: Runtime, url: str, body: bytes) -> None:
+    client = rt.sender.clients.client_for(None)
+    answer = await post_json(client, url, body, http_config=None, timeout=SLACK_ANSWER_TIMEOUT)
+    if isinstance(answer, Outcome):
+        log.warning("answering a Slack button press: %s", answer.message)
+    elif answer.status >= 300:
+        log.warning("answering a Slack button press: HTTP %d", answer.status)
 
 
 def _when(value: str | None, default: datetime) -> datetime:
