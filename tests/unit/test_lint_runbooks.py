@@ -182,3 +182,58 @@ def test_a_runbook_path_that_does_not_exist_is_a_usage_error(tmp_path: Path) -> 
     result = CliRunner().invoke(app, ["runbook", "lint", str(tmp_path / "nope")])
     assert result.exit_code == 2
     assert f"{tmp_path / 'nope'}: no such file or folder" in result.stderr
+
+
+FENCE = "```"
+
+
+@pytest.mark.parametrize(
+    ("markdown", "finding"),
+    [
+        # a fence never closed swallows the later alert: an error that says where
+        (
+            "# Ops\n\n## DiskFull\n**Severity**: critical\n\n1. Run:\n\n"
+            f"{FENCE}bash\ndf -h\n\n## MemFull\n**Severity**: warning\n\n1. Fix\n",
+            "ops.md:8: error: unclosed-fence: code fence opened here is never closed; "
+            "lines 8-14 are code",
+        ),
+        # at the end, hiding no heading: a warning
+        (
+            f"# Ops\n\n1. Run:\n\n{FENCE}\nls\n",
+            "ops.md:5: warning: unclosed-fence: code fence opened here is never closed; "
+            "lines 5-6 are code",
+        ),
+        # in a list item it ends with the item
+        (
+            f"# Ops\n\n1. a\n   {FENCE}\n   x\n2. b\n",
+            "ops.md:4: warning: unclosed-fence: code fence opened here is never closed; "
+            "lines 4-5 are code",
+        ),
+        # an HTML comment never closed
+        (
+            "# Ops\n\n<!-- draft\n\n## MemFull\n**Severity**: warning\n\n1. Fix\n",
+            "ops.md:3: error: unclosed-comment: HTML comment opened here is never closed; "
+            "lines 3-8 are hidden",
+        ),
+    ],
+)
+def test_an_unclosed_fence_or_comment_is_named(markdown: str, finding: str) -> None:
+    book = parse_runbook(markdown, name="ops")
+    found = [str(f) for f in lint_runbook(book, markdown, "ops.md") if f.rule.startswith("unc")]
+    assert found == [finding]
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        f"# Ops\n\n{FENCE}bash\nls\n{FENCE}\n",
+        f"# Ops\n\n````\n{FENCE}\nnested\n{FENCE}\n````\n",
+        f"# Ops\n\n1. Run:\n   {FENCE}\n   ls\n   {FENCE}\n2. Done\n",
+        f"# Ops\n\n> {FENCE}\n> ls\n> {FENCE}\n",
+        "# Ops\n\n~~~\nls\n~~~~\n",
+        "# Ops\n\n<!-- a\nb -->\n\nText <!-- c --> and `<!--` in code.\n",
+    ],
+)
+def test_closed_fences_and_comments_are_not_named(markdown: str) -> None:
+    book = parse_runbook(markdown, name="ops")
+    assert not [f for f in lint_runbook(book, markdown, "ops.md") if f.rule.startswith("unc")]

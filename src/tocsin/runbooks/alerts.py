@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from tocsin.runbooks.fields import RawField, collapse, norm_key
+from tocsin.runbooks.fields import RawField, collapse, label_table, norm_key
 from tocsin.runbooks.markdown import Inline, ListBlock, Paragraph, Table, TableRow, walk
 from tocsin.runbooks.model import (
     AlertProcedure,
@@ -57,11 +57,32 @@ _TITLE_TAG = re.compile(
 )
 _SEVERITY = re.compile(r"\s*([A-Za-z]+(?:[\s-]?\d+)?)")
 _LEVEL = re.compile(r"^(?:escalation\s+)?(?:level|tier|stage)\s*\d", re.IGNORECASE)
+_WORDS = re.compile(r"[_-]+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# words alert names are made of: `PostgresDiskFull`, `InstanceDown`, `high_error_rate`
+_ALERT_WORD = re.compile(
+    r"down|high|low|full|slow|lag|stale|missing|absent|oom|spike|backlog|pressure|burn"
+    r"|stuck|dead|leak|drops?|dropped|loss|fail\w*|errors?|latency|crash\w*|restart\w*"
+    r"|unreachable|expir\w*|exhausted|exceeded|saturat\w*|timeouts?|degraded|throttl\w*"
+    r"|unhealthy|overload\w*|flapping|unavailable|outage|broken|too|no|not",
+    re.IGNORECASE,
+)
 
 
 def looks_like_alert_name(name: str) -> bool:
     """`HighErrorRate`, `high_error_rate`, `KubePodCrashLooping`: one identifier."""
     return bool(_IDENTIFIER.fullmatch(name.strip("`")))
+
+
+def named_like_an_alert(name: str) -> bool:
+    """A heading that is an alert's name by itself: one identifier made of alert words
+    (`InstanceDown`, `disk_full`) or of three CamelCase words (`PostgresReplicationBroken`),
+    not a product's name (`PgBouncer`, `PostgreSQL`, `RabbitMQ`)."""
+    text = _strip_title(name)[0]
+    if not looks_like_alert_name(text):
+        return False
+    words = [w for w in _WORDS.split(text) if w]
+    camel = not re.search(r"[_-]", text)
+    return (camel and len(words) >= 3) or any(_ALERT_WORD.fullmatch(w) for w in words)
 
 
 def normalize_severity(text: str) -> tuple[str | None, str | None]:
@@ -78,10 +99,18 @@ def _keys(fields: Sequence[RawField]) -> set[str]:
 
 
 def is_alert_section(
-    outline: Outline, fields: Sequence[RawField], has_steps: bool, parent: Outline | None
+    outline: Outline,
+    fields: Sequence[RawField],
+    has_steps: bool,
+    parent: Outline | None,
+    numbered: bool = False,
 ) -> bool:
+    """``numbered``: numbered steps under it (in its sub-sections, too): with a heading
+    that is an alert's name, that is its procedure."""
     if outline.anchor is None or _LEVEL.match(outline.name):
         return False
+    if numbered and named_like_an_alert(outline.name):
+        return True
     keys = _keys(fields)
     if keys & (SEVERITY_KEYS | NAME_KEYS):
         return True
@@ -276,6 +305,8 @@ def table_alerts(outline: Outline) -> list[AlertProcedure]:
         if not isinstance(block, Table):
             continue
         if not any(c.role == "alert" for c in columns_of(block, TROUBLE_ROLES)):
+            continue
+        if label_table(block):  # `| Alert | DiskFull |` / `| Severity | warning |`
             continue
         for row in block.rows:
             alert = _row_alert(row, block, outline.anchor)

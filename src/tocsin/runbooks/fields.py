@@ -19,15 +19,19 @@ from tocsin.runbooks.markdown import (
     ListBlock,
     ListItem,
     Paragraph,
+    Quote,
     Span,
     Table,
+    TableRow,
 )
 from tocsin.runbooks.model import Field, Lines
+from tocsin.runbooks.vocabulary import SEVERITY_KEYS, SEVERITY_WORDS
 
 _PLAIN_KEY = re.compile(r"([A-Z][\w /&()'+.-]{0,40}?)\s*:(?:\s+|$)")
 _SEPARATOR = re.compile(r"\s*(?::|\u2013|\u2014|-(?=\s))\s*")
 _MAX_KEY_WORDS = 6
 _KEY_HEADER = re.compile(r"^(?:field|key|property|attribute|parameter|name|item|setting)s?$", re.I)
+_LABEL = re.compile(r"[a-z][a-z /&()'+.-]{0,40}")
 _VALUE_HEADER = re.compile(r"^(?:value|values|details?|description|setting)$", re.I)
 
 
@@ -135,17 +139,47 @@ def fields_in(blocks: Sequence[Block]) -> Iterator[RawField]:
                         yield found
         elif isinstance(block, Table):
             yield from _table_fields(block)
+        elif isinstance(block, Quote):  # `> **Severity**: critical`
+            yield from fields_in(block.blocks)
 
 
 def _table_fields(table: Table) -> Iterator[RawField]:
-    """A two-column `Field | Value` table states one label per row."""
+    """A two-column `Field | Value` table states one label per row; so does one whose
+    rows, its header row too, are all labels and values, one of them a severity
+    (`| Severity | critical |` / `| Threshold | > 90% |`)."""
     header = [collapse(c.text) for c in table.header.cells]
-    if len(header) != 2 or not (_KEY_HEADER.match(header[0]) and _VALUE_HEADER.match(header[1])):
+    if len(header) != 2:
         return
-    for row in table.rows:
+    rows: tuple[TableRow, ...] = table.rows
+    if not (_KEY_HEADER.match(header[0]) and _VALUE_HEADER.match(header[1])):
+        rows = (table.header, *table.rows) if header[0] else table.rows
+        if not _labelled_rows(rows):
+            return
+    for row in rows:
         if len(row.cells) < 2:
             continue
         key = collapse(row.cells[0].text).rstrip(":")
         if key and len(key.split()) <= _MAX_KEY_WORDS:
             value = row.cells[1].strip()
             yield RawField(key, norm_key(key), value, row.lines, row.cells[1], None)
+
+
+def label_table(table: Table) -> bool:
+    """`| Alert | DiskFull |` / `| Severity | warning |`: labels down its first column
+    (its header row too), not a table of alerts."""
+    header = [collapse(c.text) for c in table.header.cells]
+    return len(header) == 2 and bool(header[0]) and _labelled_rows((table.header, *table.rows))
+
+
+def _labelled_rows(rows: Sequence[TableRow]) -> bool:
+    """Rows of `label | value`, a label per row, one of them a severity with a
+    severity's value: not a matrix whose columns are `Severity | Response`."""
+    keys = [norm_key(collapse(r.cells[0].text).rstrip(":")) for r in rows if r.cells]
+    if not keys or len(set(keys)) < len(keys) or not all(_LABEL.fullmatch(k) for k in keys):
+        return False
+    return any(
+        len(r.cells) == 2
+        and norm_key(collapse(r.cells[0].text).rstrip(":")) in SEVERITY_KEYS
+        and SEVERITY_WORDS.match(collapse(r.cells[1].text)) is not None
+        for r in rows
+    )

@@ -6,8 +6,10 @@ Two kinds of findings, each with file and line:
   config routes or a rule fires with no procedure in any runbook, and a procedure for
   an alert that nothing names;
 * quality, inside one runbook: procedures without steps, placeholders left in commands
-  (``<pod-name>``, ``$NAMESPACE``), TODO stubs, and commands pasted together with their
-  output (a reader copies the output and runs it).
+  (``<pod-name>``, ``$NAMESPACE``), TODO stubs, commands pasted together with their
+  output (a reader copies the output and runs it), and a code fence or HTML comment
+  never closed (it swallows the rest of its block, at top level the rest of the file:
+  later sections and alerts vanish; an error when a heading is among what it hides).
 
 Pure: the caller reads the files and hands in text, parsed runbooks and alert names.
 """
@@ -21,6 +23,7 @@ from enum import StrEnum
 
 from markdown_it import MarkdownIt
 
+from tocsin.runbooks.markdown import decode_source, hide
 from tocsin.runbooks.model import Runbook
 from tocsin.runbooks.names import normalize_alert_name, runbook_for_url
 from tocsin.runbooks.placeholders import PLACEHOLDER
@@ -96,6 +99,7 @@ def lint_runbook(book: Runbook, text: str, file: str) -> list[Finding]:
     found.extend(_placeholders(book, file))
     found.extend(_todos(text, file))
     found.extend(_mixed_output(text, file))
+    found.extend(_unclosed(text, file))
     return sorted(set(found), key=lambda f: (f.line, f.rule, f.message))
 
 
@@ -155,6 +159,44 @@ def _mixed_output(text: str, file: str) -> Iterable[Finding]:
                     "code block mixes commands ($ ...) with their output: "
                     f"{others[0].strip()[:60]!r}",
                 )
+
+
+_HEADING = re.compile(r"^[ \t>]*#{1,6}(?:[ \t]|$)")
+
+
+def _unclosed(text: str, file: str) -> Iterable[Finding]:
+    """A code fence or an HTML comment that is never closed, and the lines it takes."""
+    text = decode_source(text)
+    shown, hidden = hide(text)
+    lines = shown.split("\n")
+    spans: list[tuple[str, int, int, str]] = [
+        ("unclosed-comment", h.lines[0], h.lines[1], "HTML comment opened here is never closed")
+        for h in hidden
+        if h.kind == "comment" and not h.closed
+    ]
+    for token in _MD.parse(shown):
+        if token.type != "fence" or token.map is None:
+            continue
+        first, end = token.map[0], token.map[1] - 1
+        closing = re.compile(rf"[ \t>]*{re.escape(token.markup[:1])}{{{len(token.markup)},}}\s*")
+        if end > first and closing.fullmatch(lines[end]):
+            continue
+        spans.append(
+            ("unclosed-fence", first + 1, end + 1, "code fence opened here is never closed")
+        )
+    original = text.split("\n")
+    for rule, first, last, why in spans:
+        while last > first and not original[last - 1].strip():
+            last -= 1
+        swallowed = any(_HEADING.match(ln) for ln in original[first:last])
+        kind = "code" if rule == "unclosed-fence" else "hidden"
+        yield Finding(
+            file,
+            first,
+            rule,
+            Severity.ERROR if swallowed else Severity.WARNING,
+            f"{why}; lines {first}-{last} are {kind}",
+        )
 
 
 def lint_coverage(

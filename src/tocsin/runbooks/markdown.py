@@ -52,6 +52,125 @@ def source_lines(text: str) -> list[str]:
     return lines
 
 
+_FRONT_KEY = re.compile(r"^[A-Za-z0-9_][\w .-]*:(?:\s|$)")
+_COMMENT_OPEN = "<!--"
+_COMMENT_CLOSE = "-->"
+
+
+def front_matter(lines: Sequence[str]) -> int:
+    """How many lines of YAML front matter (``---`` / ``key: value`` ... / ``---``, as
+    GitHub and MkDocs read it) open the text; 0 when it has none."""
+    if not lines or lines[0].rstrip() != "---":
+        return 0
+    for n in range(1, len(lines)):
+        if lines[n].rstrip() in ("---", "..."):
+            content = [ln for ln in lines[1:n] if ln.strip() and not ln.lstrip().startswith("#")]
+            return n + 1 if content and _FRONT_KEY.match(content[0]) else 0
+    return 0
+
+
+@dataclass(frozen=True, slots=True)
+class Hidden:
+    """Source that is not content: front matter or an HTML comment; ``closed`` is False
+    for a ``<!--`` that never ends (it hides the rest of its block, to the file's end
+    at top level)."""
+
+    kind: str  # "front-matter" or "comment"
+    lines: Lines
+    closed: bool = True
+
+
+def hide(text: str) -> tuple[str, list[Hidden]]:
+    """``text`` with its front matter and HTML comments blanked, and what was blanked.
+    Every newline stays (line numbers stay right; a blanked character becomes a space,
+    trailing ones dropped). A comment is one as Markdown reads it: an HTML block that
+    starts with ``<!--`` or one inline in a paragraph, never in code nor escaped."""
+    lines = text.split("\n")
+    found: list[Hidden] = []
+    top = front_matter(lines)
+    if top:
+        found.append(Hidden("front-matter", (1, top)))
+        for n in range(top):
+            lines[n] = ""
+    if _COMMENT_OPEN not in text:
+        return "\n".join(lines), found
+    masked = "\n".join(lines)
+    try:
+        tokens = _PARSER.parse(masked)
+    except Exception:  # never raise: keep the comments rather than lose the text
+        return masked, found
+    chars = list(masked)
+    starts = list(accumulate((len(ln) + 1 for ln in lines), initial=0))
+    quoted = 0
+    last_map: list[int] | None = None
+    for tok in tokens:
+        if tok.type == "blockquote_open":
+            quoted += 1
+        elif tok.type == "blockquote_close":
+            quoted -= 1
+        if tok.map:
+            last_map = tok.map
+        if tok.type == "html_block" and tok.content.lstrip().startswith(_COMMENT_OPEN):
+            region = tok.map or last_map
+            code_spans = False
+        elif tok.type == "inline" and any(
+            c.type == "html_inline" and c.content.startswith(_COMMENT_OPEN)
+            for c in tok.children or ()
+        ):
+            region = tok.map or last_map
+            code_spans = True
+        else:
+            continue
+        if region is None:
+            continue
+        lo, hi = starts[region[0]], starts[min(region[1], len(lines))] - 1
+        for a, b, closed in _comments(masked, lo, max(lo, hi), code_spans):
+            if not closed and code_spans:
+                continue  # a stray "<!--" in a paragraph is text
+            first, last = masked.count("\n", 0, a) + 1, masked.count("\n", 0, b) + 1
+            found.append(Hidden("comment", (first, last), closed))
+            line_start = True
+            for i in range(a, b):
+                if chars[i] == "\n":
+                    line_start = True
+                    continue
+                if line_start and i > a and quoted and chars[i] in " \t>":
+                    continue  # a blockquote's marker stays, so the quote does
+                line_start = False
+                chars[i] = " "
+    out = "".join(chars).split("\n")
+    for n in {
+        n - 1 for h in found if h.kind == "comment" for n in range(h.lines[0], h.lines[1] + 1)
+    }:
+        if len(out[n].rstrip()) < len(lines[n].rstrip()):
+            out[n] = out[n].rstrip()  # the comment ran to the line's end: no hard break
+    return "\n".join(out), sorted(found, key=lambda h: h.lines)
+
+
+def _comments(text: str, lo: int, hi: int, code_spans: bool) -> Iterator[tuple[int, int, bool]]:
+    """``(start, end, closed)`` of each comment in ``text[lo:hi]``, skipping code spans
+    (in a paragraph) and escaped ``\\<!--``; an unclosed one runs to ``hi``."""
+    i = lo
+    while i < hi:
+        if code_spans and text[i] == "`":
+            run = i
+            while run < hi and text[run] == "`":
+                run += 1
+            fence = text[i:run]
+            close = _backtick_run(text[:hi], fence, run, opening=False)
+            i = close + len(fence) if close >= 0 else run
+            continue
+        if text.startswith(_COMMENT_OPEN, i) and (i == lo or text[i - 1] != "\\"):
+            end = text.find(_COMMENT_CLOSE, i + 2, hi)  # `<!-->` is one, too
+            if end < 0:
+                yield i, hi, False
+                return
+            yield i, end + len(_COMMENT_CLOSE), True
+            i = end + len(_COMMENT_CLOSE)
+            continue
+        i += 1
+
+
 @dataclass(frozen=True, slots=True)
 class Span:
     """One run of inline text on one source line."""

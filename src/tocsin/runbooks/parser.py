@@ -1,5 +1,8 @@
 """parse_runbook: Markdown text (or bytes) -> Runbook.
 
+Front matter and HTML comments are blanked first (`markdown.hide`): nothing in them
+becomes a section, step, timer or search text, and every line number stays right.
+
 The composition of the extractors: blocks and outline first, then per-section fields
 and procedures, then every extractor over them. Parsing never raises: a failing
 extractor yields nothing and leaves a line in `Runbook.warnings` instead, so one odd
@@ -15,6 +18,7 @@ from typing import TypeVar
 from tocsin.runbooks.alerts import (
     fact_subsections,
     is_alert_section,
+    named_like_an_alert,
     section_alert,
     subsection_fields,
     table_alerts,
@@ -38,6 +42,7 @@ from tocsin.runbooks.markdown import (
     Quote,
     Table,
     decode_source,
+    hide,
     parse_blocks,
     source_lines,
     walk,
@@ -60,7 +65,7 @@ from tocsin.runbooks.spans import LineIndex
 from tocsin.runbooks.steps import procedures_in
 from tocsin.runbooks.tables import escalation_matrix, troubleshooting_list, troubleshooting_table
 from tocsin.runbooks.units import Unit, units_of
-from tocsin.runbooks.vocabulary import TROUBLE_SECTION
+from tocsin.runbooks.vocabulary import NAME_KEYS, SEVERITY_KEYS, TROUBLE_SECTION
 
 T = TypeVar("T")
 
@@ -77,6 +82,8 @@ def parse_runbook_bytes(data: bytes, *, name: str, source: str | None = None) ->
 
 class _Parse:
     def __init__(self, text: str, name: str, source: str | None) -> None:
+        # front matter and HTML comments are not content: blanked, lines kept
+        text = hide(text)[0]
         self.name = name
         self.source = source
         self.src = source_lines(text)
@@ -197,6 +204,7 @@ class _Parse:
         categories: set[int],
     ) -> list[AlertProcedure]:
         out: list[AlertProcedure] = []
+        found: dict[int, tuple[list[RawField], list[Procedure], list[Outline]]] = {}
         for o in self.outlines:
             parent = self.outlines[o.parent] if o.parent is not None else None
             subsections = fact_subsections(o, self.outlines)
@@ -204,15 +212,43 @@ class _Parse:
             own_procedures = procedures[o.index] + [
                 p for sub in subsections for p in procedures[sub.index]
             ]
+            # numbered steps under it, in its sub-sections too, but not in a section
+            # that holds other alerts' sections (`# PaymentsServiceRunbook`)
+            under = self.descendants(o)
+            numbered = any(procedures[d.index] for d in [o, *under]) and not any(
+                named_like_an_alert(d.name) or _keys(fields[d.index]) & (SEVERITY_KEYS | NAME_KEYS)
+                for d in under
+            )
             if o.index not in categories and is_alert_section(
-                o, own_fields, bool(own_procedures), parent
+                o, own_fields, bool(own_procedures), parent, numbered
             ):
-                names = {}
-                if parent is not None and parent.index in categories:
-                    names[o.anchor or ""] = category_name(parent)
-                out.append(section_alert(o, own_fields, own_procedures, names, subsections))
+                found[o.index] = (own_fields, own_procedures, subsections)
             out.extend(table_alerts(o))
+        nested = set(found)
+        for index, (own_fields, own_procedures, subsections) in found.items():
+            o = self.outlines[index]
+            parent = self.outlines[o.parent] if o.parent is not None else None
+            if not own_procedures:
+                # the steps sit under a sub-heading (`### Mitigation`): those are its
+                # steps (not those of an alert nested in it)
+                own_procedures = [
+                    p for d in self.descendants(o, skip=nested) for p in procedures[d.index]
+                ]
+            names = {}
+            if parent is not None and parent.index in categories:
+                names[o.anchor or ""] = category_name(parent)
+            out.append(section_alert(o, own_fields, own_procedures, names, subsections))
         return sorted(out, key=lambda a: a.lines)
+
+    def descendants(self, outline: Outline, skip: set[int] | None = None) -> list[Outline]:
+        """The sections under ``outline``, in order; none of those in ``skip`` nor under
+        them."""
+        out: list[Outline] = []
+        for child in outline.children:
+            if skip is None or child not in skip:
+                out.append(self.outlines[child])
+                out.extend(self.descendants(self.outlines[child], skip))
+        return out
 
     def troubleshooting(self) -> list[TroubleshootingTable]:
         out: list[TroubleshootingTable] = []
@@ -299,6 +335,10 @@ class _Parse:
                 )
             )
         return out
+
+
+def _keys(fields: Sequence[RawField]) -> set[str]:
+    return {f.norm for f in fields}
 
 
 def _kind(block: Block) -> str:

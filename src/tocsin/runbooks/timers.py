@@ -4,7 +4,10 @@ A runbook's SLAs ("Response Time: < 5 minutes" under "Critical Alerts", "Acknowl
 alert: 5 minutes", "Schedule postmortem: 48 hours", "Post-incident review within 3
 business days") become timers of the group its procedures are linked from:
 
-- which apply: an SLA whose context names a class of alerts ("Critical Alerts",
+- which apply: a promise written inside one alert's section (or its sub-sections, or
+  its row of a table of alerts) is that alert's timer and no other's ("Post in
+  #incidents within 2 minutes" under `## BleedC` is not BleedA's); of the rest, the
+  runbook-wide ones, an SLA whose context names a class of alerts ("Critical Alerts",
   "Business Alerts") applies to procedures of that category or, when none names their
   category, severity; one about the incident itself (response, acknowledgement,
   escalation, communication, the post-incident review) applies to every procedure of
@@ -154,7 +157,7 @@ class Timer:
         return {"runbook": self.runbook, "line": self.lines[0], "text": self.text}
 
 
-Fit = Literal["category", "severity", "incident"]
+Fit = Literal["alert", "category", "severity", "incident"]
 
 
 def fit(sla: Sla, procedure: AlertProcedure) -> Fit | None:
@@ -174,6 +177,40 @@ def fit(sla: Sla, procedure: AlertProcedure) -> Fit | None:
 
 def applies(sla: Sla, procedure: AlertProcedure) -> bool:
     return fit(sla, procedure) is not None
+
+
+def owners(book: Runbook) -> list[AlertProcedure | None]:
+    """For each of ``book.slas``, the alert whose section (or table row) holds it, the
+    innermost when sections nest; None for a runbook-wide promise. One sweep down the
+    lines: sections nest or follow one another, so the open ones are a stack."""
+    alerts = sorted(book.alerts, key=lambda a: (a.lines[0], -a.lines[1]))
+    order = sorted(range(len(book.slas)), key=lambda n: book.slas[n].lines)
+    found: list[AlertProcedure | None] = [None] * len(book.slas)
+    open_: list[AlertProcedure] = []
+    i = 0
+    for n in order:
+        first, last = book.slas[n].lines
+        while i < len(alerts) and alerts[i].lines[0] <= first:
+            while open_ and open_[-1].lines[1] < alerts[i].lines[0]:
+                open_.pop()
+            open_.append(alerts[i])
+            i += 1
+        while open_ and open_[-1].lines[1] < first:
+            open_.pop()
+        holder = next((a for a in reversed(open_) if last <= a.lines[1]), None)
+        found[n] = holder
+    return found
+
+
+def fit_in(sla: Sla, owner: AlertProcedure | None, procedure: AlertProcedure) -> Fit | None:
+    """``fit`` for an SLA of a runbook whose alert ``owner`` states it (see ``owners``):
+    an alert's own promise is its timer alone; a runbook-wide one fits as ``fit`` says."""
+    if owner is None:
+        return fit(sla, procedure)
+    if sla.kind == "advance-notice":
+        return None
+    mine = owner.lines == procedure.lines and owner.section == procedure.section
+    return "alert" if mine else None
 
 
 def _classes(context: str) -> set[str]:
@@ -265,9 +302,17 @@ def timers(
     procedure), each SLA once, in the runbooks' order."""
     out: list[Timer] = []
     seen: set[tuple[str, Lines]] = set()
+    owned: dict[str, list[AlertProcedure | None]] = {}
     for name, procedure in procedures:
         book = books.get(name)
-        fits = [(sla, fit(sla, procedure)) for sla in (book.slas if book else ())]
+        if book is None:
+            continue
+        if name not in owned:
+            owned[name] = owners(book)
+        fits = [
+            (sla, fit_in(sla, owner, procedure))
+            for sla, owner in zip(book.slas, owned[name], strict=True)
+        ]
         # "Warning (Business)": the business alerts' promise, not the warnings'
         by_category = any(how == "category" for _, how in fits)
         for sla, how in fits:
