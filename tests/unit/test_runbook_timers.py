@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tocsin.core.checklists import as_fired
 from tocsin.runbooks.model import AlertProcedure, Duration, Sla
 from tocsin.runbooks.parser import parse_runbook
 from tocsin.runbooks.timers import (
@@ -480,3 +481,25 @@ def test_any_text_names_a_listed_timer_or_says_why_not(text: str) -> None:
     listed = [timer("rb", STATUS, OPEN, T0), timer("rb", POSTMORTEM, OPEN, T0)]
     got = find_timer(listed, text)
     assert got in listed or (isinstance(got, str) and got.startswith(repr(text)))
+
+
+@pytest.mark.parametrize(
+    ("label", "response"),
+    [
+        ("critical", "Response Time: < 5 minutes"),  # the label chose the route that paged
+        ("warning", "Response Time: < 30 minutes"),  # as the runbook says
+        ("", "Response Time: < 30 minutes"),  # no label: the runbook's
+        ("nonsense", "Response Time: < 30 minutes"),  # no severity word: the runbook's
+    ],
+)
+def test_the_alert_s_own_severity_chooses_its_promise(label: str, response: str) -> None:
+    """HighLatency is a warning in the runbook; fired with severity="critical" (and
+    paged as critical), its response timer is the critical alerts' 5 minutes, not the
+    warnings' 30 (phone and runbook author walk-throughs)."""
+    name = "threads-agent-alertmanager"
+    book = parse_runbook((RUNBOOKS / f"{name}.md").read_text(), name=name)
+    (latency,) = [p for p in book.alerts if p.name == "HighLatency"]
+    assert latency.severity == "warning"
+    fired = as_fired(latency, {"alertname": "HighLatency", "severity": label} if label else {})
+    found = timers({name: book}, [(name, fired)], ACKED, T0 + 6 * M)
+    assert [t.text for t in found if t.text.startswith("Response Time")] == [response]

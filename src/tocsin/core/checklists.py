@@ -10,13 +10,14 @@ committed before it is answered.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from tocsin.alerts.model import Alert
 from tocsin.core.runbook_library import RunbookLibrary
 from tocsin.oncall.lifecycle import AuditEntry, Via
+from tocsin.runbooks.alerts import normalize_severity
 from tocsin.runbooks.checklist import (
     DONE,
     UNDONE,
@@ -26,6 +27,7 @@ from tocsin.runbooks.checklist import (
     checklists,
     ticks_in,
 )
+from tocsin.runbooks.model import AlertProcedure
 from tocsin.runbooks.timers import KEPT, UNKEPT, Timer, episode, timers
 from tocsin.store import oncall_rows
 from tocsin.store.oncall_rows import DueRow, OncallGroupRow
@@ -80,13 +82,32 @@ def group_runbook(
         link = library.link(found.labels, found.annotations)
         if link is not None and link.procedure is not None:
             name = found.labels.get("alertname", "")
-            linked.append(Linked(name, link.runbook, link.url, link.procedure))
+            fired = as_fired(link.procedure, found.labels)
+            linked.append(Linked(name, link.runbook, link.url, fired))
     books = {n: b for n in dict.fromkeys(x.runbook for x in linked) if (b := library.get(n))}
     procedures = [(x.runbook, x.procedure) for x in linked]
     return GroupRunbook(
         checklists([x for x in linked if x.procedure.steps], ticks_in(audit)),
         timers(books, procedures, ep, now),
     )
+
+
+def as_fired(procedure: AlertProcedure, labels: Mapping[str, str]) -> AlertProcedure:
+    """``procedure`` with the alert's own severity, when its ``severity`` label names
+    one: it chose the route that paged, so it chooses the runbook's promise too (a
+    critical page ran the warnings' 30-minute response timer because the runbook's
+    section said warning)."""
+    severity, _ = normalize_severity(labels.get("severity", ""))
+    if severity not in CLASSES or severity == procedure.severity:
+        return procedure  # (a label such as "page" or "p1" names no runbook class)
+    return replace(procedure, severity=severity)
+
+
+# The severities a runbook's promises are written for ("Critical Alerts: respond within
+# 5 minutes"): an alert's label that is one of them chooses among them.
+CLASSES = frozenset(
+    {"critical", "warning", "info", "error", "high", "medium", "low", "major", "minor"}
+)
 
 
 @dataclass(frozen=True)
