@@ -165,6 +165,18 @@ def test_unacknowledged_escalates_to_the_next_step(tmp_path: Path) -> None:
             # step 2 is due 2 s after step 1: it cannot have come earlier
             assert time.monotonic() - started >= 2.0
             assert len(mails_to(smtp, "alice")) == 1
+            # bob's page says why it is his; alice's first page says nothing of it
+            why = "Escalated to you (step 2): nobody acknowledged the earlier pages"
+            for who, said in (("bob", True), ("alice", False)):
+                page = mails_to(smtp, who)[0].message
+                text = page.get_body(preferencelist=("plain",))
+                html = page.get_body(preferencelist=("html",))
+                assert text is not None
+                assert html is not None
+                assert (why in text.get_content(), why in html.get_content()) == (said, said)
+                # the page's first links are its Acknowledge and Resolve buttons
+                first = re.findall(r'<a href="([^"]+)"', html.get_content())[:2]
+                assert ["/act/ack/" in first[0], "/act/resolve/" in first[1]] == [True, True]
 
 
 def test_those_paged_hear_who_acknowledged(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from tocsin.oncall.escalation import (
     fire_step,
     notify_stale_reason,
     page_escalation,
+    paged_why,
     pending_what,
     resume,
     stale_reason,
@@ -467,3 +468,25 @@ def test_a_pending_row_in_a_responder_s_words(
     """What `tocsin group`, the API's "what" and the group page say is coming: the
     row's own words, not its table's kind ("lifecycle")."""
     assert pending_what(kind, payload) == said
+
+
+@pytest.mark.parametrize(
+    ("page", "said"),
+    [
+        (person("alice", 0), ""),  # the first page: its alerts say it all
+        (person("bob", 1), "Escalated to you (step 2): nobody acknowledged the earlier pages"),
+        (
+            person("alice", 0, r=1),
+            "Escalated to you (step 1, round 2): nobody acknowledged the earlier pages",
+        ),
+        (
+            structs.replace(person("alice", 1), reason=PageReason.RENOTIFY),
+            "Reminder: still firing and nobody has it: the acknowledgement timed out or "
+            "the snooze ended (escalation step 2)",
+        ),
+    ],
+    ids=["first", "escalated", "next round", "reminder"],
+)
+def test_a_page_says_why_it_comes_when_its_alerts_do_not(page: Page, said: str) -> None:
+    """A re-page read exactly as a first page (phone walk-through)."""
+    assert paged_why(page) == said

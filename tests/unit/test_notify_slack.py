@@ -43,7 +43,11 @@ def test_default_message() -> None:
     message = slack_message(notification(), SlackConfig(channel="#ops"))
     assert message["channel"] == "#ops"
     assert message["username"] == "Tocsin"
-    assert message["text"] == "[FIRING:2] Latency  | https://tocsin.example/ui/alerts"
+    # (the first alert's summary first: a phone's notification shows the start)
+    assert (
+        message["text"]
+        == "p99 high on web0 · [FIRING:2] Latency  | https://tocsin.example/ui/alerts"
+    )
     kinds = [b["type"] for b in message["blocks"]]
     assert kinds == ["header", "section", "section", "actions"]
     header = message["blocks"][0]["text"]

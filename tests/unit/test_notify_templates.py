@@ -73,7 +73,7 @@ def data(extra: Mapping[str, Mapping[str, Any]] | None = None) -> TemplateData:
         ("title", "[FIRING:2] DiskFull (page)"),
         ("username", "Tocsin"),
         ("title_link", "https://tocsin.example/ui/alerts"),
-        ("fallback", "[FIRING:2] DiskFull (page) | https://tocsin.example/ui/alerts"),
+        ("fallback", "Disk 99% · [FIRING:2] DiskFull (page) | https://tocsin.example/ui/alerts"),
         ("color", "danger"),
         ("pretext", ""),
     ],
@@ -262,7 +262,7 @@ def test_override_files_in_both_syntaxes(tmp_path: Path) -> None:
     # Defaults not overridden are still there, and using the override.
     assert (
         templates.render(SlackConfig().fallback, d)
-        == "GO firing 3 | https://tocsin.example/ui/alerts"
+        == "Disk 99% · GO firing 3 | https://tocsin.example/ui/alerts"
     )
     assert DEFAULT_TEMPLATES.render(SlackConfig().title, d) == "[FIRING:2] DiskFull (page)"
 

@@ -31,7 +31,13 @@ from tocsin.core.policy import PERSON_PREFIX
 from tocsin.engine.loop import KickedLoop
 from tocsin.notify.message import Notification, tells_of_acks, with_runbook_annotations
 from tocsin.notify.outbox import OutboxItem, new_item
-from tocsin.oncall.escalation import NotificationPlan, NotifyDue, Recipient, WhoIsOnCall
+from tocsin.oncall.escalation import (
+    NotificationPlan,
+    NotifyDue,
+    Recipient,
+    WhoIsOnCall,
+    paged_why,
+)
 from tocsin.oncall.lifecycle import TellAcknowledged
 from tocsin.oncall.links import Action, make_link
 from tocsin.oncall.people import notification_plan
@@ -184,7 +190,9 @@ class OncallEngine:
         silencer = self._silencer(now)
         if firing and all(silencer.muted_by(a.fingerprint, a.labels) for a in firing):
             return Paging([], _ALL_SILENCED)
-        note = self._notification(row, target, alerts, due.idempotency_key, now, actor)
+        note = self._notification(
+            row, target, alerts, due.idempotency_key, now, actor, why=paged_why(page)
+        )
         return Paging([new_item(str(uuid.uuid4()), target, name, note, now) for name in names])
 
     def resolved_items(
@@ -269,9 +277,11 @@ class OncallEngine:
         now: datetime,
         actor: str | None = None,
         acknowledged_by: str = "",
+        why: str = "",
     ) -> Notification:
         """The group's alerts to ``target``, with their runbooks; with the signed
-        acknowledge and resolve links for ``actor`` when it is a page."""
+        acknowledge and resolve links for ``actor`` when it is a page, and ``why`` it
+        comes (``paged_why``) when it says more than its alerts."""
         episode = str((row.state.get("lifecycle") or {}).get("escalation_id") or "")
         links: dict[str, str] = {
             "group_id": row.group_id,
@@ -279,6 +289,8 @@ class OncallEngine:
             # the group's console page: its alerts, pending steps and audit trail
             "console_url": f"{self.base_url}/ui/groups/{quote(row.group_id, safe='')}",
         }
+        if why:
+            links["paged_why"] = why
         if actor is not None:
             for name, action in (("ack_url", Action.ACK), ("resolve_url", Action.RESOLVE)):
                 links[name] = make_link(

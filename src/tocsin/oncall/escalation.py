@@ -663,3 +663,22 @@ def pending_what(kind: str, payload: Mapping[str, Any]) -> str:
             return "snooze ends: escalation resumes"
         return "acknowledgement times out: escalation resumes"
     return kind
+
+
+def paged_why(page: Page) -> str:
+    """What a page says of why it comes, beyond its alerts: nothing for a step's first
+    page of its first round (the alerts say it); an escalation past the first step or
+    round, or a reminder once an acknowledgement or a snooze ran out, says so (a re-page
+    read exactly as a first page)."""
+    if page.reason is PageReason.RENOTIFY:
+        return (
+            f"Reminder: still firing and nobody has it: the acknowledgement timed out or "
+            f"the snooze ended (escalation step {page.step_index + 1})"
+        )
+    if page.step_index == 0 and page.round == 0:
+        return ""
+    again = f", round {page.round + 1}" if page.round else ""
+    return (
+        f"Escalated to you (step {page.step_index + 1}{again}): nobody acknowledged "
+        "the earlier pages"
+    )
