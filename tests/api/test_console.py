@@ -10,8 +10,10 @@ import base64
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from html import unescape
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,6 +21,7 @@ from fastapi.testclient import TestClient
 from tests.api.conftest import Clock, app_client, first_group
 from tests.api.test_runbooks_api import RUNBOOKS
 from tests.e2e.conftest import wait_until
+from tocsin.timeutil import format_rfc3339
 from tocsin.web import pages
 from tocsin.web.forms import MAX_FORM_BYTES
 from tocsin.web.render import url_value, web_link
@@ -490,3 +493,38 @@ def test_forms_start_with_the_name_the_browser_logged_in_with(
     assert 'name="created_by" value="erin"' in form
     client.cookies.set("tocsin_who", "ann")
     assert 'name="by" value="ann"' in client.get(f"/ui/groups/{group['id']}", headers=login).text
+
+
+def test_a_group_s_page_says_what_is_wrong_and_how_to_act_first(
+    client: TestClient, clock: Clock
+) -> None:
+    """On a phone the summary was three screens down, below the forms and the
+    checklist (phone walk-through): what is wrong comes first, then the buttons, the
+    name field offering the people, snoozes of a tap, and a silence of the whole group."""
+    gid = open_group(client, clock)["id"]
+    page = client.get(f"/ui/groups/{gid}").text
+    wrong = page.index('id="wrong"')
+    # its summary, escaped as everything an alert says
+    assert "<li><strong>ServiceDown &lt;b&gt;is&lt;/b&gt; down</strong></li>" in page
+    assert wrong < page.index('id="act"') < page.index('id="alerts"')
+    # and the list of groups says it for each, under its labels (cut short on a phone)
+    listed = client.get("/ui/groups").text
+    assert '<div class="summary">ServiceDown &lt;b&gt;is&lt;/b&gt; down</div>' in listed
+    assert '<datalist id="people"><option value="alice"><option value="bob"></datalist>' in page
+    silence = re.search(r'id="silence-group" href="([^"]+)"', page)
+    assert silence is not None
+    form = client.get(unescape(silence.group(1))).text
+    assert "alertname=&#34;ServiceDown&#34;" in form
+    assert f"alert group {gid}" in form
+    # a snooze of a tap: the preset's value wins over the empty field before it
+    fields = {"by": "alice", "duration": "", "comment": ""}
+    done = client.post(
+        f"/ui/groups/{gid}/snooze",
+        content=urlencode({**fields}) + "&duration=1h",
+        headers={**SAME_SITE, "content-type": "application/x-www-form-urlencoded"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    shown = client.get(f"/api/v1/groups/{gid}").json()
+    assert shown["status"] == "snoozed"
+    assert shown["snoozedUntil"] == format_rfc3339(clock.now + timedelta(hours=1))

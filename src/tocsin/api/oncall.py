@@ -37,7 +37,7 @@ from tocsin.oncall.slack_requests import SlackSignatureError, answered_message, 
 from tocsin.runbooks.checklist import Checklist
 from tocsin.runbooks.timers import Timer
 from tocsin.store import oncall_rows
-from tocsin.timeutil import TimeFormatError, format_rfc3339, parse_rfc3339
+from tocsin.timeutil import TimeFormatError, format_rfc3339, from_micros, parse_rfc3339
 
 _T = TypeVar("_T")
 
@@ -69,6 +69,7 @@ def _group_json(row: oncall_rows.OncallGroupRow) -> dict[str, Any]:
         "status": life.get("status"),
         # snoozed with no end: by silences or inhibition, until an alert fires unmuted
         "muted": life.get("status") == Status.SNOOZED.value and not life.get("snoozed_until"),
+        "snoozedUntil": _micros(life.get("snoozed_until")),
         "acknowledgedBy": life.get("acknowledged_by") or None,
         "escalationPolicy": row.state.get("policy"),
         "escalationStep": escalation.get("step_index"),
@@ -76,6 +77,10 @@ def _group_json(row: oncall_rows.OncallGroupRow) -> dict[str, Any]:
         "alerts": row.state.get("alerts", []),
         "updatedAt": row.updated_at,
     }
+
+
+def _micros(value: Any) -> datetime | None:
+    return None if value is None else from_micros(int(value))
 
 
 @router.get("/api/v1/groups", summary="Alert groups under an escalation policy")

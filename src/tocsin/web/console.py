@@ -290,16 +290,25 @@ def _groups_page(
     problems: Mapping[str, str] | None = None,
     typed_by: str = "",
 ) -> HTMLResponse:
-    with runtime(request).engine.connect() as conn:
-        rows = pages.group_rows(oncall_rows.list_groups(conn))
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        stored = oncall_rows.list_groups(conn)
+    rows = pages.group_rows(stored)
     shown = rows if everything else [g for g in rows if g.open]
+    # what each says is wrong, from its first alerts (on a phone the labels are cut
+    # short: "alertname=Se…" told no group from another)
+    said = {}
+    for row in stored:
+        held = [a for fp in (row.state.get("alerts") or [])[:5] if (a := rt.store.alerts.get(fp))]
+        said[row.group_id] = pages.what_is_wrong(held)[:1]
     hidden = len(rows) - len(shown)
-    incidents = runtime(request).incidents.open_by_group()
+    incidents = rt.incidents.open_by_group()
     return show_page(
         request,
         "groups.html",
         status=status,
         groups=shown,
+        said=said,
         hidden=hidden,
         all=everything,
         incidents=incidents,
@@ -366,6 +375,10 @@ def _group_page(
             (a, pages.annotations_in_order(a.annotations), pages.silence_url(a.labels), book(a))
             for a in alerts
         ],
+        wrong=pages.what_is_wrong(alerts),
+        # offered in the name field: a typo told the on-call "acknowledged by alcie"
+        people=rt.people.names(),
+        silence_group=pages.group_silence_url(row.group_id, pages.group_row(row).labels),
         pending=found.pending,
         exhausted=found.exhausted,
         audit=found.audit,

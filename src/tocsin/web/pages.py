@@ -70,6 +70,37 @@ def silence_url(labels: Mapping[str, str]) -> str:
     return "/ui/silences/new?" + urlencode({"matchers": matchers_text(labels)})
 
 
+# How many different summaries the top of a group's page says (a storm's group of
+# hundreds says its first few and how many alerts in all).
+WRONG_SHOWN = 3
+
+
+def what_is_wrong(alerts: Sequence[Alert]) -> list[tuple[str, int]]:
+    """What a group's alerts say is wrong, for the top of its page: each different
+    summary (else description, else alert name), the longest-firing first, with how
+    many alerts say it, at most ``WRONG_SHOWN`` of them (a responder on a phone read the
+    summary three screens down, below the forms and the checklist)."""
+    said: Counter[str] = Counter()
+    for a in sorted(alerts, key=lambda a: a.starts_at):
+        text = (
+            a.annotations.get("summary")
+            or a.annotations.get("description")
+            or a.labels.get("alertname", "")
+        )
+        said[text.strip()] += 1
+    return list(said.items())[:WRONG_SHOWN]
+
+
+def group_silence_url(group_id: str, labels: Sequence[tuple[str, str]]) -> str | None:
+    """The new-silence form for a whole group: its group labels' matchers (every
+    alert of the group has them), its id as the comment; None for a group with no
+    labels (``group_by: []``), which a silence by its labels would not single out."""
+    if not labels:
+        return None
+    query = {"matchers": matchers_text(dict(labels)), "comment": f"alert group {group_id}"}
+    return "/ui/silences/new?" + urlencode(query)
+
+
 def annotations_in_order(annotations: Mapping[str, str]) -> list[tuple[str, str]]:
     first = [(k, annotations[k]) for k in _FIRST_ANNOTATIONS if annotations.get(k)]
     rest = sorted((k, v) for k, v in annotations.items() if k not in _FIRST_ANNOTATIONS and v)
