@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
+from markupsafe import Markup
 
 from tocsin.monitors.probes import shown_url
 from tocsin.oncall.escalation import pending_what
@@ -45,6 +46,16 @@ def relative(when: datetime, now: datetime) -> str:
 
 def iso(when: datetime | None) -> str:
     return "" if when is None else format_rfc3339(when)
+
+
+def local_time(when: datetime | None) -> Markup:
+    """An instant a responder reads: its RFC 3339 text in UTC, which the page's script
+    shows on the browser's own clock ("Tue, 8 Dec, 03:35:08 CET"); without script, or
+    in a test, the UTC text stays."""
+    if when is None:
+        return Markup("")
+    text = iso(when)
+    return Markup(f'<time class="local" datetime="{text}">{text}</time>')
 
 
 def in_zone(when: datetime | None, zone: str) -> str:
@@ -93,6 +104,7 @@ ENV = jinja2.Environment(
 ENV.filters["iso"] = iso
 ENV.filters["public_time"] = public_time
 ENV.filters["in_zone"] = in_zone
+ENV.filters["local_time"] = local_time
 ENV.filters["span"] = span
 ENV.filters["web_link"] = web_link
 ENV.filters["url_value"] = url_value
