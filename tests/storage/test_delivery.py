@@ -880,3 +880,44 @@ def test_both_records_of_one_item_in_one_batch_get_their_own_verdict(
     assert statuses(engine, [it]) == [DeliveryStatus.SENT]
     with engine.connect() as conn:  # the lapse B's claim found, then A's and B's records
         assert len(outbox_rows.attempts_of(conn, it.id)) == 3
+
+
+def test_a_slow_receiver_s_hand_over_backlog_does_not_starve_the_claims(
+    db: tuple[Engine, GroupCommitter],
+) -> None:
+    """A storm hands one slow receiver (an audit webhook of every alert) more items
+    than the worker's ``concurrency``: they wait for its own send slots, and must not
+    take the slots of the claim, or a retry (or any item that needs a claim) of every
+    other receiver waits until that backlog drains (measured: 25-27 s for Slack and
+    e-mail behind a 200 ms audit sink)."""
+    engine, writer = db
+    clock = Clock(T0)
+    release = asyncio.Event()
+    sent: list[str] = []
+
+    async def send(it: OutboxItem) -> Outcome:
+        if it.receiver == "audit":
+            await release.wait()  # a receiver that takes its time
+        sent.append(it.idempotency_key)
+        return Outcome.sent()
+
+    settings = DeliverySettings(concurrency=8, per_receiver=2, poll=timedelta(milliseconds=20))
+    worker = DeliveryWorker(writer, clock, send, settings)
+    backlog = [leased(item("audit", n, T0), T0 + timedelta(seconds=60)) for n in range(20)]
+    retry = item("slack", 1, T0)  # unleased and due: only a claim sends it
+
+    async def scenario() -> None:
+        await writer.run(Enqueue(backlog))
+        async with running(worker):
+            worker.adopt(backlog)
+            await writer.run(Enqueue([retry]))
+            worker.kick()
+            try:
+                await until(lambda: retry.idempotency_key in sent, "the other receiver's item")
+            finally:
+                release.set()
+            await until(lambda: len(sent) == 21, "the backlog")
+
+    asyncio.run(scenario())
+    assert sent.index(retry.idempotency_key) == 0
+    assert statuses(engine, [retry, *backlog]) == [DeliveryStatus.SENT] * 21

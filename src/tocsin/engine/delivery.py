@@ -93,6 +93,9 @@ class DeliveryWorker:
         self._held: dict[asyncio.Task[Any], OutboxItem] = {}
         self._queued: set[str] = set()
         self._busy: dict[str, int] = {}  # items held per receiver
+        # the held items that came from a claim (not handed over by the dispatcher):
+        # only they count against ``concurrency`` (see ``_claim``)
+        self._claimed: set[asyncio.Task[Any]] = set()
         self._gates: dict[str, asyncio.Semaphore] = {}  # send slots per receiver
         self.listeners: list[Listener] = []  # after the attempt's record committed
         self.timers: list[Timer] = []
@@ -206,10 +209,16 @@ class DeliveryWorker:
         if self._draining:
             self._full = False  # (or the loop would come straight back)
             return
-        free = self.settings.concurrency - len(self._in_flight)
+        # Only claimed items take claim slots. Those handed over by the dispatcher
+        # (``adopt``) have their own bound (``handoff_hold`` per receiver) and their
+        # receiver is skipped by the claim once at its share: counted here, one slow
+        # receiver's hand-over backlog (a storm's audit webhook, 1,024 held) left no
+        # slot to claim with, and every item that needs a claim (a retry, a release,
+        # an on-call page) of every other receiver waited for that backlog to drain.
+        free = self.settings.concurrency - len(self._claimed)
         if free <= 0:
             self._full = True
-            await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(self._claimed, return_when=asyncio.FIRST_COMPLETED)
             return
         now = self._clock()
         cap = self._receiver_cap()
@@ -227,7 +236,7 @@ class DeliveryWorker:
             if self._busy.get(item.receiver, 0) >= cap:
                 extra.append(item.id)
                 continue
-            self._start(item)
+            self._claimed.add(self._start(item))
         self._full = claim.taken >= free  # (superseded items took a slot of the claim)
         self._waiting = frozenset(busy) | {i.receiver for i in items if i.id in extra}
         if extra:
@@ -237,17 +246,19 @@ class DeliveryWorker:
         # at most half of all slots to one receiver, however its queue is configured
         return max(1, min(self.settings.per_receiver_queue, self.settings.concurrency // 2))
 
-    def _start(self, item: OutboxItem) -> None:
+    def _start(self, item: OutboxItem) -> asyncio.Task[Any]:
         self._busy[item.receiver] = self._busy.get(item.receiver, 0) + 1
         task = asyncio.create_task(self._deliver(item))
         self._in_flight.add(task)
         self._held[task] = item
         task.add_done_callback(partial(self._finished, item.receiver))
+        return task
 
     def _finished(self, receiver: str | None, task: asyncio.Task[Any]) -> None:
         # A slot is free: claim more now, not at the next poll, if more may be due
         # (for this receiver: it is below its share again).
         self._in_flight.discard(task)
+        self._claimed.discard(task)
         self._held.pop(task, None)
         if self._full or (
             receiver in self._waiting and self._busy.get(receiver, 0) < self._receiver_cap()
