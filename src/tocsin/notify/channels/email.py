@@ -167,10 +167,10 @@ class SMTPClient:
         implicit = config.force_implicit_tls
         if implicit is None:
             implicit = port == 465
-        context = ssl_context(config.tls_config)
         hello = config.hello or None
         smtp: smtplib.SMTP
         if implicit:
+            context = ssl_context(config.tls_config)
             smtp = smtplib.SMTP_SSL(
                 host, port, local_hostname=hello, timeout=self.timeout, context=context
             )
@@ -183,7 +183,8 @@ class SMTPClient:
                     raise smtplib.SMTPNotSupportedError(
                         f"require_tls is true, but {config.smarthost} does not advertise STARTTLS"
                     )
-                smtp.starttls(context=context)
+                # (made only for TLS: loading the CA store cost each plain message)
+                smtp.starttls(context=ssl_context(config.tls_config))
                 smtp.ehlo()
             if config.auth_username and smtp.has_extn("auth"):
                 exposed = not (implicit or config.require_tls or _local(host))
