@@ -24,3 +24,5 @@ class JsonLines(OrjsonFormatter):
         log_data["time"] = at.isoformat(timespec="microseconds").replace("+00:00", "Z")
         super().add_fields(log_data, record, message_dict)
         log_data["level"] = record.levelname.lower()
+        # uvicorn's extra: its message again, with terminal colour codes
+        log_data.pop("color_message", None)

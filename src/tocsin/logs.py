@@ -29,4 +29,6 @@ def configure(level: str, fmt: LogFormat) -> None:
         handler.setFormatter(JsonLines())
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # (not force=True: where the root logger has handlers already, a host that runs
+    # the command in-process, a test's, they stay, as basicConfig leaves them)
+    logging.basicConfig(level=level.upper(), handlers=[handler])

@@ -413,7 +413,8 @@ def test_slack_incoming_webhook(receiver: HTTPReceiver) -> None:
     body = receiver.wait_for(1, "/services/T/B/X")[0].json()
     assert body["channel"] == "#db"
     assert body["username"] == "Tocsin"
-    assert body["text"].startswith("[FIRING:2] ReplicationLag")
+    # what a phone's notification shows: the first alert's summary first
+    assert body["text"].startswith("lag on pg0 · [FIRING:2] ReplicationLag")
     assert body["blocks"][0] == {
         "type": "header",
         "text": {"type": "plain_text", "text": "[FIRING:2] ReplicationLag (db)", "emoji": True},
