@@ -92,9 +92,25 @@ def test_who_may_post(client: TestClient, headers: dict[str, str], refused: bool
     assert names == ([] if refused else ["Forged"])
 
 
-def test_no_page_may_be_framed_or_sniffed(client: TestClient) -> None:
-    for path in ("/ui/alerts", "/api/v2/status", "/status"):
+def test_no_page_may_be_framed_or_sniffed_but_the_status_page(client: TestClient) -> None:
+    for path in ("/ui/alerts", "/api/v2/status"):
         r = client.get(path)
         assert r.headers["x-frame-options"] == "DENY", path
         assert r.headers["content-security-policy"] == "frame-ancestors 'none'", path
         assert r.headers["x-content-type-options"] == "nosniff", path
+    # the public status page, embedded in a company's own site
+    public = client.get("/status")
+    assert "x-frame-options" not in public.headers
+    assert "content-security-policy" not in public.headers
+    assert public.headers["x-content-type-options"] == "nosniff"
+
+
+def test_routes_whose_requests_prove_themselves_are_judged_by_that_alone(
+    client: TestClient,
+) -> None:
+    """A signed link's confirmation posts back to itself; behind a proxy the Origin
+    may not match, and the signature is what counts: refused for its signature, not
+    for where it came from (and the same for Slack's and PagerDuty's senders)."""
+    for path in ("/act/ack/nosuch", "/api/v1/slack/actions", "/v2/enqueue"):
+        r = client.post(path, content=b"", headers=BROWSER_ELSEWHERE)
+        assert r.status_code != 403 or "may not change anything" not in r.text, path

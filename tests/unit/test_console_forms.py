@@ -66,6 +66,11 @@ def test_relative(offset: timedelta, shown: str) -> None:
         ({"origin": "http://evil.example", "host": "t:9093"}, True),
         ({"origin": "http://t:9094", "host": "t:9093"}, True),  # another port, another site
         ({"origin": "null", "host": "t:9093"}, True),  # a sandboxed frame or a data: URL
+        # behind a proxy that rewrites Host (nginx's $proxy_host): the browser's word
+        (
+            {"sec-fetch-site": "same-origin", "origin": "https://alerts.example", "host": "t:9093"},
+            False,
+        ),
     ],
 )
 def test_cross_site(headers: dict[str, str], refused: bool) -> None:

@@ -23,20 +23,34 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Where a GET changes something too: a heartbeat's ping (as Healthchecks.io's), which
 # another site's <img> must not send to keep a dead job looking alive.
 CHANGING_GETS = ("/ping/",)
-# Sent unless the web config's http_server_config.headers sets its own.
-DEFAULT_HEADERS = (
+# Routes whose requests prove themselves (a signed link, Slack's signature, a routing
+# key): where they come from adds nothing, and a proxy's quirks must not refuse them.
+SELF_PROVING = ("/act/", "/api/v1/slack/actions", "/v2/enqueue")
+# Pages other sites may frame: the public status page (embedded in a company's site).
+FRAMEABLE = ("/status",)
+# Sent unless the web config's http_server_config.headers sets its own: no response
+# sniffed as another type, no page framed (but for FRAMEABLE's).
+NOT_SNIFFED = ((b"x-content-type-options", b"nosniff"),)
+NOT_FRAMED = (
     (b"x-frame-options", b"DENY"),
     (b"content-security-policy", b"frame-ancestors 'none'"),
-    (b"x-content-type-options", b"nosniff"),
+    *NOT_SNIFFED,
 )
 
 
 def cross_site(site: str | None, origin: str | None, host: str) -> str | None:
     """Why a request that changes something must be refused, or None: sent by a
     browser from another site's page (``site``: its Sec-Fetch-Site, ``origin``: its
-    Origin, ``host``: its Host)."""
-    if site is not None and site not in ("same-origin", "none"):
-        return f"a {site} request may not change anything here"
+    Origin, ``host``: its Host). A browser that says Sec-Fetch-Site is believed: behind
+    a proxy that rewrites Host (nginx's default ``$proxy_host``) the Origin never
+    equals the Host, and every same-origin post was refused; only an older browser,
+    which sends no Sec-Fetch-Site, is judged by its Origin."""
+    if site is not None:
+        return (
+            None
+            if site in ("same-origin", "none")
+            else f"a {site} request may not change anything here"
+        )
     if origin == "null":
         return "a form of an opaque origin may not change anything here"
     if origin is not None and urlsplit(origin).netloc != host:
@@ -52,7 +66,9 @@ class SiteGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["method"] not in SAFE_METHODS or scope["path"].startswith(CHANGING_GETS):
+        path: str = scope["path"]
+        changes = scope["method"] not in SAFE_METHODS or path.startswith(CHANGING_GETS)
+        if changes and not path.startswith(SELF_PROVING):
             site = origin = None
             host = ""
             for name, value in scope["headers"]:
@@ -66,12 +82,15 @@ class SiteGuard:
             if why is not None:
                 await _refuse(send, why)
                 return
-        await self.app(scope, receive, partial(_with_defaults, send))
+        headers = NOT_FRAMED if not path.startswith(FRAMEABLE) else NOT_SNIFFED
+        await self.app(scope, receive, partial(_with_defaults, send, headers))
 
 
-async def _with_defaults(send: Send, message: Message) -> None:
+async def _with_defaults(
+    send: Send, headers: tuple[tuple[bytes, bytes], ...], message: Message
+) -> None:
     if message["type"] == "http.response.start":
-        message = {**message, "headers": [*message.get("headers", []), *DEFAULT_HEADERS]}
+        message = {**message, "headers": [*message.get("headers", []), *headers]}
     await send(message)
 
 
@@ -79,6 +98,7 @@ async def _refuse(send: Send, why: str) -> None:
     body = orjson.dumps(why)
     await _with_defaults(
         send,
+        NOT_FRAMED,
         {
             "type": "http.response.start",
             "status": 403,
