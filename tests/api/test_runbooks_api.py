@@ -150,11 +150,12 @@ def test_a_second_runbook_claiming_an_alert_is_said_and_files_are_changed_as_fil
     alert over from the file's (the first by name): the list says so on both; a file's
     runbook is changed in the file, not replaced or removed here (the next reload
     would undo it) (runbook author walk-through)."""
-    takeover = "# Platform\n\n## ServiceDown\n**Severity**: critical\n\n1. Restart it\n"
+    # (spelt otherwise: the lookup's key is the same, so is the claim)
+    takeover = "# Platform\n\n## service_down\n**Severity**: critical\n\n1. Restart it\n"
     assert client.put("/api/v1/runbooks/aaa-platform", content=takeover).status_code == 200
     books = {b["name"]: b for b in client.get("/api/v1/runbooks").json()}
     said = (
-        "alert 'ServiceDown' has procedures in runbooks 'aaa-platform', "
+        "alert 'service_down' has procedures in runbooks 'aaa-platform', "
         "'threads-agent-alertmanager': 'aaa-platform' is used (the first by name); "
         "set tocsin.runbooks.links to choose"
     )

@@ -23,9 +23,10 @@ from tocsin.runbooks.timers import (
     Episode,
     Kept,
     after,
-    applies,
+    classes_promised,
     episode,
     find_timer,
+    fit_in,
     timer,
     timers,
 )
@@ -80,7 +81,9 @@ def proc(severity: str | None = "critical", category: str | None = None) -> Aler
 def test_which_slas_are_an_incident_s_timers(
     the_sla: Sla, procedure: AlertProcedure, applies_: bool
 ) -> None:
-    assert applies(the_sla, procedure) is applies_
+    """(a runbook-wide promise: one written in an alert's own section is that alert's
+    alone, see test_runbook_alert_scope)"""
+    assert (fit_in(the_sla, None, procedure) is not None) is applies_
 
 
 OPEN = Episode(opened=T0)
@@ -500,6 +503,22 @@ def test_the_alert_s_own_severity_chooses_its_promise(label: str, response: str)
     book = parse_runbook((RUNBOOKS / f"{name}.md").read_text(), name=name)
     (latency,) = [p for p in book.alerts if p.name == "HighLatency"]
     assert latency.severity == "warning"
-    fired = as_fired(latency, {"alertname": "HighLatency", "severity": label} if label else {})
+    labels = {"alertname": "HighLatency", "severity": label} if label else {}
+    fired = as_fired(latency, labels, classes_promised(book))
     found = timers({name: book}, [(name, fired)], ACKED, T0 + 6 * M)
     assert [t.text for t in found if t.text.startswith("Response Time")] == [response]
+
+
+def test_a_label_the_runbook_s_promises_do_not_name_leaves_its_own_severity() -> None:
+    """A runbook written in SEV terms, alerts labelled critical (review): its SEV1
+    promise still applies (the label chose nothing the runbook promises)."""
+    book = parse_runbook(
+        "# Ops\n\n## SEV1 Alerts\n- **Response Time**: < 5 minutes\n\n"
+        "## DiskFull\n**Severity**: SEV1\n\n1. Clean up\n",
+        name="ops",
+    )
+    (disk,) = book.alerts
+    fired = as_fired(disk, {"severity": "critical"}, classes_promised(book))
+    assert fired.severity == "sev1"
+    found = timers({"ops": book}, [("ops", fired)], ACKED, T0 + 6 * M)
+    assert [t.text for t in found] == ["Response Time: < 5 minutes"]

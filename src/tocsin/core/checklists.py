@@ -9,7 +9,7 @@ committed before it is answered.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -27,8 +27,8 @@ from tocsin.runbooks.checklist import (
     checklists,
     ticks_in,
 )
-from tocsin.runbooks.model import AlertProcedure
-from tocsin.runbooks.timers import KEPT, UNKEPT, Timer, episode, timers
+from tocsin.runbooks.model import AlertProcedure, Runbook
+from tocsin.runbooks.timers import KEPT, UNKEPT, Timer, classes_promised, episode, timers
 from tocsin.store import oncall_rows
 from tocsin.store.oncall_rows import DueRow, OncallGroupRow
 from tocsin.store.writer import Txn
@@ -78,13 +78,17 @@ def group_runbook(
     # the first to fire first (its procedure is the likeliest cause), then by name
     alerts.sort(key=lambda a: (a.starts_at, a.labels.get("alertname", "")))
     linked: list[Linked] = []
+    books: dict[str, Runbook] = {}
     for found in alerts:
         link = library.link(found.labels, found.annotations)
-        if link is not None and link.procedure is not None:
-            name = found.labels.get("alertname", "")
-            fired = as_fired(link.procedure, found.labels)
-            linked.append(Linked(name, link.runbook, link.url, fired))
-    books = {n: b for n in dict.fromkeys(x.runbook for x in linked) if (b := library.get(n))}
+        if link is None or link.procedure is None:
+            continue
+        book = books.get(link.runbook) or library.get(link.runbook)
+        if book is not None:
+            books[link.runbook] = book
+        promised = classes_promised(book) if book is not None else set()
+        fired = as_fired(link.procedure, found.labels, promised)
+        linked.append(Linked(found.labels.get("alertname", ""), link.runbook, link.url, fired))
     procedures = [(x.runbook, x.procedure) for x in linked]
     return GroupRunbook(
         checklists([x for x in linked if x.procedure.steps], ticks_in(audit)),
@@ -92,22 +96,19 @@ def group_runbook(
     )
 
 
-def as_fired(procedure: AlertProcedure, labels: Mapping[str, str]) -> AlertProcedure:
+def as_fired(
+    procedure: AlertProcedure, labels: Mapping[str, str], promised: Collection[str]
+) -> AlertProcedure:
     """``procedure`` with the alert's own severity, when its ``severity`` label names
-    one: it chose the route that paged, so it chooses the runbook's promise too (a
-    critical page ran the warnings' 30-minute response timer because the runbook's
-    section said warning)."""
+    a class its runbook writes promises for (``promised``: ``classes_promised``): it
+    chose the route that paged, so it chooses the promise too (a critical page ran the
+    warnings' 30-minute response timer because the runbook's section said warning).
+    A label the runbook's promises do not name ("critical" in a runbook of "SEV1
+    Alerts", "page") leaves the runbook's own severity, whose promises still apply."""
     severity, _ = normalize_severity(labels.get("severity", ""))
-    if severity not in CLASSES or severity == procedure.severity:
-        return procedure  # (a label such as "page" or "p1" names no runbook class)
+    if severity is None or severity not in promised or severity == procedure.severity:
+        return procedure
     return replace(procedure, severity=severity)
-
-
-# The severities a runbook's promises are written for ("Critical Alerts: respond within
-# 5 minutes"): an alert's label that is one of them chooses among them.
-CLASSES = frozenset(
-    {"critical", "warning", "info", "error", "high", "medium", "low", "major", "minor"}
-)
 
 
 @dataclass(frozen=True)

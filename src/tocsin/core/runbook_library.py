@@ -184,14 +184,16 @@ class RunbookLibrary:
             self._sources = {s.name: s.source for s in stored}
             self._texts = {s.name: s.text for s in stored}
             self._by_alert = {}
-            claims: dict[str, list[str]] = {}
+            # by the key an alert is looked up by (HighErrorRate and high_error_rate
+            # are one), named as the first runbook writes it
+            claims: dict[str, tuple[str, list[str]]] = {}
             for name in sorted(books):
                 for proc in books[name].alerts:
                     self._by_alert.setdefault(proc.key, (name, proc))
-                    claims.setdefault(proc.name, [])
-                    if name not in claims[proc.name]:
-                        claims[proc.name].append(name)
-            self._claimed_twice = {a: names for a, names in claims.items() if len(names) > 1}
+                    names = claims.setdefault(proc.key, (proc.name, []))[1]
+                    if name not in names:
+                        names.append(name)
+            self._claimed_twice = {a: n for a, n in claims.values() if len(n) > 1}
 
     def _save_op(self, name: str, text: str, source: str) -> SaveRunbook:
         book = parse_runbook(text, name=name, source=source)

@@ -175,10 +175,6 @@ def fit(sla: Sla, procedure: AlertProcedure) -> Fit | None:
     return None
 
 
-def applies(sla: Sla, procedure: AlertProcedure) -> bool:
-    return fit(sla, procedure) is not None
-
-
 def owners(book: Runbook) -> list[AlertProcedure | None]:
     """For each of ``book.slas``, the alert whose section (or table row) holds it, the
     innermost when sections nest; None for a runbook-wide promise. One sweep down the
@@ -211,6 +207,13 @@ def fit_in(sla: Sla, owner: AlertProcedure | None, procedure: AlertProcedure) ->
         return None
     mine = owner.lines == procedure.lines and owner.section == procedure.section
     return "alert" if mine else None
+
+
+def classes_promised(book: Runbook) -> set[str]:
+    """The alert classes ``book``'s promises are written for ("Critical Alerts" ->
+    critical; "SEV1 Alerts" -> sev1): an alert's own severity label chooses among
+    them (``core.checklists.as_fired``)."""
+    return {c for sla in book.slas if sla.context for c in _classes(sla.context)}
 
 
 def _classes(context: str) -> set[str]:
