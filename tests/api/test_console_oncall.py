@@ -202,6 +202,11 @@ GOOD = {
             "the window is over already",
         ),
         ({"end": "2027-12-10T12:00"}, "end", "at most 366 days after start"),
+        (  # (past what a datetime holds once moved to UTC: a 500 before)
+            {"end": "9999-12-31T23:59"},
+            "end",
+            "not a time: '9999-12-31T23:59' (YYYY-MM-DD HH:MM in America/New_York, or RFC 3339)",
+        ),
         (
             {"replaces": "carol"},
             "replaces",
@@ -217,6 +222,7 @@ GOOD = {
         "end first",
         "over",
         "too long",
+        "year 9999",
         "replaces self",
         "no name",
     ],

@@ -18,7 +18,7 @@ from tocsin.api.site_guard import cross_site
 from tocsin.core.alert_store import AlertView
 from tocsin.store.oncall_rows import OncallGroupRow
 from tocsin.timeutil import to_micros
-from tocsin.web.forms import FormError, SilenceForm, matchers_text, parse_form
+from tocsin.web.forms import FormError, SilenceForm, matchers_text, parse_form, wall_clock
 from tocsin.web.pages import group_rows, silences
 from tocsin.web.render import relative, span
 
@@ -186,3 +186,19 @@ def test_the_groups_page_puts_what_needs_someone_first() -> None:
     assert [g.open for g in shown] == [True, True, True, True, False]
     assert shown[0].since == NOW
     assert shown[0].alerts == 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "zone", "instant"),
+    [
+        ("2026-12-08T10:00", "America/New_York", "2026-12-08T15:00:00+00:00"),
+        ("2026-12-08 10:00:30", "Europe/Berlin", "2026-12-08T09:00:30+00:00"),
+        ("2026-12-08T10:00:00Z", "Europe/Berlin", "2026-12-08T10:00:00+00:00"),  # its own
+        # a skipped wall time is the jump itself, as the rota's handoffs read it
+        ("2026-03-29T02:30", "Europe/Berlin", "2026-03-29T01:00:00+00:00"),
+        # a repeated one, its first time
+        ("2026-10-25T02:30", "Europe/Berlin", "2026-10-25T00:30:00+00:00"),
+    ],
+)
+def test_a_wall_clock_time_in_a_schedule_s_zone(typed: str, zone: str, instant: str) -> None:
+    assert wall_clock(typed, zone).isoformat() == instant

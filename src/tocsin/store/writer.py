@@ -295,7 +295,11 @@ class GroupCommitter:
         # commit that neither ends nor fails (a lock another replica holds, a network
         # that drops packets) is seen by its age (``stalled_for``)
         self._busy_since: float | None = None
-        self._stall_said = False  # the commit in progress was logged as waiting
+        # when the commit that was logged as waiting began (its _busy_since), or None:
+        # its end is logged by that commit only (a watcher may read the age of a commit
+        # that ends meanwhile, and must not make the next commit's end say "waited")
+        self._stall_said: float | None = None
+        self._stall_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -399,11 +403,14 @@ class GroupCommitter:
         commit that hangs fails nothing, and every write waits behind it. Logged once
         (any thread may ask; the runtime does every few seconds), and again when it
         goes through."""
-        waited = self.stalled_for()
-        if waited <= STALLED:
+        began = self._busy_since
+        waited = 0.0 if began is None else time.monotonic() - began
+        if began is None or waited <= STALLED:
             return 0.0
-        if not self._stall_said:
-            self._stall_said = True
+        with self._stall_lock:  # (the watch loop and /-/ready's threads both ask)
+            if self._stall_said == began:
+                return waited
+            self._stall_said = began
             log.warning(
                 "a database commit has been waiting for %.0fs (a lock another replica "
                 "holds, or a network that stopped answering): every write waits behind it",
@@ -417,8 +424,9 @@ class GroupCommitter:
             self._commit_batch(conn, batch)
         finally:
             self._busy_since = None
-            if self._stall_said:
-                self._stall_said = False
+            with self._stall_lock:
+                said, self._stall_said = self._stall_said == began, None
+            if said:
                 log.warning(
                     "the database commit that waited ended after %.0fs",
                     time.monotonic() - began,

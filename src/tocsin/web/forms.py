@@ -1,19 +1,19 @@
-"""The console's forms: reading a posted form, refusing cross-site posts, and turning the
-silence form into a :class:`Silence` and the override form into an :class:`Override`,
-with one message per bad field."""
+"""The console's forms: reading a posted form, and turning the silence form into a
+:class:`Silence` and the override form into an :class:`Override`, with one message per
+bad field (a form another site's page posts is refused before: ``api.site_guard``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 from tocsin.alerts.matchers import Matcher, MatcherError, MatchType, parse_matchers
 from tocsin.alerts.silences import Silence
 from tocsin.config.durations import parse_duration
-from tocsin.oncall.schedules import Override
+from tocsin.oncall.schedules import Override, local_instant
 from tocsin.timeutil import TimeFormatError, parse_rfc3339
 
 # How long a silence lasts when the form names neither an end nor a duration: the
@@ -119,18 +119,20 @@ class SilenceForm:
 
 def wall_clock(text: str, zone: str) -> datetime:
     """A time typed in ``zone`` (a browser's ``datetime-local``: ``2026-12-10T09:00``,
-    seconds optional, a space for the T), or RFC 3339 with its own offset; ValueError
-    saying what is expected."""
+    seconds optional, a space for the T), read as the schedule's rota reads its wall
+    clock (``local_instant``: a skipped hour is the jump itself, a repeated one its
+    first time), or RFC 3339 with its own offset; ValueError saying what is expected."""
     text = text.strip()
     try:
         found = datetime.fromisoformat(text)
-    except ValueError:
+        if found.tzinfo is not None:
+            return found.astimezone(UTC)
+        seconds = found.hour * 3600 + found.minute * 60 + found.second
+        return local_instant(found.date(), seconds, ZoneInfo(zone))
+    except (ValueError, OverflowError):  # (year 1 or 9999 cannot be moved to UTC)
         raise ValueError(
             f"not a time: {text!r} (YYYY-MM-DD HH:MM in {zone}, or RFC 3339)"
         ) from None
-    if found.tzinfo is None:
-        found = found.replace(tzinfo=ZoneInfo(zone))
-    return found.astimezone(ZoneInfo("UTC"))
 
 
 @dataclass
