@@ -44,7 +44,9 @@ def build_app(rt: Runtime) -> ASGIApp:
     unavailable = Unavailable()
     api = build_api(rt)
     unavailable.install(api)
-    app: ASGIApp = SiteGuard(FastIngest(api, rt, unavailable))
+    # (the ingest hot path answers before SiteGuard, and asks it itself: a middleware
+    # in front of it cost 5 % of its CPU at 7,000 requests/s)
+    app: ASGIApp = FastIngest(SiteGuard(api), rt, unavailable)
     if rt.settings.web_config_path is not None:
         app = WebAuth(app, lambda: rt.web)
     return app

@@ -13,6 +13,7 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tocsin.alerts.decode import BodyError, decode_alerts
+from tocsin.api.site_guard import NOT_FRAMED, refusal, refuse
 from tocsin.api.unavailable import RETRY_AFTER, Unavailable
 from tocsin.runtime import Runtime
 from tocsin.store.db import DATABASE_ERRORS, unreachable
@@ -62,6 +63,10 @@ class FastIngest:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
             await self.app(scope, receive, send)
             return
+        why = refusal(scope)  # (this answers in front of SiteGuard, so asks it here)
+        if why is not None:
+            await refuse(send, why)
+            return
         limit = self.rt.settings.max_body_bytes
         try:
             body = await _read(scope, receive, limit)
@@ -74,7 +79,7 @@ class FastIngest:
                 if not unreachable(exc):
                     raise
                 status, payload = 503, self.unavailable.body("POST", PATH, exc)
-        headers: list[tuple[bytes, bytes]] = [(b"content-length", str(len(payload)).encode())]
+        headers = [(b"content-length", str(len(payload)).encode()), *NOT_FRAMED]
         if payload:
             headers.append((b"content-type", b"application/json"))
         if status == 503:

@@ -66,24 +66,32 @@ class SiteGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        why = refusal(scope)
+        if why is not None:
+            await refuse(send, why)
+            return
         path: str = scope["path"]
-        changes = scope["method"] not in SAFE_METHODS or path.startswith(CHANGING_GETS)
-        if changes and not path.startswith(SELF_PROVING):
-            site = origin = None
-            host = ""
-            for name, value in scope["headers"]:
-                if name == b"sec-fetch-site":
-                    site = value.decode("latin-1")
-                elif name == b"origin":
-                    origin = value.decode("latin-1")
-                elif name == b"host":
-                    host = value.decode("latin-1")
-            why = cross_site(site, origin, host)
-            if why is not None:
-                await _refuse(send, why)
-                return
         headers = NOT_FRAMED if not path.startswith(FRAMEABLE) else NOT_SNIFFED
         await self.app(scope, receive, partial(_with_defaults, send, headers))
+
+
+def refusal(scope: Scope) -> str | None:
+    """Why the HTTP request of ``scope`` may not be served (see the module docstring),
+    or None. (The ingest hot path, which answers before this middleware, asks too.)"""
+    path: str = scope["path"]
+    changes = scope["method"] not in SAFE_METHODS or path.startswith(CHANGING_GETS)
+    if not changes or path.startswith(SELF_PROVING):
+        return None
+    site = origin = None
+    host = ""
+    for name, value in scope["headers"]:
+        if name == b"sec-fetch-site":
+            site = value.decode("latin-1")
+        elif name == b"origin":
+            origin = value.decode("latin-1")
+        elif name == b"host":
+            host = value.decode("latin-1")
+    return cross_site(site, origin, host)
 
 
 async def _with_defaults(
@@ -94,7 +102,8 @@ async def _with_defaults(
     await send(message)
 
 
-async def _refuse(send: Send, why: str) -> None:
+async def refuse(send: Send, why: str) -> None:
+    """The 403 that says ``why``."""
     body = orjson.dumps(why)
     await _with_defaults(
         send,
