@@ -700,6 +700,11 @@ class Runtime:
         runbook = group_runbook(row, audit, self._incident_alerts, self.runbooks, self.clock())
         return GroupPage(row, pending, audit, runbook)
 
+    def held_alerts(self, row: OncallGroupRow, first: int | None = None) -> list[Alert]:
+        """The alerts a group's row holds that the store still has (its ``first``)."""
+        fps = (row.state.get("alerts") or [])[:first]
+        return [a for fp in fps if (a := self.store.alerts.get(fp))]
+
     def _incident_alerts(self, row: OncallGroupRow, opened: datetime | None) -> list[Alert]:
         """The alerts of a group's incident: those firing in it, and those of its
         route and group labels that were firing at or after its latest opening and

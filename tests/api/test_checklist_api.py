@@ -407,8 +407,9 @@ def test_the_group_page_fills_its_steps_placeholders_from_the_alerts_labels(
     client: TestClient, clock: Clock
 ) -> None:
     """ServiceDown's steps say ``kubectl get pods -l app=<service>``: for a group whose
-    alerts all have ``service="persona-runtime"`` the page shows that command; the
-    checklist itself (what a tick names) is unchanged."""
+    alerts all have ``service="persona-runtime"`` the page shows that command, and so
+    does the API's checklist, with the runbook's words as written beside it; what a
+    tick names (the step's ref) is unchanged."""
     ends = (clock.now + timedelta(days=1)).isoformat()
     labels = {"alertname": "ServiceDown", "team": "threads", "service": "persona-runtime"}
     alert = {"labels": labels, "startsAt": clock.now.isoformat(), "endsAt": ends}
@@ -418,7 +419,9 @@ def test_the_group_page_fills_its_steps_placeholders_from_the_alerts_labels(
     assert "kubectl get pods -l app=persona-runtime" in page
     assert "app=&lt;service&gt;" not in page
     steps = named(client.get(f"/api/v1/groups/{gid}/checklist").json(), "ServiceDown")["steps"]
-    assert any("app=<service>" in s["text"] for s in steps)
+    assert any("app=<service>" in s["runbookText"] for s in steps)
+    assert not any("app=<service>" in s["text"] for s in steps)
+    assert [s["ref"] for s in steps] == [f"{RUNBOOK}/ServiceDown:{n}" for n in range(1, 6)]
 
 
 def test_a_timer_nobody_kept_in_time_raises_an_alert_until_it_is_kept(
@@ -460,3 +463,20 @@ def test_a_timer_nobody_kept_in_time_raises_an_alert_until_it_is_kept(
     )
     assert keep(client, gid, timer=immediate["ref"], by="alice").status_code == 200
     assert overdue() == []
+
+
+def test_the_api_s_checklist_fills_the_placeholders_its_alerts_name(
+    client: TestClient, clock: Clock
+) -> None:
+    """As the console and the pages show them: `tocsin checklist` printed
+    `kubectl get pods -l app=<service>` for a group of service="orchestrator"
+    (phone walk-through)."""
+    ends = (clock.now + timedelta(days=1)).isoformat()
+    labels = {"alertname": "ServiceDown", "team": "threads", "service": "orchestrator"}
+    alert = {"labels": labels, "startsAt": clock.now.isoformat(), "endsAt": ends}
+    assert client.post("/api/v2/alerts", json=[alert]).status_code == 200
+    gid = first_group(client)["id"]
+    (servicedown,) = client.get(f"/api/v1/groups/{gid}/checklist").json()
+    first = servicedown["steps"][0]
+    assert first["text"] == "Check service status: kubectl get pods -l app=orchestrator"
+    assert first["commands"] == ["kubectl get pods -l app=orchestrator"]

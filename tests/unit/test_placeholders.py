@@ -75,3 +75,22 @@ def test_the_severity_a_page_shows_is_the_alert_s_own(
     link = RunbookLink("ops", "diskfull", procedure, "http://tocsin/runbooks/ops#diskfull")
     extra = link.extra(labels)
     assert (extra["severity"], extra["runbook_severity"]) == (severity, written)
+
+
+def test_a_placeholder_in_prose_is_kept_and_filled() -> None:
+    """Markdown reads "<instance>" in prose as an HTML tag: the step read "on host ,
+    check" everywhere, even for an alert with an instance label (runbook author
+    walk-through)."""
+    book = parse_runbook(
+        "# Ops\n\n## ServiceDown\n**Severity**: critical\n\n"
+        "1. On host <instance>, check the dashboard var-instance=<instance>\n",
+        name="ops",
+    )
+    (procedure,) = book.alerts
+    assert procedure.steps[0].text == (
+        "On host <instance>, check the dashboard var-instance=<instance>"
+    )
+    link = RunbookLink("ops", "servicedown", procedure, "http://tocsin/runbooks/ops#servicedown")
+    assert link.extra({"instance": "db-2:9100"})["runbook_steps"] == [
+        "On host db-2:9100, check the dashboard var-instance=db-2:9100"
+    ]

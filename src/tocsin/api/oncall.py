@@ -8,7 +8,7 @@ import asyncio
 import html
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote
@@ -28,6 +28,7 @@ from tocsin.core.override_ops import DeleteOverride, schedule_audit_id
 from tocsin.incidents.model import Incident
 from tocsin.notify.channels.http import post_json
 from tocsin.notify.outcome import Outcome
+from tocsin.notify.payload import common_pairs
 from tocsin.oncall.escalation import pending_what
 from tocsin.oncall.ical import person_ics, schedule_ics, whole_shifts
 from tocsin.oncall.lifecycle import Status, Via, snooze_problem
@@ -35,6 +36,7 @@ from tocsin.oncall.links import Action, LinkError, SignedAction, verify
 from tocsin.oncall.schedules import RANGE_MAX, Override, Shift, shift_at
 from tocsin.oncall.slack_requests import SlackSignatureError, answered_message, verify_slack
 from tocsin.runbooks.checklist import Checklist
+from tocsin.runbooks.placeholders import fill
 from tocsin.runbooks.timers import Timer
 from tocsin.store import oncall_rows
 from tocsin.timeutil import TimeFormatError, format_rfc3339, from_micros, parse_rfc3339
@@ -173,7 +175,13 @@ def via_of(request: Request) -> Via:
     return Via.CLI if request.headers.get("x-tocsin-client") == "cli" else Via.API
 
 
-def checklist_json(lists: list[Checklist]) -> list[dict[str, Any]]:
+def checklist_json(
+    lists: list[Checklist], labels: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """``labels``: those every alert of the group has, whose placeholders the steps'
+    text and commands show filled (``kubectl get pods -l app=<service>``), as the
+    console and the pages show them."""
+    said = labels or {}
     return [
         {
             "runbook": c.runbook,
@@ -187,9 +195,10 @@ def checklist_json(lists: list[Checklist]) -> list[dict[str, Any]]:
                 {
                     "step": s.ref.number,
                     "ref": str(s.ref),
-                    "text": s.text,
-                    "commands": list(s.commands),
-                    "codeBlocks": list(s.blocks),
+                    "text": fill(s.text, said),
+                    "runbookText": s.text,  # as written, placeholders and all
+                    "commands": [fill(c, said) for c in s.commands],
+                    "codeBlocks": [fill(b, said) for b in s.blocks],
                     "doneBy": s.done_by,
                     "doneAt": s.done_at,
                 }
@@ -205,10 +214,12 @@ def checklist_json(lists: list[Checklist]) -> list[dict[str, Any]]:
     summary="The runbook procedures of the group's alerts, as checklists",
 )
 def get_checklist(request: Request, group_id: str) -> Response:
-    lists = runtime(request).checklists(group_id)
-    if lists is None:
+    rt = runtime(request)
+    page = rt.group_page(group_id)
+    if page is None:
         return _json(f"no alert group {group_id!r}", 404)
-    return _json(checklist_json(lists))
+    common = common_pairs([a.labels for a in rt.held_alerts(page.row)])
+    return _json(checklist_json(page.runbook.checklists, common))
 
 
 def _mark_body(

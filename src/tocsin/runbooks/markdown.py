@@ -539,6 +539,11 @@ class _Builder:
                     line = min(line + child.content.count("\n"), last)
                 if child.content.lower().replace(" ", "") in ("<br>", "<br/>"):
                     spans.append(Span("\n", line, "html"))
+                else:
+                    # shown as written, as the served page shows raw HTML: most often a
+                    # placeholder in prose ("on host <instance>"), which was dropped
+                    # (comments never come here: ``hide`` blanked them)
+                    spans.append(Span(child.content, line, TEXT, strong > 0, emphasis > 0, href))
             elif child.content:
                 spans.append(Span(child.content, line, TEXT, strong > 0, emphasis > 0, href))
         return Inline.of(spans, here)

@@ -299,8 +299,7 @@ def _groups_page(
     # short: "alertname=Se…" told no group from another)
     said = {}
     for row in stored:
-        held = [a for fp in (row.state.get("alerts") or [])[:5] if (a := rt.store.alerts.get(fp))]
-        said[row.group_id] = pages.what_is_wrong(held)[:1]
+        said[row.group_id] = pages.what_is_wrong(rt.held_alerts(row, first=5))[:1]
     hidden = len(rows) - len(shown)
     incidents = rt.incidents.open_by_group()
     return show_page(
@@ -363,7 +362,7 @@ def _group_page(
     if found is None:
         return show_page(request, "refused.html", status=404, reason=f"no alert group {group_id!r}")
     row = found.row
-    alerts = [a for fp in row.state.get("alerts") or [] if (a := rt.store.alerts.get(fp))]
+    alerts = rt.held_alerts(row)
     book = _runbook(rt)
     return show_page(
         request,
