@@ -6,8 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tocsin.config import format_duration, parse_duration, parse_go_duration
+from tocsin.config.durations import parse_spoken_duration
 
 
 @pytest.mark.parametrize(
@@ -86,3 +89,35 @@ def test_parse_go_duration(text: str, expected: timedelta) -> None:
 def test_parse_go_duration_errors(text: str) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_go_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("typed", "length"),
+    [
+        ("30m", timedelta(minutes=30)),  # Prometheus's, as it is
+        ("30 min", timedelta(minutes=30)),  # told "unknown unit ' min'" before
+        ("1 hour", timedelta(hours=1)),
+        ("2 hours 15 minutes", timedelta(hours=2, minutes=15)),
+        ("1 hr, 5 mins", timedelta(hours=1, minutes=5)),
+        ("1 day", timedelta(days=1)),
+    ],
+)
+def test_a_spoken_duration(typed: str, length: timedelta) -> None:
+    assert parse_spoken_duration(typed) == length
+
+
+@pytest.mark.parametrize("typed", ["30 moons", "", "3", "half an hour", "30 min later"])
+def test_what_is_no_duration_is_said_as_prometheus_says_it(typed: str) -> None:
+    said: list[str] = []
+    for parse in (parse_spoken_duration, parse_duration):
+        try:
+            parse(typed)
+        except ValueError as exc:
+            said.append(str(exc))
+    assert len(said) == 2
+    assert said[0] == said[1]
+
+
+@given(st.integers(0, 10_000), st.sampled_from(["s", "m", "h", "d", "w"]))
+def test_every_prometheus_duration_reads_the_same_spoken(n: int, unit: str) -> None:
+    assert parse_spoken_duration(f"{n}{unit}") == parse_duration(f"{n}{unit}")

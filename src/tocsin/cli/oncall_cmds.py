@@ -15,7 +15,7 @@ import typer
 from tocsin.cli.client_cmds import JsonOption, UrlOption
 from tocsin.cli.output import fail, me, print_json, print_table
 from tocsin.client import ApiError, Client
-from tocsin.config.durations import parse_duration
+from tocsin.config.durations import format_duration, parse_duration, parse_spoken_duration
 from tocsin.defaults import DEFAULT_URL
 from tocsin.oncall.schedules import uncovered
 from tocsin.timeutil import format_rfc3339, parse_rfc3339, utcnow
@@ -79,17 +79,17 @@ _ACTIONS = {
 
 def snooze(
     group: Annotated[str, typer.Argument(help="Alert group id.")],
-    duration: Annotated[str, typer.Option("--for", "-d", help="How long, e.g. 30m, 2h.")],
+    duration: Annotated[str, typer.Option("--for", "-d", help="How long, e.g. 30m, 2h, '30 min'.")],
     by: ByOption = "",
     comment: CommentOption = "",
     url: UrlOption = DEFAULT_URL,
 ) -> None:
     """Snooze an alert group: no pages until the time is up, then escalation resumes."""
     try:
-        parse_duration(duration)
+        length = parse_spoken_duration(duration)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    _act(url, [group], "snooze", by, comment, duration)
+    _act(url, [group], "snooze", by, comment, format_duration(length))
 
 
 def groups(

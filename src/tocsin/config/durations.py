@@ -56,6 +56,36 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(milliseconds=total_ms)
 
 
+# A person's words for the units (the CLI's --for, the console's snooze field).
+_SPOKEN_UNITS = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), "s"),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), "m"),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), "h"),
+    **dict.fromkeys(("d", "day", "days"), "d"),
+    **dict.fromkeys(("w", "week", "weeks"), "w"),
+}
+_SPOKEN_PART = re.compile(r"\s*(\d+)\s*([a-zA-Z]+)\s*,?")
+
+
+def parse_spoken_duration(text: str) -> timedelta:
+    """A duration as a person types it: Prometheus's (``30m``, ``1h30m``) or with
+    spaces and words (``30 min``, ``1 hour``, ``2 hours 15 minutes``); ValueError as
+    ``parse_duration``'s (a responder who typed "30 min" was told "unknown unit ' min'"
+    and lost the field)."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        parts = list(_SPOKEN_PART.finditer(text))
+        if not parts or "".join(p.group(0) for p in parts) != text:
+            raise exc from None
+        units = [_SPOKEN_UNITS.get(p.group(2).lower()) for p in parts]
+        if None in units:
+            raise exc from None
+        return parse_duration(
+            "".join(f"{p.group(1)}{u}" for p, u in zip(parts, units, strict=True))
+        )
+
+
 def format_duration(value: timedelta) -> str:
     """Render ``value`` the way Prometheus prints durations (``1h30m``, ``0s``)."""
     ms = round(value.total_seconds() * 1000)

@@ -27,7 +27,7 @@ from tocsin.alerts.silences import SilenceError, SilenceNotFound
 from tocsin.api.auth import credentials
 from tocsin.api.state import Runtime, runtime
 from tocsin.api.v2 import BodyTooLarge, read_body
-from tocsin.config.durations import parse_duration
+from tocsin.config.durations import parse_spoken_duration
 from tocsin.core.alert_store import AlertQuery, group_views
 from tocsin.core.oncall_ops import OncallRefused
 from tocsin.core.override_ops import DeleteOverride
@@ -449,7 +449,7 @@ async def act_on_group(request: Request, group_id: str, action: str) -> Response
     duration: timedelta | None = None
     if action == "snooze":
         try:
-            duration = parse_duration(fields.get("duration", ""))
+            duration = parse_spoken_duration(fields.get("duration", ""))
         except ValueError as exc:
             problems["duration"] = str(exc)
         else:
