@@ -70,6 +70,7 @@ from tocsin.engine.senders import ChannelSender
 from tocsin.metrics import Metrics
 from tocsin.notify.outbox import DeliveryStatus, OutboxItem
 from tocsin.notify.outcome import Outcome, OutcomeKind
+from tocsin.notify.payload import common_pairs
 from tocsin.notify.templates import Templates
 from tocsin.oncall.escalation import page_escalation
 from tocsin.oncall.lifecycle import GroupState, Via, pending_acts
@@ -704,6 +705,13 @@ class Runtime:
         """The alerts a group's row holds that the store still has (its ``first``)."""
         fps = (row.state.get("alerts") or [])[:first]
         return [a for fp in fps if (a := self.store.alerts.get(fp))]
+
+    def shared_labels(self, group_id: str) -> dict[str, str]:
+        """The labels every alert of a group has (what its runbook steps' placeholders
+        are filled from); empty for no such group."""
+        with self.engine.connect() as conn:
+            row = oncall_rows.get_group(conn, group_id)
+        return {} if row is None else common_pairs([a.labels for a in self.held_alerts(row)])
 
     def _incident_alerts(self, row: OncallGroupRow, opened: datetime | None) -> list[Alert]:
         """The alerts of a group's incident: those firing in it, and those of its

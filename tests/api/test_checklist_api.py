@@ -480,3 +480,9 @@ def test_the_api_s_checklist_fills_the_placeholders_its_alerts_name(
     first = servicedown["steps"][0]
     assert first["text"] == "Check service status: kubectl get pods -l app=orchestrator"
     assert first["commands"] == ["kubectl get pods -l app=orchestrator"]
+    # and so does the checklist a tick answers with (tocsin checklist --done prints it)
+    ticked = tick(client, gid, step="1", by="alice")
+    assert ticked.status_code == 200, ticked.text
+    (after,) = ticked.json()
+    assert after["steps"][0]["text"] == first["text"]
+    assert after["steps"][0]["doneBy"] == "alice"

@@ -28,7 +28,6 @@ from tocsin.core.override_ops import DeleteOverride, schedule_audit_id
 from tocsin.incidents.model import Incident
 from tocsin.notify.channels.http import post_json
 from tocsin.notify.outcome import Outcome
-from tocsin.notify.payload import common_pairs
 from tocsin.oncall.escalation import pending_what
 from tocsin.oncall.ical import person_ics, schedule_ics, whole_shifts
 from tocsin.oncall.lifecycle import Status, Via, snooze_problem
@@ -215,11 +214,10 @@ def checklist_json(
 )
 def get_checklist(request: Request, group_id: str) -> Response:
     rt = runtime(request)
-    page = rt.group_page(group_id)
-    if page is None:
+    lists = rt.checklists(group_id)
+    if lists is None:
         return _json(f"no alert group {group_id!r}", 404)
-    common = common_pairs([a.labels for a in rt.held_alerts(page.row)])
-    return _json(checklist_json(page.runbook.checklists, common))
+    return _json(checklist_json(lists, rt.shared_labels(group_id)))
 
 
 def _mark_body(
@@ -277,7 +275,8 @@ async def tick_step(request: Request, group_id: str) -> Response:
         ("step", "done"),
         "N or RUNBOOK/PROCEDURE:N (as the checklist lists it)",
         lambda which, flag, who, via, comment: _as_json(
-            rt.tick_step(group_id, which, flag, who, via, comment), checklist_json
+            rt.tick_step(group_id, which, flag, who, via, comment),
+            lambda lists: checklist_json(lists, rt.shared_labels(group_id)),
         ),
     )
 
