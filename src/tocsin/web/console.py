@@ -297,9 +297,12 @@ def _groups_page(
     shown = rows if everything else [g for g in rows if g.open]
     # what each says is wrong, from its first alerts (on a phone the labels are cut
     # short: "alertname=Se…" told no group from another)
-    said = {}
-    for row in stored:
-        said[row.group_id] = pages.what_is_wrong(rt.held_alerts(row, first=5))[:1]
+    shown_ids = {g.id for g in shown}
+    said = {
+        row.group_id: pages.what_is_wrong(rt.held_alerts(row, first=5))[:1]
+        for row in stored
+        if row.group_id in shown_ids
+    }
     hidden = len(rows) - len(shown)
     incidents = rt.incidents.open_by_group()
     return show_page(
@@ -363,12 +366,13 @@ def _group_page(
         return show_page(request, "refused.html", status=404, reason=f"no alert group {group_id!r}")
     row = found.row
     alerts = rt.held_alerts(row)
+    group = pages.group_row(row)
     book = _runbook(rt)
     return show_page(
         request,
         "group.html",
         status=status,
-        group=pages.group_row(row),
+        group=group,
         runbook=found.runbook,
         alerts=[
             (a, pages.annotations_in_order(a.annotations), pages.silence_url(a.labels), book(a))
@@ -377,7 +381,7 @@ def _group_page(
         wrong=pages.what_is_wrong(alerts),
         # offered in the name field: a typo told the on-call "acknowledged by alcie"
         people=rt.people.names(),
-        silence_group=pages.group_silence_url(row.group_id, pages.group_row(row).labels),
+        silence_group=pages.group_silence_url(row.group_id, group.labels),
         pending=found.pending,
         exhausted=found.exhausted,
         audit=found.audit,
