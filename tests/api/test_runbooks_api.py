@@ -184,3 +184,24 @@ def test_bad_runbook_names_are_refused(client: TestClient) -> None:
     names = [b["name"] for b in client.get("/api/v1/runbooks").json()]
     assert "b" not in names
     assert "a/../b" not in names
+
+
+def test_a_reload_says_which_alerts_lost_their_procedure(
+    db_url: str, tmp_path: Path, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A runbook renamed or removed leaves its alerts' open groups without their
+    checklist and timers: the reload says which alerts (runbook author walk-through)."""
+    books = tmp_path / "rb"
+    books.mkdir()
+    disk = books / "disk.md"
+    disk.write_text("# Disk\n\n## DiskFull\n**Severity**: warning\n\n1. Clean up\n")
+    (books / "cpu.md").write_text("# CPU\n\n## CpuHigh\n**Severity**: warning\n\n1. Look\n")
+    config = CONFIG + f"tocsin:\n  runbooks:\n    paths: [{books}]\n"
+    with app_client(config, db_url, tmp_path, clock) as client:
+        assert client.get("/api/v1/runbooks/for-alert/DiskFull").status_code == 200
+        disk.unlink()
+        with caplog.at_level(logging.WARNING, "tocsin.core.runbook_library"):
+            assert client.post("/-/reload").status_code == 200
+        said = [r.getMessage() for r in caplog.records if r.name == "tocsin.core.runbook_library"]
+        assert said == ["alerts with no runbook procedure any more: DiskFull"]
+        assert client.get("/api/v1/runbooks/for-alert/DiskFull").status_code == 404

@@ -138,7 +138,10 @@ class RunbookLibrary:
     # -- loading --------------------------------------------------------------------
 
     def load(self) -> None:
-        """Read the configured files into the store, then everything stored into memory."""
+        """Read the configured files into the store, then everything stored into memory;
+        log what changed for the alerts (at start and reload)."""
+        with self._lock:
+            had = {key: proc.name for key, (_, proc) in self._by_alert.items()}
         files = markdown_files(self._settings().paths, self._config_dir())
         with self._engine.connect() as conn:
             stored = {b.name: b for b in runbook_rows.load_all(conn)}
@@ -154,6 +157,12 @@ class RunbookLibrary:
         self.refresh()
         for line in self.conflicts():
             log.warning("%s", line)
+        with self._lock:
+            lost = sorted(name for key, name in had.items() if key not in self._by_alert)
+        if lost:
+            # (an open group of these alerts loses its checklist and timers with them)
+            shown = ", ".join(lost[:10]) + (f" and {len(lost) - 10} more" if len(lost) > 10 else "")
+            log.warning("alerts with no runbook procedure any more: %s", shown)
 
     def conflicts(self, runbook: str | None = None) -> list[str]:
         """Alerts whose procedure more than one runbook claims (those ``runbook`` is one
