@@ -461,7 +461,9 @@ def test_who_is_on_call_and_the_notifications(client: TestClient, clock: Clock) 
     api = client.get("/api/v1/oncall", params={"schedule": "primary"}).json()["primary"]
     (now_on,) = re.findall(r'<strong class="person">(\w+)</strong>', oncall.text)
     assert now_on == api[0]["person"]
-    assert 'href="/api/v1/schedules/primary.ics"' in oncall.text
+    feed = re.search(r'href="(/api/v1/schedules/primary.ics\?token=[0-9a-f]{32})"', oncall.text)
+    assert feed is not None
+    assert client.get(feed.group(1)).status_code == 200
     assert "Alice Liddell" in oncall.text
 
     open_group(client, clock)  # pages whoever is on call: a notification to show

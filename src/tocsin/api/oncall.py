@@ -31,7 +31,7 @@ from tocsin.notify.outcome import Outcome
 from tocsin.oncall.escalation import pending_what
 from tocsin.oncall.ical import person_ics, schedule_ics, whole_shifts
 from tocsin.oncall.lifecycle import Status, Via, snooze_problem
-from tocsin.oncall.links import Action, LinkError, SignedAction, verify
+from tocsin.oncall.links import Action, LinkError, SignedAction, feed_token_ok, verify
 from tocsin.oncall.schedules import RANGE_MAX, Override, Shift, shift_at
 from tocsin.oncall.slack_requests import SlackSignatureError, answered_message, verify_slack
 from tocsin.runbooks.checklist import Checklist
@@ -652,8 +652,21 @@ def _feed_shifts(rt: Runtime, schedule: str, now: datetime) -> list[Shift] | Non
     return None if timeline is None else whole_shifts(timeline, now - FEED_PAST, now + FEED_AHEAD)
 
 
+def _feed_refused(request: Request) -> Response | None:
+    """A 403 for a calendar feed asked with a token that is not its own (the web
+    config's basic auth lets a request with a token through: the token is checked
+    here; a feed asked without one passed the password, or none is configured)."""
+    token = request.query_params.get("token")
+    if token is None or feed_token_ok(runtime(request).oncall.secret, request.url.path, token):
+        return None
+    return _json("token: not this feed's", 403)
+
+
 @router.get("/api/v1/schedules/{name}.ics", summary="A schedule's shifts as iCalendar")
 def schedule_calendar(request: Request, name: str) -> Response:
+    refused = _feed_refused(request)
+    if refused is not None:
+        return refused
     rt = runtime(request)
     now = rt.clock()
     found = _feed_shifts(rt, name, now)
@@ -664,6 +677,9 @@ def schedule_calendar(request: Request, name: str) -> Response:
 
 @router.get("/api/v1/people/{name}.ics", summary="One person's shifts as iCalendar")
 def person_calendar(request: Request, name: str) -> Response:
+    refused = _feed_refused(request)
+    if refused is not None:
+        return refused
     rt = runtime(request)
     # the people escalation pages, the file's and those PUT through the API
     if rt.people.find(name) is None:

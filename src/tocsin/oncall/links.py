@@ -71,3 +71,16 @@ def verify(secret: bytes, signed: SignedAction, sig: str, now: datetime) -> None
         raise LinkError("this link is not valid (its signature does not match)")
     if now.timestamp() > signed.expires:
         raise LinkError("this link has expired; acknowledge from the console or the CLI")
+
+
+def feed_token(secret: bytes, path: str) -> str:
+    """The token that opens one calendar feed (``path``: ``/api/v1/people/alice.ics``)
+    without a password: calendar apps (Google's, Outlook's, a phone's) subscribe to a
+    URL and send no basic auth. One feed's token opens no other; signed with the
+    links' secret, so it lasts as long as the install's."""
+    return hmac.new(secret, b"feed:" + path.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def feed_token_ok(secret: bytes, path: str, token: str) -> bool:
+    # compared as bytes: compare_digest refuses a str with non-ASCII characters
+    return hmac.compare_digest(feed_token(secret, path).encode(), token.encode())

@@ -34,6 +34,7 @@ from tocsin.core.override_ops import DeleteOverride
 from tocsin.notify.outbox import DeliveryStatus
 from tocsin.notify.payload import common_pairs
 from tocsin.oncall.lifecycle import Via, snooze_problem
+from tocsin.oncall.links import feed_token
 from tocsin.store import oncall_rows, outbox_rows
 from tocsin.web import pages
 from tocsin.web.forms import (
@@ -500,6 +501,12 @@ def _oncall_page(
         overrides = rt.overrides(s.name) or []
         boxes.append(pages.schedule_box(s.name, s.time_zone, timeline, overrides, now, until))
     people = [p for p, _ in rt.people.all()]
+
+    def feed(kind: str, name: str) -> str:
+        """A calendar feed's URL with its token: a calendar app sends no password."""
+        token = feed_token(rt.oncall.secret, f"/api/v1/{kind}/{name}.ics")
+        return f"/api/v1/{kind}/{quote(name, safe='')}.ics?token={token}"
+
     return show_page(
         request,
         "oncall.html",
@@ -510,6 +517,7 @@ def _oncall_page(
         days=days,
         form=form or OverrideForm(),
         form_schedule=form_schedule,
+        feed=feed,
     )
 
 
