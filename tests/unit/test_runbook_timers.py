@@ -68,6 +68,9 @@ def proc(severity: str | None = "critical", category: str | None = None) -> Aler
         (sla("Schedule postmortem", "Incident Response Timeline"), proc("warning"), True),
         (sla("Immediate", "Post-Incident Actions"), proc("info"), True),
         (sla("update the status page", "Communication protocols"), proc(None), True),
+        # every incident's, whatever its class ("every" is no class)
+        (sla("Acknowledge", "Every incident"), proc("warning"), True),
+        (sla("Post-mortem", "All alerts"), proc("critical", "business"), True),
         # not about an incident
         (sla("Remove old key after confirmation", "Rotate API Keys"), proc(), False),
         (sla("Deletion: Honor workspace deletion requests", "Data management"), proc(), False),

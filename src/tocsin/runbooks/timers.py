@@ -221,9 +221,14 @@ def _classes(context: str) -> set[str]:
     the X of "X Alerts" (a category: "Business Alerts")."""
     found = {re.sub(r"[\s-]", "", w).lower() for w in SEVERITY_WORDS.findall(context)}
     named = _CLASS_OF.fullmatch(context)
-    if named:
+    if named and collapse(named.group(1)).lower() not in _EVERY:
         found.add(collapse(named.group(1)).lower())
     return found
+
+
+# "Every incident", "All alerts": no class, every incident's (read as a class named
+# "every", such a promise applied to no alert at all)
+_EVERY = frozenset({"every", "all", "any", "each"})
 
 
 def after(start: datetime, duration: Duration) -> datetime:
