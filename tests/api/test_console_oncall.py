@@ -259,3 +259,43 @@ def test_override_forms_from_another_site_or_for_no_schedule_are_refused(
         client.post("/ui/oncall/nightly/overrides", data=GOOD, headers=SAME_SITE).status_code == 404
     )
     assert overrides(client) == []
+
+
+def test_an_override_over_an_earlier_one_says_so(client: TestClient) -> None:
+    """The newest wins where windows meet: an owner adding a second cover learns the
+    first is now partly undone (rota owner walk-through of session 24)."""
+    first = client.post(
+        "/api/v1/schedules/business/overrides",
+        json={
+            "person": "carol",
+            "start": "2026-12-08T15:00:00Z",
+            "end": "2026-12-08T17:00:00Z",
+            "by": "dora",
+        },
+    )
+    assert first.status_code == 200, first.text
+    assert first.json()["overlaps"] == []
+    second = client.post(
+        "/api/v1/schedules/business/overrides",
+        json={
+            "person": "bob",
+            "start": "2026-12-08T16:00:00Z",
+            "end": "2026-12-08T18:00:00Z",
+            "by": "dora",
+        },
+    )
+    assert [o["id"] for o in second.json()["overlaps"]] == [first.json()["id"]]
+    # apart from both: nothing said
+    apart = GOOD | {"start": "2026-12-09T10:00", "end": "2026-12-09T11:00"}
+    done = client.post(
+        "/ui/oncall/business/overrides", data=apart, headers=SAME_SITE, follow_redirects=False
+    )
+    assert done.headers["location"] == "/ui/oncall?done=override"
+    meets = GOOD | {"start": "2026-12-08T12:30", "end": "2026-12-08T13:30"}  # 17:30-18:30 UTC
+    done = client.post(
+        "/ui/oncall/business/overrides", data=meets, headers=SAME_SITE, follow_redirects=False
+    )
+    assert done.headers["location"] == "/ui/oncall?done=override-overlaps"
+    assert (
+        "It overlaps an earlier one: the newest wins." in client.get(done.headers["location"]).text
+    )

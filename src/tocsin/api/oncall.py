@@ -24,7 +24,7 @@ from tocsin.config import ConfigError
 from tocsin.config.durations import format_duration, parse_duration
 from tocsin.config.oncall import CONFIG_OVERRIDE
 from tocsin.core.oncall_ops import OncallRefused
-from tocsin.core.override_ops import DeleteOverride, schedule_audit_id
+from tocsin.core.override_ops import DeleteOverride, overlapping, schedule_audit_id
 from tocsin.incidents.model import Incident
 from tocsin.notify.channels.http import post_json
 from tocsin.notify.outcome import Outcome
@@ -731,10 +731,14 @@ async def add_override(request: Request, name: str) -> Response:
     if start is None or end is None:
         return _json("start, end: the zero time is no instant", 400)
     override = Override(str(uuid.uuid4()), name, person, start, end, rt.clock(), replaces)
+    before = rt.overrides(name) or []
     problem = await rt.add_override(override, str(by), via_of(request))
     if problem is not None:
         return _json(problem, 400)
-    return _json(_override_json(override))
+    made = _override_json(override)
+    # the newest wins where windows overlap: which earlier ones it now partly undoes
+    made["overlaps"] = [_override_json(o) for o in overlapping(override, before)]
+    return _json(made)
 
 
 @router.delete("/api/v1/overrides/{override_id}", summary="Remove an override")

@@ -104,3 +104,14 @@ def override_problem(
         f"replaces: {o.replaces!r} is not on call in schedule {o.schedule!r} from {window}: "
         "the override would change nothing"
     )
+
+
+def overlapping(o: Override, others: Sequence[Override]) -> list[Override]:
+    """The overrides of ``o``'s schedule whose windows overlap its own (the newest
+    wins where they do: said when one is added, so the rota's owner sees that an
+    earlier cover is now partly undone)."""
+    return [
+        x
+        for x in others
+        if x.id != o.id and x.schedule == o.schedule and x.start < o.end and o.start < x.end
+    ]

@@ -30,7 +30,7 @@ from tocsin.api.v2 import BodyTooLarge, read_body
 from tocsin.config.durations import parse_spoken_duration
 from tocsin.core.alert_store import AlertQuery, group_views
 from tocsin.core.oncall_ops import OncallRefused
-from tocsin.core.override_ops import DeleteOverride
+from tocsin.core.override_ops import DeleteOverride, overlapping
 from tocsin.notify.outbox import DeliveryStatus
 from tocsin.notify.payload import common_pairs
 from tocsin.oncall.lifecycle import Via, snooze_problem
@@ -69,6 +69,7 @@ NOTICES = {
     "scheduled": "Maintenance scheduled.",
     "maintenance": "Maintenance updated.",
     "override": "Override added.",
+    "override-overlaps": "Override added. It overlaps an earlier one: the newest wins.",
     "override-removed": "Override removed.",
     **{action: f"Alert group {done}." for action, done in ACTIONS.items()},
     "ack-shown": "Alert groups acknowledged.",
@@ -537,12 +538,14 @@ async def add_override(request: Request, schedule: str) -> Response:
     except FormError as exc:
         form.problems = exc.problems
         return _oncall_page(request, status=400, form=form, form_schedule=schedule)
+    before = rt.overrides(schedule) or []
     problem = await rt.add_override(override, form.by, Via.CONSOLE)
     if problem is not None:
         key, _, why = problem.partition(": ")
         form.problems = {key: why}
         return _oncall_page(request, status=400, form=form, form_schedule=schedule)
-    return redirect_done("/ui/oncall?done=override", form.by)
+    done = "override-overlaps" if overlapping(override, before) else "override"
+    return redirect_done(f"/ui/oncall?done={done}", form.by)
 
 
 @router.post("/ui/overrides/{override_id}/remove", response_class=HTMLResponse)
