@@ -12,8 +12,8 @@ from pythonjsonlogger.orjson import OrjsonFormatter
 class JsonLines(OrjsonFormatter):
     def __init__(self) -> None:
         super().__init__(
-            "%(levelname)s %(name)s %(message)s",
-            rename_fields={"levelname": "level", "name": "logger", "message": "msg"},
+            "%(name)s %(message)s",
+            rename_fields={"name": "logger", "message": "msg"},
         )
 
     def add_fields(
@@ -22,7 +22,7 @@ class JsonLines(OrjsonFormatter):
         # first in the line; the same instants the API shows: UTC, microseconds, "Z"
         at = datetime.fromtimestamp(record.created, UTC)
         log_data["time"] = at.isoformat(timespec="microseconds").replace("+00:00", "Z")
-        super().add_fields(log_data, record, message_dict)
         log_data["level"] = record.levelname.lower()
+        super().add_fields(log_data, record, message_dict)
         # uvicorn's extra: its message again, with terminal colour codes
         log_data.pop("color_message", None)

@@ -706,12 +706,16 @@ class Runtime:
         fps = (row.state.get("alerts") or [])[:first]
         return [a for fp in fps if (a := self.store.alerts.get(fp))]
 
-    def shared_labels(self, group_id: str) -> dict[str, str]:
+    def shared_labels(self, row: OncallGroupRow) -> dict[str, str]:
         """The labels every alert of a group has (what its runbook steps' placeholders
-        are filled from); empty for no such group."""
+        are filled from)."""
+        return common_pairs([a.labels for a in self.held_alerts(row)])
+
+    def shared_labels_of(self, group_id: str) -> dict[str, str]:
+        """:meth:`shared_labels` of the group read by its id; empty for no such group."""
         with self.engine.connect() as conn:
             row = oncall_rows.get_group(conn, group_id)
-        return {} if row is None else common_pairs([a.labels for a in self.held_alerts(row)])
+        return {} if row is None else self.shared_labels(row)
 
     def _incident_alerts(self, row: OncallGroupRow, opened: datetime | None) -> list[Alert]:
         """The alerts of a group's incident: those firing in it, and those of its

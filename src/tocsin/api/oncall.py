@@ -38,7 +38,7 @@ from tocsin.runbooks.checklist import Checklist
 from tocsin.runbooks.placeholders import fill
 from tocsin.runbooks.timers import Timer
 from tocsin.store import oncall_rows
-from tocsin.timeutil import TimeFormatError, format_rfc3339, from_micros, parse_rfc3339
+from tocsin.timeutil import TimeFormatError, format_rfc3339, from_micros_or_none, parse_rfc3339
 
 _T = TypeVar("_T")
 
@@ -70,7 +70,7 @@ def _group_json(row: oncall_rows.OncallGroupRow) -> dict[str, Any]:
         "status": life.get("status"),
         # snoozed with no end: by silences or inhibition, until an alert fires unmuted
         "muted": life.get("status") == Status.SNOOZED.value and not life.get("snoozed_until"),
-        "snoozedUntil": _micros(life.get("snoozed_until")),
+        "snoozedUntil": from_micros_or_none(life.get("snoozed_until")),
         "acknowledgedBy": life.get("acknowledged_by") or None,
         "escalationPolicy": row.state.get("policy"),
         "escalationStep": escalation.get("step_index"),
@@ -78,10 +78,6 @@ def _group_json(row: oncall_rows.OncallGroupRow) -> dict[str, Any]:
         "alerts": row.state.get("alerts", []),
         "updatedAt": row.updated_at,
     }
-
-
-def _micros(value: Any) -> datetime | None:
-    return None if value is None else from_micros(int(value))
 
 
 @router.get("/api/v1/groups", summary="Alert groups under an escalation policy")
@@ -214,10 +210,11 @@ def checklist_json(
 )
 def get_checklist(request: Request, group_id: str) -> Response:
     rt = runtime(request)
-    lists = rt.checklists(group_id)
-    if lists is None:
+    page = rt.group_page(group_id)
+    if page is None:
         return _json(f"no alert group {group_id!r}", 404)
-    return _json(checklist_json(lists, rt.shared_labels(group_id)))
+    # (the row group_page read, not a second read of it)
+    return _json(checklist_json(page.runbook.checklists, rt.shared_labels(page.row)))
 
 
 def _mark_body(
@@ -276,7 +273,7 @@ async def tick_step(request: Request, group_id: str) -> Response:
         "N or RUNBOOK/PROCEDURE:N (as the checklist lists it)",
         lambda which, flag, who, via, comment: _as_json(
             rt.tick_step(group_id, which, flag, who, via, comment),
-            lambda lists: checklist_json(lists, rt.shared_labels(group_id)),
+            lambda lists: checklist_json(lists, rt.shared_labels_of(group_id)),
         ),
     )
 

@@ -105,16 +105,7 @@ async def _with_defaults(
 async def refuse(send: Send, why: str) -> None:
     """The 403 that says ``why``."""
     body = orjson.dumps(why)
-    await _with_defaults(
-        send,
-        NOT_FRAMED,
-        {
-            "type": "http.response.start",
-            "status": 403,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        },
-    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    start = {"type": "http.response.start", "status": 403, "headers": [*headers, *NOT_FRAMED]}
+    await send(start)
     await send({"type": "http.response.body", "body": body})
